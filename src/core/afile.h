@@ -1,0 +1,48 @@
+/* afile.h: atomic output files.
+ *
+ * Every file pothole writes goes through here: it is written to a temporary
+ * file in the same directory (so rename is atomic), flushed and fsync'ed, and
+ * renamed over the final name only on commit. A failed or interrupted command
+ * therefore never leaves a partial file under the final name; an abort (or a
+ * crash) leaves at most a hidden ".name.tmp.PID" that the next write replaces.
+ */
+#ifndef PH_CORE_AFILE_H
+#define PH_CORE_AFILE_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+typedef struct ph_afile {
+  FILE *fp;        /* write through this */
+  char *final_path;
+  char *tmp_path;
+  int failed;      /* set by ph_afile_write on a short write */
+} ph_afile;
+
+ph_status ph_afile_open(ph_afile *f, const char *path, ph_error *err);
+/* fwrite that records failure; check once at commit (cairo's sticky status). */
+void ph_afile_write(ph_afile *f, const void *data, size_t bytes);
+/* Flush, fsync, close and rename into place. On failure the temp file is
+ * removed and the final name is untouched. Always releases f. */
+ph_status ph_afile_commit(ph_afile *f, ph_error *err);
+/* Close and remove the temporary file. Safe on a zeroed or committed f. */
+void ph_afile_abort(ph_afile *f);
+
+/* Whole-buffer convenience. */
+ph_status ph_write_file_atomic(const char *path, const void *data, size_t bytes,
+                               ph_error *err);
+/* Read a whole file into a malloc'ed buffer (NUL-terminated for text use). */
+ph_status ph_read_file(const char *path, unsigned char **data, size_t *bytes,
+                       ph_error *err);
+
+/* mkdir -p; existing directories are fine. */
+ph_status ph_mkdir_p(const char *path, ph_error *err);
+/* 1 if path exists (file or directory). */
+int ph_path_exists(const char *path);
+int ph_is_dir(const char *path);
+/* snprintf into a malloc'ed string: dir + "/" + name. */
+char *ph_path_join(const char *dir, const char *name, ph_error *err);
+
+#endif

@@ -1,0 +1,60 @@
+/* alloc.c: overflow-checked allocation (see alloc.h). */
+#include "core/alloc.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int ph_mul_size(size_t a, size_t b, size_t *out) {
+  if (b != 0 && a > SIZE_MAX / b) return -1;
+  *out = a * b;
+  return 0;
+}
+
+static void *alloc_impl(size_t n, size_t size, int zero, const char *what,
+                        ph_error *err) {
+  size_t bytes;
+  if (ph_mul_size(n, size, &bytes) != 0) {
+    ph_error_set(err, PH_ERR_NOMEM, "%s: size %zu x %zu overflows",
+                 what ? what : "buffer", n, size);
+    return NULL;
+  }
+  if (bytes == 0) bytes = 1; /* a valid, freeable pointer for empty buffers */
+  void *p = zero ? calloc(1, bytes) : malloc(bytes);
+  if (!p)
+    ph_error_set(err, PH_ERR_NOMEM, "%s: cannot allocate %zu bytes",
+                 what ? what : "buffer", bytes);
+  return p;
+}
+
+void *ph_calloc(size_t n, size_t size, const char *what, ph_error *err) {
+  return alloc_impl(n, size, 1, what, err);
+}
+
+void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err) {
+  return alloc_impl(n, size, 0, what, err);
+}
+
+void *ph_realloc(void *p, size_t n, size_t size, const char *what,
+                 ph_error *err) {
+  size_t bytes;
+  if (ph_mul_size(n, size, &bytes) != 0) {
+    ph_error_set(err, PH_ERR_NOMEM, "%s: size %zu x %zu overflows",
+                 what ? what : "buffer", n, size);
+    return NULL;
+  }
+  void *q = realloc(p, bytes ? bytes : 1);
+  if (!q)
+    ph_error_set(err, PH_ERR_NOMEM, "%s: cannot allocate %zu bytes",
+                 what ? what : "buffer", bytes);
+  return q;
+}
+
+char *ph_strdup(const char *s, ph_error *err) {
+  size_t len = strlen(s) + 1;
+  char *d = ph_malloc(len, 1, "string", err);
+  if (d) memcpy(d, s, len);
+  return d;
+}
+
+void ph_free(void *p) { free(p); }

@@ -1,0 +1,22 @@
+/* alloc.h: overflow-checked allocation. Whoever allocates frees; ph_free(NULL)
+ * is a no-op. No allocation belongs in a hot loop: solvers take workspaces. */
+#ifndef PH_CORE_ALLOC_H
+#define PH_CORE_ALLOC_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+/* n*size bytes, zeroed; NULL with PH_ERR_NOMEM (and a message) on overflow or
+ * failure. `what` names the buffer for the message. */
+void *ph_calloc(size_t n, size_t size, const char *what, ph_error *err);
+/* As ph_calloc, not zeroed. */
+void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err);
+void *ph_realloc(void *p, size_t n, size_t size, const char *what, ph_error *err);
+char *ph_strdup(const char *s, ph_error *err);
+void ph_free(void *p);
+
+/* a*b without overflow: returns 0 and sets *out, or -1 on overflow. */
+int ph_mul_size(size_t a, size_t b, size_t *out);
+
+#endif

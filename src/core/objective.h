@@ -1,0 +1,108 @@
+/* objective.h: the one interface every numerical part of pothole talks to.
+ *
+ * An objective is a differentiable loss over a flat parameter vector θ ∈ R^n
+ * (one contiguous double[n]) and a data set. For a θ and a batch it returns
+ * the mean loss, its gradient, a Hessian-vector product Hv and (optionally) a
+ * Gauss-Newton-vector product Gv, all of the SAME mean loss over the batch.
+ * Neural networks (src/nn) and analytic toy landscapes (src/potholes) are both
+ * objectives; optimisers, Lanczos, sharpness probes, landscape grids and
+ * pothole metrics never know which one they hold.
+ *
+ * Threading: an objective owns preallocated buffers and is NOT safe to call
+ * from two threads at once. A worker thread calls `clone` to get its own.
+ */
+#ifndef PH_CORE_OBJECTIVE_H
+#define PH_CORE_OBJECTIVE_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+typedef enum ph_block_kind {
+  PH_BLOCK_WEIGHT = 0, /* dense (out, in) or conv (c_out, c_in, kh, kw) */
+  PH_BLOCK_BIAS,
+  PH_BLOCK_NORM,       /* layer-norm gain/shift */
+  PH_BLOCK_EMBED,      /* token or positional embedding (vocab, d) */
+  PH_BLOCK_OTHER       /* toy-landscape coordinates, anything else */
+} ph_block_kind;
+
+#define PH_BLOCK_NAME_MAX 64
+#define PH_BLOCK_MAX_DIM 4
+
+/* One parameter tensor inside θ: θ[offset .. offset+size), row-major.
+ * For weights, shape[0] is the output dimension (rows = "filters"), and
+ * fan_out = shape[0], fan_in = size / shape[0]; a filter-wise direction
+ * normalises each of the fan_out rows of length fan_in. */
+typedef struct ph_block {
+  char name[PH_BLOCK_NAME_MAX];
+  size_t offset;
+  size_t size;
+  int ndim;
+  size_t shape[PH_BLOCK_MAX_DIM];
+  ph_block_kind kind;
+  size_t fan_in;
+  size_t fan_out;
+} ph_block;
+
+typedef enum ph_split { PH_SPLIT_TRAIN = 0, PH_SPLIT_TEST = 1 } ph_split;
+
+/* A batch names examples of one split of the objective's data: the examples
+ * idx[0..n) or, when idx is NULL, the first n examples. The loss is the mean
+ * over these n examples. Toy landscapes without a noise sample ignore it. */
+typedef struct ph_batch {
+  ph_split split;
+  const size_t *idx; /* may be NULL: first n examples */
+  size_t n;
+} ph_batch;
+
+typedef struct ph_objective ph_objective;
+
+struct ph_objective {
+  const char *name;        /* e.g. "mlp:64-64:tanh on digits", "pothole2d" */
+  size_t n;                /* number of parameters */
+  size_t n_blocks;
+  const ph_block *blocks;  /* n_blocks entries covering 0..n in order */
+  size_t n_examples[2];    /* examples per split (train, test); 0 if none */
+  int has_accuracy;        /* classification: eval reports accuracy */
+  void *ctx;
+
+  /* loss = L_B(θ); grad (if non-NULL) = ∇L_B(θ). */
+  ph_status (*loss_grad)(void *ctx, const double *theta, const ph_batch *batch,
+                         double *loss, double *grad, ph_error *err);
+  /* hv = ∇²L_B(θ) v, exact to rounding (forward-over-reverse). */
+  ph_status (*hvp)(void *ctx, const double *theta, const ph_batch *batch,
+                   const double *v, double *hv, ph_error *err);
+  /* gv = Jᵀ H_z J v (Gauss-Newton); NULL when the objective has none. */
+  ph_status (*ggnvp)(void *ctx, const double *theta, const ph_batch *batch,
+                     const double *v, double *gv, ph_error *err);
+  /* Mean loss and accuracy (NaN when !has_accuracy); may process the batch in
+   * chunks, so batch->n can be a whole split. */
+  ph_status (*eval)(void *ctx, const double *theta, const ph_batch *batch,
+                    double *loss, double *acc, ph_error *err);
+  /* An independent copy with its own buffers, for another thread. */
+  ph_objective *(*clone)(const ph_objective *obj, ph_error *err);
+  void (*destroy)(ph_objective *obj); /* frees obj itself too */
+};
+
+/* Convenience wrappers: check for NULL callbacks and non-finite results
+ * (a NaN/Inf loss returns PH_ERR_NUMERIC with a message). */
+ph_status ph_objective_loss_grad(ph_objective *o, const double *theta,
+                                 const ph_batch *b, double *loss, double *grad,
+                                 ph_error *err);
+ph_status ph_objective_hvp(ph_objective *o, const double *theta,
+                           const ph_batch *b, const double *v, double *hv,
+                           ph_error *err);
+ph_status ph_objective_ggnvp(ph_objective *o, const double *theta,
+                             const ph_batch *b, const double *v, double *gv,
+                             ph_error *err);
+ph_status ph_objective_eval(ph_objective *o, const double *theta,
+                            const ph_batch *b, double *loss, double *acc,
+                            ph_error *err);
+ph_objective *ph_objective_clone(const ph_objective *o, ph_error *err);
+void ph_objective_destroy(ph_objective *o);
+/* Index of the block named `name`, or -1. */
+long ph_objective_find_block(const ph_objective *o, const char *name);
+/* A whole split as a batch: {split, NULL, n_examples[split]}. */
+ph_batch ph_batch_all(const ph_objective *o, ph_split split);
+
+#endif

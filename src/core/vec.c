@@ -1,0 +1,62 @@
+/* vec.c: BLAS-1 helpers over OpenBLAS's CBLAS (see vec.h). */
+#include "core/vec.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* CBLAS takes int lengths (OpenBLAS's default LP64 interface); parameter
+ * vectors here are far below 2^31, and the loop form below keeps it honest. */
+#define CHUNK ((size_t)1 << 30)
+
+double ph_vec_dot(size_t n, const double *x, const double *y) {
+  double s = 0.0;
+  for (size_t o = 0; o < n; o += CHUNK) {
+    size_t m = n - o < CHUNK ? n - o : CHUNK;
+    s += cblas_ddot((int)m, x + o, 1, y + o, 1);
+  }
+  return s;
+}
+
+double ph_vec_nrm2(size_t n, const double *x) {
+  if (n <= CHUNK) return cblas_dnrm2((int)n, x, 1);
+  return sqrt(ph_vec_dot(n, x, x));
+}
+
+void ph_vec_axpy(size_t n, double a, const double *x, double *y) {
+  for (size_t o = 0; o < n; o += CHUNK) {
+    size_t m = n - o < CHUNK ? n - o : CHUNK;
+    cblas_daxpy((int)m, a, x + o, 1, y + o, 1);
+  }
+}
+
+void ph_vec_scal(size_t n, double a, double *x) {
+  for (size_t o = 0; o < n; o += CHUNK) {
+    size_t m = n - o < CHUNK ? n - o : CHUNK;
+    cblas_dscal((int)m, a, x + o, 1);
+  }
+}
+
+void ph_vec_copy(size_t n, const double *x, double *y) {
+  if (x != y) memmove(y, x, n * sizeof *x);
+}
+
+void ph_vec_zero(size_t n, double *x) { memset(x, 0, n * sizeof *x); }
+
+void ph_vec_axpby(size_t n, double a, const double *x, double b, const double *y,
+                  double *z) {
+  for (size_t i = 0; i < n; i++) z[i] = a * x[i] + b * y[i];
+}
+
+double ph_vec_amax(size_t n, const double *x) {
+  double m = 0.0;
+  for (size_t i = 0; i < n; i++)
+    if (fabs(x[i]) > m) m = fabs(x[i]);
+  return m;
+}
+
+int ph_vec_all_finite(size_t n, const double *x) {
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i])) return 0;
+  return 1;
+}

@@ -1,0 +1,19 @@
+/* commands.h: every subcommand of `pothole`, one file each (cmd_NAME.c). */
+#ifndef PH_TOOLS_COMMANDS_H
+#define PH_TOOLS_COMMANDS_H
+
+int ph_cmd_data(int argc, char **argv);
+int ph_cmd_init(int argc, char **argv);
+int ph_cmd_eval(int argc, char **argv);
+int ph_cmd_export(int argc, char **argv);
+int ph_cmd_check(int argc, char **argv);
+int ph_cmd_bench(int argc, char **argv);
+int ph_cmd_train(int argc, char **argv);
+int ph_cmd_spectrum(int argc, char **argv);
+int ph_cmd_sharpness(int argc, char **argv);
+int ph_cmd_toy(int argc, char **argv);
+int ph_cmd_slice(int argc, char **argv);
+int ph_cmd_plot(int argc, char **argv);
+int ph_cmd_demo(int argc, char **argv);
+
+#endif

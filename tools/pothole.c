@@ -1,0 +1,64 @@
+/* pothole.c: the `pothole` program: one dispatcher, one file per subcommand.
+ * It parses nothing but the subcommand name, --help and --version; each
+ * subcommand owns its options (tools/cmd_*.c). */
+#include <stdio.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "cli.h"
+#include "commands.h"
+#include "core/version.h"
+
+static const ph_cmd COMMANDS[] = {
+    {"demo", ph_cmd_demo, "the whole study on embedded defaults, with figures"},
+    {"train", ph_cmd_train, "train a model with SGD, AdamW, SAM, ..., LLQR+SAM"},
+    {"eval", ph_cmd_eval, "loss, accuracy, gradient, Hv, Gv and LLQR steps"},
+    {"spectrum", ph_cmd_spectrum, "Hessian eigenvalues, density and trace"},
+    {"sharpness", ph_cmd_sharpness, "local vs averaged-geometry sharpness, potholes"},
+    {"toy", ph_cmd_toy, "escape experiments on toy landscapes"},
+    {"slice", ph_cmd_slice, "1-D and 2-D loss-landscape slices"},
+    {"plot", ph_cmd_plot, "render figures (PNG, PDF, SVG) from outputs"},
+    {"init", ph_cmd_init, "write the initial checkpoint of a model"},
+    {"export", ph_cmd_export, "checkpoint to .npy tensors + model.json"},
+    {"check", ph_cmd_check, "gradient and Hv against finite differences"},
+    {"data", ph_cmd_data, "describe a data set (data info SPEC)"},
+    {"bench", ph_cmd_bench, "benchmarks (bench products ...)"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static void usage(FILE *fp) {
+  fprintf(fp,
+          "usage: pothole COMMAND [OPTIONS]\n"
+          "       pothole COMMAND --help\n"
+          "       pothole --version\n\n"
+          "pothole: loss-landscape analysis for SAM, LLQR and LLQR+SAM.\n\n"
+          "commands:\n");
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    fprintf(fp, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+  fprintf(fp, "\nExit codes: 0 success, 1 runtime failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv) {
+  /* GSL aborts on errors by default; the library checks return codes. */
+  gsl_set_error_handler_off();
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+      strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("pothole %s\n", PH_VERSION);
+    return 0;
+  }
+  for (size_t i = 0; i < N_COMMANDS; i++)
+    if (strcmp(argv[1], COMMANDS[i].name) == 0)
+      return COMMANDS[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "pothole: unknown command '%s' (see 'pothole --help')\n",
+          argv[1]);
+  return 2;
+}
