@@ -1,0 +1,49 @@
+/* net.h: the network objective: a model (built from a spec string) over a
+ * data set. Implementation and the graph engine live in src/nn/.
+ * (Interface sketch fixed early so other modules can code against it; the
+ * nn module may extend it.) */
+#ifndef PH_NN_NET_H
+#define PH_NN_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ckpt.h"
+#include "core/error.h"
+#include "core/objective.h"
+#include "data/dataset.h"
+
+/* Build the objective for model `spec` (e.g. "mlp:64-64:tanh",
+ * "cnn:c8k3-p2-c16k3-p2:relu", "transformer:d32h2l2") on data set `data`
+ * (borrowed: must outlive the objective). Input/output sizes come from the
+ * data. max_batch bounds the batch size the graph is built for (buffers are
+ * preallocated once; larger eval batches are processed in chunks). */
+ph_status ph_net_create(const char *spec, const ph_dataset *data,
+                        size_t max_batch, ph_objective **out, ph_error *err);
+
+/* Initial parameters from the seed (He/Xavier/normal per the spec). */
+ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,
+                             double *theta, ph_error *err);
+
+/* The data set and model spec behind a network objective (NULL if `o` is not
+ * a network). */
+const ph_dataset *ph_net_dataset(const ph_objective *o);
+const char *ph_net_spec(const ph_objective *o);
+
+/* For MLPs (dense layers with elementwise activations), the layer list the
+ * exact Riccati solver needs. PH_ERR_UNSUPPORTED for other models. */
+typedef struct ph_mlp_layer {
+  long w_block;       /* index into o->blocks: weight (out, in), y = x Wᵀ + b */
+  long b_block;       /* bias block, or -1 */
+  char act[16];       /* activation after this layer: "tanh", "relu", ...,
+                         "identity" for the last (logits) layer */
+} ph_mlp_layer;
+ph_status ph_net_mlp_layers(const ph_objective *o, ph_mlp_layer *layers,
+                            size_t max, size_t *n_layers, ph_error *err);
+
+/* Checkpoint helpers: sections "model", "data", "theta", "seed". */
+ph_status ph_net_ckpt_put(ph_ckpt *ck, const ph_objective *o,
+                          const char *data_spec, uint64_t seed,
+                          const double *theta, ph_error *err);
+
+#endif
