@@ -41,6 +41,20 @@ typedef struct ph_mlp_layer {
 ph_status ph_net_mlp_layers(const ph_objective *o, ph_mlp_layer *layers,
                             size_t max, size_t *n_layers, ph_error *err);
 
+/* A checkpoint loaded for analysis: its data set, the objective and θ.
+ * data_spec NULL means the spec stored in the checkpoint. Every command that
+ * takes --ckpt FILE --data SPEC uses this. */
+typedef struct ph_net_bundle {
+  ph_ckpt *ck;
+  ph_dataset *data;
+  ph_objective *obj;
+  double *theta; /* (obj->n) */
+} ph_net_bundle;
+ph_status ph_net_bundle_load(const char *ckpt_path, const char *data_spec,
+                             const ph_data_options *dopt, size_t max_batch,
+                             ph_net_bundle *out, ph_error *err);
+void ph_net_bundle_free(ph_net_bundle *b);
+
 /* Checkpoint helpers: sections "model", "data", "theta", "seed". */
 ph_status ph_net_ckpt_put(ph_ckpt *ck, const ph_objective *o,
                           const char *data_spec, uint64_t seed,
