@@ -23,7 +23,10 @@ void ph_error_prefix(ph_error *err, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, err->msg, sizeof old);
-  snprintf(err->msg, sizeof err->msg, "%s%s", prefix, old);
+  /* Truncation of an over-long message is acceptable: keep the prefix. */
+  size_t pl = strlen(prefix);
+  memcpy(err->msg, prefix, pl + 1);
+  strncat(err->msg, old, sizeof err->msg - pl - 1);
 }
 
 void ph_error_clear(ph_error *err) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/afile.h"
+#include "core/csv.h"
 #include "core/version.h"
 
 ph_status ph_json_write_file(const char *path, const cJSON *root,
@@ -48,17 +49,33 @@ ph_status ph_json_read_file(const char *path, cJSON **root, ph_error *err) {
   return s;
 }
 
+/* cJSON prints doubles with %1.15g and accepts it when it matches to a
+ * relative DBL_EPSILON, so 0.1 + 0.2 would come back as 0.3. Numbers are
+ * therefore written as raw text in the shortest form that round-trips
+ * exactly (ph_format_double); integers print without an exponent. */
+cJSON *ph_json_number(double v) {
+  if (!isfinite(v)) return cJSON_CreateNull();
+  char buf[40];
+  if (v == floor(v) && fabs(v) < 1e15)
+    snprintf(buf, sizeof buf, "%.0f", v);
+  else
+    ph_format_double(buf, sizeof buf, v);
+  return cJSON_CreateRaw(buf);
+}
+
 cJSON *ph_json_add_number(cJSON *obj, const char *key, double v) {
-  if (!isfinite(v)) return cJSON_AddNullToObject(obj, key);
-  return cJSON_AddNumberToObject(obj, key, v);
+  cJSON *it = ph_json_number(v);
+  if (it && !cJSON_AddItemToObject(obj, key, it)) {
+    cJSON_Delete(it);
+    return NULL;
+  }
+  return it;
 }
 
 cJSON *ph_json_array(const double *v, size_t n) {
   cJSON *a = cJSON_CreateArray();
   if (!a) return NULL;
-  for (size_t i = 0; i < n; i++)
-    cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i])
-                                           : cJSON_CreateNull());
+  for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(a, ph_json_number(v[i]));
   return a;
 }
 

@@ -16,6 +16,9 @@ ph_status ph_json_read_file(const char *path, cJSON **root, ph_error *err);
 ph_status ph_json_parse(const char *text, size_t len, const char *name,
                         cJSON **root, ph_error *err);
 
+/* Numbers: ALWAYS add them through these (not cJSON_AddNumberToObject, which
+ * loses the last digits): exact shortest round-trip text; NaN/Inf -> null. */
+cJSON *ph_json_number(double v);
 /* Add a number; NaN/Inf become null. Returns the item (NULL on OOM). */
 cJSON *ph_json_add_number(cJSON *obj, const char *key, double v);
 /* A JSON array from doubles (NaN/Inf as null). */
