@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# setup.sh: install what pothole needs on Debian 12 and build it.
+#
+#   tools/setup.sh [--no-build] [--references] [--build-dir DIR] [--asan]
+#
+# Installs the Debian packages that are missing (never touches ones already
+# there), configures with meson and builds with ninja. Idempotent: a second
+# run installs nothing and rebuilds only what changed. Works as root or
+# through sudo (it calls apt-get with sudo when not root).
+#   --references   also install the optional reference stack used by some
+#                  tests and benchmarks: python3-numpy, python3-scipy,
+#                  python3-torch (run under /usr/bin/python3)
+#   --asan         configure DIR with AddressSanitizer + UBSan (debug build)
+#   --werror       treat compiler warnings as errors (CI does)
+#   --no-build     install packages only
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir="$here/build"
+do_build=1
+references=0
+asan=0
+werror=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-build) do_build=0 ;;
+    --references) references=1 ;;
+    --asan) asan=1 ;;
+    --werror) werror=true ;;
+    --build-dir) shift; build_dir=$(realpath -m "$1") ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+packages=(
+  build-essential meson ninja-build pkg-config
+  libopenblas-dev liblapacke-dev libgsl-dev libcairo2-dev zlib1g-dev
+  libcjson-dev libcmocka-dev fonts-dejavu-core
+  dataset-fashion-mnist   # Fashion-MNIST IDX files in /usr/share/datasets
+  poppler-utils           # pdftotext: the figure tests read PDF text
+  libxml2-utils           # xmllint: the figure tests parse SVG
+)
+if [ "$references" = 1 ]; then
+  packages+=(python3-numpy python3-scipy python3-torch)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "setup.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo="sudo"
+  fi
+  echo "setup.sh: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi
+
+[ "$do_build" = 1 ] || exit 0
+
+cd "$here"
+opts=(-Dwerror=$werror)
+if [ "$asan" = 1 ]; then
+  opts+=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false)
+fi
+if [ -d "$build_dir" ] && [ -f "$build_dir/build.ninja" ]; then
+  meson setup --reconfigure "$build_dir" "${opts[@]}" >/dev/null
+else
+  meson setup "$build_dir" "${opts[@]}" >/dev/null
+fi
+# Builds by a non-root user after a sudo'd setup still work: hand the tree
+# back to whoever invoked sudo.
+ninja -C "$build_dir" >/dev/null
+if [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" = 0 ]; then
+  chown -R "$SUDO_USER": "$build_dir"
+fi
+echo "setup.sh: built $build_dir/tools/pothole" >&2
