@@ -1,0 +1,77 @@
+/* grid.h: loss and accuracy on a rectangular grid of a slice.
+ *
+ * Point (i, j) of an nx × ny grid is θ + x[i]·d1 + y[j]·d2 with
+ * x[i] = x_lo + (x_hi − x_lo)·i/(nx − 1) (x_lo when nx = 1), likewise y; a
+ * 1-D grid has ny = 1, d2 = NULL and y = 0. Surfaces are (ny, nx) row-major:
+ * entry [j·nx + i] is point (i, j).
+ *
+ * Every point is computed on its own from θ, d1, d2 and the fixed batch,
+ * and written to its own slot, so the numbers do not depend on the thread
+ * count or on the order of evaluation, and a resumed grid equals an
+ * uninterrupted one bit for bit.
+ *
+ * Resume: with state_path set, the grid keeps its progress in that file (a
+ * CRC-checked ph_ckpt container holding the finished values, a done-mask
+ * and a fingerprint of θ, the directions, the axes and the batch), rewritten
+ * atomically every save_interval seconds and when the run stops early. A
+ * call that finds a state file with the same fingerprint recomputes only the
+ * missing points; a mismatching state file is ignored (and replaced). When
+ * the grid completes, the state file is removed.
+ */
+#ifndef PH_LANDSCAPE_GRID_H
+#define PH_LANDSCAPE_GRID_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/objective.h"
+#include "core/progress.h"
+
+typedef struct ph_grid_axes {
+  size_t nx, ny;      /* ny = 1 for a 1-D slice */
+  double x_lo, x_hi;
+  double y_lo, y_hi;  /* ignored when ny = 1 and d2 is NULL */
+} ph_grid_axes;
+
+/* x[0..nx) (and y[0..ny)) as the grid uses them. */
+void ph_grid_axis(size_t n, double lo, double hi, double *out);
+
+/* p = θ + x·d1 + y·d2 (d2 may be NULL), exactly as the grid forms it. */
+void ph_grid_point(size_t n, const double *theta, const double *d1,
+                   const double *d2, double x, double y, double *p);
+
+typedef struct ph_grid_options {
+  int threads;                 /* workers (>= 1); each clones the objective */
+  const char *state_path;      /* resume file, or NULL (no persistence) */
+  double save_interval;        /* seconds between state saves (default 5) */
+  size_t stop_after;           /* test hook: stop after this many new points
+                                  (0 = never); returns PH_ERR_INTERRUPTED */
+  volatile sig_atomic_t *interrupt; /* set (e.g. by SIGINT) to stop early */
+  ph_progress *progress;       /* NULL = silent */
+} ph_grid_options;
+
+ph_grid_options ph_grid_options_default(void);
+
+typedef struct ph_grid_stats {
+  size_t points;        /* nx·ny */
+  size_t computed;      /* evaluated by this call */
+  size_t resumed;       /* taken from the state file */
+  size_t nonfinite;     /* points whose loss was NaN/Inf */
+  double seconds;       /* wall time of this call */
+  double points_per_second; /* computed / seconds */
+  int threads;
+} ph_grid_stats;
+
+/* Evaluate loss (and accuracy; NaN when the objective has none) at every
+ * grid point on `batch` (o->eval). loss, acc: (ny, nx). o is used by worker
+ * 0; others use clones. Returns PH_ERR_INTERRUPTED (state saved, when
+ * state_path is set) if stopped early by the hook or the interrupt flag. */
+ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
+                       const double *d2, const ph_batch *batch,
+                       const ph_grid_axes *axes, const ph_grid_options *opt,
+                       double *loss, double *acc, ph_grid_stats *stats,
+                       ph_error *err);
+
+#endif

@@ -1,0 +1,528 @@
+/* test_landscape.c: unit tests for src/landscape -- direction normalisation,
+ * PCA of a planar trajectory, plane projection, the Lanczos stopgap against
+ * LAPACK, and the grid: direct recomputation bit for bit, thread-count
+ * invariance, resume after a stop hook and after SIGKILL of a child. */
+#define _GNU_SOURCE
+#include <float.h>
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <lapacke.h>
+
+#include "core/afile.h"
+#include "core/rng.h"
+#include "core/vec.h"
+#include "landscape/directions.h"
+#include "landscape/grid.h"
+#include "toy_objective.h"
+
+static char tmpdir[256];
+
+static int setup_tmp(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/ph_landscape_test.XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state) {
+  (void)state;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *tpath(const char *name) {
+  static char buf[4][512];
+  static int k;
+  k = (k + 1) % 4;
+  snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
+  return buf[k];
+}
+
+static void random_theta(double *theta, size_t n, uint64_t seed) {
+  ph_rng r = ph_rng_make(seed, PH_RNG_STREAM_USER + 5);
+  ph_rng_fill_gauss(&r, theta, n, 0.7);
+}
+
+/* ---- directions --------------------------------------------------------- */
+
+static void test_filter_norm(void **state) {
+  (void)state;
+  toy_shared s;
+  ph_objective *o = toy_create(&s, 1);
+  double theta[TOY_N], d[TOY_N];
+  random_theta(theta, TOY_N, 2);
+  /* Rounding: a norm and a scaling, each a few ulps per entry. */
+  const double tol = 16 * DBL_EPSILON;
+
+  ph_landscape_random_direction(o, theta, 42, 0, PH_DIR_NORM_FILTER, 0, d);
+  for (int r = 0; r < 3; r++) {
+    double nd = ph_vec_nrm2(4, d + 4 * r), nt = ph_vec_nrm2(4, theta + 4 * r);
+    assert_true(fabs(nd - nt) <= tol * nt);
+  }
+  for (int i = 12; i < TOY_N; i++)
+    assert_true(d[i] == 0.0); /* bias and norm zeroed */
+
+  ph_landscape_random_direction(o, theta, 42, 0, PH_DIR_NORM_FILTER, 1, d);
+  double nb = ph_vec_nrm2(3, d + 12), tb = ph_vec_nrm2(3, theta + 12);
+  assert_true(fabs(nb - tb) <= tol * tb);
+  double nl = ph_vec_nrm2(2, d + 15), tl = ph_vec_nrm2(2, theta + 15);
+  assert_true(fabs(nl - tl) <= tol * tl);
+
+  ph_landscape_random_direction(o, theta, 42, 0, PH_DIR_NORM_LAYER, 0, d);
+  double nw = ph_vec_nrm2(12, d), tw = ph_vec_nrm2(12, theta);
+  assert_true(fabs(nw - tw) <= tol * tw);
+  for (int i = 12; i < TOY_N; i++)
+    assert_true(d[i] == 0.0);
+
+  /* none: the raw Gaussian of (seed, DIRECTION stream) */
+  double g[TOY_N];
+  ph_rng r = ph_rng_make(42, PH_RNG_STREAM_DIRECTION);
+  ph_rng_fill_gauss(&r, g, TOY_N, 1.0);
+  ph_landscape_random_direction(o, theta, 42, 0, PH_DIR_NORM_NONE, 0, d);
+  assert_memory_equal(d, g, sizeof g);
+
+  /* the second direction uses other numbers; the filter direction is the
+   * raw Gaussian rescaled row by row (same direction within each row) */
+  double d2[TOY_N];
+  ph_landscape_random_direction(o, theta, 42, 1, PH_DIR_NORM_NONE, 0, d2);
+  assert_true(fabs(ph_vec_dot(TOY_N, d, d2)) <
+              ph_vec_nrm2(TOY_N, d) * ph_vec_nrm2(TOY_N, d2));
+  assert_memory_not_equal(d, d2, sizeof d);
+  ph_landscape_random_direction(o, theta, 42, 0, PH_DIR_NORM_FILTER, 0, d2);
+  for (int row = 0; row < 3; row++) {
+    double c = ph_vec_dot(4, g + 4 * row, d2 + 4 * row) /
+               (ph_vec_nrm2(4, g + 4 * row) * ph_vec_nrm2(4, d2 + 4 * row));
+    assert_true(fabs(c - 1.0) <= tol);
+  }
+  ph_objective_destroy(o);
+}
+
+static void orthonormal_pair(size_t n, uint64_t seed, double *u, double *w) {
+  ph_rng r = ph_rng_make(seed, PH_RNG_STREAM_USER + 9);
+  ph_rng_fill_gauss(&r, u, n, 1.0);
+  ph_rng_fill_gauss(&r, w, n, 1.0);
+  ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, u), u);
+  ph_vec_axpy(n, -ph_vec_dot(n, u, w), u, w);
+  ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, w), w);
+}
+
+static void test_pca_plane(void **state) {
+  (void)state;
+  enum { N = 300, T = 25 };
+  double *u = malloc(N * sizeof *u), *w = malloc(N * sizeof *w);
+  double *traj = malloc(T * N * sizeof *traj), *dirs = malloc(2 * N * sizeof *dirs);
+  double center[N];
+  orthonormal_pair(N, 3, u, w);
+  random_theta(center, N, 4);
+  /* θ_t = θ_final + a_t u + b_t w: a spiral into θ_final (last row). */
+  for (int t = 0; t < T; t++) {
+    double rho = 3.0 * (double)(T - 1 - t) / (T - 1);
+    double a = rho * cos(0.4 * t) * 2.0, b = rho * sin(0.4 * t);
+    for (int i = 0; i < N; i++)
+      traj[t * N + i] = center[i] + a * u[i] + b * w[i];
+  }
+  double ev[2];
+  ph_error err;
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_pca(traj, T, N, traj + (T - 1) * N, 2, dirs, ev,
+                                    &err), PH_OK);
+  /* The remaining singular values are rounding of the data (‖M‖·ε), so the
+   * explained fraction misses 1 only by ~ (n·ε)² ≪ 1e-12. */
+  assert_true(fabs(ev[0] + ev[1] - 1.0) <= 1e-12);
+  assert_true(ev[0] >= ev[1]);
+  /* Directions orthonormal and inside span(u, w). Through the Gram matrix
+   * the vector error is ~ ε·(σ1/σ2)²·T; σ1/σ2 ≈ 2 here, so 1e-11 has room. */
+  for (int k = 0; k < 2; k++) {
+    double *d = dirs + k * N;
+    assert_true(fabs(ph_vec_nrm2(N, d) - 1.0) <= 1e-13);
+    double pu = ph_vec_dot(N, d, u), pw = ph_vec_dot(N, d, w);
+    assert_true(fabs(pu * pu + pw * pw - 1.0) <= 1e-11);
+  }
+  assert_true(fabs(ph_vec_dot(N, dirs, dirs + N)) <= 1e-12);
+  /* Every θ_t projects with zero off-plane distance (relative to its size). */
+  for (int t = 0; t < T; t++) {
+    double x, y, off;
+    assert_int_equal(ph_landscape_project(N, traj + (T - 1) * N, dirs, dirs + N,
+                                          traj + t * N, &x, &y, &off, &err),
+                     PH_OK);
+    assert_true(off <= 1e-11 * 6.0);
+    double rho = 3.0 * (double)(T - 1 - t) / (T - 1);
+    double a = rho * cos(0.4 * t) * 2.0, b = rho * sin(0.4 * t);
+    assert_true(fabs(x * x + y * y - (a * a + b * b)) <= 1e-10 * (1 + a * a + b * b));
+  }
+  /* A trajectory on a line has rank 1: asking for 2 directions fails. */
+  for (int t = 0; t < T; t++)
+    for (int i = 0; i < N; i++)
+      traj[t * N + i] = center[i] + (double)t * u[i];
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_pca(traj, T, N, center, 2, dirs, ev, &err),
+                   PH_ERR_NUMERIC);
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_pca(traj, T, N, center, 1, dirs, ev, &err), PH_OK);
+  assert_true(fabs(ev[0] - 1.0) <= 1e-12);
+  assert_true(fabs(fabs(ph_vec_dot(N, dirs, u)) - 1.0) <= 1e-12);
+  free(u);
+  free(w);
+  free(traj);
+  free(dirs);
+}
+
+static void test_project_models(void **state) {
+  (void)state;
+  enum { N = 50 };
+  double c[N], d1[N], d2[N], e[N], p[N], x, y, off;
+  random_theta(c, N, 11);
+  random_theta(d1, N, 12);
+  random_theta(d2, N, 13);
+  random_theta(e, N, 14);
+  /* make e orthogonal to d1, d2 (Gram-Schmidt twice) */
+  for (int pass = 0; pass < 2; pass++) {
+    double q1[N], q2[N];
+    memcpy(q1, d1, sizeof q1);
+    memcpy(q2, d2, sizeof q2);
+    ph_vec_scal(N, 1 / ph_vec_nrm2(N, q1), q1);
+    ph_vec_axpy(N, -ph_vec_dot(N, q1, q2), q1, q2);
+    ph_vec_scal(N, 1 / ph_vec_nrm2(N, q2), q2);
+    ph_vec_axpy(N, -ph_vec_dot(N, q1, e), q1, e);
+    ph_vec_axpy(N, -ph_vec_dot(N, q2, e), q2, e);
+  }
+  for (int i = 0; i < N; i++)
+    p[i] = c[i] + 0.3 * d1[i] - 1.7 * d2[i] + e[i];
+  ph_error err;
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_project(N, c, d1, d2, p, &x, &y, &off, &err), PH_OK);
+  /* 2×2 normal equations with cond ≈ O(1): error ~ n·ε·‖p‖ */
+  double tol = 1e3 * N * DBL_EPSILON;
+  assert_true(fabs(x - 0.3) <= tol);
+  assert_true(fabs(y + 1.7) <= tol);
+  assert_true(fabs(off - ph_vec_nrm2(N, e)) <= tol);
+  /* parallel directions are refused */
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_project(N, c, d1, d1, p, &x, &y, &off, &err),
+                   PH_ERR_NUMERIC);
+
+  /* models: three points land at (0,0), (1,0), (0,1), off-plane 0 */
+  double m1[N], m2[N], dirs[2 * N];
+  for (int i = 0; i < N; i++) {
+    m1[i] = c[i] + d1[i];
+    m2[i] = c[i] - 2 * d2[i];
+  }
+  const double *models[3] = {c, m1, m2};
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_models_directions(models, 3, N, dirs, &err), PH_OK);
+  assert_int_equal(ph_landscape_project(N, c, dirs, dirs + N, m2, &x, &y, &off, &err),
+                   PH_OK);
+  assert_true(fabs(x) <= tol && fabs(y - 1.0) <= tol && off <= tol * 10);
+  const double *same[2] = {c, c};
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_models_directions(same, 2, N, dirs, &err),
+                   PH_ERR_ARG);
+}
+
+/* ---- Lanczos stopgap vs LAPACK ------------------------------------------ */
+
+typedef struct dense_op {
+  const double *A;
+  size_t n;
+} dense_op;
+
+static ph_status dense_apply(void *ctx, const double *v, double *out,
+                             ph_error *err) {
+  (void)err;
+  dense_op *d = ctx;
+  for (size_t i = 0; i < d->n; i++) {
+    double s = 0;
+    for (size_t j = 0; j < d->n; j++)
+      s += d->A[i * d->n + j] * v[j];
+    out[i] = s;
+  }
+  return PH_OK;
+}
+
+static void test_top_eigs(void **state) {
+  (void)state;
+  enum { N = 120 };
+  double *A = malloc(N * N * sizeof *A), *W = malloc(N * N * sizeof *W);
+  double ev[N], vals[2], vecs[2 * N], res[2];
+  ph_rng r = ph_rng_make(5, PH_RNG_STREAM_USER + 1);
+  ph_rng_fill_gauss(&r, W, N * N, 1.0);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < N; j++)
+      A[i * N + j] = (W[i * N + j] + W[j * N + i]) / sqrt(2.0 * N);
+  /* a spectrum with a clear top pair above the semicircle edge (≈ 2) */
+  double x[N];
+  orthonormal_pair(N, 6, x, W);
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < N; j++)
+      A[i * N + j] += 6.0 * x[i] * x[j] + 4.0 * W[i] * W[j];
+  memcpy(W, A, N * N * sizeof *A);
+  assert_int_equal(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', N, W, N, ev), 0);
+  dense_op op = {A, N};
+  size_t prods = 0;
+  ph_error err;
+  ph_error_clear(&err);
+  assert_int_equal(ph_landscape_top_eigs(dense_apply, &op, N, 2, 1, 1e-10, 2000,
+                                         vals, vecs, res, &prods, &err), PH_OK);
+  double anorm = fmax(fabs(ev[0]), fabs(ev[N - 1]));
+  for (int k = 0; k < 2; k++) {
+    double ref = ev[N - 1 - k];
+    /* eigenvalue error ≤ residual² / gap, residual ≤ tol·|λ| + rounding */
+    assert_true(fabs(vals[k] - ref) <= 1e-9 * anorm);
+    assert_true(res[k] <= 1e-8 * anorm);
+    double c = 0;
+    for (int i = 0; i < N; i++)
+      c += vecs[k * N + i] * W[i * N + (N - 1 - k)];
+    assert_true(fabs(fabs(c) - 1.0) <= 1e-9);
+  }
+  assert_true(prods > 0 && prods <= 2000);
+  free(A);
+  free(W);
+}
+
+static void test_hessian_dirs(void **state) {
+  (void)state;
+  toy_shared s;
+  ph_objective *o = toy_create(&s, 7);
+  double theta[TOY_N], H[TOY_N * TOY_N], ev[TOY_N], dirs[2 * TOY_N], vals[2],
+      res[2];
+  random_theta(theta, TOY_N, 8);
+  for (int i = 0; i < TOY_N; i++)
+    for (int j = 0; j < TOY_N; j++)
+      H[i * TOY_N + j] = s.A[i * TOY_N + j] - (i == j ? s.kappa * cos(theta[i]) : 0);
+  assert_int_equal(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', TOY_N, H, TOY_N, ev), 0);
+  ph_batch b = ph_batch_all(o, PH_SPLIT_TRAIN);
+  ph_error err;
+  ph_error_clear(&err);
+  size_t prods;
+  assert_int_equal(ph_landscape_hessian_directions(o, theta, &b, 2, 3, dirs, vals,
+                                                   res, &prods, &err), PH_OK);
+  double anorm = fmax(fabs(ev[0]), fabs(ev[TOY_N - 1]));
+  for (int k = 0; k < 2; k++) {
+    assert_true(fabs(vals[k] - ev[TOY_N - 1 - k]) <= 1e-10 * anorm);
+    assert_true(res[k] <= 1e-5 * anorm);
+  }
+  ph_objective_destroy(o);
+}
+
+/* ---- grid --------------------------------------------------------------- */
+
+typedef struct grid_fixture {
+  toy_shared s;
+  ph_objective *o;
+  double theta[TOY_N], d1[TOY_N], d2[TOY_N];
+  ph_batch batch;
+  ph_grid_axes ax;
+} grid_fixture;
+
+static void fixture_init(grid_fixture *f, size_t nx, size_t ny) {
+  f->o = toy_create(&f->s, 21);
+  random_theta(f->theta, TOY_N, 22);
+  ph_landscape_random_direction(f->o, f->theta, 9, 0, PH_DIR_NORM_FILTER, 1, f->d1);
+  ph_landscape_random_direction(f->o, f->theta, 9, 1, PH_DIR_NORM_FILTER, 1, f->d2);
+  f->batch = ph_batch_all(f->o, PH_SPLIT_TEST);
+  f->ax.nx = nx;
+  f->ax.ny = ny;
+  f->ax.x_lo = -1.0;
+  f->ax.x_hi = 1.5;
+  f->ax.y_lo = -0.5;
+  f->ax.y_hi = 2.0;
+}
+
+static void run_grid(grid_fixture *f, int threads, const char *state,
+                     size_t stop_after, double *loss, double *acc,
+                     ph_grid_stats *st, ph_status want) {
+  ph_grid_options opt = ph_grid_options_default();
+  opt.threads = threads;
+  opt.state_path = state;
+  opt.stop_after = stop_after;
+  ph_error err;
+  ph_error_clear(&err);
+  ph_status s = ph_grid_eval(f->o, f->theta, f->d1, f->d2, &f->batch, &f->ax,
+                             &opt, loss, acc, st, &err);
+  if (s != want)
+    fail_msg("grid returned %s (%s), wanted %s", ph_status_name(s), err.msg,
+             ph_status_name(want));
+}
+
+static void test_grid_direct_and_threads(void **state) {
+  (void)state;
+  enum { NX = 9, NY = 7, NP = NX * NY };
+  grid_fixture f;
+  fixture_init(&f, NX, NY);
+  double l1[NP], a1[NP], l2[NP], a2[NP], l3[NP], a3[NP];
+  ph_grid_stats st;
+  run_grid(&f, 1, NULL, 0, l1, a1, &st, PH_OK);
+  assert_int_equal(st.computed, NP);
+  assert_int_equal(__atomic_exchange_n(&f.s.evals, 0, __ATOMIC_RELAXED), NP);
+  run_grid(&f, 2, NULL, 0, l2, a2, &st, PH_OK);
+  assert_int_equal(st.threads, 2);
+  run_grid(&f, 3, NULL, 0, l3, a3, &st, PH_OK);
+  assert_memory_equal(l1, l2, sizeof l1);
+  assert_memory_equal(a1, a2, sizeof a1);
+  assert_memory_equal(l1, l3, sizeof l1);
+  assert_memory_equal(a1, a3, sizeof a1);
+
+  /* Recompute points directly: θ + x[i] d1 + y[j] d2 with the axes the grid
+   * reports, evaluated by the objective itself. */
+  double xs[NX], ys[NY], p[TOY_N];
+  ph_grid_axis(NX, f.ax.x_lo, f.ax.x_hi, xs);
+  ph_grid_axis(NY, f.ax.y_lo, f.ax.y_hi, ys);
+  assert_true(xs[0] == -1.0 && xs[NX - 1] == 1.5 && ys[NY - 1] == 2.0);
+  assert_true(fabs(xs[4] - 0.25) <= 4 * DBL_EPSILON);
+  size_t pts[4][2] = {{0, 0}, {8, 6}, {3, 5}, {6, 1}};
+  for (int k = 0; k < 4; k++) {
+    size_t i = pts[k][0], j = pts[k][1];
+    for (int q = 0; q < TOY_N; q++)
+      p[q] = f.theta[q] + xs[i] * f.d1[q] + ys[j] * f.d2[q];
+    double l, a;
+    ph_error err;
+    ph_error_clear(&err);
+    assert_int_equal(ph_objective_eval(f.o, p, &f.batch, &l, &a, &err), PH_OK);
+    assert_memory_equal(&l, &l1[j * NX + i], sizeof l);
+    assert_memory_equal(&a, &a1[j * NX + i], sizeof a);
+  }
+  ph_objective_destroy(f.o);
+}
+
+static void test_grid_1d_and_nonfinite(void **state) {
+  (void)state;
+  enum { NX = 11 };
+  grid_fixture f;
+  fixture_init(&f, NX, 1);
+  f.s.nan_radius = 1e9;
+  double l[NX], a[NX], xs[NX], p[TOY_N];
+  ph_grid_options opt = ph_grid_options_default();
+  ph_grid_stats st;
+  ph_error err;
+  ph_error_clear(&err);
+  assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
+                                l, a, &st, &err), PH_OK);
+  ph_grid_axis(NX, f.ax.x_lo, f.ax.x_hi, xs);
+  for (int i = 0; i < NX; i++) {
+    for (int q = 0; q < TOY_N; q++)
+      p[q] = f.theta[q] + xs[i] * f.d1[q];
+    double ld;
+    assert_int_equal(ph_objective_eval(f.o, p, &f.batch, &ld, NULL, &err), PH_OK);
+    assert_memory_equal(&ld, &l[i], sizeof ld);
+  }
+  assert_int_equal(st.nonfinite, 0);
+  /* points beyond a radius give NaN: recorded, not a failure */
+  double nt = ph_vec_nrm2(TOY_N, f.theta);
+  f.s.nan_radius = nt;
+  ph_error_clear(&err);
+  assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
+                                l, a, &st, &err), PH_OK);
+  assert_true(st.nonfinite > 0 && st.nonfinite < NX);
+  /* a 2-D grid without a second direction is refused */
+  f.ax.ny = 3;
+  ph_error_clear(&err);
+  assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
+                                l, a, &st, &err), PH_ERR_ARG);
+  ph_objective_destroy(f.o);
+}
+
+static void test_grid_resume_hook(void **state) {
+  (void)state;
+  enum { NX = 8, NY = 6, NP = NX * NY };
+  grid_fixture f;
+  fixture_init(&f, NX, NY);
+  double lr[NP], ar[NP], l[NP], a[NP];
+  ph_grid_stats st;
+  run_grid(&f, 1, NULL, 0, lr, ar, &st, PH_OK);
+
+  const char *sp = tpath("grid.state");
+  for (int threads = 1; threads <= 2; threads++) {
+    run_grid(&f, threads, sp, 13, l, a, &st, PH_ERR_INTERRUPTED);
+    assert_int_equal(st.computed, 13);
+    assert_true(ph_path_exists(sp));
+    run_grid(&f, threads, sp, 20, l, a, &st, PH_ERR_INTERRUPTED);
+    assert_int_equal(st.resumed, 13);
+    assert_int_equal(st.computed, 20);
+    __atomic_store_n(&f.s.evals, 0, __ATOMIC_RELAXED);
+    run_grid(&f, 3 - threads, sp, 0, l, a, &st, PH_OK);
+    assert_int_equal(st.resumed, 33);
+    assert_int_equal(st.computed, NP - 33);
+    assert_int_equal(f.s.evals, NP - 33); /* nothing recomputed */
+    assert_false(ph_path_exists(sp));     /* a finished grid leaves no state */
+    assert_memory_equal(l, lr, sizeof l);
+    assert_memory_equal(a, ar, sizeof a);
+  }
+  /* A state file from another grid (other θ) is not reused. */
+  run_grid(&f, 1, sp, 10, l, a, &st, PH_ERR_INTERRUPTED);
+  f.theta[0] += 1e-3;
+  run_grid(&f, 1, sp, 0, l, a, &st, PH_OK);
+  assert_int_equal(st.resumed, 0);
+  assert_int_equal(st.computed, NP);
+  /* A corrupt state file is ignored, not trusted. */
+  assert_int_equal(ph_write_file_atomic(sp, "garbage", 7, NULL), PH_OK);
+  run_grid(&f, 1, sp, 0, l, a, &st, PH_OK);
+  assert_int_equal(st.resumed, 0);
+  ph_objective_destroy(f.o);
+}
+
+static void test_grid_resume_sigkill(void **state) {
+  (void)state;
+  enum { NX = 10, NY = 10, NP = NX * NY };
+  grid_fixture f;
+  fixture_init(&f, NX, NY);
+  double lr[NP], ar[NP], l[NP], a[NP];
+  ph_grid_stats st;
+  run_grid(&f, 2, NULL, 0, lr, ar, &st, PH_OK);
+
+  const char *sp = tpath("kill.state");
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    f.s.sleep_us = 20000; /* 100 points × 20 ms / 2 threads ≈ 1 s */
+    ph_grid_options opt = ph_grid_options_default();
+    opt.threads = 2;
+    opt.state_path = sp;
+    opt.save_interval = 0.05;
+    ph_grid_eval(f.o, f.theta, f.d1, f.d2, &f.batch, &f.ax, &opt, l, a, &st,
+                 NULL);
+    _exit(0);
+  }
+  /* kill it once it has saved some progress */
+  for (int k = 0; k < 400 && !ph_path_exists(sp); k++)
+    usleep(5000);
+  usleep(100000);
+  kill(pid, SIGKILL);
+  int status;
+  waitpid(pid, &status, 0);
+  assert_true(WIFSIGNALED(status));
+  assert_true(ph_path_exists(sp));
+  run_grid(&f, 1, sp, 0, l, a, &st, PH_OK);
+  assert_true(st.resumed > 0 && st.resumed < NP);
+  assert_int_equal(st.resumed + st.computed, NP);
+  assert_memory_equal(l, lr, sizeof l);
+  assert_memory_equal(a, ar, sizeof a);
+  assert_false(ph_path_exists(sp));
+  ph_objective_destroy(f.o);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_filter_norm),
+      cmocka_unit_test(test_pca_plane),
+      cmocka_unit_test(test_project_models),
+      cmocka_unit_test(test_top_eigs),
+      cmocka_unit_test(test_hessian_dirs),
+      cmocka_unit_test(test_grid_direct_and_threads),
+      cmocka_unit_test(test_grid_1d_and_nonfinite),
+      cmocka_unit_test(test_grid_resume_hook),
+      cmocka_unit_test(test_grid_resume_sigkill),
+  };
+  return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
