@@ -1,0 +1,692 @@
+/* tf_kernels.c: transformer kernels (embedding, layer norm, GELU, causal
+ * multi-head attention, softmax cross-entropy with ignored positions), each
+ * with forward, backward, tangent-forward and tangent-backward so that the
+ * graph gets exact Hessian-vector products (Pearlmutter 1994, "Fast exact
+ * multiplication by the Hessian"). Layout follows karpathy/llm.c.
+ * Derivations of every backward and tangent formula:
+ * docs/autodiff-transformer.md.
+ *
+ * Attention has two implementations: one CBLAS GEMM per (batch, head) with the
+ * head's columns addressed through the leading dimension (no copies), and a
+ * naive loop reference (_ref) that the tests compare against. The GEMM version
+ * computes the full T×T score block and masks it afterwards; it does not skip
+ * the upper triangle (at T ≤ 128 that costs less than it saves).
+ *
+ * Not here: dense projections, residual adds and the graph itself (src/nn
+ * graph engine); dropout (pothole never trains with it).
+ */
+#include "nn/tf_kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- tokens */
+
+ph_status ph_tf_tokens_check(const double *tok, size_t n, size_t V,
+                             ph_error *err) {
+  for (size_t i = 0; i < n; i++) {
+    double t = tok[i];
+    if (!(t >= 0.0 && t < (double)V) || t != floor(t))
+      return ph_error_set(err, PH_ERR_FORMAT,
+                          "token id %g at position %zu is not an integer in "
+                          "[0, %zu)",
+                          t, i, V);
+  }
+  return PH_OK;
+}
+
+ph_status ph_tf_targets_check(const int32_t *y, size_t N, size_t C,
+                              ph_error *err) {
+  for (size_t i = 0; i < N; i++)
+    if (y[i] < -1 || (y[i] >= 0 && (size_t)y[i] >= C))
+      return ph_error_set(err, PH_ERR_FORMAT,
+                          "target %d at position %zu is outside [-1, %zu)",
+                          (int)y[i], i, C);
+  return PH_OK;
+}
+
+/* ------------------------------------------------------------- embedding */
+
+void ph_tf_embed_forward(double *y, const double *tok, const double *wte,
+                         const double *wpe, size_t B, size_t T, size_t d) {
+  for (size_t b = 0; b < B; b++)
+    for (size_t t = 0; t < T; t++) {
+      double *yr = y + (b * T + t) * d;                 /* (d) */
+      const double *er = wte + (size_t)tok[b * T + t] * d; /* (d) */
+      if (wpe) {
+        const double *pr = wpe + t * d;
+        for (size_t c = 0; c < d; c++) yr[c] = er[c] + pr[c];
+      } else {
+        memcpy(yr, er, d * sizeof *yr);
+      }
+    }
+}
+
+void ph_tf_embed_backward(double *dwte, double *dwpe, const double *dy,
+                          const double *tok, size_t B, size_t T, size_t d) {
+  for (size_t b = 0; b < B; b++)
+    for (size_t t = 0; t < T; t++) {
+      const double *g = dy + (b * T + t) * d;
+      if (dwte) {
+        double *er = dwte + (size_t)tok[b * T + t] * d;
+        for (size_t c = 0; c < d; c++) er[c] += g[c];
+      }
+      if (dwpe) {
+        double *pr = dwpe + t * d;
+        for (size_t c = 0; c < d; c++) pr[c] += g[c];
+      }
+    }
+}
+
+void ph_tf_embed_tangent_forward(double *y_t, const double *tok,
+                                 const double *wte_t, const double *wpe_t,
+                                 size_t B, size_t T, size_t d) {
+  ph_tf_embed_forward(y_t, tok, wte_t, wpe_t, B, T, d);
+}
+
+void ph_tf_embed_tangent_backward(double *dwte_t, double *dwpe_t,
+                                  const double *dy_t, const double *tok,
+                                  size_t B, size_t T, size_t d) {
+  ph_tf_embed_backward(dwte_t, dwpe_t, dy_t, tok, B, T, d);
+}
+
+/* ------------------------------------------------------------ layer norm */
+
+void ph_tf_layernorm_forward(double *y, double *mean, double *rstd,
+                             const double *x, const double *g, const double *b,
+                             size_t N, size_t D) {
+  for (size_t i = 0; i < N; i++) {
+    const double *xr = x + i * D;
+    double *yr = y + i * D;
+    double m = 0.0;
+    for (size_t c = 0; c < D; c++) m += xr[c];
+    m /= (double)D;
+    double var = 0.0; /* two-pass: no cancellation for large means */
+    for (size_t c = 0; c < D; c++) var += (xr[c] - m) * (xr[c] - m);
+    var /= (double)D;
+    double r = 1.0 / sqrt(var + PH_TF_LN_EPS);
+    for (size_t c = 0; c < D; c++) yr[c] = g[c] * ((xr[c] - m) * r) + b[c];
+    mean[i] = m;
+    rstd[i] = r;
+  }
+}
+
+/* dx = r (dx̂ − mean(dx̂) − x̂ mean(dx̂ ⊙ x̂)), dx̂ = g ⊙ dy. */
+void ph_tf_layernorm_backward(double *dx, double *dg, double *db,
+                              const double *dy, const double *x,
+                              const double *g, const double *mean,
+                              const double *rstd, size_t N, size_t D) {
+  for (size_t i = 0; i < N; i++) {
+    const double *xr = x + i * D, *dyr = dy + i * D;
+    double m = mean[i], r = rstd[i];
+    double m1 = 0.0, m2 = 0.0;
+    for (size_t c = 0; c < D; c++) {
+      double xh = (xr[c] - m) * r;
+      double dxh = dyr[c] * g[c];
+      m1 += dxh;
+      m2 += dxh * xh;
+      if (dg) dg[c] += dyr[c] * xh;
+      if (db) db[c] += dyr[c];
+    }
+    if (!dx) continue;
+    m1 /= (double)D;
+    m2 /= (double)D;
+    double *dxr = dx + i * D;
+    for (size_t c = 0; c < D; c++) {
+      double xh = (xr[c] - m) * r;
+      dxr[c] += r * (dyr[c] * g[c] - m1 - xh * m2);
+    }
+  }
+}
+
+/* ẋ̂ = r (ẋ − mean(ẋ) − x̂ mean(x̂ ⊙ ẋ)); ẏ = ġ ⊙ x̂ + g ⊙ ẋ̂ + ḃ. */
+void ph_tf_layernorm_tangent_forward(double *y_t, const double *x,
+                                     const double *x_t, const double *g,
+                                     const double *g_t, const double *b_t,
+                                     const double *mean, const double *rstd,
+                                     size_t N, size_t D) {
+  for (size_t i = 0; i < N; i++) {
+    const double *xr = x + i * D, *xtr = x_t + i * D;
+    double *ytr = y_t + i * D;
+    double m = mean[i], r = rstd[i];
+    double a = 0.0, s = 0.0;
+    for (size_t c = 0; c < D; c++) {
+      double xh = (xr[c] - m) * r;
+      a += xtr[c];
+      s += xh * xtr[c];
+    }
+    a /= (double)D;
+    s /= (double)D;
+    for (size_t c = 0; c < D; c++) {
+      double xh = (xr[c] - m) * r;
+      double xh_t = r * (xtr[c] - a - xh * s);
+      ytr[c] = g_t[c] * xh + g[c] * xh_t + b_t[c];
+    }
+  }
+}
+
+/* Tangent of the backward above; ṙ = −r² mean(x̂ ⊙ ẋ). */
+void ph_tf_layernorm_tangent_backward(double *dx_t, double *dg_t, double *db_t,
+                                      const double *dy, const double *dy_t,
+                                      const double *x, const double *x_t,
+                                      const double *g, const double *g_t,
+                                      const double *mean, const double *rstd,
+                                      size_t N, size_t D) {
+  double invD = 1.0 / (double)D;
+  for (size_t i = 0; i < N; i++) {
+    const double *xr = x + i * D, *xtr = x_t + i * D;
+    const double *dyr = dy + i * D, *dytr = dy_t + i * D;
+    double m = mean[i], r = rstd[i];
+    double a = 0.0, s = 0.0;
+    for (size_t c = 0; c < D; c++) {
+      double xh = (xr[c] - m) * r;
+      a += xtr[c];
+      s += xh * xtr[c];
+    }
+    a *= invD;
+    s *= invD;
+    double r_t = -r * r * s;
+    /* m1 = mean(dx̂), m2 = mean(dx̂ ⊙ x̂) and their tangents. */
+    double m1 = 0.0, m2 = 0.0, m1_t = 0.0, m2_t = 0.0;
+    for (size_t c = 0; c < D; c++) {
+      double xh = (xr[c] - m) * r;
+      double xh_t = r * (xtr[c] - a - xh * s);
+      double dxh = dyr[c] * g[c];
+      double dxh_t = dytr[c] * g[c] + dyr[c] * g_t[c];
+      m1 += dxh;
+      m2 += dxh * xh;
+      m1_t += dxh_t;
+      m2_t += dxh_t * xh + dxh * xh_t;
+      if (dg_t) dg_t[c] += dytr[c] * xh + dyr[c] * xh_t;
+      if (db_t) db_t[c] += dytr[c];
+    }
+    if (!dx_t) continue;
+    m1 *= invD;
+    m2 *= invD;
+    m1_t *= invD;
+    m2_t *= invD;
+    double *dxtr = dx_t + i * D;
+    for (size_t c = 0; c < D; c++) {
+      double xh = (xr[c] - m) * r;
+      double xh_t = r * (xtr[c] - a - xh * s);
+      double dxh = dyr[c] * g[c];
+      double dxh_t = dytr[c] * g[c] + dyr[c] * g_t[c];
+      dxtr[c] += r_t * (dxh - m1 - xh * m2) +
+                 r * (dxh_t - m1_t - xh_t * m2 - xh * m2_t);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ GELU */
+
+#define PH_INV_SQRT2 0.70710678118654752440
+#define PH_INV_SQRT2PI 0.39894228040143267794
+
+/* y' = Φ + xφ, y'' = φ (2 − x²). */
+void ph_tf_gelu_forward(double *y, const double *x, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    y[i] = x[i] * 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
+}
+
+void ph_tf_gelu_backward(double *dx, const double *dy, const double *x,
+                         size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
+    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
+    dx[i] += dy[i] * (Phi + x[i] * phi);
+  }
+}
+
+void ph_tf_gelu_tangent_forward(double *y_t, const double *x,
+                                const double *x_t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
+    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
+    y_t[i] = (Phi + x[i] * phi) * x_t[i];
+  }
+}
+
+void ph_tf_gelu_tangent_backward(double *dx_t, const double *dy,
+                                 const double *dy_t, const double *x,
+                                 const double *x_t, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
+    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
+    dx_t[i] += dy_t[i] * (Phi + x[i] * phi) +
+               dy[i] * phi * (2.0 - x[i] * x[i]) * x_t[i];
+  }
+}
+
+/* ------------------------------------------------------------- attention */
+
+size_t ph_tf_attn_work_size(size_t T) { return 2 * T * T; }
+
+/* Masked row softmax of s (T, T) in place: row i over j ≤ i, zero above. */
+static void causal_softmax(double *s, size_t T) {
+  for (size_t i = 0; i < T; i++) {
+    double *row = s + i * T;
+    double mx = row[0];
+    for (size_t j = 1; j <= i; j++)
+      if (row[j] > mx) mx = row[j];
+    double z = 0.0;
+    for (size_t j = 0; j <= i; j++) {
+      row[j] = exp(row[j] - mx);
+      z += row[j];
+    }
+    double inv = 1.0 / z;
+    for (size_t j = 0; j <= i; j++) row[j] *= inv;
+    for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
+  }
+}
+
+void ph_tf_attn_forward(double *o, double *p, const double *q,
+                        const double *k, const double *v, size_t B, size_t T,
+                        size_t d, size_t nh) {
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      size_t off = b * T * d + h * dh; /* head h of example b, ld = d */
+      double *P = p + (b * nh + h) * T * T; /* (T, T) */
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
+                  (int)dh, sc, q + off, (int)d, k + off, (int)d, 0.0, P,
+                  (int)T);
+      causal_softmax(P, T);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
+                  (int)T, 1.0, P, (int)T, v + off, (int)d, 0.0, o + off,
+                  (int)d);
+    }
+}
+
+/* dV += Pᵀ dO; dP = dO Vᵀ; dS = P ⊙ (dP − rowsum(P ⊙ dP));
+ * dQ += sc dS K; dK += sc dSᵀ Q. */
+void ph_tf_attn_backward(double *dq, double *dk, double *dv, const double *dout,
+                         const double *q, const double *k, const double *v,
+                         const double *p, double *work, size_t B, size_t T,
+                         size_t d, size_t nh) {
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  double *dS = work; /* (T, T) */
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      size_t off = b * T * d + h * dh;
+      const double *P = p + (b * nh + h) * T * T;
+      if (dv)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, 1.0, P, (int)T, dout + off, (int)d, 1.0, dv + off,
+                    (int)d);
+      if (!dq && !dk) continue;
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
+                  (int)dh, 1.0, dout + off, (int)d, v + off, (int)d, 0.0, dS,
+                  (int)T);
+      for (size_t i = 0; i < T; i++) {
+        double *row = dS + i * T;
+        const double *pr = P + i * T;
+        double c = 0.0;
+        for (size_t j = 0; j <= i; j++) c += pr[j] * row[j];
+        for (size_t j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - c);
+        for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
+      }
+      if (dq)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, sc, dS, (int)T, k + off, (int)d, 1.0, dq + off,
+                    (int)d);
+      if (dk)
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, sc, dS, (int)T, q + off, (int)d, 1.0, dk + off,
+                    (int)d);
+    }
+}
+
+/* Ṡ = sc (Q̇ Kᵀ + Q K̇ᵀ); Ṗ = P ⊙ (Ṡ − rowsum(P ⊙ Ṡ)); Ȯ = Ṗ V + P V̇. */
+void ph_tf_attn_tangent_forward(double *o_t, double *p_t, const double *q,
+                                const double *k, const double *v,
+                                const double *p, const double *q_t,
+                                const double *k_t, const double *v_t,
+                                double *work, size_t B, size_t T, size_t d,
+                                size_t nh) {
+  (void)work;
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      size_t off = b * T * d + h * dh;
+      const double *P = p + (b * nh + h) * T * T;
+      double *Pt = p_t + (b * nh + h) * T * T; /* Ṡ, then Ṗ in place */
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
+                  (int)dh, sc, q_t + off, (int)d, k + off, (int)d, 0.0, Pt,
+                  (int)T);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
+                  (int)dh, sc, q + off, (int)d, k_t + off, (int)d, 1.0, Pt,
+                  (int)T);
+      for (size_t i = 0; i < T; i++) {
+        double *row = Pt + i * T;
+        const double *pr = P + i * T;
+        double c = 0.0;
+        for (size_t j = 0; j <= i; j++) c += pr[j] * row[j];
+        for (size_t j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - c);
+        for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
+      }
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
+                  (int)T, 1.0, Pt, (int)T, v + off, (int)d, 0.0, o_t + off,
+                  (int)d);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
+                  (int)T, 1.0, P, (int)T, v_t + off, (int)d, 1.0, o_t + off,
+                  (int)d);
+    }
+}
+
+/* The R-operator of ph_tf_attn_backward:
+ *   V̇' += Ṗᵀ dO + Pᵀ ḋO
+ *   dP = dO Vᵀ, ḋP = ḋO Vᵀ + dO V̇ᵀ, c = rowsum(P ⊙ dP),
+ *   ċ = rowsum(Ṗ ⊙ dP + P ⊙ ḋP)
+ *   dS = P ⊙ (dP − c), ḋS = Ṗ ⊙ (dP − c) + P ⊙ (ḋP − ċ)
+ *   Q̇' += sc (ḋS K + dS K̇), K̇' += sc (ḋSᵀ Q + dSᵀ Q̇). */
+void ph_tf_attn_tangent_backward(double *dq_t, double *dk_t, double *dv_t,
+                                 const double *dout, const double *dout_t,
+                                 const double *q, const double *k,
+                                 const double *v, const double *p,
+                                 const double *q_t, const double *k_t,
+                                 const double *v_t, const double *p_t,
+                                 double *work, size_t B, size_t T, size_t d,
+                                 size_t nh) {
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  double *dS = work;          /* (T, T) dP, then dS */
+  double *dS_t = work + T * T; /* (T, T) ḋP, then ḋS */
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      size_t off = b * T * d + h * dh;
+      const double *P = p + (b * nh + h) * T * T;
+      const double *Pt = p_t + (b * nh + h) * T * T;
+      if (dv_t) {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, 1.0, Pt, (int)T, dout + off, (int)d, 1.0,
+                    dv_t + off, (int)d);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, 1.0, P, (int)T, dout_t + off, (int)d, 1.0,
+                    dv_t + off, (int)d);
+      }
+      if (!dq_t && !dk_t) continue;
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
+                  (int)dh, 1.0, dout + off, (int)d, v + off, (int)d, 0.0, dS,
+                  (int)T);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
+                  (int)dh, 1.0, dout_t + off, (int)d, v + off, (int)d, 0.0,
+                  dS_t, (int)T);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
+                  (int)dh, 1.0, dout + off, (int)d, v_t + off, (int)d, 1.0,
+                  dS_t, (int)T);
+      for (size_t i = 0; i < T; i++) {
+        double *r = dS + i * T, *rt = dS_t + i * T;
+        const double *pr = P + i * T, *ptr = Pt + i * T;
+        double c = 0.0, ct = 0.0;
+        for (size_t j = 0; j <= i; j++) {
+          c += pr[j] * r[j];
+          ct += ptr[j] * r[j] + pr[j] * rt[j];
+        }
+        for (size_t j = 0; j <= i; j++) {
+          double dp = r[j] - c;
+          rt[j] = ptr[j] * dp + pr[j] * (rt[j] - ct);
+          r[j] = pr[j] * dp;
+        }
+        for (size_t j = i + 1; j < T; j++) r[j] = rt[j] = 0.0;
+      }
+      if (dq_t) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, sc, dS_t, (int)T, k + off, (int)d, 1.0, dq_t + off,
+                    (int)d);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, sc, dS, (int)T, k_t + off, (int)d, 1.0,
+                    dq_t + off, (int)d);
+      }
+      if (dk_t) {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, sc, dS_t, (int)T, q + off, (int)d, 1.0, dk_t + off,
+                    (int)d);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
+                    (int)T, sc, dS, (int)T, q_t + off, (int)d, 1.0,
+                    dk_t + off, (int)d);
+      }
+    }
+}
+
+/* --- naive references: the same formulas, one scalar at a time ---------- */
+
+static double dot_cols(const double *a, const double *b, size_t n) {
+  double s = 0.0;
+  for (size_t c = 0; c < n; c++) s += a[c] * b[c];
+  return s;
+}
+
+void ph_tf_attn_forward_ref(double *o, double *p, const double *q,
+                            const double *k, const double *v, size_t B,
+                            size_t T, size_t d, size_t nh) {
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      double *P = p + (b * nh + h) * T * T;
+      for (size_t i = 0; i < T; i++) {
+        const double *qi = q + (b * T + i) * d + h * dh;
+        double mx = -INFINITY;
+        for (size_t j = 0; j <= i; j++) {
+          P[i * T + j] = sc * dot_cols(qi, k + (b * T + j) * d + h * dh, dh);
+          if (P[i * T + j] > mx) mx = P[i * T + j];
+        }
+        double z = 0.0;
+        for (size_t j = 0; j <= i; j++) z += exp(P[i * T + j] - mx);
+        for (size_t j = 0; j <= i; j++)
+          P[i * T + j] = exp(P[i * T + j] - mx) / z;
+        for (size_t j = i + 1; j < T; j++) P[i * T + j] = 0.0;
+        double *oi = o + (b * T + i) * d + h * dh;
+        for (size_t c = 0; c < dh; c++) {
+          double s = 0.0;
+          for (size_t j = 0; j <= i; j++)
+            s += P[i * T + j] * v[(b * T + j) * d + h * dh + c];
+          oi[c] = s;
+        }
+      }
+    }
+}
+
+void ph_tf_attn_backward_ref(double *dq, double *dk, double *dv,
+                             const double *dout, const double *q,
+                             const double *k, const double *v, const double *p,
+                             double *work, size_t B, size_t T, size_t d,
+                             size_t nh) {
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  double *dP = work; /* (T) one row */
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      const double *P = p + (b * nh + h) * T * T;
+      for (size_t i = 0; i < T; i++) {
+        size_t oi = (b * T + i) * d + h * dh;
+        double c = 0.0;
+        for (size_t j = 0; j <= i; j++) {
+          size_t oj = (b * T + j) * d + h * dh;
+          dP[j] = dot_cols(dout + oi, v + oj, dh);
+          c += P[i * T + j] * dP[j];
+          if (dv)
+            for (size_t e = 0; e < dh; e++)
+              dv[oj + e] += P[i * T + j] * dout[oi + e];
+        }
+        for (size_t j = 0; j <= i; j++) {
+          size_t oj = (b * T + j) * d + h * dh;
+          double ds = sc * P[i * T + j] * (dP[j] - c);
+          for (size_t e = 0; e < dh; e++) {
+            if (dq) dq[oi + e] += ds * k[oj + e];
+            if (dk) dk[oj + e] += ds * q[oi + e];
+          }
+        }
+      }
+    }
+}
+
+void ph_tf_attn_tangent_forward_ref(double *o_t, double *p_t, const double *q,
+                                    const double *k, const double *v,
+                                    const double *p, const double *q_t,
+                                    const double *k_t, const double *v_t,
+                                    double *work, size_t B, size_t T, size_t d,
+                                    size_t nh) {
+  (void)work;
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      const double *P = p + (b * nh + h) * T * T;
+      double *Pt = p_t + (b * nh + h) * T * T;
+      for (size_t i = 0; i < T; i++) {
+        size_t oi = (b * T + i) * d + h * dh;
+        double c = 0.0;
+        for (size_t j = 0; j <= i; j++) {
+          size_t oj = (b * T + j) * d + h * dh;
+          double st = sc * (dot_cols(q_t + oi, k + oj, dh) +
+                            dot_cols(q + oi, k_t + oj, dh));
+          Pt[i * T + j] = st;
+          c += P[i * T + j] * st;
+        }
+        for (size_t j = 0; j <= i; j++)
+          Pt[i * T + j] = P[i * T + j] * (Pt[i * T + j] - c);
+        for (size_t j = i + 1; j < T; j++) Pt[i * T + j] = 0.0;
+        for (size_t e = 0; e < dh; e++) {
+          double s = 0.0;
+          for (size_t j = 0; j <= i; j++) {
+            size_t oj = (b * T + j) * d + h * dh;
+            s += Pt[i * T + j] * v[oj + e] + P[i * T + j] * v_t[oj + e];
+          }
+          o_t[oi + e] = s;
+        }
+      }
+    }
+}
+
+void ph_tf_attn_tangent_backward_ref(double *dq_t, double *dk_t, double *dv_t,
+                                     const double *dout, const double *dout_t,
+                                     const double *q, const double *k,
+                                     const double *v, const double *p,
+                                     const double *q_t, const double *k_t,
+                                     const double *v_t, const double *p_t,
+                                     double *work, size_t B, size_t T,
+                                     size_t d, size_t nh) {
+  size_t dh = d / nh;
+  double sc = 1.0 / sqrt((double)dh);
+  double *dP = work, *dP_t = work + T; /* (T) rows */
+  for (size_t b = 0; b < B; b++)
+    for (size_t h = 0; h < nh; h++) {
+      const double *P = p + (b * nh + h) * T * T;
+      const double *Pt = p_t + (b * nh + h) * T * T;
+      for (size_t i = 0; i < T; i++) {
+        size_t oi = (b * T + i) * d + h * dh;
+        double c = 0.0, ct = 0.0;
+        for (size_t j = 0; j <= i; j++) {
+          size_t oj = (b * T + j) * d + h * dh;
+          double pij = P[i * T + j], ptij = Pt[i * T + j];
+          dP[j] = dot_cols(dout + oi, v + oj, dh);
+          dP_t[j] = dot_cols(dout_t + oi, v + oj, dh) +
+                    dot_cols(dout + oi, v_t + oj, dh);
+          c += pij * dP[j];
+          ct += ptij * dP[j] + pij * dP_t[j];
+          if (dv_t)
+            for (size_t e = 0; e < dh; e++)
+              dv_t[oj + e] += ptij * dout[oi + e] + pij * dout_t[oi + e];
+        }
+        for (size_t j = 0; j <= i; j++) {
+          size_t oj = (b * T + j) * d + h * dh;
+          double pij = P[i * T + j], ptij = Pt[i * T + j];
+          double ds = sc * pij * (dP[j] - c);
+          double ds_t = sc * (ptij * (dP[j] - c) + pij * (dP_t[j] - ct));
+          for (size_t e = 0; e < dh; e++) {
+            if (dq_t) dq_t[oi + e] += ds_t * k[oj + e] + ds * k_t[oj + e];
+            if (dk_t) dk_t[oj + e] += ds_t * q[oi + e] + ds * q_t[oi + e];
+          }
+        }
+      }
+    }
+}
+
+/* --------------------------------------------------------- cross-entropy */
+
+size_t ph_tf_xent_count(const int32_t *y, size_t N) {
+  size_t n = 0;
+  for (size_t i = 0; i < N; i++) n += y[i] >= 0;
+  return n;
+}
+
+size_t ph_tf_xent_correct(const double *z, const int32_t *y, size_t N,
+                          size_t C) {
+  size_t n = 0;
+  for (size_t i = 0; i < N; i++) {
+    if (y[i] < 0) continue;
+    const double *zr = z + i * C;
+    size_t best = 0;
+    for (size_t c = 1; c < C; c++)
+      if (zr[c] > zr[best]) best = c;
+    n += best == (size_t)y[i];
+  }
+  return n;
+}
+
+double ph_tf_xent_forward(double *p, const double *z, const int32_t *y,
+                          size_t N, size_t C, double scale) {
+  double loss = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    const double *zr = z + i * C;
+    double *pr = p + i * C;
+    double mx = zr[0];
+    for (size_t c = 1; c < C; c++)
+      if (zr[c] > mx) mx = zr[c];
+    double s = 0.0;
+    for (size_t c = 0; c < C; c++) {
+      pr[c] = exp(zr[c] - mx);
+      s += pr[c];
+    }
+    double inv = 1.0 / s;
+    for (size_t c = 0; c < C; c++) pr[c] *= inv;
+    /* −log p_y from the logits (log-sum-exp) keeps tiny p_y accurate. */
+    if (y[i] >= 0) loss += (mx + log(s)) - zr[y[i]];
+  }
+  return scale * loss;
+}
+
+void ph_tf_xent_backward(double *dz, double dloss, const double *p,
+                         const int32_t *y, size_t N, size_t C, double scale) {
+  double a = dloss * scale;
+  for (size_t i = 0; i < N; i++) {
+    if (y[i] < 0) continue;
+    const double *pr = p + i * C;
+    double *dr = dz + i * C;
+    for (size_t c = 0; c < C; c++) dr[c] += a * pr[c];
+    dr[y[i]] -= a;
+  }
+}
+
+double ph_tf_xent_tangent_forward(const double *p, const double *z_t,
+                                  const int32_t *y, size_t N, size_t C,
+                                  double scale) {
+  double s = 0.0;
+  for (size_t i = 0; i < N; i++) {
+    if (y[i] < 0) continue;
+    const double *pr = p + i * C, *zt = z_t + i * C;
+    s += dot_cols(pr, zt, C) - zt[y[i]];
+  }
+  return scale * s;
+}
+
+void ph_tf_xent_tangent_backward(double *dz_t, double dloss, double dloss_t,
+                                 const double *p, const double *z_t,
+                                 const int32_t *y, size_t N, size_t C,
+                                 double scale) {
+  double a = dloss * scale, at = dloss_t * scale;
+  for (size_t i = 0; i < N; i++) {
+    if (y[i] < 0) continue;
+    const double *pr = p + i * C, *zt = z_t + i * C;
+    double *dr = dz_t + i * C;
+    double pz = dot_cols(pr, zt, C);
+    for (size_t c = 0; c < C; c++)
+      dr[c] += at * pr[c] + a * pr[c] * (zt[c] - pz);
+    dr[y[i]] -= at;
+  }
+}
