@@ -1,0 +1,79 @@
+/* plot_int.h: internals shared by plot_fig.c and plot_charts.c (not a
+ * public interface). Coordinates in user space are points (1/72 in); for
+ * PNG the cairo context is scaled by dpi/72 once, so everything below draws
+ * in points whatever the output. */
+#ifndef PH_PLOTS_PLOT_INT_H
+#define PH_PLOTS_PLOT_INT_H
+
+#include <cairo.h>
+
+#include "plot.h"
+
+#define PH_PLOT_TEXT_MAX 200
+#define PH_PLOT_MAX_LEGEND 12
+#define PH_PLOT_MAX_CATS 24
+
+typedef struct legend_entry {
+  ph_plot_style style;
+  int kind; /* 0 line/marker, 1 filled patch */
+  char label[PH_PLOT_TEXT_MAX];
+} legend_entry;
+
+struct ph_plot_axes {
+  ph_plot_fig *fig;
+  int used;
+  double cx, cy, cw, ch;   /* panel cell, points */
+  double px, py, pw, ph;   /* plot rectangle, points */
+  double xlo, xhi, ylo, yhi;
+  int xlog, ylog, xset, yset;
+  char title[PH_PLOT_TEXT_MAX], xlabel[PH_PLOT_TEXT_MAX],
+      ylabel[PH_PLOT_TEXT_MAX];
+  char panel_label[8];
+  int cbar;
+  ph_plot_cmap cbar_cm;
+  ph_plot_norm cbar_nm;
+  char cbar_label[PH_PLOT_TEXT_MAX];
+  int equal, grid, hidden;
+  int ncat;
+  char cats[PH_PLOT_MAX_CATS][64];
+  ph_plot_ticks xt, yt, ct;
+  int nleg;
+  legend_entry leg[PH_PLOT_MAX_LEGEND];
+  ph_plot_legend_pos legend_pos;
+  double occupancy[4]; /* data points near NE, NW, SE, SW corners */
+  int laid_out;
+};
+
+struct ph_plot_fig {
+  ph_plot_fig_opts o;
+  char family[128];
+  ph_plot_format fmt;
+  cairo_surface_t *surf;
+  cairo_t *cr;
+  double scale; /* device units per point */
+  int wdev, hdev;
+  unsigned char *buf; /* PDF/SVG/PNG bytes */
+  size_t len, cap;
+  int oom;
+  ph_plot_axes *axes; /* rows * cols */
+  char title[PH_PLOT_TEXT_MAX];
+  double title_h;
+};
+
+/* Data -> points. */
+double ph_plot__xpt(const ph_plot_axes *a, double x);
+double ph_plot__ypt(const ph_plot_axes *a, double y);
+void ph_plot__clip_begin(ph_plot_axes *a);
+void ph_plot__clip_end(ph_plot_axes *a);
+void ph_plot__font(ph_plot_fig *f, double pt, int bold);
+/* Draw text with its anchor (ax, ay in 0..1 of the ink box: 0.5,0.5 centre;
+ * ay uses the font ascent/descent so baselines line up) at (x, y). */
+void ph_plot__text(ph_plot_fig *f, const char *s, double x, double y,
+                   double ax, double ay, double angle);
+double ph_plot__text_width(ph_plot_fig *f, const char *s);
+void ph_plot__note(ph_plot_axes *a, double x, double y);
+void ph_plot__legend_add(ph_plot_axes *a, const ph_plot_style *s, int kind);
+void ph_plot__marker_path(cairo_t *cr, ph_plot_marker m, double x, double y,
+                          double d);
+
+#endif
