@@ -1,11 +1,507 @@
-/* cmd_slice.c: `pothole slice` -- PLACEHOLDER until its issue lands. */
+/* cmd_slice.c: `pothole slice` -- a 1-D or 2-D loss-landscape slice of a
+ * checkpoint (or a toy landscape) along random (filter-normalised), Hessian,
+ * PCA, pothole, models or axes directions, with the training trajectory
+ * projected honestly. Thin: parse, load, call ph_slice_run, write. The
+ * numerics live in src/landscape (docs/landscape.md).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "core/afile.h"
+#include "core/ckpt.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "landscape/have.h"
+#include "landscape/slice.h"
+#include "nn/net.h"
+#if PH_LANDSCAPE_HAVE_PRECOND
+#include "optim/precond.h"
+#endif
+#if PH_LANDSCAPE_HAVE_TOYS
+#include "potholes/toys.h"
+#endif
+
+#define CMD "slice"
+
+static volatile sig_atomic_t g_interrupt;
+static void on_signal(int sig) {
+  (void)sig;
+  g_interrupt = 1;
+}
+
+static void usage(void) {
+  printf(
+      "usage: pothole slice (--ckpt FILE [--data SPEC] | --run DIR | --landscape SPEC\n"
+      "                      [--at X1,X2,...]) --dirs KIND --out DIR [options]\n"
+      "A loss-landscape slice: surface_loss.npy, surface_acc.npy, x.npy, y.npy,\n"
+      "directions.npy, trajectory.csv (with a trajectory), slice1d.csv (1-D\n"
+      "hessian/pothole) and slice.json in DIR. An interrupted slice resumes when\n"
+      "the same command is run again.\n\n"
+      "  --ckpt FILE          checkpoint to slice around (default with --run:\n"
+      "                       RUN/ckpt/final.ckpt)\n"
+      "  --data SPEC          data set (default: the one stored in the checkpoint)\n"
+      "  --n N                evaluation examples, the first N of the split\n"
+      "                       (default 1024; 0 = the whole split)\n"
+      "  --split train|test   evaluation split (default train)\n"
+      "  --landscape SPEC     a toy landscape (src/potholes) instead of --ckpt\n"
+      "  --at X1,X2,...       toy centre (default: the origin)\n"
+      "  --dirs KIND          random|hessian|pca|pothole|models|axes (default random)\n"
+      "  --norm NORM          random directions: filter|layer|none (default filter;\n"
+      "                       none for --landscape)\n"
+      "  --include-bias       keep bias/norm entries in random directions (default off)\n"
+      "  --run DIR            training run: DIR/trajectory.npy [T, n] is projected\n"
+      "                       (trajectory.csv) and gives the pca directions\n"
+      "  --trajectory FILE    a trajectory .npy ([T, n], or [S, T, n]: row\n"
+      "                       --traj-index) instead of RUN/trajectory.npy\n"
+      "  --traj-index K       which trajectory of an [S, T, n] file (default 0)\n"
+      "  --precond FILE|DIR   averaged preconditioner for --dirs pothole (default\n"
+      "                       with --run: the run directory)\n"
+      "  --models A,B[,C]     checkpoints for --dirs models (the slice is centred at A)\n"
+      "  --grid NX[xNY]       grid points; one number = 1-D (default 51x51)\n"
+      "  --range LO:HI[,LO:HI] axis ranges, or 'auto' to cover the trajectory\n"
+      "                       (default -1:1,-1:1; auto when --dirs pca)\n"
+      "  --threads T          worker threads (default 1); results do not depend on T\n"
+      "  --seed S             seed for random directions and Lanczos (default 0)\n"
+      "  --out DIR            output directory (required)\n"
+      "  --help               this help\n");
+}
+
+/* Split "a,b,c" into at most max malloc'ed strings. */
+static int split_list(const char *s, char **out, int max) {
+  int k = 0;
+  const char *p = s;
+  while (*p && k < max) {
+    const char *q = strchr(p, ',');
+    size_t len = q ? (size_t)(q - p) : strlen(p);
+    out[k] = strndup(p, len);
+    k++;
+    if (!q)
+      break;
+    p = q + 1;
+    if (!*p)
+      return -1;
+  }
+  if (k == max && strchr(p, ','))
+    return -1;
+  return k;
+}
+
+#if PH_LANDSCAPE_HAVE_PRECOND
+static ph_status precond_sqrt(const void *ctx, const double *v, double *out,
+                              ph_error *err) {
+  return ph_precond_sqrt_apply(ctx, v, out, err);
+}
+#endif
 
 int ph_cmd_slice(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "pothole slice: not built yet\n");
-  return 1;
+  static const struct option opts[] = {
+      {"ckpt", required_argument, 0, 'c'},
+      {"data", required_argument, 0, 'd'},
+      {"n", required_argument, 0, 'n'},
+      {"split", required_argument, 0, 'S'},
+      {"landscape", required_argument, 0, 'L'},
+      {"at", required_argument, 0, 'a'},
+      {"dirs", required_argument, 0, 'D'},
+      {"norm", required_argument, 0, 'N'},
+      {"include-bias", no_argument, 0, 'b'},
+      {"run", required_argument, 0, 'r'},
+      {"trajectory", required_argument, 0, 'T'},
+      {"traj-index", required_argument, 0, 'K'},
+      {"precond", required_argument, 0, 'p'},
+      {"models", required_argument, 0, 'm'},
+      {"grid", required_argument, 0, 'g'},
+      {"range", required_argument, 0, 'R'},
+      {"threads", required_argument, 0, 't'},
+      {"seed", required_argument, 0, 's'},
+      {"out", required_argument, 0, 'o'},
+      {"help", no_argument, 0, 'h'},
+      {0, 0, 0, 0}};
+  const char *ckpt = NULL, *data = NULL, *landscape = NULL, *at = NULL,
+             *run = NULL, *traj_file = NULL, *precond = NULL, *models = NULL,
+             *out = NULL, *range = NULL, *grid = "51x51";
+  size_t n_eval = 1024, traj_index = 0, nx = 51, ny = 51, threads = 1;
+  int split = 0, dirs = PH_SLICE_RANDOM, norm = -1, include_bias = 0;
+  uint64_t seed = 0;
+  static const char *const splits[] = {"train", "test", NULL};
+  static const char *const norms[] = {"filter", "layer", "none", NULL};
+  static const char *const kinds[] = {"random", "hessian", "pca", "pothole",
+                                      "models", "axes", NULL};
+  int c, rc;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c': ckpt = optarg; break;
+    case 'd': data = optarg; break;
+    case 'n':
+      if ((rc = ph_cli_size(CMD, "--n", optarg, 0, SIZE_MAX, &n_eval))) return rc;
+      break;
+    case 'S':
+      if ((rc = ph_cli_choice(CMD, "--split", optarg, splits, &split))) return rc;
+      break;
+    case 'L': landscape = optarg; break;
+    case 'a': at = optarg; break;
+    case 'D':
+      if ((rc = ph_cli_choice(CMD, "--dirs", optarg, kinds, &dirs))) return rc;
+      break;
+    case 'N':
+      if ((rc = ph_cli_choice(CMD, "--norm", optarg, norms, &norm))) return rc;
+      break;
+    case 'b': include_bias = 1; break;
+    case 'r': run = optarg; break;
+    case 'T': traj_file = optarg; break;
+    case 'K':
+      if ((rc = ph_cli_size(CMD, "--traj-index", optarg, 0, SIZE_MAX, &traj_index)))
+        return rc;
+      break;
+    case 'p': precond = optarg; break;
+    case 'm': models = optarg; break;
+    case 'g':
+      if ((rc = ph_cli_grid(CMD, "--grid", optarg, &nx, &ny))) return rc;
+      grid = optarg;
+      break;
+    case 'R': range = optarg; break;
+    case 't':
+      if ((rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads))) return rc;
+      break;
+    case 's':
+      if ((rc = ph_cli_u64(CMD, "--seed", optarg, &seed))) return rc;
+      break;
+    case 'o': out = optarg; break;
+    case 'h': usage(); return 0;
+    case ':': return ph_cli_usage(CMD, "option %s needs a value", argv[optind - 1]);
+    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind < argc)
+    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+
+  /* ---- validate the options (nothing is written before this passes) ---- */
+  int two_d = strchr(grid, 'x') != NULL;
+  if (!out)
+    return ph_cli_usage(CMD, "--out DIR is required");
+  if (landscape && (ckpt || data))
+    return ph_cli_usage(CMD, "--landscape excludes --ckpt and --data");
+  if (!landscape && !ckpt && !run)
+    return ph_cli_usage(CMD, "give --ckpt FILE, --run DIR or --landscape SPEC");
+  if (at && !landscape)
+    return ph_cli_usage(CMD, "--at applies to --landscape only");
+  if (dirs == PH_SLICE_MODELS && !models)
+    return ph_cli_usage(CMD, "--dirs models needs --models A,B[,C]");
+  if (models && dirs != PH_SLICE_MODELS)
+    return ph_cli_usage(CMD, "--models needs --dirs models");
+  if (dirs == PH_SLICE_PCA && !run && !traj_file)
+    return ph_cli_usage(CMD, "--dirs pca needs --run DIR or --trajectory FILE");
+  if (dirs == PH_SLICE_POTHOLE && !precond && !run)
+    return ph_cli_usage(CMD, "--dirs pothole needs --precond FILE|DIR (or --run)");
+  if (norm >= 0 && dirs != PH_SLICE_RANDOM)
+    return ph_cli_usage(CMD, "--norm applies to --dirs random only");
+  if (include_bias && dirs != PH_SLICE_RANDOM)
+    return ph_cli_usage(CMD, "--include-bias applies to --dirs random only");
+  if (norm < 0)
+    norm = landscape ? PH_DIR_NORM_NONE : PH_DIR_NORM_FILTER;
+  int auto_rng = 0;
+  double xr[2] = {-1, 1}, yr[2] = {-1, 1};
+  if (range && strcmp(range, "auto") == 0) {
+    auto_rng = 1;
+  } else if (range) {
+    char *parts[3] = {0};
+    int k = split_list(range, parts, 2);
+    rc = 0;
+    if (k < 1)
+      rc = ph_cli_usage(CMD, "--range expects LO:HI[,LO:HI] or auto, got '%s'", range);
+    if (!rc && k >= 1)
+      rc = ph_cli_range(CMD, "--range", parts[0], &xr[0], &xr[1]);
+    if (!rc && k == 2)
+      rc = ph_cli_range(CMD, "--range", parts[1], &yr[0], &yr[1]);
+    if (!rc && k == 2 && !two_d)
+      rc = ph_cli_usage(CMD, "--range has two axes but --grid %s is 1-D", grid);
+    if (!rc && k == 1) {
+      yr[0] = xr[0];
+      yr[1] = xr[1];
+    }
+    for (int i = 0; i < 3; i++) free(parts[i]);
+    if (rc) return rc;
+  } else if (dirs == PH_SLICE_PCA) {
+    auto_rng = 1;
+  }
+
+  ph_cli_set_blas_threads(1); /* numbers independent of --threads */
+  ph_error err;
+  ph_error_clear(&err);
+  ph_status st = PH_OK;
+  int code = 0;
+  char *ckpt_buf = NULL, *trajp = NULL, *state = NULL;
+  char *mnames[3] = {0};
+  double *mtheta[3] = {0};
+  ph_npy traj = {0};
+  ph_objective *o = NULL;
+  double *theta = NULL, *toy_theta = NULL;
+  uint32_t crc = 0;
+  ph_slice_result res;
+  memset(&res, 0, sizeof res);
+  cJSON *cfgj = NULL;
+#if PH_LANDSCAPE_HAVE_NN
+  ph_net_bundle bundle;
+  memset(&bundle, 0, sizeof bundle);
+  int have_bundle = 0;
+#endif
+#if PH_LANDSCAPE_HAVE_PRECOND
+  ph_precond *pc = NULL;
+#endif
+  ph_slice_config cfg = ph_slice_config_default();
+
+  /* ---- load the objective -------------------------------------------- */
+  if (!landscape && !ckpt) {
+    ckpt_buf = ph_path_join(run, "ckpt/final.ckpt", &err);
+    if (!ckpt_buf) { st = PH_ERR_NOMEM; goto fail; }
+    ckpt = ckpt_buf;
+  }
+  if (ckpt) {
+#if PH_LANDSCAPE_HAVE_NN
+    ph_data_options dopt = ph_data_options_default();
+    size_t mb = n_eval > 0 && n_eval < 2048 ? n_eval : 2048;
+    if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
+      goto fail;
+    have_bundle = 1;
+    o = bundle.obj;
+    theta = bundle.theta;
+    crc = ph_ckpt_crc(bundle.ck);
+#else
+    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                      "networks are not built into this pothole yet (%s)", ckpt);
+    goto fail;
+#endif
+  } else {
+#if PH_LANDSCAPE_HAVE_TOYS
+    if ((st = ph_toy_create(landscape, seed, &o, &err)))
+      goto fail;
+#else
+    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                      "toy landscapes are not built into this pothole yet (%s)",
+                      landscape);
+    goto fail;
+#endif
+    toy_theta = calloc(o->n, sizeof *toy_theta);
+    if (!toy_theta) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+    if (at) {
+      size_t k = 0;
+      if ((rc = ph_cli_doubles(CMD, "--at", at, toy_theta, o->n, &k))) {
+        code = rc;
+        goto cleanup;
+      }
+      if (k != o->n) {
+        code = ph_cli_usage(CMD, "--at needs %zu coordinates, got %zu", o->n, k);
+        goto cleanup;
+      }
+    }
+    theta = toy_theta;
+  }
+  size_t n = o->n;
+
+  /* evaluation set */
+  size_t avail = o->n_examples[split];
+  if (n_eval == 0 || n_eval > avail) n_eval = avail;
+  cfg.batch.split = (ph_split)split;
+  cfg.batch.idx = NULL;
+  cfg.batch.n = n_eval;
+
+  /* trajectory */
+  if (traj_file || run) {
+    const char *tp = traj_file;
+    if (!tp) {
+      trajp = ph_path_join(run, "trajectory.npy", &err);
+      if (!trajp) { st = PH_ERR_NOMEM; goto fail; }
+      tp = trajp;
+    }
+    if (traj_file || ph_path_exists(tp) || dirs == PH_SLICE_PCA) {
+      if ((st = ph_npy_read(tp, &traj, &err))) goto fail;
+      size_t T = 0;
+      const double *rows = NULL;
+      if (traj.ndim == 2 && traj.shape[1] == n) {
+        T = traj.shape[0];
+        rows = traj.data;
+      } else if (traj.ndim == 3 && traj.shape[2] == n) {
+        if (traj_index >= traj.shape[0]) {
+          st = ph_error_set(&err, PH_ERR_ARG, "%s: --traj-index %zu but only %zu "
+                            "trajectories", tp, traj_index, traj.shape[0]);
+          goto fail;
+        }
+        T = traj.shape[1];
+        rows = traj.data + traj_index * T * n;
+      } else {
+        st = ph_error_set(&err, PH_ERR_FORMAT,
+                          "%s: expected shape [T, %zu] or [S, T, %zu]", tp, n, n);
+        goto fail;
+      }
+      cfg.traj = rows;
+      cfg.traj_T = T;
+    }
+  }
+
+  /* models */
+  size_t n_models = 0;
+  if (models) {
+    int k = split_list(models, mnames, 3);
+    if (k < 2 || k != (two_d ? 3 : 2)) {
+      code = ph_cli_usage(CMD, "--models needs %d checkpoints for a %s grid",
+                          two_d ? 3 : 2, two_d ? "2-D" : "1-D");
+      goto cleanup;
+    }
+    n_models = (size_t)k;
+    for (int i = 0; i < k; i++) {
+      ph_ckpt *ck = NULL;
+      const double *t;
+      size_t tn;
+      if ((st = ph_ckpt_read(mnames[i], &ck, &err))) goto fail;
+      st = ph_ckpt_require_f64(ck, "theta", n, &t, &tn, &err);
+      if (st == PH_OK) {
+        mtheta[i] = malloc(n * sizeof(double));
+        if (mtheta[i]) memcpy(mtheta[i], t, n * sizeof(double));
+        else st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+      }
+      ph_ckpt_free(ck);
+      if (st) goto fail;
+    }
+    cfg.models = (const double *const *)mtheta;
+    cfg.n_models = n_models;
+  }
+
+  /* preconditioner */
+  if (dirs == PH_SLICE_POTHOLE) {
+#if PH_LANDSCAPE_HAVE_PRECOND
+    pc = ph_precond_load(precond ? precond : run, n, o->n_blocks, o->blocks, &err);
+    if (!pc) { st = err.code ? err.code : PH_ERR_IO; goto fail; }
+    cfg.precond_sqrt = precond_sqrt;
+    cfg.precond_ctx = pc;
+#else
+    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                      "preconditioners are not built into this pothole yet");
+    goto fail;
+#endif
+  }
+  if ((dirs == PH_SLICE_HESSIAN || dirs == PH_SLICE_POTHOLE) && !o->hvp) {
+    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                      "%s has no Hessian-vector product", o->name);
+    goto fail;
+  }
+
+  /* ---- run ------------------------------------------------------------ */
+  cfg.dirs = (ph_slice_dirs)dirs;
+  cfg.norm = (ph_dir_norm)norm;
+  cfg.include_bias = include_bias;
+  cfg.seed = seed;
+  cfg.two_d = two_d;
+  cfg.nx = nx;
+  cfg.ny = ny;
+  cfg.x_lo = xr[0];
+  cfg.x_hi = xr[1];
+  cfg.y_lo = yr[0];
+  cfg.y_hi = yr[1];
+  cfg.auto_range = auto_rng;
+  cfg.threads = (int)threads;
+  ph_progress prog;
+  memset(&prog, 0, sizeof prog);
+  snprintf(prog.label, sizeof prog.label, "slice");
+  prog.enabled = -1;
+  cfg.progress = &prog;
+  g_interrupt = 0;
+  cfg.interrupt = &g_interrupt;
+  if ((st = ph_mkdir_p(out, &err))) goto fail;
+  state = ph_path_join(out, ".slice.state", &err);
+  if (!state) { st = PH_ERR_NOMEM; goto fail; }
+  cfg.state_path = state;
+
+  struct sigaction sa, old_int, old_term;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  st = ph_slice_run(o, theta, &cfg, &res, &err);
+  sigaction(SIGINT, &old_int, NULL);
+  sigaction(SIGTERM, &old_term, NULL);
+  if (st == PH_ERR_INTERRUPTED) {
+    fprintf(stderr, "pothole slice: interrupted after %zu of %zu points; run the "
+            "same command again to resume (%s)\n",
+            res.grid.resumed + res.grid.computed, res.grid.points, out);
+    code = 1;
+    goto cleanup;
+  }
+  if (st) goto fail;
+
+  /* ---- write ---------------------------------------------------------- */
+  cfgj = cJSON_CreateObject();
+  if (ckpt) {
+    cJSON_AddStringToObject(cfgj, "ckpt", ckpt);
+    char hex[16];
+    snprintf(hex, sizeof hex, "%08x", (unsigned)crc);
+    cJSON_AddStringToObject(cfgj, "ckpt_crc32", hex);
+  }
+  if (data) cJSON_AddStringToObject(cfgj, "data", data);
+#if PH_LANDSCAPE_HAVE_NN
+  if (have_bundle && ph_net_dataset(o)) {
+    const ph_dataset *ds = ph_net_dataset(o);
+    cJSON_AddStringToObject(cfgj, "data_spec", ds->spec);
+    char hex[16];
+    snprintf(hex, sizeof hex, "%08x", (unsigned)ds->checksum);
+    cJSON_AddStringToObject(cfgj, "data_crc32", hex);
+    if (ph_net_spec(o)) cJSON_AddStringToObject(cfgj, "model", ph_net_spec(o));
+  }
+#endif
+  if (landscape) {
+    cJSON_AddStringToObject(cfgj, "landscape", landscape);
+    cJSON_AddItemToObject(cfgj, "at", ph_json_array(theta, n));
+  }
+  cJSON_AddNumberToObject(cfgj, "n", (double)n_eval);
+  cJSON_AddStringToObject(cfgj, "split", splits[split]);
+  cJSON_AddStringToObject(cfgj, "dirs", kinds[dirs]);
+  cJSON_AddStringToObject(cfgj, "norm", norms[norm]);
+  cJSON_AddBoolToObject(cfgj, "include_bias", include_bias);
+  if (run) cJSON_AddStringToObject(cfgj, "run", run);
+  if (traj_file) cJSON_AddStringToObject(cfgj, "trajectory", traj_file);
+  if (traj_file) cJSON_AddNumberToObject(cfgj, "traj_index", (double)traj_index);
+  if (precond) cJSON_AddStringToObject(cfgj, "precond", precond);
+  if (models) cJSON_AddStringToObject(cfgj, "models", models);
+  cJSON_AddStringToObject(cfgj, "grid", grid);
+  cJSON_AddStringToObject(cfgj, "range", range ? range : (auto_rng ? "auto" : "-1:1"));
+  cJSON_AddNumberToObject(cfgj, "threads", (double)threads);
+  cJSON_AddNumberToObject(cfgj, "seed", (double)seed);
+  cJSON_AddStringToObject(cfgj, "out", out);
+  if ((st = ph_slice_write(out, o, &cfg, &res, cfgj, &err))) goto fail;
+  printf("slice: %zu points (%zu computed, %zu resumed) in %.2f s, %.1f points/s "
+         "with %d thread%s -> %s\n",
+         res.grid.points, res.grid.computed, res.grid.resumed, res.grid.seconds,
+         res.grid.points_per_second, res.grid.threads,
+         res.grid.threads == 1 ? "" : "s", out);
+  goto cleanup;
+
+fail:
+  code = ph_cli_fail(CMD, st, &err);
+cleanup:
+  cJSON_Delete(cfgj);
+  ph_slice_result_free(&res);
+#if PH_LANDSCAPE_HAVE_PRECOND
+  ph_precond_free(pc);
+#endif
+  for (int i = 0; i < 3; i++) {
+    free(mnames[i]);
+    free(mtheta[i]);
+  }
+  ph_npy_free(&traj);
+#if PH_LANDSCAPE_HAVE_NN
+  if (have_bundle) ph_net_bundle_free(&bundle);
+#endif
+  if (o && toy_theta) ph_objective_destroy(o);
+  free(toy_theta);
+  free(ckpt_buf);
+  free(trajp);
+  free(state);
+  return code;
 }
