@@ -12,13 +12,7 @@
  * test-local dense layers): gradient and Hv against differences of the loss
  * and of the gradient, and wᵀHv = vᵀHw.
  *
- * Tolerances. A central difference D(h) = f' + c h² + O(h⁴) + rounding
- * O(ε·|f|/h). We evaluate D at h and 2h: |D(2h) − D(h)| ≈ 3|c|h² estimates
- * the truncation error at h, so we allow 2·|D(2h) − D(h)| (a 6× margin on the
- * estimate) plus 64·ε·F/h for rounding (F = largest |f| value involved) plus
- * 1e-13 absolute. With h = 1e-4 and O(1) data this is ~1e-9: far below the
- * O(1e-2 .. 1) errors a wrong formula makes. A check also fails if the
- * estimate itself exceeds 1e-5, so a vacuous (huge) tolerance is an error.
+ * Tolerances: see fdcheck.h (derived from the step h and rounding).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -32,9 +26,7 @@
 
 #include "core/rng.h"
 #include "nn/tf_kernels.h"
-
-#define H_FD 1e-4
-#define EPS 2.220446049250313e-16
+#include "fdcheck.h"
 
 static ph_rng rng_g;
 
@@ -57,25 +49,6 @@ static double dot(const double *a, const double *b, size_t n) {
   double s = 0.0;
   for (size_t i = 0; i < n; i++) s += a[i] * b[i];
   return s;
-}
-
-/* Compare an exact derivative `got` with central differences Dh, D2h of a
- * quantity whose magnitude is about F. */
-static int fd_close(double got, double Dh, double D2h, double F,
-                    const char *what, size_t i) {
-  double trunc = fabs(D2h - Dh);
-  double tol = 2.0 * trunc + 64.0 * EPS * F / H_FD + 1e-13;
-  if (trunc > 1e-5) {
-    fprintf(stderr, "%s[%zu]: FD does not resolve (|D2h-Dh| = %.3g)\n", what,
-            i, trunc);
-    return 0;
-  }
-  if (!(fabs(got - Dh) <= tol)) {
-    fprintf(stderr, "%s[%zu]: exact %.15g vs FD %.15g (tol %.3g)\n", what, i,
-            got, Dh, tol);
-    return 0;
-  }
-  return 1;
 }
 
 /* ---- generic op ---------------------------------------------------------- */

@@ -1,0 +1,736 @@
+/* transformer.c: the decoder-only transformer objective (pre-LN GPT-2
+ * layout, see transformer.h) chained by hand from the kernels in
+ * tf_kernels.c plus dense layers through CBLAS.
+ *
+ * Gradient: reverse mode. Hv: forward-over-reverse (Pearlmutter 1994): a
+ * tangent pass with θ̇ = v, then the backward pass and its R-operator run
+ * together, layer by layer. Gv: the tangent pass to the logits, H_z ż, then
+ * a plain backward (Schraudolph 2002). All three are of the same loss: the
+ * mean cross-entropy over the positions with a target in the whole batch;
+ * batches larger than max_batch run in chunks that accumulate, each scaled
+ * by 1/(targets in the whole batch). Derivations and the parameter layout:
+ * docs/autodiff-transformer.md.
+ *
+ * Buffers are allocated once at creation (one arena); no allocation per
+ * call. Not here: dropout, weight tying, KV caching, sampling.
+ */
+#include "nn/transformer.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/rng.h"
+#include "nn/tf_kernels.h"
+
+/* Offsets of one block's tensors in θ. */
+typedef struct tf_lo {
+  size_t ln1g, ln1b, wq, bq, wk, bk, wv, bv, wo, bo, ln2g, ln2b, w1, b1, w2,
+      b2;
+} tf_lo;
+
+/* Per-layer saved activations (N = B·T rows) and their tangents. */
+typedef struct tf_lb {
+  double *a, *mean1, *rstd1, *q, *k, *v, *P, *o, *mid, *c, *mean2, *rstd2, *u,
+      *g;                                         /* (N,d) but u,g (N,F);
+                                                     P (B,nh,T,T); mean,
+                                                     rstd (N) */
+  double *a_t, *q_t, *k_t, *v_t, *P_t, *o_t, *mid_t, *c_t, *u_t, *g_t;
+} tf_lb;
+
+typedef struct tf_obj {
+  ph_objective base;
+  char spec[128];
+  char name[192];
+  const ph_dataset *data;
+  size_t max_batch;
+  ph_transformer_config cfg;
+  ph_block *blocks;
+  size_t wte, wpe, lnfg, lnfb, headw, headb;
+  tf_lo *lo;  /* (L) */
+  tf_lb *lb;  /* (L) */
+  double *arena;
+  int32_t *tgt;          /* (Bmax·T) */
+  double *tok;           /* (Bmax, T) */
+  double **res, **res_t; /* (L+1) residual stream (N, d) per layer input */
+  double *f, *meanf, *rstdf, *f_t, *z, *z_t, *p;
+  double *dres, *da, *dq, *dk, *dv, *dob, *dc, *dg, *du, *df, *dz;
+  double *dres_t, *da_t, *dq_t, *dk_t, *dv_t, *dob_t, *dc_t, *dg_t, *du_t,
+      *df_t, *dz_t;
+  double *work;     /* attention scratch */
+  double *gscratch; /* (n) gradient discarded by hvp */
+} tf_obj;
+
+static void tf_destroy(ph_objective *o);
+
+/* ------------------------------------------------------------------ spec */
+
+static int read_num(const char **s, char tag, size_t *out) {
+  if (**s != tag) return -1;
+  (*s)++;
+  if (**s < '0' || **s > '9') return -1;
+  char *end;
+  unsigned long v = strtoul(*s, &end, 10);
+  *s = end;
+  *out = (size_t)v;
+  return 0;
+}
+
+ph_status ph_transformer_spec_parse(const char *spec,
+                                    ph_transformer_config *cfg, ph_error *err) {
+  static const char pre[] = "transformer:";
+  memset(cfg, 0, sizeof *cfg);
+  if (!spec || strncmp(spec, pre, sizeof pre - 1) != 0)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "model spec '%s': expected transformer:dDhHlL "
+                        "(e.g. transformer:d32h2l2)",
+                        spec ? spec : "(null)");
+  const char *s = spec + sizeof pre - 1;
+  if (read_num(&s, 'd', &cfg->d_model) || read_num(&s, 'h', &cfg->n_heads) ||
+      read_num(&s, 'l', &cfg->n_layers) || *s != '\0')
+    return ph_error_set(err, PH_ERR_ARG,
+                        "model spec '%s': cannot parse '%s' as dDhHlL "
+                        "(e.g. d32h2l2)",
+                        spec, spec + sizeof pre - 1);
+  if (cfg->d_model < 1 || cfg->d_model > 4096)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "model spec '%s': d_model %zu outside [1, 4096]", spec,
+                        cfg->d_model);
+  if (cfg->n_heads < 1 || cfg->d_model % cfg->n_heads != 0)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "model spec '%s': %zu heads do not divide d_model %zu",
+                        spec, cfg->n_heads, cfg->d_model);
+  if (cfg->n_layers < 1 || cfg->n_layers > 64)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "model spec '%s': layers %zu outside [1, 64]", spec,
+                        cfg->n_layers);
+  cfg->d_ff = 4 * cfg->d_model;
+  return PH_OK;
+}
+
+/* ----------------------------------------------------------- dense layer */
+/* y = x Wᵀ + b;  x (N, in), W (out, in), b (out), y (N, out). */
+
+static void dense_fwd(double *y, const double *x, const double *W,
+                      const double *b, size_t N, size_t in, size_t out) {
+  for (size_t i = 0; i < N; i++) memcpy(y + i * out, b, out * sizeof *y);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out,
+              (int)in, 1.0, x, (int)in, W, (int)in, 1.0, y, (int)out);
+}
+
+/* dx += dy W (if dx), dW += dyᵀ x, db += Σ_rows dy. */
+static void dense_bwd(double *dx, double *dW, double *db, const double *dy,
+                      const double *x, const double *W, size_t N, size_t in,
+                      size_t out) {
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in,
+              (int)N, 1.0, dy, (int)out, x, (int)in, 1.0, dW, (int)in);
+  for (size_t i = 0; i < N; i++)
+    for (size_t j = 0; j < out; j++) db[j] += dy[i * out + j];
+  if (dx)
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)in,
+                (int)out, 1.0, dy, (int)out, W, (int)in, 1.0, dx, (int)in);
+}
+
+/* ẏ = ẋ Wᵀ + x Ẇᵀ + ḃ. */
+static void dense_tfwd(double *yt, const double *x, const double *xt,
+                       const double *W, const double *Wt, const double *bt,
+                       size_t N, size_t in, size_t out) {
+  for (size_t i = 0; i < N; i++) memcpy(yt + i * out, bt, out * sizeof *yt);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out,
+              (int)in, 1.0, x, (int)in, Wt, (int)in, 1.0, yt, (int)out);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out,
+              (int)in, 1.0, xt, (int)in, W, (int)in, 1.0, yt, (int)out);
+}
+
+/* R-operator of dense_bwd: ḋx += ḋy W + dy Ẇ, ḋW += ḋyᵀ x + dyᵀ ẋ,
+ * ḋb += Σ ḋy. */
+static void dense_tbwd(double *dxt, double *dWt, double *dbt, const double *dy,
+                       const double *dyt, const double *x, const double *xt,
+                       const double *W, const double *Wt, size_t N, size_t in,
+                       size_t out) {
+  dense_bwd(dxt, dWt, dbt, dyt, x, W, N, in, out);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in,
+              (int)N, 1.0, dy, (int)out, xt, (int)in, 1.0, dWt, (int)in);
+  if (dxt)
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)in,
+                (int)out, 1.0, dy, (int)out, Wt, (int)in, 1.0, dxt, (int)in);
+}
+
+static void zero(double *x, size_t n) { memset(x, 0, n * sizeof *x); }
+
+static void add_into(double *y, const double *x, size_t n) {
+  for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+/* ---------------------------------------------------------------- passes */
+
+static void run_forward(tf_obj *m, const double *th, size_t B) {
+  const ph_transformer_config *c = &m->cfg;
+  size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T;
+  ph_tf_embed_forward(m->res[0], m->tok, th + m->wte, th + m->wpe, B, T, d);
+  for (size_t l = 0; l < c->n_layers; l++) {
+    const tf_lo *o = &m->lo[l];
+    tf_lb *b = &m->lb[l];
+    const double *x = m->res[l];
+    ph_tf_layernorm_forward(b->a, b->mean1, b->rstd1, x, th + o->ln1g,
+                            th + o->ln1b, N, d);
+    dense_fwd(b->q, b->a, th + o->wq, th + o->bq, N, d, d);
+    dense_fwd(b->k, b->a, th + o->wk, th + o->bk, N, d, d);
+    dense_fwd(b->v, b->a, th + o->wv, th + o->bv, N, d, d);
+    ph_tf_attn_forward(b->o, b->P, b->q, b->k, b->v, B, T, d, c->n_heads);
+    dense_fwd(b->mid, b->o, th + o->wo, th + o->bo, N, d, d);
+    add_into(b->mid, x, N * d);
+    ph_tf_layernorm_forward(b->c, b->mean2, b->rstd2, b->mid, th + o->ln2g,
+                            th + o->ln2b, N, d);
+    dense_fwd(b->u, b->c, th + o->w1, th + o->b1, N, d, F);
+    ph_tf_gelu_forward(b->g, b->u, N * F);
+    dense_fwd(m->res[l + 1], b->g, th + o->w2, th + o->b2, N, F, d);
+    add_into(m->res[l + 1], b->mid, N * d);
+  }
+  ph_tf_layernorm_forward(m->f, m->meanf, m->rstdf, m->res[c->n_layers],
+                          th + m->lnfg, th + m->lnfb, N, d);
+  dense_fwd(m->z, m->f, th + m->headw, th + m->headb, N, d, c->vocab);
+}
+
+/* Tangents of every activation for θ̇ = v (after run_forward). */
+static void run_tangent(tf_obj *m, const double *th, const double *v,
+                        size_t B) {
+  const ph_transformer_config *c = &m->cfg;
+  size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T;
+  ph_tf_embed_tangent_forward(m->res_t[0], m->tok, v + m->wte, v + m->wpe, B,
+                              T, d);
+  for (size_t l = 0; l < c->n_layers; l++) {
+    const tf_lo *o = &m->lo[l];
+    tf_lb *b = &m->lb[l];
+    const double *x = m->res[l], *xt = m->res_t[l];
+    ph_tf_layernorm_tangent_forward(b->a_t, x, xt, th + o->ln1g, v + o->ln1g,
+                                    v + o->ln1b, b->mean1, b->rstd1, N, d);
+    dense_tfwd(b->q_t, b->a, b->a_t, th + o->wq, v + o->wq, v + o->bq, N, d,
+               d);
+    dense_tfwd(b->k_t, b->a, b->a_t, th + o->wk, v + o->wk, v + o->bk, N, d,
+               d);
+    dense_tfwd(b->v_t, b->a, b->a_t, th + o->wv, v + o->wv, v + o->bv, N, d,
+               d);
+    ph_tf_attn_tangent_forward(b->o_t, b->P_t, b->q, b->k, b->v, b->P, b->q_t,
+                               b->k_t, b->v_t, m->work, B, T, d, c->n_heads);
+    dense_tfwd(b->mid_t, b->o, b->o_t, th + o->wo, v + o->wo, v + o->bo, N, d,
+               d);
+    add_into(b->mid_t, xt, N * d);
+    ph_tf_layernorm_tangent_forward(b->c_t, b->mid, b->mid_t, th + o->ln2g,
+                                    v + o->ln2g, v + o->ln2b, b->mean2,
+                                    b->rstd2, N, d);
+    dense_tfwd(b->u_t, b->c, b->c_t, th + o->w1, v + o->w1, v + o->b1, N, d,
+               F);
+    ph_tf_gelu_tangent_forward(b->g_t, b->u, b->u_t, N * F);
+    dense_tfwd(m->res_t[l + 1], b->g, b->g_t, th + o->w2, v + o->w2, v + o->b2,
+               N, F, d);
+    add_into(m->res_t[l + 1], b->mid_t, N * d);
+  }
+  ph_tf_layernorm_tangent_forward(m->f_t, m->res[c->n_layers],
+                                  m->res_t[c->n_layers], th + m->lnfg,
+                                  v + m->lnfg, v + m->lnfb, m->meanf, m->rstdf,
+                                  N, d);
+  dense_tfwd(m->z_t, m->f, m->f_t, th + m->headw, v + m->headw, v + m->headb,
+             N, d, c->vocab);
+}
+
+/* From the logits' adjoint m->dz: grad += ∂L/∂θ. With v non-NULL also the
+ * R-operator from m->dz_t: hv += its tangent (run_tangent(v) must have run). */
+static void run_backward(tf_obj *m, const double *th, const double *v,
+                         size_t B, double *grad, double *hv) {
+  const ph_transformer_config *c = &m->cfg;
+  size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T,
+         nh = c->n_heads, L = c->n_layers;
+  int tan = v != NULL;
+  zero(m->df, N * d);
+  dense_bwd(m->df, grad + m->headw, grad + m->headb, m->dz, m->f,
+            th + m->headw, N, d, c->vocab);
+  zero(m->dres, N * d);
+  ph_tf_layernorm_backward(m->dres, grad + m->lnfg, grad + m->lnfb, m->df,
+                           m->res[L], th + m->lnfg, m->meanf, m->rstdf, N, d);
+  if (tan) {
+    zero(m->df_t, N * d);
+    dense_tbwd(m->df_t, hv + m->headw, hv + m->headb, m->dz, m->dz_t, m->f,
+               m->f_t, th + m->headw, v + m->headw, N, d, c->vocab);
+    zero(m->dres_t, N * d);
+    ph_tf_layernorm_tangent_backward(m->dres_t, hv + m->lnfg, hv + m->lnfb,
+                                     m->df, m->df_t, m->res[L], m->res_t[L],
+                                     th + m->lnfg, v + m->lnfg, m->meanf,
+                                     m->rstdf, N, d);
+  }
+  for (size_t l = L; l-- > 0;) {
+    const tf_lo *o = &m->lo[l];
+    tf_lb *b = &m->lb[l];
+    /* MLP branch: its output's adjoint is the residual adjoint dres. */
+    zero(m->dg, N * F);
+    dense_bwd(m->dg, grad + o->w2, grad + o->b2, m->dres, b->g, th + o->w2, N,
+              F, d);
+    zero(m->du, N * F);
+    ph_tf_gelu_backward(m->du, m->dg, b->u, N * F);
+    zero(m->dc, N * d);
+    dense_bwd(m->dc, grad + o->w1, grad + o->b1, m->du, b->c, th + o->w1, N,
+              d, F);
+    if (tan) {
+      zero(m->dg_t, N * F);
+      dense_tbwd(m->dg_t, hv + o->w2, hv + o->b2, m->dres, m->dres_t, b->g,
+                 b->g_t, th + o->w2, v + o->w2, N, F, d);
+      zero(m->du_t, N * F);
+      ph_tf_gelu_tangent_backward(m->du_t, m->dg, m->dg_t, b->u, b->u_t,
+                                  N * F);
+      zero(m->dc_t, N * d);
+      dense_tbwd(m->dc_t, hv + o->w1, hv + o->b1, m->du, m->du_t, b->c, b->c_t,
+                 th + o->w1, v + o->w1, N, d, F);
+      ph_tf_layernorm_tangent_backward(
+          m->dres_t, hv + o->ln2g, hv + o->ln2b, m->dc, m->dc_t, b->mid,
+          b->mid_t, th + o->ln2g, v + o->ln2g, b->mean2, b->rstd2, N, d);
+    }
+    ph_tf_layernorm_backward(m->dres, grad + o->ln2g, grad + o->ln2b, m->dc,
+                             b->mid, th + o->ln2g, b->mean2, b->rstd2, N, d);
+    /* Attention branch. */
+    zero(m->dob, N * d);
+    dense_bwd(m->dob, grad + o->wo, grad + o->bo, m->dres, b->o, th + o->wo, N,
+              d, d);
+    zero(m->dq, N * d);
+    zero(m->dk, N * d);
+    zero(m->dv, N * d);
+    ph_tf_attn_backward(m->dq, m->dk, m->dv, m->dob, b->q, b->k, b->v, b->P,
+                        m->work, B, T, d, nh);
+    zero(m->da, N * d);
+    dense_bwd(m->da, grad + o->wq, grad + o->bq, m->dq, b->a, th + o->wq, N, d,
+              d);
+    dense_bwd(m->da, grad + o->wk, grad + o->bk, m->dk, b->a, th + o->wk, N, d,
+              d);
+    dense_bwd(m->da, grad + o->wv, grad + o->bv, m->dv, b->a, th + o->wv, N, d,
+              d);
+    if (tan) {
+      zero(m->dob_t, N * d);
+      dense_tbwd(m->dob_t, hv + o->wo, hv + o->bo, m->dres, m->dres_t, b->o,
+                 b->o_t, th + o->wo, v + o->wo, N, d, d);
+      zero(m->dq_t, N * d);
+      zero(m->dk_t, N * d);
+      zero(m->dv_t, N * d);
+      ph_tf_attn_tangent_backward(m->dq_t, m->dk_t, m->dv_t, m->dob, m->dob_t,
+                                  b->q, b->k, b->v, b->P, b->q_t, b->k_t,
+                                  b->v_t, b->P_t, m->work, B, T, d, nh);
+      zero(m->da_t, N * d);
+      dense_tbwd(m->da_t, hv + o->wq, hv + o->bq, m->dq, m->dq_t, b->a, b->a_t,
+                 th + o->wq, v + o->wq, N, d, d);
+      dense_tbwd(m->da_t, hv + o->wk, hv + o->bk, m->dk, m->dk_t, b->a, b->a_t,
+                 th + o->wk, v + o->wk, N, d, d);
+      dense_tbwd(m->da_t, hv + o->wv, hv + o->bv, m->dv, m->dv_t, b->a, b->a_t,
+                 th + o->wv, v + o->wv, N, d, d);
+      ph_tf_layernorm_tangent_backward(
+          m->dres_t, hv + o->ln1g, hv + o->ln1b, m->da, m->da_t, m->res[l],
+          m->res_t[l], th + o->ln1g, v + o->ln1g, b->mean1, b->rstd1, N, d);
+    }
+    ph_tf_layernorm_backward(m->dres, grad + o->ln1g, grad + o->ln1b, m->da,
+                             m->res[l], th + o->ln1g, b->mean1, b->rstd1, N,
+                             d);
+  }
+  ph_tf_embed_backward(grad + m->wte, grad + m->wpe, m->dres, m->tok, B, T, d);
+  if (tan)
+    ph_tf_embed_tangent_backward(hv + m->wte, hv + m->wpe, m->dres_t, m->tok,
+                                 B, T, d);
+}
+
+/* ------------------------------------------------------------- batching */
+
+static ph_status batch_check(const tf_obj *m, const ph_batch *bt,
+                             size_t *n_valid, ph_error *err) {
+  const ph_dataset *D = m->data;
+  size_t T = m->cfg.seq_len;
+  if (bt->n == 0)
+    return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", m->name);
+  if (bt->split != PH_SPLIT_TRAIN && bt->split != PH_SPLIT_TEST)
+    return ph_error_set(err, PH_ERR_ARG, "%s: bad split %d", m->name,
+                        (int)bt->split);
+  size_t n = D->n[bt->split], cnt = 0;
+  if (!bt->idx && bt->n > n)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "%s: batch of %zu but the split has %zu examples",
+                        m->name, bt->n, n);
+  for (size_t i = 0; i < bt->n; i++) {
+    size_t e = bt->idx ? bt->idx[i] : i;
+    if (e >= n)
+      return ph_error_set(err, PH_ERR_ARG,
+                          "%s: example index %zu (batch position %zu) >= %zu",
+                          m->name, e, i, n);
+    cnt += ph_tf_xent_count(D->y[bt->split] + e * T, T);
+  }
+  *n_valid = cnt;
+  return PH_OK;
+}
+
+/* Copy examples [i0, i0+B) of the batch into tok/tgt. */
+static void gather(tf_obj *m, const ph_batch *bt, size_t i0, size_t B) {
+  const ph_dataset *D = m->data;
+  size_t T = m->cfg.seq_len;
+  for (size_t i = 0; i < B; i++) {
+    size_t e = bt->idx ? bt->idx[i0 + i] : i0 + i;
+    memcpy(m->tok + i * T, D->x[bt->split] + e * T, T * sizeof *m->tok);
+    memcpy(m->tgt + i * T, D->y[bt->split] + e * T, T * sizeof *m->tgt);
+  }
+}
+
+static ph_status need_targets(const tf_obj *m, size_t cnt, ph_error *err) {
+  if (cnt == 0)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "%s: the batch has no position with a target",
+                        m->name);
+  return PH_OK;
+}
+
+/* ------------------------------------------------------------- callbacks */
+
+static ph_status tf_loss_grad(void *ctx, const double *th, const ph_batch *bt,
+                              double *loss, double *grad, ph_error *err) {
+  tf_obj *m = ctx;
+  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab;
+  PH_TRY(batch_check(m, bt, &cnt, err));
+  PH_TRY(need_targets(m, cnt, err));
+  double scale = 1.0 / (double)cnt, l = 0.0;
+  if (grad) zero(grad, m->base.n);
+  for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
+    size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
+    gather(m, bt, i0, B);
+    run_forward(m, th, B);
+    l += ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
+    if (!grad) continue;
+    zero(m->dz, B * T * V);
+    ph_tf_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
+    run_backward(m, th, NULL, B, grad, NULL);
+  }
+  *loss = l;
+  return PH_OK;
+}
+
+static ph_status tf_hvp(void *ctx, const double *th, const ph_batch *bt,
+                        const double *v, double *hv, ph_error *err) {
+  tf_obj *m = ctx;
+  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab;
+  PH_TRY(batch_check(m, bt, &cnt, err));
+  PH_TRY(need_targets(m, cnt, err));
+  double scale = 1.0 / (double)cnt;
+  zero(hv, m->base.n);
+  for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
+    size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
+    size_t NV = B * T * V;
+    gather(m, bt, i0, B);
+    run_forward(m, th, B);
+    run_tangent(m, th, v, B);
+    ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
+    zero(m->dz, NV);
+    ph_tf_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
+    zero(m->dz_t, NV);
+    ph_tf_xent_tangent_backward(m->dz_t, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
+                                V, scale);
+    run_backward(m, th, v, B, m->gscratch, hv);
+  }
+  return PH_OK;
+}
+
+static ph_status tf_ggnvp(void *ctx, const double *th, const ph_batch *bt,
+                          const double *v, double *gv, ph_error *err) {
+  tf_obj *m = ctx;
+  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab;
+  PH_TRY(batch_check(m, bt, &cnt, err));
+  PH_TRY(need_targets(m, cnt, err));
+  double scale = 1.0 / (double)cnt;
+  zero(gv, m->base.n);
+  for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
+    size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
+    gather(m, bt, i0, B);
+    run_forward(m, th, B);
+    run_tangent(m, th, v, B);
+    ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
+    /* dz = H_z ż (scaled): the tangent of the CE adjoint with dloss_t = 0. */
+    zero(m->dz, B * T * V);
+    ph_tf_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
+                                V, scale);
+    run_backward(m, th, NULL, B, gv, NULL);
+  }
+  return PH_OK;
+}
+
+static ph_status tf_eval(void *ctx, const double *th, const ph_batch *bt,
+                         double *loss, double *acc, ph_error *err) {
+  tf_obj *m = ctx;
+  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab, correct = 0;
+  PH_TRY(batch_check(m, bt, &cnt, err));
+  PH_TRY(need_targets(m, cnt, err));
+  double l = 0.0;
+  for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
+    size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
+    gather(m, bt, i0, B);
+    run_forward(m, th, B);
+    l += ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, 1.0);
+    correct += ph_tf_xent_correct(m->z, m->tgt, B * T, V);
+  }
+  *loss = l / (double)cnt;
+  if (acc) *acc = (double)correct / (double)cnt;
+  return PH_OK;
+}
+
+ph_status ph_transformer_logits(ph_objective *o, const double *th,
+                                const ph_batch *bt, double *z, ph_error *err) {
+  if (!o || o->destroy != tf_destroy)
+    return ph_error_set(err, PH_ERR_ARG, "not a transformer objective");
+  tf_obj *m = o->ctx;
+  size_t cnt, NV = m->cfg.seq_len * m->cfg.vocab;
+  PH_TRY(batch_check(m, bt, &cnt, err));
+  for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
+    size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
+    gather(m, bt, i0, B);
+    run_forward(m, th, B);
+    memcpy(z + i0 * NV, m->z, B * NV * sizeof *z);
+  }
+  return PH_OK;
+}
+
+static ph_objective *tf_clone(const ph_objective *o, ph_error *err) {
+  const tf_obj *m = o->ctx;
+  ph_objective *c = NULL;
+  if (ph_transformer_create(m->spec, m->data, m->max_batch, &c, err) != PH_OK)
+    return NULL;
+  return c;
+}
+
+/* -------------------------------------------------------------- creation */
+
+static void add_block(tf_obj *m, size_t *nb, size_t *off, const char *name,
+                      ph_block_kind kind, size_t r, size_t cols,
+                      size_t *where) {
+  ph_block *b = &m->blocks[(*nb)++];
+  memset(b, 0, sizeof *b);
+  snprintf(b->name, sizeof b->name, "%s", name);
+  b->offset = *off;
+  b->size = r * cols;
+  b->kind = kind;
+  b->ndim = cols > 1 || kind == PH_BLOCK_WEIGHT || kind == PH_BLOCK_EMBED ? 2
+                                                                        : 1;
+  b->shape[0] = r;
+  if (b->ndim == 2) b->shape[1] = cols;
+  b->fan_out = r;
+  b->fan_in = cols;
+  *where = *off;
+  *off += b->size;
+}
+
+static void layout(tf_obj *m, size_t *n_blocks, size_t *n) {
+  const ph_transformer_config *c = &m->cfg;
+  size_t d = c->d_model, F = c->d_ff, nb = 0, off = 0;
+  char nm[PH_BLOCK_NAME_MAX];
+  add_block(m, &nb, &off, "wte", PH_BLOCK_EMBED, c->vocab, d, &m->wte);
+  add_block(m, &nb, &off, "wpe", PH_BLOCK_EMBED, c->seq_len, d, &m->wpe);
+  for (size_t l = 0; l < c->n_layers; l++) {
+    tf_lo *o = &m->lo[l];
+#define BLK(suffix, kind, r, cols, field)                                      \
+  do {                                                                         \
+    snprintf(nm, sizeof nm, "h%zu.%s", l, suffix);                             \
+    add_block(m, &nb, &off, nm, kind, r, cols, &o->field);                     \
+  } while (0)
+    BLK("ln1.g", PH_BLOCK_NORM, d, 1, ln1g);
+    BLK("ln1.b", PH_BLOCK_NORM, d, 1, ln1b);
+    BLK("attn.wq", PH_BLOCK_WEIGHT, d, d, wq);
+    BLK("attn.bq", PH_BLOCK_BIAS, d, 1, bq);
+    BLK("attn.wk", PH_BLOCK_WEIGHT, d, d, wk);
+    BLK("attn.bk", PH_BLOCK_BIAS, d, 1, bk);
+    BLK("attn.wv", PH_BLOCK_WEIGHT, d, d, wv);
+    BLK("attn.bv", PH_BLOCK_BIAS, d, 1, bv);
+    BLK("attn.wo", PH_BLOCK_WEIGHT, d, d, wo);
+    BLK("attn.bo", PH_BLOCK_BIAS, d, 1, bo);
+    BLK("ln2.g", PH_BLOCK_NORM, d, 1, ln2g);
+    BLK("ln2.b", PH_BLOCK_NORM, d, 1, ln2b);
+    BLK("mlp.w1", PH_BLOCK_WEIGHT, F, d, w1);
+    BLK("mlp.b1", PH_BLOCK_BIAS, F, 1, b1);
+    BLK("mlp.w2", PH_BLOCK_WEIGHT, d, F, w2);
+    BLK("mlp.b2", PH_BLOCK_BIAS, d, 1, b2);
+#undef BLK
+  }
+  add_block(m, &nb, &off, "lnf.g", PH_BLOCK_NORM, d, 1, &m->lnfg);
+  add_block(m, &nb, &off, "lnf.b", PH_BLOCK_NORM, d, 1, &m->lnfb);
+  add_block(m, &nb, &off, "head.w", PH_BLOCK_WEIGHT, c->vocab, d, &m->headw);
+  add_block(m, &nb, &off, "head.b", PH_BLOCK_BIAS, c->vocab, 1, &m->headb);
+  *n_blocks = nb;
+  *n = off;
+}
+
+/* Carve the arena: first pass counts (base NULL), second assigns. */
+static size_t carve(tf_obj *m, double *base) {
+  const ph_transformer_config *c = &m->cfg;
+  size_t Bm = m->max_batch, T = c->seq_len, d = c->d_model, F = c->d_ff,
+         V = c->vocab, N = Bm * T, PT = Bm * c->n_heads * T * T, off = 0;
+#define TAKE(ptr, cnt)                                                         \
+  do {                                                                         \
+    if (base) (ptr) = base + off;                                              \
+    off += (cnt);                                                              \
+  } while (0)
+  TAKE(m->tok, N);
+  for (size_t l = 0; l <= c->n_layers; l++) {
+    TAKE(m->res[l], N * d);
+    TAKE(m->res_t[l], N * d);
+  }
+  for (size_t l = 0; l < c->n_layers; l++) {
+    tf_lb *b = &m->lb[l];
+    TAKE(b->a, N * d); TAKE(b->q, N * d); TAKE(b->k, N * d);
+    TAKE(b->v, N * d); TAKE(b->o, N * d); TAKE(b->mid, N * d);
+    TAKE(b->c, N * d); TAKE(b->u, N * F); TAKE(b->g, N * F);
+    TAKE(b->P, PT);
+    TAKE(b->mean1, N); TAKE(b->rstd1, N); TAKE(b->mean2, N);
+    TAKE(b->rstd2, N);
+    TAKE(b->a_t, N * d); TAKE(b->q_t, N * d); TAKE(b->k_t, N * d);
+    TAKE(b->v_t, N * d); TAKE(b->o_t, N * d); TAKE(b->mid_t, N * d);
+    TAKE(b->c_t, N * d); TAKE(b->u_t, N * F); TAKE(b->g_t, N * F);
+    TAKE(b->P_t, PT);
+  }
+  TAKE(m->f, N * d); TAKE(m->f_t, N * d); TAKE(m->meanf, N);
+  TAKE(m->rstdf, N); TAKE(m->z, N * V); TAKE(m->z_t, N * V);
+  TAKE(m->p, N * V); TAKE(m->dz, N * V); TAKE(m->dz_t, N * V);
+  TAKE(m->dres, N * d); TAKE(m->da, N * d); TAKE(m->dq, N * d);
+  TAKE(m->dk, N * d); TAKE(m->dv, N * d); TAKE(m->dob, N * d);
+  TAKE(m->dc, N * d); TAKE(m->df, N * d); TAKE(m->dg, N * F);
+  TAKE(m->du, N * F);
+  TAKE(m->dres_t, N * d); TAKE(m->da_t, N * d); TAKE(m->dq_t, N * d);
+  TAKE(m->dk_t, N * d); TAKE(m->dv_t, N * d); TAKE(m->dob_t, N * d);
+  TAKE(m->dc_t, N * d); TAKE(m->df_t, N * d); TAKE(m->dg_t, N * F);
+  TAKE(m->du_t, N * F);
+  TAKE(m->work, ph_tf_attn_work_size(T));
+  TAKE(m->gscratch, m->base.n);
+#undef TAKE
+  return off;
+}
+
+ph_status ph_transformer_create(const char *spec, const ph_dataset *data,
+                                size_t max_batch, ph_objective **out,
+                                ph_error *err) {
+  *out = NULL;
+  ph_transformer_config cfg;
+  PH_TRY(ph_transformer_spec_parse(spec, &cfg, err));
+  if (data->task != PH_TASK_SEQUENCE || data->in_ndim != 1 ||
+      data->n_targets != data->in_size)
+    return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                        "model '%s' needs a token data set (text, copy, "
+                        "reverse, modadd); '%s' is not one",
+                        spec, data->spec);
+  if (max_batch == 0)
+    return ph_error_set(err, PH_ERR_ARG, "model '%s': max_batch is 0", spec);
+  cfg.seq_len = data->in_size;
+  cfg.vocab = data->n_classes;
+  if (cfg.seq_len == 0 || cfg.vocab == 0)
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "data '%s': sequence length %zu, vocabulary %zu",
+                        data->spec, cfg.seq_len, cfg.vocab);
+  if (strlen(spec) >= sizeof(((tf_obj *)0)->spec))
+    return ph_error_set(err, PH_ERR_ARG, "model spec too long: '%s'", spec);
+  /* Tokens and targets are checked once here, so the kernels never index
+   * out of range. */
+  for (int s = 0; s < 2; s++) {
+    size_t cnt = data->n[s] * cfg.seq_len;
+    ph_status st = ph_tf_tokens_check(data->x[s], cnt, cfg.vocab, err);
+    if (st == PH_OK) st = ph_tf_targets_check(data->y[s], cnt, cfg.vocab, err);
+    if (st != PH_OK) {
+      ph_error_prefix(err, "data '%s' (%s split): ", data->spec,
+                      s ? "test" : "train");
+      return st;
+    }
+  }
+
+  tf_obj *m = ph_calloc(1, sizeof *m, "transformer", err);
+  if (!m) return PH_ERR_NOMEM;
+  m->cfg = cfg;
+  m->data = data;
+  m->max_batch = max_batch;
+  snprintf(m->spec, sizeof m->spec, "%s", spec);
+  snprintf(m->name, sizeof m->name, "%s on %s", spec, data->name);
+  size_t L = cfg.n_layers, nblk = 6 + 16 * L;
+  m->blocks = ph_calloc(nblk, sizeof *m->blocks, "transformer blocks", err);
+  m->lo = ph_calloc(L, sizeof *m->lo, "transformer layers", err);
+  m->lb = ph_calloc(L, sizeof *m->lb, "transformer buffers", err);
+  m->res = ph_calloc(L + 1, sizeof *m->res, "transformer buffers", err);
+  m->res_t = ph_calloc(L + 1, sizeof *m->res_t, "transformer buffers", err);
+  m->tgt = ph_calloc(max_batch * cfg.seq_len, sizeof *m->tgt,
+                     "transformer targets", err);
+  ph_objective *o = &m->base;
+  o->ctx = m;
+  o->destroy = tf_destroy;
+  if (!m->blocks || !m->lo || !m->lb || !m->res || !m->res_t || !m->tgt) {
+    tf_destroy(o);
+    return PH_ERR_NOMEM;
+  }
+  layout(m, &o->n_blocks, &o->n);
+  size_t total = carve(m, NULL);
+  m->arena = ph_calloc(total, sizeof *m->arena, "transformer activations",
+                       err);
+  if (!m->arena) {
+    tf_destroy(o);
+    return PH_ERR_NOMEM;
+  }
+  carve(m, m->arena);
+  o->name = m->name;
+  o->blocks = m->blocks;
+  o->n_examples[0] = data->n[0];
+  o->n_examples[1] = data->n[1];
+  o->has_accuracy = 1;
+  o->loss_grad = tf_loss_grad;
+  o->hvp = tf_hvp;
+  o->ggnvp = tf_ggnvp;
+  o->eval = tf_eval;
+  o->clone = tf_clone;
+  *out = o;
+  return PH_OK;
+}
+
+static void tf_destroy(ph_objective *o) {
+  if (!o) return;
+  tf_obj *m = o->ctx;
+  ph_free(m->arena);
+  ph_free(m->blocks);
+  ph_free(m->lo);
+  ph_free(m->lb);
+  ph_free(m->res);
+  ph_free(m->res_t);
+  ph_free(m->tgt);
+  ph_free(m);
+}
+
+ph_status ph_transformer_init_params(const ph_objective *o, uint64_t seed,
+                                     double *theta, ph_error *err) {
+  if (!o || o->destroy != tf_destroy)
+    return ph_error_set(err, PH_ERR_ARG, "not a transformer objective");
+  const tf_obj *m = o->ctx;
+  ph_rng r = ph_rng_make(seed, PH_RNG_STREAM_INIT);
+  double sd = 0.02, sd_res = 0.02 / sqrt(2.0 * (double)m->cfg.n_layers);
+  for (size_t i = 0; i < o->n_blocks; i++) {
+    const ph_block *b = &o->blocks[i];
+    double *t = theta + b->offset;
+    size_t len = strlen(b->name);
+    if (b->kind == PH_BLOCK_WEIGHT || b->kind == PH_BLOCK_EMBED) {
+      int resid = (len >= 7 && strcmp(b->name + len - 7, "attn.wo") == 0) ||
+                  (len >= 6 && strcmp(b->name + len - 6, "mlp.w2") == 0);
+      ph_rng_fill_gauss(&r, t, b->size, resid ? sd_res : sd);
+    } else if (b->kind == PH_BLOCK_NORM && b->name[len - 1] == 'g') {
+      for (size_t j = 0; j < b->size; j++) t[j] = 1.0;
+    } else {
+      zero(t, b->size);
+    }
+  }
+  return PH_OK;
+}
+
+const ph_dataset *ph_transformer_dataset(const ph_objective *o) {
+  return o && o->destroy == tf_destroy ? ((const tf_obj *)o->ctx)->data : NULL;
+}
+
+const char *ph_transformer_spec(const ph_objective *o) {
+  return o && o->destroy == tf_destroy ? ((const tf_obj *)o->ctx)->spec : NULL;
+}
+
+int ph_transformer_config_of(const ph_objective *o,
+                             ph_transformer_config *cfg) {
+  if (!o || o->destroy != tf_destroy) return 0;
+  *cfg = ((const tf_obj *)o->ctx)->cfg;
+  return 1;
+}
