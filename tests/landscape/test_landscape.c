@@ -25,6 +25,9 @@
 #include "core/vec.h"
 #include "landscape/directions.h"
 #include "landscape/grid.h"
+#include "landscape/slice.h"
+#include "core/npy.h"
+#include "core/json.h"
 #include "toy_objective.h"
 
 static char tmpdir[256];
@@ -512,6 +515,127 @@ static void test_grid_resume_sigkill(void **state) {
   ph_objective_destroy(f.o);
 }
 
+
+/* ---- slice end to end ---------------------------------------------------- */
+
+static void test_slice_pca_trajectory_files(void **state) {
+  (void)state;
+  enum { T = 12 };
+  toy_shared s;
+  ph_objective *o = toy_create(&s, 31);
+  double theta[TOY_N], u[TOY_N], w[TOY_N], traj[T * TOY_N];
+  random_theta(theta, TOY_N, 32);
+  orthonormal_pair(TOY_N, 33, u, w);
+  for (int t = 0; t < T; t++)
+    for (int i = 0; i < TOY_N; i++)
+      traj[t * TOY_N + i] = theta[i] + (T - 1 - t) * (0.2 * u[i] + 0.05 * t * w[i]);
+  ph_slice_config c = ph_slice_config_default();
+  c.dirs = PH_SLICE_PCA;
+  c.nx = 7;
+  c.ny = 5;
+  c.auto_range = 1;
+  c.batch = ph_batch_all(o, PH_SPLIT_TRAIN);
+  c.traj = traj;
+  c.traj_T = T;
+  c.threads = 2;
+  ph_slice_result r;
+  ph_error err;
+  ph_error_clear(&err);
+  assert_int_equal(ph_slice_run(o, theta, &c, &r, &err), PH_OK);
+  assert_true(fabs(r.explained[0] + r.explained[1] - 1.0) <= 1e-12);
+  for (int t = 0; t < T; t++) {
+    /* the planar trajectory is on the plane; its loss is the loss at θ_t */
+    assert_true(r.t_off[t] <= 1e-12 * 10);
+    double l;
+    assert_int_equal(ph_objective_eval(o, traj + t * TOY_N, &c.batch, &l, NULL, &err),
+                     PH_OK);
+    assert_memory_equal(&l, &r.t_loss[t], sizeof l);
+    /* auto range covers every trajectory point */
+    assert_true(r.t_x[t] >= r.x_lo && r.t_x[t] <= r.x_hi);
+    assert_true(r.t_y[t] >= r.y_lo && r.t_y[t] <= r.y_hi);
+  }
+  cJSON *extra = cJSON_CreateObject();
+  cJSON_AddStringToObject(extra, "note", "test");
+  const char *dir = tpath("slice_pca");
+  assert_int_equal(ph_slice_write(dir, o, &c, &r, extra, &err), PH_OK);
+  cJSON_Delete(extra);
+  char path[600];
+  ph_npy a;
+  snprintf(path, sizeof path, "%s/surface_loss.npy", dir);
+  assert_int_equal(ph_npy_read(path, &a, &err), PH_OK);
+  assert_int_equal(a.ndim, 2);
+  assert_int_equal(a.shape[0], 5);
+  assert_int_equal(a.shape[1], 7);
+  assert_memory_equal(a.data, r.loss, 35 * sizeof(double));
+  ph_npy_free(&a);
+  snprintf(path, sizeof path, "%s/directions.npy", dir);
+  assert_int_equal(ph_npy_read(path, &a, &err), PH_OK);
+  assert_int_equal(a.shape[0], 2);
+  assert_int_equal(a.shape[1], TOY_N);
+  ph_npy_free(&a);
+  const char *names[] = {"surface_acc.npy", "x.npy", "y.npy", "trajectory.csv",
+                         "slice.json"};
+  for (int i = 0; i < 5; i++) {
+    snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    assert_true(ph_path_exists(path));
+  }
+  snprintf(path, sizeof path, "%s/slice1d.csv", dir);
+  assert_false(ph_path_exists(path));
+  cJSON *j = NULL;
+  snprintf(path, sizeof path, "%s/slice.json", dir);
+  assert_int_equal(ph_json_read_file(path, &j, &err), PH_OK);
+  cJSON *ev = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "directions"),
+                                  "explained_variance");
+  assert_non_null(ev);
+  assert_true(cJSON_GetArrayItem(ev, 0)->valuedouble == r.explained[0]);
+  cJSON_Delete(j);
+  ph_slice_result_free(&r);
+  ph_objective_destroy(o);
+}
+
+static void test_slice_hessian_1d_quadratic(void **state) {
+  (void)state;
+  toy_shared s;
+  ph_objective *o = toy_create(&s, 41);
+  s.kappa = 0.0; /* exactly quadratic: the model must match to rounding */
+  double theta[TOY_N];
+  random_theta(theta, TOY_N, 42);
+  ph_slice_config c = ph_slice_config_default();
+  c.dirs = PH_SLICE_HESSIAN;
+  c.two_d = 0;
+  c.nx = 21;
+  c.x_lo = -2;
+  c.x_hi = 2;
+  c.batch = ph_batch_all(o, PH_SPLIT_TEST);
+  ph_slice_result r;
+  ph_error err;
+  ph_error_clear(&err);
+  assert_int_equal(ph_slice_run(o, theta, &c, &r, &err), PH_OK);
+  assert_non_null(r.quad);
+  /* curvature along the unit eigenvector is its eigenvalue */
+  assert_true(fabs(r.curvature - r.eigval[0]) <= 1e-6 * fabs(r.eigval[0]));
+  double scale = 0;
+  for (int i = 0; i < 21; i++)
+    scale = fmax(scale, fabs(r.loss[i]));
+  for (int i = 0; i < 21; i++)
+    assert_true(fabs(r.loss[i] - r.quad[i]) <= 1e3 * TOY_N * DBL_EPSILON * scale);
+  const char *dir = tpath("slice_hess");
+  assert_int_equal(ph_slice_write(dir, o, &c, &r, NULL, &err), PH_OK);
+  char path[600];
+  snprintf(path, sizeof path, "%s/slice1d.csv", dir);
+  assert_true(ph_path_exists(path));
+  snprintf(path, sizeof path, "%s/y.npy", dir);
+  assert_false(ph_path_exists(path));
+  ph_npy a;
+  snprintf(path, sizeof path, "%s/surface_loss.npy", dir);
+  assert_int_equal(ph_npy_read(path, &a, &err), PH_OK);
+  assert_int_equal(a.ndim, 1);
+  assert_int_equal(a.shape[0], 21);
+  ph_npy_free(&a);
+  ph_slice_result_free(&r);
+  ph_objective_destroy(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_filter_norm),
@@ -523,6 +647,8 @@ int main(void) {
       cmocka_unit_test(test_grid_1d_and_nonfinite),
       cmocka_unit_test(test_grid_resume_hook),
       cmocka_unit_test(test_grid_resume_sigkill),
+      cmocka_unit_test(test_slice_pca_trajectory_files),
+      cmocka_unit_test(test_slice_hessian_1d_quadratic),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
