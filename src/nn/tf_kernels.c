@@ -258,6 +258,39 @@ void ph_tf_gelu_tangent_backward(double *dx_t, const double *dy,
   }
 }
 
+void ph_tf_gelu_forward_d(double *y, double *d1, double *d2, const double *x,
+                          size_t n) {
+  if (!d1 && !d2) {
+    ph_tf_gelu_forward(y, x, n);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
+    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
+    y[i] = x[i] * Phi;
+    if (d1) d1[i] = Phi + x[i] * phi;
+    if (d2) d2[i] = phi * (2.0 - x[i] * x[i]);
+  }
+}
+
+void ph_tf_gelu_backward_d(double *dx, const double *dy, const double *d1,
+                           size_t n) {
+  for (size_t i = 0; i < n; i++) dx[i] += dy[i] * d1[i];
+}
+
+void ph_tf_gelu_tangent_forward_d(double *y_t, const double *d1,
+                                  const double *x_t, size_t n) {
+  for (size_t i = 0; i < n; i++) y_t[i] = d1[i] * x_t[i];
+}
+
+void ph_tf_gelu_tangent_backward_d(double *dx_t, const double *dy,
+                                   const double *dy_t, const double *d1,
+                                   const double *d2, const double *x_t,
+                                   size_t n) {
+  for (size_t i = 0; i < n; i++)
+    dx_t[i] += dy_t[i] * d1[i] + dy[i] * d2[i] * x_t[i];
+}
+
 /* ------------------------------------------------------------- attention */
 
 size_t ph_tf_attn_work_size(size_t T) { return 2 * T * T; }

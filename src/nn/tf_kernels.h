@@ -83,6 +83,20 @@ void ph_tf_gelu_tangent_backward(double *dx_t, const double *dy,
                                  const double *dy_t, const double *x,
                                  const double *x_t, size_t n);
 
+/* The same op with its first and second derivatives saved by forward, so the
+ * three derivative passes cost no erf/exp: d1 = Φ + xφ, d2 = φ (2 − x²)
+ * (n each; d1, d2 may be NULL when only y is needed). */
+void ph_tf_gelu_forward_d(double *y, double *d1, double *d2, const double *x,
+                          size_t n);
+void ph_tf_gelu_backward_d(double *dx, const double *dy, const double *d1,
+                           size_t n);
+void ph_tf_gelu_tangent_forward_d(double *y_t, const double *d1,
+                                  const double *x_t, size_t n);
+void ph_tf_gelu_tangent_backward_d(double *dx_t, const double *dy,
+                                   const double *dy_t, const double *d1,
+                                   const double *d2, const double *x_t,
+                                   size_t n);
+
 /* ---- causal multi-head self-attention core -------------------------------
  * q, k, v, o (B, T, d); head h uses columns [h·dh, (h+1)·dh), dh = d/nh.
  * S_h = Q_h K_hᵀ / √dh with S[i][j] = −∞ for j > i; P_h = softmax rows of S_h;

@@ -39,6 +39,7 @@ typedef struct tf_lb {
                                                      P (B,nh,T,T); mean,
                                                      rstd (N) */
   double *a_t, *q_t, *k_t, *v_t, *P_t, *o_t, *mid_t, *c_t, *u_t, *g_t;
+  double *gd1, *gd2; /* (N, F) GELU′ and GELU″ at u */
 } tf_lb;
 
 typedef struct tf_obj {
@@ -167,7 +168,8 @@ static void add_into(double *y, const double *x, size_t n) {
 
 /* ---------------------------------------------------------------- passes */
 
-static void run_forward(tf_obj *m, const double *th, size_t B) {
+/* order: 0 loss only, 1 also GELU′ (gradient), 2 also GELU″ (Hv). */
+static void run_forward(tf_obj *m, const double *th, size_t B, int order) {
   const ph_transformer_config *c = &m->cfg;
   size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T;
   ph_tf_embed_forward(m->res[0], m->tok, th + m->wte, th + m->wpe, B, T, d);
@@ -186,7 +188,8 @@ static void run_forward(tf_obj *m, const double *th, size_t B) {
     ph_tf_layernorm_forward(b->c, b->mean2, b->rstd2, b->mid, th + o->ln2g,
                             th + o->ln2b, N, d);
     dense_fwd(b->u, b->c, th + o->w1, th + o->b1, N, d, F);
-    ph_tf_gelu_forward(b->g, b->u, N * F);
+    ph_tf_gelu_forward_d(b->g, order >= 1 ? b->gd1 : NULL,
+                         order >= 2 ? b->gd2 : NULL, b->u, N * F);
     dense_fwd(m->res[l + 1], b->g, th + o->w2, th + o->b2, N, F, d);
     add_into(m->res[l + 1], b->mid, N * d);
   }
@@ -224,7 +227,7 @@ static void run_tangent(tf_obj *m, const double *th, const double *v,
                                     b->rstd2, N, d);
     dense_tfwd(b->u_t, b->c, b->c_t, th + o->w1, v + o->w1, v + o->b1, N, d,
                F);
-    ph_tf_gelu_tangent_forward(b->g_t, b->u, b->u_t, N * F);
+    ph_tf_gelu_tangent_forward_d(b->g_t, b->gd1, b->u_t, N * F);
     dense_tfwd(m->res_t[l + 1], b->g, b->g_t, th + o->w2, v + o->w2, v + o->b2,
                N, F, d);
     add_into(m->res_t[l + 1], b->mid_t, N * d);
@@ -269,7 +272,7 @@ static void run_backward(tf_obj *m, const double *th, const double *v,
     dense_bwd(m->dg, grad + o->w2, grad + o->b2, m->dres, b->g, th + o->w2, N,
               F, d);
     zero(m->du, N * F);
-    ph_tf_gelu_backward(m->du, m->dg, b->u, N * F);
+    ph_tf_gelu_backward_d(m->du, m->dg, b->gd1, N * F);
     zero(m->dc, N * d);
     dense_bwd(m->dc, grad + o->w1, grad + o->b1, m->du, b->c, th + o->w1, N,
               d, F);
@@ -278,8 +281,8 @@ static void run_backward(tf_obj *m, const double *th, const double *v,
       dense_tbwd(m->dg_t, hv + o->w2, hv + o->b2, m->dres, m->dres_t, b->g,
                  b->g_t, th + o->w2, v + o->w2, N, F, d);
       zero(m->du_t, N * F);
-      ph_tf_gelu_tangent_backward(m->du_t, m->dg, m->dg_t, b->u, b->u_t,
-                                  N * F);
+      ph_tf_gelu_tangent_backward_d(m->du_t, m->dg, m->dg_t, b->gd1, b->gd2,
+                                    b->u_t, N * F);
       zero(m->dc_t, N * d);
       dense_tbwd(m->dc_t, hv + o->w1, hv + o->b1, m->du, m->du_t, b->c, b->c_t,
                  th + o->w1, v + o->w1, N, d, F);
@@ -396,7 +399,7 @@ static ph_status tf_loss_grad(void *ctx, const double *th, const ph_batch *bt,
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     gather(m, bt, i0, B);
-    run_forward(m, th, B);
+    run_forward(m, th, B, grad ? 1 : 0);
     l += ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
     if (!grad) continue;
     zero(m->dz, B * T * V);
@@ -419,7 +422,7 @@ static ph_status tf_hvp(void *ctx, const double *th, const ph_batch *bt,
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     size_t NV = B * T * V;
     gather(m, bt, i0, B);
-    run_forward(m, th, B);
+    run_forward(m, th, B, 2);
     run_tangent(m, th, v, B);
     ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
     zero(m->dz, NV);
@@ -443,7 +446,7 @@ static ph_status tf_ggnvp(void *ctx, const double *th, const ph_batch *bt,
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     gather(m, bt, i0, B);
-    run_forward(m, th, B);
+    run_forward(m, th, B, 1);
     run_tangent(m, th, v, B);
     ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
     /* dz = H_z ż (scaled): the tangent of the CE adjoint with dloss_t = 0. */
@@ -465,7 +468,7 @@ static ph_status tf_eval(void *ctx, const double *th, const ph_batch *bt,
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     gather(m, bt, i0, B);
-    run_forward(m, th, B);
+    run_forward(m, th, B, 0);
     l += ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, 1.0);
     correct += ph_tf_xent_correct(m->z, m->tgt, B * T, V);
   }
@@ -484,7 +487,7 @@ ph_status ph_transformer_logits(ph_objective *o, const double *th,
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     gather(m, bt, i0, B);
-    run_forward(m, th, B);
+    run_forward(m, th, B, 0);
     memcpy(z + i0 * NV, m->z, B * NV * sizeof *z);
   }
   return PH_OK;
@@ -585,6 +588,7 @@ static size_t carve(tf_obj *m, double *base) {
     TAKE(b->v_t, N * d); TAKE(b->o_t, N * d); TAKE(b->mid_t, N * d);
     TAKE(b->c_t, N * d); TAKE(b->u_t, N * F); TAKE(b->g_t, N * F);
     TAKE(b->P_t, PT);
+    TAKE(b->gd1, N * F); TAKE(b->gd2, N * F);
   }
   TAKE(m->f, N * d); TAKE(m->f_t, N * d); TAKE(m->meanf, N);
   TAKE(m->rstdf, N); TAKE(m->z, N * V); TAKE(m->z_t, N * V);

@@ -263,6 +263,31 @@ static void test_gelu(void **state) {
   op o = {.name = "gelu", .nu = 16, .ny = 16};
   o.fwd = gelu_fwd; o.bwd = gelu_bwd; o.tfwd = gelu_tfwd; o.tbwd = gelu_tbwd;
   check_op(&o);
+  /* The saved-derivative variants give the same numbers. */
+  {
+    size_t n = 32;
+    double *x = vec_rand(n, 3.0), *xt = vec_rand(n, 1.0), *dy = vec_rand(n, 1.0),
+           *dyt = vec_rand(n, 1.0), *d1 = vec_new(n), *d2 = vec_new(n);
+    double *r[2][4];
+    for (int v = 0; v < 2; v++)
+      for (int j = 0; j < 4; j++) r[v][j] = vec_new(n);
+    ph_tf_gelu_forward(r[0][0], x, n);
+    ph_tf_gelu_backward(r[0][1], dy, x, n);
+    ph_tf_gelu_tangent_forward(r[0][2], x, xt, n);
+    ph_tf_gelu_tangent_backward(r[0][3], dy, dyt, x, xt, n);
+    ph_tf_gelu_forward_d(r[1][0], d1, d2, x, n);
+    ph_tf_gelu_backward_d(r[1][1], dy, d1, n);
+    ph_tf_gelu_tangent_forward_d(r[1][2], d1, xt, n);
+    ph_tf_gelu_tangent_backward_d(r[1][3], dy, dyt, d1, d2, xt, n);
+    for (int j = 0; j < 4; j++) {
+      for (size_t i = 0; i < n; i++)
+        assert_true(fabs(r[0][j][i] - r[1][j][i]) <=
+                    4 * EPS * fmax(1.0, fabs(r[0][j][i])));
+      free(r[0][j]);
+      free(r[1][j]);
+    }
+    free(x); free(xt); free(dy); free(dyt); free(d1); free(d2);
+  }
   /* Closed forms: gelu(0) = 0, gelu(1) = Φ(1) = 0.841344746068543. */
   double x[2] = {0.0, 1.0}, y[2];
   ph_tf_gelu_forward(y, x, 2);
