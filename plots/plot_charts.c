@@ -56,17 +56,25 @@ void ph_plot_line(ph_plot_axes *a, const double *x, const double *y, size_t n,
   ph_plot__clip_begin(a);
   if (s->width_pt > 0) {
     int pen = 0;
+    double lx = 0, ly = 0;
     for (size_t i = 0; i < n; i++) {
       if (!ok_pt(a, x[i], y[i])) {
         pen = 0;
         continue;
       }
       double px = ph_plot__xpt(a, x[i]), py = ph_plot__ypt(a, y[i]);
-      if (pen)
+      if (pen) {
         cairo_line_to(cr, px, py);
-      else
+        /* note points along the segment too, so the legend avoids lines
+         * that cross a corner between two samples */
+        for (int q = 1; q < 8; q++)
+          ph_plot__note_pt(a, lx + (px - lx) * q / 8.0, ly + (py - ly) * q / 8.0);
+      } else {
         cairo_move_to(cr, px, py);
+      }
       pen = 1;
+      lx = px;
+      ly = py;
       ph_plot__note(a, x[i], y[i]);
     }
     set_rgb(cr, s, alpha_of(s, 1));
@@ -336,6 +344,8 @@ ph_status ph_plot_contour(ph_plot_axes *a, const double *z, size_t nx,
   cairo_t *cr = a->fig->cr;
   ph_plot_segs segs = {0};
   ph_status st = PH_OK;
+  double placed[64][2];
+  int n_placed = 0;
   ph_plot__clip_begin(a);
   cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
   for (int k = 0; k < n_levels; k++) {
@@ -357,15 +367,36 @@ ph_status ph_plot_contour(ph_plot_axes *a, const double *z, size_t nx,
     cairo_set_line_width(cr, width_pt > 0 ? width_pt : 0.6);
     cairo_stroke(cr);
     if (labels) {
-      /* label at the segment nearest the middle of the scan order, with a
-       * white box so the line does not run through the text */
-      const double *q = segs.xy + 4 * (segs.n / 2);
-      double lx = ph_plot__xpt(a, 0.5 * (q[0] + q[2]));
-      double ly = ph_plot__ypt(a, 0.5 * (q[1] + q[3]));
+      /* label on the segment farthest from the plot edges and from the
+       * labels already placed, in a white box so the line does not run
+       * through the text */
       char lab[48];
       level_label(lab, sizeof lab, levels[k]);
       ph_plot__font(a->fig, a->fig->o.font_pt - 2, 0);
       double w = ph_plot__text_width(a->fig, lab), h = a->fig->o.font_pt - 2;
+      double best = -1, lx = 0, ly = 0;
+      for (size_t sg = 0; sg < segs.n; sg++) {
+        const double *q = segs.xy + 4 * sg;
+        double mx = ph_plot__xpt(a, 0.5 * (q[0] + q[2]));
+        double my = ph_plot__ypt(a, 0.5 * (q[1] + q[3]));
+        double e = fmin(fmin(mx - a->px - w / 2, a->px + a->pw - mx - w / 2),
+                        fmin(my - a->py - h, a->py + a->ph - my - h));
+        if (e < 1) continue;
+        double d = 1e9;
+        for (int p = 0; p < n_placed; p++)
+          d = fmin(d, hypot(mx - placed[p][0], my - placed[p][1]));
+        double score = fmin(e, 25) + fmin(d, 45);
+        if (score > best) {
+          best = score;
+          lx = mx;
+          ly = my;
+        }
+      }
+      if (best < 0) continue;
+      if (n_placed < 64) {
+        placed[n_placed][0] = lx;
+        placed[n_placed++][1] = ly;
+      }
       cairo_rectangle(cr, lx - w / 2 - 0.8, ly - h * 0.5, w + 1.6, h);
       cairo_set_source_rgba(cr, 1, 1, 1, 0.8);
       cairo_fill(cr);

@@ -309,8 +309,12 @@ void ph_plot__clip_end(ph_plot_axes *a) { cairo_restore(a->fig->cr); }
 
 void ph_plot__note(ph_plot_axes *a, double x, double y) {
   if (!isfinite(x) || !isfinite(y)) return;
-  double u = (ph_plot__xpt(a, x) - a->px) / a->pw;
-  double v = (ph_plot__ypt(a, y) - a->py) / a->ph;
+  ph_plot__note_pt(a, ph_plot__xpt(a, x), ph_plot__ypt(a, y));
+}
+
+void ph_plot__note_pt(ph_plot_axes *a, double px, double py) {
+  double u = (px - a->px) / a->pw;
+  double v = (py - a->py) / a->ph;
   if (!(u >= 0 && u <= 1 && v >= 0 && v <= 1)) return;
   /* corner boxes of 45% x 40% */
   if (u > 0.55 && v < 0.4) a->occupancy[0] += 1;

@@ -72,6 +72,8 @@ void ph_plot__text(ph_plot_fig *f, const char *s, double x, double y,
                    double ax, double ay, double angle);
 double ph_plot__text_width(ph_plot_fig *f, const char *s);
 void ph_plot__note(ph_plot_axes *a, double x, double y);
+/* The same for a point already in points (user space). */
+void ph_plot__note_pt(ph_plot_axes *a, double px, double py);
 void ph_plot__legend_add(ph_plot_axes *a, const ph_plot_style *s, int kind);
 void ph_plot__marker_path(cairo_t *cr, ph_plot_marker m, double x, double y,
                           double d);

@@ -322,14 +322,30 @@ static void draw_toy_trajs(ph_plot_axes *a, const toy_traj *tt) {
       ph_plot_style m = st;
       m.label = NULL;
       m.marker = PH_PLOT_MARK_CIRCLE;
-      m.marker_pt = 3.2;
+      m.marker_pt = 3.6;
+      m.marker_filled = 0;
       ph_plot_markers(a, x, y, NULL, 1, &m);
       m.marker = PH_PLOT_MARK_STAR;
-      m.marker_pt = 5;
+      m.marker_filled = 1;
+      m.marker_pt = 5.5;
       ph_plot_markers(a, x + nstep - 1, y + nstep - 1, NULL, 1, &m);
     }
     free(x);
     free(y);
+  }
+  if (tt->n) {
+    ph_plot_style k;
+    ph_plot_style_series(&k, 7, "start");
+    k.width_pt = 0;
+    k.marker_filled = 0;
+    k.marker = PH_PLOT_MARK_CIRCLE;
+    k.marker_pt = 3.6;
+    ph_plot__legend_add(a, &k, 0);
+    k.label = "end";
+    k.marker = PH_PLOT_MARK_STAR;
+    k.marker_filled = 1;
+    k.marker_pt = 5.5;
+    ph_plot__legend_add(a, &k, 0);
   }
 }
 
@@ -347,27 +363,28 @@ static void draw_slice_traj(ph_plot_axes *a, const ph_plot_table *t) {
       sz[i] = mx > 0 && isfinite(sz[i]) ? 0.5 + 1.5 * fabs(sz[i]) / mx : 1.0;
   }
   ph_plot_style st;
-  ph_plot_style_series(&st, 1, "trajectory");
+  ph_plot_style_series(&st, 7, NULL);
   st.rgb[0] = st.rgb[1] = st.rgb[2] = 1.0;
-  st.width_pt = 1.6;
-  st.label = NULL;
+  st.width_pt = 1.8;
   ph_plot_line(a, x, y, t->nrows, &st); /* white halo */
-  ph_plot_style_series(&st, 1, "trajectory");
+  ph_plot_style_series(&st, 7, "trajectory");
   st.width_pt = 0.8;
-  ph_plot_line(a, x, y, t->nrows, &st);
-  st.label = NULL;
   st.marker = PH_PLOT_MARK_CIRCLE;
   st.marker_pt = 3.0;
+  ph_plot_line(a, x, y, t->nrows, &st);
+  st.label = NULL;
   ph_plot_markers(a, x, y, sz, t->nrows, &st);
   if (t->nrows > 0) {
     ph_plot_style m = st;
     m.rgb[0] = m.rgb[1] = m.rgb[2] = 1;
-    m.marker = PH_PLOT_MARK_CIRCLE;
-    m.marker_pt = 5;
-    m.label = "start";
+    m.marker_pt = 5.5;
     ph_plot_markers(a, x, y, NULL, 1, &m);
     m.rgb[0] = m.rgb[1] = m.rgb[2] = 0;
+    m.marker_filled = 0;
+    m.label = "start";
+    ph_plot_markers(a, x, y, NULL, 1, &m);
     m.marker = PH_PLOT_MARK_STAR;
+    m.marker_filled = 1;
     m.marker_pt = 7;
     m.label = "end";
     ph_plot_markers(a, x + t->nrows - 1, y + t->nrows - 1, NULL, 1, &m);

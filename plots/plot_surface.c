@@ -53,7 +53,7 @@ static void axis_ticks(ph_plot_axes *a, const proj *p, const double A[3],
   ph_plot__font(f, f->o.font_pt - 1.5, 0);
   cairo_set_source_rgb(cr, 0, 0, 0);
   cairo_set_line_width(cr, 0.5);
-  double lx = 0, ly = 0;
+  double lx = 0, ly = 0, ext = 0;
   int nl = 0;
   for (int k = 0; k < t.n; k++) {
     double s = (t.v[k] - lo) / (hi - lo);
@@ -70,13 +70,15 @@ static void axis_ticks(ph_plot_axes *a, const proj *p, const double A[3],
     lx += sx;
     ly += sy;
     nl++;
+    ext = fmax(ext, fabs(out[0]) * ph_plot__text_width(f, t.label[k]) +
+                        fabs(out[1]) * (f->o.font_pt - 1.5));
   }
   if (label && label[0] && nl) {
     ph_plot__font(f, f->o.font_pt - 1, 0);
     double ax = out[0] > 0.3 ? 0 : (out[0] < -0.3 ? 1 : 0.5);
     double ay = out[1] > 0.3 ? 0 : (out[1] < -0.3 ? 1 : 0.5);
-    ph_plot__text(f, label, lx / nl + 15 * out[0], ly / nl + 13 * out[1], ax,
-                  ay, 0);
+    ph_plot__text(f, label, lx / nl + (ext + 8) * out[0],
+                  ly / nl + (ext + 8) * out[1], ax, ay, 0);
   }
 }
 
