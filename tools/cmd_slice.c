@@ -51,7 +51,7 @@ static void usage(void) {
       "                       (default 1024; 0 = the whole split)\n"
       "  --split train|test   evaluation split (default train)\n"
       "  --landscape SPEC     a toy landscape (src/potholes) instead of --ckpt\n"
-      "  --at X1,X2,...       toy centre (default: the origin)\n"
+      "  --at X1,X2,...|pit|basin  toy centre (default: the origin)\n"
       "  --dirs KIND          random|hessian|pca|pothole|models|axes (default random)\n"
       "  --norm NORM          random directions: filter|layer|none (default filter;\n"
       "                       none for --landscape)\n"
@@ -61,8 +61,9 @@ static void usage(void) {
       "  --trajectory FILE    a trajectory .npy ([T, n], or [S, T, n]: row\n"
       "                       --traj-index) instead of RUN/trajectory.npy\n"
       "  --traj-index K       which trajectory of an [S, T, n] file (default 0)\n"
-      "  --precond FILE|DIR   averaged preconditioner for --dirs pothole (default\n"
-      "                       with --run: the run directory)\n"
+      "  --precond FILE|DIR   averaged preconditioner U for --dirs pothole: a .npy\n"
+      "                       diagonal of length n, a run directory or a .ckpt\n"
+      "                       (default with --run: the run directory)\n"
       "  --models A,B[,C]     checkpoints for --dirs models (the slice is centred at A)\n"
       "  --grid NX[xNY]       grid points; one number = 1-D (default 51x51)\n"
       "  --range LO:HI[,LO:HI] axis ranges, or 'auto' to cover the trajectory\n"
@@ -91,6 +92,20 @@ static int split_list(const char *s, char **out, int max) {
   if (k == max && strchr(p, ','))
     return -1;
   return k;
+}
+
+typedef struct diag_pc {
+  size_t n;
+  double *sqrt_u; /* (n) */
+} diag_pc;
+
+static ph_status diag_sqrt(const void *ctx, const double *v, double *out,
+                           ph_error *err) {
+  const diag_pc *d = ctx;
+  (void)err;
+  for (size_t i = 0; i < d->n; i++)
+    out[i] = d->sqrt_u[i] * v[i];
+  return PH_OK;
 }
 
 #if PH_LANDSCAPE_HAVE_PRECOND
@@ -239,7 +254,8 @@ int ph_cmd_slice(int argc, char **argv) {
   ph_status st = PH_OK;
   int code = 0;
   char *ckpt_buf = NULL, *trajp = NULL, *state = NULL;
-  char *mnames[3] = {0};
+  char *mnames[3] = {0}, *pdiag_path = NULL;
+  diag_pc pdiag = {0, NULL};
   double *mtheta[3] = {0};
   ph_npy traj = {0};
   ph_objective *o = NULL;
@@ -281,8 +297,11 @@ int ph_cmd_slice(int argc, char **argv) {
 #endif
   } else {
 #if PH_LANDSCAPE_HAVE_TOYS
-    if ((st = ph_toy_create(landscape, seed, &o, &err)))
+    o = ph_toy_create_str(landscape, &err);
+    if (!o) {
+      st = err.code ? err.code : PH_ERR_ARG;
       goto fail;
+    }
 #else
     st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
                       "toy landscapes are not built into this pothole yet (%s)",
@@ -291,7 +310,15 @@ int ph_cmd_slice(int argc, char **argv) {
 #endif
     toy_theta = calloc(o->n, sizeof *toy_theta);
     if (!toy_theta) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
-    if (at) {
+    if (at && (strcmp(at, "pit") == 0 || strcmp(at, "basin") == 0)) {
+#if PH_LANDSCAPE_HAVE_TOYS
+      ph_toy_geometry geo;
+      memset(&geo, 0, sizeof geo);
+      if ((st = ph_toy_geometry_get(o, &geo, &err))) goto fail;
+      memcpy(toy_theta, at[0] == 'p' ? geo.pit : geo.basin, o->n * sizeof(double));
+      ph_toy_geometry_free(&geo);
+#endif
+    } else if (at) {
       size_t k = 0;
       if ((rc = ph_cli_doubles(CMD, "--at", at, toy_theta, o->n, &k))) {
         code = rc;
@@ -374,18 +401,49 @@ int ph_cmd_slice(int argc, char **argv) {
     cfg.n_models = n_models;
   }
 
-  /* preconditioner */
+  /* preconditioner: a diagonal U as a .npy of length n (a file, or
+   * DIR/precond.npy without DIR/precond.json) is read here; any other
+   * structure goes through optim/precond.h. */
   if (dirs == PH_SLICE_POTHOLE) {
+    const char *pp = precond ? precond : run;
+    if (ph_is_dir(pp)) {
+      char *js = ph_path_join(pp, "precond.json", &err);
+      pdiag_path = ph_path_join(pp, "precond.npy", &err);
+      if (!js || !pdiag_path) { free(js); st = PH_ERR_NOMEM; goto fail; }
+      int structured = ph_path_exists(js);
+      free(js);
+      if (structured) { free(pdiag_path); pdiag_path = NULL; }
+    } else if (strlen(pp) > 4 && strcmp(pp + strlen(pp) - 4, ".npy") == 0) {
+      pdiag_path = strdup(pp);
+    }
+    if (pdiag_path) {
+      ph_npy pn = {0};
+      if ((st = ph_npy_read(pdiag_path, &pn, &err))) goto fail;
+      if (pn.size != n || pn.ndim != 1) {
+        st = ph_error_set(&err, PH_ERR_FORMAT, "%s: a diagonal preconditioner "
+                          "needs shape [%zu]", pdiag_path, n);
+        ph_npy_free(&pn);
+        goto fail;
+      }
+      for (size_t i = 0; i < n; i++) /* U^{1/2}, eigenvalues floored */
+        pn.data[i] = sqrt(pn.data[i] > 1e-8 ? pn.data[i] : 1e-8);
+      pdiag.n = n;
+      pdiag.sqrt_u = pn.data; /* owned now */
+      cfg.precond_sqrt = diag_sqrt;
+      cfg.precond_ctx = &pdiag;
+    } else {
 #if PH_LANDSCAPE_HAVE_PRECOND
-    pc = ph_precond_load(precond ? precond : run, n, o->n_blocks, o->blocks, &err);
-    if (!pc) { st = err.code ? err.code : PH_ERR_IO; goto fail; }
-    cfg.precond_sqrt = precond_sqrt;
-    cfg.precond_ctx = pc;
+      pc = ph_precond_load(pp, n, o->n_blocks, o->blocks, &err);
+      if (!pc) { st = err.code ? err.code : PH_ERR_IO; goto fail; }
+      cfg.precond_sqrt = precond_sqrt;
+      cfg.precond_ctx = pc;
 #else
-    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
-                      "preconditioners are not built into this pothole yet");
-    goto fail;
+      st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                        "%s: only diagonal preconditioners (.npy) are readable "
+                        "in this build", pp);
+      goto fail;
 #endif
+    }
   }
   if ((dirs == PH_SLICE_HESSIAN || dirs == PH_SLICE_POTHOLE) && !o->hvp) {
     st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
@@ -503,5 +561,7 @@ cleanup:
   free(ckpt_buf);
   free(trajp);
   free(state);
+  free(pdiag_path);
+  free(pdiag.sqrt_u);
   return code;
 }
