@@ -18,10 +18,12 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <math.h>
 #include <cmocka.h>
 
+#include "core/npy.h"
 #include "core/rng.h"
 #include "nn/transformer.h"
 #include "fdcheck.h"
@@ -344,8 +346,85 @@ static void test_init(void **state) {
   ph_objective_destroy(o);
 }
 
-int main(void) {
+/* Loss, gradient and Hv against PyTorch float64 (double backward) running
+ * tests/tf/torch_ref.py on the same θ, tokens and targets; skipped when
+ * /usr/bin/python3 lacks torch. Both sides are exact to rounding; every
+ * value is a sum of at most ~1e4 rounded terms, so 1e-10 relative to the
+ * largest entry leaves a wide margin while any layout or convention
+ * mismatch (LN eps, GELU form, head split, mean over targets) is O(1e-3+). */
+static void test_torch(void **state) {
+  (void)state;
+  const char *root = getenv("PH_SOURCE_ROOT");
+  if (!root || system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1")) {
+    fprintf(stderr, "skipping: no PH_SOURCE_ROOT or no torch\n");
+    skip();
+    return;
+  }
+  char dir[] = "/tmp/ph_tf_torch_XXXXXX", path[512], cmd[1024];
+  assert_non_null(mkdtemp(dir));
+  ph_objective *o = make_obj("transformer:d8h2l2", NEX);
+  size_t n = o->n;
+  double *th = random_theta(o, 6), *v = calloc(n, sizeof *v),
+         *g = calloc(n, sizeof *g), *hv = calloc(n, sizeof *hv), l;
+  ph_rng r = ph_rng_make(11, PH_RNG_STREAM_USER + 9);
+  ph_rng_fill_gauss(&r, v, n, 1.0);
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, NEX};
+  assert_int_equal(o->loss_grad(o->ctx, th, &b, &l, g, NULL), PH_OK);
+  assert_int_equal(o->hvp(o->ctx, th, &b, v, hv, NULL), PH_OK);
+  int64_t tok[NEX * TT], tgt[NEX * TT];
+  for (size_t i = 0; i < NEX * TT; i++) {
+    tok[i] = (int64_t)xs[0][i];
+    tgt[i] = ys[0][i];
+  }
+  size_t sh[2] = {NEX, TT};
+  snprintf(path, sizeof path, "%s/theta.npy", dir);
+  assert_int_equal(ph_npy_write_vec(path, th, n, NULL), PH_OK);
+  snprintf(path, sizeof path, "%s/v.npy", dir);
+  assert_int_equal(ph_npy_write_vec(path, v, n, NULL), PH_OK);
+  snprintf(path, sizeof path, "%s/tok.npy", dir);
+  assert_int_equal(ph_npy_write_i64(path, tok, 2, sh, NULL), PH_OK);
+  snprintf(path, sizeof path, "%s/tgt.npy", dir);
+  assert_int_equal(ph_npy_write_i64(path, tgt, 2, sh, NULL), PH_OK);
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/tf/torch_ref.py %s 8 2 2",
+           root, dir);
+  assert_int_equal(system(cmd), 0);
+  const char *names[3] = {"loss", "grad", "hv"};
+  const double *ours[3] = {&l, g, hv};
+  size_t sizes[3] = {1, n, n};
+  for (int k = 0; k < 3; k++) {
+    ph_npy a;
+    snprintf(path, sizeof path, "%s/%s.npy", dir, names[k]);
+    assert_int_equal(ph_npy_read(path, &a, NULL), PH_OK);
+    assert_int_equal(a.size, sizes[k]);
+    double mx = 0.0, err = 0.0;
+    for (size_t i = 0; i < a.size; i++) {
+      mx = fmax(mx, fabs(a.data[i]));
+      err = fmax(err, fabs(a.data[i] - ours[k][i]));
+    }
+    ph_npy_free(&a);
+    if (!(err <= 1e-10 * mx))
+      fail_msg("%s differs from PyTorch by %.3g (scale %.3g)", names[k], err,
+               mx);
+    remove(path);
+  }
+  const char *inputs[4] = {"theta", "v", "tok", "tgt"};
+  for (int k = 0; k < 4; k++) {
+    snprintf(path, sizeof path, "%s/%s.npy", dir, inputs[k]);
+    remove(path);
+  }
+  rmdir(dir);
+  free(th); free(v); free(g); free(hv);
+  ph_objective_destroy(o);
+}
+
+/* With --torch only the PyTorch comparison runs (suite 'slow': importing
+ * torch alone takes seconds). */
+int main(int argc, char **argv) {
   make_data();
+  if (argc > 1 && strcmp(argv[1], "--torch") == 0) {
+    const struct CMUnitTest t[] = {cmocka_unit_test(test_torch)};
+    return cmocka_run_group_tests(t, NULL, NULL);
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_spec),     cmocka_unit_test(test_layout),
       cmocka_unit_test(test_gradient), cmocka_unit_test(test_hessian),
