@@ -62,7 +62,8 @@ static void usage(void) {
       "                       --traj-index) instead of RUN/trajectory.npy\n"
       "  --traj-index K       which trajectory of an [S, T, n] file (default 0)\n"
       "  --precond FILE|DIR   averaged preconditioner U for --dirs pothole: a .npy\n"
-      "                       diagonal of length n, a run directory or a .ckpt\n"
+      "                       diagonal of length n, a run directory or a .ckpt;\n"
+      "                       'basin' for a toy: its fitted U = diag(1/curvature)\n"
       "                       (default with --run: the run directory)\n"
       "  --models A,B[,C]     checkpoints for --dirs models (the slice is centred at A)\n"
       "  --grid NX[xNY]       grid points; one number = 1-D (default 51x51)\n"
@@ -404,7 +405,20 @@ int ph_cmd_slice(int argc, char **argv) {
   /* preconditioner: a diagonal U as a .npy of length n (a file, or
    * DIR/precond.npy without DIR/precond.json) is read here; any other
    * structure goes through optim/precond.h. */
-  if (dirs == PH_SLICE_POTHOLE) {
+  if (dirs == PH_SLICE_POTHOLE && landscape && precond &&
+      strcmp(precond, "basin") == 0) {
+#if PH_LANDSCAPE_HAVE_TOYS
+    /* the toy's fitted averaged geometry: U = diag(1/λ̄) */
+    pdiag.sqrt_u = calloc(n, sizeof(double));
+    if (!pdiag.sqrt_u) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+    if ((st = ph_toy_basin_curvature(o, pdiag.sqrt_u, &err))) goto fail;
+    for (size_t i = 0; i < n; i++)
+      pdiag.sqrt_u[i] = 1.0 / sqrt(pdiag.sqrt_u[i]);
+    pdiag.n = n;
+    cfg.precond_sqrt = diag_sqrt;
+    cfg.precond_ctx = &pdiag;
+#endif
+  } else if (dirs == PH_SLICE_POTHOLE) {
     const char *pp = precond ? precond : run;
     if (ph_is_dir(pp)) {
       char *js = ph_path_join(pp, "precond.json", &err);
