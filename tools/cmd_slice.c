@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -149,7 +150,7 @@ int ph_cmd_slice(int argc, char **argv) {
   static const char *const norms[] = {"filter", "layer", "none", NULL};
   static const char *const kinds[] = {"random", "hessian", "pca", "pothole",
                                       "models", "axes", NULL};
-  int c, rc;
+  int c, rc, out_created = 0;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -486,6 +487,7 @@ int ph_cmd_slice(int argc, char **argv) {
   cfg.progress = &prog;
   g_interrupt = 0;
   cfg.interrupt = &g_interrupt;
+  out_created = !ph_path_exists(out);
   if ((st = ph_mkdir_p(out, &err))) goto fail;
   state = ph_path_join(out, ".slice.state", &err);
   if (!state) { st = PH_ERR_NOMEM; goto fail; }
@@ -556,6 +558,8 @@ int ph_cmd_slice(int argc, char **argv) {
 
 fail:
   code = ph_cli_fail(CMD, st, &err);
+  if (out_created)
+    rmdir(out); /* only if still empty: never a resume state */
 cleanup:
   cJSON_Delete(cfgj);
   ph_slice_result_free(&res);
