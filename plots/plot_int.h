@@ -78,4 +78,29 @@ void ph_plot__legend_add(ph_plot_axes *a, const ph_plot_style *s, int kind);
 void ph_plot__marker_path(cairo_t *cr, ph_plot_marker m, double x, double y,
                           double d);
 
+
+/* Shared by the recipes (plot_recipes.c, plot_recipes2.c). */
+#include "core/npy.h"
+#include "plot_recipes.h"
+#define MAX_SERIES 8
+const char *ph_plot__or_default(const char *s, const char *d);
+ph_status ph_plot__load_npy(const char *dir, const char *name, ph_npy *a,
+                            ph_error *err);
+ph_status ph_plot__load_table(const char *dir, const char *name,
+                              ph_plot_table *t, int optional, int *present,
+                              ph_error *err);
+ph_status ph_plot__need_cols(const ph_plot_table *t, const char *file,
+                             const char *const *cols, int *idx, ph_error *err);
+double *ph_plot__col_copy(const ph_plot_table *t, int c);
+const char *ph_plot__base_name(const char *path);
+ph_status ph_plot__fig_open(const ph_plot_recipe_opts *o, double w, double h,
+                            int rows, int cols, const char *out,
+                            ph_plot_fig **f, ph_error *err);
+ph_status ph_plot__recipe_2d(ph_plot_kind kind, const char *dir,
+                             const ph_plot_recipe_opts *o, const char *out,
+                             ph_error *err);
+ph_status ph_plot__recipe_slice1d(const char *const *in, size_t n,
+                                  const ph_plot_recipe_opts *o,
+                                  const char *out, ph_error *err);
+
 #endif

@@ -181,6 +181,35 @@ ph_status ph_plot_ticks_log(double lo, double hi, int target, ph_plot_ticks *t,
     return PH_OK;
   }
   int nd = d1 - d0 + 1;
+  if (nd <= 2) {
+    /* two decades at most: label 1, 2, 5 × 10ⁿ as plain numbers, which
+     * read better than two lone powers of ten */
+    static const int q125[3] = {1, 2, 5};
+    for (int d = d0 - 1; d <= d1; d++) {
+      for (int q = 1; q <= 9; q++) {
+        double v = d >= 0 ? q * pow10i(d) : q / pow10i(-d);
+        if (v < lo * (1 - slack) || v > hi * (1 + slack)) continue;
+        int major = q == q125[0] || q == q125[1] || q == q125[2];
+        if (major && t->n < PH_PLOT_MAX_TICKS) {
+          t->v[t->n] = v;
+          if (v >= 1e-3 && v < 1e5)
+            ph_plot_format_fixed(t->label[t->n], PH_PLOT_LABEL_MAX, v,
+                                 d < 0 ? -d : 0);
+          else if (q == 1)
+            ph_plot_format_pow10(t->label[t->n], PH_PLOT_LABEL_MAX, d);
+          else {
+            char b[16];
+            ph_plot_format_pow10(b, sizeof b, d);
+            snprintf(t->label[t->n], PH_PLOT_LABEL_MAX, "%d" TIMES "%s", q, b);
+          }
+          t->n++;
+        } else if (!major && t->n_minor < 4 * PH_PLOT_MAX_TICKS) {
+          t->minor[t->n_minor++] = v;
+        }
+      }
+    }
+    return PH_OK;
+  }
   int every = 1;
   int tgt = target < 2 ? 2 : target + 2;
   while (nd / every > tgt) every++;

@@ -172,6 +172,14 @@ static void test_ticks_log(void **state) {
   /* many decades are thinned, never more than about the target */
   assert_int_equal(ph_plot_ticks_log(1e-30, 1e30, 5, &t, NULL), PH_OK);
   assert_true(t.n >= 3 && t.n <= 8);
+  /* two decades at most: 1, 2, 5 × 10ⁿ as plain numbers */
+  assert_int_equal(ph_plot_ticks_log(0.07, 2.6, 5, &t, NULL), PH_OK);
+  static const char *const w125[] = {"0.1", "0.2", "0.5", "1", "2"};
+  assert_int_equal(t.n, 5);
+  for (int i = 0; i < t.n; i++) {
+    assert_string_equal(t.label[i], w125[i]);
+    assert_true(parse_label(t.label[i]) == t.v[i]);
+  }
   /* under two decades: linear nice ticks */
   assert_int_equal(ph_plot_ticks_log(2, 9, 4, &t, NULL), PH_OK);
   assert_true(t.n >= 2);
