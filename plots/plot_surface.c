@@ -82,10 +82,48 @@ static void axis_ticks(ph_plot_axes *a, const proj *p, const double A[3],
   }
 }
 
+static ph_status surface3d(ph_plot_axes *a, const double *z, size_t nx,
+                           size_t ny, const double *x, const double *y,
+                           ph_plot_cmap cm, const ph_plot_norm *nm,
+                           const ph_plot_view3d *view, ph_error *err);
+
+/* Grids finer than MAX3D per side are shown at every k-th point (the last
+ * row and column always kept): beyond ~100 quads per side a printed mesh
+ * looks the same, and a PDF of 40k shaded quads is megabytes. */
+#define MAX3D 101
+
 ph_status ph_plot_surface3d(ph_plot_axes *a, const double *z, size_t nx,
                             size_t ny, const double *x, const double *y,
                             ph_plot_cmap cm, const ph_plot_norm *nm,
                             const ph_plot_view3d *view, ph_error *err) {
+  if (nx <= MAX3D && ny <= MAX3D)
+    return surface3d(a, z, nx, ny, x, y, cm, nm, view, err);
+  size_t sx = (nx - 2) / (MAX3D - 1) + 1, sy = (ny - 2) / (MAX3D - 1) + 1;
+  size_t mx = (nx - 1 + sx - 1) / sx + 1, my = (ny - 1 + sy - 1) / sy + 1;
+  double *zz = malloc(mx * my * sizeof *zz), *xx = malloc(mx * sizeof *xx),
+         *yy = malloc(my * sizeof *yy);
+  ph_status st;
+  if (!zz || !xx || !yy) {
+    st = ph_error_set(err, PH_ERR_NOMEM, "surface3d: out of memory");
+  } else {
+    for (size_t i = 0; i < mx; i++) xx[i] = x[i * sx < nx ? i * sx : nx - 1];
+    for (size_t j = 0; j < my; j++) yy[j] = y[j * sy < ny ? j * sy : ny - 1];
+    for (size_t j = 0; j < my; j++)
+      for (size_t i = 0; i < mx; i++)
+        zz[j * mx + i] = z[(j * sy < ny ? j * sy : ny - 1) * nx +
+                           (i * sx < nx ? i * sx : nx - 1)];
+    st = surface3d(a, zz, mx, my, xx, yy, cm, nm, view, err);
+  }
+  free(zz);
+  free(xx);
+  free(yy);
+  return st;
+}
+
+static ph_status surface3d(ph_plot_axes *a, const double *z, size_t nx,
+                           size_t ny, const double *x, const double *y,
+                           ph_plot_cmap cm, const ph_plot_norm *nm,
+                           const ph_plot_view3d *view, ph_error *err) {
   if (nx < 2 || ny < 2)
     return ph_error_set(err, PH_ERR_FORMAT, "surface3d: need at least 2x2 points");
   double zlo = nm->vmin, zhi = nm->vmax;

@@ -512,6 +512,35 @@ static void test_render_svg_xml(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+static void test_render_surface3d(void **state) {
+  (void)state;
+  /* a grid finer than the 3-D mesh limit (decimated; ASan checks bounds) */
+  enum { NX = 250, NY = 120 };
+  double *z = malloc(NX * NY * sizeof *z), x[NX], y[NY];
+  assert_non_null(z);
+  for (int i = 0; i < NX; i++) x[i] = i;
+  for (int j = 0; j < NY; j++) y[j] = 0.1 * j;
+  for (int j = 0; j < NY; j++)
+    for (int i = 0; i < NX; i++) z[j * NX + i] = sin(0.05 * i) * cos(0.3 * j);
+  z[7] = NAN;
+  ph_plot_fig_opts o;
+  ph_plot_fig_opts_default(&o);
+  o.dpi = 60;
+  ph_plot_fig *f;
+  assert_int_equal(ph_plot_fig_new(&o, PH_PLOT_PNG, &f, NULL), PH_OK);
+  ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
+  ph_plot_axes_hide(a);
+  assert_int_equal(ph_plot_axes_layout(a, NULL), PH_OK);
+  ph_plot_norm nm = {-1, 1, 0};
+  ph_plot_view3d v = {-60, 30, "x", "y", "z"};
+  assert_int_equal(ph_plot_surface3d(a, z, NX, NY, x, y, PH_PLOT_VIRIDIS, &nm, &v, NULL),
+                   PH_OK);
+  ph_plot_axes_finish(a);
+  assert_int_equal(ph_plot_fig_save(f, tmp_path("s3d.png"), NULL), PH_OK);
+  ph_plot_fig_free(f);
+  free(z);
+}
+
 static void test_save_failure(void **state) {
   (void)state;
   ph_plot_fig_opts o;
@@ -555,6 +584,7 @@ int main(void) {
       cmocka_unit_test(test_render_contour),
       cmocka_unit_test(test_render_pdf_text),
       cmocka_unit_test(test_render_svg_xml),
+      cmocka_unit_test(test_render_surface3d),
       cmocka_unit_test(test_save_failure),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
