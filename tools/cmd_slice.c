@@ -28,6 +28,9 @@
 #if PH_LANDSCAPE_HAVE_TOYS
 #include "potholes/toys.h"
 #endif
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+#include "potholes/sharpness.h"
+#endif
 
 #define CMD "slice"
 
@@ -98,8 +101,27 @@ static int split_list(const char *s, char **out, int max) {
 
 typedef struct diag_pc {
   size_t n;
+  double *u;      /* (n) the diagonal of U = P */
   double *sqrt_u; /* (n) */
 } diag_pc;
+
+static ph_status diag_sqrt(const void *ctx, const double *v, double *out,
+                           ph_error *err);
+
+/* Hand a diagonal P to the slice: as a ph_geom when the sharpness module is
+ * built (its generalised eigen-solver), else as P^{1/2}. */
+static void use_diag(ph_slice_config *cfg, diag_pc *d, void *geom_storage) {
+  for (size_t i = 0; i < d->n; i++)
+    d->sqrt_u[i] = sqrt(d->u[i]);
+  cfg->precond_sqrt = diag_sqrt;
+  cfg->precond_ctx = d;
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+  *(ph_geom *)geom_storage = ph_geom_diag(d->n, d->u);
+  cfg->geom = geom_storage;
+#else
+  (void)geom_storage;
+#endif
+}
 
 static ph_status diag_sqrt(const void *ctx, const double *v, double *out,
                            ph_error *err) {
@@ -257,7 +279,12 @@ int ph_cmd_slice(int argc, char **argv) {
   int code = 0;
   char *ckpt_buf = NULL, *trajp = NULL, *state = NULL;
   char *mnames[3] = {0}, *pdiag_path = NULL;
-  diag_pc pdiag = {0, NULL};
+  diag_pc pdiag = {0, NULL, NULL};
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+  ph_geom geom_store; /* the averaged geometry for the sharpness module */
+#else
+  int geom_store = 0;
+#endif
   double *mtheta[3] = {0};
   ph_npy traj = {0};
   ph_objective *o = NULL;
@@ -410,14 +437,14 @@ int ph_cmd_slice(int argc, char **argv) {
       strcmp(precond, "basin") == 0) {
 #if PH_LANDSCAPE_HAVE_TOYS
     /* the toy's fitted averaged geometry: U = diag(1/λ̄) */
-    pdiag.sqrt_u = calloc(n, sizeof(double));
-    if (!pdiag.sqrt_u) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
-    if ((st = ph_toy_basin_curvature(o, pdiag.sqrt_u, &err))) goto fail;
-    for (size_t i = 0; i < n; i++)
-      pdiag.sqrt_u[i] = 1.0 / sqrt(pdiag.sqrt_u[i]);
     pdiag.n = n;
-    cfg.precond_sqrt = diag_sqrt;
-    cfg.precond_ctx = &pdiag;
+    pdiag.u = calloc(n, sizeof(double));
+    pdiag.sqrt_u = calloc(n, sizeof(double));
+    if (!pdiag.u || !pdiag.sqrt_u) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+    if ((st = ph_toy_basin_curvature(o, pdiag.u, &err))) goto fail;
+    for (size_t i = 0; i < n; i++)
+      pdiag.u[i] = 1.0 / pdiag.u[i];
+    use_diag(&cfg, &pdiag, &geom_store);
 #endif
   } else if (dirs == PH_SLICE_POTHOLE) {
     const char *pp = precond ? precond : run;
@@ -440,18 +467,23 @@ int ph_cmd_slice(int argc, char **argv) {
         ph_npy_free(&pn);
         goto fail;
       }
-      for (size_t i = 0; i < n; i++) /* U^{1/2}, eigenvalues floored */
-        pn.data[i] = sqrt(pn.data[i] > 1e-8 ? pn.data[i] : 1e-8);
+      for (size_t i = 0; i < n; i++) /* eigenvalues floored, as precond.h */
+        pn.data[i] = pn.data[i] > 1e-8 ? pn.data[i] : 1e-8;
       pdiag.n = n;
-      pdiag.sqrt_u = pn.data; /* owned now */
-      cfg.precond_sqrt = diag_sqrt;
-      cfg.precond_ctx = &pdiag;
+      pdiag.u = pn.data; /* owned now */
+      pdiag.sqrt_u = calloc(n, sizeof(double));
+      if (!pdiag.sqrt_u) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+      use_diag(&cfg, &pdiag, &geom_store);
     } else {
 #if PH_LANDSCAPE_HAVE_PRECOND
       pc = ph_precond_load(pp, n, o->n_blocks, o->blocks, &err);
       if (!pc) { st = err.code ? err.code : PH_ERR_IO; goto fail; }
       cfg.precond_sqrt = precond_sqrt;
       cfg.precond_ctx = pc;
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+      geom_store = ph_geom_precond(pc);
+      cfg.geom = &geom_store;
+#endif
 #else
       st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
                         "%s: only diagonal preconditioners (.npy) are readable "
@@ -581,5 +613,6 @@ cleanup:
   free(state);
   free(pdiag_path);
   free(pdiag.sqrt_u);
+  free(pdiag.u);
   return code;
 }

@@ -83,8 +83,7 @@ void ph_landscape_random_direction(const ph_objective *o, const double *theta,
   ph_landscape_normalize(o->n_blocks, o->blocks, theta, norm, include_bias, d);
 }
 
-/* Flip v so that its entry of largest magnitude is positive. */
-static void fix_sign(size_t n, double *v) {
+void ph_landscape_fix_sign(size_t n, double *v) {
   if (n == 0)
     return;
   size_t i = cblas_idamax((int)n, v, 1);
@@ -149,7 +148,7 @@ ph_status ph_landscape_pca(const double *traj, size_t T, size_t n,
       ph_vec_axpy(n, -ph_vec_dot(n, dirs + j * n, v), dirs + j * n, v);
     double nv = ph_vec_nrm2(n, v);
     ph_vec_scal(n, 1.0 / nv, v);
-    fix_sign(n, v);
+    ph_landscape_fix_sign(n, v);
     explained[i] = s[i] / total;
   }
 done:
@@ -329,7 +328,7 @@ ph_status ph_landscape_top_eigs(ph_landscape_apply_fn apply, void *ctx,
   /* True residuals (k more products), reported, not trusted from bounds. */
   for (size_t i = 0; i < k; i++) {
     double *v = vecs + i * n;
-    fix_sign(n, v);
+    ph_landscape_fix_sign(n, v);
     if ((st = apply(ctx, v, w, err)) != PH_OK)
       goto done;
     products++;

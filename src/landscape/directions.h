@@ -49,6 +49,10 @@ void ph_landscape_random_direction(const ph_objective *o, const double *theta,
                                    ph_dir_norm norm, int include_bias,
                                    double *d);
 
+/* Flip v (n) so that its entry of largest magnitude is positive: the sign
+ * convention for every eigen- and singular vector direction. */
+void ph_landscape_fix_sign(size_t n, double *v);
+
 /* PCA of a trajectory (Li et al. §7): M = rows traj[t] − center (T × n,
  * not mean-centred, as in the paper), its top-k (k ≤ 2, k ≤ T) right singular
  * vectors into dirs (k, n), unit norm, sign fixed so that the entry of largest

@@ -21,6 +21,13 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "core/vec.h"
+#include "landscape/have.h"
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+#include "potholes/sharpness.h"
+#endif
+
+/* Toys and tiny models below this size get a dense eigen-solve. */
+#define SLICE_DENSE_MAX 64
 
 static const char *const dir_names[] = {"random", "hessian", "pca", "pothole",
                                         "models", "axes", "given", NULL};
@@ -121,6 +128,31 @@ done:
   return st;
 }
 
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+/* Fix signs and record the true residuals ‖Hv − λv‖ (k more products). */
+static ph_status eig_residuals(ph_objective *o, const double *theta,
+                               const ph_slice_config *cfg, size_t k,
+                               ph_slice_result *r, ph_error *err) {
+  size_t n = o->n;
+  double *hv = ph_malloc(n, sizeof(double), "residual", err);
+  if (!hv)
+    return PH_ERR_NOMEM;
+  ph_status st = PH_OK;
+  for (size_t i = 0; i < k && st == PH_OK; i++) {
+    double *v = r->dirs + i * n;
+    ph_landscape_fix_sign(n, v);
+    st = ph_objective_hvp(o, theta, &cfg->batch, v, hv, err);
+    if (st == PH_OK) {
+      ph_vec_axpy(n, -r->eigval[i], v, hv);
+      r->eig_resid[i] = ph_vec_nrm2(n, hv);
+      r->products++;
+    }
+  }
+  free(hv);
+  return st;
+}
+#endif
+
 static ph_status choose_directions(ph_objective *o, const double *theta,
                                    const ph_slice_config *cfg,
                                    ph_slice_result *r, ph_error *err) {
@@ -140,9 +172,21 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
                             ph_dir_norm_name(cfg->norm));
     return PH_OK;
   case PH_SLICE_HESSIAN:
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+  {
+    size_t prods = 0;
+    r->solver = "potholes/sharpness ph_sharp_eigs (linalg Lanczos, tol 1e-8)";
+    PH_TRY(ph_sharp_eigs(o, theta, &cfg->batch, NULL, k, cfg->seed,
+                         SLICE_DENSE_MAX, r->eigval, d, NULL, &prods, err));
+    r->products = prods;
+    return eig_residuals(o, theta, cfg, k, r, err);
+  }
+#else
+    r->solver = "landscape Lanczos (stopgap)";
     return ph_landscape_hessian_directions(o, theta, &cfg->batch, k, cfg->seed,
                                            d, r->eigval, r->eig_resid,
                                            &r->products, err);
+#endif
   case PH_SLICE_PCA:
     if (!cfg->traj || cfg->traj_T < k)
       return ph_error_set(err, PH_ERR_ARG,
@@ -151,9 +195,23 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
     return ph_landscape_pca(cfg->traj, cfg->traj_T, n, theta, k, d,
                             r->explained, err);
   case PH_SLICE_POTHOLE:
+#if PH_LANDSCAPE_HAVE_SHARPNESS
+    if (cfg->geom) {
+      ph_pothole_dir pd[2];
+      r->solver = "potholes/sharpness ph_sharp_directions";
+      PH_TRY(ph_sharp_directions(o, theta, &cfg->batch, cfg->geom, k,
+                                 cfg->seed, SLICE_DENSE_MAX, pd, d, err));
+      for (size_t i = 0; i < k; i++) {
+        r->eigval[i] = pd[i].mu;
+        ph_landscape_fix_sign(n, d + i * n);
+      }
+      return PH_OK;
+    }
+#endif
     if (!cfg->precond_sqrt)
       return ph_error_set(err, PH_ERR_ARG,
                           "pothole directions need a preconditioner");
+    r->solver = "landscape Lanczos (stopgap)";
     return pothole_directions(o, theta, cfg, k, r, err);
   case PH_SLICE_MODELS:
     if (!cfg->models || cfg->n_models != k + 1)
@@ -374,7 +432,7 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
     cJSON_AddItemToObject(d, "residuals",
                           ph_json_array(r->eig_resid, r->two_d ? 2 : 1));
     cJSON_AddNumberToObject(d, "products", (double)r->products);
-    cJSON_AddStringToObject(d, "solver", "lanczos (landscape stopgap)");
+    cJSON_AddStringToObject(d, "solver", r->solver ? r->solver : "");
   }
   ph_json_add_number(d, "seconds", r->dir_seconds);
 

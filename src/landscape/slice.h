@@ -64,7 +64,11 @@ typedef struct ph_slice_config {
   /* models: 2 or 3 parameter vectors; the slice is centred at models[0]. */
   const double *const *models;
   size_t n_models;
-  /* pothole: P^{1/2} as a callback. */
+  /* pothole: the averaged geometry P, either as a `const ph_geom *` of
+   * potholes/sharpness.h (used when that module is built: its generalised
+   * eigen-solver), or as P^{1/2} through a callback (landscape's own
+   * Lanczos). */
+  const void *geom;
   ph_slice_sqrt_fn precond_sqrt;
   const void *precond_ctx;
   /* given: d1 (and d2 for 2-D), each n. */
@@ -89,6 +93,7 @@ typedef struct ph_slice_result {
   double explained[2];
   double eigval[2], eig_resid[2];
   size_t products;
+  const char *solver;     /* which eigen-solver gave the directions */
   double dir_seconds;
   double norms[2];        /* ‖d1‖, ‖d2‖ */
   double cos12;           /* cosine between d1 and d2 */
