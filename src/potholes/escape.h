@@ -41,7 +41,7 @@
  * narrow pit (curvature ≈ d/s² = 50) at (2.5, 0): π ≈ 250 under the fitted
  * P, and the pit is shallower than the basin minimum. */
 #define PH_ESCAPE_DEFAULT_LANDSCAPE "pothole2d:a=0.2,b=0.2,cx=2.5"
-#define PH_ESCAPE_DEFAULT_LR 0.02
+#define PH_ESCAPE_DEFAULT_LR 0.018
 #define PH_ESCAPE_DEFAULT_RHO_LLQR 0.1
 #define PH_ESCAPE_MAX_SWEEP 32
 
@@ -75,7 +75,7 @@ typedef struct ph_escape_config {
   double point[64];      /* PH_START_POINT (first n entries) */
   double jitter;         /* start jitter σ; <0 = default s/4 (pit) or 0.1 */
   double random_box;     /* 2 */
-  double lr;             /* 0.02 */
+  double lr;             /* 0.018 */
   double rho;            /* 0 = default: SAM 0.05, LLQR+SAM 0.1 */
   double momentum;       /* 0 */
   size_t batch;          /* minibatch size when the toy has a sample (8) */

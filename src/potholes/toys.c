@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/csv.h"
 #include "core/rng.h"
 #include "core/vec.h"
 
@@ -175,13 +176,17 @@ ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out,
 }
 
 void ph_toy_spec_format(const ph_toy_spec *s, char *buf, size_t len) {
+  char num[40];
   size_t k = (size_t)snprintf(buf, len, "%s", ph_toy_kind_name(s->kind));
-  for (size_t i = 0; i < s->n_params && k < len; i++)
-    k += (size_t)snprintf(buf + k, len - k, "%s%s=%.17g", i ? "," : ":",
-                          s->keys[i], s->vals[i]);
+  for (size_t i = 0; i < s->n_params && k < len; i++) {
+    ph_format_double(num, sizeof num, s->vals[i]); /* shortest round trip */
+    k += (size_t)snprintf(buf + k, len - k, "%s%s=%s", i ? "," : ":",
+                          s->keys[i], num);
+  }
+  ph_format_double(num, sizeof num, s->noise);
   if (k < len)
-    snprintf(buf + k, len - k, "%snoise=%.17g,samples=%zu,seed=%llu",
-             s->n_params ? "," : ":", s->noise, s->samples,
+    snprintf(buf + k, len - k, "%snoise=%s,samples=%zu,seed=%llu",
+             s->n_params ? "," : ":", num, s->samples,
              (unsigned long long)s->seed);
 }
 
