@@ -1,0 +1,119 @@
+#!/bin/sh
+# test_cli_potholes.sh: `pothole toy` and `pothole sharpness` end to end on
+# toy landscapes: --help, usage errors (exit 2, no output), runtime errors
+# (exit 1, one line, no partial output), reproducibility from the seed, and
+# closed forms on a quadratic (JSON checks need /usr/bin/python3; without it
+# they are skipped, the rest still runs).
+set -u
+P=${PH_POTHOLE:?PH_POTHOLE not set}
+T=$(mktemp -d /tmp/ph_cli_potholes.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+expect() { # expect CODE cmd...
+  want=$1; shift
+  "$@" >"$T/stdout" 2>"$T/stderr"; got=$?
+  [ "$got" = "$want" ] || fail "exit $got (wanted $want): $* : $(cat "$T/stderr")"
+  if [ "$want" != 0 ]; then
+    [ "$(wc -l <"$T/stderr")" = 1 ] || fail "not one line on stderr: $*"
+    grep -q "^pothole " "$T/stderr" || fail "message lacks 'pothole CMD:': $*"
+  fi
+}
+
+# ---- toy ------------------------------------------------------------------
+expect 0 "$P" toy --help
+grep -q -- "--seeds S .*default 200" "$T/stdout" || fail "toy --help lacks --seeds default"
+grep -q -- "--precond-from HOW .*default fit" "$T/stdout" || fail "toy --help lacks --precond-from default"
+expect 2 "$P" toy --landscape pothole2d
+expect 2 "$P" toy --landscape nope --out "$T/x"
+expect 2 "$P" toy --landscape pothole2d:zz=1 --out "$T/x"
+expect 2 "$P" toy --start 1,2,3 --out "$T/x"
+expect 2 "$P" toy --sweep depth --out "$T/x"
+expect 2 "$P" toy --opt sgd,sgd --out "$T/x"
+expect 2 "$P" toy --seeds 0 --out "$T/x"
+expect 2 "$P" toy --precond-from magic --out "$T/x"
+expect 2 "$P" toy --bogus --out "$T/x"
+[ ! -e "$T/x" ] || fail "a usage error left output behind"
+# runtime failure: a pit too shallow to hold a minimum (exit 1, no output)
+expect 1 "$P" toy --landscape pothole2d:d=0.01 --out "$T/y"
+[ ! -e "$T/y/escape.csv" ] || fail "a failed toy left escape.csv"
+
+L="pothole2d:a=0.2,b=0.2,cx=2.5,noise=0.02,samples=64"
+expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 3 --backend builtin --out "$T/a"
+expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 3 --backend builtin --out "$T/b"
+expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 4 --backend builtin --out "$T/c"
+cmp -s "$T/a/escape.csv" "$T/b/escape.csv" || fail "same seed, different escape.csv"
+cmp -s "$T/a/escape.csv" "$T/c/escape.csv" && fail "different seeds, identical escape.csv"
+head -1 "$T/a/escape.csv" | grep -q "^optimiser,escape_rate,ci_lo,ci_hi,median_escape_step,final_loss_mean,final_loss_std" \
+  || fail "escape.csv header"
+[ "$(wc -l <"$T/a/escape.csv")" = 5 ] || fail "escape.csv should have 4 rows"
+for o in sgd sam llqr llqr-sam; do
+  [ -f "$T/a/trajectories/$o.npy" ] || fail "missing trajectories/$o.npy"
+done
+grep -q '"from":	"fit"' "$T/a/toy.json" || fail "toy.json lacks how P was obtained"
+
+# stability: no pit, start in the wide basin, nobody leaves
+expect 0 "$P" toy --landscape pothole2d:a=0.2,b=0.2,d=0 --start basin --seeds 20 --steps 1000 --backend builtin --out "$T/s"
+awk -F, 'NR > 1 && $2 != 0 { exit 1 }' "$T/s/escape.csv" || fail "an optimiser left the wide basin"
+
+# sweep
+expect 0 "$P" toy --landscape potholeNd:n=6 --sweep width --values 0.1,0.2 --seeds 8 --backend builtin --out "$T/w"
+head -1 "$T/w/amplification.csv" | grep -q "^param,value,pi,predicted,measured,ci_lo,ci_hi" || fail "amplification.csv header"
+[ "$(wc -l <"$T/w/amplification.csv")" = 3 ] || fail "amplification.csv rows"
+
+# ---- sharpness --------------------------------------------------------------
+expect 0 "$P" sharpness --help
+grep -q -- "--rho RHO .*default 0.05" "$T/stdout" || fail "sharpness --help lacks --rho default"
+expect 2 "$P" sharpness --landscape quadratic
+expect 2 "$P" sharpness --landscape quadratic --ckpt a.ckpt --out "$T/x"
+expect 2 "$P" sharpness --landscape quadratic --at 1,2,3 --out "$T/x"
+expect 2 "$P" sharpness --landscape quadratic --rho -1 --out "$T/x"
+[ ! -e "$T/x" ] || fail "a usage error left output behind"
+expect 1 "$P" sharpness --landscape quadratic --precond "$T/none.npy" --out "$T/z"
+[ ! -e "$T/z/sharpness.json" ] || fail "a failed sharpness left sharpness.json"
+expect 1 "$P" sharpness --landscape rastrigin --precond basin --out "$T/z"
+
+expect 0 "$P" sharpness --landscape quadratic:n=4,lmin=0.5,lmax=4 --at 1,1,1,1 --precond basin --k 2 --out "$T/q"
+[ -f "$T/q/sharpness.json" ] && [ -f "$T/q/directions.npy" ] || fail "sharpness outputs"
+expect 0 "$P" sharpness --landscape potholeNd:n=5,count=2 --precond basin --at pit --k 3 --seed 1 --out "$T/p1"
+expect 0 "$P" sharpness --landscape potholeNd:n=5,count=2 --precond basin --at pit --k 3 --seed 1 --out "$T/p2"
+cmp -s "$T/p1/sharpness.json" "$T/p2/sharpness.json" || true # timing differs; numbers checked below
+
+PY=/usr/bin/python3
+if ! $PY -c "import json" 2>/dev/null; then
+  echo "python3 absent: JSON checks skipped"; exit 0
+fi
+$PY - "$T" <<'PYEOF' || fail "closed-form checks"
+import sys, json
+T = sys.argv[1]
+q = json.load(open(T + "/q/sharpness.json"))
+lam = [0.5 * 8 ** (i / 3) for i in range(4)]        # geometric 0.5..4
+assert abs(q["lambda_max"] - 4) < 1e-12, q["lambda_max"]
+assert abs(q["top_eigenvalues"][1] - lam[2]) < 1e-12
+# fitted P = diag(1/λ): P^{1/2} H P^{1/2} = I, so every π = 1 and μ = 1
+assert abs(q["precond_lambda_max"] - 1) < 1e-12
+for d in q["directions"]:
+    assert abs(d["pi"] - 1) < 1e-12 and abs(d["mu"] - 1) < 1e-12
+# average sharpness on a quadratic: σ² tr(H)/2 within 4 standard errors
+a = q["average_sharpness"]
+exact = a["sigma"] ** 2 * sum(lam) / 2
+assert abs(a["mean"] - exact) <= 4 * a["stderr"] + 1e-15, (a, exact)
+# SAM sharpness ≥ first-order lower bound ρ‖g‖ and ≤ ρ‖g‖ + ρ²λmax/2
+g = (sum((l * 1.0) ** 2 for l in lam)) ** 0.5
+rho = q["config"]["rho"]
+e = q["sam_sharpness"]["euclidean"]
+assert rho * g - 1e-12 <= e <= rho * g + rho * rho * 4 / 2 + 1e-12, e
+for k in ("lambda_max", "top_eigenvalues", "precond_lambda_max", "directions",
+          "sam_sharpness", "average_sharpness"):
+    assert k in q, k
+p1 = json.load(open(T + "/p1/sharpness.json"))
+p2 = json.load(open(T + "/p2/sharpness.json"))
+for k in ("lambda_max", "top_eigenvalues", "directions", "sam_sharpness",
+          "average_sharpness"):
+    assert p1[k] == p2[k], k                      # reproducible from the seed
+assert p1["directions"][0]["pi"] > 10               # a pothole at the pit
+t = json.load(open(T + "/a/toy.json"))
+assert t["config"]["seeds"] == 16 and t["config"]["seed"] == 3
+assert t["config"]["preconditioner"]["from"] == "fit"
+assert "seconds" in t["timing"]
+PYEOF
+echo ok
