@@ -336,10 +336,12 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   }
   mu_ok = 1;
 
-  if (opt.progress)
-    ph_progress_start(opt.progress, opt.progress->label[0]
-                                        ? opt.progress->label : "grid",
-                      np, opt.progress->enabled);
+  if (opt.progress) {
+    char label[sizeof opt.progress->label];
+    snprintf(label, sizeof label, "%s",
+             opt.progress->label[0] ? opt.progress->label : "grid");
+    ph_progress_start(opt.progress, label, np, opt.progress->enabled);
+  }
   openblas_set_num_threads(1);
   int started = 0;
   g.running = nthreads;
