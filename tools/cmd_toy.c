@@ -36,7 +36,7 @@ static void usage(void) {
       "  --jitter SIGMA      start jitter N(0, SIGMA^2 I) (default: pit width/4,\n"
       "                      0.1 without a pit)\n"
       "  --box B             --start random: uniform in [-B, B]^n (default 2)\n"
-      "  --lr LR             learning rate (default 0.018)\n"
+      "  --lr LR             learning rate (default 0.02)\n"
       "  --rho RHO           perturbation radius (default 0: SAM 0.05, LLQR+SAM 0.1)\n"
       "  --momentum MU       heavy-ball momentum (default 0)\n"
       "  --batch B           minibatch size when the landscape has noise=\n"

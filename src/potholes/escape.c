@@ -464,7 +464,7 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
                         idx};
       double *tr = s < row->n_traj ? row->traj + s * (T + 1) * n : NULL;
       if (tr) ph_vec_copy(n, theta, tr);
-      long escaped_at = -1;
+      long escaped_at = -1, last_inside = 0;
       int diverged = 0;
       double R2 = res->radius * res->radius;
       for (size_t t = 1; t <= T; t++) {
@@ -486,13 +486,15 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
           break;
         }
         if (tr) ph_vec_copy(n, theta, tr + t * n);
-        if (escaped_at < 0) {
-          double d2 = 0;
-          for (size_t i = 0; i < n; i++)
-            d2 += (theta[i] - res->ref[i]) * (theta[i] - res->ref[i]);
-          if (d2 > R2) escaped_at = (long)t;
-        }
+        double d2 = 0;
+        for (size_t i = 0; i < n; i++)
+          d2 += (theta[i] - res->ref[i]) * (theta[i] - res->ref[i]);
+        if (d2 <= R2) last_inside = (long)t;
       }
+      /* escaped = outside the ball at the end; the escape step is the
+       * first step after the last visit inside (excursions that fall
+       * back into the pit do not count) */
+      if (!diverged && last_inside < (long)T) escaped_at = last_inside + 1;
       stepper_free(&stp);
       if (st != PH_OK) break;
       if (escaped_at >= 0) esc[n_esc++] = (double)escaped_at;
@@ -613,9 +615,11 @@ static cJSON *config_json(const ph_escape_config *cfg,
   }
   cJSON *ec = cJSON_AddObjectToObject(c, "escape_criterion");
   if (ec) {
-    cJSON_AddStringToObject(ec, "rule", "first step with |theta - ref| > "
-                                        "radius; a non-finite iterate counts "
-                                        "as escaped (and diverged)");
+    cJSON_AddStringToObject(ec, "rule",
+                            "escaped when |theta_T - ref| > radius at the "
+                            "end; escape step = first step after the last "
+                            "visit inside the ball; a non-finite iterate "
+                            "counts as escaped (and diverged)");
     cJSON_AddItemToObject(ec, "ref", ph_json_array(res->ref, res->n));
     ph_json_add_number(ec, "k", cfg->escape_k);
     ph_json_add_number(ec, "radius", res->radius);

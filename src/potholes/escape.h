@@ -6,7 +6,11 @@
  * optimiser T steps and records whether and when it ESCAPED: the first step
  * at which ‖θ_t − θ_ref‖ > R, θ_ref the pit minimum (or the basin minimum on
  * a landscape without a pit) and R = escape_k · s (s the pit width; 1
- * without a pit). A non-finite iterate counts as escaped and as diverged.
+ * without a pit). ESCAPED means: outside the ball at the end of the run;
+ * the escape step is the first step after the last visit inside, so
+ * excursions that fall back into the pit (large oscillations at the edge
+ * of stability) do not count. A non-finite iterate counts as escaped (at
+ * that step) and as diverged.
  *
  * Optimisers: "optim" backend = src/optim (ph_optim_create/ph_optim_step,
  * any name it knows); "builtin" backend = a small reference implementation
@@ -41,7 +45,7 @@
  * narrow pit (curvature ≈ d/s² = 50) at (2.5, 0): π ≈ 250 under the fitted
  * P, and the pit is shallower than the basin minimum. */
 #define PH_ESCAPE_DEFAULT_LANDSCAPE "pothole2d:a=0.2,b=0.2,cx=2.5"
-#define PH_ESCAPE_DEFAULT_LR 0.018
+#define PH_ESCAPE_DEFAULT_LR 0.02
 #define PH_ESCAPE_DEFAULT_RHO_LLQR 0.1
 #define PH_ESCAPE_MAX_SWEEP 32
 
@@ -75,7 +79,7 @@ typedef struct ph_escape_config {
   double point[64];      /* PH_START_POINT (first n entries) */
   double jitter;         /* start jitter σ; <0 = default s/4 (pit) or 0.1 */
   double random_box;     /* 2 */
-  double lr;             /* 0.018 */
+  double lr;             /* 0.02 */
   double rho;            /* 0 = default: SAM 0.05, LLQR+SAM 0.1 */
   double momentum;       /* 0 */
   size_t batch;          /* minibatch size when the toy has a sample (8) */

@@ -737,7 +737,10 @@ ph_status ph_toy_geometry_get(const ph_objective *obj, ph_toy_geometry *g,
                           dist);
     }
   }
-  if (!g->has_pit) ph_vec_copy(n, g->basin, g->pit);
+  if (!g->has_pit) {
+    ph_vec_copy(n, g->basin, g->pit);
+    g->scale = 1;
+  }
   if (st != PH_OK) ph_toy_geometry_free(g);
   return st;
 }
