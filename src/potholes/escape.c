@@ -233,6 +233,8 @@ static ph_status make_stepper(const ph_escape_config *cfg, const char *name,
   PH_TRY(ph_optim_config_default(name, &oc, err));
   oc.lr = cfg->lr;
   oc.momentum = cfg->momentum;
+  oc.nesterov = 0;
+  oc.weight_decay = 0; /* toys have no weights to decay */
   if (cfg->rho > 0) oc.rho = cfg->rho;
   if (cfg->refresh_every >= 0) oc.refresh_every = (size_t)cfg->refresh_every;
   PH_TRY(ph_optim_config_validate(&oc, err));

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "core/afile.h"
+#include "potholes/have.h"
 #include "potholes/escape.h"
 #include "potholes/toys.h"
 
@@ -191,11 +192,46 @@ static void test_sweep(void **state) {
   assert_int_equal(ph_amp_sweep(&c, "depth", v, 3, rows, 0, &err), PH_ERR_ARG);
 }
 
+/* Cross-check: the optim backend's sgd and sam against the builtin
+ * reference on a deterministic quadratic (no chaos to amplify rounding):
+ * same starts, same formulas, trajectories equal to ~1e-12. */
+static void test_optim_matches_builtin(void **state) {
+  (void)state;
+#if PH_POTHOLES_HAVE_OPTIM
+  ph_error err = {0};
+  ph_escape_config c = ph_escape_config_default();
+  snprintf(c.landscape, sizeof c.landscape, "quadratic:n=3,lmin=0.5,lmax=4");
+  ph_escape_parse_opts(&c, "sgd,sam", &err);
+  c.start = PH_START_RANDOM;
+  c.seeds = 2;
+  c.steps = 50;
+  c.lr = 0.05;
+  c.n_traj = 2;
+  ph_escape_result a, b;
+  c.backend = PH_BACKEND_BUILTIN;
+  assert_int_equal(ph_escape_run(&c, &a, &err), PH_OK);
+  c.backend = PH_BACKEND_OPTIM;
+  if (ph_escape_run(&c, &b, &err) != PH_OK) fail_msg("optim backend: %s", err.msg);
+  for (size_t k = 0; k < 2; k++)
+    for (size_t i = 0; i < 2 * 51 * 3; i++) {
+      double x = a.rows[k].traj[i], y = b.rows[k].traj[i];
+      if (fabs(x - y) > 1e-12 * (1 + fabs(x)))
+        fail_msg("%s: builtin %.17g vs optim %.17g at %zu", a.rows[k].opt, x,
+                 y, i);
+    }
+  ph_escape_result_free(&a);
+  ph_escape_result_free(&b);
+#else
+  skip();
+#endif
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_wilson),        cmocka_unit_test(test_reproducible),
       cmocka_unit_test(test_known_outcomes), cmocka_unit_test(test_builtin_step),
       cmocka_unit_test(test_sweep),
+      cmocka_unit_test(test_optim_matches_builtin),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
