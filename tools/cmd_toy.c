@@ -19,7 +19,7 @@
 
 static void usage(void) {
   printf(
-      "usage: pothole toy --landscape SPEC [--opt LIST] [--seeds S] [--steps T]\n"
+      "usage: pothole toy [--landscape SPEC] [--opt LIST] [--seeds S] [--steps T]\n"
       "                   [--start pit|basin|random|X1,X2,...] [options] --out DIR\n"
       "Escape experiments: each optimiser runs T steps from S seeded starts;\n"
       "DIR/escape.csv (escape rate with Wilson 95%% interval, median escape\n"

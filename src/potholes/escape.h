@@ -10,7 +10,9 @@
  * the escape step is the first step after the last visit inside, so
  * excursions that fall back into the pit (large oscillations at the edge
  * of stability) do not count. A non-finite iterate counts as escaped (at
- * that step) and as diverged.
+ * that step) and as diverged. With --start random the reference is still
+ * the pit (the rate is then the fraction of runs NOT ending in the pit);
+ * with --start X it is X.
  *
  * Optimisers: "optim" backend = src/optim (ph_optim_create/ph_optim_step,
  * any name it knows); "builtin" backend = a small reference implementation
