@@ -40,7 +40,7 @@ def _early_threads(argv):
 
 _T = _early_threads(sys.argv)
 os.environ["OPENBLAS_NUM_THREADS"] = _T
-os.environ["OMP_NUM_THREADS"] = _T
+os.environ["OMP_NUM_THREADS"] = os.environ.get("PH_TORCH_OMP", _T)
 os.environ["MKL_NUM_THREADS"] = _T
 
 try:
