@@ -53,7 +53,8 @@ static void usage(void) {
       "  --data SPEC          data set (default: the one stored in the checkpoint)\n"
       "  --n N                evaluation examples, the first N of the split\n"
       "                       (default 1024; 0 = the whole split)\n"
-      "  --split train|test   evaluation split (default train)\n"
+      "  --split train|test|both  evaluation split (default train); both: the\n"
+      "                       train surface plus surface_test_*.npy\n"
       "  --landscape SPEC     a toy landscape (src/potholes) instead of --ckpt\n"
       "  --at X1,X2,...|pit|basin  toy centre (default: the origin)\n"
       "  --dirs KIND          random|hessian|pca|pothole|models|axes (default random)\n"
@@ -168,7 +169,7 @@ int ph_cmd_slice(int argc, char **argv) {
   size_t n_eval = 1024, traj_index = 0, nx = 51, ny = 51, threads = 1;
   int split = 0, dirs = PH_SLICE_RANDOM, norm = -1, include_bias = 0;
   uint64_t seed = 0;
-  static const char *const splits[] = {"train", "test", NULL};
+  static const char *const splits[] = {"train", "test", "both", NULL};
   static const char *const norms[] = {"filter", "layer", "none", NULL};
   static const char *const kinds[] = {"random", "hessian", "pca", "pothole",
                                       "models", "axes", NULL};
@@ -363,9 +364,18 @@ int ph_cmd_slice(int argc, char **argv) {
   size_t n = o->n;
 
   /* evaluation set */
-  size_t avail = o->n_examples[split];
+  size_t avail = o->n_examples[split == 1 ? PH_SPLIT_TEST : PH_SPLIT_TRAIN];
   if (n_eval == 0 || n_eval > avail) n_eval = avail;
-  cfg.batch.split = (ph_split)split;
+  /* --split both: the train surface is the main one, test the second */
+  size_t n_req = n_eval;
+  if (split == 2) {
+    cfg.with_second = 1;
+    cfg.second_batch.split = PH_SPLIT_TEST;
+    cfg.second_batch.idx = NULL;
+    size_t avail_t = o->n_examples[PH_SPLIT_TEST];
+    cfg.second_batch.n = n_req == 0 || n_req > avail_t ? avail_t : n_req;
+  }
+  cfg.batch.split = split == 1 ? PH_SPLIT_TEST : PH_SPLIT_TRAIN;
   cfg.batch.idx = NULL;
   cfg.batch.n = n_eval;
 

@@ -62,6 +62,8 @@ void ph_slice_result_free(ph_slice_result *r) {
   free(r->dirs);
   free(r->loss);
   free(r->acc);
+  free(r->loss2);
+  free(r->acc2);
   free(r->quad);
   free(r->t_step);
   free(r->t_x);
@@ -346,6 +348,27 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
   go.interrupt = cfg->interrupt;
   PH_TRY(ph_grid_eval(o, r->center, d1, d2, &cfg->batch, &ax, &go, r->loss,
                       r->acc, &r->grid, err));
+  if (cfg->with_second) {
+    r->loss2 = ph_malloc(np, sizeof(double), "slice surface", err);
+    r->acc2 = ph_malloc(np, sizeof(double), "slice surface", err);
+    char *sp2 = NULL;
+    if (cfg->state_path) {
+      size_t len = strlen(cfg->state_path) + 8;
+      sp2 = malloc(len);
+      if (sp2)
+        snprintf(sp2, len, "%s.second", cfg->state_path);
+    }
+    if (!r->loss2 || !r->acc2 || (cfg->state_path && !sp2)) {
+      free(sp2);
+      return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+    }
+    go.state_path = sp2;
+    ph_status s2 = ph_grid_eval(o, r->center, d1, d2, &cfg->second_batch, &ax,
+                                &go, r->loss2, r->acc2, &r->grid2, err);
+    free(sp2);
+    if (s2 != PH_OK)
+      return s2;
+  }
 
   /* Quadratic model along an eigen-direction: L0 + α gᵀv + ½ (vᵀHv) α². For
    * a Hessian eigenvector vᵀHv is its eigenvalue; for a pothole direction it
@@ -460,6 +483,14 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
                           cfg->batch.split == PH_SPLIT_TEST ? "test" : "train");
   cJSON_AddNumberToObject(e, "n", (double)cfg->batch.n);
   cJSON_AddStringToObject(e, "which", cfg->batch.idx ? "indices" : "first n");
+  if (r->loss2) {
+    cJSON *e2 = cJSON_AddObjectToObject(root, "second_eval_set");
+    cJSON_AddStringToObject(e2, "split", cfg->second_batch.split == PH_SPLIT_TEST
+                                             ? "test" : "train");
+    cJSON_AddNumberToObject(e2, "n", (double)cfg->second_batch.n);
+    cJSON_AddStringToObject(e2, "files", "surface_test_loss.npy, surface_test_acc.npy");
+    ph_json_add_number(e2, "grid_seconds", r->grid2.seconds);
+  }
 
   cJSON *t = cJSON_AddObjectToObject(root, "timing");
   ph_json_add_number(t, "grid_seconds", r->grid.seconds);
@@ -516,6 +547,11 @@ ph_status ph_slice_write(const char *dir, const ph_objective *o,
       (st = ph_npy_write_vec(p, r->x, r->nx, err)) ||
       (st = out_path(dir, "directions.npy", &w, &p, err)) ||
       (st = ph_npy_write(p, r->dirs, 2, shaped, err)))
+    goto fail;
+  if (r->loss2 && ((st = out_path(dir, "surface_test_loss.npy", &w, &p, err)) ||
+                   (st = ph_npy_write(p, r->loss2, nd, shape, err)) ||
+                   (st = out_path(dir, "surface_test_acc.npy", &w, &p, err)) ||
+                   (st = ph_npy_write(p, r->acc2, nd, shape, err))))
     goto fail;
   if (r->two_d && ((st = out_path(dir, "y.npy", &w, &p, err)) ||
                    (st = ph_npy_write_vec(p, r->y, r->ny, err))))

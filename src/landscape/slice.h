@@ -5,7 +5,9 @@
  * Files (ph_slice_write, all atomic; on failure the ones written are
  * removed): surface_loss.npy, surface_acc.npy ([ny, nx], or [nx] for 1-D;
  * entry [j, i] is at θ + x[i]·d1 + y[j]·d2), x.npy, y.npy (2-D only),
- * directions.npy ([2, n] or [1, n], flat in block order), trajectory.csv
+ * surface_test_loss.npy, surface_test_acc.npy (the second evaluation set,
+ * when given), directions.npy ([2, n] or [1, n], flat in block order),
+ * trajectory.csv
  * (step, x, y, loss_at_point, off_plane) when a trajectory was given,
  * slice1d.csv (alpha, loss, quadratic) for a 1-D hessian/pothole slice, and
  * slice.json (configuration, direction kind, normalisation, seed, evaluation
@@ -55,6 +57,8 @@ typedef struct ph_slice_config {
   double x_lo, x_hi, y_lo, y_hi;
   int auto_range;          /* range from the trajectory (±10% margin) */
   ph_batch batch;          /* the fixed evaluation set */
+  int with_second;         /* also evaluate the grid on second_batch (e.g. */
+  ph_batch second_batch;   /* the test split: surface_test_*.npy) */
   int threads;
   /* Optional trajectory (T, n) row-major, e.g. RUN/trajectory.npy: PCA
    * directions and trajectory.csv. steps (T) may be NULL (0, 1, ...). */
@@ -88,6 +92,7 @@ typedef struct ph_slice_result {
   double *x, *y;          /* (nx), (ny) */
   double *dirs;           /* (2, n): d2 zero for 1-D */
   double *loss, *acc;     /* (ny, nx) */
+  double *loss2, *acc2;   /* (ny, nx) on second_batch, or NULL */
   double x_lo, x_hi, y_lo, y_hi;
   /* direction diagnostics (NaN when not applicable) */
   double explained[2];
@@ -106,6 +111,7 @@ typedef struct ph_slice_result {
   double *t_step, *t_x, *t_y, *t_loss, *t_off;
   double traj_seconds;
   ph_grid_stats grid;
+  ph_grid_stats grid2;    /* the second evaluation set's grid */
 } ph_slice_result;
 
 /* Compute a slice of o around theta. r must be zeroed (or freed) first. */

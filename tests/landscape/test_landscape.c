@@ -636,6 +636,44 @@ static void test_slice_hessian_1d_quadratic(void **state) {
   ph_objective_destroy(o);
 }
 
+static void test_slice_second_eval_set(void **state) {
+  (void)state;
+  enum { NX = 5, NY = 4, NP = NX * NY };
+  toy_shared s;
+  ph_objective *o = toy_create(&s, 51);
+  double theta[TOY_N];
+  random_theta(theta, TOY_N, 52);
+  ph_slice_config c = ph_slice_config_default();
+  c.nx = NX;
+  c.ny = NY;
+  c.batch = ph_batch_all(o, PH_SPLIT_TRAIN);
+  c.with_second = 1;
+  c.second_batch = ph_batch_all(o, PH_SPLIT_TEST);
+  c.state_path = tpath("second.state");
+  ph_slice_result r;
+  ph_error err;
+  ph_error_clear(&err);
+  assert_int_equal(ph_slice_run(o, theta, &c, &r, &err), PH_OK);
+  /* the second surface is the test-split grid along the same directions */
+  double l[NP], a[NP];
+  ph_grid_axes ax = {NX, NY, -1, 1, -1, 1};
+  ph_grid_options opt = ph_grid_options_default();
+  ph_grid_stats st;
+  assert_int_equal(ph_grid_eval(o, theta, r.dirs, r.dirs + TOY_N, &c.second_batch,
+                                &ax, &opt, l, a, &st, &err), PH_OK);
+  assert_memory_equal(l, r.loss2, sizeof l);
+  assert_memory_equal(a, r.acc2, sizeof a);
+  assert_memory_not_equal(r.loss, r.loss2, sizeof l); /* other examples */
+  assert_false(ph_path_exists(c.state_path));
+  const char *dir = tpath("slice_second");
+  assert_int_equal(ph_slice_write(dir, o, &c, &r, NULL, &err), PH_OK);
+  char path[600];
+  snprintf(path, sizeof path, "%s/surface_test_loss.npy", dir);
+  assert_true(ph_path_exists(path));
+  ph_slice_result_free(&r);
+  ph_objective_destroy(o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_filter_norm),
@@ -649,6 +687,7 @@ int main(void) {
       cmocka_unit_test(test_grid_resume_sigkill),
       cmocka_unit_test(test_slice_pca_trajectory_files),
       cmocka_unit_test(test_slice_hessian_1d_quadratic),
+      cmocka_unit_test(test_slice_second_eval_set),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
