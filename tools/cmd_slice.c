@@ -42,40 +42,57 @@ static void on_signal(int sig) {
 
 static void usage(void) {
   printf(
-      "usage: pothole slice (--ckpt FILE [--data SPEC] | --run DIR | --landscape SPEC\n"
-      "                      [--at X1,X2,...]) --dirs KIND --out DIR [options]\n"
-      "A loss-landscape slice: surface_loss.npy, surface_acc.npy, x.npy, y.npy,\n"
+      "usage: pothole slice (--ckpt FILE [--data SPEC] | --run DIR | "
+      "--landscape SPEC\n"
+      "                      [--at X1,X2,...]) --dirs KIND --out DIR "
+      "[options]\n"
+      "A loss-landscape slice: surface_loss.npy, surface_acc.npy, x.npy, "
+      "y.npy,\n"
       "directions.npy, trajectory.csv (with a trajectory), slice1d.csv (1-D\n"
-      "hessian/pothole) and slice.json in DIR. An interrupted slice resumes when\n"
+      "hessian/pothole) and slice.json in DIR. An interrupted slice resumes "
+      "when\n"
       "the same command is run again.\n\n"
       "  --ckpt FILE          checkpoint to slice around (default with --run:\n"
       "                       RUN/ckpt/final.ckpt)\n"
-      "  --data SPEC          data set (default: the one stored in the checkpoint)\n"
+      "  --data SPEC          data set (default: the one stored in the "
+      "checkpoint)\n"
       "  --n N                evaluation examples, the first N of the split\n"
       "                       (default 1024; 0 = the whole split)\n"
       "  --split train|test|both  evaluation split (default train); both: the\n"
       "                       train surface plus surface_test_*.npy\n"
-      "  --landscape SPEC     a toy landscape (src/potholes) instead of --ckpt\n"
+      "  --landscape SPEC     a toy landscape (src/potholes) instead of "
+      "--ckpt\n"
       "  --at X1,X2,...|pit|basin  toy centre (default: the origin)\n"
-      "  --dirs KIND          random|hessian|pca|pothole|models|axes (default random)\n"
-      "  --norm NORM          random directions: filter|layer|none (default filter;\n"
+      "  --dirs KIND          random|hessian|pca|pothole|models|axes (default "
+      "random)\n"
+      "  --norm NORM          random directions: filter|layer|none (default "
+      "filter;\n"
       "                       none for --landscape)\n"
-      "  --include-bias       keep bias/norm entries in random directions (default off)\n"
-      "  --run DIR            training run: DIR/trajectory.npy [T, n] is projected\n"
+      "  --include-bias       keep bias/norm entries in random directions "
+      "(default off)\n"
+      "  --run DIR            training run: DIR/trajectory.npy [T, n] is "
+      "projected\n"
       "                       (trajectory.csv) and gives the pca directions\n"
       "  --trajectory FILE    a trajectory .npy ([T, n], or [S, T, n]: row\n"
       "                       --traj-index) instead of RUN/trajectory.npy\n"
-      "  --traj-index K       which trajectory of an [S, T, n] file (default 0)\n"
-      "  --precond FILE|DIR   averaged preconditioner U for --dirs pothole: a .npy\n"
-      "                       diagonal of length n, a run directory or a .ckpt;\n"
-      "                       'basin' for a toy: its fitted U = diag(1/curvature)\n"
+      "  --traj-index K       which trajectory of an [S, T, n] file (default "
+      "0)\n"
+      "  --precond FILE|DIR   averaged preconditioner U for --dirs pothole: a "
+      ".npy\n"
+      "                       diagonal of length n, a run directory or a "
+      ".ckpt;\n"
+      "                       'basin' for a toy: its fitted U = "
+      "diag(1/curvature)\n"
       "                       (default with --run: the run directory)\n"
-      "  --models A,B[,C]     checkpoints for --dirs models (the slice is centred at A)\n"
+      "  --models A,B[,C]     checkpoints for --dirs models (the slice is "
+      "centred at A)\n"
       "  --grid NX[xNY]       grid points; one number = 1-D (default 51x51)\n"
       "  --range LO:HI[,LO:HI] axis ranges, or 'auto' to cover the trajectory\n"
       "                       (default -1:1,-1:1; auto when --dirs pca)\n"
-      "  --threads T          worker threads (default 1); results do not depend on T\n"
-      "  --seed S             seed for random directions and Lanczos (default 0)\n"
+      "  --threads T          worker threads (default 1); results do not "
+      "depend on T\n"
+      "  --seed S             seed for random directions and Lanczos (default "
+      "0)\n"
       "  --out DIR            output directory (required)\n"
       "  --help               this help\n");
 }
@@ -89,14 +106,11 @@ static int split_list(const char *s, char **out, int max) {
     size_t len = q ? (size_t)(q - p) : strlen(p);
     out[k] = strndup(p, len);
     k++;
-    if (!q)
-      break;
+    if (!q) break;
     p = q + 1;
-    if (!*p)
-      return -1;
+    if (!*p) return -1;
   }
-  if (k == max && strchr(p, ','))
-    return -1;
+  if (k == max && strchr(p, ',')) return -1;
   return k;
 }
 
@@ -112,8 +126,7 @@ static ph_status diag_sqrt(const void *ctx, const double *v, double *out,
 /* Hand a diagonal P to the slice: as a ph_geom when the sharpness module is
  * built (its generalised eigen-solver), else as P^{1/2}. */
 static void use_diag(ph_slice_config *cfg, diag_pc *d, void *geom_storage) {
-  for (size_t i = 0; i < d->n; i++)
-    d->sqrt_u[i] = sqrt(d->u[i]);
+  for (size_t i = 0; i < d->n; i++) d->sqrt_u[i] = sqrt(d->u[i]);
   cfg->precond_sqrt = diag_sqrt;
   cfg->precond_ctx = d;
 #if PH_LANDSCAPE_HAVE_SHARPNESS
@@ -128,8 +141,7 @@ static ph_status diag_sqrt(const void *ctx, const double *v, double *out,
                            ph_error *err) {
   const diag_pc *d = ctx;
   (void)err;
-  for (size_t i = 0; i < d->n; i++)
-    out[i] = d->sqrt_u[i] * v[i];
+  for (size_t i = 0; i < d->n; i++) out[i] = d->sqrt_u[i] * v[i];
   return PH_OK;
 }
 
@@ -172,7 +184,7 @@ int ph_cmd_slice(int argc, char **argv) {
   static const char *const splits[] = {"train", "test", "both", NULL};
   static const char *const norms[] = {"filter", "layer", "none", NULL};
   static const char *const kinds[] = {"random", "hessian", "pca", "pothole",
-                                      "models", "axes", NULL};
+                                      "models", "axes",    NULL};
   int c, rc, out_created = 0;
   optind = 1;
   opterr = 0;
@@ -181,10 +193,12 @@ int ph_cmd_slice(int argc, char **argv) {
     case 'c': ckpt = optarg; break;
     case 'd': data = optarg; break;
     case 'n':
-      if ((rc = ph_cli_size(CMD, "--n", optarg, 0, SIZE_MAX, &n_eval))) return rc;
+      if ((rc = ph_cli_size(CMD, "--n", optarg, 0, SIZE_MAX, &n_eval)))
+        return rc;
       break;
     case 'S':
-      if ((rc = ph_cli_choice(CMD, "--split", optarg, splits, &split))) return rc;
+      if ((rc = ph_cli_choice(CMD, "--split", optarg, splits, &split)))
+        return rc;
       break;
     case 'L': landscape = optarg; break;
     case 'a': at = optarg; break;
@@ -198,7 +212,8 @@ int ph_cmd_slice(int argc, char **argv) {
     case 'r': run = optarg; break;
     case 'T': traj_file = optarg; break;
     case 'K':
-      if ((rc = ph_cli_size(CMD, "--traj-index", optarg, 0, SIZE_MAX, &traj_index)))
+      if ((rc = ph_cli_size(CMD, "--traj-index", optarg, 0, SIZE_MAX,
+                            &traj_index)))
         return rc;
       break;
     case 'p': precond = optarg; break;
@@ -209,14 +224,16 @@ int ph_cmd_slice(int argc, char **argv) {
       break;
     case 'R': range = optarg; break;
     case 't':
-      if ((rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads))) return rc;
+      if ((rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads)))
+        return rc;
       break;
     case 's':
       if ((rc = ph_cli_u64(CMD, "--seed", optarg, &seed))) return rc;
       break;
     case 'o': out = optarg; break;
     case 'h': usage(); return 0;
-    case ':': return ph_cli_usage(CMD, "option %s needs a value", argv[optind - 1]);
+    case ':':
+      return ph_cli_usage(CMD, "option %s needs a value", argv[optind - 1]);
     default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
     }
   }
@@ -225,8 +242,7 @@ int ph_cmd_slice(int argc, char **argv) {
 
   /* ---- validate the options (nothing is written before this passes) ---- */
   int two_d = strchr(grid, 'x') != NULL;
-  if (!out)
-    return ph_cli_usage(CMD, "--out DIR is required");
+  if (!out) return ph_cli_usage(CMD, "--out DIR is required");
   if (landscape && (ckpt || data))
     return ph_cli_usage(CMD, "--landscape excludes --ckpt and --data");
   if (!landscape && !ckpt && !run)
@@ -240,13 +256,13 @@ int ph_cmd_slice(int argc, char **argv) {
   if (dirs == PH_SLICE_PCA && !run && !traj_file)
     return ph_cli_usage(CMD, "--dirs pca needs --run DIR or --trajectory FILE");
   if (dirs == PH_SLICE_POTHOLE && !precond && !run)
-    return ph_cli_usage(CMD, "--dirs pothole needs --precond FILE|DIR (or --run)");
+    return ph_cli_usage(CMD,
+                        "--dirs pothole needs --precond FILE|DIR (or --run)");
   if (norm >= 0 && dirs != PH_SLICE_RANDOM)
     return ph_cli_usage(CMD, "--norm applies to --dirs random only");
   if (include_bias && dirs != PH_SLICE_RANDOM)
     return ph_cli_usage(CMD, "--include-bias applies to --dirs random only");
-  if (norm < 0)
-    norm = landscape ? PH_DIR_NORM_NONE : PH_DIR_NORM_FILTER;
+  if (norm < 0) norm = landscape ? PH_DIR_NORM_NONE : PH_DIR_NORM_FILTER;
   int auto_rng = 0;
   double xr[2] = {-1, 1}, yr[2] = {-1, 1};
   if (range && strcmp(range, "auto") == 0) {
@@ -256,7 +272,8 @@ int ph_cmd_slice(int argc, char **argv) {
     int k = split_list(range, parts, 2);
     rc = 0;
     if (k < 1)
-      rc = ph_cli_usage(CMD, "--range expects LO:HI[,LO:HI] or auto, got '%s'", range);
+      rc = ph_cli_usage(CMD, "--range expects LO:HI[,LO:HI] or auto, got '%s'",
+                        range);
     if (!rc && k >= 1)
       rc = ph_cli_range(CMD, "--range", parts[0], &xr[0], &xr[1]);
     if (!rc && k == 2)
@@ -307,7 +324,10 @@ int ph_cmd_slice(int argc, char **argv) {
   /* ---- load the objective -------------------------------------------- */
   if (!landscape && !ckpt) {
     ckpt_buf = ph_path_join(run, "ckpt/final.ckpt", &err);
-    if (!ckpt_buf) { st = PH_ERR_NOMEM; goto fail; }
+    if (!ckpt_buf) {
+      st = PH_ERR_NOMEM;
+      goto fail;
+    }
     ckpt = ckpt_buf;
   }
   if (ckpt) {
@@ -321,8 +341,9 @@ int ph_cmd_slice(int argc, char **argv) {
     theta = bundle.theta;
     crc = ph_ckpt_crc(bundle.ck);
 #else
-    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
-                      "networks are not built into this pothole yet (%s)", ckpt);
+    st =
+        ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                     "networks are not built into this pothole yet (%s)", ckpt);
     goto fail;
 #endif
   } else {
@@ -339,13 +360,17 @@ int ph_cmd_slice(int argc, char **argv) {
     goto fail;
 #endif
     toy_theta = calloc(o->n, sizeof *toy_theta);
-    if (!toy_theta) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!toy_theta) {
+      st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
     if (at && (strcmp(at, "pit") == 0 || strcmp(at, "basin") == 0)) {
 #if PH_LANDSCAPE_HAVE_TOYS
       ph_toy_geometry geo;
       memset(&geo, 0, sizeof geo);
       if ((st = ph_toy_geometry_get(o, &geo, &err))) goto fail;
-      memcpy(toy_theta, at[0] == 'p' ? geo.pit : geo.basin, o->n * sizeof(double));
+      memcpy(toy_theta, at[0] == 'p' ? geo.pit : geo.basin,
+             o->n * sizeof(double));
       ph_toy_geometry_free(&geo);
 #endif
     } else if (at) {
@@ -355,7 +380,8 @@ int ph_cmd_slice(int argc, char **argv) {
         goto cleanup;
       }
       if (k != o->n) {
-        code = ph_cli_usage(CMD, "--at needs %zu coordinates, got %zu", o->n, k);
+        code =
+            ph_cli_usage(CMD, "--at needs %zu coordinates, got %zu", o->n, k);
         goto cleanup;
       }
     }
@@ -384,7 +410,10 @@ int ph_cmd_slice(int argc, char **argv) {
     const char *tp = traj_file;
     if (!tp) {
       trajp = ph_path_join(run, "trajectory.npy", &err);
-      if (!trajp) { st = PH_ERR_NOMEM; goto fail; }
+      if (!trajp) {
+        st = PH_ERR_NOMEM;
+        goto fail;
+      }
       tp = trajp;
     }
     if (traj_file || ph_path_exists(tp) || dirs == PH_SLICE_PCA) {
@@ -396,15 +425,18 @@ int ph_cmd_slice(int argc, char **argv) {
         rows = traj.data;
       } else if (traj.ndim == 3 && traj.shape[2] == n) {
         if (traj_index >= traj.shape[0]) {
-          st = ph_error_set(&err, PH_ERR_ARG, "%s: --traj-index %zu but only %zu "
-                            "trajectories", tp, traj_index, traj.shape[0]);
+          st = ph_error_set(&err, PH_ERR_ARG,
+                            "%s: --traj-index %zu but only %zu "
+                            "trajectories",
+                            tp, traj_index, traj.shape[0]);
           goto fail;
         }
         T = traj.shape[1];
         rows = traj.data + traj_index * T * n;
       } else {
         st = ph_error_set(&err, PH_ERR_FORMAT,
-                          "%s: expected shape [T, %zu] or [S, T, %zu]", tp, n, n);
+                          "%s: expected shape [T, %zu] or [S, T, %zu]", tp, n,
+                          n);
         goto fail;
       }
       cfg.traj = rows;
@@ -430,8 +462,10 @@ int ph_cmd_slice(int argc, char **argv) {
       st = ph_ckpt_require_f64(ck, "theta", n, &t, &tn, &err);
       if (st == PH_OK) {
         mtheta[i] = malloc(n * sizeof(double));
-        if (mtheta[i]) memcpy(mtheta[i], t, n * sizeof(double));
-        else st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+        if (mtheta[i])
+          memcpy(mtheta[i], t, n * sizeof(double));
+        else
+          st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
       }
       ph_ckpt_free(ck);
       if (st) goto fail;
@@ -450,10 +484,12 @@ int ph_cmd_slice(int argc, char **argv) {
     pdiag.n = n;
     pdiag.u = calloc(n, sizeof(double));
     pdiag.sqrt_u = calloc(n, sizeof(double));
-    if (!pdiag.u || !pdiag.sqrt_u) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!pdiag.u || !pdiag.sqrt_u) {
+      st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
     if ((st = ph_toy_basin_curvature(o, pdiag.u, &err))) goto fail;
-    for (size_t i = 0; i < n; i++)
-      pdiag.u[i] = 1.0 / pdiag.u[i];
+    for (size_t i = 0; i < n; i++) pdiag.u[i] = 1.0 / pdiag.u[i];
     use_diag(&cfg, &pdiag, &geom_store);
 #endif
   } else if (dirs == PH_SLICE_POTHOLE) {
@@ -461,10 +497,17 @@ int ph_cmd_slice(int argc, char **argv) {
     if (ph_is_dir(pp)) {
       char *js = ph_path_join(pp, "precond.json", &err);
       pdiag_path = ph_path_join(pp, "precond.npy", &err);
-      if (!js || !pdiag_path) { free(js); st = PH_ERR_NOMEM; goto fail; }
+      if (!js || !pdiag_path) {
+        free(js);
+        st = PH_ERR_NOMEM;
+        goto fail;
+      }
       int structured = ph_path_exists(js);
       free(js);
-      if (structured) { free(pdiag_path); pdiag_path = NULL; }
+      if (structured) {
+        free(pdiag_path);
+        pdiag_path = NULL;
+      }
     } else if (strlen(pp) > 4 && strcmp(pp + strlen(pp) - 4, ".npy") == 0) {
       pdiag_path = strdup(pp);
     }
@@ -472,8 +515,10 @@ int ph_cmd_slice(int argc, char **argv) {
       ph_npy pn = {0};
       if ((st = ph_npy_read(pdiag_path, &pn, &err))) goto fail;
       if (pn.size != n || pn.ndim != 1) {
-        st = ph_error_set(&err, PH_ERR_FORMAT, "%s: a diagonal preconditioner "
-                          "needs shape [%zu]", pdiag_path, n);
+        st = ph_error_set(&err, PH_ERR_FORMAT,
+                          "%s: a diagonal preconditioner "
+                          "needs shape [%zu]",
+                          pdiag_path, n);
         ph_npy_free(&pn);
         goto fail;
       }
@@ -482,12 +527,18 @@ int ph_cmd_slice(int argc, char **argv) {
       pdiag.n = n;
       pdiag.u = pn.data; /* owned now */
       pdiag.sqrt_u = calloc(n, sizeof(double));
-      if (!pdiag.sqrt_u) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+      if (!pdiag.sqrt_u) {
+        st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+        goto fail;
+      }
       use_diag(&cfg, &pdiag, &geom_store);
     } else {
 #if PH_LANDSCAPE_HAVE_PRECOND
       pc = ph_precond_load(pp, n, o->n_blocks, o->blocks, &err);
-      if (!pc) { st = err.code ? err.code : PH_ERR_IO; goto fail; }
+      if (!pc) {
+        st = err.code ? err.code : PH_ERR_IO;
+        goto fail;
+      }
       cfg.precond_sqrt = precond_sqrt;
       cfg.precond_ctx = pc;
 #if PH_LANDSCAPE_HAVE_SHARPNESS
@@ -497,7 +548,8 @@ int ph_cmd_slice(int argc, char **argv) {
 #else
       st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
                         "%s: only diagonal preconditioners (.npy) are readable "
-                        "in this build", pp);
+                        "in this build",
+                        pp);
       goto fail;
 #endif
     }
@@ -532,7 +584,10 @@ int ph_cmd_slice(int argc, char **argv) {
   out_created = !ph_path_exists(out);
   if ((st = ph_mkdir_p(out, &err))) goto fail;
   state = ph_path_join(out, ".slice.state", &err);
-  if (!state) { st = PH_ERR_NOMEM; goto fail; }
+  if (!state) {
+    st = PH_ERR_NOMEM;
+    goto fail;
+  }
   cfg.state_path = state;
 
   struct sigaction sa, old_int, old_term;
@@ -544,7 +599,8 @@ int ph_cmd_slice(int argc, char **argv) {
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   if (st == PH_ERR_INTERRUPTED) {
-    fprintf(stderr, "pothole slice: interrupted after %zu of %zu points; run the "
+    fprintf(stderr,
+            "pothole slice: interrupted after %zu of %zu points; run the "
             "same command again to resume (%s)\n",
             res.grid.resumed + res.grid.computed, res.grid.points, out);
     code = 1;
@@ -582,26 +638,28 @@ int ph_cmd_slice(int argc, char **argv) {
   cJSON_AddBoolToObject(cfgj, "include_bias", include_bias);
   if (run) cJSON_AddStringToObject(cfgj, "run", run);
   if (traj_file) cJSON_AddStringToObject(cfgj, "trajectory", traj_file);
-  if (traj_file) cJSON_AddNumberToObject(cfgj, "traj_index", (double)traj_index);
+  if (traj_file)
+    cJSON_AddNumberToObject(cfgj, "traj_index", (double)traj_index);
   if (precond) cJSON_AddStringToObject(cfgj, "precond", precond);
   if (models) cJSON_AddStringToObject(cfgj, "models", models);
   cJSON_AddStringToObject(cfgj, "grid", grid);
-  cJSON_AddStringToObject(cfgj, "range", range ? range : (auto_rng ? "auto" : "-1:1"));
+  cJSON_AddStringToObject(cfgj, "range",
+                          range ? range : (auto_rng ? "auto" : "-1:1"));
   cJSON_AddNumberToObject(cfgj, "threads", (double)threads);
   cJSON_AddNumberToObject(cfgj, "seed", (double)seed);
   cJSON_AddStringToObject(cfgj, "out", out);
   if ((st = ph_slice_write(out, o, &cfg, &res, cfgj, &err))) goto fail;
-  printf("slice: %zu points (%zu computed, %zu resumed) in %.2f s, %.1f points/s "
-         "with %d thread%s -> %s\n",
-         res.grid.points, res.grid.computed, res.grid.resumed, res.grid.seconds,
-         res.grid.points_per_second, res.grid.threads,
-         res.grid.threads == 1 ? "" : "s", out);
+  printf(
+      "slice: %zu points (%zu computed, %zu resumed) in %.2f s, %.1f points/s "
+      "with %d thread%s -> %s\n",
+      res.grid.points, res.grid.computed, res.grid.resumed, res.grid.seconds,
+      res.grid.points_per_second, res.grid.threads,
+      res.grid.threads == 1 ? "" : "s", out);
   goto cleanup;
 
 fail:
   code = ph_cli_fail(CMD, st, &err);
-  if (out_created)
-    rmdir(out); /* only if still empty: never a resume state */
+  if (out_created) rmdir(out); /* only if still empty: never a resume state */
 cleanup:
   cJSON_Delete(cfgj);
   ph_slice_result_free(&res);

@@ -35,21 +35,18 @@ const char *ph_dir_norm_name(ph_dir_norm n) {
 static void scale_to(size_t len, const double *t, double *d) {
   double nd = ph_vec_nrm2(len, d);
   double nt = ph_vec_nrm2(len, t);
-  if (nd > 0.0)
-    ph_vec_scal(len, nt / nd, d);
+  if (nd > 0.0) ph_vec_scal(len, nt / nd, d);
 }
 
 void ph_landscape_normalize(size_t n_blocks, const ph_block *blocks,
                             const double *theta, ph_dir_norm norm,
                             int include_bias, double *d) {
-  if (norm == PH_DIR_NORM_NONE)
-    return;
+  if (norm == PH_DIR_NORM_NONE) return;
   for (size_t b = 0; b < n_blocks; b++) {
     const ph_block *bl = &blocks[b];
     const double *t = theta + bl->offset;
     double *v = d + bl->offset;
-    if (bl->size == 0)
-      continue;
+    if (bl->size == 0) continue;
     int vector_like = bl->kind == PH_BLOCK_BIAS || bl->kind == PH_BLOCK_NORM;
     if (vector_like) {
       if (!include_bias)
@@ -63,13 +60,12 @@ void ph_landscape_normalize(size_t n_blocks, const ph_block *blocks,
       continue;
     }
     /* filter-wise: fan_out rows of fan_in entries (shape[0] rows). */
-    size_t rows = bl->fan_out ? bl->fan_out
-                              : (bl->ndim > 0 && bl->shape[0] ? bl->shape[0] : 1);
-    if (bl->size % rows != 0)
-      rows = 1;
+    size_t rows = bl->fan_out
+                      ? bl->fan_out
+                      : (bl->ndim > 0 && bl->shape[0] ? bl->shape[0] : 1);
+    if (bl->size % rows != 0) rows = 1;
     size_t len = bl->size / rows;
-    for (size_t r = 0; r < rows; r++)
-      scale_to(len, t + r * len, v + r * len);
+    for (size_t r = 0; r < rows; r++) scale_to(len, t + r * len, v + r * len);
   }
 }
 
@@ -84,11 +80,9 @@ void ph_landscape_random_direction(const ph_objective *o, const double *theta,
 }
 
 void ph_landscape_fix_sign(size_t n, double *v) {
-  if (n == 0)
-    return;
+  if (n == 0) return;
   size_t i = cblas_idamax((int)n, v, 1);
-  if (v[i] < 0.0)
-    ph_vec_scal(n, -1.0, v);
+  if (v[i] < 0.0) ph_vec_scal(n, -1.0, v);
 }
 
 ph_status ph_landscape_pca(const double *traj, size_t T, size_t n,
@@ -97,11 +91,15 @@ ph_status ph_landscape_pca(const double *traj, size_t T, size_t n,
   if (k < 1 || k > 2 || T < k || n < k)
     return ph_error_set(err, PH_ERR_ARG,
                         "PCA needs 1 <= k <= 2 <= T and n >= k (k=%zu, T=%zu, "
-                        "n=%zu)", k, T, n);
+                        "n=%zu)",
+                        k, T, n);
   if (T > 100000 || n > (size_t)INT32_MAX / (T ? T : 1))
-    return ph_error_set(err, PH_ERR_ARG, "PCA: trajectory too large (T=%zu)", T);
-  double *M = ph_calloc(T * n, sizeof(double), "landscape buffer", err); /* (T, n) */
-  double *G = ph_calloc(T * T, sizeof(double), "landscape buffer", err); /* (T, T) */
+    return ph_error_set(err, PH_ERR_ARG, "PCA: trajectory too large (T=%zu)",
+                        T);
+  double *M =
+      ph_calloc(T * n, sizeof(double), "landscape buffer", err); /* (T, n) */
+  double *G =
+      ph_calloc(T * T, sizeof(double), "landscape buffer", err); /* (T, T) */
   double *s = ph_calloc(T, sizeof(double), "landscape buffer", err);
   double *U = ph_calloc(T * T, sizeof(double), "landscape buffer", err);
   double *VT = ph_calloc(T * T, sizeof(double), "landscape buffer", err);
@@ -111,26 +109,23 @@ ph_status ph_landscape_pca(const double *traj, size_t T, size_t n,
     goto done;
   }
   for (size_t t = 0; t < T; t++)
-    for (size_t i = 0; i < n; i++)
-      M[t * n + i] = traj[t * n + i] - center[i];
+    for (size_t i = 0; i < n; i++) M[t * n + i] = traj[t * n + i] - center[i];
   /* G = M Mᵀ; its singular values are σ_i², its singular vectors M's left
    * singular vectors u_i, and M's right ones are v_i = Mᵀ u_i / σ_i. */
   cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)T, (int)n, 1.0, M,
               (int)n, 0.0, G, (int)T);
   for (size_t a = 0; a < T; a++)
-    for (size_t b = 0; b < a; b++)
-      G[a * T + b] = G[b * T + a];
-  lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'A', (lapack_int)T,
-                                   (lapack_int)T, G, (lapack_int)T, s, U,
-                                   (lapack_int)T, VT, (lapack_int)T);
+    for (size_t b = 0; b < a; b++) G[a * T + b] = G[b * T + a];
+  lapack_int info =
+      LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'A', (lapack_int)T, (lapack_int)T, G,
+                     (lapack_int)T, s, U, (lapack_int)T, VT, (lapack_int)T);
   if (info != 0) {
     st = ph_error_set(err, PH_ERR_NUMERIC, "PCA: dgesdd failed (info %d)",
                       (int)info);
     goto done;
   }
   double total = 0.0;
-  for (size_t i = 0; i < T; i++)
-    total += s[i];
+  for (size_t i = 0; i < T; i++) total += s[i];
   for (size_t i = 0; i < k; i++) {
     if (!(s[i] > 0.0) || s[i] <= 1e3 * DBL_EPSILON * s[0] * (double)T) {
       st = ph_error_set(err, PH_ERR_NUMERIC,
@@ -169,8 +164,7 @@ ph_status ph_landscape_models_directions(const double *const *models,
                         n_models);
   for (size_t m = 1; m < n_models; m++) {
     double *d = dirs + (m - 1) * n;
-    for (size_t i = 0; i < n; i++)
-      d[i] = models[m][i] - models[0][i];
+    for (size_t i = 0; i < n; i++) d[i] = models[m][i] - models[0][i];
     if (ph_vec_nrm2(n, d) == 0.0)
       return ph_error_set(err, PH_ERR_ARG,
                           "models %zu and 1 have identical parameters", m + 1);
@@ -178,10 +172,9 @@ ph_status ph_landscape_models_directions(const double *const *models,
   return PH_OK;
 }
 
-ph_status ph_landscape_project(size_t n, const double *center,
-                               const double *d1, const double *d2,
-                               const double *p, double *x, double *y,
-                               double *off_plane, ph_error *err) {
+ph_status ph_landscape_project(size_t n, const double *center, const double *d1,
+                               const double *d2, const double *p, double *x,
+                               double *y, double *off_plane, ph_error *err) {
   double a = 0, b = 0, c = 0, u1 = 0, u2 = 0;
   for (size_t i = 0; i < n; i++) {
     double r = p[i] - center[i];
@@ -195,13 +188,15 @@ ph_status ph_landscape_project(size_t n, const double *center,
   }
   double px, py = 0.0;
   if (!(a > 0.0))
-    return ph_error_set(err, PH_ERR_NUMERIC, "projection: first direction is zero");
+    return ph_error_set(err, PH_ERR_NUMERIC,
+                        "projection: first direction is zero");
   if (d2) {
     double det = a * c - b * b;
     if (!(det > 1e-12 * a * c))
       return ph_error_set(err, PH_ERR_NUMERIC,
                           "projection: directions are (nearly) parallel "
-                          "(cos = %.6f)", b / sqrt(a * c));
+                          "(cos = %.6f)",
+                          b / sqrt(a * c));
     px = (c * u1 - b * u2) / det;
     py = (a * u2 - b * u1) / det;
   } else {
@@ -213,10 +208,8 @@ ph_status ph_landscape_project(size_t n, const double *center,
     off += r * r;
   }
   *x = px;
-  if (y)
-    *y = py;
-  if (off_plane)
-    *off_plane = sqrt(off);
+  if (y) *y = py;
+  if (off_plane) *off_plane = sqrt(off);
   return PH_OK;
 }
 
@@ -224,22 +217,25 @@ ph_status ph_landscape_project(size_t n, const double *center,
 
 ph_status ph_landscape_top_eigs(ph_landscape_apply_fn apply, void *ctx,
                                 size_t n, size_t k, uint64_t seed, double tol,
-                                size_t max_products, double *vals,
-                                double *vecs, double *resid,
-                                size_t *n_products, ph_error *err) {
+                                size_t max_products, double *vals, double *vecs,
+                                double *resid, size_t *n_products,
+                                ph_error *err) {
   if (k < 1 || k > n)
-    return ph_error_set(err, PH_ERR_ARG, "eigen-solver: need 1 <= k <= n "
-                        "(k=%zu, n=%zu)", k, n);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "eigen-solver: need 1 <= k <= n "
+                        "(k=%zu, n=%zu)",
+                        k, n);
   size_t m = 2 * k + 28;
-  if (m > n)
-    m = n;
-  double *Q = ph_calloc((m + 1) * n, sizeof(double), "landscape buffer", err); /* (m+1, n) */
+  if (m > n) m = n;
+  double *Q = ph_calloc((m + 1) * n, sizeof(double), "landscape buffer",
+                        err); /* (m+1, n) */
   double *w = ph_calloc(n, sizeof(double), "landscape buffer", err);
   double *alpha = ph_calloc(m, sizeof(double), "landscape buffer", err);
   double *beta = ph_calloc(m + 1, sizeof(double), "landscape buffer", err);
   double *dd = ph_calloc(m, sizeof(double), "landscape buffer", err);
   double *ee = ph_calloc(m, sizeof(double), "landscape buffer", err);
-  double *Z = ph_calloc(m * m, sizeof(double), "landscape buffer", err); /* (m, m) */
+  double *Z =
+      ph_calloc(m * m, sizeof(double), "landscape buffer", err); /* (m, m) */
   double *h = ph_calloc(m + 1, sizeof(double), "landscape buffer", err);
   ph_status st = PH_OK;
   size_t products = 0;
@@ -255,8 +251,7 @@ ph_status ph_landscape_top_eigs(ph_landscape_apply_fn apply, void *ctx,
     for (j = 0; j < m; j++) {
       double *q = Q + j * n, *qn = Q + (j + 1) * n;
       PH_ASSERT(products < SIZE_MAX);
-      if ((st = apply(ctx, q, w, err)) != PH_OK)
-        goto done;
+      if ((st = apply(ctx, q, w, err)) != PH_OK) goto done;
       products++;
       if (!ph_vec_all_finite(n, w)) {
         st = ph_error_set(err, PH_ERR_NUMERIC,
@@ -304,8 +299,7 @@ ph_status ph_landscape_top_eigs(ph_landscape_apply_fn apply, void *ctx,
     for (size_t i = 0; i < k; i++) {
       size_t c = mm - 1 - i;
       double bound = fabs(beta[mm] * Z[(mm - 1) * mm + c]);
-      if (mm < n && bound > tol * fmax(lmax, 1e-300))
-        converged = 0;
+      if (mm < n && bound > tol * fmax(lmax, 1e-300)) converged = 0;
     }
     /* Ritz vectors y_i = Q Z[:, c] into vecs. */
     for (size_t i = 0; i < k; i++) {
@@ -317,28 +311,23 @@ ph_status ph_landscape_top_eigs(ph_landscape_apply_fn apply, void *ctx,
       ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, v), v);
       vals[i] = dd[c];
     }
-    if (converged || mm < m || products + m > max_products)
-      break;
+    if (converged || mm < m || products + m > max_products) break;
     /* Explicit restart from the sum of the wanted Ritz vectors. */
     ph_vec_zero(n, Q);
-    for (size_t i = 0; i < k; i++)
-      ph_vec_axpy(n, 1.0, vecs + i * n, Q);
+    for (size_t i = 0; i < k; i++) ph_vec_axpy(n, 1.0, vecs + i * n, Q);
     ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, Q), Q);
   }
   /* True residuals (k more products), reported, not trusted from bounds. */
   for (size_t i = 0; i < k; i++) {
     double *v = vecs + i * n;
     ph_landscape_fix_sign(n, v);
-    if ((st = apply(ctx, v, w, err)) != PH_OK)
-      goto done;
+    if ((st = apply(ctx, v, w, err)) != PH_OK) goto done;
     products++;
     ph_vec_axpy(n, -vals[i], v, w);
-    if (resid)
-      resid[i] = ph_vec_nrm2(n, w);
+    if (resid) resid[i] = ph_vec_nrm2(n, w);
   }
 done:
-  if (n_products)
-    *n_products = products;
+  if (n_products) *n_products = products;
   free(Q);
   free(w);
   free(alpha);
@@ -369,7 +358,8 @@ ph_status ph_landscape_hessian_directions(ph_objective *o, const double *theta,
                                           size_t *n_products, ph_error *err) {
   if (!o->hvp)
     return ph_error_set(err, PH_ERR_UNSUPPORTED,
-                        "objective '%s' has no Hessian-vector product", o->name);
+                        "objective '%s' has no Hessian-vector product",
+                        o->name);
   hess_ctx c = {o, theta, batch};
   size_t budget = 400;
   return ph_landscape_top_eigs(hess_apply, &c, o->n, k, seed, 1e-6, budget,

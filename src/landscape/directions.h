@@ -74,10 +74,9 @@ ph_status ph_landscape_models_directions(const double *const *models,
 /* Plane coordinates of a point p (least squares onto span(d1, d2) around
  * center) and its distance from that plane. d2 NULL: the line through center
  * along d1 (y = 0). PH_ERR_NUMERIC if d1, d2 are (nearly) dependent. */
-ph_status ph_landscape_project(size_t n, const double *center,
-                               const double *d1, const double *d2,
-                               const double *p, double *x, double *y,
-                               double *off_plane, ph_error *err);
+ph_status ph_landscape_project(size_t n, const double *center, const double *d1,
+                               const double *d2, const double *p, double *x,
+                               double *y, double *off_plane, ph_error *err);
 
 /* A symmetric operator v -> A v for the eigen-solvers below. */
 typedef ph_status (*ph_landscape_apply_fn)(void *ctx, const double *v,
@@ -91,9 +90,9 @@ typedef ph_status (*ph_landscape_apply_fn)(void *ctx, const double *v,
  * (A stopgap until linalg's Lanczos is used; see docs/landscape.md.) */
 ph_status ph_landscape_top_eigs(ph_landscape_apply_fn apply, void *ctx,
                                 size_t n, size_t k, uint64_t seed, double tol,
-                                size_t max_products, double *vals,
-                                double *vecs, double *resid,
-                                size_t *n_products, ph_error *err);
+                                size_t max_products, double *vals, double *vecs,
+                                double *resid, size_t *n_products,
+                                ph_error *err);
 
 /* Top-k eigenvectors of the Hessian of o at theta on batch. */
 ph_status ph_landscape_hessian_directions(ph_objective *o, const double *theta,

@@ -33,18 +33,15 @@
 void ph_grid_axis(size_t n, double lo, double hi, double *out) {
   for (size_t i = 0; i < n; i++)
     out[i] = n == 1 ? lo : lo + (hi - lo) * ((double)i / (double)(n - 1));
-  if (n > 1)
-    out[n - 1] = hi; /* exact end point */
+  if (n > 1) out[n - 1] = hi; /* exact end point */
 }
 
 void ph_grid_point(size_t n, const double *theta, const double *d1,
                    const double *d2, double x, double y, double *p) {
   if (d2)
-    for (size_t k = 0; k < n; k++)
-      p[k] = theta[k] + x * d1[k] + y * d2[k];
+    for (size_t k = 0; k < n; k++) p[k] = theta[k] + x * d1[k] + y * d2[k];
   else
-    for (size_t k = 0; k < n; k++)
-      p[k] = theta[k] + x * d1[k];
+    for (size_t k = 0; k < n; k++) p[k] = theta[k] + x * d1[k];
 }
 
 ph_grid_options ph_grid_options_default(void) {
@@ -71,19 +68,16 @@ static uint64_t fingerprint(const ph_objective *o, const double *theta,
                             const ph_batch *b, const ph_grid_axes *ax) {
   uint64_t h = 0xcbf29ce484222325ull;
   h = fnv(h, STATE_MAGIC, sizeof STATE_MAGIC);
-  if (o->name)
-    h = fnv(h, o->name, strlen(o->name));
+  if (o->name) h = fnv(h, o->name, strlen(o->name));
   uint64_t ints[6] = {o->n, ax->nx, ax->ny, d2 != NULL, (uint64_t)b->split,
                       b->n};
   h = fnv(h, ints, sizeof ints);
   double r[4] = {ax->x_lo, ax->x_hi, d2 ? ax->y_lo : 0, d2 ? ax->y_hi : 0};
   h = fnv(h, r, sizeof r);
-  if (b->idx)
-    h = fnv(h, b->idx, b->n * sizeof *b->idx);
+  if (b->idx) h = fnv(h, b->idx, b->n * sizeof *b->idx);
   h = fnv(h, theta, o->n * sizeof *theta);
   h = fnv(h, d1, o->n * sizeof *d1);
-  if (d2)
-    h = fnv(h, d2, o->n * sizeof *d2);
+  if (d2) h = fnv(h, d2, o->n * sizeof *d2);
   return h;
 }
 
@@ -104,7 +98,7 @@ typedef struct grid_run {
   unsigned char *done; /* (np) atomic flags, set after the values */
   double *loss, *acc;
   int has_acc;
-  int stop;            /* atomic: error elsewhere */
+  int stop; /* atomic: error elsewhere */
   volatile sig_atomic_t *interrupt;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -130,8 +124,7 @@ static void *worker(void *arg) {
         (g->interrupt && *g->interrupt))
       break;
     size_t k = __atomic_fetch_add(&g->next, 1, __ATOMIC_RELAXED);
-    if (k >= g->limit)
-      break;
+    if (k >= g->limit) break;
     size_t idx = g->todo[k];
     size_t i = idx % g->nx, j = idx / g->nx;
     ph_grid_point(g->n, g->theta, g->d1, g->d2, g->xs[i], g->ys[j], p);
@@ -166,10 +159,9 @@ static void *worker(void *arg) {
 
 /* ---- resume state ---------------------------------------------------- */
 
-static ph_status save_state(const char *path, uint64_t fp, size_t nx,
-                            size_t ny, const unsigned char *done,
-                            const double *loss, const double *acc,
-                            ph_error *err) {
+static ph_status save_state(const char *path, uint64_t fp, size_t nx, size_t ny,
+                            const unsigned char *done, const double *loss,
+                            const double *acc, ph_error *err) {
   size_t np = nx * ny;
   ph_status st = PH_OK;
   ph_ckpt *ck = ph_ckpt_new(err);
@@ -205,11 +197,9 @@ done:
  * Anything unreadable or mismatching is ignored (the grid starts afresh). */
 static size_t load_state(const char *path, uint64_t fp, size_t nx, size_t ny,
                          unsigned char *done, double *loss, double *acc) {
-  if (!ph_path_exists(path))
-    return 0;
+  if (!ph_path_exists(path)) return 0;
   ph_ckpt *ck = NULL;
-  if (ph_ckpt_read(path, &ck, NULL) != PH_OK)
-    return 0;
+  if (ph_ckpt_read(path, &ck, NULL) != PH_OK) return 0;
   size_t np = nx * ny, n_h = 0, n_m = 0, n_l = 0, n_a = 0, got = 0;
   const char *kind = ph_ckpt_get_str(ck, "kind");
   const uint64_t *h = ph_ckpt_get_u64(ck, "header", &n_h);
@@ -243,17 +233,16 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   if (nx < 1 || ny < 1 || (!d2 && ny != 1))
     return ph_error_set(err, PH_ERR_ARG,
                         "grid %zux%zu: need nx, ny >= 1 and ny = 1 without a "
-                        "second direction", nx, ny);
+                        "second direction",
+                        nx, ny);
   if (!o->eval)
-    return ph_error_set(err, PH_ERR_UNSUPPORTED,
-                        "objective '%s' has no eval", o->name);
+    return ph_error_set(err, PH_ERR_UNSUPPORTED, "objective '%s' has no eval",
+                        o->name);
   size_t np;
   if (ph_mul_size(nx, ny, &np))
     return ph_error_set(err, PH_ERR_NOMEM, "grid %zux%zu too large", nx, ny);
-  if (opt.threads < 1)
-    opt.threads = 1;
-  if (opt.save_interval <= 0)
-    opt.save_interval = 5.0;
+  if (opt.threads < 1) opt.threads = 1;
+  if (opt.save_interval <= 0) opt.save_interval = 5.0;
 
   double t0 = ph_now();
   ph_status st = PH_OK;
@@ -280,16 +269,14 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
     ph_grid_axis(ny, axes->y_lo, axes->y_hi, ys);
   else
     ys[0] = 0.0;
-  for (size_t k = 0; k < np; k++)
-    loss[k] = acc[k] = NAN;
+  for (size_t k = 0; k < np; k++) loss[k] = acc[k] = NAN;
 
   if (opt.state_path) {
     fp = fingerprint(o, theta, d1, d2, batch, axes);
     resumed = load_state(opt.state_path, fp, nx, ny, done, loss, acc);
   }
   for (size_t k = 0; k < np; k++)
-    if (!done[k])
-      todo[n_todo++] = k;
+    if (!done[k]) todo[n_todo++] = k;
 
   g.theta = theta;
   g.d1 = d1;
@@ -311,8 +298,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   ph_error_clear(&g.err);
 
   nthreads = opt.threads;
-  if ((size_t)nthreads > g.limit)
-    nthreads = g.limit > 0 ? (int)g.limit : 1;
+  if ((size_t)nthreads > g.limit) nthreads = g.limit > 0 ? (int)g.limit : 1;
   g.objs = ph_calloc((size_t)nthreads, sizeof *g.objs, "grid workers", err);
   g.bufs = ph_calloc((size_t)nthreads, sizeof *g.bufs, "grid workers", err);
   tid = ph_calloc((size_t)nthreads, sizeof *tid, "grid workers", err);
@@ -360,8 +346,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
     }
     started++;
   }
-  if (g.limit == 0)
-    g.running = 0;
+  if (g.limit == 0) g.running = 0;
 
   /* Supervise: periodic state saves and progress. */
   double last_save = ph_now();
@@ -375,12 +360,10 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
       ts.tv_nsec -= 1000000000L;
     }
     pthread_cond_timedwait(&g.cv, &g.mu, &ts);
-    if (g.running == 0)
-      break;
+    if (g.running == 0) break;
     pthread_mutex_unlock(&g.mu);
     size_t c = __atomic_load_n(&g.computed, __ATOMIC_RELAXED);
-    if (opt.progress)
-      ph_progress_update(opt.progress, resumed + c, NULL);
+    if (opt.progress) ph_progress_update(opt.progress, resumed + c, NULL);
     if (opt.state_path && ph_now() - last_save >= opt.save_interval) {
       ph_error se;
       ph_error_clear(&se);
@@ -391,8 +374,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
     pthread_mutex_lock(&g.mu);
   }
   pthread_mutex_unlock(&g.mu);
-  for (int w = 0; w < started; w++)
-    pthread_join(tid[w], NULL);
+  for (int w = 0; w < started; w++) pthread_join(tid[w], NULL);
   openblas_set_num_threads(blas_saved);
   if (opt.progress) {
     ph_progress_update(opt.progress, resumed + g.computed, NULL);
@@ -401,8 +383,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
 
   size_t finished = resumed + g.computed;
   if (g.st != PH_OK) {
-    if (err)
-      *err = g.err;
+    if (err) *err = g.err;
     st = g.st;
   } else if (finished < np) {
     st = ph_error_set(err, PH_ERR_INTERRUPTED,
@@ -419,8 +400,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
       if (save_state(opt.state_path, fp, nx, ny, done, loss, acc, &se) !=
               PH_OK &&
           st == PH_ERR_INTERRUPTED) {
-        if (err)
-          ph_error_clear(err);
+        if (err) ph_error_clear(err);
         st = ph_error_set(err, se.code ? se.code : PH_ERR_IO,
                           "grid interrupted and its state not saved: %s",
                           se.msg);
@@ -433,8 +413,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
     stats->resumed = resumed;
     stats->nonfinite = 0;
     for (size_t k = 0; k < np; k++)
-      if (done[k] && !isfinite(loss[k]))
-        stats->nonfinite++;
+      if (done[k] && !isfinite(loss[k])) stats->nonfinite++;
     stats->seconds = ph_now() - t0;
     stats->points_per_second =
         stats->seconds > 0 ? (double)g.computed / stats->seconds : 0.0;
@@ -443,11 +422,9 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
 out:
   if (g.objs)
     for (int w = 1; w < nthreads; w++)
-      if (g.objs[w])
-        ph_objective_destroy(g.objs[w]);
+      if (g.objs[w]) ph_objective_destroy(g.objs[w]);
   if (g.bufs)
-    for (int w = 0; w < nthreads; w++)
-      free(g.bufs[w]);
+    for (int w = 0; w < nthreads; w++) free(g.bufs[w]);
   if (mu_ok) {
     pthread_mutex_destroy(&g.mu);
     pthread_cond_destroy(&g.cv);

@@ -30,9 +30,9 @@
 #include "core/progress.h"
 
 typedef struct ph_grid_axes {
-  size_t nx, ny;      /* ny = 1 for a 1-D slice */
+  size_t nx, ny; /* ny = 1 for a 1-D slice */
   double x_lo, x_hi;
-  double y_lo, y_hi;  /* ignored when ny = 1 and d2 is NULL */
+  double y_lo, y_hi; /* ignored when ny = 1 and d2 is NULL */
 } ph_grid_axes;
 
 /* x[0..nx) (and y[0..ny)) as the grid uses them. */
@@ -43,23 +43,23 @@ void ph_grid_point(size_t n, const double *theta, const double *d1,
                    const double *d2, double x, double y, double *p);
 
 typedef struct ph_grid_options {
-  int threads;                 /* workers (>= 1); each clones the objective */
-  const char *state_path;      /* resume file, or NULL (no persistence) */
-  double save_interval;        /* seconds between state saves (default 5) */
-  size_t stop_after;           /* test hook: stop after this many new points
-                                  (0 = never); returns PH_ERR_INTERRUPTED */
+  int threads;            /* workers (>= 1); each clones the objective */
+  const char *state_path; /* resume file, or NULL (no persistence) */
+  double save_interval;   /* seconds between state saves (default 5) */
+  size_t stop_after;      /* test hook: stop after this many new points
+                             (0 = never); returns PH_ERR_INTERRUPTED */
   volatile sig_atomic_t *interrupt; /* set (e.g. by SIGINT) to stop early */
-  ph_progress *progress;       /* NULL = silent */
+  ph_progress *progress;            /* NULL = silent */
 } ph_grid_options;
 
 ph_grid_options ph_grid_options_default(void);
 
 typedef struct ph_grid_stats {
-  size_t points;        /* nx·ny */
-  size_t computed;      /* evaluated by this call */
-  size_t resumed;       /* taken from the state file */
-  size_t nonfinite;     /* points whose loss was NaN/Inf */
-  double seconds;       /* wall time of this call */
+  size_t points;            /* nx·ny */
+  size_t computed;          /* evaluated by this call */
+  size_t resumed;           /* taken from the state file */
+  size_t nonfinite;         /* points whose loss was NaN/Inf */
+  double seconds;           /* wall time of this call */
   double points_per_second; /* computed / seconds */
   int threads;
 } ph_grid_stats;

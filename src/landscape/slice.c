@@ -29,8 +29,8 @@
 /* Toys and tiny models below this size get a dense eigen-solve. */
 #define SLICE_DENSE_MAX 64
 
-static const char *const dir_names[] = {"random", "hessian", "pca", "pothole",
-                                        "models", "axes", "given", NULL};
+static const char *const dir_names[] = {"random", "hessian", "pca",   "pothole",
+                                        "models", "axes",    "given", NULL};
 
 const char *ph_slice_dirs_name(ph_slice_dirs d) {
   return (unsigned)d < 7 ? dir_names[d] : "?";
@@ -38,8 +38,7 @@ const char *ph_slice_dirs_name(ph_slice_dirs d) {
 
 int ph_slice_dirs_parse(const char *s) {
   for (int i = 0; dir_names[i]; i++)
-    if (strcmp(s, dir_names[i]) == 0)
-      return i;
+    if (strcmp(s, dir_names[i]) == 0) return i;
   return -1;
 }
 
@@ -96,8 +95,8 @@ static ph_status pothole_directions(ph_objective *o, const double *theta,
                                     const ph_slice_config *cfg, size_t k,
                                     ph_slice_result *r, ph_error *err) {
   size_t n = o->n;
-  pothole_ctx c = {o, theta, &cfg->batch, cfg->precond_sqrt, cfg->precond_ctx,
-                   NULL, NULL};
+  pothole_ctx c = {
+      o, theta, &cfg->batch, cfg->precond_sqrt, cfg->precond_ctx, NULL, NULL};
   double *w = ph_malloc(2 * n, sizeof(double), "pothole directions", err);
   c.tmp = ph_malloc(n, sizeof(double), "pothole directions", err);
   c.tmp2 = ph_malloc(n, sizeof(double), "pothole directions", err);
@@ -109,8 +108,7 @@ static ph_status pothole_directions(ph_objective *o, const double *theta,
   /* H v = μ P⁻¹ v  ⇔  (P^{1/2} H P^{1/2}) w = μ w with v = P^{1/2} w. */
   st = ph_landscape_top_eigs(pothole_apply, &c, n, k, cfg->seed, 1e-6, 400,
                              r->eigval, w, r->eig_resid, &r->products, err);
-  if (st != PH_OK)
-    goto done;
+  if (st != PH_OK) goto done;
   for (size_t i = 0; i < k; i++) {
     double *v = r->dirs + i * n;
     if ((st = cfg->precond_sqrt(cfg->precond_ctx, w + i * n, v, err)) != PH_OK)
@@ -137,8 +135,7 @@ static ph_status eig_residuals(ph_objective *o, const double *theta,
                                ph_slice_result *r, ph_error *err) {
   size_t n = o->n;
   double *hv = ph_malloc(n, sizeof(double), "residual", err);
-  if (!hv)
-    return PH_ERR_NOMEM;
+  if (!hv) return PH_ERR_NOMEM;
   ph_status st = PH_OK;
   for (size_t i = 0; i < k && st == PH_OK; i++) {
     double *v = r->dirs + i * n;
@@ -170,8 +167,8 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
         return ph_error_set(err, PH_ERR_ARG,
                             "random direction %zu is zero after %s "
                             "normalisation (all-zero weights? try --norm none "
-                            "or --include-bias)", i + 1,
-                            ph_dir_norm_name(cfg->norm));
+                            "or --include-bias)",
+                            i + 1, ph_dir_norm_name(cfg->norm));
     return PH_OK;
   case PH_SLICE_HESSIAN:
 #if PH_LANDSCAPE_HAVE_SHARPNESS
@@ -193,7 +190,8 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
     if (!cfg->traj || cfg->traj_T < k)
       return ph_error_set(err, PH_ERR_ARG,
                           "pca directions need a trajectory of at least %zu "
-                          "snapshots (got %zu)", k, cfg->traj ? cfg->traj_T : 0);
+                          "snapshots (got %zu)",
+                          k, cfg->traj ? cfg->traj_T : 0);
     return ph_landscape_pca(cfg->traj, cfg->traj_T, n, theta, k, d,
                             r->explained, err);
   case PH_SLICE_POTHOLE:
@@ -201,8 +199,8 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
     if (cfg->geom) {
       ph_pothole_dir pd[2];
       r->solver = "potholes/sharpness ph_sharp_directions";
-      PH_TRY(ph_sharp_directions(o, theta, &cfg->batch, cfg->geom, k,
-                                 cfg->seed, SLICE_DENSE_MAX, pd, d, err));
+      PH_TRY(ph_sharp_directions(o, theta, &cfg->batch, cfg->geom, k, cfg->seed,
+                                 SLICE_DENSE_MAX, pd, d, err));
       for (size_t i = 0; i < k; i++) {
         r->eigval[i] = pd[i].mu;
         ph_landscape_fix_sign(n, d + i * n);
@@ -217,18 +215,16 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
     return pothole_directions(o, theta, cfg, k, r, err);
   case PH_SLICE_MODELS:
     if (!cfg->models || cfg->n_models != k + 1)
-      return ph_error_set(err, PH_ERR_ARG,
-                          "a %s models slice needs %zu models, got %zu",
-                          cfg->two_d ? "2-D" : "1-D", k + 1,
-                          cfg->models ? cfg->n_models : 0);
+      return ph_error_set(
+          err, PH_ERR_ARG, "a %s models slice needs %zu models, got %zu",
+          cfg->two_d ? "2-D" : "1-D", k + 1, cfg->models ? cfg->n_models : 0);
     return ph_landscape_models_directions(cfg->models, cfg->n_models, n, d,
                                           err);
   case PH_SLICE_AXES:
     if (n < k)
       return ph_error_set(err, PH_ERR_ARG, "axes directions need n >= %zu", k);
     d[0] = 1.0;
-    if (k == 2)
-      d[n + 1] = 1.0;
+    if (k == 2) d[n + 1] = 1.0;
     return PH_OK;
   case PH_SLICE_GIVEN:
     for (size_t i = 0; i < k; i++) {
@@ -253,8 +249,7 @@ static void auto_range(const double *v, size_t T, double *lo, double *hi) {
     }
   }
   double span = b - a;
-  if (!(span > 0))
-    span = 1.0;
+  if (!(span > 0)) span = 1.0;
   *lo = a - 0.1 * span;
   *hi = b + 0.1 * span;
 }
@@ -272,8 +267,8 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
   r->nx = nx;
   r->ny = ny;
   r->two_d = cfg->two_d;
-  r->center = cfg->dirs == PH_SLICE_MODELS && cfg->models ? cfg->models[0]
-                                                          : theta;
+  r->center =
+      cfg->dirs == PH_SLICE_MODELS && cfg->models ? cfg->models[0] : theta;
   for (int i = 0; i < 2; i++)
     r->explained[i] = r->eigval[i] = r->eig_resid[i] = NAN;
   r->loss0 = r->gdotv = r->curvature = NAN;
@@ -282,8 +277,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
   r->dirs = ph_calloc(2 * n, sizeof(double), "slice directions", err);
   r->loss = ph_malloc(np, sizeof(double), "slice surface", err);
   r->acc = ph_malloc(np, sizeof(double), "slice surface", err);
-  if (!r->x || !r->y || !r->dirs || !r->loss || !r->acc)
-    return PH_ERR_NOMEM;
+  if (!r->x || !r->y || !r->dirs || !r->loss || !r->acc) return PH_ERR_NOMEM;
 
   double t0 = ph_now();
   PH_TRY(choose_directions(o, r->center, cfg, r, err));
@@ -314,8 +308,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
       ph_status s = o->eval(o->ctx, p, &cfg->batch, &r->t_loss[t], &acc, err);
       if (s == PH_ERR_NUMERIC) {
         r->t_loss[t] = NAN;
-        if (err)
-          ph_error_clear(err);
+        if (err) ph_error_clear(err);
       } else if (s != PH_OK) {
         ph_error_prefix(err, "trajectory row %zu: ", t);
         return s;
@@ -329,11 +322,9 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
   r->y_hi = cfg->y_hi;
   if (cfg->auto_range && r->traj_T > 0) {
     auto_range(r->t_x, r->traj_T, &r->x_lo, &r->x_hi);
-    if (d2)
-      auto_range(r->t_y, r->traj_T, &r->y_lo, &r->y_hi);
+    if (d2) auto_range(r->t_y, r->traj_T, &r->y_lo, &r->y_hi);
   }
-  if (!d2)
-    r->y_lo = r->y_hi = 0.0;
+  if (!d2) r->y_lo = r->y_hi = 0.0;
 
   ph_grid_axes ax = {nx, ny, r->x_lo, r->x_hi, r->y_lo, r->y_hi};
   ph_grid_axis(nx, r->x_lo, r->x_hi, r->x);
@@ -355,8 +346,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
     if (cfg->state_path) {
       size_t len = strlen(cfg->state_path) + 8;
       sp2 = malloc(len);
-      if (sp2)
-        snprintf(sp2, len, "%s.second", cfg->state_path);
+      if (sp2) snprintf(sp2, len, "%s.second", cfg->state_path);
     }
     if (!r->loss2 || !r->acc2 || (cfg->state_path && !sp2)) {
       free(sp2);
@@ -366,8 +356,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
     ph_status s2 = ph_grid_eval(o, r->center, d1, d2, &cfg->second_batch, &ax,
                                 &go, r->loss2, r->acc2, &r->grid2, err);
     free(sp2);
-    if (s2 != PH_OK)
-      return s2;
+    if (s2 != PH_OK) return s2;
   }
 
   /* Quadratic model along an eigen-direction: L0 + α gᵀv + ½ (vᵀHv) α². For
@@ -378,8 +367,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
     double *hv = ph_malloc(n, sizeof(double), "quadratic model", err);
     r->quad = ph_malloc(nx, sizeof(double), "quadratic model", err);
     ph_status st = PH_OK;
-    if (!g || !hv || !r->quad)
-      st = PH_ERR_NOMEM;
+    if (!g || !hv || !r->quad) st = PH_ERR_NOMEM;
     if (st == PH_OK)
       st = ph_objective_loss_grad(o, r->center, &cfg->batch, &r->loss0, g, err);
     if (st == PH_OK)
@@ -396,8 +384,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
     }
     free(g);
     free(hv);
-    if (st != PH_OK)
-      return st;
+    if (st != PH_OK) return st;
   }
   return PH_OK;
 }
@@ -412,8 +399,7 @@ typedef struct written {
 static ph_status out_path(const char *dir, const char *name, written *w,
                           char **path, ph_error *err) {
   *path = ph_path_join(dir, name, err);
-  if (!*path)
-    return PH_ERR_NOMEM;
+  if (!*path) return PH_ERR_NOMEM;
   PH_ASSERT(w->n < 12);
   w->paths[w->n++] = *path;
   return PH_OK;
@@ -428,8 +414,7 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
                          const ph_slice_result *r, const cJSON *extra) {
   cJSON *root = cJSON_CreateObject();
   ph_json_add_stamp(root);
-  if (extra)
-    cJSON_AddItemToObject(root, "config", cJSON_Duplicate(extra, 1));
+  if (extra) cJSON_AddItemToObject(root, "config", cJSON_Duplicate(extra, 1));
   cJSON_AddStringToObject(root, "objective", o->name ? o->name : "");
   cJSON_AddNumberToObject(root, "n_params", (double)o->n);
 
@@ -450,7 +435,8 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
     cJSON_AddItemToObject(d, "explained_variance",
                           ph_json_array(r->explained, r->two_d ? 2 : 1));
   if (cfg->dirs == PH_SLICE_HESSIAN || cfg->dirs == PH_SLICE_POTHOLE) {
-    cJSON_AddItemToObject(d, cfg->dirs == PH_SLICE_HESSIAN ? "eigenvalues" : "mu",
+    cJSON_AddItemToObject(d,
+                          cfg->dirs == PH_SLICE_HESSIAN ? "eigenvalues" : "mu",
                           ph_json_array(r->eigval, r->two_d ? 2 : 1));
     cJSON_AddItemToObject(d, "residuals",
                           ph_json_array(r->eig_resid, r->two_d ? 2 : 1));
@@ -485,10 +471,12 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
   cJSON_AddStringToObject(e, "which", cfg->batch.idx ? "indices" : "first n");
   if (r->loss2) {
     cJSON *e2 = cJSON_AddObjectToObject(root, "second_eval_set");
-    cJSON_AddStringToObject(e2, "split", cfg->second_batch.split == PH_SPLIT_TEST
-                                             ? "test" : "train");
+    cJSON_AddStringToObject(e2, "split",
+                            cfg->second_batch.split == PH_SPLIT_TEST ? "test"
+                                                                     : "train");
     cJSON_AddNumberToObject(e2, "n", (double)cfg->second_batch.n);
-    cJSON_AddStringToObject(e2, "files", "surface_test_loss.npy, surface_test_acc.npy");
+    cJSON_AddStringToObject(e2, "files",
+                            "surface_test_loss.npy, surface_test_acc.npy");
     ph_json_add_number(e2, "grid_seconds", r->grid2.seconds);
   }
 
@@ -512,8 +500,7 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
     cJSON *tr = cJSON_AddObjectToObject(root, "trajectory");
     cJSON_AddNumberToObject(tr, "points", (double)r->traj_T);
     double mo = 0, rel = 0;
-    for (size_t k = 0; k < r->traj_T; k++)
-      mo = fmax(mo, r->t_off[k]);
+    for (size_t k = 0; k < r->traj_T; k++) mo = fmax(mo, r->t_off[k]);
     for (size_t k = 0; k < r->traj_T; k++) {
       double inplane = hypot(r->t_x[k] * r->norms[0],
                              r->two_d ? r->t_y[k] * r->norms[1] : 0.0);
@@ -534,8 +521,7 @@ ph_status ph_slice_write(const char *dir, const ph_objective *o,
   char *p;
   cJSON *root = NULL;
   size_t n = r->n;
-  if ((st = ph_mkdir_p(dir, err)) != PH_OK)
-    return st;
+  if ((st = ph_mkdir_p(dir, err)) != PH_OK) return st;
   size_t shape2[2] = {r->ny, r->nx}, shaped[2] = {r->two_d ? 2 : 1, n};
   int nd = r->two_d ? 2 : 1;
   const size_t *shape = r->two_d ? shape2 : shape2 + 1;
@@ -569,8 +555,7 @@ ph_status ph_slice_write(const char *dir, const ph_objective *o,
       ph_csv_num(&c, r->t_off[t]);
       ph_csv_end_row(&c);
     }
-    if ((st = ph_csv_commit(&c, err)))
-      goto fail;
+    if ((st = ph_csv_commit(&c, err))) goto fail;
   }
   if (r->quad) {
     ph_csv c;
@@ -583,8 +568,7 @@ ph_status ph_slice_write(const char *dir, const ph_objective *o,
       ph_csv_num(&c, r->quad[i]);
       ph_csv_end_row(&c);
     }
-    if ((st = ph_csv_commit(&c, err)))
-      goto fail;
+    if ((st = ph_csv_commit(&c, err))) goto fail;
   }
   root = slice_json(o, cfg, r, extra);
   if (!root) {
@@ -595,8 +579,7 @@ ph_status ph_slice_write(const char *dir, const ph_objective *o,
       (st = ph_json_write_file(p, root, err)))
     goto fail;
   cJSON_Delete(root);
-  for (int i = 0; i < w.n; i++)
-    free(w.paths[i]);
+  for (int i = 0; i < w.n; i++) free(w.paths[i]);
   return PH_OK;
 fail:
   cJSON_Delete(root);

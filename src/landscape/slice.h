@@ -49,16 +49,16 @@ typedef ph_status (*ph_slice_sqrt_fn)(const void *ctx, const double *v,
 
 typedef struct ph_slice_config {
   ph_slice_dirs dirs;
-  ph_dir_norm norm;        /* random directions only */
+  ph_dir_norm norm; /* random directions only */
   int include_bias;
-  uint64_t seed;           /* random directions, Lanczos start vectors */
-  int two_d;               /* 0: 1-D slice along d1 */
-  size_t nx, ny;           /* ny ignored for 1-D */
+  uint64_t seed; /* random directions, Lanczos start vectors */
+  int two_d;     /* 0: 1-D slice along d1 */
+  size_t nx, ny; /* ny ignored for 1-D */
   double x_lo, x_hi, y_lo, y_hi;
-  int auto_range;          /* range from the trajectory (±10% margin) */
-  ph_batch batch;          /* the fixed evaluation set */
-  int with_second;         /* also evaluate the grid on second_batch (e.g. */
-  ph_batch second_batch;   /* the test split: surface_test_*.npy) */
+  int auto_range;        /* range from the trajectory (±10% margin) */
+  ph_batch batch;        /* the fixed evaluation set */
+  int with_second;       /* also evaluate the grid on second_batch (e.g. */
+  ph_batch second_batch; /* the test split: surface_test_*.npy) */
   int threads;
   /* Optional trajectory (T, n) row-major, e.g. RUN/trajectory.npy: PCA
    * directions and trajectory.csv. steps (T) may be NULL (0, 1, ...). */
@@ -77,7 +77,7 @@ typedef struct ph_slice_config {
   const void *precond_ctx;
   /* given: d1 (and d2 for 2-D), each n. */
   const double *given[2];
-  const char *state_path;  /* grid resume file, or NULL */
+  const char *state_path; /* grid resume file, or NULL */
   ph_progress *progress;
   volatile sig_atomic_t *interrupt;
 } ph_slice_config;
@@ -88,30 +88,30 @@ ph_slice_config ph_slice_config_default(void);
 typedef struct ph_slice_result {
   size_t n, nx, ny;
   int two_d;
-  const double *center;   /* θ the grid is centred at (borrowed) */
-  double *x, *y;          /* (nx), (ny) */
-  double *dirs;           /* (2, n): d2 zero for 1-D */
-  double *loss, *acc;     /* (ny, nx) */
-  double *loss2, *acc2;   /* (ny, nx) on second_batch, or NULL */
+  const double *center; /* θ the grid is centred at (borrowed) */
+  double *x, *y;        /* (nx), (ny) */
+  double *dirs;         /* (2, n): d2 zero for 1-D */
+  double *loss, *acc;   /* (ny, nx) */
+  double *loss2, *acc2; /* (ny, nx) on second_batch, or NULL */
   double x_lo, x_hi, y_lo, y_hi;
   /* direction diagnostics (NaN when not applicable) */
   double explained[2];
   double eigval[2], eig_resid[2];
   size_t products;
-  const char *solver;     /* which eigen-solver gave the directions */
+  const char *solver; /* which eigen-solver gave the directions */
   double dir_seconds;
-  double norms[2];        /* ‖d1‖, ‖d2‖ */
-  double cos12;           /* cosine between d1 and d2 */
+  double norms[2]; /* ‖d1‖, ‖d2‖ */
+  double cos12;    /* cosine between d1 and d2 */
   /* 1-D quadratic model L0 + α gᵀd1 + ½ λ α² (hessian/pothole, else NULL) */
   double loss0, gdotv;
-  double curvature;       /* vᵀHv/vᵀv along d1 */
-  double *quad;           /* (nx) */
+  double curvature; /* vᵀHv/vᵀv along d1 */
+  double *quad;     /* (nx) */
   /* trajectory projection (T rows; NULL when none) */
   size_t traj_T;
   double *t_step, *t_x, *t_y, *t_loss, *t_off;
   double traj_seconds;
   ph_grid_stats grid;
-  ph_grid_stats grid2;    /* the second evaluation set's grid */
+  ph_grid_stats grid2; /* the second evaluation set's grid */
 } ph_slice_result;
 
 /* Compute a slice of o around theta. r must be zeroed (or freed) first. */

@@ -74,10 +74,11 @@ int main(int argc, char **argv) {
     double t = ph_now() - t0;
     if (t < bestc) bestc = t;
   }
-  printf("{\"dgemm_gflops_1thread\": %.3f, \"batch\": %zu, \"chain_flops\": %.0f, "
-         "\"chain_seconds\": %.6g, \"chain_gflops\": %.3f, "
-         "\"chain_seconds_at_square_rate\": %.6g}\n",
-         rate / 1e9, B, flops, bestc, flops / bestc / 1e9, flops / rate);
+  printf(
+      "{\"dgemm_gflops_1thread\": %.3f, \"batch\": %zu, \"chain_flops\": %.0f, "
+      "\"chain_seconds\": %.6g, \"chain_gflops\": %.3f, "
+      "\"chain_seconds_at_square_rate\": %.6g}\n",
+      rate / 1e9, B, flops, bestc, flops / bestc / 1e9, flops / rate);
   for (int l = 0; l < L; l++) free(w[l]);
   free(x);
   free(y);

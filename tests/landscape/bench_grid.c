@@ -59,11 +59,9 @@ static ph_status mlp_eval(void *ctx, const double *theta, const ph_batch *b,
     if (l + 1 < s->L) {
       size_t m = s->B * fo;
       if (s->relu)
-        for (size_t k = 0; k < m; k++)
-          out[k] = out[k] > 0 ? out[k] : 0;
+        for (size_t k = 0; k < m; k++) out[k] = out[k] > 0 ? out[k] : 0;
       else
-        for (size_t k = 0; k < m; k++)
-          out[k] = tanh(out[k]);
+        for (size_t k = 0; k < m; k++) out[k] = tanh(out[k]);
     }
     in = out;
   }
@@ -75,8 +73,7 @@ static ph_status mlp_eval(void *ctx, const double *theta, const ph_batch *b,
     for (size_t k = 1; k < K; k++)
       if (z[k] > z[am]) am = k;
     double se = 0;
-    for (size_t k = 0; k < K; k++)
-      se += exp(z[k] - z[am]);
+    for (size_t k = 0; k < K; k++) se += exp(z[k] - z[am]);
     L += log(se) + z[am] - z[s->y[i]];
     A += (int)am == s->y[i];
   }
@@ -124,7 +121,8 @@ static ph_objective *mlp_new(const mlp_shared *s, size_t n) {
 
 int main(int argc, char **argv) {
   if (argc < 7) {
-    fprintf(stderr, "usage: bench_grid B NXxNY THREADS relu|tanh IN H... OUT\n");
+    fprintf(stderr,
+            "usage: bench_grid B NXxNY THREADS relu|tanh IN H... OUT\n");
     return 2;
   }
   mlp_shared s;
@@ -144,12 +142,23 @@ int main(int argc, char **argv) {
     size_t fi = s.sizes[l], fo = s.sizes[l + 1];
     ph_block *w = &s.blocks[2 * l], *b = &s.blocks[2 * l + 1];
     snprintf(w->name, sizeof w->name, "l%zu.w", l);
-    w->offset = n; w->size = fi * fo; w->ndim = 2; w->shape[0] = fo;
-    w->shape[1] = fi; w->kind = PH_BLOCK_WEIGHT; w->fan_in = fi; w->fan_out = fo;
+    w->offset = n;
+    w->size = fi * fo;
+    w->ndim = 2;
+    w->shape[0] = fo;
+    w->shape[1] = fi;
+    w->kind = PH_BLOCK_WEIGHT;
+    w->fan_in = fi;
+    w->fan_out = fo;
     n += fi * fo;
     snprintf(b->name, sizeof b->name, "l%zu.b", l);
-    b->offset = n; b->size = fo; b->ndim = 1; b->shape[0] = fo;
-    b->kind = PH_BLOCK_BIAS; b->fan_in = 1; b->fan_out = fo;
+    b->offset = n;
+    b->size = fo;
+    b->ndim = 1;
+    b->shape[0] = fo;
+    b->kind = PH_BLOCK_BIAS;
+    b->fan_in = 1;
+    b->fan_out = fo;
     n += fo;
     flops += 2.0 * s.B * fi * fo;
   }
@@ -201,7 +210,14 @@ int main(int argc, char **argv) {
          threads, st.points_per_second, 1.0 / st.points_per_second,
          st.points_per_second / st1.points_per_second, same ? "true" : "false");
   ph_objective_destroy(o);
-  free(X); free(y); free(theta); free(d1); free(d2);
-  free(loss); free(acc); free(loss1); free(acc1);
+  free(X);
+  free(y);
+  free(theta);
+  free(d1);
+  free(d2);
+  free(loss);
+  free(acc);
+  free(loss1);
+  free(acc1);
   return same ? 0 : 1;
 }

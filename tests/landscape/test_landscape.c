@@ -86,8 +86,7 @@ static void test_filter_norm(void **state) {
   ph_landscape_random_direction(o, theta, 42, 0, PH_DIR_NORM_LAYER, 0, d);
   double nw = ph_vec_nrm2(12, d), tw = ph_vec_nrm2(12, theta);
   assert_true(fabs(nw - tw) <= tol * tw);
-  for (int i = 12; i < TOY_N; i++)
-    assert_true(d[i] == 0.0);
+  for (int i = 12; i < TOY_N; i++) assert_true(d[i] == 0.0);
 
   /* none: the raw Gaussian of (seed, DIRECTION stream) */
   double g[TOY_N];
@@ -125,7 +124,8 @@ static void test_pca_plane(void **state) {
   (void)state;
   enum { N = 300, T = 25 };
   double *u = malloc(N * sizeof *u), *w = malloc(N * sizeof *w);
-  double *traj = malloc(T * N * sizeof *traj), *dirs = malloc(2 * N * sizeof *dirs);
+  double *traj = malloc(T * N * sizeof *traj),
+         *dirs = malloc(2 * N * sizeof *dirs);
   double center[N];
   orthonormal_pair(N, 3, u, w);
   random_theta(center, N, 4);
@@ -139,8 +139,9 @@ static void test_pca_plane(void **state) {
   double ev[2];
   ph_error err;
   ph_error_clear(&err);
-  assert_int_equal(ph_landscape_pca(traj, T, N, traj + (T - 1) * N, 2, dirs, ev,
-                                    &err), PH_OK);
+  assert_int_equal(
+      ph_landscape_pca(traj, T, N, traj + (T - 1) * N, 2, dirs, ev, &err),
+      PH_OK);
   /* The remaining singular values are rounding of the data (‖M‖·ε), so the
    * explained fraction misses 1 only by ~ (n·ε)² ≪ 1e-12. */
   assert_true(fabs(ev[0] + ev[1] - 1.0) <= 1e-12);
@@ -163,17 +164,18 @@ static void test_pca_plane(void **state) {
     assert_true(off <= 1e-11 * 6.0);
     double rho = 3.0 * (double)(T - 1 - t) / (T - 1);
     double a = rho * cos(0.4 * t) * 2.0, b = rho * sin(0.4 * t);
-    assert_true(fabs(x * x + y * y - (a * a + b * b)) <= 1e-10 * (1 + a * a + b * b));
+    assert_true(fabs(x * x + y * y - (a * a + b * b)) <=
+                1e-10 * (1 + a * a + b * b));
   }
   /* A trajectory on a line has rank 1: asking for 2 directions fails. */
   for (int t = 0; t < T; t++)
-    for (int i = 0; i < N; i++)
-      traj[t * N + i] = center[i] + (double)t * u[i];
+    for (int i = 0; i < N; i++) traj[t * N + i] = center[i] + (double)t * u[i];
   ph_error_clear(&err);
   assert_int_equal(ph_landscape_pca(traj, T, N, center, 2, dirs, ev, &err),
                    PH_ERR_NUMERIC);
   ph_error_clear(&err);
-  assert_int_equal(ph_landscape_pca(traj, T, N, center, 1, dirs, ev, &err), PH_OK);
+  assert_int_equal(ph_landscape_pca(traj, T, N, center, 1, dirs, ev, &err),
+                   PH_OK);
   assert_true(fabs(ev[0] - 1.0) <= 1e-12);
   assert_true(fabs(fabs(ph_vec_dot(N, dirs, u)) - 1.0) <= 1e-12);
   free(u);
@@ -201,11 +203,11 @@ static void test_project_models(void **state) {
     ph_vec_axpy(N, -ph_vec_dot(N, q1, e), q1, e);
     ph_vec_axpy(N, -ph_vec_dot(N, q2, e), q2, e);
   }
-  for (int i = 0; i < N; i++)
-    p[i] = c[i] + 0.3 * d1[i] - 1.7 * d2[i] + e[i];
+  for (int i = 0; i < N; i++) p[i] = c[i] + 0.3 * d1[i] - 1.7 * d2[i] + e[i];
   ph_error err;
   ph_error_clear(&err);
-  assert_int_equal(ph_landscape_project(N, c, d1, d2, p, &x, &y, &off, &err), PH_OK);
+  assert_int_equal(ph_landscape_project(N, c, d1, d2, p, &x, &y, &off, &err),
+                   PH_OK);
   /* 2×2 normal equations with cond ≈ O(1): error ~ n·ε·‖p‖ */
   double tol = 1e3 * N * DBL_EPSILON;
   assert_true(fabs(x - 0.3) <= tol);
@@ -224,9 +226,11 @@ static void test_project_models(void **state) {
   }
   const double *models[3] = {c, m1, m2};
   ph_error_clear(&err);
-  assert_int_equal(ph_landscape_models_directions(models, 3, N, dirs, &err), PH_OK);
-  assert_int_equal(ph_landscape_project(N, c, dirs, dirs + N, m2, &x, &y, &off, &err),
+  assert_int_equal(ph_landscape_models_directions(models, 3, N, dirs, &err),
                    PH_OK);
+  assert_int_equal(
+      ph_landscape_project(N, c, dirs, dirs + N, m2, &x, &y, &off, &err),
+      PH_OK);
   assert_true(fabs(x) <= tol && fabs(y - 1.0) <= tol && off <= tol * 10);
   const double *same[2] = {c, c};
   ph_error_clear(&err);
@@ -247,8 +251,7 @@ static ph_status dense_apply(void *ctx, const double *v, double *out,
   dense_op *d = ctx;
   for (size_t i = 0; i < d->n; i++) {
     double s = 0;
-    for (size_t j = 0; j < d->n; j++)
-      s += d->A[i * d->n + j] * v[j];
+    for (size_t j = 0; j < d->n; j++) s += d->A[i * d->n + j] * v[j];
     out[i] = s;
   }
   return PH_OK;
@@ -277,7 +280,8 @@ static void test_top_eigs(void **state) {
   ph_error err;
   ph_error_clear(&err);
   assert_int_equal(ph_landscape_top_eigs(dense_apply, &op, N, 2, 1, 1e-10, 2000,
-                                         vals, vecs, res, &prods, &err), PH_OK);
+                                         vals, vecs, res, &prods, &err),
+                   PH_OK);
   double anorm = fmax(fabs(ev[0]), fabs(ev[N - 1]));
   for (int k = 0; k < 2; k++) {
     double ref = ev[N - 1 - k];
@@ -285,8 +289,7 @@ static void test_top_eigs(void **state) {
     assert_true(fabs(vals[k] - ref) <= 1e-9 * anorm);
     assert_true(res[k] <= 1e-8 * anorm);
     double c = 0;
-    for (int i = 0; i < N; i++)
-      c += vecs[k * N + i] * W[i * N + (N - 1 - k)];
+    for (int i = 0; i < N; i++) c += vecs[k * N + i] * W[i * N + (N - 1 - k)];
     assert_true(fabs(fabs(c) - 1.0) <= 1e-9);
   }
   assert_true(prods > 0 && prods <= 2000);
@@ -303,14 +306,17 @@ static void test_hessian_dirs(void **state) {
   random_theta(theta, TOY_N, 8);
   for (int i = 0; i < TOY_N; i++)
     for (int j = 0; j < TOY_N; j++)
-      H[i * TOY_N + j] = s.A[i * TOY_N + j] - (i == j ? s.kappa * cos(theta[i]) : 0);
-  assert_int_equal(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', TOY_N, H, TOY_N, ev), 0);
+      H[i * TOY_N + j] =
+          s.A[i * TOY_N + j] - (i == j ? s.kappa * cos(theta[i]) : 0);
+  assert_int_equal(
+      LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', TOY_N, H, TOY_N, ev), 0);
   ph_batch b = ph_batch_all(o, PH_SPLIT_TRAIN);
   ph_error err;
   ph_error_clear(&err);
   size_t prods;
-  assert_int_equal(ph_landscape_hessian_directions(o, theta, &b, 2, 3, dirs, vals,
-                                                   res, &prods, &err), PH_OK);
+  assert_int_equal(ph_landscape_hessian_directions(o, theta, &b, 2, 3, dirs,
+                                                   vals, res, &prods, &err),
+                   PH_OK);
   double anorm = fmax(fabs(ev[0]), fabs(ev[TOY_N - 1]));
   for (int k = 0; k < 2; k++) {
     assert_true(fabs(vals[k] - ev[TOY_N - 1 - k]) <= 1e-10 * anorm);
@@ -332,8 +338,10 @@ typedef struct grid_fixture {
 static void fixture_init(grid_fixture *f, size_t nx, size_t ny) {
   f->o = toy_create(&f->s, 21);
   random_theta(f->theta, TOY_N, 22);
-  ph_landscape_random_direction(f->o, f->theta, 9, 0, PH_DIR_NORM_FILTER, 1, f->d1);
-  ph_landscape_random_direction(f->o, f->theta, 9, 1, PH_DIR_NORM_FILTER, 1, f->d2);
+  ph_landscape_random_direction(f->o, f->theta, 9, 0, PH_DIR_NORM_FILTER, 1,
+                                f->d1);
+  ph_landscape_random_direction(f->o, f->theta, 9, 1, PH_DIR_NORM_FILTER, 1,
+                                f->d2);
   f->batch = ph_batch_all(f->o, PH_SPLIT_TEST);
   f->ax.nx = nx;
   f->ax.ny = ny;
@@ -411,13 +419,14 @@ static void test_grid_1d_and_nonfinite(void **state) {
   ph_error err;
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
-                                l, a, &st, &err), PH_OK);
+                                l, a, &st, &err),
+                   PH_OK);
   ph_grid_axis(NX, f.ax.x_lo, f.ax.x_hi, xs);
   for (int i = 0; i < NX; i++) {
-    for (int q = 0; q < TOY_N; q++)
-      p[q] = f.theta[q] + xs[i] * f.d1[q];
+    for (int q = 0; q < TOY_N; q++) p[q] = f.theta[q] + xs[i] * f.d1[q];
     double ld;
-    assert_int_equal(ph_objective_eval(f.o, p, &f.batch, &ld, NULL, &err), PH_OK);
+    assert_int_equal(ph_objective_eval(f.o, p, &f.batch, &ld, NULL, &err),
+                     PH_OK);
     assert_memory_equal(&ld, &l[i], sizeof ld);
   }
   assert_int_equal(st.nonfinite, 0);
@@ -426,13 +435,15 @@ static void test_grid_1d_and_nonfinite(void **state) {
   f.s.nan_radius = nt;
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
-                                l, a, &st, &err), PH_OK);
+                                l, a, &st, &err),
+                   PH_OK);
   assert_true(st.nonfinite > 0 && st.nonfinite < NX);
   /* a 2-D grid without a second direction is refused */
   f.ax.ny = 3;
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
-                                l, a, &st, &err), PH_ERR_ARG);
+                                l, a, &st, &err),
+                   PH_ERR_ARG);
   ph_objective_destroy(f.o);
 }
 
@@ -498,8 +509,7 @@ static void test_grid_resume_sigkill(void **state) {
     _exit(0);
   }
   /* kill it once it has saved some progress */
-  for (int k = 0; k < 400 && !ph_path_exists(sp); k++)
-    usleep(5000);
+  for (int k = 0; k < 400 && !ph_path_exists(sp); k++) usleep(5000);
   usleep(100000);
   kill(pid, SIGKILL);
   int status;
@@ -515,7 +525,6 @@ static void test_grid_resume_sigkill(void **state) {
   ph_objective_destroy(f.o);
 }
 
-
 /* ---- slice end to end ---------------------------------------------------- */
 
 static void test_slice_pca_trajectory_files(void **state) {
@@ -528,7 +537,8 @@ static void test_slice_pca_trajectory_files(void **state) {
   orthonormal_pair(TOY_N, 33, u, w);
   for (int t = 0; t < T; t++)
     for (int i = 0; i < TOY_N; i++)
-      traj[t * TOY_N + i] = theta[i] + (T - 1 - t) * (0.2 * u[i] + 0.05 * t * w[i]);
+      traj[t * TOY_N + i] =
+          theta[i] + (T - 1 - t) * (0.2 * u[i] + 0.05 * t * w[i]);
   ph_slice_config c = ph_slice_config_default();
   c.dirs = PH_SLICE_PCA;
   c.nx = 7;
@@ -547,8 +557,9 @@ static void test_slice_pca_trajectory_files(void **state) {
     /* the planar trajectory is on the plane; its loss is the loss at θ_t */
     assert_true(r.t_off[t] <= 1e-12 * 10);
     double l;
-    assert_int_equal(ph_objective_eval(o, traj + t * TOY_N, &c.batch, &l, NULL, &err),
-                     PH_OK);
+    assert_int_equal(
+        ph_objective_eval(o, traj + t * TOY_N, &c.batch, &l, NULL, &err),
+        PH_OK);
     assert_memory_equal(&l, &r.t_loss[t], sizeof l);
     /* auto range covers every trajectory point */
     assert_true(r.t_x[t] >= r.x_lo && r.t_x[t] <= r.x_hi);
@@ -615,10 +626,10 @@ static void test_slice_hessian_1d_quadratic(void **state) {
   /* curvature along the unit eigenvector is its eigenvalue */
   assert_true(fabs(r.curvature - r.eigval[0]) <= 1e-6 * fabs(r.eigval[0]));
   double scale = 0;
+  for (int i = 0; i < 21; i++) scale = fmax(scale, fabs(r.loss[i]));
   for (int i = 0; i < 21; i++)
-    scale = fmax(scale, fabs(r.loss[i]));
-  for (int i = 0; i < 21; i++)
-    assert_true(fabs(r.loss[i] - r.quad[i]) <= 1e3 * TOY_N * DBL_EPSILON * scale);
+    assert_true(fabs(r.loss[i] - r.quad[i]) <=
+                1e3 * TOY_N * DBL_EPSILON * scale);
   const char *dir = tpath("slice_hess");
   assert_int_equal(ph_slice_write(dir, o, &c, &r, NULL, &err), PH_OK);
   char path[600];
@@ -659,8 +670,9 @@ static void test_slice_second_eval_set(void **state) {
   ph_grid_axes ax = {NX, NY, -1, 1, -1, 1};
   ph_grid_options opt = ph_grid_options_default();
   ph_grid_stats st;
-  assert_int_equal(ph_grid_eval(o, theta, r.dirs, r.dirs + TOY_N, &c.second_batch,
-                                &ax, &opt, l, a, &st, &err), PH_OK);
+  assert_int_equal(ph_grid_eval(o, theta, r.dirs, r.dirs + TOY_N,
+                                &c.second_batch, &ax, &opt, l, a, &st, &err),
+                   PH_OK);
   assert_memory_equal(l, r.loss2, sizeof l);
   assert_memory_equal(a, r.acc2, sizeof a);
   assert_memory_not_equal(r.loss, r.loss2, sizeof l); /* other examples */

@@ -72,10 +72,11 @@ static int setup(void **state) {
   f->theta = malloc(n * sizeof(double));
   f->d1 = malloc(n * sizeof(double));
   f->d2 = malloc(n * sizeof(double));
-  if (ph_net_init_params(f->o, 5, f->theta, &err) != PH_OK)
-    return -1;
-  ph_landscape_random_direction(f->o, f->theta, 1, 0, PH_DIR_NORM_FILTER, 0, f->d1);
-  ph_landscape_random_direction(f->o, f->theta, 1, 1, PH_DIR_NORM_FILTER, 0, f->d2);
+  if (ph_net_init_params(f->o, 5, f->theta, &err) != PH_OK) return -1;
+  ph_landscape_random_direction(f->o, f->theta, 1, 0, PH_DIR_NORM_FILTER, 0,
+                                f->d1);
+  ph_landscape_random_direction(f->o, f->theta, 1, 1, PH_DIR_NORM_FILTER, 0,
+                                f->d2);
   *state = f;
   return 0;
 }
@@ -128,10 +129,12 @@ static void test_mlp_grid(void **state) {
   ph_error err;
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f->o, f->theta, f->d1, f->d2, &b, &ax, &opt, l1,
-                                a1, &st, &err), PH_OK);
+                                a1, &st, &err),
+                   PH_OK);
   opt.threads = 2;
   assert_int_equal(ph_grid_eval(f->o, f->theta, f->d1, f->d2, &b, &ax, &opt, l2,
-                                a2, &st, &err), PH_OK);
+                                a2, &st, &err),
+                   PH_OK);
   assert_memory_equal(l1, l2, sizeof l1);
   assert_memory_equal(a1, a2, sizeof a1);
 
@@ -162,12 +165,14 @@ static void test_mlp_grid(void **state) {
   opt.stop_after = 7;
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f->o, f->theta, f->d1, f->d2, &b, &ax, &opt, l2,
-                                a2, &st, &err), PH_ERR_INTERRUPTED);
+                                a2, &st, &err),
+                   PH_ERR_INTERRUPTED);
   opt.stop_after = 0;
   opt.threads = 1;
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f->o, f->theta, f->d1, f->d2, &b, &ax, &opt, l2,
-                                a2, &st, &err), PH_OK);
+                                a2, &st, &err),
+                   PH_OK);
   assert_int_equal(st.resumed, 7);
   assert_memory_equal(l1, l2, sizeof l1);
   assert_memory_equal(a1, a2, sizeof a1);

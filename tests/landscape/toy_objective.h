@@ -20,12 +20,12 @@
 #define TOY_E 5
 
 typedef struct toy_shared {
-  double A[TOY_N * TOY_N];      /* (n, n) symmetric */
-  double c[2][TOY_E * TOY_N];   /* (E, n) per split */
+  double A[TOY_N * TOY_N];    /* (n, n) symmetric */
+  double c[2][TOY_E * TOY_N]; /* (E, n) per split */
   double kappa;
-  size_t evals;                 /* atomic counter over all clones */
+  size_t evals; /* atomic counter over all clones */
   unsigned sleep_us;
-  double nan_radius;            /* 0: never */
+  double nan_radius; /* 0: never */
 } toy_shared;
 
 static const ph_block toy_blocks[3] = {
@@ -37,12 +37,10 @@ static const ph_block toy_blocks[3] = {
 static double toy_example_loss(const toy_shared *s, const double *theta,
                                const double *c) {
   double r[TOY_N], q = 0;
-  for (int i = 0; i < TOY_N; i++)
-    r[i] = theta[i] - c[i];
+  for (int i = 0; i < TOY_N; i++) r[i] = theta[i] - c[i];
   for (int i = 0; i < TOY_N; i++) {
     double ar = 0;
-    for (int j = 0; j < TOY_N; j++)
-      ar += s->A[i * TOY_N + j] * r[j];
+    for (int j = 0; j < TOY_N; j++) ar += s->A[i * TOY_N + j] * r[j];
     q += 0.5 * r[i] * ar;
   }
   return q;
@@ -52,11 +50,9 @@ static ph_status toy_eval(void *ctx, const double *theta, const ph_batch *b,
                           double *loss, double *acc, ph_error *err) {
   toy_shared *s = ctx;
   __atomic_fetch_add(&s->evals, 1, __ATOMIC_RELAXED);
-  if (s->sleep_us)
-    usleep(s->sleep_us);
+  if (s->sleep_us) usleep(s->sleep_us);
   double l = 0, a = 0, nrm = 0;
-  for (int i = 0; i < TOY_N; i++)
-    nrm += theta[i] * theta[i];
+  for (int i = 0; i < TOY_N; i++) nrm += theta[i] * theta[i];
   for (size_t e = 0; e < b->n; e++) {
     size_t k = b->idx ? b->idx[e] : e;
     double le = toy_example_loss(s, theta, s->c[b->split] + k * TOY_N);
@@ -64,13 +60,10 @@ static ph_status toy_eval(void *ctx, const double *theta, const ph_batch *b,
     a += le < 5.0;
   }
   l /= (double)b->n;
-  for (int i = 0; i < TOY_N; i++)
-    l += s->kappa * cos(theta[i]);
-  if (s->nan_radius > 0 && sqrt(nrm) > s->nan_radius)
-    l = NAN;
+  for (int i = 0; i < TOY_N; i++) l += s->kappa * cos(theta[i]);
+  if (s->nan_radius > 0 && sqrt(nrm) > s->nan_radius) l = NAN;
   *loss = l;
-  if (acc)
-    *acc = a / (double)b->n;
+  if (acc) *acc = a / (double)b->n;
   (void)err;
   return PH_OK;
 }
@@ -89,8 +82,7 @@ static ph_status toy_loss_grad(void *ctx, const double *theta,
         for (int j = 0; j < TOY_N; j++)
           grad[i] += s->A[i * TOY_N + j] * (theta[j] - c[j]) / (double)b->n;
     }
-    for (int i = 0; i < TOY_N; i++)
-      grad[i] -= s->kappa * sin(theta[i]);
+    for (int i = 0; i < TOY_N; i++) grad[i] -= s->kappa * sin(theta[i]);
   }
   return PH_OK;
 }
@@ -102,20 +94,20 @@ static ph_status toy_hvp(void *ctx, const double *theta, const ph_batch *b,
   (void)err;
   for (int i = 0; i < TOY_N; i++) {
     double h = 0;
-    for (int j = 0; j < TOY_N; j++)
-      h += s->A[i * TOY_N + j] * v[j];
+    for (int j = 0; j < TOY_N; j++) h += s->A[i * TOY_N + j] * v[j];
     hv[i] = h - s->kappa * cos(theta[i]) * v[i];
   }
   return PH_OK;
 }
 
-static void toy_destroy(ph_objective *o) { free(o); }
+static void toy_destroy(ph_objective *o) {
+  free(o);
+}
 
 static ph_objective *toy_clone(const ph_objective *o, ph_error *err) {
   (void)err;
   ph_objective *c = malloc(sizeof *c);
-  if (c)
-    *c = *o; /* shares the immutable toy_shared (and its counter) */
+  if (c) *c = *o; /* shares the immutable toy_shared (and its counter) */
   return c;
 }
 
