@@ -32,36 +32,57 @@ static void usage(void) {
   printf(
       "usage: pothole sharpness (--ckpt FILE [--data SPEC] [--n N] |\n"
       "                          --landscape SPEC [--at X1,X2,...|pit|basin])\n"
-      "                         [--precond FILE|RUNDIR|basin] [options] --out DIR\n"
-      "Sharpness at a point: DIR/sharpness.json with lambda_max, top_eigenvalues;\n"
+      "                         [--precond FILE|RUNDIR|basin] [options] --out "
+      "DIR\n"
+      "Sharpness at a point: DIR/sharpness.json with lambda_max, "
+      "top_eigenvalues;\n"
       "with a preconditioner precond_lambda_max and the pothole directions\n"
-      "(mu, kappa_loc, kappa_avg, pi, amplification, predicted), also saved as\n"
+      "(mu, kappa_loc, kappa_avg, pi, amplification, predicted), also saved "
+      "as\n"
       "DIR/directions.npy [k, n]; sam_sharpness {euclidean, ellipsoid};\n"
       "average_sharpness {mean, stderr, sigma}.\n\n"
       "  --ckpt FILE        network checkpoint\n"
-      "  --data SPEC        data set (default: the one stored in the checkpoint)\n"
+      "  --data SPEC        data set (default: the one stored in the "
+      "checkpoint)\n"
       "  --n N              training examples in the batch, the first N\n"
       "                     (default 1024; 0 = the whole split)\n"
-      "  --landscape SPEC   a toy landscape instead of --ckpt (see pothole toy)\n"
+      "  --landscape SPEC   a toy landscape instead of --ckpt (see pothole "
+      "toy)\n"
       "  --at WHERE         toy point: X1,X2,... | pit | basin (default pit)\n"
-      "  --precond P        averaged preconditioner: a .npy diagonal of length n,\n"
-      "                     a run directory or a .ckpt; 'basin' for a toy: the\n"
+      "  --precond P        averaged preconditioner: a .npy diagonal of length "
+      "n,\n"
+      "                     a run directory or a .ckpt; 'basin' for a toy: "
+      "the\n"
       "                     fitted P = diag(1/basin curvature) (default none)\n"
-      "  --rho RHO          SAM radius, and the escape-signal radius (default 0.05)\n"
+      "  --rho RHO          SAM radius, and the escape-signal radius (default "
+      "0.05)\n"
       "  --k K              eigenpairs / pothole directions (default 5)\n"
       "  --sam-steps S      projected-ascent steps (default 20)\n"
       "  --sigma S          average sharpness sigma (default rho/sqrt(n))\n"
       "  --pairs M          average sharpness antithetic pairs (default 100)\n"
       "  --dense-max N      dense eigensolver up to this n, Lanczos above\n"
       "                     (default 512)\n"
-      "  --seed S           seed for Lanczos, ascent start, Monte Carlo (default 0)\n"
+      "  --seed S           seed for Lanczos, ascent start, Monte Carlo "
+      "(default 0)\n"
       "  --out DIR          output directory (required)\n"
       "  --help             this help\n");
 }
 
 enum {
-  O_CKPT = 256, O_DATA, O_N, O_LANDSCAPE, O_AT, O_PRECOND, O_RHO, O_K,
-  O_STEPS, O_SIGMA, O_PAIRS, O_DENSE, O_SEED, O_OUT
+  O_CKPT = 256,
+  O_DATA,
+  O_N,
+  O_LANDSCAPE,
+  O_AT,
+  O_PRECOND,
+  O_RHO,
+  O_K,
+  O_STEPS,
+  O_SIGMA,
+  O_PAIRS,
+  O_DENSE,
+  O_SEED,
+  O_OUT
 };
 
 int ph_cmd_sharpness(int argc, char **argv) {
@@ -101,22 +122,32 @@ int ph_cmd_sharpness(int argc, char **argv) {
     case O_AT: at = optarg; break;
     case O_PRECOND: precond = optarg; break;
     case O_RHO:
-      if ((rc = ph_cli_double(CMD, "--rho", optarg, 1e-300, INFINITY, &cfg.rho))) return rc;
+      if ((rc =
+               ph_cli_double(CMD, "--rho", optarg, 1e-300, INFINITY, &cfg.rho)))
+        return rc;
       break;
     case O_K:
       if ((rc = ph_cli_size(CMD, "--k", optarg, 1, 1000, &cfg.k))) return rc;
       break;
     case O_STEPS:
-      if ((rc = ph_cli_size(CMD, "--sam-steps", optarg, 0, 100000, &cfg.sam_steps))) return rc;
+      if ((rc = ph_cli_size(CMD, "--sam-steps", optarg, 0, 100000,
+                            &cfg.sam_steps)))
+        return rc;
       break;
     case O_SIGMA:
-      if ((rc = ph_cli_double(CMD, "--sigma", optarg, 1e-300, INFINITY, &cfg.sigma))) return rc;
+      if ((rc = ph_cli_double(CMD, "--sigma", optarg, 1e-300, INFINITY,
+                              &cfg.sigma)))
+        return rc;
       break;
     case O_PAIRS:
-      if ((rc = ph_cli_size(CMD, "--pairs", optarg, 2, 100000000, &cfg.avg_pairs))) return rc;
+      if ((rc = ph_cli_size(CMD, "--pairs", optarg, 2, 100000000,
+                            &cfg.avg_pairs)))
+        return rc;
       break;
     case O_DENSE:
-      if ((rc = ph_cli_size(CMD, "--dense-max", optarg, 0, 20000, &cfg.dense_max))) return rc;
+      if ((rc = ph_cli_size(CMD, "--dense-max", optarg, 0, 20000,
+                            &cfg.dense_max)))
+        return rc;
       break;
     case O_SEED:
       if ((rc = ph_cli_u64(CMD, "--seed", optarg, &cfg.seed))) return rc;
@@ -126,10 +157,12 @@ int ph_cmd_sharpness(int argc, char **argv) {
     default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (optind < argc)
+    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
   if (!out) return ph_cli_usage(CMD, "--out DIR is required");
   if (!ckpt == !landscape)
-    return ph_cli_usage(CMD, "give exactly one of --ckpt FILE and --landscape SPEC");
+    return ph_cli_usage(CMD,
+                        "give exactly one of --ckpt FILE and --landscape SPEC");
   if (landscape && data) return ph_cli_usage(CMD, "--data goes with --ckpt");
   if (ckpt && at) return ph_cli_usage(CMD, "--at goes with --landscape");
   if (ckpt && precond && strcmp(precond, "basin") == 0)
@@ -160,14 +193,16 @@ int ph_cmd_sharpness(int argc, char **argv) {
 #if PH_POTHOLES_HAVE_NN
     ph_data_options dopt = ph_data_options_default();
     size_t mb = n_ex > 0 && n_ex < 2048 ? n_ex : 2048;
-    if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err))) goto fail;
+    if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
+      goto fail;
     o = bundle.obj;
     theta = bundle.theta;
     size_t avail = o->n_examples[PH_SPLIT_TRAIN];
     batch.n = (n_ex == 0 || n_ex > avail) ? avail : n_ex;
 #else
-    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
-                      "networks are not built into this pothole yet (%s)", ckpt);
+    st =
+        ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                     "networks are not built into this pothole yet (%s)", ckpt);
     goto fail;
 #endif
   } else {
@@ -178,19 +213,30 @@ int ph_cmd_sharpness(int argc, char **argv) {
     }
     ph_toy_spec_format(&spec, canon, sizeof canon);
     o = ph_toy_create(&spec, &err);
-    if (!o) { st = err.code ? err.code : PH_ERR_NOMEM; goto fail; }
+    if (!o) {
+      st = err.code ? err.code : PH_ERR_NOMEM;
+      goto fail;
+    }
     theta = calloc(o->n, sizeof *theta);
-    if (!theta) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+    if (!theta) {
+      st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
     if (!at || strcmp(at, "pit") == 0 || strcmp(at, "basin") == 0) {
       ph_toy_geometry geo;
       if ((st = ph_toy_geometry_get(o, &geo, &err))) goto fail;
-      memcpy(theta, (at && at[0] == 'b') ? geo.basin : geo.pit, o->n * sizeof(double));
+      memcpy(theta, (at && at[0] == 'b') ? geo.basin : geo.pit,
+             o->n * sizeof(double));
       ph_toy_geometry_free(&geo);
     } else {
       size_t k = 0;
-      if ((rc = ph_cli_doubles(CMD, "--at", at, theta, o->n, &k))) { code = rc; goto cleanup; }
+      if ((rc = ph_cli_doubles(CMD, "--at", at, theta, o->n, &k))) {
+        code = rc;
+        goto cleanup;
+      }
       if (k != o->n) {
-        code = ph_cli_usage(CMD, "--at needs %zu coordinates, got %zu", o->n, k);
+        code =
+            ph_cli_usage(CMD, "--at needs %zu coordinates, got %zu", o->n, k);
         goto cleanup;
       }
     }
@@ -199,28 +245,37 @@ int ph_cmd_sharpness(int argc, char **argv) {
   if (precond) {
     if (strcmp(precond, "basin") == 0) {
       pdiag = malloc(n * sizeof *pdiag);
-      if (!pdiag) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+      if (!pdiag) {
+        st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+        goto fail;
+      }
       if ((st = ph_toy_basin_curvature(o, pdiag, &err))) goto fail;
       for (size_t i = 0; i < n; i++) pdiag[i] = 1 / pdiag[i];
       geom = ph_geom_diag(n, pdiag);
     } else {
 #if PH_POTHOLES_HAVE_PRECOND
       pc = ph_precond_load(precond, n, o->n_blocks, o->blocks, &err);
-      if (!pc) { st = err.code ? err.code : PH_ERR_IO; goto fail; }
+      if (!pc) {
+        st = err.code ? err.code : PH_ERR_IO;
+        goto fail;
+      }
       geom = ph_geom_precond(pc);
 #else
       /* Until optim/precond.c exists: a .npy diagonal of length n. */
       ph_npy a;
       if ((st = ph_npy_read(precond, &a, &err))) goto fail;
       if (a.size != n) {
-        st = ph_error_set(&err, PH_ERR_FORMAT, "%s: %zu entries, the model has "
-                          "%zu parameters", precond, a.size, n);
+        st = ph_error_set(&err, PH_ERR_FORMAT,
+                          "%s: %zu entries, the model has "
+                          "%zu parameters",
+                          precond, a.size, n);
         ph_npy_free(&a);
         goto fail;
       }
       for (size_t i = 0; i < n; i++)
         if (!(a.data[i] > 0) || !isfinite(a.data[i])) {
-          st = ph_error_set(&err, PH_ERR_FORMAT, "%s: entry %zu is %g, a "
+          st = ph_error_set(&err, PH_ERR_FORMAT,
+                            "%s: entry %zu is %g, a "
                             "diagonal preconditioner needs entries > 0",
                             precond, i, a.data[i]);
           ph_npy_free(&a);
@@ -233,20 +288,27 @@ int ph_cmd_sharpness(int argc, char **argv) {
     P = &geom;
   }
   if (!o->hvp) {
-    st = ph_error_set(&err, PH_ERR_UNSUPPORTED, "%s has no Hessian-vector "
-                      "product", o->name);
+    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
+                      "%s has no Hessian-vector "
+                      "product",
+                      o->name);
     goto fail;
   }
   if (cfg.k > n) cfg.k = n;
 
-  /* ---- run ---------------------------------------------------------------- */
+  /* ---- run ----------------------------------------------------------------
+   */
   ph_cli_set_blas_threads(1);
   if ((st = ph_sharpness_run(o, theta, &batch, P, &cfg, &res, &err))) goto fail;
 
-  /* ---- write -------------------------------------------------------------- */
+  /* ---- write --------------------------------------------------------------
+   */
   root = cJSON_CreateObject();
   cJSON *cj = root ? cJSON_AddObjectToObject(root, "config") : NULL;
-  if (!cj) { st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory"); goto fail; }
+  if (!cj) {
+    st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
   if (ckpt) {
     cJSON_AddStringToObject(cj, "ckpt", ckpt);
     if (data) cJSON_AddStringToObject(cj, "data", data);
@@ -265,14 +327,18 @@ int ph_cmd_sharpness(int argc, char **argv) {
   ph_json_add_number(cj, "dense_max", (double)cfg.dense_max);
   ph_json_add_number(cj, "seed", (double)cfg.seed);
   cJSON_AddStringToObject(cj, "eigensolver",
-                          n <= cfg.dense_max ? "dense (LAPACKE dsyevd)"
-                                             : "thick-restart Lanczos, tol 1e-8");
+                          n <= cfg.dense_max
+                              ? "dense (LAPACKE dsyevd)"
+                              : "thick-restart Lanczos, tol 1e-8");
   if ((st = ph_sharpness_to_json(&res, &cfg, root, &err))) goto fail;
   ph_json_add_stamp(root);
   if ((st = ph_mkdir_p(out, &err))) goto fail;
   jpath = ph_path_join(out, "sharpness.json", &err);
   npath = ph_path_join(out, "directions.npy", &err);
-  if (!jpath || !npath) { st = PH_ERR_NOMEM; goto fail; }
+  if (!jpath || !npath) {
+    st = PH_ERR_NOMEM;
+    goto fail;
+  }
   if (P) {
     size_t shape[2] = {res.k, n};
     if ((st = ph_npy_write(npath, res.dir_vectors, 2, shape, &err))) goto fail;
@@ -284,9 +350,9 @@ int ph_cmd_sharpness(int argc, char **argv) {
     printf("precond_lambda_max %.10g\n", res.precond_lambda_max);
     for (size_t j = 0; j < res.k; j++)
       printf("direction %zu: mu %.6g kappa_loc %.6g kappa_avg %.6g pi %.6g "
-             "amplification %.6g predicted %.6g\n", j, res.dirs[j].mu,
-             res.dirs[j].kappa_loc, res.dirs[j].kappa_avg, res.dirs[j].pi,
-             res.sig[j].amplification, res.sig[j].predicted);
+             "amplification %.6g predicted %.6g\n",
+             j, res.dirs[j].mu, res.dirs[j].kappa_loc, res.dirs[j].kappa_avg,
+             res.dirs[j].pi, res.sig[j].amplification, res.sig[j].predicted);
   }
   printf("sam_sharpness euclidean %.6g ellipsoid %.6g\n", res.sam_euclidean,
          res.sam_ellipsoid);

@@ -19,48 +19,77 @@
 
 static void usage(void) {
   printf(
-      "usage: pothole toy [--landscape SPEC] [--opt LIST] [--seeds S] [--steps T]\n"
-      "                   [--start pit|basin|random|X1,X2,...] [options] --out DIR\n"
+      "usage: pothole toy [--landscape SPEC] [--opt LIST] [--seeds S] [--steps "
+      "T]\n"
+      "                   [--start pit|basin|random|X1,X2,...] [options] --out "
+      "DIR\n"
       "Escape experiments: each optimiser runs T steps from S seeded starts;\n"
       "DIR/escape.csv (escape rate with Wilson 95%% interval, median escape\n"
       "step, final loss), DIR/trajectories/<opt>.npy [seed, step, dim] and\n"
       "DIR/toy.json (whole configuration, how P was obtained, timing).\n"
       "With --sweep depth|width (potholeNd): DIR/amplification.csv instead.\n\n"
-      "  --landscape SPEC    toy landscape (default " PH_ESCAPE_DEFAULT_LANDSCAPE "),\n"
-      "                      e.g. pothole2d:a=1,b=1,d=0.5,s=0.1,cx=1.5,noise=0.02\n"
+      "  --landscape SPEC    toy landscape "
+      "(default " PH_ESCAPE_DEFAULT_LANDSCAPE "),\n"
+      "                      e.g. "
+      "pothole2d:a=1,b=1,d=0.5,s=0.1,cx=1.5,noise=0.02\n"
       "  --opt LIST          optimisers (default sgd,sam,llqr,llqr-sam)\n"
       "  --seeds S           seeds (default 200)\n"
       "  --steps T           steps per run (default 2000)\n"
       "  --seed S            base seed; run i uses S+i (default 0)\n"
       "  --start WHERE       pit | basin | random | X1,X2,... (default pit)\n"
-      "  --jitter SIGMA      start jitter N(0, SIGMA^2 I) (default: pit width/4,\n"
+      "  --jitter SIGMA      start jitter N(0, SIGMA^2 I) (default: pit "
+      "width/4,\n"
       "                      0.1 without a pit)\n"
       "  --box B             --start random: uniform in [-B, B]^n (default 2)\n"
       "  --lr LR             learning rate (default 0.02)\n"
-      "  --rho RHO           perturbation radius (default 0: SAM 0.05, LLQR+SAM 0.1)\n"
+      "  --rho RHO           perturbation radius (default 0: SAM 0.05, "
+      "LLQR+SAM 0.1)\n"
       "  --momentum MU       heavy-ball momentum (default 0)\n"
       "  --batch B           minibatch size when the landscape has noise=\n"
       "                      (default 8, drawn with replacement)\n"
-      "  --precond-from HOW  burnin | fit | identity (default fit): how the LLQR\n"
+      "  --precond-from HOW  burnin | fit | identity (default fit): how the "
+      "LLQR\n"
       "                      preconditioner P is obtained\n"
       "  --burnin N          burn-in steps in the wide basin (default 500)\n"
       "  --refresh-every K   LLQR refresh period during the run (default -1 =\n"
       "                      optimiser default; 0 = never)\n"
-      "  --escape-k K        escaped when |theta - ref| > K * pit width (default 3)\n"
+      "  --escape-k K        escaped when |theta - ref| > K * pit width "
+      "(default 3)\n"
       "  --traj N            seeds whose trajectories are saved (default 4)\n"
-      "  --backend B         auto | optim | builtin (default auto: optim when built)\n"
+      "  --backend B         auto | optim | builtin (default auto: optim when "
+      "built)\n"
       "  --sweep P           depth | width: amplification sweep on potholeNd\n"
       "  --values V1,V2,...  sweep values (default depth 0.25,0.5,1,2,4;\n"
       "                      width 0.05,0.1,0.2,0.4)\n"
-      "  --sweep-escape      also measure SAM and LLQR+SAM escape rates per value\n"
+      "  --sweep-escape      also measure SAM and LLQR+SAM escape rates per "
+      "value\n"
       "  --out DIR           output directory (required)\n"
       "  --help              this help\n");
 }
 
 enum {
-  O_LANDSCAPE = 256, O_OPT, O_SEEDS, O_STEPS, O_SEED, O_START, O_JITTER, O_BOX,
-  O_LR, O_RHO, O_MOM, O_BATCH, O_PFROM, O_BURNIN, O_REFRESH, O_ESCK, O_TRAJ,
-  O_BACKEND, O_SWEEP, O_VALUES, O_SWEEP_ESC, O_OUT
+  O_LANDSCAPE = 256,
+  O_OPT,
+  O_SEEDS,
+  O_STEPS,
+  O_SEED,
+  O_START,
+  O_JITTER,
+  O_BOX,
+  O_LR,
+  O_RHO,
+  O_MOM,
+  O_BATCH,
+  O_PFROM,
+  O_BURNIN,
+  O_REFRESH,
+  O_ESCK,
+  O_TRAJ,
+  O_BACKEND,
+  O_SWEEP,
+  O_VALUES,
+  O_SWEEP_ESC,
+  O_OUT
 };
 
 int ph_cmd_toy(int argc, char **argv) {
@@ -111,54 +140,74 @@ int ph_cmd_toy(int argc, char **argv) {
       break;
     case O_OPT: opt_list = optarg; break;
     case O_SEEDS:
-      if ((rc = ph_cli_size(CMD, "--seeds", optarg, 1, 1000000, &cfg.seeds))) return rc;
+      if ((rc = ph_cli_size(CMD, "--seeds", optarg, 1, 1000000, &cfg.seeds)))
+        return rc;
       break;
     case O_STEPS:
-      if ((rc = ph_cli_size(CMD, "--steps", optarg, 1, 100000000, &cfg.steps))) return rc;
+      if ((rc = ph_cli_size(CMD, "--steps", optarg, 1, 100000000, &cfg.steps)))
+        return rc;
       break;
     case O_SEED:
       if ((rc = ph_cli_u64(CMD, "--seed", optarg, &cfg.seed))) return rc;
       break;
     case O_START: start = optarg; break;
     case O_JITTER:
-      if ((rc = ph_cli_double(CMD, "--jitter", optarg, 0, INFINITY, &cfg.jitter))) return rc;
+      if ((rc = ph_cli_double(CMD, "--jitter", optarg, 0, INFINITY,
+                              &cfg.jitter)))
+        return rc;
       break;
     case O_BOX:
-      if ((rc = ph_cli_double(CMD, "--box", optarg, 1e-300, INFINITY, &cfg.random_box))) return rc;
+      if ((rc = ph_cli_double(CMD, "--box", optarg, 1e-300, INFINITY,
+                              &cfg.random_box)))
+        return rc;
       break;
     case O_LR:
-      if ((rc = ph_cli_double(CMD, "--lr", optarg, 1e-300, INFINITY, &cfg.lr))) return rc;
+      if ((rc = ph_cli_double(CMD, "--lr", optarg, 1e-300, INFINITY, &cfg.lr)))
+        return rc;
       break;
     case O_RHO:
-      if ((rc = ph_cli_double(CMD, "--rho", optarg, 0, INFINITY, &cfg.rho))) return rc;
+      if ((rc = ph_cli_double(CMD, "--rho", optarg, 0, INFINITY, &cfg.rho)))
+        return rc;
       break;
     case O_MOM:
-      if ((rc = ph_cli_double(CMD, "--momentum", optarg, 0, 0.999999, &cfg.momentum))) return rc;
+      if ((rc = ph_cli_double(CMD, "--momentum", optarg, 0, 0.999999,
+                              &cfg.momentum)))
+        return rc;
       break;
     case O_BATCH:
-      if ((rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &cfg.batch))) return rc;
+      if ((rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &cfg.batch)))
+        return rc;
       break;
     case O_PFROM:
-      if ((rc = ph_cli_choice(CMD, "--precond-from", optarg, pfroms, &idx))) return rc;
+      if ((rc = ph_cli_choice(CMD, "--precond-from", optarg, pfroms, &idx)))
+        return rc;
       cfg.pfrom = (ph_precond_from)idx;
       break;
     case O_BURNIN:
-      if ((rc = ph_cli_size(CMD, "--burnin", optarg, 0, 100000000, &cfg.burnin))) return rc;
+      if ((rc =
+               ph_cli_size(CMD, "--burnin", optarg, 0, 100000000, &cfg.burnin)))
+        return rc;
       break;
     case O_REFRESH:
-      if ((rc = ph_cli_double(CMD, "--refresh-every", optarg, -1, 1e9, &refresh))) return rc;
+      if ((rc = ph_cli_double(CMD, "--refresh-every", optarg, -1, 1e9,
+                              &refresh)))
+        return rc;
       if (refresh != floor(refresh))
         return ph_cli_usage(CMD, "--refresh-every expects a whole number");
       cfg.refresh_every = (long)refresh;
       break;
     case O_ESCK:
-      if ((rc = ph_cli_double(CMD, "--escape-k", optarg, 1e-300, INFINITY, &cfg.escape_k))) return rc;
+      if ((rc = ph_cli_double(CMD, "--escape-k", optarg, 1e-300, INFINITY,
+                              &cfg.escape_k)))
+        return rc;
       break;
     case O_TRAJ:
-      if ((rc = ph_cli_size(CMD, "--traj", optarg, 0, 1000, &cfg.n_traj))) return rc;
+      if ((rc = ph_cli_size(CMD, "--traj", optarg, 0, 1000, &cfg.n_traj)))
+        return rc;
       break;
     case O_BACKEND:
-      if ((rc = ph_cli_choice(CMD, "--backend", optarg, backends, &idx))) return rc;
+      if ((rc = ph_cli_choice(CMD, "--backend", optarg, backends, &idx)))
+        return rc;
       cfg.backend = (ph_escape_backend)idx;
       break;
     case O_SWEEP:
@@ -172,7 +221,8 @@ int ph_cmd_toy(int argc, char **argv) {
     default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (optind < argc)
+    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
   if (!out) return ph_cli_usage(CMD, "--out DIR is required");
 
   /* ---- validate everything before any output ------------------------- */
@@ -192,9 +242,11 @@ int ph_cmd_toy(int argc, char **argv) {
       size_t k = 0;
       if (spec.n > 64)
         return ph_cli_usage(CMD, "--start X1,X2,...: at most 64 coordinates");
-      if ((rc = ph_cli_doubles(CMD, "--start", start, cfg.point, 64, &k))) return rc;
+      if ((rc = ph_cli_doubles(CMD, "--start", start, cfg.point, 64, &k)))
+        return rc;
       if (k != spec.n)
-        return ph_cli_usage(CMD, "--start needs %zu coordinates for %s, got %zu",
+        return ph_cli_usage(CMD,
+                            "--start needs %zu coordinates for %s, got %zu",
                             spec.n, ph_toy_kind_name(spec.kind), k);
       cfg.start = PH_START_POINT;
     }
@@ -211,8 +263,7 @@ int ph_cmd_toy(int argc, char **argv) {
                                PH_ESCAPE_MAX_SWEEP, &n_values)))
         return rc;
       for (size_t i = 0; i < n_values; i++)
-        if (!(values[i] > 0))
-          return ph_cli_usage(CMD, "--values must be > 0");
+        if (!(values[i] > 0)) return ph_cli_usage(CMD, "--values must be > 0");
     } else if (strcmp(sweep, "depth") == 0) {
       const double d[5] = {0.25, 0.5, 1, 2, 4};
       memcpy(values, d, sizeof d);
@@ -235,8 +286,8 @@ int ph_cmd_toy(int argc, char **argv) {
       ph_escape_result_free(&res);
       return ph_cli_fail(CMD, st, &err);
     }
-    printf("%-10s %8s %17s %8s %12s %12s\n", "optimiser", "escape",
-           "wilson95", "median", "final_loss", "std");
+    printf("%-10s %8s %17s %8s %12s %12s\n", "optimiser", "escape", "wilson95",
+           "median", "final_loss", "std");
     for (size_t k = 0; k < res.n_rows; k++) {
       const ph_escape_row *r = &res.rows[k];
       printf("%-10s %8.3f [%6.3f, %6.3f] %8.0f %12.5g %12.5g\n", r->opt,
@@ -244,8 +295,8 @@ int ph_cmd_toy(int argc, char **argv) {
              r->final_loss_mean, r->final_loss_std);
     }
     printf("# %zu optimisers x %zu seeds x %zu steps in %.3f s (%s backend); "
-           "results in %s\n", res.n_rows, cfg.seeds, cfg.steps, res.seconds,
-           res.backend, out);
+           "results in %s\n",
+           res.n_rows, cfg.seeds, cfg.steps, res.seconds, res.backend, out);
     ph_escape_result_free(&res);
     return 0;
   }
@@ -273,8 +324,7 @@ int ph_cmd_toy(int argc, char **argv) {
     ph_json_add_number(cj, "seed", (double)cfg.seed);
     ph_json_add_number(cj, "jitter", cfg.jitter);
     ph_json_add_number(cj, "rho", cfg.rho > 0 ? cfg.rho : 0.05);
-    cJSON_AddStringToObject(cj, "precond_from",
-                            pfroms[cfg.pfrom]);
+    cJSON_AddStringToObject(cj, "precond_from", pfroms[cfg.pfrom]);
     cJSON_AddStringToObject(
         cj, "measured",
         "A(v) = s_llqr_sam(v)/s_sam(v), s = v.(update with perturbation - "

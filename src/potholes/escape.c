@@ -191,7 +191,9 @@ static void draw_batch(batch_src *bsrc, ph_batch *out) {
 }
 
 #if PH_POTHOLES_HAVE_OPTIM
-static void src_next(void *ctx, ph_batch *out) { draw_batch(ctx, out); }
+static void src_next(void *ctx, ph_batch *out) {
+  draw_batch(ctx, out);
+}
 #endif
 
 /* The preconditioner diag for an LLQR stepper by cfg->pfrom (builtin: only
@@ -205,8 +207,10 @@ static ph_status make_stepper(const ph_escape_config *cfg, const char *name,
   s->builtin = builtin;
   if (builtin) {
     if (!builtin_kind(name, &s->kind))
-      return ph_error_set(err, PH_ERR_ARG, "optimiser '%s' is not in the "
-                          "builtin backend (sgd, sam, llqr, llqr-sam)", name);
+      return ph_error_set(err, PH_ERR_ARG,
+                          "optimiser '%s' is not in the "
+                          "builtin backend (sgd, sam, llqr, llqr-sam)",
+                          name);
     s->lr = cfg->lr;
     s->mom = cfg->momentum;
     s->rho = cfg->rho > 0 ? cfg->rho : default_rho(s->kind);
@@ -257,7 +261,8 @@ static ph_status make_stepper(const ph_escape_config *cfg, const char *name,
   return PH_OK;
 #else
   (void)cfg, (void)pdiag_in;
-  return ph_error_set(err, PH_ERR_UNSUPPORTED, "optimiser '%s': the optim "
+  return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                      "optimiser '%s': the optim "
                       "module is not built yet (use the builtin backend)",
                       name);
 #endif
@@ -325,21 +330,22 @@ static ph_status obtain_precond(const ph_escape_config *cfg, const char *name,
     return PH_OK;
   }
   if (builtin)
-    return ph_error_set(err, PH_ERR_UNSUPPORTED, "--precond-from burnin needs "
+    return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                        "--precond-from burnin needs "
                         "the optim backend (LLQR learns P there)");
   /* burn-in: the optimiser itself, in the wide basin, from identity */
   stepper s;
   PH_TRY(make_stepper(cfg, name, obj, NULL, 0, &s, err));
   double *theta = ph_malloc(n, sizeof(double), "burn-in point", err);
-  size_t *idx = ph_calloc(cfg->batch ? cfg->batch : 1, sizeof(size_t),
-                          "batch", err);
+  size_t *idx =
+      ph_calloc(cfg->batch ? cfg->batch : 1, sizeof(size_t), "batch", err);
   ph_status st = (theta && idx) ? PH_OK : PH_ERR_NOMEM;
   if (st == PH_OK) {
     ph_rng r = ph_rng_make(cfg->seed, ESC_STREAM_BURNIN);
     ph_rng_fill_gauss(&r, theta, n, cfg->burnin_spread);
     ph_vec_axpy(n, 1.0, basin, theta);
-    batch_src bsrc = {obj->n_examples[0], cfg->batch, ph_rng_make(cfg->seed,
-                      ESC_STREAM_BURNIN + 1), idx};
+    batch_src bsrc = {obj->n_examples[0], cfg->batch,
+                      ph_rng_make(cfg->seed, ESC_STREAM_BURNIN + 1), idx};
     ph_batch b;
     for (size_t t = 0; st == PH_OK && t < cfg->burnin; t++) {
       draw_batch(&bsrc, &b);
@@ -368,12 +374,14 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
                         ph_error *err) {
   memset(res, 0, sizeof *res);
   if (cfg->seeds == 0 || cfg->steps == 0 || cfg->n_opt == 0)
-    return ph_error_set(err, PH_ERR_ARG, "escape: need seeds, steps and "
+    return ph_error_set(err, PH_ERR_ARG,
+                        "escape: need seeds, steps and "
                         "optimisers");
   int builtin = cfg->backend == PH_BACKEND_BUILTIN;
 #if !PH_POTHOLES_HAVE_OPTIM
   if (cfg->backend == PH_BACKEND_OPTIM)
-    return ph_error_set(err, PH_ERR_UNSUPPORTED, "the optim backend is not "
+    return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                        "the optim backend is not "
                         "built yet");
   builtin = 1;
 #endif
@@ -390,16 +398,16 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
   }
   res->has_pit = geo.has_pit;
   res->radius = cfg->escape_k * geo.scale;
-  res->jitter = cfg->jitter >= 0 ? cfg->jitter
-                                 : (geo.has_pit ? geo.scale / 4 : 0.1);
+  res->jitter =
+      cfg->jitter >= 0 ? cfg->jitter : (geo.has_pit ? geo.scale / 4 : 0.1);
   res->ref = ph_malloc(n, sizeof(double), "reference point", err);
   double *start = ph_malloc(n, sizeof(double), "start", err);
   double *theta = ph_malloc(n, sizeof(double), "iterate", err);
   double *pdiag = ph_malloc(n, sizeof(double), "preconditioner", err);
   double *esc = ph_malloc(cfg->seeds, sizeof(double), "escape steps", err);
   double *fl = ph_malloc(cfg->seeds, sizeof(double), "final losses", err);
-  size_t *idx = ph_calloc(cfg->batch ? cfg->batch : 1, sizeof(size_t),
-                          "batch", err);
+  size_t *idx =
+      ph_calloc(cfg->batch ? cfg->batch : 1, sizeof(size_t), "batch", err);
   if (!res->ref || !start || !theta || !pdiag || !esc || !fl || !idx) {
     st = PH_ERR_NOMEM;
     goto done;
@@ -438,8 +446,7 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
       st = ph_error_set(err, PH_ERR_NOMEM, "trajectory too large");
       break;
     }
-    row->traj = ph_calloc(tlen ? tlen : 1, sizeof(double), "trajectories",
-                          err);
+    row->traj = ph_calloc(tlen ? tlen : 1, sizeof(double), "trajectories", err);
     if (!row->traj) {
       st = PH_ERR_NOMEM;
       break;
@@ -521,9 +528,9 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
     ph_wilson(n_esc, cfg->seeds, &row->ci_lo, &row->ci_hi);
     if (n_esc) {
       qsort(esc, n_esc, sizeof(double), cmp_double);
-      row->median_escape_step = n_esc % 2 ? esc[n_esc / 2]
-                                          : 0.5 * (esc[n_esc / 2 - 1] +
-                                                   esc[n_esc / 2]);
+      row->median_escape_step =
+          n_esc % 2 ? esc[n_esc / 2]
+                    : 0.5 * (esc[n_esc / 2 - 1] + esc[n_esc / 2]);
     } else {
       row->median_escape_step = NAN;
     }
@@ -568,8 +575,7 @@ static const char *pfrom_text(ph_precond_from p) {
   case PH_PFROM_FIT:
     return "fitted: P = diag(1/averaged basin curvature) of the landscape "
            "without its pits";
-  default:
-    return "identity: P = I";
+  default: return "identity: P = I";
   }
 }
 
@@ -747,13 +753,17 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
                        const double *values, size_t n_values, ph_amp_row *rows,
                        int with_escape, ph_error *err) {
   if (strcmp(param, "depth") != 0 && strcmp(param, "width") != 0)
-    return ph_error_set(err, PH_ERR_ARG, "--sweep %s: expected depth or "
-                        "width", param);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--sweep %s: expected depth or "
+                        "width",
+                        param);
   ph_toy_spec spec;
   PH_TRY(ph_toy_spec_parse(cfg->landscape, &spec, err));
   if (spec.kind != PH_TOY_POTHOLEND)
-    return ph_error_set(err, PH_ERR_ARG, "--sweep needs a potholeNd "
-                        "landscape, got '%s'", cfg->landscape);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--sweep needs a potholeNd "
+                        "landscape, got '%s'",
+                        cfg->landscape);
   ph_status st = PH_OK;
   for (size_t iv = 0; st == PH_OK && iv < n_values; iv++) {
     ph_amp_row *row = &rows[iv];
@@ -820,8 +830,10 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
       row->predicted_sq = pr2_s / (double)cnt;
       row->drift_ratio = dr_s / (double)cnt;
     } else if (st == PH_OK) {
-      st = ph_error_set(err, PH_ERR_NUMERIC, "%s: fewer than 2 points with a "
-                        "defined amplification", c2.landscape);
+      st = ph_error_set(err, PH_ERR_NUMERIC,
+                        "%s: fewer than 2 points with a "
+                        "defined amplification",
+                        c2.landscape);
     }
     ph_free(pdiag);
     ph_free(theta);

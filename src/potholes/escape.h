@@ -74,9 +74,9 @@ typedef struct ph_escape_config {
   char landscape[512];
   size_t n_opt;
   char opt[PH_ESCAPE_MAX_OPT][32];
-  size_t seeds;          /* S (200) */
-  size_t steps;          /* T (2000) */
-  uint64_t seed;         /* base seed (0); seed i uses seed + i */
+  size_t seeds;  /* S (200) */
+  size_t steps;  /* T (2000) */
+  uint64_t seed; /* base seed (0); seed i uses seed + i */
   ph_escape_start start;
   double point[64];      /* PH_START_POINT (first n entries) */
   double jitter;         /* start jitter σ; <0 = default s/4 (pit) or 0.1 */
@@ -103,11 +103,11 @@ typedef struct ph_escape_row {
   char opt[32];
   size_t seeds, escaped, diverged;
   double escape_rate, ci_lo, ci_hi;
-  double median_escape_step; /* NaN when none escaped */
+  double median_escape_step;              /* NaN when none escaped */
   double final_loss_mean, final_loss_std; /* clean landscape, finite runs */
   double final_dist_mean;                 /* ‖θ_T − θ_ref‖ */
   double rho;                             /* radius used (0 for sgd/llqr) */
-  double *traj;   /* (n_traj, steps + 1, n) row-major */
+  double *traj;                           /* (n_traj, steps + 1, n) row-major */
   size_t n_traj;
   double *precond_diag; /* (n) diag(P) used, NULL for sgd/sam */
   double seconds;
@@ -116,12 +116,12 @@ typedef struct ph_escape_row {
 typedef struct ph_escape_result {
   size_t n, n_rows;
   ph_escape_row rows[PH_ESCAPE_MAX_OPT];
-  double *ref;        /* (n) θ_ref */
-  double radius;      /* R */
+  double *ref;   /* (n) θ_ref */
+  double radius; /* R */
   int has_pit;
-  double jitter;      /* σ actually used */
+  double jitter;       /* σ actually used */
   const char *backend; /* "optim" or "builtin" */
-  double seconds;     /* all optimisers, all seeds */
+  double seconds;      /* all optimisers, all seeds */
 } ph_escape_result;
 
 ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,

@@ -79,15 +79,16 @@ static ph_status sand_apply(void *vctx, const double *v, double *out,
   return c->P->sqrt_apply(c->P->ctx, n, c->t2, out, err);
 }
 
-ph_status ph_sharp_eigs(ph_objective *o, const double *theta,
-                        const ph_batch *b, const ph_geom *P, size_t k,
-                        uint64_t seed, size_t dense_max, double *values,
-                        double *vectors, double *lambda_min, size_t *products,
-                        ph_error *err) {
+ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
+                        const ph_geom *P, size_t k, uint64_t seed,
+                        size_t dense_max, double *values, double *vectors,
+                        double *lambda_min, size_t *products, ph_error *err) {
   size_t n = o->n;
   if (k == 0 || k > n)
-    return ph_error_set(err, PH_ERR_ARG, "eigenpairs: k = %zu must be in "
-                        "[1, n = %zu]", k, n);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "eigenpairs: k = %zu must be in "
+                        "[1, n = %zu]",
+                        k, n);
   sand_ctx sc = {o, theta, b, P, NULL, NULL, 0};
   sc.t1 = ph_malloc(n, sizeof(double), "sandwich buffer", err);
   sc.t2 = ph_malloc(n, sizeof(double), "sandwich buffer", err);
@@ -116,8 +117,10 @@ ph_status ph_sharp_eigs(ph_objective *o, const double *theta,
       lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U',
                                        (lapack_int)n, m, (lapack_int)n, w);
       if (info != 0)
-        st = ph_error_set(err, PH_ERR_NUMERIC, "dense eigensolver failed "
-                          "(dsyevd info %d, n = %zu)", (int)info, n);
+        st = ph_error_set(err, PH_ERR_NUMERIC,
+                          "dense eigensolver failed "
+                          "(dsyevd info %d, n = %zu)",
+                          (int)info, n);
     }
     if (st == PH_OK) {
       if (lambda_min) *lambda_min = w[0];
@@ -144,8 +147,10 @@ ph_status ph_sharp_eigs(ph_objective *o, const double *theta,
     memset(&r, 0, sizeof r);
     st = ph_lanczos_run(&op, &cfg, NULL, &r, err);
     if (st == PH_OK && r.k < k)
-      st = ph_error_set(err, PH_ERR_NUMERIC, "Lanczos returned %zu of %zu "
-                        "eigenpairs", r.k, k);
+      st = ph_error_set(err, PH_ERR_NUMERIC,
+                        "Lanczos returned %zu of %zu "
+                        "eigenpairs",
+                        r.k, k);
     if (st == PH_OK) {
       memcpy(values, r.values, k * sizeof(double));
       if (vectors) memcpy(vectors, r.vectors, k * n * sizeof(double));
@@ -277,8 +282,10 @@ ph_status ph_sharp_average(ph_objective *o, const double *theta,
                            ph_error *err) {
   size_t n = o->n;
   if (pairs < 2)
-    return ph_error_set(err, PH_ERR_ARG, "average sharpness needs >= 2 "
-                        "pairs, got %zu", pairs);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "average sharpness needs >= 2 "
+                        "pairs, got %zu",
+                        pairs);
   double *buf = ph_malloc(2 * n, sizeof(double), "average sharpness", err);
   if (!buf) return PH_ERR_NOMEM;
   double *xi = buf, *x = buf + n, l0, lp, lm;
@@ -324,7 +331,8 @@ ph_status ph_escape_signal(ph_objective *o, const double *theta,
   if (st == PH_OK) st = P->apply(P->ctx, n, g, pg, err);
   double gn = ph_vec_nrm2(n, g), pgn = ph_vec_nrm2(n, pg);
   if (st == PH_OK && !(gn > 0 && pgn > 0))
-    st = ph_error_set(err, PH_ERR_NUMERIC, "escape signal: the gradient is "
+    st = ph_error_set(err, PH_ERR_NUMERIC,
+                      "escape signal: the gradient is "
                       "zero at θ, SAM's perturbation is undefined");
   /* SAM */
   if (st == PH_OK) {
@@ -340,7 +348,7 @@ ph_status ph_escape_signal(ph_objective *o, const double *theta,
   if (st == PH_OK) st = P->inv_apply(P->ctx, n, v, x, err);
   if (st == PH_OK) {
     double vg = ph_vec_dot(n, v, g), vpg = ph_vec_dot(n, v, pg);
-    double c_sam = -(ph_vec_dot(n, v, g1) - vg);   /* vᵀ(Δ¹ − Δ⁰) */
+    double c_sam = -(ph_vec_dot(n, v, g1) - vg); /* vᵀ(Δ¹ − Δ⁰) */
     double c_llqr = -(ph_vec_dot(n, v, pg2) - vpg);
     out->s_sam = c_sam / ph_vec_nrm2(n, g1);
     out->s_llqr = c_llqr / ph_vec_nrm2(n, pg2);
@@ -488,8 +496,8 @@ ph_status ph_sharpness_to_json(const ph_sharpness_result *r,
     ph_json_add_number(avg, "sigma", r->avg_sigma);
     ph_json_add_number(avg, "pairs", (double)cfg->avg_pairs);
   }
-  ok &= ph_json_add_number(obj, "hessian_products", (double)r->products) !=
-        NULL;
+  ok &=
+      ph_json_add_number(obj, "hessian_products", (double)r->products) != NULL;
   ok &= ph_json_add_number(obj, "seconds", r->seconds) != NULL;
   if (!ok) return ph_error_set(err, PH_ERR_NOMEM, "building sharpness JSON");
   return PH_OK;

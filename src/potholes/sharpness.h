@@ -57,11 +57,10 @@ ph_geom ph_geom_precond(const struct ph_precond *p);
  * n <= dense_max: dense reference (n products + LAPACKE dsyevd), which also
  * gives *lambda_min; else thick-restart Lanczos (linalg/lanczos.h, tol
  * 1e-8) and *lambda_min = NAN. *products counts Hessian products. */
-ph_status ph_sharp_eigs(ph_objective *o, const double *theta,
-                        const ph_batch *b, const ph_geom *P, size_t k,
-                        uint64_t seed, size_t dense_max, double *values,
-                        double *vectors, double *lambda_min, size_t *products,
-                        ph_error *err);
+ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
+                        const ph_geom *P, size_t k, uint64_t seed,
+                        size_t dense_max, double *values, double *vectors,
+                        double *lambda_min, size_t *products, ph_error *err);
 
 typedef struct ph_pothole_dir {
   double mu;        /* generalised eigenvalue */
@@ -103,11 +102,11 @@ ph_status ph_sharp_average(ph_objective *o, const double *theta,
                            ph_error *err);
 
 typedef struct ph_escape_sig {
-  double s_sam, s_llqr;     /* normalised escape signals */
-  double amplification;     /* s_llqr / s_sam (measured A) */
-  double predicted;         /* p_v ‖g‖/‖Pg‖ (algorithms.md §5) */
-  double drift_ratio;       /* measured correction-to-drift ratio r(v) */
-  double predicted_sq;      /* (p_v ‖g‖/‖Pg‖)², first order of A for s */
+  double s_sam, s_llqr; /* normalised escape signals */
+  double amplification; /* s_llqr / s_sam (measured A) */
+  double predicted;     /* p_v ‖g‖/‖Pg‖ (algorithms.md §5) */
+  double drift_ratio;   /* measured correction-to-drift ratio r(v) */
+  double predicted_sq;  /* (p_v ‖g‖/‖Pg‖)², first order of A for s */
   double grad_norm, pgrad_norm, p_v;
 } ph_escape_sig;
 
@@ -118,25 +117,25 @@ ph_status ph_escape_signal(ph_objective *o, const double *theta,
 
 /* The whole suite, as `pothole sharpness` and the demo run it. */
 typedef struct ph_sharpness_config {
-  double rho;         /* 0.05 */
-  size_t k;           /* 5 */
-  uint64_t seed;      /* 0 */
-  size_t sam_steps;   /* 20 */
-  double sigma;       /* average sharpness σ; 0 = ρ/√n */
-  size_t avg_pairs;   /* 100 */
-  size_t dense_max;   /* 512 */
+  double rho;       /* 0.05 */
+  size_t k;         /* 5 */
+  uint64_t seed;    /* 0 */
+  size_t sam_steps; /* 20 */
+  double sigma;     /* average sharpness σ; 0 = ρ/√n */
+  size_t avg_pairs; /* 100 */
+  size_t dense_max; /* 512 */
 } ph_sharpness_config;
 ph_sharpness_config ph_sharpness_config_default(void);
 
 typedef struct ph_sharpness_result {
   size_t n, k;
-  double lambda_max, lambda_min;  /* lambda_min NAN unless dense */
-  double *top;                    /* (k) descending */
+  double lambda_max, lambda_min; /* lambda_min NAN unless dense */
+  double *top;                   /* (k) descending */
   int has_precond;
   double precond_lambda_max;
-  ph_pothole_dir *dirs;           /* (k) */
-  ph_escape_sig *sig;             /* (k) */
-  double *dir_vectors;            /* (k, n) */
+  ph_pothole_dir *dirs;                /* (k) */
+  ph_escape_sig *sig;                  /* (k) */
+  double *dir_vectors;                 /* (k, n) */
   double sam_euclidean, sam_ellipsoid; /* ellipsoid NAN without P */
   double avg_mean, avg_stderr, avg_sigma;
   double loss, grad_norm;

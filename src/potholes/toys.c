@@ -32,10 +32,14 @@ typedef struct kind_table {
 } kind_table;
 
 static const kind_table KINDS[] = {
-    {"pothole2d", PH_TOY_POTHOLE2D, 7,
+    {"pothole2d",
+     PH_TOY_POTHOLE2D,
+     7,
      {"a", "b", "d", "sx", "sy", "cx", "cy"},
      {1.0, 1.0, 0.5, 0.1, 0.1, 1.5, 0.0}},
-    {"potholeNd", PH_TOY_POTHOLEND, 7,
+    {"potholeNd",
+     PH_TOY_POTHOLEND,
+     7,
      {"n", "lmin", "lmax", "count", "depth", "width", "offset"},
      {10, 0.5, 5.0, 1, 0.5, 0.1, 1.5}},
     {"quadratic", PH_TOY_QUADRATIC, 3, {"n", "lmin", "lmax"}, {2, 0.1, 1.0}},
@@ -62,8 +66,7 @@ static int is_whole(double v, double lo, double hi) {
   return v == floor(v) && v >= lo && v <= hi;
 }
 
-ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out,
-                            ph_error *err) {
+ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out, ph_error *err) {
   memset(out, 0, sizeof *out);
   if (!spec || !*spec)
     return ph_error_set(err, PH_ERR_ARG, "empty landscape spec");
@@ -107,8 +110,8 @@ ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out,
     char *end;
     double v = strtod(val, &end);
     if (*end || end == val || !isfinite(v))
-      return ph_error_set(err, PH_ERR_ARG, "%s=%s in '%s' is not a number",
-                          key, val, spec);
+      return ph_error_set(err, PH_ERR_ARG, "%s=%s in '%s' is not a number", key,
+                          val, spec);
     int found = 0;
     if (strcmp(key, "noise") == 0) {
       out->noise = v, found = 1;
@@ -133,33 +136,43 @@ ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out,
   if (kt->kind == PH_TOY_POTHOLE2D || kt->kind == PH_TOY_HIMMELBLAU) n = 2;
   double nmin = kt->kind == PH_TOY_ROSENBROCK ? 2 : 1;
   if (!is_whole(n, nmin, 1e6))
-    return ph_error_set(err, PH_ERR_ARG, "n=%g in '%s' must be a whole number "
-                        "in [%g, 1e6]", n, spec, nmin);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "n=%g in '%s' must be a whole number "
+                        "in [%g, 1e6]",
+                        n, spec, nmin);
   out->n = (size_t)n;
   if (!(out->noise >= 0))
     return ph_error_set(err, PH_ERR_ARG, "noise=%g in '%s' must be >= 0",
                         out->noise, spec);
   if (samples < 0) samples = out->noise > 0 ? 128 : 0;
   if (out->noise > 0 && !is_whole(samples, 1, 1e7))
-    return ph_error_set(err, PH_ERR_ARG, "samples=%g in '%s' must be a whole "
-                        "number >= 1 when noise > 0", samples, spec);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "samples=%g in '%s' must be a whole "
+                        "number >= 1 when noise > 0",
+                        samples, spec);
   if (out->noise == 0) samples = 0;
   out->samples = (size_t)samples;
   if (!is_whole(seed, 0, 9007199254740992.0))
-    return ph_error_set(err, PH_ERR_ARG, "seed=%g in '%s' must be a whole "
-                        "number >= 0", seed, spec);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "seed=%g in '%s' must be a whole "
+                        "number >= 0",
+                        seed, spec);
   out->seed = (uint64_t)seed;
   switch (kt->kind) {
   case PH_TOY_POTHOLE2D:
     if (!(out->vals[3] > 0 && out->vals[4] > 0))
-      return ph_error_set(err, PH_ERR_ARG, "pit widths sx, sy in '%s' must be "
-                          "> 0", spec);
+      return ph_error_set(err, PH_ERR_ARG,
+                          "pit widths sx, sy in '%s' must be "
+                          "> 0",
+                          spec);
     break;
   case PH_TOY_POTHOLEND: {
     double count = out->vals[3];
     if (!is_whole(count, 0, n))
-      return ph_error_set(err, PH_ERR_ARG, "count=%g in '%s' must be a whole "
-                          "number in [0, n]", count, spec);
+      return ph_error_set(err, PH_ERR_ARG,
+                          "count=%g in '%s' must be a whole "
+                          "number in [0, n]",
+                          count, spec);
     if (!(out->vals[5] > 0))
       return ph_error_set(err, PH_ERR_ARG, "width in '%s' must be > 0", spec);
   } /* fall through: lmin, lmax */
@@ -169,8 +182,7 @@ ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out,
       return ph_error_set(err, PH_ERR_ARG, "need 0 < lmin <= lmax in '%s'",
                           spec);
     break;
-  default:
-    break;
+  default: break;
   }
   return PH_OK;
 }
@@ -385,9 +397,7 @@ static ph_status toy_ggnv(toy_ctx *c, const double *x, const double *w,
   const double *v = c->spec.vals;
   size_t n = c->n;
   switch (c->spec.kind) {
-  case PH_TOY_QUADRATIC:
-    toy_hv(c, x, w, out);
-    return PH_OK;
+  case PH_TOY_QUADRATIC: toy_hv(c, x, w, out); return PH_OK;
   case PH_TOY_ROSENBROCK: {
     /* residuals r1 = √b (x_{i+1} − x_i²), r2 = a − x_i. */
     double sb = sqrt(v[2]);
@@ -423,12 +433,14 @@ static ph_status toy_ggnv(toy_ctx *c, const double *x, const double *w,
   }
   default: { /* dense |H| = V|Λ|Vᵀ */
     toy_dense_hess(c, x, c->evec);
-    lapack_int info = LAPACKE_dsyev_work(LAPACK_ROW_MAJOR, 'V', 'U',
-                                         (lapack_int)n, c->evec, (lapack_int)n,
-                                         c->eval, c->lwork, (lapack_int)(3 * n));
+    lapack_int info = LAPACKE_dsyev_work(
+        LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)n, c->evec, (lapack_int)n,
+        c->eval, c->lwork, (lapack_int)(3 * n));
     if (info != 0)
-      return ph_error_set(err, PH_ERR_NUMERIC, "%s: |H| eigendecomposition "
-                          "failed (dsyev info %d)", c->name, (int)info);
+      return ph_error_set(err, PH_ERR_NUMERIC,
+                          "%s: |H| eigendecomposition "
+                          "failed (dsyev info %d)",
+                          c->name, (int)info);
     /* out = V (|λ| ⊙ (Vᵀ w)) */
     for (size_t k = 0; k < n; k++) {
       double s = 0;
@@ -462,8 +474,10 @@ static ph_status batch_rows(const toy_ctx *c, const ph_batch *b,
   }
   for (size_t k = 0; k < b->n; k++)
     if (b->idx[k] >= m)
-      return ph_error_set(err, PH_ERR_ARG, "%s: batch index %zu >= %zu "
-                          "samples", c->name, b->idx[k], m);
+      return ph_error_set(err, PH_ERR_ARG,
+                          "%s: batch index %zu >= %zu "
+                          "samples",
+                          c->name, b->idx[k], m);
   *idx = b->idx;
   *count = b->n;
   return PH_OK;
@@ -471,8 +485,8 @@ static ph_status batch_rows(const toy_ctx *c, const ph_batch *b,
 
 /* Shared loop: mode 0 = loss/grad, 1 = hvp, 2 = ggnvp. */
 static ph_status toy_apply(toy_ctx *c, const double *theta, const ph_batch *b,
-                           int mode, const double *w, double *loss,
-                           double *out, ph_error *err) {
+                           int mode, const double *w, double *loss, double *out,
+                           ph_error *err) {
   size_t n = c->n;
   if (c->spec.samples == 0) {
     if (mode == 0) {
@@ -566,16 +580,15 @@ ph_objective *ph_toy_create(const ph_toy_spec *s, ph_error *err) {
     c->evec = ph_calloc(big, sizeof(double), "toy Hessian", err);
   }
   if (!c->x || !c->gtmp || !c->htmp || !c->eval || !c->res || !c->lwork ||
-      !c->lam ||
-      (need_dense && big && !c->evec)) {
+      !c->lam || (need_dense && big && !c->evec)) {
     toy_destroy(&c->obj);
     return NULL;
   }
   if (s->kind == PH_TOY_QUADRATIC || s->kind == PH_TOY_POTHOLEND) {
     double lmin = ph_toy_spec_get(s, "lmin"), lmax = ph_toy_spec_get(s, "lmax");
     for (size_t i = 0; i < n; i++)
-      c->lam[i] = n == 1 ? lmin
-                         : lmin * pow(lmax / lmin, (double)i / (double)(n - 1));
+      c->lam[i] =
+          n == 1 ? lmin : lmin * pow(lmax / lmin, (double)i / (double)(n - 1));
   }
   if (s->samples > 0) {
     size_t mn;
@@ -659,16 +672,18 @@ static ph_status newton_min(toy_ctx *c, double *x, ph_error *err) {
     lapack_int info =
         LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, h, (lapack_int)n);
     if (info != 0) {
-      ph_error_set(err, PH_ERR_NUMERIC, "%s: Hessian not positive definite "
-                   "during the pit search (no local minimum there?)", c->name);
+      ph_error_set(err, PH_ERR_NUMERIC,
+                   "%s: Hessian not positive definite "
+                   "during the pit search (no local minimum there?)",
+                   c->name);
       break;
     }
     if (gn <= 1e-14 * (1 + ph_vec_amax(n, x))) {
       st = PH_OK;
       break;
     }
-    LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, 1, h, (lapack_int)n,
-                   g, 1);
+    LAPACKE_dpotrs(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, 1, h, (lapack_int)n, g,
+                   1);
     ph_vec_axpy(n, -1.0, g, x);
     if (ph_vec_nrm2(n, g) <= 1e-15 * (1 + ph_vec_amax(n, x))) {
       st = PH_OK;
@@ -676,8 +691,10 @@ static ph_status newton_min(toy_ctx *c, double *x, ph_error *err) {
     }
   }
   if (st != PH_OK && !(err && err->msg[0]))
-    ph_error_set(err, PH_ERR_NUMERIC, "%s: Newton pit search did not "
-                 "converge", c->name);
+    ph_error_set(err, PH_ERR_NUMERIC,
+                 "%s: Newton pit search did not "
+                 "converge",
+                 c->name);
   ph_free(h);
   ph_free(g);
   return st;
@@ -713,11 +730,8 @@ ph_status ph_toy_geometry_get(const ph_objective *obj, ph_toy_geometry *g,
   case PH_TOY_ROSENBROCK:
     for (size_t i = 0; i < n; i++) g->basin[i] = 1;
     break;
-  case PH_TOY_HIMMELBLAU:
-    g->basin[0] = 3, g->basin[1] = 2;
-    break;
-  default:
-    break;
+  case PH_TOY_HIMMELBLAU: g->basin[0] = 3, g->basin[1] = 2; break;
+  default: break;
   }
   ph_status st = PH_OK;
   if (c->spec.kind == PH_TOY_ROSENBROCK) st = newton_min(c, g->basin, err);
@@ -732,9 +746,10 @@ ph_status ph_toy_geometry_get(const ph_objective *obj, ph_toy_geometry *g,
         for (size_t j = 0; j < (size_t)v[3]; j++)
           dist = fmax(dist, fabs(g->pit[j] - v[6]) / v[5]);
       if (dist > 1)
-        st = ph_error_set(err, PH_ERR_NUMERIC, "%s: no local minimum inside "
-                          "the pit (Newton ended %.3g widths away)", c->name,
-                          dist);
+        st = ph_error_set(err, PH_ERR_NUMERIC,
+                          "%s: no local minimum inside "
+                          "the pit (Newton ended %.3g widths away)",
+                          c->name, dist);
     }
   }
   if (!g->has_pit) {
@@ -762,16 +777,17 @@ ph_status ph_toy_basin_curvature(const ph_objective *obj, double *out,
     out[0] = c->spec.vals[0];
     out[1] = c->spec.vals[1];
     if (!(out[0] > 0 && out[1] > 0))
-      return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: basin curvature "
+      return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                          "%s: basin curvature "
                           "a, b must be > 0 for a fitted preconditioner",
                           c->name);
     return PH_OK;
   case PH_TOY_POTHOLEND:
-  case PH_TOY_QUADRATIC:
-    ph_vec_copy(c->n, c->lam, out);
-    return PH_OK;
+  case PH_TOY_QUADRATIC: ph_vec_copy(c->n, c->lam, out); return PH_OK;
   default:
-    return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s has no quadratic basin "
-                        "to fit a preconditioner to", c->name);
+    return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                        "%s has no quadratic basin "
+                        "to fit a preconditioner to",
+                        c->name);
   }
 }

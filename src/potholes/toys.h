@@ -64,13 +64,13 @@ typedef enum ph_toy_kind {
 /* Parsed spec: kind + named parameters with defaults filled in. */
 typedef struct ph_toy_spec {
   ph_toy_kind kind;
-  size_t n;            /* dimension */
+  size_t n; /* dimension */
   size_t n_params;
   const char *keys[PH_TOY_MAX_PARAMS];
   double vals[PH_TOY_MAX_PARAMS];
-  double noise;        /* s_xi */
-  size_t samples;      /* m (0 when noise == 0) */
-  uint64_t seed;       /* noise sample seed */
+  double noise;   /* s_xi */
+  size_t samples; /* m (0 when noise == 0) */
+  uint64_t seed;  /* noise sample seed */
 } ph_toy_spec;
 
 /* PH_ERR_ARG with a message naming the bad key or value. */

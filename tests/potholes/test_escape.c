@@ -27,9 +27,13 @@
  *        = (2.920730 ∓ 2.708984)/23.841459        = [0.0088813, 0.236131] */
 static void test_wilson(void **state) {
   (void)state;
-  struct { size_t k, n; double lo, hi; } cases[] = {
-      {0, 10, 0.0, 0.27753}, {5, 10, 0.23659, 0.76341},
-      {10, 10, 0.72247, 1.0}, {1, 20, 0.0088813, 0.236131}};
+  struct {
+    size_t k, n;
+    double lo, hi;
+  } cases[] = {{0, 10, 0.0, 0.27753},
+               {5, 10, 0.23659, 0.76341},
+               {10, 10, 0.72247, 1.0},
+               {1, 20, 0.0088813, 0.236131}};
   for (size_t i = 0; i < 4; i++) {
     double lo, hi;
     ph_wilson(cases[i].k, cases[i].n, &lo, &hi);
@@ -186,8 +190,7 @@ static void test_sweep(void **state) {
     assert_true(rows[i].pi <= 1 + v[i] / (0.01 * 0.5) + 1e-9);
     if (i) assert_true(rows[i].pi > rows[i - 1].pi);
   }
-  assert_int_equal(ph_amp_sweep(&c, "height", v, 3, rows, 0, &err),
-                   PH_ERR_ARG);
+  assert_int_equal(ph_amp_sweep(&c, "height", v, 3, rows, 0, &err), PH_ERR_ARG);
   snprintf(c.landscape, sizeof c.landscape, "pothole2d");
   assert_int_equal(ph_amp_sweep(&c, "depth", v, 3, rows, 0, &err), PH_ERR_ARG);
 }
@@ -211,13 +214,14 @@ static void test_optim_matches_builtin(void **state) {
   c.backend = PH_BACKEND_BUILTIN;
   assert_int_equal(ph_escape_run(&c, &a, &err), PH_OK);
   c.backend = PH_BACKEND_OPTIM;
-  if (ph_escape_run(&c, &b, &err) != PH_OK) fail_msg("optim backend: %s", err.msg);
+  if (ph_escape_run(&c, &b, &err) != PH_OK)
+    fail_msg("optim backend: %s", err.msg);
   for (size_t k = 0; k < 2; k++)
     for (size_t i = 0; i < 2 * 51 * 3; i++) {
       double x = a.rows[k].traj[i], y = b.rows[k].traj[i];
       if (fabs(x - y) > 1e-12 * (1 + fabs(x)))
-        fail_msg("%s: builtin %.17g vs optim %.17g at %zu", a.rows[k].opt, x,
-                 y, i);
+        fail_msg("%s: builtin %.17g vs optim %.17g at %zu", a.rows[k].opt, x, y,
+                 i);
     }
   ph_escape_result_free(&a);
   ph_escape_result_free(&b);
@@ -228,8 +232,10 @@ static void test_optim_matches_builtin(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_wilson),        cmocka_unit_test(test_reproducible),
-      cmocka_unit_test(test_known_outcomes), cmocka_unit_test(test_builtin_step),
+      cmocka_unit_test(test_wilson),
+      cmocka_unit_test(test_reproducible),
+      cmocka_unit_test(test_known_outcomes),
+      cmocka_unit_test(test_builtin_step),
       cmocka_unit_test(test_sweep),
       cmocka_unit_test(test_optim_matches_builtin),
   };

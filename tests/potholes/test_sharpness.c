@@ -28,7 +28,9 @@
 
 /* quadratic:n=6,lmin=0.25,lmax=8 -> λ_i = 0.25·32^{i/5} */
 static const char *QSPEC = "quadratic:n=6,lmin=0.25,lmax=8";
-static double lam(int i) { return 0.25 * pow(32.0, i / 5.0); }
+static double lam(int i) {
+  return 0.25 * pow(32.0, i / 5.0);
+}
 static const double PD[N] = {3.0, 0.2, 1.5, 0.1, 0.7, 0.05};
 
 static void test_eigs_dense_and_lanczos(void **state) {
@@ -78,9 +80,9 @@ static void test_generalised_pairs(void **state) {
       }
   for (int dense = 1; dense >= 0; dense--) {
     size_t k = dense ? N : 3;
-    assert_int_equal(ph_sharp_directions(o, th, NULL, &P, k, 3,
-                                         dense ? 64 : 0, d, v, &err),
-                     PH_OK);
+    assert_int_equal(
+        ph_sharp_directions(o, th, NULL, &P, k, 3, dense ? 64 : 0, d, v, &err),
+        PH_OK);
     double tol = dense ? 64 * EPS : 1e-7;
     for (size_t j = 0; j < k; j++) {
       int i = order[j];
@@ -94,7 +96,8 @@ static void test_generalised_pairs(void **state) {
   }
   /* π of an arbitrary direction: (Σλ_i v_i²)/(Σ v_i²/p_i) */
   double u[N] = {1, 2, -1, 0.5, 0, 3}, num = 0, den = 0;
-  for (int i = 0; i < N; i++) num += lam(i) * u[i] * u[i], den += u[i] * u[i] / PD[i];
+  for (int i = 0; i < N; i++)
+    num += lam(i) * u[i] * u[i], den += u[i] * u[i] / PD[i];
   ph_pothole_dir one;
   assert_int_equal(ph_sharp_pothole_ratio(o, th, NULL, &P, u, &one, &err),
                    PH_OK);
@@ -178,9 +181,8 @@ static void test_average_sharpness(void **state) {
   double th[N] = {1, 1, 1, 1, 1, 1}, mean, se, sigma = 0.1, tr = 0, tr2 = 0;
   for (int i = 0; i < N; i++) tr += lam(i), tr2 += lam(i) * lam(i);
   size_t pairs = 400;
-  assert_int_equal(ph_sharp_average(o, th, NULL, sigma, pairs, 9, &mean, &se,
-                                    &err),
-                   PH_OK);
+  assert_int_equal(
+      ph_sharp_average(o, th, NULL, sigma, pairs, 9, &mean, &se, &err), PH_OK);
   double exact = 0.5 * sigma * sigma * tr;
   /* per pair ½ξᵀΛξ: variance σ⁴Σλ²/2 */
   double se_true = sqrt(pow(sigma, 4) * tr2 / 2 / (double)pairs);
@@ -268,8 +270,7 @@ static void test_suite_pothole_nd(void **state) {
   cJSON *j = cJSON_CreateObject();
   assert_int_equal(ph_sharpness_to_json(&r, &cfg, j, &err), PH_OK);
   assert_non_null(cJSON_GetObjectItem(j, "directions"));
-  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "directions")),
-                   3);
+  assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(j, "directions")), 3);
   assert_non_null(cJSON_GetObjectItem(j, "sam_sharpness"));
   cJSON_Delete(j);
   ph_sharpness_result_free(&r);

@@ -24,8 +24,8 @@
 
 typedef struct fd_case {
   const char *spec;
-  double box;   /* points uniform in [-box, box]^n around centre */
-  double cx;    /* centre offset on coordinate 0 */
+  double box;    /* points uniform in [-box, box]^n around centre */
+  double cx;     /* centre offset on coordinate 0 */
   double m3, m4; /* derivative bounds (see header comment) */
 } fd_case;
 
@@ -126,8 +126,8 @@ static void test_fd_noise(void **state) {
 static void test_noise_batches(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str("pothole2d:noise=0.1,samples=5,seed=7",
-                                      &err);
+  ph_objective *o =
+      ph_toy_create_str("pothole2d:noise=0.1,samples=5,seed=7", &err);
   assert_non_null(o);
   ph_objective *clean = ph_toy_create_str("pothole2d", &err);
   assert_non_null(clean);
@@ -163,10 +163,18 @@ static void test_spec_errors(void **state) {
   (void)state;
   ph_toy_spec s;
   ph_error err = {0};
-  const char *bad[] = {"nope", "pothole2d:z=1", "pothole2d:a", "pothole2d:s=0",
-                       "quadratic:n=0", "quadratic:n=2.5", "rosenbrock:n=1",
-                       "potholeNd:n=3,count=4", "pothole2d:noise=-1",
-                       "quadratic:lmin=2,lmax=1", "pothole2d:a=abc", ""};
+  const char *bad[] = {"nope",
+                       "pothole2d:z=1",
+                       "pothole2d:a",
+                       "pothole2d:s=0",
+                       "quadratic:n=0",
+                       "quadratic:n=2.5",
+                       "rosenbrock:n=1",
+                       "potholeNd:n=3,count=4",
+                       "pothole2d:noise=-1",
+                       "quadratic:lmin=2,lmax=1",
+                       "pothole2d:a=abc",
+                       ""};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     memset(&err, 0, sizeof err);
     if (ph_toy_spec_parse(bad[i], &s, &err) != PH_ERR_ARG)
