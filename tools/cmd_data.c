@@ -1,11 +1,97 @@
-/* cmd_data.c: `pothole data` -- PLACEHOLDER until its issue lands. */
+/* cmd_data.c: `pothole data info SPEC`: what a data set spec loads to. */
+#include <getopt.h>
 #include <stdio.h>
+#include <string.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "core/json.h"
+#include "data/dataset.h"
+
+#define CMD "data"
+
+static void usage(void) {
+  printf(
+      "usage: pothole data info SPEC [--seed S] [--len L]\n\n"
+      "Load a data set and print JSON: name, spec, task, n_train, n_test,\n"
+      "input_shape, n_classes (vocabulary size for token data), checksum\n"
+      "(CRC-32 of the preprocessed data) and provenance.\n\n"
+      "SPEC is one of:\n"
+      "  digits                 UCI 8x8 digits, shipped (1,797 examples, 80/20 split)\n"
+      "  fashion-mnist[:DIR]    IDX files (default /usr/share/datasets/fashion-mnist)\n"
+      "  idx:DIR                IDX files named like MNIST's in DIR\n"
+      "  csv:PATH               features..., label per row (header optional)\n"
+      "  text[:PATH]            characters of a UTF-8 file (default Moby-Dick);\n"
+      "                         option len=N (window, default 64)\n"
+      "  blobs:n=1000,k=3,d=2,sd=1\n"
+      "  spirals:n=1000,noise=0.2\n"
+      "  teacher:n=1000,d=10,h=32,out=1,noise=0.1   (regression, MSE)\n"
+      "  modadd:P[,frac=0.5]    (a + b) mod P, default P = 97\n"
+      "  copy:n=2000,len=8,vocab=10   and  reverse:... (token sequences)\n\n"
+      "  --seed S   seed for synthetic data and random splits (default 0)\n"
+      "  --len L    token window for text (default 64)\n"
+      "  --help     this help\n");
+}
 
 int ph_cmd_data(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "pothole data: not built yet\n");
-  return 1;
+  static const struct option opts[] = {{"seed", required_argument, 0, 's'},
+                                       {"len", required_argument, 0, 'l'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  ph_data_options o = ph_data_options_default();
+  optind = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 's':
+      if (ph_cli_u64(CMD, "--seed", optarg, &o.seed)) return 2;
+      break;
+    case 'l':
+      if (ph_cli_size(CMD, "--len", optarg, 2, 4096, &o.seq_len)) return 2;
+      break;
+    case 'h': usage(); return 0;
+    default: return ph_cli_usage(CMD, "unknown option");
+    }
+  }
+  if (optind >= argc) return ph_cli_usage(CMD, "expected 'info SPEC'");
+  if (strcmp(argv[optind], "info") != 0)
+    return ph_cli_usage(CMD, "unknown action '%s' (only 'info')", argv[optind]);
+  if (optind + 2 != argc) return ph_cli_usage(CMD, "expected exactly one SPEC");
+  const char *spec = argv[optind + 1];
+  ph_error err = {0};
+  ph_dataset *d;
+  ph_status s = ph_dataset_load(spec, &o, &d, &err);
+  if (s != PH_OK) return ph_cli_fail(CMD, s, &err);
+  static const char *const tasks[] = {"classify", "sequence", "regress"};
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "name", d->name);
+  cJSON_AddStringToObject(j, "spec", d->spec);
+  cJSON_AddStringToObject(j, "task", tasks[d->task]);
+  ph_json_add_number(j, "n_train", (double)d->n[0]);
+  ph_json_add_number(j, "n_test", (double)d->n[1]);
+  double shape[3];
+  for (int i = 0; i < d->in_ndim; i++) shape[i] = (double)d->in_shape[i];
+  cJSON_AddItemToObject(j, "input_shape", ph_json_array(shape, (size_t)d->in_ndim));
+  if (d->task == PH_TASK_REGRESS)
+    ph_json_add_number(j, "n_outputs", (double)d->n_out);
+  else if (d->task == PH_TASK_SEQUENCE)
+    ph_json_add_number(j, "vocab", (double)d->n_classes);
+  else
+    ph_json_add_number(j, "n_classes", (double)d->n_classes);
+  char crc[16];
+  snprintf(crc, sizeof crc, "%08x", d->checksum);
+  cJSON_AddStringToObject(j, "checksum", crc);
+  ph_json_add_number(j, "seed", (double)o.seed);
+  cJSON_AddStringToObject(j, "provenance", d->provenance);
+  ph_json_add_stamp(j);
+  char *text = cJSON_Print(j);
+  int rc = 0;
+  if (text) {
+    printf("%s\n", text);
+    cJSON_free(text);
+  } else
+    rc = ph_cli_fail(CMD, PH_ERR_NOMEM, NULL);
+  cJSON_Delete(j);
+  ph_dataset_free(d);
+  return rc;
 }
