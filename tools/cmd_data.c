@@ -61,7 +61,12 @@ int ph_cmd_data(int argc, char **argv) {
   ph_error err = {0};
   ph_dataset *d;
   ph_status s = ph_dataset_load(spec, &o, &d, &err);
-  if (s != PH_OK) return ph_cli_fail(CMD, s, &err);
+  /* Whatever is wrong with the data (unknown spec, missing or corrupt file)
+   * is a runtime failure of `data info`: exit 1 (issue 2). */
+  if (s != PH_OK) {
+    ph_cli_fail(CMD, s, &err);
+    return 1;
+  }
   static const char *const tasks[] = {"classify", "sequence", "regress"};
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "name", d->name);

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# CLI tests for `pothole data info`: outputs, usage errors (exit 2), bad
+# files (exit 1, one line naming the file).
+set -u
+P=${PH_POTHOLE:?}
+fail=0
+check() { # name expected_rc cmd...
+  local name=$1 want=$2; shift 2
+  out=$("$@" 2>/tmp/ph_data_cli.err); rc=$?
+  if [ "$rc" != "$want" ]; then echo "FAIL $name: rc $rc, want $want"; cat /tmp/ph_data_cli.err; fail=1; fi
+}
+check digits 0 "$P" data info digits
+echo "$out" | grep -q '"n_classes":[[:space:]]*10' || { echo "FAIL digits json"; fail=1; }
+check modadd 0 "$P" data info modadd:97
+echo "$out" | grep -q '"n_train":[[:space:]]*4705' || { echo "FAIL modadd json"; fail=1; }
+check text 0 "$P" data info text
+check help 0 "$P" data --help
+check unknown-spec 1 "$P" data info nosuch
+check missing-file 1 "$P" data info csv:/no/such/file.csv
+grep -q "/no/such/file.csv" /tmp/ph_data_cli.err || { echo "FAIL message names file"; fail=1; }
+[ "$(wc -l < /tmp/ph_data_cli.err)" = 1 ] || { echo "FAIL one line"; fail=1; }
+check bad-action 2 "$P" data list digits
+check bad-seed 2 "$P" data info digits --seed -1
+check no-spec 2 "$P" data info
+exit $fail
