@@ -1,0 +1,153 @@
+/* layers_tangent.c: the tangent passes of the sequential layers (the
+ * R-operator; docs/autodiff.md §2). For a layer h_out = f(h_in; θ) and a
+ * direction v in parameter space:
+ *   tangent forward   ḣ_out = ∂f/∂h_in ḣ_in + ∂f/∂θ v
+ *   tangent backward  the derivative of the backward pass along (ḣ_in, v):
+ *     dense  ḋh_in = ḋh_out W + [dh_out V]      (Hv)_W += ḋh_outᵀ h_in + [dh_outᵀ ḣ_in]
+ *     act    ḋh_in = ḋh_out σ'(x) + [dh_out σ''(x) ẋ]
+ *   where the bracketed second-order terms are dropped for Gauss-Newton
+ *   products (second_order = 0), leaving the plain VJP of ḋh_out. */
+#include <cblas.h>
+#include <string.h>
+
+#include "nn/seq_int.h"
+
+
+void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
+                        size_t B, const double *in, const double *tin,
+                        double *tout) {
+  switch (l->kind) {
+  case NN_DENSE: {
+    const double *W = theta + l->w_off, *V = v + l->w_off;
+    /* ẏ = x Vᵀ + v_b (+ ẋ Wᵀ when the input depends on θ) */
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)l->n_out,
+                (int)l->n_in, 1.0, in, (int)l->n_in, V, (int)l->n_in, 0.0, tout,
+                (int)l->n_out);
+    if (tin)
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B,
+                  (int)l->n_out, (int)l->n_in, 1.0, tin, (int)l->n_in, W,
+                  (int)l->n_in, 1.0, tout, (int)l->n_out);
+    for (size_t i = 0; i < B; i++)
+      for (size_t j = 0; j < l->n_out; j++) tout[i * l->n_out + j] += v[l->b_off + j];
+    return;
+  }
+  case NN_ACT:
+    for (size_t i = 0; i < B * l->in_size; i++) {
+      double f, d1, d2;
+      nn_act_eval(l->act, in[i], &f, &d1, &d2);
+      tout[i] = tin ? d1 * tin[i] : 0.0;
+    }
+    return;
+  case NN_CONV: {
+    size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+    const double *W = theta + l->w_off, *V = v + l->w_off;
+    for (size_t e = 0; e < B; e++) {
+      double *y = tout + e * l->out_size;
+      for (size_t c = 0; c < l->c_out; c++)
+        for (size_t q = 0; q < hw; q++) y[c * hw + q] = v[l->b_off + c];
+      nn_im2col(l, in + e * l->in_size, l->cols);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
+                  (int)hw, (int)kk, 1.0, V, (int)kk, l->cols, (int)hw, 1.0, y,
+                  (int)hw);
+      if (tin) {
+        nn_im2col(l, tin + e * l->in_size, l->tcols);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
+                    (int)hw, (int)kk, 1.0, W, (int)kk, l->tcols, (int)hw, 1.0, y,
+                    (int)hw);
+      }
+    }
+    return;
+  }
+  case NN_MAXPOOL:
+    for (size_t e = 0; e < B; e++)
+      for (size_t o = 0; o < l->out_size; o++)
+        tout[e * l->out_size + o] =
+            tin ? tin[e * l->in_size + l->arg[e * l->out_size + o]] : 0.0;
+    return;
+  case NN_AVGPOOL:
+  case NN_FLATTEN:
+    if (!tin) {
+      memset(tout, 0, B * l->out_size * sizeof *tout);
+      return;
+    }
+    nn_forward(l, theta, B, tin, tout); /* linear, parameter-free */
+    return;
+  }
+}
+
+void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
+                         size_t B, const double *in, const double *tin,
+                         const double *dout, const double *tdout, double *tdin,
+                         double *hv, int second_order) {
+  switch (l->kind) {
+  case NN_DENSE: {
+    const double *W = theta + l->w_off, *V = v + l->w_off;
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out,
+                (int)l->n_in, (int)B, 1.0, tdout, (int)l->n_out, in,
+                (int)l->n_in, 1.0, hv + l->w_off, (int)l->n_in);
+    if (second_order && tin)
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out,
+                  (int)l->n_in, (int)B, 1.0, dout, (int)l->n_out, tin,
+                  (int)l->n_in, 1.0, hv + l->w_off, (int)l->n_in);
+    for (size_t i = 0; i < B; i++)
+      for (size_t j = 0; j < l->n_out; j++) hv[l->b_off + j] += tdout[i * l->n_out + j];
+    if (tdin) {
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
+                  (int)l->n_in, (int)l->n_out, 1.0, tdout, (int)l->n_out, W,
+                  (int)l->n_in, 0.0, tdin, (int)l->n_in);
+      if (second_order)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
+                    (int)l->n_in, (int)l->n_out, 1.0, dout, (int)l->n_out, V,
+                    (int)l->n_in, 1.0, tdin, (int)l->n_in);
+    }
+    return;
+  }
+  case NN_ACT:
+    if (tdin)
+      for (size_t i = 0; i < B * l->in_size; i++) {
+        double f, d1, d2;
+        nn_act_eval(l->act, in[i], &f, &d1, &d2);
+        tdin[i] = tdout[i] * d1;
+        if (second_order && tin) tdin[i] += dout[i] * d2 * tin[i];
+      }
+    return;
+  case NN_CONV: {
+    size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+    const double *W = theta + l->w_off, *V = v + l->w_off;
+    for (size_t e = 0; e < B; e++) {
+      const double *tdy = tdout + e * l->out_size, *dy = dout + e * l->out_size;
+      nn_im2col(l, in + e * l->in_size, l->cols);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
+                  (int)kk, (int)hw, 1.0, tdy, (int)hw, l->cols, (int)hw, 1.0,
+                  hv + l->w_off, (int)kk);
+      if (second_order && tin) {
+        nn_im2col(l, tin + e * l->in_size, l->tcols);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
+                    (int)kk, (int)hw, 1.0, dy, (int)hw, l->tcols, (int)hw, 1.0,
+                    hv + l->w_off, (int)kk);
+      }
+      for (size_t c = 0; c < l->c_out; c++)
+        for (size_t q = 0; q < hw; q++) hv[l->b_off + c] += tdy[c * hw + q];
+      if (tdin) {
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)hw,
+                    (int)l->c_out, 1.0, W, (int)kk, tdy, (int)hw, 0.0, l->dcols,
+                    (int)hw);
+        if (second_order)
+          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)hw,
+                      (int)l->c_out, 1.0, V, (int)kk, dy, (int)hw, 1.0, l->dcols,
+                      (int)hw);
+        memset(tdin + e * l->in_size, 0, l->in_size * sizeof *tdin);
+        nn_col2im(l, l->dcols, tdin + e * l->in_size);
+      }
+    }
+    return;
+  }
+  case NN_MAXPOOL:
+  case NN_AVGPOOL:
+  case NN_FLATTEN:
+    /* Linear and parameter-free (max pooling with the forward's argmax):
+     * the tangent of backward is backward of the tangent. */
+    if (tdin) nn_backward(l, theta, B, in, NULL, tdout, tdin, hv);
+    return;
+  }
+}

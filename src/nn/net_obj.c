@@ -1,0 +1,235 @@
+/* net_obj.c: the network objective (core/objective.h) over the sequential
+ * engine: loss and gradient by reverse mode, exact Hv by forward-over-reverse
+ * (Pearlmutter 1994), Gauss-Newton Gv = Jᵀ H_z J v, evaluation. Batches larger
+ * than the graph's max batch are processed in chunks; each chunk's seed is
+ * scaled by 1/N (N the whole batch), so the result is the same mean loss.
+ * Loss: softmax cross-entropy for classes, mean squared error (mean over
+ * examples and outputs, as PyTorch's MSELoss) for regression. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/vec.h"
+#include "nn/net_int.h"
+#include "nn/transformer.h"
+
+typedef enum { RUN_EVAL, RUN_GRAD, RUN_HVP, RUN_GGN } run_mode;
+
+static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
+                        ph_error *err) {
+  const ph_dataset *d = n->data;
+  size_t avail = d->n[b->split];
+  for (size_t i = 0; i < m; i++) {
+    size_t e = b->idx ? b->idx[start + i] : start + i;
+    if (e >= avail)
+      return ph_error_set(err, PH_ERR_ARG,
+                          "%s: example %zu is outside the %s split (%zu examples)",
+                          n->spec, e, b->split ? "test" : "train", avail);
+    memcpy(n->h[0] + i * d->in_size, d->x[b->split] + e * d->in_size,
+           d->in_size * sizeof(double));
+    if (n->loss_mse)
+      memcpy(n->targets + i * n->n_out, d->t[b->split] + e * n->n_out,
+             n->n_out * sizeof(double));
+    else
+      n->labels[i] = d->y[b->split][e];
+  }
+  return PH_OK;
+}
+
+/* Loss (summed over the chunk, then scaled) and its derivative w.r.t. the
+ * logits, dz = scale ∂ℓ/∂z; counts correct predictions. */
+static double head(nn_net *n, size_t m, double scale, double *dz, double *correct) {
+  size_t C = n->n_out;
+  const double *z = n->h[n->n_layers];
+  double loss = 0;
+  for (size_t i = 0; i < m; i++) {
+    const double *zi = z + i * C;
+    double *pi = n->p + i * C;
+    if (n->loss_mse) {
+      for (size_t j = 0; j < C; j++) {
+        double r = zi[j] - n->targets[i * C + j];
+        loss += r * r / (double)C;
+        if (dz) dz[i * C + j] = scale * 2 * r / (double)C;
+      }
+      continue;
+    }
+    double mx = zi[0];
+    size_t am = 0;
+    for (size_t j = 1; j < C; j++)
+      if (zi[j] > mx) {
+        mx = zi[j];
+        am = j;
+      }
+    double s = 0;
+    for (size_t j = 0; j < C; j++) s += (pi[j] = exp(zi[j] - mx));
+    for (size_t j = 0; j < C; j++) pi[j] /= s;
+    int32_t y = n->labels[i];
+    loss += -(zi[y] - mx - log(s));
+    if ((int32_t)am == y) *correct += 1;
+    if (dz)
+      for (size_t j = 0; j < C; j++) dz[i * C + j] = scale * (pi[j] - (j == (size_t)y));
+  }
+  return loss * scale;
+}
+
+/* ḋz = scale H_z ż: softmax CE H_z = diag(p) − ppᵀ; MSE H_z = (2/C) I. */
+static void head_tangent(nn_net *n, size_t m, double scale) {
+  size_t C = n->n_out;
+  const double *tz = n->th[n->n_layers];
+  double *out = n->tdh[n->n_layers];
+  for (size_t i = 0; i < m; i++) {
+    if (n->loss_mse) {
+      for (size_t j = 0; j < C; j++) out[i * C + j] = scale * 2 * tz[i * C + j] / (double)C;
+      continue;
+    }
+    const double *p = n->p + i * C;
+    double pt = 0;
+    for (size_t j = 0; j < C; j++) pt += p[j] * tz[i * C + j];
+    for (size_t j = 0; j < C; j++) out[i * C + j] = scale * p[j] * (tz[i * C + j] - pt);
+  }
+}
+
+static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
+                     run_mode mode, const double *v, double *loss, double *out,
+                     double *acc, ph_error *err) {
+  size_t N = b->n, K = n->n_layers;
+  if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
+  if (out) memset(out, 0, n->n_params * sizeof *out);
+  double total = 0, correct = 0, scale = 1.0 / (double)N;
+  for (size_t start = 0; start < N; start += n->max_batch) {
+    size_t m = N - start < n->max_batch ? N - start : n->max_batch;
+    PH_TRY(gather(n, b, start, m, err));
+    for (size_t i = 0; i < K; i++)
+      nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+    int need_dz = mode == RUN_GRAD || mode == RUN_HVP;
+    total += head(n, m, scale, need_dz ? n->dh[K] : NULL, &correct);
+    if (mode == RUN_EVAL) continue;
+    if (need_dz) {
+      double *g = mode == RUN_GRAD ? out : n->acc_buf;
+      if (mode == RUN_HVP) memset(g, 0, n->n_params * sizeof *g);
+      for (size_t i = K; i-- > 0;)
+        nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
+                    i ? n->dh[i] : NULL, g);
+    }
+    if (mode == RUN_GRAD) continue;
+    for (size_t i = 0; i < K; i++)
+      nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
+                         n->th[i + 1]);
+    head_tangent(n, m, scale);
+    for (size_t i = K; i-- > 0;)
+      nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
+                          n->dh[i + 1], n->tdh[i + 1], i ? n->tdh[i] : NULL, out,
+                          mode == RUN_HVP);
+  }
+  if (loss) *loss = total;
+  if (acc) *acc = n->loss_mse ? NAN : correct / (double)N;
+  return PH_OK;
+}
+
+static ph_status cb_loss_grad(void *ctx, const double *theta, const ph_batch *b,
+                              double *loss, double *grad, ph_error *err) {
+  return run(ctx, theta, b, grad ? RUN_GRAD : RUN_EVAL, NULL, loss, grad, NULL, err);
+}
+
+static ph_status cb_hvp(void *ctx, const double *theta, const ph_batch *b,
+                        const double *v, double *hv, ph_error *err) {
+  return run(ctx, theta, b, RUN_HVP, v, NULL, hv, NULL, err);
+}
+
+static ph_status cb_ggnvp(void *ctx, const double *theta, const ph_batch *b,
+                          const double *v, double *gv, ph_error *err) {
+  return run(ctx, theta, b, RUN_GGN, v, NULL, gv, NULL, err);
+}
+
+static ph_status cb_eval(void *ctx, const double *theta, const ph_batch *b,
+                         double *loss, double *acc, ph_error *err) {
+  return run(ctx, theta, b, RUN_EVAL, NULL, loss, NULL, acc, err);
+}
+
+static void cb_destroy(ph_objective *o) {
+  if (!o) return;
+  nn_free(o->ctx);
+  free(o);
+}
+
+static ph_objective *cb_clone(const ph_objective *o, ph_error *err) {
+  const nn_net *n = o->ctx;
+  ph_objective *c = NULL;
+  if (ph_net_create(n->spec, n->data, n->max_batch, &c, err) != PH_OK) return NULL;
+  return c;
+}
+
+nn_net *nn_of(const ph_objective *o) {
+  return (o && o->destroy == cb_destroy) ? o->ctx : NULL;
+}
+
+ph_status ph_net_create(const char *spec, const ph_dataset *data, size_t max_batch, ph_objective **out, ph_error *err) {
+  *out = NULL;
+  if (strncmp(spec, "transformer:", 12) == 0 || strcmp(spec, "transformer") == 0)
+    return ph_transformer_create(spec, data, max_batch ? max_batch : 64, out, err);
+  nn_net *n = ph_calloc(1, sizeof *n, "network", err);
+  if (!n) return PH_ERR_NOMEM;
+  ph_status s = nn_build(n, spec, data, max_batch, err);
+  ph_objective *o = s == PH_OK ? ph_calloc(1, sizeof *o, "objective", err) : NULL;
+  if (!o) {
+    nn_free(n);
+    return s != PH_OK ? s : PH_ERR_NOMEM;
+  }
+  o->name = n->spec;
+  o->n = n->n_params;
+  o->n_blocks = n->n_blocks;
+  o->blocks = n->blocks;
+  o->n_examples[0] = data->n[0];
+  o->n_examples[1] = data->n[1];
+  o->has_accuracy = !n->loss_mse;
+  o->ctx = n;
+  o->loss_grad = cb_loss_grad;
+  o->hvp = cb_hvp;
+  o->ggnvp = cb_ggnvp;
+  o->eval = cb_eval;
+  o->clone = cb_clone;
+  o->destroy = cb_destroy;
+  *out = o;
+  return PH_OK;
+}
+
+ph_status ph_net_init_params(const ph_objective *o, uint64_t seed, double *theta, ph_error *err) {
+  if (ph_transformer_dataset(o)) return ph_transformer_init_params(o, seed, theta, err);
+  const nn_net *n = nn_of(o);
+  if (!n) return ph_error_set(err, PH_ERR_ARG, "%s is not a network objective", o->name);
+  nn_init_params(n, seed, theta);
+  return PH_OK;
+}
+
+const ph_dataset *ph_net_dataset(const ph_objective *o) {
+  const nn_net *n = nn_of(o);
+  return n ? n->data : ph_transformer_dataset(o);
+}
+
+const char *ph_net_spec(const ph_objective *o) {
+  const nn_net *n = nn_of(o);
+  return n ? n->spec : ph_transformer_spec(o);
+}
+
+ph_status ph_net_mlp_layers(const ph_objective *o, ph_mlp_layer *layers, size_t max, size_t *n_layers, ph_error *err) {
+  const nn_net *n = nn_of(o);
+  *n_layers = 0;
+  if (!n) return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP", o->name);
+  for (size_t i = 0; i < n->n_layers; i++) {
+    const nn_layer *l = &n->layers[i];
+    if (l->kind == NN_ACT) {
+      if (*n_layers == 0) return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP", n->spec);
+      snprintf(layers[*n_layers - 1].act, sizeof layers[0].act, "%s", nn_act_name(l->act));
+      continue;
+    }
+    if (l->kind != NN_DENSE)
+      return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP (has conv/pool layers)", n->spec);
+    if (*n_layers >= max) return ph_error_set(err, PH_ERR_ARG, "%s: more than %zu layers", n->spec, max);
+    layers[*n_layers].w_block = l->w_block;
+    layers[*n_layers].b_block = l->b_block;
+    snprintf(layers[*n_layers].act, sizeof layers[0].act, "identity");
+    (*n_layers)++;
+  }
+  return PH_OK;
+}

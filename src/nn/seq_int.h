@@ -1,0 +1,96 @@
+/* seq_int.h: internals of the sequential network engine (MLP and CNN).
+ *
+ * A model is a chain of layers h_0 → h_1 → … → h_K (h_0 the input batch,
+ * h_K the logits), built once per model and max batch, with every buffer
+ * preallocated. Each layer has four passes (docs/autodiff.md):
+ *   forward          h_out = f(h_in; θ)
+ *   backward         d h_in, and dθ accumulated, from d h_out
+ *   tangent forward  ḣ_out from ḣ_in and the direction v (JVP)
+ *   tangent backward the tangent of backward: from ḋh_out (and, for exact Hv,
+ *                    the second-order terms in dh_out, ḣ_in, v) to ḋh_in and
+ *                    (Hv)_θ; with second_order = 0 this is the plain VJP of
+ *                    ḋh_out, which is what the Gauss-Newton product needs.
+ */
+#ifndef PH_NN_SEQ_INT_H
+#define PH_NN_SEQ_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/objective.h"
+#include "data/dataset.h"
+
+typedef enum nn_kind {
+  NN_DENSE = 0,
+  NN_ACT,
+  NN_CONV,
+  NN_MAXPOOL,
+  NN_AVGPOOL,
+  NN_FLATTEN
+} nn_kind;
+
+typedef enum nn_act {
+  ACT_IDENTITY = 0,
+  ACT_TANH,
+  ACT_RELU,
+  ACT_GELU,
+  ACT_SOFTPLUS,
+  ACT_SIGMOID
+} nn_act;
+
+typedef struct nn_layer {
+  nn_kind kind;
+  size_t in_size, out_size; /* per example */
+  /* dense: y = x Wᵀ + b, W (n_out, n_in); conv: W (c_out, c_in·k·k) */
+  size_t w_off, b_off;      /* offsets in θ */
+  long w_block, b_block;
+  size_t n_in, n_out;
+  nn_act act;
+  /* conv and pooling geometry, NCHW */
+  size_t c_in, hi, wi, c_out, ho, wo, k, stride, pad;
+  /* workspaces (allocated for max_batch) */
+  double *cols;  /* conv: (k·k·c_in, ho·wo) im2col of one example */
+  double *tcols; /* conv: im2col of the tangent */
+  double *dcols; /* conv: column adjoints */
+  size_t *arg;   /* maxpool: (B, out_size) index of the max in the input */
+} nn_layer;
+
+typedef struct nn_net {
+  char spec[128];
+  const ph_dataset *data;
+  size_t n_layers;
+  nn_layer *layers;
+  size_t n_params;
+  size_t n_blocks;
+  ph_block *blocks;
+  size_t max_batch;
+  size_t n_out;          /* logits per example */
+  int loss_mse;          /* 0: softmax cross-entropy, 1: mean squared error */
+  double **h, **dh, **th, **tdh; /* (n_layers+1) buffers of (max_batch, size) */
+  double *p;             /* (max_batch, n_out) softmax probabilities */
+  int32_t *labels;       /* (max_batch) gathered labels */
+  double *targets;       /* (max_batch, n_out) regression targets */
+  double *acc_buf;       /* (n_params) chunk accumulator */
+} nn_net;
+
+/* Layer passes on a batch of B examples (row-major (B, size) buffers). */
+void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
+                double *out);
+/* din may be NULL (first layer); grad accumulates. */
+void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
+                 const double *out, const double *dout, double *din,
+                 double *grad);
+void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
+                        size_t B, const double *in, const double *tin,
+                        double *tout);
+void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
+                         size_t B, const double *in, const double *tin,
+                         const double *dout, const double *tdout, double *tdin,
+                         double *hv, int second_order);
+
+/* σ, σ', σ'' of an activation at pre-activation x. */
+void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2);
+void nn_im2col(const nn_layer *l, const double *x, double *cols);
+void nn_col2im(const nn_layer *l, const double *cols, double *x);
+
+#endif
