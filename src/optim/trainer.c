@@ -1,0 +1,386 @@
+/* trainer.c: the training loop (see trainer.h). Everything a step depends on
+ * lives in the checkpoint: θ, the optimiser's state, the positions of the
+ * two batch streams (training batches and LLQR's fresh refresh batches, both
+ * pure functions of the seed), the log rows and the trajectory so far. A run
+ * resumed from ckpt/last.ckpt therefore takes exactly the steps the
+ * uninterrupted run takes. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/afile.h"
+#include "core/alloc.h"
+#include "core/ckpt.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "core/progress.h"
+#include "core/vec.h"
+#include "nn/net.h"
+#include "optim/trainer.h"
+
+static const char *const SCHED_NAMES[] = {"const", "cosine", "step"};
+static const char *LOG_HEADER =
+    "step,epoch,lr,train_loss,train_acc,test_loss,test_acc,grad_norm,"
+    "update_norm,rho,precond_min,precond_max,precond_mean,n_grad,n_hvp,n_ggnvp\n";
+
+ph_train_config ph_train_config_default(void) {
+  ph_train_config c;
+  memset(&c, 0, sizeof c);
+  c.batch = 64;
+  c.eval_n = 2048;
+  c.progress = -1;
+  return c;
+}
+
+typedef struct text {
+  char *s;
+  size_t len, cap;
+} text;
+
+static int text_add(text *t, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  if (k < 0) return -1;
+  if (t->len + (size_t)k + 1 > t->cap) {
+    size_t cap = (t->len + (size_t)k + 1) * 2;
+    char *ns = realloc(t->s, cap);
+    if (!ns) return -1;
+    t->s = ns;
+    t->cap = cap;
+  }
+  va_start(ap, fmt);
+  vsnprintf(t->s + t->len, (size_t)k + 1, fmt, ap);
+  va_end(ap);
+  t->len += (size_t)k;
+  return 0;
+}
+
+static double schedule_lr(const ph_train_config *c, size_t step, size_t total) {
+  double base = c->opt.lr, f = total ? (double)step / (double)total : 0;
+  switch (c->schedule) {
+  case PH_SCHEDULE_COSINE: return base * 0.5 * (1 + cos(M_PI * f));
+  case PH_SCHEDULE_STEP: return base * (f >= 0.75 ? 0.01 : f >= 0.5 ? 0.1 : 1);
+  default: return base;
+  }
+}
+
+typedef struct fresh_ctx {
+  ph_batcher *b;
+} fresh_ctx;
+
+static void fresh_next(void *ctx, ph_batch *out) {
+  ph_batcher_next(((fresh_ctx *)ctx)->b, out);
+}
+
+static void fmt_num(char *buf, size_t len, double v) {
+  if (isnan(v)) snprintf(buf, len, "nan");
+  else snprintf(buf, len, "%.10g", v);
+}
+
+/* The state the checkpoint carries besides θ and the optimiser. */
+typedef struct run_state {
+  uint64_t step;
+  ph_batcher train_b, fresh_b;
+  text log;
+  double *traj;   /* (traj_cap, n) */
+  size_t n_traj, traj_cap;
+  double seconds; /* wall time of earlier sessions */
+  double best_test_acc, best_test_loss;
+  uint64_t counts[3]; /* grad, hvp, ggnvp products */
+} run_state;
+
+static ph_status save_ckpt(const ph_train_config *c, const char *path,
+                           ph_objective *obj, const double *theta,
+                           const ph_optim *opt, run_state *rs, double now_s,
+                           ph_error *err) {
+  ph_ckpt *ck = ph_ckpt_new(err);
+  if (!ck) return PH_ERR_NOMEM;
+  ph_status s = ph_net_ckpt_put(ck, obj, c->data, c->seed, theta, err);
+  uint64_t pos[5] = {rs->step, rs->train_b.epoch, rs->train_b.pos,
+                     rs->fresh_b.epoch, rs->fresh_b.pos};
+  if (s == PH_OK) s = ph_ckpt_put_u64(ck, "train.position", pos, 5, err);
+  if (s == PH_OK) s = ph_ckpt_put_u64(ck, "train.counts", rs->counts, 3, err);
+  double extra[3] = {now_s, rs->best_test_acc, rs->best_test_loss};
+  if (s == PH_OK) s = ph_ckpt_put_f64(ck, "train.extra", extra, 3, err);
+  if (s == PH_OK) s = ph_ckpt_put_str(ck, "train.log", rs->log.s ? rs->log.s : "", err);
+  if (s == PH_OK) s = ph_ckpt_put_f64(ck, "train.traj", rs->traj, rs->n_traj * obj->n, err);
+  if (s == PH_OK) s = ph_ckpt_put_str(ck, "train.optimizer", c->opt.name, err);
+  if (s == PH_OK) s = ph_optim_save(opt, ck, err);
+  if (s == PH_OK) s = ph_ckpt_write(ck, path, err);
+  ph_ckpt_free(ck);
+  return s;
+}
+
+static ph_status load_ckpt(const ph_train_config *c, const char *path,
+                           ph_objective *obj, double *theta, ph_optim *opt,
+                           run_state *rs, ph_error *err) {
+  ph_ckpt *ck;
+  PH_TRY(ph_ckpt_read(path, &ck, err));
+  const char *model, *data, *optname, *log;
+  const double *th, *extra, *traj;
+  const uint64_t *pos, *cnt;
+  size_t nt;
+  ph_status s = ph_ckpt_require_str(ck, "model", &model, err);
+  if (!s) s = ph_ckpt_require_str(ck, "data", &data, err);
+  if (!s) s = ph_ckpt_require_str(ck, "train.optimizer", &optname, err);
+  if (!s && (strcmp(model, c->model) || strcmp(data, c->data) || strcmp(optname, c->opt.name)))
+    s = ph_error_set(err, PH_ERR_ARG,
+                     "%s: resuming needs the same --model, --data and --opt "
+                     "(checkpoint has %s, %s, %s)",
+                     path, model, data, optname);
+  if (!s) s = ph_ckpt_require_f64(ck, "theta", obj->n, &th, NULL, err);
+  if (!s) s = ph_ckpt_require_u64(ck, "train.position", 5, &pos, NULL, err);
+  if (!s) s = ph_ckpt_require_u64(ck, "train.counts", 3, &cnt, NULL, err);
+  if (!s) s = ph_ckpt_require_f64(ck, "train.extra", 3, &extra, NULL, err);
+  if (!s) s = ph_ckpt_require_str(ck, "train.log", &log, err);
+  if (!s) s = ph_ckpt_require_f64(ck, "train.traj", 0, &traj, &nt, err);
+  if (!s) s = ph_optim_load(opt, ck, err);
+  if (!s && nt / obj->n > rs->traj_cap)
+    s = ph_error_set(err, PH_ERR_FORMAT, "%s: trajectory longer than the run", path);
+  if (!s) {
+    memcpy(theta, th, obj->n * sizeof *theta);
+    rs->step = pos[0];
+    ph_batcher_seek(&rs->train_b, pos[1], pos[2]);
+    ph_batcher_seek(&rs->fresh_b, pos[3], pos[4]);
+    memcpy(rs->counts, cnt, sizeof rs->counts);
+    rs->seconds = extra[0];
+    rs->best_test_acc = extra[1];
+    rs->best_test_loss = extra[2];
+    rs->log.len = 0;
+    if (text_add(&rs->log, "%s", log)) s = ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+    rs->n_traj = nt / obj->n;
+    memcpy(rs->traj, traj, nt * sizeof *traj);
+  }
+  ph_ckpt_free(ck);
+  return s;
+}
+
+static ph_status evaluate(ph_objective *obj, const double *theta, size_t eval_n,
+                          double out[4], ph_error *err) {
+  for (int sp = 0; sp < 2; sp++) {
+    size_t n = obj->n_examples[sp];
+    if (eval_n && eval_n < n) n = eval_n;
+    if (n == 0) {
+      out[2 * sp] = out[2 * sp + 1] = NAN;
+      continue;
+    }
+    ph_batch b = {(ph_split)sp, NULL, n};
+    PH_TRY(ph_objective_eval(obj, theta, &b, &out[2 * sp], &out[2 * sp + 1], err));
+  }
+  return PH_OK;
+}
+
+static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
+                               const double *theta, const ph_optim *opt,
+                               run_state *rs, const double final[4],
+                               double seconds, size_t total, ph_error *err) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/log.csv", c->out_dir);
+  text t = {0};
+  if (text_add(&t, "%s%s", LOG_HEADER, rs->log.s ? rs->log.s : ""))
+    return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+  ph_status s = ph_write_file_atomic(path, t.s, t.len, err);
+  free(t.s);
+  if (s) return s;
+  snprintf(path, sizeof path, "%s/trajectory.npy", c->out_dir);
+  size_t shape[2] = {rs->n_traj, obj->n};
+  PH_TRY(ph_npy_write(path, rs->traj, 2, shape, err));
+  if (ph_optim_precond(opt)) PH_TRY(ph_precond_save(ph_optim_precond(opt), c->out_dir, err));
+
+  cJSON *j = cJSON_CreateObject();
+  ph_json_add_stamp(j);
+  cJSON *cfg = cJSON_AddObjectToObject(j, "config");
+  cJSON_AddStringToObject(cfg, "model", c->model);
+  cJSON_AddStringToObject(cfg, "data", c->data);
+  cJSON_AddStringToObject(cfg, "optimizer", c->opt.name);
+  ph_json_add_number(cfg, "steps", (double)total);
+  ph_json_add_number(cfg, "batch", (double)c->batch);
+  ph_json_add_number(cfg, "lr", c->opt.lr);
+  cJSON_AddStringToObject(cfg, "schedule", SCHED_NAMES[c->schedule]);
+  ph_json_add_number(cfg, "momentum", c->opt.momentum);
+  ph_json_add_number(cfg, "weight_decay", c->opt.weight_decay);
+  cJSON_AddStringToObject(cfg, "outer", c->opt.outer == PH_OUTER_ADAMW ? "adamw" : "sgd");
+  ph_json_add_number(cfg, "rho", c->opt.rho);
+  ph_json_add_number(cfg, "max_train", (double)c->max_train);
+  ph_json_add_number(cfg, "eval_n", (double)c->eval_n);
+  if (ph_optim_precond(opt)) {
+    cJSON *l = cJSON_AddObjectToObject(cfg, "llqr");
+    static const char *const kinds[] = {"identity", "diag", "kron"};
+    cJSON_AddStringToObject(l, "precond", kinds[c->opt.precond_kind]);
+    cJSON_AddStringToObject(l, "metric", c->opt.metric == PH_METRIC_NEWTON ? "newton" : "gn");
+    ph_json_add_number(l, "refresh_every", (double)c->opt.refresh_every);
+    ph_json_add_number(l, "inner_steps", (double)c->opt.inner_steps);
+    ph_json_add_number(l, "inner_lr", c->opt.inner_lr);
+    ph_json_add_number(l, "inner_momentum", c->opt.inner_momentum);
+    ph_json_add_number(l, "inner_clip", c->opt.inner_clip);
+    ph_json_add_number(l, "refresh_batch", (double)c->opt.refresh_batch);
+    ph_json_add_number(l, "ema_beta", c->opt.ema_beta);
+    ph_json_add_number(l, "damping", c->opt.damping);
+    ph_json_add_number(l, "curvature_floor", c->opt.curvature_floor);
+    cJSON_AddStringToObject(l, "perturb", c->opt.perturb == PH_PERTURB_DUAL ? "dual" : "l2");
+    cJSON_AddBoolToObject(l, "perturb_only", c->opt.perturb_only);
+  }
+  ph_json_add_number(j, "seed", (double)c->seed);
+  cJSON *fin = cJSON_AddObjectToObject(j, "final");
+  ph_json_add_number(fin, "train_loss", final[0]);
+  ph_json_add_number(fin, "train_acc", final[1]);
+  ph_json_add_number(fin, "test_loss", final[2]);
+  ph_json_add_number(fin, "test_acc", final[3]);
+  cJSON *best = cJSON_AddObjectToObject(j, "best");
+  ph_json_add_number(best, "test_acc", rs->best_test_acc);
+  ph_json_add_number(best, "test_loss", rs->best_test_loss);
+  ph_json_add_number(j, "wall_time", seconds);
+  ph_json_add_number(j, "steps_per_second", seconds > 0 ? (double)total / seconds : NAN);
+  cJSON *pr = cJSON_AddObjectToObject(j, "products");
+  ph_json_add_number(pr, "gradient", (double)rs->counts[0]);
+  ph_json_add_number(pr, "hvp", (double)rs->counts[1]);
+  ph_json_add_number(pr, "ggnvp", (double)rs->counts[2]);
+  ph_json_add_number(j, "n_params", (double)obj->n);
+  snprintf(path, sizeof path, "%s/run.json", c->out_dir);
+  s = ph_json_write_file(path, j, err);
+  cJSON_Delete(j);
+  return s;
+}
+
+ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error *err) {
+  ph_data_options dopt = ph_data_options_default();
+  dopt.seed = c->seed;
+  dopt.max_train = c->max_train;
+  ph_dataset *data = NULL;
+  ph_objective *obj = NULL;
+  ph_optim *opt = NULL;
+  double *theta = NULL;
+  run_state rs;
+  memset(&rs, 0, sizeof rs);
+  rs.best_test_acc = -INFINITY;
+  rs.best_test_loss = INFINITY;
+  ph_status s = ph_dataset_load(c->data, &dopt, &data, err);
+  if (!s) s = ph_net_create(c->model, data, c->batch > 256 ? c->batch : 256, &obj, err);
+  if (!s) s = ph_optim_create(&c->opt, obj, &opt, err);
+  if (s) goto done;
+  size_t n_train = data->n[PH_SPLIT_TRAIN];
+  size_t per_epoch = n_train / (c->batch < n_train ? c->batch : n_train);
+  size_t total = c->steps ? c->steps : (size_t)ceil(c->epochs * (double)per_epoch);
+  if (total == 0) {
+    s = ph_error_set(err, PH_ERR_ARG, "no steps to take (--steps or --epochs)");
+    goto done;
+  }
+  size_t eval_every = c->eval_every ? c->eval_every : (total >= 20 ? total / 20 : 1);
+  size_t ckpt_every = c->ckpt_every ? c->ckpt_every : (total >= 10 ? total / 10 : 1);
+  size_t traj_every = c->traj_every ? c->traj_every : (total >= 50 ? total / 50 : 1);
+  rs.traj_cap = total / traj_every + 2;
+  theta = ph_malloc(obj->n, sizeof *theta, "theta", err);
+  rs.traj = ph_malloc(rs.traj_cap * obj->n, sizeof *rs.traj, "trajectory", err);
+  if (!theta || !rs.traj) {
+    s = PH_ERR_NOMEM;
+    goto done;
+  }
+  if ((s = ph_batcher_init(&rs.train_b, PH_SPLIT_TRAIN, n_train, c->batch, c->seed, err)) ||
+      (s = ph_batcher_init(&rs.fresh_b, PH_SPLIT_TRAIN, n_train, c->opt.refresh_batch,
+                           c->seed + 0x9e3779b97f4a7c15ULL, err)))
+    goto done;
+  char ckdir[1100], last[1200], final_path[1200];
+  snprintf(ckdir, sizeof ckdir, "%s/ckpt", c->out_dir);
+  snprintf(last, sizeof last, "%s/last.ckpt", ckdir);
+  snprintf(final_path, sizeof final_path, "%s/final.ckpt", ckdir);
+  if ((s = ph_mkdir_p(ckdir, err))) goto done;
+  if (c->resume && ph_path_exists(last)) {
+    if ((s = load_ckpt(c, last, obj, theta, opt, &rs, err))) goto done;
+  } else {
+    if ((s = ph_net_init_params(obj, c->seed, theta, err))) goto done;
+    double ev[4];
+    if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
+    text_add(&rs.log, "0,0,%.10g,%.10g,%.10g,%.10g,%.10g,nan,nan,nan,nan,nan,nan,0,0,0\n",
+             schedule_lr(c, 0, total), ev[0], ev[1], ev[2], ev[3]);
+    memcpy(rs.traj, theta, obj->n * sizeof *theta);
+    rs.n_traj = 1;
+  }
+  fresh_ctx fc = {&rs.fresh_b};
+  ph_batch_source fresh = {&fc, fresh_next};
+  ph_progress pg;
+  ph_progress_start(&pg, c->opt.name, total, c->progress);
+  double t0 = ph_now();
+  double pmin = NAN, pmax = NAN, pmean = NAN;
+  ph_step_info info;
+  memset(&info, 0, sizeof info);
+  while (rs.step < total) {
+    ph_batch b;
+    ph_batcher_next(&rs.train_b, &b);
+    double lr = schedule_lr(c, rs.step, total);
+    s = ph_optim_step(opt, theta, obj, &b, lr, &fresh, &info, err);
+    if (s) {
+      ph_error_prefix(err, "step %llu: ", (unsigned long long)rs.step + 1);
+      if (s == PH_ERR_NUMERIC)
+        ph_error_prefix(err, "training diverged (last good checkpoint: %s): ",
+                        ph_path_exists(last) ? last : "none");
+      goto done;
+    }
+    rs.step++;
+    rs.counts[0] += info.n_grad;
+    rs.counts[1] += info.n_hvp;
+    rs.counts[2] += info.n_ggnvp;
+    if (info.refreshed) ph_precond_stats(ph_optim_precond(opt), &pmin, &pmax, &pmean);
+    if (rs.step % traj_every == 0 && rs.n_traj < rs.traj_cap)
+      memcpy(rs.traj + rs.n_traj++ * obj->n, theta, obj->n * sizeof *theta);
+    if (rs.step % eval_every == 0 || rs.step == total) {
+      double ev[4];
+      if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
+      char a[6][32];
+      fmt_num(a[0], 32, info.grad_norm);
+      fmt_num(a[1], 32, info.update_norm);
+      fmt_num(a[2], 32, info.rho);
+      fmt_num(a[3], 32, pmin);
+      fmt_num(a[4], 32, pmax);
+      fmt_num(a[5], 32, pmean);
+      text_add(&rs.log, "%llu,%.6f,%.10g,%.10g,%.10g,%.10g,%.10g,%s,%s,%s,%s,%s,%s,%llu,%llu,%llu\n",
+               (unsigned long long)rs.step, (double)rs.step / (double)per_epoch, lr,
+               ev[0], ev[1], ev[2], ev[3], a[0], a[1], a[2], a[3], a[4], a[5],
+               (unsigned long long)rs.counts[0], (unsigned long long)rs.counts[1],
+               (unsigned long long)rs.counts[2]);
+      pmin = pmax = pmean = NAN;
+      if (ev[3] > rs.best_test_acc) rs.best_test_acc = ev[3];
+      if (ev[2] < rs.best_test_loss) rs.best_test_loss = ev[2];
+    }
+    if (rs.step % ckpt_every == 0 && rs.step < total &&
+        (s = save_ckpt(c, last, obj, theta, opt, &rs, rs.seconds + ph_now() - t0, err)))
+      goto done;
+    char extra[48];
+    snprintf(extra, sizeof extra, "loss %.4f", info.loss);
+    ph_progress_update(&pg, rs.step, extra);
+    if (c->stop_after && rs.step == c->stop_after) {
+      s = ph_error_set(err, PH_ERR_INTERRUPTED, "stopped after step %zu (test hook)", c->stop_after);
+      goto done;
+    }
+  }
+  ph_progress_finish(&pg);
+  double seconds = rs.seconds + ph_now() - t0;
+  if (rs.n_traj == 0 || memcmp(rs.traj + (rs.n_traj - 1) * obj->n, theta, obj->n * sizeof *theta)) {
+    if (rs.n_traj < rs.traj_cap) memcpy(rs.traj + rs.n_traj++ * obj->n, theta, obj->n * sizeof *theta);
+  }
+  double fin[4];
+  if ((s = evaluate(obj, theta, c->eval_n, fin, err))) goto done;
+  if ((s = save_ckpt(c, final_path, obj, theta, opt, &rs, seconds, err))) goto done;
+  if ((s = write_outputs(c, obj, theta, opt, &rs, fin, seconds, total, err))) goto done;
+  if (sum) {
+    sum->train_loss = fin[0];
+    sum->train_acc = fin[1];
+    sum->test_loss = fin[2];
+    sum->test_acc = fin[3];
+    sum->seconds = seconds;
+    sum->steps = total;
+  }
+done:
+  ph_batcher_free(&rs.train_b);
+  ph_batcher_free(&rs.fresh_b);
+  free(rs.log.s);
+  free(rs.traj);
+  free(theta);
+  ph_optim_free(opt);
+  ph_objective_destroy(obj);
+  ph_dataset_free(data);
+  return s;
+}
