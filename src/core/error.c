@@ -5,7 +5,10 @@
 #include <string.h>
 
 ph_status ph_error_set(ph_error *err, ph_status code, const char *fmt, ...) {
-  if (err && err->code == PH_OK) {
+  /* The first error wins, so context added by callers (ph_error_prefix)
+   * describes the original failure. A code outside the enum means an
+   * uninitialised ph_error: overwrite it rather than lose the message. */
+  if (err && (err->code == PH_OK || (unsigned)err->code > PH_ERR_INTERRUPTED)) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);

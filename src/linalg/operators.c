@@ -1,0 +1,204 @@
+/* operators.c: Hessian, GGN, sandwich S A S, block restriction, dense and
+ * diagonal operators behind ph_linop (see operators.h).
+ *
+ * Hessian and GGN products come from the objective (Pearlmutter 1994:
+ * forward-over-reverse); this file only adapts them. It does not symmetrise:
+ * autodiff products are symmetric to rounding, which Lanczos tolerates.
+ * The preconditioned operator lives in operators_precond.c so that code which
+ * never uses a preconditioner does not link one.
+ */
+#include "linalg/operators.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+typedef enum { OP_HESS, OP_GGN, OP_SANDWICH, OP_BLOCK, OP_DENSE, OP_DIAG } op_kind;
+
+struct ph_op {
+  ph_linop lin;
+  op_kind kind;
+  /* objective products */
+  ph_objective *obj;
+  const double *theta;
+  ph_batch batch;
+  /* sandwich / block */
+  ph_linop *inner;
+  ph_sym_apply_fn s_apply;
+  void *s_ctx;
+  size_t offset;
+  double *buf1; /* (inner->n) */
+  double *buf2; /* (inner->n) */
+  /* dense / diag */
+  const double *a; /* (n, n) row-major or (n) */
+};
+
+static ph_status hess_apply(void *ctx, const double *v, double *out,
+                            ph_error *err) {
+  ph_op *op = ctx;
+  return ph_objective_hvp(op->obj, op->theta, &op->batch, v, out, err);
+}
+
+static ph_status ggn_apply(void *ctx, const double *v, double *out,
+                           ph_error *err) {
+  ph_op *op = ctx;
+  return ph_objective_ggnvp(op->obj, op->theta, &op->batch, v, out, err);
+}
+
+static ph_status sandwich_apply(void *ctx, const double *v, double *out,
+                                ph_error *err) {
+  ph_op *op = ctx;
+  PH_TRY(op->s_apply(op->s_ctx, v, op->buf1, err));
+  PH_TRY(ph_linop_apply(op->inner, op->buf1, op->buf2, err));
+  return op->s_apply(op->s_ctx, op->buf2, out, err);
+}
+
+static ph_status block_apply(void *ctx, const double *v, double *out,
+                             ph_error *err) {
+  ph_op *op = ctx;
+  size_t n = op->inner->n, m = op->lin.n;
+  memset(op->buf1, 0, n * sizeof(double));
+  memcpy(op->buf1 + op->offset, v, m * sizeof(double));
+  PH_TRY(ph_linop_apply(op->inner, op->buf1, op->buf2, err));
+  memcpy(out, op->buf2 + op->offset, m * sizeof(double));
+  return PH_OK;
+}
+
+static ph_status dense_apply(void *ctx, const double *v, double *out,
+                             ph_error *err) {
+  ph_op *op = ctx;
+  int n = (int)op->lin.n;
+  cblas_dgemv(CblasRowMajor, CblasNoTrans, n, n, 1.0, op->a, n, v, 1, 0.0, out,
+              1);
+  return PH_OK;
+}
+
+static ph_status diag_apply(void *ctx, const double *v, double *out,
+                            ph_error *err) {
+  ph_op *op = ctx;
+  for (size_t i = 0; i < op->lin.n; i++) out[i] = op->a[i] * v[i];
+  return PH_OK;
+}
+
+static ph_op *op_new(op_kind kind, size_t n, ph_status (*apply)(void *,
+                                                                 const double *,
+                                                                 double *,
+                                                                 ph_error *),
+                     ph_error *err) {
+  ph_op *op = ph_calloc(1, sizeof(*op), "linear operator", err);
+  if (!op) return NULL;
+  op->kind = kind;
+  op->lin.n = n;
+  op->lin.ctx = op;
+  op->lin.apply = apply;
+  return op;
+}
+
+static ph_op *op_objective(op_kind kind, ph_objective *o, const double *theta,
+                           const ph_batch *b, ph_error *err) {
+  if (!o || !theta || !b) {
+    ph_error_set(err, PH_ERR_ARG, "operator: objective, theta and batch needed");
+    return NULL;
+  }
+  if (kind == OP_GGN && !o->ggnvp) {
+    ph_error_set(err, PH_ERR_UNSUPPORTED,
+                 "operator ggn: objective '%s' has no Gauss-Newton product",
+                 o->name ? o->name : "?");
+    return NULL;
+  }
+  if (kind == OP_HESS && !o->hvp) {
+    ph_error_set(err, PH_ERR_UNSUPPORTED,
+                 "operator hessian: objective '%s' has no Hessian product",
+                 o->name ? o->name : "?");
+    return NULL;
+  }
+  ph_op *op = op_new(kind, o->n, kind == OP_GGN ? ggn_apply : hess_apply, err);
+  if (!op) return NULL;
+  op->obj = o;
+  op->theta = theta;
+  op->batch = *b;
+  return op;
+}
+
+ph_op *ph_op_hessian(ph_objective *o, const double *theta, const ph_batch *b,
+                     ph_error *err) {
+  return op_objective(OP_HESS, o, theta, b, err);
+}
+
+ph_op *ph_op_ggn(ph_objective *o, const double *theta, const ph_batch *b,
+                 ph_error *err) {
+  return op_objective(OP_GGN, o, theta, b, err);
+}
+
+static int op_buffers(ph_op *op, size_t n, ph_error *err) {
+  op->buf1 = ph_calloc(n, sizeof(double), "operator buffer", err);
+  op->buf2 = ph_calloc(n, sizeof(double), "operator buffer", err);
+  return op->buf1 && op->buf2;
+}
+
+ph_op *ph_op_sandwich(ph_linop *inner, ph_sym_apply_fn s_apply, void *s_ctx,
+                      ph_error *err) {
+  if (!inner || !s_apply) {
+    ph_error_set(err, PH_ERR_ARG, "sandwich operator: inner and S needed");
+    return NULL;
+  }
+  ph_op *op = op_new(OP_SANDWICH, inner->n, sandwich_apply, err);
+  if (!op) return NULL;
+  op->inner = inner;
+  op->s_apply = s_apply;
+  op->s_ctx = s_ctx;
+  if (!op_buffers(op, inner->n, err)) {
+    ph_op_free(op);
+    return NULL;
+  }
+  return op;
+}
+
+ph_op *ph_op_block(ph_linop *inner, size_t offset, size_t size, ph_error *err) {
+  if (!inner || size == 0 || offset > inner->n || size > inner->n - offset) {
+    ph_error_set(err, PH_ERR_ARG,
+                 "block operator: range [%zu, %zu) outside 0..%zu", offset,
+                 offset + size, inner ? inner->n : 0);
+    return NULL;
+  }
+  ph_op *op = op_new(OP_BLOCK, size, block_apply, err);
+  if (!op) return NULL;
+  op->inner = inner;
+  op->offset = offset;
+  if (!op_buffers(op, inner->n, err)) {
+    ph_op_free(op);
+    return NULL;
+  }
+  return op;
+}
+
+ph_op *ph_op_dense(size_t n, const double *a, ph_error *err) {
+  if (!a || n == 0 || n > (size_t)1 << 30) {
+    ph_error_set(err, PH_ERR_ARG, "dense operator: bad matrix (n = %zu)", n);
+    return NULL;
+  }
+  ph_op *op = op_new(OP_DENSE, n, dense_apply, err);
+  if (op) op->a = a;
+  return op;
+}
+
+ph_op *ph_op_diag(size_t n, const double *d, ph_error *err) {
+  if (!d || n == 0) {
+    ph_error_set(err, PH_ERR_ARG, "diagonal operator: bad diagonal (n = %zu)",
+                 n);
+    return NULL;
+  }
+  ph_op *op = op_new(OP_DIAG, n, diag_apply, err);
+  if (op) op->a = d;
+  return op;
+}
+
+ph_linop *ph_op_linop(ph_op *op) { return op ? &op->lin : NULL; }
+
+void ph_op_free(ph_op *op) {
+  if (!op) return;
+  ph_free(op->buf1);
+  ph_free(op->buf2);
+  ph_free(op);
+}

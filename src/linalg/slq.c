@@ -1,0 +1,313 @@
+/* slq.c: stochastic Lanczos quadrature density, Hutchinson trace, dense
+ * reference spectrum (definitions and conventions in slq.h and
+ * docs/spectra.md).
+ *
+ * References: Golub & Meurant, "Matrices, Moments and Quadrature" (1994);
+ * Ubaru, Chen & Saad, SIAM J. Matrix Anal. Appl. 38 (2017); Ghorbani,
+ * Krishnan & Xiao, ICML 2019; Yao et al., PyHessian (2020); Hutchinson
+ * (1990). Each SLQ probe runs plain Lanczos (no restarts) with full
+ * reorthogonalisation, so the quadrature weights are not polluted by ghost
+ * copies of converged eigenvalues. Not done: Hutch++, MPI over probes.
+ */
+#include "linalg/slq.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <lapacke.h>
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/progress.h"
+#include "core/vec.h"
+#include "linalg/lanczos.h"
+
+ph_slq_config ph_slq_config_default(void) {
+  ph_slq_config c = {0};
+  c.probes = 10;
+  c.steps = 100;
+  c.sigma2_scale = 1e-5;
+  return c;
+}
+
+void ph_slq_result_free(ph_slq_result *r) {
+  if (!r) return;
+  ph_free(r->nodes);
+  ph_free(r->weights);
+  ph_free(r->t);
+  ph_free(r->density);
+  ph_free(r->band_lo);
+  ph_free(r->band_hi);
+  ph_free(r->count_above);
+  memset(r, 0, sizeof(*r));
+}
+
+/* m Lanczos steps from unit v0 (stored in V[:,0]); alpha (m), beta (m).
+ * Returns the number of steps actually taken (< m on an invariant
+ * subspace). */
+static ph_status slq_lanczos(ph_linop *a, size_t m, double *v, double *alpha,
+                             double *beta, double *c, double *c2, size_t *used,
+                             ph_error *err) {
+  size_t n = a->n;
+  int in = (int)n;
+  double anorm = 0;
+  *used = m;
+  for (size_t j = 0; j < m; j++) {
+    double *w = v + (j + 1) * n;
+    PH_TRY(ph_linop_apply(a, v + j * n, w, err));
+    if (!ph_vec_all_finite(n, w))
+      return ph_error_set(err, PH_ERR_NUMERIC,
+                          "slq: operator product at step %zu is not finite", j);
+    int ij = (int)(j + 1);
+    cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, w, 1, 0.0, c, 1);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c, 1, 1.0, w,
+                1);
+    cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, w, 1, 0.0, c2,
+                1);
+    cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c2, 1, 1.0, w,
+                1);
+    alpha[j] = c[j] + c2[j];
+    double b = ph_vec_nrm2(n, w);
+    double est = fabs(alpha[j]) + b + (j ? beta[j - 1] : 0);
+    if (est > anorm) anorm = est;
+    beta[j] = b;
+    if (j + 1 < m) {
+      if (b <= 1e-12 * anorm || b == 0) {
+        *used = j + 1;
+        return PH_OK;
+      }
+      ph_vec_scal(n, 1.0 / b, w);
+    }
+  }
+  return PH_OK;
+}
+
+ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg,
+                     ph_slq_result *res, ph_error *err) {
+  memset(res, 0, sizeof(*res));
+  if (!a || a->n == 0 || cfg->probes == 0 || cfg->steps == 0)
+    return ph_error_set(err, PH_ERR_ARG, "slq: need n, probes and steps > 0");
+  if (!(cfg->sigma2_scale > 0))
+    return ph_error_set(err, PH_ERR_ARG, "slq: sigma2 scale %g must be > 0",
+                        cfg->sigma2_scale);
+  double t0 = ph_now();
+  size_t n = a->n, m = cfg->steps < n ? cfg->steps : n, np = cfg->probes;
+  size_t p0 = a->n_applies;
+  ph_status st = PH_OK;
+  size_t vn;
+  if (ph_mul_size(n, m + 1, &vn))
+    return ph_error_set(err, PH_ERR_NOMEM, "slq: basis %zu x %zu overflows", n,
+                        m + 1);
+  double *v = ph_malloc(vn, sizeof(double), "slq basis", err);
+  double *alpha = ph_calloc(m, sizeof(double), "slq alpha", err);
+  double *beta = ph_calloc(m, sizeof(double), "slq beta", err);
+  double *c = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
+  double *c2 = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
+  double *z = ph_calloc(m * m, sizeof(double), "slq eigenvectors", err);
+  res->nodes = ph_calloc(np * m, sizeof(double), "slq nodes", err);
+  res->weights = ph_calloc(np * m, sizeof(double), "slq weights", err);
+  double *phi_i = NULL;
+  if (!v || !alpha || !beta || !c || !c2 || !z || !res->nodes ||
+      !res->weights) {
+    st = PH_ERR_NOMEM;
+    goto done;
+  }
+  res->n = n;
+  res->probes = np;
+  res->steps = m;
+  for (size_t p = 0; p < np; p++) {
+    ph_rng r = ph_probe_rng(cfg->seed, PH_PROBE_SLQ, p, n);
+    ph_rng_fill_rademacher(&r, v, n);
+    ph_vec_scal(n, 1.0 / sqrt((double)n), v);
+    size_t used;
+    st = slq_lanczos(a, m, v, alpha, beta, c, c2, &used, err);
+    if (st != PH_OK) goto done;
+    double *th = res->nodes + p * m, *tau = res->weights + p * m;
+    memcpy(th, alpha, used * sizeof(double));
+    lapack_int info = LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', (lapack_int)used, th,
+                                    beta, z, (lapack_int)used);
+    if (info != 0) {
+      st = ph_error_set(err, PH_ERR_NUMERIC,
+                        "slq: dstev on probe %zu's T (%zu steps) failed (info "
+                        "%d)",
+                        p, used, (int)info);
+      goto done;
+    }
+    for (size_t j = 0; j < used; j++) tau[j] = z[j * used] * z[j * used];
+    for (size_t j = used; j < m; j++) { /* invariant subspace: no more nodes */
+      th[j] = th[used - 1];
+      tau[j] = 0;
+    }
+  }
+
+  double lmin = INFINITY, lmax = -INFINITY, m1 = 0, m2 = 0, neg = 0;
+  for (size_t i = 0; i < np * m; i++) {
+    if (res->weights[i] == 0) continue;
+    lmin = fmin(lmin, res->nodes[i]);
+    lmax = fmax(lmax, res->nodes[i]);
+    m1 += res->weights[i] * res->nodes[i];
+    m2 += res->weights[i] * res->nodes[i] * res->nodes[i];
+    if (res->nodes[i] < 0) neg += res->weights[i];
+  }
+  res->lambda_min = lmin;
+  res->lambda_max = lmax;
+  res->moment1 = m1 / (double)np;
+  res->moment2 = m2 / (double)np;
+  res->negative_mass = neg / (double)np;
+  double sigma = sqrt(cfg->sigma2_scale * fmax(1.0, lmax - lmin));
+  res->sigma = sigma;
+
+  /* Grid: the nodes' range padded by 8σ (mass outside < 1e-15), spacing at
+   * most σ/2 so the trapezoid rule integrates each Gaussian to ~1e-10. */
+  double lo = lmin - 8 * sigma, hi = lmax + 8 * sigma;
+  size_t ng = cfg->grid;
+  if (ng == 0) {
+    double want = ceil((hi - lo) / (0.5 * sigma)) + 1;
+    ng = want < 1001 ? 1001 : want > 200001 ? 200001 : (size_t)want;
+  }
+  if (ng < 2) ng = 2;
+  res->n_grid = ng;
+  res->t = ph_calloc(ng, sizeof(double), "slq grid", err);
+  res->density = ph_calloc(ng, sizeof(double), "slq density", err);
+  res->band_lo = ph_calloc(ng, sizeof(double), "slq band", err);
+  res->band_hi = ph_calloc(ng, sizeof(double), "slq band", err);
+  res->count_above = ph_calloc(ng, sizeof(double), "slq counts", err);
+  phi_i = ph_calloc(np, sizeof(double), "slq per-probe density", err);
+  if (!res->t || !res->density || !res->band_lo || !res->band_hi ||
+      !res->count_above || !phi_i) {
+    st = PH_ERR_NOMEM;
+    goto done;
+  }
+  const double norm = 1.0 / (sigma * sqrt(2 * M_PI));
+  for (size_t g = 0; g < ng; g++) {
+    double t = lo + (hi - lo) * (double)g / (double)(ng - 1);
+    res->t[g] = t;
+    double mean = 0, cnt = 0;
+    for (size_t p = 0; p < np; p++) {
+      double f = 0;
+      for (size_t j = 0; j < m; j++) {
+        double tau = res->weights[p * m + j];
+        if (tau == 0) continue;
+        double u = (t - res->nodes[p * m + j]) / sigma;
+        if (fabs(u) < 40) f += tau * exp(-0.5 * u * u);
+        cnt += tau * 0.5 * erfc(u / M_SQRT2);
+      }
+      phi_i[p] = f * norm;
+      mean += phi_i[p];
+    }
+    mean /= (double)np;
+    double var = 0;
+    for (size_t p = 0; p < np; p++) var += (phi_i[p] - mean) * (phi_i[p] - mean);
+    double se = np > 1 ? sqrt(var / (double)(np - 1) / (double)np) : 0;
+    res->density[g] = mean;
+    res->band_lo[g] = fmax(0.0, mean - se);
+    res->band_hi[g] = mean + se;
+    res->count_above[g] = (double)n * cnt / (double)np;
+  }
+  double negs = 0;
+  for (size_t i = 0; i < np * m; i++)
+    if (res->weights[i] > 0)
+      negs += res->weights[i] * 0.5 * erfc(res->nodes[i] / sigma / M_SQRT2);
+  res->negative_mass_smoothed = negs / (double)np;
+done:
+  res->products = a->n_applies - p0;
+  res->seconds = ph_now() - t0;
+  ph_free(v);
+  ph_free(alpha);
+  ph_free(beta);
+  ph_free(c);
+  ph_free(c2);
+  ph_free(z);
+  ph_free(phi_i);
+  if (st != PH_OK) ph_slq_result_free(res);
+  return st;
+}
+
+ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
+                        ph_trace_result *res, ph_error *err) {
+  memset(res, 0, sizeof(*res));
+  if (!a || a->n == 0 || probes == 0)
+    return ph_error_set(err, PH_ERR_ARG, "hutchinson: need n and probes > 0");
+  size_t n = a->n;
+  double *z = ph_calloc(n, sizeof(double), "hutchinson probe", err);
+  double *az = ph_calloc(n, sizeof(double), "hutchinson product", err);
+  double *est = ph_calloc(probes, sizeof(double), "hutchinson samples", err);
+  ph_status st = PH_OK;
+  if (!z || !az || !est) {
+    st = PH_ERR_NOMEM;
+    goto done;
+  }
+  double mean = 0;
+  for (size_t p = 0; p < probes; p++) {
+    ph_rng r = ph_probe_rng(seed, PH_PROBE_HUTCH, p, n);
+    ph_rng_fill_rademacher(&r, z, n);
+    st = ph_linop_apply(a, z, az, err);
+    if (st != PH_OK) goto done;
+    est[p] = ph_vec_dot(n, z, az);
+    if (!isfinite(est[p])) {
+      st = ph_error_set(err, PH_ERR_NUMERIC,
+                        "hutchinson: probe %zu gave a non-finite zᵀAz", p);
+      goto done;
+    }
+    mean += est[p];
+  }
+  mean /= (double)probes;
+  double var = 0;
+  for (size_t p = 0; p < probes; p++) var += (est[p] - mean) * (est[p] - mean);
+  res->mean = mean;
+  res->stderr_ =
+      probes > 1 ? sqrt(var / (double)(probes - 1) / (double)probes) : NAN;
+  res->probes = probes;
+  res->products = probes;
+done:
+  ph_free(z);
+  ph_free(az);
+  ph_free(est);
+  return st;
+}
+
+ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat,
+                            double *asym, ph_error *err) {
+  if (!a || a->n == 0 || a->n > PH_DENSE_MAX)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "dense spectrum: dimension %zu outside 1..%d",
+                        a ? a->n : 0, PH_DENSE_MAX);
+  size_t n = a->n;
+  double *m = ph_calloc(n * n, sizeof(double), "dense matrix", err);
+  double *e = ph_calloc(n, sizeof(double), "unit vector", err);
+  ph_status st = PH_OK;
+  if (!m || !e) {
+    st = PH_ERR_NOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    e[i] = 1;
+    st = ph_linop_apply(a, e, m + i * n, err); /* row i = A e_i = column i */
+    e[i] = 0;
+    if (st != PH_OK) goto done;
+    if (!ph_vec_all_finite(n, m + i * n)) {
+      st = ph_error_set(err, PH_ERR_NUMERIC,
+                        "dense spectrum: column %zu is not finite", i);
+      goto done;
+    }
+  }
+  double amax = 0, dmax = 0;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i; j < n; j++) {
+      double x = m[i * n + j], y = m[j * n + i];
+      amax = fmax(amax, fmax(fabs(x), fabs(y)));
+      dmax = fmax(dmax, fabs(x - y));
+      m[i * n + j] = m[j * n + i] = 0.5 * (x + y);
+    }
+  if (asym) *asym = amax > 0 ? dmax / amax : 0;
+  if (mat) memcpy(mat, m, n * n * sizeof(double));
+  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, m,
+                                   (lapack_int)n, eig);
+  if (info != 0)
+    st = ph_error_set(err, PH_ERR_NUMERIC,
+                      "dense spectrum: dsyevd failed (info %d)", (int)info);
+done:
+  ph_free(m);
+  ph_free(e);
+  return st;
+}

@@ -1,0 +1,82 @@
+/* slq.h: spectral density (stochastic Lanczos quadrature), Hutchinson trace
+ * and the dense reference spectrum.
+ *
+ * SLQ (Golub & Meurant; Ubaru, Chen & Saad 2017; Ghorbani et al. 2019; as in
+ * PyHessian): for probe i, a Rademacher vector z_i from
+ * ph_probe_rng(seed, PH_PROBE_SLQ, i, n), v = z_i/√n, m Lanczos steps with
+ * full reorthogonalisation give T_m; its eigenvalues θ_j (nodes) and squared
+ * first eigenvector components τ_j (weights, Σ τ_j = 1) form a Gauss
+ * quadrature for vᵀ f(A) v. The density is
+ *     φ_i(t) = Σ_j τ_j N(t; θ_j, σ²),   φ = mean_i φ_i,
+ * with σ² = sigma2_scale · max(1, λmax − λmin) (PyHessian: scale 1e-5),
+ * λmin/λmax the extreme nodes over all probes. The band is mean ± one
+ * standard error across probes (s_i/√n_v, s the sample standard deviation
+ * of φ_i(t)), clipped at 0 below.
+ *
+ * Hutchinson: tr(A) ≈ mean_i z_iᵀ A z_i with Rademacher z_i from
+ * ph_probe_rng(seed, PH_PROBE_HUTCH, i, n); stderr = sample std / √n_v.
+ *
+ * Dense: column i of A is A e_i (n products); the matrix is symmetrised,
+ * (A + Aᵀ)/2, and its full spectrum taken with LAPACKE_dsyevd.
+ */
+#ifndef PH_LINALG_SLQ_H
+#define PH_LINALG_SLQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "linalg/linop.h"
+
+typedef struct ph_slq_config {
+  size_t probes;       /* n_v (default 10) */
+  size_t steps;        /* m (default 100; clamped to n) */
+  size_t grid;         /* grid points (0 = auto: spacing ≤ σ/2, 1,001..200,001) */
+  double sigma2_scale; /* default 1e-5 */
+  uint64_t seed;
+} ph_slq_config;
+
+ph_slq_config ph_slq_config_default(void);
+
+typedef struct ph_slq_result {
+  size_t n;            /* operator dimension */
+  size_t probes, steps;
+  double *nodes;       /* (probes, steps) θ_j per probe, ascending */
+  double *weights;     /* (probes, steps) τ_j per probe */
+  double sigma;        /* Gaussian standard deviation used */
+  double lambda_min, lambda_max; /* extreme nodes */
+  size_t n_grid;
+  double *t;           /* (n_grid) */
+  double *density;     /* (n_grid) φ(t) */
+  double *band_lo;     /* (n_grid) φ − stderr (≥ 0) */
+  double *band_hi;     /* (n_grid) φ + stderr */
+  double *count_above; /* (n_grid) N(λ > t) ≈ n ∫_t^∞ φ */
+  double negative_mass;          /* mean_i Σ_{θ_j < 0} τ_j (nodes) */
+  double negative_mass_smoothed; /* ∫_{-∞}^0 φ */
+  double moment1, moment2;       /* mean_i Σ τ_j θ_j, Σ τ_j θ_j² */
+  size_t products;
+  double seconds;
+} ph_slq_result;
+
+ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg,
+                     ph_slq_result *res, ph_error *err);
+void ph_slq_result_free(ph_slq_result *r);
+
+typedef struct ph_trace_result {
+  double mean;    /* estimate of tr(A) */
+  double stderr_; /* sample standard error of the mean */
+  size_t probes;
+  size_t products;
+} ph_trace_result;
+
+ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
+                        ph_trace_result *res, ph_error *err);
+
+/* Full spectrum (ascending) into eig[0..n). If mat is non-NULL it receives
+ * the symmetrised (n, n) matrix. asym (may be NULL): max |A_ij − A_ji| /
+ * max |A_ij| before symmetrising. n ≤ PH_DENSE_MAX. */
+#define PH_DENSE_MAX 20000
+ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat,
+                            double *asym, ph_error *err);
+
+#endif
