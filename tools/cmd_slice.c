@@ -291,7 +291,7 @@ int ph_cmd_slice(int argc, char **argv) {
   }
 
   ph_cli_set_blas_threads(1); /* numbers independent of --threads */
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   ph_status st = PH_OK;
   int code = 0;

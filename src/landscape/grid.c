@@ -104,7 +104,7 @@ typedef struct grid_run {
   pthread_cond_t cv;
   int running;
   ph_status st;
-  ph_error err;
+  ph_error err = {0};
 } grid_run;
 
 typedef struct worker_arg {
@@ -117,7 +117,7 @@ static void *worker(void *arg) {
   grid_run *g = wa->g;
   ph_objective *o = g->objs[wa->w];
   double *p = g->bufs[wa->w];
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   for (;;) {
     if (__atomic_load_n(&g->stop, __ATOMIC_RELAXED) ||

@@ -186,7 +186,7 @@ int main(int argc, char **argv) {
   ph_grid_axes ax = {nx, ny, -1, 1, -1, 1};
   ph_grid_options opt = ph_grid_options_default();
   ph_grid_stats st1, st;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   { /* warm up: page in buffers and BLAS before timing */
     double l, a;

@@ -137,7 +137,7 @@ static void test_pca_plane(void **state) {
       traj[t * N + i] = center[i] + a * u[i] + b * w[i];
   }
   double ev[2];
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(
       ph_landscape_pca(traj, T, N, traj + (T - 1) * N, 2, dirs, ev, &err),
@@ -204,7 +204,7 @@ static void test_project_models(void **state) {
     ph_vec_axpy(N, -ph_vec_dot(N, q2, e), q2, e);
   }
   for (int i = 0; i < N; i++) p[i] = c[i] + 0.3 * d1[i] - 1.7 * d2[i] + e[i];
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_landscape_project(N, c, d1, d2, p, &x, &y, &off, &err),
                    PH_OK);
@@ -277,7 +277,7 @@ static void test_top_eigs(void **state) {
   assert_int_equal(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', N, W, N, ev), 0);
   dense_op op = {A, N};
   size_t prods = 0;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_landscape_top_eigs(dense_apply, &op, N, 2, 1, 1e-10, 2000,
                                          vals, vecs, res, &prods, &err),
@@ -311,7 +311,7 @@ static void test_hessian_dirs(void **state) {
   assert_int_equal(
       LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', TOY_N, H, TOY_N, ev), 0);
   ph_batch b = ph_batch_all(o, PH_SPLIT_TRAIN);
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   size_t prods;
   assert_int_equal(ph_landscape_hessian_directions(o, theta, &b, 2, 3, dirs,
@@ -358,7 +358,7 @@ static void run_grid(grid_fixture *f, int threads, const char *state,
   opt.threads = threads;
   opt.state_path = state;
   opt.stop_after = stop_after;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   ph_status s = ph_grid_eval(f->o, f->theta, f->d1, f->d2, &f->batch, &f->ax,
                              &opt, loss, acc, st, &err);
@@ -398,7 +398,7 @@ static void test_grid_direct_and_threads(void **state) {
     for (int q = 0; q < TOY_N; q++)
       p[q] = f.theta[q] + xs[i] * f.d1[q] + ys[j] * f.d2[q];
     double l, a;
-    ph_error err;
+    ph_error err = {0};
     ph_error_clear(&err);
     assert_int_equal(ph_objective_eval(f.o, p, &f.batch, &l, &a, &err), PH_OK);
     assert_memory_equal(&l, &l1[j * NX + i], sizeof l);
@@ -416,7 +416,7 @@ static void test_grid_1d_and_nonfinite(void **state) {
   double l[NX], a[NX], xs[NX], p[TOY_N];
   ph_grid_options opt = ph_grid_options_default();
   ph_grid_stats st;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
                                 l, a, &st, &err),
@@ -549,7 +549,7 @@ static void test_slice_pca_trajectory_files(void **state) {
   c.traj_T = T;
   c.threads = 2;
   ph_slice_result r;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_slice_run(o, theta, &c, &r, &err), PH_OK);
   assert_true(fabs(r.explained[0] + r.explained[1] - 1.0) <= 1e-12);
@@ -619,7 +619,7 @@ static void test_slice_hessian_1d_quadratic(void **state) {
   c.x_hi = 2;
   c.batch = ph_batch_all(o, PH_SPLIT_TEST);
   ph_slice_result r;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_slice_run(o, theta, &c, &r, &err), PH_OK);
   assert_non_null(r.quad);
@@ -662,7 +662,7 @@ static void test_slice_second_eval_set(void **state) {
   c.second_batch = ph_batch_all(o, PH_SPLIT_TEST);
   c.state_path = tpath("second.state");
   ph_slice_result r;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_slice_run(o, theta, &c, &r, &err), PH_OK);
   /* the second surface is the test-split grid along the same directions */

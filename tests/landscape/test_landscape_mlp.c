@@ -62,7 +62,7 @@ static void make_data(ph_dataset *d) {
 static int setup(void **state) {
   mlp_fixture *f = calloc(1, sizeof *f);
   make_data(&f->data);
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   if (ph_net_create("mlp:8-6:tanh", &f->data, 64, &f->o, &err) != PH_OK) {
     fprintf(stderr, "ph_net_create: %s\n", err.msg);
@@ -126,7 +126,7 @@ static void test_mlp_grid(void **state) {
   double l1[NP], a1[NP], l2[NP], a2[NP];
   ph_grid_options opt = ph_grid_options_default();
   ph_grid_stats st;
-  ph_error err;
+  ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f->o, f->theta, f->d1, f->d2, &b, &ax, &opt, l1,
                                 a1, &st, &err),
