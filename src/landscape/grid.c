@@ -104,7 +104,7 @@ typedef struct grid_run {
   pthread_cond_t cv;
   int running;
   ph_status st;
-  ph_error err = {0};
+  ph_error err;
 } grid_run;
 
 typedef struct worker_arg {
