@@ -42,6 +42,10 @@ static void usage(FILE *fp) {
 int main(int argc, char **argv) {
   /* GSL aborts on errors by default; the library checks return codes. */
   gsl_set_error_handler_off();
+  /* One BLAS thread unless a command asks for more (--threads): the products
+   * here are small GEMMs, where OpenBLAS's threads cost more than they give,
+   * and one thread makes every number independent of the machine. */
+  ph_cli_set_blas_threads(1);
   if (argc < 2) {
     usage(stderr);
     return 2;
