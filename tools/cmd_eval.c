@@ -1,11 +1,149 @@
-/* cmd_eval.c: `pothole eval` -- PLACEHOLDER until its issue lands. */
+/* cmd_eval.c: `pothole eval`: loss and accuracy of a checkpoint on the first
+ * N examples of a split, and on request the gradient, Hessian-vector and
+ * Gauss-Newton-vector products of that same mean loss, as flat .npy vectors in
+ * the parameter order of model.json. Every input is read and checked before
+ * the first output is written. */
+#include <getopt.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "nn/net.h"
+
+#define CMD "eval"
+
+static void usage(void) {
+  printf("usage: pothole eval --ckpt FILE [options]\n\n"
+         "Prints JSON: loss, accuracy, n_params, n_examples (the loss is the mean\n"
+         "over the first N examples of the split; products are of that loss).\n\n"
+         "  --ckpt FILE          checkpoint (required)\n"
+         "  --data SPEC          data set (default: the checkpoint's)\n"
+         "  --split train|test   (default train)\n"
+         "  --n N                first N examples (default: the whole split)\n"
+         "  --grad OUT.npy       write the gradient\n"
+         "  --hvp V.npy:OUT.npy  write H v for the flat vector in V.npy\n"
+         "  --ggnvp V.npy:OUT.npy write G v (Gauss-Newton)\n"
+         "  --help               this help\n");
+}
+
+/* "V.npy:OUT.npy" → the vector (checked against n) and the output path. */
+static int parse_pair(const char *arg, const char *opt, size_t n, double **v,
+                      char **outp, ph_error *err) {
+  const char *colon = strrchr(arg, ':');
+  if (!colon || colon == arg || !colon[1]) {
+    ph_cli_usage(CMD, "%s expects V.npy:OUT.npy, got '%s'", opt, arg);
+    return 2;
+  }
+  char *in = strndup(arg, (size_t)(colon - arg));
+  ph_npy a;
+  ph_status s = ph_npy_read(in, &a, err);
+  if (!s && a.size != n) {
+    s = ph_error_set(err, PH_ERR_FORMAT, "%s: %zu values, the model has %zu parameters", in, a.size, n);
+    ph_npy_free(&a);
+  }
+  free(in);
+  if (s) {
+    ph_cli_fail(CMD, s, err);
+    return 1;
+  }
+  *v = a.data;
+  *outp = strdup(colon + 1);
+  return 0;
+}
 
 int ph_cmd_eval(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "pothole eval: not built yet\n");
-  return 1;
+  static const struct option opts[] = {
+      {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"n", 1, 0, 'n'},
+      {"grad", 1, 0, 'g'}, {"hvp", 1, 0, 'H'}, {"ggnvp", 1, 0, 'G'},
+      {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+  const char *ckpt = NULL, *data = NULL, *grad = NULL, *hvp = NULL, *ggn = NULL;
+  size_t n_ex = 0;
+  int split = 0, c, rc = 0;
+  static const char *const splits[] = {"train", "test", NULL};
+  optind = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c': ckpt = optarg; break;
+    case 'd': data = optarg; break;
+    case 's': rc = ph_cli_choice(CMD, "--split", optarg, splits, &split); break;
+    case 'n': rc = ph_cli_size(CMD, "--n", optarg, 1, SIZE_MAX, &n_ex); break;
+    case 'g': grad = optarg; break;
+    case 'H': hvp = optarg; break;
+    case 'G': ggn = optarg; break;
+    case 'h': usage(); return 0;
+    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
+    }
+    if (rc) return rc;
+  }
+  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (!ckpt) return ph_cli_usage(CMD, "--ckpt FILE is required");
+  ph_error err = {0};
+  ph_net_bundle b;
+  ph_data_options dopt = ph_data_options_default();
+  ph_status s = ph_net_bundle_load(ckpt, data, &dopt, 512, &b, &err);
+  if (s) return ph_cli_fail(CMD, s, &err);
+  ph_objective *o = b.obj;
+  size_t avail = o->n_examples[split];
+  ph_batch bt = {(ph_split)split, NULL, n_ex && n_ex < avail ? n_ex : avail};
+  double *vh = NULL, *vg = NULL, *out = NULL;
+  char *oh = NULL, *og = NULL;
+  ph_outset outs = {0};
+  if (hvp && (rc = parse_pair(hvp, "--hvp", o->n, &vh, &oh, &err))) goto done;
+  if (ggn && (rc = parse_pair(ggn, "--ggnvp", o->n, &vg, &og, &err))) goto done;
+  if (!(out = malloc(o->n * sizeof *out))) {
+    rc = ph_cli_fail(CMD, PH_ERR_NOMEM, NULL);
+    goto done;
+  }
+  double loss, acc;
+  if ((s = ph_objective_eval(o, b.theta, &bt, &loss, &acc, &err))) goto fail;
+  if (grad) {
+    double l2;
+    if ((s = ph_objective_loss_grad(o, b.theta, &bt, &l2, out, &err)) ||
+        (s = ph_npy_write_vec(grad, out, o->n, &err)))
+      goto fail;
+    ph_outset_add(&outs, grad);
+  }
+  if (vh) {
+    if ((s = ph_objective_hvp(o, b.theta, &bt, vh, out, &err)) ||
+        (s = ph_npy_write_vec(oh, out, o->n, &err)))
+      goto fail;
+    ph_outset_add(&outs, oh);
+  }
+  if (vg) {
+    if ((s = ph_objective_ggnvp(o, b.theta, &bt, vg, out, &err)) ||
+        (s = ph_npy_write_vec(og, out, o->n, &err)))
+      goto fail;
+    ph_outset_add(&outs, og);
+  }
+  cJSON *j = cJSON_CreateObject();
+  ph_json_add_number(j, "loss", loss);
+  ph_json_add_number(j, "accuracy", acc);
+  ph_json_add_number(j, "n_params", (double)o->n);
+  ph_json_add_number(j, "n_examples", (double)bt.n);
+  cJSON_AddStringToObject(j, "split", split ? "test" : "train");
+  cJSON_AddStringToObject(j, "model", ph_net_spec(o));
+  cJSON_AddStringToObject(j, "data", b.data->spec);
+  ph_json_add_stamp(j);
+  char *text = cJSON_PrintUnformatted(j);
+  if (text) printf("%s\n", text);
+  cJSON_free(text);
+  cJSON_Delete(j);
+  goto done;
+fail:
+  ph_outset_rollback(&outs);
+  rc = ph_cli_fail(CMD, s, &err);
+done:
+  ph_outset_free(&outs);
+  free(vh);
+  free(vg);
+  free(oh);
+  free(og);
+  free(out);
+  ph_net_bundle_free(&b);
+  return rc;
 }

@@ -60,7 +60,11 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
   }
   if (strcmp(kind, "cnn") == 0) {
     *is_cnn = 1;
-    if (!layers || !*layers) layers = "c8k3-p2-c16k3-p2";
+    if (!layers || !*layers) {
+      /* the default CNN; copied into buf because strtok_r writes */
+      layers = buf + strlen(kind) + 1;
+      snprintf(layers, sizeof buf - strlen(kind) - 1, "c8k3-p2-c16k3-p2");
+    }
   } else if (strcmp(kind, "mlp") != 0)
     return ph_error_set(err, PH_ERR_ARG,
                         "unknown model '%s' (linear, mlp:H-H:ACT, cnn[:LAYERS:ACT], "
@@ -70,7 +74,8 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
     return ph_error_set(err, PH_ERR_ARG, "model spec '%s': mlp needs hidden sizes, e.g. mlp:64-64:tanh", spec);
   if (a && parse_act(a, act))
     return ph_error_set(err, PH_ERR_ARG, "model spec '%s': unknown activation '%s'", spec, a);
-  for (char *tok = strtok(layers, "-"); tok; tok = strtok(NULL, "-")) {
+  char *save = NULL;
+  for (char *tok = strtok_r(layers, "-", &save); tok; tok = strtok_r(NULL, "-", &save)) {
     if (*n_plan >= MAX_PLAN)
       return ph_error_set(err, PH_ERR_ARG, "model spec '%s': too many layers", spec);
     plan_item it = {0, 0, 0};

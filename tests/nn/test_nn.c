@@ -165,6 +165,7 @@ static void test_cnn(void **s) {
   check_model("cnn:c3k3-p2:tanh", &d, 64);
   check_model("cnn:c2k3-a2-d5:softplus", &d, 64);
   check_model("cnn:c2k1-c2k3-p3:tanh", &d, 64);
+  check_model("cnn", &d, 64); /* the default spec (relu, max pooling) */
   free_data(&d);
 }
 
