@@ -1,11 +1,249 @@
-/* cmd_export.c: `pothole export` -- PLACEHOLDER until its issue lands. */
+/* cmd_export.c: `pothole export`: a checkpoint as one .npy per parameter
+ * tensor, theta.npy and model.json (architecture, loss, parameter names,
+ * shapes and offsets, in order), and with --data the evaluation inputs and
+ * labels, so any framework can rebuild the same model and loss
+ * (docs/formats.md; tests/bench/products_torch.py does it in PyTorch). */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "core/afile.h"
+#include "core/json.h"
+#include "core/npy.h"
+#include "nn/net.h"
+#include "nn/net_int.h"
+#include "nn/transformer.h"
+
+#define CMD "export"
+
+static void usage(void) {
+  printf("usage: pothole export --ckpt FILE --out DIR [--data SPEC] [--n N] [--split S]\n\n"
+         "Writes DIR/model.json, DIR/<param>.npy per tensor, DIR/theta.npy and, with\n"
+         "--data or --n, DIR/inputs.npy (float64 [N, ...input_shape], after\n"
+         "preprocessing) and DIR/labels.npy (int64 [N] or [N, T]; float64 targets\n"
+         "[N, outputs] for regression).\n\n"
+         "  --ckpt FILE   checkpoint (required)\n"
+         "  --data SPEC   data set for inputs/labels (default: the checkpoint's)\n"
+         "  --n N         number of examples to export (default 0 = none, or all\n"
+         "                with --data)\n"
+         "  --split S     train or test (default train)\n"
+         "  --out DIR     output directory (required)\n"
+         "  --help        this help\n");
+}
+
+static cJSON *seq_layers(const nn_net *n) {
+  cJSON *a = cJSON_CreateArray();
+  int flattened = 0;
+  for (size_t i = 0; i < n->n_layers; i++) {
+    const nn_layer *l = &n->layers[i];
+    cJSON *o = cJSON_CreateObject();
+    switch (l->kind) {
+    case NN_DENSE:
+      if (!flattened && n->data->in_ndim == 3) {
+        cJSON_AddStringToObject(o, "type", "flatten");
+        cJSON_AddItemToArray(a, o);
+        o = cJSON_CreateObject();
+      }
+      flattened = 1;
+      cJSON_AddStringToObject(o, "type", "dense");
+      ph_json_add_number(o, "in", (double)l->n_in);
+      ph_json_add_number(o, "out", (double)l->n_out);
+      cJSON_AddStringToObject(o, "weight", n->blocks[l->w_block].name);
+      cJSON_AddStringToObject(o, "bias", n->blocks[l->b_block].name);
+      break;
+    case NN_CONV: {
+      cJSON_AddStringToObject(o, "type", "conv2d");
+      ph_json_add_number(o, "in_channels", (double)l->c_in);
+      ph_json_add_number(o, "out_channels", (double)l->c_out);
+      double k[2] = {(double)l->k, (double)l->k};
+      cJSON_AddItemToObject(o, "kernel", ph_json_array(k, 2));
+      ph_json_add_number(o, "stride", (double)l->stride);
+      ph_json_add_number(o, "padding", (double)l->pad);
+      cJSON_AddStringToObject(o, "weight", n->blocks[l->w_block].name);
+      cJSON_AddStringToObject(o, "bias", n->blocks[l->b_block].name);
+      break;
+    }
+    case NN_MAXPOOL:
+    case NN_AVGPOOL:
+      cJSON_AddStringToObject(o, "type", l->kind == NN_MAXPOOL ? "maxpool" : "avgpool");
+      ph_json_add_number(o, "size", (double)l->k);
+      ph_json_add_number(o, "stride", (double)l->stride);
+      break;
+    case NN_ACT:
+      cJSON_AddStringToObject(o, "type", nn_act_name(l->act));
+      break;
+    case NN_FLATTEN:
+      cJSON_AddStringToObject(o, "type", "flatten");
+      break;
+    }
+    cJSON_AddItemToArray(a, o);
+  }
+  return a;
+}
+
+static cJSON *tf_layers(const ph_objective *o) {
+  ph_transformer_config c;
+  ph_transformer_config_of(o, &c);
+  cJSON *a = cJSON_CreateArray(), *e = cJSON_CreateObject();
+  cJSON_AddStringToObject(e, "type", "embedding");
+  ph_json_add_number(e, "vocab", (double)c.vocab);
+  ph_json_add_number(e, "d", (double)c.d_model);
+  ph_json_add_number(e, "seq_len", (double)c.seq_len);
+  cJSON_AddStringToObject(e, "token", "wte");
+  cJSON_AddStringToObject(e, "position", "wpe");
+  cJSON_AddItemToArray(a, e);
+  static const char *const attn[] = {"wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo"};
+  static const char *const mlp[] = {"w1", "b1", "w2", "b2"};
+  char nm[64];
+  for (size_t l = 0; l < c.n_layers; l++) {
+    cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "type", "transformer_block");
+    ph_json_add_number(b, "d", (double)c.d_model);
+    ph_json_add_number(b, "heads", (double)c.n_heads);
+    ph_json_add_number(b, "d_ff", (double)c.d_ff);
+    ph_json_add_number(b, "eps", 1e-5);
+    cJSON_AddStringToObject(b, "norm", "pre");
+    cJSON_AddStringToObject(b, "activation", "gelu");
+    cJSON_AddBoolToObject(b, "causal", 1);
+    const char *lns[2] = {"ln1", "ln2"};
+    for (int q = 0; q < 2; q++) {
+      cJSON *ln = cJSON_AddObjectToObject(b, lns[q]);
+      snprintf(nm, sizeof nm, "h%zu.%s.g", l, lns[q]);
+      cJSON_AddStringToObject(ln, "g", nm);
+      snprintf(nm, sizeof nm, "h%zu.%s.b", l, lns[q]);
+      cJSON_AddStringToObject(ln, "b", nm);
+    }
+    cJSON *at = cJSON_AddObjectToObject(b, "attn");
+    for (int q = 0; q < 8; q++) {
+      snprintf(nm, sizeof nm, "h%zu.attn.%s", l, attn[q]);
+      cJSON_AddStringToObject(at, attn[q], nm);
+    }
+    cJSON *ml = cJSON_AddObjectToObject(b, "mlp");
+    for (int q = 0; q < 4; q++) {
+      snprintf(nm, sizeof nm, "h%zu.mlp.%s", l, mlp[q]);
+      cJSON_AddStringToObject(ml, mlp[q], nm);
+    }
+    cJSON_AddItemToArray(a, b);
+  }
+  cJSON *f = cJSON_CreateObject();
+  cJSON_AddStringToObject(f, "type", "layernorm");
+  ph_json_add_number(f, "d", (double)c.d_model);
+  ph_json_add_number(f, "eps", 1e-5);
+  cJSON_AddStringToObject(f, "g", "lnf.g");
+  cJSON_AddStringToObject(f, "b", "lnf.b");
+  cJSON_AddItemToArray(a, f);
+  cJSON *h = cJSON_CreateObject();
+  cJSON_AddStringToObject(h, "type", "dense");
+  ph_json_add_number(h, "in", (double)c.d_model);
+  ph_json_add_number(h, "out", (double)c.vocab);
+  cJSON_AddStringToObject(h, "weight", "head.w");
+  cJSON_AddStringToObject(h, "bias", "head.b");
+  cJSON_AddItemToArray(a, h);
+  return a;
+}
 
 int ph_cmd_export(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "pothole export: not built yet\n");
-  return 1;
+  static const struct option opts[] = {{"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'},
+                                       {"n", 1, 0, 'n'},    {"split", 1, 0, 's'},
+                                       {"out", 1, 0, 'o'},  {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *ckpt = NULL, *data = NULL, *out = NULL;
+  size_t n_ex = 0;
+  int split = 0, c, rc = 0;
+  static const char *const splits[] = {"train", "test", NULL};
+  optind = 0;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c': ckpt = optarg; break;
+    case 'd': data = optarg; break;
+    case 'n': rc = ph_cli_size(CMD, "--n", optarg, 1, SIZE_MAX, &n_ex); break;
+    case 's': rc = ph_cli_choice(CMD, "--split", optarg, splits, &split); break;
+    case 'o': out = optarg; break;
+    case 'h': usage(); return 0;
+    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
+    }
+    if (rc) return rc;
+  }
+  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (!ckpt || !out) return ph_cli_usage(CMD, "--ckpt FILE and --out DIR are required");
+  ph_error err = {0};
+  ph_net_bundle b;
+  ph_data_options dopt = ph_data_options_default();
+  ph_status s = ph_net_bundle_load(ckpt, data, &dopt, 64, &b, &err);
+  if (s) return ph_cli_fail(CMD, s, &err);
+  ph_objective *o = b.obj;
+  const ph_dataset *d = b.data;
+  const nn_net *net = nn_of(o);
+  ph_outset outs = {0};
+  char path[4096];
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "format", "pothole-model");
+  ph_json_add_number(j, "version", 1);
+  cJSON_AddStringToObject(j, "spec", ph_net_spec(o));
+  double shape[3];
+  for (int i = 0; i < d->in_ndim; i++) shape[i] = (double)d->in_shape[i];
+  cJSON_AddItemToObject(j, "input_shape", ph_json_array(shape, (size_t)d->in_ndim));
+  if (d->task == PH_TASK_REGRESS) ph_json_add_number(j, "n_outputs", (double)d->n_out);
+  else ph_json_add_number(j, "n_classes", (double)d->n_classes);
+  cJSON_AddStringToObject(j, "loss", d->task == PH_TASK_REGRESS ? "mse" : "softmax_cross_entropy");
+  if (d->task == PH_TASK_SEQUENCE) ph_json_add_number(j, "ignore_index", -1);
+  cJSON_AddStringToObject(j, "reduction", "mean");
+  cJSON_AddItemToObject(j, "layers", net ? seq_layers(net) : tf_layers(o));
+  cJSON *ps = cJSON_AddArrayToObject(j, "params");
+  if ((s = ph_mkdir_p(out, &err))) goto fail;
+  for (size_t i = 0; i < o->n_blocks; i++) {
+    const ph_block *bl = &o->blocks[i];
+    cJSON *p = cJSON_CreateObject();
+    cJSON_AddStringToObject(p, "name", bl->name);
+    double sh[PH_BLOCK_MAX_DIM];
+    for (int k = 0; k < bl->ndim; k++) sh[k] = (double)bl->shape[k];
+    cJSON_AddItemToObject(p, "shape", ph_json_array(sh, (size_t)bl->ndim));
+    ph_json_add_number(p, "offset", (double)bl->offset);
+    cJSON_AddItemToArray(ps, p);
+    snprintf(path, sizeof path, "%s/%s.npy", out, bl->name);
+    if ((s = ph_npy_write(path, b.theta + bl->offset, bl->ndim, bl->shape, &err))) goto fail;
+    ph_outset_add(&outs, path);
+  }
+  snprintf(path, sizeof path, "%s/theta.npy", out);
+  if ((s = ph_npy_write_vec(path, b.theta, o->n, &err))) goto fail;
+  ph_outset_add(&outs, path);
+  if (data || n_ex) {
+    size_t avail = d->n[split], N = n_ex && n_ex < avail ? n_ex : avail;
+    size_t xs[4] = {N, d->in_shape[0], d->in_shape[1], d->in_shape[2]};
+    snprintf(path, sizeof path, "%s/inputs.npy", out);
+    if ((s = ph_npy_write(path, d->x[split], 1 + d->in_ndim, xs, &err))) goto fail;
+    ph_outset_add(&outs, path);
+    snprintf(path, sizeof path, "%s/labels.npy", out);
+    if (d->task == PH_TASK_REGRESS) {
+      size_t ts[2] = {N, d->n_out};
+      s = ph_npy_write(path, d->t[split], 2, ts, &err);
+    } else {
+      int64_t *lab = malloc((N * d->n_targets + 1) * sizeof *lab);
+      if (!lab) {
+        s = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+        goto fail;
+      }
+      for (size_t i = 0; i < N * d->n_targets; i++) lab[i] = d->y[split][i];
+      size_t ls[2] = {N, d->n_targets};
+      s = ph_npy_write_i64(path, lab, d->n_targets > 1 ? 2 : 1, ls, &err);
+      free(lab);
+    }
+    if (s) goto fail;
+    ph_outset_add(&outs, path);
+  }
+  snprintf(path, sizeof path, "%s/model.json", out);
+  if ((s = ph_json_write_file(path, j, &err))) goto fail;
+  printf("{\"out\": \"%s\", \"n_params\": %zu, \"tensors\": %zu}\n", out, o->n, o->n_blocks);
+  goto done;
+fail:
+  ph_outset_rollback(&outs);
+  rc = ph_cli_fail(CMD, s, &err);
+done:
+  ph_outset_free(&outs);
+  cJSON_Delete(j);
+  ph_net_bundle_free(&b);
+  return rc;
 }

@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Rebuild a `pothole export` model in PyTorch (float64) and compute the mean
+loss, its gradient and a Hessian-vector product (double backward) on the
+exported inputs, as an independent reference for pothole's engine.
+
+usage: products_torch.py EXPORT_DIR V.npy OUT_PREFIX [--time REPS]
+writes OUT_PREFIX_loss.npy, OUT_PREFIX_grad.npy, OUT_PREFIX_hvp.npy (flat, in
+model.json parameter order); with --time prints JSON timings (median of REPS).
+Sequential models only (dense, conv2d, pooling, activations)."""
+import json, sys, time
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+torch.set_num_threads(1)
+torch.set_default_dtype(torch.float64)
+
+
+def build(model):
+    acts = {"tanh": torch.tanh, "relu": F.relu, "sigmoid": torch.sigmoid,
+            "softplus": F.softplus, "identity": lambda x: x,
+            "gelu": lambda x: F.gelu(x, approximate="none")}
+
+    def forward(params, x):
+        h = x
+        for l in model["layers"]:
+            t = l["type"]
+            if t == "dense":
+                h = h.reshape(h.shape[0], -1) @ params[l["weight"]].T + params[l["bias"]]
+            elif t == "conv2d":
+                h = F.conv2d(h, params[l["weight"]], params[l["bias"]],
+                             stride=l["stride"], padding=l["padding"])
+            elif t == "maxpool":
+                h = F.max_pool2d(h, l["size"], l["stride"])
+            elif t == "avgpool":
+                h = F.avg_pool2d(h, l["size"], l["stride"])
+            elif t == "flatten":
+                h = h.reshape(h.shape[0], -1)
+            else:
+                h = acts[t](h)
+        return h
+    return forward
+
+
+def main():
+    d, vpath, prefix = sys.argv[1], sys.argv[2], sys.argv[3]
+    reps = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--time" else 0
+    model = json.load(open(d + "/model.json"))
+    names = [p["name"] for p in model["params"]]
+    params = {n: torch.tensor(np.load(f"{d}/{n}.npy"), requires_grad=True) for n in names}
+    x = torch.tensor(np.load(d + "/inputs.npy"))
+    y = torch.tensor(np.load(d + "/labels.npy"))
+    v = np.load(vpath)
+    vs, off = {}, 0
+    for p in model["params"]:
+        size = int(np.prod(p["shape"]))
+        vs[p["name"]] = torch.tensor(v[off:off + size].reshape(p["shape"]))
+        off += size
+    fwd = build(model)
+
+    def loss_fn():
+        z = fwd(params, x)
+        if model["loss"] == "mse":
+            return F.mse_loss(z, y)
+        return F.cross_entropy(z, y)
+
+    def products():
+        L = loss_fn()
+        g = torch.autograd.grad(L, [params[n] for n in names], create_graph=True)
+        gv = sum((gi * vs[n]).sum() for gi, n in zip(g, names))
+        hv = torch.autograd.grad(gv, [params[n] for n in names])
+        return L, g, hv
+
+    L, g, hv = products()
+    np.save(prefix + "_loss.npy", np.array([L.item()]))
+    np.save(prefix + "_grad.npy", np.concatenate([t.detach().numpy().ravel() for t in g]))
+    np.save(prefix + "_hvp.npy", np.concatenate([t.numpy().ravel() for t in hv]))
+    if reps:
+        tg, th = [], []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            L = loss_fn()
+            torch.autograd.grad(L, [params[n] for n in names])
+            tg.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            products()
+            th.append(time.perf_counter() - t0)
+        print(json.dumps({"torch_grad_s": float(np.median(tg)),
+                          "torch_hvp_s": float(np.median(th)),
+                          "torch_hvp_over_grad": float(np.median(th) / np.median(tg))}))
+
+
+if __name__ == "__main__":
+    main()
