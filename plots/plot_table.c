@@ -159,6 +159,8 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
 int ph_plot_table_col(const ph_plot_table *t, const char *name) {
   for (size_t c = 0; c < t->ncols; c++)
     if (!strcmp(t->names[c], name)) return (int)c;
+  /* The toy lab writes British "optimiser"; accept either spelling. */
+  if (!strcmp(name, "optimizer")) return ph_plot_table_col(t, "optimiser");
   return -1;
 }
 
