@@ -22,7 +22,10 @@
  *    along g) and `damping` λ adds λδ; both 0 by default.
  *  - The EMA is bias-corrected: refresh k merges with weight
  *    (1−β)/(1−β^k), so the first refresh replaces the identity start and
- *    later ones average with time constant 1/(1−β) refreshes. */
+ *    later ones average with time constant 1/(1−β) refreshes. A
+ *    preconditioner handed in with ph_optim_set_precond (fitted elsewhere,
+ *    e.g. by a burn-in in the wide basin) counts as a warm EMA: refreshes
+ *    then merge with weight 1 − β from the first one on. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -152,7 +155,8 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
     }
   o->n_refresh++;
   double beta = c->ema_beta;
-  double w = (1 - beta) / (1 - pow(beta, (double)o->n_refresh));
+  double w = o->ema_warm ? 1 - beta
+                        : (1 - beta) / (1 - pow(beta, (double)o->n_refresh));
   PH_TRY(ph_precond_ema_merge(o->P, o->Pnew, 1 - w, err));
   return PH_OK;
 }

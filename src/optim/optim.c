@@ -129,6 +129,9 @@ ph_status ph_optim_set_precond(ph_optim *o, const ph_precond *p, ph_error *err) 
   if (!c) return PH_ERR_NOMEM;
   ph_precond_free(o->P);
   o->P = c;
+  /* A preconditioner fitted elsewhere is the slow EMA's current state: later
+   * refreshes merge into it with weight 1 − β (no bias correction). */
+  o->ema_warm = 1;
   return PH_OK;
 }
 

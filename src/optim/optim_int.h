@@ -22,6 +22,8 @@ struct ph_optim {
   double *g, *d, *t, *e;  /* (n) workspaces: gradient, direction, θ+ε, ε */
   uint64_t t_step;        /* outer steps taken */
   uint64_t n_refresh;     /* preconditioner refreshes done */
+  uint64_t ema_warm;      /* 1: P came from elsewhere (set_precond) and is a
+                             full-weight EMA state: no bias correction */
   ph_precond *P;          /* EMA preconditioner (llqr, llqr-sam) */
   ph_precond *Pnew;       /* inner-loop iterate */
   double *ib, *im, *r, *delta; /* LLQR inner-loop workspaces (flat size) */

@@ -12,8 +12,8 @@ ph_status ph_optim_save(const ph_optim *o, ph_ckpt *ck, ph_error *err) {
   PH_TRY(ph_ckpt_put_f64(ck, "optim.m", o->m, o->n, err));
   PH_TRY(ph_ckpt_put_f64(ck, "optim.v", o->v, o->n, err));
   PH_TRY(ph_ckpt_put_f64(ck, "optim.gbar", o->gbar, o->n, err));
-  uint64_t counters[2] = {o->t_step, o->n_refresh};
-  PH_TRY(ph_ckpt_put_u64(ck, "optim.counters", counters, 2, err));
+  uint64_t counters[3] = {o->t_step, o->n_refresh, o->ema_warm};
+  PH_TRY(ph_ckpt_put_u64(ck, "optim.counters", counters, 3, err));
   if (o->P) {
     size_t fs = ph_precond_flat_size(o->P);
     ph_ckpt *tmp = ck;
@@ -43,9 +43,10 @@ ph_status ph_optim_load(ph_optim *o, const ph_ckpt *ck, ph_error *err) {
   memcpy(o->v, v, o->n * sizeof *v);
   PH_TRY(ph_ckpt_require_f64(ck, "optim.gbar", o->n, &v, NULL, err));
   memcpy(o->gbar, v, o->n * sizeof *v);
-  PH_TRY(ph_ckpt_require_u64(ck, "optim.counters", 2, &cnt, NULL, err));
+  PH_TRY(ph_ckpt_require_u64(ck, "optim.counters", 3, &cnt, NULL, err));
   o->t_step = cnt[0];
   o->n_refresh = cnt[1];
+  o->ema_warm = cnt[2];
   if (o->P) {
     size_t len;
     PH_TRY(ph_ckpt_require_f64(ck, "precond", 0, &v, &len, err));
