@@ -123,30 +123,41 @@ int ph_cmd_demo(int argc, char **argv) {
   char num[8][32];
 #define NUM(k, v) (snprintf(num[k], sizeof num[k], "%d", (v)), num[k])
 
-  /* 1. The potholes lab on pothole2d: escape table and trajectories. */
+  /* 1. The potholes lab on pothole2d (the lab's landscape: a wide, flat
+   *    basin with a narrow pit at (2.5, 0)). Two runs: the two-timescale
+   *    limit, where P is the slow EMA fitted to the wide basin and held fixed
+   *    (builtin backend), and the live optimisers, which keep refreshing P
+   *    inside the pit every K steps (optim backend). */
+  const char *lab = "pothole2d:a=0.2,b=0.2,cx=2.5";
   ph_demo_add(&d, "potholes lab: escape from a pit", "toy-pothole2d",
-              P("%s/toy/pothole2d/escape.csv", out), prof == PROFILE_QUICK ? 2 : 10,
-              "toy", "--landscape", "pothole2d", "--opt", "sgd,sam,llqr,llqr-sam",
+              P("%s/toy/pothole2d/escape.csv", out), prof == PROFILE_QUICK ? 2 : 5,
+              "toy", "--landscape", lab, "--opt", "sgd,sam,llqr,llqr-sam",
               "--seeds", NUM(0, z->toy_seeds), "--steps", NUM(1, z->toy_steps),
-              "--start", "pit", "--seed", seed, "--out", P("%s/toy/pothole2d", out),
-              NULL);
+              "--start", "pit", "--precond-from", "fit", "--backend", "builtin",
+              "--seed", seed, "--out", P("%s/toy/pothole2d", out), NULL);
+  ph_demo_add(&d, "potholes lab: escape from a pit", "toy-pothole2d-live",
+              P("%s/toy/pothole2d-live/escape.csv", out), prof == PROFILE_QUICK ? 2 : 8,
+              "toy", "--landscape", lab, "--opt", "sgd,sam,llqr,llqr-sam",
+              "--seeds", NUM(0, z->toy_seeds), "--steps", NUM(1, z->toy_steps),
+              "--start", "pit", "--precond-from", "fit", "--backend", "optim",
+              "--seed", seed, "--out", P("%s/toy/pothole2d-live", out), NULL);
   ph_demo_add(&d, "potholes lab: escape from a pit", "slice-pothole2d",
               P("%s/toy/slice/surface_loss.npy", out), 2, "slice", "--landscape",
-              "pothole2d", "--dirs", "axes", "--grid", z->toy_grid, "--range",
-              "-2.5:2.5,-2.5:2.5", "--out", P("%s/toy/slice", out), NULL);
+              lab, "--dirs", "axes", "--grid", z->toy_grid, "--range",
+              "-1:3.5,-2.25:2.25", "--out", P("%s/toy/slice", out), NULL);
   /* 2. Amplification sweep on potholeNd and the wide-basin check. */
   ph_demo_add(&d, "amplification sweep, wide basin", "toy-sweep",
-              P("%s/toy/sweep/amplification.csv", out), prof == PROFILE_QUICK ? 3 : 20,
+              P("%s/toy/sweep/amplification.csv", out), prof == PROFILE_QUICK ? 3 : 10,
               "toy", "--landscape", "potholeNd", "--sweep", "depth", "--opt",
               "sam,llqr-sam", "--seeds", NUM(2, z->sweep_seeds), "--steps",
               NUM(3, z->sweep_steps), "--start", "pit", "--seed", seed, "--out",
               P("%s/toy/sweep", out), NULL);
   ph_demo_add(&d, "amplification sweep, wide basin", "toy-basin",
-              P("%s/toy/basin/escape.csv", out), prof == PROFILE_QUICK ? 2 : 8,
-              "toy", "--landscape", "quadratic", "--opt", "sgd,sam,llqr,llqr-sam",
-              "--seeds", NUM(4, z->toy_seeds), "--steps", NUM(5, z->toy_steps),
-              "--start", "basin", "--seed", seed, "--out", P("%s/toy/basin", out),
-              NULL);
+              P("%s/toy/basin/escape.csv", out), prof == PROFILE_QUICK ? 2 : 5,
+              "toy", "--landscape", "pothole2d:a=0.2,b=0.2,d=0", "--opt",
+              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(4, z->toy_seeds), "--steps",
+              NUM(5, z->toy_steps), "--start", "basin", "--seed", seed, "--out",
+              P("%s/toy/basin", out), NULL);
 
   /* 3. Training: mlp:64-64:tanh on digits with the four optimisers. */
   for (int i = 0; i < N_OPT; i++)

@@ -221,8 +221,16 @@ ph_status ph_demo_summary_write(const ph_demo *d, const char *profile,
   if (cJSON_IsString(pc))
     sb_printf(&b, "Preconditioner obtained by: %s.\n\n", pc->valuestring);
   cJSON_Delete(toy);
-  sb_printf(&b, "Command:\n\n");
+  sb_printf(&b, "P fixed at the slow EMA fitted to the wide basin (the two-timescale "
+                "limit). Command:\n\n");
   sb_command(&b, d, "toy-pothole2d");
+  sb_printf(&b, "\nThe same with the live optimisers, which refresh P inside the pit "
+                "every K steps (the EMA slowly learns the pit's curvature):\n\n");
+  snprintf(path, sizeof path, "%s/toy/pothole2d-live/escape.csv", out);
+  csv_to_md(&b, path);
+  cJSON_AddItemToObject(res, "escape_pothole2d_live", csv_to_json(path));
+  sb_printf(&b, "Command:\n\n");
+  sb_command(&b, d, "toy-pothole2d-live");
   sb_printf(&b, "\n![escape landscape](figures/escape_landscape.png)\n"
                 "![escape rates](figures/escape_rates.png)\n\n");
 
