@@ -37,6 +37,7 @@
 
 double *ph_precond_block_data(ph_precond *p, size_t i, int which, size_t *len);
 size_t ph_precond_n_blocks(const ph_precond *p);
+void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off, size_t *size);
 int ph_precond_block_is_kron(const ph_precond *p, size_t i);
 
 static ph_status metric(ph_optim *o, ph_objective *obj, const double *theta,
@@ -90,8 +91,9 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
     ph_vec_axpy(n, 1.0, g, r); /* r = g + Mδ */
     size_t pos = 0;
     for (size_t bi = 0; bi < nb; bi++) {
-      size_t off = o->n_blocks ? o->blocks[bi].offset : 0;
-      size_t sz = o->n_blocks ? o->blocks[bi].size : n;
+      size_t off, sz; /* the preconditioner's own blocks (a loaded diagonal
+                          may be one block over all of θ) */
+      ph_precond_block_range(o->Pnew, bi, &off, &sz);
       double mg2 = 0;
       for (size_t k = 0; k < sz; k++) mg2 += g[off + k] * g[off + k];
       double blk_g2 = mg2;

@@ -303,6 +303,12 @@ double *ph_precond_block_data(ph_precond *p, size_t i, int which, size_t *len) {
   return which == 0 ? b->A : b->B;
 }
 
+void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off, size_t *size);
+void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off, size_t *size) {
+  *off = p->b[i].off;
+  *size = p->b[i].size;
+}
+
 size_t ph_precond_n_blocks(const ph_precond *p);
 size_t ph_precond_n_blocks(const ph_precond *p) { return p->n_blocks; }
 int ph_precond_block_is_kron(const ph_precond *p, size_t i);

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `pothole train` end to end: outputs, bit-identical resume (after a stop and
+# after SIGKILL), divergence guard, usage errors.
+set -u
+P=${PH_POTHOLE:?}
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+fail=0
+no() { echo "FAIL: $*"; fail=1; }
+args=(--model mlp:16:tanh --data digits --opt llqr-sam --steps 120 --batch 32
+      --refresh 10 --inner-steps 5 --ckpt-every 20 --seed 3)
+"$P" train "${args[@]}" --out "$t/a" >/dev/null || no "plain run"
+for f in run.json log.csv trajectory.npy precond.npy precond.json ckpt/final.ckpt; do
+  [ -f "$t/a/$f" ] || no "missing $f"
+done
+grep -q '"train_loss"' "$t/a/run.json" || no "run.json lacks final.train_loss"
+# stop after step 50 (the last checkpoint is at 40), then resume
+"$P" train "${args[@]}" --out "$t/b" --stop-after 50 >/dev/null 2>&1 && no "stop hook exit 0"
+"$P" train "${args[@]}" --out "$t/b" --resume >/dev/null || no "resume"
+cmp -s "$t/a/log.csv" "$t/b/log.csv" || no "resumed log.csv differs"
+cmp -s "$t/a/trajectory.npy" "$t/b/trajectory.npy" || no "resumed trajectory differs"
+cmp -s "$t/a/precond.npy" "$t/b/precond.npy" || no "resumed preconditioner differs"
+# SIGKILL once a checkpoint exists, then resume
+long=(--model mlp:32-32:tanh --data digits --opt sam --steps 3000 --batch 64 --ckpt-every 100 --seed 4)
+"$P" train "${long[@]}" --out "$t/c" >/dev/null || no "long run"
+"$P" train "${long[@]}" --out "$t/d" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 200); do [ -f "$t/d/ckpt/last.ckpt" ] && break; sleep 0.05; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+[ -f "$t/d/ckpt/last.ckpt" ] || no "no checkpoint before the kill"
+"$P" train "${long[@]}" --out "$t/d" --resume >/dev/null || no "resume after SIGKILL"
+cmp -s "$t/c/log.csv" "$t/d/log.csv" || no "log after SIGKILL+resume differs"
+cmp -s "$t/c/trajectory.npy" "$t/d/trajectory.npy" || no "trajectory after SIGKILL+resume differs"
+# divergence: exit 1, one line naming the step
+"$P" train --model linear --data teacher --opt sgd --steps 400 --lr 100 --out "$t/e" >/dev/null 2>"$t/err"
+rc=$?; [ $rc = 1 ] || no "divergence exit $rc"
+grep -q "step [0-9]" "$t/err" || no "divergence message lacks the step: $(cat "$t/err")"
+[ "$(wc -l < "$t/err")" = 1 ] || no "divergence message not one line"
+[ -f "$t/e/run.json" ] && no "run.json written for a diverged run"
+# usage errors
+for bad in "--rho -1" "--ema 1.0" "--batch 0"; do
+  "$P" train --model mlp:8:tanh --data digits --opt sam --steps 5 $bad --out "$t/u" >/dev/null 2>&1
+  rc=$?; [ $rc = 2 ] || no "'$bad' exit $rc"
+done
+"$P" train --model mlp:8:tanh --data digits --opt nosuch --steps 5 --out "$t/u" >/dev/null 2>&1
+[ $? = 2 ] || no "unknown optimiser not a usage error"
+[ -e "$t/u" ] && no "usage error created the output directory"
+"$P" train --help >/dev/null || no "--help"
+exit $fail
