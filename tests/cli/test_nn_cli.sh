@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# init / eval / check / export / spectrum end to end, and their bad inputs.
+set -u
+P=${PH_POTHOLE:?}
+t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+fail=0
+no() { echo "FAIL: $*"; fail=1; }
+py() { /usr/bin/python3 -c "import numpy" 2>/dev/null; }
+
+"$P" init --model mlp:12:tanh --data digits --seed 2 --out "$t/m.ckpt" >/dev/null || no init
+"$P" eval --ckpt "$t/m.ckpt" --n 100 > "$t/e.json" || no eval
+grep -q '"n_examples":100' "$t/e.json" || no "eval n_examples: $(cat "$t/e.json")"
+grep -q '"n_params":910' "$t/e.json" || no "eval n_params: $(cat "$t/e.json")"
+"$P" check --ckpt "$t/m.ckpt" >/dev/null || no "check fails on a correct model"
+"$P" init --model cnn:c3k3-p2:tanh --data digits --out "$t/c.ckpt" >/dev/null || no "init cnn"
+"$P" check --ckpt "$t/c.ckpt" >/dev/null || no "check cnn"
+"$P" export --ckpt "$t/m.ckpt" --n 10 --out "$t/ex" >/dev/null || no export
+for f in model.json theta.npy fc0.weight.npy fc0.bias.npy fc1.weight.npy inputs.npy labels.npy; do
+  [ -f "$t/ex/$f" ] || no "export lacks $f"
+done
+grep -q '"format":[[:space:]]*"pothole-model"' "$t/ex/model.json" || no "model.json format"
+
+# spectrum: Lanczos top-5 equals the dense reference on this small network
+"$P" spectrum --ckpt "$t/m.ckpt" --n 200 --k 5 --dense --out "$t/sp" >/dev/null || no spectrum
+if py; then
+  /usr/bin/python3 - "$t/sp" <<'PY' || no "Lanczos top-5 differs from the dense spectrum"
+import json, sys, numpy as np
+d = sys.argv[1]
+s = json.load(open(d + "/spectrum.json"))
+dense = np.sort(np.load(d + "/dense_eigenvalues.npy"))[::-1][:5]
+lan = np.array(s["eigenvalues"])
+b = np.array(s["residual_bounds"])
+# A Ritz value is within its residual bound of an eigenvalue (plus rounding).
+err = np.abs(lan - dense)
+ok = np.all(err <= b + 1e-10 * abs(dense[0])) and s["all_converged"]
+print("lanczos", lan, "dense", dense, "err", err)
+sys.exit(0 if ok else 1)
+PY
+fi
+"$P" spectrum --ckpt "$t/m.ckpt" --n 200 --k 3 --which both --density --probes 3 --steps 20 --trace --out "$t/sp2" >/dev/null || no "spectrum density"
+head -1 "$t/sp2/density.csv" | grep -q "^t,density,band_lo,band_hi$" || no "density.csv header"
+"$P" train --model mlp:12:tanh --data digits --opt llqr --steps 30 --refresh 10 --inner-steps 5 --out "$t/run" >/dev/null || no "train llqr"
+"$P" spectrum --ckpt "$t/run/ckpt/final.ckpt" --operator precond --precond "$t/run" --k 2 --out "$t/sp3" >/dev/null || no "precond spectrum"
+"$P" spectrum --ckpt "$t/m.ckpt" --operator block:fc1.weight --k 2 --out "$t/sp4" >/dev/null || no "block spectrum"
+
+# bad inputs: one line, exit 1, no output
+head -c 300 "$t/m.ckpt" > "$t/trunc.ckpt"
+"$P" eval --ckpt "$t/trunc.ckpt" >/dev/null 2>"$t/err"; [ $? = 1 ] || no "truncated ckpt exit"
+grep -q "trunc.ckpt" "$t/err" || no "truncated ckpt message: $(cat "$t/err")"
+[ "$(wc -l < "$t/err")" = 1 ] || no "truncated ckpt: not one line"
+cp "$t/m.ckpt" "$t/flip.ckpt"; printf '\x55' | dd of="$t/flip.ckpt" bs=1 seek=500 conv=notrunc 2>/dev/null
+"$P" spectrum --ckpt "$t/flip.ckpt" --out "$t/nope" >/dev/null 2>"$t/err"; [ $? = 1 ] || no "corrupt ckpt exit"
+grep -q "CRC" "$t/err" || no "corrupt ckpt message: $(cat "$t/err")"
+[ -e "$t/nope" ] && no "spectrum left output for a corrupt checkpoint"
+if py; then
+  /usr/bin/python3 -c "import numpy as np; np.save('$t/v3.npy', np.ones(3))"
+  "$P" eval --ckpt "$t/m.ckpt" --grad "$t/g.npy" --hvp "$t/v3.npy:$t/hv.npy" >/dev/null 2>"$t/err"
+  [ $? = 1 ] || no "wrong-length V exit"
+  [ -e "$t/g.npy" ] || [ -e "$t/hv.npy" ] && no "wrong-length V left outputs"
+fi
+"$P" spectrum --ckpt "$t/m.ckpt" --operator precond --out "$t/x" >/dev/null 2>&1; [ $? = 2 ] || no "precond without --precond"
+"$P" spectrum --ckpt "$t/m.ckpt" --operator block:nosuch --out "$t/x" >/dev/null 2>&1; [ $? = 2 ] || no "unknown block"
+"$P" init --model mlp:abc --data digits --out "$t/x.ckpt" >/dev/null 2>&1; [ $? = 2 ] || no "bad model spec"
+"$P" eval >/dev/null 2>&1; [ $? = 2 ] || no "eval without --ckpt"
+for c in init eval check export spectrum; do "$P" $c --help >/dev/null || no "$c --help"; done
+exit $fail
