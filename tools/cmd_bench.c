@@ -1,11 +1,179 @@
-/* cmd_bench.c: `pothole bench` -- PLACEHOLDER until its issue lands. */
+/* cmd_bench.c: `pothole bench products`: median wall times of loss+gradient,
+ * Hessian-vector and Gauss-Newton-vector products of a model on one batch,
+ * their ratios, and the time the model's GEMMs alone take (the same dgemm
+ * calls with the same shapes, timed in isolation) -- the figures behind
+ * docs/performance.md. A benchmark prints numbers; it asserts nothing. */
+#include <cblas.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cli.h"
 #include "commands.h"
+#include "core/json.h"
+#include "core/progress.h"
+#include "core/rng.h"
+#include "nn/net.h"
+#include "nn/net_int.h"
+
+#define CMD "bench"
+
+static void usage(void) {
+  printf("usage: pothole bench products --model SPEC --data SPEC [--batch B] [--reps R]\n"
+         "                             [--seed S] [--threads T]\n\n"
+         "Median times (s) of loss+gradient, Hv and Gv on one batch, ratios to the\n"
+         "gradient, and the time of the forward+backward GEMMs alone (MLP/CNN).\n\n"
+         "  --model SPEC   model (required)\n"
+         "  --data SPEC    data set (required)\n"
+         "  --batch B      examples (default 256)\n"
+         "  --reps R       repetitions, median reported (default 21)\n"
+         "  --seed S       initialisation seed (default 0)\n"
+         "  --threads T    BLAS threads (default 1)\n"
+         "  --help         this help\n");
+}
+
+static int cmp_d(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median(double *v, size_t n) {
+  qsort(v, n, sizeof *v, cmp_d);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* The 3 GEMMs per dense layer of a gradient (forward, dW, dX; the first
+ * layer has no dX), timed alone on scratch buffers of the same shapes. */
+static double gemm_only(const nn_net *n, size_t B, size_t reps) {
+  size_t mx = 1;
+  for (size_t i = 0; i < n->n_layers; i++) {
+    const nn_layer *l = &n->layers[i];
+    if (l->kind == NN_DENSE) {
+      size_t s[3] = {B * l->n_in, B * l->n_out, l->n_in * l->n_out};
+      for (int k = 0; k < 3; k++) mx = s[k] > mx ? s[k] : mx;
+    }
+  }
+  double *a = calloc(mx, sizeof *a), *b = calloc(mx, sizeof *b), *c = calloc(mx, sizeof *c);
+  double *t = malloc(reps * sizeof *t);
+  if (!a || !b || !c || !t) {
+    free(a); free(b); free(c); free(t);
+    return -1;
+  }
+  for (size_t r = 0; r < reps; r++) {
+    double t0 = ph_now();
+    int first = 1;
+    for (size_t i = 0; i < n->n_layers; i++) {
+      const nn_layer *l = &n->layers[i];
+      if (l->kind != NN_DENSE) continue;
+      int M = (int)B, K = (int)l->n_in, N = (int)l->n_out;
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, a, N, b, K, 0, c, K);
+      if (!first)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1, a, N, b, K, 0, c, K);
+      first = 0;
+    }
+    t[r] = ph_now() - t0;
+  }
+  double m = median(t, reps);
+  free(a); free(b); free(c); free(t);
+  return m;
+}
 
 int ph_cmd_bench(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "pothole bench: not built yet\n");
-  return 1;
+  static const struct option opts[] = {{"model", 1, 0, 'm'}, {"data", 1, 0, 'd'},
+                                       {"batch", 1, 0, 'b'}, {"reps", 1, 0, 'r'},
+                                       {"seed", 1, 0, 's'},  {"threads", 1, 0, 't'},
+                                       {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    usage();
+    return 0;
+  }
+  if (argc < 2 || strcmp(argv[1], "products") != 0)
+    return ph_cli_usage(CMD, "expected 'bench products'");
+  const char *model = NULL, *data = NULL;
+  size_t batch = 256, reps = 21, threads = 1;
+  uint64_t seed = 0;
+  int c, rc = 0;
+  optind = 2;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'm': model = optarg; break;
+    case 'd': data = optarg; break;
+    case 'b': rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &batch); break;
+    case 'r': rc = ph_cli_size(CMD, "--reps", optarg, 1, 100000, &reps); break;
+    case 's': rc = ph_cli_u64(CMD, "--seed", optarg, &seed); break;
+    case 't': rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads); break;
+    case 'h': usage(); return 0;
+    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
+    }
+    if (rc) return rc;
+  }
+  if (!model || !data) return ph_cli_usage(CMD, "--model and --data are required");
+  ph_cli_set_blas_threads((int)threads);
+  ph_error err = {0};
+  ph_data_options dopt = ph_data_options_default();
+  dopt.seed = seed;
+  dopt.max_train = batch;
+  ph_dataset *d = NULL;
+  ph_objective *o = NULL;
+  ph_status s = ph_dataset_load(data, &dopt, &d, &err);
+  if (!s) s = ph_net_create(model, d, batch, &o, &err);
+  if (s) {
+    ph_dataset_free(d);
+    return ph_cli_fail(CMD, s, &err);
+  }
+  size_t n = o->n, bn = d->n[0] < batch ? d->n[0] : batch;
+  double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g), *v = malloc(n * sizeof *v),
+         *tg = malloc(reps * sizeof *tg), *th_ = malloc(reps * sizeof *th_),
+         *tgg = malloc(reps * sizeof *tgg);
+  ph_net_init_params(o, seed, th, &err);
+  ph_rng r = ph_rng_make(seed, 77);
+  ph_rng_fill_gauss(&r, v, n, 1.0);
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, bn};
+  double L;
+  for (size_t k = 0; k < reps && !s; k++) {
+    double t0 = ph_now();
+    s = ph_objective_loss_grad(o, th, &b, &L, g, &err);
+    tg[k] = ph_now() - t0;
+    t0 = ph_now();
+    if (!s) s = ph_objective_hvp(o, th, &b, v, g, &err);
+    th_[k] = ph_now() - t0;
+    t0 = ph_now();
+    if (!s) s = ph_objective_ggnvp(o, th, &b, v, g, &err);
+    tgg[k] = ph_now() - t0;
+  }
+  if (!s) {
+    double mg = median(tg, reps), mh = median(th_, reps), mv = median(tgg, reps);
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "model", model);
+    cJSON_AddStringToObject(j, "data", data);
+    ph_json_add_number(j, "batch", (double)bn);
+    ph_json_add_number(j, "n_params", (double)n);
+    ph_json_add_number(j, "threads", (double)threads);
+    ph_json_add_number(j, "reps", (double)reps);
+    ph_json_add_number(j, "grad_s", mg);
+    ph_json_add_number(j, "hvp_s", mh);
+    ph_json_add_number(j, "ggnvp_s", mv);
+    ph_json_add_number(j, "hvp_over_grad", mh / mg);
+    ph_json_add_number(j, "ggnvp_over_grad", mv / mg);
+    const nn_net *net = nn_of(o);
+    int dense_only = net != NULL;
+    for (size_t i = 0; net && i < net->n_layers; i++)
+      if (net->layers[i].kind != NN_DENSE && net->layers[i].kind != NN_ACT) dense_only = 0;
+    if (dense_only) {
+      double gm = gemm_only(net, bn, reps);
+      ph_json_add_number(j, "grad_gemm_only_s", gm);
+      ph_json_add_number(j, "grad_over_gemm_only", mg / gm);
+    }
+    ph_json_add_stamp(j);
+    char *text = cJSON_Print(j);
+    if (text) printf("%s\n", text);
+    cJSON_free(text);
+    cJSON_Delete(j);
+  }
+  free(th); free(g); free(v); free(tg); free(th_); free(tgg);
+  ph_objective_destroy(o);
+  ph_dataset_free(d);
+  return s ? ph_cli_fail(CMD, s, &err) : 0;
 }
