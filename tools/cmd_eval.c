@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "nn/net.h"
+#include "optim/riccati.h"
 
 #define CMD "eval"
 
@@ -28,6 +29,12 @@ static void usage(void) {
          "  --grad OUT.npy       write the gradient\n"
          "  --hvp V.npy:OUT.npy  write H v for the flat vector in V.npy\n"
          "  --ggnvp V.npy:OUT.npy write G v (Gauss-Newton)\n"
+         "  --step OUT.npy       write δ = −(M + λI)⁻¹ g, the exact steepest-descent\n"
+         "                       step under the metric M (dense: n ≤ 8000)\n"
+         "  --metric gn|newton   M for --step: Gauss-Newton or Hessian (default gn)\n"
+         "  --damping λ          λ for --step (default 0)\n"
+         "  --solver S           dense or riccati (default dense; riccati is not\n"
+         "                       implemented yet)\n"
          "  --help               this help\n");
 }
 
@@ -60,8 +67,15 @@ int ph_cmd_eval(int argc, char **argv) {
   static const struct option opts[] = {
       {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"n", 1, 0, 'n'},
       {"grad", 1, 0, 'g'}, {"hvp", 1, 0, 'H'}, {"ggnvp", 1, 0, 'G'},
+      {"step", 1, 0, 'S'}, {"metric", 1, 0, 'M'}, {"damping", 1, 0, 'L'},
+      {"solver", 1, 0, 'V'},
       {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  const char *ckpt = NULL, *data = NULL, *grad = NULL, *hvp = NULL, *ggn = NULL;
+  const char *ckpt = NULL, *data = NULL, *grad = NULL, *hvp = NULL, *ggn = NULL,
+             *stepf = NULL;
+  int metric = 0, solver = 1;
+  double damping = 0;
+  static const char *const metrics[] = {"gn", "newton", NULL};
+  static const char *const solvers[] = {"riccati", "dense", NULL};
   size_t n_ex = 0;
   int split = 0, c, rc = 0;
   static const char *const splits[] = {"train", "test", NULL};
@@ -75,6 +89,10 @@ int ph_cmd_eval(int argc, char **argv) {
     case 'g': grad = optarg; break;
     case 'H': hvp = optarg; break;
     case 'G': ggn = optarg; break;
+    case 'S': stepf = optarg; break;
+    case 'M': rc = ph_cli_choice(CMD, "--metric", optarg, metrics, &metric); break;
+    case 'L': rc = ph_cli_double(CMD, "--damping", optarg, 0, 1e12, &damping); break;
+    case 'V': rc = ph_cli_choice(CMD, "--solver", optarg, solvers, &solver); break;
     case 'h': usage(); return 0;
     default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
     }
@@ -119,6 +137,13 @@ int ph_cmd_eval(int argc, char **argv) {
         (s = ph_npy_write_vec(og, out, o->n, &err)))
       goto fail;
     ph_outset_add(&outs, og);
+  }
+  if (stepf) {
+    if ((s = ph_llqr_exact_step(o, b.theta, &bt, (ph_metric)metric, damping,
+                                (ph_step_solver)solver, out, &err)) ||
+        (s = ph_npy_write_vec(stepf, out, o->n, &err)))
+      goto fail;
+    ph_outset_add(&outs, stepf);
   }
   cJSON *j = cJSON_CreateObject();
   ph_json_add_number(j, "loss", loss);

@@ -22,6 +22,7 @@
 #include "core/vec.h"
 #include "optim/optim.h"
 #include "optim/precond.h"
+#include "optim/riccati.h"
 
 #define N 6
 typedef struct quad { double a[N], c[N]; } quad;
@@ -402,6 +403,23 @@ static void test_precond_algebra(void **s) {
   unlink(path);
 }
 
+/* The dense exact step solves (M + λI)δ = −g: on the quadratic M = A. */
+static void test_exact_step_dense(void **s) {
+  (void)s;
+  setup_quad();
+  double th[N], g[N], d[N];
+  memcpy(th, TH0, sizeof th);
+  grad_at(th, g);
+  ph_error err = {0};
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
+  for (int m = 0; m < 2; m++) {
+    assert_int_equal(ph_llqr_exact_step(&OBJ, th, &b, (ph_metric)m, 0.3, PH_SOLVER_DENSE, d, &err), PH_OK);
+    for (int i = 0; i < N; i++) assert_true(fabs(d[i] + g[i] / (Q.a[i] + 0.3)) < 1e-14);
+  }
+  assert_int_equal(ph_llqr_exact_step(&OBJ, th, &b, PH_METRIC_GN, 0, PH_SOLVER_RICCATI, d, &err),
+                   PH_ERR_UNSUPPORTED);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sam_family),
@@ -412,6 +430,7 @@ int main(void) {
       cmocka_unit_test(test_save_load),
       cmocka_unit_test(test_invalid_configs),
       cmocka_unit_test(test_precond_algebra),
+      cmocka_unit_test(test_exact_step_dense),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
