@@ -240,8 +240,8 @@ int ph_cmd_demo(int argc, char **argv) {
     ph_demo_add(&d, "figures", P("fig-curves-%s", fx),
                 P("%s/figures/training_curves.%s", out, fx), 1, "plot", "curves",
                 P("%s/train/sgd", out), P("%s/train/sam", out),
-                P("%s/train/llqr", out), P("%s/train/llqr-sam", out), "--title",
-                "mlp:64-64:tanh on digits", "--out",
+                P("%s/train/llqr", out), P("%s/train/llqr-sam", out), "--log",
+                "--out",
                 P("%s/figures/training_curves.%s", out, fx), NULL);
     ph_demo_add(&d, "figures", P("fig-spectrum-%s", fx),
                 P("%s/figures/spectrum_llqr-sam.%s", out, fx), 1, "plot",
