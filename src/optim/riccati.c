@@ -8,23 +8,21 @@
  * Newton step at a saddle needs. It serves any objective with n up to a few
  * thousand, and is the reference the LLQR relaxation is compared against.
  *
- * Not done yet: the backward Riccati recursion over the layers of an MLP
- * (algorithms.md §3.1). ph_llqr_exact_step with PH_SOLVER_RICCATI returns
- * PH_ERR_UNSUPPORTED and says so. */
+ * PH_SOLVER_RICCATI runs the backward Riccati recursion over the layers of
+ * an MLP (riccati_mlp.c); other objectives get PH_ERR_UNSUPPORTED. */
 #include <lapacke.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
-#include "optim/riccati.h"
+#include "optim/riccati_int.h"
 
 #define DENSE_MAX 8000
 
 ph_status ph_llqr_exact_step(ph_objective *obj, const double *theta, const ph_batch *batch, ph_metric metric, double damping, ph_step_solver solver, double *step, ph_error *err) {
   size_t n = obj->n;
   if (solver == PH_SOLVER_RICCATI)
-    return ph_error_set(err, PH_ERR_UNSUPPORTED,
-                        "the Riccati solver is not implemented yet; use --solver dense");
+    return ph_riccati_mlp_step(obj, theta, batch, metric, damping, step, err);
   if (n > DENSE_MAX)
     return ph_error_set(err, PH_ERR_ARG,
                         "dense step: %zu parameters (at most %d)", n, DENSE_MAX);
@@ -51,6 +49,13 @@ ph_status ph_llqr_exact_step(ph_objective *obj, const double *theta, const ph_ba
     else {
       memcpy(Mc, M, n * n * sizeof(double));
       double *rhs = ph_malloc(n, sizeof(double), "rhs", err);
+      if (!rhs) {
+        free(Mc);
+        free(M);
+        free(e);
+        free(ipiv);
+        return PH_ERR_NOMEM;
+      }
       memcpy(rhs, step, n * sizeof(double));
       lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'U', (lapack_int)n, 1, Mc, (lapack_int)n, step, 1);
       if (info > 0) { /* not positive definite: symmetric indefinite solve */
