@@ -18,12 +18,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/rng.h"
 #include "core/vec.h"
 #include "data/dataset.h"
+#include "core/afile.h"
+#include "core/ckpt.h"
+#include "nn/graph.h"
 #include "nn/net.h"
 #include "nn/net_int.h"
 
@@ -250,6 +254,373 @@ static void test_ggn_equals_hessian_linear(void **s) {
   free_data(&d);
 }
 
+
+/* ---- every op alone ----
+ * For one layer y = f(x; θ) take the scalar S(x, θ) = Σ r⊙y + ½‖y‖², so
+ * dS/dy = r + y and S has nonzero curvature through every op. Then:
+ *   backward        (dx, dθ) from dy = r + y  vs central differences of S;
+ *   tangent fwd     ẏ along (ẋ, v)             vs central differences of f;
+ *   tangent bwd     with ḋy = ẏ, second order: (ḋx, (Hv)_θ) is the
+ *                   directional derivative of the backward along (ẋ, v),
+ *                   vs central differences of (dx, dθ);
+ *   Gauss-Newton    tangent bwd without second order = backward of ḋy;
+ *   naive kernels   all four passes of nn_naive_* agree to rounding. */
+typedef struct op_case {
+  const char *name;
+  nn_layer l;
+  size_t n_theta;
+} op_case;
+
+static nn_layer mk_conv(size_t ci, size_t hi, size_t co, size_t k, size_t st, size_t pad) {
+  nn_layer l;
+  memset(&l, 0, sizeof l);
+  l.kind = NN_CONV;
+  l.c_in = ci; l.hi = l.wi = hi; l.c_out = co; l.k = k; l.stride = st; l.pad = pad;
+  l.ho = l.wo = (hi + 2 * pad - k) / st + 1;
+  l.in_size = ci * hi * hi;
+  l.out_size = co * l.ho * l.wo;
+  l.w_off = 0;
+  l.b_off = co * ci * k * k;
+  return l;
+}
+
+static nn_layer mk_pool(nn_kind kind, size_t c, size_t hi, size_t k) {
+  nn_layer l;
+  memset(&l, 0, sizeof l);
+  l.kind = kind;
+  l.c_in = l.c_out = c; l.hi = l.wi = hi; l.k = l.stride = k;
+  l.ho = l.wo = hi / k;
+  l.in_size = c * hi * hi;
+  l.out_size = c * l.ho * l.wo;
+  return l;
+}
+
+/* S and dS/dy = r + y at (x, θ). */
+static double op_S(nn_layer *l, const double *th, size_t B, const double *x,
+                   const double *r, double *y) {
+  nn_forward(l, th, B, x, y);
+  double s = 0;
+  for (size_t i = 0; i < B * l->out_size; i++) s += r[i] * y[i] + 0.5 * y[i] * y[i];
+  return s;
+}
+
+/* (dx, dθ) at (x, θ) into dx, g (g zeroed first). */
+static void op_grad(nn_layer *l, const double *th, size_t nt, size_t B,
+                    const double *x, const double *r, double *y, double *dy,
+                    double *dx, double *g) {
+  nn_forward(l, th, B, x, y);
+  for (size_t i = 0; i < B * l->out_size; i++) dy[i] = r[i] + y[i];
+  memset(g, 0, (nt ? nt : 1) * sizeof *g);
+  nn_backward(l, th, B, x, y, dy, dx, g);
+}
+
+static int near(double a, double b, double scale) {
+  return fabs(a - b) <= TOL * (1 + scale);
+}
+
+static void check_op(op_case *c) {
+  nn_layer *l = &c->l;
+  const size_t B = 3, ni = B * l->in_size, no = B * l->out_size, nt = c->n_theta;
+  const size_t ntt = nt ? nt : 1;
+  if (l->kind == NN_CONV) {
+    size_t cs = l->c_in * l->k * l->k * l->ho * l->wo;
+    l->cols = calloc(cs, sizeof(double));
+    l->tcols = calloc(cs, sizeof(double));
+    l->dcols = calloc(cs, sizeof(double));
+  }
+  if (l->kind == NN_MAXPOOL) l->arg = calloc(B * l->out_size, sizeof(size_t));
+  double *x = malloc(ni * sizeof *x), *tx = malloc(ni * sizeof *tx),
+         *th = malloc(ntt * sizeof *th), *v = malloc(ntt * sizeof *v),
+         *r = malloc(no * sizeof *r), *y = malloc(no * sizeof *y),
+         *dy = malloc(no * sizeof *dy), *ty = malloc(no * sizeof *ty),
+         *dx = malloc(ni * sizeof *dx), *g = malloc(ntt * sizeof *g),
+         *tdx = malloc(ni * sizeof *tdx), *hv = calloc(ntt, sizeof *hv),
+         *xp = malloc(ni * sizeof *xp), *thp = malloc(ntt * sizeof *thp),
+         *yp = malloc(no * sizeof *yp), *ym = malloc(no * sizeof *ym),
+         *dxp = malloc(ni * sizeof *dxp), *dxm = malloc(ni * sizeof *dxm),
+         *gp = malloc(ntt * sizeof *gp), *gm = malloc(ntt * sizeof *gm),
+         *a = malloc((ni > no ? ni : no) * sizeof *a),
+         *ga = calloc(ntt, sizeof *ga);
+  ph_rng rg = ph_rng_make(11, 5);
+  ph_rng_fill_gauss(&rg, x, ni, 1.0);
+  ph_rng_fill_gauss(&rg, tx, ni, 1.0);
+  ph_rng_fill_gauss(&rg, th, ntt, 0.5);
+  ph_rng_fill_gauss(&rg, v, ntt, 1.0);
+  ph_rng_fill_gauss(&rg, r, no, 1.0);
+  /* backward vs differences of S, coordinate by coordinate */
+  op_grad(l, th, nt, B, x, r, y, dy, dx, g);
+  double sd = ph_vec_amax(ni, dx) + (nt ? ph_vec_amax(nt, g) : 0);
+  for (size_t i = 0; i < ni; i++) {
+    memcpy(xp, x, ni * sizeof *x);
+    xp[i] = x[i] + H;
+    double sp = op_S(l, th, B, xp, r, yp);
+    xp[i] = x[i] - H;
+    double sm = op_S(l, th, B, xp, r, yp);
+    if (!near((sp - sm) / (2 * H), dx[i], sd))
+      fprintf(stderr, "%s dx[%zu] %.12g vs fd %.12g\n", c->name, i, dx[i], (sp - sm) / (2 * H));
+    assert_true(near((sp - sm) / (2 * H), dx[i], sd));
+  }
+  for (size_t i = 0; i < nt; i++) {
+    memcpy(thp, th, nt * sizeof *th);
+    thp[i] = th[i] + H;
+    double sp = op_S(l, thp, B, x, r, yp);
+    thp[i] = th[i] - H;
+    double sm = op_S(l, thp, B, x, r, yp);
+    if (!near((sp - sm) / (2 * H), g[i], sd))
+      fprintf(stderr, "%s dθ[%zu] %.12g vs fd %.12g\n", c->name, i, g[i], (sp - sm) / (2 * H));
+    assert_true(near((sp - sm) / (2 * H), g[i], sd));
+  }
+  /* points (x ± hẋ, θ ± hv) */
+  for (size_t i = 0; i < ni; i++) xp[i] = x[i] + H * tx[i];
+  for (size_t i = 0; i < nt; i++) thp[i] = th[i] + H * v[i];
+  op_grad(l, thp, nt, B, xp, r, yp, a, dxp, gp);
+  for (size_t i = 0; i < ni; i++) xp[i] = x[i] - H * tx[i];
+  for (size_t i = 0; i < nt; i++) thp[i] = th[i] - H * v[i];
+  op_grad(l, thp, nt, B, xp, r, ym, a, dxm, gm);
+  /* tangent forward (at the base point: maxpool's argmax is refreshed) */
+  op_grad(l, th, nt, B, x, r, y, dy, dx, g);
+  nn_tangent_forward(l, th, v, B, x, tx, ty);
+  double st = ph_vec_amax(no, ty);
+  for (size_t i = 0; i < no; i++) {
+    double fd = (yp[i] - ym[i]) / (2 * H);
+    if (!near(fd, ty[i], st)) fprintf(stderr, "%s ẏ[%zu] %.12g vs fd %.12g\n", c->name, i, ty[i], fd);
+    assert_true(near(fd, ty[i], st));
+  }
+  /* tangent backward, second order: R_v of (dx, dθ) */
+  nn_tangent_backward(l, th, v, B, x, tx, dy, ty, tdx, hv, 1);
+  double sh = ph_vec_amax(ni, tdx) + (nt ? ph_vec_amax(nt, hv) : 0);
+  for (size_t i = 0; i < ni; i++) {
+    double fd = (dxp[i] - dxm[i]) / (2 * H);
+    if (!near(fd, tdx[i], sh)) fprintf(stderr, "%s ḋx[%zu] %.12g vs fd %.12g\n", c->name, i, tdx[i], fd);
+    assert_true(near(fd, tdx[i], sh));
+  }
+  for (size_t i = 0; i < nt; i++) {
+    double fd = (gp[i] - gm[i]) / (2 * H);
+    if (!near(fd, hv[i], sh)) fprintf(stderr, "%s (Hv)[%zu] %.12g vs fd %.12g\n", c->name, i, hv[i], fd);
+    assert_true(near(fd, hv[i], sh));
+  }
+  /* Gauss-Newton: no second-order terms = the backward of ḋy */
+  double *gn = calloc(ntt, sizeof *gn), *gnx = malloc(ni * sizeof *gnx);
+  nn_tangent_backward(l, th, v, B, x, tx, dy, ty, gnx, gn, 0);
+  memset(ga, 0, ntt * sizeof *ga);
+  nn_backward(l, th, B, x, y, ty, a, ga);
+  for (size_t i = 0; i < ni; i++) assert_true(fabs(gnx[i] - a[i]) <= 1e-14 * (1 + ph_vec_amax(ni, a)));
+  for (size_t i = 0; i < nt; i++) assert_true(fabs(gn[i] - ga[i]) <= 1e-14 * (1 + ph_vec_amax(nt, ga)));
+  /* naive references: forward, backward, tangent forward and backward.
+   * Both sum the same products in different orders: |Δ| ≤ K ε Σ|terms|,
+   * K ≤ 75 terms here, bounded by 1e-12 (1 + max). */
+  if (l->kind == NN_DENSE || l->kind == NN_CONV) {
+    double *n1 = malloc(no * sizeof *n1), *n2 = malloc(ni * sizeof *n2),
+           *n3 = calloc(ntt, sizeof *n3), *n4 = malloc(no * sizeof *n4),
+           *n5 = malloc(ni * sizeof *n5), *n6 = calloc(ntt, sizeof *n6);
+    for (int so = 0; so < 2; so++) {
+      nn_naive_forward(l, th, B, x, n1);
+      memset(n3, 0, ntt * sizeof *n3);
+      nn_naive_backward(l, th, B, x, n1, dy, n2, n3);
+      nn_naive_tangent_forward(l, th, v, B, x, tx, n4);
+      memset(n6, 0, ntt * sizeof *n6);
+      nn_naive_tangent_backward(l, th, v, B, x, tx, dy, ty, n5, n6, so);
+      double *ref_tdx = so ? tdx : gnx, *ref_hv = so ? hv : gn;
+      for (size_t i = 0; i < no; i++) {
+        assert_true(fabs(n1[i] - y[i]) <= 1e-12 * (1 + ph_vec_amax(no, y)));
+        assert_true(fabs(n4[i] - ty[i]) <= 1e-12 * (1 + st));
+      }
+      for (size_t i = 0; i < ni; i++) {
+        assert_true(fabs(n2[i] - dx[i]) <= 1e-12 * (1 + sd));
+        assert_true(fabs(n5[i] - ref_tdx[i]) <= 1e-12 * (1 + sh));
+      }
+      for (size_t i = 0; i < nt; i++) {
+        assert_true(fabs(n3[i] - g[i]) <= 1e-12 * (1 + sd));
+        assert_true(fabs(n6[i] - ref_hv[i]) <= 1e-12 * (1 + sh));
+      }
+    }
+    free(n1); free(n2); free(n3); free(n4); free(n5); free(n6);
+  }
+  free(gn); free(gnx);
+  free(x); free(tx); free(th); free(v); free(r); free(y); free(dy); free(ty);
+  free(dx); free(g); free(tdx); free(hv); free(xp); free(thp); free(yp); free(ym);
+  free(dxp); free(dxm); free(gp); free(gm); free(a); free(ga);
+  free(l->cols); free(l->tcols); free(l->dcols); free(l->arg);
+}
+
+static void test_ops_alone(void **s) {
+  (void)s;
+  op_case cases[16];
+  size_t nc = 0;
+  nn_layer d;
+  memset(&d, 0, sizeof d);
+  d.kind = NN_DENSE;
+  d.n_in = d.in_size = 5;
+  d.n_out = d.out_size = 4;
+  d.w_off = 0;
+  d.b_off = 20;
+  cases[nc++] = (op_case){"dense", d, 24};
+  static const char *const an[] = {"identity", "tanh", "relu", "gelu", "softplus", "sigmoid"};
+  for (int k = 0; k < 6; k++) {
+    nn_layer a;
+    memset(&a, 0, sizeof a);
+    a.kind = NN_ACT;
+    a.act = (nn_act)k;
+    a.in_size = a.out_size = 7;
+    cases[nc++] = (op_case){an[k], a, 0};
+  }
+  nn_layer cv = mk_conv(2, 5, 3, 3, 1, 1);
+  cases[nc++] = (op_case){"conv k3 s1 p1", cv, 3 * 2 * 9 + 3};
+  cv = mk_conv(2, 7, 2, 3, 2, 0);
+  cases[nc++] = (op_case){"conv k3 s2 p0", cv, 2 * 2 * 9 + 2};
+  cv = mk_conv(3, 4, 2, 1, 1, 0);
+  cases[nc++] = (op_case){"conv k1", cv, 2 * 3 + 2};
+  cv = mk_conv(1, 6, 2, 5, 2, 2);
+  cases[nc++] = (op_case){"conv k5 s2 p2", cv, 2 * 25 + 2};
+  cases[nc++] = (op_case){"maxpool 2", mk_pool(NN_MAXPOOL, 2, 4, 2), 0};
+  cases[nc++] = (op_case){"maxpool 3 (floor)", mk_pool(NN_MAXPOOL, 1, 7, 3), 0};
+  cases[nc++] = (op_case){"avgpool 2", mk_pool(NN_AVGPOOL, 2, 4, 2), 0};
+  nn_layer f;
+  memset(&f, 0, sizeof f);
+  f.kind = NN_FLATTEN;
+  f.in_size = f.out_size = 12;
+  cases[nc++] = (op_case){"flatten", f, 0};
+  for (size_t i = 0; i < nc; i++) check_op(&cases[i]);
+}
+
+/* Column j of the dense Hessian (from Hv with e_j) against central
+ * differences of the gradient along e_j, and symmetry. FD error per entry
+ * ≤ h²|∂³L|/6 + ε|g|/h ≈ 1e-10 here; bound TOL (1 + max|H|). */
+static void check_dense_hessian(ph_objective *o, const double *th, const ph_batch *b) {
+  ph_error err = {0};
+  size_t n = o->n;
+  assert_true(n <= 2000);
+  double *Hm = malloc(n * n * sizeof *Hm), *e = calloc(n, sizeof *e),
+         *t = malloc(n * sizeof *t), *gp = malloc(n * sizeof *gp),
+         *gm = malloc(n * sizeof *gm);
+  double mx = 0, L, worst = 0;
+  for (size_t j = 0; j < n; j++) {
+    e[j] = 1;
+    assert_int_equal(ph_objective_hvp(o, th, b, e, Hm + j * n, &err), PH_OK);
+    e[j] = 0;
+  }
+  for (size_t i = 0; i < n * n; i++) mx = fmax(mx, fabs(Hm[i]));
+  assert_true(mx > 0);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < i; j++)
+      assert_true(fabs(Hm[i * n + j] - Hm[j * n + i]) <= 64 * 2.2e-16 * (double)n * (1 + mx));
+  memcpy(t, th, n * sizeof *t);
+  for (size_t j = 0; j < n; j++) {
+    t[j] = th[j] + H;
+    assert_int_equal(ph_objective_loss_grad(o, t, b, &L, gp, &err), PH_OK);
+    t[j] = th[j] - H;
+    assert_int_equal(ph_objective_loss_grad(o, t, b, &L, gm, &err), PH_OK);
+    t[j] = th[j];
+    for (size_t i = 0; i < n; i++)
+      worst = fmax(worst, fabs((gp[i] - gm[i]) / (2 * H) - Hm[j * n + i]));
+  }
+  if (worst > TOL * (1 + mx)) fprintf(stderr, "%s: dense Hessian vs FD %g (max |H| %g)\n", o->name, worst, mx);
+  assert_true(worst <= TOL * (1 + mx));
+  free(Hm); free(e); free(t); free(gp); free(gm);
+}
+
+/* Checkpoint round trip through ph_net_ckpt_put / ph_net_bundle_load, and
+ * rejection of a truncated and a bit-flipped file. */
+static void test_ckpt_roundtrip(void **s) {
+  (void)s;
+  ph_data_options opt = ph_data_options_default();
+  opt.max_train = 50;
+  opt.seed = 42; /* the checkpoint's seed is also its data seed */
+  ph_error err = {0};
+  ph_dataset *d;
+  assert_int_equal(ph_dataset_load("digits", &opt, &d, &err), PH_OK);
+  ph_objective *o;
+  assert_int_equal(ph_net_create("cnn:c2k3-p2:tanh", d, 64, &o, &err), PH_OK);
+  double *th = malloc(o->n * sizeof *th);
+  assert_int_equal(ph_net_init_params(o, 42, th, &err), PH_OK);
+  char dir[] = "/tmp/ph_test_nn_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256], bad[256];
+  snprintf(path, sizeof path, "%s/m.ckpt", dir);
+  snprintf(bad, sizeof bad, "%s/bad.ckpt", dir);
+  ph_ckpt *ck = ph_ckpt_new(&err);
+  assert_non_null(ck);
+  assert_int_equal(ph_net_ckpt_put(ck, o, "digits", 42, th, &err), PH_OK);
+  assert_int_equal(ph_ckpt_write(ck, path, &err), PH_OK);
+  ph_ckpt_free(ck);
+  ph_net_bundle bd;
+  assert_int_equal(ph_net_bundle_load(path, NULL, &opt, 16, &bd, &err), PH_OK);
+  assert_int_equal(bd.obj->n, o->n);
+  assert_memory_equal(bd.theta, th, o->n * sizeof *th);
+  assert_string_equal(ph_net_spec(bd.obj), "cnn:c2k3-p2:tanh");
+  size_t k;
+  const uint64_t *seed = ph_ckpt_get_u64(bd.ck, "seed", &k);
+  assert_true(seed && k == 1 && seed[0] == 42);
+  /* the loaded model computes the same loss as the original */
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, 50};
+  double L1, L2;
+  assert_int_equal(ph_objective_loss_grad(o, th, &b, &L1, NULL, &err), PH_OK);
+  assert_int_equal(ph_objective_loss_grad(bd.obj, bd.theta, &b, &L2, NULL, &err), PH_OK);
+  assert_true(fabs(L1 - L2) <= 1e-13 * fabs(L1));
+  ph_net_bundle_free(&bd);
+  /* truncated, bit-flipped in θ, and one byte short: all rejected */
+  unsigned char *buf;
+  size_t len;
+  assert_int_equal(ph_read_file(path, &buf, &len, &err), PH_OK);
+  size_t cuts[3] = {len / 2, len - 1, 20};
+  for (int c = 0; c < 4; c++) {
+    FILE *f = fopen(bad, "wb");
+    assert_non_null(f);
+    if (c < 3)
+      fwrite(buf, 1, cuts[c], f);
+    else {
+      buf[len - 100] ^= 0x10;
+      fwrite(buf, 1, len, f);
+    }
+    fclose(f);
+    ph_error e2 = {0};
+    assert_int_not_equal(ph_net_bundle_load(bad, NULL, &opt, 16, &bd, &e2), PH_OK);
+    assert_true(strstr(e2.msg, "bad.ckpt") != NULL);
+    assert_null(bd.obj);
+  }
+  free(buf);
+  remove(path);
+  remove(bad);
+  rmdir(dir);
+  ph_objective_destroy(o);
+  free(th);
+  ph_dataset_free(d);
+}
+
+/* Initialisation: deterministic in the seed; He (√(2/fan_in)) before relu,
+ * Glorot (√(2/(fan_in+fan_out))) for the output layer; biases 0. Sample std
+ * of m draws has relative standard error ≈ 1/√(2m); allow 5 of them. */
+static void test_init(void **s) {
+  (void)s;
+  ph_dataset d;
+  fill_data(&d, PH_TASK_CLASSIFY, 64, 0, 0, 10, 4, 8);
+  ph_error err = {0};
+  ph_objective *o;
+  assert_int_equal(ph_net_create("mlp:256:relu", &d, 4, &o, &err), PH_OK);
+  size_t n = o->n;
+  double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+  ph_net_init_params(o, 5, a, &err);
+  ph_net_init_params(o, 5, b, &err);
+  assert_memory_equal(a, b, n * sizeof *a);
+  ph_net_init_params(o, 6, b, &err);
+  assert_memory_not_equal(a, b, n * sizeof *a);
+  for (size_t k = 0; k < o->n_blocks; k++) {
+    const ph_block *bl = &o->blocks[k];
+    double ss = 0;
+    for (size_t i = 0; i < bl->size; i++) ss += a[bl->offset + i] * a[bl->offset + i];
+    double sdv = sqrt(ss / (double)bl->size);
+    if (bl->kind == PH_BLOCK_BIAS) {
+      assert_true(sdv == 0);
+      continue;
+    }
+    double want = k == 0 ? sqrt(2.0 / 64) : sqrt(2.0 / (256 + 10));
+    assert_true(fabs(sdv / want - 1) <= 5 / sqrt(2.0 * (double)bl->size));
+  }
+  ph_objective_destroy(o);
+  free(a); free(b);
+  free_data(&d);
+}
+
 /* The dense Hessian from n Hv products is symmetric and its columns match
  * differences of the gradient (a tiny CNN and an MLP on real digits). */
 static void test_dense_hessian_digits(void **s) {
@@ -263,24 +634,12 @@ static void test_dense_hessian_digits(void **s) {
   for (int k = 0; k < 2; k++) {
     ph_objective *o;
     assert_int_equal(ph_net_create(specs[k], d, 64, &o, &err), PH_OK);
-    size_t n = o->n;
-    assert_true(n <= 2000);
-    double *th = malloc(n * sizeof *th), *Hm = malloc(n * n * sizeof *Hm),
-           *e = calloc(n, sizeof *e);
+    double *th = malloc(o->n * sizeof *th);
     ph_net_init_params(o, 2, th, &err);
     ph_batch b = ph_batch_all(o, PH_SPLIT_TRAIN);
-    double mx = 0;
-    for (size_t j = 0; j < n; j++) {
-      e[j] = 1;
-      assert_int_equal(ph_objective_hvp(o, th, &b, e, Hm + j * n, &err), PH_OK);
-      e[j] = 0;
-    }
-    for (size_t i = 0; i < n * n; i++) mx = fmax(mx, fabs(Hm[i]));
-    for (size_t i = 0; i < n; i++)
-      for (size_t j = 0; j < i; j++)
-        assert_true(fabs(Hm[i * n + j] - Hm[j * n + i]) <= 64 * 2.2e-16 * (double)n * (1 + mx));
+    check_dense_hessian(o, th, &b);
     ph_objective_destroy(o);
-    free(th); free(Hm); free(e);
+    free(th);
   }
   ph_dataset_free(d);
 }
@@ -294,6 +653,9 @@ int main(void) {
       cmocka_unit_test(test_ggn_explicit),
       cmocka_unit_test(test_ggn_equals_hessian_linear),
       cmocka_unit_test(test_dense_hessian_digits),
+      cmocka_unit_test(test_ops_alone),
+      cmocka_unit_test(test_ckpt_roundtrip),
+      cmocka_unit_test(test_init),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
