@@ -100,8 +100,8 @@ static ph_status setup(ws *w, ph_objective *obj, const double *theta, const ph_d
   size_t L = 0, B = batch->n;
   PH_TRY(ph_net_mlp_layers(obj, lay, RIC_MAX_LAYERS, &L, err));
   if (L == 0) return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: no dense layers", obj->name);
-  if (d->task == PH_TASK_SEQUENCE || d->in_ndim != 1)
-    return ph_error_set(err, PH_ERR_UNSUPPORTED, "riccati step: %s is not a flat-feature data set", d->name);
+  if (d->task == PH_TASK_SEQUENCE) /* images are flat rows to an MLP (no flatten layer) */
+    return ph_error_set(err, PH_ERR_UNSUPPORTED, "riccati step: %s is a token data set", d->name);
   if (B == 0) return ph_error_set(err, PH_ERR_ARG, "riccati step: empty batch");
   for (size_t i = 0; i < B; i++) {
     size_t e = batch->idx ? batch->idx[i] : i;
