@@ -33,8 +33,8 @@ static void usage(void) {
          "                       step under the metric M (dense: n ≤ 8000)\n"
          "  --metric gn|newton   M for --step: Gauss-Newton or Hessian (default gn)\n"
          "  --damping λ          λ for --step (default 0)\n"
-         "  --solver S           dense or riccati (default dense; riccati is not\n"
-         "                       implemented yet)\n"
+         "  --solver S           dense (any model) or riccati (the backward Riccati\n"
+         "                       recursion over an MLP's layers) (default dense)\n"
          "  --help               this help\n");
 }
 
