@@ -43,16 +43,23 @@ static double median(double *v, size_t n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* The 3 GEMMs per dense layer of a gradient (forward, dW, dX; the first
- * layer has no dX), timed alone on scratch buffers of the same shapes. */
+/* The GEMMs of a gradient, timed alone on scratch buffers of the same
+ * shapes: per dense layer 3 (forward, dW, dX; the first layer has no dX);
+ * per conv layer the same 3 on each example's im2col columns (forward
+ * (c_out, hw) = W (c_out, kk) · cols (kk, hw), dW += dy colsᵀ, dcols = Wᵀ dy).
+ * im2col/col2im, activations, pooling and the loss are excluded. */
 static double gemm_only(const nn_net *n, size_t B, size_t reps) {
   size_t mx = 1;
   for (size_t i = 0; i < n->n_layers; i++) {
     const nn_layer *l = &n->layers[i];
+    size_t s[3] = {0, 0, 0};
     if (l->kind == NN_DENSE) {
-      size_t s[3] = {B * l->n_in, B * l->n_out, l->n_in * l->n_out};
-      for (int k = 0; k < 3; k++) mx = s[k] > mx ? s[k] : mx;
+      s[0] = B * l->n_in; s[1] = B * l->n_out; s[2] = l->n_in * l->n_out;
+    } else if (l->kind == NN_CONV) {
+      size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+      s[0] = kk * hw; s[1] = l->c_out * hw; s[2] = l->c_out * kk;
     }
+    for (int k = 0; k < 3; k++) mx = s[k] > mx ? s[k] : mx;
   }
   double *a = calloc(mx, sizeof *a), *b = calloc(mx, sizeof *b), *c = calloc(mx, sizeof *c);
   double *t = malloc(reps * sizeof *t);
@@ -65,12 +72,22 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
     int first = 1;
     for (size_t i = 0; i < n->n_layers; i++) {
       const nn_layer *l = &n->layers[i];
-      if (l->kind != NN_DENSE) continue;
-      int M = (int)B, K = (int)l->n_in, N = (int)l->n_out;
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, a, N, b, K, 0, c, K);
-      if (!first)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1, a, N, b, K, 0, c, K);
+      if (l->kind == NN_DENSE) {
+        int M = (int)B, K = (int)l->n_in, N = (int)l->n_out;
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, a, N, b, K, 0, c, K);
+        if (!first)
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1, a, N, b, K, 0, c, K);
+      } else if (l->kind == NN_CONV) {
+        int CO = (int)l->c_out, HW = (int)(l->ho * l->wo), KK = (int)(l->c_in * l->k * l->k);
+        for (size_t e = 0; e < B; e++) {
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, CO, HW, KK, 1, a, KK, b, HW, 0, c, HW);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, CO, KK, HW, 1, a, HW, b, HW, 0, c, KK);
+          if (!first)
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, HW, CO, 1, a, KK, b, HW, 0, c, HW);
+        }
+      } else
+        continue;
       first = 0;
     }
     t[r] = ph_now() - t0;
@@ -152,16 +169,14 @@ int ph_cmd_bench(int argc, char **argv) {
     ph_json_add_number(j, "n_params", (double)n);
     ph_json_add_number(j, "threads", (double)threads);
     ph_json_add_number(j, "reps", (double)reps);
+    ph_json_add_number(j, "seed", (double)seed);
     ph_json_add_number(j, "grad_s", mg);
     ph_json_add_number(j, "hvp_s", mh);
     ph_json_add_number(j, "ggnvp_s", mv);
     ph_json_add_number(j, "hvp_over_grad", mh / mg);
     ph_json_add_number(j, "ggnvp_over_grad", mv / mg);
     const nn_net *net = nn_of(o);
-    int dense_only = net != NULL;
-    for (size_t i = 0; net && i < net->n_layers; i++)
-      if (net->layers[i].kind != NN_DENSE && net->layers[i].kind != NN_ACT) dense_only = 0;
-    if (dense_only) {
+    if (net) {
       double gm = gemm_only(net, bn, reps);
       ph_json_add_number(j, "grad_gemm_only_s", gm);
       ph_json_add_number(j, "grad_over_gemm_only", mg / gm);

@@ -50,43 +50,117 @@ void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2) {
   }
 }
 
-/* ---- im2col for one example: x (c, h, w) → cols (c·k·k, ho·wo) ---- */
+/* y = σ(x) and, when d1 is not NULL, σ'(x); one loop per activation. */
+static void act_forward(nn_act a, size_t n, const double *x, double *y,
+                        double *d1) {
+  switch (a) {
+  case ACT_RELU:
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
+    if (d1)
+      for (size_t i = 0; i < n; i++) d1[i] = x[i] > 0 ? 1.0 : 0.0;
+    return;
+  case ACT_TANH:
+    for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
+    if (d1)
+      for (size_t i = 0; i < n; i++) d1[i] = 1 - y[i] * y[i];
+    return;
+  case ACT_IDENTITY:
+    if (y != x) memcpy(y, x, n * sizeof *y);
+    if (d1)
+      for (size_t i = 0; i < n; i++) d1[i] = 1.0;
+    return;
+  default:
+    for (size_t i = 0; i < n; i++) {
+      double f, g, h;
+      nn_act_eval(a, x[i], &f, &g, &h);
+      y[i] = f;
+      if (d1) d1[i] = g;
+    }
+    return;
+  }
+}
+
+void nn_act_scale(const nn_layer *l, size_t n, const double *x,
+                  const double *u, double *out) {
+  if (l->d1) {
+    for (size_t i = 0; i < n; i++) out[i] = u[i] * l->d1[i];
+    return;
+  }
+  for (size_t i = 0; i < n; i++) {
+    double f, d1, d2;
+    nn_act_eval(l->act, x[i], &f, &d1, &d2);
+    out[i] = u[i] * d1;
+  }
+}
+
+const double *nn_conv_cols(nn_layer *l, size_t e, const double *in) {
+  size_t kk_hw = l->c_in * l->k * l->k * l->ho * l->wo;
+  if (l->xcols) return l->xcols + e * kk_hw;
+  nn_im2col(l, in + e * l->in_size, l->cols);
+  return l->cols;
+}
+
+/* Output columns oj in [lo, hi) whose input column oj·stride + kj − pad
+ * lies inside [0, wi) (the same for rows). */
+static void valid_range(size_t n_out, size_t n_in, size_t stride, size_t kj,
+                        size_t pad, size_t *lo, size_t *hi) {
+  long a = (long)pad - (long)kj, b = (long)n_in + (long)pad - (long)kj;
+  long s = (long)stride;
+  long l0 = a <= 0 ? 0 : (a + s - 1) / s, h0 = b <= 0 ? 0 : (b + s - 1) / s;
+  if (h0 > (long)n_out) h0 = (long)n_out;
+  if (l0 > h0) l0 = h0;
+  *lo = (size_t)l0;
+  *hi = (size_t)h0;
+}
+
+/* ---- im2col for one example: x (c, h, w) → cols (c·k·k, ho·wo) ----
+ * Row (c, ki, kj) of cols holds x[c, oi·s + ki − p, oj·s + kj − p] at column
+ * oi·wo + oj, 0 in the padding. The valid ranges are computed once per row
+ * so the inner loop has no branches (a memcpy for stride 1). */
 void nn_im2col(const nn_layer *l, const double *x, double *cols) {
-  size_t hw = l->ho * l->wo;
+  size_t hw = l->ho * l->wo, s = l->stride;
   for (size_t c = 0; c < l->c_in; c++)
-    for (size_t ki = 0; ki < l->k; ki++)
+    for (size_t ki = 0; ki < l->k; ki++) {
+      size_t ilo, ihi;
+      valid_range(l->ho, l->hi, s, ki, l->pad, &ilo, &ihi);
       for (size_t kj = 0; kj < l->k; kj++) {
         double *row = cols + ((c * l->k + ki) * l->k + kj) * hw;
-        for (size_t oi = 0; oi < l->ho; oi++) {
-          long ii = (long)(oi * l->stride + ki) - (long)l->pad;
-          for (size_t oj = 0; oj < l->wo; oj++) {
-            long jj = (long)(oj * l->stride + kj) - (long)l->pad;
-            row[oi * l->wo + oj] =
-                (ii >= 0 && jj >= 0 && ii < (long)l->hi && jj < (long)l->wi)
-                    ? x[(c * l->hi + (size_t)ii) * l->wi + (size_t)jj]
-                    : 0.0;
-          }
+        size_t jlo, jhi;
+        valid_range(l->wo, l->wi, s, kj, l->pad, &jlo, &jhi);
+        memset(row, 0, ilo * l->wo * sizeof *row);
+        for (size_t oi = ilo; oi < ihi; oi++) {
+          double *r = row + oi * l->wo;
+          const double *xr = x + (c * l->hi + oi * s + ki - l->pad) * l->wi;
+          memset(r, 0, jlo * sizeof *r);
+          if (s == 1)
+            memcpy(r + jlo, xr + jlo + kj - l->pad, (jhi - jlo) * sizeof *r);
+          else
+            for (size_t oj = jlo; oj < jhi; oj++) r[oj] = xr[oj * s + kj - l->pad];
+          memset(r + jhi, 0, (l->wo - jhi) * sizeof *r);
         }
+        memset(row + ihi * l->wo, 0, (l->ho - ihi) * l->wo * sizeof *row);
       }
+    }
 }
 
 /* Adjoint of im2col: accumulate cols back into x (c, h, w). */
 void nn_col2im(const nn_layer *l, const double *cols, double *x) {
-  size_t hw = l->ho * l->wo;
+  size_t hw = l->ho * l->wo, s = l->stride;
   for (size_t c = 0; c < l->c_in; c++)
-    for (size_t ki = 0; ki < l->k; ki++)
+    for (size_t ki = 0; ki < l->k; ki++) {
+      size_t ilo, ihi;
+      valid_range(l->ho, l->hi, s, ki, l->pad, &ilo, &ihi);
       for (size_t kj = 0; kj < l->k; kj++) {
         const double *row = cols + ((c * l->k + ki) * l->k + kj) * hw;
-        for (size_t oi = 0; oi < l->ho; oi++) {
-          long ii = (long)(oi * l->stride + ki) - (long)l->pad;
-          if (ii < 0 || ii >= (long)l->hi) continue;
-          for (size_t oj = 0; oj < l->wo; oj++) {
-            long jj = (long)(oj * l->stride + kj) - (long)l->pad;
-            if (jj < 0 || jj >= (long)l->wi) continue;
-            x[(c * l->hi + (size_t)ii) * l->wi + (size_t)jj] += row[oi * l->wo + oj];
-          }
+        size_t jlo, jhi;
+        valid_range(l->wo, l->wi, s, kj, l->pad, &jlo, &jhi);
+        for (size_t oi = ilo; oi < ihi; oi++) {
+          const double *r = row + oi * l->wo;
+          double *xr = x + (c * l->hi + oi * s + ki - l->pad) * l->wi;
+          for (size_t oj = jlo; oj < jhi; oj++) xr[oj * s + kj - l->pad] += r[oj];
         }
       }
+    }
 }
 
 static void add_bias_rows(double *y, const double *b, size_t B, size_t n) {
@@ -112,21 +186,19 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
     return;
   }
   case NN_ACT:
-    for (size_t i = 0; i < B * l->in_size; i++) {
-      double d1, d2;
-      nn_act_eval(l->act, in[i], &out[i], &d1, &d2);
-    }
+    act_forward(l->act, B * l->in_size, in, out, l->d1);
     return;
   case NN_CONV: {
     size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
     const double *W = theta + l->w_off, *b = theta + l->b_off;
     for (size_t e = 0; e < B; e++) {
-      nn_im2col(l, in + e * l->in_size, l->cols);
+      double *cols = l->xcols ? l->xcols + e * kk * hw : l->cols;
+      nn_im2col(l, in + e * l->in_size, cols);
       double *y = out + e * l->out_size;
       for (size_t c = 0; c < l->c_out; c++)
         for (size_t q = 0; q < hw; q++) y[c * hw + q] = b[c];
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
-                  (int)hw, (int)kk, 1.0, W, (int)kk, l->cols, (int)hw, 1.0, y,
+                  (int)hw, (int)kk, 1.0, W, (int)kk, cols, (int)hw, 1.0, y,
                   (int)hw);
     }
     return;
@@ -185,21 +257,16 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
     return;
   }
   case NN_ACT:
-    if (din)
-      for (size_t i = 0; i < B * l->in_size; i++) {
-        double f, d1, d2;
-        nn_act_eval(l->act, in[i], &f, &d1, &d2);
-        din[i] = dout[i] * d1;
-      }
+    if (din) nn_act_scale(l, B * l->in_size, in, dout, din);
     return;
   case NN_CONV: {
     size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
     const double *W = theta + l->w_off;
     for (size_t e = 0; e < B; e++) {
       const double *dy = dout + e * l->out_size;
-      nn_im2col(l, in + e * l->in_size, l->cols);
+      const double *cols = nn_conv_cols(l, e, in);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
-                  (int)kk, (int)hw, 1.0, dy, (int)hw, l->cols, (int)hw, 1.0,
+                  (int)kk, (int)hw, 1.0, dy, (int)hw, cols, (int)hw, 1.0,
                   grad + l->w_off, (int)kk);
       for (size_t c = 0; c < l->c_out; c++)
         for (size_t q = 0; q < hw; q++) grad[l->b_off + c] += dy[c * hw + q];

@@ -32,11 +32,10 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
     return;
   }
   case NN_ACT:
-    for (size_t i = 0; i < B * l->in_size; i++) {
-      double f, d1, d2;
-      nn_act_eval(l->act, in[i], &f, &d1, &d2);
-      tout[i] = tin ? d1 * tin[i] : 0.0;
-    }
+    if (tin)
+      nn_act_scale(l, B * l->in_size, in, tin, tout);
+    else
+      memset(tout, 0, B * l->out_size * sizeof *tout);
     return;
   case NN_CONV: {
     size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
@@ -45,14 +44,15 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
       double *y = tout + e * l->out_size;
       for (size_t c = 0; c < l->c_out; c++)
         for (size_t q = 0; q < hw; q++) y[c * hw + q] = v[l->b_off + c];
-      nn_im2col(l, in + e * l->in_size, l->cols);
+      const double *cols = nn_conv_cols(l, e, in);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
-                  (int)hw, (int)kk, 1.0, V, (int)kk, l->cols, (int)hw, 1.0, y,
+                  (int)hw, (int)kk, 1.0, V, (int)kk, cols, (int)hw, 1.0, y,
                   (int)hw);
       if (tin) {
-        nn_im2col(l, tin + e * l->in_size, l->tcols);
+        double *tcols = l->txcols ? l->txcols + e * kk * hw : l->tcols;
+        nn_im2col(l, tin + e * l->in_size, tcols);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
-                    (int)hw, (int)kk, 1.0, W, (int)kk, l->tcols, (int)hw, 1.0, y,
+                    (int)hw, (int)kk, 1.0, W, (int)kk, tcols, (int)hw, 1.0, y,
                     (int)hw);
       }
     }
@@ -103,27 +103,32 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
     return;
   }
   case NN_ACT:
-    if (tdin)
-      for (size_t i = 0; i < B * l->in_size; i++) {
-        double f, d1, d2;
-        nn_act_eval(l->act, in[i], &f, &d1, &d2);
-        tdin[i] = tdout[i] * d1;
-        if (second_order && tin) tdin[i] += dout[i] * d2 * tin[i];
-      }
+    if (!tdin) return;
+    /* relu and identity have σ'' = 0: only the first-order term */
+    if (!second_order || !tin || l->act == ACT_RELU || l->act == ACT_IDENTITY) {
+      nn_act_scale(l, B * l->in_size, in, tdout, tdin);
+      return;
+    }
+    for (size_t i = 0; i < B * l->in_size; i++) {
+      double f, d1, d2;
+      nn_act_eval(l->act, in[i], &f, &d1, &d2);
+      tdin[i] = tdout[i] * d1 + dout[i] * d2 * tin[i];
+    }
     return;
   case NN_CONV: {
     size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
     const double *W = theta + l->w_off, *V = v + l->w_off;
     for (size_t e = 0; e < B; e++) {
       const double *tdy = tdout + e * l->out_size, *dy = dout + e * l->out_size;
-      nn_im2col(l, in + e * l->in_size, l->cols);
+      const double *cols = nn_conv_cols(l, e, in);
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
-                  (int)kk, (int)hw, 1.0, tdy, (int)hw, l->cols, (int)hw, 1.0,
+                  (int)kk, (int)hw, 1.0, tdy, (int)hw, cols, (int)hw, 1.0,
                   hv + l->w_off, (int)kk);
       if (second_order && tin) {
-        nn_im2col(l, tin + e * l->in_size, l->tcols);
+        const double *tcols = l->txcols ? l->txcols + e * kk * hw : l->tcols;
+        if (!l->txcols) nn_im2col(l, tin + e * l->in_size, l->tcols);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
-                    (int)kk, (int)hw, 1.0, dy, (int)hw, l->tcols, (int)hw, 1.0,
+                    (int)kk, (int)hw, 1.0, dy, (int)hw, tcols, (int)hw, 1.0,
                     hv + l->w_off, (int)kk);
       }
       for (size_t c = 0; c < l->c_out; c++)

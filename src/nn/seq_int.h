@@ -53,7 +53,19 @@ typedef struct nn_layer {
   double *tcols; /* conv: im2col of the tangent */
   double *dcols; /* conv: column adjoints */
   size_t *arg;   /* maxpool: (B, out_size) index of the max in the input */
+  /* caches filled by nn_forward and read by the later passes on the same
+   * input (NULL: recomputed; hand-built layers in tests may leave them) */
+  double *xcols; /* conv: (max_batch, c_in·k·k, ho·wo) im2col of every
+                    example of the last forward input, when it fits
+                    NN_XCOLS_MAX doubles */
+  double *txcols; /* conv: the same for the input tangent of the last
+                     tangent forward (read by the tangent backward) */
+  double *d1;    /* act: (max_batch, size) σ'(x) at the last forward input */
 } nn_layer;
+
+/* Largest per-layer im2col cache (doubles): 64 MB. Larger layers recompute
+ * their columns in each pass. */
+#define NN_XCOLS_MAX ((size_t)1 << 23)
 
 typedef struct nn_net {
   char spec[128];
@@ -73,7 +85,11 @@ typedef struct nn_net {
   double *acc_buf;       /* (n_params) chunk accumulator */
 } nn_net;
 
-/* Layer passes on a batch of B examples (row-major (B, size) buffers). */
+/* Layer passes on a batch of B examples (row-major (B, size) buffers).
+ * backward, tangent forward and tangent backward of a layer must be called
+ * on the same input (and B) as its last nn_forward: max pooling reuses the
+ * forward's argmax, conv its im2col columns, activations σ'(x); the
+ * tangent backward must follow the tangent forward on the same tangent. */
 void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
                 double *out);
 /* din may be NULL (first layer); grad accumulates. */
@@ -91,6 +107,12 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
 /* σ, σ', σ'' of an activation at pre-activation x. */
 void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
+/* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */
+void nn_act_scale(const nn_layer *l, size_t n, const double *x,
+                  const double *u, double *out);
+/* The im2col columns (c_in·k·k, ho·wo) of example e of the conv input `in`
+ * (the cache of the last forward, or recomputed into l->cols). */
+const double *nn_conv_cols(nn_layer *l, size_t e, const double *in);
 void nn_col2im(const nn_layer *l, const double *cols, double *x);
 
 #endif

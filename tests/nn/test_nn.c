@@ -318,7 +318,9 @@ static int near(double a, double b, double scale) {
   return fabs(a - b) <= TOL * (1 + scale);
 }
 
-static void check_op(op_case *c) {
+/* cached: with the forward caches (conv im2col columns, σ') as the
+ * objective builds them; else every pass recomputes them. */
+static void check_op(op_case *c, int cached) {
   nn_layer *l = &c->l;
   const size_t B = 3, ni = B * l->in_size, no = B * l->out_size, nt = c->n_theta;
   const size_t ntt = nt ? nt : 1;
@@ -327,7 +329,12 @@ static void check_op(op_case *c) {
     l->cols = calloc(cs, sizeof(double));
     l->tcols = calloc(cs, sizeof(double));
     l->dcols = calloc(cs, sizeof(double));
+    if (cached) {
+      l->xcols = calloc(B * cs, sizeof(double));
+      l->txcols = calloc(B * cs, sizeof(double));
+    }
   }
+  if (l->kind == NN_ACT && cached) l->d1 = calloc(B * l->in_size, sizeof(double));
   if (l->kind == NN_MAXPOOL) l->arg = calloc(B * l->out_size, sizeof(size_t));
   double *x = malloc(ni * sizeof *x), *tx = malloc(ni * sizeof *tx),
          *th = malloc(ntt * sizeof *th), *v = malloc(ntt * sizeof *v),
@@ -441,6 +448,9 @@ static void check_op(op_case *c) {
   free(dx); free(g); free(tdx); free(hv); free(xp); free(thp); free(yp); free(ym);
   free(dxp); free(dxm); free(gp); free(gm); free(a); free(ga);
   free(l->cols); free(l->tcols); free(l->dcols); free(l->arg);
+  free(l->xcols); free(l->txcols); free(l->d1);
+  l->cols = l->tcols = l->dcols = l->xcols = l->txcols = l->d1 = NULL;
+  l->arg = NULL;
 }
 
 static void test_ops_alone(void **s) {
@@ -480,7 +490,10 @@ static void test_ops_alone(void **s) {
   f.kind = NN_FLATTEN;
   f.in_size = f.out_size = 12;
   cases[nc++] = (op_case){"flatten", f, 0};
-  for (size_t i = 0; i < nc; i++) check_op(&cases[i]);
+  for (size_t i = 0; i < nc; i++) {
+    check_op(&cases[i], 0);
+    check_op(&cases[i], 1);
+  }
 }
 
 /* Column j of the dense Hessian (from Hv with e_j) against central
