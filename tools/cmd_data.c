@@ -12,7 +12,7 @@
 
 static void usage(void) {
   printf(
-      "usage: pothole data info SPEC [--seed S] [--len L]\n\n"
+      "usage: pothole data info SPEC [--seed S] [--n N] [--len L]\n\n"
       "Load a data set and print JSON: name, spec, task, n_train, n_test,\n"
       "input_shape, n_classes (vocabulary size for token data), checksum\n"
       "(CRC-32 of the preprocessed data) and provenance.\n\n"
@@ -29,6 +29,8 @@ static void usage(void) {
       "  modadd:P[,frac=0.5]    (a + b) mod P, default P = 97\n"
       "  copy:n=2000,len=8,vocab=10   and  reverse:... (token sequences)\n\n"
       "  --seed S   seed for synthetic data and random splits (default 0)\n"
+      "  --n N      keep the first N examples of each split after\n"
+      "             preprocessing (default 0 = all)\n"
       "  --len L    token window for text (default 64)\n"
       "  --help     this help\n");
 }
@@ -36,6 +38,7 @@ static void usage(void) {
 int ph_cmd_data(int argc, char **argv) {
   static const struct option opts[] = {{"seed", required_argument, 0, 's'},
                                        {"len", required_argument, 0, 'l'},
+                                       {"n", required_argument, 0, 'n'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   ph_data_options o = ph_data_options_default();
@@ -49,6 +52,12 @@ int ph_cmd_data(int argc, char **argv) {
     case 'l':
       if (ph_cli_size(CMD, "--len", optarg, 2, 4096, &o.seq_len)) return 2;
       break;
+    case 'n': {
+      size_t cap;
+      if (ph_cli_size(CMD, "--n", optarg, 0, (size_t)1 << 40, &cap)) return 2;
+      o.max_train = o.max_test = cap;
+      break;
+    }
     case 'h': usage(); return 0;
     default: return ph_cli_usage(CMD, "unknown option");
     }
@@ -87,6 +96,8 @@ int ph_cmd_data(int argc, char **argv) {
   snprintf(crc, sizeof crc, "%08x", d->checksum);
   cJSON_AddStringToObject(j, "checksum", crc);
   ph_json_add_number(j, "seed", (double)o.seed);
+  ph_json_add_number(j, "max_examples", (double)o.max_train);
+  ph_json_add_number(j, "seq_len", (double)o.seq_len);
   cJSON_AddStringToObject(j, "provenance", d->provenance);
   ph_json_add_stamp(j);
   char *text = cJSON_Print(j);

@@ -13,6 +13,10 @@ check digits 0 "$P" data info digits
 echo "$out" | grep -q '"n_classes":[[:space:]]*10' || { echo "FAIL digits json"; fail=1; }
 check modadd 0 "$P" data info modadd:97
 echo "$out" | grep -q '"n_train":[[:space:]]*4705' || { echo "FAIL modadd json"; fail=1; }
+check cap 0 "$P" data info digits --n 100
+echo "$out" | grep -q '"n_train":[[:space:]]*100,' || { echo "FAIL --n cap"; fail=1; }
+echo "$out" | grep -q '"n_test":[[:space:]]*100,' || { echo "FAIL --n cap test"; fail=1; }
+check bad-n 2 "$P" data info digits --n abc
 check text 0 "$P" data info text
 check help 0 "$P" data --help
 check unknown-spec 1 "$P" data info nosuch
