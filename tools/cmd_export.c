@@ -37,6 +37,12 @@ static void usage(void) {
 static cJSON *seq_layers(const nn_net *n) {
   cJSON *a = cJSON_CreateArray();
   int flattened = 0;
+  if (n->seq_T) { /* token ids [N, T] → one-hot [N, T·V] */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "one_hot");
+    ph_json_add_number(o, "vocab", (double)n->vocab);
+    cJSON_AddItemToArray(a, o);
+  }
   for (size_t i = 0; i < n->n_layers; i++) {
     const nn_layer *l = &n->layers[i];
     cJSON *o = cJSON_CreateObject();
@@ -79,6 +85,13 @@ static cJSON *seq_layers(const nn_net *n) {
       cJSON_AddStringToObject(o, "type", "flatten");
       break;
     }
+    cJSON_AddItemToArray(a, o);
+  }
+  if (n->seq_T) { /* logits [N, T·V] → [N, T, V], one softmax per position */
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "type", "reshape");
+    double sh[2] = {(double)n->seq_T, (double)n->vocab};
+    cJSON_AddItemToObject(o, "shape", ph_json_array(sh, 2));
     cJSON_AddItemToArray(a, o);
   }
   return a;

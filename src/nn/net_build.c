@@ -9,7 +9,9 @@
  *                                default cnn:c8k3-p2-c16k3-p2:relu
  * ACT: tanh, relu, gelu, softplus, sigmoid, identity. An activation follows
  * every conv and hidden dense layer; a final dense layer maps to the logits
- * (classes) or outputs (regression). */
+ * (classes) or outputs (regression). On token data (linear and mlp only)
+ * the T token ids are one-hot encoded (T·V inputs) and the last layer gives
+ * T·V logits, one softmax over V per position. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,10 +183,14 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
   nn_act act;
   int is_cnn;
   PH_TRY(parse_spec(spec, plan, &n_plan, &act, &is_cnn, err));
-  if (d->task == PH_TASK_SEQUENCE)
+  if (d->task == PH_TASK_SEQUENCE && is_cnn)
     return ph_error_set(err, PH_ERR_UNSUPPORTED,
-                        "model %s cannot read token data (%s): use transformer:dDhHlL",
+                        "model %s cannot read token data (%s): use mlp:... or transformer:dDhHlL",
                         spec, d->spec);
+  if (d->task == PH_TASK_SEQUENCE && (d->n_targets != d->in_size || d->n_classes == 0))
+    return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                        "model %s: token data %s has %zu inputs but %zu targets per example",
+                        spec, d->spec, d->in_size, d->n_targets);
   if (is_cnn && d->in_ndim != 3)
     return ph_error_set(err, PH_ERR_UNSUPPORTED,
                         "model %s needs image data (C, H, W); %s has flat features",
@@ -196,6 +202,12 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
   n->n_out = n->loss_mse ? d->n_out : d->n_classes;
   size_t c = is_cnn ? d->in_shape[0] : 0, h = is_cnn ? d->in_shape[1] : 0,
          w = is_cnn ? d->in_shape[2] : 0, size = d->in_size;
+  if (d->task == PH_TASK_SEQUENCE) {
+    n->seq_T = d->in_size;
+    n->vocab = d->n_classes;
+    n->n_out = n->seq_T * n->vocab;
+    size = n->seq_T * n->vocab;
+  }
   int conv_i = 0, fc_i = 0, flat = !is_cnn;
   for (size_t i = 0; i < n_plan; i++) {
     plan_item it = plan[i];
@@ -290,7 +302,7 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
     }
   }
   n->p = ph_calloc(B * n->n_out, sizeof(double), "probabilities", err);
-  n->labels = ph_calloc(B, sizeof(int32_t), "labels", err);
+  n->labels = ph_calloc(B * (n->seq_T ? n->seq_T : 1), sizeof(int32_t), "labels", err);
   n->targets = ph_calloc(B * n->n_out, sizeof(double), "targets", err);
   n->acc_buf = ph_calloc(n->n_params, sizeof(double), "scratch", err);
   if (!n->p || !n->labels || !n->targets || !n->acc_buf) return PH_ERR_NOMEM;

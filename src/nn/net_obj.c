@@ -4,7 +4,9 @@
  * than the graph's max batch are processed in chunks; each chunk's seed is
  * scaled by 1/N (N the whole batch), so the result is the same mean loss.
  * Loss: softmax cross-entropy for classes, mean squared error (mean over
- * examples and outputs, as PyTorch's MSELoss) for regression. */
+ * examples and outputs, as PyTorch's MSELoss) for regression; for token
+ * data cross-entropy per position, mean over the batch's positions that
+ * have a target (as PyTorch's cross_entropy with ignore_index=-1). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,21 @@ static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
       return ph_error_set(err, PH_ERR_ARG,
                           "%s: example %zu is outside the %s split (%zu examples)",
                           n->spec, e, b->split ? "test" : "train", avail);
+    if (n->seq_T) {
+      /* one-hot: token t of the example sets feature t·V + id */
+      double *row = n->h[0] + i * n->seq_T * n->vocab;
+      const double *tok = d->x[b->split] + e * d->in_size;
+      memset(row, 0, n->seq_T * n->vocab * sizeof *row);
+      for (size_t t = 0; t < n->seq_T; t++) {
+        if (!(tok[t] >= 0 && tok[t] < (double)n->vocab))
+          return ph_error_set(err, PH_ERR_ARG, "%s: example %zu position %zu: token %g outside [0, %zu)",
+                              n->spec, e, t, tok[t], n->vocab);
+        row[t * n->vocab + (size_t)tok[t]] = 1.0;
+      }
+      memcpy(n->labels + i * n->seq_T, d->y[b->split] + e * n->seq_T,
+             n->seq_T * sizeof(int32_t));
+      continue;
+    }
     memcpy(n->h[0] + i * d->in_size, d->x[b->split] + e * d->in_size,
            d->in_size * sizeof(double));
     if (n->loss_mse)
@@ -38,20 +55,27 @@ static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
 }
 
 /* Loss (summed over the chunk, then scaled) and its derivative w.r.t. the
- * logits, dz = scale ∂ℓ/∂z; counts correct predictions. */
+ * logits, dz = scale ∂ℓ/∂z; counts correct predictions. Classification has
+ * one softmax row of C logits per example, token data seq_T rows; a row
+ * whose label is −1 contributes nothing (dz = 0, p unused). */
 static double head(nn_net *n, size_t m, double scale, double *dz, double *correct) {
-  size_t C = n->n_out;
+  size_t C = n->seq_T ? n->vocab : n->n_out, rows = m * (n->seq_T ? n->seq_T : 1);
   const double *z = n->h[n->n_layers];
   double loss = 0;
-  for (size_t i = 0; i < m; i++) {
+  if (n->loss_mse) {
+    for (size_t i = 0; i < m * C; i++) {
+      double r = z[i] - n->targets[i];
+      loss += r * r / (double)C;
+      if (dz) dz[i] = scale * 2 * r / (double)C;
+    }
+    return loss * scale;
+  }
+  for (size_t i = 0; i < rows; i++) {
     const double *zi = z + i * C;
     double *pi = n->p + i * C;
-    if (n->loss_mse) {
-      for (size_t j = 0; j < C; j++) {
-        double r = zi[j] - n->targets[i * C + j];
-        loss += r * r / (double)C;
-        if (dz) dz[i * C + j] = scale * 2 * r / (double)C;
-      }
+    int32_t y = n->labels[i];
+    if (y < 0) {
+      if (dz) memset(dz + i * C, 0, C * sizeof *dz);
       continue;
     }
     double mx = zi[0];
@@ -64,7 +88,6 @@ static double head(nn_net *n, size_t m, double scale, double *dz, double *correc
     double s = 0;
     for (size_t j = 0; j < C; j++) s += (pi[j] = exp(zi[j] - mx));
     for (size_t j = 0; j < C; j++) pi[j] /= s;
-    int32_t y = n->labels[i];
     loss += -(zi[y] - mx - log(s));
     if ((int32_t)am == y) *correct += 1;
     if (dz)
@@ -73,14 +96,19 @@ static double head(nn_net *n, size_t m, double scale, double *dz, double *correc
   return loss * scale;
 }
 
-/* ḋz = scale H_z ż: softmax CE H_z = diag(p) − ppᵀ; MSE H_z = (2/C) I. */
+/* ḋz = scale H_z ż: softmax CE H_z = diag(p) − ppᵀ per row (0 for rows
+ * without a target); MSE H_z = (2/C) I. */
 static void head_tangent(nn_net *n, size_t m, double scale) {
-  size_t C = n->n_out;
+  size_t C = n->seq_T ? n->vocab : n->n_out, rows = m * (n->seq_T ? n->seq_T : 1);
   const double *tz = n->th[n->n_layers];
   double *out = n->tdh[n->n_layers];
-  for (size_t i = 0; i < m; i++) {
-    if (n->loss_mse) {
-      for (size_t j = 0; j < C; j++) out[i * C + j] = scale * 2 * tz[i * C + j] / (double)C;
+  if (n->loss_mse) {
+    for (size_t i = 0; i < m * C; i++) out[i] = scale * 2 * tz[i] / (double)C;
+    return;
+  }
+  for (size_t i = 0; i < rows; i++) {
+    if (n->labels[i] < 0) {
+      memset(out + i * C, 0, C * sizeof *out);
       continue;
     }
     const double *p = n->p + i * C;
@@ -90,13 +118,41 @@ static void head_tangent(nn_net *n, size_t m, double scale) {
   }
 }
 
+/* The number of loss terms the mean is over: examples, or for token data
+ * the positions with a target in the whole batch. */
+static ph_status count_terms(const nn_net *n, const ph_batch *b, double *count,
+                             ph_error *err) {
+  if (!n->seq_T) {
+    *count = (double)b->n;
+    return PH_OK;
+  }
+  const ph_dataset *d = n->data;
+  size_t c = 0, avail = d->n[b->split];
+  for (size_t i = 0; i < b->n; i++) {
+    size_t e = b->idx ? b->idx[i] : i;
+    if (e >= avail)
+      return ph_error_set(err, PH_ERR_ARG,
+                          "%s: example %zu is outside the %s split (%zu examples)",
+                          n->spec, e, b->split ? "test" : "train", avail);
+    const int32_t *y = d->y[b->split] + e * n->seq_T;
+    for (size_t t = 0; t < n->seq_T; t++) c += y[t] >= 0;
+  }
+  if (c == 0)
+    return ph_error_set(err, PH_ERR_ARG, "%s: the batch has no positions with a target",
+                        n->spec);
+  *count = (double)c;
+  return PH_OK;
+}
+
 static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
                      run_mode mode, const double *v, double *loss, double *out,
                      double *acc, ph_error *err) {
   size_t N = b->n, K = n->n_layers;
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
   if (out) memset(out, 0, n->n_params * sizeof *out);
-  double total = 0, correct = 0, scale = 1.0 / (double)N;
+  double count;
+  PH_TRY(count_terms(n, b, &count, err));
+  double total = 0, correct = 0, scale = 1.0 / count;
   for (size_t start = 0; start < N; start += n->max_batch) {
     size_t m = N - start < n->max_batch ? N - start : n->max_batch;
     PH_TRY(gather(n, b, start, m, err));
@@ -123,7 +179,7 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
                           mode == RUN_HVP);
   }
   if (loss) *loss = total;
-  if (acc) *acc = n->loss_mse ? NAN : correct / (double)N;
+  if (acc) *acc = n->loss_mse ? NAN : correct / count;
   return PH_OK;
 }
 

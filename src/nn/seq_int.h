@@ -63,9 +63,9 @@ typedef struct nn_layer {
   double *d1;    /* act: (max_batch, size) σ'(x) at the last forward input */
 } nn_layer;
 
-/* Largest per-layer im2col cache (doubles): 64 MB. Larger layers recompute
+/* Largest per-layer im2col cache (doubles): 32 MB. Larger layers recompute
  * their columns in each pass. */
-#define NN_XCOLS_MAX ((size_t)1 << 23)
+#define NN_XCOLS_MAX ((size_t)1 << 22)
 
 typedef struct nn_net {
   char spec[128];
@@ -76,11 +76,16 @@ typedef struct nn_net {
   size_t n_blocks;
   ph_block *blocks;
   size_t max_batch;
-  size_t n_out;          /* logits per example */
+  size_t n_out;          /* logits per example (seq_T · C for tokens) */
+  /* token data (PH_TASK_SEQUENCE): the input's seq_T token ids are one-hot
+   * encoded into seq_T·vocab features, and the logits are seq_T rows of C =
+   * vocab classes, one softmax cross-entropy per position with a target
+   * (−1 = none); 0 for other tasks */
+  size_t seq_T, vocab;
   int loss_mse;          /* 0: softmax cross-entropy, 1: mean squared error */
   double **h, **dh, **th, **tdh; /* (n_layers+1) buffers of (max_batch, size) */
   double *p;             /* (max_batch, n_out) softmax probabilities */
-  int32_t *labels;       /* (max_batch) gathered labels */
+  int32_t *labels;       /* (max_batch, n_targets) gathered labels */
   double *targets;       /* (max_batch, n_out) regression targets */
   double *acc_buf;       /* (n_params) chunk accumulator */
 } nn_net;

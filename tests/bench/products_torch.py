@@ -6,7 +6,8 @@ exported inputs, as an independent reference for pothole's engine.
 usage: products_torch.py EXPORT_DIR V.npy OUT_PREFIX [--time REPS]
 writes OUT_PREFIX_loss.npy, OUT_PREFIX_grad.npy, OUT_PREFIX_hvp.npy (flat, in
 model.json parameter order); with --time prints JSON timings (median of REPS).
-Sequential models only (dense, conv2d, pooling, activations)."""
+Sequential models only (dense, conv2d, pooling, activations; one-hot token
+inputs with per-position logits)."""
 import json, sys, time
 import numpy as np
 import torch
@@ -36,6 +37,10 @@ def build(model):
                 h = F.avg_pool2d(h, l["size"], l["stride"])
             elif t == "flatten":
                 h = h.reshape(h.shape[0], -1)
+            elif t == "one_hot":
+                h = F.one_hot(h.long(), l["vocab"]).reshape(h.shape[0], -1).double()
+            elif t == "reshape":
+                h = h.reshape(h.shape[0], *l["shape"])
             else:
                 h = acts[t](h)
         return h
@@ -62,7 +67,8 @@ def main():
         z = fwd(params, x)
         if model["loss"] == "mse":
             return F.mse_loss(z, y)
-        return F.cross_entropy(z, y)
+        # token models: one softmax per position, mean over targeted ones
+        return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1), ignore_index=-1)
 
     def products():
         L = loss_fn()

@@ -162,6 +162,66 @@ static void test_mlp_mse(void **s) {
   free_data(&d);
 }
 
+/* Token data: T = 4 positions over a vocabulary of 5, one-hot inputs, some
+ * positions without a target (−1); the loss is the mean over the targeted
+ * positions. Also the loss itself against a direct computation. */
+static void test_mlp_tokens(void **s) {
+  (void)s;
+  const size_t N = 6, T = 4, V = 5;
+  ph_dataset d;
+  memset(&d, 0, sizeof d);
+  snprintf(d.spec, sizeof d.spec, "tokens");
+  d.task = PH_TASK_SEQUENCE;
+  d.in_ndim = 1;
+  d.in_shape[0] = d.in_size = T;
+  d.n_classes = V;
+  d.n_targets = T;
+  d.n[0] = N;
+  d.x[0] = malloc(N * T * sizeof(double));
+  d.y[0] = malloc(N * T * sizeof(int32_t));
+  ph_rng r = ph_rng_make(21, 9);
+  size_t count = 0;
+  for (size_t i = 0; i < N * T; i++) {
+    d.x[0][i] = (double)ph_rng_below(&r, V);
+    d.y[0][i] = (i % 3 == 1) ? -1 : (int32_t)ph_rng_below(&r, V);
+    count += d.y[0][i] >= 0;
+  }
+  check_model("mlp:6:tanh", &d, 64);
+  check_model("linear", &d, 64);
+  /* linear: logits of position t = W onehot + b; loss by hand */
+  ph_error err = {0};
+  ph_objective *o;
+  assert_int_equal(ph_net_create("linear", &d, 64, &o, &err), PH_OK);
+  assert_int_equal(o->n, T * V * T * V + T * V);
+  double *th = malloc(o->n * sizeof *th);
+  ph_rng_fill_gauss(&r, th, o->n, 1.0);
+  const double *W = th, *bias = th + T * V * T * V;
+  double ref = 0, L, acc;
+  for (size_t e = 0; e < N; e++)
+    for (size_t t = 0; t < T; t++) {
+      int32_t y = d.y[0][e * T + t];
+      if (y < 0) continue;
+      double z[5], mx = -INFINITY, sum = 0;
+      for (size_t c = 0; c < V; c++) {
+        size_t row = t * V + c;
+        z[c] = bias[row];
+        for (size_t u = 0; u < T; u++) z[c] += W[row * T * V + u * V + (size_t)d.x[0][e * T + u]];
+        mx = fmax(mx, z[c]);
+      }
+      for (size_t c = 0; c < V; c++) sum += exp(z[c] - mx);
+      ref += -(z[y] - mx - log(sum));
+    }
+  ref /= (double)count;
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, N};
+  assert_int_equal(ph_objective_eval(o, th, &b, &L, &acc, &err), PH_OK);
+  assert_true(fabs(L - ref) <= 1e-13 * fabs(ref));
+  assert_true(acc >= 0 && acc <= 1);
+  ph_objective_destroy(o);
+  free(th);
+  free(d.x[0]);
+  free(d.y[0]);
+}
+
 static void test_cnn(void **s) {
   (void)s;
   ph_dataset d;
@@ -662,6 +722,7 @@ int main(void) {
       cmocka_unit_test(test_mlp_tanh),
       cmocka_unit_test(test_mlp_other_acts),
       cmocka_unit_test(test_mlp_mse),
+      cmocka_unit_test(test_mlp_tokens),
       cmocka_unit_test(test_cnn),
       cmocka_unit_test(test_ggn_explicit),
       cmocka_unit_test(test_ggn_equals_hessian_linear),

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Loss, gradient and Hv of pothole's engine against PyTorch float64 double
 # backward on the same exported model and inputs (an MLP and a CNN on
-# digits). Agreement to 1e-10 relative: both are exact to rounding, and the
+# digits; an MLP and a linear model on one-hot tokens, per-position
+# cross-entropy with ignored positions). Agreement to 1e-10 relative: both
+# are exact to rounding, and the
 # products are sums of ~1e4 terms, so rounding differences stay near 1e-13.
 set -u
 P=${PH_POTHOLE:?}
@@ -9,8 +11,10 @@ SRC=${PH_SOURCE_ROOT:?}
 /usr/bin/python3 -c "import torch, numpy" 2>/dev/null || { echo "skip: no torch"; exit 77; }
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 fail=0
-for model in mlp:32-16:tanh cnn:c4k3-p2-c6k3-a2:softplus; do
-  "$P" init --model "$model" --data digits --seed 5 --out "$t/m.ckpt" >/dev/null || exit 1
+for md in mlp:32-16:tanh@digits cnn:c4k3-p2-c6k3-a2:softplus@digits \
+          mlp:12:gelu@copy linear@modadd:7; do
+  model=${md%@*} data=${md#*@}
+  "$P" init --model "$model" --data "$data" --seed 5 --out "$t/m.ckpt" >/dev/null || exit 1
   "$P" export --ckpt "$t/m.ckpt" --n 64 --out "$t/ex" >/dev/null || exit 1
   /usr/bin/python3 -c "import numpy as np; n=np.load('$t/ex/theta.npy').size; np.save('$t/v.npy', np.random.default_rng(1).standard_normal(n))"
   "$P" eval --ckpt "$t/m.ckpt" --n 64 --grad "$t/g.npy" --hvp "$t/v.npy:$t/hv.npy" > "$t/eval.json" || exit 1
