@@ -53,7 +53,7 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
   for (size_t i = 0; i < n->n_layers; i++) {
     const nn_layer *l = &n->layers[i];
     size_t s[3] = {0, 0, 0};
-    if (l->kind == NN_DENSE) {
+    if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
       s[0] = B * l->n_in; s[1] = B * l->n_out; s[2] = l->n_in * l->n_out;
     } else if (l->kind == NN_CONV) {
       size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
@@ -72,7 +72,7 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
     int first = 1;
     for (size_t i = 0; i < n->n_layers; i++) {
       const nn_layer *l = &n->layers[i];
-      if (l->kind == NN_DENSE) {
+      if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
         int M = (int)B, K = (int)l->n_in, N = (int)l->n_out;
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, a, N, b, K, 0, c, K);

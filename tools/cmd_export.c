@@ -46,14 +46,16 @@ static cJSON *seq_layers(const nn_net *n) {
   for (size_t i = 0; i < n->n_layers; i++) {
     const nn_layer *l = &n->layers[i];
     cJSON *o = cJSON_CreateObject();
-    switch (l->kind) {
-    case NN_DENSE:
-      if (!flattened && n->data->in_ndim == 3) {
+    if ((l->kind == NN_DENSE || l->kind == NN_RESDENSE) && !flattened) {
+      if (n->data->in_ndim == 3) {
         cJSON_AddStringToObject(o, "type", "flatten");
         cJSON_AddItemToArray(a, o);
         o = cJSON_CreateObject();
       }
       flattened = 1;
+    }
+    switch (l->kind) {
+    case NN_DENSE:
       cJSON_AddStringToObject(o, "type", "dense");
       ph_json_add_number(o, "in", (double)l->n_in);
       ph_json_add_number(o, "out", (double)l->n_out);
@@ -83,6 +85,14 @@ static cJSON *seq_layers(const nn_net *n) {
       break;
     case NN_FLATTEN:
       cJSON_AddStringToObject(o, "type", "flatten");
+      break;
+    case NN_RESDENSE: /* y = x + act(x·Wᵀ + b) */
+      cJSON_AddStringToObject(o, "type", "residual_dense");
+      ph_json_add_number(o, "in", (double)l->n_in);
+      ph_json_add_number(o, "out", (double)l->n_out);
+      cJSON_AddStringToObject(o, "activation", nn_act_name(l->act));
+      cJSON_AddStringToObject(o, "weight", n->blocks[l->w_block].name);
+      cJSON_AddStringToObject(o, "bias", n->blocks[l->b_block].name);
       break;
     }
     cJSON_AddItemToArray(a, o);

@@ -235,6 +235,9 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
   case NN_FLATTEN:
     memcpy(out, in, B * l->in_size * sizeof *in);
     return;
+  case NN_RESDENSE:
+    nn_res_forward(l, theta, B, in, out);
+    return;
   }
 }
 
@@ -307,6 +310,9 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
     return;
   case NN_FLATTEN:
     if (din) memcpy(din, dout, B * l->in_size * sizeof *din);
+    return;
+  case NN_RESDENSE:
+    nn_res_backward(l, theta, B, in, dout, din, grad);
     return;
   }
 }

@@ -72,6 +72,9 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
     }
     nn_forward(l, theta, B, tin, tout); /* linear, parameter-free */
     return;
+  case NN_RESDENSE:
+    nn_res_tangent_forward(l, theta, v, B, in, tin, tout);
+    return;
   }
 }
 
@@ -153,6 +156,10 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
     /* Linear and parameter-free (max pooling with the forward's argmax):
      * the tangent of backward is backward of the tangent. */
     if (tdin) nn_backward(l, theta, B, in, NULL, tdout, tdin, hv);
+    return;
+  case NN_RESDENSE:
+    nn_res_tangent_backward(l, theta, v, B, in, tin, dout, tdout, tdin, hv,
+                            second_order);
     return;
   }
 }

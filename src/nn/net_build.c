@@ -1,11 +1,14 @@
 /* net_build.c: model specs → a sequential network (MLP or CNN), its block
  * table, buffers and initialisation. Specs (docs/formats.md):
  *   linear                       softmax regression (or linear regression)
- *   mlp:H1-H2-...[:ACT]          dense hidden layers, ACT default relu
+ *   mlp:H1-H2-...[:ACT]          dense hidden layers, ACT default relu; an
+ *                                entry rH is a residual block
+ *                                y = x + ACT(x Wᵀ + b), W (H, H)
  *   cnn[:LAYERS[:ACT]]           LAYERS like c8k3-p2-c16k3-p2-d64: cCkK conv
  *                                (C channels, K×K kernel, stride 1, "same"
  *                                padding), pK max pooling, aK average
- *                                pooling (size = stride = K), dH dense;
+ *                                pooling (size = stride = K), dH dense,
+ *                                rH residual block (after a dense layer);
  *                                default cnn:c8k3-p2-c16k3-p2:relu
  * ACT: tanh, relu, gelu, softplus, sigmoid, identity. An activation follows
  * every conv and hidden dense layer; a final dense layer maps to the logits
@@ -82,7 +85,11 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
       return ph_error_set(err, PH_ERR_ARG, "model spec '%s': too many layers", spec);
     plan_item it = {0, 0, 0};
     char *end;
-    if (!*is_cnn) {
+    if (tok[0] == 'r') { /* residual dense block of width H */
+      it.type = 'r';
+      it.a = strtoul(tok + 1, &end, 10);
+      if (*end || it.a == 0 || it.a > 100000) goto bad;
+    } else if (!*is_cnn) {
       it.type = 'd';
       it.a = strtoul(tok, &end, 10);
       if (*end || it.a == 0 || it.a > 100000)
@@ -107,7 +114,7 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
     continue;
   bad:
     return ph_error_set(err, PH_ERR_ARG,
-                        "model spec '%s': bad layer '%s' (cCkK with odd K, pK, aK, dH)",
+                        "model spec '%s': bad layer '%s' (cCkK with odd K, pK, aK, dH, rH)",
                         spec, tok);
   }
   return PH_OK;
@@ -164,6 +171,15 @@ static ph_status add_dense(nn_net *n, size_t in, size_t out, int idx,
   l.b_block = (long)n->n_blocks;
   PH_TRY(add_block(n, name, 1, bs, PH_BLOCK_BIAS, &l.b_off, err));
   return push_layer(n, l, err);
+}
+
+static ph_status add_resdense(nn_net *n, size_t h, nn_act a, int idx,
+                              ph_error *err) {
+  PH_TRY(add_dense(n, h, h, idx, err));
+  nn_layer *l = &n->layers[n->n_layers - 1];
+  l->kind = NN_RESDENSE;
+  l->act = a;
+  return PH_OK;
 }
 
 static ph_status add_act(nn_net *n, nn_act a, size_t size, ph_error *err) {
@@ -255,6 +271,14 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
       w = l.wo;
       size = l.out_size;
       if (it.type == 'c') PH_TRY(add_act(n, act, size, err));
+    } else if (it.type == 'r') {
+      if (!flat && is_cnn)
+        return ph_error_set(err, PH_ERR_ARG, "model spec '%s': residual block r%zu before a dense layer", spec, it.a);
+      if (size != it.a)
+        return ph_error_set(err, PH_ERR_ARG,
+                            "model spec '%s': residual block r%zu on a layer of width %zu (widths must match)",
+                            spec, it.a, size);
+      PH_TRY(add_resdense(n, size, act, fc_i++, err));
     } else {
       flat = 1;
       PH_TRY(add_dense(n, size, it.a, fc_i++, err));
@@ -292,9 +316,16 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
         if (!l->xcols || !l->txcols) return PH_ERR_NOMEM;
       }
     }
-    if (l->kind == NN_ACT) {
+    if (l->kind == NN_ACT || l->kind == NN_RESDENSE) {
       l->d1 = ph_malloc(B * l->in_size, sizeof(double), "activation derivatives", err);
       if (!l->d1) return PH_ERR_NOMEM;
+    }
+    if (l->kind == NN_RESDENSE) {
+      double **r[4] = {&l->z, &l->dz, &l->tz, &l->tdz};
+      for (int k = 0; k < 4; k++) {
+        *r[k] = ph_calloc(B * l->out_size, sizeof(double), "residual block", err);
+        if (!*r[k]) return PH_ERR_NOMEM;
+      }
     }
     if (l->kind == NN_MAXPOOL) {
       l->arg = ph_calloc(B * l->out_size, sizeof(size_t), "pool indices", err);
@@ -325,6 +356,10 @@ void nn_free(nn_net *n) {
     free(n->layers[i].xcols);
     free(n->layers[i].txcols);
     free(n->layers[i].d1);
+    free(n->layers[i].z);
+    free(n->layers[i].dz);
+    free(n->layers[i].tz);
+    free(n->layers[i].tdz);
   }
   free(n->layers);
   free(n->blocks);
@@ -343,11 +378,12 @@ void nn_init_params(const nn_net *n, uint64_t seed, double *theta) {
   memset(theta, 0, n->n_params * sizeof *theta);
   for (size_t i = 0; i < n->n_layers; i++) {
     const nn_layer *l = &n->layers[i];
-    if (l->kind != NN_DENSE && l->kind != NN_CONV) continue;
+    if (l->kind != NN_DENSE && l->kind != NN_CONV && l->kind != NN_RESDENSE) continue;
     const ph_block *b = &n->blocks[l->w_block];
     nn_act next = (i + 1 < n->n_layers && n->layers[i + 1].kind == NN_ACT)
                       ? n->layers[i + 1].act
                       : ACT_IDENTITY;
+    if (l->kind == NN_RESDENSE) next = l->act;
     int he = next == ACT_RELU || next == ACT_GELU || next == ACT_SOFTPLUS;
     double fan_out = (double)(l->kind == NN_CONV ? l->c_out * l->k * l->k : l->n_out);
     double sd = he ? sqrt(2.0 / (double)b->fan_in)

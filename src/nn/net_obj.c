@@ -279,6 +279,8 @@ ph_status ph_net_mlp_layers(const ph_objective *o, ph_mlp_layer *layers, size_t 
       snprintf(layers[*n_layers - 1].act, sizeof layers[0].act, "%s", nn_act_name(l->act));
       continue;
     }
+    if (l->kind == NN_RESDENSE)
+      return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not a plain MLP (has residual blocks)", n->spec);
     if (l->kind != NN_DENSE)
       return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP (has conv/pool layers)", n->spec);
     if (*n_layers >= max) return ph_error_set(err, PH_ERR_ARG, "%s: more than %zu layers", n->spec, max);

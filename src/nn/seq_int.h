@@ -26,7 +26,8 @@ typedef enum nn_kind {
   NN_CONV,
   NN_MAXPOOL,
   NN_AVGPOOL,
-  NN_FLATTEN
+  NN_FLATTEN,
+  NN_RESDENSE /* y = x + σ(x Wᵀ + b), W (H, H) (layers_residual.c) */
 } nn_kind;
 
 typedef enum nn_act {
@@ -60,7 +61,9 @@ typedef struct nn_layer {
                     NN_XCOLS_MAX doubles */
   double *txcols; /* conv: the same for the input tangent of the last
                      tangent forward (read by the tangent backward) */
-  double *d1;    /* act: (max_batch, size) σ'(x) at the last forward input */
+  double *z, *dz, *tz, *tdz; /* resdense: (max_batch, H) pre-activation
+                                z, its adjoint, tangent and tangent adjoint */
+  double *d1;    /* act (and resdense): (max_batch, size) σ'(x) at the last forward input */
 } nn_layer;
 
 /* Largest per-layer im2col cache (doubles): 32 MB. Larger layers recompute
@@ -108,6 +111,21 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                          size_t B, const double *in, const double *tin,
                          const double *dout, const double *tdout, double *tdin,
                          double *hv, int second_order);
+
+/* The residual dense block's passes (same contract; the second-order
+ * tangent backward also reads the dz of the last nn_backward). */
+void nn_res_forward(nn_layer *l, const double *theta, size_t B,
+                    const double *in, double *out);
+void nn_res_backward(nn_layer *l, const double *theta, size_t B,
+                     const double *in, const double *dout, double *din,
+                     double *grad);
+void nn_res_tangent_forward(nn_layer *l, const double *theta, const double *v,
+                            size_t B, const double *in, const double *tin,
+                            double *tout);
+void nn_res_tangent_backward(nn_layer *l, const double *theta, const double *v,
+                             size_t B, const double *in, const double *tin,
+                             const double *dout, const double *tdout,
+                             double *tdin, double *hv, int second_order);
 
 /* σ, σ', σ'' of an activation at pre-activation x. */
 void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2);

@@ -37,6 +37,8 @@ def build(model):
                 h = F.avg_pool2d(h, l["size"], l["stride"])
             elif t == "flatten":
                 h = h.reshape(h.shape[0], -1)
+            elif t == "residual_dense":
+                h = h + acts[l["activation"]](h @ params[l["weight"]].T + params[l["bias"]])
             elif t == "one_hot":
                 h = F.one_hot(h.long(), l["vocab"]).reshape(h.shape[0], -1).double()
             elif t == "reshape":

@@ -2,7 +2,7 @@
 # Loss, gradient and Hv of pothole's engine against PyTorch float64 double
 # backward on the same exported model and inputs (an MLP and a CNN on
 # digits; an MLP and a linear model on one-hot tokens, per-position
-# cross-entropy with ignored positions). Agreement to 1e-10 relative: both
+# cross-entropy with ignored positions; an MLP with residual blocks). Agreement to 1e-10 relative: both
 # are exact to rounding, and the
 # products are sums of ~1e4 terms, so rounding differences stay near 1e-13.
 set -u
@@ -12,7 +12,7 @@ SRC=${PH_SOURCE_ROOT:?}
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 fail=0
 for md in mlp:32-16:tanh@digits cnn:c4k3-p2-c6k3-a2:softplus@digits \
-          mlp:12:gelu@copy linear@modadd:7; do
+          mlp:12:gelu@copy linear@modadd:7 mlp:24-r24-r24:gelu@digits; do
   model=${md%@*} data=${md#*@}
   "$P" init --model "$model" --data "$data" --seed 5 --out "$t/m.ckpt" >/dev/null || exit 1
   "$P" export --ckpt "$t/m.ckpt" --n 64 --out "$t/ex" >/dev/null || exit 1
