@@ -38,6 +38,8 @@ struct ph_lanczos_workspace {
   double *beta;  /* (m) */
   double *ssel;  /* (m, m) selected eigenvector columns */
   double *chunk; /* (ROW_CHUNK, m) */
+  double *g;     /* (m+1) carry coefficients (see the verification cycle) */
+  double *g2;    /* (m+1) */
 };
 
 ph_rng ph_probe_rng(uint64_t seed, unsigned tag, uint64_t index, size_t n) {
@@ -89,6 +91,8 @@ void ph_lanczos_workspace_free(ph_lanczos_workspace *w) {
   ph_free(w->beta);
   ph_free(w->ssel);
   ph_free(w->chunk);
+  ph_free(w->g);
+  ph_free(w->g2);
   ph_free(w);
 }
 
@@ -117,8 +121,10 @@ ph_lanczos_workspace *ph_lanczos_workspace_alloc(size_t n, size_t m,
   w->h2 = ph_calloc(m + 1, sizeof(double), "lanczos h", err);
   w->beta = ph_calloc(m, sizeof(double), "lanczos beta", err);
   w->chunk = ph_calloc(ROW_CHUNK * m, sizeof(double), "lanczos chunk", err);
+  w->g = ph_calloc(m + 1, sizeof(double), "lanczos carry", err);
+  w->g2 = ph_calloc(m + 1, sizeof(double), "lanczos carry", err);
   if (!w->v || !w->t || !w->s || !w->ssel || !w->theta || !w->h || !w->h2 ||
-      !w->beta || !w->chunk) {
+      !w->beta || !w->chunk || !w->g || !w->g2) {
     ph_lanczos_workspace_free(w);
     return NULL;
   }
@@ -296,6 +302,12 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
   size_t j0 = 0, products = 0, restarts = 0;
   int verified = !cfg->verify || kk >= n;
   double anorm = 0;
+  /* The verification cycle drops the old residual direction f (unit) from
+   * the basis, so afterwards A V = V T + β_m v_{m+1} e_mᵀ + β_f f gᵀ: the
+   * bound of a Ritz pair (θ, V s) is |β_m s_m| + |β_f gᵀ s| (triangle
+   * inequality), with g carried through restarts as Sᵀ g. */
+  double beta_f = 0;
+  memset(ws->g, 0, (m + 1) * sizeof(double));
 
   for (;;) {
     size_t mc = m; /* columns of this cycle */
@@ -361,6 +373,8 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
     for (size_t q = 0; q < nw; q++) {
       size_t i = want[q];
       double b = fabs(blast * s[i * mc + mc - 1]);
+      if (beta_f != 0) b += fabs(beta_f * cblas_ddot((int)mc, ws->g, 1,
+                                                     s + i * mc, 1));
       res->values[q] = theta[i];
       res->bounds[q] = b;
       res->converged[q] = b <= fmax(cfg->tol * fabs(theta[i]), floor_abs);
@@ -370,8 +384,13 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
     if (all && !verified && mc == m && products < budget) {
       /* Verification cycle: the converged vectors plus a fresh random one. */
       verified = 1;
-      for (size_t q = 0; q < nw; q++)
+      beta_f = blast;
+      for (size_t q = 0; q < nw; q++) {
         memcpy(ws->ssel + q * mc, s + want[q] * mc, mc * sizeof(double));
+        ws->g2[q] = s[want[q] * mc + mc - 1];
+      }
+      memset(ws->g, 0, (m + 1) * sizeof(double));
+      memcpy(ws->g, ws->g2, nw * sizeof(double));
       basis_rotate(ws, mc, ws->ssel, nw);
       memset(t, 0, m * m * sizeof(double));
       for (size_t q = 0; q < nw; q++) t[q * m + q] = theta[want[q]];
@@ -401,8 +420,12 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
 
     /* Thick restart: keep Ritz vectors, append the residual vector. */
     size_t nk = select_keep(mc, cfg->k, nw, cfg->which, keep);
-    for (size_t q = 0; q < nk; q++)
+    for (size_t q = 0; q < nk; q++) {
       memcpy(ws->ssel + q * mc, s + keep[q] * mc, mc * sizeof(double));
+      ws->g2[q] = cblas_ddot((int)mc, ws->g, 1, s + keep[q] * mc, 1);
+    }
+    memset(ws->g, 0, (m + 1) * sizeof(double));
+    memcpy(ws->g, ws->g2, nk * sizeof(double));
     basis_rotate(ws, mc, ws->ssel, nk);
     memcpy(v + nk * n, v + mc * n, n * sizeof(double));
     memset(t, 0, m * m * sizeof(double));
