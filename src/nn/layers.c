@@ -50,14 +50,13 @@ void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2) {
   }
 }
 
-/* y = σ(x) and, when d1 is not NULL, σ'(x); one loop per activation. */
+/* y = σ(x) and, when d1 is not NULL, σ'(x) (except for ReLU, whose σ' is
+ * read from x); one loop per activation. */
 static void act_forward(nn_act a, size_t n, const double *x, double *y,
                         double *d1) {
   switch (a) {
-  case ACT_RELU:
+  case ACT_RELU: /* σ' = [x > 0] is read from x (nn_act_scale): no d1 */
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
-    if (d1)
-      for (size_t i = 0; i < n; i++) d1[i] = x[i] > 0 ? 1.0 : 0.0;
     return;
   case ACT_TANH:
     for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
@@ -82,6 +81,10 @@ static void act_forward(nn_act a, size_t n, const double *x, double *y,
 
 void nn_act_scale(const nn_layer *l, size_t n, const double *x,
                   const double *u, double *out) {
+  if (l->act == ACT_RELU) {
+    for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? u[i] : 0.0;
+    return;
+  }
   if (l->d1) {
     for (size_t i = 0; i < n; i++) out[i] = u[i] * l->d1[i];
     return;
@@ -94,8 +97,6 @@ void nn_act_scale(const nn_layer *l, size_t n, const double *x,
 }
 
 const double *nn_conv_cols(nn_layer *l, size_t e, const double *in) {
-  size_t kk_hw = l->c_in * l->k * l->k * l->ho * l->wo;
-  if (l->xcols) return l->xcols + e * kk_hw;
   nn_im2col(l, in + e * l->in_size, l->cols);
   return l->cols;
 }
@@ -118,13 +119,18 @@ static void valid_range(size_t n_out, size_t n_in, size_t stride, size_t kj,
  * oi·wo + oj, 0 in the padding. The valid ranges are computed once per row
  * so the inner loop has no branches (a memcpy for stride 1). */
 void nn_im2col(const nn_layer *l, const double *x, double *cols) {
-  size_t hw = l->ho * l->wo, s = l->stride;
+  nn_im2col_ld(l, x, cols, l->ho * l->wo);
+}
+
+/* The same with rows ld apart (ld ≥ ho·wo; batched columns). */
+void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld) {
+  size_t s = l->stride;
   for (size_t c = 0; c < l->c_in; c++)
     for (size_t ki = 0; ki < l->k; ki++) {
       size_t ilo, ihi;
       valid_range(l->ho, l->hi, s, ki, l->pad, &ilo, &ihi);
       for (size_t kj = 0; kj < l->k; kj++) {
-        double *row = cols + ((c * l->k + ki) * l->k + kj) * hw;
+        double *row = cols + ((c * l->k + ki) * l->k + kj) * ld;
         size_t jlo, jhi;
         valid_range(l->wo, l->wi, s, kj, l->pad, &jlo, &jhi);
         memset(row, 0, ilo * l->wo * sizeof *row);
@@ -173,6 +179,31 @@ static void colsum_acc(const double *y, size_t B, size_t n, double *acc) {
     for (size_t j = 0; j < n; j++) acc[j] += y[i * n + j];
 }
 
+/* Max pooling with size = stride = k: out = max of each window, arg = the
+ * index (within the example) of the first maximum. */
+static void maxpool_forward(nn_layer *l, size_t B, const double *in, double *out) {
+  for (size_t e = 0; e < B; e++)
+    for (size_t c = 0; c < l->c_in; c++)
+      for (size_t oi = 0; oi < l->ho; oi++)
+        for (size_t oj = 0; oj < l->wo; oj++) {
+          size_t base = (c * l->hi + oi * l->stride) * l->wi + oj * l->stride;
+          const double *x = in + e * l->in_size;
+          double best = x[base];
+          size_t arg = base;
+          for (size_t ki = 0; ki < l->k; ki++)
+            for (size_t kj = 0; kj < l->k; kj++) {
+              size_t idx = base + ki * l->wi + kj;
+              if (x[idx] > best) {
+                best = x[idx];
+                arg = idx;
+              }
+            }
+          size_t o = e * l->out_size + (c * l->ho + oi) * l->wo + oj;
+          out[o] = best;
+          l->arg[o] = arg;
+        }
+}
+
 /* ---- forward ---- */
 void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
                 double *out) {
@@ -192,7 +223,7 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
     size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
     const double *W = theta + l->w_off, *b = theta + l->b_off;
     for (size_t e = 0; e < B; e++) {
-      double *cols = l->xcols ? l->xcols + e * kk * hw : l->cols;
+      double *cols = l->cols;
       nn_im2col(l, in + e * l->in_size, cols);
       double *y = out + e * l->out_size;
       for (size_t c = 0; c < l->c_out; c++)
@@ -204,31 +235,20 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
     return;
   }
   case NN_MAXPOOL:
+    maxpool_forward(l, B, in, out);
+    return;
   case NN_AVGPOOL: {
     double inv = 1.0 / (double)(l->k * l->k);
     for (size_t e = 0; e < B; e++)
       for (size_t c = 0; c < l->c_in; c++)
         for (size_t oi = 0; oi < l->ho; oi++)
           for (size_t oj = 0; oj < l->wo; oj++) {
-            size_t o = (c * l->ho + oi) * l->wo + oj;
-            double best = -INFINITY, sum = 0;
-            size_t arg = 0;
+            const double *x = in + e * l->in_size +
+                              (c * l->hi + oi * l->stride) * l->wi + oj * l->stride;
+            double sum = 0;
             for (size_t ki = 0; ki < l->k; ki++)
-              for (size_t kj = 0; kj < l->k; kj++) {
-                size_t idx = (c * l->hi + oi * l->stride + ki) * l->wi +
-                             oj * l->stride + kj;
-                double v = in[e * l->in_size + idx];
-                sum += v;
-                if (v > best) {
-                  best = v;
-                  arg = idx;
-                }
-              }
-            if (l->kind == NN_MAXPOOL) {
-              out[e * l->out_size + o] = best;
-              l->arg[e * l->out_size + o] = arg;
-            } else
-              out[e * l->out_size + o] = sum * inv;
+              for (size_t kj = 0; kj < l->k; kj++) sum += x[ki * l->wi + kj];
+            out[e * l->out_size + (c * l->ho + oi) * l->wo + oj] = sum * inv;
           }
     return;
   }
@@ -285,7 +305,19 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
   }
   case NN_MAXPOOL:
     if (din) {
-      memset(din, 0, B * l->in_size * sizeof *din);
+      /* windows tile the input (stride = size): when they cover it all,
+       * every input is written once, so no memset is needed */
+      int tiled = l->stride == l->k && l->ho * l->k == l->hi && l->wo * l->k == l->wi;
+      if (tiled)
+        for (size_t e = 0; e < B; e++)
+          for (size_t c = 0; c < l->c_in; c++)
+            for (size_t oi = 0; oi < l->ho; oi++)
+              for (size_t ki = 0; ki < l->k; ki++) {
+                double *xr = din + e * l->in_size + (c * l->hi + oi * l->k + ki) * l->wi;
+                for (size_t q = 0; q < l->wi; q++) xr[q] = 0.0;
+              }
+      else
+        memset(din, 0, B * l->in_size * sizeof *din);
       for (size_t e = 0; e < B; e++)
         for (size_t o = 0; o < l->out_size; o++)
           din[e * l->in_size + l->arg[e * l->out_size + o]] +=

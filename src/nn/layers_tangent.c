@@ -49,7 +49,7 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
                   (int)hw, (int)kk, 1.0, V, (int)kk, cols, (int)hw, 1.0, y,
                   (int)hw);
       if (tin) {
-        double *tcols = l->txcols ? l->txcols + e * kk * hw : l->tcols;
+        double *tcols = l->tcols;
         nn_im2col(l, tin + e * l->in_size, tcols);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
                     (int)hw, (int)kk, 1.0, W, (int)kk, tcols, (int)hw, 1.0, y,
@@ -128,8 +128,8 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                   (int)kk, (int)hw, 1.0, tdy, (int)hw, cols, (int)hw, 1.0,
                   hv + l->w_off, (int)kk);
       if (second_order && tin) {
-        const double *tcols = l->txcols ? l->txcols + e * kk * hw : l->tcols;
-        if (!l->txcols) nn_im2col(l, tin + e * l->in_size, l->tcols);
+        const double *tcols = l->tcols;
+        nn_im2col(l, tin + e * l->in_size, l->tcols);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
                     (int)kk, (int)hw, 1.0, dy, (int)hw, tcols, (int)hw, 1.0,
                     hv + l->w_off, (int)kk);

@@ -310,13 +310,8 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
       l->tcols = ph_calloc(cs, sizeof(double), "im2col", err);
       l->dcols = ph_calloc(cs, sizeof(double), "im2col", err);
       if (!l->cols || !l->tcols || !l->dcols) return PH_ERR_NOMEM;
-      if (B * cs <= NN_XCOLS_MAX) {
-        l->xcols = ph_malloc(B * cs, sizeof(double), "im2col cache", err);
-        l->txcols = ph_malloc(B * cs, sizeof(double), "im2col cache", err);
-        if (!l->xcols || !l->txcols) return PH_ERR_NOMEM;
-      }
     }
-    if (l->kind == NN_ACT || l->kind == NN_RESDENSE) {
+    if ((l->kind == NN_ACT && l->act != ACT_RELU) || l->kind == NN_RESDENSE) {
       l->d1 = ph_malloc(B * l->in_size, sizeof(double), "activation derivatives", err);
       if (!l->d1) return PH_ERR_NOMEM;
     }
@@ -353,8 +348,6 @@ void nn_free(nn_net *n) {
     free(n->layers[i].tcols);
     free(n->layers[i].dcols);
     free(n->layers[i].arg);
-    free(n->layers[i].xcols);
-    free(n->layers[i].txcols);
     free(n->layers[i].d1);
     free(n->layers[i].z);
     free(n->layers[i].dz);

@@ -56,19 +56,15 @@ typedef struct nn_layer {
   size_t *arg;   /* maxpool: (B, out_size) index of the max in the input */
   /* caches filled by nn_forward and read by the later passes on the same
    * input (NULL: recomputed; hand-built layers in tests may leave them) */
-  double *xcols; /* conv: (max_batch, c_in·k·k, ho·wo) im2col of every
-                    example of the last forward input, when it fits
-                    NN_XCOLS_MAX doubles */
-  double *txcols; /* conv: the same for the input tangent of the last
-                     tangent forward (read by the tangent backward) */
   double *z, *dz, *tz, *tdz; /* resdense: (max_batch, H) pre-activation
                                 z, its adjoint, tangent and tangent adjoint */
-  double *d1;    /* act (and resdense): (max_batch, size) σ'(x) at the last forward input */
+  double *d1;    /* act except ReLU (σ' = [x > 0] from x), resdense: (max_batch, size) σ'(x) at the last forward input */
 } nn_layer;
 
-/* Largest per-layer im2col cache (doubles): 32 MB. Larger layers recompute
- * their columns in each pass. */
-#define NN_XCOLS_MAX ((size_t)1 << 22)
+/* The conv passes rebuild each example's im2col columns where they need
+ * them (into l->cols / l->tcols, which stay in cache for the GEMM that
+ * follows): measured faster than caching the whole batch's columns from
+ * the forward (docs/performance-nn.md), and ~100 MB smaller. */
 
 typedef struct nn_net {
   char spec[128];
@@ -96,8 +92,8 @@ typedef struct nn_net {
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).
  * backward, tangent forward and tangent backward of a layer must be called
  * on the same input (and B) as its last nn_forward: max pooling reuses the
- * forward's argmax, conv its im2col columns, activations σ'(x); the
- * tangent backward must follow the tangent forward on the same tangent. */
+ * forward's argmax, activations σ'(x), residual blocks z, σ'(z) (and the
+ * tangent backward the ż of the tangent forward and dz of the backward). */
 void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
                 double *out);
 /* din may be NULL (first layer); grad accumulates. */
@@ -130,11 +126,12 @@ void nn_res_tangent_backward(nn_layer *l, const double *theta, const double *v,
 /* σ, σ', σ'' of an activation at pre-activation x. */
 void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
+void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */
 void nn_act_scale(const nn_layer *l, size_t n, const double *x,
                   const double *u, double *out);
 /* The im2col columns (c_in·k·k, ho·wo) of example e of the conv input `in`
- * (the cache of the last forward, or recomputed into l->cols). */
+ * (built into l->cols). */
 const double *nn_conv_cols(nn_layer *l, size_t e, const double *in);
 void nn_col2im(const nn_layer *l, const double *cols, double *x);
 

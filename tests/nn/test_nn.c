@@ -385,8 +385,8 @@ static int near(double a, double b, double scale) {
   return fabs(a - b) <= TOL * (1 + scale);
 }
 
-/* cached: with the forward caches (conv im2col columns, σ') as the
- * objective builds them; else every pass recomputes them. */
+/* cached: with the forward's σ' cache as the objective builds it; else
+ * every pass re-evaluates σ'. */
 static void check_op(op_case *c, int cached) {
   nn_layer *l = &c->l;
   const size_t B = 3, ni = B * l->in_size, no = B * l->out_size, nt = c->n_theta;
@@ -396,10 +396,6 @@ static void check_op(op_case *c, int cached) {
     l->cols = calloc(cs, sizeof(double));
     l->tcols = calloc(cs, sizeof(double));
     l->dcols = calloc(cs, sizeof(double));
-    if (cached) {
-      l->xcols = calloc(B * cs, sizeof(double));
-      l->txcols = calloc(B * cs, sizeof(double));
-    }
   }
   if ((l->kind == NN_ACT || l->kind == NN_RESDENSE) && cached)
     l->d1 = calloc(B * l->in_size, sizeof(double));
@@ -522,10 +518,10 @@ static void check_op(op_case *c, int cached) {
   free(dx); free(g); free(tdx); free(hv); free(xp); free(thp); free(yp); free(ym);
   free(dxp); free(dxm); free(gp); free(gm); free(a); free(ga);
   free(l->cols); free(l->tcols); free(l->dcols); free(l->arg);
-  free(l->xcols); free(l->txcols); free(l->d1);
+  free(l->d1);
   free(l->z); free(l->dz); free(l->tz); free(l->tdz);
   l->z = l->dz = l->tz = l->tdz = NULL;
-  l->cols = l->tcols = l->dcols = l->xcols = l->txcols = l->d1 = NULL;
+  l->cols = l->tcols = l->dcols = l->d1 = NULL;
   l->arg = NULL;
 }
 
