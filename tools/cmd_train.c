@@ -33,6 +33,8 @@ static void usage(void) {
       "  --beta1 B --beta2 B --eps E   AdamW (defaults 0.9, 0.999, 1e-8)\n"
       "  --rho R             perturbation radius (defaults: sam 0.05, asam 0.5,\n"
       "                      fisher-sam 0.1, fsam 0.05, llqr-sam 0.1)\n"
+"  --m-sharpness M     sam: perturb each chunk of M examples of the batch with\n"
+      "                      its own ε and average (default 0 = whole batch)\n"
       "  --asam-eta E        ASAM's η (default 0.01)\n"
       "  --fisher-eta E      Fisher-SAM's η (default 1)\n"
       "  --precond P         LLQR structure: diag, kron or identity (default diag)\n"
@@ -65,7 +67,7 @@ enum {
   O_NEST, O_WD, O_OUTER, O_B1, O_B2, O_EPS, O_RHO, O_AETA, O_FETA, O_PREC, O_METRIC,
   O_REFRESH, O_ISTEPS, O_ILR, O_ICLIP, O_RBATCH, O_EMA, O_DAMP, O_FLOOR, O_PERT,
   O_PONLY, O_EVAL, O_CKPT, O_TRAJ, O_N, O_EVALN, O_SEED, O_RESUME, O_THREADS, O_OUT,
-  O_STOP
+  O_STOP, O_MSHARP
 };
 
 int ph_cmd_train(int argc, char **argv) {
@@ -84,7 +86,8 @@ int ph_cmd_train(int argc, char **argv) {
       {"eval-every", 1, 0, O_EVAL}, {"ckpt-every", 1, 0, O_CKPT},
       {"traj-every", 1, 0, O_TRAJ}, {"n", 1, 0, O_N}, {"eval-n", 1, 0, O_EVALN},
       {"seed", 1, 0, O_SEED}, {"resume", 0, 0, O_RESUME}, {"threads", 1, 0, O_THREADS},
-      {"out", 1, 0, O_OUT}, {"stop-after", 1, 0, O_STOP}, {"help", 0, 0, 'h'},
+      {"out", 1, 0, O_OUT}, {"stop-after", 1, 0, O_STOP},
+      {"m-sharpness", 1, 0, O_MSHARP}, {"help", 0, 0, 'h'},
       {0, 0, 0, 0}};
   /* First pass: the optimiser name, so its defaults come before overrides. */
   const char *optname = NULL;
@@ -128,6 +131,7 @@ int ph_cmd_train(int argc, char **argv) {
     case O_B2: rc = ph_cli_double(CMD, "--beta2", optarg, 0, 0.999999999, &c.opt.beta2); break;
     case O_EPS: rc = ph_cli_double(CMD, "--eps", optarg, 1e-300, 1, &c.opt.eps); break;
     case O_RHO: rc = ph_cli_double(CMD, "--rho", optarg, 0, 1e6, &c.opt.rho); break;
+    case O_MSHARP: rc = ph_cli_size(CMD, "--m-sharpness", optarg, 0, 1000000, &c.opt.m_sharpness); break;
     case O_AETA: rc = ph_cli_double(CMD, "--asam-eta", optarg, 0, 1e6, &c.opt.asam_eta); break;
     case O_FETA: rc = ph_cli_double(CMD, "--fisher-eta", optarg, 0, 1e12, &c.opt.fisher_eta); break;
     case O_PREC: rc = ph_cli_choice(CMD, "--precond", optarg, precs, &k); c.opt.precond_kind = (ph_precond_kind)k; break;

@@ -67,6 +67,15 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
     o->r = ph_calloc(n, sizeof(double), "llqr residual", err);
     o->delta = ph_calloc(n, sizeof(double), "llqr step", err);
     if (!o->Pnew || !o->im || !o->ib || !o->r || !o->delta) return PH_ERR_NOMEM;
+    size_t kt = 1; /* GEMM scratch: the largest Kronecker block's rows·cols */
+    for (size_t bi = 0; bi < ph_precond_n_blocks(o->Pnew); bi++)
+      if (ph_precond_block_is_kron(o->Pnew, bi)) {
+        size_t off, sz;
+        ph_precond_block_range(o->Pnew, bi, &off, &sz);
+        if (sz > kt) kt = sz;
+      }
+    if (!(o->ktmp = ph_calloc(kt, sizeof(double), "llqr kronecker scratch", err)))
+      return PH_ERR_NOMEM;
   }
   /* warm start from the current EMA */
   size_t fs = ph_precond_flat_size(o->P);
@@ -109,8 +118,7 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
         double *Bm = ph_precond_block_data(o->Pnew, bi, 1, &lb);
         size_t rows = (size_t)sqrt((double)la), cols = (size_t)sqrt((double)lb);
         const double *G = g + off, *R = r + off;
-        double *tmp = malloc(rows * cols * sizeof *tmp);
-        if (!tmp) return ph_error_set(err, PH_ERR_NOMEM, "llqr: out of memory");
+        double *tmp = o->ktmp; /* (rows, cols) */
         double norm = -1.0 / (kscale * (blk_g2 + 1e-300));
         /* ∂J/∂A = −R B Gᵀ : tmp = R B (rows, cols); grad_A = tmp Gᵀ */
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols,
@@ -124,7 +132,6 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)cols,
                     (int)rows, norm, R, (int)cols, tmp, (int)cols, 0.0, grad + la,
                     (int)cols);
-        free(tmp);
         sz = la + lb;
       }
       if (!ph_precond_block_is_kron(o->Pnew, bi)) sz = la;

@@ -76,6 +76,8 @@ ph_status ph_optim_config_validate(const ph_optim_config *c, ph_error *err) {
   RANGE(c->inner_clip, 0, 1e12, "--inner-clip");
   RANGE(c->damping, 0, 1e12, "--damping");
   RANGE(c->curvature_floor, 0, 1e12, "--curvature-floor");
+  if (c->m_sharpness > 0 && strcmp(c->name, "sam") != 0)
+    return ph_error_set(err, PH_ERR_ARG, "--m-sharpness applies to sam only, not %s", c->name);
   if (c->refresh_every < 1) return ph_error_set(err, PH_ERR_ARG, "--refresh must be at least 1");
   if (c->refresh_batch < 1) return ph_error_set(err, PH_ERR_ARG, "--refresh-batch must be at least 1");
 #undef RANGE
@@ -114,7 +116,8 @@ ph_status ph_optim_create(const ph_optim_config *cfg, const ph_objective *obj, p
 void ph_optim_free(ph_optim *o) {
   if (!o) return;
   free(o->m); free(o->v); free(o->gbar); free(o->g); free(o->d); free(o->t); free(o->e);
-  free(o->ib); free(o->im); free(o->r); free(o->delta);
+  free(o->ib); free(o->im); free(o->r); free(o->delta); free(o->ktmp);
+  free(o->w); free(o->midx);
   ph_precond_free(o->P);
   ph_precond_free(o->Pnew);
   free(o);
@@ -158,6 +161,45 @@ static void scale_to(double *e, const double *s, size_t n, double rho) {
   for (size_t i = 0; i < n; i++) e[i] = rho * s[i] / (nr + 1e-12);
 }
 
+/* SAM with m-sharpness (Foret et al. 2021, §4.1): the batch is cut into
+ * chunks of m examples; chunk k takes its own ε_k = ρ g_k/‖g_k‖ from its own
+ * gradient g_k and contributes ∇L_k(θ + ε_k). The direction is the
+ * size-weighted mean of those, g the size-weighted mean of the g_k (= ∇L_B,
+ * the loss being a mean over examples). Into o->g and o->d. */
+static ph_status sam_m_sharp(ph_optim *o, const double *theta, ph_objective *obj,
+                             const ph_batch *batch, double *loss,
+                             ph_step_info *info, ph_error *err) {
+  size_t n = o->n, nb = batch->n, m = o->cfg.m_sharpness;
+  if (!o->w && !(o->w = ph_calloc(n, sizeof(double), "m-sharpness gradient", err)))
+    return PH_ERR_NOMEM;
+  if (o->midx_cap < nb) {
+    size_t *ni = realloc(o->midx, nb * sizeof *ni);
+    if (!ni) return ph_error_set(err, PH_ERR_NOMEM, "m-sharpness: out of memory");
+    o->midx = ni;
+    o->midx_cap = nb;
+  }
+  memset(o->g, 0, n * sizeof(double));
+  memset(o->d, 0, n * sizeof(double));
+  *loss = 0;
+  for (size_t start = 0; start < nb; start += m) {
+    size_t len = nb - start < m ? nb - start : m;
+    for (size_t k = 0; k < len; k++)
+      o->midx[k] = batch->idx ? batch->idx[start + k] : start + k;
+    ph_batch cb = {batch->split, o->midx, len};
+    double lk, wk = (double)len / (double)nb;
+    PH_TRY(ph_objective_loss_grad(obj, theta, &cb, &lk, o->w, err));
+    *loss += wk * lk;
+    ph_vec_axpy(n, wk, o->w, o->g);
+    scale_to(o->e, o->w, n, o->cfg.rho);
+    for (size_t i = 0; i < n; i++) o->t[i] = theta[i] + o->e[i];
+    PH_TRY(ph_objective_loss_grad(obj, o->t, &cb, &lk, o->w, err));
+    ph_vec_axpy(n, wk, o->w, o->d);
+  }
+  info->n_grad = 2; /* in whole-batch equivalents */
+  info->rho = o->cfg.rho;
+  return PH_OK;
+}
+
 ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_batch *batch, double lr, ph_batch_source *fresh, ph_step_info *info, ph_error *err) {
   ph_step_info local;
   if (!info) info = &local;
@@ -166,8 +208,13 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
   size_t n = o->n;
   double *g = o->g, *d = o->d, *e = o->e;
   double loss;
-  info->n_grad = 1;
-  PH_TRY(ph_objective_loss_grad(obj, theta, batch, &loss, g, err));
+  int msharp = o->kind == OPT_SAM && c->m_sharpness > 0 && c->m_sharpness < batch->n;
+  if (msharp) {
+    PH_TRY(sam_m_sharp(o, theta, obj, batch, &loss, info, err));
+  } else {
+    info->n_grad = 1;
+    PH_TRY(ph_objective_loss_grad(obj, theta, batch, &loss, g, err));
+  }
   info->loss = loss;
   info->grad_norm = ph_vec_nrm2(n, g);
   if ((o->kind == OPT_LLQR || o->kind == OPT_LLQR_SAM) &&
@@ -183,6 +230,7 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
     memcpy(d, g, n * sizeof *d);
     break;
   case OPT_SAM:
+    if (msharp) break; /* direction already in d */
     scale_to(e, g, n, c->rho);
     info->rho = c->rho;
     PH_TRY(perturbed_grad(o, theta, e, obj, batch, info, err));

@@ -34,7 +34,7 @@ typedef struct ph_optim_config {
   ph_outer outer;       /* for llqr / llqr-sam */
   /* SAM family */
   double rho;           /* 0 = the optimiser's default */
-  size_t m_sharpness;   /* 0 = whole batch */
+  size_t m_sharpness;   /* sam only: ε per chunk of m examples; 0 = whole batch */
   double asam_eta;      /* 0.01 */
   double fisher_eta;    /* 1.0 */
   double fsam_beta;     /* 0.9, friendly-SAM gradient EMA */
@@ -49,7 +49,8 @@ typedef struct ph_optim_config {
   double inner_momentum; /* 0.9 */
   double inner_clip;     /* 5.0 per block */
   size_t refresh_batch;  /* 128 */
-  double ema_beta;       /* 0.95 (gn) or 0.9 (newton); 0 = by metric */
+  double ema_beta;       /* 0.95 by default; `pothole train --metric newton`
+                           uses 0.9 unless --ema is given */
   double damping;        /* λ added to the metric in the inner objective */
   double curvature_floor;/* how U behaves under negative curvature: see docs */
 } ph_optim_config;

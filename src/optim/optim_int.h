@@ -27,6 +27,10 @@ struct ph_optim {
   ph_precond *P;          /* EMA preconditioner (llqr, llqr-sam) */
   ph_precond *Pnew;       /* inner-loop iterate */
   double *ib, *im, *r, *delta; /* LLQR inner-loop workspaces (flat size) */
+  double *ktmp;           /* (max rows·cols over Kronecker blocks) */
+  double *w;              /* (n) m-sharpness: one chunk's gradient */
+  size_t *midx;           /* (midx_cap) m-sharpness: one chunk's indices */
+  size_t midx_cap;
 };
 
 /* LLQR refresh at θ on batch b (llqr.c). */

@@ -91,6 +91,7 @@ typedef struct run_state {
   double seconds; /* wall time of earlier sessions */
   double best_test_acc, best_test_loss;
   uint64_t counts[3]; /* grad, hvp, ggnvp products */
+  size_t eval_every, ckpt_every, traj_every; /* resolved intervals */
 } run_state;
 
 static ph_status save_ckpt(const ph_train_config *c, const char *path,
@@ -204,7 +205,19 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   ph_json_add_number(cfg, "momentum", c->opt.momentum);
   ph_json_add_number(cfg, "weight_decay", c->opt.weight_decay);
   cJSON_AddStringToObject(cfg, "outer", c->opt.outer == PH_OUTER_ADAMW ? "adamw" : "sgd");
+  ph_json_add_number(cfg, "epochs", c->epochs);
+  cJSON_AddBoolToObject(cfg, "nesterov", c->opt.nesterov);
+  ph_json_add_number(cfg, "beta1", c->opt.beta1);
+  ph_json_add_number(cfg, "beta2", c->opt.beta2);
+  ph_json_add_number(cfg, "eps", c->opt.eps);
   ph_json_add_number(cfg, "rho", c->opt.rho);
+  ph_json_add_number(cfg, "m_sharpness", (double)c->opt.m_sharpness);
+  ph_json_add_number(cfg, "asam_eta", c->opt.asam_eta);
+  ph_json_add_number(cfg, "fisher_eta", c->opt.fisher_eta);
+  ph_json_add_number(cfg, "fsam_beta", c->opt.fsam_beta);
+  ph_json_add_number(cfg, "eval_every", (double)rs->eval_every);
+  ph_json_add_number(cfg, "ckpt_every", (double)rs->ckpt_every);
+  ph_json_add_number(cfg, "traj_every", (double)rs->traj_every);
   ph_json_add_number(cfg, "max_train", (double)c->max_train);
   ph_json_add_number(cfg, "eval_n", (double)c->eval_n);
   if (ph_optim_precond(opt)) {
@@ -273,6 +286,9 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error
   size_t ckpt_every = c->ckpt_every ? c->ckpt_every : (total >= 10 ? total / 10 : 1);
   size_t traj_every = c->traj_every ? c->traj_every : (total >= 50 ? total / 50 : 1);
   rs.traj_cap = total / traj_every + 2;
+  rs.eval_every = eval_every;
+  rs.ckpt_every = ckpt_every;
+  rs.traj_every = traj_every;
   theta = ph_malloc(obj->n, sizeof *theta, "theta", err);
   rs.traj = ph_malloc(rs.traj_cap * obj->n, sizeof *rs.traj, "trajectory", err);
   if (!theta || !rs.traj) {

@@ -145,6 +145,83 @@ static void test_sam_family(void **s) {
   assert_close(th, want);
 }
 
+/* Per-example quadratics for m-sharpness: example k has loss
+ * ½(θ−c_k)ᵀA(θ−c_k); a batch's loss is the mean over its examples, so its
+ * gradient is A(θ − mean of its c_k). */
+#define NEX 7
+static double CK[NEX][N];
+static void centre_of(const ph_batch *b, double *cm) {
+  memset(cm, 0, N * sizeof *cm);
+  for (size_t j = 0; j < b->n; j++) {
+    size_t k = b->idx ? b->idx[j] : j;
+    for (int i = 0; i < N; i++) cm[i] += CK[k][i] / (double)b->n;
+  }
+}
+static ph_status pe_lg(void *ctx, const double *th, const ph_batch *b, double *loss,
+                       double *g, ph_error *err) {
+  (void)ctx; (void)err;
+  double L = 0;
+  for (size_t j = 0; j < b->n; j++) {
+    size_t k = b->idx ? b->idx[j] : j;
+    for (int i = 0; i < N; i++) L += 0.5 * Q.a[i] * (th[i] - CK[k][i]) * (th[i] - CK[k][i]);
+  }
+  *loss = L / (double)b->n;
+  if (g) {
+    double cm[N];
+    centre_of(b, cm);
+    for (int i = 0; i < N; i++) g[i] = Q.a[i] * (th[i] - cm[i]);
+  }
+  return PH_OK;
+}
+static ph_objective PE = {"per-example quad", N, 3, BLK, {NEX, 0}, 0, NULL,
+                          pe_lg, q_hv, q_hv, NULL, NULL, NULL};
+
+static void test_m_sharpness(void **s) {
+  (void)s;
+  setup_quad();
+  for (int k = 0; k < NEX; k++)
+    for (int i = 0; i < N; i++) CK[k][i] = sin(1.0 + 3.0 * k + 0.7 * i);
+  size_t idx[5] = {4, 0, 6, 2, 5}; /* chunks of 2: {4,0}, {6,2}, {5} */
+  ph_batch b = {PH_SPLIT_TRAIN, idx, 5};
+  for (size_t m = 0; m <= 5; m++) {
+    ph_optim_config c;
+    cfg_for("sam", &c);
+    c.m_sharpness = m;
+    double th[N], want[N], dir[N] = {0};
+    memcpy(th, TH0, sizeof th);
+    size_t mm = m == 0 ? 5 : m; /* 0 (and m ≥ batch) = ordinary SAM */
+    for (size_t st = 0; st < 5; st += mm) {
+      size_t len = 5 - st < mm ? 5 - st : mm;
+      ph_batch cb = {PH_SPLIT_TRAIN, idx + st, len};
+      double cm[N], g[N], e[N], ng = 0;
+      centre_of(&cb, cm);
+      for (int i = 0; i < N; i++) {
+        g[i] = Q.a[i] * (th[i] - cm[i]);
+        ng += g[i] * g[i];
+      }
+      for (int i = 0; i < N; i++) {
+        e[i] = th[i] + c.rho * g[i] / (sqrt(ng) + 1e-12);
+        dir[i] += (double)len / 5.0 * Q.a[i] * (e[i] - cm[i]);
+      }
+    }
+    for (int i = 0; i < N; i++) want[i] = th[i] - c.lr * dir[i];
+    ph_error err = {0};
+    ph_optim *o;
+    assert_int_equal(ph_optim_create(&c, &PE, &o, &err), PH_OK);
+    ph_step_info info;
+    assert_int_equal(ph_optim_step(o, th, &PE, &b, c.lr, NULL, &info, &err), PH_OK);
+    ph_optim_free(o);
+    assert_close(th, want);
+    assert_int_equal(info.n_grad, 2);
+  }
+  /* m-sharpness belongs to sam */
+  ph_optim_config c;
+  cfg_for("asam", &c);
+  c.m_sharpness = 2;
+  ph_error err = {0};
+  assert_int_equal(ph_optim_config_validate(&c, &err), PH_ERR_ARG);
+}
+
 static void test_llqr_sam_variants(void **s) {
   (void)s;
   setup_quad();
@@ -252,6 +329,130 @@ static void test_llqr_fits_inverse_curvature(void **s) {
   ph_precond_diag(ph_optim_precond(o), d);
   for (int i = 0; i < N; i++)
     if (fabs(d[i] * Q.a[i] - 1) > 1e-6) fail_msg("u[%d] = %g, 1/a = %g", i, d[i], 1 / Q.a[i]);
+  ph_optim_free(o);
+}
+
+/* The Kronecker inner loop: on L = ½(θ−c)ᵀM(θ−c) with M = (A0 ⊗ B0) on a
+ * 2x3 weight block and a diagonal on its bias, U = M⁻¹ is itself of the
+ * Kronecker form, so min_U J(U) = −½ gᵀM⁻¹g is reachable. Refreshes at a
+ * fixed θ (EMA off) must close the gap J(U) − J* left by the identity
+ * start. The loop follows its gradient formula (∂J/∂A = −R B Gᵀ, ∂J/∂B =
+ * −Rᵀ A G); a wrong transpose or sign does not descend. */
+static const double KA0[4] = {2, 0.6, 0.6, 1};
+static const double KB0[9] = {1.5, 0.3, 0, 0.3, 1, 0.2, 0, 0.2, 0.6};
+static const double KD0[2] = {3, 0.5};
+static const double KC[8] = {0.2, -0.4, 0.1, 0.3, -0.2, 0.5, 0.1, -0.3};
+static void kq_mul(const double *v, double *out) {
+  for (int r = 0; r < 2; r++)
+    for (int cc = 0; cc < 3; cc++) {
+      double acc = 0;
+      for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) acc += KA0[r * 2 + i] * KB0[cc * 3 + j] * v[i * 3 + j];
+      out[r * 3 + cc] = acc;
+    }
+  out[6] = KD0[0] * v[6];
+  out[7] = KD0[1] * v[7];
+}
+static ph_status kq_lg(void *ctx, const double *th, const ph_batch *b, double *loss,
+                       double *g, ph_error *err) {
+  (void)ctx; (void)b; (void)err;
+  double r[8], mr[8];
+  for (int i = 0; i < 8; i++) r[i] = th[i] - KC[i];
+  kq_mul(r, mr);
+  *loss = 0.5 * ph_vec_dot(8, r, mr);
+  if (g) memcpy(g, mr, sizeof mr);
+  return PH_OK;
+}
+static ph_status kq_hv(void *ctx, const double *th, const ph_batch *b, const double *v,
+                       double *hv, ph_error *err) {
+  (void)ctx; (void)th; (void)b; (void)err;
+  kq_mul(v, hv);
+  return PH_OK;
+}
+static ph_block KBL[2] = {{"w", 0, 6, 2, {2, 3}, PH_BLOCK_WEIGHT, 3, 2},
+                          {"b", 6, 2, 1, {2}, PH_BLOCK_BIAS, 1, 2}};
+static ph_objective KOBJ = {"kron quad", 8, 2, KBL, {0, 0}, 0, NULL,
+                            kq_lg, kq_hv, kq_hv, NULL, NULL, NULL};
+
+static double j_of(const ph_precond *P, const double *g) {
+  double ug[8], mug[8];
+  ph_precond_apply(P, g, ug);
+  kq_mul(ug, mug);
+  return -ph_vec_dot(8, g, ug) + 0.5 * ph_vec_dot(8, ug, mug);
+}
+
+static void test_llqr_kron_inner_loop(void **s) {
+  (void)s;
+  ph_optim_config c;
+  cfg_for("llqr", &c);
+  c.precond_kind = PH_PRECOND_KRON;
+  c.inner_steps = 50;
+  c.ema_beta = 0;
+  ph_error err = {0};
+  ph_optim *o;
+  assert_int_equal(ph_optim_create(&c, &KOBJ, &o, &err), PH_OK);
+  double th[8] = {1, -1, 0.5, 2, 0, -0.3, 0.8, -0.6}, g[8], loss;
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
+  kq_lg(NULL, th, &b, &loss, g, &err);
+  /* J* = −½ gᵀM⁻¹g = −½ (θ−c)ᵀM(θ−c) since g = M(θ−c) */
+  double jstar = -loss;
+  double gap0 = j_of(ph_optim_precond(o), g) - jstar, gap = gap0;
+  assert_true(gap0 > 0);
+  for (int r = 0; r < 20; r++) {
+    assert_int_equal(ph_optim_refresh(o, th, &KOBJ, &b, &err), PH_OK);
+    double gr = j_of(ph_optim_precond(o), g) - jstar;
+    assert_true(gr >= -1e-12 * fabs(jstar)); /* J* is the minimum */
+    gap = gr;
+  }
+  if (!(gap < 1e-2 * gap0)) fail_msg("J gap %g after 20 refreshes (identity: %g)", gap, gap0);
+  ph_optim_free(o);
+}
+
+/* One inner step from the identity, without momentum or clipping, is
+ * θ_U ← θ_U − lr·∇J/(κ‖G‖²) on the Kronecker factors (the scale-free step,
+ * κ = gᵀMg/gᵀg). ∇J here by central differences of J over each entry of A
+ * and B: J is quadratic in any single entry, so the difference is exact up
+ * to rounding (~1e-10 relative at h = 1e-3, J ~ 10). */
+static void test_llqr_kron_gradient(void **s) {
+  (void)s;
+  ph_optim_config c;
+  cfg_for("llqr", &c);
+  c.precond_kind = PH_PRECOND_KRON;
+  c.inner_steps = 1;
+  c.inner_momentum = 0;
+  c.inner_clip = 1e12;
+  c.ema_beta = 0;
+  ph_error err = {0};
+  ph_optim *o;
+  assert_int_equal(ph_optim_create(&c, &KOBJ, &o, &err), PH_OK);
+  double th[8] = {1, -1, 0.5, 2, 0, -0.3, 0.8, -0.6}, g[8], mg[8], loss;
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
+  kq_lg(NULL, th, &b, &loss, g, &err);
+  kq_mul(g, mg);
+  double kappa = ph_vec_dot(8, g, mg) / ph_vec_dot(8, g, g);
+  double gw2 = ph_vec_dot(6, g, g);
+  size_t fs = ph_precond_flat_size(ph_optim_precond(o));
+  assert_int_equal(fs, 15);
+  double f0[15], f1[15], fp[15];
+  ph_precond_to_flat(ph_optim_precond(o), f0); /* identity */
+  assert_int_equal(ph_optim_refresh(o, th, &KOBJ, &b, &err), PH_OK);
+  ph_precond_to_flat(ph_optim_precond(o), f1);
+  ph_precond *P = ph_precond_create(8, 2, KBL, PH_PRECOND_KRON, &err);
+  const double h = 1e-3;
+  for (int k = 0; k < 13; k++) { /* A (4 entries) then B (9) */
+    memcpy(fp, f0, sizeof fp);
+    fp[k] = f0[k] + h;
+    assert_int_equal(ph_precond_from_flat(P, fp, 15, &err), PH_OK);
+    double jp = j_of(P, g);
+    fp[k] = f0[k] - h;
+    assert_int_equal(ph_precond_from_flat(P, fp, 15, &err), PH_OK);
+    double jm = j_of(P, g);
+    double dj = (jp - jm) / (2 * h);
+    double want = f0[k] - c.inner_lr * dj / (kappa * gw2);
+    if (fabs(f1[k] - want) > 1e-9 * (1 + fabs(want)))
+      fail_msg("factor entry %d: %.15g, want %.15g", k, f1[k], want);
+  }
+  ph_precond_free(P);
   ph_optim_free(o);
 }
 
@@ -423,9 +624,12 @@ static void test_exact_step_dense(void **s) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sam_family),
+      cmocka_unit_test(test_m_sharpness),
       cmocka_unit_test(test_llqr_sam_variants),
       cmocka_unit_test(test_outer_steps),
       cmocka_unit_test(test_llqr_fits_inverse_curvature),
+      cmocka_unit_test(test_llqr_kron_inner_loop),
+      cmocka_unit_test(test_llqr_kron_gradient),
       cmocka_unit_test(test_refresh_cadence),
       cmocka_unit_test(test_save_load),
       cmocka_unit_test(test_invalid_configs),

@@ -41,6 +41,8 @@ for bad in "--rho -1" "--ema 1.0" "--batch 0"; do
   "$P" train --model mlp:8:tanh --data digits --opt sam --steps 5 $bad --out "$t/u" >/dev/null 2>&1
   rc=$?; [ $rc = 2 ] || no "'$bad' exit $rc"
 done
+"$P" train --model mlp:8:tanh --data digits --opt asam --m-sharpness 4 --steps 5 --out "$t/u" >/dev/null 2>&1
+[ $? = 2 ] || no "--m-sharpness with asam not a usage error"
 "$P" train --model mlp:8:tanh --data digits --opt nosuch --steps 5 --out "$t/u" >/dev/null 2>&1
 [ $? = 2 ] || no "unknown optimiser not a usage error"
 [ -e "$t/u" ] && no "usage error created the output directory"
