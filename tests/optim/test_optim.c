@@ -456,6 +456,59 @@ static void test_llqr_kron_gradient(void **s) {
   ph_optim_free(o);
 }
 
+/* Negative curvature with the Newton metric (a_5 < 0). Without a floor J is
+ * unbounded below along e_5: u_5 grows, but stays finite, because one
+ * refresh moves it by at most inner_steps·inner_lr·clip/(1 − μ) (clipped
+ * step, momentum sum). With --curvature-floor c the metric is H + c|κ|I
+ * (κ = gᵀHg/gᵀg), positive definite here, and refreshes at a fixed θ drive
+ * u_i to 1/(a_i + c|κ|) for every i. */
+static void test_llqr_negative_curvature(void **s) {
+  (void)s;
+  setup_quad();
+  Q.a[5] = -0.5;
+  double th[N];
+  memcpy(th, TH0, sizeof th);
+  double g[N];
+  grad_at(th, g);
+  double kappa = 0, gg = 0;
+  for (int i = 0; i < N; i++) {
+    kappa += Q.a[i] * g[i] * g[i];
+    gg += g[i] * g[i];
+  }
+  kappa /= gg;
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
+  ph_error err = {0};
+  for (int floor_on = 0; floor_on < 2; floor_on++) {
+    ph_optim_config c;
+    cfg_for("llqr", &c);
+    c.metric = PH_METRIC_NEWTON;
+    c.inner_steps = 50;
+    c.ema_beta = 0;
+    c.curvature_floor = floor_on ? 1.0 : 0.0;
+    ph_optim *o;
+    assert_int_equal(ph_optim_create(&c, &OBJ, &o, &err), PH_OK);
+    double u[N], prev = 1;
+    for (int r = 0; r < 20; r++) {
+      assert_int_equal(ph_optim_refresh(o, th, &OBJ, &b, &err), PH_OK);
+      ph_precond_diag(ph_optim_precond(o), u);
+      for (int i = 0; i < N; i++) assert_true(isfinite(u[i]) && u[i] >= 1e-8);
+      if (!floor_on) {
+        double bound = c.inner_steps * c.inner_lr * c.inner_clip / (1 - c.inner_momentum);
+        if (!(u[5] > prev && u[5] <= prev + bound))
+          fail_msg("refresh %d: u_5 %g after %g (bound %g)", r, u[5], prev, bound);
+        prev = u[5];
+      }
+    }
+    if (floor_on)
+      for (int i = 0; i < N; i++) {
+        double want = 1 / (Q.a[i] + fabs(kappa));
+        if (fabs(u[i] - want) > 1e-6 * want) fail_msg("u[%d] = %.12g, want %.12g", i, u[i], want);
+      }
+    ph_optim_free(o);
+  }
+  setup_quad();
+}
+
 /* Refresh cadence and the bias-corrected EMA: refreshes happen at steps
  * 0, K, 2K, ...; the first replaces the identity start. */
 static void test_refresh_cadence(void **s) {
@@ -630,6 +683,7 @@ int main(void) {
       cmocka_unit_test(test_llqr_fits_inverse_curvature),
       cmocka_unit_test(test_llqr_kron_inner_loop),
       cmocka_unit_test(test_llqr_kron_gradient),
+      cmocka_unit_test(test_llqr_negative_curvature),
       cmocka_unit_test(test_refresh_cadence),
       cmocka_unit_test(test_save_load),
       cmocka_unit_test(test_invalid_configs),
