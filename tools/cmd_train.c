@@ -46,7 +46,8 @@ static void usage(void) {
       "  --inner-clip C      per-block clip of the inner gradient (default 5)\n"
       "  --refresh-batch B   fresh batch for each refresh (default 128)\n"
       "  --ema B             EMA factor of U (default 0.95 for gn, 0.9 for newton)\n"
-      "  --damping L         λ added to the LLQR metric (default 0)\n"
+      "  --damping L         λ added to the LLQR metric (default 0; 0.01 with\n"
+      "                      --precond kron)\n"
       "  --curvature-floor C adds C·κ_g to the metric (default 0)\n"
       "  --perturb l2|dual   llqr-sam: ε = ρUg/‖Ug‖ or ρUg/√(gᵀUg) (default l2)\n"
       "  --perturb-only      llqr-sam: descend with ∇L(θ+ε) instead of U∇L(θ+ε)\n"
@@ -103,7 +104,7 @@ int ph_cmd_train(int argc, char **argv) {
   ph_train_config c = ph_train_config_default();
   ph_error err = {0};
   if (ph_optim_config_default(optname, &c.opt, &err)) return ph_cli_fail(CMD, PH_ERR_ARG, &err);
-  int have_model = 0, have_data = 0, ema_set = 0, rc = 0;
+  int have_model = 0, have_data = 0, ema_set = 0, damp_set = 0, rc = 0;
   const char *out = NULL;
   size_t threads = 1, tmp;
   static const char *const scheds[] = {"const", "cosine", "step", NULL};
@@ -142,7 +143,7 @@ int ph_cmd_train(int argc, char **argv) {
     case O_ICLIP: rc = ph_cli_double(CMD, "--inner-clip", optarg, 0, 1e12, &c.opt.inner_clip); break;
     case O_RBATCH: rc = ph_cli_size(CMD, "--refresh-batch", optarg, 1, 1000000, &c.opt.refresh_batch); break;
     case O_EMA: rc = ph_cli_double(CMD, "--ema", optarg, 0, 0.999999999, &c.opt.ema_beta); ema_set = 1; break;
-    case O_DAMP: rc = ph_cli_double(CMD, "--damping", optarg, 0, 1e12, &c.opt.damping); break;
+    case O_DAMP: rc = ph_cli_double(CMD, "--damping", optarg, 0, 1e12, &c.opt.damping); damp_set = 1; break;
     case O_FLOOR: rc = ph_cli_double(CMD, "--curvature-floor", optarg, 0, 1e12, &c.opt.curvature_floor); break;
     case O_PERT: rc = ph_cli_choice(CMD, "--perturb", optarg, perts, &k); c.opt.perturb = (ph_perturb)k; break;
     case O_PONLY: c.opt.perturb_only = 1; break;
@@ -167,6 +168,9 @@ int ph_cmd_train(int argc, char **argv) {
   if (!c.steps && !(c.epochs > 0)) return ph_cli_usage(CMD, "give --steps N or --epochs E");
   if (c.steps && c.epochs > 0) return ph_cli_usage(CMD, "--steps and --epochs exclude each other");
   if (!ema_set && c.opt.metric == PH_METRIC_NEWTON) c.opt.ema_beta = 0.9;
+  /* Undamped Kronecker factors can grow without bound once the GGN vanishes
+   * near interpolation (docs/optimisers.md): damp them by default. */
+  if (!damp_set && c.opt.precond_kind == PH_PRECOND_KRON) c.opt.damping = 0.01;
   if (ph_optim_config_validate(&c.opt, &err)) return ph_cli_fail(CMD, PH_ERR_ARG, &err);
   snprintf(c.out_dir, sizeof c.out_dir, "%s", out);
   ph_cli_set_blas_threads((int)threads);

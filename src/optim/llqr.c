@@ -6,7 +6,10 @@
  *     r = g + Mδ;  diagonal ∂J/∂u = −g ⊙ r;
  *     Kronecker (U g = vec(A G Bᵀ))  ∂J/∂A = −R B Gᵀ,  ∂J/∂B = −Rᵀ A G.
  * One M-product per inner step. Then diagonal entries are clipped to
- * ≥ 1e-8 and merged into the slow EMA.
+ * ≥ 1e-8, Kronecker factors are replaced by their symmetric part with
+ * eigenvalues floored at 1e-8 (the gradient steps above make them
+ * non-symmetric and can make one indefinite, and an indefinite U g is an
+ * ascent direction), and U_new is merged into the slow EMA.
  *
  * Choices of this implementation (docs/optimisers.md):
  *  - Scale-free inner steps: the raw gradient −g_i r_i is tiny where g is
@@ -154,14 +157,9 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
       pos += sz;
     }
   }
-  /* clip diagonal entries and merge into the bias-corrected EMA */
-  for (size_t bi = 0; bi < nb; bi++)
-    if (!ph_precond_block_is_kron(o->Pnew, bi)) {
-      size_t la;
-      double *u = ph_precond_block_data(o->Pnew, bi, 0, &la);
-      for (size_t k = 0; k < la; k++)
-        if (!(u[k] >= 1e-8)) u[k] = 1e-8;
-    }
+  /* clip diagonal entries at 1e-8, make Kronecker factors SPD (symmetric
+   * part, eigenvalues ≥ 1e-8), and merge into the bias-corrected EMA */
+  PH_TRY(ph_precond_project_spd(o->Pnew, err));
   o->n_refresh++;
   double beta = c->ema_beta;
   double w = o->ema_warm ? 1 - beta

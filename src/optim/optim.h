@@ -51,7 +51,8 @@ typedef struct ph_optim_config {
   size_t refresh_batch;  /* 128 */
   double ema_beta;       /* 0.95 by default; `pothole train --metric newton`
                            uses 0.9 unless --ema is given */
-  double damping;        /* λ added to the metric in the inner objective */
+  double damping;        /* λ added to the metric in the inner objective (0;
+                           `pothole train --precond kron` uses 0.01) */
   double curvature_floor;/* how U behaves under negative curvature: see docs */
 } ph_optim_config;
 

@@ -290,6 +290,61 @@ void ph_precond_stats(const ph_precond *p, double *mn, double *mx, double *mean)
   free(d);
 }
 
+/* Symmetrise M (m, m) in place and floor its eigenvalues (scratch Q, lam,
+ * W: (m, m), (m), (m, m)). */
+static int spd_factor(double *M, size_t m, double *Q, double *lam, double *W) {
+  for (size_t i = 0; i < m; i++)
+    for (size_t j = 0; j < i; j++) M[i * m + j] = M[j * m + i] = 0.5 * (M[i * m + j] + M[j * m + i]);
+  /* already above the floor? Cholesky of M − floor·I */
+  memcpy(Q, M, m * m * sizeof *Q);
+  for (size_t i = 0; i < m; i++) Q[i * m + i] -= PH_PRECOND_EIG_FLOOR;
+  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)m, Q, (lapack_int)m) == 0) return 0;
+  if (sym_eig(M, m, Q, lam)) return -1; /* floored λ, eigenvectors in Q's columns */
+  for (size_t i = 0; i < m; i++)
+    for (size_t k = 0; k < m; k++) W[i * m + k] = Q[i * m + k] * lam[k];
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)m, 1.0, W,
+              (int)m, Q, (int)m, 0.0, M, (int)m);
+  for (size_t i = 0; i < m; i++) /* exact symmetry after rounding */
+    for (size_t j = 0; j < i; j++) M[i * m + j] = M[j * m + i];
+  return 0;
+}
+
+ph_status ph_precond_project_spd(ph_precond *p, ph_error *err) {
+  size_t mmax = 0;
+  for (size_t i = 0; i < p->n_blocks; i++) {
+    pblock *b = &p->b[i];
+    if (b->kron) {
+      if (b->rows > mmax) mmax = b->rows;
+      if (b->cols > mmax) mmax = b->cols;
+    }
+  }
+  double *Q = NULL, *W = NULL, *lam = NULL;
+  if (mmax) {
+    Q = malloc(mmax * mmax * sizeof *Q);
+    W = malloc(mmax * mmax * sizeof *W);
+    lam = malloc(mmax * sizeof *lam);
+    if (!Q || !W || !lam) {
+      free(Q), free(W), free(lam);
+      return ph_error_set(err, PH_ERR_NOMEM, "preconditioner: out of memory");
+    }
+  }
+  ph_status s = PH_OK;
+  for (size_t i = 0; i < p->n_blocks && s == PH_OK; i++) {
+    pblock *b = &p->b[i];
+    b->dirty = 1;
+    if (!b->kron) {
+      for (size_t k = 0; k < b->size; k++)
+        if (!(b->u[k] >= PH_PRECOND_EIG_FLOOR)) b->u[k] = PH_PRECOND_EIG_FLOOR;
+    } else if (spd_factor(b->A, b->rows, Q, lam, W) || spd_factor(b->B, b->cols, Q, lam, W)) {
+      s = ph_error_set(err, PH_ERR_NUMERIC,
+                       "preconditioner: eigendecomposition of a Kronecker factor of "
+                       "block %zu failed (non-finite entries?)", i);
+    }
+  }
+  free(Q), free(W), free(lam);
+  return s;
+}
+
 /* Block-internal raw arrays, for the LLQR inner loop. */
 double *ph_precond_block_data(ph_precond *p, size_t i, int which, size_t *len);
 double *ph_precond_block_data(ph_precond *p, size_t i, int which, size_t *len) {

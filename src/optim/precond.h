@@ -56,6 +56,13 @@ ph_status ph_precond_ema_merge(ph_precond *p, const ph_precond *q, double beta,
 /* Summary statistics of the diagonal (or of diag(U) for Kronecker). */
 void ph_precond_stats(const ph_precond *p, double *min, double *max,
                       double *mean);
+/* Make U symmetric positive definite in place: diagonal entries below
+ * PH_PRECOND_EIG_FLOOR are raised to it; each Kronecker factor is replaced
+ * by its symmetric part with eigenvalues floored at PH_PRECOND_EIG_FLOOR
+ * (the factor is kept when its symmetric part already has all eigenvalues
+ * above the floor, checked by a Cholesky factorisation). Afterwards apply,
+ * sqrt_apply and inv_apply describe the same matrix. */
+ph_status ph_precond_project_spd(ph_precond *p, ph_error *err);
 /* diag(U) into out[0..n). */
 void ph_precond_diag(const ph_precond *p, double *out);
 

@@ -409,7 +409,7 @@ static void test_llqr_kron_inner_loop(void **s) {
 }
 
 /* One inner step from the identity, without momentum or clipping, is
- * θ_U ← θ_U − lr·∇J/(κ‖G‖²) on the Kronecker factors (the scale-free step,
+ * θ_U ← θ_U − lr·∇J/(κ‖G‖²) on the Kronecker factors, then symmetrised (the scale-free step,
  * κ = gᵀMg/gᵀg). ∇J here by central differences of J over each entry of A
  * and B: J is quadratic in any single entry, so the difference is exact up
  * to rounding (~1e-10 relative at h = 1e-3, J ~ 10). */
@@ -433,7 +433,7 @@ static void test_llqr_kron_gradient(void **s) {
   double gw2 = ph_vec_dot(6, g, g);
   size_t fs = ph_precond_flat_size(ph_optim_precond(o));
   assert_int_equal(fs, 15);
-  double f0[15], f1[15], fp[15];
+  double f0[15], f1[15], fp[15], raw[13];
   ph_precond_to_flat(ph_optim_precond(o), f0); /* identity */
   assert_int_equal(ph_optim_refresh(o, th, &KOBJ, &b, &err), PH_OK);
   ph_precond_to_flat(ph_optim_precond(o), f1);
@@ -447,8 +447,13 @@ static void test_llqr_kron_gradient(void **s) {
     fp[k] = f0[k] - h;
     assert_int_equal(ph_precond_from_flat(P, fp, 15, &err), PH_OK);
     double jm = j_of(P, g);
-    double dj = (jp - jm) / (2 * h);
-    double want = f0[k] - c.inner_lr * dj / (kappa * gw2);
+    raw[k] = f0[k] - c.inner_lr * (jp - jm) / (2 * h) / (kappa * gw2);
+  }
+  /* the refresh keeps the symmetric part of each factor (both stay positive
+   * definite after one small step, so no eigenvalue is floored) */
+  for (int k = 0; k < 13; k++) {
+    int base = k < 4 ? 0 : 4, m = k < 4 ? 2 : 3, i = (k - base) / m, j = (k - base) % m;
+    double want = 0.5 * (raw[base + i * m + j] + raw[base + j * m + i]);
     if (fabs(f1[k] - want) > 1e-9 * (1 + fabs(want)))
       fail_msg("factor entry %d: %.15g, want %.15g", k, f1[k], want);
   }
@@ -507,6 +512,36 @@ static void test_llqr_negative_curvature(void **s) {
     ph_optim_free(o);
   }
   setup_quad();
+}
+
+/* Projection to SPD: closed forms on 2x2 factors. [[1,0],[0,−2]] keeps its
+ * eigenvectors and floors −2; [[1,2],[0,1]] has symmetric part [[1,1],[1,1]]
+ * (eigenvalues 2, 0 along (1,1)/√2, (1,−1)/√2), so it becomes
+ * [[1+f/2, 1−f/2], [1−f/2, 1+f/2]] with f the floor. Afterwards sqrt_apply
+ * twice equals apply. */
+static void test_precond_project_spd(void **s) {
+  (void)s;
+  ph_error err = {0};
+  ph_block bl[2] = {{"w", 0, 4, 2, {2, 2}, PH_BLOCK_WEIGHT, 2, 2},
+                    {"b", 4, 2, 1, {2}, PH_BLOCK_BIAS, 1, 2}};
+  ph_precond *p = ph_precond_create(6, 2, bl, PH_PRECOND_KRON, &err);
+  assert_non_null(p);
+  double f = PH_PRECOND_EIG_FLOOR;
+  double flat[10] = {1, 0, 0, -2, 1, 2, 0, 1, -3, 0.5};
+  assert_int_equal(ph_precond_from_flat(p, flat, 10, &err), PH_OK);
+  assert_int_equal(ph_precond_project_spd(p, &err), PH_OK);
+  double out[10];
+  ph_precond_to_flat(p, out);
+  double want[10] = {1, 0, 0, f, 1 + f / 2, 1 - f / 2, 1 - f / 2, 1 + f / 2, f, 0.5};
+  for (int k = 0; k < 10; k++)
+    if (fabs(out[k] - want[k]) > 1e-14) fail_msg("entry %d: %.17g vs %.17g", k, out[k], want[k]);
+  double v[6] = {0.3, -1, 2, 0.7, 1.1, -0.4}, a[6], r1[6], r2[6];
+  ph_precond_apply(p, v, a);
+  assert_int_equal(ph_precond_sqrt_apply(p, v, r1, &err), PH_OK);
+  assert_int_equal(ph_precond_sqrt_apply(p, r1, r2, &err), PH_OK);
+  for (int i = 0; i < 6; i++)
+    if (fabs(r2[i] - a[i]) > 1e-12 * (1 + fabs(a[i]))) fail_msg("%d: %.17g vs %.17g", i, r2[i], a[i]);
+  ph_precond_free(p);
 }
 
 /* Refresh cadence and the bias-corrected EMA: refreshes happen at steps
@@ -684,6 +719,7 @@ int main(void) {
       cmocka_unit_test(test_llqr_kron_inner_loop),
       cmocka_unit_test(test_llqr_kron_gradient),
       cmocka_unit_test(test_llqr_negative_curvature),
+      cmocka_unit_test(test_precond_project_spd),
       cmocka_unit_test(test_refresh_cadence),
       cmocka_unit_test(test_save_load),
       cmocka_unit_test(test_invalid_configs),
