@@ -269,10 +269,12 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
   switch (l->kind) {
   case NN_DENSE: {
     const double *W = theta + l->w_off;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out,
-                (int)l->n_in, (int)B, 1.0, dout, (int)l->n_out, in, (int)l->n_in,
-                1.0, grad + l->w_off, (int)l->n_in);
-    colsum_acc(dout, B, l->n_out, grad + l->b_off);
+    if (grad) {
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out,
+                  (int)l->n_in, (int)B, 1.0, dout, (int)l->n_out, in,
+                  (int)l->n_in, 1.0, grad + l->w_off, (int)l->n_in);
+      colsum_acc(dout, B, l->n_out, grad + l->b_off);
+    }
     if (din)
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
                   (int)l->n_in, (int)l->n_out, 1.0, dout, (int)l->n_out, W,
@@ -287,12 +289,14 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
     const double *W = theta + l->w_off;
     for (size_t e = 0; e < B; e++) {
       const double *dy = dout + e * l->out_size;
-      const double *cols = nn_conv_cols(l, e, in);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
-                  (int)kk, (int)hw, 1.0, dy, (int)hw, cols, (int)hw, 1.0,
-                  grad + l->w_off, (int)kk);
-      for (size_t c = 0; c < l->c_out; c++)
-        for (size_t q = 0; q < hw; q++) grad[l->b_off + c] += dy[c * hw + q];
+      if (grad) {
+        const double *cols = nn_conv_cols(l, e, in);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
+                    (int)kk, (int)hw, 1.0, dy, (int)hw, cols, (int)hw, 1.0,
+                    grad + l->w_off, (int)kk);
+        for (size_t c = 0; c < l->c_out; c++)
+          for (size_t q = 0; q < hw; q++) grad[l->b_off + c] += dy[c * hw + q];
+      }
       if (din) {
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)hw,
                     (int)l->c_out, 1.0, W, (int)kk, dy, (int)hw, 0.0, l->dcols,

@@ -143,7 +143,7 @@ void nn_naive_backward(nn_layer *l, const double *theta, size_t B,
     nn_backward(l, theta, B, in, out, dout, din, grad);
     return;
   }
-  w(l, B, dout, in, grad + l->w_off, grad + l->b_off);
+  if (grad) w(l, B, dout, in, grad + l->w_off, grad + l->b_off);
   if (din) x(l, theta + l->w_off, B, dout, din, 0);
 }
 

@@ -54,10 +54,12 @@ void nn_res_backward(nn_layer *l, const double *theta, size_t B,
   int H = (int)l->n_out;
   size_t n = B * l->n_out;
   sigma_prime(l, n, l->z, dout, l->dz);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
-              l->dz, H, in, H, 1.0, grad + l->w_off, H);
-  for (size_t i = 0; i < B; i++)
-    for (size_t j = 0; j < l->n_out; j++) grad[l->b_off + j] += l->dz[i * l->n_out + j];
+  if (grad) {
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
+                l->dz, H, in, H, 1.0, grad + l->w_off, H);
+    for (size_t i = 0; i < B; i++)
+      for (size_t j = 0; j < l->n_out; j++) grad[l->b_off + j] += l->dz[i * l->n_out + j];
+  }
   if (din) {
     memcpy(din, dout, n * sizeof *din);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, H, H, 1.0,

@@ -330,8 +330,7 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
   n->p = ph_calloc(B * n->n_out, sizeof(double), "probabilities", err);
   n->labels = ph_calloc(B * (n->seq_T ? n->seq_T : 1), sizeof(int32_t), "labels", err);
   n->targets = ph_calloc(B * n->n_out, sizeof(double), "targets", err);
-  n->acc_buf = ph_calloc(n->n_params, sizeof(double), "scratch", err);
-  if (!n->p || !n->labels || !n->targets || !n->acc_buf) return PH_ERR_NOMEM;
+  if (!n->p || !n->labels || !n->targets) return PH_ERR_NOMEM;
   return PH_OK;
 }
 
@@ -359,7 +358,6 @@ void nn_free(nn_net *n) {
   free(n->p);
   free(n->labels);
   free(n->targets);
-  free(n->acc_buf);
   free(n);
 }
 

@@ -162,8 +162,9 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
     total += head(n, m, scale, need_dz ? n->dh[K] : NULL, &correct);
     if (mode == RUN_EVAL) continue;
     if (need_dz) {
-      double *g = mode == RUN_GRAD ? out : n->acc_buf;
-      if (mode == RUN_HVP) memset(g, 0, n->n_params * sizeof *g);
+      /* Hv needs the adjoints dh (for its second-order terms), not the
+       * gradient: the backward skips the parameter products there */
+      double *g = mode == RUN_GRAD ? out : NULL;
       for (size_t i = K; i-- > 0;)
         nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
                     i ? n->dh[i] : NULL, g);

@@ -86,7 +86,6 @@ typedef struct nn_net {
   double *p;             /* (max_batch, n_out) softmax probabilities */
   int32_t *labels;       /* (max_batch, n_targets) gathered labels */
   double *targets;       /* (max_batch, n_out) regression targets */
-  double *acc_buf;       /* (n_params) chunk accumulator */
 } nn_net;
 
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).
@@ -96,7 +95,8 @@ typedef struct nn_net {
  * tangent backward the ż of the tangent forward and dz of the backward). */
 void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
                 double *out);
-/* din may be NULL (first layer); grad accumulates. */
+/* din may be NULL (first layer); grad accumulates, or is NULL when only
+ * the input adjoint is wanted (the backward inside Hv). */
 void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                  const double *out, const double *dout, double *din,
                  double *grad);

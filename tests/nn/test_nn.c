@@ -476,6 +476,9 @@ static void check_op(op_case *c, int cached) {
     if (!near(fd, hv[i], sh)) fprintf(stderr, "%s (Hv)[%zu] %.12g vs fd %.12g\n", c->name, i, hv[i], fd);
     assert_true(near(fd, hv[i], sh));
   }
+  /* the backward without a parameter gradient gives the same input adjoint */
+  nn_backward(l, th, B, x, y, dy, a, NULL);
+  for (size_t i = 0; i < ni; i++) assert_true(a[i] == dx[i]);
   /* Gauss-Newton: no second-order terms = the backward of ḋy */
   double *gn = calloc(ntt, sizeof *gn), *gnx = malloc(ni * sizeof *gnx);
   nn_tangent_backward(l, th, v, B, x, tx, dy, ty, gnx, gn, 0);
