@@ -16,28 +16,8 @@
 #include "core/zio.h"
 #include "data/dataset.h"
 
-static char tmpdir[256];
-
-static int setup_tmp(void **state) {
-  (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/ph_data_test.XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state) {
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *tpath(const char *name) {
-  static char buf[8][512];
-  static int k;
-  k = (k + 1) % 8;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-  return buf[k];
-}
+#define PH_TEST_TMP_PREFIX "/tmp/ph_data_test"
+#include "../common/ph_test_tmp.h"
 
 static ph_dataset *load_ok(const char *spec, uint64_t seed) {
   ph_data_options o = ph_data_options_default();

@@ -30,28 +30,8 @@
 #include "core/json.h"
 #include "toy_objective.h"
 
-static char tmpdir[256];
-
-static int setup_tmp(void **state) {
-  (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/ph_landscape_test.XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int teardown_tmp(void **state) {
-  (void)state;
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  return system(cmd) == 0 ? 0 : -1;
-}
-
-static const char *tpath(const char *name) {
-  static char buf[4][512];
-  static int k;
-  k = (k + 1) % 4;
-  snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir, name);
-  return buf[k];
-}
+#define PH_TEST_TMP_PREFIX "/tmp/ph_landscape_test"
+#include "../common/ph_test_tmp.h"
 
 static void random_theta(double *theta, size_t n, uint64_t seed) {
   ph_rng r = ph_rng_make(seed, PH_RNG_STREAM_USER + 5);
