@@ -26,11 +26,11 @@
 #define PH_PLOT_LABEL_MAX 40
 
 typedef struct ph_plot_ticks {
-  int n;                                    /* major ticks */
-  double v[PH_PLOT_MAX_TICKS];              /* values, increasing */
+  int n;                                            /* major ticks */
+  double v[PH_PLOT_MAX_TICKS];                      /* values, increasing */
   char label[PH_PLOT_MAX_TICKS][PH_PLOT_LABEL_MAX]; /* UTF-8 */
   int n_minor;
-  double minor[4 * PH_PLOT_MAX_TICKS];      /* minor tick values */
+  double minor[4 * PH_PLOT_MAX_TICKS]; /* minor tick values */
 } ph_plot_ticks;
 
 /* The nice step m·10^k (m in {1, 2, 2.5, 5}) giving about `target` intervals
@@ -164,8 +164,8 @@ typedef enum ph_plot_legend_pos {
 /* Axes setup, before ph_plot_axes_layout. */
 void ph_plot_axes_xrange(ph_plot_axes *a, double lo, double hi, int log_scale);
 void ph_plot_axes_yrange(ph_plot_axes *a, double lo, double hi, int log_scale);
-void ph_plot_axes_labels(ph_plot_axes *a, const char *title,
-                         const char *xlabel, const char *ylabel);
+void ph_plot_axes_labels(ph_plot_axes *a, const char *title, const char *xlabel,
+                         const char *ylabel);
 /* Reserve a vertical colour bar at the right. */
 void ph_plot_axes_colorbar(ph_plot_axes *a, ph_plot_cmap cm,
                            const ph_plot_norm *nm, const char *label);
@@ -173,8 +173,7 @@ void ph_plot_axes_colorbar(ph_plot_axes *a, ph_plot_cmap cm,
 void ph_plot_axes_equal(ph_plot_axes *a, int on);
 void ph_plot_axes_grid(ph_plot_axes *a, int on);
 /* Category labels on the x axis at x = 0..n-1 (bar charts). */
-void ph_plot_axes_xcategories(ph_plot_axes *a, const char *const *names,
-                              int n);
+void ph_plot_axes_xcategories(ph_plot_axes *a, const char *const *names, int n);
 void ph_plot_axes_legend_pos(ph_plot_axes *a, ph_plot_legend_pos p);
 /* Hide the frame and ticks (3-D surface panels draw their own). */
 void ph_plot_axes_hide(ph_plot_axes *a);
@@ -205,11 +204,11 @@ typedef enum ph_plot_marker {
 
 typedef struct ph_plot_style {
   double rgb[3];
-  double alpha;      /* default 1 */
-  double width_pt;   /* line width; 0 = no line */
-  int dash;          /* 0 solid, 1 dashed, 2 dotted */
+  double alpha;    /* default 1 */
+  double width_pt; /* line width; 0 = no line */
+  int dash;        /* 0 solid, 1 dashed, 2 dotted */
   ph_plot_marker marker;
-  double marker_pt;  /* marker diameter */
+  double marker_pt; /* marker diameter */
   int marker_filled;
   const char *label; /* legend entry, NULL for none */
 } ph_plot_style;

@@ -68,7 +68,8 @@ void ph_plot_line(ph_plot_axes *a, const double *x, const double *y, size_t n,
         /* note points along the segment too, so the legend avoids lines
          * that cross a corner between two samples */
         for (int q = 1; q < 8; q++)
-          ph_plot__note_pt(a, lx + (px - lx) * q / 8.0, ly + (py - ly) * q / 8.0);
+          ph_plot__note_pt(a, lx + (px - lx) * q / 8.0,
+                           ly + (py - ly) * q / 8.0);
       } else {
         cairo_move_to(cr, px, py);
       }
@@ -102,7 +103,8 @@ void ph_plot_markers(ph_plot_axes *a, const double *x, const double *y,
     if (!ok_pt(a, x[i], y[i])) continue;
     double d = size ? d0 * size[i] : d0;
     if (!(d > 0)) continue;
-    ph_plot__marker_path(cr, mk, ph_plot__xpt(a, x[i]), ph_plot__ypt(a, y[i]), d);
+    ph_plot__marker_path(cr, mk, ph_plot__xpt(a, x[i]), ph_plot__ypt(a, y[i]),
+                         d);
     ph_plot__note(a, x[i], y[i]);
     if (s->marker_filled && mk != PH_PLOT_MARK_CROSS) {
       set_rgb(cr, s, alpha_of(s, 1));
@@ -251,7 +253,8 @@ void ph_plot_text(ph_plot_axes *a, double x, double y, const char *text,
   ph_plot__font(a->fig, size_pt > 0 ? size_pt : a->fig->o.font_pt - 1, 0);
   cairo_set_source_rgb(a->fig->cr, rgb ? rgb[0] : 0, rgb ? rgb[1] : 0,
                        rgb ? rgb[2] : 0);
-  ph_plot__text(a->fig, text, ph_plot__xpt(a, x), ph_plot__ypt(a, y), 0.5, 0.5, 0);
+  ph_plot__text(a->fig, text, ph_plot__xpt(a, x), ph_plot__ypt(a, y), 0.5, 0.5,
+                0);
 }
 
 /* ---- gridded data ------------------------------------------------------ */
@@ -299,7 +302,8 @@ ph_status ph_plot_heatmap(ph_plot_axes *a, const double *z, size_t nx,
       }
       double rgb[3];
       ph_plot_cmap_eval(cm, t, rgb);
-      uint32_t r = (uint32_t)lround(rgb[0] * 255), g = (uint32_t)lround(rgb[1] * 255),
+      uint32_t r = (uint32_t)lround(rgb[0] * 255),
+               g = (uint32_t)lround(rgb[1] * 255),
                b = (uint32_t)lround(rgb[2] * 255);
       row[i] = 0xff000000u | r << 16 | g << 8 | b;
     }
@@ -307,8 +311,10 @@ ph_status ph_plot_heatmap(ph_plot_axes *a, const double *z, size_t nx,
   cairo_surface_mark_dirty(img);
   double dx = nx > 1 ? (x[nx - 1] - x[0]) / (nx - 1) : 1.0;
   double dy = ny > 1 ? (y[ny - 1] - y[0]) / (ny - 1) : 1.0;
-  double X0 = ph_plot__xpt(a, x[0] - dx / 2), X1 = ph_plot__xpt(a, x[nx - 1] + dx / 2);
-  double Y0 = ph_plot__ypt(a, y[ny - 1] + dy / 2), Y1 = ph_plot__ypt(a, y[0] - dy / 2);
+  double X0 = ph_plot__xpt(a, x[0] - dx / 2),
+         X1 = ph_plot__xpt(a, x[nx - 1] + dx / 2);
+  double Y0 = ph_plot__ypt(a, y[ny - 1] + dy / 2),
+         Y1 = ph_plot__ypt(a, y[0] - dy / 2);
   cairo_t *cr = a->fig->cr;
   ph_plot__clip_begin(a);
   cairo_translate(cr, X0, Y0);

@@ -18,8 +18,8 @@ static ph_status segs_push(ph_plot_segs *s, double x0, double y0, double x1,
     size_t cap = s->cap ? 2 * s->cap : 256;
     double *p = realloc(s->xy, cap * 4 * sizeof *p);
     if (!p)
-      return ph_error_set(err, PH_ERR_NOMEM, "contour: out of memory (%zu segments)",
-                          cap);
+      return ph_error_set(err, PH_ERR_NOMEM,
+                          "contour: out of memory (%zu segments)", cap);
     s->xy = p;
     s->cap = cap;
   }

@@ -108,9 +108,10 @@ ph_status ph_plot_fig_new(const ph_plot_fig_opts *o, ph_plot_format fmt,
     f->scale = 1.0;
     f->wdev = (int)lround(wpt);
     f->hdev = (int)lround(hpt);
-    f->surf = fmt == PH_PLOT_PDF
-                  ? cairo_pdf_surface_create_for_stream(stream_write, f, wpt, hpt)
-                  : cairo_svg_surface_create_for_stream(stream_write, f, wpt, hpt);
+    f->surf =
+        fmt == PH_PLOT_PDF
+            ? cairo_pdf_surface_create_for_stream(stream_write, f, wpt, hpt)
+            : cairo_svg_surface_create_for_stream(stream_write, f, wpt, hpt);
   }
   f->cr = cairo_create(f->surf);
   f->axes = calloc((size_t)(o->rows * o->cols), sizeof *f->axes);
@@ -141,7 +142,9 @@ void ph_plot_fig_size(const ph_plot_fig *f, int *w, int *h) {
   *h = f->hdev;
 }
 
-double ph_plot_fig_scale(const ph_plot_fig *f) { return f->scale; }
+double ph_plot_fig_scale(const ph_plot_fig *f) {
+  return f->scale;
+}
 
 void ph_plot_fig_title(ph_plot_fig *f, const char *title) {
   snprintf(f->title, sizeof f->title, "%s", title ? title : "");
@@ -195,8 +198,8 @@ static double text_height(ph_plot_fig *f) {
   return fe.ascent * 0.82 + fe.descent * 0.6;
 }
 
-void ph_plot__text(ph_plot_fig *f, const char *s, double x, double y,
-                   double ax, double ay, double angle) {
+void ph_plot__text(ph_plot_fig *f, const char *s, double x, double y, double ax,
+                   double ay, double angle) {
   cairo_t *cr = f->cr;
   cairo_font_extents_t fe;
   cairo_font_extents(cr, &fe);
@@ -248,8 +251,8 @@ void ph_plot_axes_yrange(ph_plot_axes *a, double lo, double hi, int log_scale) {
   a->ylog = log_scale;
   a->yset = 1;
 }
-void ph_plot_axes_labels(ph_plot_axes *a, const char *title,
-                         const char *xlabel, const char *ylabel) {
+void ph_plot_axes_labels(ph_plot_axes *a, const char *title, const char *xlabel,
+                         const char *ylabel) {
   if (title) snprintf(a->title, sizeof a->title, "%s", title);
   if (xlabel) snprintf(a->xlabel, sizeof a->xlabel, "%s", xlabel);
   if (ylabel) snprintf(a->ylabel, sizeof a->ylabel, "%s", ylabel);
@@ -261,12 +264,18 @@ void ph_plot_axes_colorbar(ph_plot_axes *a, ph_plot_cmap cm,
   a->cbar_nm = *nm;
   snprintf(a->cbar_label, sizeof a->cbar_label, "%s", label ? label : "");
 }
-void ph_plot_axes_equal(ph_plot_axes *a, int on) { a->equal = on; }
-void ph_plot_axes_grid(ph_plot_axes *a, int on) { a->grid = on; }
+void ph_plot_axes_equal(ph_plot_axes *a, int on) {
+  a->equal = on;
+}
+void ph_plot_axes_grid(ph_plot_axes *a, int on) {
+  a->grid = on;
+}
 void ph_plot_axes_legend_pos(ph_plot_axes *a, ph_plot_legend_pos p) {
   a->legend_pos = p;
 }
-void ph_plot_axes_hide(ph_plot_axes *a) { a->hidden = 1; }
+void ph_plot_axes_hide(ph_plot_axes *a) {
+  a->hidden = 1;
+}
 void ph_plot_axes_xcategories(ph_plot_axes *a, const char *const *names,
                               int n) {
   if (n > PH_PLOT_MAX_CATS) n = PH_PLOT_MAX_CATS;
@@ -275,7 +284,9 @@ void ph_plot_axes_xcategories(ph_plot_axes *a, const char *const *names,
     snprintf(a->cats[i], sizeof a->cats[i], "%s", names[i]);
 }
 
-static double tr(double v, int lg) { return lg ? log10(v) : v; }
+static double tr(double v, int lg) {
+  return lg ? log10(v) : v;
+}
 
 double ph_plot__xpt(const ph_plot_axes *a, double x) {
   double lo = tr(a->xlo, a->xlog), hi = tr(a->xhi, a->xlog);
@@ -305,7 +316,9 @@ void ph_plot__clip_begin(ph_plot_axes *a) {
   cairo_rectangle(a->fig->cr, a->px, a->py, a->pw, a->ph);
   cairo_clip(a->fig->cr);
 }
-void ph_plot__clip_end(ph_plot_axes *a) { cairo_restore(a->fig->cr); }
+void ph_plot__clip_end(ph_plot_axes *a) {
+  cairo_restore(a->fig->cr);
+}
 
 void ph_plot__note(ph_plot_axes *a, double x, double y) {
   if (!isfinite(x) || !isfinite(y)) return;
@@ -359,12 +372,16 @@ ph_status ph_plot_axes_layout(ph_plot_axes *a, ph_error *err) {
     a->laid_out = 1;
     return PH_OK;
   }
-  if (!(a->xhi > a->xlo) && !a->xset) ph_plot_range_pad(&a->xlo, &a->xhi, 0, a->xlog);
-  if (!(a->yhi > a->ylo) && !a->yset) ph_plot_range_pad(&a->ylo, &a->yhi, 0, a->ylog);
+  if (!(a->xhi > a->xlo) && !a->xset)
+    ph_plot_range_pad(&a->xlo, &a->xhi, 0, a->xlog);
+  if (!(a->yhi > a->ylo) && !a->yset)
+    ph_plot_range_pad(&a->ylo, &a->yhi, 0, a->ylog);
   if (a->xlog && !(a->xlo > 0))
-    return ph_error_set(err, PH_ERR_ARG, "x axis: log scale needs positive values");
+    return ph_error_set(err, PH_ERR_ARG,
+                        "x axis: log scale needs positive values");
   if (a->ylog && !(a->ylo > 0))
-    return ph_error_set(err, PH_ERR_ARG, "y axis: log scale needs positive values");
+    return ph_error_set(err, PH_ERR_ARG,
+                        "y axis: log scale needs positive values");
   if (!(a->xhi > a->xlo)) ph_plot_range_pad(&a->xlo, &a->xhi, 0, a->xlog);
   if (!(a->yhi > a->ylo)) ph_plot_range_pad(&a->ylo, &a->yhi, 0, a->ylog);
   /* tick density from the panel size: ~ one tick per 0.5 in */
@@ -386,7 +403,8 @@ ph_status ph_plot_axes_layout(ph_plot_axes *a, ph_error *err) {
   double ywmax = 0;
   for (int i = 0; i < a->yt.n; i++)
     ywmax = fmax(ywmax, ph_plot__text_width(f, a->yt.label[i]));
-  double xlast_w = a->xt.n ? ph_plot__text_width(f, a->xt.label[a->xt.n - 1]) : 0;
+  double xlast_w =
+      a->xt.n ? ph_plot__text_width(f, a->xt.label[a->xt.n - 1]) : 0;
   left += ywmax + GAP + TICK_LEN;
   if (a->ylabel[0]) left += lab_h + 2 * GAP;
   bottom -= tick_h + GAP + TICK_LEN;
@@ -394,8 +412,8 @@ ph_status ph_plot_axes_layout(ph_plot_axes *a, ph_error *err) {
   top += tick_h * 0.5;
   if (a->cbar) {
     ph_plot_ticks ct;
-    PH_TRY(make_ticks(a->cbar_nm.vmin, a->cbar_nm.vmax, a->cbar_nm.log,
-                      ytarget, &ct, "colour bar", err));
+    PH_TRY(make_ticks(a->cbar_nm.vmin, a->cbar_nm.vmax, a->cbar_nm.log, ytarget,
+                      &ct, "colour bar", err));
     a->ct = ct;
     double cw = 0;
     for (int i = 0; i < ct.n; i++)
@@ -473,7 +491,8 @@ static void draw_colorbar(ph_plot_axes *a) {
     double ty = y + h - t * h;
     cairo_move_to(cr, x + CBAR_W, ty);
     cairo_line_to(cr, x + CBAR_W + TICK_LEN, ty);
-    ph_plot__text(f, a->ct.label[i], x + CBAR_W + TICK_LEN + GAP, ty, 0, 0.5, 0);
+    ph_plot__text(f, a->ct.label[i], x + CBAR_W + TICK_LEN + GAP, ty, 0, 0.5,
+                  0);
     wmax = fmax(wmax, ph_plot__text_width(f, a->ct.label[i]));
   }
   cairo_stroke(cr);
@@ -526,8 +545,7 @@ void ph_plot__marker_path(cairo_t *cr, ph_plot_marker m, double x, double y,
     cairo_move_to(cr, x - r, y + r);
     cairo_line_to(cr, x + r, y - r);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 

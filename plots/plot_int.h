@@ -22,8 +22,8 @@ typedef struct legend_entry {
 struct ph_plot_axes {
   ph_plot_fig *fig;
   int used;
-  double cx, cy, cw, ch;   /* panel cell, points */
-  double px, py, pw, ph;   /* plot rectangle, points */
+  double cx, cy, cw, ch; /* panel cell, points */
+  double px, py, pw, ph; /* plot rectangle, points */
   double xlo, xhi, ylo, yhi;
   int xlog, ylog, xset, yset;
   char title[PH_PLOT_TEXT_MAX], xlabel[PH_PLOT_TEXT_MAX],
@@ -68,8 +68,8 @@ void ph_plot__clip_end(ph_plot_axes *a);
 void ph_plot__font(ph_plot_fig *f, double pt, int bold);
 /* Draw text with its anchor (ax, ay in 0..1 of the ink box: 0.5,0.5 centre;
  * ay uses the font ascent/descent so baselines line up) at (x, y). */
-void ph_plot__text(ph_plot_fig *f, const char *s, double x, double y,
-                   double ax, double ay, double angle);
+void ph_plot__text(ph_plot_fig *f, const char *s, double x, double y, double ax,
+                   double ay, double angle);
 double ph_plot__text_width(ph_plot_fig *f, const char *s);
 void ph_plot__note(ph_plot_axes *a, double x, double y);
 /* The same for a point already in points (user space). */
@@ -77,7 +77,6 @@ void ph_plot__note_pt(ph_plot_axes *a, double px, double py);
 void ph_plot__legend_add(ph_plot_axes *a, const ph_plot_style *s, int kind);
 void ph_plot__marker_path(cairo_t *cr, ph_plot_marker m, double x, double y,
                           double d);
-
 
 /* Shared by the recipes (plot_recipes.c, plot_recipes2.c). */
 #include "core/npy.h"
@@ -100,7 +99,7 @@ ph_status ph_plot__recipe_2d(ph_plot_kind kind, const char *dir,
                              const ph_plot_recipe_opts *o, const char *out,
                              ph_error *err);
 ph_status ph_plot__recipe_slice1d(const char *const *in, size_t n,
-                                  const ph_plot_recipe_opts *o,
-                                  const char *out, ph_error *err);
+                                  const ph_plot_recipe_opts *o, const char *out,
+                                  ph_error *err);
 
 #endif

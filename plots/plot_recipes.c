@@ -15,7 +15,6 @@
 #include "plot_int.h"
 #include "plot_recipes.h"
 
-
 static const char *const k_kind_names[PH_PLOT_N_KINDS] = {
     [PH_PLOT_KIND_SURFACE] = "surface",
     [PH_PLOT_KIND_CONTOUR] = "contour",
@@ -27,7 +26,9 @@ static const char *const k_kind_names[PH_PLOT_N_KINDS] = {
     [PH_PLOT_KIND_AMPLIFICATION] = "amplification",
 };
 
-const char *ph_plot_kind_name(ph_plot_kind k) { return k_kind_names[k]; }
+const char *ph_plot_kind_name(ph_plot_kind k) {
+  return k_kind_names[k];
+}
 
 ph_status ph_plot_kind_from_name(const char *name, ph_plot_kind *k,
                                  ph_error *err) {
@@ -58,7 +59,7 @@ const char *ph_plot__or_default(const char *s, const char *d) {
 /* ---- loading ----------------------------------------------------------- */
 
 ph_status ph_plot__load_npy(const char *dir, const char *name, ph_npy *a,
-                          ph_error *err) {
+                            ph_error *err) {
   char *p = ph_path_join(dir, name, err);
   if (!p) return PH_ERR_NOMEM;
   ph_status s = ph_npy_read(p, a, err);
@@ -67,8 +68,8 @@ ph_status ph_plot__load_npy(const char *dir, const char *name, ph_npy *a,
 }
 
 ph_status ph_plot__load_table(const char *dir, const char *name,
-                            ph_plot_table *t, int optional, int *present,
-                            ph_error *err) {
+                              ph_plot_table *t, int optional, int *present,
+                              ph_error *err) {
   char *p = ph_path_join(dir, name, err);
   if (!p) return PH_ERR_NOMEM;
   if (present) *present = 0;
@@ -83,7 +84,7 @@ ph_status ph_plot__load_table(const char *dir, const char *name,
 }
 
 ph_status ph_plot__need_cols(const ph_plot_table *t, const char *file,
-                           const char *const *cols, int *idx, ph_error *err) {
+                             const char *const *cols, int *idx, ph_error *err) {
   for (int i = 0; cols[i]; i++) {
     idx[i] = ph_plot_table_col(t, cols[i]);
     if (idx[i] < 0)
@@ -154,7 +155,8 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
   int want_arrays = two_d || !ph_path_exists(s1);
   free(s1);
   if (!two_d) {
-    PH_TRY(ph_plot__load_table(dir, "slice1d.csv", &s->s1d, 1, &s->has_1d, err));
+    PH_TRY(
+        ph_plot__load_table(dir, "slice1d.csv", &s->s1d, 1, &s->has_1d, err));
     if (s->has_1d) {
       int idx[3];
       static const char *const c[] = {"alpha", "loss", NULL};
@@ -165,21 +167,25 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
     PH_TRY(ph_plot__load_npy(dir, "surface_loss.npy", &s->z, err));
     PH_TRY(ph_plot__load_npy(dir, "x.npy", &s->x, err));
     if (s->x.ndim != 1)
-      return ph_error_set(err, PH_ERR_FORMAT, "%s/x.npy: expected a vector", dir);
+      return ph_error_set(err, PH_ERR_FORMAT, "%s/x.npy: expected a vector",
+                          dir);
     s->nx = s->x.size;
     if (two_d) {
       PH_TRY(ph_plot__load_npy(dir, "y.npy", &s->y, err));
       if (s->y.ndim != 1)
-        return ph_error_set(err, PH_ERR_FORMAT, "%s/y.npy: expected a vector", dir);
+        return ph_error_set(err, PH_ERR_FORMAT, "%s/y.npy: expected a vector",
+                            dir);
       s->ny = s->y.size;
       if (s->z.ndim != 2 || s->z.shape[0] != s->ny || s->z.shape[1] != s->nx)
-        return ph_error_set(err, PH_ERR_FORMAT,
-                            "%s/surface_loss.npy: shape must be [ny=%zu, nx=%zu] "
-                            "(from y.npy, x.npy)",
-                            dir, s->ny, s->nx);
+        return ph_error_set(
+            err, PH_ERR_FORMAT,
+            "%s/surface_loss.npy: shape must be [ny=%zu, nx=%zu] "
+            "(from y.npy, x.npy)",
+            dir, s->ny, s->nx);
       if (s->nx < 2 || s->ny < 2)
         return ph_error_set(err, PH_ERR_FORMAT,
-                            "%s/surface_loss.npy: need at least 2x2 points", dir);
+                            "%s/surface_loss.npy: need at least 2x2 points",
+                            dir);
     } else {
       if (s->z.ndim != 1 || s->z.shape[0] != s->nx)
         return ph_error_set(err, PH_ERR_FORMAT,
@@ -189,12 +195,12 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
     }
     for (size_t i = 0; i + 1 < s->nx; i++)
       if (!(s->x.data[i + 1] > s->x.data[i]))
-        return ph_error_set(err, PH_ERR_FORMAT, "%s/x.npy: not increasing at %zu",
-                            dir, i);
+        return ph_error_set(err, PH_ERR_FORMAT,
+                            "%s/x.npy: not increasing at %zu", dir, i);
     for (size_t j = 0; j + 1 < s->ny; j++)
       if (!(s->y.data[j + 1] > s->y.data[j]))
-        return ph_error_set(err, PH_ERR_FORMAT, "%s/y.npy: not increasing at %zu",
-                            dir, j);
+        return ph_error_set(err, PH_ERR_FORMAT,
+                            "%s/y.npy: not increasing at %zu", dir, j);
     int any = 0;
     for (size_t k = 0; k < s->z.size; k++) any |= isfinite(s->z.data[k]);
     if (!any)
@@ -202,7 +208,8 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
                           "%s/surface_loss.npy: no finite values", dir);
   }
   if (two_d) {
-    PH_TRY(ph_plot__load_table(dir, "trajectory.csv", &s->traj, 1, &s->has_traj, err));
+    PH_TRY(ph_plot__load_table(dir, "trajectory.csv", &s->traj, 1, &s->has_traj,
+                               err));
     if (s->has_traj) {
       int idx[3];
       static const char *const c[] = {"x", "y", NULL};
@@ -229,8 +236,8 @@ static ph_status toy_load(const char *dir, toy_traj *out, ph_error *err) {
   int c = ph_plot_table_col(&esc, "optimizer");
   if (c < 0) {
     ph_plot_table_free(&esc);
-    return ph_error_set(err, PH_ERR_FORMAT, "%s/escape.csv: no column 'optimizer'",
-                        dir);
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "%s/escape.csv: no column 'optimizer'", dir);
   }
   ph_status st = PH_OK;
   char *tdir = ph_path_join(dir, "trajectories", err);
@@ -257,8 +264,8 @@ static ph_status toy_load(const char *dir, toy_traj *out, ph_error *err) {
 /* ---- figure helpers ---------------------------------------------------- */
 
 ph_status ph_plot__fig_open(const ph_plot_recipe_opts *o, double w, double h,
-                          int rows, int cols, const char *out,
-                          ph_plot_fig **f, ph_error *err) {
+                            int rows, int cols, const char *out,
+                            ph_plot_fig **f, ph_error *err) {
   ph_plot_format fmt;
   PH_TRY(ph_plot_format_from_path(out, &fmt, err));
   ph_plot_fig_opts fo;
@@ -397,8 +404,8 @@ done:
 /* ---- recipes ----------------------------------------------------------- */
 
 ph_status ph_plot__recipe_2d(ph_plot_kind kind, const char *dir,
-                           const ph_plot_recipe_opts *o, const char *out,
-                           ph_error *err) {
+                             const ph_plot_recipe_opts *o, const char *out,
+                             ph_error *err) {
   slice_in s;
   toy_traj tt = {0};
   ph_plot_fig *f = NULL;
@@ -409,7 +416,8 @@ ph_status ph_plot__recipe_2d(ph_plot_kind kind, const char *dir,
   if (st == PH_OK) st = color_norm(o, s.z.data, s.z.size, &nm, err);
   if (st != PH_OK) goto done;
   double lev[64];
-  int nlev = ph_plot_contour_levels(nm.vmin, nm.vmax, o->levels, nm.log, lev, 64);
+  int nlev =
+      ph_plot_contour_levels(nm.vmin, nm.vmax, o->levels, nm.log, lev, 64);
   const double *x = s.x.data, *y = s.y.data;
   if (kind == PH_PLOT_KIND_SURFACE3D) {
     st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.8, 1, 1, out, &f, err);
@@ -420,14 +428,16 @@ ph_status ph_plot__recipe_2d(ph_plot_kind kind, const char *dir,
     if ((st = ph_plot_axes_layout(a, err)) != PH_OK) goto done;
     ph_plot_view3d v = {o->azim, o->elev, ph_plot__or_default(o->xlabel, "α"),
                         ph_plot__or_default(o->ylabel, "β"), "loss"};
-    st = ph_plot_surface3d(a, s.z.data, s.nx, s.ny, x, y, o->cmap, &nm, &v, err);
+    st =
+        ph_plot_surface3d(a, s.z.data, s.nx, s.ny, x, y, o->cmap, &nm, &v, err);
     if (st != PH_OK) goto done;
     ph_plot_axes_finish(a);
   } else {
     st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.6, 1, 1, out, &f, err);
     if (st != PH_OK) goto done;
     ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
-    double dx = (x[s.nx - 1] - x[0]) / (s.nx - 1), dy = (y[s.ny - 1] - y[0]) / (s.ny - 1);
+    double dx = (x[s.nx - 1] - x[0]) / (s.nx - 1),
+           dy = (y[s.ny - 1] - y[0]) / (s.ny - 1);
     if (kind == PH_PLOT_KIND_SURFACE) {
       ph_plot_axes_xrange(a, x[0] - dx / 2, x[s.nx - 1] + dx / 2, 0);
       ph_plot_axes_yrange(a, y[0] - dy / 2, y[s.ny - 1] + dy / 2, 0);
@@ -466,17 +476,20 @@ done:
 }
 
 ph_status ph_plot__recipe_slice1d(const char *const *in, size_t n,
-                                const ph_plot_recipe_opts *o, const char *out,
-                                ph_error *err) {
+                                  const ph_plot_recipe_opts *o, const char *out,
+                                  ph_error *err) {
   slice_in s[MAX_SERIES];
   size_t loaded = 0;
   ph_plot_fig *f = NULL;
   ph_status st = PH_OK;
   if (n > MAX_SERIES)
     return ph_error_set(err, PH_ERR_ARG, "at most %d inputs", MAX_SERIES);
-  for (; loaded < n && st == PH_OK; loaded++) st = slice_load(in[loaded], 0, &s[loaded], err);
+  for (; loaded < n && st == PH_OK; loaded++)
+    st = slice_load(in[loaded], 0, &s[loaded], err);
   if (st != PH_OK) goto done;
-  if ((st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.2, 1, 1, out, &f, err)) != PH_OK) goto done;
+  if ((st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.2, 1, 1, out, &f, err)) !=
+      PH_OK)
+    goto done;
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
   for (size_t k = 0; k < n; k++) {
@@ -507,7 +520,8 @@ ph_status ph_plot__recipe_slice1d(const char *const *in, size_t n,
   if ((st = ph_plot_axes_layout(a, err)) != PH_OK) goto done;
   for (size_t k = 0; k < n; k++) {
     ph_plot_style ls;
-    ph_plot_style_series(&ls, (int)k, n > 1 ? ph_plot__base_name(in[k]) : "loss");
+    ph_plot_style_series(&ls, (int)k,
+                         n > 1 ? ph_plot__base_name(in[k]) : "loss");
     if (s[k].has_1d) {
       ph_plot_table *t = &s[k].s1d;
       double *x = ph_plot__col_copy(t, ph_plot_table_col(t, "alpha"));
@@ -535,4 +549,3 @@ done:
   for (size_t k = 0; k < loaded; k++) slice_free(&s[k]);
   return st;
 }
-

@@ -59,13 +59,13 @@ typedef struct ph_plot_recipe_opts {
   int levels;                          /* contour levels (default 10) */
   int log;                             /* log colours / log y */
   ph_plot_cmap cmap;
-  int labels;                          /* contour labels */
-  double width_in, height_in;          /* 0 = the recipe's default */
+  int labels;                 /* contour labels */
+  double width_in, height_in; /* 0 = the recipe's default */
   double dpi;
   const char *family;
   double font_pt;
-  double azim, elev;                   /* surface3d view */
-  const char *traj_dir;                /* contour: toy DIR trajectories */
+  double azim, elev;    /* surface3d view */
+  const char *traj_dir; /* contour: toy DIR trajectories */
 } ph_plot_recipe_opts;
 void ph_plot_recipe_opts_default(ph_plot_recipe_opts *o);
 

@@ -35,8 +35,8 @@ static ph_status json_array(const cJSON *root, const char *key,
   *out = NULL;
   if (!a && optional) return PH_OK;
   if (!cJSON_IsArray(a))
-    return ph_error_set(err, PH_ERR_FORMAT, "%s: '%s' must be an array of numbers",
-                        file, key);
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "%s: '%s' must be an array of numbers", file, key);
   size_t m = (size_t)cJSON_GetArraySize(a);
   double *v = malloc((m ? m : 1) * sizeof *v);
   if (!v) return ph_error_set(err, PH_ERR_NOMEM, "%s: out of memory", file);
@@ -80,7 +80,8 @@ static ph_status spec_load(const char *dir, spec_in *s, ph_error *err) {
       st = json_array(root, "residual_bounds", js, 1, &s->res, &kr, err);
     if (st == PH_OK && s->res && kr != s->k)
       st = ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: %zu residual_bounds for %zu eigenvalues", js, kr, s->k);
+                        "%s: %zu residual_bounds for %zu eigenvalues", js, kr,
+                        s->k);
   }
   cJSON_Delete(root);
   free(js);
@@ -103,9 +104,11 @@ static ph_status recipe_spectrum(const char *const *in, size_t n,
   ph_status st = PH_OK;
   if (n > MAX_SERIES)
     return ph_error_set(err, PH_ERR_ARG, "at most %d inputs", MAX_SERIES);
-  for (; loaded < n && st == PH_OK; loaded++) st = spec_load(in[loaded], &s[loaded], err);
+  for (; loaded < n && st == PH_OK; loaded++)
+    st = spec_load(in[loaded], &s[loaded], err);
   if (st != PH_OK) goto done;
-  if ((st = ph_plot__fig_open(o, PH_PLOT_TWOCOLUMN_IN, 2.4, 1, 2, out, &f, err)) != PH_OK)
+  if ((st = ph_plot__fig_open(o, PH_PLOT_TWOCOLUMN_IN, 2.4, 1, 2, out, &f,
+                              err)) != PH_OK)
     goto done;
   /* (a) density, semilog-y */
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
@@ -129,7 +132,8 @@ static ph_status recipe_spectrum(const char *const *in, size_t n,
   ph_plot_range_pad(&ylo, &yhi, 0.04, 1);
   ph_plot_axes_xrange(a, xlo, xhi, 0);
   ph_plot_axes_yrange(a, ylo, yhi, 1);
-  ph_plot_axes_labels(a, o->title, ph_plot__or_default(o->xlabel, "eigenvalue λ"),
+  ph_plot_axes_labels(a, o->title,
+                      ph_plot__or_default(o->xlabel, "eigenvalue λ"),
                       ph_plot__or_default(o->ylabel, "spectral density"));
   if ((st = ph_plot_axes_layout(a, err)) != PH_OK) goto done;
   for (size_t k = 0; k < n; k++) {
@@ -170,7 +174,8 @@ static ph_status recipe_spectrum(const char *const *in, size_t n,
     }
   }
   if (kmax == 0 || !(ehi >= elo)) {
-    st = ph_error_set(err, PH_ERR_FORMAT, "%s/spectrum.json: no eigenvalues", in[0]);
+    st = ph_error_set(err, PH_ERR_FORMAT, "%s/spectrum.json: no eigenvalues",
+                      in[0]);
     goto done;
   }
   ph_plot_range_pad(&elo, &ehi, 0.06, 0);
@@ -205,9 +210,12 @@ done:
 }
 
 /* run.json: the optimiser's name, wherever the trainer put it. */
-static void run_name(const cJSON *root, const char *dir, char *buf, size_t len) {
-  static const char *const keys[] = {"optimizer", "optimiser", "optim", "name", NULL};
-  const cJSON *scopes[2] = {root, cJSON_GetObjectItemCaseSensitive(root, "config")};
+static void run_name(const cJSON *root, const char *dir, char *buf,
+                     size_t len) {
+  static const char *const keys[] = {"optimizer", "optimiser", "optim", "name",
+                                     NULL};
+  const cJSON *scopes[2] = {root,
+                            cJSON_GetObjectItemCaseSensitive(root, "config")};
   for (int sc = 0; sc < 2; sc++) {
     if (!cJSON_IsObject(scopes[sc])) continue;
     for (int k = 0; keys[k]; k++) {
@@ -245,12 +253,14 @@ static ph_status recipe_curves(const char *const *in, size_t n,
     if (st == PH_OK) run_name(root, in[k], names[k], sizeof names[k]);
     cJSON_Delete(root);
     free(js);
-    if (st == PH_OK) st = ph_plot__load_table(in[k], "log.csv", &t[k], 0, NULL, err);
+    if (st == PH_OK)
+      st = ph_plot__load_table(in[k], "log.csv", &t[k], 0, NULL, err);
     if (st == PH_OK && ph_plot_table_col(&t[k], "step") < 0)
-      st = ph_error_set(err, PH_ERR_FORMAT, "%s/log.csv: no column 'step'", in[k]);
-    if (st == PH_OK && ph_plot_table_col(&t[k], "train_loss") < 0)
-      st = ph_error_set(err, PH_ERR_FORMAT, "%s/log.csv: no column 'train_loss'",
+      st = ph_error_set(err, PH_ERR_FORMAT, "%s/log.csv: no column 'step'",
                         in[k]);
+    if (st == PH_OK && ph_plot_table_col(&t[k], "train_loss") < 0)
+      st = ph_error_set(err, PH_ERR_FORMAT,
+                        "%s/log.csv: no column 'train_loss'", in[k]);
   }
   if (st != PH_OK) goto done;
   int has_acc = 0;
@@ -258,8 +268,9 @@ static ph_status recipe_curves(const char *const *in, size_t n,
     has_acc |= ph_plot_table_col(&t[k], "train_acc") >= 0 ||
                ph_plot_table_col(&t[k], "test_acc") >= 0;
   int ncol = has_acc ? 2 : 1;
-  if ((st = ph_plot__fig_open(o, has_acc ? PH_PLOT_TWOCOLUMN_IN : PH_PLOT_COLUMN_IN, 2.3, 1,
-                     ncol, out, &f, err)) != PH_OK)
+  if ((st = ph_plot__fig_open(
+           o, has_acc ? PH_PLOT_TWOCOLUMN_IN : PH_PLOT_COLUMN_IN, 2.3, 1, ncol,
+           out, &f, err)) != PH_OK)
     goto done;
   static const char *const cols[2][2] = {{"train_loss", "test_loss"},
                                          {"train_acc", "test_acc"}};
@@ -273,7 +284,8 @@ static ph_status recipe_curves(const char *const *in, size_t n,
         ph_plot_range_of(&t[k].v[r * t[k].ncols + cs], 1, 0, &xlo, &xhi);
         for (int q = 0; q < 2; q++) {
           int c = ph_plot_table_col(&t[k], cols[p][q]);
-          if (c >= 0) ph_plot_range_of(&t[k].v[r * t[k].ncols + c], 1, lg, &ylo, &yhi);
+          if (c >= 0)
+            ph_plot_range_of(&t[k].v[r * t[k].ncols + c], 1, lg, &ylo, &yhi);
         }
       }
     }
@@ -283,8 +295,9 @@ static ph_status recipe_curves(const char *const *in, size_t n,
     if (!(xhi > xlo)) ph_plot_range_pad(&xlo, &xhi, 0, 0);
     ph_plot_axes_xrange(a, xlo, xhi, 0);
     ph_plot_axes_yrange(a, ylo, yhi, lg);
-    ph_plot_axes_labels(a, p == 0 ? o->title : NULL, ph_plot__or_default(o->xlabel, "step"),
-                        p == 0 ? ph_plot__or_default(o->ylabel, "loss") : "accuracy");
+    ph_plot_axes_labels(
+        a, p == 0 ? o->title : NULL, ph_plot__or_default(o->xlabel, "step"),
+        p == 0 ? ph_plot__or_default(o->ylabel, "loss") : "accuracy");
     ph_plot_axes_grid(a, 1);
     if ((st = ph_plot_axes_layout(a, err)) != PH_OK) goto done;
     for (size_t k = 0; k < n; k++) {
@@ -355,7 +368,8 @@ static ph_status recipe_escape(const char *in, const ph_plot_recipe_opts *o,
     return st;
   }
   int idx[5];
-  static const char *const c[] = {"optimizer", "escape_rate", "ci_lo", "ci_hi", NULL};
+  static const char *const c[] = {"optimizer", "escape_rate", "ci_lo", "ci_hi",
+                                  NULL};
   st = ph_plot__need_cols(&t, path, c, idx, err);
   if (st == PH_OK && (t.nrows == 0 || t.nrows > PH_PLOT_MAX_CATS))
     st = ph_error_set(err, PH_ERR_FORMAT, "%s: %zu rows (need 1..%d)", path,
@@ -372,19 +386,20 @@ static ph_status recipe_escape(const char *in, const ph_plot_recipe_opts *o,
   double ymax = 0;
   for (size_t r = 0; r < t.nrows; r++) {
     names[r] = t.text[r * t.ncols + idx[0]];
-    if (!isfinite(v[r]))
-      {
-        st = ph_error_set(err, PH_ERR_FORMAT, "%s:%zu: escape_rate is not a number",
-                          path, r + 2);
-        goto done;
-      }
+    if (!isfinite(v[r])) {
+      st = ph_error_set(err, PH_ERR_FORMAT,
+                        "%s:%zu: escape_rate is not a number", path, r + 2);
+      goto done;
+    }
     ymax = fmax(ymax, fmax(v[r], isfinite(hi[r]) ? hi[r] : 0));
   }
-  if ((st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.2, 1, 1, out, &f, err)) != PH_OK) goto done;
+  if ((st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.2, 1, 1, out, &f, err)) !=
+      PH_OK)
+    goto done;
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
   ph_plot_axes_xrange(a, -0.6, t.nrows - 0.4, 0);
-  ph_plot_axes_yrange(a, 0, ymax > 0 ? (ymax > 0.8 && ymax <= 1 ? 1.05 : ymax * 1.12) : 1,
-                      0);
+  ph_plot_axes_yrange(
+      a, 0, ymax > 0 ? (ymax > 0.8 && ymax <= 1 ? 1.05 : ymax * 1.12) : 1, 0);
   ph_plot_axes_xcategories(a, names, (int)t.nrows);
   ph_plot_axes_labels(a, o->title, o->xlabel ? o->xlabel : "",
                       ph_plot__or_default(o->ylabel, "escape rate"));
@@ -426,7 +441,8 @@ static ph_status recipe_amplification(const char *in,
   if (st != PH_OK) goto done;
   pr = ph_plot__col_copy(&t, idx[0]);
   me = ph_plot__col_copy(&t, idx[1]);
-  int clo = ph_plot_table_col(&t, "ci_lo"), chi = ph_plot_table_col(&t, "ci_hi");
+  int clo = ph_plot_table_col(&t, "ci_lo"),
+      chi = ph_plot_table_col(&t, "ci_hi");
   if (clo >= 0 && chi >= 0) {
     lo = ph_plot__col_copy(&t, clo);
     hi = ph_plot__col_copy(&t, chi);
@@ -448,13 +464,16 @@ static ph_status recipe_amplification(const char *in,
     goto done;
   }
   ph_plot_range_pad(&rlo, &rhi, 0.06, o->log);
-  if ((st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.8, 1, 1, out, &f, err)) != PH_OK) goto done;
+  if ((st = ph_plot__fig_open(o, PH_PLOT_COLUMN_IN, 2.8, 1, 1, out, &f, err)) !=
+      PH_OK)
+    goto done;
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
   ph_plot_axes_xrange(a, rlo, rhi, o->log);
   ph_plot_axes_yrange(a, rlo, rhi, o->log);
   ph_plot_axes_equal(a, 1);
   ph_plot_axes_grid(a, 1);
-  ph_plot_axes_labels(a, o->title, ph_plot__or_default(o->xlabel, "predicted amplification"),
+  ph_plot_axes_labels(a, o->title,
+                      ph_plot__or_default(o->xlabel, "predicted amplification"),
                       ph_plot__or_default(o->ylabel, "measured amplification"));
   ph_plot_axes_legend_pos(a, PH_PLOT_LEGEND_NW);
   if ((st = ph_plot_axes_layout(a, err)) != PH_OK) goto done;
@@ -492,7 +511,8 @@ ph_status ph_plot_recipe(ph_plot_kind kind, const char *const *inputs,
   ph_plot_format fmt;
   PH_TRY(ph_plot_format_from_path(out, &fmt, err));
   if (n_inputs == 0)
-    return ph_error_set(err, PH_ERR_ARG, "%s: needs an input", ph_plot_kind_name(kind));
+    return ph_error_set(err, PH_ERR_ARG, "%s: needs an input",
+                        ph_plot_kind_name(kind));
   int single = kind == PH_PLOT_KIND_SURFACE || kind == PH_PLOT_KIND_CONTOUR ||
                kind == PH_PLOT_KIND_SURFACE3D || kind == PH_PLOT_KIND_ESCAPE ||
                kind == PH_PLOT_KIND_AMPLIFICATION;
@@ -501,7 +521,8 @@ ph_status ph_plot_recipe(ph_plot_kind kind, const char *const *inputs,
                         ph_plot_kind_name(kind), n_inputs);
   for (size_t i = 0; i < n_inputs; i++)
     if (!ph_path_exists(inputs[i]))
-      return ph_error_set(err, PH_ERR_IO, "%s: no such file or directory", inputs[i]);
+      return ph_error_set(err, PH_ERR_IO, "%s: no such file or directory",
+                          inputs[i]);
   switch (kind) {
   case PH_PLOT_KIND_SURFACE:
   case PH_PLOT_KIND_CONTOUR:
@@ -511,13 +532,10 @@ ph_status ph_plot_recipe(ph_plot_kind kind, const char *const *inputs,
     return ph_plot__recipe_slice1d(inputs, n_inputs, o, out, err);
   case PH_PLOT_KIND_SPECTRUM:
     return recipe_spectrum(inputs, n_inputs, o, out, err);
-  case PH_PLOT_KIND_CURVES:
-    return recipe_curves(inputs, n_inputs, o, out, err);
-  case PH_PLOT_KIND_ESCAPE:
-    return recipe_escape(inputs[0], o, out, err);
+  case PH_PLOT_KIND_CURVES: return recipe_curves(inputs, n_inputs, o, out, err);
+  case PH_PLOT_KIND_ESCAPE: return recipe_escape(inputs[0], o, out, err);
   case PH_PLOT_KIND_AMPLIFICATION:
     return recipe_amplification(inputs[0], o, out, err);
-  default:
-    return ph_error_set(err, PH_ERR_ARG, "unknown figure kind");
+  default: return ph_error_set(err, PH_ERR_ARG, "unknown figure kind");
   }
 }

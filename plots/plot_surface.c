@@ -66,7 +66,8 @@ static void axis_ticks(ph_plot_axes *a, const proj *p, const double A[3],
     cairo_stroke(cr);
     double ax = out[0] > 0.3 ? 0 : (out[0] < -0.3 ? 1 : 0.5);
     double ay = out[1] > 0.3 ? 0 : (out[1] < -0.3 ? 1 : 0.5);
-    ph_plot__text(f, t.label[k], sx + 4.5 * out[0], sy + 4.5 * out[1], ax, ay, 0);
+    ph_plot__text(f, t.label[k], sx + 4.5 * out[0], sy + 4.5 * out[1], ax, ay,
+                  0);
     lx += sx;
     ly += sy;
     nl++;
@@ -125,9 +126,11 @@ static ph_status surface3d(ph_plot_axes *a, const double *z, size_t nx,
                            ph_plot_cmap cm, const ph_plot_norm *nm,
                            const ph_plot_view3d *view, ph_error *err) {
   if (nx < 2 || ny < 2)
-    return ph_error_set(err, PH_ERR_FORMAT, "surface3d: need at least 2x2 points");
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "surface3d: need at least 2x2 points");
   double zlo = nm->vmin, zhi = nm->vmax;
-  if (!(zhi > zlo)) return ph_error_set(err, PH_ERR_ARG, "surface3d: empty z range");
+  if (!(zhi > zlo))
+    return ph_error_set(err, PH_ERR_ARG, "surface3d: empty z range");
   double az = (view ? view->azim_deg : -60) * M_PI / 180;
   double el = (view ? view->elev_deg : 30) * M_PI / 180;
   proj p;
@@ -153,8 +156,10 @@ static ph_status surface3d(ph_plot_axes *a, const double *z, size_t nx,
     by1 = fmax(by1, sy);
   }
   double mx = 30, my = 18;
-  double s = fmin((a->pw - 2 * mx) / (bx1 - bx0), (a->ph - 2 * my) / (by1 - by0));
-  if (!(s > 1)) return ph_error_set(err, PH_ERR_ARG, "surface3d: panel too small");
+  double s =
+      fmin((a->pw - 2 * mx) / (bx1 - bx0), (a->ph - 2 * my) / (by1 - by0));
+  if (!(s > 1))
+    return ph_error_set(err, PH_ERR_ARG, "surface3d: panel too small");
   p.s = s;
   p.ox = a->px + a->pw / 2 - s * (bx0 + bx1) / 2;
   p.oy = a->py + a->ph / 2 - s * (by0 + by1) / 2;
@@ -198,10 +203,13 @@ static ph_status surface3d(ph_plot_axes *a, const double *z, size_t nx,
   /* back walls and floor: the faces whose outward normal points away */
   cairo_set_line_width(cr, 0.4);
   double wx = p.V[0] > 0 ? -1 : 1, wy = p.V[1] > 0 ? -1 : 1;
-  double floor_c[4][3] = {{-1, -1, -H3D}, {1, -1, -H3D}, {1, 1, -H3D}, {-1, 1, -H3D}};
-  double wall_x[4][3] = {{wx, -1, -H3D}, {wx, 1, -H3D}, {wx, 1, H3D}, {wx, -1, H3D}};
-  double wall_y[4][3] = {{-1, wy, -H3D}, {1, wy, -H3D}, {1, wy, H3D}, {-1, wy, H3D}};
-  double (*faces[3])[3] = {floor_c, wall_x, wall_y};
+  double floor_c[4][3] = {
+      {-1, -1, -H3D}, {1, -1, -H3D}, {1, 1, -H3D}, {-1, 1, -H3D}};
+  double wall_x[4][3] = {
+      {wx, -1, -H3D}, {wx, 1, -H3D}, {wx, 1, H3D}, {wx, -1, H3D}};
+  double wall_y[4][3] = {
+      {-1, wy, -H3D}, {1, wy, -H3D}, {1, wy, H3D}, {-1, wy, H3D}};
+  double(*faces[3])[3] = {floor_c, wall_x, wall_y};
   for (int fi = 0; fi < 3; fi++) {
     for (int c = 0; c < 4; c++) {
       double sx, sy;
@@ -236,7 +244,9 @@ static ph_status surface3d(ph_plot_axes *a, const double *z, size_t nx,
     double n[3] = {d1[1] * d2[2] - d1[2] * d2[1], d1[2] * d2[0] - d1[0] * d2[2],
                    d1[0] * d2[1] - d1[1] * d2[0]};
     double nn = sqrt(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
-    double lam = nn > 0 ? fabs(n[0] * Ld[0] + n[1] * Ld[1] + n[2] * Ld[2]) / (nn * Ln) : 1;
+    double lam =
+        nn > 0 ? fabs(n[0] * Ld[0] + n[1] * Ld[1] + n[2] * Ld[2]) / (nn * Ln)
+               : 1;
     double shade = 0.55 + 0.45 * lam;
     double rgb[3];
     ph_plot_cmap_eval(cm, ph_plot_norm_apply(nm, zm), rgb);

@@ -97,7 +97,8 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
       break;
     }
     if (nf == -2) {
-      st = ph_error_set(err, PH_ERR_FORMAT, "%s:%zu: bad quoting", path, lineno);
+      st =
+          ph_error_set(err, PH_ERR_FORMAT, "%s:%zu: bad quoting", path, lineno);
       break;
     }
     if (!t->names) {
@@ -151,7 +152,8 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
   free(fields);
   free(buf);
   if (st == PH_OK && !t->names)
-    st = ph_error_set(err, PH_ERR_FORMAT, "%s: empty file (no header row)", path);
+    st = ph_error_set(err, PH_ERR_FORMAT, "%s: empty file (no header row)",
+                      path);
   if (st != PH_OK) ph_plot_table_free(t);
   return st;
 }

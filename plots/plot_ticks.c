@@ -86,8 +86,8 @@ ph_status ph_plot_ticks_linear(double lo, double hi, int target,
                                ph_plot_ticks *t, ph_error *err) {
   memset(t, 0, sizeof *t);
   if (!isfinite(lo) || !isfinite(hi) || lo > hi)
-    return ph_error_set(err, PH_ERR_ARG, "axis range [%g, %g] is not valid",
-                        lo, hi);
+    return ph_error_set(err, PH_ERR_ARG, "axis range [%g, %g] is not valid", lo,
+                        hi);
   if (hi - lo <= 1e-12 * fmax(1.0, fabs(lo))) {
     double d = lo == 0 ? 1.0 : 0.1 * fabs(lo);
     lo -= d;
@@ -142,9 +142,9 @@ ph_status ph_plot_ticks_linear(double lo, double hi, int target,
         continue;
       }
       char a[20], b[16];
-      ph_plot_format_fixed(a, sizeof a, t->v[i] / pow10i(e < 0 ? 0 : e) *
-                                            (e < 0 ? pow10i(-e) : 1.0),
-                           mdec);
+      ph_plot_format_fixed(
+          a, sizeof a,
+          t->v[i] / pow10i(e < 0 ? 0 : e) * (e < 0 ? pow10i(-e) : 1.0), mdec);
       ph_plot_format_pow10(b, sizeof b, e);
       snprintf(t->label[i], PH_PLOT_LABEL_MAX, "%s" TIMES "%s", a, b);
     }
@@ -159,9 +159,9 @@ ph_status ph_plot_ticks_log(double lo, double hi, int target, ph_plot_ticks *t,
                             ph_error *err) {
   memset(t, 0, sizeof *t);
   if (!(lo > 0) || !isfinite(hi) || !(hi > lo))
-    return ph_error_set(err, PH_ERR_ARG,
-                        "log axis range [%g, %g] must be positive and increasing",
-                        lo, hi);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "log axis range [%g, %g] must be positive and increasing", lo, hi);
   double slack = 1e-9;
   int d0 = (int)ceil(log10(lo) - slack);
   int d1 = (int)floor(log10(hi) + slack);
@@ -285,8 +285,7 @@ void ph_plot_range_pad(double *lo, double *hi, double frac, int log_scale) {
 
 int ph_plot_contour_levels(double zmin, double zmax, int n, int log_scale,
                            double *out, int max) {
-  if (!isfinite(zmin) || !isfinite(zmax) || !(zmax > zmin) || max < 1)
-    return 0;
+  if (!isfinite(zmin) || !isfinite(zmax) || !(zmax > zmin) || max < 1) return 0;
   if (n < 1) n = 1;
   int cnt = 0;
   if (log_scale) {

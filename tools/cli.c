@@ -36,7 +36,8 @@ int ph_cli_double(const char *cmd, const char *opt, const char *arg, double lo,
   if (end == arg || *end != '\0' || errno == ERANGE || !isfinite(v))
     return ph_cli_usage(cmd, "%s expects a number, got '%s'", opt, arg);
   if (v < lo || v > hi)
-    return ph_cli_usage(cmd, "%s %s is out of range [%g, %g]", opt, arg, lo, hi);
+    return ph_cli_usage(cmd, "%s %s is out of range [%g, %g]", opt, arg, lo,
+                        hi);
   *out = v;
   return 0;
 }
@@ -51,12 +52,14 @@ int ph_cli_size(const char *cmd, const char *opt, const char *arg, size_t lo,
   if (*end != '\0' || errno == ERANGE)
     return ph_cli_usage(cmd, "%s expects a whole number, got '%s'", opt, arg);
   if (v < lo || v > hi)
-    return ph_cli_usage(cmd, "%s %s is out of range [%zu, %zu]", opt, arg, lo, hi);
+    return ph_cli_usage(cmd, "%s %s is out of range [%zu, %zu]", opt, arg, lo,
+                        hi);
   *out = (size_t)v;
   return 0;
 }
 
-int ph_cli_u64(const char *cmd, const char *opt, const char *arg, uint64_t *out) {
+int ph_cli_u64(const char *cmd, const char *opt, const char *arg,
+               uint64_t *out) {
   char *end;
   errno = 0;
   if (!isdigit((unsigned char)arg[0]))
@@ -143,7 +146,9 @@ int ph_cli_choice(const char *cmd, const char *opt, const char *arg,
   return ph_cli_usage(cmd, "%s '%s' is not one of: %s", opt, arg, list);
 }
 
-void ph_cli_set_blas_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
+void ph_cli_set_blas_threads(int n) {
+  openblas_set_num_threads(n < 1 ? 1 : n);
+}
 
 const char *ph_outset_add(ph_outset *o, const char *path) {
   if (o->n == o->cap) {

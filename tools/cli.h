@@ -35,7 +35,8 @@ int ph_cli_double(const char *cmd, const char *opt, const char *arg, double lo,
                   double hi, double *out);
 int ph_cli_size(const char *cmd, const char *opt, const char *arg, size_t lo,
                 size_t hi, size_t *out);
-int ph_cli_u64(const char *cmd, const char *opt, const char *arg, uint64_t *out);
+int ph_cli_u64(const char *cmd, const char *opt, const char *arg,
+               uint64_t *out);
 /* "a,b,c" -> up to max doubles. */
 int ph_cli_doubles(const char *cmd, const char *opt, const char *arg,
                    double *out, size_t max, size_t *n);

@@ -20,10 +20,13 @@
 #define CMD "bench"
 
 static void usage(void) {
-  printf("usage: pothole bench products --model SPEC --data SPEC [--batch B] [--reps R]\n"
+  printf("usage: pothole bench products --model SPEC --data SPEC [--batch B] "
+         "[--reps R]\n"
          "                             [--seed S] [--threads T]\n\n"
-         "Median times (s) of loss+gradient, Hv and Gv on one batch, ratios to the\n"
-         "gradient, and the time of the forward+backward GEMMs alone (MLP/CNN).\n\n"
+         "Median times (s) of loss+gradient, Hv and Gv on one batch, ratios to "
+         "the\n"
+         "gradient, and the time of the forward+backward GEMMs alone "
+         "(MLP/CNN).\n\n"
          "  --model SPEC   model (required)\n"
          "  --data SPEC    data set (required)\n"
          "  --batch B      examples (default 256)\n"
@@ -54,17 +57,25 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
     const nn_layer *l = &n->layers[i];
     size_t s[3] = {0, 0, 0};
     if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
-      s[0] = B * l->n_in; s[1] = B * l->n_out; s[2] = l->n_in * l->n_out;
+      s[0] = B * l->n_in;
+      s[1] = B * l->n_out;
+      s[2] = l->n_in * l->n_out;
     } else if (l->kind == NN_CONV) {
       size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
-      s[0] = kk * hw; s[1] = l->c_out * hw; s[2] = l->c_out * kk;
+      s[0] = kk * hw;
+      s[1] = l->c_out * hw;
+      s[2] = l->c_out * kk;
     }
     for (int k = 0; k < 3; k++) mx = s[k] > mx ? s[k] : mx;
   }
-  double *a = calloc(mx, sizeof *a), *b = calloc(mx, sizeof *b), *c = calloc(mx, sizeof *c);
+  double *a = calloc(mx, sizeof *a), *b = calloc(mx, sizeof *b),
+         *c = calloc(mx, sizeof *c);
   double *t = malloc(reps * sizeof *t);
   if (!a || !b || !c || !t) {
-    free(a); free(b); free(c); free(t);
+    free(a);
+    free(b);
+    free(c);
+    free(t);
     return -1;
   }
   for (size_t r = 0; r < reps; r++) {
@@ -74,17 +85,24 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
       const nn_layer *l = &n->layers[i];
       if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
         int M = (int)B, K = (int)l->n_in, N = (int)l->n_out;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K, b, K, 0, c, N);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, a, N, b, K, 0, c, K);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K,
+                    b, K, 0, c, N);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, a, N,
+                    b, K, 0, c, K);
         if (!first)
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1, a, N, b, K, 0, c, K);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1, a,
+                      N, b, K, 0, c, K);
       } else if (l->kind == NN_CONV) {
-        int CO = (int)l->c_out, HW = (int)(l->ho * l->wo), KK = (int)(l->c_in * l->k * l->k);
+        int CO = (int)l->c_out, HW = (int)(l->ho * l->wo),
+            KK = (int)(l->c_in * l->k * l->k);
         for (size_t e = 0; e < B; e++) {
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, CO, HW, KK, 1, a, KK, b, HW, 0, c, HW);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, CO, KK, HW, 1, a, HW, b, HW, 0, c, KK);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, CO, HW, KK, 1,
+                      a, KK, b, HW, 0, c, HW);
+          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, CO, KK, HW, 1, a,
+                      HW, b, HW, 0, c, KK);
           if (!first)
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, HW, CO, 1, a, KK, b, HW, 0, c, HW);
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, HW, CO, 1,
+                        a, KK, b, HW, 0, c, HW);
         }
       } else
         continue;
@@ -93,15 +111,18 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
     t[r] = ph_now() - t0;
   }
   double m = median(t, reps);
-  free(a); free(b); free(c); free(t);
+  free(a);
+  free(b);
+  free(c);
+  free(t);
   return m;
 }
 
 int ph_cmd_bench(int argc, char **argv) {
-  static const struct option opts[] = {{"model", 1, 0, 'm'}, {"data", 1, 0, 'd'},
-                                       {"batch", 1, 0, 'b'}, {"reps", 1, 0, 'r'},
-                                       {"seed", 1, 0, 's'},  {"threads", 1, 0, 't'},
-                                       {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"model", 1, 0, 'm'}, {"data", 1, 0, 'd'}, {"batch", 1, 0, 'b'},
+      {"reps", 1, 0, 'r'},  {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'},
+      {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
   if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
     usage();
     return 0;
@@ -117,16 +138,21 @@ int ph_cmd_bench(int argc, char **argv) {
     switch (c) {
     case 'm': model = optarg; break;
     case 'd': data = optarg; break;
-    case 'b': rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &batch); break;
+    case 'b':
+      rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &batch);
+      break;
     case 'r': rc = ph_cli_size(CMD, "--reps", optarg, 1, 100000, &reps); break;
     case 's': rc = ph_cli_u64(CMD, "--seed", optarg, &seed); break;
-    case 't': rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads); break;
+    case 't':
+      rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads);
+      break;
     case 'h': usage(); return 0;
     default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
     }
     if (rc) return rc;
   }
-  if (!model || !data) return ph_cli_usage(CMD, "--model and --data are required");
+  if (!model || !data)
+    return ph_cli_usage(CMD, "--model and --data are required");
   ph_cli_set_blas_threads((int)threads);
   ph_error err = {0};
   ph_data_options dopt = ph_data_options_default();
@@ -141,9 +167,9 @@ int ph_cmd_bench(int argc, char **argv) {
     return ph_cli_fail(CMD, s, &err);
   }
   size_t n = o->n, bn = d->n[0] < batch ? d->n[0] : batch;
-  double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g), *v = malloc(n * sizeof *v),
-         *tg = malloc(reps * sizeof *tg), *th_ = malloc(reps * sizeof *th_),
-         *tgg = malloc(reps * sizeof *tgg);
+  double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g),
+         *v = malloc(n * sizeof *v), *tg = malloc(reps * sizeof *tg),
+         *th_ = malloc(reps * sizeof *th_), *tgg = malloc(reps * sizeof *tgg);
   ph_net_init_params(o, seed, th, &err);
   ph_rng r = ph_rng_make(seed, 77);
   ph_rng_fill_gauss(&r, v, n, 1.0);
@@ -161,7 +187,8 @@ int ph_cmd_bench(int argc, char **argv) {
     tgg[k] = ph_now() - t0;
   }
   if (!s) {
-    double mg = median(tg, reps), mh = median(th_, reps), mv = median(tgg, reps);
+    double mg = median(tg, reps), mh = median(th_, reps),
+           mv = median(tgg, reps);
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "model", model);
     cJSON_AddStringToObject(j, "data", data);
@@ -187,7 +214,12 @@ int ph_cmd_bench(int argc, char **argv) {
     cJSON_free(text);
     cJSON_Delete(j);
   }
-  free(th); free(g); free(v); free(tg); free(th_); free(tgg);
+  free(th);
+  free(g);
+  free(v);
+  free(tg);
+  free(th_);
+  free(tgg);
   ph_objective_destroy(o);
   ph_dataset_free(d);
   return s ? ph_cli_fail(CMD, s, &err) : 0;

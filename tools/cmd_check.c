@@ -25,16 +25,20 @@
 #define TOL 1e-5
 
 static void usage(void) {
-  printf("usage: pothole check --ckpt FILE [--data SPEC] [--n N] [--dirs D] [--seed S]\n\n"
-         "Gradient and Hessian-vector products against central differences along D\n"
-         "random unit directions, and the symmetry wᵀHv = vᵀHw. Prints JSON with the\n"
+  printf("usage: pothole check --ckpt FILE [--data SPEC] [--n N] [--dirs D] "
+         "[--seed S]\n\n"
+         "Gradient and Hessian-vector products against central differences "
+         "along D\n"
+         "random unit directions, and the symmetry wᵀHv = vᵀHw. Prints JSON "
+         "with the\n"
          "largest relative errors; exit 1 when one exceeds %g.\n\n"
          "  --ckpt FILE   checkpoint (required)\n"
          "  --data SPEC   data set (default: the checkpoint's)\n"
          "  --n N         first N training examples (default 64)\n"
          "  --dirs D      random directions (default 4)\n"
          "  --seed S      seed of the directions (default 0)\n"
-         "  --help        this help\n", TOL);
+         "  --help        this help\n",
+         TOL);
 }
 
 int ph_cmd_check(int argc, char **argv) {
@@ -59,7 +63,8 @@ int ph_cmd_check(int argc, char **argv) {
     }
     if (rc) return rc;
   }
-  if (optind < argc || !ckpt) return ph_cli_usage(CMD, "--ckpt FILE is required");
+  if (optind < argc || !ckpt)
+    return ph_cli_usage(CMD, "--ckpt FILE is required");
   ph_error err = {0};
   ph_net_bundle b;
   ph_data_options dopt = ph_data_options_default();
@@ -67,10 +72,12 @@ int ph_cmd_check(int argc, char **argv) {
   if (s) return ph_cli_fail(CMD, s, &err);
   ph_objective *o = b.obj;
   size_t n = o->n;
-  ph_batch bt = {PH_SPLIT_TRAIN, NULL, n_ex < o->n_examples[0] ? n_ex : o->n_examples[0]};
-  double *g = malloc(n * sizeof *g), *v = malloc(n * sizeof *v), *w = malloc(n * sizeof *w),
-         *hv = malloc(n * sizeof *hv), *hw = malloc(n * sizeof *hw),
-         *t = malloc(n * sizeof *t), *gp = malloc(n * sizeof *gp), *gm = malloc(n * sizeof *gm);
+  ph_batch bt = {PH_SPLIT_TRAIN, NULL,
+                 n_ex < o->n_examples[0] ? n_ex : o->n_examples[0]};
+  double *g = malloc(n * sizeof *g), *v = malloc(n * sizeof *v),
+         *w = malloc(n * sizeof *w), *hv = malloc(n * sizeof *hv),
+         *hw = malloc(n * sizeof *hw), *t = malloc(n * sizeof *t),
+         *gp = malloc(n * sizeof *gp), *gm = malloc(n * sizeof *gm);
   double e_grad = 0, e_hvp = 0, e_sym = 0, L;
   ph_rng r = ph_rng_make(seed, PH_RNG_STREAM_USER + 17);
   if (!g || !v || !w || !hv || !hw || !t || !gp || !gm) {
@@ -119,14 +126,22 @@ int ph_cmd_check(int argc, char **argv) {
   cJSON_free(text);
   cJSON_Delete(j);
   if (!ok) {
-    fprintf(stderr, "pothole check: %s: finite differences disagree beyond %g "
-                    "(grad %.3g, Hv %.3g, symmetry %.3g)\n",
+    fprintf(stderr,
+            "pothole check: %s: finite differences disagree beyond %g "
+            "(grad %.3g, Hv %.3g, symmetry %.3g)\n",
             ckpt, TOL, e_grad, e_hvp, e_sym);
     rc = 1;
   }
 done:
   if (s) rc = ph_cli_fail(CMD, s, &err);
-  free(g); free(v); free(w); free(hv); free(hw); free(t); free(gp); free(gm);
+  free(g);
+  free(v);
+  free(w);
+  free(hv);
+  free(hw);
+  free(t);
+  free(gp);
+  free(gm);
   ph_net_bundle_free(&b);
   return rc;
 }

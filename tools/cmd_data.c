@@ -17,11 +17,14 @@ static void usage(void) {
       "input_shape, n_classes (vocabulary size for token data), checksum\n"
       "(CRC-32 of the preprocessed data) and provenance.\n\n"
       "SPEC is one of:\n"
-      "  digits                 UCI 8x8 digits, shipped (1,797 examples, 80/20 split)\n"
-      "  fashion-mnist[:DIR]    IDX files (default /usr/share/datasets/fashion-mnist)\n"
+      "  digits                 UCI 8x8 digits, shipped (1,797 examples, 80/20 "
+      "split)\n"
+      "  fashion-mnist[:DIR]    IDX files (default "
+      "/usr/share/datasets/fashion-mnist)\n"
       "  idx:DIR                IDX files named like MNIST's in DIR\n"
       "  csv:PATH               features..., label per row (header optional)\n"
-      "  text[:PATH]            characters of a UTF-8 file (default Moby-Dick);\n"
+      "  text[:PATH]            characters of a UTF-8 file (default "
+      "Moby-Dick);\n"
       "                         option len=N (window, default 64)\n"
       "  blobs:n=1000,k=3,d=2,sd=1\n"
       "  spirals:n=1000,noise=0.2\n"
@@ -85,7 +88,8 @@ int ph_cmd_data(int argc, char **argv) {
   ph_json_add_number(j, "n_test", (double)d->n[1]);
   double shape[3];
   for (int i = 0; i < d->in_ndim; i++) shape[i] = (double)d->in_shape[i];
-  cJSON_AddItemToObject(j, "input_shape", ph_json_array(shape, (size_t)d->in_ndim));
+  cJSON_AddItemToObject(j, "input_shape",
+                        ph_json_array(shape, (size_t)d->in_ndim));
   if (d->task == PH_TASK_REGRESS)
     ph_json_add_number(j, "n_outputs", (double)d->n_out);
   else if (d->task == PH_TASK_SEQUENCE)

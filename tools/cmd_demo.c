@@ -37,12 +37,12 @@ typedef struct demo_sizes {
   int toy_seeds, toy_steps;
   int sweep_seeds, sweep_steps, sweep_points;
   int train_steps, batch;
-  int eval_n;          /* examples for spectra, sharpness and slices */
-  int k;               /* top eigenvalues */
+  int eval_n; /* examples for spectra, sharpness and slices */
+  int k;      /* top eigenvalues */
   int probes, slq_steps;
-  const char *grid;    /* network slices */
+  const char *grid; /* network slices */
   const char *toy_grid;
-  int cnn;             /* train the CNN on Fashion-MNIST if installed */
+  int cnn; /* train the CNN on Fashion-MNIST if installed */
   int cnn_steps, cnn_train_n;
 } demo_sizes;
 
@@ -56,22 +56,23 @@ static const demo_sizes SIZES[] = {
 };
 
 static void usage(void) {
-  printf("usage: pothole demo --out DIR [--quick | --full] [--jobs N]\n\n"
-         "The whole study on embedded defaults with fixed seeds: the potholes\n"
-         "lab (pothole2d escape table and trajectories, the potholeNd\n"
-         "amplification sweep, the wide-basin check), mlp:64-64:tanh on\n"
-         "digits with sgd, sam, llqr and llqr-sam (and the default CNN on a\n"
-         "Fashion-MNIST subset when installed, except --quick), spectra local\n"
-         "and preconditioned, pothole sharpness, slices with trajectories, and\n"
-         "the figures (DIR/figures, PDF and PNG). DIR/summary.md and\n"
-         "DIR/summary.json hold every number with the command behind it.\n"
-         "Running the same command again resumes a killed demo.\n\n"
-         "  --out DIR     output directory (required)\n"
-         "  --quick       small sizes, about a minute on two cores\n"
-         "  --full        larger sizes, closer to the paper (tens of minutes)\n"
-         "                (default: about five minutes on two cores)\n"
-         "  --jobs N      commands run at once (default 2)\n"
-         "  --help        this help\n");
+  printf(
+      "usage: pothole demo --out DIR [--quick | --full] [--jobs N]\n\n"
+      "The whole study on embedded defaults with fixed seeds: the potholes\n"
+      "lab (pothole2d escape table and trajectories, the potholeNd\n"
+      "amplification sweep, the wide-basin check), mlp:64-64:tanh on\n"
+      "digits with sgd, sam, llqr and llqr-sam (and the default CNN on a\n"
+      "Fashion-MNIST subset when installed, except --quick), spectra local\n"
+      "and preconditioned, pothole sharpness, slices with trajectories, and\n"
+      "the figures (DIR/figures, PDF and PNG). DIR/summary.md and\n"
+      "DIR/summary.json hold every number with the command behind it.\n"
+      "Running the same command again resumes a killed demo.\n\n"
+      "  --out DIR     output directory (required)\n"
+      "  --quick       small sizes, about a minute on two cores\n"
+      "  --full        larger sizes, closer to the paper (tens of minutes)\n"
+      "                (default: about five minutes on two cores)\n"
+      "  --jobs N      commands run at once (default 2)\n"
+      "  --help        this help\n");
 }
 
 static int have_fashion_mnist(void) {
@@ -105,9 +106,11 @@ int ph_cmd_demo(int argc, char **argv) {
     default: return ph_cli_usage(CMD, "unknown option");
     }
   }
-  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (optind < argc)
+    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
   if (!out) return ph_cli_usage(CMD, "--out DIR is required");
-  if (quick && full) return ph_cli_usage(CMD, "--quick and --full exclude each other");
+  if (quick && full)
+    return ph_cli_usage(CMD, "--quick and --full exclude each other");
   if (quick) prof = PROFILE_QUICK;
   if (full) prof = PROFILE_FULL;
   const demo_sizes *z = &SIZES[prof];
@@ -130,57 +133,63 @@ int ph_cmd_demo(int argc, char **argv) {
    *    inside the pit every K steps (optim backend). */
   const char *lab = "pothole2d:a=0.2,b=0.2,cx=2.5";
   ph_demo_add(&d, "potholes lab: escape from a pit", "toy-pothole2d",
-              P("%s/toy/pothole2d/escape.csv", out), prof == PROFILE_QUICK ? 2 : 5,
-              "toy", "--landscape", lab, "--opt", "sgd,sam,llqr,llqr-sam",
-              "--seeds", NUM(0, z->toy_seeds), "--steps", NUM(1, z->toy_steps),
-              "--start", "pit", "--precond-from", "fit", "--backend", "builtin",
-              "--seed", seed, "--out", P("%s/toy/pothole2d", out), NULL);
+              P("%s/toy/pothole2d/escape.csv", out),
+              prof == PROFILE_QUICK ? 2 : 5, "toy", "--landscape", lab, "--opt",
+              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(0, z->toy_seeds),
+              "--steps", NUM(1, z->toy_steps), "--start", "pit",
+              "--precond-from", "fit", "--backend", "builtin", "--seed", seed,
+              "--out", P("%s/toy/pothole2d", out), NULL);
   ph_demo_add(&d, "potholes lab: escape from a pit", "toy-pothole2d-live",
-              P("%s/toy/pothole2d-live/escape.csv", out), prof == PROFILE_QUICK ? 2 : 8,
-              "toy", "--landscape", lab, "--opt", "sgd,sam,llqr,llqr-sam",
-              "--seeds", NUM(0, z->toy_seeds), "--steps", NUM(1, z->toy_steps),
-              "--start", "pit", "--precond-from", "fit", "--backend", "optim",
-              "--seed", seed, "--out", P("%s/toy/pothole2d-live", out), NULL);
+              P("%s/toy/pothole2d-live/escape.csv", out),
+              prof == PROFILE_QUICK ? 2 : 8, "toy", "--landscape", lab, "--opt",
+              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(0, z->toy_seeds),
+              "--steps", NUM(1, z->toy_steps), "--start", "pit",
+              "--precond-from", "fit", "--backend", "optim", "--seed", seed,
+              "--out", P("%s/toy/pothole2d-live", out), NULL);
   ph_demo_add(&d, "potholes lab: escape from a pit", "slice-pothole2d",
-              P("%s/toy/slice/surface_loss.npy", out), 2, "slice", "--landscape",
-              lab, "--dirs", "axes", "--grid", z->toy_grid, "--range",
-              "-1:3.5,-2.25:2.25", "--out", P("%s/toy/slice", out), NULL);
+              P("%s/toy/slice/surface_loss.npy", out), 2, "slice",
+              "--landscape", lab, "--dirs", "axes", "--grid", z->toy_grid,
+              "--range", "-1:3.5,-2.25:2.25", "--out", P("%s/toy/slice", out),
+              NULL);
   /* 2. Amplification sweep on potholeNd and the wide-basin check. */
   ph_demo_add(&d, "amplification sweep, wide basin", "toy-sweep",
-              P("%s/toy/sweep/amplification.csv", out), prof == PROFILE_QUICK ? 3 : 10,
-              "toy", "--landscape", "potholeNd", "--sweep", "depth", "--opt",
-              "sam,llqr-sam", "--seeds", NUM(2, z->sweep_seeds), "--steps",
-              NUM(3, z->sweep_steps), "--start", "pit", "--seed", seed, "--out",
-              P("%s/toy/sweep", out), NULL);
+              P("%s/toy/sweep/amplification.csv", out),
+              prof == PROFILE_QUICK ? 3 : 10, "toy", "--landscape", "potholeNd",
+              "--sweep", "depth", "--opt", "sam,llqr-sam", "--seeds",
+              NUM(2, z->sweep_seeds), "--steps", NUM(3, z->sweep_steps),
+              "--start", "pit", "--seed", seed, "--out", P("%s/toy/sweep", out),
+              NULL);
   ph_demo_add(&d, "amplification sweep, wide basin", "toy-basin",
               P("%s/toy/basin/escape.csv", out), prof == PROFILE_QUICK ? 2 : 5,
               "toy", "--landscape", "pothole2d:a=0.2,b=0.2,d=0", "--opt",
-              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(4, z->toy_seeds), "--steps",
-              NUM(5, z->toy_steps), "--start", "basin", "--seed", seed, "--out",
-              P("%s/toy/basin", out), NULL);
+              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(4, z->toy_seeds),
+              "--steps", NUM(5, z->toy_steps), "--start", "basin", "--seed",
+              seed, "--out", P("%s/toy/basin", out), NULL);
 
   /* 3. Training: mlp:64-64:tanh on digits with the four optimisers. */
   for (int i = 0; i < N_OPT; i++)
-    ph_demo_add(&d, "training mlp:64-64:tanh on digits",
-                P("train-%s", OPTIMISERS[i]),
-                P("%s/train/%s/run.json", out, OPTIMISERS[i]),
-                prof == PROFILE_QUICK ? 4 : 25, "train", "--model", "mlp:64-64:tanh",
-                "--data", "digits", "--opt", OPTIMISERS[i], "--steps",
-                NUM(0, z->train_steps), "--batch", NUM(1, z->batch), "--seed", seed,
-                "--out", P("%s/train/%s", out, OPTIMISERS[i]), NULL);
+    ph_demo_add(
+        &d, "training mlp:64-64:tanh on digits", P("train-%s", OPTIMISERS[i]),
+        P("%s/train/%s/run.json", out, OPTIMISERS[i]),
+        prof == PROFILE_QUICK ? 4 : 25, "train", "--model", "mlp:64-64:tanh",
+        "--data", "digits", "--opt", OPTIMISERS[i], "--steps",
+        NUM(0, z->train_steps), "--batch", NUM(1, z->batch), "--seed", seed,
+        "--out", P("%s/train/%s", out, OPTIMISERS[i]), NULL);
   if (z->cnn && have_fashion_mnist())
     ph_demo_add(&d, "training mlp:64-64:tanh on digits", "train-cnn-fashion",
-                P("%s/train-cnn/llqr-sam/run.json", out), 60, "train", "--model",
-                "cnn", "--data", "fashion-mnist", "--n", NUM(2, z->cnn_train_n),
-                "--opt", "llqr-sam", "--steps", NUM(3, z->cnn_steps), "--batch",
-                "64", "--seed", seed, "--out", P("%s/train-cnn/llqr-sam", out),
-                NULL)->optional = 1;
+                P("%s/train-cnn/llqr-sam/run.json", out), 60, "train",
+                "--model", "cnn", "--data", "fashion-mnist", "--n",
+                NUM(2, z->cnn_train_n), "--opt", "llqr-sam", "--steps",
+                NUM(3, z->cnn_steps), "--batch", "64", "--seed", seed, "--out",
+                P("%s/train-cnn/llqr-sam", out), NULL)
+        ->optional = 1;
 
   /* 4. Spectra of each trained model (local), and relative to the averaged
    *    geometry that llqr-sam learned; pothole sharpness. */
   for (int i = 0; i < N_OPT; i++) {
     const char *ck = P("%s/train/%s/ckpt/final.ckpt", out, OPTIMISERS[i]);
-    ph_demo_add(&d, "spectra and pothole sharpness", P("spectrum-%s", OPTIMISERS[i]),
+    ph_demo_add(&d, "spectra and pothole sharpness",
+                P("spectrum-%s", OPTIMISERS[i]),
                 P("%s/spectra/%s/local/spectrum.json", out, OPTIMISERS[i]),
                 prof == PROFILE_QUICK ? 3 : 15, "spectrum", "--ckpt", ck, "--n",
                 NUM(0, z->eval_n), "--k", NUM(1, z->k), "--which", "both",
@@ -192,16 +201,17 @@ int ph_cmd_demo(int argc, char **argv) {
                 P("%s/spectra/%s/precond/spectrum.json", out, OPTIMISERS[i]),
                 prof == PROFILE_QUICK ? 3 : 15, "spectrum", "--ckpt", ck, "--n",
                 NUM(0, z->eval_n), "--operator", "precond", "--precond",
-                P("%s/train/llqr-sam", out), "--k", NUM(1, z->k), "--which", "both",
-                "--density", "--probes", NUM(2, z->probes), "--steps",
+                P("%s/train/llqr-sam", out), "--k", NUM(1, z->k), "--which",
+                "both", "--density", "--probes", NUM(2, z->probes), "--steps",
                 NUM(3, z->slq_steps), "--seed", seed, "--out",
                 P("%s/spectra/%s/precond", out, OPTIMISERS[i]), NULL);
-    ph_demo_add(&d, "spectra and pothole sharpness", P("sharpness-%s", OPTIMISERS[i]),
+    ph_demo_add(&d, "spectra and pothole sharpness",
+                P("sharpness-%s", OPTIMISERS[i]),
                 P("%s/sharpness/%s/sharpness.json", out, OPTIMISERS[i]),
-                prof == PROFILE_QUICK ? 2 : 10, "sharpness", "--ckpt", ck, "--n",
-                NUM(0, z->eval_n), "--precond", P("%s/train/llqr-sam", out), "--k",
-                NUM(1, z->k), "--seed", seed, "--out",
-                P("%s/sharpness/%s", out, OPTIMISERS[i]), NULL);
+                prof == PROFILE_QUICK ? 2 : 10, "sharpness", "--ckpt", ck,
+                "--n", NUM(0, z->eval_n), "--precond",
+                P("%s/train/llqr-sam", out), "--k", NUM(1, z->k), "--seed",
+                seed, "--out", P("%s/sharpness/%s", out, OPTIMISERS[i]), NULL);
   }
 
   /* 5. A 2-D slice around each trained model with its PCA trajectory. */
@@ -218,31 +228,31 @@ int ph_cmd_demo(int argc, char **argv) {
   static const char *const EXT[] = {"pdf", "png"};
   for (int e = 0; e < 2; e++) {
     const char *fx = EXT[e];
-    ph_demo_add(&d, "figures", P("fig-escape-landscape-%s", fx),
-                P("%s/figures/escape_landscape.%s", out, fx), 1, "plot", "contour",
-                P("%s/toy/slice", out), "--traj", P("%s/toy/pothole2d", out),
-                "--title", "pothole2d: escape trajectories", "--xlabel", "x",
-                "--ylabel", "y", "--out", P("%s/figures/escape_landscape.%s", out, fx),
-                NULL);
+    ph_demo_add(
+        &d, "figures", P("fig-escape-landscape-%s", fx),
+        P("%s/figures/escape_landscape.%s", out, fx), 1, "plot", "contour",
+        P("%s/toy/slice", out), "--traj", P("%s/toy/pothole2d", out), "--title",
+        "pothole2d: escape trajectories", "--xlabel", "x", "--ylabel", "y",
+        "--out", P("%s/figures/escape_landscape.%s", out, fx), NULL);
     ph_demo_add(&d, "figures", P("fig-escape-rates-%s", fx),
                 P("%s/figures/escape_rates.%s", out, fx), 1, "plot", "escape",
                 P("%s/toy/pothole2d", out), "--title", "escape from the pit",
                 "--out", P("%s/figures/escape_rates.%s", out, fx), NULL);
     ph_demo_add(&d, "figures", P("fig-basin-%s", fx),
-                P("%s/figures/basin_stability.%s", out, fx), 1, "plot", "escape",
-                P("%s/toy/basin", out), "--title", "wide basin (should stay)",
-                "--out", P("%s/figures/basin_stability.%s", out, fx), NULL);
+                P("%s/figures/basin_stability.%s", out, fx), 1, "plot",
+                "escape", P("%s/toy/basin", out), "--title",
+                "wide basin (should stay)", "--out",
+                P("%s/figures/basin_stability.%s", out, fx), NULL);
     ph_demo_add(&d, "figures", P("fig-amplification-%s", fx),
                 P("%s/figures/amplification.%s", out, fx), 1, "plot",
                 "amplification", P("%s/toy/sweep", out), "--title",
                 "escape amplification, potholeNd", "--out",
                 P("%s/figures/amplification.%s", out, fx), NULL);
     ph_demo_add(&d, "figures", P("fig-curves-%s", fx),
-                P("%s/figures/training_curves.%s", out, fx), 1, "plot", "curves",
-                P("%s/train/sgd", out), P("%s/train/sam", out),
+                P("%s/figures/training_curves.%s", out, fx), 1, "plot",
+                "curves", P("%s/train/sgd", out), P("%s/train/sam", out),
                 P("%s/train/llqr", out), P("%s/train/llqr-sam", out), "--log",
-                "--out",
-                P("%s/figures/training_curves.%s", out, fx), NULL);
+                "--out", P("%s/figures/training_curves.%s", out, fx), NULL);
     ph_demo_add(&d, "figures", P("fig-spectrum-%s", fx),
                 P("%s/figures/spectrum_llqr-sam.%s", out, fx), 1, "plot",
                 "spectrum", P("%s/spectra/llqr-sam/local", out),
@@ -250,11 +260,12 @@ int ph_cmd_demo(int argc, char **argv) {
                 "Hessian: local vs averaged geometry", "--out",
                 P("%s/figures/spectrum_llqr-sam.%s", out, fx), NULL);
     for (int i = 0; i < N_OPT; i++)
-      ph_demo_add(&d, "figures", P("fig-slice-%s-%s", OPTIMISERS[i], fx),
-                  P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), 1, "plot",
-                  "contour", P("%s/slices/%s", out, OPTIMISERS[i]), "--title",
-                  P("%s: loss around the final model (PCA plane)", OPTIMISERS[i]),
-                  "--out", P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), NULL);
+      ph_demo_add(
+          &d, "figures", P("fig-slice-%s-%s", OPTIMISERS[i], fx),
+          P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), 1, "plot",
+          "contour", P("%s/slices/%s", out, OPTIMISERS[i]), "--title",
+          P("%s: loss around the final model (PCA plane)", OPTIMISERS[i]),
+          "--out", P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), NULL);
   }
 
   if (ph_mkdir_p(P("%s/figures", out), &err) != PH_OK) {
@@ -265,9 +276,12 @@ int ph_cmd_demo(int argc, char **argv) {
   int rc = ph_demo_run(&d);
   if (rc == 0) {
     ph_status s = ph_demo_summary_write(&d, z->name, ph_now() - t0, &err);
-    if (s != PH_OK) rc = ph_cli_fail(CMD, s, &err);
+    if (s != PH_OK)
+      rc = ph_cli_fail(CMD, s, &err);
     else
-      fprintf(stderr, "pothole demo: done in %.0f s: %s/summary.md, figures in %s/figures\n",
+      fprintf(stderr,
+              "pothole demo: done in %.0f s: %s/summary.md, figures in "
+              "%s/figures\n",
               ph_now() - t0, out, out);
   }
   ph_demo_free(&d);

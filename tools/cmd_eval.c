@@ -19,23 +19,28 @@
 #define CMD "eval"
 
 static void usage(void) {
-  printf("usage: pothole eval --ckpt FILE [options]\n\n"
-         "Prints JSON: loss, accuracy, n_params, n_examples (the loss is the mean\n"
-         "over the first N examples of the split; products are of that loss).\n\n"
-         "  --ckpt FILE          checkpoint (required)\n"
-         "  --data SPEC          data set (default: the checkpoint's)\n"
-         "  --split train|test   (default train)\n"
-         "  --n N                first N examples (default: the whole split)\n"
-         "  --grad OUT.npy       write the gradient\n"
-         "  --hvp V.npy:OUT.npy  write H v for the flat vector in V.npy\n"
-         "  --ggnvp V.npy:OUT.npy write G v (Gauss-Newton)\n"
-         "  --step OUT.npy       write δ = −(M + λI)⁻¹ g, the exact steepest-descent\n"
-         "                       step under the metric M (dense: n ≤ 8000)\n"
-         "  --metric gn|newton   M for --step: Gauss-Newton or Hessian (default gn)\n"
-         "  --damping λ          λ for --step (default 0)\n"
-         "  --solver S           dense (any model) or riccati (the backward Riccati\n"
-         "                       recursion over an MLP's layers) (default dense)\n"
-         "  --help               this help\n");
+  printf(
+      "usage: pothole eval --ckpt FILE [options]\n\n"
+      "Prints JSON: loss, accuracy, n_params, n_examples (the loss is the "
+      "mean\n"
+      "over the first N examples of the split; products are of that loss).\n\n"
+      "  --ckpt FILE          checkpoint (required)\n"
+      "  --data SPEC          data set (default: the checkpoint's)\n"
+      "  --split train|test   (default train)\n"
+      "  --n N                first N examples (default: the whole split)\n"
+      "  --grad OUT.npy       write the gradient\n"
+      "  --hvp V.npy:OUT.npy  write H v for the flat vector in V.npy\n"
+      "  --ggnvp V.npy:OUT.npy write G v (Gauss-Newton)\n"
+      "  --step OUT.npy       write δ = −(M + λI)⁻¹ g, the exact "
+      "steepest-descent\n"
+      "                       step under the metric M (dense: n ≤ 8000)\n"
+      "  --metric gn|newton   M for --step: Gauss-Newton or Hessian (default "
+      "gn)\n"
+      "  --damping λ          λ for --step (default 0)\n"
+      "  --solver S           dense (any model) or riccati (the backward "
+      "Riccati\n"
+      "                       recursion over an MLP's layers) (default dense)\n"
+      "  --help               this help\n");
 }
 
 /* "V.npy:OUT.npy" → the vector (checked against n) and the output path. */
@@ -50,7 +55,9 @@ static int parse_pair(const char *arg, const char *opt, size_t n, double **v,
   ph_npy a;
   ph_status s = ph_npy_read(in, &a, err);
   if (!s && a.size != n) {
-    s = ph_error_set(err, PH_ERR_FORMAT, "%s: %zu values, the model has %zu parameters", in, a.size, n);
+    s = ph_error_set(err, PH_ERR_FORMAT,
+                     "%s: %zu values, the model has %zu parameters", in, a.size,
+                     n);
     ph_npy_free(&a);
   }
   free(in);
@@ -65,11 +72,13 @@ static int parse_pair(const char *arg, const char *opt, size_t n, double **v,
 
 int ph_cmd_eval(int argc, char **argv) {
   static const struct option opts[] = {
-      {"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'}, {"split", 1, 0, 's'}, {"n", 1, 0, 'n'},
-      {"grad", 1, 0, 'g'}, {"hvp", 1, 0, 'H'}, {"ggnvp", 1, 0, 'G'},
-      {"step", 1, 0, 'S'}, {"metric", 1, 0, 'M'}, {"damping", 1, 0, 'L'},
-      {"solver", 1, 0, 'V'},
-      {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+      {"ckpt", 1, 0, 'c'},   {"data", 1, 0, 'd'},
+      {"split", 1, 0, 's'},  {"n", 1, 0, 'n'},
+      {"grad", 1, 0, 'g'},   {"hvp", 1, 0, 'H'},
+      {"ggnvp", 1, 0, 'G'},  {"step", 1, 0, 'S'},
+      {"metric", 1, 0, 'M'}, {"damping", 1, 0, 'L'},
+      {"solver", 1, 0, 'V'}, {"help", 0, 0, 'h'},
+      {0, 0, 0, 0}};
   const char *ckpt = NULL, *data = NULL, *grad = NULL, *hvp = NULL, *ggn = NULL,
              *stepf = NULL;
   int metric = 0, solver = 1;
@@ -90,15 +99,22 @@ int ph_cmd_eval(int argc, char **argv) {
     case 'H': hvp = optarg; break;
     case 'G': ggn = optarg; break;
     case 'S': stepf = optarg; break;
-    case 'M': rc = ph_cli_choice(CMD, "--metric", optarg, metrics, &metric); break;
-    case 'L': rc = ph_cli_double(CMD, "--damping", optarg, 0, 1e12, &damping); break;
-    case 'V': rc = ph_cli_choice(CMD, "--solver", optarg, solvers, &solver); break;
+    case 'M':
+      rc = ph_cli_choice(CMD, "--metric", optarg, metrics, &metric);
+      break;
+    case 'L':
+      rc = ph_cli_double(CMD, "--damping", optarg, 0, 1e12, &damping);
+      break;
+    case 'V':
+      rc = ph_cli_choice(CMD, "--solver", optarg, solvers, &solver);
+      break;
     case 'h': usage(); return 0;
     default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
     }
     if (rc) return rc;
   }
-  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (optind < argc)
+    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
   if (!ckpt) return ph_cli_usage(CMD, "--ckpt FILE is required");
   ph_error err = {0};
   ph_net_bundle b;

@@ -20,18 +20,22 @@
 #define CMD "export"
 
 static void usage(void) {
-  printf("usage: pothole export --ckpt FILE --out DIR [--data SPEC] [--n N] [--split S]\n\n"
-         "Writes DIR/model.json, DIR/<param>.npy per tensor, DIR/theta.npy and, with\n"
-         "--data or --n, DIR/inputs.npy (float64 [N, ...input_shape], after\n"
-         "preprocessing) and DIR/labels.npy (int64 [N] or [N, T]; float64 targets\n"
-         "[N, outputs] for regression).\n\n"
-         "  --ckpt FILE   checkpoint (required)\n"
-         "  --data SPEC   data set for inputs/labels (default: the checkpoint's)\n"
-         "  --n N         number of examples to export (default 0 = none, or all\n"
-         "                with --data)\n"
-         "  --split S     train or test (default train)\n"
-         "  --out DIR     output directory (required)\n"
-         "  --help        this help\n");
+  printf(
+      "usage: pothole export --ckpt FILE --out DIR [--data SPEC] [--n N] "
+      "[--split S]\n\n"
+      "Writes DIR/model.json, DIR/<param>.npy per tensor, DIR/theta.npy and, "
+      "with\n"
+      "--data or --n, DIR/inputs.npy (float64 [N, ...input_shape], after\n"
+      "preprocessing) and DIR/labels.npy (int64 [N] or [N, T]; float64 "
+      "targets\n"
+      "[N, outputs] for regression).\n\n"
+      "  --ckpt FILE   checkpoint (required)\n"
+      "  --data SPEC   data set for inputs/labels (default: the checkpoint's)\n"
+      "  --n N         number of examples to export (default 0 = none, or all\n"
+      "                with --data)\n"
+      "  --split S     train or test (default train)\n"
+      "  --out DIR     output directory (required)\n"
+      "  --help        this help\n");
 }
 
 static cJSON *seq_layers(const nn_net *n) {
@@ -76,16 +80,13 @@ static cJSON *seq_layers(const nn_net *n) {
     }
     case NN_MAXPOOL:
     case NN_AVGPOOL:
-      cJSON_AddStringToObject(o, "type", l->kind == NN_MAXPOOL ? "maxpool" : "avgpool");
+      cJSON_AddStringToObject(o, "type",
+                              l->kind == NN_MAXPOOL ? "maxpool" : "avgpool");
       ph_json_add_number(o, "size", (double)l->k);
       ph_json_add_number(o, "stride", (double)l->stride);
       break;
-    case NN_ACT:
-      cJSON_AddStringToObject(o, "type", nn_act_name(l->act));
-      break;
-    case NN_FLATTEN:
-      cJSON_AddStringToObject(o, "type", "flatten");
-      break;
+    case NN_ACT: cJSON_AddStringToObject(o, "type", nn_act_name(l->act)); break;
+    case NN_FLATTEN: cJSON_AddStringToObject(o, "type", "flatten"); break;
     case NN_RESDENSE: /* y = x + act(x·Wᵀ + b) */
       cJSON_AddStringToObject(o, "type", "residual_dense");
       ph_json_add_number(o, "in", (double)l->n_in);
@@ -118,7 +119,8 @@ static cJSON *tf_layers(const ph_objective *o) {
   cJSON_AddStringToObject(e, "token", "wte");
   cJSON_AddStringToObject(e, "position", "wpe");
   cJSON_AddItemToArray(a, e);
-  static const char *const attn[] = {"wq", "bq", "wk", "bk", "wv", "bv", "wo", "bo"};
+  static const char *const attn[] = {"wq", "bq", "wk", "bk",
+                                     "wv", "bv", "wo", "bo"};
   static const char *const mlp[] = {"w1", "b1", "w2", "b2"};
   char nm[64];
   for (size_t l = 0; l < c.n_layers; l++) {
@@ -169,10 +171,10 @@ static cJSON *tf_layers(const ph_objective *o) {
 }
 
 int ph_cmd_export(int argc, char **argv) {
-  static const struct option opts[] = {{"ckpt", 1, 0, 'c'}, {"data", 1, 0, 'd'},
-                                       {"n", 1, 0, 'n'},    {"split", 1, 0, 's'},
-                                       {"out", 1, 0, 'o'},  {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
+  static const struct option opts[] = {
+      {"ckpt", 1, 0, 'c'},  {"data", 1, 0, 'd'}, {"n", 1, 0, 'n'},
+      {"split", 1, 0, 's'}, {"out", 1, 0, 'o'},  {"help", 0, 0, 'h'},
+      {0, 0, 0, 0}};
   const char *ckpt = NULL, *data = NULL, *out = NULL;
   size_t n_ex = 0;
   int split = 0, c, rc = 0;
@@ -190,8 +192,10 @@ int ph_cmd_export(int argc, char **argv) {
     }
     if (rc) return rc;
   }
-  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!ckpt || !out) return ph_cli_usage(CMD, "--ckpt FILE and --out DIR are required");
+  if (optind < argc)
+    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (!ckpt || !out)
+    return ph_cli_usage(CMD, "--ckpt FILE and --out DIR are required");
   ph_error err = {0};
   ph_net_bundle b;
   ph_data_options dopt = ph_data_options_default();
@@ -208,10 +212,14 @@ int ph_cmd_export(int argc, char **argv) {
   cJSON_AddStringToObject(j, "spec", ph_net_spec(o));
   double shape[3];
   for (int i = 0; i < d->in_ndim; i++) shape[i] = (double)d->in_shape[i];
-  cJSON_AddItemToObject(j, "input_shape", ph_json_array(shape, (size_t)d->in_ndim));
-  if (d->task == PH_TASK_REGRESS) ph_json_add_number(j, "n_outputs", (double)d->n_out);
-  else ph_json_add_number(j, "n_classes", (double)d->n_classes);
-  cJSON_AddStringToObject(j, "loss", d->task == PH_TASK_REGRESS ? "mse" : "softmax_cross_entropy");
+  cJSON_AddItemToObject(j, "input_shape",
+                        ph_json_array(shape, (size_t)d->in_ndim));
+  if (d->task == PH_TASK_REGRESS)
+    ph_json_add_number(j, "n_outputs", (double)d->n_out);
+  else
+    ph_json_add_number(j, "n_classes", (double)d->n_classes);
+  cJSON_AddStringToObject(
+      j, "loss", d->task == PH_TASK_REGRESS ? "mse" : "softmax_cross_entropy");
   if (d->task == PH_TASK_SEQUENCE) ph_json_add_number(j, "ignore_index", -1);
   cJSON_AddStringToObject(j, "reduction", "mean");
   cJSON_AddItemToObject(j, "layers", net ? seq_layers(net) : tf_layers(o));
@@ -227,7 +235,9 @@ int ph_cmd_export(int argc, char **argv) {
     ph_json_add_number(p, "offset", (double)bl->offset);
     cJSON_AddItemToArray(ps, p);
     snprintf(path, sizeof path, "%s/%s.npy", out, bl->name);
-    if ((s = ph_npy_write(path, b.theta + bl->offset, bl->ndim, bl->shape, &err))) goto fail;
+    if ((s = ph_npy_write(path, b.theta + bl->offset, bl->ndim, bl->shape,
+                          &err)))
+      goto fail;
     ph_outset_add(&outs, path);
   }
   snprintf(path, sizeof path, "%s/theta.npy", out);
@@ -237,7 +247,8 @@ int ph_cmd_export(int argc, char **argv) {
     size_t avail = d->n[split], N = n_ex && n_ex < avail ? n_ex : avail;
     size_t xs[4] = {N, d->in_shape[0], d->in_shape[1], d->in_shape[2]};
     snprintf(path, sizeof path, "%s/inputs.npy", out);
-    if ((s = ph_npy_write(path, d->x[split], 1 + d->in_ndim, xs, &err))) goto fail;
+    if ((s = ph_npy_write(path, d->x[split], 1 + d->in_ndim, xs, &err)))
+      goto fail;
     ph_outset_add(&outs, path);
     snprintf(path, sizeof path, "%s/labels.npy", out);
     if (d->task == PH_TASK_REGRESS) {
@@ -259,7 +270,8 @@ int ph_cmd_export(int argc, char **argv) {
   }
   snprintf(path, sizeof path, "%s/model.json", out);
   if ((s = ph_json_write_file(path, j, &err))) goto fail;
-  printf("{\"out\": \"%s\", \"n_params\": %zu, \"tensors\": %zu}\n", out, o->n, o->n_blocks);
+  printf("{\"out\": \"%s\", \"n_params\": %zu, \"tensors\": %zu}\n", out, o->n,
+         o->n_blocks);
   goto done;
 fail:
   ph_outset_rollback(&outs);

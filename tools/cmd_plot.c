@@ -22,16 +22,24 @@ static void usage(void) {
       "recomputed). The output format follows the extension of --out.\n"
       "\n"
       "kinds and inputs:\n"
-      "  surface DIR          heatmap of slice DIR/surface_loss.npy with iso-lines\n"
-      "  contour DIR          filled contours of a slice, its trajectory.csv, and\n"
-      "                       optionally the toy trajectories of --traj TOYDIR\n"
+      "  surface DIR          heatmap of slice DIR/surface_loss.npy with "
+      "iso-lines\n"
+      "  contour DIR          filled contours of a slice, its trajectory.csv, "
+      "and\n"
+      "                       optionally the toy trajectories of --traj "
+      "TOYDIR\n"
       "  surface3d DIR        3-D surface of a slice\n"
-      "  slice1d DIR...       1-D slices (slice1d.csv or x.npy + surface_loss.npy)\n"
-      "  spectrum DIR...      spectral densities (semilog-y, with bands) and Ritz\n"
+      "  slice1d DIR...       1-D slices (slice1d.csv or x.npy + "
+      "surface_loss.npy)\n"
+      "  spectrum DIR...      spectral densities (semilog-y, with bands) and "
+      "Ritz\n"
       "                       values with residual bars; several DIRs overlay\n"
-      "  curves DIR...        training curves from run DIRs (log.csv, run.json)\n"
-      "  escape DIR|CSV       escape rates with intervals (toy DIR/escape.csv)\n"
-      "  amplification DIR|CSV  measured vs predicted amplification, y = x line\n"
+      "  curves DIR...        training curves from run DIRs (log.csv, "
+      "run.json)\n"
+      "  escape DIR|CSV       escape rates with intervals (toy "
+      "DIR/escape.csv)\n"
+      "  amplification DIR|CSV  measured vs predicted amplification, y = x "
+      "line\n"
       "\n"
       "options (default in brackets):\n"
       "  -o, --out FILE       output .png, .pdf or .svg [required]\n"
@@ -43,9 +51,11 @@ static void usage(void) {
       "      --levels N       number of contour levels, 0 for none [10]\n"
       "      --log            log colours (2-D kinds) or log y/axes [off]\n"
       "      --cmap NAME      viridis, magma, cividis or coolwarm [viridis]\n"
-      "      --size WxH       figure size in inches; 'column' (3.25 in wide) or\n"
+      "      --size WxH       figure size in inches; 'column' (3.25 in wide) "
+      "or\n"
       "                       'twocolumn' (6.75 in) keep the kind's height\n"
-      "                       [per kind: 3.25 in wide, 6.75 in for two panels]\n"
+      "                       [per kind: 3.25 in wide, 6.75 in for two "
+      "panels]\n"
       "      --dpi N          PNG resolution [300]\n"
       "      --labels         write level values on contour lines [off]\n"
       "      --traj DIR       contour: draw trajectories of a toy DIR [none]\n"
@@ -57,8 +67,22 @@ static void usage(void) {
 }
 
 enum {
-  O_TITLE = 256, O_XLABEL, O_YLABEL, O_VMIN, O_VMAX, O_LEVELS, O_LOG, O_CMAP,
-  O_SIZE, O_DPI, O_LABELS, O_TRAJ, O_FONT, O_FONTSIZE, O_AZIM, O_ELEV
+  O_TITLE = 256,
+  O_XLABEL,
+  O_YLABEL,
+  O_VMIN,
+  O_VMAX,
+  O_LEVELS,
+  O_LOG,
+  O_CMAP,
+  O_SIZE,
+  O_DPI,
+  O_LABELS,
+  O_TRAJ,
+  O_FONT,
+  O_FONTSIZE,
+  O_AZIM,
+  O_ELEV
 };
 
 static int parse_size(const char *arg, double *w, double *h) {
@@ -71,8 +95,8 @@ static int parse_size(const char *arg, double *w, double *h) {
   const char *p = end + 1;
   double b = strtod(p, &end);
   if (end == p || *end || !(a >= 0.5 && a <= 100 && b >= 0.5 && b <= 100))
-    return ph_cli_usage(CMD, "--size expects WxH in inches within 0.5..100, got '%s'",
-                        arg);
+    return ph_cli_usage(
+        CMD, "--size expects WxH in inches within 0.5..100, got '%s'", arg);
   *w = a;
   *h = b;
   return 0;
@@ -113,10 +137,14 @@ int ph_cmd_plot(int argc, char **argv) {
     case O_XLABEL: o.xlabel = optarg; break;
     case O_YLABEL: o.ylabel = optarg; break;
     case O_VMIN:
-      if ((r = ph_cli_double(CMD, "--vmin", optarg, -INFINITY, INFINITY, &o.vmin))) return r;
+      if ((r = ph_cli_double(CMD, "--vmin", optarg, -INFINITY, INFINITY,
+                             &o.vmin)))
+        return r;
       break;
     case O_VMAX:
-      if ((r = ph_cli_double(CMD, "--vmax", optarg, -INFINITY, INFINITY, &o.vmax))) return r;
+      if ((r = ph_cli_double(CMD, "--vmax", optarg, -INFINITY, INFINITY,
+                             &o.vmax)))
+        return r;
       break;
     case O_LEVELS:
       if ((r = ph_cli_size(CMD, "--levels", optarg, 0, 60, &sz))) return r;
@@ -137,13 +165,16 @@ int ph_cmd_plot(int argc, char **argv) {
     case O_TRAJ: o.traj_dir = optarg; break;
     case O_FONT: o.family = optarg; break;
     case O_FONTSIZE:
-      if ((r = ph_cli_double(CMD, "--font-size", optarg, 4, 30, &o.font_pt))) return r;
+      if ((r = ph_cli_double(CMD, "--font-size", optarg, 4, 30, &o.font_pt)))
+        return r;
       break;
     case O_AZIM:
-      if ((r = ph_cli_double(CMD, "--azim", optarg, -360, 360, &o.azim))) return r;
+      if ((r = ph_cli_double(CMD, "--azim", optarg, -360, 360, &o.azim)))
+        return r;
       break;
     case O_ELEV:
-      if ((r = ph_cli_double(CMD, "--elev", optarg, -90, 90, &o.elev))) return r;
+      if ((r = ph_cli_double(CMD, "--elev", optarg, -90, 90, &o.elev)))
+        return r;
       break;
     case 'h': usage(); return 0;
     default: return ph_cli_usage(CMD, "unknown option");
@@ -154,13 +185,15 @@ int ph_cmd_plot(int argc, char **argv) {
   if (ph_plot_kind_from_name(argv[optind], &kind, &err) != PH_OK)
     return ph_cli_usage(CMD, "%s", err.msg);
   optind++;
-  if (optind >= argc) return ph_cli_usage(CMD, "%s: missing INPUT", argv[optind - 1]);
+  if (optind >= argc)
+    return ph_cli_usage(CMD, "%s: missing INPUT", argv[optind - 1]);
   if (!out) return ph_cli_usage(CMD, "--out FILE is required");
   ph_plot_format fmt;
   if (ph_plot_format_from_path(out, &fmt, &err) != PH_OK)
     return ph_cli_usage(CMD, "%s", err.msg);
   if (isfinite(o.vmin) && isfinite(o.vmax) && !(o.vmax > o.vmin))
-    return ph_cli_usage(CMD, "--vmin %g must be below --vmax %g", o.vmin, o.vmax);
+    return ph_cli_usage(CMD, "--vmin %g must be below --vmax %g", o.vmin,
+                        o.vmax);
   if (o.traj_dir && kind != PH_PLOT_KIND_CONTOUR)
     return ph_cli_usage(CMD, "--traj only applies to 'contour'");
   ph_status s = ph_plot_recipe(kind, (const char *const *)argv + optind,

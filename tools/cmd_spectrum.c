@@ -27,17 +27,22 @@
 static void usage(void) {
   printf(
       "usage: pothole spectrum --ckpt FILE --out DIR [options]\n\n"
-      "Eigenvalues (with residual certificates), density and trace of the loss\n"
+      "Eigenvalues (with residual certificates), density and trace of the "
+      "loss\n"
       "curvature at a checkpoint. Writes DIR/spectrum.json, DIR/density.csv\n"
-      "(--density), DIR/eigenvectors.npy (--vectors), DIR/dense_eigenvalues.npy\n"
+      "(--density), DIR/eigenvectors.npy (--vectors), "
+      "DIR/dense_eigenvalues.npy\n"
       "(--dense).\n\n"
       "  --ckpt FILE          checkpoint (required)\n"
       "  --data SPEC          data set (default: the checkpoint's)\n"
-      "  --n N                the loss is the mean over the first N examples (default 1024)\n"
+      "  --n N                the loss is the mean over the first N examples "
+      "(default 1024)\n"
       "  --split train|test   (default train)\n"
-      "  --operator OP        hessian, ggn, precond (P^1/2 H P^1/2) or block:NAME\n"
+      "  --operator OP        hessian, ggn, precond (P^1/2 H P^1/2) or "
+      "block:NAME\n"
       "                       (default hessian)\n"
-      "  --precond FILE|DIR   preconditioner P for --operator precond: a run directory,\n"
+      "  --precond FILE|DIR   preconditioner P for --operator precond: a run "
+      "directory,\n"
       "                       a .ckpt or a .npy diagonal\n"
       "  --k K                eigenpairs per end (default 5)\n"
       "  --which W            top, bottom or both (default top)\n"
@@ -56,7 +61,6 @@ static void usage(void) {
       "  --help               this help\n");
 }
 
-
 static const char *const WHICH_NAMES[] = {"top", "bottom", "both"};
 
 static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
@@ -67,7 +71,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   ph_error err = {0};
   ph_net_bundle bu;
   ph_data_options dopt = ph_data_options_default();
-  ph_status st = ph_net_bundle_load(ckpt, data, &dopt, n_ex < 1024 ? n_ex : 1024, &bu, &err);
+  ph_status st = ph_net_bundle_load(ckpt, data, &dopt,
+                                    n_ex < 1024 ? n_ex : 1024, &bu, &err);
   if (st) return ph_cli_fail(CMD, st, &err);
   ph_objective *o = bu.obj;
   size_t avail = o->n_examples[split];
@@ -91,31 +96,41 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     if (!(base = ph_op_hessian(o, bu.theta, &b, &err))) goto fail;
     opx = base;
     if (!strcmp(op, "precond")) {
-      if (!(P = ph_precond_load(precond, o->n, o->n_blocks, o->blocks, &err))) goto fail;
+      if (!(P = ph_precond_load(precond, o->n, o->n_blocks, o->blocks, &err)))
+        goto fail;
       if (!(opx = ph_op_precond(ph_op_linop(base), P, &err))) goto fail;
     } else if (!strncmp(op, "block:", 6)) {
       long bi = ph_objective_find_block(o, op + 6);
       if (bi < 0) {
-        st = ph_error_set(&err, PH_ERR_ARG, "no parameter block named '%s' in %s", op + 6, o->name);
+        st = ph_error_set(&err, PH_ERR_ARG,
+                          "no parameter block named '%s' in %s", op + 6,
+                          o->name);
         goto fail;
       }
-      if (!(opx = ph_op_block(ph_op_linop(base), o->blocks[bi].offset, o->blocks[bi].size, &err))) goto fail;
+      if (!(opx = ph_op_block(ph_op_linop(base), o->blocks[bi].offset,
+                              o->blocks[bi].size, &err)))
+        goto fail;
     }
   }
   ph_linop *A = ph_op_linop(opx);
   if (dense && A->n > PH_DENSE_MAX) {
-    st = ph_error_set(&err, PH_ERR_ARG, "--dense needs n ≤ %d, the operator has %zu", PH_DENSE_MAX, A->n);
+    st = ph_error_set(&err, PH_ERR_ARG,
+                      "--dense needs n ≤ %d, the operator has %zu",
+                      PH_DENSE_MAX, A->n);
     goto fail;
   }
-  if (ec->k * (ec->which == PH_EIG_BOTH ? 2 : 1) > A->n) ec->k = ec->which == PH_EIG_BOTH ? A->n / 2 : A->n;
-  st = method ? ph_power_run(A, ec, &er, &err) : ph_lanczos_run(A, ec, NULL, &er, &err);
+  if (ec->k * (ec->which == PH_EIG_BOTH ? 2 : 1) > A->n)
+    ec->k = ec->which == PH_EIG_BOTH ? A->n / 2 : A->n;
+  st = method ? ph_power_run(A, ec, &er, &err)
+              : ph_lanczos_run(A, ec, NULL, &er, &err);
   if (st) goto fail;
   have_eig = 1;
   if (sc) {
     if ((st = ph_slq_run(A, sc, &sr, &err))) goto fail;
     have_slq = 1;
   }
-  if (tprobes && (st = ph_hutchinson(A, tprobes, ec->seed, &tr, &err))) goto fail;
+  if (tprobes && (st = ph_hutchinson(A, tprobes, ec->seed, &tr, &err)))
+    goto fail;
   if (dense) {
     dev = malloc(A->n * sizeof *dev);
     if (!dev || (st = ph_dense_spectrum(A, dev, NULL, NULL, &err))) {
@@ -132,7 +147,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   cJSON_AddItemToObject(j, "eigenvalues", ph_json_array(er.values, er.k));
   cJSON_AddItemToObject(j, "residual_bounds", ph_json_array(er.bounds, er.k));
   cJSON *cv = cJSON_AddArrayToObject(j, "converged");
-  for (size_t q = 0; q < er.k; q++) cJSON_AddItemToArray(cv, cJSON_CreateBool(er.converged[q]));
+  for (size_t q = 0; q < er.k; q++)
+    cJSON_AddItemToArray(cv, cJSON_CreateBool(er.converged[q]));
   cJSON_AddBoolToObject(j, "all_converged", er.all_converged);
   ph_json_add_number(j, "lambda_max", er.k ? er.values[0] : NAN);
   ph_json_add_number(j, "products", (double)er.products);
@@ -156,7 +172,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     ph_json_add_number(d, "lambda_min", sr.lambda_min);
     ph_json_add_number(d, "lambda_max", sr.lambda_max);
     ph_json_add_number(d, "products", (double)sr.products);
-    cJSON_AddStringToObject(d, "band", "mean ± one standard error across probes");
+    cJSON_AddStringToObject(d, "band",
+                            "mean ± one standard error across probes");
   }
   if (dense) {
     ph_json_add_number(j, "dense_lambda_max", dev[A->n - 1]);
@@ -179,7 +196,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   if (have_slq) {
     snprintf(path, sizeof path, "%s/density.csv", out);
     ph_csv csv;
-    if ((st = ph_csv_open(&csv, path, "t,density,band_lo,band_hi", &err))) goto fail;
+    if ((st = ph_csv_open(&csv, path, "t,density,band_lo,band_hi", &err)))
+      goto fail;
     /* thin to ≤ 4001 rows for plotting: keep every k-th grid point */
     size_t stride = sr.n_grid > 4001 ? (sr.n_grid + 4000) / 4001 : 1;
     for (size_t i = 0; i < sr.n_grid; i += stride) {
@@ -230,19 +248,52 @@ done:
 }
 
 int ph_cmd_spectrum(int argc, char **argv) {
-  enum { O_CKPT = 256, O_DATA, O_N, O_SPLIT, O_OP, O_PREC, O_K, O_WHICH, O_METHOD,
-         O_TOL, O_MAXP, O_DENS, O_PROBES, O_STEPS, O_TRACE, O_TPROBES, O_DENSE,
-         O_VECS, O_SEED, O_OUT };
-  static const struct option opts[] = {
-      {"ckpt", 1, 0, O_CKPT}, {"data", 1, 0, O_DATA}, {"n", 1, 0, O_N},
-      {"split", 1, 0, O_SPLIT}, {"operator", 1, 0, O_OP}, {"precond", 1, 0, O_PREC},
-      {"k", 1, 0, O_K}, {"which", 1, 0, O_WHICH}, {"method", 1, 0, O_METHOD},
-      {"tol", 1, 0, O_TOL}, {"max-products", 1, 0, O_MAXP}, {"density", 0, 0, O_DENS},
-      {"probes", 1, 0, O_PROBES}, {"steps", 1, 0, O_STEPS}, {"trace", 0, 0, O_TRACE},
-      {"trace-probes", 1, 0, O_TPROBES}, {"dense", 0, 0, O_DENSE},
-      {"vectors", 0, 0, O_VECS}, {"seed", 1, 0, O_SEED}, {"out", 1, 0, O_OUT},
-      {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-  const char *ckpt = NULL, *data = NULL, *op = "hessian", *precond = NULL, *out = NULL;
+  enum {
+    O_CKPT = 256,
+    O_DATA,
+    O_N,
+    O_SPLIT,
+    O_OP,
+    O_PREC,
+    O_K,
+    O_WHICH,
+    O_METHOD,
+    O_TOL,
+    O_MAXP,
+    O_DENS,
+    O_PROBES,
+    O_STEPS,
+    O_TRACE,
+    O_TPROBES,
+    O_DENSE,
+    O_VECS,
+    O_SEED,
+    O_OUT
+  };
+  static const struct option opts[] = {{"ckpt", 1, 0, O_CKPT},
+                                       {"data", 1, 0, O_DATA},
+                                       {"n", 1, 0, O_N},
+                                       {"split", 1, 0, O_SPLIT},
+                                       {"operator", 1, 0, O_OP},
+                                       {"precond", 1, 0, O_PREC},
+                                       {"k", 1, 0, O_K},
+                                       {"which", 1, 0, O_WHICH},
+                                       {"method", 1, 0, O_METHOD},
+                                       {"tol", 1, 0, O_TOL},
+                                       {"max-products", 1, 0, O_MAXP},
+                                       {"density", 0, 0, O_DENS},
+                                       {"probes", 1, 0, O_PROBES},
+                                       {"steps", 1, 0, O_STEPS},
+                                       {"trace", 0, 0, O_TRACE},
+                                       {"trace-probes", 1, 0, O_TPROBES},
+                                       {"dense", 0, 0, O_DENSE},
+                                       {"vectors", 0, 0, O_VECS},
+                                       {"seed", 1, 0, O_SEED},
+                                       {"out", 1, 0, O_OUT},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *ckpt = NULL, *data = NULL, *op = "hessian", *precond = NULL,
+             *out = NULL;
   size_t n_ex = 1024, tprobes = 100;
   int split = 0, which = 0, method = 0, density = 0, trace = 0, dense = 0;
   ph_eig_config ec = ph_eig_config_default();
@@ -258,19 +309,36 @@ int ph_cmd_spectrum(int argc, char **argv) {
     case O_CKPT: ckpt = optarg; break;
     case O_DATA: data = optarg; break;
     case O_N: rc = ph_cli_size(CMD, "--n", optarg, 1, SIZE_MAX, &n_ex); break;
-    case O_SPLIT: rc = ph_cli_choice(CMD, "--split", optarg, splits, &split); break;
+    case O_SPLIT:
+      rc = ph_cli_choice(CMD, "--split", optarg, splits, &split);
+      break;
     case O_OP: op = optarg; break;
     case O_PREC: precond = optarg; break;
     case O_K: rc = ph_cli_size(CMD, "--k", optarg, 1, 1000, &ec.k); break;
-    case O_WHICH: rc = ph_cli_choice(CMD, "--which", optarg, whichs, &which); break;
-    case O_METHOD: rc = ph_cli_choice(CMD, "--method", optarg, methods, &method); break;
-    case O_TOL: rc = ph_cli_double(CMD, "--tol", optarg, 1e-15, 0.5, &ec.tol); break;
-    case O_MAXP: rc = ph_cli_size(CMD, "--max-products", optarg, 1, SIZE_MAX, &ec.max_products); break;
+    case O_WHICH:
+      rc = ph_cli_choice(CMD, "--which", optarg, whichs, &which);
+      break;
+    case O_METHOD:
+      rc = ph_cli_choice(CMD, "--method", optarg, methods, &method);
+      break;
+    case O_TOL:
+      rc = ph_cli_double(CMD, "--tol", optarg, 1e-15, 0.5, &ec.tol);
+      break;
+    case O_MAXP:
+      rc = ph_cli_size(CMD, "--max-products", optarg, 1, SIZE_MAX,
+                       &ec.max_products);
+      break;
     case O_DENS: density = 1; break;
-    case O_PROBES: rc = ph_cli_size(CMD, "--probes", optarg, 1, 100000, &sc.probes); break;
-    case O_STEPS: rc = ph_cli_size(CMD, "--steps", optarg, 2, 100000, &sc.steps); break;
+    case O_PROBES:
+      rc = ph_cli_size(CMD, "--probes", optarg, 1, 100000, &sc.probes);
+      break;
+    case O_STEPS:
+      rc = ph_cli_size(CMD, "--steps", optarg, 2, 100000, &sc.steps);
+      break;
     case O_TRACE: trace = 1; break;
-    case O_TPROBES: rc = ph_cli_size(CMD, "--trace-probes", optarg, 2, 10000000, &tprobes); break;
+    case O_TPROBES:
+      rc = ph_cli_size(CMD, "--trace-probes", optarg, 2, 10000000, &tprobes);
+      break;
     case O_DENSE: dense = 1; break;
     case O_VECS: ec.want_vectors = 1; break;
     case O_SEED: rc = ph_cli_u64(CMD, "--seed", optarg, &seed); break;
@@ -280,12 +348,15 @@ int ph_cmd_spectrum(int argc, char **argv) {
     }
     if (rc) return rc;
   }
-  if (optind < argc) return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  if (optind < argc)
+    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
   if (!ckpt) return ph_cli_usage(CMD, "--ckpt FILE is required");
   if (!out) return ph_cli_usage(CMD, "--out DIR is required");
   int is_block = strncmp(op, "block:", 6) == 0;
-  if (!is_block && strcmp(op, "hessian") && strcmp(op, "ggn") && strcmp(op, "precond"))
-    return ph_cli_usage(CMD, "--operator '%s' is not hessian, ggn, precond or block:NAME", op);
+  if (!is_block && strcmp(op, "hessian") && strcmp(op, "ggn") &&
+      strcmp(op, "precond"))
+    return ph_cli_usage(
+        CMD, "--operator '%s' is not hessian, ggn, precond or block:NAME", op);
   if (!strcmp(op, "precond") && !precond)
     return ph_cli_usage(CMD, "--operator precond needs --precond FILE|DIR");
   if (method == 1 && which != 0)
@@ -295,5 +366,5 @@ int ph_cmd_spectrum(int argc, char **argv) {
   if (sc.steps > 0 && ec.k * (which == 2 ? 2 : 1) > SIZE_MAX / 4)
     return ph_cli_usage(CMD, "--k too large");
   return spectrum_main(ckpt, data, n_ex, split, op, precond, &ec, method,
-                          density ? &sc : NULL, trace ? tprobes : 0, dense, out);
+                       density ? &sc : NULL, trace ? tprobes : 0, dense, out);
 }

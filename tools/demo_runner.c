@@ -147,7 +147,8 @@ static void draw(ph_demo *d, size_t stage_no, size_t n_stages,
   if (!d->show_progress) return;
   double el = ph_now() - t0;
   /* Scale the remaining expected time by how fast we have been so far. */
-  double speed = done_expect > 0 && done_actual > 0 ? done_actual / done_expect : 1;
+  double speed =
+      done_expect > 0 && done_actual > 0 ? done_actual / done_expect : 1;
   double left = (total_expect - done_expect) * speed;
   char a[16], b[16];
   ph_format_duration(a, sizeof a, el);
@@ -165,14 +166,16 @@ int ph_demo_run(ph_demo *d) {
   }
   size_t n_stages = 0;
   for (size_t i = 0; i < d->n_jobs; i++)
-    if (i == 0 || strcmp(d->jobs[i].stage, d->jobs[i - 1].stage) != 0) n_stages++;
+    if (i == 0 || strcmp(d->jobs[i].stage, d->jobs[i - 1].stage) != 0)
+      n_stages++;
   double total_expect = 0, done_expect = 0, done_actual = 0;
   for (size_t i = 0; i < d->n_jobs; i++) total_expect += d->jobs[i].expect_s;
   double t0 = ph_now();
   size_t stage_no = 0;
   for (size_t s = 0; s < d->n_jobs;) {
     size_t e = s;
-    while (e < d->n_jobs && strcmp(d->jobs[e].stage, d->jobs[s].stage) == 0) e++;
+    while (e < d->n_jobs && strcmp(d->jobs[e].stage, d->jobs[s].stage) == 0)
+      e++;
     stage_no++;
     if (!d->show_progress)
       fprintf(stderr, "pothole demo: [%zu/%zu] %s\n", stage_no, n_stages,
@@ -230,10 +233,10 @@ int ph_demo_run(ph_demo *d) {
           last_error_line(d, j, line, sizeof line);
           if (d->show_progress) fprintf(stderr, "\n");
           char *cmd = ph_demo_command_line(j);
-          fprintf(stderr, "pothole demo: %s %s: %s (command: %s; log %s/%s.err)\n",
-                  j->optional ? "optional job" : "job", j->name,
-                  line[0] ? line : "failed", cmd ? cmd : "?", d->log_dir,
-                  j->name);
+          fprintf(
+              stderr, "pothole demo: %s %s: %s (command: %s; log %s/%s.err)\n",
+              j->optional ? "optional job" : "job", j->name,
+              line[0] ? line : "failed", cmd ? cmd : "?", d->log_dir, j->name);
           free(cmd);
           j->failed = 1;
           if (!j->optional) failed = 1;

@@ -16,15 +16,15 @@
 #define PH_DEMO_MAX_ARGS 48
 
 typedef struct ph_demo_job {
-  const char *stage;   /* stage title, e.g. "train" */
-  char *name;          /* unique, used for log file names */
+  const char *stage;                /* stage title, e.g. "train" */
+  char *name;                       /* unique, used for log file names */
   char *argv[PH_DEMO_MAX_ARGS + 1]; /* argv[0] = subcommand, NULL-terminated */
   int argc;
-  char *output;        /* file whose existence means "done" */
-  double expect_s;     /* expected seconds on 2 cores (for time left) */
-  double took_s;       /* measured; 0 if skipped */
-  int skipped;         /* output existed already */
-  int optional;        /* a failure is reported but does not stop the demo */
+  char *output;    /* file whose existence means "done" */
+  double expect_s; /* expected seconds on 2 cores (for time left) */
+  double took_s;   /* measured; 0 if skipped */
+  int skipped;     /* output existed already */
+  int optional;    /* a failure is reported but does not stop the demo */
   int failed;
 } ph_demo_job;
 

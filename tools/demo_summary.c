@@ -221,11 +221,13 @@ ph_status ph_demo_summary_write(const ph_demo *d, const char *profile,
   if (cJSON_IsString(pc))
     sb_printf(&b, "Preconditioner obtained by: %s.\n\n", pc->valuestring);
   cJSON_Delete(toy);
-  sb_printf(&b, "P fixed at the slow EMA fitted to the wide basin (the two-timescale "
-                "limit). Command:\n\n");
+  sb_printf(
+      &b, "P fixed at the slow EMA fitted to the wide basin (the two-timescale "
+          "limit). Command:\n\n");
   sb_command(&b, d, "toy-pothole2d");
-  sb_printf(&b, "\nThe same with the live optimisers, which refresh P inside the pit "
-                "every K steps (the EMA slowly learns the pit's curvature):\n\n");
+  sb_printf(
+      &b, "\nThe same with the live optimisers, which refresh P inside the pit "
+          "every K steps (the EMA slowly learns the pit's curvature):\n\n");
   snprintf(path, sizeof path, "%s/toy/pothole2d-live/escape.csv", out);
   csv_to_md(&b, path);
   cJSON_AddItemToObject(res, "escape_pothole2d_live", csv_to_json(path));
@@ -235,7 +237,8 @@ ph_status ph_demo_summary_write(const ph_demo *d, const char *profile,
                 "![escape rates](figures/escape_rates.png)\n\n");
 
   /* 2. Amplification and basin. */
-  sb_printf(&b, "## 2. Escape amplification, measured vs first-order prediction (potholeNd)\n\n");
+  sb_printf(&b, "## 2. Escape amplification, measured vs first-order "
+                "prediction (potholeNd)\n\n");
   snprintf(path, sizeof path, "%s/toy/sweep/amplification.csv", out);
   csv_to_md(&b, path);
   cJSON_AddItemToObject(res, "amplification", csv_to_json(path));
@@ -251,9 +254,11 @@ ph_status ph_demo_summary_write(const ph_demo *d, const char *profile,
   sb_printf(&b, "\n");
 
   /* 4. Training. */
-  sb_printf(&b, "## 4. Training mlp:64-64:tanh on digits\n\n"
-                "| optimiser | train loss | train acc | test loss | test acc | wall s |\n"
-                "|---|---|---|---|---|---|\n");
+  sb_printf(
+      &b,
+      "## 4. Training mlp:64-64:tanh on digits\n\n"
+      "| optimiser | train loss | train acc | test loss | test acc | wall s |\n"
+      "|---|---|---|---|---|---|\n");
   cJSON *tr = cJSON_AddObjectToObject(res, "training");
   for (int i = 0; i < 4; i++) {
     snprintf(path, sizeof path, "%s/train/%s/run.json", out, OPTS[i]);
@@ -276,14 +281,18 @@ ph_status ph_demo_summary_write(const ph_demo *d, const char *profile,
   sb_printf(&b, "\n![training curves](figures/training_curves.png)\n\n");
 
   /* 5. Spectra and sharpness. */
-  sb_printf(&b, "## 5. Curvature: local vs averaged geometry (llqr-sam's preconditioner P)\n\n"
-                "| model | λmax(H) | λmin(H) | tr(H) | λmax(P½HP½) | SAM sharpness (ball) | SAM sharpness (ellipsoid) | top π |\n"
+  sb_printf(&b, "## 5. Curvature: local vs averaged geometry (llqr-sam's "
+                "preconditioner P)\n\n"
+                "| model | λmax(H) | λmin(H) | tr(H) | λmax(P½HP½) | SAM "
+                "sharpness (ball) | SAM sharpness (ellipsoid) | top π |\n"
                 "|---|---|---|---|---|---|---|---|\n");
   cJSON *sp = cJSON_AddObjectToObject(res, "curvature");
   for (int i = 0; i < 4; i++) {
-    snprintf(path, sizeof path, "%s/spectra/%s/local/spectrum.json", out, OPTS[i]);
+    snprintf(path, sizeof path, "%s/spectra/%s/local/spectrum.json", out,
+             OPTS[i]);
     cJSON *loc = read_json(path);
-    snprintf(path, sizeof path, "%s/spectra/%s/precond/spectrum.json", out, OPTS[i]);
+    snprintf(path, sizeof path, "%s/spectra/%s/precond/spectrum.json", out,
+             OPTS[i]);
     cJSON *pre = read_json(path);
     snprintf(path, sizeof path, "%s/sharpness/%s/sharpness.json", out, OPTS[i]);
     cJSON *sh = read_json(path);
@@ -319,7 +328,8 @@ ph_status ph_demo_summary_write(const ph_demo *d, const char *profile,
   sb_printf(&b, "\n![spectra](figures/spectrum_llqr-sam.png)\n\n");
 
   /* 6. Slices. */
-  sb_printf(&b, "## 6. Landscape slices in the PCA plane of each trajectory\n\n");
+  sb_printf(&b,
+            "## 6. Landscape slices in the PCA plane of each trajectory\n\n");
   for (int i = 0; i < 4; i++)
     sb_printf(&b, "![%s](figures/slice_%s.png)\n", OPTS[i], OPTS[i]);
   sb_printf(&b, "\nCommand (llqr-sam):\n\n");
@@ -335,8 +345,7 @@ ph_status ph_demo_summary_write(const ph_demo *d, const char *profile,
   }
 
   ph_status s = PH_OK;
-  if (b.oom)
-    s = ph_error_set(err, PH_ERR_NOMEM, "summary: out of memory");
+  if (b.oom) s = ph_error_set(err, PH_ERR_NOMEM, "summary: out of memory");
   if (s == PH_OK) {
     snprintf(path, sizeof path, "%s/summary.json", out);
     s = ph_json_write_file(path, root, err);

@@ -12,10 +12,12 @@
 
 static const ph_cmd COMMANDS[] = {
     {"demo", ph_cmd_demo, "the whole study on embedded defaults, with figures"},
-    {"train", ph_cmd_train, "train a model with SGD, AdamW, SAM, ..., LLQR+SAM"},
+    {"train", ph_cmd_train,
+     "train a model with SGD, AdamW, SAM, ..., LLQR+SAM"},
     {"eval", ph_cmd_eval, "loss, accuracy, gradient, Hv, Gv and LLQR steps"},
     {"spectrum", ph_cmd_spectrum, "Hessian eigenvalues, density and trace"},
-    {"sharpness", ph_cmd_sharpness, "local vs averaged-geometry sharpness, potholes"},
+    {"sharpness", ph_cmd_sharpness,
+     "local vs averaged-geometry sharpness, potholes"},
     {"toy", ph_cmd_toy, "escape experiments on toy landscapes"},
     {"slice", ph_cmd_slice, "1-D and 2-D loss-landscape slices"},
     {"plot", ph_cmd_plot, "render figures (PNG, PDF, SVG) from outputs"},
@@ -28,12 +30,11 @@ static const ph_cmd COMMANDS[] = {
 #define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void usage(FILE *fp) {
-  fprintf(fp,
-          "usage: pothole COMMAND [OPTIONS]\n"
-          "       pothole COMMAND --help\n"
-          "       pothole --version\n\n"
-          "pothole: loss-landscape analysis for SAM, LLQR and LLQR+SAM.\n\n"
-          "commands:\n");
+  fprintf(fp, "usage: pothole COMMAND [OPTIONS]\n"
+              "       pothole COMMAND --help\n"
+              "       pothole --version\n\n"
+              "pothole: loss-landscape analysis for SAM, LLQR and LLQR+SAM.\n\n"
+              "commands:\n");
   for (size_t i = 0; i < N_COMMANDS; i++)
     fprintf(fp, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
   fprintf(fp, "\nExit codes: 0 success, 1 runtime failure, 2 usage error.\n");

@@ -41,6 +41,7 @@ packages=(
   dataset-fashion-mnist   # Fashion-MNIST IDX files in /usr/share/datasets
   poppler-utils           # pdftotext: the figure tests read PDF text
   libxml2-utils           # xmllint: the figure tests parse SVG
+  clang-format            # the lint suite checks the tree's formatting
 )
 if [ "$references" = 1 ]; then
   packages+=(python3-numpy python3-scipy python3-torch)

@@ -15,10 +15,10 @@
 #include "core/error.h"
 
 typedef struct ph_afile {
-  FILE *fp;        /* write through this */
+  FILE *fp; /* write through this */
   char *final_path;
   char *tmp_path;
-  int failed;      /* set by ph_afile_write on a short write */
+  int failed; /* set by ph_afile_write on a short write */
 } ph_afile;
 
 ph_status ph_afile_open(ph_afile *f, const char *path, ph_error *err);

@@ -57,4 +57,6 @@ char *ph_strdup(const char *s, ph_error *err) {
   return d;
 }
 
-void ph_free(void *p) { free(p); }
+void ph_free(void *p) {
+  free(p);
+}

@@ -12,7 +12,8 @@
 void *ph_calloc(size_t n, size_t size, const char *what, ph_error *err);
 /* As ph_calloc, not zeroed. */
 void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err);
-void *ph_realloc(void *p, size_t n, size_t size, const char *what, ph_error *err);
+void *ph_realloc(void *p, size_t n, size_t size, const char *what,
+                 ph_error *err);
 char *ph_strdup(const char *s, ph_error *err);
 void ph_free(void *p);
 

@@ -8,7 +8,8 @@
 #include "core/afile.h"
 #include "core/alloc.h"
 
-static const unsigned char MAGIC[8] = {'P', 'H', 'C', 'K', 'P', 'T', '\r', '\n'};
+static const unsigned char MAGIC[8] = {'P', 'H', 'C',  'K',
+                                       'P', 'T', '\r', '\n'};
 
 typedef struct section {
   char *name;
@@ -125,7 +126,9 @@ const char *ph_ckpt_path(const ph_ckpt *ck) {
   return ck->path ? ck->path : "(memory)";
 }
 
-uint32_t ph_ckpt_crc(const ph_ckpt *ck) { return ck->crc; }
+uint32_t ph_ckpt_crc(const ph_ckpt *ck) {
+  return ck->crc;
+}
 
 static ph_status require(const ph_ckpt *ck, const char *name, ph_ckpt_type t,
                          size_t want_n, const void **v, size_t *n,
@@ -238,9 +241,9 @@ ph_status ph_ckpt_parse(const unsigned char *buf, size_t len, const char *name,
   uLong crc = crc32(0L, Z_NULL, 0);
   crc = crc32(crc, buf, (uInt)(len - 4));
   if ((uint32_t)crc != stored)
-    return ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: checkpoint is corrupted or truncated (CRC-32 mismatch)",
-                        name);
+    return ph_error_set(
+        err, PH_ERR_FORMAT,
+        "%s: checkpoint is corrupted or truncated (CRC-32 mismatch)", name);
   uint32_t version = (uint32_t)get_le(buf + 8, 4);
   if (version != PH_CKPT_VERSION)
     return ph_error_set(err, PH_ERR_FORMAT,
@@ -288,8 +291,8 @@ ph_status ph_ckpt_parse(const unsigned char *buf, size_t len, const char *name,
   if (st == PH_OK && pos != end) {
     ph_ckpt_free(ck);
     return ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: %zu unexpected bytes after the last section",
-                        name, end - pos);
+                        "%s: %zu unexpected bytes after the last section", name,
+                        end - pos);
   }
   if (st != PH_OK) {
     ph_ckpt_free(ck);
@@ -301,8 +304,8 @@ ph_status ph_ckpt_parse(const unsigned char *buf, size_t len, const char *name,
   return PH_OK;
 truncated:
   ph_ckpt_free(ck);
-  return ph_error_set(err, PH_ERR_FORMAT, "%s: checkpoint truncated at byte %zu",
-                      name, pos);
+  return ph_error_set(err, PH_ERR_FORMAT,
+                      "%s: checkpoint truncated at byte %zu", name, pos);
 }
 
 ph_status ph_ckpt_read(const char *path, ph_ckpt **out, ph_error *err) {

@@ -75,4 +75,6 @@ ph_status ph_csv_commit(ph_csv *c, ph_error *err) {
   return ph_afile_commit(&c->file, err);
 }
 
-void ph_csv_abort(ph_csv *c) { ph_afile_abort(&c->file); }
+void ph_csv_abort(ph_csv *c) {
+  ph_afile_abort(&c->file);
+}

@@ -52,7 +52,7 @@ int ph_status_exit_code(ph_status s);
 #define PH_ASSERT(cond)                                                        \
   do {                                                                         \
     if (!(cond)) {                                                             \
-      fprintf(stderr, "pothole: internal error at %s:%d: %s\n", __FILE__,     \
+      fprintf(stderr, "pothole: internal error at %s:%d: %s\n", __FILE__,      \
               __LINE__, #cond);                                                \
       abort();                                                                 \
     }                                                                          \

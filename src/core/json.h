@@ -10,7 +10,8 @@
 
 #include "core/error.h"
 
-ph_status ph_json_write_file(const char *path, const cJSON *root, ph_error *err);
+ph_status ph_json_write_file(const char *path, const cJSON *root,
+                             ph_error *err);
 /* Parse a file; on a syntax error the message gives the byte offset. */
 ph_status ph_json_read_file(const char *path, cJSON **root, ph_error *err);
 ph_status ph_json_parse(const char *text, size_t len, const char *name,
@@ -28,7 +29,8 @@ cJSON *ph_json_array(const double *v, size_t n);
 ph_status ph_json_get_number(const cJSON *obj, const char *key,
                              const char *where, double *out, ph_error *err);
 ph_status ph_json_get_string(const cJSON *obj, const char *key,
-                             const char *where, const char **out, ph_error *err);
+                             const char *where, const char **out,
+                             ph_error *err);
 
 /* The stamp every summary carries: {"tool": "pothole", "version": ...}. */
 void ph_json_add_stamp(cJSON *obj);

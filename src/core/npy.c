@@ -1,8 +1,9 @@
 /* npy.c: NumPy .npy format 1.0/2.0 reader and writer (see npy.h).
- * Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
- * magic "\x93NUMPY", major, minor, header length (u16 for 1.0, u32 for 2.0),
- * an ASCII Python dict literal padded with spaces to a 64-byte boundary and
- * ending in '\n', then the raw data. */
+ * Format:
+ * https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html magic
+ * "\x93NUMPY", major, minor, header length (u16 for 1.0, u32 for 2.0), an ASCII
+ * Python dict literal padded with spaces to a 64-byte boundary and ending in
+ * '\n', then the raw data. */
 #include "core/npy.h"
 
 #include <ctype.h>
@@ -24,7 +25,8 @@ static ph_status write_array(const char *path, const void *data,
   for (int i = 0; i < ndim; i++) {
     pos += (size_t)snprintf(shape_s + pos, sizeof shape_s - pos, "%zu%s",
                             shape[i], (ndim == 1 || i + 1 < ndim) ? "," : "");
-    if (i + 1 < ndim) pos += (size_t)snprintf(shape_s + pos, sizeof shape_s - pos, " ");
+    if (i + 1 < ndim)
+      pos += (size_t)snprintf(shape_s + pos, sizeof shape_s - pos, " ");
     if (ph_mul_size(count, shape[i], &count) != 0)
       return ph_error_set(err, PH_ERR_ARG, "%s: shape overflows", path);
   }
@@ -39,7 +41,14 @@ static ph_status write_array(const char *path, const void *data,
   size_t hlen = padded - 10;
   memset(header + hl, ' ', hlen - 1 - (size_t)hl);
   header[hlen - 1] = '\n';
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  unsigned char pre[10] = {0x93,
+                           'N',
+                           'U',
+                           'M',
+                           'P',
+                           'Y',
+                           1,
+                           0,
                            (unsigned char)(hlen & 0xff),
                            (unsigned char)(hlen >> 8)};
   ph_afile f;
@@ -105,7 +114,8 @@ static ph_status parse_header(const char *h, size_t hlen, const char *name,
   cursor c = {h, h + hlen};
   int have_descr = 0, have_order = 0, have_shape = 0;
   if (!expect(&c, '{'))
-    return ph_error_set(err, PH_ERR_FORMAT, "%s: npy header is not a dict", name);
+    return ph_error_set(err, PH_ERR_FORMAT, "%s: npy header is not a dict",
+                        name);
   for (;;) {
     skip_ws(&c);
     if (expect(&c, '}')) break;
@@ -115,7 +125,8 @@ static ph_status parse_header(const char *h, size_t hlen, const char *name,
                           name);
     if (strcmp(key, "descr") == 0) {
       if (!read_str(&c, out->dtype, sizeof out->dtype))
-        return ph_error_set(err, PH_ERR_FORMAT, "%s: malformed npy descr", name);
+        return ph_error_set(err, PH_ERR_FORMAT, "%s: malformed npy descr",
+                            name);
       have_descr = 1;
     } else if (strcmp(key, "fortran_order") == 0) {
       skip_ws(&c);
@@ -131,7 +142,8 @@ static ph_status parse_header(const char *h, size_t hlen, const char *name,
       have_order = 1;
     } else if (strcmp(key, "shape") == 0) {
       if (!expect(&c, '('))
-        return ph_error_set(err, PH_ERR_FORMAT, "%s: malformed npy shape", name);
+        return ph_error_set(err, PH_ERR_FORMAT, "%s: malformed npy shape",
+                            name);
       out->ndim = 0;
       for (;;) {
         skip_ws(&c);
@@ -140,13 +152,13 @@ static ph_status parse_header(const char *h, size_t hlen, const char *name,
           return ph_error_set(err, PH_ERR_FORMAT, "%s: malformed npy shape",
                               name);
         if (out->ndim >= PH_NPY_MAX_DIM)
-          return ph_error_set(err, PH_ERR_FORMAT,
-                              "%s: more than %d dimensions", name,
-                              PH_NPY_MAX_DIM);
+          return ph_error_set(err, PH_ERR_FORMAT, "%s: more than %d dimensions",
+                              name, PH_NPY_MAX_DIM);
         char *e;
         unsigned long long v = strtoull(c.s, &e, 10);
         if (e > c.end)
-          return ph_error_set(err, PH_ERR_FORMAT, "%s: malformed npy shape", name);
+          return ph_error_set(err, PH_ERR_FORMAT, "%s: malformed npy shape",
+                              name);
         c.s = e;
         out->shape[out->ndim++] = (size_t)v;
         skip_ws(&c);
@@ -198,12 +210,13 @@ ph_status ph_npy_parse(const unsigned char *buf, size_t len, const char *name,
     return ph_error_set(err, PH_ERR_FORMAT, "%s: unsupported npy version %d",
                         name, major);
   if (hlen > len - hstart)
-    return ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: truncated npy header (%zu bytes declared, %zu left)",
-                        name, hlen, len - hstart);
+    return ph_error_set(
+        err, PH_ERR_FORMAT,
+        "%s: truncated npy header (%zu bytes declared, %zu left)", name, hlen,
+        len - hstart);
   int fortran = 0;
-  PH_TRY(parse_header((const char *)buf + hstart, hlen, name, out, &fortran,
-                      err));
+  PH_TRY(
+      parse_header((const char *)buf + hstart, hlen, name, out, &fortran, err));
   size_t width;
   if (strcmp(out->dtype, "<f8") == 0 || strcmp(out->dtype, "<i8") == 0)
     width = 8;
@@ -212,9 +225,10 @@ ph_status ph_npy_parse(const unsigned char *buf, size_t len, const char *name,
   else if (strcmp(out->dtype, "|u1") == 0 || strcmp(out->dtype, "<u1") == 0)
     width = 1;
   else
-    return ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: unsupported npy dtype '%s' (want <f8 <f4 <i8 <i4 |u1)",
-                        name, out->dtype);
+    return ph_error_set(
+        err, PH_ERR_FORMAT,
+        "%s: unsupported npy dtype '%s' (want <f8 <f4 <i8 <i4 |u1)", name,
+        out->dtype);
   size_t count = 1;
   for (int i = 0; i < out->ndim; i++)
     if (ph_mul_size(count, out->shape[i], &count) != 0)
@@ -229,9 +243,10 @@ ph_status ph_npy_parse(const unsigned char *buf, size_t len, const char *name,
   size_t data_bytes;
   if (ph_mul_size(count, width, &data_bytes) != 0 ||
       data_bytes > len - hstart - hlen)
-    return ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: truncated npy data (%zu elements declared, %zu bytes present)",
-                        name, count, len - hstart - hlen);
+    return ph_error_set(
+        err, PH_ERR_FORMAT,
+        "%s: truncated npy data (%zu elements declared, %zu bytes present)",
+        name, count, len - hstart - hlen);
   out->size = count;
   out->data = ph_malloc(count, sizeof(double), name, err);
   if (!out->data) return PH_ERR_NOMEM;

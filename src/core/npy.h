@@ -17,8 +17,8 @@
 typedef struct ph_npy {
   int ndim;
   size_t shape[PH_NPY_MAX_DIM];
-  size_t size;  /* product of shape (1 for a 0-d array) */
-  double *data; /* malloc'ed, converted to double */
+  size_t size;   /* product of shape (1 for a 0-d array) */
+  double *data;  /* malloc'ed, converted to double */
   char dtype[8]; /* as stored: "<f8", "<f4", "<i8", "<i4", "|u1" */
 } ph_npy;
 

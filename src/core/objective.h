@@ -21,9 +21,9 @@
 typedef enum ph_block_kind {
   PH_BLOCK_WEIGHT = 0, /* dense (out, in) or conv (c_out, c_in, kh, kw) */
   PH_BLOCK_BIAS,
-  PH_BLOCK_NORM,       /* layer-norm gain/shift */
-  PH_BLOCK_EMBED,      /* token or positional embedding (vocab, d) */
-  PH_BLOCK_OTHER       /* toy-landscape coordinates, anything else */
+  PH_BLOCK_NORM,  /* layer-norm gain/shift */
+  PH_BLOCK_EMBED, /* token or positional embedding (vocab, d) */
+  PH_BLOCK_OTHER  /* toy-landscape coordinates, anything else */
 } ph_block_kind;
 
 #define PH_BLOCK_NAME_MAX 64
@@ -58,12 +58,12 @@ typedef struct ph_batch {
 typedef struct ph_objective ph_objective;
 
 struct ph_objective {
-  const char *name;        /* e.g. "mlp:64-64:tanh on digits", "pothole2d" */
-  size_t n;                /* number of parameters */
+  const char *name; /* e.g. "mlp:64-64:tanh on digits", "pothole2d" */
+  size_t n;         /* number of parameters */
   size_t n_blocks;
-  const ph_block *blocks;  /* n_blocks entries covering 0..n in order */
-  size_t n_examples[2];    /* examples per split (train, test); 0 if none */
-  int has_accuracy;        /* classification: eval reports accuracy */
+  const ph_block *blocks; /* n_blocks entries covering 0..n in order */
+  size_t n_examples[2];   /* examples per split (train, test); 0 if none */
+  int has_accuracy;       /* classification: eval reports accuracy */
   void *ctx;
 
   /* loss = L_B(θ); grad (if non-NULL) = ∇L_B(θ). */

@@ -41,10 +41,12 @@ void ph_vec_copy(size_t n, const double *x, double *y) {
   if (x != y) memmove(y, x, n * sizeof *x);
 }
 
-void ph_vec_zero(size_t n, double *x) { memset(x, 0, n * sizeof *x); }
+void ph_vec_zero(size_t n, double *x) {
+  memset(x, 0, n * sizeof *x);
+}
 
-void ph_vec_axpby(size_t n, double a, const double *x, double b, const double *y,
-                  double *z) {
+void ph_vec_axpby(size_t n, double a, const double *x, double b,
+                  const double *y, double *z) {
   for (size_t i = 0; i < n; i++) z[i] = a * x[i] + b * y[i];
 }
 

@@ -19,8 +19,9 @@ uint32_t ph_crc32(uint32_t crc, const void *data, size_t len) {
   return crc;
 }
 
-ph_status ph_gz_inflate(const unsigned char *in, size_t in_len, const char *name,
-                        unsigned char **data, size_t *len, ph_error *err) {
+ph_status ph_gz_inflate(const unsigned char *in, size_t in_len,
+                        const char *name, unsigned char **data, size_t *len,
+                        ph_error *err) {
   *data = NULL;
   *len = 0;
   z_stream zs;
@@ -65,9 +66,10 @@ ph_status ph_gz_inflate(const unsigned char *in, size_t in_len, const char *name
   inflateEnd(&zs);
   if (rc != Z_STREAM_END) {
     free(out);
-    return ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: corrupt or truncated gzip data (after %zu input bytes)",
-                        name, in_len - zs.avail_in);
+    return ph_error_set(
+        err, PH_ERR_FORMAT,
+        "%s: corrupt or truncated gzip data (after %zu input bytes)", name,
+        in_len - zs.avail_in);
   }
   out[used] = '\0';
   *data = out;

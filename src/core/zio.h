@@ -15,8 +15,9 @@ uint32_t ph_crc32(uint32_t crc, const void *data, size_t len);
 ph_status ph_gz_read_file(const char *path, unsigned char **data, size_t *len,
                           ph_error *err);
 /* Decompress a gzip buffer held in memory. */
-ph_status ph_gz_inflate(const unsigned char *in, size_t in_len, const char *name,
-                        unsigned char **data, size_t *len, ph_error *err);
+ph_status ph_gz_inflate(const unsigned char *in, size_t in_len,
+                        const char *name, unsigned char **data, size_t *len,
+                        ph_error *err);
 /* Write data gzip-compressed (level 9), atomically. */
 ph_status ph_gz_write_file(const char *path, const void *data, size_t len,
                            ph_error *err);

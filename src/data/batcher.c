@@ -16,7 +16,8 @@ static void draw_epoch(ph_batcher *b) {
 ph_status ph_batcher_init(ph_batcher *b, ph_split split, size_t n, size_t batch,
                           uint64_t seed, ph_error *err) {
   b->perm = NULL;
-  if (n == 0) return ph_error_set(err, PH_ERR_ARG, "batcher: the split is empty");
+  if (n == 0)
+    return ph_error_set(err, PH_ERR_ARG, "batcher: the split is empty");
   if (batch == 0) return ph_error_set(err, PH_ERR_ARG, "batcher: batch size 0");
   b->n = n;
   b->batch = batch < n ? batch : n;

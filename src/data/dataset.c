@@ -69,7 +69,8 @@ static uint32_t checksum(const ph_dataset *d) {
   uint32_t c = 0;
   for (int s = 0; s < 2; s++) {
     c = ph_crc32(c, d->x[s], d->n[s] * d->in_size * sizeof(double));
-    if (d->y[s]) c = ph_crc32(c, d->y[s], d->n[s] * d->n_targets * sizeof(int32_t));
+    if (d->y[s])
+      c = ph_crc32(c, d->y[s], d->n[s] * d->n_targets * sizeof(int32_t));
     if (d->t[s]) c = ph_crc32(c, d->t[s], d->n[s] * d->n_out * sizeof(double));
   }
   return c;
@@ -91,12 +92,12 @@ ph_status ph_dataset_load(const char *spec, const ph_data_options *opt,
   if (strcmp(s.name, "digits") == 0) {
     st = ph_load_digits(d, &s, &o, err);
   } else if (strcmp(s.name, "fashion-mnist") == 0) {
-    st = ph_load_idx(d, &s,
-                     s.arg[0] ? s.arg : "/usr/share/datasets/fashion-mnist", &o,
-                     err);
+    st = ph_load_idx(
+        d, &s, s.arg[0] ? s.arg : "/usr/share/datasets/fashion-mnist", &o, err);
   } else if (strcmp(s.name, "idx") == 0) {
-    st = s.arg[0] ? ph_load_idx(d, &s, s.arg, &o, err)
-                  : ph_error_set(err, PH_ERR_ARG, "data spec idx: needs idx:DIR");
+    st = s.arg[0]
+             ? ph_load_idx(d, &s, s.arg, &o, err)
+             : ph_error_set(err, PH_ERR_ARG, "data spec idx: needs idx:DIR");
   } else if (strcmp(s.name, "csv") == 0) {
     st = ph_load_csv(d, &s, &o, err);
   } else if (strcmp(s.name, "text") == 0) {

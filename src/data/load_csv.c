@@ -70,7 +70,8 @@ ph_status ph_csv_parse_numeric(const char *text, size_t len, const char *name,
       if (after >= stop) break;
       q = after + 1;
     }
-    if (ncol == 0) ncol = k;
+    if (ncol == 0)
+      ncol = k;
     else if (k != ncol) {
       free(v);
       return ph_error_set(err, PH_ERR_FORMAT,
@@ -95,7 +96,8 @@ ph_status ph_data_from_rows(ph_dataset *d, const double *rows, size_t n,
                             double scale, ph_error *err) {
   if (cols < 2)
     return ph_error_set(err, PH_ERR_FORMAT,
-                        "%s: need at least one feature and a label per row", name);
+                        "%s: need at least one feature and a label per row",
+                        name);
   size_t f = cols - 1;
   size_t max_label = 0;
   for (size_t i = 0; i < n; i++) {
@@ -148,8 +150,8 @@ ph_status ph_load_csv(ph_dataset *d, ph_spec *s, const ph_data_options *o,
   PH_TRY(ph_gz_read_file(s->arg, &buf, &len, err));
   double *rows;
   size_t n, cols;
-  ph_status st =
-      ph_csv_parse_numeric((const char *)buf, len, s->arg, &rows, &n, &cols, err);
+  ph_status st = ph_csv_parse_numeric((const char *)buf, len, s->arg, &rows, &n,
+                                      &cols, err);
   free(buf);
   if (st != PH_OK) return st;
   snprintf(d->provenance, sizeof d->provenance, "CSV file %.200s", s->arg);

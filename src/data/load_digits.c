@@ -22,7 +22,8 @@ ph_status ph_load_digits(ph_dataset *d, ph_spec *s, const ph_data_options *o,
   }
   double *rows;
   size_t n, cols;
-  st = ph_csv_parse_numeric((const char *)buf, len, path, &rows, &n, &cols, err);
+  st =
+      ph_csv_parse_numeric((const char *)buf, len, path, &rows, &n, &cols, err);
   free(buf);
   if (st == PH_OK && (n != 1797 || cols != 65)) {
     st = ph_error_set(err, PH_ERR_FORMAT,

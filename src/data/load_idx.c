@@ -13,17 +13,19 @@
 #include "data/data_int.h"
 
 static uint32_t be32(const unsigned char *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+         p[3];
 }
 
 /* Read DIR/NAME or DIR/NAME.gz. */
-static ph_status read_idx(const char *dir, const char *name, unsigned char **buf,
-                          size_t *len, char *used, size_t used_len,
-                          ph_error *err) {
+static ph_status read_idx(const char *dir, const char *name,
+                          unsigned char **buf, size_t *len, char *used,
+                          size_t used_len, ph_error *err) {
   snprintf(used, used_len, "%s/%s.gz", dir, name);
   if (access(used, R_OK) != 0) snprintf(used, used_len, "%s/%s", dir, name);
   if (access(used, R_OK) != 0)
-    return ph_error_set(err, PH_ERR_IO, "%s/%s(.gz): file not found", dir, name);
+    return ph_error_set(err, PH_ERR_IO, "%s/%s(.gz): file not found", dir,
+                        name);
   return ph_gz_read_file(used, buf, len, err);
 }
 
@@ -35,7 +37,8 @@ static ph_status load_split(ph_dataset *d, ph_split s, const char *dir,
   unsigned char *img = NULL, *lab = NULL;
   size_t ilen = 0, llen = 0;
   ph_status st = read_idx(dir, iname, &img, &ilen, ipath, sizeof ipath, err);
-  if (st == PH_OK) st = read_idx(dir, lname, &lab, &llen, lpath, sizeof lpath, err);
+  if (st == PH_OK)
+    st = read_idx(dir, lname, &lab, &llen, lpath, sizeof lpath, err);
   if (st != PH_OK) goto done;
   if (ilen < 16 || be32(img) != 0x00000803) {
     st = ph_error_set(err, PH_ERR_FORMAT,
@@ -61,8 +64,8 @@ static ph_status load_split(ph_dataset *d, ph_split s, const char *dir,
   }
   if (nl != n || llen - 8 != nl) {
     st = ph_error_set(err, PH_ERR_FORMAT,
-                      "%s: %zu labels (%zu bytes) for %zu images in %s", lpath, nl,
-                      llen - 8, n, ipath);
+                      "%s: %zu labels (%zu bytes) for %zu images in %s", lpath,
+                      nl, llen - 8, n, ipath);
     goto done;
   }
   if (s == PH_SPLIT_TRAIN) {
@@ -72,8 +75,9 @@ static ph_status load_split(ph_dataset *d, ph_split s, const char *dir,
     d->in_shape[2] = cols;
     d->in_size = rows * cols;
   } else if (d->in_shape[1] != rows || d->in_shape[2] != cols) {
-    st = ph_error_set(err, PH_ERR_FORMAT, "%s: %zux%zu images, train has %zux%zu",
-                      ipath, rows, cols, d->in_shape[1], d->in_shape[2]);
+    st = ph_error_set(err, PH_ERR_FORMAT,
+                      "%s: %zux%zu images, train has %zux%zu", ipath, rows,
+                      cols, d->in_shape[1], d->in_shape[2]);
     goto done;
   }
   d->n[s] = n;
@@ -86,7 +90,8 @@ static ph_status load_split(ph_dataset *d, ph_split s, const char *dir,
   for (size_t i = 0; i < n * rows * cols; i++) d->x[s][i] = img[16 + i] / 255.0;
   for (size_t i = 0; i < n; i++) {
     d->y[s][i] = lab[8 + i];
-    if ((size_t)lab[8 + i] + 1 > d->n_classes) d->n_classes = (size_t)lab[8 + i] + 1;
+    if ((size_t)lab[8 + i] + 1 > d->n_classes)
+      d->n_classes = (size_t)lab[8 + i] + 1;
   }
 done:
   free(img);

@@ -12,8 +12,9 @@
 #include "data/data_int.h"
 
 /* Decode UTF-8 strictly (no overlongs, surrogates or code points > 10FFFF). */
-static ph_status decode_utf8(const unsigned char *s, size_t len, const char *name,
-                             uint32_t **cps, size_t *n, ph_error *err) {
+static ph_status decode_utf8(const unsigned char *s, size_t len,
+                             const char *name, uint32_t **cps, size_t *n,
+                             ph_error *err) {
   uint32_t *out = ph_malloc(len + 1, sizeof *out, name, err);
   if (!out) return PH_ERR_NOMEM;
   size_t k = 0;
@@ -48,7 +49,8 @@ static ph_status decode_utf8(const unsigned char *s, size_t len, const char *nam
     continue;
   bad:
     free(out);
-    return ph_error_set(err, PH_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu", name, i);
+    return ph_error_set(err, PH_ERR_FORMAT, "%s: invalid UTF-8 at byte %zu",
+                        name, i);
   }
   *cps = out;
   *n = k;
@@ -64,7 +66,8 @@ ph_status ph_load_text(ph_dataset *d, ph_spec *s, const ph_data_options *o,
                        ph_error *err) {
   size_t L = o->seq_len;
   PH_TRY(ph_spec_size(s, "len", 2, 4096, &L, err));
-  char *path = s->arg[0] ? strdup(s->arg) : ph_data_file("moby-dick.txt.gz", err);
+  char *path =
+      s->arg[0] ? strdup(s->arg) : ph_data_file("moby-dick.txt.gz", err);
   if (!path) return PH_ERR_NOMEM;
   unsigned char *buf;
   size_t len;
@@ -83,7 +86,8 @@ ph_status ph_load_text(ph_dataset *d, ph_spec *s, const ph_data_options *o,
   size_t ex_test = n_test_chars > L ? (n_test_chars - 1) / L : 0;
   if (ex_train == 0 || ex_test == 0) {
     st = ph_error_set(err, PH_ERR_FORMAT,
-                      "%s: %zu characters are too few for windows of %zu", path, n, L);
+                      "%s: %zu characters are too few for windows of %zu", path,
+                      n, L);
     goto out;
   }
   /* Vocabulary: sorted distinct code points. */
@@ -109,14 +113,17 @@ ph_status ph_load_text(ph_dataset *d, ph_spec *s, const ph_data_options *o,
     size_t base = sp == 0 ? 0 : n_train_chars;
     for (size_t e = 0; e < d->n[sp]; e++)
       for (size_t t = 0; t < L; t++) {
-        uint32_t *a = bsearch(&cp[base + e * L + t], vocab, V, sizeof *vocab, cmp_u32);
-        uint32_t *b = bsearch(&cp[base + e * L + t + 1], vocab, V, sizeof *vocab, cmp_u32);
+        uint32_t *a =
+            bsearch(&cp[base + e * L + t], vocab, V, sizeof *vocab, cmp_u32);
+        uint32_t *b = bsearch(&cp[base + e * L + t + 1], vocab, V,
+                              sizeof *vocab, cmp_u32);
         d->x[sp][e * L + t] = (double)(a - vocab);
         d->y[sp][e * L + t] = (int32_t)(b - vocab);
       }
   }
   snprintf(d->provenance, sizeof d->provenance, "%s%s",
-           s->arg[0] ? "UTF-8 text " : "Moby-Dick (Melville 1851, public domain) from ",
+           s->arg[0] ? "UTF-8 text "
+                     : "Moby-Dick (Melville 1851, public domain) from ",
            path);
 out:
   free(vocab);

@@ -12,8 +12,7 @@
 
 ph_status ph_spec_parse(const char *spec, ph_spec *out, ph_error *err) {
   memset(out, 0, sizeof *out);
-  if (!spec || !*spec)
-    return ph_error_set(err, PH_ERR_ARG, "empty data spec");
+  if (!spec || !*spec) return ph_error_set(err, PH_ERR_ARG, "empty data spec");
   if (strlen(spec) >= PH_DATA_SPEC_MAX)
     return ph_error_set(err, PH_ERR_ARG, "data spec too long");
   const char *colon = strchr(spec, ':');
@@ -72,9 +71,10 @@ ph_status ph_spec_size(ph_spec *s, const char *key, size_t lo, size_t hi,
   errno = 0;
   unsigned long long v = strtoull(s->val[i], &end, 10);
   if (*end || errno || s->val[i][0] == '-' || v < lo || v > hi)
-    return ph_error_set(err, PH_ERR_ARG,
-                        "data spec %s: %s=%s must be a whole number in [%zu, %zu]",
-                        s->name, key, s->val[i], lo, hi);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "data spec %s: %s=%s must be a whole number in [%zu, %zu]", s->name,
+        key, s->val[i], lo, hi);
   *out = (size_t)v;
   return PH_OK;
 }
@@ -113,7 +113,8 @@ ph_status ph_dataset_alloc(ph_dataset *d, size_t n_train, size_t n_test,
       d->t[s] = ph_calloc(n[s] * d->n_out, sizeof(double), "data targets", err);
       if (!d->t[s]) return PH_ERR_NOMEM;
     } else {
-      d->y[s] = ph_calloc(n[s] * d->n_targets, sizeof(int32_t), "data labels", err);
+      d->y[s] =
+          ph_calloc(n[s] * d->n_targets, sizeof(int32_t), "data labels", err);
       if (!d->y[s]) return PH_ERR_NOMEM;
     }
   }
@@ -123,7 +124,8 @@ ph_status ph_dataset_alloc(ph_dataset *d, size_t n_train, size_t n_test,
 void ph_dataset_put(ph_dataset *d, ph_split s, size_t dst, const double *x,
                     const int32_t *y, const double *t) {
   memcpy(d->x[s] + dst * d->in_size, x, d->in_size * sizeof *x);
-  if (d->y[s] && y) memcpy(d->y[s] + dst * d->n_targets, y, d->n_targets * sizeof *y);
+  if (d->y[s] && y)
+    memcpy(d->y[s] + dst * d->n_targets, y, d->n_targets * sizeof *y);
   if (d->t[s] && t) memcpy(d->t[s] + dst * d->n_out, t, d->n_out * sizeof *t);
 }
 

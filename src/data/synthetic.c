@@ -8,8 +8,8 @@
  *                                 (a + b) mod P at the last position only;
  *                                 frac of the pairs train, the rest test
  *   copy:n=2000,len=8,vocab=10    [a, SEP, a] next-token task, targets on
- *   reverse:...                   the second half only (reverse: [a, SEP, rev a])
- * Classification and regression sets are split 80/20. */
+ *   reverse:...                   the second half only (reverse: [a, SEP, rev
+ * a]) Classification and regression sets are split 80/20. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +28,8 @@ static ph_status finish_rows(ph_dataset *d, double *x, int32_t *y, double *t,
     size_t src = perm[i];
     ph_split s = i < n_train ? PH_SPLIT_TRAIN : PH_SPLIT_TEST;
     size_t dst = i < n_train ? i : i - n_train;
-    ph_dataset_put(d, s, dst, x + src * d->in_size, y ? y + src * d->n_targets : NULL,
+    ph_dataset_put(d, s, dst, x + src * d->in_size,
+                   y ? y + src * d->n_targets : NULL,
                    t ? t + src * d->n_out : NULL);
   }
   free(perm);
@@ -144,13 +145,14 @@ static ph_status teacher(ph_dataset *d, ph_spec *s, ph_rng *r, uint64_t seed,
   return st;
 }
 
-static ph_status modadd(ph_dataset *d, ph_spec *s, uint64_t seed, ph_error *err) {
+static ph_status modadd(ph_dataset *d, ph_spec *s, uint64_t seed,
+                        ph_error *err) {
   char *end;
   long p = s->arg[0] ? strtol(s->arg, &end, 10) : 97;
   if (s->arg[0] && (*end || p < 2 || p > 2000))
-    return ph_error_set(err, PH_ERR_ARG,
-                        "data spec modadd:%s: P must be a whole number in [2, 2000]",
-                        s->arg);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "data spec modadd:%s: P must be a whole number in [2, 2000]", s->arg);
   double frac = 0.5;
   PH_TRY(ph_spec_double(s, "frac", 0.01, 0.99, &frac, err));
   size_t P = (size_t)p, n = P * P;
@@ -197,7 +199,8 @@ static ph_status copyrev(ph_dataset *d, ph_spec *s, ph_rng *r, uint64_t seed,
     for (size_t i = 0; i < n; i++) {
       for (size_t t = 0; t < m; t++) seq[t] = (size_t)ph_rng_below(r, V);
       seq[m] = V;
-      for (size_t t = 0; t < m; t++) seq[m + 1 + t] = reverse ? seq[m - 1 - t] : seq[t];
+      for (size_t t = 0; t < m; t++)
+        seq[m + 1 + t] = reverse ? seq[m - 1 - t] : seq[t];
       for (size_t t = 0; t < 2 * m; t++) {
         x[i * 2 * m + t] = (double)seq[t];
         y[i * 2 * m + t] = t >= m ? (int32_t)seq[t + 1] : -1;
@@ -230,9 +233,10 @@ ph_status ph_load_synthetic(ph_dataset *d, ph_spec *s, const ph_data_options *o,
   if (!strcmp(s->name, "modadd")) return modadd(d, s, o->seed, err);
   if (!strcmp(s->name, "copy")) return copyrev(d, s, &r, o->seed, 0, err);
   if (!strcmp(s->name, "reverse")) return copyrev(d, s, &r, o->seed, 1, err);
-  return ph_error_set(err, PH_ERR_ARG,
-                      "unknown data set '%s' (digits, fashion-mnist[:DIR], "
-                      "idx:DIR, csv:PATH, text[:PATH], blobs, spirals, teacher, "
-                      "modadd:P, copy, reverse)",
-                      s->name);
+  return ph_error_set(
+      err, PH_ERR_ARG,
+      "unknown data set '%s' (digits, fashion-mnist[:DIR], "
+      "idx:DIR, csv:PATH, text[:PATH], blobs, spirals, teacher, "
+      "modadd:P, copy, reverse)",
+      s->name);
 }

@@ -138,7 +138,8 @@ static double cgs2(size_t n, size_t j, const double *v, double *x, double *c,
   if (j == 0) return ph_vec_nrm2(n, x);
   int in = (int)n, ij = (int)j;
   cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, x, 1, 0.0, c, 1);
-  cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c, 1, 1.0, x, 1);
+  cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c, 1, 1.0, x,
+              1);
   cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, x, 1, 0.0, c2, 1);
   cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c2, 1, 1.0, x,
               1);
@@ -223,7 +224,8 @@ static size_t select_keep(size_t mc, size_t k, size_t kk, ph_eig_which which,
  * (a preconditioned operator is three) and deflation in power iteration can
  * make the true residual larger, so the reported bound is the larger of the
  * two, and convergence is judged on it. */
-ph_status ph_eig_certify(ph_linop *a, ph_eig_result *res, double tol, ph_error *err) {
+ph_status ph_eig_certify(ph_linop *a, ph_eig_result *res, double tol,
+                         ph_error *err) {
   if (!res->vectors || res->k == 0) return PH_OK;
   size_t n = res->n;
   double *w = ph_malloc(n, sizeof(double), "certificate", err);
@@ -244,7 +246,8 @@ ph_status ph_eig_certify(ph_linop *a, ph_eig_result *res, double tol, ph_error *
     ph_vec_axpy(n, -res->values[q], y, w);
     double r = ph_vec_nrm2(n, w);
     if (!(res->bounds[q] >= r)) res->bounds[q] = r;
-    res->converged[q] = res->bounds[q] <= fmax(tol * fabs(res->values[q]), floor_abs);
+    res->converged[q] =
+        res->bounds[q] <= fmax(tol * fabs(res->values[q]), floor_abs);
     all &= res->converged[q];
   }
   res->all_converged = all;
@@ -271,9 +274,10 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
     ws = own = ph_lanczos_workspace_alloc(n, m, err);
     if (!ws) return err ? err->code : PH_ERR_NOMEM;
   } else if (ws->n != n || ws->m < m) {
-    return ph_error_set(err, PH_ERR_ARG,
-                        "lanczos: workspace (%zu, %zu) too small for (%zu, %zu)",
-                        ws->n, ws->m, n, m);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "lanczos: workspace (%zu, %zu) too small for (%zu, %zu)", ws->n, ws->m,
+        n, m);
   }
   ph_status st = PH_OK;
   size_t *want = ph_calloc(m, sizeof(size_t), "lanczos index", err);
@@ -347,17 +351,16 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
       }
     }
     if (mc == 0) {
-      st = ph_error_set(err, PH_ERR_ARG, "lanczos: product budget %zu too small",
-                        budget);
+      st = ph_error_set(err, PH_ERR_ARG,
+                        "lanczos: product budget %zu too small", budget);
       goto done;
     }
 
     /* Rayleigh-Ritz on T[0..mc). */
     for (size_t c = 0; c < mc; c++)
       for (size_t i = 0; i < mc; i++) s[c * mc + i] = t[c * m + i];
-    lapack_int info =
-        LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)mc, s,
-                      (lapack_int)mc, theta);
+    lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)mc,
+                                    s, (lapack_int)mc, theta);
     if (info != 0) {
       st = ph_error_set(err, PH_ERR_NUMERIC,
                         "lanczos: dsyev on the %zu x %zu projection failed "
@@ -373,8 +376,8 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
     for (size_t q = 0; q < nw; q++) {
       size_t i = want[q];
       double b = fabs(blast * s[i * mc + mc - 1]);
-      if (beta_f != 0) b += fabs(beta_f * cblas_ddot((int)mc, ws->g, 1,
-                                                     s + i * mc, 1));
+      if (beta_f != 0)
+        b += fabs(beta_f * cblas_ddot((int)mc, ws->g, 1, s + i * mc, 1));
       res->values[q] = theta[i];
       res->bounds[q] = b;
       res->converged[q] = b <= fmax(cfg->tol * fabs(theta[i]), floor_abs);

@@ -50,14 +50,14 @@ enum {
 ph_rng ph_probe_rng(uint64_t seed, unsigned tag, uint64_t index, size_t n);
 
 typedef struct ph_eig_config {
-  size_t k;              /* pairs per requested end */
+  size_t k; /* pairs per requested end */
   ph_eig_which which;
-  double tol;            /* relative residual tolerance (default 1e-6) */
-  size_t max_products;   /* budget of operator applications (0 = 100 n) */
-  size_t basis;          /* Lanczos basis size m (0 = auto: max(2kk+10, 30)) */
+  double tol;          /* relative residual tolerance (default 1e-6) */
+  size_t max_products; /* budget of operator applications (0 = 100 n) */
+  size_t basis;        /* Lanczos basis size m (0 = auto: max(2kk+10, 30)) */
   uint64_t seed;
-  int want_vectors;      /* return eigenvectors */
-  int verify;            /* one verification cycle (default 1) */
+  int want_vectors; /* return eigenvectors */
+  int verify;       /* one verification cycle (default 1) */
 } ph_eig_config;
 
 /* Defaults: k 5, top, tol 1e-6, budget auto, basis auto, seed 0, no
@@ -65,14 +65,14 @@ typedef struct ph_eig_config {
 ph_eig_config ph_eig_config_default(void);
 
 typedef struct ph_eig_result {
-  size_t n;            /* operator dimension */
-  size_t k;            /* pairs returned */
-  double *values;      /* (k) sorted descending */
-  double *bounds;      /* (k) residual bounds ‖A y − θ y‖ */
-  int *converged;      /* (k) 1 when the bound met the tolerance */
-  double *vectors;     /* (k, n) row-major unit eigenvectors, or NULL */
-  size_t products;     /* operator applications used */
-  size_t restarts;     /* Lanczos restarts, or power iterations */
+  size_t n;        /* operator dimension */
+  size_t k;        /* pairs returned */
+  double *values;  /* (k) sorted descending */
+  double *bounds;  /* (k) residual bounds ‖A y − θ y‖ */
+  int *converged;  /* (k) 1 when the bound met the tolerance */
+  double *vectors; /* (k, n) row-major unit eigenvectors, or NULL */
+  size_t products; /* operator applications used */
+  size_t restarts; /* Lanczos restarts, or power iterations */
   int all_converged;
   double seconds;
 } ph_eig_result;

@@ -14,7 +14,14 @@
 
 #include "core/alloc.h"
 
-typedef enum { OP_HESS, OP_GGN, OP_SANDWICH, OP_BLOCK, OP_DENSE, OP_DIAG } op_kind;
+typedef enum {
+  OP_HESS,
+  OP_GGN,
+  OP_SANDWICH,
+  OP_BLOCK,
+  OP_DENSE,
+  OP_DIAG
+} op_kind;
 
 struct ph_op {
   ph_linop lin;
@@ -81,10 +88,9 @@ static ph_status diag_apply(void *ctx, const double *v, double *out,
   return PH_OK;
 }
 
-static ph_op *op_new(op_kind kind, size_t n, ph_status (*apply)(void *,
-                                                                 const double *,
-                                                                 double *,
-                                                                 ph_error *),
+static ph_op *op_new(op_kind kind, size_t n,
+                     ph_status (*apply)(void *, const double *, double *,
+                                        ph_error *),
                      ph_error *err) {
   ph_op *op = ph_calloc(1, sizeof(*op), "linear operator", err);
   if (!op) return NULL;
@@ -98,7 +104,8 @@ static ph_op *op_new(op_kind kind, size_t n, ph_status (*apply)(void *,
 static ph_op *op_objective(op_kind kind, ph_objective *o, const double *theta,
                            const ph_batch *b, ph_error *err) {
   if (!o || !theta || !b) {
-    ph_error_set(err, PH_ERR_ARG, "operator: objective, theta and batch needed");
+    ph_error_set(err, PH_ERR_ARG,
+                 "operator: objective, theta and batch needed");
     return NULL;
   }
   if (kind == OP_GGN && !o->ggnvp) {
@@ -194,7 +201,9 @@ ph_op *ph_op_diag(size_t n, const double *d, ph_error *err) {
   return op;
 }
 
-ph_linop *ph_op_linop(ph_op *op) { return op ? &op->lin : NULL; }
+ph_linop *ph_op_linop(ph_op *op) {
+  return op ? &op->lin : NULL;
+}
 
 void ph_op_free(ph_op *op) {
   if (!op) return;

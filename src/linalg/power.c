@@ -71,8 +71,9 @@ ph_status ph_power_run(ph_linop *a, const ph_eig_config *cfg,
       iters++;
       if (st != PH_OK) goto done;
       if (!ph_vec_all_finite(n, w)) {
-        st = ph_error_set(err, PH_ERR_NUMERIC,
-                          "power: operator product %zu is not finite", products);
+        st =
+            ph_error_set(err, PH_ERR_NUMERIC,
+                         "power: operator product %zu is not finite", products);
         goto done;
       }
       /* Deflation: w is A restricted to the complement of found vectors. */
@@ -84,7 +85,8 @@ ph_status ph_power_run(ph_linop *a, const ph_eig_config *cfg,
        * vectors leaks into later ones through the deflation, and the final
        * certificate (the Rayleigh-Ritz step below) is the residual with A
        * itself. */
-      if (rn <= fmax(0.01 * cfg->tol, 10.0 * sqrt((double)n) * DBL_EPSILON) * fabs(th)) {
+      if (rn <= fmax(0.01 * cfg->tol, 10.0 * sqrt((double)n) * DBL_EPSILON) *
+                    fabs(th)) {
         conv = 1;
         break;
       }

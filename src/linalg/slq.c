@@ -82,8 +82,8 @@ static ph_status slq_lanczos(ph_linop *a, size_t m, double *v, double *alpha,
   return PH_OK;
 }
 
-ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg,
-                     ph_slq_result *res, ph_error *err) {
+ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
+                     ph_error *err) {
   memset(res, 0, sizeof(*res));
   if (!a || a->n == 0 || cfg->probes == 0 || cfg->steps == 0)
     return ph_error_set(err, PH_ERR_ARG, "slq: need n, probes and steps > 0");
@@ -197,7 +197,8 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg,
     }
     mean /= (double)np;
     double var = 0;
-    for (size_t p = 0; p < np; p++) var += (phi_i[p] - mean) * (phi_i[p] - mean);
+    for (size_t p = 0; p < np; p++)
+      var += (phi_i[p] - mean) * (phi_i[p] - mean);
     double se = np > 1 ? sqrt(var / (double)(np - 1) / (double)np) : 0;
     res->density[g] = mean;
     res->band_lo[g] = fmax(0.0, mean - se);
@@ -266,8 +267,8 @@ done:
   return st;
 }
 
-ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat,
-                            double *asym, ph_error *err) {
+ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat, double *asym,
+                            ph_error *err) {
   if (!a || a->n == 0 || a->n > PH_DENSE_MAX)
     return ph_error_set(err, PH_ERR_ARG,
                         "dense spectrum: dimension %zu outside 1..%d",

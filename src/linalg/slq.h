@@ -29,9 +29,9 @@
 #include "linalg/linop.h"
 
 typedef struct ph_slq_config {
-  size_t probes;       /* n_v (default 10) */
-  size_t steps;        /* m (default 100; clamped to n) */
-  size_t grid;         /* grid points (0 = auto: spacing ≤ σ/2, 1,001..200,001) */
+  size_t probes; /* n_v (default 10) */
+  size_t steps;  /* m (default 100; clamped to n) */
+  size_t grid;   /* grid points (0 = auto: spacing ≤ σ/2, 1,001..200,001) */
   double sigma2_scale; /* default 1e-5 */
   uint64_t seed;
 } ph_slq_config;
@@ -39,18 +39,18 @@ typedef struct ph_slq_config {
 ph_slq_config ph_slq_config_default(void);
 
 typedef struct ph_slq_result {
-  size_t n;            /* operator dimension */
+  size_t n; /* operator dimension */
   size_t probes, steps;
-  double *nodes;       /* (probes, steps) θ_j per probe, ascending */
-  double *weights;     /* (probes, steps) τ_j per probe */
-  double sigma;        /* Gaussian standard deviation used */
+  double *nodes;                 /* (probes, steps) θ_j per probe, ascending */
+  double *weights;               /* (probes, steps) τ_j per probe */
+  double sigma;                  /* Gaussian standard deviation used */
   double lambda_min, lambda_max; /* extreme nodes */
   size_t n_grid;
-  double *t;           /* (n_grid) */
-  double *density;     /* (n_grid) φ(t) */
-  double *band_lo;     /* (n_grid) φ − stderr (≥ 0) */
-  double *band_hi;     /* (n_grid) φ + stderr */
-  double *count_above; /* (n_grid) N(λ > t) ≈ n ∫_t^∞ φ */
+  double *t;                     /* (n_grid) */
+  double *density;               /* (n_grid) φ(t) */
+  double *band_lo;               /* (n_grid) φ − stderr (≥ 0) */
+  double *band_hi;               /* (n_grid) φ + stderr */
+  double *count_above;           /* (n_grid) N(λ > t) ≈ n ∫_t^∞ φ */
   double negative_mass;          /* mean_i Σ_{θ_j < 0} τ_j (nodes) */
   double negative_mass_smoothed; /* ∫_{-∞}^0 φ */
   double moment1, moment2;       /* mean_i Σ τ_j θ_j, Σ τ_j θ_j² */
@@ -58,8 +58,8 @@ typedef struct ph_slq_result {
   double seconds;
 } ph_slq_result;
 
-ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg,
-                     ph_slq_result *res, ph_error *err);
+ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
+                     ph_error *err);
 void ph_slq_result_free(ph_slq_result *r);
 
 typedef struct ph_trace_result {
@@ -76,7 +76,7 @@ ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
  * the symmetrised (n, n) matrix. asym (may be NULL): max |A_ij − A_ji| /
  * max |A_ij| before symmetrising. n ≤ PH_DENSE_MAX. */
 #define PH_DENSE_MAX 20000
-ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat,
-                            double *asym, ph_error *err);
+ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat, double *asym,
+                            ph_error *err);
 
 #endif

@@ -12,7 +12,11 @@
 
 void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2) {
   switch (a) {
-  case ACT_IDENTITY: *f = x; *d1 = 1; *d2 = 0; return;
+  case ACT_IDENTITY:
+    *f = x;
+    *d1 = 1;
+    *d2 = 0;
+    return;
   case ACT_TANH: {
     double t = tanh(x);
     *f = t;
@@ -79,8 +83,8 @@ static void act_forward(nn_act a, size_t n, const double *x, double *y,
   }
 }
 
-void nn_act_scale(const nn_layer *l, size_t n, const double *x,
-                  const double *u, double *out) {
+void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
+                  double *out) {
   if (l->act == ACT_RELU) {
     for (size_t i = 0; i < n; i++) out[i] = x[i] > 0 ? u[i] : 0.0;
     return;
@@ -141,7 +145,8 @@ void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld) {
           if (s == 1)
             memcpy(r + jlo, xr + jlo + kj - l->pad, (jhi - jlo) * sizeof *r);
           else
-            for (size_t oj = jlo; oj < jhi; oj++) r[oj] = xr[oj * s + kj - l->pad];
+            for (size_t oj = jlo; oj < jhi; oj++)
+              r[oj] = xr[oj * s + kj - l->pad];
           memset(r + jhi, 0, (l->wo - jhi) * sizeof *r);
         }
         memset(row + ihi * l->wo, 0, (l->ho - ihi) * l->wo * sizeof *row);
@@ -163,7 +168,8 @@ void nn_col2im(const nn_layer *l, const double *cols, double *x) {
         for (size_t oi = ilo; oi < ihi; oi++) {
           const double *r = row + oi * l->wo;
           double *xr = x + (c * l->hi + oi * s + ki - l->pad) * l->wi;
-          for (size_t oj = jlo; oj < jhi; oj++) xr[oj * s + kj - l->pad] += r[oj];
+          for (size_t oj = jlo; oj < jhi; oj++)
+            xr[oj * s + kj - l->pad] += r[oj];
         }
       }
     }
@@ -181,7 +187,8 @@ static void colsum_acc(const double *y, size_t B, size_t n, double *acc) {
 
 /* Max pooling with size = stride = k: out = max of each window, arg = the
  * index (within the example) of the first maximum. */
-static void maxpool_forward(nn_layer *l, size_t B, const double *in, double *out) {
+static void maxpool_forward(nn_layer *l, size_t B, const double *in,
+                            double *out) {
   for (size_t e = 0; e < B; e++)
     for (size_t c = 0; c < l->c_in; c++)
       for (size_t oi = 0; oi < l->ho; oi++)
@@ -216,9 +223,7 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
     add_bias_rows(out, theta + l->b_off, B, l->n_out);
     return;
   }
-  case NN_ACT:
-    act_forward(l->act, B * l->in_size, in, out, l->d1);
-    return;
+  case NN_ACT: act_forward(l->act, B * l->in_size, in, out, l->d1); return;
   case NN_CONV: {
     size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
     const double *W = theta + l->w_off, *b = theta + l->b_off;
@@ -234,9 +239,7 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
     }
     return;
   }
-  case NN_MAXPOOL:
-    maxpool_forward(l, B, in, out);
-    return;
+  case NN_MAXPOOL: maxpool_forward(l, B, in, out); return;
   case NN_AVGPOOL: {
     double inv = 1.0 / (double)(l->k * l->k);
     for (size_t e = 0; e < B; e++)
@@ -244,7 +247,8 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
         for (size_t oi = 0; oi < l->ho; oi++)
           for (size_t oj = 0; oj < l->wo; oj++) {
             const double *x = in + e * l->in_size +
-                              (c * l->hi + oi * l->stride) * l->wi + oj * l->stride;
+                              (c * l->hi + oi * l->stride) * l->wi +
+                              oj * l->stride;
             double sum = 0;
             for (size_t ki = 0; ki < l->k; ki++)
               for (size_t kj = 0; kj < l->k; kj++) sum += x[ki * l->wi + kj];
@@ -252,12 +256,8 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
           }
     return;
   }
-  case NN_FLATTEN:
-    memcpy(out, in, B * l->in_size * sizeof *in);
-    return;
-  case NN_RESDENSE:
-    nn_res_forward(l, theta, B, in, out);
-    return;
+  case NN_FLATTEN: memcpy(out, in, B * l->in_size * sizeof *in); return;
+  case NN_RESDENSE: nn_res_forward(l, theta, B, in, out); return;
   }
 }
 
@@ -311,13 +311,15 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
     if (din) {
       /* windows tile the input (stride = size): when they cover it all,
        * every input is written once, so no memset is needed */
-      int tiled = l->stride == l->k && l->ho * l->k == l->hi && l->wo * l->k == l->wi;
+      int tiled =
+          l->stride == l->k && l->ho * l->k == l->hi && l->wo * l->k == l->wi;
       if (tiled)
         for (size_t e = 0; e < B; e++)
           for (size_t c = 0; c < l->c_in; c++)
             for (size_t oi = 0; oi < l->ho; oi++)
               for (size_t ki = 0; ki < l->k; ki++) {
-                double *xr = din + e * l->in_size + (c * l->hi + oi * l->k + ki) * l->wi;
+                double *xr =
+                    din + e * l->in_size + (c * l->hi + oi * l->k + ki) * l->wi;
                 for (size_t q = 0; q < l->wi; q++) xr[q] = 0.0;
               }
       else
@@ -336,10 +338,12 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
         for (size_t c = 0; c < l->c_in; c++)
           for (size_t oi = 0; oi < l->ho; oi++)
             for (size_t oj = 0; oj < l->wo; oj++) {
-              double g = dout[e * l->out_size + (c * l->ho + oi) * l->wo + oj] * inv;
+              double g =
+                  dout[e * l->out_size + (c * l->ho + oi) * l->wo + oj] * inv;
               for (size_t ki = 0; ki < l->k; ki++)
                 for (size_t kj = 0; kj < l->k; kj++)
-                  din[e * l->in_size + (c * l->hi + oi * l->stride + ki) * l->wi +
+                  din[e * l->in_size +
+                      (c * l->hi + oi * l->stride + ki) * l->wi +
                       oj * l->stride + kj] += g;
             }
     }
@@ -347,8 +351,6 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
   case NN_FLATTEN:
     if (din) memcpy(din, dout, B * l->in_size * sizeof *din);
     return;
-  case NN_RESDENSE:
-    nn_res_backward(l, theta, B, in, dout, din, grad);
-    return;
+  case NN_RESDENSE: nn_res_backward(l, theta, B, in, dout, din, grad); return;
   }
 }

@@ -14,7 +14,8 @@ static void dense_fwd(const nn_layer *l, const double *W, const double *b,
   for (size_t e = 0; e < B; e++)
     for (size_t o = 0; o < l->n_out; o++) {
       double s = b ? b[o] : 0.0;
-      for (size_t i = 0; i < l->n_in; i++) s += x[e * l->n_in + i] * W[o * l->n_in + i];
+      for (size_t i = 0; i < l->n_in; i++)
+        s += x[e * l->n_in + i] * W[o * l->n_in + i];
       y[e * l->n_out + o] = (acc ? y[e * l->n_out + o] : 0.0) + s;
     }
 }
@@ -26,7 +27,8 @@ static void dense_wgrad(const nn_layer *l, size_t B, const double *dy,
     for (size_t o = 0; o < l->n_out; o++) {
       double d = dy[e * l->n_out + o];
       if (gb) gb[o] += d;
-      for (size_t i = 0; i < l->n_in; i++) gW[o * l->n_in + i] += d * x[e * l->n_in + i];
+      for (size_t i = 0; i < l->n_in; i++)
+        gW[o * l->n_in + i] += d * x[e * l->n_in + i];
     }
 }
 
@@ -36,7 +38,8 @@ static void dense_xgrad(const nn_layer *l, const double *W, size_t B,
   for (size_t e = 0; e < B; e++)
     for (size_t i = 0; i < l->n_in; i++) {
       double s = 0;
-      for (size_t o = 0; o < l->n_out; o++) s += dy[e * l->n_out + o] * W[o * l->n_in + i];
+      for (size_t o = 0; o < l->n_out; o++)
+        s += dy[e * l->n_out + o] * W[o * l->n_in + i];
       dx[e * l->n_in + i] = (acc ? dx[e * l->n_in + i] : 0.0) + s;
     }
 }
@@ -51,7 +54,8 @@ static long tap(const nn_layer *l, size_t ci, size_t oi, size_t oj, size_t ki,
   return (long)((ci * l->hi + (size_t)ii) * l->wi + (size_t)jj);
 }
 
-#define WIDX(co, ci, ki, kj) ((((co) * l->c_in + (ci)) * l->k + (ki)) * l->k + (kj))
+#define WIDX(co, ci, ki, kj)                                                   \
+  ((((co)*l->c_in + (ci)) * l->k + (ki)) * l->k + (kj))
 
 /* y (+)= conv(x; W) + b per example, W (c_out, c_in, k, k), NCHW. */
 static void conv_fwd(const nn_layer *l, const double *W, const double *b,
@@ -65,7 +69,8 @@ static void conv_fwd(const nn_layer *l, const double *W, const double *b,
             for (size_t ki = 0; ki < l->k; ki++)
               for (size_t kj = 0; kj < l->k; kj++) {
                 long p = tap(l, ci, oi, oj, ki, kj);
-                if (p >= 0) s += W[WIDX(co, ci, ki, kj)] * x[e * l->in_size + (size_t)p];
+                if (p >= 0)
+                  s += W[WIDX(co, ci, ki, kj)] * x[e * l->in_size + (size_t)p];
               }
           double *yo = &y[e * l->out_size + (co * l->ho + oi) * l->wo + oj];
           *yo = (acc ? *yo : 0.0) + s;
@@ -84,7 +89,8 @@ static void conv_wgrad(const nn_layer *l, size_t B, const double *dy,
             for (size_t ki = 0; ki < l->k; ki++)
               for (size_t kj = 0; kj < l->k; kj++) {
                 long p = tap(l, ci, oi, oj, ki, kj);
-                if (p >= 0) gW[WIDX(co, ci, ki, kj)] += d * x[e * l->in_size + (size_t)p];
+                if (p >= 0)
+                  gW[WIDX(co, ci, ki, kj)] += d * x[e * l->in_size + (size_t)p];
               }
         }
 }
@@ -101,7 +107,8 @@ static void conv_xgrad(const nn_layer *l, const double *W, size_t B,
             for (size_t ki = 0; ki < l->k; ki++)
               for (size_t kj = 0; kj < l->k; kj++) {
                 long p = tap(l, ci, oi, oj, ki, kj);
-                if (p >= 0) dx[e * l->in_size + (size_t)p] += W[WIDX(co, ci, ki, kj)] * d;
+                if (p >= 0)
+                  dx[e * l->in_size + (size_t)p] += W[WIDX(co, ci, ki, kj)] * d;
               }
         }
 }
@@ -115,11 +122,15 @@ typedef void (*xgrad_fn)(const nn_layer *, const double *, size_t,
 
 static int pick(const nn_layer *l, fwd_fn *f, wgrad_fn *w, xgrad_fn *x) {
   if (l->kind == NN_DENSE) {
-    *f = dense_fwd; *w = dense_wgrad; *x = dense_xgrad;
+    *f = dense_fwd;
+    *w = dense_wgrad;
+    *x = dense_xgrad;
     return 1;
   }
   if (l->kind == NN_CONV) {
-    *f = conv_fwd; *w = conv_wgrad; *x = conv_xgrad;
+    *f = conv_fwd;
+    *w = conv_wgrad;
+    *x = conv_xgrad;
     return 1;
   }
   return 0;
@@ -127,7 +138,9 @@ static int pick(const nn_layer *l, fwd_fn *f, wgrad_fn *w, xgrad_fn *x) {
 
 void nn_naive_forward(nn_layer *l, const double *theta, size_t B,
                       const double *in, double *out) {
-  fwd_fn f; wgrad_fn w; xgrad_fn x;
+  fwd_fn f;
+  wgrad_fn w;
+  xgrad_fn x;
   if (!pick(l, &f, &w, &x)) {
     nn_forward(l, theta, B, in, out);
     return;
@@ -138,7 +151,9 @@ void nn_naive_forward(nn_layer *l, const double *theta, size_t B,
 void nn_naive_backward(nn_layer *l, const double *theta, size_t B,
                        const double *in, const double *out, const double *dout,
                        double *din, double *grad) {
-  fwd_fn f; wgrad_fn w; xgrad_fn x;
+  fwd_fn f;
+  wgrad_fn w;
+  xgrad_fn x;
   if (!pick(l, &f, &w, &x)) {
     nn_backward(l, theta, B, in, out, dout, din, grad);
     return;
@@ -148,10 +163,12 @@ void nn_naive_backward(nn_layer *l, const double *theta, size_t B,
 }
 
 /* ẏ = f(x; V, v_b) + f(ẋ; W, 0) */
-void nn_naive_tangent_forward(nn_layer *l, const double *theta,
-                              const double *v, size_t B, const double *in,
-                              const double *tin, double *tout) {
-  fwd_fn f; wgrad_fn w; xgrad_fn x;
+void nn_naive_tangent_forward(nn_layer *l, const double *theta, const double *v,
+                              size_t B, const double *in, const double *tin,
+                              double *tout) {
+  fwd_fn f;
+  wgrad_fn w;
+  xgrad_fn x;
   if (!pick(l, &f, &w, &x)) {
     nn_tangent_forward(l, theta, v, B, in, tin, tout);
     return;
@@ -166,7 +183,9 @@ void nn_naive_tangent_backward(nn_layer *l, const double *theta,
                                const double *tin, const double *dout,
                                const double *tdout, double *tdin, double *hv,
                                int second_order) {
-  fwd_fn f; wgrad_fn w; xgrad_fn x;
+  fwd_fn f;
+  wgrad_fn w;
+  xgrad_fn x;
   if (!pick(l, &f, &w, &x)) {
     nn_tangent_backward(l, theta, v, B, in, tin, dout, tdout, tdin, hv,
                         second_order);

@@ -28,8 +28,8 @@ static void affine(const nn_layer *l, size_t B, const double *in,
                    const double *M, const double *bias, double beta,
                    double *out) {
   int H = (int)l->n_out;
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, H, H, 1.0, in,
-              H, M, H, beta, out, H);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, H, H, 1.0, in, H,
+              M, H, beta, out, H);
   if (bias)
     for (size_t i = 0; i < B; i++)
       for (size_t j = 0; j < l->n_out; j++) out[i * l->n_out + j] += bias[j];
@@ -58,7 +58,8 @@ void nn_res_backward(nn_layer *l, const double *theta, size_t B,
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
                 l->dz, H, in, H, 1.0, grad + l->w_off, H);
     for (size_t i = 0; i < B; i++)
-      for (size_t j = 0; j < l->n_out; j++) grad[l->b_off + j] += l->dz[i * l->n_out + j];
+      for (size_t j = 0; j < l->n_out; j++)
+        grad[l->b_off + j] += l->dz[i * l->n_out + j];
   }
   if (din) {
     memcpy(din, dout, n * sizeof *din);
@@ -101,7 +102,8 @@ void nn_res_tangent_backward(nn_layer *l, const double *theta, const double *v,
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
                 l->dz, H, tin, H, 1.0, hv + l->w_off, H);
   for (size_t i = 0; i < B; i++)
-    for (size_t j = 0; j < l->n_out; j++) hv[l->b_off + j] += l->tdz[i * l->n_out + j];
+    for (size_t j = 0; j < l->n_out; j++)
+      hv[l->b_off + j] += l->tdz[i * l->n_out + j];
   if (tdin) {
     memcpy(tdin, tdout, n * sizeof *tdin);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, H, H, 1.0,

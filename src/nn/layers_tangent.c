@@ -3,15 +3,14 @@
  * direction v in parameter space:
  *   tangent forward   ḣ_out = ∂f/∂h_in ḣ_in + ∂f/∂θ v
  *   tangent backward  the derivative of the backward pass along (ḣ_in, v):
- *     dense  ḋh_in = ḋh_out W + [dh_out V]      (Hv)_W += ḋh_outᵀ h_in + [dh_outᵀ ḣ_in]
- *     act    ḋh_in = ḋh_out σ'(x) + [dh_out σ''(x) ẋ]
- *   where the bracketed second-order terms are dropped for Gauss-Newton
- *   products (second_order = 0), leaving the plain VJP of ḋh_out. */
+ *     dense  ḋh_in = ḋh_out W + [dh_out V]      (Hv)_W += ḋh_outᵀ h_in +
+ * [dh_outᵀ ḣ_in] act    ḋh_in = ḋh_out σ'(x) + [dh_out σ''(x) ẋ] where the
+ * bracketed second-order terms are dropped for Gauss-Newton products
+ * (second_order = 0), leaving the plain VJP of ḋh_out. */
 #include <cblas.h>
 #include <string.h>
 
 #include "nn/seq_int.h"
-
 
 void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
                         size_t B, const double *in, const double *tin,
@@ -28,7 +27,8 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
                   (int)l->n_out, (int)l->n_in, 1.0, tin, (int)l->n_in, W,
                   (int)l->n_in, 1.0, tout, (int)l->n_out);
     for (size_t i = 0; i < B; i++)
-      for (size_t j = 0; j < l->n_out; j++) tout[i * l->n_out + j] += v[l->b_off + j];
+      for (size_t j = 0; j < l->n_out; j++)
+        tout[i * l->n_out + j] += v[l->b_off + j];
     return;
   }
   case NN_ACT:
@@ -93,7 +93,8 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                   (int)l->n_in, (int)B, 1.0, dout, (int)l->n_out, tin,
                   (int)l->n_in, 1.0, hv + l->w_off, (int)l->n_in);
     for (size_t i = 0; i < B; i++)
-      for (size_t j = 0; j < l->n_out; j++) hv[l->b_off + j] += tdout[i * l->n_out + j];
+      for (size_t j = 0; j < l->n_out; j++)
+        hv[l->b_off + j] += tdout[i * l->n_out + j];
     if (tdin) {
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
                   (int)l->n_in, (int)l->n_out, 1.0, tdout, (int)l->n_out, W,
@@ -142,8 +143,8 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                     (int)hw);
         if (second_order)
           cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)hw,
-                      (int)l->c_out, 1.0, V, (int)kk, dy, (int)hw, 1.0, l->dcols,
-                      (int)hw);
+                      (int)l->c_out, 1.0, V, (int)kk, dy, (int)hw, 1.0,
+                      l->dcols, (int)hw);
         memset(tdin + e * l->in_size, 0, l->in_size * sizeof *tdin);
         nn_col2im(l, l->dcols, tdin + e * l->in_size);
       }

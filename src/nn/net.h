@@ -33,10 +33,10 @@ const char *ph_net_spec(const ph_objective *o);
 /* For MLPs (dense layers with elementwise activations), the layer list the
  * exact Riccati solver needs. PH_ERR_UNSUPPORTED for other models. */
 typedef struct ph_mlp_layer {
-  long w_block;       /* index into o->blocks: weight (out, in), y = x Wᵀ + b */
-  long b_block;       /* bias block, or -1 */
-  char act[16];       /* activation after this layer: "tanh", "relu", ...,
-                         "identity" for the last (logits) layer */
+  long w_block; /* index into o->blocks: weight (out, in), y = x Wᵀ + b */
+  long b_block; /* bias block, or -1 */
+  char act[16]; /* activation after this layer: "tanh", "relu", ...,
+                   "identity" for the last (logits) layer */
 } ph_mlp_layer;
 ph_status ph_net_mlp_layers(const ph_objective *o, ph_mlp_layer *layers,
                             size_t max, size_t *n_layers, ph_error *err);

@@ -23,10 +23,12 @@
 #include "core/rng.h"
 #include "nn/net_int.h"
 
-static const char *const ACT_NAMES[] = {"identity", "tanh", "relu", "gelu",
-                                        "softplus", "sigmoid"};
+static const char *const ACT_NAMES[] = {"identity", "tanh",     "relu",
+                                        "gelu",     "softplus", "sigmoid"};
 
-const char *nn_act_name(nn_act a) { return ACT_NAMES[a]; }
+const char *nn_act_name(nn_act a) {
+  return ACT_NAMES[a];
+}
 
 static int parse_act(const char *s, nn_act *out) {
   for (int i = 0; i < 6; i++)
@@ -60,7 +62,9 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
     if (a) *a++ = '\0';
   }
   if (strcmp(kind, "linear") == 0) {
-    if (layers) return ph_error_set(err, PH_ERR_ARG, "model spec 'linear' takes no options");
+    if (layers)
+      return ph_error_set(err, PH_ERR_ARG,
+                          "model spec 'linear' takes no options");
     return PH_OK;
   }
   if (strcmp(kind, "cnn") == 0) {
@@ -71,18 +75,24 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
       snprintf(layers, sizeof buf - strlen(kind) - 1, "c8k3-p2-c16k3-p2");
     }
   } else if (strcmp(kind, "mlp") != 0)
-    return ph_error_set(err, PH_ERR_ARG,
-                        "unknown model '%s' (linear, mlp:H-H:ACT, cnn[:LAYERS:ACT], "
-                        "transformer:dDhHlL)",
-                        spec);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "unknown model '%s' (linear, mlp:H-H:ACT, cnn[:LAYERS:ACT], "
+        "transformer:dDhHlL)",
+        spec);
   else if (!layers || !*layers)
-    return ph_error_set(err, PH_ERR_ARG, "model spec '%s': mlp needs hidden sizes, e.g. mlp:64-64:tanh", spec);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "model spec '%s': mlp needs hidden sizes, e.g. mlp:64-64:tanh", spec);
   if (a && parse_act(a, act))
-    return ph_error_set(err, PH_ERR_ARG, "model spec '%s': unknown activation '%s'", spec, a);
+    return ph_error_set(err, PH_ERR_ARG,
+                        "model spec '%s': unknown activation '%s'", spec, a);
   char *save = NULL;
-  for (char *tok = strtok_r(layers, "-", &save); tok; tok = strtok_r(NULL, "-", &save)) {
+  for (char *tok = strtok_r(layers, "-", &save); tok;
+       tok = strtok_r(NULL, "-", &save)) {
     if (*n_plan >= MAX_PLAN)
-      return ph_error_set(err, PH_ERR_ARG, "model spec '%s': too many layers", spec);
+      return ph_error_set(err, PH_ERR_ARG, "model spec '%s': too many layers",
+                          spec);
     plan_item it = {0, 0, 0};
     char *end;
     if (tok[0] == 'r') { /* residual dense block of width H */
@@ -93,14 +103,16 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
       it.type = 'd';
       it.a = strtoul(tok, &end, 10);
       if (*end || it.a == 0 || it.a > 100000)
-        return ph_error_set(err, PH_ERR_ARG, "model spec '%s': bad hidden size '%s'", spec, tok);
+        return ph_error_set(err, PH_ERR_ARG,
+                            "model spec '%s': bad hidden size '%s'", spec, tok);
     } else {
       it.type = tok[0];
       if (it.type == 'c') {
         it.a = strtoul(tok + 1, &end, 10);
         if (*end != 'k' || it.a == 0) goto bad;
         it.k = strtoul(end + 1, &end, 10);
-        if (*end || it.k == 0 || it.k % 2 == 0) goto bad; /* odd: "same" padding */
+        if (*end || it.k == 0 || it.k % 2 == 0)
+          goto bad; /* odd: "same" padding */
       } else if (it.type == 'p' || it.type == 'a') {
         it.k = strtoul(tok + 1, &end, 10);
         if (*end || it.k < 2) goto bad;
@@ -113,9 +125,10 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
     plan[(*n_plan)++] = it;
     continue;
   bad:
-    return ph_error_set(err, PH_ERR_ARG,
-                        "model spec '%s': bad layer '%s' (cCkK with odd K, pK, aK, dH, rH)",
-                        spec, tok);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "model spec '%s': bad layer '%s' (cCkK with odd K, pK, aK, dH, rH)",
+        spec, tok);
   }
   return PH_OK;
 }
@@ -123,7 +136,8 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
 static ph_status add_block(nn_net *n, const char *name, int ndim,
                            const size_t *shape, ph_block_kind kind,
                            size_t *offset, ph_error *err) {
-  ph_block *nb = ph_realloc(n->blocks, n->n_blocks + 1, sizeof *nb, "blocks", err);
+  ph_block *nb =
+      ph_realloc(n->blocks, n->n_blocks + 1, sizeof *nb, "blocks", err);
   if (!nb) return PH_ERR_NOMEM;
   n->blocks = nb;
   ph_block *b = &n->blocks[n->n_blocks++];
@@ -146,7 +160,8 @@ static ph_status add_block(nn_net *n, const char *name, int ndim,
 }
 
 static ph_status push_layer(nn_net *n, nn_layer l, ph_error *err) {
-  nn_layer *nl = ph_realloc(n->layers, n->n_layers + 1, sizeof *nl, "layers", err);
+  nn_layer *nl =
+      ph_realloc(n->layers, n->n_layers + 1, sizeof *nl, "layers", err);
   if (!nl) return PH_ERR_NOMEM;
   n->layers = nl;
   n->layers[n->n_layers++] = l;
@@ -201,16 +216,20 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
   PH_TRY(parse_spec(spec, plan, &n_plan, &act, &is_cnn, err));
   if (d->task == PH_TASK_SEQUENCE && is_cnn)
     return ph_error_set(err, PH_ERR_UNSUPPORTED,
-                        "model %s cannot read token data (%s): use mlp:... or transformer:dDhHlL",
+                        "model %s cannot read token data (%s): use mlp:... or "
+                        "transformer:dDhHlL",
                         spec, d->spec);
-  if (d->task == PH_TASK_SEQUENCE && (d->n_targets != d->in_size || d->n_classes == 0))
-    return ph_error_set(err, PH_ERR_UNSUPPORTED,
-                        "model %s: token data %s has %zu inputs but %zu targets per example",
-                        spec, d->spec, d->in_size, d->n_targets);
+  if (d->task == PH_TASK_SEQUENCE &&
+      (d->n_targets != d->in_size || d->n_classes == 0))
+    return ph_error_set(
+        err, PH_ERR_UNSUPPORTED,
+        "model %s: token data %s has %zu inputs but %zu targets per example",
+        spec, d->spec, d->in_size, d->n_targets);
   if (is_cnn && d->in_ndim != 3)
-    return ph_error_set(err, PH_ERR_UNSUPPORTED,
-                        "model %s needs image data (C, H, W); %s has flat features",
-                        spec, d->spec);
+    return ph_error_set(
+        err, PH_ERR_UNSUPPORTED,
+        "model %s needs image data (C, H, W); %s has flat features", spec,
+        d->spec);
   snprintf(n->spec, sizeof n->spec, "%s", spec);
   n->data = d;
   n->max_batch = max_batch ? max_batch : 256;
@@ -229,7 +248,9 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
     plan_item it = plan[i];
     if (it.type == 'c' || it.type == 'p' || it.type == 'a') {
       if (flat)
-        return ph_error_set(err, PH_ERR_ARG, "model spec '%s': conv/pool after a dense layer", spec);
+        return ph_error_set(err, PH_ERR_ARG,
+                            "model spec '%s': conv/pool after a dense layer",
+                            spec);
       nn_layer l;
       memset(&l, 0, sizeof l);
       l.c_in = c;
@@ -257,7 +278,8 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
       } else {
         if (h < it.k || w < it.k)
           return ph_error_set(err, PH_ERR_ARG,
-                              "model spec '%s': pooling %zu on a %zux%zu map", spec, it.k, h, w);
+                              "model spec '%s': pooling %zu on a %zux%zu map",
+                              spec, it.k, h, w);
         l.kind = it.type == 'p' ? NN_MAXPOOL : NN_AVGPOOL;
         l.k = l.stride = it.k;
         l.c_out = c;
@@ -273,10 +295,14 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
       if (it.type == 'c') PH_TRY(add_act(n, act, size, err));
     } else if (it.type == 'r') {
       if (!flat && is_cnn)
-        return ph_error_set(err, PH_ERR_ARG, "model spec '%s': residual block r%zu before a dense layer", spec, it.a);
+        return ph_error_set(
+            err, PH_ERR_ARG,
+            "model spec '%s': residual block r%zu before a dense layer", spec,
+            it.a);
       if (size != it.a)
         return ph_error_set(err, PH_ERR_ARG,
-                            "model spec '%s': residual block r%zu on a layer of width %zu (widths must match)",
+                            "model spec '%s': residual block r%zu on a layer "
+                            "of width %zu (widths must match)",
                             spec, it.a, size);
       PH_TRY(add_resdense(n, size, act, fc_i++, err));
     } else {
@@ -312,13 +338,15 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
       if (!l->cols || !l->tcols || !l->dcols) return PH_ERR_NOMEM;
     }
     if ((l->kind == NN_ACT && l->act != ACT_RELU) || l->kind == NN_RESDENSE) {
-      l->d1 = ph_malloc(B * l->in_size, sizeof(double), "activation derivatives", err);
+      l->d1 = ph_malloc(B * l->in_size, sizeof(double),
+                        "activation derivatives", err);
       if (!l->d1) return PH_ERR_NOMEM;
     }
     if (l->kind == NN_RESDENSE) {
       double **r[4] = {&l->z, &l->dz, &l->tz, &l->tdz};
       for (int k = 0; k < 4; k++) {
-        *r[k] = ph_calloc(B * l->out_size, sizeof(double), "residual block", err);
+        *r[k] =
+            ph_calloc(B * l->out_size, sizeof(double), "residual block", err);
         if (!*r[k]) return PH_ERR_NOMEM;
       }
     }
@@ -328,7 +356,8 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
     }
   }
   n->p = ph_calloc(B * n->n_out, sizeof(double), "probabilities", err);
-  n->labels = ph_calloc(B * (n->seq_T ? n->seq_T : 1), sizeof(int32_t), "labels", err);
+  n->labels =
+      ph_calloc(B * (n->seq_T ? n->seq_T : 1), sizeof(int32_t), "labels", err);
   n->targets = ph_calloc(B * n->n_out, sizeof(double), "targets", err);
   if (!n->p || !n->labels || !n->targets) return PH_ERR_NOMEM;
   return PH_OK;
@@ -369,14 +398,16 @@ void nn_init_params(const nn_net *n, uint64_t seed, double *theta) {
   memset(theta, 0, n->n_params * sizeof *theta);
   for (size_t i = 0; i < n->n_layers; i++) {
     const nn_layer *l = &n->layers[i];
-    if (l->kind != NN_DENSE && l->kind != NN_CONV && l->kind != NN_RESDENSE) continue;
+    if (l->kind != NN_DENSE && l->kind != NN_CONV && l->kind != NN_RESDENSE)
+      continue;
     const ph_block *b = &n->blocks[l->w_block];
     nn_act next = (i + 1 < n->n_layers && n->layers[i + 1].kind == NN_ACT)
                       ? n->layers[i + 1].act
                       : ACT_IDENTITY;
     if (l->kind == NN_RESDENSE) next = l->act;
     int he = next == ACT_RELU || next == ACT_GELU || next == ACT_SOFTPLUS;
-    double fan_out = (double)(l->kind == NN_CONV ? l->c_out * l->k * l->k : l->n_out);
+    double fan_out =
+        (double)(l->kind == NN_CONV ? l->c_out * l->k * l->k : l->n_out);
     double sd = he ? sqrt(2.0 / (double)b->fan_in)
                    : sqrt(2.0 / ((double)b->fan_in + fan_out));
     ph_rng_fill_gauss(&r, theta + l->w_off, b->size, sd);

@@ -9,15 +9,20 @@
 #include "core/alloc.h"
 #include "nn/net.h"
 
-ph_status ph_net_ckpt_put(ph_ckpt *ck, const ph_objective *o, const char *data_spec, uint64_t seed, const double *theta, ph_error *err) {
+ph_status ph_net_ckpt_put(ph_ckpt *ck, const ph_objective *o,
+                          const char *data_spec, uint64_t seed,
+                          const double *theta, ph_error *err) {
   const char *spec = ph_net_spec(o);
-  if (!spec) return ph_error_set(err, PH_ERR_ARG, "%s is not a network objective", o->name);
+  if (!spec)
+    return ph_error_set(err, PH_ERR_ARG, "%s is not a network objective",
+                        o->name);
   PH_TRY(ph_ckpt_put_str(ck, "model", spec, err));
   PH_TRY(ph_ckpt_put_str(ck, "data", data_spec, err));
   PH_TRY(ph_ckpt_put_f64(ck, "theta", theta, o->n, err));
   uint64_t s = seed;
   PH_TRY(ph_ckpt_put_u64(ck, "seed", &s, 1, err));
-  if (!ph_ckpt_has(ck, "data_seed")) PH_TRY(ph_ckpt_put_u64(ck, "data_seed", &s, 1, err));
+  if (!ph_ckpt_has(ck, "data_seed"))
+    PH_TRY(ph_ckpt_put_u64(ck, "data_seed", &s, 1, err));
   return PH_OK;
 }
 
@@ -30,7 +35,9 @@ void ph_net_bundle_free(ph_net_bundle *b) {
   memset(b, 0, sizeof *b);
 }
 
-ph_status ph_net_bundle_load(const char *ckpt_path, const char *data_spec, const ph_data_options *dopt, size_t max_batch, ph_net_bundle *out, ph_error *err) {
+ph_status ph_net_bundle_load(const char *ckpt_path, const char *data_spec,
+                             const ph_data_options *dopt, size_t max_batch,
+                             ph_net_bundle *out, ph_error *err) {
   memset(out, 0, sizeof *out);
   ph_status s = ph_ckpt_read(ckpt_path, &out->ck, err);
   const char *model = NULL, *stored_data = NULL;

@@ -25,9 +25,10 @@ static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
   for (size_t i = 0; i < m; i++) {
     size_t e = b->idx ? b->idx[start + i] : start + i;
     if (e >= avail)
-      return ph_error_set(err, PH_ERR_ARG,
-                          "%s: example %zu is outside the %s split (%zu examples)",
-                          n->spec, e, b->split ? "test" : "train", avail);
+      return ph_error_set(
+          err, PH_ERR_ARG,
+          "%s: example %zu is outside the %s split (%zu examples)", n->spec, e,
+          b->split ? "test" : "train", avail);
     if (n->seq_T) {
       /* one-hot: token t of the example sets feature t·V + id */
       double *row = n->h[0] + i * n->seq_T * n->vocab;
@@ -35,8 +36,10 @@ static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
       memset(row, 0, n->seq_T * n->vocab * sizeof *row);
       for (size_t t = 0; t < n->seq_T; t++) {
         if (!(tok[t] >= 0 && tok[t] < (double)n->vocab))
-          return ph_error_set(err, PH_ERR_ARG, "%s: example %zu position %zu: token %g outside [0, %zu)",
-                              n->spec, e, t, tok[t], n->vocab);
+          return ph_error_set(
+              err, PH_ERR_ARG,
+              "%s: example %zu position %zu: token %g outside [0, %zu)",
+              n->spec, e, t, tok[t], n->vocab);
         row[t * n->vocab + (size_t)tok[t]] = 1.0;
       }
       memcpy(n->labels + i * n->seq_T, d->y[b->split] + e * n->seq_T,
@@ -58,8 +61,10 @@ static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
  * logits, dz = scale ∂ℓ/∂z; counts correct predictions. Classification has
  * one softmax row of C logits per example, token data seq_T rows; a row
  * whose label is −1 contributes nothing (dz = 0, p unused). */
-static double head(nn_net *n, size_t m, double scale, double *dz, double *correct) {
-  size_t C = n->seq_T ? n->vocab : n->n_out, rows = m * (n->seq_T ? n->seq_T : 1);
+static double head(nn_net *n, size_t m, double scale, double *dz,
+                   double *correct) {
+  size_t C = n->seq_T ? n->vocab : n->n_out,
+         rows = m * (n->seq_T ? n->seq_T : 1);
   const double *z = n->h[n->n_layers];
   double loss = 0;
   if (n->loss_mse) {
@@ -91,7 +96,8 @@ static double head(nn_net *n, size_t m, double scale, double *dz, double *correc
     loss += -(zi[y] - mx - log(s));
     if ((int32_t)am == y) *correct += 1;
     if (dz)
-      for (size_t j = 0; j < C; j++) dz[i * C + j] = scale * (pi[j] - (j == (size_t)y));
+      for (size_t j = 0; j < C; j++)
+        dz[i * C + j] = scale * (pi[j] - (j == (size_t)y));
   }
   return loss * scale;
 }
@@ -99,7 +105,8 @@ static double head(nn_net *n, size_t m, double scale, double *dz, double *correc
 /* ḋz = scale H_z ż: softmax CE H_z = diag(p) − ppᵀ per row (0 for rows
  * without a target); MSE H_z = (2/C) I. */
 static void head_tangent(nn_net *n, size_t m, double scale) {
-  size_t C = n->seq_T ? n->vocab : n->n_out, rows = m * (n->seq_T ? n->seq_T : 1);
+  size_t C = n->seq_T ? n->vocab : n->n_out,
+         rows = m * (n->seq_T ? n->seq_T : 1);
   const double *tz = n->th[n->n_layers];
   double *out = n->tdh[n->n_layers];
   if (n->loss_mse) {
@@ -114,7 +121,8 @@ static void head_tangent(nn_net *n, size_t m, double scale) {
     const double *p = n->p + i * C;
     double pt = 0;
     for (size_t j = 0; j < C; j++) pt += p[j] * tz[i * C + j];
-    for (size_t j = 0; j < C; j++) out[i * C + j] = scale * p[j] * (tz[i * C + j] - pt);
+    for (size_t j = 0; j < C; j++)
+      out[i * C + j] = scale * p[j] * (tz[i * C + j] - pt);
   }
 }
 
@@ -131,14 +139,16 @@ static ph_status count_terms(const nn_net *n, const ph_batch *b, double *count,
   for (size_t i = 0; i < b->n; i++) {
     size_t e = b->idx ? b->idx[i] : i;
     if (e >= avail)
-      return ph_error_set(err, PH_ERR_ARG,
-                          "%s: example %zu is outside the %s split (%zu examples)",
-                          n->spec, e, b->split ? "test" : "train", avail);
+      return ph_error_set(
+          err, PH_ERR_ARG,
+          "%s: example %zu is outside the %s split (%zu examples)", n->spec, e,
+          b->split ? "test" : "train", avail);
     const int32_t *y = d->y[b->split] + e * n->seq_T;
     for (size_t t = 0; t < n->seq_T; t++) c += y[t] >= 0;
   }
   if (c == 0)
-    return ph_error_set(err, PH_ERR_ARG, "%s: the batch has no positions with a target",
+    return ph_error_set(err, PH_ERR_ARG,
+                        "%s: the batch has no positions with a target",
                         n->spec);
   *count = (double)c;
   return PH_OK;
@@ -171,13 +181,13 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
     }
     if (mode == RUN_GRAD) continue;
     for (size_t i = 0; i < K; i++)
-      nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
-                         n->th[i + 1]);
+      nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i],
+                         i ? n->th[i] : NULL, n->th[i + 1]);
     head_tangent(n, m, scale);
     for (size_t i = K; i-- > 0;)
-      nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
-                          n->dh[i + 1], n->tdh[i + 1], i ? n->tdh[i] : NULL, out,
-                          mode == RUN_HVP);
+      nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
+                          i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
+                          i ? n->tdh[i] : NULL, out, mode == RUN_HVP);
   }
   if (loss) *loss = total;
   if (acc) *acc = n->loss_mse ? NAN : correct / count;
@@ -186,7 +196,8 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
 
 static ph_status cb_loss_grad(void *ctx, const double *theta, const ph_batch *b,
                               double *loss, double *grad, ph_error *err) {
-  return run(ctx, theta, b, grad ? RUN_GRAD : RUN_EVAL, NULL, loss, grad, NULL, err);
+  return run(ctx, theta, b, grad ? RUN_GRAD : RUN_EVAL, NULL, loss, grad, NULL,
+             err);
 }
 
 static ph_status cb_hvp(void *ctx, const double *theta, const ph_batch *b,
@@ -213,7 +224,8 @@ static void cb_destroy(ph_objective *o) {
 static ph_objective *cb_clone(const ph_objective *o, ph_error *err) {
   const nn_net *n = o->ctx;
   ph_objective *c = NULL;
-  if (ph_net_create(n->spec, n->data, n->max_batch, &c, err) != PH_OK) return NULL;
+  if (ph_net_create(n->spec, n->data, n->max_batch, &c, err) != PH_OK)
+    return NULL;
   return c;
 }
 
@@ -221,14 +233,18 @@ nn_net *nn_of(const ph_objective *o) {
   return (o && o->destroy == cb_destroy) ? o->ctx : NULL;
 }
 
-ph_status ph_net_create(const char *spec, const ph_dataset *data, size_t max_batch, ph_objective **out, ph_error *err) {
+ph_status ph_net_create(const char *spec, const ph_dataset *data,
+                        size_t max_batch, ph_objective **out, ph_error *err) {
   *out = NULL;
-  if (strncmp(spec, "transformer:", 12) == 0 || strcmp(spec, "transformer") == 0)
-    return ph_transformer_create(spec, data, max_batch ? max_batch : 64, out, err);
+  if (strncmp(spec, "transformer:", 12) == 0 ||
+      strcmp(spec, "transformer") == 0)
+    return ph_transformer_create(spec, data, max_batch ? max_batch : 64, out,
+                                 err);
   nn_net *n = ph_calloc(1, sizeof *n, "network", err);
   if (!n) return PH_ERR_NOMEM;
   ph_status s = nn_build(n, spec, data, max_batch, err);
-  ph_objective *o = s == PH_OK ? ph_calloc(1, sizeof *o, "objective", err) : NULL;
+  ph_objective *o =
+      s == PH_OK ? ph_calloc(1, sizeof *o, "objective", err) : NULL;
   if (!o) {
     nn_free(n);
     return s != PH_OK ? s : PH_ERR_NOMEM;
@@ -251,10 +267,14 @@ ph_status ph_net_create(const char *spec, const ph_dataset *data, size_t max_bat
   return PH_OK;
 }
 
-ph_status ph_net_init_params(const ph_objective *o, uint64_t seed, double *theta, ph_error *err) {
-  if (ph_transformer_dataset(o)) return ph_transformer_init_params(o, seed, theta, err);
+ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,
+                             double *theta, ph_error *err) {
+  if (ph_transformer_dataset(o))
+    return ph_transformer_init_params(o, seed, theta, err);
   const nn_net *n = nn_of(o);
-  if (!n) return ph_error_set(err, PH_ERR_ARG, "%s is not a network objective", o->name);
+  if (!n)
+    return ph_error_set(err, PH_ERR_ARG, "%s is not a network objective",
+                        o->name);
   nn_init_params(n, seed, theta);
   return PH_OK;
 }
@@ -269,22 +289,30 @@ const char *ph_net_spec(const ph_objective *o) {
   return n ? n->spec : ph_transformer_spec(o);
 }
 
-ph_status ph_net_mlp_layers(const ph_objective *o, ph_mlp_layer *layers, size_t max, size_t *n_layers, ph_error *err) {
+ph_status ph_net_mlp_layers(const ph_objective *o, ph_mlp_layer *layers,
+                            size_t max, size_t *n_layers, ph_error *err) {
   const nn_net *n = nn_of(o);
   *n_layers = 0;
-  if (!n) return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP", o->name);
+  if (!n)
+    return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP", o->name);
   for (size_t i = 0; i < n->n_layers; i++) {
     const nn_layer *l = &n->layers[i];
     if (l->kind == NN_ACT) {
-      if (*n_layers == 0) return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP", n->spec);
-      snprintf(layers[*n_layers - 1].act, sizeof layers[0].act, "%s", nn_act_name(l->act));
+      if (*n_layers == 0)
+        return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP", n->spec);
+      snprintf(layers[*n_layers - 1].act, sizeof layers[0].act, "%s",
+               nn_act_name(l->act));
       continue;
     }
     if (l->kind == NN_RESDENSE)
-      return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not a plain MLP (has residual blocks)", n->spec);
+      return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                          "%s: not a plain MLP (has residual blocks)", n->spec);
     if (l->kind != NN_DENSE)
-      return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: not an MLP (has conv/pool layers)", n->spec);
-    if (*n_layers >= max) return ph_error_set(err, PH_ERR_ARG, "%s: more than %zu layers", n->spec, max);
+      return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                          "%s: not an MLP (has conv/pool layers)", n->spec);
+    if (*n_layers >= max)
+      return ph_error_set(err, PH_ERR_ARG, "%s: more than %zu layers", n->spec,
+                          max);
     layers[*n_layers].w_block = l->w_block;
     layers[*n_layers].b_block = l->b_block;
     snprintf(layers[*n_layers].act, sizeof layers[0].act, "identity");

@@ -43,7 +43,7 @@ typedef struct nn_layer {
   nn_kind kind;
   size_t in_size, out_size; /* per example */
   /* dense: y = x Wᵀ + b, W (n_out, n_in); conv: W (c_out, c_in·k·k) */
-  size_t w_off, b_off;      /* offsets in θ */
+  size_t w_off, b_off; /* offsets in θ */
   long w_block, b_block;
   size_t n_in, n_out;
   nn_act act;
@@ -58,7 +58,8 @@ typedef struct nn_layer {
    * input (NULL: recomputed; hand-built layers in tests may leave them) */
   double *z, *dz, *tz, *tdz; /* resdense: (max_batch, H) pre-activation
                                 z, its adjoint, tangent and tangent adjoint */
-  double *d1;    /* act except ReLU (σ' = [x > 0] from x), resdense: (max_batch, size) σ'(x) at the last forward input */
+  double *d1; /* act except ReLU (σ' = [x > 0] from x), resdense: (max_batch,
+                 size) σ'(x) at the last forward input */
 } nn_layer;
 
 /* The conv passes rebuild each example's im2col columns where they need
@@ -75,17 +76,17 @@ typedef struct nn_net {
   size_t n_blocks;
   ph_block *blocks;
   size_t max_batch;
-  size_t n_out;          /* logits per example (seq_T · C for tokens) */
+  size_t n_out; /* logits per example (seq_T · C for tokens) */
   /* token data (PH_TASK_SEQUENCE): the input's seq_T token ids are one-hot
    * encoded into seq_T·vocab features, and the logits are seq_T rows of C =
    * vocab classes, one softmax cross-entropy per position with a target
    * (−1 = none); 0 for other tasks */
   size_t seq_T, vocab;
-  int loss_mse;          /* 0: softmax cross-entropy, 1: mean squared error */
+  int loss_mse; /* 0: softmax cross-entropy, 1: mean squared error */
   double **h, **dh, **th, **tdh; /* (n_layers+1) buffers of (max_batch, size) */
-  double *p;             /* (max_batch, n_out) softmax probabilities */
-  int32_t *labels;       /* (max_batch, n_targets) gathered labels */
-  double *targets;       /* (max_batch, n_out) regression targets */
+  double *p;                     /* (max_batch, n_out) softmax probabilities */
+  int32_t *labels;               /* (max_batch, n_targets) gathered labels */
+  double *targets;               /* (max_batch, n_out) regression targets */
 } nn_net;
 
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).
@@ -128,8 +129,8 @@ void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */
-void nn_act_scale(const nn_layer *l, size_t n, const double *x,
-                  const double *u, double *out);
+void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
+                  double *out);
 /* The im2col columns (c_in·k·k, ho·wo) of example e of the conv input `in`
  * (built into l->cols). */
 const double *nn_conv_cols(nn_layer *l, size_t e, const double *in);

@@ -52,7 +52,7 @@ void ph_tf_embed_forward(double *y, const double *tok, const double *wte,
                          const double *wpe, size_t B, size_t T, size_t d) {
   for (size_t b = 0; b < B; b++)
     for (size_t t = 0; t < T; t++) {
-      double *yr = y + (b * T + t) * d;                 /* (d) */
+      double *yr = y + (b * T + t) * d;                    /* (d) */
       const double *er = wte + (size_t)tok[b * T + t] * d; /* (d) */
       if (wpe) {
         const double *pr = wpe + t * d;
@@ -238,8 +238,8 @@ void ph_tf_gelu_backward(double *dx, const double *dy, const double *x,
   }
 }
 
-void ph_tf_gelu_tangent_forward(double *y_t, const double *x,
-                                const double *x_t, size_t n) {
+void ph_tf_gelu_tangent_forward(double *y_t, const double *x, const double *x_t,
+                                size_t n) {
   for (size_t i = 0; i < n; i++) {
     double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
     double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
@@ -293,7 +293,9 @@ void ph_tf_gelu_tangent_backward_d(double *dx_t, const double *dy,
 
 /* ------------------------------------------------------------- attention */
 
-size_t ph_tf_attn_work_size(size_t T) { return 2 * T * T; }
+size_t ph_tf_attn_work_size(size_t T) {
+  return 2 * T * T;
+}
 
 /* Masked row softmax of s (T, T) in place: row i over j ≤ i, zero above. */
 static void causal_softmax(double *s, size_t T) {
@@ -313,14 +315,14 @@ static void causal_softmax(double *s, size_t T) {
   }
 }
 
-void ph_tf_attn_forward(double *o, double *p, const double *q,
-                        const double *k, const double *v, size_t B, size_t T,
-                        size_t d, size_t nh) {
+void ph_tf_attn_forward(double *o, double *p, const double *q, const double *k,
+                        const double *v, size_t B, size_t T, size_t d,
+                        size_t nh) {
   size_t dh = d / nh;
   double sc = 1.0 / sqrt((double)dh);
   for (size_t b = 0; b < B; b++)
     for (size_t h = 0; h < nh; h++) {
-      size_t off = b * T * d + h * dh; /* head h of example b, ld = d */
+      size_t off = b * T * d + h * dh;      /* head h of example b, ld = d */
       double *P = p + (b * nh + h) * T * T; /* (T, T) */
       cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
                   (int)dh, sc, q + off, (int)d, k + off, (int)d, 0.0, P,
@@ -416,17 +418,14 @@ void ph_tf_attn_tangent_forward(double *o_t, double *p_t, const double *q,
  *   ċ = rowsum(Ṗ ⊙ dP + P ⊙ ḋP)
  *   dS = P ⊙ (dP − c), ḋS = Ṗ ⊙ (dP − c) + P ⊙ (ḋP − ċ)
  *   Q̇' += sc (ḋS K + dS K̇), K̇' += sc (ḋSᵀ Q + dSᵀ Q̇). */
-void ph_tf_attn_tangent_backward(double *dq_t, double *dk_t, double *dv_t,
-                                 const double *dout, const double *dout_t,
-                                 const double *q, const double *k,
-                                 const double *v, const double *p,
-                                 const double *q_t, const double *k_t,
-                                 const double *v_t, const double *p_t,
-                                 double *work, size_t B, size_t T, size_t d,
-                                 size_t nh) {
+void ph_tf_attn_tangent_backward(
+    double *dq_t, double *dk_t, double *dv_t, const double *dout,
+    const double *dout_t, const double *q, const double *k, const double *v,
+    const double *p, const double *q_t, const double *k_t, const double *v_t,
+    const double *p_t, double *work, size_t B, size_t T, size_t d, size_t nh) {
   size_t dh = d / nh;
   double sc = 1.0 / sqrt((double)dh);
-  double *dS = work;          /* (T, T) dP, then dS */
+  double *dS = work;           /* (T, T) dP, then dS */
   double *dS_t = work + T * T; /* (T, T) ḋP, then ḋS */
   for (size_t b = 0; b < B; b++)
     for (size_t h = 0; h < nh; h++) {
@@ -471,16 +470,16 @@ void ph_tf_attn_tangent_backward(double *dq_t, double *dk_t, double *dv_t,
                     (int)T, sc, dS_t, (int)T, k + off, (int)d, 1.0, dq_t + off,
                     (int)d);
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS, (int)T, k_t + off, (int)d, 1.0,
-                    dq_t + off, (int)d);
+                    (int)T, sc, dS, (int)T, k_t + off, (int)d, 1.0, dq_t + off,
+                    (int)d);
       }
       if (dk_t) {
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
                     (int)T, sc, dS_t, (int)T, q + off, (int)d, 1.0, dk_t + off,
                     (int)d);
         cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS, (int)T, q_t + off, (int)d, 1.0,
-                    dk_t + off, (int)d);
+                    (int)T, sc, dS, (int)T, q_t + off, (int)d, 1.0, dk_t + off,
+                    (int)d);
       }
     }
 }
@@ -596,14 +595,11 @@ void ph_tf_attn_tangent_forward_ref(double *o_t, double *p_t, const double *q,
     }
 }
 
-void ph_tf_attn_tangent_backward_ref(double *dq_t, double *dk_t, double *dv_t,
-                                     const double *dout, const double *dout_t,
-                                     const double *q, const double *k,
-                                     const double *v, const double *p,
-                                     const double *q_t, const double *k_t,
-                                     const double *v_t, const double *p_t,
-                                     double *work, size_t B, size_t T,
-                                     size_t d, size_t nh) {
+void ph_tf_attn_tangent_backward_ref(
+    double *dq_t, double *dk_t, double *dv_t, const double *dout,
+    const double *dout_t, const double *q, const double *k, const double *v,
+    const double *p, const double *q_t, const double *k_t, const double *v_t,
+    const double *p_t, double *work, size_t B, size_t T, size_t d, size_t nh) {
   size_t dh = d / nh;
   double sc = 1.0 / sqrt((double)dh);
   double *dP = work, *dP_t = work + T; /* (T) rows */

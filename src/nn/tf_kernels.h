@@ -77,8 +77,8 @@ void ph_tf_layernorm_tangent_backward(double *dx_t, double *dg_t, double *db_t,
 void ph_tf_gelu_forward(double *y, const double *x, size_t n);
 void ph_tf_gelu_backward(double *dx, const double *dy, const double *x,
                          size_t n);
-void ph_tf_gelu_tangent_forward(double *y_t, const double *x,
-                                const double *x_t, size_t n);
+void ph_tf_gelu_tangent_forward(double *y_t, const double *x, const double *x_t,
+                                size_t n);
 void ph_tf_gelu_tangent_backward(double *dx_t, const double *dy,
                                  const double *dy_t, const double *x,
                                  const double *x_t, size_t n);
@@ -108,9 +108,9 @@ void ph_tf_gelu_tangent_backward_d(double *dx_t, const double *dy,
  * results to rounding). */
 size_t ph_tf_attn_work_size(size_t T);
 
-void ph_tf_attn_forward(double *o, double *p, const double *q,
-                        const double *k, const double *v, size_t B, size_t T,
-                        size_t d, size_t nh);
+void ph_tf_attn_forward(double *o, double *p, const double *q, const double *k,
+                        const double *v, size_t B, size_t T, size_t d,
+                        size_t nh);
 void ph_tf_attn_backward(double *dq, double *dk, double *dv, const double *dout,
                          const double *q, const double *k, const double *v,
                          const double *p, double *work, size_t B, size_t T,
@@ -121,14 +121,11 @@ void ph_tf_attn_tangent_forward(double *o_t, double *p_t, const double *q,
                                 const double *k_t, const double *v_t,
                                 double *work, size_t B, size_t T, size_t d,
                                 size_t nh);
-void ph_tf_attn_tangent_backward(double *dq_t, double *dk_t, double *dv_t,
-                                 const double *dout, const double *dout_t,
-                                 const double *q, const double *k,
-                                 const double *v, const double *p,
-                                 const double *q_t, const double *k_t,
-                                 const double *v_t, const double *p_t,
-                                 double *work, size_t B, size_t T, size_t d,
-                                 size_t nh);
+void ph_tf_attn_tangent_backward(
+    double *dq_t, double *dk_t, double *dv_t, const double *dout,
+    const double *dout_t, const double *q, const double *k, const double *v,
+    const double *p, const double *q_t, const double *k_t, const double *v_t,
+    const double *p_t, double *work, size_t B, size_t T, size_t d, size_t nh);
 
 void ph_tf_attn_forward_ref(double *o, double *p, const double *q,
                             const double *k, const double *v, size_t B,
@@ -144,14 +141,11 @@ void ph_tf_attn_tangent_forward_ref(double *o_t, double *p_t, const double *q,
                                     const double *k_t, const double *v_t,
                                     double *work, size_t B, size_t T, size_t d,
                                     size_t nh);
-void ph_tf_attn_tangent_backward_ref(double *dq_t, double *dk_t, double *dv_t,
-                                     const double *dout, const double *dout_t,
-                                     const double *q, const double *k,
-                                     const double *v, const double *p,
-                                     const double *q_t, const double *k_t,
-                                     const double *v_t, const double *p_t,
-                                     double *work, size_t B, size_t T,
-                                     size_t d, size_t nh);
+void ph_tf_attn_tangent_backward_ref(
+    double *dq_t, double *dk_t, double *dv_t, const double *dout,
+    const double *dout_t, const double *q, const double *k, const double *v,
+    const double *p, const double *q_t, const double *k_t, const double *v_t,
+    const double *p_t, double *work, size_t B, size_t T, size_t d, size_t nh);
 
 /* ---- softmax cross-entropy over positions, target −1 = ignored ------------
  * z (N, C) logits, y (N) targets in [−1, C), p (N, C) softmax saved by

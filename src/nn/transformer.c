@@ -28,16 +28,15 @@
 
 /* Offsets of one block's tensors in θ. */
 typedef struct tf_lo {
-  size_t ln1g, ln1b, wq, bq, wk, bk, wv, bv, wo, bo, ln2g, ln2b, w1, b1, w2,
-      b2;
+  size_t ln1g, ln1b, wq, bq, wk, bk, wv, bv, wo, bo, ln2g, ln2b, w1, b1, w2, b2;
 } tf_lo;
 
 /* Per-layer saved activations (N = B·T rows) and their tangents. */
 typedef struct tf_lb {
   double *a, *mean1, *rstd1, *q, *k, *v, *P, *o, *mid, *c, *mean2, *rstd2, *u,
-      *g;                                         /* (N,d) but u,g (N,F);
-                                                     P (B,nh,T,T); mean,
-                                                     rstd (N) */
+      *g; /* (N,d) but u,g (N,F);
+             P (B,nh,T,T); mean,
+             rstd (N) */
   double *a_t, *q_t, *k_t, *v_t, *P_t, *o_t, *mid_t, *c_t, *u_t, *g_t;
   double *gd1, *gd2; /* (N, F) GELU′ and GELU″ at u */
 } tf_lb;
@@ -51,8 +50,8 @@ typedef struct tf_obj {
   ph_transformer_config cfg;
   ph_block *blocks;
   size_t wte, wpe, lnfg, lnfb, headw, headb;
-  tf_lo *lo;  /* (L) */
-  tf_lb *lb;  /* (L) */
+  tf_lo *lo; /* (L) */
+  tf_lb *lb; /* (L) */
   double *arena;
   int32_t *tgt;          /* (Bmax·T) */
   double *tok;           /* (Bmax, T) */
@@ -160,7 +159,9 @@ static void dense_tbwd(double *dxt, double *dWt, double *dbt, const double *dy,
                 (int)out, 1.0, dy, (int)out, Wt, (int)in, 1.0, dxt, (int)in);
 }
 
-static void zero(double *x, size_t n) { memset(x, 0, n * sizeof *x); }
+static void zero(double *x, size_t n) {
+  memset(x, 0, n * sizeof *x);
+}
 
 static void add_into(double *y, const double *x, size_t n) {
   for (size_t i = 0; i < n; i++) y[i] += x[i];
@@ -203,20 +204,17 @@ static void run_tangent(tf_obj *m, const double *th, const double *v,
                         size_t B) {
   const ph_transformer_config *c = &m->cfg;
   size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T;
-  ph_tf_embed_tangent_forward(m->res_t[0], m->tok, v + m->wte, v + m->wpe, B,
-                              T, d);
+  ph_tf_embed_tangent_forward(m->res_t[0], m->tok, v + m->wte, v + m->wpe, B, T,
+                              d);
   for (size_t l = 0; l < c->n_layers; l++) {
     const tf_lo *o = &m->lo[l];
     tf_lb *b = &m->lb[l];
     const double *x = m->res[l], *xt = m->res_t[l];
     ph_tf_layernorm_tangent_forward(b->a_t, x, xt, th + o->ln1g, v + o->ln1g,
                                     v + o->ln1b, b->mean1, b->rstd1, N, d);
-    dense_tfwd(b->q_t, b->a, b->a_t, th + o->wq, v + o->wq, v + o->bq, N, d,
-               d);
-    dense_tfwd(b->k_t, b->a, b->a_t, th + o->wk, v + o->wk, v + o->bk, N, d,
-               d);
-    dense_tfwd(b->v_t, b->a, b->a_t, th + o->wv, v + o->wv, v + o->bv, N, d,
-               d);
+    dense_tfwd(b->q_t, b->a, b->a_t, th + o->wq, v + o->wq, v + o->bq, N, d, d);
+    dense_tfwd(b->k_t, b->a, b->a_t, th + o->wk, v + o->wk, v + o->bk, N, d, d);
+    dense_tfwd(b->v_t, b->a, b->a_t, th + o->wv, v + o->wv, v + o->bv, N, d, d);
     ph_tf_attn_tangent_forward(b->o_t, b->P_t, b->q, b->k, b->v, b->P, b->q_t,
                                b->k_t, b->v_t, m->work, B, T, d, c->n_heads);
     dense_tfwd(b->mid_t, b->o, b->o_t, th + o->wo, v + o->wo, v + o->bo, N, d,
@@ -225,32 +223,30 @@ static void run_tangent(tf_obj *m, const double *th, const double *v,
     ph_tf_layernorm_tangent_forward(b->c_t, b->mid, b->mid_t, th + o->ln2g,
                                     v + o->ln2g, v + o->ln2b, b->mean2,
                                     b->rstd2, N, d);
-    dense_tfwd(b->u_t, b->c, b->c_t, th + o->w1, v + o->w1, v + o->b1, N, d,
-               F);
+    dense_tfwd(b->u_t, b->c, b->c_t, th + o->w1, v + o->w1, v + o->b1, N, d, F);
     ph_tf_gelu_tangent_forward_d(b->g_t, b->gd1, b->u_t, N * F);
     dense_tfwd(m->res_t[l + 1], b->g, b->g_t, th + o->w2, v + o->w2, v + o->b2,
                N, F, d);
     add_into(m->res_t[l + 1], b->mid_t, N * d);
   }
-  ph_tf_layernorm_tangent_forward(m->f_t, m->res[c->n_layers],
-                                  m->res_t[c->n_layers], th + m->lnfg,
-                                  v + m->lnfg, v + m->lnfb, m->meanf, m->rstdf,
-                                  N, d);
-  dense_tfwd(m->z_t, m->f, m->f_t, th + m->headw, v + m->headw, v + m->headb,
-             N, d, c->vocab);
+  ph_tf_layernorm_tangent_forward(
+      m->f_t, m->res[c->n_layers], m->res_t[c->n_layers], th + m->lnfg,
+      v + m->lnfg, v + m->lnfb, m->meanf, m->rstdf, N, d);
+  dense_tfwd(m->z_t, m->f, m->f_t, th + m->headw, v + m->headw, v + m->headb, N,
+             d, c->vocab);
 }
 
 /* From the logits' adjoint m->dz: grad += ∂L/∂θ. With v non-NULL also the
  * R-operator from m->dz_t: hv += its tangent (run_tangent(v) must have run). */
-static void run_backward(tf_obj *m, const double *th, const double *v,
-                         size_t B, double *grad, double *hv) {
+static void run_backward(tf_obj *m, const double *th, const double *v, size_t B,
+                         double *grad, double *hv) {
   const ph_transformer_config *c = &m->cfg;
   size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T,
          nh = c->n_heads, L = c->n_layers;
   int tan = v != NULL;
   zero(m->df, N * d);
-  dense_bwd(m->df, grad + m->headw, grad + m->headb, m->dz, m->f,
-            th + m->headw, N, d, c->vocab);
+  dense_bwd(m->df, grad + m->headw, grad + m->headb, m->dz, m->f, th + m->headw,
+            N, d, c->vocab);
   zero(m->dres, N * d);
   ph_tf_layernorm_backward(m->dres, grad + m->lnfg, grad + m->lnfb, m->df,
                            m->res[L], th + m->lnfg, m->meanf, m->rstdf, N, d);
@@ -259,10 +255,9 @@ static void run_backward(tf_obj *m, const double *th, const double *v,
     dense_tbwd(m->df_t, hv + m->headw, hv + m->headb, m->dz, m->dz_t, m->f,
                m->f_t, th + m->headw, v + m->headw, N, d, c->vocab);
     zero(m->dres_t, N * d);
-    ph_tf_layernorm_tangent_backward(m->dres_t, hv + m->lnfg, hv + m->lnfb,
-                                     m->df, m->df_t, m->res[L], m->res_t[L],
-                                     th + m->lnfg, v + m->lnfg, m->meanf,
-                                     m->rstdf, N, d);
+    ph_tf_layernorm_tangent_backward(
+        m->dres_t, hv + m->lnfg, hv + m->lnfb, m->df, m->df_t, m->res[L],
+        m->res_t[L], th + m->lnfg, v + m->lnfg, m->meanf, m->rstdf, N, d);
   }
   for (size_t l = L; l-- > 0;) {
     const tf_lo *o = &m->lo[l];
@@ -274,8 +269,8 @@ static void run_backward(tf_obj *m, const double *th, const double *v,
     zero(m->du, N * F);
     ph_tf_gelu_backward_d(m->du, m->dg, b->gd1, N * F);
     zero(m->dc, N * d);
-    dense_bwd(m->dc, grad + o->w1, grad + o->b1, m->du, b->c, th + o->w1, N,
-              d, F);
+    dense_bwd(m->dc, grad + o->w1, grad + o->b1, m->du, b->c, th + o->w1, N, d,
+              F);
     if (tan) {
       zero(m->dg_t, N * F);
       dense_tbwd(m->dg_t, hv + o->w2, hv + o->b2, m->dres, m->dres_t, b->g,
@@ -330,13 +325,12 @@ static void run_backward(tf_obj *m, const double *th, const double *v,
           m->res_t[l], th + o->ln1g, v + o->ln1g, b->mean1, b->rstd1, N, d);
     }
     ph_tf_layernorm_backward(m->dres, grad + o->ln1g, grad + o->ln1b, m->da,
-                             m->res[l], th + o->ln1g, b->mean1, b->rstd1, N,
-                             d);
+                             m->res[l], th + o->ln1g, b->mean1, b->rstd1, N, d);
   }
   ph_tf_embed_backward(grad + m->wte, grad + m->wpe, m->dres, m->tok, B, T, d);
   if (tan)
-    ph_tf_embed_tangent_backward(hv + m->wte, hv + m->wpe, m->dres_t, m->tok,
-                                 B, T, d);
+    ph_tf_embed_tangent_backward(hv + m->wte, hv + m->wpe, m->dres_t, m->tok, B,
+                                 T, d);
 }
 
 /* ------------------------------------------------------------- batching */
@@ -381,8 +375,7 @@ static void gather(tf_obj *m, const ph_batch *bt, size_t i0, size_t B) {
 static ph_status need_targets(const tf_obj *m, size_t cnt, ph_error *err) {
   if (cnt == 0)
     return ph_error_set(err, PH_ERR_ARG,
-                        "%s: the batch has no position with a target",
-                        m->name);
+                        "%s: the batch has no position with a target", m->name);
   return PH_OK;
 }
 
@@ -451,8 +444,8 @@ static ph_status tf_ggnvp(void *ctx, const double *th, const ph_batch *bt,
     ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
     /* dz = H_z ż (scaled): the tangent of the CE adjoint with dloss_t = 0. */
     zero(m->dz, B * T * V);
-    ph_tf_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
-                                V, scale);
+    ph_tf_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T, V,
+                                scale);
     run_backward(m, th, NULL, B, gv, NULL);
   }
   return PH_OK;
@@ -512,8 +505,8 @@ static void add_block(tf_obj *m, size_t *nb, size_t *off, const char *name,
   b->offset = *off;
   b->size = r * cols;
   b->kind = kind;
-  b->ndim = cols > 1 || kind == PH_BLOCK_WEIGHT || kind == PH_BLOCK_EMBED ? 2
-                                                                        : 1;
+  b->ndim =
+      cols > 1 || kind == PH_BLOCK_WEIGHT || kind == PH_BLOCK_EMBED ? 2 : 1;
   b->shape[0] = r;
   if (b->ndim == 2) b->shape[1] = cols;
   b->fan_out = r;
@@ -578,28 +571,61 @@ static size_t carve(tf_obj *m, double *base) {
   }
   for (size_t l = 0; l < c->n_layers; l++) {
     tf_lb *b = &m->lb[l];
-    TAKE(b->a, N * d); TAKE(b->q, N * d); TAKE(b->k, N * d);
-    TAKE(b->v, N * d); TAKE(b->o, N * d); TAKE(b->mid, N * d);
-    TAKE(b->c, N * d); TAKE(b->u, N * F); TAKE(b->g, N * F);
+    TAKE(b->a, N * d);
+    TAKE(b->q, N * d);
+    TAKE(b->k, N * d);
+    TAKE(b->v, N * d);
+    TAKE(b->o, N * d);
+    TAKE(b->mid, N * d);
+    TAKE(b->c, N * d);
+    TAKE(b->u, N * F);
+    TAKE(b->g, N * F);
     TAKE(b->P, PT);
-    TAKE(b->mean1, N); TAKE(b->rstd1, N); TAKE(b->mean2, N);
+    TAKE(b->mean1, N);
+    TAKE(b->rstd1, N);
+    TAKE(b->mean2, N);
     TAKE(b->rstd2, N);
-    TAKE(b->a_t, N * d); TAKE(b->q_t, N * d); TAKE(b->k_t, N * d);
-    TAKE(b->v_t, N * d); TAKE(b->o_t, N * d); TAKE(b->mid_t, N * d);
-    TAKE(b->c_t, N * d); TAKE(b->u_t, N * F); TAKE(b->g_t, N * F);
+    TAKE(b->a_t, N * d);
+    TAKE(b->q_t, N * d);
+    TAKE(b->k_t, N * d);
+    TAKE(b->v_t, N * d);
+    TAKE(b->o_t, N * d);
+    TAKE(b->mid_t, N * d);
+    TAKE(b->c_t, N * d);
+    TAKE(b->u_t, N * F);
+    TAKE(b->g_t, N * F);
     TAKE(b->P_t, PT);
-    TAKE(b->gd1, N * F); TAKE(b->gd2, N * F);
+    TAKE(b->gd1, N * F);
+    TAKE(b->gd2, N * F);
   }
-  TAKE(m->f, N * d); TAKE(m->f_t, N * d); TAKE(m->meanf, N);
-  TAKE(m->rstdf, N); TAKE(m->z, N * V); TAKE(m->z_t, N * V);
-  TAKE(m->p, N * V); TAKE(m->dz, N * V); TAKE(m->dz_t, N * V);
-  TAKE(m->dres, N * d); TAKE(m->da, N * d); TAKE(m->dq, N * d);
-  TAKE(m->dk, N * d); TAKE(m->dv, N * d); TAKE(m->dob, N * d);
-  TAKE(m->dc, N * d); TAKE(m->df, N * d); TAKE(m->dg, N * F);
+  TAKE(m->f, N * d);
+  TAKE(m->f_t, N * d);
+  TAKE(m->meanf, N);
+  TAKE(m->rstdf, N);
+  TAKE(m->z, N * V);
+  TAKE(m->z_t, N * V);
+  TAKE(m->p, N * V);
+  TAKE(m->dz, N * V);
+  TAKE(m->dz_t, N * V);
+  TAKE(m->dres, N * d);
+  TAKE(m->da, N * d);
+  TAKE(m->dq, N * d);
+  TAKE(m->dk, N * d);
+  TAKE(m->dv, N * d);
+  TAKE(m->dob, N * d);
+  TAKE(m->dc, N * d);
+  TAKE(m->df, N * d);
+  TAKE(m->dg, N * F);
   TAKE(m->du, N * F);
-  TAKE(m->dres_t, N * d); TAKE(m->da_t, N * d); TAKE(m->dq_t, N * d);
-  TAKE(m->dk_t, N * d); TAKE(m->dv_t, N * d); TAKE(m->dob_t, N * d);
-  TAKE(m->dc_t, N * d); TAKE(m->df_t, N * d); TAKE(m->dg_t, N * F);
+  TAKE(m->dres_t, N * d);
+  TAKE(m->da_t, N * d);
+  TAKE(m->dq_t, N * d);
+  TAKE(m->dk_t, N * d);
+  TAKE(m->dv_t, N * d);
+  TAKE(m->dob_t, N * d);
+  TAKE(m->dc_t, N * d);
+  TAKE(m->df_t, N * d);
+  TAKE(m->dg_t, N * F);
   TAKE(m->du_t, N * F);
   TAKE(m->work, ph_tf_attn_work_size(T));
   TAKE(m->gscratch, m->base.n);
@@ -666,8 +692,7 @@ ph_status ph_transformer_create(const char *spec, const ph_dataset *data,
   }
   layout(m, &o->n_blocks, &o->n);
   size_t total = carve(m, NULL);
-  m->arena = ph_calloc(total, sizeof *m->arena, "transformer activations",
-                       err);
+  m->arena = ph_calloc(total, sizeof *m->arena, "transformer activations", err);
   if (!m->arena) {
     tf_destroy(o);
     return PH_ERR_NOMEM;

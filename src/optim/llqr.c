@@ -40,7 +40,8 @@
 
 double *ph_precond_block_data(ph_precond *p, size_t i, int which, size_t *len);
 size_t ph_precond_n_blocks(const ph_precond *p);
-void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off, size_t *size);
+void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off,
+                            size_t *size);
 int ph_precond_block_is_kron(const ph_precond *p, size_t i);
 
 static ph_status metric(ph_optim *o, ph_objective *obj, const double *theta,
@@ -59,7 +60,9 @@ static ph_status metric(ph_optim *o, ph_objective *obj, const double *theta,
   return PH_OK;
 }
 
-ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, const ph_batch *b, ph_step_info *info, ph_error *err) {
+ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj,
+                          const ph_batch *b, ph_step_info *info,
+                          ph_error *err) {
   const ph_optim_config *c = &o->cfg;
   size_t n = o->n;
   if (!o->Pnew) {
@@ -77,7 +80,8 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
         ph_precond_block_range(o->Pnew, bi, &off, &sz);
         if (sz > kt) kt = sz;
       }
-    if (!(o->ktmp = ph_calloc(kt, sizeof(double), "llqr kronecker scratch", err)))
+    if (!(o->ktmp =
+              ph_calloc(kt, sizeof(double), "llqr kronecker scratch", err)))
       return PH_ERR_NOMEM;
   }
   /* warm start from the current EMA */
@@ -86,7 +90,8 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
   ph_precond_to_flat(o->P, flat);
   PH_TRY(ph_precond_from_flat(o->Pnew, flat, fs, err));
   memset(o->im, 0, fs * sizeof(double));
-  double *g = o->t, *r = o->r, *delta = o->delta; /* o->t: θ+ε scratch, free here */
+  double *g = o->t, *r = o->r,
+         *delta = o->delta; /* o->t: θ+ε scratch, free here */
   double loss;
   info->n_grad++;
   PH_TRY(ph_objective_loss_grad(obj, theta, b, &loss, g, err));
@@ -124,17 +129,19 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
         double *tmp = o->ktmp; /* (rows, cols) */
         double norm = -1.0 / (kscale * (blk_g2 + 1e-300));
         /* ∂J/∂A = −R B Gᵀ : tmp = R B (rows, cols); grad_A = tmp Gᵀ */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols,
-                    (int)cols, 1.0, R, (int)cols, Bm, (int)cols, 0.0, tmp, (int)cols);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)rows,
-                    (int)cols, norm, tmp, (int)cols, G, (int)cols, 0.0, grad, (int)rows);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows,
+                    (int)cols, (int)cols, 1.0, R, (int)cols, Bm, (int)cols, 0.0,
+                    tmp, (int)cols);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows,
+                    (int)rows, (int)cols, norm, tmp, (int)cols, G, (int)cols,
+                    0.0, grad, (int)rows);
         /* ∂J/∂B = −Rᵀ A G : tmp = A G (rows, cols); grad_B = Rᵀ tmp */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)cols,
-                    (int)rows, 1.0, A, (int)rows, G, (int)cols, 0.0, tmp,
-                    (int)cols);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols, (int)cols,
-                    (int)rows, norm, R, (int)cols, tmp, (int)cols, 0.0, grad + la,
-                    (int)cols);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows,
+                    (int)cols, (int)rows, 1.0, A, (int)rows, G, (int)cols, 0.0,
+                    tmp, (int)cols);
+        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)cols,
+                    (int)cols, (int)rows, norm, R, (int)cols, tmp, (int)cols,
+                    0.0, grad + la, (int)cols);
         sz = la + lb;
       }
       if (!ph_precond_block_is_kron(o->Pnew, bi)) sz = la;
@@ -163,7 +170,7 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj, c
   o->n_refresh++;
   double beta = c->ema_beta;
   double w = o->ema_warm ? 1 - beta
-                        : (1 - beta) / (1 - pow(beta, (double)o->n_refresh));
+                         : (1 - beta) / (1 - pow(beta, (double)o->n_refresh));
   PH_TRY(ph_precond_ema_merge(o->P, o->Pnew, 1 - w, err));
   return PH_OK;
 }

@@ -15,16 +15,18 @@
 const char *const PH_OPTIM_NAMES[OPT_COUNT] = {
     "sgd", "adamw", "sam", "asam", "fisher-sam", "fsam", "llqr", "llqr-sam"};
 
-ph_status ph_optim_config_default(const char *name, ph_optim_config *c, ph_error *err) {
+ph_status ph_optim_config_default(const char *name, ph_optim_config *c,
+                                  ph_error *err) {
   memset(c, 0, sizeof *c);
   int k = -1;
   for (int i = 0; i < OPT_COUNT; i++)
     if (strcmp(name, PH_OPTIM_NAMES[i]) == 0) k = i;
   if (k < 0)
-    return ph_error_set(err, PH_ERR_ARG,
-                        "unknown optimiser '%s' (sgd, adamw, sam, asam, fisher-sam, "
-                        "fsam, llqr, llqr-sam)",
-                        name);
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "unknown optimiser '%s' (sgd, adamw, sam, asam, fisher-sam, "
+        "fsam, llqr, llqr-sam)",
+        name);
   snprintf(c->name, sizeof c->name, "%s", name);
   c->lr = k == OPT_ADAMW ? 1e-3 : 0.05;
   c->momentum = 0.9;
@@ -32,8 +34,12 @@ ph_status ph_optim_config_default(const char *name, ph_optim_config *c, ph_error
   c->beta2 = 0.999;
   c->eps = 1e-8;
   c->outer = k == OPT_ADAMW ? PH_OUTER_ADAMW : PH_OUTER_SGD;
-  c->rho = k == OPT_SAM ? 0.05 : k == OPT_ASAM ? 0.5 : k == OPT_FISHER_SAM ? 0.1
-           : k == OPT_FSAM ? 0.05 : k == OPT_LLQR_SAM ? 0.1 : 0;
+  c->rho = k == OPT_SAM          ? 0.05
+           : k == OPT_ASAM       ? 0.5
+           : k == OPT_FISHER_SAM ? 0.1
+           : k == OPT_FSAM       ? 0.05
+           : k == OPT_LLQR_SAM   ? 0.1
+                                 : 0;
   c->asam_eta = 0.01;
   c->fisher_eta = 1.0;
   c->fsam_beta = 0.9;
@@ -52,14 +58,14 @@ ph_status ph_optim_config_default(const char *name, ph_optim_config *c, ph_error
 ph_status ph_optim_config_validate(const ph_optim_config *c, ph_error *err) {
   ph_optim_config tmp;
   PH_TRY(ph_optim_config_default(c->name, &tmp, err));
-#define RANGE(x, lo, hi, name)                                                   \
-  if (!((x) >= (lo) && (x) <= (hi)))                                              \
-    return ph_error_set(err, PH_ERR_ARG, "%s %g is out of range [%g, %g]", name, \
-                        (double)(x), (double)(lo), (double)(hi));
-#define HALF(x, lo, hi, name)                                                    \
-  if (!((x) >= (lo) && (x) < (hi)))                                               \
-    return ph_error_set(err, PH_ERR_ARG, "%s %g is out of range [%g, %g)", name, \
-                        (double)(x), (double)(lo), (double)(hi));
+#define RANGE(x, lo, hi, name)                                                 \
+  if (!((x) >= (lo) && (x) <= (hi)))                                           \
+    return ph_error_set(err, PH_ERR_ARG, "%s %g is out of range [%g, %g]",     \
+                        name, (double)(x), (double)(lo), (double)(hi));
+#define HALF(x, lo, hi, name)                                                  \
+  if (!((x) >= (lo) && (x) < (hi)))                                            \
+    return ph_error_set(err, PH_ERR_ARG, "%s %g is out of range [%g, %g)",     \
+                        name, (double)(x), (double)(lo), (double)(hi));
   RANGE(c->lr, 0, 1e6, "--lr");
   HALF(c->momentum, 0, 1, "--momentum");
   RANGE(c->weight_decay, 0, 1e3, "--wd");
@@ -77,15 +83,19 @@ ph_status ph_optim_config_validate(const ph_optim_config *c, ph_error *err) {
   RANGE(c->damping, 0, 1e12, "--damping");
   RANGE(c->curvature_floor, 0, 1e12, "--curvature-floor");
   if (c->m_sharpness > 0 && strcmp(c->name, "sam") != 0)
-    return ph_error_set(err, PH_ERR_ARG, "--m-sharpness applies to sam only, not %s", c->name);
-  if (c->refresh_every < 1) return ph_error_set(err, PH_ERR_ARG, "--refresh must be at least 1");
-  if (c->refresh_batch < 1) return ph_error_set(err, PH_ERR_ARG, "--refresh-batch must be at least 1");
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--m-sharpness applies to sam only, not %s", c->name);
+  if (c->refresh_every < 1)
+    return ph_error_set(err, PH_ERR_ARG, "--refresh must be at least 1");
+  if (c->refresh_batch < 1)
+    return ph_error_set(err, PH_ERR_ARG, "--refresh-batch must be at least 1");
 #undef RANGE
 #undef HALF
   return PH_OK;
 }
 
-ph_status ph_optim_create(const ph_optim_config *cfg, const ph_objective *obj, ph_optim **out, ph_error *err) {
+ph_status ph_optim_create(const ph_optim_config *cfg, const ph_objective *obj,
+                          ph_optim **out, ph_error *err) {
   *out = NULL;
   PH_TRY(ph_optim_config_validate(cfg, err));
   ph_optim *o = ph_calloc(1, sizeof *o, "optimiser", err);
@@ -103,7 +113,8 @@ ph_status ph_optim_create(const ph_optim_config *cfg, const ph_objective *obj, p
       return PH_ERR_NOMEM;
     }
   if (o->kind == OPT_LLQR || o->kind == OPT_LLQR_SAM) {
-    o->P = ph_precond_create(o->n, obj->n_blocks, obj->blocks, cfg->precond_kind, err);
+    o->P = ph_precond_create(o->n, obj->n_blocks, obj->blocks,
+                             cfg->precond_kind, err);
     if (!o->P) {
       ph_optim_free(o);
       return PH_ERR_NOMEM;
@@ -115,19 +126,37 @@ ph_status ph_optim_create(const ph_optim_config *cfg, const ph_objective *obj, p
 
 void ph_optim_free(ph_optim *o) {
   if (!o) return;
-  free(o->m); free(o->v); free(o->gbar); free(o->g); free(o->d); free(o->t); free(o->e);
-  free(o->ib); free(o->im); free(o->r); free(o->delta); free(o->ktmp);
-  free(o->w); free(o->midx);
+  free(o->m);
+  free(o->v);
+  free(o->gbar);
+  free(o->g);
+  free(o->d);
+  free(o->t);
+  free(o->e);
+  free(o->ib);
+  free(o->im);
+  free(o->r);
+  free(o->delta);
+  free(o->ktmp);
+  free(o->w);
+  free(o->midx);
   ph_precond_free(o->P);
   ph_precond_free(o->Pnew);
   free(o);
 }
 
-const ph_optim_config *ph_optim_get_config(const ph_optim *o) { return &o->cfg; }
-const ph_precond *ph_optim_precond(const ph_optim *o) { return o->P; }
+const ph_optim_config *ph_optim_get_config(const ph_optim *o) {
+  return &o->cfg;
+}
+const ph_precond *ph_optim_precond(const ph_optim *o) {
+  return o->P;
+}
 
-ph_status ph_optim_set_precond(ph_optim *o, const ph_precond *p, ph_error *err) {
-  if (!o->P) return ph_error_set(err, PH_ERR_ARG, "%s has no preconditioner", o->cfg.name);
+ph_status ph_optim_set_precond(ph_optim *o, const ph_precond *p,
+                               ph_error *err) {
+  if (!o->P)
+    return ph_error_set(err, PH_ERR_ARG, "%s has no preconditioner",
+                        o->cfg.name);
   ph_precond *c = ph_precond_copy(p, err);
   if (!c) return PH_ERR_NOMEM;
   ph_precond_free(o->P);
@@ -138,17 +167,21 @@ ph_status ph_optim_set_precond(ph_optim *o, const ph_precond *p, ph_error *err) 
   return PH_OK;
 }
 
-ph_status ph_optim_refresh(ph_optim *o, const double *theta, ph_objective *obj, const ph_batch *b, ph_error *err) {
-  if (!o->P) return ph_error_set(err, PH_ERR_ARG, "%s has no preconditioner", o->cfg.name);
+ph_status ph_optim_refresh(ph_optim *o, const double *theta, ph_objective *obj,
+                           const ph_batch *b, ph_error *err) {
+  if (!o->P)
+    return ph_error_set(err, PH_ERR_ARG, "%s has no preconditioner",
+                        o->cfg.name);
   ph_step_info info;
   memset(&info, 0, sizeof info);
   return ph_llqr_refresh(o, theta, obj, b, &info, err);
 }
 
 /* g' = ∇L_B(θ + ε) into o->d. */
-static ph_status perturbed_grad(ph_optim *o, const double *theta, const double *eps,
-                                ph_objective *obj, const ph_batch *b,
-                                ph_step_info *info, ph_error *err) {
+static ph_status perturbed_grad(ph_optim *o, const double *theta,
+                                const double *eps, ph_objective *obj,
+                                const ph_batch *b, ph_step_info *info,
+                                ph_error *err) {
   for (size_t i = 0; i < o->n; i++) o->t[i] = theta[i] + eps[i];
   double l2;
   info->n_grad++;
@@ -166,15 +199,17 @@ static void scale_to(double *e, const double *s, size_t n, double rho) {
  * gradient g_k and contributes ∇L_k(θ + ε_k). The direction is the
  * size-weighted mean of those, g the size-weighted mean of the g_k (= ∇L_B,
  * the loss being a mean over examples). Into o->g and o->d. */
-static ph_status sam_m_sharp(ph_optim *o, const double *theta, ph_objective *obj,
-                             const ph_batch *batch, double *loss,
-                             ph_step_info *info, ph_error *err) {
+static ph_status sam_m_sharp(ph_optim *o, const double *theta,
+                             ph_objective *obj, const ph_batch *batch,
+                             double *loss, ph_step_info *info, ph_error *err) {
   size_t n = o->n, nb = batch->n, m = o->cfg.m_sharpness;
-  if (!o->w && !(o->w = ph_calloc(n, sizeof(double), "m-sharpness gradient", err)))
+  if (!o->w &&
+      !(o->w = ph_calloc(n, sizeof(double), "m-sharpness gradient", err)))
     return PH_ERR_NOMEM;
   if (o->midx_cap < nb) {
     size_t *ni = realloc(o->midx, nb * sizeof *ni);
-    if (!ni) return ph_error_set(err, PH_ERR_NOMEM, "m-sharpness: out of memory");
+    if (!ni)
+      return ph_error_set(err, PH_ERR_NOMEM, "m-sharpness: out of memory");
     o->midx = ni;
     o->midx_cap = nb;
   }
@@ -200,7 +235,10 @@ static ph_status sam_m_sharp(ph_optim *o, const double *theta, ph_objective *obj
   return PH_OK;
 }
 
-ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_batch *batch, double lr, ph_batch_source *fresh, ph_step_info *info, ph_error *err) {
+ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj,
+                        const ph_batch *batch, double lr,
+                        ph_batch_source *fresh, ph_step_info *info,
+                        ph_error *err) {
   ph_step_info local;
   if (!info) info = &local;
   memset(info, 0, sizeof *info);
@@ -208,7 +246,8 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
   size_t n = o->n;
   double *g = o->g, *d = o->d, *e = o->e;
   double loss;
-  int msharp = o->kind == OPT_SAM && c->m_sharpness > 0 && c->m_sharpness < batch->n;
+  int msharp =
+      o->kind == OPT_SAM && c->m_sharpness > 0 && c->m_sharpness < batch->n;
   if (msharp) {
     PH_TRY(sam_m_sharp(o, theta, obj, batch, &loss, info, err));
   } else {
@@ -226,9 +265,7 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
   }
   switch (o->kind) {
   case OPT_SGD:
-  case OPT_ADAMW:
-    memcpy(d, g, n * sizeof *d);
-    break;
+  case OPT_ADAMW: memcpy(d, g, n * sizeof *d); break;
   case OPT_SAM:
     if (msharp) break; /* direction already in d */
     scale_to(e, g, n, c->rho);
@@ -247,7 +284,8 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
     double nr = 0;
     for (size_t i = 0; i < n; i++) nr += e[i] * e[i] * g[i] * g[i];
     nr = sqrt(nr);
-    for (size_t i = 0; i < n; i++) e[i] = c->rho * e[i] * e[i] * g[i] / (nr + 1e-12);
+    for (size_t i = 0; i < n; i++)
+      e[i] = c->rho * e[i] * e[i] * g[i] / (nr + 1e-12);
     info->rho = c->rho;
     PH_TRY(perturbed_grad(o, theta, e, obj, batch, info, err));
     break;
@@ -275,15 +313,14 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
     PH_TRY(perturbed_grad(o, theta, e, obj, batch, info, err));
     break;
   }
-  case OPT_LLQR:
-    ph_precond_apply(o->P, g, d);
-    break;
+  case OPT_LLQR: ph_precond_apply(o->P, g, d); break;
   case OPT_LLQR_SAM: {
     /* v = U g; ε = ρ v/‖v‖ (or ρ v/√(gᵀv)); g' = ∇L(θ+ε); Δ = U g' */
     ph_precond_apply(o->P, g, d);
     if (c->perturb == PH_PERTURB_DUAL) {
       double q = ph_vec_dot(n, g, d);
-      for (size_t i = 0; i < n; i++) e[i] = c->rho * d[i] / (sqrt(fabs(q)) + 1e-12);
+      for (size_t i = 0; i < n; i++)
+        e[i] = c->rho * d[i] / (sqrt(fabs(q)) + 1e-12);
     } else
       scale_to(e, d, n, c->rho);
     info->rho = c->rho;
@@ -291,19 +328,20 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
     if (!c->perturb_only) ph_precond_apply(o->P, d, d);
     break;
   }
-  default:
-    break;
+  default: break;
   }
   /* outer step; weight decay added after the preconditioner */
   double upd = 0;
   o->t_step++;
   if (c->outer == PH_OUTER_ADAMW) {
     double b1 = c->beta1, b2 = c->beta2;
-    double c1 = 1 - pow(b1, (double)o->t_step), c2 = 1 - pow(b2, (double)o->t_step);
+    double c1 = 1 - pow(b1, (double)o->t_step),
+           c2 = 1 - pow(b2, (double)o->t_step);
     for (size_t i = 0; i < n; i++) {
       o->m[i] = b1 * o->m[i] + (1 - b1) * d[i];
       o->v[i] = b2 * o->v[i] + (1 - b2) * d[i] * d[i];
-      double s = lr * ((o->m[i] / c1) / (sqrt(o->v[i] / c2) + c->eps) + c->weight_decay * theta[i]);
+      double s = lr * ((o->m[i] / c1) / (sqrt(o->v[i] / c2) + c->eps) +
+                       c->weight_decay * theta[i]);
       theta[i] -= s;
       upd += s * s;
     }
@@ -318,7 +356,8 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj, const ph_
   }
   info->update_norm = sqrt(upd);
   if (!ph_vec_all_finite(n, theta))
-    return ph_error_set(err, PH_ERR_NUMERIC, "%s: parameters became non-finite at step %llu",
+    return ph_error_set(err, PH_ERR_NUMERIC,
+                        "%s: parameters became non-finite at step %llu",
                         c->name, (unsigned long long)o->t_step);
   return PH_OK;
 }

@@ -19,41 +19,41 @@
 typedef enum ph_metric { PH_METRIC_GN = 0, PH_METRIC_NEWTON = 1 } ph_metric;
 typedef enum ph_outer { PH_OUTER_SGD = 0, PH_OUTER_ADAMW = 1 } ph_outer;
 typedef enum ph_perturb {
-  PH_PERTURB_L2 = 0,   /* ε = ρ v/‖v‖ */
-  PH_PERTURB_DUAL = 1  /* ε = ρ Ug/√(gᵀUg) */
+  PH_PERTURB_L2 = 0,  /* ε = ρ v/‖v‖ */
+  PH_PERTURB_DUAL = 1 /* ε = ρ Ug/√(gᵀUg) */
 } ph_perturb;
 
 typedef struct ph_optim_config {
   char name[32];
   /* outer step */
-  double lr;            /* base learning rate (the trainer's schedule scales it) */
-  double momentum;      /* heavy ball, 0.9 */
+  double lr;       /* base learning rate (the trainer's schedule scales it) */
+  double momentum; /* heavy ball, 0.9 */
   int nesterov;
-  double weight_decay;  /* added after any preconditioner (decoupled) */
+  double weight_decay;      /* added after any preconditioner (decoupled) */
   double beta1, beta2, eps; /* AdamW */
-  ph_outer outer;       /* for llqr / llqr-sam */
+  ph_outer outer;           /* for llqr / llqr-sam */
   /* SAM family */
-  double rho;           /* 0 = the optimiser's default */
-  size_t m_sharpness;   /* sam only: ε per chunk of m examples; 0 = whole batch */
-  double asam_eta;      /* 0.01 */
-  double fisher_eta;    /* 1.0 */
-  double fsam_beta;     /* 0.9, friendly-SAM gradient EMA */
-  ph_perturb perturb;   /* llqr-sam perturbation norm */
-  int perturb_only;     /* llqr-sam: descend with g' instead of U g' */
+  double rho;         /* 0 = the optimiser's default */
+  size_t m_sharpness; /* sam only: ε per chunk of m examples; 0 = whole batch */
+  double asam_eta;    /* 0.01 */
+  double fisher_eta;  /* 1.0 */
+  double fsam_beta;   /* 0.9, friendly-SAM gradient EMA */
+  ph_perturb perturb; /* llqr-sam perturbation norm */
+  int perturb_only;   /* llqr-sam: descend with g' instead of U g' */
   /* LLQR preconditioner */
   ph_precond_kind precond_kind; /* diagonal by default */
   ph_metric metric;
   size_t refresh_every; /* K outer steps between refreshes */
   size_t inner_steps;   /* 50 */
   double inner_lr;
-  double inner_momentum; /* 0.9 */
-  double inner_clip;     /* 5.0 per block */
-  size_t refresh_batch;  /* 128 */
-  double ema_beta;       /* 0.95 by default; `pothole train --metric newton`
-                           uses 0.9 unless --ema is given */
-  double damping;        /* λ added to the metric in the inner objective (0;
-                           `pothole train --precond kron` uses 0.01) */
-  double curvature_floor;/* how U behaves under negative curvature: see docs */
+  double inner_momentum;  /* 0.9 */
+  double inner_clip;      /* 5.0 per block */
+  size_t refresh_batch;   /* 128 */
+  double ema_beta;        /* 0.95 by default; `pothole train --metric newton`
+                            uses 0.9 unless --ema is given */
+  double damping;         /* λ added to the metric in the inner objective (0;
+                            `pothole train --precond kron` uses 0.01) */
+  double curvature_floor; /* how U behaves under negative curvature: see docs */
 } ph_optim_config;
 
 /* The documented defaults for `name`; PH_ERR_ARG for an unknown name. */
@@ -70,11 +70,11 @@ typedef struct ph_batch_source {
 
 /* What one step did, for logs. */
 typedef struct ph_step_info {
-  double loss;         /* L_B(θ) before the step */
-  double grad_norm;    /* ‖∇L_B(θ)‖ */
-  double update_norm;  /* ‖θ_new − θ‖ */
-  double rho;          /* perturbation radius used (0 if none) */
-  int refreshed;       /* 1 if the preconditioner was refreshed this step */
+  double loss;        /* L_B(θ) before the step */
+  double grad_norm;   /* ‖∇L_B(θ)‖ */
+  double update_norm; /* ‖θ_new − θ‖ */
+  double rho;         /* perturbation radius used (0 if none) */
+  int refreshed;      /* 1 if the preconditioner was refreshed this step */
   size_t n_grad, n_hvp, n_ggnvp; /* products spent in this step */
 } ph_step_info;
 

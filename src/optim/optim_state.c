@@ -18,7 +18,8 @@ ph_status ph_optim_save(const ph_optim *o, ph_ckpt *ck, ph_error *err) {
     size_t fs = ph_precond_flat_size(o->P);
     ph_ckpt *tmp = ck;
     double *buf = malloc(fs * sizeof *buf + 8);
-    if (!buf) return ph_error_set(err, PH_ERR_NOMEM, "optimiser: out of memory");
+    if (!buf)
+      return ph_error_set(err, PH_ERR_NOMEM, "optimiser: out of memory");
     ph_precond_to_flat(o->P, buf);
     ph_status s = ph_ckpt_put_f64(tmp, "precond", buf, fs, err);
     free(buf);

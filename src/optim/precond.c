@@ -19,8 +19,8 @@
 typedef struct pblock {
   int kron;
   size_t off, size, rows, cols;
-  double *u;       /* diag: (size) */
-  double *A, *B;   /* kron: (rows, rows), (cols, cols) */
+  double *u;     /* diag: (size) */
+  double *A, *B; /* kron: (rows, rows), (cols, cols) */
   /* caches: Q diag(λ) Qᵀ of sym(A), sym(B); valid when !dirty */
   double *qa, *la, *qb, *lb;
   int dirty;
@@ -35,7 +35,13 @@ struct ph_precond {
 };
 
 static void block_free(pblock *p) {
-  free(p->u); free(p->A); free(p->B); free(p->qa); free(p->la); free(p->qb); free(p->lb);
+  free(p->u);
+  free(p->A);
+  free(p->B);
+  free(p->qa);
+  free(p->la);
+  free(p->qb);
+  free(p->lb);
 }
 
 void ph_precond_free(ph_precond *p) {
@@ -51,7 +57,8 @@ static ph_precond *alloc_pc(size_t n, size_t n_blocks, ph_error *err) {
   if (!p) return NULL;
   p->n = n;
   p->n_blocks = n_blocks;
-  p->b = ph_calloc(n_blocks ? n_blocks : 1, sizeof *p->b, "preconditioner", err);
+  p->b =
+      ph_calloc(n_blocks ? n_blocks : 1, sizeof *p->b, "preconditioner", err);
   if (!p->b) {
     free(p);
     return NULL;
@@ -85,7 +92,8 @@ static int init_block(ph_precond *p, pblock *b, ph_error *err) {
   return 0;
 }
 
-ph_precond *ph_precond_create(size_t n, size_t n_blocks, const ph_block *blocks, ph_precond_kind kind, ph_error *err) {
+ph_precond *ph_precond_create(size_t n, size_t n_blocks, const ph_block *blocks,
+                              ph_precond_kind kind, ph_error *err) {
   ph_precond *p = alloc_pc(n, n_blocks ? n_blocks : 1, err);
   if (!p) return NULL;
   p->kind = kind;
@@ -141,8 +149,12 @@ ph_precond *ph_precond_copy(const ph_precond *q, ph_error *err) {
   return p;
 }
 
-size_t ph_precond_n(const ph_precond *p) { return p->n; }
-ph_precond_kind ph_precond_get_kind(const ph_precond *p) { return p->kind; }
+size_t ph_precond_n(const ph_precond *p) {
+  return p->n;
+}
+ph_precond_kind ph_precond_get_kind(const ph_precond *p) {
+  return p->kind;
+}
 
 /* out = X G Yᵀ for G (r, c) row-major; out may alias g (work buffer). */
 static void kron_mul(ph_precond *p, const double *X, const double *Y, size_t r,
@@ -158,7 +170,8 @@ void ph_precond_apply(const ph_precond *pc, const double *g, double *out) {
   for (size_t i = 0; i < p->n_blocks; i++) {
     pblock *b = &p->b[i];
     if (!b->kron)
-      for (size_t k = 0; k < b->size; k++) out[b->off + k] = b->u[k] * g[b->off + k];
+      for (size_t k = 0; k < b->size; k++)
+        out[b->off + k] = b->u[k] * g[b->off + k];
     else
       kron_mul(p, b->A, b->B, b->rows, b->cols, g + b->off, out + b->off);
   }
@@ -168,8 +181,10 @@ void ph_precond_apply(const ph_precond *pc, const double *g, double *out) {
  * keep Q row-major with eigenvectors as columns) and floored λ. */
 static int sym_eig(const double *M, size_t m, double *Q, double *lam) {
   for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < m; j++) Q[i * m + j] = 0.5 * (M[i * m + j] + M[j * m + i]);
-  if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)m, Q, (lapack_int)m, lam))
+    for (size_t j = 0; j < m; j++)
+      Q[i * m + j] = 0.5 * (M[i * m + j] + M[j * m + i]);
+  if (LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'U', (lapack_int)m, Q,
+                     (lapack_int)m, lam))
     return -1;
   for (size_t i = 0; i < m; i++)
     if (!(lam[i] > PH_PRECOND_EIG_FLOOR)) lam[i] = PH_PRECOND_EIG_FLOOR;
@@ -182,15 +197,18 @@ static void sym_fun(const double *Q, const double *lam, size_t m, double power,
   for (size_t i = 0; i < m; i++)
     for (size_t j = 0; j <= i; j++) {
       double s = 0;
-      for (size_t k = 0; k < m; k++) s += Q[i * m + k] * pow(lam[k], power) * Q[j * m + k];
+      for (size_t k = 0; k < m; k++)
+        s += Q[i * m + k] * pow(lam[k], power) * Q[j * m + k];
       out[i * m + j] = out[j * m + i] = s;
     }
 }
 
 static ph_status refresh(pblock *b, ph_error *err) {
   if (!b->dirty) return PH_OK;
-  if (sym_eig(b->A, b->rows, b->qa, b->la) || sym_eig(b->B, b->cols, b->qb, b->lb))
-    return ph_error_set(err, PH_ERR_NUMERIC, "preconditioner: eigendecomposition failed");
+  if (sym_eig(b->A, b->rows, b->qa, b->la) ||
+      sym_eig(b->B, b->cols, b->qb, b->lb))
+    return ph_error_set(err, PH_ERR_NUMERIC,
+                        "preconditioner: eigendecomposition failed");
   b->dirty = 0;
   return PH_OK;
 }
@@ -202,13 +220,15 @@ static ph_status apply_power(const ph_precond *pc, const double *v, double *out,
     pblock *b = &p->b[i];
     if (!b->kron) {
       for (size_t k = 0; k < b->size; k++) {
-        double u = b->u[k] > PH_PRECOND_EIG_FLOOR ? b->u[k] : PH_PRECOND_EIG_FLOOR;
+        double u =
+            b->u[k] > PH_PRECOND_EIG_FLOOR ? b->u[k] : PH_PRECOND_EIG_FLOOR;
         out[b->off + k] = pow(u, power) * v[b->off + k];
       }
       continue;
     }
     PH_TRY(refresh(b, err));
-    double *fa = malloc(b->rows * b->rows * sizeof *fa), *fb = malloc(b->cols * b->cols * sizeof *fb);
+    double *fa = malloc(b->rows * b->rows * sizeof *fa),
+           *fb = malloc(b->cols * b->cols * sizeof *fb);
     if (!fa || !fb) {
       free(fa);
       free(fb);
@@ -223,11 +243,13 @@ static ph_status apply_power(const ph_precond *pc, const double *v, double *out,
   return PH_OK;
 }
 
-ph_status ph_precond_sqrt_apply(const ph_precond *p, const double *v, double *out, ph_error *err) {
+ph_status ph_precond_sqrt_apply(const ph_precond *p, const double *v,
+                                double *out, ph_error *err) {
   return apply_power(p, v, out, 0.5, err);
 }
 
-ph_status ph_precond_inv_apply(const ph_precond *p, const double *v, double *out, ph_error *err) {
+ph_status ph_precond_inv_apply(const ph_precond *p, const double *v,
+                               double *out, ph_error *err) {
   return apply_power(p, v, out, -1.0, err);
 }
 
@@ -243,20 +265,26 @@ double ph_precond_inverse_quadratic(const ph_precond *p, const double *v) {
   return s;
 }
 
-ph_status ph_precond_ema_merge(ph_precond *p, const ph_precond *q, double beta, ph_error *err) {
+ph_status ph_precond_ema_merge(ph_precond *p, const ph_precond *q, double beta,
+                               ph_error *err) {
   if (p->n != q->n || p->n_blocks != q->n_blocks)
-    return ph_error_set(err, PH_ERR_ARG, "preconditioner EMA: structures differ");
+    return ph_error_set(err, PH_ERR_ARG,
+                        "preconditioner EMA: structures differ");
   for (size_t i = 0; i < p->n_blocks; i++) {
     pblock *b = &p->b[i];
     const pblock *c = &q->b[i];
     if (b->kron != c->kron || b->size != c->size)
-      return ph_error_set(err, PH_ERR_ARG, "preconditioner EMA: block %zu differs", i);
+      return ph_error_set(err, PH_ERR_ARG,
+                          "preconditioner EMA: block %zu differs", i);
     if (b->kron) {
-      for (size_t k = 0; k < b->rows * b->rows; k++) b->A[k] = beta * b->A[k] + (1 - beta) * c->A[k];
-      for (size_t k = 0; k < b->cols * b->cols; k++) b->B[k] = beta * b->B[k] + (1 - beta) * c->B[k];
+      for (size_t k = 0; k < b->rows * b->rows; k++)
+        b->A[k] = beta * b->A[k] + (1 - beta) * c->A[k];
+      for (size_t k = 0; k < b->cols * b->cols; k++)
+        b->B[k] = beta * b->B[k] + (1 - beta) * c->B[k];
       b->dirty = 1;
     } else
-      for (size_t k = 0; k < b->size; k++) b->u[k] = beta * b->u[k] + (1 - beta) * c->u[k];
+      for (size_t k = 0; k < b->size; k++)
+        b->u[k] = beta * b->u[k] + (1 - beta) * c->u[k];
   }
   return PH_OK;
 }
@@ -270,11 +298,13 @@ void ph_precond_diag(const ph_precond *p, double *out) {
     }
     for (size_t r = 0; r < b->rows; r++)
       for (size_t c = 0; c < b->cols; c++)
-        out[b->off + r * b->cols + c] = b->A[r * b->rows + r] * b->B[c * b->cols + c];
+        out[b->off + r * b->cols + c] =
+            b->A[r * b->rows + r] * b->B[c * b->cols + c];
   }
 }
 
-void ph_precond_stats(const ph_precond *p, double *mn, double *mx, double *mean) {
+void ph_precond_stats(const ph_precond *p, double *mn, double *mx,
+                      double *mean) {
   double *d = malloc(p->n * sizeof *d);
   *mn = INFINITY;
   *mx = -INFINITY;
@@ -294,16 +324,20 @@ void ph_precond_stats(const ph_precond *p, double *mn, double *mx, double *mean)
  * W: (m, m), (m), (m, m)). */
 static int spd_factor(double *M, size_t m, double *Q, double *lam, double *W) {
   for (size_t i = 0; i < m; i++)
-    for (size_t j = 0; j < i; j++) M[i * m + j] = M[j * m + i] = 0.5 * (M[i * m + j] + M[j * m + i]);
+    for (size_t j = 0; j < i; j++)
+      M[i * m + j] = M[j * m + i] = 0.5 * (M[i * m + j] + M[j * m + i]);
   /* already above the floor? Cholesky of M − floor·I */
   memcpy(Q, M, m * m * sizeof *Q);
   for (size_t i = 0; i < m; i++) Q[i * m + i] -= PH_PRECOND_EIG_FLOOR;
-  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)m, Q, (lapack_int)m) == 0) return 0;
-  if (sym_eig(M, m, Q, lam)) return -1; /* floored λ, eigenvectors in Q's columns */
+  if (LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'U', (lapack_int)m, Q, (lapack_int)m) ==
+      0)
+    return 0;
+  if (sym_eig(M, m, Q, lam))
+    return -1; /* floored λ, eigenvectors in Q's columns */
   for (size_t i = 0; i < m; i++)
     for (size_t k = 0; k < m; k++) W[i * m + k] = Q[i * m + k] * lam[k];
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)m, 1.0, W,
-              (int)m, Q, (int)m, 0.0, M, (int)m);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)m, (int)m,
+              1.0, W, (int)m, Q, (int)m, 0.0, M, (int)m);
   for (size_t i = 0; i < m; i++) /* exact symmetry after rounding */
     for (size_t j = 0; j < i; j++) M[i * m + j] = M[j * m + i];
   return 0;
@@ -335,10 +369,13 @@ ph_status ph_precond_project_spd(ph_precond *p, ph_error *err) {
     if (!b->kron) {
       for (size_t k = 0; k < b->size; k++)
         if (!(b->u[k] >= PH_PRECOND_EIG_FLOOR)) b->u[k] = PH_PRECOND_EIG_FLOOR;
-    } else if (spd_factor(b->A, b->rows, Q, lam, W) || spd_factor(b->B, b->cols, Q, lam, W)) {
-      s = ph_error_set(err, PH_ERR_NUMERIC,
-                       "preconditioner: eigendecomposition of a Kronecker factor of "
-                       "block %zu failed (non-finite entries?)", i);
+    } else if (spd_factor(b->A, b->rows, Q, lam, W) ||
+               spd_factor(b->B, b->cols, Q, lam, W)) {
+      s = ph_error_set(
+          err, PH_ERR_NUMERIC,
+          "preconditioner: eigendecomposition of a Kronecker factor of "
+          "block %zu failed (non-finite entries?)",
+          i);
     }
   }
   free(Q), free(W), free(lam);
@@ -358,22 +395,29 @@ double *ph_precond_block_data(ph_precond *p, size_t i, int which, size_t *len) {
   return which == 0 ? b->A : b->B;
 }
 
-void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off, size_t *size);
-void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off, size_t *size) {
+void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off,
+                            size_t *size);
+void ph_precond_block_range(const ph_precond *p, size_t i, size_t *off,
+                            size_t *size) {
   *off = p->b[i].off;
   *size = p->b[i].size;
 }
 
 size_t ph_precond_n_blocks(const ph_precond *p);
-size_t ph_precond_n_blocks(const ph_precond *p) { return p->n_blocks; }
+size_t ph_precond_n_blocks(const ph_precond *p) {
+  return p->n_blocks;
+}
 int ph_precond_block_is_kron(const ph_precond *p, size_t i);
-int ph_precond_block_is_kron(const ph_precond *p, size_t i) { return p->b[i].kron; }
+int ph_precond_block_is_kron(const ph_precond *p, size_t i) {
+  return p->b[i].kron;
+}
 
 size_t ph_precond_flat_size(const ph_precond *p) {
   size_t s = 0;
   for (size_t i = 0; i < p->n_blocks; i++)
-    s += p->b[i].kron ? p->b[i].rows * p->b[i].rows + p->b[i].cols * p->b[i].cols
-                      : p->b[i].size;
+    s += p->b[i].kron
+             ? p->b[i].rows * p->b[i].rows + p->b[i].cols * p->b[i].cols
+             : p->b[i].size;
   return s;
 }
 
@@ -392,7 +436,8 @@ void ph_precond_to_flat(const ph_precond *p, double *out) {
   }
 }
 
-ph_status ph_precond_from_flat(ph_precond *p, const double *flat, size_t len, ph_error *err) {
+ph_status ph_precond_from_flat(ph_precond *p, const double *flat, size_t len,
+                               ph_error *err) {
   if (len != ph_precond_flat_size(p))
     return ph_error_set(err, PH_ERR_FORMAT,
                         "preconditioner: %zu values, structure needs %zu", len,

@@ -19,8 +19,10 @@ ph_status ph_precond_save(const ph_precond *p, const char *dir, ph_error *err) {
   double *flat = malloc((len ? len : 1) * sizeof *flat);
   if (!flat) return ph_error_set(err, PH_ERR_NOMEM, "precond: out of memory");
   ph_precond_to_flat(p, flat);
-  char *npy = ph_path_join(dir, "precond.npy", err), *js = ph_path_join(dir, "precond.json", err);
-  ph_status s = (npy && js) ? ph_npy_write_vec(npy, flat, len, err) : PH_ERR_NOMEM;
+  char *npy = ph_path_join(dir, "precond.npy", err),
+       *js = ph_path_join(dir, "precond.json", err);
+  ph_status s =
+      (npy && js) ? ph_npy_write_vec(npy, flat, len, err) : PH_ERR_NOMEM;
   if (s == PH_OK) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "kind", KIND_NAMES[ph_precond_get_kind(p)]);
@@ -42,7 +44,8 @@ static ph_precond *from_flat(const double *v, size_t len, ph_precond_kind kind,
   if (kind != PH_PRECOND_KRON) {
     if (len != n) {
       ph_error_set(err, PH_ERR_FORMAT,
-                   "%s: diagonal preconditioner has %zu entries, the model has %zu parameters",
+                   "%s: diagonal preconditioner has %zu entries, the model has "
+                   "%zu parameters",
                    where, len, n);
       return NULL;
     }
@@ -58,11 +61,13 @@ static ph_precond *from_flat(const double *v, size_t len, ph_precond_kind kind,
   return p;
 }
 
-ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks, const ph_block *blocks, ph_error *err) {
+ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks,
+                            const ph_block *blocks, ph_error *err) {
   ph_precond *p = NULL;
   size_t plen = strlen(path);
   if (ph_is_dir(path)) {
-    char *npy = ph_path_join(path, "precond.npy", err), *js = ph_path_join(path, "precond.json", err);
+    char *npy = ph_path_join(path, "precond.npy", err),
+         *js = ph_path_join(path, "precond.json", err);
     if (!npy || !js) {
       free(npy);
       free(js);
@@ -73,7 +78,8 @@ ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks, const p
       cJSON *o;
       if (ph_json_read_file(js, &o, err) == PH_OK) {
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kind");
-        if (cJSON_IsString(k) && strcmp(k->valuestring, "kron") == 0) kind = PH_PRECOND_KRON;
+        if (cJSON_IsString(k) && strcmp(k->valuestring, "kron") == 0)
+          kind = PH_PRECOND_KRON;
         cJSON_Delete(o);
       } else {
         free(npy);
@@ -82,8 +88,10 @@ ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks, const p
       }
     }
     if (!ph_path_exists(npy)) {
-      ph_error_set(err, PH_ERR_IO, "%s: no preconditioner (precond.npy missing; "
-                                   "was the run trained with llqr or llqr-sam?)", path);
+      ph_error_set(err, PH_ERR_IO,
+                   "%s: no preconditioner (precond.npy missing; "
+                   "was the run trained with llqr or llqr-sam?)",
+                   path);
     } else {
       ph_npy a;
       if (ph_npy_read(npy, &a, err) == PH_OK) {
@@ -102,14 +110,16 @@ ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks, const p
     size_t len, k;
     const uint64_t *kind = ph_ckpt_get_u64(ck, "precond.kind", &k);
     if (ph_ckpt_require_f64(ck, "precond", 0, &v, &len, err) == PH_OK)
-      p = from_flat(v, len, kind && k == 1 ? (ph_precond_kind)kind[0] : PH_PRECOND_DIAG,
+      p = from_flat(v, len,
+                    kind && k == 1 ? (ph_precond_kind)kind[0] : PH_PRECOND_DIAG,
                     n, n_blocks, blocks, path, err);
     ph_ckpt_free(ck);
     return p;
   }
   ph_npy a;
   if (ph_npy_read(path, &a, err) != PH_OK) return NULL;
-  p = from_flat(a.data, a.size, PH_PRECOND_DIAG, n, n_blocks, blocks, path, err);
+  p = from_flat(a.data, a.size, PH_PRECOND_DIAG, n, n_blocks, blocks, path,
+                err);
   ph_npy_free(&a);
   return p;
 }

@@ -23,7 +23,8 @@
 static const char *const SCHED_NAMES[] = {"const", "cosine", "step"};
 static const char *LOG_HEADER =
     "step,epoch,lr,train_loss,train_acc,test_loss,test_acc,grad_norm,"
-    "update_norm,rho,precond_min,precond_max,precond_mean,n_grad,n_hvp,n_ggnvp\n";
+    "update_norm,rho,precond_min,precond_max,precond_mean,n_grad,n_hvp,n_"
+    "ggnvp\n";
 
 ph_train_config ph_train_config_default(void) {
   ph_train_config c;
@@ -77,8 +78,10 @@ static void fresh_next(void *ctx, ph_batch *out) {
 }
 
 static void fmt_num(char *buf, size_t len, double v) {
-  if (isnan(v)) snprintf(buf, len, "nan");
-  else snprintf(buf, len, "%.10g", v);
+  if (isnan(v))
+    snprintf(buf, len, "nan");
+  else
+    snprintf(buf, len, "%.10g", v);
 }
 
 /* The state the checkpoint carries besides θ and the optimiser. */
@@ -86,11 +89,11 @@ typedef struct run_state {
   uint64_t step;
   ph_batcher train_b, fresh_b;
   text log;
-  double *traj;   /* (traj_cap, n) */
+  double *traj; /* (traj_cap, n) */
   size_t n_traj, traj_cap;
   double seconds; /* wall time of earlier sessions */
   double best_test_acc, best_test_loss;
-  uint64_t counts[3]; /* grad, hvp, ggnvp products */
+  uint64_t counts[3];                        /* grad, hvp, ggnvp products */
   size_t eval_every, ckpt_every, traj_every; /* resolved intervals */
 } run_state;
 
@@ -107,8 +110,10 @@ static ph_status save_ckpt(const ph_train_config *c, const char *path,
   if (s == PH_OK) s = ph_ckpt_put_u64(ck, "train.counts", rs->counts, 3, err);
   double extra[3] = {now_s, rs->best_test_acc, rs->best_test_loss};
   if (s == PH_OK) s = ph_ckpt_put_f64(ck, "train.extra", extra, 3, err);
-  if (s == PH_OK) s = ph_ckpt_put_str(ck, "train.log", rs->log.s ? rs->log.s : "", err);
-  if (s == PH_OK) s = ph_ckpt_put_f64(ck, "train.traj", rs->traj, rs->n_traj * obj->n, err);
+  if (s == PH_OK)
+    s = ph_ckpt_put_str(ck, "train.log", rs->log.s ? rs->log.s : "", err);
+  if (s == PH_OK)
+    s = ph_ckpt_put_f64(ck, "train.traj", rs->traj, rs->n_traj * obj->n, err);
   if (s == PH_OK) s = ph_ckpt_put_str(ck, "train.optimizer", c->opt.name, err);
   if (s == PH_OK) s = ph_optim_save(opt, ck, err);
   if (s == PH_OK) s = ph_ckpt_write(ck, path, err);
@@ -128,7 +133,8 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
   ph_status s = ph_ckpt_require_str(ck, "model", &model, err);
   if (!s) s = ph_ckpt_require_str(ck, "data", &data, err);
   if (!s) s = ph_ckpt_require_str(ck, "train.optimizer", &optname, err);
-  if (!s && (strcmp(model, c->model) || strcmp(data, c->data) || strcmp(optname, c->opt.name)))
+  if (!s && (strcmp(model, c->model) || strcmp(data, c->data) ||
+             strcmp(optname, c->opt.name)))
     s = ph_error_set(err, PH_ERR_ARG,
                      "%s: resuming needs the same --model, --data and --opt "
                      "(checkpoint has %s, %s, %s)",
@@ -141,7 +147,8 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
   if (!s) s = ph_ckpt_require_f64(ck, "train.traj", 0, &traj, &nt, err);
   if (!s) s = ph_optim_load(opt, ck, err);
   if (!s && nt / obj->n > rs->traj_cap)
-    s = ph_error_set(err, PH_ERR_FORMAT, "%s: trajectory longer than the run", path);
+    s = ph_error_set(err, PH_ERR_FORMAT, "%s: trajectory longer than the run",
+                     path);
   if (!s) {
     memcpy(theta, th, obj->n * sizeof *theta);
     rs->step = pos[0];
@@ -152,7 +159,8 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
     rs->best_test_acc = extra[1];
     rs->best_test_loss = extra[2];
     rs->log.len = 0;
-    if (text_add(&rs->log, "%s", log)) s = ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+    if (text_add(&rs->log, "%s", log))
+      s = ph_error_set(err, PH_ERR_NOMEM, "out of memory");
     rs->n_traj = nt / obj->n;
     memcpy(rs->traj, traj, nt * sizeof *traj);
   }
@@ -170,7 +178,8 @@ static ph_status evaluate(ph_objective *obj, const double *theta, size_t eval_n,
       continue;
     }
     ph_batch b = {(ph_split)sp, NULL, n};
-    PH_TRY(ph_objective_eval(obj, theta, &b, &out[2 * sp], &out[2 * sp + 1], err));
+    PH_TRY(
+        ph_objective_eval(obj, theta, &b, &out[2 * sp], &out[2 * sp + 1], err));
   }
   return PH_OK;
 }
@@ -190,7 +199,8 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   snprintf(path, sizeof path, "%s/trajectory.npy", c->out_dir);
   size_t shape[2] = {rs->n_traj, obj->n};
   PH_TRY(ph_npy_write(path, rs->traj, 2, shape, err));
-  if (ph_optim_precond(opt)) PH_TRY(ph_precond_save(ph_optim_precond(opt), c->out_dir, err));
+  if (ph_optim_precond(opt))
+    PH_TRY(ph_precond_save(ph_optim_precond(opt), c->out_dir, err));
 
   cJSON *j = cJSON_CreateObject();
   ph_json_add_stamp(j);
@@ -204,7 +214,8 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   cJSON_AddStringToObject(cfg, "schedule", SCHED_NAMES[c->schedule]);
   ph_json_add_number(cfg, "momentum", c->opt.momentum);
   ph_json_add_number(cfg, "weight_decay", c->opt.weight_decay);
-  cJSON_AddStringToObject(cfg, "outer", c->opt.outer == PH_OUTER_ADAMW ? "adamw" : "sgd");
+  cJSON_AddStringToObject(cfg, "outer",
+                          c->opt.outer == PH_OUTER_ADAMW ? "adamw" : "sgd");
   ph_json_add_number(cfg, "epochs", c->epochs);
   cJSON_AddBoolToObject(cfg, "nesterov", c->opt.nesterov);
   ph_json_add_number(cfg, "beta1", c->opt.beta1);
@@ -224,7 +235,8 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     cJSON *l = cJSON_AddObjectToObject(cfg, "llqr");
     static const char *const kinds[] = {"identity", "diag", "kron"};
     cJSON_AddStringToObject(l, "precond", kinds[c->opt.precond_kind]);
-    cJSON_AddStringToObject(l, "metric", c->opt.metric == PH_METRIC_NEWTON ? "newton" : "gn");
+    cJSON_AddStringToObject(
+        l, "metric", c->opt.metric == PH_METRIC_NEWTON ? "newton" : "gn");
     ph_json_add_number(l, "refresh_every", (double)c->opt.refresh_every);
     ph_json_add_number(l, "inner_steps", (double)c->opt.inner_steps);
     ph_json_add_number(l, "inner_lr", c->opt.inner_lr);
@@ -234,7 +246,8 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     ph_json_add_number(l, "ema_beta", c->opt.ema_beta);
     ph_json_add_number(l, "damping", c->opt.damping);
     ph_json_add_number(l, "curvature_floor", c->opt.curvature_floor);
-    cJSON_AddStringToObject(l, "perturb", c->opt.perturb == PH_PERTURB_DUAL ? "dual" : "l2");
+    cJSON_AddStringToObject(l, "perturb",
+                            c->opt.perturb == PH_PERTURB_DUAL ? "dual" : "l2");
     cJSON_AddBoolToObject(l, "perturb_only", c->opt.perturb_only);
   }
   ph_json_add_number(j, "seed", (double)c->seed);
@@ -247,7 +260,8 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   ph_json_add_number(best, "test_acc", rs->best_test_acc);
   ph_json_add_number(best, "test_loss", rs->best_test_loss);
   ph_json_add_number(j, "wall_time", seconds);
-  ph_json_add_number(j, "steps_per_second", seconds > 0 ? (double)total / seconds : NAN);
+  ph_json_add_number(j, "steps_per_second",
+                     seconds > 0 ? (double)total / seconds : NAN);
   cJSON *pr = cJSON_AddObjectToObject(j, "products");
   ph_json_add_number(pr, "gradient", (double)rs->counts[0]);
   ph_json_add_number(pr, "hvp", (double)rs->counts[1]);
@@ -259,7 +273,8 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   return s;
 }
 
-ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error *err) {
+ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
+                       ph_error *err) {
   ph_data_options dopt = ph_data_options_default();
   dopt.seed = c->seed;
   dopt.max_train = c->max_train;
@@ -272,19 +287,25 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error
   rs.best_test_acc = -INFINITY;
   rs.best_test_loss = INFINITY;
   ph_status s = ph_dataset_load(c->data, &dopt, &data, err);
-  if (!s) s = ph_net_create(c->model, data, c->batch > 256 ? c->batch : 256, &obj, err);
+  if (!s)
+    s = ph_net_create(c->model, data, c->batch > 256 ? c->batch : 256, &obj,
+                      err);
   if (!s) s = ph_optim_create(&c->opt, obj, &opt, err);
   if (s) goto done;
   size_t n_train = data->n[PH_SPLIT_TRAIN];
   size_t per_epoch = n_train / (c->batch < n_train ? c->batch : n_train);
-  size_t total = c->steps ? c->steps : (size_t)ceil(c->epochs * (double)per_epoch);
+  size_t total =
+      c->steps ? c->steps : (size_t)ceil(c->epochs * (double)per_epoch);
   if (total == 0) {
     s = ph_error_set(err, PH_ERR_ARG, "no steps to take (--steps or --epochs)");
     goto done;
   }
-  size_t eval_every = c->eval_every ? c->eval_every : (total >= 20 ? total / 20 : 1);
-  size_t ckpt_every = c->ckpt_every ? c->ckpt_every : (total >= 10 ? total / 10 : 1);
-  size_t traj_every = c->traj_every ? c->traj_every : (total >= 50 ? total / 50 : 1);
+  size_t eval_every =
+      c->eval_every ? c->eval_every : (total >= 20 ? total / 20 : 1);
+  size_t ckpt_every =
+      c->ckpt_every ? c->ckpt_every : (total >= 10 ? total / 10 : 1);
+  size_t traj_every =
+      c->traj_every ? c->traj_every : (total >= 50 ? total / 50 : 1);
   rs.traj_cap = total / traj_every + 2;
   rs.eval_every = eval_every;
   rs.ckpt_every = ckpt_every;
@@ -295,8 +316,10 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error
     s = PH_ERR_NOMEM;
     goto done;
   }
-  if ((s = ph_batcher_init(&rs.train_b, PH_SPLIT_TRAIN, n_train, c->batch, c->seed, err)) ||
-      (s = ph_batcher_init(&rs.fresh_b, PH_SPLIT_TRAIN, n_train, c->opt.refresh_batch,
+  if ((s = ph_batcher_init(&rs.train_b, PH_SPLIT_TRAIN, n_train, c->batch,
+                           c->seed, err)) ||
+      (s = ph_batcher_init(&rs.fresh_b, PH_SPLIT_TRAIN, n_train,
+                           c->opt.refresh_batch,
                            c->seed + 0x9e3779b97f4a7c15ULL, err)))
     goto done;
   char ckdir[1100], last[1200], final_path[1200];
@@ -310,8 +333,10 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error
     if ((s = ph_net_init_params(obj, c->seed, theta, err))) goto done;
     double ev[4];
     if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
-    text_add(&rs.log, "0,0,%.10g,%.10g,%.10g,%.10g,%.10g,nan,nan,nan,nan,nan,nan,0,0,0\n",
-             schedule_lr(c, 0, total), ev[0], ev[1], ev[2], ev[3]);
+    text_add(
+        &rs.log,
+        "0,0,%.10g,%.10g,%.10g,%.10g,%.10g,nan,nan,nan,nan,nan,nan,0,0,0\n",
+        schedule_lr(c, 0, total), ev[0], ev[1], ev[2], ev[3]);
     memcpy(rs.traj, theta, obj->n * sizeof *theta);
     rs.n_traj = 1;
   }
@@ -339,7 +364,8 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error
     rs.counts[0] += info.n_grad;
     rs.counts[1] += info.n_hvp;
     rs.counts[2] += info.n_ggnvp;
-    if (info.refreshed) ph_precond_stats(ph_optim_precond(opt), &pmin, &pmax, &pmean);
+    if (info.refreshed)
+      ph_precond_stats(ph_optim_precond(opt), &pmin, &pmax, &pmean);
     if (rs.step % traj_every == 0 && rs.n_traj < rs.traj_cap)
       memcpy(rs.traj + rs.n_traj++ * obj->n, theta, obj->n * sizeof *theta);
     if (rs.step % eval_every == 0 || rs.step == total) {
@@ -352,35 +378,44 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum, ph_error
       fmt_num(a[3], 32, pmin);
       fmt_num(a[4], 32, pmax);
       fmt_num(a[5], 32, pmean);
-      text_add(&rs.log, "%llu,%.6f,%.10g,%.10g,%.10g,%.10g,%.10g,%s,%s,%s,%s,%s,%s,%llu,%llu,%llu\n",
-               (unsigned long long)rs.step, (double)rs.step / (double)per_epoch, lr,
-               ev[0], ev[1], ev[2], ev[3], a[0], a[1], a[2], a[3], a[4], a[5],
-               (unsigned long long)rs.counts[0], (unsigned long long)rs.counts[1],
+      text_add(&rs.log,
+               "%llu,%.6f,%.10g,%.10g,%.10g,%.10g,%.10g,%s,%s,%s,%s,%s,%s,%llu,"
+               "%llu,%llu\n",
+               (unsigned long long)rs.step, (double)rs.step / (double)per_epoch,
+               lr, ev[0], ev[1], ev[2], ev[3], a[0], a[1], a[2], a[3], a[4],
+               a[5], (unsigned long long)rs.counts[0],
+               (unsigned long long)rs.counts[1],
                (unsigned long long)rs.counts[2]);
       pmin = pmax = pmean = NAN;
       if (ev[3] > rs.best_test_acc) rs.best_test_acc = ev[3];
       if (ev[2] < rs.best_test_loss) rs.best_test_loss = ev[2];
     }
     if (rs.step % ckpt_every == 0 && rs.step < total &&
-        (s = save_ckpt(c, last, obj, theta, opt, &rs, rs.seconds + ph_now() - t0, err)))
+        (s = save_ckpt(c, last, obj, theta, opt, &rs,
+                       rs.seconds + ph_now() - t0, err)))
       goto done;
     char extra[48];
     snprintf(extra, sizeof extra, "loss %.4f", info.loss);
     ph_progress_update(&pg, rs.step, extra);
     if (c->stop_after && rs.step == c->stop_after) {
-      s = ph_error_set(err, PH_ERR_INTERRUPTED, "stopped after step %zu (test hook)", c->stop_after);
+      s = ph_error_set(err, PH_ERR_INTERRUPTED,
+                       "stopped after step %zu (test hook)", c->stop_after);
       goto done;
     }
   }
   ph_progress_finish(&pg);
   double seconds = rs.seconds + ph_now() - t0;
-  if (rs.n_traj == 0 || memcmp(rs.traj + (rs.n_traj - 1) * obj->n, theta, obj->n * sizeof *theta)) {
-    if (rs.n_traj < rs.traj_cap) memcpy(rs.traj + rs.n_traj++ * obj->n, theta, obj->n * sizeof *theta);
+  if (rs.n_traj == 0 || memcmp(rs.traj + (rs.n_traj - 1) * obj->n, theta,
+                               obj->n * sizeof *theta)) {
+    if (rs.n_traj < rs.traj_cap)
+      memcpy(rs.traj + rs.n_traj++ * obj->n, theta, obj->n * sizeof *theta);
   }
   double fin[4];
   if ((s = evaluate(obj, theta, c->eval_n, fin, err))) goto done;
-  if ((s = save_ckpt(c, final_path, obj, theta, opt, &rs, seconds, err))) goto done;
-  if ((s = write_outputs(c, obj, theta, opt, &rs, fin, seconds, total, err))) goto done;
+  if ((s = save_ckpt(c, final_path, obj, theta, opt, &rs, seconds, err)))
+    goto done;
+  if ((s = write_outputs(c, obj, theta, opt, &rs, fin, seconds, total, err)))
+    goto done;
   if (sum) {
     sum->train_loss = fin[0];
     sum->train_acc = fin[1];

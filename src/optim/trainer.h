@@ -23,21 +23,21 @@ typedef enum ph_schedule {
 typedef struct ph_train_config {
   char model[128];
   char data[PH_DATA_SPEC_MAX];
-  ph_optim_config opt;  /* opt.lr is the base learning rate */
-  size_t steps;         /* 0: use epochs */
+  ph_optim_config opt; /* opt.lr is the base learning rate */
+  size_t steps;        /* 0: use epochs */
   double epochs;
-  size_t batch;         /* 64 */
+  size_t batch; /* 64 */
   ph_schedule schedule;
-  size_t eval_every;    /* 0: steps/20 */
-  size_t ckpt_every;    /* 0: steps/10 */
-  size_t traj_every;    /* 0: steps/50 */
-  size_t max_train;     /* 0: the whole train split */
-  size_t eval_n;        /* examples of each split per evaluation (2048) */
-  uint64_t seed;        /* data split, initialisation and batch order */
+  size_t eval_every; /* 0: steps/20 */
+  size_t ckpt_every; /* 0: steps/10 */
+  size_t traj_every; /* 0: steps/50 */
+  size_t max_train;  /* 0: the whole train split */
+  size_t eval_n;     /* examples of each split per evaluation (2048) */
+  uint64_t seed;     /* data split, initialisation and batch order */
   char out_dir[1024];
   int resume;
-  int progress;         /* -1 auto (tty), 0 off, 1 on */
-  size_t stop_after;    /* testing aid: stop (as if killed) after this step */
+  int progress;      /* -1 auto (tty), 0 off, 1 on */
+  size_t stop_after; /* testing aid: stop (as if killed) after this step */
 } ph_train_config;
 
 ph_train_config ph_train_config_default(void);

@@ -47,7 +47,8 @@ static size_t count_dir_entries(void) {
 
 /* ---- RNG ---------------------------------------------------------------- */
 
-/* Known-answer vectors published with Random123 (kat_vectors, philox4x32_10). */
+/* Known-answer vectors published with Random123 (kat_vectors, philox4x32_10).
+ */
 static void test_philox_kat(void **state) {
   (void)state;
   struct {
@@ -82,7 +83,8 @@ static void test_rng_counter_based(void **state) {
   ph_rng a = ph_rng_make(5, 1);
   for (int i = 0; i < 13; i++) ph_rng_gauss(&a);
   ph_rng b = a;
-  for (int i = 0; i < 10; i++) assert_true(ph_rng_gauss(&a) == ph_rng_gauss(&b));
+  for (int i = 0; i < 10; i++)
+    assert_true(ph_rng_gauss(&a) == ph_rng_gauss(&b));
 }
 
 static void test_rng_moments(void **state) {
@@ -133,7 +135,8 @@ static void test_vec(void **state) {
   (void)state;
   double x[5] = {1, -2, 3, -4, 5}, y[5] = {2, 2, 2, 2, 2};
   assert_true(ph_vec_dot(5, x, y) == 6.0);
-  assert_true(fabs(ph_vec_nrm2(5, x) - sqrt(55.0)) < 4 * DBL_EPSILON * sqrt(55.0));
+  assert_true(fabs(ph_vec_nrm2(5, x) - sqrt(55.0)) <
+              4 * DBL_EPSILON * sqrt(55.0));
   ph_vec_axpy(5, 2.0, x, y);
   assert_true(y[3] == -6.0);
   assert_true(ph_vec_amax(5, x) == 5.0);
@@ -238,8 +241,9 @@ static void test_npy_dtypes_and_errors(void **state) {
   double d[4] = {0};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ph_error_clear(&err);
-    assert_int_equal(parse_npy_text(bad[i], (unsigned char *)d, sizeof d, &r, &err),
-                     PH_ERR_FORMAT);
+    assert_int_equal(
+        parse_npy_text(bad[i], (unsigned char *)d, sizeof d, &r, &err),
+        PH_ERR_FORMAT);
     assert_non_null(strstr(err.msg, "mem.npy"));
   }
   ph_error_clear(&err);
@@ -265,17 +269,18 @@ static void test_npy_numpy_interop(void **state) {
   ph_error err = {0};
   assert_int_equal(ph_npy_write(tpath("w.npy"), a, 2, shape, &err), PH_OK);
   char cmd[2048];
-  snprintf(cmd, sizeof cmd,
-           "/usr/bin/python3 -c \"import numpy as np, sys\n"
-           "a = np.load('%s')\n"
-           "ok = a.dtype == np.float64 and a.shape == (2, 2) and "
-           "a[1, 0] == 1/3 and a[0, 1] == 0.2\n"
-           "np.save('%s', np.arange(6, dtype='<f4').reshape(3, 2) / 4)\n"
-           "np.save('%s', np.array([[1, -2], [3, 4]], dtype='<i8'))\n"
-           "with open('%s', 'wb') as f:\n"
-           "    np.lib.format.write_array(f, np.linspace(0, 1, 5), version=(2, 0))\n"
-           "sys.exit(0 if ok else 1)\"",
-           tpath("w.npy"), tpath("f4.npy"), tpath("i8.npy"), tpath("v2.npy"));
+  snprintf(
+      cmd, sizeof cmd,
+      "/usr/bin/python3 -c \"import numpy as np, sys\n"
+      "a = np.load('%s')\n"
+      "ok = a.dtype == np.float64 and a.shape == (2, 2) and "
+      "a[1, 0] == 1/3 and a[0, 1] == 0.2\n"
+      "np.save('%s', np.arange(6, dtype='<f4').reshape(3, 2) / 4)\n"
+      "np.save('%s', np.array([[1, -2], [3, 4]], dtype='<i8'))\n"
+      "with open('%s', 'wb') as f:\n"
+      "    np.lib.format.write_array(f, np.linspace(0, 1, 5), version=(2, 0))\n"
+      "sys.exit(0 if ok else 1)\"",
+      tpath("w.npy"), tpath("f4.npy"), tpath("i8.npy"), tpath("v2.npy"));
   assert_int_equal(system(cmd), 0);
   ph_npy r;
   assert_int_equal(ph_npy_read(tpath("f4.npy"), &r, &err), PH_OK);
@@ -289,13 +294,15 @@ static void test_npy_numpy_interop(void **state) {
   ph_npy_free(&r);
 }
 
-/* ---- JSON ------------------------------------------------------------------ */
+/* ---- JSON ------------------------------------------------------------------
+ */
 
 static void test_json(void **state) {
   (void)state;
   ph_error err = {0};
   cJSON *o = cJSON_CreateObject();
-  const char *tricky = "quote\" backslash\\ newline\n tab\t unicode \xc3\xa9 ctrl\x01";
+  const char *tricky =
+      "quote\" backslash\\ newline\n tab\t unicode \xc3\xa9 ctrl\x01";
   cJSON_AddStringToObject(o, "s", tricky);
   ph_json_add_number(o, "nan", NAN);
   ph_json_add_number(o, "inf", INFINITY);
@@ -319,18 +326,21 @@ static void test_json(void **state) {
   cJSON_Delete(r);
   /* Syntax errors name the byte offset. */
   ph_error_clear(&err);
-  assert_int_equal(ph_json_parse("{\"a\": [1, 2,, 3]}", 17, "bad.json", &r, &err),
-                   PH_ERR_FORMAT);
+  assert_int_equal(
+      ph_json_parse("{\"a\": [1, 2,, 3]}", 17, "bad.json", &r, &err),
+      PH_ERR_FORMAT);
   assert_non_null(strstr(err.msg, "bad.json: invalid JSON at byte 12"));
 }
 
-/* ---- CSV ------------------------------------------------------------------- */
+/* ---- CSV -------------------------------------------------------------------
+ */
 
 static void test_csv(void **state) {
   (void)state;
   ph_error err = {0};
   ph_csv c;
-  assert_int_equal(ph_csv_open(&c, tpath("l.csv"), "step,name,loss", &err), PH_OK);
+  assert_int_equal(ph_csv_open(&c, tpath("l.csv"), "step,name,loss", &err),
+                   PH_OK);
   ph_csv_int(&c, 3);
   ph_csv_str(&c, "a,\"b\"");
   ph_csv_num(&c, 0.1);
@@ -354,7 +364,8 @@ static void test_csv(void **state) {
   }
 }
 
-/* ---- atomic files ---------------------------------------------------------- */
+/* ---- atomic files ----------------------------------------------------------
+ */
 
 static void test_afile(void **state) {
   (void)state;
@@ -413,7 +424,8 @@ static void test_afile_full_device(void **state) {
   assert_false(ph_path_exists(tpath("full.bin")));
 }
 
-/* ---- checkpoints ------------------------------------------------------------ */
+/* ---- checkpoints ------------------------------------------------------------
+ */
 
 static void test_ckpt(void **state) {
   (void)state;
@@ -442,7 +454,8 @@ static void test_ckpt(void **state) {
                    PH_ERR_FORMAT);
   assert_non_null(strstr(err.msg, "expected 5"));
   ph_error_clear(&err);
-  assert_int_equal(ph_ckpt_require_str(ck, "optim.m", NULL, &err), PH_ERR_FORMAT);
+  assert_int_equal(ph_ckpt_require_str(ck, "optim.m", NULL, &err),
+                   PH_ERR_FORMAT);
   assert_non_null(strstr(err.msg, "missing section \"optim.m\""));
   ph_ckpt_free(ck);
 
@@ -485,8 +498,8 @@ static void test_gzip(void **state) {
   unsigned char *raw;
   size_t raw_len;
   assert_int_equal(ph_read_file(tpath("t.gz"), &raw, &raw_len, &err), PH_OK);
-  assert_int_equal(ph_write_file_atomic(tpath("cut.gz"), raw, raw_len / 2, &err),
-                   PH_OK);
+  assert_int_equal(
+      ph_write_file_atomic(tpath("cut.gz"), raw, raw_len / 2, &err), PH_OK);
   assert_int_equal(ph_gz_read_file(tpath("cut.gz"), &out, &len, &err),
                    PH_ERR_FORMAT);
   assert_non_null(strstr(err.msg, "cut.gz"));

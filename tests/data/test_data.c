@@ -116,7 +116,8 @@ static void test_text(void **state) {
   char big[4096] = "";
   for (int i = 0; i < 40; i++) strcat(big, txt);
   ph_error err = {0};
-  assert_int_equal(ph_write_file_atomic(tpath("t.txt"), big, strlen(big), &err), PH_OK);
+  assert_int_equal(ph_write_file_atomic(tpath("t.txt"), big, strlen(big), &err),
+                   PH_OK);
   char spec[600];
   snprintf(spec, sizeof spec, "text:%s,len=8", tpath("t.txt"));
   d = load_ok(spec, 0);
@@ -127,8 +128,9 @@ static void test_text(void **state) {
 
 static void test_synthetic(void **state) {
   (void)state;
-  const char *specs[] = {"blobs:n=300,k=4,d=3", "spirals:n=200", "teacher:n=100,d=5",
-                         "modadd:11", "copy:n=50,len=3", "reverse:n=50,len=3"};
+  const char *specs[] = {"blobs:n=300,k=4,d=3", "spirals:n=200",
+                         "teacher:n=100,d=5",   "modadd:11",
+                         "copy:n=50,len=3",     "reverse:n=50,len=3"};
   for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
     ph_dataset *a = load_ok(specs[i], 5), *b = load_ok(specs[i], 5),
                *c = load_ok(specs[i], 6);
@@ -163,7 +165,8 @@ static void test_synthetic(void **state) {
 
 static void test_fashion_mnist(void **state) {
   (void)state;
-  if (access("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz", R_OK)) {
+  if (access("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+             R_OK)) {
     skip();
     return;
   }
@@ -201,13 +204,16 @@ static void write_idx(const char *dir, const char *prefix, uint32_t img_magic,
   for (int i = 0; i < 5; i++) lab[8 + i] = (unsigned char)(i % 3);
   char p[600];
   ph_error err = {0};
-  snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte%s", dir, prefix, gz ? ".gz" : "");
+  snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte%s", dir, prefix,
+           gz ? ".gz" : "");
   if (gz)
     assert_int_equal(ph_gz_write_file(p, img, 16 + n_img * 16, &err), PH_OK);
   else
-    assert_int_equal(ph_write_file_atomic(p, img, 16 + n_img * 16, &err), PH_OK);
+    assert_int_equal(ph_write_file_atomic(p, img, 16 + n_img * 16, &err),
+                     PH_OK);
   snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte", dir, prefix);
-  assert_int_equal(ph_write_file_atomic(p, lab, 8 + (n_lab < 5 ? n_lab : 5), &err), PH_OK);
+  assert_int_equal(
+      ph_write_file_atomic(p, lab, 8 + (n_lab < 5 ? n_lab : 5), &err), PH_OK);
 }
 
 static void test_idx_and_errors(void **state) {
@@ -252,16 +258,19 @@ static void test_idx_and_errors(void **state) {
   assert_int_equal(ph_write_file_atomic(gz, buf, len - 12, &err), PH_OK);
   free(buf);
   snprintf(spec, sizeof spec, "idx:%s", dir);
-  load_fails(spec, PH_ERR_FORMAT, "train-images-idx3-ubyte.gz: corrupt or truncated gzip");
+  load_fails(spec, PH_ERR_FORMAT,
+             "train-images-idx3-ubyte.gz: corrupt or truncated gzip");
   /* missing directory */
-  load_fails("fashion-mnist:/nonexistent/dir", PH_ERR_IO, "/nonexistent/dir/train-images");
+  load_fails("fashion-mnist:/nonexistent/dir", PH_ERR_IO,
+             "/nonexistent/dir/train-images");
 }
 
 static void test_csv_and_errors(void **state) {
   (void)state;
   ph_error err = {0};
   const char *ok = "a,b,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n9,10,1\n";
-  assert_int_equal(ph_write_file_atomic(tpath("ok.csv"), ok, strlen(ok), &err), PH_OK);
+  assert_int_equal(ph_write_file_atomic(tpath("ok.csv"), ok, strlen(ok), &err),
+                   PH_OK);
   char spec[700];
   snprintf(spec, sizeof spec, "csv:%s", tpath("ok.csv"));
   ph_dataset *d = load_ok(spec, 0);
@@ -271,15 +280,19 @@ static void test_csv_and_errors(void **state) {
   ph_dataset_free(d);
 
   const char *ragged = "1,2,0\n3,4,1\n5,0\n";
-  assert_int_equal(ph_write_file_atomic(tpath("r.csv"), ragged, strlen(ragged), &err), PH_OK);
+  assert_int_equal(
+      ph_write_file_atomic(tpath("r.csv"), ragged, strlen(ragged), &err),
+      PH_OK);
   snprintf(spec, sizeof spec, "csv:%s", tpath("r.csv"));
   load_fails(spec, PH_ERR_FORMAT, "r.csv:3: ragged row");
   const char *word = "1,2,0\n3,x,1\n";
-  assert_int_equal(ph_write_file_atomic(tpath("w.csv"), word, strlen(word), &err), PH_OK);
+  assert_int_equal(
+      ph_write_file_atomic(tpath("w.csv"), word, strlen(word), &err), PH_OK);
   snprintf(spec, sizeof spec, "csv:%s", tpath("w.csv"));
   load_fails(spec, PH_ERR_FORMAT, "w.csv:2: field 2");
   const char *frac = "1,2,0.5\n3,4,1\n";
-  assert_int_equal(ph_write_file_atomic(tpath("f.csv"), frac, strlen(frac), &err), PH_OK);
+  assert_int_equal(
+      ph_write_file_atomic(tpath("f.csv"), frac, strlen(frac), &err), PH_OK);
   snprintf(spec, sizeof spec, "csv:%s", tpath("f.csv"));
   load_fails(spec, PH_ERR_FORMAT, "not a class index");
   load_fails("csv:/no/such.csv", PH_ERR_IO, "/no/such.csv");
@@ -291,12 +304,14 @@ static void test_text_errors(void **state) {
   char bad[300];
   memset(bad, 'a', sizeof bad);
   bad[200] = (char)0xC3; /* lead byte followed by ASCII: invalid */
-  assert_int_equal(ph_write_file_atomic(tpath("bad.txt"), bad, sizeof bad, &err), PH_OK);
+  assert_int_equal(
+      ph_write_file_atomic(tpath("bad.txt"), bad, sizeof bad, &err), PH_OK);
   char spec[700];
   snprintf(spec, sizeof spec, "text:%s", tpath("bad.txt"));
   load_fails(spec, PH_ERR_FORMAT, "invalid UTF-8 at byte 200");
   const char overlong[] = "abc\xC0\xAF";
-  assert_int_equal(ph_write_file_atomic(tpath("ol.txt"), overlong, 5, &err), PH_OK);
+  assert_int_equal(ph_write_file_atomic(tpath("ol.txt"), overlong, 5, &err),
+                   PH_OK);
   snprintf(spec, sizeof spec, "text:%s", tpath("ol.txt"));
   load_fails(spec, PH_ERR_FORMAT, "invalid UTF-8 at byte 3");
   load_fails("text:/no/such/file.txt", PH_ERR_IO, "/no/such/file.txt");
@@ -338,16 +353,22 @@ static void test_batcher(void **state) {
   }
   ph_batcher_free(&b);
   ph_batcher_free(&c);
-  assert_int_equal(ph_batcher_init(&b, PH_SPLIT_TRAIN, 0, 3, 9, &err), PH_ERR_ARG);
+  assert_int_equal(ph_batcher_init(&b, PH_SPLIT_TRAIN, 0, 3, 9, &err),
+                   PH_ERR_ARG);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_digits),        cmocka_unit_test(test_caps),
-      cmocka_unit_test(test_text),          cmocka_unit_test(test_synthetic),
-      cmocka_unit_test(test_fashion_mnist), cmocka_unit_test(test_idx_and_errors),
-      cmocka_unit_test(test_csv_and_errors), cmocka_unit_test(test_text_errors),
-      cmocka_unit_test(test_bad_specs),     cmocka_unit_test(test_batcher),
+      cmocka_unit_test(test_digits),
+      cmocka_unit_test(test_caps),
+      cmocka_unit_test(test_text),
+      cmocka_unit_test(test_synthetic),
+      cmocka_unit_test(test_fashion_mnist),
+      cmocka_unit_test(test_idx_and_errors),
+      cmocka_unit_test(test_csv_and_errors),
+      cmocka_unit_test(test_text_errors),
+      cmocka_unit_test(test_bad_specs),
+      cmocka_unit_test(test_batcher),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

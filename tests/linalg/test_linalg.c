@@ -106,8 +106,8 @@ static void check_pairs(ph_linop *a, const ph_eig_result *r,
       fail_msg("pair %zu: theta %.17g vs lambda %.17g (bound %g, gap %g)", q,
                th, lam, bnd, gap);
     assert_true(r->converged[q]);
-    assert_true(bnd <= fmax(tol * fabs(th), 10 * sqrt((double)n) * DBL_EPSILON *
-                                                anorm));
+    assert_true(bnd <= fmax(tol * fabs(th),
+                            10 * sqrt((double)n) * DBL_EPSILON * anorm));
     if (r->vectors) {
       const double *y = r->vectors + q * n;
       ph_error err = {0};
@@ -115,7 +115,8 @@ static void check_pairs(ph_linop *a, const ph_eig_result *r,
       ph_vec_axpy(n, -th, y, av);
       double res = ph_vec_nrm2(n, av);
       if (res > bnd + rnd)
-        fail_msg("pair %zu: true residual %g > bound %g + %g", q, res, bnd, rnd);
+        fail_msg("pair %zu: true residual %g > bound %g + %g", q, res, bnd,
+                 rnd);
       for (size_t p = 0; p <= q; p++) {
         double d = ph_vec_dot(n, y, r->vectors + p * n) - (p == q);
         if (fabs(d) > (double)n * DBL_EPSILON)
@@ -177,7 +178,8 @@ static void test_lanczos_repeated(void **state) {
 static void test_lanczos_both_ends(void **state) {
   (void)state;
   double *d = malloc(NBIG * sizeof(double));
-  for (size_t i = 0; i < NBIG; i++) d[i] = sin((double)i) * 0.5; /* (-0.5,0.5) */
+  for (size_t i = 0; i < NBIG; i++)
+    d[i] = sin((double)i) * 0.5; /* (-0.5,0.5) */
   double ext[6] = {6, 5, 4.5, -2, -3, -7};
   for (size_t i = 0; i < 6; i++) d[(i * 1237 + 5) % NBIG] = ext[i];
   run_lanczos_case(d, NBIG, PH_EIG_BOTH, 3, ext, 6);
@@ -243,10 +245,11 @@ static double *dense_sym(size_t n, const double *lam, uint64_t seed) {
   double *tau = malloc(n * sizeof(double));
   ph_rng r = ph_rng_make(seed, PH_RNG_STREAM_USER + 1);
   ph_rng_fill_gauss(&r, q, n * n, 1.0);
-  assert_int_equal(LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n,
-                                  tau), 0);
-  assert_int_equal(LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q,
-                                  (int)n, tau), 0);
+  assert_int_equal(
+      LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, (int)n, (int)n, q, (int)n, tau), 0);
+  assert_int_equal(
+      LAPACKE_dorgqr(LAPACK_ROW_MAJOR, (int)n, (int)n, (int)n, q, (int)n, tau),
+      0);
   double *qd = malloc(n * n * sizeof(double));
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < n; j++) qd[i * n + j] = q[i * n + j] * lam[j];
@@ -266,7 +269,8 @@ static void test_dense_reference(void **state) {
   (void)state;
   size_t n = 150;
   double *lam = malloc(n * sizeof(double));
-  for (size_t i = 0; i < n; i++) lam[i] = (double)i / 10.0 - 5.0 + (i % 3) * 0.01;
+  for (size_t i = 0; i < n; i++)
+    lam[i] = (double)i / 10.0 - 5.0 + (i % 3) * 0.01;
   double *a = dense_sym(n, lam, 11);
   ph_error err = {0};
   ph_op *op = ph_op_dense(n, a, &err);
@@ -301,8 +305,8 @@ static void test_slq_and_trace(void **state) {
   for (size_t i = 0; i < 5; i++) lam[i] = 10.0 + i;
   double *a = dense_sym(n, lam, 5);
   double *a2 = malloc(n * n * sizeof(double));
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n,
-              (int)n, 1.0, a, (int)n, a, (int)n, 0.0, a2, (int)n);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)n, (int)n,
+              1.0, a, (int)n, a, (int)n, 0.0, a2, (int)n);
   double tr = 0, tr2 = 0;
   for (size_t i = 0; i < n; i++) {
     tr += lam[i];
@@ -448,7 +452,8 @@ static void test_sandwich_and_block(void **state) {
   ph_op *oblk = ph_op_block(ph_op_linop(oa), off, sz, &err);
   double *sub = malloc(sz * sz * sizeof(double));
   for (size_t i = 0; i < sz; i++)
-    for (size_t j = 0; j < sz; j++) sub[i * sz + j] = a[(off + i) * n + off + j];
+    for (size_t j = 0; j < sz; j++)
+      sub[i * sz + j] = a[(off + i) * n + off + j];
   ph_op *osub = ph_op_dense(sz, sub, &err);
   double *e1 = malloc(sz * sizeof(double)), *e2 = malloc(sz * sizeof(double));
   assert_int_equal(ph_dense_spectrum(ph_op_linop(oblk), e1, NULL, NULL, &err),
@@ -456,7 +461,8 @@ static void test_sandwich_and_block(void **state) {
   assert_int_equal(ph_dense_spectrum(ph_op_linop(osub), e2, NULL, NULL, &err),
                    PH_OK);
   for (size_t i = 0; i < sz; i++)
-    assert_true(fabs(e1[i] - e2[i]) <= sz * DBL_EPSILON * 10 * fabs(e2[sz - 1]));
+    assert_true(fabs(e1[i] - e2[i]) <=
+                sz * DBL_EPSILON * 10 * fabs(e2[sz - 1]));
   assert_null(ph_op_block(ph_op_linop(oa), 100, 30, &err));
   assert_int_equal(err.code, PH_ERR_ARG);
 

@@ -56,7 +56,8 @@ static void fill_data(ph_dataset *d, ph_task task, size_t c, size_t h, size_t w,
     ph_rng_fill_gauss(&r, d->t[0], n * classes, 1.0);
   } else {
     d->y[0] = malloc(n * sizeof(int32_t));
-    for (size_t i = 0; i < n; i++) d->y[0][i] = (int32_t)ph_rng_below(&r, classes);
+    for (size_t i = 0; i < n; i++)
+      d->y[0][i] = (int32_t)ph_rng_below(&r, classes);
   }
 }
 
@@ -96,7 +97,8 @@ static void check_model(const char *spec, ph_dataset *d, size_t max_batch) {
     ph_objective_loss_grad(o, th, &b, &lm, NULL, &err);
     th[i] = keep;
     double fd = (lp - lm) / (2 * H);
-    if (!close_enough(fd, g[i])) fprintf(stderr, "%s grad[%zu] %g vs fd %g\n", spec, i, g[i], fd);
+    if (!close_enough(fd, g[i]))
+      fprintf(stderr, "%s grad[%zu] %g vs fd %g\n", spec, i, g[i], fd);
     assert_true(close_enough(fd, g[i]));
   }
   ph_rng_fill_gauss(&r, v, n, 1.0);
@@ -110,12 +112,15 @@ static void check_model(const char *spec, ph_dataset *d, size_t max_batch) {
   double scale = ph_vec_nrm2(n, hv);
   for (size_t i = 0; i < n; i++) {
     double fd = (gp[i] - gm[i]) / (2 * H);
-    if (fabs(fd - hv[i]) > TOL * (1 + scale)) fprintf(stderr, "%s Hv[%zu] %.15g vs fd %.15g (scale %g)\n", spec, i, hv[i], fd, scale);
+    if (fabs(fd - hv[i]) > TOL * (1 + scale))
+      fprintf(stderr, "%s Hv[%zu] %.15g vs fd %.15g (scale %g)\n", spec, i,
+              hv[i], fd, scale);
     assert_true(fabs(fd - hv[i]) <= TOL * (1 + scale));
   }
   /* exact symmetry up to rounding: |wᵀHv − vᵀHw| ≤ 64 n ε ‖w‖‖Hv‖ */
   double a = ph_vec_dot(n, w, hv), c = ph_vec_dot(n, v, hw);
-  double bound = 64 * (double)n * 2.2e-16 * ph_vec_nrm2(n, w) * (scale + ph_vec_nrm2(n, hw));
+  double bound = 64 * (double)n * 2.2e-16 * ph_vec_nrm2(n, w) *
+                 (scale + ph_vec_nrm2(n, hw));
   assert_true(fabs(a - c) <= bound);
   /* chunked (max batch 3) equals whole */
   ph_objective *o3;
@@ -131,7 +136,15 @@ static void check_model(const char *spec, ph_dataset *d, size_t max_batch) {
   }
   ph_objective_destroy(o3);
   ph_objective_destroy(o);
-  free(th); free(g); free(gp); free(gm); free(v); free(w); free(hv); free(hw); free(t);
+  free(th);
+  free(g);
+  free(gp);
+  free(gm);
+  free(v);
+  free(w);
+  free(hv);
+  free(hw);
+  free(t);
 }
 
 static void test_mlp_tanh(void **s) {
@@ -208,7 +221,8 @@ static void test_mlp_tokens(void **s) {
       for (size_t c = 0; c < V; c++) {
         size_t row = t * V + c;
         z[c] = bias[row];
-        for (size_t u = 0; u < T; u++) z[c] += W[row * T * V + u * V + (size_t)d.x[0][e * T + u]];
+        for (size_t u = 0; u < T; u++)
+          z[c] += W[row * T * V + u * V + (size_t)d.x[0][e * T + u]];
         mx = fmax(mx, z[c]);
       }
       for (size_t c = 0; c < V; c++) sum += exp(z[c] - mx);
@@ -290,11 +304,23 @@ static void test_ggn_explicit(void **s) {
       for (size_t j = 0; j < n; j++) ref[j] += J[(e * C + c) * n + j] * hz;
     }
   }
-  assert_int_equal(ph_objective_ggnvp(o, th, &(ph_batch){PH_SPLIT_TRAIN, NULL, N}, v, gv, &err), PH_OK);
+  assert_int_equal(ph_objective_ggnvp(o, th,
+                                      &(ph_batch){PH_SPLIT_TRAIN, NULL, N}, v,
+                                      gv, &err),
+                   PH_OK);
   double sc = ph_vec_nrm2(n, ref);
-  for (size_t j = 0; j < n; j++) assert_true(fabs(gv[j] - ref[j]) <= 1e-7 * (1 + sc));
+  for (size_t j = 0; j < n; j++)
+    assert_true(fabs(gv[j] - ref[j]) <= 1e-7 * (1 + sc));
   ph_objective_destroy(o);
-  free(th); free(J); free(zp); free(zm); free(z); free(v); free(gv); free(ref); free(jv);
+  free(th);
+  free(J);
+  free(zp);
+  free(zm);
+  free(z);
+  free(v);
+  free(gv);
+  free(ref);
+  free(jv);
   free_data(&d);
 }
 
@@ -315,12 +341,15 @@ static void test_ggn_equals_hessian_linear(void **s) {
   ph_batch bt = {PH_SPLIT_TRAIN, NULL, 6};
   ph_objective_hvp(o, th, &bt, v, a, &err);
   ph_objective_ggnvp(o, th, &bt, v, b, &err);
-  for (size_t i = 0; i < n; i++) assert_true(fabs(a[i] - b[i]) <= 1e-14 * (1 + ph_vec_amax(n, a)));
+  for (size_t i = 0; i < n; i++)
+    assert_true(fabs(a[i] - b[i]) <= 1e-14 * (1 + ph_vec_amax(n, a)));
   ph_objective_destroy(o);
-  free(th); free(v); free(a); free(b);
+  free(th);
+  free(v);
+  free(a);
+  free(b);
   free_data(&d);
 }
-
 
 /* ---- every op alone ----
  * For one layer y = f(x; θ) take the scalar S(x, θ) = Σ r⊙y + ½‖y‖², so
@@ -338,11 +367,17 @@ typedef struct op_case {
   size_t n_theta;
 } op_case;
 
-static nn_layer mk_conv(size_t ci, size_t hi, size_t co, size_t k, size_t st, size_t pad) {
+static nn_layer mk_conv(size_t ci, size_t hi, size_t co, size_t k, size_t st,
+                        size_t pad) {
   nn_layer l;
   memset(&l, 0, sizeof l);
   l.kind = NN_CONV;
-  l.c_in = ci; l.hi = l.wi = hi; l.c_out = co; l.k = k; l.stride = st; l.pad = pad;
+  l.c_in = ci;
+  l.hi = l.wi = hi;
+  l.c_out = co;
+  l.k = k;
+  l.stride = st;
+  l.pad = pad;
   l.ho = l.wo = (hi + 2 * pad - k) / st + 1;
   l.in_size = ci * hi * hi;
   l.out_size = co * l.ho * l.wo;
@@ -355,7 +390,9 @@ static nn_layer mk_pool(nn_kind kind, size_t c, size_t hi, size_t k) {
   nn_layer l;
   memset(&l, 0, sizeof l);
   l.kind = kind;
-  l.c_in = l.c_out = c; l.hi = l.wi = hi; l.k = l.stride = k;
+  l.c_in = l.c_out = c;
+  l.hi = l.wi = hi;
+  l.k = l.stride = k;
   l.ho = l.wo = hi / k;
   l.in_size = c * hi * hi;
   l.out_size = c * l.ho * l.wo;
@@ -367,7 +404,8 @@ static double op_S(nn_layer *l, const double *th, size_t B, const double *x,
                    const double *r, double *y) {
   nn_forward(l, th, B, x, y);
   double s = 0;
-  for (size_t i = 0; i < B * l->out_size; i++) s += r[i] * y[i] + 0.5 * y[i] * y[i];
+  for (size_t i = 0; i < B * l->out_size; i++)
+    s += r[i] * y[i] + 0.5 * y[i] * y[i];
   return s;
 }
 
@@ -389,7 +427,8 @@ static int near(double a, double b, double scale) {
  * every pass re-evaluates σ'. */
 static void check_op(op_case *c, int cached) {
   nn_layer *l = &c->l;
-  const size_t B = 3, ni = B * l->in_size, no = B * l->out_size, nt = c->n_theta;
+  const size_t B = 3, ni = B * l->in_size, no = B * l->out_size,
+               nt = c->n_theta;
   const size_t ntt = nt ? nt : 1;
   if (l->kind == NN_CONV) {
     size_t cs = l->c_in * l->k * l->k * l->ho * l->wo;
@@ -434,7 +473,8 @@ static void check_op(op_case *c, int cached) {
     xp[i] = x[i] - H;
     double sm = op_S(l, th, B, xp, r, yp);
     if (!near((sp - sm) / (2 * H), dx[i], sd))
-      fprintf(stderr, "%s dx[%zu] %.12g vs fd %.12g\n", c->name, i, dx[i], (sp - sm) / (2 * H));
+      fprintf(stderr, "%s dx[%zu] %.12g vs fd %.12g\n", c->name, i, dx[i],
+              (sp - sm) / (2 * H));
     assert_true(near((sp - sm) / (2 * H), dx[i], sd));
   }
   for (size_t i = 0; i < nt; i++) {
@@ -444,7 +484,8 @@ static void check_op(op_case *c, int cached) {
     thp[i] = th[i] - H;
     double sm = op_S(l, thp, B, x, r, yp);
     if (!near((sp - sm) / (2 * H), g[i], sd))
-      fprintf(stderr, "%s dθ[%zu] %.12g vs fd %.12g\n", c->name, i, g[i], (sp - sm) / (2 * H));
+      fprintf(stderr, "%s dθ[%zu] %.12g vs fd %.12g\n", c->name, i, g[i],
+              (sp - sm) / (2 * H));
     assert_true(near((sp - sm) / (2 * H), g[i], sd));
   }
   /* points (x ± hẋ, θ ± hv) */
@@ -460,7 +501,8 @@ static void check_op(op_case *c, int cached) {
   double st = ph_vec_amax(no, ty);
   for (size_t i = 0; i < no; i++) {
     double fd = (yp[i] - ym[i]) / (2 * H);
-    if (!near(fd, ty[i], st)) fprintf(stderr, "%s ẏ[%zu] %.12g vs fd %.12g\n", c->name, i, ty[i], fd);
+    if (!near(fd, ty[i], st))
+      fprintf(stderr, "%s ẏ[%zu] %.12g vs fd %.12g\n", c->name, i, ty[i], fd);
     assert_true(near(fd, ty[i], st));
   }
   /* tangent backward, second order: R_v of (dx, dθ) */
@@ -468,12 +510,15 @@ static void check_op(op_case *c, int cached) {
   double sh = ph_vec_amax(ni, tdx) + (nt ? ph_vec_amax(nt, hv) : 0);
   for (size_t i = 0; i < ni; i++) {
     double fd = (dxp[i] - dxm[i]) / (2 * H);
-    if (!near(fd, tdx[i], sh)) fprintf(stderr, "%s ḋx[%zu] %.12g vs fd %.12g\n", c->name, i, tdx[i], fd);
+    if (!near(fd, tdx[i], sh))
+      fprintf(stderr, "%s ḋx[%zu] %.12g vs fd %.12g\n", c->name, i, tdx[i], fd);
     assert_true(near(fd, tdx[i], sh));
   }
   for (size_t i = 0; i < nt; i++) {
     double fd = (gp[i] - gm[i]) / (2 * H);
-    if (!near(fd, hv[i], sh)) fprintf(stderr, "%s (Hv)[%zu] %.12g vs fd %.12g\n", c->name, i, hv[i], fd);
+    if (!near(fd, hv[i], sh))
+      fprintf(stderr, "%s (Hv)[%zu] %.12g vs fd %.12g\n", c->name, i, hv[i],
+              fd);
     assert_true(near(fd, hv[i], sh));
   }
   /* the backward without a parameter gradient gives the same input adjoint */
@@ -484,8 +529,10 @@ static void check_op(op_case *c, int cached) {
   nn_tangent_backward(l, th, v, B, x, tx, dy, ty, gnx, gn, 0);
   memset(ga, 0, ntt * sizeof *ga);
   nn_backward(l, th, B, x, y, ty, a, ga);
-  for (size_t i = 0; i < ni; i++) assert_true(fabs(gnx[i] - a[i]) <= 1e-14 * (1 + ph_vec_amax(ni, a)));
-  for (size_t i = 0; i < nt; i++) assert_true(fabs(gn[i] - ga[i]) <= 1e-14 * (1 + ph_vec_amax(nt, ga)));
+  for (size_t i = 0; i < ni; i++)
+    assert_true(fabs(gnx[i] - a[i]) <= 1e-14 * (1 + ph_vec_amax(ni, a)));
+  for (size_t i = 0; i < nt; i++)
+    assert_true(fabs(gn[i] - ga[i]) <= 1e-14 * (1 + ph_vec_amax(nt, ga)));
   /* naive references: forward, backward, tangent forward and backward.
    * Both sum the same products in different orders: |Δ| ≤ K ε Σ|terms|,
    * K ≤ 75 terms here, bounded by 1e-12 (1 + max). */
@@ -514,15 +561,46 @@ static void check_op(op_case *c, int cached) {
         assert_true(fabs(n6[i] - ref_hv[i]) <= 1e-12 * (1 + sh));
       }
     }
-    free(n1); free(n2); free(n3); free(n4); free(n5); free(n6);
+    free(n1);
+    free(n2);
+    free(n3);
+    free(n4);
+    free(n5);
+    free(n6);
   }
-  free(gn); free(gnx);
-  free(x); free(tx); free(th); free(v); free(r); free(y); free(dy); free(ty);
-  free(dx); free(g); free(tdx); free(hv); free(xp); free(thp); free(yp); free(ym);
-  free(dxp); free(dxm); free(gp); free(gm); free(a); free(ga);
-  free(l->cols); free(l->tcols); free(l->dcols); free(l->arg);
+  free(gn);
+  free(gnx);
+  free(x);
+  free(tx);
+  free(th);
+  free(v);
+  free(r);
+  free(y);
+  free(dy);
+  free(ty);
+  free(dx);
+  free(g);
+  free(tdx);
+  free(hv);
+  free(xp);
+  free(thp);
+  free(yp);
+  free(ym);
+  free(dxp);
+  free(dxm);
+  free(gp);
+  free(gm);
+  free(a);
+  free(ga);
+  free(l->cols);
+  free(l->tcols);
+  free(l->dcols);
+  free(l->arg);
   free(l->d1);
-  free(l->z); free(l->dz); free(l->tz); free(l->tdz);
+  free(l->z);
+  free(l->dz);
+  free(l->tz);
+  free(l->tdz);
   l->z = l->dz = l->tz = l->tdz = NULL;
   l->cols = l->tcols = l->dcols = l->d1 = NULL;
   l->arg = NULL;
@@ -540,7 +618,8 @@ static void test_ops_alone(void **s) {
   d.w_off = 0;
   d.b_off = 20;
   cases[nc++] = (op_case){"dense", d, 24};
-  static const char *const an[] = {"identity", "tanh", "relu", "gelu", "softplus", "sigmoid"};
+  static const char *const an[] = {"identity", "tanh",     "relu",
+                                   "gelu",     "softplus", "sigmoid"};
   for (int k = 0; k < 6; k++) {
     nn_layer a;
     memset(&a, 0, sizeof a);
@@ -555,8 +634,11 @@ static void test_ops_alone(void **s) {
     rd.n_in = rd.in_size = rd.n_out = rd.out_size = 4;
     rd.b_off = 16;
     rd.act = (nn_act)k;
-    cases[nc++] = (op_case){k == 1 ? "residual tanh" : k == 2 ? "residual relu" :
-                            k == 3 ? "residual gelu" : k == 4 ? "residual softplus" : "residual sigmoid",
+    cases[nc++] = (op_case){k == 1   ? "residual tanh"
+                            : k == 2 ? "residual relu"
+                            : k == 3 ? "residual gelu"
+                            : k == 4 ? "residual softplus"
+                                     : "residual sigmoid",
                             rd, 20};
   }
   nn_layer cv = mk_conv(2, 5, 3, 3, 1, 1);
@@ -584,7 +666,8 @@ static void test_ops_alone(void **s) {
 /* Column j of the dense Hessian (from Hv with e_j) against central
  * differences of the gradient along e_j, and symmetry. FD error per entry
  * ≤ h²|∂³L|/6 + ε|g|/h ≈ 1e-10 here; bound TOL (1 + max|H|). */
-static void check_dense_hessian(ph_objective *o, const double *th, const ph_batch *b) {
+static void check_dense_hessian(ph_objective *o, const double *th,
+                                const ph_batch *b) {
   ph_error err = {0};
   size_t n = o->n;
   assert_true(n <= 2000);
@@ -601,7 +684,8 @@ static void check_dense_hessian(ph_objective *o, const double *th, const ph_batc
   assert_true(mx > 0);
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < i; j++)
-      assert_true(fabs(Hm[i * n + j] - Hm[j * n + i]) <= 64 * 2.2e-16 * (double)n * (1 + mx));
+      assert_true(fabs(Hm[i * n + j] - Hm[j * n + i]) <=
+                  64 * 2.2e-16 * (double)n * (1 + mx));
   memcpy(t, th, n * sizeof *t);
   for (size_t j = 0; j < n; j++) {
     t[j] = th[j] + H;
@@ -612,9 +696,15 @@ static void check_dense_hessian(ph_objective *o, const double *th, const ph_batc
     for (size_t i = 0; i < n; i++)
       worst = fmax(worst, fabs((gp[i] - gm[i]) / (2 * H) - Hm[j * n + i]));
   }
-  if (worst > TOL * (1 + mx)) fprintf(stderr, "%s: dense Hessian vs FD %g (max |H| %g)\n", o->name, worst, mx);
+  if (worst > TOL * (1 + mx))
+    fprintf(stderr, "%s: dense Hessian vs FD %g (max |H| %g)\n", o->name, worst,
+            mx);
   assert_true(worst <= TOL * (1 + mx));
-  free(Hm); free(e); free(t); free(gp); free(gm);
+  free(Hm);
+  free(e);
+  free(t);
+  free(gp);
+  free(gm);
 }
 
 /* Checkpoint round trip through ph_net_ckpt_put / ph_net_bundle_load, and
@@ -653,7 +743,8 @@ static void test_ckpt_roundtrip(void **s) {
   ph_batch b = {PH_SPLIT_TRAIN, NULL, 50};
   double L1, L2;
   assert_int_equal(ph_objective_loss_grad(o, th, &b, &L1, NULL, &err), PH_OK);
-  assert_int_equal(ph_objective_loss_grad(bd.obj, bd.theta, &b, &L2, NULL, &err), PH_OK);
+  assert_int_equal(
+      ph_objective_loss_grad(bd.obj, bd.theta, &b, &L2, NULL, &err), PH_OK);
   assert_true(fabs(L1 - L2) <= 1e-13 * fabs(L1));
   ph_net_bundle_free(&bd);
   /* truncated, bit-flipped in θ, and one byte short: all rejected */
@@ -672,7 +763,8 @@ static void test_ckpt_roundtrip(void **s) {
     }
     fclose(f);
     ph_error e2 = {0};
-    assert_int_not_equal(ph_net_bundle_load(bad, NULL, &opt, 16, &bd, &e2), PH_OK);
+    assert_int_not_equal(ph_net_bundle_load(bad, NULL, &opt, 16, &bd, &e2),
+                         PH_OK);
     assert_true(strstr(e2.msg, "bad.ckpt") != NULL);
     assert_null(bd.obj);
   }
@@ -705,7 +797,8 @@ static void test_init(void **s) {
   for (size_t k = 0; k < o->n_blocks; k++) {
     const ph_block *bl = &o->blocks[k];
     double ss = 0;
-    for (size_t i = 0; i < bl->size; i++) ss += a[bl->offset + i] * a[bl->offset + i];
+    for (size_t i = 0; i < bl->size; i++)
+      ss += a[bl->offset + i] * a[bl->offset + i];
     double sdv = sqrt(ss / (double)bl->size);
     if (bl->kind == PH_BLOCK_BIAS) {
       assert_true(sdv == 0);
@@ -715,7 +808,8 @@ static void test_init(void **s) {
     assert_true(fabs(sdv / want - 1) <= 5 / sqrt(2.0 * (double)bl->size));
   }
   ph_objective_destroy(o);
-  free(a); free(b);
+  free(a);
+  free(b);
   free_data(&d);
 }
 

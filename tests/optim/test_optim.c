@@ -25,11 +25,14 @@
 #include "optim/riccati.h"
 
 #define N 6
-typedef struct quad { double a[N], c[N]; } quad;
+typedef struct quad {
+  double a[N], c[N];
+} quad;
 
-static ph_status q_lg(void *ctx, const double *th, const ph_batch *b, double *loss,
-                      double *g, ph_error *err) {
-  (void)b; (void)err;
+static ph_status q_lg(void *ctx, const double *th, const ph_batch *b,
+                      double *loss, double *g, ph_error *err) {
+  (void)b;
+  (void)err;
   quad *q = ctx;
   double L = 0;
   for (int i = 0; i < N; i++) {
@@ -40,26 +43,28 @@ static ph_status q_lg(void *ctx, const double *th, const ph_batch *b, double *lo
   *loss = L;
   return PH_OK;
 }
-static ph_status q_hv(void *ctx, const double *th, const ph_batch *b, const double *v,
-                      double *hv, ph_error *err) {
-  (void)th; (void)b; (void)err;
+static ph_status q_hv(void *ctx, const double *th, const ph_batch *b,
+                      const double *v, double *hv, ph_error *err) {
+  (void)th;
+  (void)b;
+  (void)err;
   quad *q = ctx;
   for (int i = 0; i < N; i++) hv[i] = q->a[i] * v[i];
   return PH_OK;
 }
-static ph_status q_ev(void *ctx, const double *th, const ph_batch *b, double *loss,
-                      double *acc, ph_error *err) {
+static ph_status q_ev(void *ctx, const double *th, const ph_batch *b,
+                      double *loss, double *acc, ph_error *err) {
   *acc = NAN;
   return q_lg(ctx, th, b, loss, NULL, err);
 }
 
 static quad Q;
 /* two blocks: a 2x2 "weight" (offset 0) and a 2-vector bias, then 2 more */
-static ph_block BLK[3] = {
-    {"w", 0, 4, 2, {2, 2}, PH_BLOCK_WEIGHT, 2, 2},
-    {"b", 4, 1, 1, {1}, PH_BLOCK_BIAS, 1, 1},
-    {"x", 5, 1, 1, {1}, PH_BLOCK_OTHER, 1, 1}};
-static ph_objective OBJ = {"quad", N, 3, BLK, {0, 0}, 0, &Q, q_lg, q_hv, q_hv, q_ev, NULL, NULL};
+static ph_block BLK[3] = {{"w", 0, 4, 2, {2, 2}, PH_BLOCK_WEIGHT, 2, 2},
+                          {"b", 4, 1, 1, {1}, PH_BLOCK_BIAS, 1, 1},
+                          {"x", 5, 1, 1, {1}, PH_BLOCK_OTHER, 1, 1}};
+static ph_objective OBJ = {"quad", N,    3,    BLK,  {0, 0}, 0,   &Q,
+                           q_lg,   q_hv, q_hv, q_ev, NULL,   NULL};
 
 static void setup_quad(void) {
   double a[N] = {1, 2, 3, 4, 0.5, 2.5}, c[N] = {0.3, -0.2, 0.1, 0.5, -1, 0.7};
@@ -79,7 +84,8 @@ static void step_with(const char *name, ph_optim_config *cfg, double *th,
   if (P) assert_int_equal(ph_optim_set_precond(o, P, &err), PH_OK);
   ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
   ph_step_info info;
-  assert_int_equal(ph_optim_step(o, th, &OBJ, &b, cfg->lr, NULL, &info, &err), PH_OK);
+  assert_int_equal(ph_optim_step(o, th, &OBJ, &b, cfg->lr, NULL, &info, &err),
+                   PH_OK);
   (void)name;
   ph_optim_free(o);
 }
@@ -124,7 +130,8 @@ static void test_sam_family(void **s) {
     T[i] = i < 4 ? fabs(th[i]) + c.asam_eta : 1.0;
     nt += T[i] * T[i] * g[i] * g[i];
   }
-  for (int i = 0; i < N; i++) e[i] = th[i] + c.rho * T[i] * T[i] * g[i] / (sqrt(nt) + 1e-12);
+  for (int i = 0; i < N; i++)
+    e[i] = th[i] + c.rho * T[i] * T[i] * g[i] / (sqrt(nt) + 1e-12);
   grad_at(e, gp);
   for (int i = 0; i < N; i++) want[i] = th[i] - c.lr * gp[i];
   step_with("asam", &c, th, NULL);
@@ -157,13 +164,15 @@ static void centre_of(const ph_batch *b, double *cm) {
     for (int i = 0; i < N; i++) cm[i] += CK[k][i] / (double)b->n;
   }
 }
-static ph_status pe_lg(void *ctx, const double *th, const ph_batch *b, double *loss,
-                       double *g, ph_error *err) {
-  (void)ctx; (void)err;
+static ph_status pe_lg(void *ctx, const double *th, const ph_batch *b,
+                       double *loss, double *g, ph_error *err) {
+  (void)ctx;
+  (void)err;
   double L = 0;
   for (size_t j = 0; j < b->n; j++) {
     size_t k = b->idx ? b->idx[j] : j;
-    for (int i = 0; i < N; i++) L += 0.5 * Q.a[i] * (th[i] - CK[k][i]) * (th[i] - CK[k][i]);
+    for (int i = 0; i < N; i++)
+      L += 0.5 * Q.a[i] * (th[i] - CK[k][i]) * (th[i] - CK[k][i]);
   }
   *loss = L / (double)b->n;
   if (g) {
@@ -173,8 +182,19 @@ static ph_status pe_lg(void *ctx, const double *th, const ph_batch *b, double *l
   }
   return PH_OK;
 }
-static ph_objective PE = {"per-example quad", N, 3, BLK, {NEX, 0}, 0, NULL,
-                          pe_lg, q_hv, q_hv, NULL, NULL, NULL};
+static ph_objective PE = {"per-example quad",
+                          N,
+                          3,
+                          BLK,
+                          {NEX, 0},
+                          0,
+                          NULL,
+                          pe_lg,
+                          q_hv,
+                          q_hv,
+                          NULL,
+                          NULL,
+                          NULL};
 
 static void test_m_sharpness(void **s) {
   (void)s;
@@ -209,7 +229,8 @@ static void test_m_sharpness(void **s) {
     ph_optim *o;
     assert_int_equal(ph_optim_create(&c, &PE, &o, &err), PH_OK);
     ph_step_info info;
-    assert_int_equal(ph_optim_step(o, th, &PE, &b, c.lr, NULL, &info, &err), PH_OK);
+    assert_int_equal(ph_optim_step(o, th, &PE, &b, c.lr, NULL, &info, &err),
+                     PH_OK);
     ph_optim_free(o);
     assert_close(th, want);
     assert_int_equal(info.n_grad, 2);
@@ -238,7 +259,8 @@ static void test_llqr_sam_variants(void **s) {
     grad_at(th, g);
     for (int i = 0; i < N; i++) v[i] = u[i] * g[i];
     double nv = variant == 1 ? sqrt(ph_vec_dot(N, g, v)) : ph_vec_nrm2(N, v);
-    for (int i = 0; i < N; i++) e[i] = th[i] + (variant == 3 ? 0 : c.rho * v[i] / (nv + 1e-12));
+    for (int i = 0; i < N; i++)
+      e[i] = th[i] + (variant == 3 ? 0 : c.rho * v[i] / (nv + 1e-12));
     grad_at(e, gp);
     for (int i = 0; i < N; i++)
       want[i] = th[i] - c.lr * (variant == 2 ? gp[i] : u[i] * gp[i]);
@@ -271,7 +293,8 @@ static void test_outer_steps(void **s) {
       m[i] = c.momentum * m[i] + gi;
       ref[i] -= c.lr * (gi + c.momentum * m[i]);
     }
-    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, NULL, &err), PH_OK);
+    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, NULL, &err),
+                     PH_OK);
   }
   assert_close(th, ref);
   ph_optim_free(o);
@@ -291,7 +314,8 @@ static void test_outer_steps(void **s) {
       double mh = mm[i] / (1 - pow(0.9, t)), vh = vv[i] / (1 - pow(0.999, t));
       ref[i] -= c.lr * (mh / (sqrt(vh) + 1e-8) + c.weight_decay * ref[i]);
     }
-    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, NULL, &err), PH_OK);
+    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, NULL, &err),
+                     PH_OK);
   }
   assert_close(th, ref);
   ph_optim_free(o);
@@ -319,7 +343,8 @@ static void test_llqr_fits_inverse_curvature(void **s) {
   ph_step_info info;
   size_t ggn = 0;
   for (int t = 0; t < 10; t++) {
-    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, &info, &err), PH_OK);
+    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, &info, &err),
+                     PH_OK);
     assert_true(info.refreshed);
     ggn += info.n_ggnvp;
   }
@@ -328,7 +353,8 @@ static void test_llqr_fits_inverse_curvature(void **s) {
   double d[N];
   ph_precond_diag(ph_optim_precond(o), d);
   for (int i = 0; i < N; i++)
-    if (fabs(d[i] * Q.a[i] - 1) > 1e-6) fail_msg("u[%d] = %g, 1/a = %g", i, d[i], 1 / Q.a[i]);
+    if (fabs(d[i] * Q.a[i] - 1) > 1e-6)
+      fail_msg("u[%d] = %g, 1/a = %g", i, d[i], 1 / Q.a[i]);
   ph_optim_free(o);
 }
 
@@ -347,15 +373,18 @@ static void kq_mul(const double *v, double *out) {
     for (int cc = 0; cc < 3; cc++) {
       double acc = 0;
       for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 3; j++) acc += KA0[r * 2 + i] * KB0[cc * 3 + j] * v[i * 3 + j];
+        for (int j = 0; j < 3; j++)
+          acc += KA0[r * 2 + i] * KB0[cc * 3 + j] * v[i * 3 + j];
       out[r * 3 + cc] = acc;
     }
   out[6] = KD0[0] * v[6];
   out[7] = KD0[1] * v[7];
 }
-static ph_status kq_lg(void *ctx, const double *th, const ph_batch *b, double *loss,
-                       double *g, ph_error *err) {
-  (void)ctx; (void)b; (void)err;
+static ph_status kq_lg(void *ctx, const double *th, const ph_batch *b,
+                       double *loss, double *g, ph_error *err) {
+  (void)ctx;
+  (void)b;
+  (void)err;
   double r[8], mr[8];
   for (int i = 0; i < 8; i++) r[i] = th[i] - KC[i];
   kq_mul(r, mr);
@@ -363,16 +392,19 @@ static ph_status kq_lg(void *ctx, const double *th, const ph_batch *b, double *l
   if (g) memcpy(g, mr, sizeof mr);
   return PH_OK;
 }
-static ph_status kq_hv(void *ctx, const double *th, const ph_batch *b, const double *v,
-                       double *hv, ph_error *err) {
-  (void)ctx; (void)th; (void)b; (void)err;
+static ph_status kq_hv(void *ctx, const double *th, const ph_batch *b,
+                       const double *v, double *hv, ph_error *err) {
+  (void)ctx;
+  (void)th;
+  (void)b;
+  (void)err;
   kq_mul(v, hv);
   return PH_OK;
 }
 static ph_block KBL[2] = {{"w", 0, 6, 2, {2, 3}, PH_BLOCK_WEIGHT, 3, 2},
                           {"b", 6, 2, 1, {2}, PH_BLOCK_BIAS, 1, 2}};
-static ph_objective KOBJ = {"kron quad", 8, 2, KBL, {0, 0}, 0, NULL,
-                            kq_lg, kq_hv, kq_hv, NULL, NULL, NULL};
+static ph_objective KOBJ = {"kron quad", 8,     2,     KBL,  {0, 0}, 0,   NULL,
+                            kq_lg,       kq_hv, kq_hv, NULL, NULL,   NULL};
 
 static double j_of(const ph_precond *P, const double *g) {
   double ug[8], mug[8];
@@ -404,15 +436,16 @@ static void test_llqr_kron_inner_loop(void **s) {
     assert_true(gr >= -1e-12 * fabs(jstar)); /* J* is the minimum */
     gap = gr;
   }
-  if (!(gap < 1e-2 * gap0)) fail_msg("J gap %g after 20 refreshes (identity: %g)", gap, gap0);
+  if (!(gap < 1e-2 * gap0))
+    fail_msg("J gap %g after 20 refreshes (identity: %g)", gap, gap0);
   ph_optim_free(o);
 }
 
 /* One inner step from the identity, without momentum or clipping, is
- * θ_U ← θ_U − lr·∇J/(κ‖G‖²) on the Kronecker factors, then symmetrised (the scale-free step,
- * κ = gᵀMg/gᵀg). ∇J here by central differences of J over each entry of A
- * and B: J is quadratic in any single entry, so the difference is exact up
- * to rounding (~1e-10 relative at h = 1e-3, J ~ 10). */
+ * θ_U ← θ_U − lr·∇J/(κ‖G‖²) on the Kronecker factors, then symmetrised (the
+ * scale-free step, κ = gᵀMg/gᵀg). ∇J here by central differences of J over each
+ * entry of A and B: J is quadratic in any single entry, so the difference is
+ * exact up to rounding (~1e-10 relative at h = 1e-3, J ~ 10). */
 static void test_llqr_kron_gradient(void **s) {
   (void)s;
   ph_optim_config c;
@@ -452,7 +485,8 @@ static void test_llqr_kron_gradient(void **s) {
   /* the refresh keeps the symmetric part of each factor (both stay positive
    * definite after one small step, so no eigenvalue is floored) */
   for (int k = 0; k < 13; k++) {
-    int base = k < 4 ? 0 : 4, m = k < 4 ? 2 : 3, i = (k - base) / m, j = (k - base) % m;
+    int base = k < 4 ? 0 : 4, m = k < 4 ? 2 : 3, i = (k - base) / m,
+        j = (k - base) % m;
     double want = 0.5 * (raw[base + i * m + j] + raw[base + j * m + i]);
     if (fabs(f1[k] - want) > 1e-9 * (1 + fabs(want)))
       fail_msg("factor entry %d: %.15g, want %.15g", k, f1[k], want);
@@ -498,16 +532,19 @@ static void test_llqr_negative_curvature(void **s) {
       ph_precond_diag(ph_optim_precond(o), u);
       for (int i = 0; i < N; i++) assert_true(isfinite(u[i]) && u[i] >= 1e-8);
       if (!floor_on) {
-        double bound = c.inner_steps * c.inner_lr * c.inner_clip / (1 - c.inner_momentum);
+        double bound =
+            c.inner_steps * c.inner_lr * c.inner_clip / (1 - c.inner_momentum);
         if (!(u[5] > prev && u[5] <= prev + bound))
-          fail_msg("refresh %d: u_5 %g after %g (bound %g)", r, u[5], prev, bound);
+          fail_msg("refresh %d: u_5 %g after %g (bound %g)", r, u[5], prev,
+                   bound);
         prev = u[5];
       }
     }
     if (floor_on)
       for (int i = 0; i < N; i++) {
         double want = 1 / (Q.a[i] + fabs(kappa));
-        if (fabs(u[i] - want) > 1e-6 * want) fail_msg("u[%d] = %.12g, want %.12g", i, u[i], want);
+        if (fabs(u[i] - want) > 1e-6 * want)
+          fail_msg("u[%d] = %.12g, want %.12g", i, u[i], want);
       }
     ph_optim_free(o);
   }
@@ -532,15 +569,18 @@ static void test_precond_project_spd(void **s) {
   assert_int_equal(ph_precond_project_spd(p, &err), PH_OK);
   double out[10];
   ph_precond_to_flat(p, out);
-  double want[10] = {1, 0, 0, f, 1 + f / 2, 1 - f / 2, 1 - f / 2, 1 + f / 2, f, 0.5};
+  double want[10] = {1,         0,         0,         f, 1 + f / 2,
+                     1 - f / 2, 1 - f / 2, 1 + f / 2, f, 0.5};
   for (int k = 0; k < 10; k++)
-    if (fabs(out[k] - want[k]) > 1e-14) fail_msg("entry %d: %.17g vs %.17g", k, out[k], want[k]);
+    if (fabs(out[k] - want[k]) > 1e-14)
+      fail_msg("entry %d: %.17g vs %.17g", k, out[k], want[k]);
   double v[6] = {0.3, -1, 2, 0.7, 1.1, -0.4}, a[6], r1[6], r2[6];
   ph_precond_apply(p, v, a);
   assert_int_equal(ph_precond_sqrt_apply(p, v, r1, &err), PH_OK);
   assert_int_equal(ph_precond_sqrt_apply(p, r1, r2, &err), PH_OK);
   for (int i = 0; i < 6; i++)
-    if (fabs(r2[i] - a[i]) > 1e-12 * (1 + fabs(a[i]))) fail_msg("%d: %.17g vs %.17g", i, r2[i], a[i]);
+    if (fabs(r2[i] - a[i]) > 1e-12 * (1 + fabs(a[i])))
+      fail_msg("%d: %.17g vs %.17g", i, r2[i], a[i]);
   ph_precond_free(p);
 }
 
@@ -561,7 +601,8 @@ static void test_refresh_cadence(void **s) {
   ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
   ph_step_info info;
   for (int t = 0; t < 12; t++) {
-    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, &info, &err), PH_OK);
+    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, &info, &err),
+                     PH_OK);
     assert_int_equal(info.refreshed, t % 4 == 0);
     assert_int_equal(info.n_ggnvp, t % 4 == 0 ? 1 + 3 : 0);
     assert_int_equal(info.n_grad, t % 4 == 0 ? 3 : 2);
@@ -586,7 +627,8 @@ static void test_save_load(void **s) {
     double th[N], th2[N];
     memcpy(th, TH0, sizeof th);
     ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
-    for (int t = 0; t < 4; t++) ph_optim_step(a, th, &OBJ, &b, c.lr, NULL, NULL, &err);
+    for (int t = 0; t < 4; t++)
+      ph_optim_step(a, th, &OBJ, &b, c.lr, NULL, NULL, &err);
     ph_ckpt *ck = ph_ckpt_new(&err);
     assert_int_equal(ph_optim_save(a, ck, &err), PH_OK);
     assert_int_equal(ph_optim_create(&c, &OBJ, &b2, &err), PH_OK);
@@ -637,12 +679,14 @@ static void test_precond_algebra(void **s) {
   flat[13] = 0.7;
   flat[14] = 1.9;
   assert_int_equal(ph_precond_from_flat(p, flat, 15, &err), PH_OK);
-  /* dense U = A ⊗ B acting on row-major vec(G): (A G Bᵀ)_{rc} = Σ A_ri G_ij B_cj */
+  /* dense U = A ⊗ B acting on row-major vec(G): (A G Bᵀ)_{rc} = Σ A_ri G_ij
+   * B_cj */
   double U[8][8] = {{0}};
   for (int r = 0; r < 2; r++)
     for (int c2 = 0; c2 < 3; c2++)
       for (int i = 0; i < 2; i++)
-        for (int j = 0; j < 3; j++) U[r * 3 + c2][i * 3 + j] = A[r * 2 + i] * B[c2 * 3 + j];
+        for (int j = 0; j < 3; j++)
+          U[r * 3 + c2][i * 3 + j] = A[r * 2 + i] * B[c2 * 3 + j];
   U[6][6] = 0.7;
   U[7][7] = 1.9;
   ph_rng rg = ph_rng_make(1, 1);
@@ -702,10 +746,14 @@ static void test_exact_step_dense(void **s) {
   ph_error err = {0};
   ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
   for (int m = 0; m < 2; m++) {
-    assert_int_equal(ph_llqr_exact_step(&OBJ, th, &b, (ph_metric)m, 0.3, PH_SOLVER_DENSE, d, &err), PH_OK);
-    for (int i = 0; i < N; i++) assert_true(fabs(d[i] + g[i] / (Q.a[i] + 0.3)) < 1e-14);
+    assert_int_equal(ph_llqr_exact_step(&OBJ, th, &b, (ph_metric)m, 0.3,
+                                        PH_SOLVER_DENSE, d, &err),
+                     PH_OK);
+    for (int i = 0; i < N; i++)
+      assert_true(fabs(d[i] + g[i] / (Q.a[i] + 0.3)) < 1e-14);
   }
-  assert_int_equal(ph_llqr_exact_step(&OBJ, th, &b, PH_METRIC_GN, 0, PH_SOLVER_RICCATI, d, &err),
+  assert_int_equal(ph_llqr_exact_step(&OBJ, th, &b, PH_METRIC_GN, 0,
+                                      PH_SOLVER_RICCATI, d, &err),
                    PH_ERR_UNSUPPORTED);
 }
 

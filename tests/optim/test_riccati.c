@@ -32,7 +32,8 @@ static double rel_diff(const double *a, const double *b, size_t n) {
 
 /* Riccati vs dense on `model` over `data` at a seeded θ scaled by `scale`
  * (larger weights: more curvature from the activations). */
-static void compare(const char *data, const char *model, double scale, double damping) {
+static void compare(const char *data, const char *model, double scale,
+                    double damping) {
   ph_error err = {0};
   ph_data_options opt = ph_data_options_default();
   opt.seed = 3;
@@ -41,7 +42,8 @@ static void compare(const char *data, const char *model, double scale, double da
   assert_int_equal(ph_dataset_load(data, &opt, &d, &err), PH_OK);
   assert_int_equal(ph_net_create(model, d, 16, &o, &err), PH_OK);
   size_t n = o->n;
-  double *th = calloc(n, sizeof *th), *r = calloc(n, sizeof *r), *s = calloc(n, sizeof *s);
+  double *th = calloc(n, sizeof *th), *r = calloc(n, sizeof *r),
+         *s = calloc(n, sizeof *s);
   double *g = calloc(n, sizeof *g), *mv = calloc(n, sizeof *mv);
   assert_int_equal(ph_net_init_params(o, 11, th, &err), PH_OK);
   for (size_t i = 0; i < n; i++) th[i] *= scale;
@@ -49,15 +51,20 @@ static void compare(const char *data, const char *model, double scale, double da
   ph_batch b = {PH_SPLIT_TRAIN, idx, 7};
   for (int m = 0; m < 2; m++) {
     ph_metric metric = (ph_metric)m;
-    assert_int_equal(ph_llqr_exact_step(o, th, &b, metric, damping, PH_SOLVER_DENSE, s, &err), PH_OK);
-    ph_status st = ph_llqr_exact_step(o, th, &b, metric, damping, PH_SOLVER_RICCATI, r, &err);
+    assert_int_equal(ph_llqr_exact_step(o, th, &b, metric, damping,
+                                        PH_SOLVER_DENSE, s, &err),
+                     PH_OK);
+    ph_status st = ph_llqr_exact_step(o, th, &b, metric, damping,
+                                      PH_SOLVER_RICCATI, r, &err);
     if (st) fprintf(stderr, "riccati: %s\n", err.msg);
     assert_int_equal(st, PH_OK);
     /* dense residual: (M + λI)s + g = 0 to rounding */
     double loss;
     assert_int_equal(ph_objective_loss_grad(o, th, &b, &loss, g, &err), PH_OK);
-    if (metric == PH_METRIC_NEWTON) assert_int_equal(ph_objective_hvp(o, th, &b, s, mv, &err), PH_OK);
-    else assert_int_equal(ph_objective_ggnvp(o, th, &b, s, mv, &err), PH_OK);
+    if (metric == PH_METRIC_NEWTON)
+      assert_int_equal(ph_objective_hvp(o, th, &b, s, mv, &err), PH_OK);
+    else
+      assert_int_equal(ph_objective_ggnvp(o, th, &b, s, mv, &err), PH_OK);
     double res = 0, gn = 0;
     for (size_t i = 0; i < n; i++) {
       double t = mv[i] + damping * s[i] + g[i];
@@ -66,11 +73,15 @@ static void compare(const char *data, const char *model, double scale, double da
     }
     assert_true(sqrt(res / gn) < 1e-8);
     double rd = rel_diff(r, s, n);
-    fprintf(stderr, "%-22s %-32s %-6s n=%4zu  |riccati-dense|/|dense| = %.2e\n", model, data,
-            m ? "newton" : "gn", n, rd);
+    fprintf(stderr, "%-22s %-32s %-6s n=%4zu  |riccati-dense|/|dense| = %.2e\n",
+            model, data, m ? "newton" : "gn", n, rd);
     assert_true(rd < 1e-8);
   }
-  free(th); free(r); free(s); free(g); free(mv);
+  free(th);
+  free(r);
+  free(s);
+  free(g);
+  free(mv);
   ph_objective_destroy(o);
   ph_dataset_free(d);
 }
@@ -105,7 +116,8 @@ static void test_newton_indefinite(void **st) {
   assert_int_equal(ph_dataset_load(data, &opt, &d, &err), PH_OK);
   assert_int_equal(ph_net_create(model, d, 16, &o, &err), PH_OK);
   size_t n = o->n;
-  double *th = calloc(n, sizeof *th), *H = calloc(n * n, sizeof *H), *e = calloc(n, sizeof *e);
+  double *th = calloc(n, sizeof *th), *H = calloc(n * n, sizeof *H),
+         *e = calloc(n, sizeof *e);
   double *w = calloc(n, sizeof *w);
   assert_int_equal(ph_net_init_params(o, 11, th, &err), PH_OK);
   for (size_t i = 0; i < n; i++) th[i] *= scale;
@@ -116,11 +128,17 @@ static void test_newton_indefinite(void **st) {
     assert_int_equal(ph_objective_hvp(o, th, &b, e, H + j * n, &err), PH_OK);
     e[j] = 0;
   }
-  assert_int_equal(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, H, (lapack_int)n, w), 0);
-  fprintf(stderr, "Newton metric: eigenvalues of H + lambda I in [%.3g, %.3g]\n", w[0] + damping,
-          w[n - 1] + damping);
+  assert_int_equal(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, H,
+                                 (lapack_int)n, w),
+                   0);
+  fprintf(stderr,
+          "Newton metric: eigenvalues of H + lambda I in [%.3g, %.3g]\n",
+          w[0] + damping, w[n - 1] + damping);
   assert_true(w[0] + damping < 0);
-  free(th); free(H); free(e); free(w);
+  free(th);
+  free(H);
+  free(e);
+  free(w);
   ph_objective_destroy(o);
   ph_dataset_free(d);
   compare(data, model, scale, damping);
@@ -140,10 +158,12 @@ static void test_unsupported(void **st) {
   double *th = calloc(o->n, sizeof *th), *s = calloc(o->n, sizeof *s);
   ph_batch b = {PH_SPLIT_TRAIN, NULL, 2};
   ph_error_clear(&err);
-  assert_int_equal(ph_llqr_exact_step(o, th, &b, PH_METRIC_GN, 0.1, PH_SOLVER_RICCATI, s, &err),
+  assert_int_equal(ph_llqr_exact_step(o, th, &b, PH_METRIC_GN, 0.1,
+                                      PH_SOLVER_RICCATI, s, &err),
                    PH_ERR_UNSUPPORTED);
   assert_true(strlen(err.msg) > 0);
-  free(th); free(s);
+  free(th);
+  free(s);
   ph_objective_destroy(o);
   ph_dataset_free(d);
 }

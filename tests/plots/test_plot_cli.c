@@ -34,7 +34,8 @@ static char *tp(const char *name) {
 }
 
 static void put(const char *name, const char *text) {
-  assert_int_equal(ph_write_file_atomic(tp(name), text, strlen(text), NULL), PH_OK);
+  assert_int_equal(ph_write_file_atomic(tp(name), text, strlen(text), NULL),
+                   PH_OK);
 }
 
 static void slurp(const char *path, char *buf, size_t cap) {
@@ -71,7 +72,8 @@ static void make_slice(const char *dir) {
   for (int i = 0; i < NX; i++) x[i] = -1 + 2.0 * i / (NX - 1);
   for (int j = 0; j < NY; j++) y[j] = -0.5 + 1.0 * j / (NY - 1);
   for (int j = 0; j < NY; j++)
-    for (int i = 0; i < NX; i++) z[j * NX + i] = 1 + x[i] * x[i] + 2 * y[j] * y[j];
+    for (int i = 0; i < NX; i++)
+      z[j * NX + i] = 1 + x[i] * x[i] + 2 * y[j] * y[j];
   size_t shape[2] = {NY, NX};
   char p[700];
   snprintf(p, sizeof p, "%s/surface_loss.npy", path);
@@ -84,7 +86,8 @@ static void make_slice(const char *dir) {
   snprintf(rel, sizeof rel, "%s/slice.json", dir);
   put(rel, "{\"grid\": [9, 7]}\n");
   snprintf(rel, sizeof rel, "%s/trajectory.csv", dir);
-  put(rel, "step,x,y,loss_at_point,off_plane\n0,-0.8,0.4,2,0.3\n10,-0.3,0.1,1.2,0.2\n"
+  put(rel, "step,x,y,loss_at_point,off_plane\n0,-0.8,0.4,2,0.3\n10,-0.3,0.1,1."
+           "2,0.2\n"
            "20,0,0,1,0.05\n");
 }
 
@@ -105,34 +108,42 @@ static int setup(void **state) {
   /* spectra */
   assert_int_equal(ph_mkdir_p(tp("sp1"), NULL), PH_OK);
   assert_int_equal(ph_mkdir_p(tp("sp2"), NULL), PH_OK);
-  put("sp1/spectrum.json", "{\"operator\": \"hessian\", \"eigenvalues\": [9, 4, 2],"
-                           " \"residual_bounds\": [0.1, 0.2, 0.05]}");
-  put("sp2/spectrum.json", "{\"operator\": \"precond\", \"eigenvalues\": [3, 1.5, 1]}");
-  const char *dens = "t,density,band_lo,band_hi\n-1,0.001,0.0005,0.002\n0,2,1,3\n"
-                     "1,0.1,0.05,0.2\n5,0.01,0.005,0.02\n10,0.001,0.0005,0.002\n";
+  put("sp1/spectrum.json",
+      "{\"operator\": \"hessian\", \"eigenvalues\": [9, 4, 2],"
+      " \"residual_bounds\": [0.1, 0.2, 0.05]}");
+  put("sp2/spectrum.json",
+      "{\"operator\": \"precond\", \"eigenvalues\": [3, 1.5, 1]}");
+  const char *dens =
+      "t,density,band_lo,band_hi\n-1,0.001,0.0005,0.002\n0,2,1,3\n"
+      "1,0.1,0.05,0.2\n5,0.01,0.005,0.02\n10,0.001,0.0005,0.002\n";
   put("sp1/density.csv", dens);
   put("sp2/density.csv", dens);
   /* runs */
   assert_int_equal(ph_mkdir_p(tp("run_a"), NULL), PH_OK);
   assert_int_equal(ph_mkdir_p(tp("run_b"), NULL), PH_OK);
-  const char *log = "step,epoch,lr,train_loss,train_acc,test_loss,test_acc,grad_norm\n"
-                    "0,0,0.1,2.3,0.1,2.3,0.1,1\n10,0,0.1,1.5,0.4,,nan,1\n"
-                    "20,1,0.1,0.9,0.7,1.0,0.68,1\n";
+  const char *log =
+      "step,epoch,lr,train_loss,train_acc,test_loss,test_acc,grad_norm\n"
+      "0,0,0.1,2.3,0.1,2.3,0.1,1\n10,0,0.1,1.5,0.4,,nan,1\n"
+      "20,1,0.1,0.9,0.7,1.0,0.68,1\n";
   put("run_a/log.csv", log);
   put("run_b/log.csv", log);
   put("run_a/run.json", "{\"optimizer\": \"sgd\", \"seed\": 1}");
   put("run_b/run.json", "{\"config\": {\"optimizer\": {\"name\": \"sam\"}}}");
   /* toy */
   assert_int_equal(ph_mkdir_p(tp("toy/trajectories"), NULL), PH_OK);
-  put("toy/escape.csv", "optimizer,escape_rate,ci_lo,ci_hi,median_escape_step,"
-                        "final_loss_mean,final_loss_std\nsgd,0.1,0.05,0.2,100,1,0.1\n"
-                        "sam,0.6,0.5,0.7,40,0.8,0.1\n");
+  put("toy/escape.csv",
+      "optimizer,escape_rate,ci_lo,ci_hi,median_escape_step,"
+      "final_loss_mean,final_loss_std\nsgd,0.1,0.05,0.2,100,1,0.1\n"
+      "sam,0.6,0.5,0.7,40,0.8,0.1\n");
   double tr[2 * 3 * 2] = {0, 0, 0.2, 0.1, 0.4, 0.1, 0, 0, -0.1, 0.2, -0.3, 0.3};
   size_t shape[3] = {2, 3, 2};
-  assert_int_equal(ph_npy_write(tp("toy/trajectories/sgd.npy"), tr, 3, shape, NULL), PH_OK);
-  assert_int_equal(ph_npy_write(tp("toy/trajectories/sam.npy"), tr, 3, shape, NULL), PH_OK);
-  put("toy/amplification.csv", "pi,predicted,measured,ci_lo,ci_hi\n1,1,1.1,0.9,1.3\n"
-                               "2,2,1.8,1.5,2.1\n4,4,4.3,3.9,4.8\n");
+  assert_int_equal(
+      ph_npy_write(tp("toy/trajectories/sgd.npy"), tr, 3, shape, NULL), PH_OK);
+  assert_int_equal(
+      ph_npy_write(tp("toy/trajectories/sam.npy"), tr, 3, shape, NULL), PH_OK);
+  put("toy/amplification.csv",
+      "pi,predicted,measured,ci_lo,ci_hi\n1,1,1.1,0.9,1.3\n"
+      "2,2,1.8,1.5,2.1\n4,4,4.3,3.9,4.8\n");
   return 0;
 }
 
@@ -162,13 +173,16 @@ static void test_every_kind(void **state) {
       {"spectrum sp1 sp2 --out e.pdf", "e.pdf"},
       {"curves run_a run_b --log --out f.png --dpi 72", "f.png"},
       {"escape toy --out g.svg", "g.svg"},
-      {"amplification toy/amplification.csv --log --out h.png --dpi 72", "h.png"},
+      {"amplification toy/amplification.csv --log --out h.png --dpi 72",
+       "h.png"},
       {"surface slice --log --vmin 1 --vmax 4 --cmap coolwarm --size 6.75x3 "
-       "--font 'DejaVu Serif' --font-size 9 --out i.png --dpi 50", "i.png"},
+       "--font 'DejaVu Serif' --font-size 9 --out i.png --dpi 50",
+       "i.png"},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     int rc = run(cases[k][0]);
-    if (rc != 0) fprintf(stderr, "case '%s': rc %d: %s", cases[k][0], rc, err_buf);
+    if (rc != 0)
+      fprintf(stderr, "case '%s': rc %d: %s", cases[k][0], rc, err_buf);
     assert_int_equal(rc, 0);
     const char *p = tp(cases[k][1]);
     const char *ext = strrchr(p, '.');
@@ -212,15 +226,18 @@ static void test_errors(void **state) {
   expect_fail("escape toy2 --out o6.png", 1, "escape_rate", "o6.png");
   expect_fail("contour slice --traj toy2 --out o7.png", 1, "toy2", "o7.png");
   assert_int_equal(ph_mkdir_p(tp("sp3"), NULL), PH_OK);
-  put("sp3/spectrum.json", "{\"operator\": \"h\", \"eigenvalues\": [1, \"x\"]}");
+  put("sp3/spectrum.json",
+      "{\"operator\": \"h\", \"eigenvalues\": [1, \"x\"]}");
   put("sp3/density.csv", "t,density\n0,1\n");
-  expect_fail("spectrum sp1 sp3 --out o8.png", 1, "sp3/spectrum.json", "o8.png");
+  expect_fail("spectrum sp1 sp3 --out o8.png", 1, "sp3/spectrum.json",
+              "o8.png");
   assert_int_equal(ph_mkdir_p(tp("run_c"), NULL), PH_OK);
   put("run_c/run.json", "{}");
   expect_fail("curves run_a run_c --out o9.png", 1, "run_c/log.csv", "o9.png");
   put("run_c/log.csv", "step,train_loss\n0,1\n1\n");
   expect_fail("curves run_c --out o9.png", 1, "run_c/log.csv:3", "o9.png");
-  expect_fail("surface slice --log --vmin -1 --out o10.png", 2, "--log", "o10.png");
+  expect_fail("surface slice --log --vmin -1 --out o10.png", 2, "--log",
+              "o10.png");
   /* a failure never replaces an existing output */
   put("keep.png", "old");
   expect_fail("surface bad1 --out keep.png", 1, "x.npy", NULL);
@@ -235,7 +252,8 @@ static void test_errors(void **state) {
   expect_fail("surface slice --out o.png --cmap jet", 2, "jet", "o.png");
   expect_fail("surface slice --out o.png --dpi 0", 2, "--dpi", "o.png");
   expect_fail("surface slice --out o.png --size 3", 2, "--size", "o.png");
-  expect_fail("surface slice --out o.png --vmin 2 --vmax 1", 2, "--vmin", "o.png");
+  expect_fail("surface slice --out o.png --vmin 2 --vmax 1", 2, "--vmin",
+              "o.png");
   expect_fail("surface slice slice --out o.png", 2, "one input", "o.png");
   expect_fail("escape toy --traj toy --out o.png", 2, "--traj", "o.png");
 }
@@ -243,11 +261,10 @@ static void test_errors(void **state) {
 static void test_help(void **state) {
   (void)state;
   assert_int_equal(run("--help"), 0);
-  static const char *const opts[] = {"--out", "--title", "--xlabel", "--ylabel",
-                                     "--vmin", "--vmax", "--levels", "--log",
-                                     "--cmap", "--size", "--dpi", "--labels",
-                                     "--traj", "--font", "[300]", "[viridis]",
-                                     "[10]", NULL};
+  static const char *const opts[] = {
+      "--out",    "--title", "--xlabel", "--ylabel",  "--vmin", "--vmax",
+      "--levels", "--log",   "--cmap",   "--size",    "--dpi",  "--labels",
+      "--traj",   "--font",  "[300]",    "[viridis]", "[10]",   NULL};
   for (int i = 0; opts[i]; i++) assert_non_null(strstr(out_buf, opts[i]));
   assert_string_equal(err_buf, "");
 }

@@ -103,7 +103,8 @@ static void test_ticks_known(void **state) {
   assert_string_equal(t.label[4], "10.0");
   /* symmetric: typographic minus, no "-0" */
   assert_int_equal(ph_plot_ticks_linear(-1, 1, 4, &t, &err), PH_OK);
-  assert_string_equal(t.label[0], "\xe2\x88\x92" "1.0");
+  assert_string_equal(t.label[0], "\xe2\x88\x92"
+                                  "1.0");
   int zero = 0;
   for (int i = 0; i < t.n; i++)
     if (t.v[i] == 0) {
@@ -117,7 +118,8 @@ static void test_ticks_known(void **state) {
   assert_string_equal(t.label[1], "200");
   /* very large values share a ×10ⁿ form */
   assert_int_equal(ph_plot_ticks_linear(0, 3e6, 4, &t, &err), PH_OK);
-  assert_non_null(strstr(t.label[1], "\xc3\x97" "10\xe2\x81\xb6"));
+  assert_non_null(strstr(t.label[1], "\xc3\x97"
+                                     "10\xe2\x81\xb6"));
   /* invalid ranges are errors */
   assert_int_equal(ph_plot_ticks_linear(1, 0, 5, &t, &err), PH_ERR_ARG);
   assert_int_equal(ph_plot_ticks_linear(NAN, 1, 5, &t, &err), PH_ERR_ARG);
@@ -163,8 +165,8 @@ static void test_ticks_log(void **state) {
   assert_int_equal(ph_plot_ticks_log(1e-3, 1e2, 6, &t, NULL), PH_OK);
   assert_int_equal(t.n, 6);
   assert_string_equal(t.label[0], "10\xe2\x81\xbb\xc2\xb3"); /* 10⁻³ */
-  assert_string_equal(t.label[3], "10\xe2\x81\xb0");        /* 10⁰ */
-  assert_string_equal(t.label[5], "10\xc2\xb2");            /* 10² */
+  assert_string_equal(t.label[3], "10\xe2\x81\xb0");         /* 10⁰ */
+  assert_string_equal(t.label[5], "10\xc2\xb2");             /* 10² */
   for (int i = 0; i < t.n; i++)
     assert_true(fabs(t.v[i] / pow(10.0, i - 3) - 1) < 1e-15);
   /* minor ticks at 2..9 × 10ⁿ: 8 per decade over 5 decades */
@@ -271,7 +273,8 @@ static void test_marching_circle(void **state) {
   for (int j = 0; j < N; j++)
     for (int i = 0; i < N; i++) z[j * N + i] = x[i] * x[i] + y[j] * y[j];
   ph_plot_segs s = {0};
-  assert_int_equal(ph_plot_marching_squares(z, N, N, x, y, r * r, &s, NULL), PH_OK);
+  assert_int_equal(ph_plot_marching_squares(z, N, N, x, y, r * r, &s, NULL),
+                   PH_OK);
   assert_true(s.n > 40);
   /* Along a cell edge f = x² + y² − r² is quadratic with f'' = 2, so the
    * linear interpolant's root x̂ has |f(x̂)| <= h²·2/8 = h²/4, and the radial
@@ -304,7 +307,8 @@ static void test_marching_circle(void **state) {
   ph_plot_segs_free(&s);
   /* NaN cells are skipped; a level outside the range gives nothing */
   z[20 * N + 20] = NAN;
-  assert_int_equal(ph_plot_marching_squares(z, N, N, x, y, 5.0, &s, NULL), PH_OK);
+  assert_int_equal(ph_plot_marching_squares(z, N, N, x, y, 5.0, &s, NULL),
+                   PH_OK);
   assert_int_equal(s.n, 0);
   ph_plot_segs_free(&s);
 }
@@ -344,8 +348,9 @@ static void pixel_at(cairo_surface_t *img, double dx, double dy, int rgb[3]) {
   assert_true(x >= 0 && y >= 0 && x < cairo_image_surface_get_width(img) &&
               y < cairo_image_surface_get_height(img));
   const unsigned char *d = cairo_image_surface_get_data(img);
-  uint32_t v = *(const uint32_t *)(d + (size_t)y * cairo_image_surface_get_stride(img) +
-                                   4 * (size_t)x);
+  uint32_t v =
+      *(const uint32_t *)(d + (size_t)y * cairo_image_surface_get_stride(img) +
+                          4 * (size_t)x);
   rgb[0] = (v >> 16) & 255;
   rgb[1] = (v >> 8) & 255;
   rgb[2] = v & 255;
@@ -372,7 +377,8 @@ static void test_render_heatmap(void **state) {
   ph_plot_norm nm = {0, 10, 0};
   ph_plot_axes_colorbar(a, PH_PLOT_MAGMA, &nm, "z");
   assert_int_equal(ph_plot_axes_layout(a, &err), PH_OK);
-  assert_int_equal(ph_plot_heatmap(a, z, NX, NY, x, y, PH_PLOT_MAGMA, &nm, &err), PH_OK);
+  assert_int_equal(
+      ph_plot_heatmap(a, z, NX, NY, x, y, PH_PLOT_MAGMA, &nm, &err), PH_OK);
   ph_plot_axes_finish(a);
   double cx[NX * NY], cy[NX * NY];
   for (int j = 0; j < NY; j++)
@@ -391,7 +397,8 @@ static void test_render_heatmap(void **state) {
     ph_plot_cmap_eval(PH_PLOT_MAGMA, ph_plot_norm_apply(&nm, z[k]), want);
     int got[3];
     pixel_at(img, cx[k], cy[k], got);
-    for (int c = 0; c < 3; c++) assert_true(abs(got[c] - (int)lround(want[c] * 255)) <= 1);
+    for (int c = 0; c < 3; c++)
+      assert_true(abs(got[c] - (int)lround(want[c] * 255)) <= 1);
   }
   cairo_surface_destroy(img);
 }
@@ -418,7 +425,8 @@ static void test_render_contour(void **state) {
   double level = 0.3, red[3] = {1, 0, 0};
   ph_plot_norm nm = {0, 1, 0};
   assert_int_equal(ph_plot_contour(a, z, N, N, x, y, &level, 1, PH_PLOT_VIRIDIS,
-                                   &nm, red, 1.5, 0, NULL), PH_OK);
+                                   &nm, red, 1.5, 0, NULL),
+                   PH_OK);
   ph_plot_axes_finish(a);
   double on_x, on_y, off_x, off_y;
   ph_plot_axes_to_device(a, 0.3, 0.55, &on_x, &on_y);
@@ -533,8 +541,9 @@ static void test_render_surface3d(void **state) {
   assert_int_equal(ph_plot_axes_layout(a, NULL), PH_OK);
   ph_plot_norm nm = {-1, 1, 0};
   ph_plot_view3d v = {-60, 30, "x", "y", "z"};
-  assert_int_equal(ph_plot_surface3d(a, z, NX, NY, x, y, PH_PLOT_VIRIDIS, &nm, &v, NULL),
-                   PH_OK);
+  assert_int_equal(
+      ph_plot_surface3d(a, z, NX, NY, x, y, PH_PLOT_VIRIDIS, &nm, &v, NULL),
+      PH_OK);
   ph_plot_axes_finish(a);
   assert_int_equal(ph_plot_fig_save(f, tmp_path("s3d.png"), NULL), PH_OK);
   ph_plot_fig_free(f);

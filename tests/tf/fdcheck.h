@@ -21,8 +21,8 @@ static inline int fd_close(double got, double Dh, double D2h, double F,
   double trunc = fabs(D2h - Dh);
   double tol = 2.0 * trunc + 64.0 * EPS * F / H_FD + 1e-13;
   if (trunc > 1e-5) {
-    fprintf(stderr, "%s[%zu]: FD does not resolve (|D2h-Dh| = %.3g)\n", what,
-            i, trunc);
+    fprintf(stderr, "%s[%zu]: FD does not resolve (|D2h-Dh| = %.3g)\n", what, i,
+            trunc);
     return 0;
   }
   if (!(fabs(got - Dh) <= tol)) {

@@ -59,13 +59,13 @@ typedef struct op {
   void (*fwd)(struct op *, const double *u, double *y);
   void (*bwd)(struct op *, const double *u, const double *dy, double *du);
   void (*tfwd)(struct op *, const double *u, const double *ut, double *yt);
-  void (*tbwd)(struct op *, const double *u, const double *ut,
-               const double *dy, const double *dyt, double *dut);
-  size_t B, T, d, nh, V; /* sizes (as used by each op) */
-  double *tok;           /* (B, T) */
-  int32_t *tgt;          /* (B·T) */
+  void (*tbwd)(struct op *, const double *u, const double *ut, const double *dy,
+               const double *dyt, double *dut);
+  size_t B, T, d, nh, V;       /* sizes (as used by each op) */
+  double *tok;                 /* (B, T) */
+  int32_t *tgt;                /* (B·T) */
   double *s1, *s2, *s3, *work; /* scratch */
-  int ref;               /* attention: use the naive kernels */
+  int ref;                     /* attention: use the naive kernels */
 } op;
 
 /* f(u + a w) */
@@ -128,8 +128,8 @@ static void check_op(op *o) {
   memcpy(base, dut, nu * sizeof *base);
   o->tbwd(o, u, w, dy, dyt, dut);
   for (size_t i = 0; i < nu; i++) dut[i] -= base[i];
-  double *g1 = vec_new(nu), *g2 = vec_new(nu), *Dg[2] = {vec_new(nu),
-                                                           vec_new(nu)};
+  double *g1 = vec_new(nu), *g2 = vec_new(nu),
+         *Dg[2] = {vec_new(nu), vec_new(nu)};
   double *dyb = vec_new(ny);
   F = 0.0;
   for (int s = 0; s < 2; s++) {
@@ -149,12 +149,29 @@ static void check_op(op *o) {
     ok = fd_close(dut[i], Dg[0][i], Dg[1][i], F, o->name, i);
   if (!ok) fail_msg("%s: tangent_backward disagrees with FD", o->name);
 
-  free(u); free(dy); free(ub); free(y1); free(y2); free(e); free(base);
-  free(du); free(w); free(yt); free(D1); free(D2); free(dyt); free(dut);
-  free(g1); free(g2); free(Dg[0]); free(Dg[1]); free(dyb);
+  free(u);
+  free(dy);
+  free(ub);
+  free(y1);
+  free(y2);
+  free(e);
+  free(base);
+  free(du);
+  free(w);
+  free(yt);
+  free(D1);
+  free(D2);
+  free(dyt);
+  free(dut);
+  free(g1);
+  free(g2);
+  free(Dg[0]);
+  free(Dg[1]);
+  free(dyb);
 }
 
-/* ---- embedding: u = [wte (V, d), wpe (T, d)] ------------------------------ */
+/* ---- embedding: u = [wte (V, d), wpe (T, d)] ------------------------------
+ */
 
 static void emb_fwd(op *o, const double *u, double *y) {
   ph_tf_embed_forward(y, o->tok, u, u + o->V * o->d, o->B, o->T, o->d);
@@ -166,10 +183,10 @@ static void emb_tfwd(op *o, const double *u, const double *ut, double *yt) {
   ph_tf_embed_tangent_forward(yt, o->tok, ut, ut + o->V * o->d, o->B, o->T,
                               o->d);
 }
-static void emb_tbwd(op *o, const double *u, const double *ut,
-                     const double *dy, const double *dyt, double *dut) {
-  ph_tf_embed_tangent_backward(dut, dut + o->V * o->d, dyt, o->tok, o->B,
-                               o->T, o->d);
+static void emb_tbwd(op *o, const double *u, const double *ut, const double *dy,
+                     const double *dyt, double *dut) {
+  ph_tf_embed_tangent_backward(dut, dut + o->V * o->d, dyt, o->tok, o->B, o->T,
+                               o->d);
 }
 
 static void make_tokens(op *o) {
@@ -184,7 +201,10 @@ static void test_embed(void **state) {
   make_tokens(&o);
   o.nu = (o.V + o.T) * o.d;
   o.ny = o.B * o.T * o.d;
-  o.fwd = emb_fwd; o.bwd = emb_bwd; o.tfwd = emb_tfwd; o.tbwd = emb_tbwd;
+  o.fwd = emb_fwd;
+  o.bwd = emb_bwd;
+  o.tfwd = emb_tfwd;
+  o.tbwd = emb_tbwd;
   check_op(&o);
   assert_int_equal(ph_tf_tokens_check(o.tok, o.B * o.T, o.V, NULL), PH_OK);
   double bad[2] = {1.0, 5.0}, frac[1] = {0.5};
@@ -195,7 +215,8 @@ static void test_embed(void **state) {
   free(o.tok);
 }
 
-/* ---- layer norm: u = [x (N, D), g (D), b (D)] ----------------------------- */
+/* ---- layer norm: u = [x (N, D), g (D), b (D)] -----------------------------
+ */
 
 static void ln_fwd(op *o, const double *u, double *y) {
   size_t N = o->B, D = o->d;
@@ -213,8 +234,8 @@ static void ln_tfwd(op *o, const double *u, const double *ut, double *yt) {
   ph_tf_layernorm_tangent_forward(yt, u, ut, u + N * D, ut + N * D,
                                   ut + N * D + D, o->s1, o->s2, N, D);
 }
-static void ln_tbwd(op *o, const double *u, const double *ut,
-                    const double *dy, const double *dyt, double *dut) {
+static void ln_tbwd(op *o, const double *u, const double *ut, const double *dy,
+                    const double *dyt, double *dut) {
   size_t N = o->B, D = o->d;
   ln_fwd(o, u, o->s3);
   ph_tf_layernorm_tangent_backward(dut, dut + N * D, dut + N * D + D, dy, dyt,
@@ -227,22 +248,30 @@ static void test_layernorm(void **state) {
   op o = {.name = "layernorm", .B = 3, .d = 5};
   o.nu = o.B * o.d + 2 * o.d;
   o.ny = o.B * o.d;
-  o.s1 = vec_new(o.B); o.s2 = vec_new(o.B); o.s3 = vec_new(o.ny);
-  o.fwd = ln_fwd; o.bwd = ln_bwd; o.tfwd = ln_tfwd; o.tbwd = ln_tbwd;
+  o.s1 = vec_new(o.B);
+  o.s2 = vec_new(o.B);
+  o.s3 = vec_new(o.ny);
+  o.fwd = ln_fwd;
+  o.bwd = ln_bwd;
+  o.tfwd = ln_tfwd;
+  o.tbwd = ln_tbwd;
   check_op(&o);
   /* Forward against the definition with a shifted row (mean 100): the
    * two-pass variance keeps full accuracy. */
-  double x[4] = {100.5, 99.0, 101.0, 100.1}, g[4] = {1, 1, 1, 1},
-         b[4] = {0}, y[4], m, r;
+  double x[4] = {100.5, 99.0, 101.0, 100.1}, g[4] = {1, 1, 1, 1}, b[4] = {0},
+         y[4], m, r;
   ph_tf_layernorm_forward(y, &m, &r, x, g, b, 1, 4);
   double mu = (100.5 + 99.0 + 101.0 + 100.1) / 4, var = 0;
   for (int i = 0; i < 4; i++) var += (x[i] - mu) * (x[i] - mu) / 4;
   for (int i = 0; i < 4; i++)
     assert_true(fabs(y[i] - (x[i] - mu) / sqrt(var + 1e-5)) < 1e-13);
-  free(o.s1); free(o.s2); free(o.s3);
+  free(o.s1);
+  free(o.s2);
+  free(o.s3);
 }
 
-/* ---- GELU ----------------------------------------------------------------- */
+/* ---- GELU -----------------------------------------------------------------
+ */
 
 static void gelu_fwd(op *o, const double *u, double *y) {
   ph_tf_gelu_forward(y, u, o->nu);
@@ -261,13 +290,17 @@ static void gelu_tbwd(op *o, const double *u, const double *ut,
 static void test_gelu(void **state) {
   (void)state;
   op o = {.name = "gelu", .nu = 16, .ny = 16};
-  o.fwd = gelu_fwd; o.bwd = gelu_bwd; o.tfwd = gelu_tfwd; o.tbwd = gelu_tbwd;
+  o.fwd = gelu_fwd;
+  o.bwd = gelu_bwd;
+  o.tfwd = gelu_tfwd;
+  o.tbwd = gelu_tbwd;
   check_op(&o);
   /* The saved-derivative variants give the same numbers. */
   {
     size_t n = 32;
-    double *x = vec_rand(n, 3.0), *xt = vec_rand(n, 1.0), *dy = vec_rand(n, 1.0),
-           *dyt = vec_rand(n, 1.0), *d1 = vec_new(n), *d2 = vec_new(n);
+    double *x = vec_rand(n, 3.0), *xt = vec_rand(n, 1.0),
+           *dy = vec_rand(n, 1.0), *dyt = vec_rand(n, 1.0), *d1 = vec_new(n),
+           *d2 = vec_new(n);
     double *r[2][4];
     for (int v = 0; v < 2; v++)
       for (int j = 0; j < 4; j++) r[v][j] = vec_new(n);
@@ -286,7 +319,12 @@ static void test_gelu(void **state) {
       free(r[0][j]);
       free(r[1][j]);
     }
-    free(x); free(xt); free(dy); free(dyt); free(d1); free(d2);
+    free(x);
+    free(xt);
+    free(dy);
+    free(dyt);
+    free(d1);
+    free(d2);
   }
   /* Closed forms: gelu(0) = 0, gelu(1) = Φ(1) = 0.841344746068543. */
   double x[2] = {0.0, 1.0}, y[2];
@@ -294,7 +332,8 @@ static void test_gelu(void **state) {
   assert_true(fabs(y[0]) < 1e-16 && fabs(y[1] - 0.841344746068543) < 1e-15);
 }
 
-/* ---- attention: u = [q, k, v] each (B, T, d) ------------------------------ */
+/* ---- attention: u = [q, k, v] each (B, T, d) ------------------------------
+ */
 
 static void att_fwd(op *o, const double *u, double *y) {
   size_t n = o->B * o->T * o->d;
@@ -315,8 +354,8 @@ static void att_tfwd(op *o, const double *u, const double *ut, double *yt) {
       yt, o->s2, u, u + n, u + 2 * n, o->s1, ut, ut + n, ut + 2 * n, o->work,
       o->B, o->T, o->d, o->nh);
 }
-static void att_tbwd(op *o, const double *u, const double *ut,
-                     const double *dy, const double *dyt, double *dut) {
+static void att_tbwd(op *o, const double *u, const double *ut, const double *dy,
+                     const double *dyt, double *dut) {
   size_t n = o->B * o->T * o->d;
   double *yt = vec_new(n);
   att_tfwd(o, u, ut, yt); /* fills P (s1) and Ṗ (s2) */
@@ -327,19 +366,29 @@ static void att_tbwd(op *o, const double *u, const double *ut,
 }
 
 static op att_op(int ref) {
-  op o = {.name = ref ? "attention_ref" : "attention", .B = 2, .T = 5,
-          .d = 6, .nh = 2, .ref = ref};
+  op o = {.name = ref ? "attention_ref" : "attention",
+          .B = 2,
+          .T = 5,
+          .d = 6,
+          .nh = 2,
+          .ref = ref};
   o.nu = 3 * o.B * o.T * o.d;
   o.ny = o.B * o.T * o.d;
   o.s1 = vec_new(o.B * o.nh * o.T * o.T);
   o.s2 = vec_new(o.B * o.nh * o.T * o.T);
   o.s3 = vec_new(o.ny);
   o.work = vec_new(ph_tf_attn_work_size(o.T));
-  o.fwd = att_fwd; o.bwd = att_bwd; o.tfwd = att_tfwd; o.tbwd = att_tbwd;
+  o.fwd = att_fwd;
+  o.bwd = att_bwd;
+  o.tfwd = att_tfwd;
+  o.tbwd = att_tbwd;
   return o;
 }
 static void att_free(op *o) {
-  free(o->s1); free(o->s2); free(o->s3); free(o->work);
+  free(o->s1);
+  free(o->s2);
+  free(o->s3);
+  free(o->work);
 }
 
 static void test_attention(void **state) {
@@ -356,8 +405,11 @@ static void test_attention(void **state) {
       for (size_t c = 0; c < o.d; c++) u[m * n + (o.T - 1) * o.d + c] += 0.7;
     att_fwd(&o, u, y2);
     for (size_t t = 0; t + 1 < o.T; t++)
-      for (size_t c = 0; c < o.d; c++) assert_true(y1[t * o.d + c] == y2[t * o.d + c]);
-    free(u); free(y1); free(y2);
+      for (size_t c = 0; c < o.d; c++)
+        assert_true(y1[t * o.d + c] == y2[t * o.d + c]);
+    free(u);
+    free(y1);
+    free(y2);
     att_free(&o);
   }
 }
@@ -373,11 +425,11 @@ static void test_attention_gemm_vs_ref(void **state) {
   double *out[2][8]; /* o, p, pt, ot, dq, dk, dv, dq_t(+dk_t,dv_t) */
   double *work = vec_new(ph_tf_attn_work_size(T));
   for (int r = 0; r < 2; r++) {
-    for (int j = 0; j < 8; j++) out[r][j] = vec_new(j == 1 || j == 2 ? np
-                                                     : j == 7 ? 3 * n : n);
+    for (int j = 0; j < 8; j++)
+      out[r][j] = vec_new(j == 1 || j == 2 ? np : j == 7 ? 3 * n : n);
     double **x = out[r];
-    (r ? ph_tf_attn_forward_ref : ph_tf_attn_forward)(x[0], x[1], q, k, v, B,
-                                                      T, d, nh);
+    (r ? ph_tf_attn_forward_ref : ph_tf_attn_forward)(x[0], x[1], q, k, v, B, T,
+                                                      d, nh);
     (r ? ph_tf_attn_tangent_forward_ref : ph_tf_attn_tangent_forward)(
         x[3], x[2], q, k, v, x[1], qt, kt, vt, work, B, T, d, nh);
     (r ? ph_tf_attn_backward_ref : ph_tf_attn_backward)(
@@ -397,11 +449,19 @@ static void test_attention_gemm_vs_ref(void **state) {
     free(out[0][j]);
     free(out[1][j]);
   }
-  free(q); free(k); free(v); free(qt); free(kt); free(vt); free(dout);
-  free(doutt); free(work);
+  free(q);
+  free(k);
+  free(v);
+  free(qt);
+  free(kt);
+  free(vt);
+  free(dout);
+  free(doutt);
+  free(work);
 }
 
-/* ---- cross-entropy: u = z (N, C); y fixed with ignored positions ---------- */
+/* ---- cross-entropy: u = z (N, C); y fixed with ignored positions ----------
+ */
 
 static void ce_fwd(op *o, const double *u, double *y) {
   size_t N = o->B, C = o->d;
@@ -422,8 +482,8 @@ static void ce_tfwd(op *o, const double *u, const double *ut, double *yt) {
   yt[0] = ph_tf_xent_tangent_forward(o->s1, ut, o->tgt, N, C,
                                      1.0 / (double)ph_tf_xent_count(o->tgt, N));
 }
-static void ce_tbwd(op *o, const double *u, const double *ut,
-                    const double *dy, const double *dyt, double *dut) {
+static void ce_tbwd(op *o, const double *u, const double *ut, const double *dy,
+                    const double *dyt, double *dut) {
   size_t N = o->B, C = o->d;
   double l;
   ce_fwd(o, u, &l);
@@ -438,7 +498,10 @@ static void test_xent(void **state) {
   o.nu = o.B * o.d;
   o.ny = 1;
   o.s1 = vec_new(o.nu);
-  o.fwd = ce_fwd; o.bwd = ce_bwd; o.tfwd = ce_tfwd; o.tbwd = ce_tbwd;
+  o.fwd = ce_fwd;
+  o.bwd = ce_bwd;
+  o.tfwd = ce_tfwd;
+  o.tbwd = ce_tbwd;
   check_op(&o);
   /* Closed form: uniform logits give log C per counted position; ignored
    * rows contribute nothing to the gradient. */
@@ -458,8 +521,7 @@ static void test_xent(void **state) {
   double big[4] = {800, 0, 0, 0};
   int32_t y1[1] = {1};
   double p4[4];
-  assert_true(fabs(ph_tf_xent_forward(p4, big, y1, 1, 4, 1.0) - 800.0) <
-              1e-12);
+  assert_true(fabs(ph_tf_xent_forward(p4, big, y1, 1, 4, 1.0) - 800.0) < 1e-12);
   free(o.s1);
 }
 

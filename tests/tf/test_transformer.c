@@ -90,9 +90,10 @@ static void test_spec(void **state) {
   assert_int_equal(c.n_heads, 2);
   assert_int_equal(c.n_layers, 2);
   assert_int_equal(c.d_ff, 128);
-  const char *bad[] = {"transformer:d32h3l2", "transformer:d32h2",
-                       "transformer:d32h2l2x", "mlp:64", "transformer:h2d32l2",
-                       "transformer:d0h1l1", "transformer:d8h2l0"};
+  const char *bad[] = {"transformer:d32h3l2",  "transformer:d32h2",
+                       "transformer:d32h2l2x", "mlp:64",
+                       "transformer:h2d32l2",  "transformer:d0h1l1",
+                       "transformer:d8h2l0"};
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     ph_error_clear(&err);
     assert_int_equal(ph_transformer_spec_parse(bad[i], &c, &err), PH_ERR_ARG);
@@ -121,8 +122,8 @@ static void test_layout(void **state) {
   ph_objective *o = make_obj("transformer:d8h2l2", NEX);
   size_t d = 8, F = 32, L = 2;
   size_t want = VV * d + TT * d +
-                L * (4 * (d * d + d) + 4 * d + F * d + F + d * F + d) +
-                2 * d + VV * d + VV;
+                L * (4 * (d * d + d) + 4 * d + F * d + F + d * F + d) + 2 * d +
+                VV * d + VV;
   assert_int_equal(o->n, want);
   assert_true(o->n <= 2000);
   assert_int_equal(o->n_blocks, 6 + 16 * L);
@@ -250,9 +251,16 @@ static void test_hessian(void **state) {
   if (diff > 64 * EPS * 200 * m1 * sqrt((double)n))
     fail_msg("chunked Hv differs by %.3g", diff);
   ph_objective_destroy(o2);
-  free(v); free(hv1); free(hv2);
-  free(gp); free(gm); free(D[0]); free(D[1]);
-  free(th); free(H); free(e);
+  free(v);
+  free(hv1);
+  free(hv2);
+  free(gp);
+  free(gm);
+  free(D[0]);
+  free(D[1]);
+  free(th);
+  free(H);
+  free(e);
   ph_objective_destroy(o);
 }
 
@@ -310,7 +318,13 @@ static void test_ggn(void **state) {
   assert_true(gmax > 1e-3);
   if (worst > 1e-6 * gmax)
     fail_msg("Gv vs Jᵀ H_z J: max error %.3g (scale %.3g)", worst, gmax);
-  free(gv); free(e); free(HzJ); free(J); free(zp); free(zm); free(z);
+  free(gv);
+  free(e);
+  free(HzJ);
+  free(J);
+  free(zp);
+  free(zm);
+  free(z);
   free(th);
   ph_objective_destroy(o);
 }
@@ -328,8 +342,8 @@ static void test_init(void **state) {
     const ph_block *bl = &o->blocks[b];
     const double *t = th + bl->offset;
     size_t len = strlen(bl->name);
-    if (bl->kind == PH_BLOCK_BIAS || (bl->kind == PH_BLOCK_NORM &&
-                                      bl->name[len - 1] == 'b'))
+    if (bl->kind == PH_BLOCK_BIAS ||
+        (bl->kind == PH_BLOCK_NORM && bl->name[len - 1] == 'b'))
       for (size_t j = 0; j < bl->size; j++) assert_true(t[j] == 0.0);
     else if (bl->kind == PH_BLOCK_NORM)
       for (size_t j = 0; j < bl->size; j++) assert_true(t[j] == 1.0);
@@ -385,8 +399,8 @@ static void test_torch(void **state) {
   assert_int_equal(ph_npy_write_i64(path, tok, 2, sh, NULL), PH_OK);
   snprintf(path, sizeof path, "%s/tgt.npy", dir);
   assert_int_equal(ph_npy_write_i64(path, tgt, 2, sh, NULL), PH_OK);
-  snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tests/tf/torch_ref.py %s 8 2 2",
-           root, dir);
+  snprintf(cmd, sizeof cmd,
+           "/usr/bin/python3 %s/tests/tf/torch_ref.py %s 8 2 2", root, dir);
   assert_int_equal(system(cmd), 0);
   const char *names[3] = {"loss", "grad", "hv"};
   const double *ours[3] = {&l, g, hv};
@@ -413,7 +427,10 @@ static void test_torch(void **state) {
     remove(path);
   }
   rmdir(dir);
-  free(th); free(v); free(g); free(hv);
+  free(th);
+  free(v);
+  free(g);
+  free(hv);
   ph_objective_destroy(o);
 }
 
