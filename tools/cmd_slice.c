@@ -219,7 +219,7 @@ int ph_cmd_slice(int argc, char **argv) {
     case 'p': precond = optarg; break;
     case 'm': models = optarg; break;
     case 'g':
-      if ((rc = ph_cli_grid(CMD, "--grid", optarg, &nx, &ny))) return rc;
+      if ((rc = ph_cli_parse_grid(CMD, "--grid", optarg, &nx, &ny))) return rc;
       grid = optarg;
       break;
     case 'R': range = optarg; break;
@@ -275,9 +275,9 @@ int ph_cmd_slice(int argc, char **argv) {
       rc = ph_cli_usage(CMD, "--range expects LO:HI[,LO:HI] or auto, got '%s'",
                         range);
     if (!rc && k >= 1)
-      rc = ph_cli_range(CMD, "--range", parts[0], &xr[0], &xr[1]);
+      rc = ph_cli_parse_range(CMD, "--range", parts[0], &xr[0], &xr[1]);
     if (!rc && k == 2)
-      rc = ph_cli_range(CMD, "--range", parts[1], &yr[0], &yr[1]);
+      rc = ph_cli_parse_range(CMD, "--range", parts[1], &yr[0], &yr[1]);
     if (!rc && k == 2 && !two_d)
       rc = ph_cli_usage(CMD, "--range has two axes but --grid %s is 1-D", grid);
     if (!rc && k == 1) {

@@ -1,5 +1,4 @@
 /* cmd_train.c: `pothole train`: parse, validate, call ph_train_run. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,335 +11,147 @@
 
 #define CMD "train"
 
-static void usage(void) {
-  printf(
-      "usage: pothole train --model SPEC --data SPEC --opt NAME (--steps N | "
-      "--epochs E)\n"
-      "                     --out DIR [options]\n\n"
-      "Train a model; writes DIR/run.json, log.csv, ckpt/final.ckpt (and "
-      "periodic\n"
-      "ckpt/last.ckpt), trajectory.npy and, for llqr and llqr-sam, "
-      "precond.npy.\n"
-      "A killed run continues bit for bit with --resume.\n\n"
-      "  --model SPEC        mlp:64-64:tanh, cnn, linear, transformer:d32h2l2, "
-      "...\n"
-      "  --data SPEC         digits, fashion-mnist, text, modadd:97, ... (see "
-      "'pothole data --help')\n"
-      "  --opt NAME          sgd, adamw, sam, asam, fisher-sam, fsam, llqr, "
-      "llqr-sam\n"
-      "  --steps N           outer steps, or --epochs E (passes over the train "
-      "split)\n"
-      "  --batch B           minibatch size (default 64)\n"
-      "  --lr LR             base learning rate (default 0.05; adamw 0.001)\n"
-      "  --schedule S        const, cosine or step (default const)\n"
-      "  --momentum M        heavy-ball momentum of the SGD outer step "
-      "(default 0.9)\n"
-      "  --nesterov          Nesterov momentum (default off)\n"
-      "  --wd W              weight decay, added after any preconditioner "
-      "(default 0)\n"
-      "  --outer sgd|adamw   outer optimiser of the SAM family and LLQR "
-      "(default sgd)\n"
-      "  --beta1 B --beta2 B --eps E   AdamW (defaults 0.9, 0.999, 1e-8)\n"
-      "  --rho R             perturbation radius (defaults: sam 0.05, asam "
-      "0.5,\n"
-      "                      fisher-sam 0.1, fsam 0.05, llqr-sam 0.1)\n"
-      "  --m-sharpness M     sam: perturb each chunk of M examples of the "
-      "batch with\n"
-      "                      its own ε and average (default 0 = whole batch)\n"
-      "  --asam-eta E        ASAM's η (default 0.01)\n"
-      "  --fisher-eta E      Fisher-SAM's η (default 1)\n"
-      "  --precond P         LLQR structure: diag, kron or identity (default "
-      "diag)\n"
-      "  --metric M          LLQR metric: gn or newton (default gn)\n"
-      "  --refresh K         preconditioner refresh every K steps (default "
-      "50)\n"
-      "  --inner-steps N     LLQR inner loop steps (default 50)\n"
-      "  --inner-lr LR       LLQR inner learning rate (default 0.1, "
-      "scale-free; see\n"
-      "                      docs/optimisers.md)\n"
-      "  --inner-clip C      per-block clip of the inner gradient (default 5)\n"
-      "  --refresh-batch B   fresh batch for each refresh (default 128)\n"
-      "  --ema B             EMA factor of U (default 0.95 for gn, 0.9 for "
-      "newton)\n"
-      "  --damping L         λ added to the LLQR metric (default 0; 0.01 with\n"
-      "                      --precond kron)\n"
-      "  --curvature-floor C adds C·κ_g to the metric (default 0)\n"
-      "  --perturb l2|dual   llqr-sam: ε = ρUg/‖Ug‖ or ρUg/√(gᵀUg) (default "
-      "l2)\n"
-      "  --perturb-only      llqr-sam: descend with ∇L(θ+ε) instead of "
-      "U∇L(θ+ε)\n"
-      "  --eval-every S      evaluation interval (default steps/20)\n"
-      "  --ckpt-every S      checkpoint interval (default steps/10)\n"
-      "  --traj-every S      trajectory snapshot interval (default steps/50)\n"
-      "  --n N               use the first N training examples (default all)\n"
-      "  --eval-n N          examples of each split per evaluation (default "
-      "2048; 0 all)\n"
-      "  --seed S            data split, initialisation, batch order (default "
-      "0)\n"
-      "  --resume            continue from DIR/ckpt/last.ckpt if present\n"
-      "  --threads T         BLAS threads (default 1)\n"
-      "  --out DIR           output directory (required)\n"
-      "  --help              this help\n");
-}
-
-enum {
-  O_MODEL = 256,
-  O_DATA,
-  O_OPT,
-  O_STEPS,
-  O_EPOCHS,
-  O_BATCH,
-  O_LR,
-  O_SCHED,
-  O_MOM,
-  O_NEST,
-  O_WD,
-  O_OUTER,
-  O_B1,
-  O_B2,
-  O_EPS,
-  O_RHO,
-  O_AETA,
-  O_FETA,
-  O_PREC,
-  O_METRIC,
-  O_REFRESH,
-  O_ISTEPS,
-  O_ILR,
-  O_ICLIP,
-  O_RBATCH,
-  O_EMA,
-  O_DAMP,
-  O_FLOOR,
-  O_PERT,
-  O_PONLY,
-  O_EVAL,
-  O_CKPT,
-  O_TRAJ,
-  O_N,
-  O_EVALN,
-  O_SEED,
-  O_RESUME,
-  O_THREADS,
-  O_OUT,
-  O_STOP,
-  O_MSHARP
-};
+static const char *const scheds[] = {"const", "cosine", "step", NULL};
+static const char *const outers[] = {"sgd", "adamw", NULL};
+static const char *const precs[] = {"identity", "diag", "kron", NULL};
+static const char *const metrics[] = {"gn", "newton", NULL};
+static const char *const perts[] = {"l2", "dual", NULL};
+static const char *const opt_names[] = {"sgd",  "adamw",      "sam",
+                                        "asam", "fisher-sam", "fsam",
+                                        "llqr", "llqr-sam",   NULL};
 
 int ph_cmd_train(int argc, char **argv) {
-  static const struct option opts[] = {{"model", 1, 0, O_MODEL},
-                                       {"data", 1, 0, O_DATA},
-                                       {"opt", 1, 0, O_OPT},
-                                       {"steps", 1, 0, O_STEPS},
-                                       {"epochs", 1, 0, O_EPOCHS},
-                                       {"batch", 1, 0, O_BATCH},
-                                       {"lr", 1, 0, O_LR},
-                                       {"schedule", 1, 0, O_SCHED},
-                                       {"momentum", 1, 0, O_MOM},
-                                       {"nesterov", 0, 0, O_NEST},
-                                       {"wd", 1, 0, O_WD},
-                                       {"outer", 1, 0, O_OUTER},
-                                       {"beta1", 1, 0, O_B1},
-                                       {"beta2", 1, 0, O_B2},
-                                       {"eps", 1, 0, O_EPS},
-                                       {"rho", 1, 0, O_RHO},
-                                       {"asam-eta", 1, 0, O_AETA},
-                                       {"fisher-eta", 1, 0, O_FETA},
-                                       {"precond", 1, 0, O_PREC},
-                                       {"metric", 1, 0, O_METRIC},
-                                       {"refresh", 1, 0, O_REFRESH},
-                                       {"inner-steps", 1, 0, O_ISTEPS},
-                                       {"inner-lr", 1, 0, O_ILR},
-                                       {"inner-clip", 1, 0, O_ICLIP},
-                                       {"refresh-batch", 1, 0, O_RBATCH},
-                                       {"ema", 1, 0, O_EMA},
-                                       {"damping", 1, 0, O_DAMP},
-                                       {"curvature-floor", 1, 0, O_FLOOR},
-                                       {"perturb", 1, 0, O_PERT},
-                                       {"perturb-only", 0, 0, O_PONLY},
-                                       {"eval-every", 1, 0, O_EVAL},
-                                       {"ckpt-every", 1, 0, O_CKPT},
-                                       {"traj-every", 1, 0, O_TRAJ},
-                                       {"n", 1, 0, O_N},
-                                       {"eval-n", 1, 0, O_EVALN},
-                                       {"seed", 1, 0, O_SEED},
-                                       {"resume", 0, 0, O_RESUME},
-                                       {"threads", 1, 0, O_THREADS},
-                                       {"out", 1, 0, O_OUT},
-                                       {"stop-after", 1, 0, O_STOP},
-                                       {"m-sharpness", 1, 0, O_MSHARP},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
-  /* First pass: the optimiser name, so its defaults come before overrides. */
-  const char *optname = NULL;
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--opt") && i + 1 < argc)
-      optname = argv[i + 1];
-    else if (!strncmp(argv[i], "--opt=", 6))
-      optname = argv[i] + 6;
-    else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      usage();
-      return 0;
-    }
-  }
-  if (!optname) return ph_cli_usage(CMD, "--opt NAME is required");
+  /* The optimiser's defaults come first, so the options below override them
+   * and --help shows the defaults of the optimiser named (sgd's otherwise). */
+  const char *optname = ph_cli_peek(argc, argv, "opt");
   ph_train_config c = ph_train_config_default();
   ph_error err = {0};
-  if (ph_optim_config_default(optname, &c.opt, &err))
-    return ph_cli_fail(CMD, PH_ERR_ARG, &err);
-  int have_model = 0, have_data = 0, ema_set = 0, damp_set = 0, rc = 0;
-  const char *out = NULL;
-  size_t threads = 1, tmp;
-  static const char *const scheds[] = {"const", "cosine", "step", NULL};
-  static const char *const outers[] = {"sgd", "adamw", NULL};
-  static const char *const precs[] = {"identity", "diag", "kron", NULL};
-  static const char *const metrics[] = {"gn", "newton", NULL};
-  static const char *const perts[] = {"l2", "dual", NULL};
-  int ch, k;
-  optind = 0;
-  while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (ch) {
-    case O_MODEL:
-      snprintf(c.model, sizeof c.model, "%s", optarg);
-      have_model = 1;
-      break;
-    case O_DATA:
-      snprintf(c.data, sizeof c.data, "%s", optarg);
-      have_data = 1;
-      break;
-    case O_OPT: break;
-    case O_STEPS:
-      rc = ph_cli_size(CMD, "--steps", optarg, 1, 100000000, &c.steps);
-      break;
-    case O_EPOCHS:
-      rc = ph_cli_double(CMD, "--epochs", optarg, 1e-9, 1e6, &c.epochs);
-      break;
-    case O_BATCH:
-      rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &c.batch);
-      break;
-    case O_LR:
-      rc = ph_cli_double(CMD, "--lr", optarg, 0, 1e6, &c.opt.lr);
-      break;
-    case O_SCHED:
-      rc = ph_cli_choice(CMD, "--schedule", optarg, scheds, &k);
-      c.schedule = (ph_schedule)k;
-      break;
-    case O_MOM:
-      rc = ph_cli_double(CMD, "--momentum", optarg, 0, 0.999999,
-                         &c.opt.momentum);
-      break;
-    case O_NEST: c.opt.nesterov = 1; break;
-    case O_WD:
-      rc = ph_cli_double(CMD, "--wd", optarg, 0, 1e3, &c.opt.weight_decay);
-      break;
-    case O_OUTER:
-      rc = ph_cli_choice(CMD, "--outer", optarg, outers, &k);
-      c.opt.outer = (ph_outer)k;
-      break;
-    case O_B1:
-      rc = ph_cli_double(CMD, "--beta1", optarg, 0, 0.999999999, &c.opt.beta1);
-      break;
-    case O_B2:
-      rc = ph_cli_double(CMD, "--beta2", optarg, 0, 0.999999999, &c.opt.beta2);
-      break;
-    case O_EPS:
-      rc = ph_cli_double(CMD, "--eps", optarg, 1e-300, 1, &c.opt.eps);
-      break;
-    case O_RHO:
-      rc = ph_cli_double(CMD, "--rho", optarg, 0, 1e6, &c.opt.rho);
-      break;
-    case O_MSHARP:
-      rc = ph_cli_size(CMD, "--m-sharpness", optarg, 0, 1000000,
-                       &c.opt.m_sharpness);
-      break;
-    case O_AETA:
-      rc = ph_cli_double(CMD, "--asam-eta", optarg, 0, 1e6, &c.opt.asam_eta);
-      break;
-    case O_FETA:
-      rc = ph_cli_double(CMD, "--fisher-eta", optarg, 0, 1e12,
-                         &c.opt.fisher_eta);
-      break;
-    case O_PREC:
-      rc = ph_cli_choice(CMD, "--precond", optarg, precs, &k);
-      c.opt.precond_kind = (ph_precond_kind)k;
-      break;
-    case O_METRIC:
-      rc = ph_cli_choice(CMD, "--metric", optarg, metrics, &k);
-      c.opt.metric = (ph_metric)k;
-      break;
-    case O_REFRESH:
-      rc = ph_cli_size(CMD, "--refresh", optarg, 1, 100000000,
-                       &c.opt.refresh_every);
-      break;
-    case O_ISTEPS:
-      rc = ph_cli_size(CMD, "--inner-steps", optarg, 0, 100000,
-                       &c.opt.inner_steps);
-      break;
-    case O_ILR:
-      rc = ph_cli_double(CMD, "--inner-lr", optarg, 0, 1e6, &c.opt.inner_lr);
-      break;
-    case O_ICLIP:
-      rc = ph_cli_double(CMD, "--inner-clip", optarg, 0, 1e12,
-                         &c.opt.inner_clip);
-      break;
-    case O_RBATCH:
-      rc = ph_cli_size(CMD, "--refresh-batch", optarg, 1, 1000000,
-                       &c.opt.refresh_batch);
-      break;
-    case O_EMA:
-      rc = ph_cli_double(CMD, "--ema", optarg, 0, 0.999999999, &c.opt.ema_beta);
-      ema_set = 1;
-      break;
-    case O_DAMP:
-      rc = ph_cli_double(CMD, "--damping", optarg, 0, 1e12, &c.opt.damping);
-      damp_set = 1;
-      break;
-    case O_FLOOR:
-      rc = ph_cli_double(CMD, "--curvature-floor", optarg, 0, 1e12,
-                         &c.opt.curvature_floor);
-      break;
-    case O_PERT:
-      rc = ph_cli_choice(CMD, "--perturb", optarg, perts, &k);
-      c.opt.perturb = (ph_perturb)k;
-      break;
-    case O_PONLY: c.opt.perturb_only = 1; break;
-    case O_EVAL:
-      rc =
-          ph_cli_size(CMD, "--eval-every", optarg, 1, 100000000, &c.eval_every);
-      break;
-    case O_CKPT:
-      rc =
-          ph_cli_size(CMD, "--ckpt-every", optarg, 1, 100000000, &c.ckpt_every);
-      break;
-    case O_TRAJ:
-      rc =
-          ph_cli_size(CMD, "--traj-every", optarg, 1, 100000000, &c.traj_every);
-      break;
-    case O_N:
-      rc = ph_cli_size(CMD, "--n", optarg, 1, SIZE_MAX, &c.max_train);
-      break;
-    case O_EVALN:
-      rc = ph_cli_size(CMD, "--eval-n", optarg, 0, SIZE_MAX, &c.eval_n);
-      break;
-    case O_SEED: rc = ph_cli_u64(CMD, "--seed", optarg, &c.seed); break;
-    case O_RESUME: c.resume = 1; break;
-    case O_THREADS:
-      rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads);
-      break;
-    case O_OUT: out = optarg; break;
-    case O_STOP:
-      rc = ph_cli_size(CMD, "--stop-after", optarg, 1, SIZE_MAX, &tmp);
-      c.stop_after = tmp;
-      break;
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-    if (rc) return rc;
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!have_model) return ph_cli_usage(CMD, "--model SPEC is required");
-  if (!have_data) return ph_cli_usage(CMD, "--data SPEC is required");
-  if (!out) return ph_cli_usage(CMD, "--out DIR is required");
+  if (ph_optim_config_default(optname ? optname : "sgd", &c.opt, &err))
+    return ph_cli_usage(CMD,
+                        "--opt '%s' is not one of: sgd, adamw, sam, "
+                        "asam, fisher-sam, fsam, llqr, llqr-sam",
+                        optname);
+  int opt_index = 0, ema_set = 0, damp_set = 0;
+  const char *model = NULL, *data = NULL, *out = NULL;
+  size_t threads = 1, stop_after = 0;
+  const ph_opt opts[] = {
+      {"model", "SPEC", PH_OPT_STRING, &model,
+       .help = "mlp:64-64:tanh, cnn, linear, transformer:d32h2l2, ...",
+       .flags = PH_OPT_REQUIRED},
+      {"data", "SPEC", PH_OPT_STRING, &data,
+       .help = "digits, fashion-mnist, text, modadd:97, ...\n(see 'pothole "
+               "data info --help')",
+       .flags = PH_OPT_REQUIRED},
+      {"opt", "NAME", PH_OPT_CHOICE, &opt_index, .choices = opt_names,
+       .help = "optimiser", .flags = PH_OPT_REQUIRED | PH_OPT_NO_DEFAULT},
+      {"steps", "N", PH_OPT_SIZE, &c.steps, .lo = 1, .hi = 1e8,
+       .help = "outer steps, or --epochs E",
+       .flags = PH_OPT_RESUMABLE | PH_OPT_NO_DEFAULT},
+      {"epochs", "E", PH_OPT_DOUBLE, &c.epochs, .lo = 1e-9, .hi = 1e6,
+       .help = "passes over the train split",
+       .flags = PH_OPT_RESUMABLE | PH_OPT_NO_DEFAULT},
+      {"batch", "B", PH_OPT_SIZE, &c.batch, .lo = 1, .hi = 1e6,
+       .help = "minibatch size"},
+      {"lr", "LR", PH_OPT_DOUBLE, &c.opt.lr, .lo = 0, .hi = 1e6,
+       .help = "base learning rate"},
+      {"schedule", "S", PH_OPT_CHOICE, &c.schedule, .choices = scheds,
+       .help = "learning-rate schedule"},
+      {"momentum", "M", PH_OPT_DOUBLE, &c.opt.momentum, .lo = 0, .hi = 0.999999,
+       .help = "heavy-ball momentum of the SGD outer step"},
+      {"nesterov", NULL, PH_OPT_FLAG, &c.opt.nesterov,
+       .help = "Nesterov momentum"},
+      {"wd", "W", PH_OPT_DOUBLE, &c.opt.weight_decay, .lo = 0, .hi = 1e3,
+       .help = "weight decay, added after any preconditioner"},
+      {"outer", "NAME", PH_OPT_CHOICE, &c.opt.outer, .choices = outers,
+       .help = "outer optimiser of the SAM family and LLQR"},
+      {"beta1", "B", PH_OPT_DOUBLE, &c.opt.beta1, .lo = 0, .hi = 0.999999999,
+       .help = "AdamW β1"},
+      {"beta2", "B", PH_OPT_DOUBLE, &c.opt.beta2, .lo = 0, .hi = 0.999999999,
+       .help = "AdamW β2"},
+      {"eps", "E", PH_OPT_DOUBLE, &c.opt.eps, .lo = 1e-300, .hi = 1,
+       .help = "AdamW ε"},
+      {"rho", "R", PH_OPT_DOUBLE, &c.opt.rho, .lo = 0, .hi = 1e6,
+       .help = "perturbation radius (sam 0.05, asam 0.5, fisher-sam 0.1,\n"
+               "fsam 0.05, llqr-sam 0.1)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"m-sharpness", "M", PH_OPT_SIZE, &c.opt.m_sharpness, .lo = 0, .hi = 1e6,
+       .help = "sam: perturb each chunk of M examples with its own ε\n"
+               "and average; 0 = the whole batch"},
+      {"asam-eta", "E", PH_OPT_DOUBLE, &c.opt.asam_eta, .lo = 0, .hi = 1e6,
+       .help = "ASAM's η"},
+      {"fisher-eta", "E", PH_OPT_DOUBLE, &c.opt.fisher_eta, .lo = 0, .hi = 1e12,
+       .help = "Fisher-SAM's η"},
+      {"precond", "P", PH_OPT_CHOICE, &c.opt.precond_kind, .choices = precs,
+       .help = "LLQR structure"},
+      {"metric", "M", PH_OPT_CHOICE, &c.opt.metric, .choices = metrics,
+       .help = "LLQR metric"},
+      {"refresh", "K", PH_OPT_SIZE, &c.opt.refresh_every, .lo = 1, .hi = 1e8,
+       .help = "preconditioner refresh every K steps"},
+      {"inner-steps", "N", PH_OPT_SIZE, &c.opt.inner_steps, .lo = 0,
+       .hi = 100000, .help = "LLQR inner loop steps"},
+      {"inner-lr", "LR", PH_OPT_DOUBLE, &c.opt.inner_lr, .lo = 0, .hi = 1e6,
+       .help = "LLQR inner learning rate (scale-free; docs/optimisers.md)"},
+      {"inner-clip", "C", PH_OPT_DOUBLE, &c.opt.inner_clip, .lo = 0, .hi = 1e12,
+       .help = "per-block clip of the inner gradient"},
+      {"refresh-batch", "B", PH_OPT_SIZE, &c.opt.refresh_batch, .lo = 1,
+       .hi = 1e6, .help = "fresh batch for each refresh"},
+      {"ema", "B", PH_OPT_DOUBLE, &c.opt.ema_beta, .lo = 0, .hi = 0.999999999,
+       .help = "EMA factor of U (0.95 for gn, 0.9 for newton)",
+       .flags = PH_OPT_NO_DEFAULT, .seen = &ema_set},
+      {"damping", "L", PH_OPT_DOUBLE, &c.opt.damping, .lo = 0, .hi = 1e12,
+       .help = "λ added to the LLQR metric (0; 0.01 with --precond kron)",
+       .flags = PH_OPT_NO_DEFAULT, .seen = &damp_set},
+      {"curvature-floor", "C", PH_OPT_DOUBLE, &c.opt.curvature_floor, .lo = 0,
+       .hi = 1e12, .help = "adds C·κ_g to the metric"},
+      {"perturb", "P", PH_OPT_CHOICE, &c.opt.perturb, .choices = perts,
+       .help = "llqr-sam: ε = ρUg/‖Ug‖ (l2) or ρUg/√(gᵀUg) (dual)"},
+      {"perturb-only", NULL, PH_OPT_FLAG, &c.opt.perturb_only,
+       .help = "llqr-sam: descend with ∇L(θ+ε) instead of U∇L(θ+ε)"},
+      {"eval-every", "S", PH_OPT_SIZE, &c.eval_every, .lo = 1, .hi = 1e8,
+       .help = "evaluation interval (default steps/20)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"ckpt-every", "S", PH_OPT_SIZE, &c.ckpt_every, .lo = 1, .hi = 1e8,
+       .help = "checkpoint interval (default steps/10)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"traj-every", "S", PH_OPT_SIZE, &c.traj_every, .lo = 1, .hi = 1e8,
+       .help = "trajectory snapshot interval (default steps/50)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"n", "N", PH_OPT_SIZE, &c.max_train, .lo = 1, .hi = 1e9,
+       .help = "use the first N training examples (default all)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"eval-n", "N", PH_OPT_SIZE, &c.eval_n, .lo = 0, .hi = 1e9,
+       .help = "examples of each split per evaluation; 0 = all"},
+      PH_OPT_SEED(&c.seed),
+      {"resume", NULL, PH_OPT_FLAG, &c.resume,
+       .help = "continue from DIR/ckpt/last.ckpt if present"},
+      {"threads", "T", PH_OPT_SIZE, &threads, .lo = 1, .hi = PH_CLI_MAX_THREADS,
+       .help = "BLAS threads"},
+      {"stop-after", "S", PH_OPT_SIZE, &stop_after, .lo = 1, .hi = 1e12,
+       .help = "stop after step S as if killed (for testing resumes)",
+       .flags = PH_OPT_NO_DEFAULT},
+      PH_OPT_OUT_DIR(&out),
+      {0}};
+  const ph_cli_spec spec = {
+      CMD,
+      "--model SPEC --data SPEC --opt NAME (--steps N | --epochs E)\n"
+      "                     --out DIR [options]",
+      "Train a model; writes DIR/run.json, log.csv, ckpt/final.ckpt (and\n"
+      "periodic ckpt/last.ckpt), trajectory.npy and, for llqr and llqr-sam,\n"
+      "precond.npy. A killed run continues bit for bit with --resume.",
+      opts,
+      0,
+      0};
+  int rc = ph_cli_parse(&spec, argc, argv, NULL, NULL);
+  if (rc >= 0) return rc;
+  if (strlen(model) >= sizeof c.model || strlen(data) >= sizeof c.data ||
+      strlen(out) >= sizeof c.out_dir)
+    return ph_cli_usage(CMD, "--%s is too long",
+                        strlen(model) >= sizeof c.model ? "model"
+                        : strlen(data) >= sizeof c.data ? "data"
+                                                        : "out");
+  snprintf(c.model, sizeof c.model, "%s", model);
+  snprintf(c.data, sizeof c.data, "%s", data);
+  c.stop_after = stop_after;
   if (!c.steps && !(c.epochs > 0))
     return ph_cli_usage(CMD, "give --steps N or --epochs E");
   if (c.steps && c.epochs > 0)
