@@ -15,7 +15,8 @@ static const char *const scheds[] = {"const", "cosine", "step", NULL};
 static const char *const outers[] = {"sgd", "adamw", NULL};
 static const char *const precs[] = {"identity", "diag", "kron", NULL};
 static const char *const metrics[] = {"gn", "newton", NULL};
-static const char *const perts[] = {"l2", "dual", NULL};
+static const char *const perts[] = {"l2", "dual", "euclid", NULL};
+static const char *const firsts[] = {"start", "k", NULL};
 static const char *const opt_names[] = {"sgd",  "adamw",      "sam",
                                         "asam", "fisher-sam", "fsam",
                                         "llqr", "llqr-sam",   NULL};
@@ -85,8 +86,11 @@ int ph_cmd_train(int argc, char **argv) {
        .help = "LLQR structure"},
       {"metric", "M", PH_OPT_CHOICE, &c.opt.metric, .choices = metrics,
        .help = "LLQR metric"},
-      {"refresh", "K", PH_OPT_SIZE, &c.opt.refresh_every, .lo = 1, .hi = 1e8,
-       .help = "preconditioner refresh every K steps"},
+      {"refresh", "K", PH_OPT_SIZE, &c.opt.refresh_every, .lo = 0, .hi = 1e8,
+       .help = "preconditioner refresh every K steps; 0 = never"},
+      {"refresh-first", "W", PH_OPT_CHOICE, &c.opt.refresh_first,
+       .choices = firsts,
+       .help = "first refresh before step 1 (start) or after K steps (k)"},
       {"inner-steps", "N", PH_OPT_SIZE, &c.opt.inner_steps, .lo = 0,
        .hi = 100000, .help = "LLQR inner loop steps"},
       {"inner-lr", "LR", PH_OPT_DOUBLE, &c.opt.inner_lr, .lo = 0, .hi = 1e6,
@@ -104,7 +108,8 @@ int ph_cmd_train(int argc, char **argv) {
       {"curvature-floor", "C", PH_OPT_DOUBLE, &c.opt.curvature_floor, .lo = 0,
        .hi = 1e12, .help = "adds C·κ_g to the metric"},
       {"perturb", "P", PH_OPT_CHOICE, &c.opt.perturb, .choices = perts,
-       .help = "llqr-sam: ε = ρUg/‖Ug‖ (l2) or ρUg/√(gᵀUg) (dual)"},
+       .help = "llqr-sam: ε = ρUg/‖Ug‖ (l2), ρUg/√(gᵀUg) (dual) or\n"
+               "ρg/‖g‖ (euclid: U only in the descent)"},
       {"perturb-only", NULL, PH_OPT_FLAG, &c.opt.perturb_only,
        .help = "llqr-sam: descend with ∇L(θ+ε) instead of U∇L(θ+ε)"},
       {"eval-every", "S", PH_OPT_SIZE, &c.eval_every, .lo = 1, .hi = 1e8,

@@ -85,8 +85,13 @@ ph_status ph_optim_config_validate(const ph_optim_config *c, ph_error *err) {
   if (c->m_sharpness > 0 && strcmp(c->name, "sam") != 0)
     return ph_error_set(err, PH_ERR_ARG,
                         "--m-sharpness applies to sam only, not %s", c->name);
-  if (c->refresh_every < 1)
-    return ph_error_set(err, PH_ERR_ARG, "--refresh must be at least 1");
+  if (c->refresh_first != PH_REFRESH_FIRST_START &&
+      c->refresh_first != PH_REFRESH_FIRST_AFTER_K)
+    return ph_error_set(err, PH_ERR_ARG, "--refresh-first must be start or k");
+  if (c->perturb != PH_PERTURB_L2 && c->perturb != PH_PERTURB_DUAL &&
+      c->perturb != PH_PERTURB_EUCLID)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--perturb must be l2, dual or euclid");
   if (c->refresh_batch < 1)
     return ph_error_set(err, PH_ERR_ARG, "--refresh-batch must be at least 1");
 #undef RANGE
@@ -256,8 +261,11 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj,
   }
   info->loss = loss;
   info->grad_norm = ph_vec_nrm2(n, g);
+  /* refresh at steps 0, K, 2K, ... (or K, 2K, ... with refresh_first
+   * AFTER_K); K = 0 never refreshes */
   if ((o->kind == OPT_LLQR || o->kind == OPT_LLQR_SAM) &&
-      o->t_step % c->refresh_every == 0) {
+      c->refresh_every > 0 && o->t_step % c->refresh_every == 0 &&
+      (o->t_step > 0 || c->refresh_first == PH_REFRESH_FIRST_START)) {
     ph_batch fb = *batch;
     if (fresh) fresh->next(fresh->ctx, &fb);
     PH_TRY(ph_llqr_refresh(o, theta, obj, &fb, info, err));
@@ -317,7 +325,9 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj,
   case OPT_LLQR_SAM: {
     /* v = U g; ε = ρ v/‖v‖ (or ρ v/√(gᵀv)); g' = ∇L(θ+ε); Δ = U g' */
     ph_precond_apply(o->P, g, d);
-    if (c->perturb == PH_PERTURB_DUAL) {
+    if (c->perturb == PH_PERTURB_EUCLID) {
+      scale_to(e, g, n, c->rho);
+    } else if (c->perturb == PH_PERTURB_DUAL) {
       double q = ph_vec_dot(n, g, d);
       for (size_t i = 0; i < n; i++)
         e[i] = c->rho * d[i] / (sqrt(fabs(q)) + 1e-12);

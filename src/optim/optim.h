@@ -19,9 +19,18 @@
 typedef enum ph_metric { PH_METRIC_GN = 0, PH_METRIC_NEWTON = 1 } ph_metric;
 typedef enum ph_outer { PH_OUTER_SGD = 0, PH_OUTER_ADAMW = 1 } ph_outer;
 typedef enum ph_perturb {
-  PH_PERTURB_L2 = 0,  /* ε = ρ v/‖v‖ */
-  PH_PERTURB_DUAL = 1 /* ε = ρ Ug/√(gᵀUg) */
+  PH_PERTURB_L2 = 0,    /* ε = ρ v/‖v‖ */
+  PH_PERTURB_DUAL = 1,  /* ε = ρ Ug/√(gᵀUg) */
+  PH_PERTURB_EUCLID = 2 /* ε = ρ g/‖g‖: SAM's ascent, U only in the descent
+                           (the lab's control for what U adds to ε) */
 } ph_perturb;
+/* When the first LLQR refresh happens: before the first step (on the start
+ * point, the default), or only after K steps (so a preconditioner set from
+ * outside is used unchanged for K steps). */
+typedef enum ph_refresh_first {
+  PH_REFRESH_FIRST_START = 0,
+  PH_REFRESH_FIRST_AFTER_K = 1
+} ph_refresh_first;
 
 typedef struct ph_optim_config {
   char name[32];
@@ -43,8 +52,10 @@ typedef struct ph_optim_config {
   /* LLQR preconditioner */
   ph_precond_kind precond_kind; /* diagonal by default */
   ph_metric metric;
-  size_t refresh_every; /* K outer steps between refreshes */
-  size_t inner_steps;   /* 50 */
+  size_t refresh_every; /* K outer steps between refreshes; 0 = never (P stays
+                           as created or as set by ph_optim_set_precond) */
+  ph_refresh_first refresh_first; /* refresh at step 0 or first at step K */
+  size_t inner_steps;             /* 50 */
   double inner_lr;
   double inner_momentum;  /* 0.9 */
   double inner_clip;      /* 5.0 per block */

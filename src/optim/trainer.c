@@ -238,6 +238,9 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     cJSON_AddStringToObject(
         l, "metric", c->opt.metric == PH_METRIC_NEWTON ? "newton" : "gn");
     ph_json_add_number(l, "refresh_every", (double)c->opt.refresh_every);
+    cJSON_AddStringToObject(
+        l, "refresh_first",
+        c->opt.refresh_first == PH_REFRESH_FIRST_AFTER_K ? "k" : "start");
     ph_json_add_number(l, "inner_steps", (double)c->opt.inner_steps);
     ph_json_add_number(l, "inner_lr", c->opt.inner_lr);
     ph_json_add_number(l, "inner_momentum", c->opt.inner_momentum);
@@ -247,7 +250,9 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     ph_json_add_number(l, "damping", c->opt.damping);
     ph_json_add_number(l, "curvature_floor", c->opt.curvature_floor);
     cJSON_AddStringToObject(l, "perturb",
-                            c->opt.perturb == PH_PERTURB_DUAL ? "dual" : "l2");
+                            c->opt.perturb == PH_PERTURB_DUAL     ? "dual"
+                            : c->opt.perturb == PH_PERTURB_EUCLID ? "euclid"
+                                                                  : "l2");
     cJSON_AddBoolToObject(l, "perturb_only", c->opt.perturb_only);
   }
   ph_json_add_number(j, "seed", (double)c->seed);

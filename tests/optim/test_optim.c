@@ -249,15 +249,19 @@ static void test_llqr_sam_variants(void **s) {
   double u[N] = {2, 0.5, 1, 3, 0.25, 1.5};
   ph_error err = {0};
   ph_precond *P = ph_precond_from_diag(N, u, &err);
-  for (int variant = 0; variant < 4; variant++) {
+  /* variants: 0 l2, 1 dual, 2 perturb-only, 3 llqr, 4 euclid (ε = ρg/‖g‖,
+   * descent U g') */
+  for (int variant = 0; variant < 5; variant++) {
     ph_optim_config c;
     cfg_for(variant == 3 ? "llqr" : "llqr-sam", &c);
-    c.perturb = variant == 1 ? PH_PERTURB_DUAL : PH_PERTURB_L2;
+    c.perturb = variant == 1   ? PH_PERTURB_DUAL
+                : variant == 4 ? PH_PERTURB_EUCLID
+                               : PH_PERTURB_L2;
     c.perturb_only = variant == 2;
     double th[N], g[N], v[N], e[N], gp[N], want[N];
     memcpy(th, TH0, sizeof th);
     grad_at(th, g);
-    for (int i = 0; i < N; i++) v[i] = u[i] * g[i];
+    for (int i = 0; i < N; i++) v[i] = variant == 4 ? g[i] : u[i] * g[i];
     double nv = variant == 1 ? sqrt(ph_vec_dot(N, g, v)) : ph_vec_nrm2(N, v);
     for (int i = 0; i < N; i++)
       e[i] = th[i] + (variant == 3 ? 0 : c.rho * v[i] / (nv + 1e-12));
@@ -608,6 +612,32 @@ static void test_refresh_cadence(void **s) {
     assert_int_equal(info.n_grad, t % 4 == 0 ? 3 : 2);
   }
   ph_optim_free(o);
+  /* refresh_first AFTER_K: first at step K, then every K; K = 0: never, and
+   * a preconditioner set from outside stays exactly as set */
+  double u[N] = {2, 0.5, 1, 3, 0.25, 1.5}, got[N];
+  ph_precond *P = ph_precond_from_diag(N, u, &err);
+  for (int mode = 0; mode < 2; mode++) {
+    c.refresh_every = mode == 0 ? 4 : 0;
+    c.refresh_first = PH_REFRESH_FIRST_AFTER_K;
+    assert_int_equal(ph_optim_create(&c, &OBJ, &o, &err), PH_OK);
+    assert_int_equal(ph_optim_set_precond(o, P, &err), PH_OK);
+    memcpy(th, TH0, sizeof th);
+    for (int t = 0; t < 12; t++) {
+      assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, &info, &err),
+                       PH_OK);
+      assert_int_equal(info.refreshed, mode == 0 && t > 0 && t % 4 == 0);
+      if (mode == 0 && t < 4) {
+        ph_precond_diag(ph_optim_precond(o), got);
+        assert_memory_equal(got, u, sizeof u);
+      }
+    }
+    if (mode == 1) {
+      ph_precond_diag(ph_optim_precond(o), got);
+      assert_memory_equal(got, u, sizeof u);
+    }
+    ph_optim_free(o);
+  }
+  ph_precond_free(P);
 }
 
 /* Save, reload into a fresh optimiser, and both take identical steps. */
