@@ -17,6 +17,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/stats.h"
 #include "core/alloc.h"
 #include "core/progress.h"
 #include "core/vec.h"
@@ -238,7 +239,6 @@ ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
     st = PH_ERR_NOMEM;
     goto done;
   }
-  double mean = 0;
   for (size_t p = 0; p < probes; p++) {
     ph_rng r = ph_probe_rng(seed, PH_PROBE_HUTCH, p, n);
     ph_rng_fill_rademacher(&r, z, n);
@@ -250,14 +250,10 @@ ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
                         "hutchinson: probe %zu gave a non-finite zᵀAz", p);
       goto done;
     }
-    mean += est[p];
   }
-  mean /= (double)probes;
-  double var = 0;
-  for (size_t p = 0; p < probes; p++) var += (est[p] - mean) * (est[p] - mean);
-  res->mean = mean;
-  res->stderr_ =
-      probes > 1 ? sqrt(var / (double)(probes - 1) / (double)probes) : NAN;
+  ph_stats_summary sm = ph_stats_summarise(est, 1, probes, PH_STATS_LEVEL);
+  res->mean = sm.mean;
+  res->stderr_ = sm.se;
   res->probes = probes;
   res->products = probes;
 done:

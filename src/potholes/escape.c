@@ -21,6 +21,7 @@
 #include "core/npy.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "core/stats.h"
 #include "core/vec.h"
 #include "potholes/have.h"
 #include "potholes/sharpness.h"
@@ -34,22 +35,6 @@ enum {
   ESC_STREAM_START = PH_RNG_STREAM_USER + 611,
   ESC_STREAM_BURNIN = PH_RNG_STREAM_USER + 612
 };
-
-#define WILSON_Z 1.959963984540054
-
-void ph_wilson(size_t k, size_t n, double *lo, double *hi) {
-  if (n == 0) {
-    *lo = 0, *hi = 1;
-    return;
-  }
-  double z2 = WILSON_Z * WILSON_Z, nn = (double)n, p = (double)k / nn;
-  double den = 1 + z2 / nn, centre = (p + z2 / (2 * nn)) / den;
-  double half = WILSON_Z * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / den;
-  *lo = fmax(0.0, centre - half);
-  *hi = fmin(1.0, centre + half);
-  if (k == 0) *lo = 0;
-  if (k == n) *hi = 1;
-}
 
 ph_escape_config ph_escape_config_default(void) {
   ph_escape_config c;
@@ -310,11 +295,6 @@ static void stepper_pdiag(const stepper *s, double *out) {
 
 /* ---------------------------------------------------------- experiment */
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
 /* P for an LLQR optimiser by cfg->pfrom, into pdiag (n). */
 static ph_status obtain_precond(const ph_escape_config *cfg, const char *name,
                                 ph_objective *obj, const double *basin,
@@ -452,7 +432,7 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
       break;
     }
     size_t n_esc = 0, n_div = 0, n_fin = 0;
-    double fsum = 0, dsum = 0;
+    double dsum = 0;
     for (size_t s = 0; st == PH_OK && s < cfg->seeds; s++) {
       uint64_t sd = cfg->seed + s;
       stepper stp;
@@ -513,7 +493,6 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
         double f;
         ph_toy_eval_clean(obj, theta, &f, NULL, NULL);
         fl[n_fin++] = f;
-        fsum += f;
         double d2 = 0;
         for (size_t i = 0; i < n; i++)
           d2 += (theta[i] - res->ref[i]) * (theta[i] - res->ref[i]);
@@ -525,20 +504,13 @@ ph_status ph_escape_run(const ph_escape_config *cfg, ph_escape_result *res,
     row->escaped = n_esc;
     row->diverged = n_div;
     row->escape_rate = (double)n_esc / (double)cfg->seeds;
-    ph_wilson(n_esc, cfg->seeds, &row->ci_lo, &row->ci_hi);
-    if (n_esc) {
-      qsort(esc, n_esc, sizeof(double), cmp_double);
-      row->median_escape_step =
-          n_esc % 2 ? esc[n_esc / 2]
-                    : 0.5 * (esc[n_esc / 2 - 1] + esc[n_esc / 2]);
-    } else {
-      row->median_escape_step = NAN;
-    }
-    row->final_loss_mean = n_fin ? fsum / (double)n_fin : NAN;
-    double v = 0;
-    for (size_t i = 0; i < n_fin; i++)
-      v += (fl[i] - row->final_loss_mean) * (fl[i] - row->final_loss_mean);
-    row->final_loss_std = n_fin > 1 ? sqrt(v / (double)(n_fin - 1)) : NAN;
+    ph_stats_wilson(n_esc, cfg->seeds, PH_STATS_LEVEL, &row->ci_lo,
+                    &row->ci_hi);
+    row->median_escape_step =
+        n_esc ? ph_stats_quantile_inplace(esc, n_esc, 0.5) : NAN;
+    ph_stats_summary fls = ph_stats_summarise(fl, 1, n_fin, PH_STATS_LEVEL);
+    row->final_loss_mean = fls.mean;
+    row->final_loss_std = fls.sd;
     row->final_dist_mean = n_fin ? dsum / (double)n_fin : NAN;
     row->seconds = ph_now() - t0;
   }
@@ -817,14 +789,12 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
       dr_s += sg.drift_ratio;
     }
     if (st == PH_OK && cnt >= 2) {
-      double mean = 0, var = 0;
-      for (size_t i = 0; i < cnt; i++) mean += amp[i];
-      mean /= (double)cnt;
-      for (size_t i = 0; i < cnt; i++) var += (amp[i] - mean) * (amp[i] - mean);
-      double se = sqrt(var / (double)(cnt - 1) / (double)cnt);
-      row->measured = mean;
-      row->ci_lo = mean - WILSON_Z * se;
-      row->ci_hi = mean + WILSON_Z * se;
+      /* a Student-t interval: cnt is a handful of seeds, where the normal
+       * quantile would understate the width */
+      ph_stats_summary sm = ph_stats_summarise(amp, 1, cnt, PH_STATS_LEVEL);
+      row->measured = sm.mean;
+      row->ci_lo = sm.lo;
+      row->ci_hi = sm.hi;
       row->pi = pi_s / (double)cnt;
       row->predicted = pr_s / (double)cnt;
       row->predicted_sq = pr2_s / (double)cnt;

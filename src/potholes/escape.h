@@ -135,10 +135,6 @@ ph_status ph_escape_write(const ph_escape_config *cfg,
                           const ph_escape_result *res, const cJSON *extra,
                           const char *dir, ph_error *err);
 
-/* Wilson score interval for k successes out of n at z = 1.959963984540054
- * (95 %). n = 0 gives [0, 1]. */
-void ph_wilson(size_t k, size_t n, double *lo, double *hi);
-
 /* Amplification sweep on potholeNd: for each value of `param` ("depth" or
  * "width"), at S points θ = pit + N(0, jitter² I), with P obtained as in
  * cfg->pfrom, the measured A(v) along the top generalised eigenvector v

@@ -1,4 +1,4 @@
-/* test_escape.c: Wilson intervals against hand-computed values, escape
+/* test_escape.c: escape
  * experiments reproducible from the seed, the escape criterion on cases
  * whose outcome is known, and the builtin steppers against hand-rolled
  * updates. */
@@ -17,34 +17,6 @@
 #include "potholes/have.h"
 #include "potholes/escape.h"
 #include "potholes/toys.h"
-
-/* Wilson 1927 with z = 1.96: p̃ = (k + z²/2)/(n + z²), half-width
- * z√(k(n−k)/n + z²/4)/(n + z²). By hand (z² = 3.8415):
- *   0/10:  [0, 3.8415/13.8415]                    = [0, 0.27753]
- *   5/10:  0.5 ± 1.96·√(2.5 + 0.96037)/13.8415    = [0.23659, 0.76341]
- *   10/10: [1 − 0.27753, 1]                       = [0.72247, 1]
- *   1/20:  (2.920730 ∓ 1.959964·√(0.95 + 0.960365))/23.841459
- *        = (2.920730 ∓ 2.708984)/23.841459        = [0.0088813, 0.236131] */
-static void test_wilson(void **state) {
-  (void)state;
-  struct {
-    size_t k, n;
-    double lo, hi;
-  } cases[] = {{0, 10, 0.0, 0.27753},
-               {5, 10, 0.23659, 0.76341},
-               {10, 10, 0.72247, 1.0},
-               {1, 20, 0.0088813, 0.236131}};
-  for (size_t i = 0; i < 4; i++) {
-    double lo, hi;
-    ph_wilson(cases[i].k, cases[i].n, &lo, &hi);
-    if (fabs(lo - cases[i].lo) > 2e-5 || fabs(hi - cases[i].hi) > 2e-5)
-      fail_msg("wilson %zu/%zu: [%.6f, %.6f] vs [%.6f, %.6f]", cases[i].k,
-               cases[i].n, lo, hi, cases[i].lo, cases[i].hi);
-  }
-  double lo, hi;
-  ph_wilson(0, 0, &lo, &hi);
-  assert_true(lo == 0 && hi == 1);
-}
 
 static ph_escape_config small_cfg(void) {
   ph_escape_config c = ph_escape_config_default();
@@ -232,7 +204,6 @@ static void test_optim_matches_builtin(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_wilson),
       cmocka_unit_test(test_reproducible),
       cmocka_unit_test(test_known_outcomes),
       cmocka_unit_test(test_builtin_step),
