@@ -22,7 +22,12 @@ typedef struct ph_cmd {
   const char *name;
   int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
   const char *summary;
+  const char *const *subs; /* NULL-terminated subcommands ("info"), or NULL */
 } ph_cmd;
+
+/* The dispatcher's table (tools/pothole.c), for pothole(1) and completion. */
+extern const ph_cmd ph_commands[];
+extern const size_t ph_n_commands;
 
 /* Print "pothole CMD: <err->msg>" and return the exit code for s. */
 int ph_cli_fail(const char *cmd, ph_status s, const ph_error *err);

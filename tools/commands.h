@@ -15,5 +15,10 @@ int ph_cmd_toy(int argc, char **argv);
 int ph_cmd_slice(int argc, char **argv);
 int ph_cmd_plot(int argc, char **argv);
 int ph_cmd_demo(int argc, char **argv);
+int ph_cmd_completion(int argc, char **argv);
+
+#include <stdio.h>
+/* pothole(1): the program's man page (pothole --help-man). */
+void ph_cli_print_main_man(FILE *fp);
 
 #endif

@@ -10,24 +10,31 @@
 #include "commands.h"
 #include "core/version.h"
 
-static const ph_cmd COMMANDS[] = {
-    {"demo", ph_cmd_demo, "the whole study on embedded defaults, with figures"},
-    {"train", ph_cmd_train,
-     "train a model with SGD, AdamW, SAM, ..., LLQR+SAM"},
-    {"eval", ph_cmd_eval, "loss, accuracy, gradient, Hv, Gv and LLQR steps"},
-    {"spectrum", ph_cmd_spectrum, "Hessian eigenvalues, density and trace"},
+static const char *const data_subs[] = {"info", NULL};
+static const char *const bench_subs[] = {"products", NULL};
+
+const ph_cmd ph_commands[] = {
+    {"demo", ph_cmd_demo, "the whole study on embedded defaults, with figures",
+     NULL},
+    {"train", ph_cmd_train, "train a model with SGD, AdamW, SAM, ..., LLQR+SAM",
+     NULL},
+    {"eval", ph_cmd_eval, "loss, accuracy, gradient, Hv, Gv and LLQR steps",
+     NULL},
+    {"spectrum", ph_cmd_spectrum, "Hessian eigenvalues, density and trace",
+     NULL},
     {"sharpness", ph_cmd_sharpness,
-     "local vs averaged-geometry sharpness, potholes"},
-    {"toy", ph_cmd_toy, "escape experiments on toy landscapes"},
-    {"slice", ph_cmd_slice, "1-D and 2-D loss-landscape slices"},
-    {"plot", ph_cmd_plot, "render figures (PNG, PDF, SVG) from outputs"},
-    {"init", ph_cmd_init, "write the initial checkpoint of a model"},
-    {"export", ph_cmd_export, "checkpoint to .npy tensors + model.json"},
-    {"check", ph_cmd_check, "gradient and Hv against finite differences"},
-    {"data", ph_cmd_data, "describe a data set (data info SPEC)"},
-    {"bench", ph_cmd_bench, "benchmarks (bench products ...)"},
+     "local vs averaged-geometry sharpness, potholes", NULL},
+    {"toy", ph_cmd_toy, "escape experiments on toy landscapes", NULL},
+    {"slice", ph_cmd_slice, "1-D and 2-D loss-landscape slices", NULL},
+    {"plot", ph_cmd_plot, "render figures (PNG, PDF, SVG) from outputs", NULL},
+    {"init", ph_cmd_init, "write the initial checkpoint of a model", NULL},
+    {"export", ph_cmd_export, "checkpoint to .npy tensors + model.json", NULL},
+    {"check", ph_cmd_check, "gradient and Hv against finite differences", NULL},
+    {"data", ph_cmd_data, "describe a data set (data info SPEC)", data_subs},
+    {"bench", ph_cmd_bench, "benchmarks (bench products ...)", bench_subs},
+    {"completion", ph_cmd_completion, "bash completion script", NULL},
 };
-#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+const size_t ph_n_commands = sizeof ph_commands / sizeof ph_commands[0];
 
 static void usage(FILE *fp) {
   fprintf(fp, "usage: pothole COMMAND [OPTIONS]\n"
@@ -35,8 +42,8 @@ static void usage(FILE *fp) {
               "       pothole --version\n\n"
               "pothole: loss-landscape analysis for SAM, LLQR and LLQR+SAM.\n\n"
               "commands:\n");
-  for (size_t i = 0; i < N_COMMANDS; i++)
-    fprintf(fp, "  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+  for (size_t i = 0; i < ph_n_commands; i++)
+    fprintf(fp, "  %-10s %s\n", ph_commands[i].name, ph_commands[i].summary);
   fprintf(fp, "\nExit codes: 0 success, 1 runtime failure, 2 usage error.\n");
 }
 
@@ -56,13 +63,17 @@ int main(int argc, char **argv) {
     usage(stdout);
     return 0;
   }
+  if (strcmp(argv[1], "--help-man") == 0) {
+    ph_cli_print_main_man(stdout);
+    return 0;
+  }
   if (strcmp(argv[1], "--version") == 0) {
     printf("pothole %s\n", PH_VERSION);
     return 0;
   }
-  for (size_t i = 0; i < N_COMMANDS; i++)
-    if (strcmp(argv[1], COMMANDS[i].name) == 0)
-      return COMMANDS[i].run(argc - 1, argv + 1);
+  for (size_t i = 0; i < ph_n_commands; i++)
+    if (strcmp(argv[1], ph_commands[i].name) == 0)
+      return ph_commands[i].run(argc - 1, argv + 1);
   fprintf(stderr, "pothole: unknown command '%s' (see 'pothole --help')\n",
           argv[1]);
   return 2;
