@@ -80,8 +80,13 @@ static int is_digits(const char *s) {
   return 1;
 }
 
-/* Shortest text that reads back as v. */
+/* Shortest text that reads back as v; whole numbers below 1e15 without an
+ * exponent (300, not 3e+02). */
 static void fmt_double(char *buf, size_t size, double v) {
+  if (v == floor(v) && fabs(v) < 1e15) {
+    snprintf(buf, size, "%.0f", v);
+    return;
+  }
   for (int prec = 1; prec <= 17; prec++) {
     snprintf(buf, size, "%.*g", prec, v);
     if (strtod(buf, NULL) == v) return;
@@ -553,6 +558,15 @@ int ph_cli_parse(const ph_cli_spec *spec, int argc, char **argv, char ***args,
     *nargs = npos;
   }
   return rc;
+}
+
+int ph_cli_help_only(const ph_cli_spec *spec, int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") ||
+        !strcmp(argv[i], "--help-man") || !strcmp(argv[i], "--help-options"))
+      return ph_cli_parse(spec, 2, (char *[]){argv[0], argv[i], NULL}, NULL,
+                          NULL);
+  return -1;
 }
 
 void ph_cli_set_blas_threads(int n) {

@@ -115,6 +115,10 @@ typedef struct ph_cli_spec {
  * positional argument is a usage error. */
 int ph_cli_parse(const ph_cli_spec *spec, int argc, char **argv, char ***args,
                  size_t *nargs);
+/* For a command whose second word is missing or unknown (`pothole data
+ * --help`): when argv holds --help, -h, --help-man or --help-options, print
+ * it for spec and return 0; else return -1. */
+int ph_cli_help_only(const ph_cli_spec *spec, int argc, char **argv);
 /* Print --help text for spec to fp (also used by ph_cli_parse). */
 void ph_cli_print_help(const ph_cli_spec *spec, FILE *fp);
 /* The value of --NAME in argv, before parsing (e.g. --opt, whose value sets
@@ -143,6 +147,11 @@ const char *ph_cli_peek(int argc, char **argv, const char *name);
   }
 #define PH_OPT_CKPT(d)                                                         \
   { "ckpt", "FILE", PH_OPT_STRING, (d), .help = "checkpoint (.ckpt)" }
+#define PH_OPT_CKPT_REQUIRED(d)                                                \
+  {                                                                            \
+    "ckpt", "FILE", PH_OPT_STRING, (d), .help = "checkpoint (.ckpt)",          \
+                                        .flags = PH_OPT_REQUIRED               \
+  }
 #define PH_OPT_DATA(d)                                                         \
   {                                                                            \
     "data", "SPEC", PH_OPT_STRING, (d),                                        \
@@ -152,6 +161,15 @@ const char *ph_cli_peek(int argc, char **argv, const char *name);
   {                                                                            \
     "n", "N", PH_OPT_SIZE, (d), .lo = 1, .hi = 1e9,                            \
                                 .help = "the first N examples of the split"    \
+  }
+/* --n where the default is the whole split (train, data info): the same
+ * name, range and meaning, documented default "all" (the destination stays
+ * 0 when --n is not given). */
+#define PH_OPT_N_ALL(d, what)                                                  \
+  {                                                                            \
+    "n", "N", PH_OPT_SIZE, (d), .lo = 1, .hi = 1e9,                            \
+                                .help = what " (default all)",                 \
+                                .flags = PH_OPT_NO_DEFAULT                     \
   }
 extern const char *const ph_cli_splits[]; /* "train", "test" */
 #define PH_OPT_SPLIT(d)                                                        \
@@ -172,8 +190,10 @@ int ph_cli_double(const char *cmd, const char *opt, const char *arg, double lo,
 int ph_cli_size(const char *cmd, const char *opt, const char *arg, size_t lo,
                 size_t hi, size_t *out);
 
-/* Older single-value parsers, still used by commands inside their own value
- * syntaxes (same strict rules as the table). */
+/* Single-value parsers for values inside a command's own syntax (--at,
+ * --range, --grid; same strict rules as the table). ph_cli_u64 and
+ * ph_cli_choice remain for cmd_toy.c until it is on the table; then they
+ * become static in cli.c. */
 int ph_cli_u64(const char *cmd, const char *opt, const char *arg,
                uint64_t *out);
 int ph_cli_doubles(const char *cmd, const char *opt, const char *arg,

@@ -4,7 +4,6 @@
  * calls with the same shapes, timed in isolation) -- the figures behind
  * docs/performance.md. A benchmark prints numbers; it asserts nothing. */
 #include <cblas.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,23 +17,6 @@
 #include "nn/net_int.h"
 
 #define CMD "bench"
-
-static void usage(void) {
-  printf("usage: pothole bench products --model SPEC --data SPEC [--batch B] "
-         "[--reps R]\n"
-         "                             [--seed S] [--threads T]\n\n"
-         "Median times (s) of loss+gradient, Hv and Gv on one batch, ratios to "
-         "the\n"
-         "gradient, and the time of the forward+backward GEMMs alone "
-         "(MLP/CNN).\n\n"
-         "  --model SPEC   model (required)\n"
-         "  --data SPEC    data set (required)\n"
-         "  --batch B      examples (default 256)\n"
-         "  --reps R       repetitions, median reported (default 21)\n"
-         "  --seed S       initialisation seed (default 0)\n"
-         "  --threads T    BLAS threads (default 1)\n"
-         "  --help         this help\n");
-}
 
 static int cmp_d(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -119,40 +101,42 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
 }
 
 int ph_cmd_bench(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"model", 1, 0, 'm'}, {"data", 1, 0, 'd'}, {"batch", 1, 0, 'b'},
-      {"reps", 1, 0, 'r'},  {"seed", 1, 0, 's'}, {"threads", 1, 0, 't'},
-      {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    usage();
-    return 0;
-  }
-  if (argc < 2 || strcmp(argv[1], "products") != 0)
-    return ph_cli_usage(CMD, "expected 'bench products'");
   const char *model = NULL, *data = NULL;
   size_t batch = 256, reps = 21, threads = 1;
   uint64_t seed = 0;
-  int c, rc = 0;
-  optind = 2;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'm': model = optarg; break;
-    case 'd': data = optarg; break;
-    case 'b':
-      rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &batch);
-      break;
-    case 'r': rc = ph_cli_size(CMD, "--reps", optarg, 1, 100000, &reps); break;
-    case 's': rc = ph_cli_u64(CMD, "--seed", optarg, &seed); break;
-    case 't':
-      rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads);
-      break;
-    case 'h': usage(); return 0;
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-    if (rc) return rc;
+  const ph_opt opts[] = {{"model", "SPEC", PH_OPT_STRING, &model,
+                          .help = "model", .flags = PH_OPT_REQUIRED},
+                         {"data", "SPEC", PH_OPT_STRING, &data,
+                          .help = "data set", .flags = PH_OPT_REQUIRED},
+                         {"batch", "B", PH_OPT_SIZE, &batch, .lo = 1, .hi = 1e6,
+                          .help = "examples"},
+                         {"reps", "R", PH_OPT_SIZE, &reps, .lo = 1, .hi = 1e5,
+                          .help = "repetitions, median reported"},
+                         PH_OPT_SEED(&seed),
+                         PH_OPT_THREADS(&threads),
+                         {0}};
+  static const char ABOUT[] =
+      "Median times (s) of loss+gradient, Hv and Gv on one batch, ratios to "
+      "the\ngradient, and the time of the forward+backward GEMMs alone "
+      "(MLP/CNN).";
+  const ph_cli_spec spec = {"bench products",
+                            "--model SPEC --data SPEC [--batch B] [--reps R]\n"
+                            "                             [--seed S] "
+                            "[--threads T]",
+                            ABOUT,
+                            opts,
+                            0,
+                            0};
+  if (argc < 2 || strcmp(argv[1], "products") != 0) {
+    /* `pothole bench --help`: the only benchmark's table */
+    const ph_cli_spec top = {CMD, "products [options]", ABOUT, opts, 0, 0};
+    int rc = ph_cli_help_only(&top, argc, argv);
+    if (rc >= 0) return rc;
+    return ph_cli_usage(CMD, "expected 'bench products'");
   }
-  if (!model || !data)
-    return ph_cli_usage(CMD, "--model and --data are required");
+  int rc = ph_cli_parse(&spec, argc - 1, argv + 1, NULL, NULL);
+  if (rc >= 0) return rc;
+  threads = ph_cli_threads(threads);
   ph_cli_set_blas_threads((int)threads);
   ph_error err = {0};
   ph_data_options dopt = ph_data_options_default();

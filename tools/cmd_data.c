@@ -1,5 +1,4 @@
 /* cmd_data.c: `pothole data info SPEC`: what a data set spec loads to. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,69 +9,61 @@
 
 #define CMD "data"
 
-static void usage(void) {
-  printf(
-      "usage: pothole data info SPEC [--seed S] [--n N] [--len L]\n\n"
-      "Load a data set and print JSON: name, spec, task, n_train, n_test,\n"
-      "input_shape, n_classes (vocabulary size for token data), checksum\n"
-      "(CRC-32 of the preprocessed data) and provenance.\n\n"
-      "SPEC is one of:\n"
-      "  digits                 UCI 8x8 digits, shipped (1,797 examples, 80/20 "
-      "split)\n"
-      "  fashion-mnist[:DIR]    IDX files (default "
-      "/usr/share/datasets/fashion-mnist)\n"
-      "  idx:DIR                IDX files named like MNIST's in DIR\n"
-      "  csv:PATH               features..., label per row (header optional)\n"
-      "  text[:PATH]            characters of a UTF-8 file (default "
-      "Moby-Dick);\n"
-      "                         option len=N (window, default 64)\n"
-      "  blobs:n=1000,k=3,d=2,sd=1\n"
-      "  spirals:n=1000,noise=0.2\n"
-      "  teacher:n=1000,d=10,h=32,out=1,noise=0.1   (regression, MSE)\n"
-      "  modadd:P[,frac=0.5]    (a + b) mod P, default P = 97\n"
-      "  copy:n=2000,len=8,vocab=10   and  reverse:... (token sequences)\n\n"
-      "  --seed S   seed for synthetic data and random splits (default 0)\n"
-      "  --n N      keep the first N examples of each split after\n"
-      "             preprocessing (default 0 = all)\n"
-      "  --len L    token window for text (default 64)\n"
-      "  --help     this help\n");
-}
+static const char ABOUT[] =
+    "Load a data set and print JSON: name, spec, task, n_train, n_test,\n"
+    "input_shape, n_classes (vocabulary size for token data), checksum\n"
+    "(CRC-32 of the preprocessed data) and provenance.\n\n"
+    "SPEC is one of:\n"
+    "  digits                 UCI 8x8 digits, shipped (1,797 examples, 80/20 "
+    "split)\n"
+    "  fashion-mnist[:DIR]    IDX files (default "
+    "/usr/share/datasets/fashion-mnist)\n"
+    "  idx:DIR                IDX files named like MNIST's in DIR\n"
+    "  csv:PATH               features..., label per row (header optional)\n"
+    "  text[:PATH]            characters of a UTF-8 file (default "
+    "Moby-Dick);\n"
+    "                         option len=N (window, default 64)\n"
+    "  blobs:n=1000,k=3,d=2,sd=1\n"
+    "  spirals:n=1000,noise=0.2\n"
+    "  teacher:n=1000,d=10,h=32,out=1,noise=0.1   (regression, MSE)\n"
+    "  modadd:P[,frac=0.5]    (a + b) mod P, default P = 97\n"
+    "  copy:n=2000,len=8,vocab=10   and  reverse:... (token sequences)";
 
 int ph_cmd_data(int argc, char **argv) {
-  static const struct option opts[] = {{"seed", required_argument, 0, 's'},
-                                       {"len", required_argument, 0, 'l'},
-                                       {"n", required_argument, 0, 'n'},
-                                       {"help", no_argument, 0, 'h'},
-                                       {0, 0, 0, 0}};
   ph_data_options o = ph_data_options_default();
-  optind = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 's':
-      if (ph_cli_u64(CMD, "--seed", optarg, &o.seed)) return 2;
-      break;
-    case 'l':
-      if (ph_cli_size(CMD, "--len", optarg, 2, 4096, &o.seq_len)) return 2;
-      break;
-    case 'n': {
-      size_t cap;
-      if (ph_cli_size(CMD, "--n", optarg, 0, (size_t)1 << 40, &cap)) return 2;
-      o.max_train = o.max_test = cap;
-      break;
-    }
-    case 'h': usage(); return 0;
-    default: return ph_cli_usage(CMD, "unknown option");
-    }
+  size_t cap = 0;
+  const ph_opt opts[] = {
+      PH_OPT_SEED(&o.seed),
+      PH_OPT_N_ALL(&cap, "keep the first N examples of each split after\n"
+                         "preprocessing"),
+      {"len", "L", PH_OPT_SIZE, &o.seq_len, .lo = 2, .hi = 4096,
+       .help = "token window for text"},
+      {0}};
+  /* `pothole data --help` and `pothole data info ...` share the table. */
+  int info = argc >= 2 && strcmp(argv[1], "info") == 0;
+  const ph_cli_spec spec = {info ? "data info" : CMD,
+                            info ? "SPEC [--seed S] [--n N] [--len L]"
+                                 : "info SPEC [--seed S] [--n N] [--len L]",
+                            ABOUT,
+                            opts,
+                            1,
+                            1};
+  char **args;
+  size_t nargs;
+  if (!info) {
+    int rc = ph_cli_help_only(&spec, argc, argv);
+    if (rc >= 0) return rc;
+    if (argc < 2 || argv[1][0] == '-')
+      return ph_cli_usage(CMD, "expected 'info SPEC'");
+    return ph_cli_usage(CMD, "unknown action '%s' (only 'info')", argv[1]);
   }
-  if (optind >= argc) return ph_cli_usage(CMD, "expected 'info SPEC'");
-  if (strcmp(argv[optind], "info") != 0)
-    return ph_cli_usage(CMD, "unknown action '%s' (only 'info')", argv[optind]);
-  if (optind + 2 != argc) return ph_cli_usage(CMD, "expected exactly one SPEC");
-  const char *spec = argv[optind + 1];
+  int rc = ph_cli_parse(&spec, argc - 1, argv + 1, &args, &nargs);
+  if (rc >= 0) return rc;
+  o.max_train = o.max_test = cap;
+  const char *spec_s = args[0];
   ph_error err = {0};
   ph_dataset *d;
-  ph_status s = ph_dataset_load(spec, &o, &d, &err);
+  ph_status s = ph_dataset_load(spec_s, &o, &d, &err);
   /* Whatever is wrong with the data (unknown spec, missing or corrupt file)
    * is a runtime failure of `data info`: exit 1 (issue 2). */
   if (s != PH_OK) {
@@ -105,7 +96,7 @@ int ph_cmd_data(int argc, char **argv) {
   cJSON_AddStringToObject(j, "provenance", d->provenance);
   ph_json_add_stamp(j);
   char *text = cJSON_Print(j);
-  int rc = 0;
+  rc = 0;
   if (text) {
     printf("%s\n", text);
     cJSON_free(text);

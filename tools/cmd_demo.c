@@ -10,7 +10,6 @@
  * the command that produced it. A killed demo resumes: jobs whose outputs
  * exist are not run again.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,26 +54,6 @@ static const demo_sizes SIZES[] = {
                       100, "51x51", "201x201", 1, 3000, 20000},
 };
 
-static void usage(void) {
-  printf(
-      "usage: pothole demo --out DIR [--quick | --full] [--jobs N]\n\n"
-      "The whole study on embedded defaults with fixed seeds: the potholes\n"
-      "lab (pothole2d escape table and trajectories, the potholeNd\n"
-      "amplification sweep, the wide-basin check), mlp:64-64:tanh on\n"
-      "digits with sgd, sam, llqr and llqr-sam (and the default CNN on a\n"
-      "Fashion-MNIST subset when installed, except --quick), spectra local\n"
-      "and preconditioned, pothole sharpness, slices with trajectories, and\n"
-      "the figures (DIR/figures, PDF and PNG). DIR/summary.md and\n"
-      "DIR/summary.json hold every number with the command behind it.\n"
-      "Running the same command again resumes a killed demo.\n\n"
-      "  --out DIR     output directory (required)\n"
-      "  --quick       small sizes, about a minute on two cores\n"
-      "  --full        larger sizes, closer to the paper (tens of minutes)\n"
-      "                (default: about five minutes on two cores)\n"
-      "  --jobs N      commands run at once (default 2)\n"
-      "  --help        this help\n");
-}
-
 static int have_fashion_mnist(void) {
   return access("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
                 R_OK) == 0;
@@ -84,31 +63,37 @@ static int have_fashion_mnist(void) {
 #define P(...) ph_demo_str(&d, __VA_ARGS__)
 
 int ph_cmd_demo(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"out", required_argument, 0, 'o'}, {"quick", no_argument, 0, 'q'},
-      {"full", no_argument, 0, 'f'},      {"jobs", required_argument, 0, 'j'},
-      {"help", no_argument, 0, 'h'},      {0, 0, 0, 0}};
   const char *out = NULL;
   profile prof = PROFILE_DEFAULT;
   int quick = 0, full = 0;
   size_t jobs = 2;
-  optind = 0;
-  int c;
-  while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'o': out = optarg; break;
-    case 'q': quick = 1; break;
-    case 'f': full = 1; break;
-    case 'j':
-      if (ph_cli_size(CMD, "--jobs", optarg, 1, 8, &jobs)) return 2;
-      break;
-    case 'h': usage(); return 0;
-    default: return ph_cli_usage(CMD, "unknown option");
-    }
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!out) return ph_cli_usage(CMD, "--out DIR is required");
+  const ph_opt opts[] = {
+      PH_OPT_OUT_DIR(&out),
+      {"quick", NULL, PH_OPT_FLAG, &quick,
+       .help = "small sizes, about a minute on two cores"},
+      {"full", NULL, PH_OPT_FLAG, &full,
+       .help = "larger sizes, closer to the paper (tens of minutes)\n"
+               "(default: about five minutes on two cores)"},
+      {"jobs", "N", PH_OPT_SIZE, &jobs, .lo = 1, .hi = 8,
+       .help = "commands run at once"},
+      {0}};
+  const ph_cli_spec spec = {
+      CMD,
+      "--out DIR [--quick | --full] [--jobs N]",
+      "The whole study on embedded defaults with fixed seeds: the potholes\n"
+      "lab (pothole2d escape table and trajectories, the potholeNd\n"
+      "amplification sweep, the wide-basin check), mlp:64-64:tanh on\n"
+      "digits with sgd, sam, llqr and llqr-sam (and the default CNN on a\n"
+      "Fashion-MNIST subset when installed, except --quick), spectra local\n"
+      "and preconditioned, pothole sharpness, slices with trajectories, and\n"
+      "the figures (DIR/figures, PDF and PNG). DIR/summary.md and\n"
+      "DIR/summary.json hold every number with the command behind it.\n"
+      "Running the same command again resumes a killed demo.",
+      opts,
+      0,
+      0};
+  int rc = ph_cli_parse(&spec, argc, argv, NULL, NULL);
+  if (rc >= 0) return rc;
   if (quick && full)
     return ph_cli_usage(CMD, "--quick and --full exclude each other");
   if (quick) prof = PROFILE_QUICK;
@@ -273,7 +258,7 @@ int ph_cmd_demo(int argc, char **argv) {
     return ph_cli_fail(CMD, err.code, &err);
   }
   double t0 = ph_now();
-  int rc = ph_demo_run(&d);
+  rc = ph_demo_run(&d);
   if (rc == 0) {
     ph_status s = ph_demo_summary_write(&d, z->name, ph_now() - t0, &err);
     if (s != PH_OK)

@@ -3,7 +3,6 @@
  * Gauss-Newton-vector products of that same mean loss, as flat .npy vectors in
  * the parameter order of model.json. Every input is read and checked before
  * the first output is written. */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,31 +16,6 @@
 #include "optim/riccati.h"
 
 #define CMD "eval"
-
-static void usage(void) {
-  printf(
-      "usage: pothole eval --ckpt FILE [options]\n\n"
-      "Prints JSON: loss, accuracy, n_params, n_examples (the loss is the "
-      "mean\n"
-      "over the first N examples of the split; products are of that loss).\n\n"
-      "  --ckpt FILE          checkpoint (required)\n"
-      "  --data SPEC          data set (default: the checkpoint's)\n"
-      "  --split train|test   (default train)\n"
-      "  --n N                first N examples (default: the whole split)\n"
-      "  --grad OUT.npy       write the gradient\n"
-      "  --hvp V.npy:OUT.npy  write H v for the flat vector in V.npy\n"
-      "  --ggnvp V.npy:OUT.npy write G v (Gauss-Newton)\n"
-      "  --step OUT.npy       write δ = −(M + λI)⁻¹ g, the exact "
-      "steepest-descent\n"
-      "                       step under the metric M (dense: n ≤ 8000)\n"
-      "  --metric gn|newton   M for --step: Gauss-Newton or Hessian (default "
-      "gn)\n"
-      "  --damping λ          λ for --step (default 0)\n"
-      "  --solver S           dense (any model) or riccati (the backward "
-      "Riccati\n"
-      "                       recursion over an MLP's layers) (default dense)\n"
-      "  --help               this help\n");
-}
 
 /* "V.npy:OUT.npy" → the vector (checked against n) and the output path. */
 static int parse_pair(const char *arg, const char *opt, size_t n, double **v,
@@ -71,51 +45,46 @@ static int parse_pair(const char *arg, const char *opt, size_t n, double **v,
 }
 
 int ph_cmd_eval(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"ckpt", 1, 0, 'c'},   {"data", 1, 0, 'd'},
-      {"split", 1, 0, 's'},  {"n", 1, 0, 'n'},
-      {"grad", 1, 0, 'g'},   {"hvp", 1, 0, 'H'},
-      {"ggnvp", 1, 0, 'G'},  {"step", 1, 0, 'S'},
-      {"metric", 1, 0, 'M'}, {"damping", 1, 0, 'L'},
-      {"solver", 1, 0, 'V'}, {"help", 0, 0, 'h'},
-      {0, 0, 0, 0}};
   const char *ckpt = NULL, *data = NULL, *grad = NULL, *hvp = NULL, *ggn = NULL,
              *stepf = NULL;
   int metric = 0, solver = 1;
   double damping = 0;
   static const char *const metrics[] = {"gn", "newton", NULL};
   static const char *const solvers[] = {"riccati", "dense", NULL};
-  size_t n_ex = 0;
-  int split = 0, c, rc = 0;
-  static const char *const splits[] = {"train", "test", NULL};
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c': ckpt = optarg; break;
-    case 'd': data = optarg; break;
-    case 's': rc = ph_cli_choice(CMD, "--split", optarg, splits, &split); break;
-    case 'n': rc = ph_cli_size(CMD, "--n", optarg, 1, SIZE_MAX, &n_ex); break;
-    case 'g': grad = optarg; break;
-    case 'H': hvp = optarg; break;
-    case 'G': ggn = optarg; break;
-    case 'S': stepf = optarg; break;
-    case 'M':
-      rc = ph_cli_choice(CMD, "--metric", optarg, metrics, &metric);
-      break;
-    case 'L':
-      rc = ph_cli_double(CMD, "--damping", optarg, 0, 1e12, &damping);
-      break;
-    case 'V':
-      rc = ph_cli_choice(CMD, "--solver", optarg, solvers, &solver);
-      break;
-    case 'h': usage(); return 0;
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-    if (rc) return rc;
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!ckpt) return ph_cli_usage(CMD, "--ckpt FILE is required");
+  size_t n_ex = PH_CLI_DEFAULT_N;
+  int split = 0, rc = 0;
+  const ph_opt opts[] = {
+      PH_OPT_CKPT_REQUIRED(&ckpt),
+      PH_OPT_DATA(&data),
+      PH_OPT_SPLIT(&split),
+      PH_OPT_N(&n_ex),
+      {"grad", "OUT.npy", PH_OPT_STRING, &grad, .help = "write the gradient"},
+      {"hvp", "V.npy:OUT.npy", PH_OPT_STRING, &hvp,
+       .help = "write H v for the flat vector in V.npy"},
+      {"ggnvp", "V.npy:OUT.npy", PH_OPT_STRING, &ggn,
+       .help = "write G v (Gauss-Newton)"},
+      {"step", "OUT.npy", PH_OPT_STRING, &stepf,
+       .help = "write δ = −(M + λI)⁻¹ g, the exact steepest-descent\n"
+               "step under the metric M (dense: n ≤ 8000)"},
+      {"metric", "M", PH_OPT_CHOICE, &metric, .choices = metrics,
+       .help = "M for --step: Gauss-Newton or Hessian"},
+      {"damping", "λ", PH_OPT_DOUBLE, &damping, .lo = 0, .hi = 1e12,
+       .help = "λ for --step"},
+      {"solver", "S", PH_OPT_CHOICE, &solver, .choices = solvers,
+       .help = "dense (any model) or riccati (the backward Riccati\n"
+               "recursion over an MLP's layers)"},
+      {0}};
+  const ph_cli_spec spec = {
+      CMD,
+      "--ckpt FILE [options]",
+      "Prints JSON: loss, accuracy, n_params, n_examples (the loss is the "
+      "mean\nover the first N examples of the split; products are of that "
+      "loss).",
+      opts,
+      0,
+      0};
+  if ((rc = ph_cli_parse(&spec, argc, argv, NULL, NULL)) >= 0) return rc;
+  rc = 0;
   ph_error err = {0};
   ph_net_bundle b;
   ph_data_options dopt = ph_data_options_default();

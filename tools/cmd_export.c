@@ -3,7 +3,6 @@
  * shapes and offsets, in order), and with --data the evaluation inputs and
  * labels, so any framework can rebuild the same model and loss
  * (docs/formats.md; tests/bench/products_torch.py does it in PyTorch). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,25 +17,6 @@
 #include "nn/transformer.h"
 
 #define CMD "export"
-
-static void usage(void) {
-  printf(
-      "usage: pothole export --ckpt FILE --out DIR [--data SPEC] [--n N] "
-      "[--split S]\n\n"
-      "Writes DIR/model.json, DIR/<param>.npy per tensor, DIR/theta.npy and, "
-      "with\n"
-      "--data or --n, DIR/inputs.npy (float64 [N, ...input_shape], after\n"
-      "preprocessing) and DIR/labels.npy (int64 [N] or [N, T]; float64 "
-      "targets\n"
-      "[N, outputs] for regression).\n\n"
-      "  --ckpt FILE   checkpoint (required)\n"
-      "  --data SPEC   data set for inputs/labels (default: the checkpoint's)\n"
-      "  --n N         number of examples to export (default 0 = none, or all\n"
-      "                with --data)\n"
-      "  --split S     train or test (default train)\n"
-      "  --out DIR     output directory (required)\n"
-      "  --help        this help\n");
-}
 
 static cJSON *seq_layers(const nn_net *n) {
   cJSON *a = cJSON_CreateArray();
@@ -171,31 +151,32 @@ static cJSON *tf_layers(const ph_objective *o) {
 }
 
 int ph_cmd_export(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"ckpt", 1, 0, 'c'},  {"data", 1, 0, 'd'}, {"n", 1, 0, 'n'},
-      {"split", 1, 0, 's'}, {"out", 1, 0, 'o'},  {"help", 0, 0, 'h'},
-      {0, 0, 0, 0}};
   const char *ckpt = NULL, *data = NULL, *out = NULL;
-  size_t n_ex = 0;
-  int split = 0, c, rc = 0;
-  static const char *const splits[] = {"train", "test", NULL};
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c': ckpt = optarg; break;
-    case 'd': data = optarg; break;
-    case 'n': rc = ph_cli_size(CMD, "--n", optarg, 1, SIZE_MAX, &n_ex); break;
-    case 's': rc = ph_cli_choice(CMD, "--split", optarg, splits, &split); break;
-    case 'o': out = optarg; break;
-    case 'h': usage(); return 0;
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-    if (rc) return rc;
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!ckpt || !out)
-    return ph_cli_usage(CMD, "--ckpt FILE and --out DIR are required");
+  size_t n_ex = PH_CLI_DEFAULT_N;
+  int split = 0, rc = 0, n_given = 0;
+  const ph_opt opts[] = {
+      PH_OPT_CKPT_REQUIRED(&ckpt),
+      {"data", "SPEC", PH_OPT_STRING, &data,
+       .help = "data set for inputs/labels (default: the checkpoint's)"},
+      {"n", "N", PH_OPT_SIZE, &n_ex, .lo = 1, .hi = 1e9,
+       .help = "export the first N examples of the split (with --n or\n"
+               "--data; neither: no inputs/labels)",
+       .seen = &n_given},
+      PH_OPT_SPLIT(&split),
+      PH_OPT_OUT_DIR(&out),
+      {0}};
+  const ph_cli_spec spec = {
+      CMD,
+      "--ckpt FILE --out DIR [--data SPEC] [--n N] [--split S]",
+      "Writes DIR/model.json, DIR/<param>.npy per tensor, DIR/theta.npy and, "
+      "with\n--data or --n, DIR/inputs.npy (float64 [N, ...input_shape], "
+      "after\npreprocessing) and DIR/labels.npy (int64 [N] or [N, T]; float64 "
+      "targets\n[N, outputs] for regression).",
+      opts,
+      0,
+      0};
+  if ((rc = ph_cli_parse(&spec, argc, argv, NULL, NULL)) >= 0) return rc;
+  rc = 0;
   ph_error err = {0};
   ph_net_bundle b;
   ph_data_options dopt = ph_data_options_default();
@@ -243,8 +224,8 @@ int ph_cmd_export(int argc, char **argv) {
   snprintf(path, sizeof path, "%s/theta.npy", out);
   if ((s = ph_npy_write_vec(path, b.theta, o->n, &err))) goto fail;
   ph_outset_add(&outs, path);
-  if (data || n_ex) {
-    size_t avail = d->n[split], N = n_ex && n_ex < avail ? n_ex : avail;
+  if (data || n_given) {
+    size_t avail = d->n[split], N = n_ex < avail ? n_ex : avail;
     size_t xs[4] = {N, d->in_shape[0], d->in_shape[1], d->in_shape[2]};
     snprintf(path, sizeof path, "%s/inputs.npy", out);
     if ((s = ph_npy_write(path, d->x[split], 1 + d->in_ndim, xs, &err)))

@@ -6,7 +6,6 @@
  * and average-case sharpness. Thin: parse, load, ph_sharpness_run, write.
  * docs/potholes.md §2-3.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,138 +27,55 @@
 
 #define CMD "sharpness"
 
-static void usage(void) {
-  printf(
-      "usage: pothole sharpness (--ckpt FILE [--data SPEC] [--n N] |\n"
-      "                          --landscape SPEC [--at X1,X2,...|pit|basin])\n"
-      "                         [--precond FILE|RUNDIR|basin] [options] --out "
-      "DIR\n"
-      "Sharpness at a point: DIR/sharpness.json with lambda_max, "
-      "top_eigenvalues;\n"
-      "with a preconditioner precond_lambda_max and the pothole directions\n"
-      "(mu, kappa_loc, kappa_avg, pi, amplification, predicted), also saved "
-      "as\n"
-      "DIR/directions.npy [k, n]; sam_sharpness {euclidean, ellipsoid};\n"
-      "average_sharpness {mean, stderr, sigma}.\n\n"
-      "  --ckpt FILE        network checkpoint\n"
-      "  --data SPEC        data set (default: the one stored in the "
-      "checkpoint)\n"
-      "  --n N              training examples in the batch, the first N\n"
-      "                     (default 1024; 0 = the whole split)\n"
-      "  --landscape SPEC   a toy landscape instead of --ckpt (see pothole "
-      "toy)\n"
-      "  --at WHERE         toy point: X1,X2,... | pit | basin (default pit)\n"
-      "  --precond P        averaged preconditioner: a .npy diagonal of length "
-      "n,\n"
-      "                     a run directory or a .ckpt; 'basin' for a toy: "
-      "the\n"
-      "                     fitted P = diag(1/basin curvature) (default none)\n"
-      "  --rho RHO          SAM radius, and the escape-signal radius (default "
-      "0.05)\n"
-      "  --k K              eigenpairs / pothole directions (default 5)\n"
-      "  --sam-steps S      projected-ascent steps (default 20)\n"
-      "  --sigma S          average sharpness sigma (default rho/sqrt(n))\n"
-      "  --pairs M          average sharpness antithetic pairs (default 100)\n"
-      "  --dense-max N      dense eigensolver up to this n, Lanczos above\n"
-      "                     (default 512)\n"
-      "  --seed S           seed for Lanczos, ascent start, Monte Carlo "
-      "(default 0)\n"
-      "  --out DIR          output directory (required)\n"
-      "  --help             this help\n");
-}
-
-enum {
-  O_CKPT = 256,
-  O_DATA,
-  O_N,
-  O_LANDSCAPE,
-  O_AT,
-  O_PRECOND,
-  O_RHO,
-  O_K,
-  O_STEPS,
-  O_SIGMA,
-  O_PAIRS,
-  O_DENSE,
-  O_SEED,
-  O_OUT
-};
-
 int ph_cmd_sharpness(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"ckpt", required_argument, 0, O_CKPT},
-      {"data", required_argument, 0, O_DATA},
-      {"n", required_argument, 0, O_N},
-      {"landscape", required_argument, 0, O_LANDSCAPE},
-      {"at", required_argument, 0, O_AT},
-      {"precond", required_argument, 0, O_PRECOND},
-      {"rho", required_argument, 0, O_RHO},
-      {"k", required_argument, 0, O_K},
-      {"sam-steps", required_argument, 0, O_STEPS},
-      {"sigma", required_argument, 0, O_SIGMA},
-      {"pairs", required_argument, 0, O_PAIRS},
-      {"dense-max", required_argument, 0, O_DENSE},
-      {"seed", required_argument, 0, O_SEED},
-      {"out", required_argument, 0, O_OUT},
-      {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
   ph_sharpness_config cfg = ph_sharpness_config_default();
   const char *ckpt = NULL, *data = NULL, *landscape = NULL, *at = NULL;
   const char *precond = NULL, *out = NULL;
-  size_t n_ex = 1024;
-  int rc, c;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'h': usage(); return 0;
-    case O_CKPT: ckpt = optarg; break;
-    case O_DATA: data = optarg; break;
-    case O_N:
-      if ((rc = ph_cli_size(CMD, "--n", optarg, 0, SIZE_MAX, &n_ex))) return rc;
-      break;
-    case O_LANDSCAPE: landscape = optarg; break;
-    case O_AT: at = optarg; break;
-    case O_PRECOND: precond = optarg; break;
-    case O_RHO:
-      if ((rc =
-               ph_cli_double(CMD, "--rho", optarg, 1e-300, INFINITY, &cfg.rho)))
-        return rc;
-      break;
-    case O_K:
-      if ((rc = ph_cli_size(CMD, "--k", optarg, 1, 1000, &cfg.k))) return rc;
-      break;
-    case O_STEPS:
-      if ((rc = ph_cli_size(CMD, "--sam-steps", optarg, 0, 100000,
-                            &cfg.sam_steps)))
-        return rc;
-      break;
-    case O_SIGMA:
-      if ((rc = ph_cli_double(CMD, "--sigma", optarg, 1e-300, INFINITY,
-                              &cfg.sigma)))
-        return rc;
-      break;
-    case O_PAIRS:
-      if ((rc = ph_cli_size(CMD, "--pairs", optarg, 2, 100000000,
-                            &cfg.avg_pairs)))
-        return rc;
-      break;
-    case O_DENSE:
-      if ((rc = ph_cli_size(CMD, "--dense-max", optarg, 0, 20000,
-                            &cfg.dense_max)))
-        return rc;
-      break;
-    case O_SEED:
-      if ((rc = ph_cli_u64(CMD, "--seed", optarg, &cfg.seed))) return rc;
-      break;
-    case O_OUT: out = optarg; break;
-    case ':': return ph_cli_usage(CMD, "%s needs a value", argv[optind - 1]);
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!out) return ph_cli_usage(CMD, "--out DIR is required");
+  size_t n_ex = PH_CLI_DEFAULT_N;
+  int rc;
+  const ph_opt opts[] = {
+      {"ckpt", "FILE", PH_OPT_STRING, &ckpt, .help = "network checkpoint"},
+      PH_OPT_DATA(&data),
+      PH_OPT_N(&n_ex),
+      {"landscape", "SPEC", PH_OPT_STRING, &landscape,
+       .help = "a toy landscape instead of --ckpt (see pothole toy)"},
+      {"at", "WHERE", PH_OPT_STRING, &at,
+       .help = "toy point: X1,X2,... | pit | basin (default pit)"},
+      {"precond", "P", PH_OPT_STRING, &precond,
+       .help = "averaged preconditioner: a .npy diagonal of length n,\n"
+               "a run directory or a .ckpt; 'basin' for a toy: the\n"
+               "fitted P = diag(1/basin curvature) (default none)"},
+      {"rho", "RHO", PH_OPT_DOUBLE, &cfg.rho, .lo = 1e-300, .hi = INFINITY,
+       .help = "SAM radius, and the escape-signal radius"},
+      {"k", "K", PH_OPT_SIZE, &cfg.k, .lo = 1, .hi = 1000,
+       .help = "eigenpairs / pothole directions"},
+      {"sam-steps", "S", PH_OPT_SIZE, &cfg.sam_steps, .lo = 0, .hi = 1e5,
+       .help = "projected-ascent steps"},
+      {"sigma", "S", PH_OPT_DOUBLE, &cfg.sigma, .lo = 1e-300, .hi = INFINITY,
+       .help = "average sharpness sigma (default rho/sqrt(n))",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"pairs", "M", PH_OPT_SIZE, &cfg.avg_pairs, .lo = 2, .hi = 1e8,
+       .help = "average sharpness antithetic pairs"},
+      {"dense-max", "N", PH_OPT_SIZE, &cfg.dense_max, .lo = 0, .hi = 20000,
+       .help = "dense eigensolver up to this n, Lanczos above"},
+      PH_OPT_SEED(&cfg.seed),
+      PH_OPT_OUT_DIR(&out),
+      {0}};
+  const ph_cli_spec cli = {
+      CMD,
+      "(--ckpt FILE [--data SPEC] [--n N] |\n"
+      "                          --landscape SPEC [--at X1,X2,...|pit|basin])\n"
+      "                         [--precond FILE|RUNDIR|basin] [options] --out "
+      "DIR",
+      "Sharpness at a point: DIR/sharpness.json with lambda_max, "
+      "top_eigenvalues;\nwith a preconditioner precond_lambda_max and the "
+      "pothole directions\n(mu, kappa_loc, kappa_avg, pi, amplification, "
+      "predicted), also saved as\nDIR/directions.npy [k, n]; sam_sharpness "
+      "{euclidean, ellipsoid};\naverage_sharpness {mean, stderr, sigma}.",
+      opts,
+      0,
+      0};
+  if ((rc = ph_cli_parse(&cli, argc, argv, NULL, NULL)) >= 0) return rc;
   if (!ckpt == !landscape)
     return ph_cli_usage(CMD,
                         "give exactly one of --ckpt FILE and --landscape SPEC");
@@ -192,13 +108,13 @@ int ph_cmd_sharpness(int argc, char **argv) {
   if (ckpt) {
 #if PH_POTHOLES_HAVE_NN
     ph_data_options dopt = ph_data_options_default();
-    size_t mb = n_ex > 0 && n_ex < 2048 ? n_ex : 2048;
+    size_t mb = n_ex < 2048 ? n_ex : 2048;
     if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
       goto fail;
     o = bundle.obj;
     theta = bundle.theta;
     size_t avail = o->n_examples[PH_SPLIT_TRAIN];
-    batch.n = (n_ex == 0 || n_ex > avail) ? avail : n_ex;
+    batch.n = n_ex > avail ? avail : n_ex;
 #else
     st =
         ph_error_set(&err, PH_ERR_UNSUPPORTED,

@@ -5,7 +5,6 @@
  * numerics live in src/landscape (docs/landscape.md).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,63 +37,6 @@ static volatile sig_atomic_t g_interrupt;
 static void on_signal(int sig) {
   (void)sig;
   g_interrupt = 1;
-}
-
-static void usage(void) {
-  printf(
-      "usage: pothole slice (--ckpt FILE [--data SPEC] | --run DIR | "
-      "--landscape SPEC\n"
-      "                      [--at X1,X2,...]) --dirs KIND --out DIR "
-      "[options]\n"
-      "A loss-landscape slice: surface_loss.npy, surface_acc.npy, x.npy, "
-      "y.npy,\n"
-      "directions.npy, trajectory.csv (with a trajectory), slice1d.csv (1-D\n"
-      "hessian/pothole) and slice.json in DIR. An interrupted slice resumes "
-      "when\n"
-      "the same command is run again.\n\n"
-      "  --ckpt FILE          checkpoint to slice around (default with --run:\n"
-      "                       RUN/ckpt/final.ckpt)\n"
-      "  --data SPEC          data set (default: the one stored in the "
-      "checkpoint)\n"
-      "  --n N                evaluation examples, the first N of the split\n"
-      "                       (default 1024; 0 = the whole split)\n"
-      "  --split train|test|both  evaluation split (default train); both: the\n"
-      "                       train surface plus surface_test_*.npy\n"
-      "  --landscape SPEC     a toy landscape (src/potholes) instead of "
-      "--ckpt\n"
-      "  --at X1,X2,...|pit|basin  toy centre (default: the origin)\n"
-      "  --dirs KIND          random|hessian|pca|pothole|models|axes (default "
-      "random)\n"
-      "  --norm NORM          random directions: filter|layer|none (default "
-      "filter;\n"
-      "                       none for --landscape)\n"
-      "  --include-bias       keep bias/norm entries in random directions "
-      "(default off)\n"
-      "  --run DIR            training run: DIR/trajectory.npy [T, n] is "
-      "projected\n"
-      "                       (trajectory.csv) and gives the pca directions\n"
-      "  --trajectory FILE    a trajectory .npy ([T, n], or [S, T, n]: row\n"
-      "                       --traj-index) instead of RUN/trajectory.npy\n"
-      "  --traj-index K       which trajectory of an [S, T, n] file (default "
-      "0)\n"
-      "  --precond FILE|DIR   averaged preconditioner U for --dirs pothole: a "
-      ".npy\n"
-      "                       diagonal of length n, a run directory or a "
-      ".ckpt;\n"
-      "                       'basin' for a toy: its fitted U = "
-      "diag(1/curvature)\n"
-      "                       (default with --run: the run directory)\n"
-      "  --models A,B[,C]     checkpoints for --dirs models (the slice is "
-      "centred at A)\n"
-      "  --grid NX[xNY]       grid points; one number = 1-D (default 51x51)\n"
-      "  --range LO:HI[,LO:HI] axis ranges, or 'auto' to cover the trajectory\n"
-      "                       (default -1:1,-1:1; auto when --dirs pca)\n"
-      "  --threads T          worker threads (default 1); results do not "
-      "depend on T\n"
-      "  --seed S             seed for random directions and Lanczos (default "
-      "0)\n"
-      "  --out DIR            output directory (required)\n"
-      "  --help               this help\n");
 }
 
 /* Split "a,b,c" into at most max malloc'ed strings. */
@@ -153,96 +95,81 @@ static ph_status precond_sqrt(const void *ctx, const double *v, double *out,
 #endif
 
 int ph_cmd_slice(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"ckpt", required_argument, 0, 'c'},
-      {"data", required_argument, 0, 'd'},
-      {"n", required_argument, 0, 'n'},
-      {"split", required_argument, 0, 'S'},
-      {"landscape", required_argument, 0, 'L'},
-      {"at", required_argument, 0, 'a'},
-      {"dirs", required_argument, 0, 'D'},
-      {"norm", required_argument, 0, 'N'},
-      {"include-bias", no_argument, 0, 'b'},
-      {"run", required_argument, 0, 'r'},
-      {"trajectory", required_argument, 0, 'T'},
-      {"traj-index", required_argument, 0, 'K'},
-      {"precond", required_argument, 0, 'p'},
-      {"models", required_argument, 0, 'm'},
-      {"grid", required_argument, 0, 'g'},
-      {"range", required_argument, 0, 'R'},
-      {"threads", required_argument, 0, 't'},
-      {"seed", required_argument, 0, 's'},
-      {"out", required_argument, 0, 'o'},
-      {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
   const char *ckpt = NULL, *data = NULL, *landscape = NULL, *at = NULL,
              *run = NULL, *traj_file = NULL, *precond = NULL, *models = NULL,
              *out = NULL, *range = NULL, *grid = "51x51";
-  size_t n_eval = 1024, traj_index = 0, nx = 51, ny = 51, threads = 1;
+  size_t n_eval = PH_CLI_DEFAULT_N, traj_index = 0, nx = 51, ny = 51,
+         threads = 1;
   int split = 0, dirs = PH_SLICE_RANDOM, norm = -1, include_bias = 0;
   uint64_t seed = 0;
   static const char *const splits[] = {"train", "test", "both", NULL};
   static const char *const norms[] = {"filter", "layer", "none", NULL};
   static const char *const kinds[] = {"random", "hessian", "pca", "pothole",
                                       "models", "axes",    NULL};
-  int c, rc, out_created = 0;
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    switch (c) {
-    case 'c': ckpt = optarg; break;
-    case 'd': data = optarg; break;
-    case 'n':
-      if ((rc = ph_cli_size(CMD, "--n", optarg, 0, SIZE_MAX, &n_eval)))
-        return rc;
-      break;
-    case 'S':
-      if ((rc = ph_cli_choice(CMD, "--split", optarg, splits, &split)))
-        return rc;
-      break;
-    case 'L': landscape = optarg; break;
-    case 'a': at = optarg; break;
-    case 'D':
-      if ((rc = ph_cli_choice(CMD, "--dirs", optarg, kinds, &dirs))) return rc;
-      break;
-    case 'N':
-      if ((rc = ph_cli_choice(CMD, "--norm", optarg, norms, &norm))) return rc;
-      break;
-    case 'b': include_bias = 1; break;
-    case 'r': run = optarg; break;
-    case 'T': traj_file = optarg; break;
-    case 'K':
-      if ((rc = ph_cli_size(CMD, "--traj-index", optarg, 0, SIZE_MAX,
-                            &traj_index)))
-        return rc;
-      break;
-    case 'p': precond = optarg; break;
-    case 'm': models = optarg; break;
-    case 'g':
-      if ((rc = ph_cli_parse_grid(CMD, "--grid", optarg, &nx, &ny))) return rc;
-      grid = optarg;
-      break;
-    case 'R': range = optarg; break;
-    case 't':
-      if ((rc = ph_cli_size(CMD, "--threads", optarg, 1, 256, &threads)))
-        return rc;
-      break;
-    case 's':
-      if ((rc = ph_cli_u64(CMD, "--seed", optarg, &seed))) return rc;
-      break;
-    case 'o': out = optarg; break;
-    case 'h': usage(); return 0;
-    case ':':
-      return ph_cli_usage(CMD, "option %s needs a value", argv[optind - 1]);
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
+  int rc, out_created = 0;
+  const ph_opt opts[] = {
+      {"ckpt", "FILE", PH_OPT_STRING, &ckpt,
+       .help = "checkpoint to slice around (default with --run:\n"
+               "RUN/ckpt/final.ckpt)"},
+      PH_OPT_DATA(&data),
+      PH_OPT_N(&n_eval),
+      {"split", "S", PH_OPT_CHOICE, &split, .choices = splits,
+       .help = "evaluation split; both: the train surface plus\n"
+               "surface_test_*.npy"},
+      {"landscape", "SPEC", PH_OPT_STRING, &landscape,
+       .help = "a toy landscape (src/potholes) instead of --ckpt"},
+      {"at", "X1,X2,...|pit|basin", PH_OPT_STRING, &at,
+       .help = "toy centre (default: the origin)"},
+      {"dirs", "KIND", PH_OPT_CHOICE, &dirs, .choices = kinds,
+       .help = "directions"},
+      {"norm", "NORM", PH_OPT_CHOICE, &norm, .choices = norms,
+       .help = "random directions (default filter; none for --landscape)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"include-bias", NULL, PH_OPT_FLAG, &include_bias,
+       .help = "keep bias/norm entries in random directions"},
+      {"run", "DIR", PH_OPT_STRING, &run,
+       .help = "training run: DIR/trajectory.npy [T, n] is projected\n"
+               "(trajectory.csv) and gives the pca directions"},
+      {"trajectory", "FILE", PH_OPT_STRING, &traj_file,
+       .help = "a trajectory .npy ([T, n], or [S, T, n]: row\n"
+               "--traj-index) instead of RUN/trajectory.npy"},
+      {"traj-index", "K", PH_OPT_SIZE, &traj_index, .lo = 0, .hi = 1e9,
+       .help = "which trajectory of an [S, T, n] file"},
+      {"precond", "FILE|DIR", PH_OPT_STRING, &precond,
+       .help = "averaged preconditioner U for --dirs pothole: a .npy\n"
+               "diagonal of length n, a run directory or a .ckpt;\n"
+               "'basin' for a toy: its fitted U = diag(1/curvature)\n"
+               "(default with --run: the run directory)"},
+      {"models", "A,B[,C]", PH_OPT_STRING, &models,
+       .help = "checkpoints for --dirs models (the slice is centred at A)"},
+      {"grid", "NX[xNY]", PH_OPT_STRING, &grid,
+       .help = "grid points; one number = 1-D"},
+      {"range", "LO:HI[,LO:HI]", PH_OPT_STRING, &range,
+       .help = "axis ranges, or 'auto' to cover the trajectory\n"
+               "(default -1:1,-1:1; auto when --dirs pca)",
+       .flags = PH_OPT_NO_DEFAULT},
+      PH_OPT_THREADS(&threads),
+      PH_OPT_SEED(&seed),
+      PH_OPT_OUT_DIR(&out),
+      {0}};
+  const ph_cli_spec spec = {
+      CMD,
+      "(--ckpt FILE [--data SPEC] | --run DIR | --landscape SPEC\n"
+      "                      [--at X1,X2,...]) --dirs KIND --out DIR "
+      "[options]",
+      "A loss-landscape slice: surface_loss.npy, surface_acc.npy, x.npy, "
+      "y.npy,\ndirections.npy, trajectory.csv (with a trajectory), "
+      "slice1d.csv (1-D\nhessian/pothole) and slice.json in DIR. An "
+      "interrupted slice resumes when\nthe same command is run again.",
+      opts,
+      0,
+      0};
+  if ((rc = ph_cli_parse(&spec, argc, argv, NULL, NULL)) >= 0) return rc;
+  if ((rc = ph_cli_parse_grid(CMD, "--grid", grid, &nx, &ny))) return rc;
+  threads = ph_cli_threads(threads);
 
   /* ---- validate the options (nothing is written before this passes) ---- */
   int two_d = strchr(grid, 'x') != NULL;
-  if (!out) return ph_cli_usage(CMD, "--out DIR is required");
   if (landscape && (ckpt || data))
     return ph_cli_usage(CMD, "--landscape excludes --ckpt and --data");
   if (!landscape && !ckpt && !run)
@@ -333,7 +260,7 @@ int ph_cmd_slice(int argc, char **argv) {
   if (ckpt) {
 #if PH_LANDSCAPE_HAVE_NN
     ph_data_options dopt = ph_data_options_default();
-    size_t mb = n_eval > 0 && n_eval < 2048 ? n_eval : 2048;
+    size_t mb = n_eval < 2048 ? n_eval : 2048;
     if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
       goto fail;
     have_bundle = 1;
@@ -391,7 +318,7 @@ int ph_cmd_slice(int argc, char **argv) {
 
   /* evaluation set */
   size_t avail = o->n_examples[split == 1 ? PH_SPLIT_TEST : PH_SPLIT_TRAIN];
-  if (n_eval == 0 || n_eval > avail) n_eval = avail;
+  if (n_eval > avail) n_eval = avail;
   /* --split both: the train surface is the main one, test the second */
   size_t n_req = n_eval;
   if (split == 2) {
@@ -399,7 +326,7 @@ int ph_cmd_slice(int argc, char **argv) {
     cfg.second_batch.split = PH_SPLIT_TEST;
     cfg.second_batch.idx = NULL;
     size_t avail_t = o->n_examples[PH_SPLIT_TEST];
-    cfg.second_batch.n = n_req == 0 || n_req > avail_t ? avail_t : n_req;
+    cfg.second_batch.n = n_req > avail_t ? avail_t : n_req;
   }
   cfg.batch.split = split == 1 ? PH_SPLIT_TEST : PH_SPLIT_TRAIN;
   cfg.batch.idx = NULL;

@@ -4,7 +4,6 @@
  * Hessian P^{1/2} H P^{1/2} or one block's Hessian, at a checkpoint. The
  * loss is the mean over the first N examples, as in `pothole eval`.
  * Numerics: src/linalg (docs/spectra.md). */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,43 +22,6 @@
 #include "optim/precond.h"
 
 #define CMD "spectrum"
-
-static void usage(void) {
-  printf(
-      "usage: pothole spectrum --ckpt FILE --out DIR [options]\n\n"
-      "Eigenvalues (with residual certificates), density and trace of the "
-      "loss\n"
-      "curvature at a checkpoint. Writes DIR/spectrum.json, DIR/density.csv\n"
-      "(--density), DIR/eigenvectors.npy (--vectors), "
-      "DIR/dense_eigenvalues.npy\n"
-      "(--dense).\n\n"
-      "  --ckpt FILE          checkpoint (required)\n"
-      "  --data SPEC          data set (default: the checkpoint's)\n"
-      "  --n N                the loss is the mean over the first N examples "
-      "(default 1024)\n"
-      "  --split train|test   (default train)\n"
-      "  --operator OP        hessian, ggn, precond (P^1/2 H P^1/2) or "
-      "block:NAME\n"
-      "                       (default hessian)\n"
-      "  --precond FILE|DIR   preconditioner P for --operator precond: a run "
-      "directory,\n"
-      "                       a .ckpt or a .npy diagonal\n"
-      "  --k K                eigenpairs per end (default 5)\n"
-      "  --which W            top, bottom or both (default top)\n"
-      "  --method M           lanczos or power (default lanczos)\n"
-      "  --tol T              relative residual tolerance (default 1e-6)\n"
-      "  --max-products M     product budget (default: 100·n)\n"
-      "  --density            SLQ spectral density\n"
-      "  --probes P           SLQ probes (default 10)\n"
-      "  --steps S            SLQ Lanczos steps per probe (default 100)\n"
-      "  --trace              Hutchinson trace with standard error\n"
-      "  --trace-probes P     Hutchinson probes (default 100)\n"
-      "  --dense              dense reference spectrum (n ≤ 20000)\n"
-      "  --vectors            write the eigenvectors\n"
-      "  --seed S             probe and start vectors (default 0)\n"
-      "  --out DIR            output directory (required)\n"
-      "  --help               this help\n");
-}
 
 static const char *const WHICH_NAMES[] = {"top", "bottom", "both"};
 
@@ -248,110 +210,63 @@ done:
 }
 
 int ph_cmd_spectrum(int argc, char **argv) {
-  enum {
-    O_CKPT = 256,
-    O_DATA,
-    O_N,
-    O_SPLIT,
-    O_OP,
-    O_PREC,
-    O_K,
-    O_WHICH,
-    O_METHOD,
-    O_TOL,
-    O_MAXP,
-    O_DENS,
-    O_PROBES,
-    O_STEPS,
-    O_TRACE,
-    O_TPROBES,
-    O_DENSE,
-    O_VECS,
-    O_SEED,
-    O_OUT
-  };
-  static const struct option opts[] = {{"ckpt", 1, 0, O_CKPT},
-                                       {"data", 1, 0, O_DATA},
-                                       {"n", 1, 0, O_N},
-                                       {"split", 1, 0, O_SPLIT},
-                                       {"operator", 1, 0, O_OP},
-                                       {"precond", 1, 0, O_PREC},
-                                       {"k", 1, 0, O_K},
-                                       {"which", 1, 0, O_WHICH},
-                                       {"method", 1, 0, O_METHOD},
-                                       {"tol", 1, 0, O_TOL},
-                                       {"max-products", 1, 0, O_MAXP},
-                                       {"density", 0, 0, O_DENS},
-                                       {"probes", 1, 0, O_PROBES},
-                                       {"steps", 1, 0, O_STEPS},
-                                       {"trace", 0, 0, O_TRACE},
-                                       {"trace-probes", 1, 0, O_TPROBES},
-                                       {"dense", 0, 0, O_DENSE},
-                                       {"vectors", 0, 0, O_VECS},
-                                       {"seed", 1, 0, O_SEED},
-                                       {"out", 1, 0, O_OUT},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
   const char *ckpt = NULL, *data = NULL, *op = "hessian", *precond = NULL,
              *out = NULL;
-  size_t n_ex = 1024, tprobes = 100;
+  size_t n_ex = PH_CLI_DEFAULT_N, tprobes = 100;
   int split = 0, which = 0, method = 0, density = 0, trace = 0, dense = 0;
   ph_eig_config ec = ph_eig_config_default();
   ph_slq_config sc = ph_slq_config_default();
   uint64_t seed = 0;
-  static const char *const splits[] = {"train", "test", NULL};
   static const char *const whichs[] = {"top", "bottom", "both", NULL};
   static const char *const methods[] = {"lanczos", "power", NULL};
-  int c, rc = 0;
-  optind = 0;
-  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-    switch (c) {
-    case O_CKPT: ckpt = optarg; break;
-    case O_DATA: data = optarg; break;
-    case O_N: rc = ph_cli_size(CMD, "--n", optarg, 1, SIZE_MAX, &n_ex); break;
-    case O_SPLIT:
-      rc = ph_cli_choice(CMD, "--split", optarg, splits, &split);
-      break;
-    case O_OP: op = optarg; break;
-    case O_PREC: precond = optarg; break;
-    case O_K: rc = ph_cli_size(CMD, "--k", optarg, 1, 1000, &ec.k); break;
-    case O_WHICH:
-      rc = ph_cli_choice(CMD, "--which", optarg, whichs, &which);
-      break;
-    case O_METHOD:
-      rc = ph_cli_choice(CMD, "--method", optarg, methods, &method);
-      break;
-    case O_TOL:
-      rc = ph_cli_double(CMD, "--tol", optarg, 1e-15, 0.5, &ec.tol);
-      break;
-    case O_MAXP:
-      rc = ph_cli_size(CMD, "--max-products", optarg, 1, SIZE_MAX,
-                       &ec.max_products);
-      break;
-    case O_DENS: density = 1; break;
-    case O_PROBES:
-      rc = ph_cli_size(CMD, "--probes", optarg, 1, 100000, &sc.probes);
-      break;
-    case O_STEPS:
-      rc = ph_cli_size(CMD, "--steps", optarg, 2, 100000, &sc.steps);
-      break;
-    case O_TRACE: trace = 1; break;
-    case O_TPROBES:
-      rc = ph_cli_size(CMD, "--trace-probes", optarg, 2, 10000000, &tprobes);
-      break;
-    case O_DENSE: dense = 1; break;
-    case O_VECS: ec.want_vectors = 1; break;
-    case O_SEED: rc = ph_cli_u64(CMD, "--seed", optarg, &seed); break;
-    case O_OUT: out = optarg; break;
-    case 'h': usage(); return 0;
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-    if (rc) return rc;
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!ckpt) return ph_cli_usage(CMD, "--ckpt FILE is required");
-  if (!out) return ph_cli_usage(CMD, "--out DIR is required");
+  const ph_opt opts[] = {
+      PH_OPT_CKPT_REQUIRED(&ckpt),
+      PH_OPT_DATA(&data),
+      PH_OPT_N(&n_ex),
+      PH_OPT_SPLIT(&split),
+      {"operator", "OP", PH_OPT_STRING, &op,
+       .help = "hessian, ggn, precond (P^1/2 H P^1/2) or block:NAME"},
+      {"precond", "FILE|DIR", PH_OPT_STRING, &precond,
+       .help = "preconditioner P for --operator precond: a run directory,\n"
+               "a .ckpt or a .npy diagonal"},
+      {"k", "K", PH_OPT_SIZE, &ec.k, .lo = 1, .hi = 1000,
+       .help = "eigenpairs per end"},
+      {"which", "W", PH_OPT_CHOICE, &which, .choices = whichs,
+       .help = "which end of the spectrum"},
+      {"method", "M", PH_OPT_CHOICE, &method, .choices = methods,
+       .help = "eigensolver"},
+      {"tol", "T", PH_OPT_DOUBLE, &ec.tol, .lo = 1e-15, .hi = 0.5,
+       .help = "relative residual tolerance"},
+      {"max-products", "M", PH_OPT_SIZE, &ec.max_products, .lo = 1, .hi = 1e15,
+       .help = "product budget (default: 100·n)", .flags = PH_OPT_NO_DEFAULT},
+      {"density", NULL, PH_OPT_FLAG, &density, .help = "SLQ spectral density"},
+      {"probes", "P", PH_OPT_SIZE, &sc.probes, .lo = 1, .hi = 1e5,
+       .help = "SLQ probes"},
+      {"steps", "S", PH_OPT_SIZE, &sc.steps, .lo = 2, .hi = 1e5,
+       .help = "SLQ Lanczos steps per probe"},
+      {"trace", NULL, PH_OPT_FLAG, &trace,
+       .help = "Hutchinson trace with standard error"},
+      {"trace-probes", "P", PH_OPT_SIZE, &tprobes, .lo = 2, .hi = 1e7,
+       .help = "Hutchinson probes"},
+      {"dense", NULL, PH_OPT_FLAG, &dense,
+       .help = "dense reference spectrum (n ≤ 20000)"},
+      {"vectors", NULL, PH_OPT_FLAG, &ec.want_vectors,
+       .help = "write the eigenvectors"},
+      PH_OPT_SEED(&seed),
+      PH_OPT_OUT_DIR(&out),
+      {0}};
+  const ph_cli_spec spec = {
+      CMD,
+      "--ckpt FILE --out DIR [options]",
+      "Eigenvalues (with residual certificates), density and trace of the "
+      "loss\ncurvature at a checkpoint. Writes DIR/spectrum.json, "
+      "DIR/density.csv\n(--density), DIR/eigenvectors.npy (--vectors), "
+      "DIR/dense_eigenvalues.npy\n(--dense).",
+      opts,
+      0,
+      0};
+  int rc = ph_cli_parse(&spec, argc, argv, NULL, NULL);
+  if (rc >= 0) return rc;
   int is_block = strncmp(op, "block:", 6) == 0;
   if (!is_block && strcmp(op, "hessian") && strcmp(op, "ggn") &&
       strcmp(op, "precond"))

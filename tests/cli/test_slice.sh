@@ -53,7 +53,7 @@ cmp -s "$T/r1/surface_loss.npy" "$T/r3/surface_loss.npy" || fail "noisy toy diff
 
 # SIGINT mid-grid: exit 1 with the state kept and no surfaces; the same
 # command then resumes and gives the uninterrupted surface bit for bit.
-BIG="--landscape potholeNd:n=10,noise=0.1,samples=20000 --n 0 --dirs random --grid 41x41"
+BIG="--landscape potholeNd:n=10,noise=0.1,samples=20000 --n 20000 --dirs random --grid 41x41"
 expect 0 "$P" slice $BIG --out "$T/ref"
 "$P" slice $BIG --threads 2 --out "$T/int" >/dev/null 2>"$T/stderr" &
 pid=$!
