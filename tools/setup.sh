@@ -38,6 +38,7 @@ packages=(
   build-essential meson ninja-build pkg-config
   libopenblas-dev liblapacke-dev libgsl-dev libcairo2-dev zlib1g-dev
   libcjson-dev libcmocka-dev fonts-dejavu-core
+  libsleef-dev            # vectorised exp/log/tanh/erf (src/nn/vmath.c)
   dataset-fashion-mnist   # Fashion-MNIST IDX files in /usr/share/datasets
   poppler-utils           # pdftotext: the figure tests read PDF text
   libxml2-utils           # xmllint: the figure tests parse SVG

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "nn/seq_int.h"
+#include "nn/vmath.h"
 
 void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2) {
   switch (a) {
@@ -29,8 +30,8 @@ void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2) {
     *d1 = x > 0 ? 1 : 0;
     *d2 = 0;
     return;
-  case ACT_GELU: { /* x Φ(x), erf form */
-    double phi = 0.5 * (1 + erf(x / M_SQRT2));
+  case ACT_GELU: { /* x Φ(x), Φ through erfc (exact for x ≪ 0; vmath.h) */
+    double phi = 0.5 * erfc(-x * M_SQRT1_2);
     double pdf = exp(-0.5 * x * x) / sqrt(2 * M_PI);
     *f = x * phi;
     *d1 = phi + x * pdf;
@@ -54,33 +55,50 @@ void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2) {
   }
 }
 
-/* y = σ(x) and, when d1 is not NULL, σ'(x) (except for ReLU, whose σ' is
- * read from x); one loop per activation. */
-static void act_forward(nn_act a, size_t n, const double *x, double *y,
-                        double *d1) {
+void nn_act_apply(nn_act a, size_t n, const double *x, double *f, double *d1,
+                  double *d2) {
   switch (a) {
-  case ACT_RELU: /* σ' = [x > 0] is read from x (nn_act_scale): no d1 */
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
-    return;
-  case ACT_TANH:
-    for (size_t i = 0; i < n; i++) y[i] = tanh(x[i]);
-    if (d1)
-      for (size_t i = 0; i < n; i++) d1[i] = 1 - y[i] * y[i];
+  case ACT_TANH: ph_vmath_tanh_d(x, f, d1, d2, n); return;
+  case ACT_SIGMOID: ph_vmath_sigmoid_d(x, f, d1, d2, n); return;
+  case ACT_SOFTPLUS: ph_vmath_softplus_d(x, f, d1, d2, n); return;
+  case ACT_GELU: ph_vmath_gelu_d(x, f, d1, d2, n); return;
+  case ACT_RELU:
+    for (size_t i = 0; i < n; i++) {
+      if (f) f[i] = x[i] > 0 ? x[i] : 0.0;
+      if (d1) d1[i] = x[i] > 0 ? 1.0 : 0.0;
+      if (d2) d2[i] = 0.0; /* the kink's delta is taken as 0 */
+    }
     return;
   case ACT_IDENTITY:
-    if (y != x) memcpy(y, x, n * sizeof *y);
-    if (d1)
-      for (size_t i = 0; i < n; i++) d1[i] = 1.0;
-    return;
-  default:
+    if (f && f != x) memcpy(f, x, n * sizeof *f);
     for (size_t i = 0; i < n; i++) {
-      double f, g, h;
-      nn_act_eval(a, x[i], &f, &g, &h);
-      y[i] = f;
-      if (d1) d1[i] = g;
+      if (d1) d1[i] = 1.0;
+      if (d2) d2[i] = 0.0;
     }
     return;
   }
+}
+
+void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
+                         const double *w, const double *t, double *out) {
+  double g[256], h[256];
+  for (size_t o = 0; o < n; o += 256) {
+    size_t m = n - o < 256 ? n - o : 256;
+    nn_act_apply(a, m, x + o, NULL, g, h);
+    for (size_t i = 0; i < m; i++)
+      out[o + i] = u[o + i] * g[i] + w[o + i] * h[i] * t[o + i];
+  }
+}
+
+/* y = σ(x) and, when d1 is not NULL, σ'(x) (except for ReLU, whose σ' is
+ * read from x). */
+static void act_forward(nn_act a, size_t n, const double *x, double *y,
+                        double *d1) {
+  if (a == ACT_RELU) {
+    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
+    return;
+  }
+  nn_act_apply(a, n, x, y, d1, NULL);
 }
 
 void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
@@ -93,10 +111,11 @@ void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
     for (size_t i = 0; i < n; i++) out[i] = u[i] * l->d1[i];
     return;
   }
-  for (size_t i = 0; i < n; i++) {
-    double f, d1, d2;
-    nn_act_eval(l->act, x[i], &f, &d1, &d2);
-    out[i] = u[i] * d1;
+  double g[256];
+  for (size_t o = 0; o < n; o += 256) {
+    size_t m = n - o < 256 ? n - o : 256;
+    nn_act_apply(l->act, m, x + o, NULL, g, NULL);
+    for (size_t i = 0; i < m; i++) out[o + i] = u[o + i] * g[i];
   }
 }
 

@@ -10,19 +10,6 @@
 
 #include "nn/seq_int.h"
 
-static void sigma_prime(const nn_layer *l, size_t n, const double *z,
-                        const double *u, double *out) {
-  if (l->d1) {
-    for (size_t i = 0; i < n; i++) out[i] = u[i] * l->d1[i];
-    return;
-  }
-  for (size_t i = 0; i < n; i++) {
-    double f, d1, d2;
-    nn_act_eval(l->act, z[i], &f, &d1, &d2);
-    out[i] = u[i] * d1;
-  }
-}
-
 /* out (+)= in Mᵀ (+ bias rows) */
 static void affine(const nn_layer *l, size_t B, const double *in,
                    const double *M, const double *bias, double beta,
@@ -39,12 +26,8 @@ void nn_res_forward(nn_layer *l, const double *theta, size_t B,
                     const double *in, double *out) {
   size_t n = B * l->n_out;
   affine(l, B, in, theta + l->w_off, theta + l->b_off, 0.0, l->z);
-  for (size_t i = 0; i < n; i++) {
-    double f, d1, d2;
-    nn_act_eval(l->act, l->z[i], &f, &d1, &d2);
-    out[i] = in[i] + f;
-    if (l->d1) l->d1[i] = d1;
-  }
+  nn_act_apply(l->act, n, l->z, out, l->d1, NULL);
+  for (size_t i = 0; i < n; i++) out[i] = in[i] + out[i];
 }
 
 /* dz = dy σ'(z); dW += dzᵀx; db += Σ dz; dx = dy + dz W */
@@ -53,7 +36,7 @@ void nn_res_backward(nn_layer *l, const double *theta, size_t B,
                      double *grad) {
   int H = (int)l->n_out;
   size_t n = B * l->n_out;
-  sigma_prime(l, n, l->z, dout, l->dz);
+  nn_act_scale(l, n, l->z, dout, l->dz);
   if (grad) {
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
                 l->dz, H, in, H, 1.0, grad + l->w_off, H);
@@ -75,7 +58,7 @@ void nn_res_tangent_forward(nn_layer *l, const double *theta, const double *v,
   size_t n = B * l->n_out;
   affine(l, B, in, v + l->w_off, v + l->b_off, 0.0, l->tz);
   if (tin) affine(l, B, tin, theta + l->w_off, NULL, 1.0, l->tz);
-  sigma_prime(l, n, l->z, l->tz, tout);
+  nn_act_scale(l, n, l->z, l->tz, tout);
   if (tin)
     for (size_t i = 0; i < n; i++) tout[i] += tin[i];
 }
@@ -89,13 +72,9 @@ void nn_res_tangent_backward(nn_layer *l, const double *theta, const double *v,
   int H = (int)l->n_out;
   size_t n = B * l->n_out;
   if (second_order && l->act != ACT_RELU && l->act != ACT_IDENTITY)
-    for (size_t i = 0; i < n; i++) {
-      double f, d1, d2;
-      nn_act_eval(l->act, l->z[i], &f, &d1, &d2);
-      l->tdz[i] = tdout[i] * d1 + dout[i] * d2 * l->tz[i];
-    }
+    nn_act_second_order(l->act, n, l->z, tdout, dout, l->tz, l->tdz);
   else
-    sigma_prime(l, n, l->z, tdout, l->tdz);
+    nn_act_scale(l, n, l->z, tdout, l->tdz);
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
               l->tdz, H, in, H, 1.0, hv + l->w_off, H);
   if (second_order && tin)

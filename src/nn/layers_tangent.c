@@ -113,11 +113,7 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
       nn_act_scale(l, B * l->in_size, in, tdout, tdin);
       return;
     }
-    for (size_t i = 0; i < B * l->in_size; i++) {
-      double f, d1, d2;
-      nn_act_eval(l->act, in[i], &f, &d1, &d2);
-      tdin[i] = tdout[i] * d1 + dout[i] * d2 * tin[i];
-    }
+    nn_act_second_order(l->act, B * l->in_size, in, tdout, dout, tin, tdin);
     return;
   case NN_CONV: {
     size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;

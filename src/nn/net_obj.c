@@ -15,6 +15,7 @@
 #include "core/vec.h"
 #include "nn/net_int.h"
 #include "nn/transformer.h"
+#include "nn/vmath.h"
 
 typedef enum { RUN_EVAL, RUN_GRAD, RUN_HVP, RUN_GGN } run_mode;
 
@@ -75,29 +76,30 @@ static double head(nn_net *n, size_t m, double scale, double *dz,
     }
     return loss * scale;
   }
-  for (size_t i = 0; i < rows; i++) {
-    const double *zi = z + i * C;
-    double *pi = n->p + i * C;
-    int32_t y = n->labels[i];
-    if (y < 0) {
-      if (dz) memset(dz + i * C, 0, C * sizeof *dz);
-      continue;
-    }
-    double mx = zi[0];
-    size_t am = 0;
-    for (size_t j = 1; j < C; j++)
-      if (zi[j] > mx) {
-        mx = zi[j];
-        am = j;
+  /* all rows' softmax at once (vectorised exp, nn/vmath.h); rows without
+   * a target are computed too and ignored */
+  double lse[256];
+  for (size_t r0 = 0; r0 < rows; r0 += 256) {
+    size_t nr = rows - r0 < 256 ? rows - r0 : 256;
+    ph_vmath_softmax_rows(z + r0 * C, n->p + r0 * C, lse, nr, C, C);
+    for (size_t r = 0; r < nr; r++) {
+      size_t i = r0 + r;
+      const double *zi = z + i * C;
+      const double *pi = n->p + i * C;
+      int32_t y = n->labels[i];
+      if (y < 0) {
+        if (dz) memset(dz + i * C, 0, C * sizeof *dz);
+        continue;
       }
-    double s = 0;
-    for (size_t j = 0; j < C; j++) s += (pi[j] = exp(zi[j] - mx));
-    for (size_t j = 0; j < C; j++) pi[j] /= s;
-    loss += -(zi[y] - mx - log(s));
-    if ((int32_t)am == y) *correct += 1;
-    if (dz)
-      for (size_t j = 0; j < C; j++)
-        dz[i * C + j] = scale * (pi[j] - (j == (size_t)y));
+      size_t am = 0;
+      for (size_t j = 1; j < C; j++)
+        if (zi[j] > zi[am]) am = j;
+      loss += lse[r] - zi[y];
+      if ((int32_t)am == y) *correct += 1;
+      if (dz)
+        for (size_t j = 0; j < C; j++)
+          dz[i * C + j] = scale * (pi[j] - (j == (size_t)y));
+    }
   }
   return loss * scale;
 }

@@ -124,8 +124,17 @@ void nn_res_tangent_backward(nn_layer *l, const double *theta, const double *v,
                              const double *dout, const double *tdout,
                              double *tdin, double *hv, int second_order);
 
-/* σ, σ', σ'' of an activation at pre-activation x. */
+/* σ, σ', σ'' of an activation at pre-activation x (scalar libm: the
+ * reference the vectorised nn_act_apply is tested against). */
 void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2);
+/* The same over n values through nn/vmath.h; any of f, d1, d2 may be NULL,
+ * none may alias x. */
+void nn_act_apply(nn_act a, size_t n, const double *x, double *f, double *d1,
+                  double *d2);
+/* out = u ⊙ σ'(x) + w ⊙ σ''(x) ⊙ t: the tangent of the activation's
+ * adjoint (u = ḋy, w = dy, t = ẋ). */
+void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
+                         const double *w, const double *t, double *out);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */

@@ -16,6 +16,7 @@
  * graph engine); dropout (pothole never trains with it).
  */
 #include "nn/tf_kernels.h"
+#include "nn/vmath.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -220,57 +221,49 @@ void ph_tf_layernorm_tangent_backward(double *dx_t, double *dg_t, double *db_t,
 
 /* ------------------------------------------------------------------ GELU */
 
-#define PH_INV_SQRT2 0.70710678118654752440
-#define PH_INV_SQRT2PI 0.39894228040143267794
+/* y' = Φ + xφ, y'' = φ (2 − x²), through nn/vmath.h (Φ from erfc). The
+ * variants without saved derivatives recompute them in chunks of GCH. */
+#define GCH 256
 
-/* y' = Φ + xφ, y'' = φ (2 − x²). */
 void ph_tf_gelu_forward(double *y, const double *x, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    y[i] = x[i] * 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
+  ph_vmath_gelu_d(x, y, NULL, NULL, n);
 }
 
 void ph_tf_gelu_backward(double *dx, const double *dy, const double *x,
                          size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
-    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
-    dx[i] += dy[i] * (Phi + x[i] * phi);
+  double d1[GCH];
+  for (size_t o = 0; o < n; o += GCH) {
+    size_t m = n - o < GCH ? n - o : GCH;
+    ph_vmath_gelu_d(x + o, NULL, d1, NULL, m);
+    ph_tf_gelu_backward_d(dx + o, dy + o, d1, m);
   }
 }
 
 void ph_tf_gelu_tangent_forward(double *y_t, const double *x, const double *x_t,
                                 size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
-    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
-    y_t[i] = (Phi + x[i] * phi) * x_t[i];
+  double d1[GCH];
+  for (size_t o = 0; o < n; o += GCH) {
+    size_t m = n - o < GCH ? n - o : GCH;
+    ph_vmath_gelu_d(x + o, NULL, d1, NULL, m);
+    ph_tf_gelu_tangent_forward_d(y_t + o, d1, x_t + o, m);
   }
 }
 
 void ph_tf_gelu_tangent_backward(double *dx_t, const double *dy,
                                  const double *dy_t, const double *x,
                                  const double *x_t, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
-    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
-    dx_t[i] += dy_t[i] * (Phi + x[i] * phi) +
-               dy[i] * phi * (2.0 - x[i] * x[i]) * x_t[i];
+  double d1[GCH], d2[GCH];
+  for (size_t o = 0; o < n; o += GCH) {
+    size_t m = n - o < GCH ? n - o : GCH;
+    ph_vmath_gelu_d(x + o, NULL, d1, d2, m);
+    ph_tf_gelu_tangent_backward_d(dx_t + o, dy + o, dy_t + o, d1, d2, x_t + o,
+                                  m);
   }
 }
 
 void ph_tf_gelu_forward_d(double *y, double *d1, double *d2, const double *x,
                           size_t n) {
-  if (!d1 && !d2) {
-    ph_tf_gelu_forward(y, x, n);
-    return;
-  }
-  for (size_t i = 0; i < n; i++) {
-    double Phi = 0.5 * (1.0 + erf(x[i] * PH_INV_SQRT2));
-    double phi = PH_INV_SQRT2PI * exp(-0.5 * x[i] * x[i]);
-    y[i] = x[i] * Phi;
-    if (d1) d1[i] = Phi + x[i] * phi;
-    if (d2) d2[i] = phi * (2.0 - x[i] * x[i]);
-  }
+  ph_vmath_gelu_d(x, y, d1, d2, n);
 }
 
 void ph_tf_gelu_backward_d(double *dx, const double *dy, const double *d1,
@@ -305,10 +298,9 @@ static void causal_softmax(double *s, size_t T) {
     for (size_t j = 1; j <= i; j++)
       if (row[j] > mx) mx = row[j];
     double z = 0.0;
-    for (size_t j = 0; j <= i; j++) {
-      row[j] = exp(row[j] - mx);
-      z += row[j];
-    }
+    for (size_t j = 0; j <= i; j++) row[j] -= mx;
+    ph_vmath_exp(row, row, i + 1);
+    for (size_t j = 0; j <= i; j++) z += row[j];
     double inv = 1.0 / z;
     for (size_t j = 0; j <= i; j++) row[j] *= inv;
     for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
@@ -660,22 +652,13 @@ size_t ph_tf_xent_correct(const double *z, const int32_t *y, size_t N,
 
 double ph_tf_xent_forward(double *p, const double *z, const int32_t *y,
                           size_t N, size_t C, double scale) {
-  double loss = 0.0;
-  for (size_t i = 0; i < N; i++) {
-    const double *zr = z + i * C;
-    double *pr = p + i * C;
-    double mx = zr[0];
-    for (size_t c = 1; c < C; c++)
-      if (zr[c] > mx) mx = zr[c];
-    double s = 0.0;
-    for (size_t c = 0; c < C; c++) {
-      pr[c] = exp(zr[c] - mx);
-      s += pr[c];
-    }
-    double inv = 1.0 / s;
-    for (size_t c = 0; c < C; c++) pr[c] *= inv;
+  double loss = 0.0, lse[256];
+  for (size_t r0 = 0; r0 < N; r0 += 256) {
+    size_t nr = N - r0 < 256 ? N - r0 : 256;
+    ph_vmath_softmax_rows(z + r0 * C, p + r0 * C, lse, nr, C, C);
     /* −log p_y from the logits (log-sum-exp) keeps tiny p_y accurate. */
-    if (y[i] >= 0) loss += (mx + log(s)) - zr[y[i]];
+    for (size_t r = 0; r < nr; r++)
+      if (y[r0 + r] >= 0) loss += lse[r] - z[(r0 + r) * C + (size_t)y[r0 + r]];
   }
   return scale * loss;
 }

@@ -1,0 +1,250 @@
+/* vmath.c: vectorised elementwise math (nn/vmath.h) through SLEEF.
+ *
+ * Each primitive is one loop over 4-lane (AVX2, chosen at run time with
+ * __builtin_cpu_supports) or 2-lane (SSE2, the x86-64 baseline) SLEEF
+ * calls; a partial last vector is padded with zeros through a small buffer,
+ * so every element goes through the same vector code and its result does
+ * not depend on where it sits in the array. The composite functions work in
+ * chunks of VCHUNK elements on stack buffers, which stay in L1 between the
+ * transcendental call and the algebra around it.
+ * Reference: N. Shibata, F. Petrogalli, "SLEEF: A Portable Vectorized
+ * Library of C Standard Mathematical Functions", IEEE TPDS 2020. */
+#include "nn/vmath.h"
+
+#include <math.h>
+#include <string.h>
+
+#define VCHUNK 256
+#define PH_INV_SQRT2 0.70710678118654752440
+#define PH_INV_SQRT2PI 0.39894228040143267794
+
+#if PH_HAVE_SLEEF && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#include <sleef.h>
+
+/* sleef.h declares its AVX2 entry points only when the translation unit is
+ * compiled with -mavx; this file is not (it must run on any x86-64), so the
+ * six it uses are declared here, called only from target("avx2") code. */
+__m256d Sleef_expd4_u10avx2(__m256d);
+__m256d Sleef_logd4_u10avx2(__m256d);
+__m256d Sleef_log1pd4_u10avx2(__m256d);
+__m256d Sleef_tanhd4_u10avx2(__m256d);
+__m256d Sleef_erfd4_u10avx2(__m256d);
+__m256d Sleef_erfcd4_u15avx2(__m256d);
+
+static int allow_avx2 = 1;
+
+static int have_avx2(void) {
+  return allow_avx2 && __builtin_cpu_supports("avx2") &&
+         __builtin_cpu_supports("fma");
+}
+
+void ph_vmath_allow_avx2(int allow) {
+  allow_avx2 = allow;
+}
+
+/* One primitive: an AVX2 loop, an SSE2 loop and the dispatcher. */
+#define PH_VFUN(name, sleef4, sleef2)                                          \
+  __attribute__((target("avx2,fma"))) static void name##_avx2(                 \
+      const double *x, double *y, size_t n) {                                  \
+    size_t i = 0;                                                              \
+    for (; i + 4 <= n; i += 4)                                                 \
+      _mm256_storeu_pd(y + i, sleef4(_mm256_loadu_pd(x + i)));                 \
+    if (i < n) {                                                               \
+      double a[4] = {0, 0, 0, 0};                                              \
+      memcpy(a, x + i, (n - i) * sizeof *a);                                   \
+      _mm256_storeu_pd(a, sleef4(_mm256_loadu_pd(a)));                         \
+      memcpy(y + i, a, (n - i) * sizeof *a);                                   \
+    }                                                                          \
+  }                                                                            \
+  static void name##_sse2(const double *x, double *y, size_t n) {              \
+    size_t i = 0;                                                              \
+    for (; i + 2 <= n; i += 2)                                                 \
+      _mm_storeu_pd(y + i, sleef2(_mm_loadu_pd(x + i)));                       \
+    if (i < n) {                                                               \
+      double a[2] = {x[i], 0};                                                 \
+      _mm_storeu_pd(a, sleef2(_mm_loadu_pd(a)));                               \
+      y[i] = a[0];                                                             \
+    }                                                                          \
+  }                                                                            \
+  static void vm_##name(const double *x, double *y, size_t n) {                \
+    if (have_avx2())                                                           \
+      name##_avx2(x, y, n);                                                    \
+    else                                                                       \
+      name##_sse2(x, y, n);                                                    \
+  }
+
+PH_VFUN(exp, Sleef_expd4_u10avx2, Sleef_expd2_u10)
+PH_VFUN(log, Sleef_logd4_u10avx2, Sleef_logd2_u10)
+PH_VFUN(log1p, Sleef_log1pd4_u10avx2, Sleef_log1pd2_u10)
+PH_VFUN(tanh, Sleef_tanhd4_u10avx2, Sleef_tanhd2_u10)
+PH_VFUN(erf, Sleef_erfd4_u10avx2, Sleef_erfd2_u10)
+PH_VFUN(erfc, Sleef_erfcd4_u15avx2, Sleef_erfcd2_u15)
+
+const char *ph_vmath_backend(void) {
+  return have_avx2() ? "sleef-avx2" : "sleef-sse2";
+}
+
+#else
+
+#define PH_VFUN(name, fn)                                                      \
+  static void vm_##name(const double *x, double *y, size_t n) {                \
+    for (size_t i = 0; i < n; i++) y[i] = fn(x[i]);                            \
+  }
+PH_VFUN(exp, exp)
+PH_VFUN(log, log)
+PH_VFUN(log1p, log1p)
+PH_VFUN(tanh, tanh)
+PH_VFUN(erf, erf)
+PH_VFUN(erfc, erfc)
+
+const char *ph_vmath_backend(void) {
+  return "libm";
+}
+void ph_vmath_allow_avx2(int allow) {
+  (void)allow;
+}
+
+#endif
+
+void ph_vmath_exp(const double *x, double *y, size_t n) {
+  vm_exp(x, y, n);
+}
+void ph_vmath_log(const double *x, double *y, size_t n) {
+  vm_log(x, y, n);
+}
+void ph_vmath_tanh(const double *x, double *y, size_t n) {
+  vm_tanh(x, y, n);
+}
+void ph_vmath_erf(const double *x, double *y, size_t n) {
+  vm_erf(x, y, n);
+}
+void ph_vmath_erfc(const double *x, double *y, size_t n) {
+  vm_erfc(x, y, n);
+}
+
+/* SLEEF's log1p overflows to inf above ~1e307; there log1p(x) = log(x) to
+ * rounding, and libm's log1p gives the right value for the rare lane. */
+void ph_vmath_log1p(const double *x, double *y, size_t n) {
+  double t[VCHUNK];
+  for (size_t o = 0; o < n; o += VCHUNK) {
+    size_t m = n - o < VCHUNK ? n - o : VCHUNK;
+    memcpy(t, x + o, m * sizeof *t); /* y may alias x */
+    vm_log1p(t, y + o, m);
+    for (size_t i = 0; i < m; i++)
+      if (y[o + i] == INFINITY && t[i] < INFINITY) y[o + i] = log1p(t[i]);
+  }
+}
+
+void ph_vmath_tanh_d(const double *x, double *f, double *d1, double *d2,
+                     size_t n) {
+  double t[VCHUNK];
+  for (size_t o = 0; o < n; o += VCHUNK) {
+    size_t m = n - o < VCHUNK ? n - o : VCHUNK;
+    ph_vmath_tanh(x + o, t, m);
+    if (f) memcpy(f + o, t, m * sizeof *t);
+    for (size_t i = 0; i < m; i++) {
+      double g = 1 - t[i] * t[i];
+      if (d1) d1[o + i] = g;
+      if (d2) d2[o + i] = -2 * t[i] * g;
+    }
+  }
+}
+
+/* s = 1/(1 + e^{−x}) into s (m values). */
+static void sigmoid_chunk(const double *x, double *s, size_t m) {
+  for (size_t i = 0; i < m; i++) s[i] = -x[i];
+  ph_vmath_exp(s, s, m);
+  for (size_t i = 0; i < m; i++) s[i] = 1 / (1 + s[i]);
+}
+
+void ph_vmath_sigmoid_d(const double *x, double *f, double *d1, double *d2,
+                        size_t n) {
+  double s[VCHUNK];
+  for (size_t o = 0; o < n; o += VCHUNK) {
+    size_t m = n - o < VCHUNK ? n - o : VCHUNK;
+    sigmoid_chunk(x + o, s, m);
+    if (f) memcpy(f + o, s, m * sizeof *s);
+    for (size_t i = 0; i < m; i++) {
+      double g = s[i] * (1 - s[i]);
+      if (d1) d1[o + i] = g;
+      if (d2) d2[o + i] = g * (1 - 2 * s[i]);
+    }
+  }
+}
+
+void ph_vmath_softplus_d(const double *x, double *f, double *d1, double *d2,
+                         size_t n) {
+  double s[VCHUNK];
+  for (size_t o = 0; o < n; o += VCHUNK) {
+    size_t m = n - o < VCHUNK ? n - o : VCHUNK;
+    const double *xo = x + o;
+    if (f) {
+      /* log1p(e^x); above 30, e^x > 1e13 and log1p(e^x) = x to rounding */
+      ph_vmath_exp(xo, s, m);
+      ph_vmath_log1p(s, s, m);
+      for (size_t i = 0; i < m; i++) f[o + i] = xo[i] > 30 ? xo[i] : s[i];
+    }
+    if (!d1 && !d2) continue;
+    sigmoid_chunk(xo, s, m);
+    for (size_t i = 0; i < m; i++) {
+      if (d1) d1[o + i] = s[i];
+      if (d2) d2[o + i] = s[i] * (1 - s[i]);
+    }
+  }
+}
+
+void ph_vmath_gelu_d(const double *x, double *f, double *d1, double *d2,
+                     size_t n) {
+  double Phi[VCHUNK], phi[VCHUNK];
+  for (size_t o = 0; o < n; o += VCHUNK) {
+    size_t m = n - o < VCHUNK ? n - o : VCHUNK;
+    const double *xo = x + o;
+    if (f || d1) {
+      for (size_t i = 0; i < m; i++) Phi[i] = -xo[i] * PH_INV_SQRT2;
+      ph_vmath_erfc(Phi, Phi, m);
+      for (size_t i = 0; i < m; i++) Phi[i] *= 0.5;
+    }
+    if (d1 || d2) {
+      for (size_t i = 0; i < m; i++) phi[i] = -0.5 * xo[i] * xo[i];
+      ph_vmath_exp(phi, phi, m);
+      for (size_t i = 0; i < m; i++) phi[i] *= PH_INV_SQRT2PI;
+    }
+    for (size_t i = 0; i < m; i++) {
+      if (f) f[o + i] = xo[i] * Phi[i];
+      if (d1) d1[o + i] = Phi[i] + xo[i] * phi[i];
+      if (d2) d2[o + i] = phi[i] * (2 - xo[i] * xo[i]);
+    }
+  }
+}
+
+void ph_vmath_softmax_rows(const double *z, double *p, double *lse, size_t rows,
+                           size_t C, size_t ld) {
+  if (C == 0) return;
+  double mxs[VCHUNK];
+  /* rows in chunks: shift by the row max, one exp over the chunk (rows
+   * contiguous when ld = C), then normalise each row */
+  size_t per = ld == C ? (VCHUNK * 16) / (C ? C : 1) : 1;
+  if (per == 0) per = 1;
+  if (per > VCHUNK) per = VCHUNK;
+  for (size_t r0 = 0; r0 < rows; r0 += per) {
+    size_t nr = rows - r0 < per ? rows - r0 : per;
+    for (size_t r = 0; r < nr; r++) {
+      const double *zr = z + (r0 + r) * ld;
+      double *pr = p + (r0 + r) * ld;
+      double mx = zr[0];
+      for (size_t j = 1; j < C; j++)
+        if (zr[j] > mx) mx = zr[j];
+      mxs[r] = mx;
+      for (size_t j = 0; j < C; j++) pr[j] = zr[j] - mx;
+      if (ld != C) ph_vmath_exp(pr, pr, C);
+    }
+    if (ld == C) ph_vmath_exp(p + r0 * C, p + r0 * C, nr * C);
+    for (size_t r = 0; r < nr; r++) {
+      double *pr = p + (r0 + r) * ld, s = 0;
+      for (size_t j = 0; j < C; j++) s += pr[j];
+      for (size_t j = 0; j < C; j++) pr[j] /= s;
+      if (lse) lse[r0 + r] = mxs[r] + log(s);
+    }
+  }
+}
