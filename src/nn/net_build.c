@@ -214,8 +214,10 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
   nn_act act;
   int is_cnn;
   PH_TRY(parse_spec(spec, plan, &n_plan, &act, &is_cnn, err));
+  /* A model that cannot read the kind of data given is a usage error (the
+   * --model and --data arguments conflict): PH_ERR_ARG, exit 2. */
   if (d->task == PH_TASK_SEQUENCE && is_cnn)
-    return ph_error_set(err, PH_ERR_UNSUPPORTED,
+    return ph_error_set(err, PH_ERR_ARG,
                         "model %s cannot read token data (%s): use mlp:... or "
                         "transformer:dDhHlL",
                         spec, d->spec);
@@ -227,7 +229,7 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
         spec, d->spec, d->in_size, d->n_targets);
   if (is_cnn && d->in_ndim != 3)
     return ph_error_set(
-        err, PH_ERR_UNSUPPORTED,
+        err, PH_ERR_ARG,
         "model %s needs image data (C, H, W); %s has flat features", spec,
         d->spec);
   snprintf(n->spec, sizeof n->spec, "%s", spec);

@@ -5,7 +5,10 @@ P=${PH_POTHOLE:?}
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 fail=0
 no() { echo "FAIL: $*"; fail=1; }
-py() { /usr/bin/python3 -c "import numpy" 2>/dev/null; }
+# numpy is the independent reference of some checks; without it they cannot
+# run, and the test ends as a skip (77) instead of a pass.
+skipped=0
+py() { /usr/bin/python3 -c "import numpy" 2>/dev/null && return 0; skipped=1; return 1; }
 
 "$P" init --model mlp:12:tanh --data digits --seed 2 --out "$t/m.ckpt" >/dev/null || no init
 "$P" eval --ckpt "$t/m.ckpt" --n 100 > "$t/e.json" || no eval
@@ -63,4 +66,5 @@ fi
 "$P" init --model mlp:abc --data digits --out "$t/x.ckpt" >/dev/null 2>&1; [ $? = 2 ] || no "bad model spec"
 "$P" eval >/dev/null 2>&1; [ $? = 2 ] || no "eval without --ckpt"
 for c in init eval check export spectrum; do "$P" $c --help >/dev/null || no "$c --help"; done
+[ $fail = 0 ] && [ $skipped = 1 ] && { echo "numpy absent: reference checks skipped"; exit 77; }
 exit $fail

@@ -32,7 +32,9 @@ for spec in mlp:16-r8 cnn:r8 cnn:c2k3 mlp:0 mlp:8:swish cnn:c2k2 "mlp:8-x4"; do
   [ "$spec" = cnn:c2k3 ] && data=copy
   "$P" init --model "$spec" --data $data --out "$t/bad.ckpt" >/dev/null 2>"$t/err"
   rc=$?
-  [ $rc = 2 ] || [ $rc = 1 ] || no "bad spec $spec: exit $rc"
+  # a malformed spec, and a model that cannot read the data given, are
+  # usage errors: exit 2 (1 would mean a runtime failure)
+  [ $rc = 2 ] || no "bad spec $spec: exit $rc, wanted 2"
   [ "$(wc -l < "$t/err")" = 1 ] || no "bad spec $spec: not one line: $(cat "$t/err")"
   grep -q "^pothole init: " "$t/err" || no "bad spec $spec: message $(cat "$t/err")"
   [ -e "$t/bad.ckpt" ] && no "bad spec $spec left a checkpoint"

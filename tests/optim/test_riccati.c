@@ -151,10 +151,9 @@ static void test_unsupported(void **st) {
   ph_dataset *d = NULL;
   ph_objective *o = NULL;
   assert_int_equal(ph_dataset_load("modadd:7", &opt, &d, &err), PH_OK);
-  if (ph_net_create("transformer:d8h2l1", d, 8, &o, &err) != PH_OK) {
-    ph_dataset_free(d);
-    skip();
-  }
+  /* The transformer is built into every pothole: failing to build one is a
+   * failure here, not a reason to skip. */
+  assert_int_equal(ph_net_create("transformer:d8h2l1", d, 8, &o, &err), PH_OK);
   double *th = calloc(o->n, sizeof *th), *s = calloc(o->n, sizeof *s);
   ph_batch b = {PH_SPLIT_TRAIN, NULL, 2};
   ph_error_clear(&err);

@@ -548,6 +548,52 @@ static void test_render_surface3d(void **state) {
   assert_int_equal(ph_plot_fig_save(f, tmp_path("s3d.png"), NULL), PH_OK);
   ph_plot_fig_free(f);
   free(z);
+  /* What the image must show: faces are coloured cmap(norm(z)) times a
+   * Lambert shade in [0.55, 1] (plot_surface.c), so a surface pixel is a
+   * shaded viridis colour; grey (axes, labels) and white are not. z spans
+   * the whole norm [-1, 1] on the visible crests and troughs, so both ends
+   * of the colour map must appear, and the mesh must cover a good part of
+   * the figure (22 % of the pixels pass at the time of writing; 1/8 leaves
+   * room for font and layout changes) (not a blank or a wrongly scaled
+   * drawing). A pixel matches when some t on a 1/128 grid and a shade s in
+   * [0.55, 1] reproduce it within 6/255 per channel (8-bit rounding plus the
+   * grid step). */
+  cairo_surface_t *img =
+      cairo_image_surface_create_from_png(tmp_path("s3d.png"));
+  assert_int_equal(cairo_surface_status(img), CAIRO_STATUS_SUCCESS);
+  int w = cairo_image_surface_get_width(img),
+      h = cairo_image_surface_get_height(img);
+  assert_int_equal(w, 195); /* 3.25 in x 2.4 in at 60 dpi */
+  assert_int_equal(h, 144);
+  double cmap[129][3];
+  for (int k = 0; k <= 128; k++)
+    ph_plot_cmap_eval(PH_PLOT_VIRIDIS, k / 128.0, cmap[k]);
+  size_t on_surface = 0;
+  double t_lo = 1, t_hi = 0;
+  for (int py = 0; py < h; py++)
+    for (int px = 0; px < w; px++) {
+      int rgb[3];
+      pixel_at(img, px, py, rgb);
+      double best = 1e9, best_t = 0;
+      for (int k = 0; k <= 128; k++) {
+        const double *c = cmap[k];
+        double sc = (rgb[0] * c[0] + rgb[1] * c[1] + rgb[2] * c[2]) /
+                    (255 * (c[0] * c[0] + c[1] * c[1] + c[2] * c[2]));
+        sc = fmin(fmax(sc, 0.55), 1);
+        double e = 0;
+        for (int q = 0; q < 3; q++) e = fmax(e, fabs(rgb[q] - 255 * sc * c[q]));
+        if (e < best) best = e, best_t = k / 128.0;
+      }
+      if (best > 6) continue;
+      on_surface++;
+      t_lo = fmin(t_lo, best_t);
+      t_hi = fmax(t_hi, best_t);
+    }
+  cairo_surface_destroy(img);
+  fprintf(stderr, "surface3d: %zu of %d pixels on the surface, t in [%g, %g]\n",
+          on_surface, w * h, t_lo, t_hi);
+  assert_true(on_surface > (size_t)(w * h) / 8); /* 22 % when drawn */
+  assert_true(t_lo < 0.1 && t_hi > 0.9);
 }
 
 static void test_save_failure(void **state) {

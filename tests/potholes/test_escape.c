@@ -156,8 +156,13 @@ static void test_sweep(void **state) {
   ph_amp_row rows[3];
   assert_int_equal(ph_amp_sweep(&c, "depth", v, 3, rows, 0, &err), PH_OK);
   for (int i = 0; i < 3; i++) {
-    assert_true(rows[i].ci_lo <= rows[i].measured);
-    assert_true(rows[i].measured <= rows[i].ci_hi);
+    /* The interval is a Student-t interval over the 10 jittered points:
+     * mean ± t·s/√10, so it is symmetric about the measured mean up to
+     * rounding (a few ulps of the mean), and not empty, since the jitter
+     * gives every point its own amplification. */
+    double m = rows[i].measured, lo = rows[i].ci_lo, hi = rows[i].ci_hi;
+    assert_true(isfinite(lo) && isfinite(hi) && lo < m && m < hi);
+    assert_true(fabs((hi - m) - (m - lo)) <= 1e-12 * fabs(m));
     /* π at the pit minimum: (λ_1 + depth·h(u)/w²)/λ_1, h ≤ 1 */
     assert_true(rows[i].pi <= 1 + v[i] / (0.01 * 0.5) + 1e-9);
     if (i) assert_true(rows[i].pi > rows[i - 1].pi);
