@@ -20,22 +20,20 @@ FILE *ph_cli_help_stream;
 const char *const ph_cli_splits[] = {"train", "test", NULL};
 
 int ph_cli_fail(const char *cmd, ph_status s, const ph_error *err) {
-  fprintf(stderr, "pothole %s: %s\n", cmd,
-          (err && err->msg[0]) ? err->msg : ph_status_name(s));
+  /* ph_error_set escapes already; messages written into msg by hand too. */
+  char line[4 * PH_ERROR_MSG_MAX];
+  ph_escape_printable(line, sizeof line,
+                      (err && err->msg[0]) ? err->msg : ph_status_name(s));
+  fprintf(stderr, "pothole %s: %s\n", cmd, line);
   return ph_status_exit_code(s);
 }
 
 /* Print s with every non-printable byte escaped as \xNN, so that one error
  * is one line whatever the user typed. */
 static void put_printable(FILE *fp, const char *s) {
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    if (*p >= 0x20 && *p < 0x7f)
-      fputc(*p, fp);
-    else if (*p >= 0x80)
-      fputc(*p, fp); /* UTF-8 text stays readable */
-    else
-      fprintf(fp, "\\x%02x", *p);
-  }
+  char buf[4 * 1024 + 1];
+  ph_escape_printable(buf, sizeof buf, s);
+  fputs(buf, fp);
 }
 
 int ph_cli_usage(const char *cmd, const char *fmt, ...) {

@@ -110,8 +110,9 @@ static pid_t spawn(ph_demo *d, ph_demo_job *j) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid != 0) return pid;
-  int fo = open(out_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  int fe = open(err_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  /* Never follow a symlink planted at a log name. */
+  int fo = open(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
+  int fe = open(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
   if (fo < 0 || fe < 0) _exit(126);
   dup2(fo, STDOUT_FILENO);
   dup2(fe, STDERR_FILENO);

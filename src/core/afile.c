@@ -1,8 +1,11 @@
 /* afile.c: atomic output files (see afile.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE
 #include "core/afile.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/random.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,12 +13,56 @@
 
 #include "core/alloc.h"
 
+/* The target must be absent or a regular file. lstat, not stat: a symlink
+ * at the target is refused rather than replaced (rename would swap the link
+ * for a file) or followed (writing through it could clobber anything the
+ * user can write). Device nodes and FIFOs are refused for the same reason:
+ * rename would turn /dev/full into a regular file. */
+static ph_status check_target(const char *path, ph_error *err) {
+  struct stat st;
+  if (lstat(path, &st) != 0) {
+    if (errno == ENOENT) return PH_OK;
+    return ph_error_set(err, PH_ERR_IO, "%s: cannot inspect: %s", path,
+                        strerror(errno));
+  }
+  if (S_ISREG(st.st_mode)) return PH_OK;
+  const char *what = S_ISLNK(st.st_mode)    ? "a symbolic link"
+                     : S_ISDIR(st.st_mode)  ? "a directory"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISCHR(st.st_mode)  ? "a character device"
+                     : S_ISBLK(st.st_mode)  ? "a block device"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "not a regular file";
+  return ph_error_set(err, PH_ERR_IO,
+                      "%s: exists and is %s; refusing to replace it", path,
+                      what);
+}
+
+/* 64 unpredictable bits for the temporary name, so nobody can plant a link
+ * at it in advance; O_EXCL|O_NOFOLLOW below make a planted name fail rather
+ * than be followed even if it were guessed. */
+static unsigned long long tmp_nonce(void) {
+  unsigned long long r = 0;
+  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+    static unsigned long long counter;
+    r = ((unsigned long long)getpid() << 32) ^ (unsigned long long)time(NULL) ^
+        (++counter * 0x9E3779B97F4A7C15ull) ^ (unsigned long long)(size_t)&r;
+  }
+  return r;
+}
+
 ph_status ph_afile_open(ph_afile *f, const char *path, ph_error *err) {
   memset(f, 0, sizeof *f);
+  if (strcmp(path, "-") == 0) {
+    f->fp = stdout;
+    f->is_stdout = 1;
+    return PH_OK;
+  }
+  PH_TRY(check_target(path, err));
   f->final_path = ph_strdup(path, err);
   if (!f->final_path) return PH_ERR_NOMEM;
   /* Temporary name beside the final one: same file system, so rename is
-   * atomic. Hidden, and tagged with the pid so concurrent writers differ. */
+   * atomic. Hidden, and random so it cannot be predicted. */
   const char *slash = strrchr(path, '/');
   size_t dirlen = slash ? (size_t)(slash - path + 1) : 0;
   size_t len = strlen(path) + 48;
@@ -24,11 +71,25 @@ ph_status ph_afile_open(ph_afile *f, const char *path, ph_error *err) {
     ph_afile_abort(f);
     return PH_ERR_NOMEM;
   }
-  snprintf(f->tmp_path, len, "%.*s.%s.tmp.%ld", (int)dirlen, path,
-           path + dirlen, (long)getpid());
-  f->fp = fopen(f->tmp_path, "wb");
+  int fd = -1, e = 0;
+  for (int attempt = 0; attempt < 64 && fd < 0; attempt++) {
+    snprintf(f->tmp_path, len, "%.*s.%s.tmp.%016llx", (int)dirlen, path,
+             path + dirlen, tmp_nonce());
+    /* 0666 & ~umask, like fopen; O_EXCL never opens an existing name. */
+    fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+              0666);
+    e = errno;
+    if (fd < 0 && e != EEXIST) break;
+  }
+  if (fd >= 0) f->fp = fdopen(fd, "wb");
   if (!f->fp) {
-    int e = errno;
+    if (fd >= 0) {
+      e = errno;
+      close(fd);
+      unlink(f->tmp_path);
+    }
+    free(f->tmp_path);
+    f->tmp_path = NULL; /* nothing of ours to remove */
     ph_afile_abort(f);
     return ph_error_set(err, PH_ERR_IO, "%s: cannot create: %s", path,
                         strerror(e));
@@ -42,14 +103,43 @@ void ph_afile_write(ph_afile *f, const void *data, size_t bytes) {
 }
 
 void ph_afile_abort(ph_afile *f) {
-  if (f->fp) fclose(f->fp);
+  if (f->fp && !f->is_stdout) fclose(f->fp);
   if (f->tmp_path) unlink(f->tmp_path);
   free(f->tmp_path);
   free(f->final_path);
   memset(f, 0, sizeof *f);
 }
 
+/* fsync the directory holding path, so the rename itself survives a crash. */
+static int sync_parent_dir(const char *path) {
+  const char *slash = strrchr(path, '/');
+  char dir[4096];
+  if (!slash) {
+    snprintf(dir, sizeof dir, ".");
+  } else if (slash == path) {
+    snprintf(dir, sizeof dir, "/");
+  } else {
+    if ((size_t)(slash - path) >= sizeof dir) return 0;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  }
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  /* Some file systems cannot fsync a directory; that is not a write error. */
+  if (rc != 0 && (errno == EINVAL || errno == EROFS)) rc = 0;
+  close(fd);
+  return rc;
+}
+
 ph_status ph_afile_commit(ph_afile *f, ph_error *err) {
+  if (f->is_stdout) {
+    int bad = f->failed || ferror(f->fp) || fflush(f->fp) != 0;
+    memset(f, 0, sizeof *f);
+    if (bad)
+      return ph_error_set(err, PH_ERR_IO, "standard output: write failed: %s",
+                          strerror(errno));
+    return PH_OK;
+  }
   int bad = f->failed || !f->fp || ferror(f->fp) || fflush(f->fp) != 0 ||
             fsync(fileno(f->fp)) != 0;
   int e = errno;
@@ -59,9 +149,27 @@ ph_status ph_afile_commit(ph_afile *f, ph_error *err) {
     if (rc != 0) {
       bad = 1;
       e = errno;
-    } else if (rename(f->tmp_path, f->final_path) != 0) {
+    }
+  }
+  if (!bad) {
+    /* Check again: something may have appeared at the target meanwhile. */
+    ph_status st = check_target(f->final_path, err);
+    if (st != PH_OK) {
+      ph_afile_abort(f);
+      return st;
+    }
+    if (rename(f->tmp_path, f->final_path) != 0) {
       bad = 1;
       e = errno;
+    } else if (sync_parent_dir(f->final_path) != 0) {
+      /* Renamed, so the file is in place; only durability is in doubt. */
+      e = errno;
+      ph_error_set(err, PH_ERR_IO, "%s: cannot sync its directory: %s",
+                   f->final_path, strerror(e));
+      free(f->tmp_path);
+      free(f->final_path);
+      memset(f, 0, sizeof *f);
+      return PH_ERR_IO;
     }
   }
   if (bad) {

@@ -2,9 +2,16 @@
  *
  * Every file pothole writes goes through here: it is written to a temporary
  * file in the same directory (so rename is atomic), flushed and fsync'ed, and
- * renamed over the final name only on commit. A failed or interrupted command
- * therefore never leaves a partial file under the final name; an abort (or a
- * crash) leaves at most a hidden ".name.tmp.PID" that the next write replaces.
+ * renamed over the final name only on commit; then the directory is fsync'ed
+ * so the rename is durable. A failed or interrupted command therefore never
+ * leaves a partial file under the final name; a crash leaves at most a
+ * hidden ".name.tmp.<random hex>".
+ *
+ * Safety on shared directories: the temporary file is created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW under a random name (a planted symlink is never
+ * followed), and a target that exists but is not a regular file (symlink,
+ * directory, FIFO, device, socket) is refused with PH_ERR_IO instead of
+ * being replaced. The path "-" means standard output (written directly).
  */
 #ifndef PH_CORE_AFILE_H
 #define PH_CORE_AFILE_H
@@ -18,7 +25,8 @@ typedef struct ph_afile {
   FILE *fp; /* write through this */
   char *final_path;
   char *tmp_path;
-  int failed; /* set by ph_afile_write on a short write */
+  int failed;    /* set by ph_afile_write on a short write */
+  int is_stdout; /* path "-": fp is stdout, commit only flushes */
 } ph_afile;
 
 ph_status ph_afile_open(ph_afile *f, const char *path, ph_error *err);

@@ -11,6 +11,7 @@
 #ifndef PH_CORE_ERROR_H
 #define PH_CORE_ERROR_H
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -44,6 +45,13 @@ void ph_error_prefix(ph_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 void ph_error_clear(ph_error *err);
+
+/* Copy src into dst (cap bytes, always NUL-terminated) with every byte that
+ * is not printable escaped as \xNN: ASCII controls and DEL, C1 controls, and
+ * bytes that are not valid UTF-8 (valid UTF-8 text stays readable). Never
+ * cuts an escape or a character in half. Returns the length written.
+ * ph_error_set and ph_error_prefix apply it, so every message is one line. */
+size_t ph_escape_printable(char *dst, size_t cap, const char *src);
 const char *ph_status_name(ph_status s);
 
 /* Exit code a tool should use for a status: 2 for usage errors, 1 otherwise. */

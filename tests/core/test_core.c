@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -402,6 +403,91 @@ static void test_afile(void **state) {
   assert_int_equal(ph_mkdir_p(tpath("atomic.txt"), &err), PH_ERR_IO);
 }
 
+/* "-" writes to standard output directly (no temporary file, no rename). */
+static void test_afile_stdout(void **state) {
+  (void)state;
+  ph_error err = {0};
+  fflush(stdout);
+  int saved = dup(STDOUT_FILENO);
+  assert_true(saved >= 0);
+  assert_non_null(freopen(tpath("stdout.txt"), "w", stdout));
+  size_t before = count_dir_entries();
+  assert_int_equal(ph_write_file_atomic("-", "to stdout", 9, &err), PH_OK);
+  assert_int_equal(count_dir_entries(), before);
+  fflush(stdout);
+  assert_true(dup2(saved, STDOUT_FILENO) >= 0);
+  close(saved);
+  unsigned char *buf;
+  size_t len;
+  assert_int_equal(ph_read_file(tpath("stdout.txt"), &buf, &len, &err), PH_OK);
+  assert_string_equal((char *)buf, "to stdout");
+  free(buf);
+}
+
+/* A symlink, FIFO or directory at the target is refused and left alone. */
+static void test_afile_refuses_special(void **state) {
+  (void)state;
+  ph_error err = {0};
+  assert_int_equal(ph_write_file_atomic(tpath("victim"), "keep", 4, &err),
+                   PH_OK);
+  assert_int_equal(symlink(tpath("victim"), tpath("link")), 0);
+  assert_int_equal(mkfifo(tpath("fifo"), 0600), 0);
+  assert_int_equal(ph_mkdir_p(tpath("adir"), &err), PH_OK);
+  const char *names[] = {"link", "fifo", "adir"};
+  const char *what[] = {"symbolic link", "FIFO", "directory"};
+  for (int i = 0; i < 3; i++) {
+    ph_error_clear(&err);
+    size_t before = count_dir_entries();
+    assert_int_equal(ph_write_file_atomic(tpath(names[i]), "x", 1, &err),
+                     PH_ERR_IO);
+    assert_non_null(strstr(err.msg, what[i]));
+    assert_int_equal(count_dir_entries(), before); /* no temporary left */
+  }
+  struct stat st;
+  assert_int_equal(lstat(tpath("link"), &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  assert_int_equal(lstat(tpath("fifo"), &st), 0);
+  assert_true(S_ISFIFO(st.st_mode));
+  unsigned char *buf;
+  size_t len;
+  assert_int_equal(ph_read_file(tpath("victim"), &buf, &len, &err), PH_OK);
+  assert_string_equal((char *)buf, "keep");
+  free(buf);
+  /* The old predictable temporary name, planted as a symlink: ignored. */
+  char planted[600];
+  snprintf(planted, sizeof planted, "%s/.new.txt.tmp.%ld", tmpdir,
+           (long)getpid());
+  assert_int_equal(symlink(tpath("victim"), planted), 0);
+  assert_int_equal(ph_write_file_atomic(tpath("new.txt"), "new", 3, &err),
+                   PH_OK);
+  assert_int_equal(ph_read_file(tpath("victim"), &buf, &len, &err), PH_OK);
+  assert_string_equal((char *)buf, "keep");
+  free(buf);
+}
+
+/* Error messages are one printable line: controls, DEL, C1 controls and
+ * invalid UTF-8 are escaped; valid UTF-8 is kept; nothing is cut in half. */
+static void test_error_escaping(void **state) {
+  (void)state;
+  ph_error err = {0};
+  ph_error_set(&err, PH_ERR_IO, "%s: bad", "a\nb\033[31m\x7f\xff\xc2\x85α");
+  assert_string_equal(err.msg, "a\\x0ab\\x1b[31m\\x7f\\xff\\xc2\\x85α: bad");
+  ph_error_prefix(&err, "in %s: ", "x\ty");
+  assert_string_equal(err.msg,
+                      "in x\\x09y: a\\x0ab\\x1b[31m\\x7f\\xff\\xc2\\x85α: bad");
+  for (const char *p = err.msg; *p; p++)
+    assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+  /* Truncation keeps whole escapes: 7 bytes of room hold one escape. */
+  char small[7];
+  assert_int_equal(ph_escape_printable(small, sizeof small, "\n\n"), 4);
+  assert_string_equal(small, "\\x0a");
+  assert_int_equal(ph_escape_printable(small, 3, "α\n"), 2);
+  assert_string_equal(small, "α");
+  /* Overlong encoding of '/' and a lone surrogate are not valid UTF-8. */
+  assert_int_equal(ph_escape_printable(small, sizeof small, "\xc0\xaf"), 4);
+  assert_string_equal(small, "\\xc0");
+}
+
 /* A write that fails at the device (disk full) must leave no file. */
 static void test_afile_full_device(void **state) {
   (void)state;
@@ -537,6 +623,9 @@ int main(void) {
       cmocka_unit_test(test_csv),
       cmocka_unit_test(test_afile),
       cmocka_unit_test(test_afile_full_device),
+      cmocka_unit_test(test_afile_stdout),
+      cmocka_unit_test(test_error_escaping),
+      cmocka_unit_test(test_afile_refuses_special),
       cmocka_unit_test(test_ckpt),
       cmocka_unit_test(test_gzip),
       cmocka_unit_test(test_alloc_overflow),
