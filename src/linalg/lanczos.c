@@ -298,9 +298,15 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
   double *v = ws->v, *t = ws->t, *s = ws->s, *theta = ws->theta;
   size_t n_rand = 0;
   {
-    ph_rng r = ph_probe_rng(cfg->seed, PH_PROBE_LANCZOS, 0, n);
-    ph_rng_fill_gauss(&r, v, n, 1.0);
-    ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, v), v);
+    double sn = cfg->start ? ph_vec_nrm2(n, cfg->start) : 0;
+    if (sn > 0 && isfinite(sn)) {
+      ph_vec_copy(n, cfg->start, v);
+      ph_vec_scal(n, 1.0 / sn, v);
+    } else {
+      ph_rng r = ph_probe_rng(cfg->seed, PH_PROBE_LANCZOS, 0, n);
+      ph_rng_fill_gauss(&r, v, n, 1.0);
+      ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, v), v);
+    }
   }
   memset(t, 0, m * m * sizeof(double));
   size_t j0 = 0, products = 0, restarts = 0;

@@ -58,6 +58,10 @@ typedef struct ph_eig_config {
   uint64_t seed;
   int want_vectors; /* return eigenvectors */
   int verify;       /* one verification cycle (default 1) */
+  /* Lanczos only: the start vector (length n, need not be unit; borrowed),
+   * e.g. earlier eigenvectors for a warm start; NULL or a zero vector: a
+   * random start from the seed */
+  const double *start;
 } ph_eig_config;
 
 /* Defaults: k 5, top, tol 1e-6, budget auto, basis auto, seed 0, no

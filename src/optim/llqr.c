@@ -28,7 +28,13 @@
  *    later ones average with time constant 1/(1−β) refreshes. A
  *    preconditioner handed in with ph_optim_set_precond (fitted elsewhere,
  *    e.g. by a burn-in in the wide basin) counts as a warm EMA: refreshes
- *    then merge with weight 1 − β from the first one on. */
+ *    then merge with weight 1 − β from the first one on.
+ *  - A trust region (on by default): after the merge, each diagonal block's
+ *    entries are capped at trust_cap (10) × max(the block's median, the
+ *    median over all of U),
+ *    so flat directions of one refresh batch cannot make the step there
+ *    orders of magnitude larger than elsewhere. docs/optimisers.md has the
+ *    measurement behind the rule. */
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -172,5 +178,9 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj,
   double w = o->ema_warm ? 1 - beta
                          : (1 - beta) / (1 - pow(beta, (double)o->n_refresh));
   PH_TRY(ph_precond_ema_merge(o->P, o->Pnew, 1 - w, err));
+  /* the trust region: cap the EMA's diagonal entries relative to their
+   * block's median (o->delta is free scratch of length n here) */
+  info->n_capped = ph_precond_trust_cap(
+      o->P, c->trust_cap, o->delta, &info->u_max_before, &info->u_max_after);
   return PH_OK;
 }

@@ -52,6 +52,7 @@ ph_status ph_optim_config_default(const char *name, ph_optim_config *c,
   c->inner_clip = 5.0;
   c->refresh_batch = 128;
   c->ema_beta = 0.95;
+  c->trust_cap = PH_OPTIM_TRUST_CAP;
   return PH_OK;
 }
 
@@ -82,6 +83,12 @@ ph_status ph_optim_config_validate(const ph_optim_config *c, ph_error *err) {
   RANGE(c->inner_clip, 0, 1e12, "--inner-clip");
   RANGE(c->damping, 0, 1e12, "--damping");
   RANGE(c->curvature_floor, 0, 1e12, "--curvature-floor");
+  RANGE(c->trust_cap, 0, 1e12, "--trust-cap");
+  if (c->trust_cap > 0 && c->trust_cap < 1)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--trust-cap %g must be 0 (off) or at least 1 (a "
+                        "cap below the median would lower most of U)",
+                        c->trust_cap);
   if (c->m_sharpness > 0 && strcmp(c->name, "sam") != 0)
     return ph_error_set(err, PH_ERR_ARG,
                         "--m-sharpness applies to sam only, not %s", c->name);

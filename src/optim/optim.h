@@ -65,7 +65,14 @@ typedef struct ph_optim_config {
   double damping;         /* λ added to the metric in the inner objective (0;
                             `pothole train --precond kron` uses 0.01) */
   double curvature_floor; /* how U behaves under negative curvature: see docs */
+  double trust_cap;       /* trust region on U: after each refresh, diagonal
+                             entries are capped at trust_cap × a median
+                             (ph_precond_trust_cap; PH_OPTIM_TRUST_CAP);
+                             0 = off */
 } ph_optim_config;
+
+/* The default trust-region cap (docs/optimisers.md, "Trust region"). */
+#define PH_OPTIM_TRUST_CAP 10.0
 
 /* The documented defaults for `name`; PH_ERR_ARG for an unknown name. */
 ph_status ph_optim_config_default(const char *name, ph_optim_config *cfg,
@@ -86,6 +93,10 @@ typedef struct ph_step_info {
   double update_norm; /* ‖θ_new − θ‖ */
   double rho;         /* perturbation radius used (0 if none) */
   int refreshed;      /* 1 if the preconditioner was refreshed this step */
+  /* the trust region at this step's refresh (valid when refreshed) */
+  size_t n_capped;               /* diagonal entries of U lowered to the cap */
+  double u_max_before;           /* largest diagonal entry before the cap */
+  double u_max_after;            /* ... and after */
   size_t n_grad, n_hvp, n_ggnvp; /* products spent in this step */
 } ph_step_info;
 

@@ -14,6 +14,7 @@
 #include "core/npy.h"
 #include "core/ckpt.h"
 #include "core/afile.h"
+#include "core/stats.h"
 #include "optim/precond.h"
 
 typedef struct pblock {
@@ -318,6 +319,47 @@ void ph_precond_stats(const ph_precond *p, double *mn, double *mx,
   }
   *mean /= p->n ? (double)p->n : 1;
   free(d);
+}
+
+size_t ph_precond_trust_cap(ph_precond *p, double cap, double *scratch,
+                            double *max_before, double *max_after) {
+  /* all diagonal entries first, for the global median (Kronecker blocks are
+   * left alone: their damping bounds them) */
+  size_t m = 0;
+  double top = -INFINITY;
+  for (size_t i = 0; i < p->n_blocks; i++) {
+    pblock *b = &p->b[i];
+    if (b->kron || !b->u) continue;
+    memcpy(scratch + m, b->u, b->size * sizeof *scratch);
+    m += b->size;
+    for (size_t k = 0; k < b->size; k++) top = fmax(top, b->u[k]);
+  }
+  *max_before = *max_after = m ? top : NAN;
+  if (m == 0 || !(cap > 0)) return 0;
+  /* Medians, not means or maxima: the runaway entries the cap is for move
+   * those but not the median. Per block, because blocks have their own
+   * scales; but never below the median over all of U, because a small bias
+   * block can have most of its entries at the 1e-8 floor, and its own
+   * median would then freeze it (measured: docs/optimisers.md). */
+  double all = ph_stats_quantile_inplace(scratch, m, 0.5);
+  size_t n_capped = 0;
+  double after = -INFINITY;
+  for (size_t i = 0; i < p->n_blocks; i++) {
+    pblock *b = &p->b[i];
+    if (b->kron || !b->u || b->size == 0) continue;
+    memcpy(scratch, b->u, b->size * sizeof *scratch);
+    double med = ph_stats_quantile_inplace(scratch, b->size, 0.5);
+    double limit = cap * fmax(med, all);
+    for (size_t k = 0; k < b->size; k++) {
+      if (b->u[k] > limit) {
+        b->u[k] = limit;
+        n_capped++;
+      }
+      after = fmax(after, b->u[k]);
+    }
+  }
+  *max_after = after;
+  return n_capped;
 }
 
 /* Symmetrise M (m, m) in place and floor its eigenvalues (scratch Q, lam,

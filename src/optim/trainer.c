@@ -24,7 +24,7 @@ static const char *const SCHED_NAMES[] = {"const", "cosine", "step"};
 static const char *LOG_HEADER =
     "step,epoch,lr,train_loss,train_acc,test_loss,test_acc,grad_norm,"
     "update_norm,rho,precond_min,precond_max,precond_mean,n_grad,n_hvp,n_"
-    "ggnvp\n";
+    "ggnvp,trust_capped,u_max_before,u_max_after\n";
 
 ph_train_config ph_train_config_default(void) {
   ph_train_config c;
@@ -95,7 +95,16 @@ typedef struct run_state {
   double best_test_acc, best_test_loss;
   uint64_t counts[3];                        /* grad, hvp, ggnvp products */
   size_t eval_every, ckpt_every, traj_every; /* resolved intervals */
+  /* what the refreshes since the last log row did, for that row: U's
+   * min/max/mean after the latest one, entries capped (summed) and the
+   * largest entry before/after the cap (max over them); saved in the
+   * checkpoint so a resume writes the same row */
+  double pending[6];
 } run_state;
+
+static void pending_reset(run_state *rs) {
+  for (int i = 0; i < 6; i++) rs->pending[i] = NAN;
+}
 
 static ph_status save_ckpt(const ph_train_config *c, const char *path,
                            ph_objective *obj, const double *theta,
@@ -110,6 +119,7 @@ static ph_status save_ckpt(const ph_train_config *c, const char *path,
   if (s == PH_OK) s = ph_ckpt_put_u64(ck, "train.counts", rs->counts, 3, err);
   double extra[3] = {now_s, rs->best_test_acc, rs->best_test_loss};
   if (s == PH_OK) s = ph_ckpt_put_f64(ck, "train.extra", extra, 3, err);
+  if (s == PH_OK) s = ph_ckpt_put_f64(ck, "train.pending", rs->pending, 6, err);
   if (s == PH_OK)
     s = ph_ckpt_put_str(ck, "train.log", rs->log.s ? rs->log.s : "", err);
   if (s == PH_OK)
@@ -144,6 +154,11 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
   if (!s) s = ph_ckpt_require_u64(ck, "train.counts", 3, &cnt, NULL, err);
   if (!s) s = ph_ckpt_require_f64(ck, "train.extra", 3, &extra, NULL, err);
   if (!s) s = ph_ckpt_require_str(ck, "train.log", &log, err);
+  const double *pend = NULL;
+  size_t npend = 0;
+  /* optional: checkpoints from before the trust region lack it */
+  if (!s && ph_ckpt_has(ck, "train.pending"))
+    s = ph_ckpt_require_f64(ck, "train.pending", 6, &pend, &npend, err);
   if (!s) s = ph_ckpt_require_f64(ck, "train.traj", 0, &traj, &nt, err);
   if (!s) s = ph_optim_load(opt, ck, err);
   if (!s && nt / obj->n > rs->traj_cap)
@@ -158,6 +173,8 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
     rs->seconds = extra[0];
     rs->best_test_acc = extra[1];
     rs->best_test_loss = extra[2];
+    pending_reset(rs);
+    if (pend) memcpy(rs->pending, pend, sizeof rs->pending);
     rs->log.len = 0;
     if (text_add(&rs->log, "%s", log))
       s = ph_error_set(err, PH_ERR_NOMEM, "out of memory");
@@ -249,6 +266,7 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     ph_json_add_number(l, "ema_beta", c->opt.ema_beta);
     ph_json_add_number(l, "damping", c->opt.damping);
     ph_json_add_number(l, "curvature_floor", c->opt.curvature_floor);
+    ph_json_add_number(l, "trust_cap", c->opt.trust_cap);
     cJSON_AddStringToObject(l, "perturb",
                             c->opt.perturb == PH_PERTURB_DUAL     ? "dual"
                             : c->opt.perturb == PH_PERTURB_EUCLID ? "euclid"
@@ -291,6 +309,7 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
   memset(&rs, 0, sizeof rs);
   rs.best_test_acc = -INFINITY;
   rs.best_test_loss = INFINITY;
+  pending_reset(&rs);
   ph_status s = ph_dataset_load(c->data, &dopt, &data, err);
   if (!s)
     s = ph_net_create(c->model, data, c->batch > 256 ? c->batch : 256, &obj,
@@ -338,10 +357,10 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
     if ((s = ph_net_init_params(obj, c->seed, theta, err))) goto done;
     double ev[4];
     if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
-    text_add(
-        &rs.log,
-        "0,0,%.10g,%.10g,%.10g,%.10g,%.10g,nan,nan,nan,nan,nan,nan,0,0,0\n",
-        schedule_lr(c, 0, total), ev[0], ev[1], ev[2], ev[3]);
+    text_add(&rs.log,
+             "0,0,%.10g,%.10g,%.10g,%.10g,%.10g,nan,nan,nan,nan,nan,nan,0,0,0,"
+             "nan,nan,nan\n",
+             schedule_lr(c, 0, total), ev[0], ev[1], ev[2], ev[3]);
     memcpy(rs.traj, theta, obj->n * sizeof *theta);
     rs.n_traj = 1;
   }
@@ -350,7 +369,7 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
   ph_progress pg;
   ph_progress_start(&pg, c->opt.name, total, c->progress);
   double t0 = ph_now();
-  double pmin = NAN, pmax = NAN, pmean = NAN;
+  double *pd = rs.pending; /* pmin, pmax, pmean, capped, before, after */
   ph_step_info info;
   memset(&info, 0, sizeof info);
   while (rs.step < total) {
@@ -369,29 +388,31 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
     rs.counts[0] += info.n_grad;
     rs.counts[1] += info.n_hvp;
     rs.counts[2] += info.n_ggnvp;
-    if (info.refreshed)
-      ph_precond_stats(ph_optim_precond(opt), &pmin, &pmax, &pmean);
+    if (info.refreshed) {
+      ph_precond_stats(ph_optim_precond(opt), &pd[0], &pd[1], &pd[2]);
+      pd[3] = (isnan(pd[3]) ? 0 : pd[3]) + (double)info.n_capped;
+      pd[4] = isnan(pd[4]) ? info.u_max_before : fmax(pd[4], info.u_max_before);
+      pd[5] = isnan(pd[5]) ? info.u_max_after : fmax(pd[5], info.u_max_after);
+    }
     if (rs.step % traj_every == 0 && rs.n_traj < rs.traj_cap)
       memcpy(rs.traj + rs.n_traj++ * obj->n, theta, obj->n * sizeof *theta);
     if (rs.step % eval_every == 0 || rs.step == total) {
       double ev[4];
       if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
-      char a[6][32];
+      char a[9][32];
       fmt_num(a[0], 32, info.grad_norm);
       fmt_num(a[1], 32, info.update_norm);
       fmt_num(a[2], 32, info.rho);
-      fmt_num(a[3], 32, pmin);
-      fmt_num(a[4], 32, pmax);
-      fmt_num(a[5], 32, pmean);
+      for (int k = 0; k < 6; k++) fmt_num(a[3 + k], 32, pd[k]);
       text_add(&rs.log,
                "%llu,%.6f,%.10g,%.10g,%.10g,%.10g,%.10g,%s,%s,%s,%s,%s,%s,%llu,"
-               "%llu,%llu\n",
+               "%llu,%llu,%s,%s,%s\n",
                (unsigned long long)rs.step, (double)rs.step / (double)per_epoch,
                lr, ev[0], ev[1], ev[2], ev[3], a[0], a[1], a[2], a[3], a[4],
                a[5], (unsigned long long)rs.counts[0],
                (unsigned long long)rs.counts[1],
-               (unsigned long long)rs.counts[2]);
-      pmin = pmax = pmean = NAN;
+               (unsigned long long)rs.counts[2], a[6], a[7], a[8]);
+      pending_reset(&rs);
       if (ev[3] > rs.best_test_acc) rs.best_test_acc = ev[3];
       if (ev[2] < rs.best_test_loss) rs.best_test_loss = ev[2];
     }

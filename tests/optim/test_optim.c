@@ -329,8 +329,10 @@ static void test_outer_steps(void **s) {
  * diagonal metric): with ema 0 each refresh continues from the last fit. The
  * per-step contraction of u_i − 1/a_i is set by lr·a_i/κ with momentum; after
  * 10 refreshes × 50 steps the error is far below 1e-6 (relative). */
-static void test_llqr_fits_inverse_curvature(void **s) {
-  (void)s;
+/* Ten refreshes (one per step, EMA off, 50 inner steps) on the diagonal
+ * quadratic with the given trust cap; the last step's info and the GGN
+ * products of all ten. */
+static ph_optim *fit_quad(double cap, ph_step_info *info, size_t *ggn) {
   setup_quad();
   ph_optim_config c;
   cfg_for("llqr", &c);
@@ -338,20 +340,30 @@ static void test_llqr_fits_inverse_curvature(void **s) {
   c.ema_beta = 0;
   c.refresh_every = 1;
   c.lr = 1e-3;
+  c.trust_cap = cap;
   ph_error err = {0};
   ph_optim *o;
   assert_int_equal(ph_optim_create(&c, &OBJ, &o, &err), PH_OK);
   double th[N];
   memcpy(th, TH0, sizeof th);
   ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
-  ph_step_info info;
-  size_t ggn = 0;
+  *ggn = 0;
   for (int t = 0; t < 10; t++) {
-    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, &info, &err),
+    assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, info, &err),
                      PH_OK);
-    assert_true(info.refreshed);
-    ggn += info.n_ggnvp;
+    assert_true(info->refreshed);
+    *ggn += info->n_ggnvp;
   }
+  return o;
+}
+
+static void test_llqr_fits_inverse_curvature(void **s) {
+  (void)s;
+  ph_step_info info;
+  size_t ggn;
+  /* the default cap (10) does not bind: u spans 0.25..2 */
+  ph_optim *o = fit_quad(PH_OPTIM_TRUST_CAP, &info, &ggn);
+  assert_int_equal(info.n_capped, 0);
   /* one product for κ plus one per inner step, per refresh */
   assert_int_equal(ggn, 10 * (1 + 50));
   double d[N];
@@ -359,6 +371,74 @@ static void test_llqr_fits_inverse_curvature(void **s) {
   for (int i = 0; i < N; i++)
     if (fabs(d[i] * Q.a[i] - 1) > 1e-6)
       fail_msg("u[%d] = %g, 1/a = %g", i, d[i], 1 / Q.a[i]);
+  ph_optim_free(o);
+}
+
+/* The trust region on a hand-made U over BLK's blocks {4 | 1 | 1}:
+ * u = {1, 2, 4, 50 | 7 | 3}. Each entry is capped at cap × max(its block's
+ * median, the median over all entries). Here the overall median is
+ * (3 + 4)/2 = 3.5 and block w's is (2 + 4)/2 = 3, so block w and block x
+ * are capped at 3.5·cap and block b (median 7) at 7·cap: cap 10 lowers 50
+ * to 35 (one entry); cap 1 lowers 4 and 50 to 3.5 (two) and leaves 7; cap
+ * 0 is off. The last case is why the overall median is a floor: block w
+ * mostly at the 1e-8 floor has a median of 1e-8, which would freeze its
+ * one live entry at 1e-7; with the overall median (1e-8 + 1)/2 as the
+ * floor, cap 10 leaves every entry alone. */
+static void test_trust_cap_formula(void **s) {
+  (void)s;
+  ph_error err = {0};
+  struct {
+    double cap, u0[N];
+    size_t capped;
+    double before, after, u[N];
+  } cases[] = {
+      {10, {1, 2, 4, 50, 7, 3}, 1, 50, 35, {1, 2, 4, 35, 7, 3}},
+      {1, {1, 2, 4, 50, 7, 3}, 2, 50, 7, {1, 2, 3.5, 3.5, 7, 3}},
+      {0, {1, 2, 4, 50, 7, 3}, 0, 50, 50, {1, 2, 4, 50, 7, 3}},
+      {10, {1e-8, 1e-8, 1e-8, 5, 1, 1}, 0, 5, 5, {1e-8, 1e-8, 1e-8, 5, 1, 1}}};
+  for (size_t k = 0; k < 4; k++) {
+    ph_precond *p = ph_precond_create(N, 3, BLK, PH_PRECOND_DIAG, &err);
+    assert_non_null(p);
+    assert_int_equal(ph_precond_flat_size(p), N);
+    assert_int_equal(ph_precond_from_flat(p, cases[k].u0, N, &err), PH_OK);
+    double scratch[N], before, after, d[N];
+    size_t n = ph_precond_trust_cap(p, cases[k].cap, scratch, &before, &after);
+    ph_precond_diag(p, d);
+    if (n != cases[k].capped || before != cases[k].before ||
+        after != cases[k].after)
+      fail_msg("cap %g: %zu capped, max %g -> %g", cases[k].cap, n, before,
+               after);
+    for (int i = 0; i < N; i++)
+      if (d[i] != cases[k].u[i])
+        fail_msg("cap %g: u[%d] = %g, want %g", cases[k].cap, i, d[i],
+                 cases[k].u[i]);
+    ph_precond_free(p);
+  }
+}
+
+/* The refresh applies the cap: on the diagonal quadratic (EMA off) the
+ * inner loop fits u = 1/a = {1, 1/2, 1/3, 1/4 | 2 | 0.4}. The overall
+ * median is (0.4 + 0.5)/2 = 0.45, above block w's (1/2 + 1/3)/2, so with
+ * --trust-cap 2 block w is capped at 0.9 (its first entry, after every
+ * refresh); the one-entry blocks are their own medians and keep 1/a. */
+static void test_trust_cap_in_refresh(void **s) {
+  (void)s;
+  ph_step_info info;
+  size_t ggn;
+  ph_optim *o = fit_quad(2, &info, &ggn);
+  double d[N];
+  ph_precond_diag(ph_optim_precond(o), d);
+  /* the fit itself converges to 1e-6 (test_llqr_fits_inverse_curvature) */
+  double want[N] = {0.9,        1 / Q.a[1], 1 / Q.a[2],
+                    1 / Q.a[3], 1 / Q.a[4], 1 / Q.a[5]};
+  for (int i = 0; i < N; i++)
+    if (fabs(d[i] - want[i]) > 1e-6)
+      fail_msg("u[%d] = %.9g, want %.9g", i, d[i], want[i]);
+  assert_int_equal(info.n_capped, 1);
+  /* the largest entry, before and after, is block b's 1/a = 2 (not capped:
+   * its own median) */
+  assert_true(fabs(info.u_max_before - 2) < 1e-6);
+  assert_true(fabs(info.u_max_after - 2) < 1e-6);
   ph_optim_free(o);
 }
 
@@ -504,7 +584,8 @@ static void test_llqr_kron_gradient(void **s) {
  * refresh moves it by at most inner_steps·inner_lr·clip/(1 − μ) (clipped
  * step, momentum sum). With --curvature-floor c the metric is H + c|κ|I
  * (κ = gᵀHg/gᵀg), positive definite here, and refreshes at a fixed θ drive
- * u_i to 1/(a_i + c|κ|) for every i. */
+ * u_i to 1/(a_i + c|κ|) for every i. The trust region is off here: u_5 is
+ * a one-entry block, its own median, which the cap never lowers. */
 static void test_llqr_negative_curvature(void **s) {
   (void)s;
   setup_quad();
@@ -528,6 +609,7 @@ static void test_llqr_negative_curvature(void **s) {
     c.inner_steps = 50;
     c.ema_beta = 0;
     c.curvature_floor = floor_on ? 1.0 : 0.0;
+    c.trust_cap = 0;
     ph_optim *o;
     assert_int_equal(ph_optim_create(&c, &OBJ, &o, &err), PH_OK);
     double u[N], prev = 1;
@@ -794,6 +876,8 @@ int main(void) {
       cmocka_unit_test(test_llqr_sam_variants),
       cmocka_unit_test(test_outer_steps),
       cmocka_unit_test(test_llqr_fits_inverse_curvature),
+      cmocka_unit_test(test_trust_cap_formula),
+      cmocka_unit_test(test_trust_cap_in_refresh),
       cmocka_unit_test(test_llqr_kron_inner_loop),
       cmocka_unit_test(test_llqr_kron_gradient),
       cmocka_unit_test(test_llqr_negative_curvature),

@@ -19,6 +19,23 @@ grep -q '"train_loss"' "$t/a/run.json" || no "run.json lacks final.train_loss"
 cmp -s "$t/a/log.csv" "$t/b/log.csv" || no "resumed log.csv differs"
 cmp -s "$t/a/trajectory.npy" "$t/b/trajectory.npy" || no "resumed trajectory differs"
 cmp -s "$t/a/precond.npy" "$t/b/precond.npy" || no "resumed preconditioner differs"
+# the trust region is on by default and in log.csv; with a tight cap it
+# lowers entries, and a resume from a checkpoint taken between a refresh and
+# the log row it reports to (ckpt at 21, refresh at step 21, rows at 18, 24)
+# still writes the same log
+hdr=$(head -1 "$t/a/log.csv")
+case $hdr in *,trust_capped,u_max_before,u_max_after) ;; *) no "log.csv header: $hdr";; esac
+grep -q '"trust_cap":[[:space:]]*10' "$t/a/run.json" || no "run.json lacks llqr.trust_cap 10"
+cap=("${args[@]}" --trust-cap 2 --ckpt-every 21)
+"$P" train "${cap[@]}" --out "$t/ta" >/dev/null || no "capped run"
+awk -F, 'NR > 1 && $17 > 0 && $18 > $19 { ok = 1 } END { exit !ok }' "$t/ta/log.csv" ||
+  no "--trust-cap 2 never capped (or max after >= max before)"
+"$P" train "${cap[@]}" --out "$t/tb" --stop-after 30 >/dev/null 2>&1 && no "stop hook exit 0 (cap)"
+"$P" train "${cap[@]}" --out "$t/tb" --resume >/dev/null || no "resume (cap)"
+cmp -s "$t/ta/log.csv" "$t/tb/log.csv" || no "capped run: resumed log.csv differs"
+cmp -s "$t/ta/precond.npy" "$t/tb/precond.npy" || no "capped run: resumed preconditioner differs"
+"$P" train --model mlp:8:tanh --data digits --opt llqr --steps 5 --trust-cap 0.5 --out "$t/u" >/dev/null 2>&1
+[ $? = 2 ] || no "--trust-cap 0.5 not a usage error"
 # SIGKILL once a checkpoint exists, then resume
 long=(--model mlp:32-32:tanh --data digits --opt sam --steps 3000 --batch 64 --ckpt-every 100 --seed 4)
 "$P" train "${long[@]}" --out "$t/c" >/dev/null || no "long run"
