@@ -18,12 +18,9 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "nn/net.h"
-#include "potholes/have.h"
+#include "optim/precond.h"
 #include "potholes/sharpness.h"
 #include "potholes/toys.h"
-#if PH_POTHOLES_HAVE_PRECOND
-#include "optim/precond.h"
-#endif
 
 #define CMD "sharpness"
 
@@ -96,17 +93,12 @@ int ph_cmd_sharpness(int argc, char **argv) {
   int code = 0, wrote_npy = 0;
   ph_geom geom, *P = NULL;
   char canon[PH_TOY_SPEC_MAX] = "";
-#if PH_POTHOLES_HAVE_NN
   ph_net_bundle bundle;
   memset(&bundle, 0, sizeof bundle);
-#endif
-#if PH_POTHOLES_HAVE_PRECOND
   ph_precond *pc = NULL;
-#endif
 
   /* ---- load -------------------------------------------------------------- */
   if (ckpt) {
-#if PH_POTHOLES_HAVE_NN
     ph_data_options dopt = ph_data_options_default();
     size_t mb = n_ex < 2048 ? n_ex : 2048;
     if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
@@ -115,12 +107,6 @@ int ph_cmd_sharpness(int argc, char **argv) {
     theta = bundle.theta;
     size_t avail = o->n_examples[PH_SPLIT_TRAIN];
     batch.n = n_ex > avail ? avail : n_ex;
-#else
-    st =
-        ph_error_set(&err, PH_ERR_UNSUPPORTED,
-                     "networks are not built into this pothole yet (%s)", ckpt);
-    goto fail;
-#endif
   } else {
     ph_toy_spec spec;
     if (ph_toy_spec_parse(landscape, &spec, &err) != PH_OK) {
@@ -169,37 +155,12 @@ int ph_cmd_sharpness(int argc, char **argv) {
       for (size_t i = 0; i < n; i++) pdiag[i] = 1 / pdiag[i];
       geom = ph_geom_diag(n, pdiag);
     } else {
-#if PH_POTHOLES_HAVE_PRECOND
       pc = ph_precond_load(precond, n, o->n_blocks, o->blocks, &err);
       if (!pc) {
         st = err.code ? err.code : PH_ERR_IO;
         goto fail;
       }
       geom = ph_geom_precond(pc);
-#else
-      /* Until optim/precond.c exists: a .npy diagonal of length n. */
-      ph_npy a;
-      if ((st = ph_npy_read(precond, &a, &err))) goto fail;
-      if (a.size != n) {
-        st = ph_error_set(&err, PH_ERR_FORMAT,
-                          "%s: %zu entries, the model has "
-                          "%zu parameters",
-                          precond, a.size, n);
-        ph_npy_free(&a);
-        goto fail;
-      }
-      for (size_t i = 0; i < n; i++)
-        if (!(a.data[i] > 0) || !isfinite(a.data[i])) {
-          st = ph_error_set(&err, PH_ERR_FORMAT,
-                            "%s: entry %zu is %g, a "
-                            "diagonal preconditioner needs entries > 0",
-                            precond, i, a.data[i]);
-          ph_npy_free(&a);
-          goto fail;
-        }
-      pdiag = a.data; /* owned now */
-      geom = ph_geom_diag(n, pdiag);
-#endif
     }
     P = &geom;
   }
@@ -285,16 +246,12 @@ cleanup:
   free(npath);
   ph_sharpness_result_free(&res);
   free(pdiag);
-#if PH_POTHOLES_HAVE_PRECOND
   ph_precond_free(pc);
-#endif
-#if PH_POTHOLES_HAVE_NN
   if (ckpt) {
     ph_net_bundle_free(&bundle);
     o = NULL;
     theta = NULL;
   }
-#endif
   if (landscape) {
     ph_objective_destroy(o);
     free(theta);

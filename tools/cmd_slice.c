@@ -18,18 +18,11 @@
 #include "core/ckpt.h"
 #include "core/json.h"
 #include "core/npy.h"
-#include "landscape/have.h"
 #include "landscape/slice.h"
 #include "nn/net.h"
-#if PH_LANDSCAPE_HAVE_PRECOND
 #include "optim/precond.h"
-#endif
-#if PH_LANDSCAPE_HAVE_TOYS
-#include "potholes/toys.h"
-#endif
-#if PH_LANDSCAPE_HAVE_SHARPNESS
 #include "potholes/sharpness.h"
-#endif
+#include "potholes/toys.h"
 
 #define CMD "slice"
 
@@ -55,44 +48,6 @@ static int split_list(const char *s, char **out, int max) {
   if (k == max && strchr(p, ',')) return -1;
   return k;
 }
-
-typedef struct diag_pc {
-  size_t n;
-  double *u;      /* (n) the diagonal of U = P */
-  double *sqrt_u; /* (n) */
-} diag_pc;
-
-static ph_status diag_sqrt(const void *ctx, const double *v, double *out,
-                           ph_error *err);
-
-/* Hand a diagonal P to the slice: as a ph_geom when the sharpness module is
- * built (its generalised eigen-solver), else as P^{1/2}. */
-static void use_diag(ph_slice_config *cfg, diag_pc *d, void *geom_storage) {
-  for (size_t i = 0; i < d->n; i++) d->sqrt_u[i] = sqrt(d->u[i]);
-  cfg->precond_sqrt = diag_sqrt;
-  cfg->precond_ctx = d;
-#if PH_LANDSCAPE_HAVE_SHARPNESS
-  *(ph_geom *)geom_storage = ph_geom_diag(d->n, d->u);
-  cfg->geom = geom_storage;
-#else
-  (void)geom_storage;
-#endif
-}
-
-static ph_status diag_sqrt(const void *ctx, const double *v, double *out,
-                           ph_error *err) {
-  const diag_pc *d = ctx;
-  (void)err;
-  for (size_t i = 0; i < d->n; i++) out[i] = d->sqrt_u[i] * v[i];
-  return PH_OK;
-}
-
-#if PH_LANDSCAPE_HAVE_PRECOND
-static ph_status precond_sqrt(const void *ctx, const double *v, double *out,
-                              ph_error *err) {
-  return ph_precond_sqrt_apply(ctx, v, out, err);
-}
-#endif
 
 int ph_cmd_slice(int argc, char **argv) {
   const char *ckpt = NULL, *data = NULL, *landscape = NULL, *at = NULL,
@@ -224,12 +179,8 @@ int ph_cmd_slice(int argc, char **argv) {
   int code = 0;
   char *ckpt_buf = NULL, *trajp = NULL, *state = NULL;
   char *mnames[3] = {0}, *pdiag_path = NULL;
-  diag_pc pdiag = {0, NULL, NULL};
-#if PH_LANDSCAPE_HAVE_SHARPNESS
-  ph_geom geom_store; /* the averaged geometry for the sharpness module */
-#else
-  int geom_store = 0;
-#endif
+  double *pdiag = NULL; /* a diagonal U, when P is one */
+  ph_geom geom_store;   /* the averaged geometry for the sharpness module */
   double *mtheta[3] = {0};
   ph_npy traj = {0};
   ph_objective *o = NULL;
@@ -238,14 +189,10 @@ int ph_cmd_slice(int argc, char **argv) {
   ph_slice_result res;
   memset(&res, 0, sizeof res);
   cJSON *cfgj = NULL;
-#if PH_LANDSCAPE_HAVE_NN
   ph_net_bundle bundle;
   memset(&bundle, 0, sizeof bundle);
   int have_bundle = 0;
-#endif
-#if PH_LANDSCAPE_HAVE_PRECOND
   ph_precond *pc = NULL;
-#endif
   ph_slice_config cfg = ph_slice_config_default();
 
   /* ---- load the objective -------------------------------------------- */
@@ -258,7 +205,6 @@ int ph_cmd_slice(int argc, char **argv) {
     ckpt = ckpt_buf;
   }
   if (ckpt) {
-#if PH_LANDSCAPE_HAVE_NN
     ph_data_options dopt = ph_data_options_default();
     size_t mb = n_eval < 2048 ? n_eval : 2048;
     if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
@@ -267,39 +213,24 @@ int ph_cmd_slice(int argc, char **argv) {
     o = bundle.obj;
     theta = bundle.theta;
     crc = ph_ckpt_crc(bundle.ck);
-#else
-    st =
-        ph_error_set(&err, PH_ERR_UNSUPPORTED,
-                     "networks are not built into this pothole yet (%s)", ckpt);
-    goto fail;
-#endif
   } else {
-#if PH_LANDSCAPE_HAVE_TOYS
     o = ph_toy_create_str(landscape, &err);
     if (!o) {
       st = err.code ? err.code : PH_ERR_ARG;
       goto fail;
     }
-#else
-    st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
-                      "toy landscapes are not built into this pothole yet (%s)",
-                      landscape);
-    goto fail;
-#endif
     toy_theta = calloc(o->n, sizeof *toy_theta);
     if (!toy_theta) {
       st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
       goto fail;
     }
     if (at && (strcmp(at, "pit") == 0 || strcmp(at, "basin") == 0)) {
-#if PH_LANDSCAPE_HAVE_TOYS
       ph_toy_geometry geo;
       memset(&geo, 0, sizeof geo);
       if ((st = ph_toy_geometry_get(o, &geo, &err))) goto fail;
       memcpy(toy_theta, at[0] == 'p' ? geo.pit : geo.basin,
              o->n * sizeof(double));
       ph_toy_geometry_free(&geo);
-#endif
     } else if (at) {
       size_t k = 0;
       if ((rc = ph_cli_doubles(CMD, "--at", at, toy_theta, o->n, &k))) {
@@ -406,19 +337,15 @@ int ph_cmd_slice(int argc, char **argv) {
    * structure goes through optim/precond.h. */
   if (dirs == PH_SLICE_POTHOLE && landscape && precond &&
       strcmp(precond, "basin") == 0) {
-#if PH_LANDSCAPE_HAVE_TOYS
     /* the toy's fitted averaged geometry: U = diag(1/λ̄) */
-    pdiag.n = n;
-    pdiag.u = calloc(n, sizeof(double));
-    pdiag.sqrt_u = calloc(n, sizeof(double));
-    if (!pdiag.u || !pdiag.sqrt_u) {
+    if (!(pdiag = calloc(n, sizeof(double)))) {
       st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
       goto fail;
     }
-    if ((st = ph_toy_basin_curvature(o, pdiag.u, &err))) goto fail;
-    for (size_t i = 0; i < n; i++) pdiag.u[i] = 1.0 / pdiag.u[i];
-    use_diag(&cfg, &pdiag, &geom_store);
-#endif
+    if ((st = ph_toy_basin_curvature(o, pdiag, &err))) goto fail;
+    for (size_t i = 0; i < n; i++) pdiag[i] = 1.0 / pdiag[i];
+    geom_store = ph_geom_diag(n, pdiag);
+    cfg.geom = &geom_store;
   } else if (dirs == PH_SLICE_POTHOLE) {
     const char *pp = precond ? precond : run;
     if (ph_is_dir(pp)) {
@@ -451,34 +378,17 @@ int ph_cmd_slice(int argc, char **argv) {
       }
       for (size_t i = 0; i < n; i++) /* eigenvalues floored, as precond.h */
         pn.data[i] = pn.data[i] > 1e-8 ? pn.data[i] : 1e-8;
-      pdiag.n = n;
-      pdiag.u = pn.data; /* owned now */
-      pdiag.sqrt_u = calloc(n, sizeof(double));
-      if (!pdiag.sqrt_u) {
-        st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
-        goto fail;
-      }
-      use_diag(&cfg, &pdiag, &geom_store);
+      pdiag = pn.data; /* owned now */
+      geom_store = ph_geom_diag(n, pdiag);
+      cfg.geom = &geom_store;
     } else {
-#if PH_LANDSCAPE_HAVE_PRECOND
       pc = ph_precond_load(pp, n, o->n_blocks, o->blocks, &err);
       if (!pc) {
         st = err.code ? err.code : PH_ERR_IO;
         goto fail;
       }
-      cfg.precond_sqrt = precond_sqrt;
-      cfg.precond_ctx = pc;
-#if PH_LANDSCAPE_HAVE_SHARPNESS
       geom_store = ph_geom_precond(pc);
       cfg.geom = &geom_store;
-#endif
-#else
-      st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
-                        "%s: only diagonal preconditioners (.npy) are readable "
-                        "in this build",
-                        pp);
-      goto fail;
-#endif
     }
   }
   if ((dirs == PH_SLICE_HESSIAN || dirs == PH_SLICE_POTHOLE) && !o->hvp) {
@@ -544,7 +454,6 @@ int ph_cmd_slice(int argc, char **argv) {
     cJSON_AddStringToObject(cfgj, "ckpt_crc32", hex);
   }
   if (data) cJSON_AddStringToObject(cfgj, "data", data);
-#if PH_LANDSCAPE_HAVE_NN
   if (have_bundle && ph_net_dataset(o)) {
     const ph_dataset *ds = ph_net_dataset(o);
     cJSON_AddStringToObject(cfgj, "data_spec", ds->spec);
@@ -553,7 +462,6 @@ int ph_cmd_slice(int argc, char **argv) {
     cJSON_AddStringToObject(cfgj, "data_crc32", hex);
     if (ph_net_spec(o)) cJSON_AddStringToObject(cfgj, "model", ph_net_spec(o));
   }
-#endif
   if (landscape) {
     cJSON_AddStringToObject(cfgj, "landscape", landscape);
     cJSON_AddItemToObject(cfgj, "at", ph_json_array(theta, n));
@@ -590,24 +498,19 @@ fail:
 cleanup:
   cJSON_Delete(cfgj);
   ph_slice_result_free(&res);
-#if PH_LANDSCAPE_HAVE_PRECOND
   ph_precond_free(pc);
-#endif
   for (int i = 0; i < 3; i++) {
     free(mnames[i]);
     free(mtheta[i]);
   }
   ph_npy_free(&traj);
-#if PH_LANDSCAPE_HAVE_NN
   if (have_bundle) ph_net_bundle_free(&bundle);
-#endif
   if (o && toy_theta) ph_objective_destroy(o);
   free(toy_theta);
   free(ckpt_buf);
   free(trajp);
   free(state);
   free(pdiag_path);
-  free(pdiag.sqrt_u);
-  free(pdiag.u);
+  free(pdiag);
   return code;
 }

@@ -78,27 +78,4 @@ ph_status ph_landscape_project(size_t n, const double *center, const double *d1,
                                const double *d2, const double *p, double *x,
                                double *y, double *off_plane, ph_error *err);
 
-/* A symmetric operator v -> A v for the eigen-solvers below. */
-typedef ph_status (*ph_landscape_apply_fn)(void *ctx, const double *v,
-                                           double *out, ph_error *err);
-
-/* Top-k (largest algebraic) eigenpairs of a symmetric operator on R^n by
- * Lanczos with full reorthogonalisation and explicit restarts, started from
- * a Gaussian of (seed, PH_RNG_STREAM_PROBE). vecs (k, n) unit norm, sign
- * fixed as for PCA; vals[k] descending; resid[k] = ‖A v − λ v‖. Stops when
- * every resid ≤ tol·max(|λ_1|, tiny) or after max_products products.
- * (A stopgap until linalg's Lanczos is used; see docs/landscape.md.) */
-ph_status ph_landscape_top_eigs(ph_landscape_apply_fn apply, void *ctx,
-                                size_t n, size_t k, uint64_t seed, double tol,
-                                size_t max_products, double *vals, double *vecs,
-                                double *resid, size_t *n_products,
-                                ph_error *err);
-
-/* Top-k eigenvectors of the Hessian of o at theta on batch. */
-ph_status ph_landscape_hessian_directions(ph_objective *o, const double *theta,
-                                          const ph_batch *batch, size_t k,
-                                          uint64_t seed, double *dirs,
-                                          double *vals, double *resid,
-                                          size_t *n_products, ph_error *err);
-
 #endif

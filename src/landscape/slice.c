@@ -21,10 +21,6 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "core/vec.h"
-#include "landscape/have.h"
-#if PH_LANDSCAPE_HAVE_SHARPNESS
-#include "potholes/sharpness.h"
-#endif
 
 /* Toys and tiny models below this size get a dense eigen-solve. */
 #define SLICE_DENSE_MAX 64
@@ -72,63 +68,6 @@ void ph_slice_result_free(ph_slice_result *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* ---- pothole directions: top eigenvectors of P^{1/2} H P^{1/2} --------- */
-
-typedef struct pothole_ctx {
-  ph_objective *o;
-  const double *theta;
-  const ph_batch *batch;
-  ph_slice_sqrt_fn sqrt_fn;
-  const void *sqrt_ctx;
-  double *tmp, *tmp2; /* (n) */
-} pothole_ctx;
-
-static ph_status pothole_apply(void *ctx, const double *v, double *out,
-                               ph_error *err) {
-  pothole_ctx *c = ctx;
-  PH_TRY(c->sqrt_fn(c->sqrt_ctx, v, c->tmp, err));
-  PH_TRY(ph_objective_hvp(c->o, c->theta, c->batch, c->tmp, c->tmp2, err));
-  return c->sqrt_fn(c->sqrt_ctx, c->tmp2, out, err);
-}
-
-static ph_status pothole_directions(ph_objective *o, const double *theta,
-                                    const ph_slice_config *cfg, size_t k,
-                                    ph_slice_result *r, ph_error *err) {
-  size_t n = o->n;
-  pothole_ctx c = {
-      o, theta, &cfg->batch, cfg->precond_sqrt, cfg->precond_ctx, NULL, NULL};
-  double *w = ph_malloc(2 * n, sizeof(double), "pothole directions", err);
-  c.tmp = ph_malloc(n, sizeof(double), "pothole directions", err);
-  c.tmp2 = ph_malloc(n, sizeof(double), "pothole directions", err);
-  ph_status st = PH_OK;
-  if (!w || !c.tmp || !c.tmp2) {
-    st = PH_ERR_NOMEM;
-    goto done;
-  }
-  /* H v = μ P⁻¹ v  ⇔  (P^{1/2} H P^{1/2}) w = μ w with v = P^{1/2} w. */
-  st = ph_landscape_top_eigs(pothole_apply, &c, n, k, cfg->seed, 1e-6, 400,
-                             r->eigval, w, r->eig_resid, &r->products, err);
-  if (st != PH_OK) goto done;
-  for (size_t i = 0; i < k; i++) {
-    double *v = r->dirs + i * n;
-    if ((st = cfg->precond_sqrt(cfg->precond_ctx, w + i * n, v, err)) != PH_OK)
-      goto done;
-    double nv = ph_vec_nrm2(n, v);
-    if (!(nv > 0)) {
-      st = ph_error_set(err, PH_ERR_NUMERIC, "pothole direction %zu is zero",
-                        i + 1);
-      goto done;
-    }
-    ph_vec_scal(n, 1.0 / nv, v);
-  }
-done:
-  free(w);
-  free(c.tmp);
-  free(c.tmp2);
-  return st;
-}
-
-#if PH_LANDSCAPE_HAVE_SHARPNESS
 /* Fix signs and record the true residuals ‖Hv − λv‖ (k more products). */
 static ph_status eig_residuals(ph_objective *o, const double *theta,
                                const ph_slice_config *cfg, size_t k,
@@ -150,7 +89,6 @@ static ph_status eig_residuals(ph_objective *o, const double *theta,
   free(hv);
   return st;
 }
-#endif
 
 static ph_status choose_directions(ph_objective *o, const double *theta,
                                    const ph_slice_config *cfg,
@@ -170,9 +108,7 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
                             "or --include-bias)",
                             i + 1, ph_dir_norm_name(cfg->norm));
     return PH_OK;
-  case PH_SLICE_HESSIAN:
-#if PH_LANDSCAPE_HAVE_SHARPNESS
-  {
+  case PH_SLICE_HESSIAN: {
     size_t prods = 0;
     r->solver = "potholes/sharpness ph_sharp_eigs (linalg Lanczos, tol 1e-8)";
     PH_TRY(ph_sharp_eigs(o, theta, &cfg->batch, NULL, k, cfg->seed,
@@ -180,12 +116,6 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
     r->products = prods;
     return eig_residuals(o, theta, cfg, k, r, err);
   }
-#else
-    r->solver = "landscape Lanczos (stopgap)";
-    return ph_landscape_hessian_directions(o, theta, &cfg->batch, k, cfg->seed,
-                                           d, r->eigval, r->eig_resid,
-                                           &r->products, err);
-#endif
   case PH_SLICE_PCA:
     if (!cfg->traj || cfg->traj_T < k)
       return ph_error_set(err, PH_ERR_ARG,
@@ -194,25 +124,20 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
                           k, cfg->traj ? cfg->traj_T : 0);
     return ph_landscape_pca(cfg->traj, cfg->traj_T, n, theta, k, d,
                             r->explained, err);
-  case PH_SLICE_POTHOLE:
-#if PH_LANDSCAPE_HAVE_SHARPNESS
-    if (cfg->geom) {
-      ph_pothole_dir pd[2];
-      r->solver = "potholes/sharpness ph_sharp_directions";
-      PH_TRY(ph_sharp_directions(o, theta, &cfg->batch, cfg->geom, k, cfg->seed,
-                                 SLICE_DENSE_MAX, pd, d, err));
-      for (size_t i = 0; i < k; i++) {
-        r->eigval[i] = pd[i].mu;
-        ph_landscape_fix_sign(n, d + i * n);
-      }
-      return PH_OK;
-    }
-#endif
-    if (!cfg->precond_sqrt)
+  case PH_SLICE_POTHOLE: {
+    if (!cfg->geom)
       return ph_error_set(err, PH_ERR_ARG,
                           "pothole directions need a preconditioner");
-    r->solver = "landscape Lanczos (stopgap)";
-    return pothole_directions(o, theta, cfg, k, r, err);
+    ph_pothole_dir pd[2];
+    r->solver = "potholes/sharpness ph_sharp_directions";
+    PH_TRY(ph_sharp_directions(o, theta, &cfg->batch, cfg->geom, k, cfg->seed,
+                               SLICE_DENSE_MAX, pd, d, err));
+    for (size_t i = 0; i < k; i++) {
+      r->eigval[i] = pd[i].mu;
+      ph_landscape_fix_sign(n, d + i * n);
+    }
+    return PH_OK;
+  }
   case PH_SLICE_MODELS:
     if (!cfg->models || cfg->n_models != k + 1)
       return ph_error_set(

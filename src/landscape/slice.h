@@ -27,6 +27,7 @@
 #include "core/progress.h"
 #include "landscape/directions.h"
 #include "landscape/grid.h"
+#include "potholes/sharpness.h"
 
 typedef enum ph_slice_dirs {
   PH_SLICE_RANDOM = 0,
@@ -41,11 +42,6 @@ typedef enum ph_slice_dirs {
 const char *ph_slice_dirs_name(ph_slice_dirs d);
 /* Parse "random", "hessian", ...; -1 if unknown. */
 int ph_slice_dirs_parse(const char *s);
-
-/* Averaged geometry for pothole directions: out = P^{1/2} v (symmetric PD
- * square root of the preconditioner), e.g. ph_precond_sqrt_apply. */
-typedef ph_status (*ph_slice_sqrt_fn)(const void *ctx, const double *v,
-                                      double *out, ph_error *err);
 
 typedef struct ph_slice_config {
   ph_slice_dirs dirs;
@@ -68,13 +64,9 @@ typedef struct ph_slice_config {
   /* models: 2 or 3 parameter vectors; the slice is centred at models[0]. */
   const double *const *models;
   size_t n_models;
-  /* pothole: the averaged geometry P, either as a `const ph_geom *` of
-   * potholes/sharpness.h (used when that module is built: its generalised
-   * eigen-solver), or as P^{1/2} through a callback (landscape's own
-   * Lanczos). */
-  const void *geom;
-  ph_slice_sqrt_fn precond_sqrt;
-  const void *precond_ctx;
+  /* pothole: the averaged geometry P (potholes/sharpness.h); the
+   * directions solve H v = μ P⁻¹ v there. */
+  const ph_geom *geom;
   /* given: d1 (and d2 for 2-D), each n. */
   const double *given[2];
   const char *state_path; /* grid resume file, or NULL */

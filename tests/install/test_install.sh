@@ -74,7 +74,7 @@ got=$(bash -c 'source "$1"; COMP_WORDS=(pothole train --opt llqr); COMP_CWORD=3;
 doc=$(find "$root" -path '*/share/doc/pothole' -type d)
 [ -f "$doc/README.md" ] && [ -f "$doc/docs/library.md" ] || fail "docs not installed"
 inc=$(find "$root" -path '*/include/pothole' -type d)
-for h in core/error.h core/version.h linalg/lanczos.h linalg/linop.h landscape/have.h; do
+for h in core/error.h core/version.h linalg/lanczos.h linalg/linop.h landscape/slice.h; do
   [ -f "$inc/$h" ] || fail "header $h not installed"
 done
 

@@ -7,11 +7,9 @@
 #include <stdlib.h>
 
 #include "core/ckpt.h"
-#include "landscape/have.h"
 #include "nn/net.h"
 
 int main(int argc, char **argv) {
-#if PH_LANDSCAPE_HAVE_NN
   if (argc != 5) {
     fprintf(stderr, "usage: bench_make_ckpt MODEL DATA SEED OUT.ckpt\n");
     return 2;
@@ -41,10 +39,4 @@ int main(int argc, char **argv) {
   ph_objective_destroy(o);
   ph_dataset_free(d);
   return st ? 1 : 0;
-#else
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "bench_make_ckpt: the network objective is not built\n");
-  return 77;
-#endif
 }

@@ -218,71 +218,13 @@ static void test_project_models(void **state) {
                    PH_ERR_ARG);
 }
 
-/* ---- Lanczos stopgap vs LAPACK ------------------------------------------ */
-
-typedef struct dense_op {
-  const double *A;
-  size_t n;
-} dense_op;
-
-static ph_status dense_apply(void *ctx, const double *v, double *out,
-                             ph_error *err) {
-  (void)err;
-  dense_op *d = ctx;
-  for (size_t i = 0; i < d->n; i++) {
-    double s = 0;
-    for (size_t j = 0; j < d->n; j++) s += d->A[i * d->n + j] * v[j];
-    out[i] = s;
-  }
-  return PH_OK;
-}
-
-static void test_top_eigs(void **state) {
-  (void)state;
-  enum { N = 120 };
-  double *A = malloc(N * N * sizeof *A), *W = malloc(N * N * sizeof *W);
-  double ev[N], vals[2], vecs[2 * N], res[2];
-  ph_rng r = ph_rng_make(5, PH_RNG_STREAM_USER + 1);
-  ph_rng_fill_gauss(&r, W, N * N, 1.0);
-  for (int i = 0; i < N; i++)
-    for (int j = 0; j < N; j++)
-      A[i * N + j] = (W[i * N + j] + W[j * N + i]) / sqrt(2.0 * N);
-  /* a spectrum with a clear top pair above the semicircle edge (≈ 2) */
-  double x[N];
-  orthonormal_pair(N, 6, x, W);
-  for (int i = 0; i < N; i++)
-    for (int j = 0; j < N; j++)
-      A[i * N + j] += 6.0 * x[i] * x[j] + 4.0 * W[i] * W[j];
-  memcpy(W, A, N * N * sizeof *A);
-  assert_int_equal(LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'V', 'U', N, W, N, ev), 0);
-  dense_op op = {A, N};
-  size_t prods = 0;
-  ph_error err = {0};
-  ph_error_clear(&err);
-  assert_int_equal(ph_landscape_top_eigs(dense_apply, &op, N, 2, 1, 1e-10, 2000,
-                                         vals, vecs, res, &prods, &err),
-                   PH_OK);
-  double anorm = fmax(fabs(ev[0]), fabs(ev[N - 1]));
-  for (int k = 0; k < 2; k++) {
-    double ref = ev[N - 1 - k];
-    /* eigenvalue error ≤ residual² / gap, residual ≤ tol·|λ| + rounding */
-    assert_true(fabs(vals[k] - ref) <= 1e-9 * anorm);
-    assert_true(res[k] <= 1e-8 * anorm);
-    double c = 0;
-    for (int i = 0; i < N; i++) c += vecs[k * N + i] * W[i * N + (N - 1 - k)];
-    assert_true(fabs(fabs(c) - 1.0) <= 1e-9);
-  }
-  assert_true(prods > 0 && prods <= 2000);
-  free(A);
-  free(W);
-}
+/* ---- Hessian directions vs LAPACK ------------------------------------ */
 
 static void test_hessian_dirs(void **state) {
   (void)state;
   toy_shared s;
   ph_objective *o = toy_create(&s, 7);
-  double theta[TOY_N], H[TOY_N * TOY_N], ev[TOY_N], dirs[2 * TOY_N], vals[2],
-      res[2];
+  double theta[TOY_N], H[TOY_N * TOY_N], ev[TOY_N];
   random_theta(theta, TOY_N, 8);
   for (int i = 0; i < TOY_N; i++)
     for (int j = 0; j < TOY_N; j++)
@@ -290,18 +232,25 @@ static void test_hessian_dirs(void **state) {
           s.A[i * TOY_N + j] - (i == j ? s.kappa * cos(theta[i]) : 0);
   assert_int_equal(
       LAPACKE_dsyev(LAPACK_ROW_MAJOR, 'N', 'U', TOY_N, H, TOY_N, ev), 0);
-  ph_batch b = ph_batch_all(o, PH_SPLIT_TRAIN);
+  /* the slice's Hessian directions (linalg through potholes/sharpness) */
+  ph_slice_config c = ph_slice_config_default();
+  c.dirs = PH_SLICE_HESSIAN;
+  c.nx = c.ny = 2;
+  c.batch = ph_batch_all(o, PH_SPLIT_TRAIN);
+  c.seed = 3;
+  ph_slice_result r;
   ph_error err = {0};
   ph_error_clear(&err);
-  size_t prods;
-  assert_int_equal(ph_landscape_hessian_directions(o, theta, &b, 2, 3, dirs,
-                                                   vals, res, &prods, &err),
-                   PH_OK);
+  assert_int_equal(ph_slice_run(o, theta, &c, &r, &err), PH_OK);
   double anorm = fmax(fabs(ev[0]), fabs(ev[TOY_N - 1]));
   for (int k = 0; k < 2; k++) {
-    assert_true(fabs(vals[k] - ev[TOY_N - 1 - k]) <= 1e-10 * anorm);
-    assert_true(res[k] <= 1e-5 * anorm);
+    /* a dense solve (n ≤ 64): eigenvalues to rounding, and the recorded
+     * true residual ‖Hv − λv‖ of the same order */
+    assert_true(fabs(r.eigval[k] - ev[TOY_N - 1 - k]) <= 1e-10 * anorm);
+    assert_true(r.eig_resid[k] <= 1e-10 * anorm);
+    assert_true(fabs(ph_vec_nrm2(TOY_N, r.dirs + k * TOY_N) - 1) <= 1e-12);
   }
+  ph_slice_result_free(&r);
   ph_objective_destroy(o);
 }
 
@@ -671,7 +620,6 @@ int main(void) {
       cmocka_unit_test(test_filter_norm),
       cmocka_unit_test(test_pca_plane),
       cmocka_unit_test(test_project_models),
-      cmocka_unit_test(test_top_eigs),
       cmocka_unit_test(test_hessian_dirs),
       cmocka_unit_test(test_grid_direct_and_threads),
       cmocka_unit_test(test_grid_1d_and_nonfinite),

@@ -2,8 +2,7 @@
  * tiny MLP from src/nn on a small hand-made classification set): filter
  * normalisation against the network's own block table, grid values equal
  * to direct evaluation bit for bit, thread-count invariance with objective
- * clones, and a resumed grid equal to an uninterrupted one. Skips (77) while
- * the network objective is not built. */
+ * clones, and a resumed grid equal to an uninterrupted one. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -21,10 +20,7 @@
 #include "core/vec.h"
 #include "landscape/directions.h"
 #include "landscape/grid.h"
-#include "landscape/have.h"
 #include "nn/net.h"
-
-#if PH_LANDSCAPE_HAVE_NN
 
 enum { N_TRAIN = 40, N_TEST = 16, N_IN = 5, N_CLASSES = 3 };
 
@@ -186,12 +182,3 @@ int main(void) {
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
-
-#else
-
-int main(void) {
-  printf("network objective not built yet: skipping\n");
-  return 77;
-}
-
-#endif
