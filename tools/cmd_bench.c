@@ -30,8 +30,9 @@ static double median(double *v, size_t n) {
 
 /* The GEMMs of a gradient, timed alone on scratch buffers of the same
  * shapes: per dense layer 3 (forward, dW, dX; the first layer has no dX);
- * per conv layer the same 3 on each example's im2col columns (forward
- * (c_out, hw) = W (c_out, kk) · cols (kk, hw), dW += dy colsᵀ, dcols = Wᵀ dy).
+ * per conv layer the same 3 on each chunk's im2col columns (forward
+ * (c_out, E·hw) = W (c_out, kk) · cols (kk, E·hw), dW += dy colsᵀ,
+ * dcols = Wᵀ dy; E = the layer's chunk, layers_conv.c).
  * im2col/col2im, activations, pooling and the loss are excluded. */
 static double gemm_only(const nn_net *n, size_t B, size_t reps) {
   size_t mx = 1;
@@ -43,7 +44,8 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
       s[1] = B * l->n_out;
       s[2] = l->n_in * l->n_out;
     } else if (l->kind == NN_CONV) {
-      size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+      size_t hw = l->ho * l->wo * (l->chunk ? l->chunk : 1),
+             kk = l->c_in * l->k * l->k;
       s[0] = kk * hw;
       s[1] = l->c_out * hw;
       s[2] = l->c_out * kk;
@@ -75,9 +77,11 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1, a,
                       N, b, K, 0, c, K);
       } else if (l->kind == NN_CONV) {
-        int CO = (int)l->c_out, HW = (int)(l->ho * l->wo),
-            KK = (int)(l->c_in * l->k * l->k);
-        for (size_t e = 0; e < B; e++) {
+        size_t step = l->chunk ? l->chunk : 1;
+        for (size_t e = 0; e < B; e += step) {
+          size_t E = B - e < step ? B - e : step;
+          int CO = (int)l->c_out, HW = (int)(l->ho * l->wo * E),
+              KK = (int)(l->c_in * l->k * l->k);
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, CO, HW, KK, 1,
                       a, KK, b, HW, 0, c, HW);
           cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, CO, KK, HW, 1, a,

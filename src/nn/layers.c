@@ -119,11 +119,6 @@ void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
   }
 }
 
-const double *nn_conv_cols(nn_layer *l, size_t e, const double *in) {
-  nn_im2col(l, in + e * l->in_size, l->cols);
-  return l->cols;
-}
-
 /* Output columns oj in [lo, hi) whose input column oj·stride + kj − pad
  * lies inside [0, wi) (the same for rows). */
 static void valid_range(size_t n_out, size_t n_in, size_t stride, size_t kj,
@@ -175,13 +170,18 @@ void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld) {
 
 /* Adjoint of im2col: accumulate cols back into x (c, h, w). */
 void nn_col2im(const nn_layer *l, const double *cols, double *x) {
-  size_t hw = l->ho * l->wo, s = l->stride;
+  nn_col2im_ld(l, cols, x, l->ho * l->wo);
+}
+
+/* The same with rows ld apart (a chunk's columns side by side). */
+void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld) {
+  size_t s = l->stride;
   for (size_t c = 0; c < l->c_in; c++)
     for (size_t ki = 0; ki < l->k; ki++) {
       size_t ilo, ihi;
       valid_range(l->ho, l->hi, s, ki, l->pad, &ilo, &ihi);
       for (size_t kj = 0; kj < l->k; kj++) {
-        const double *row = cols + ((c * l->k + ki) * l->k + kj) * hw;
+        const double *row = cols + ((c * l->k + ki) * l->k + kj) * ld;
         size_t jlo, jhi;
         valid_range(l->wo, l->wi, s, kj, l->pad, &jlo, &jhi);
         for (size_t oi = ilo; oi < ihi; oi++) {
@@ -243,21 +243,7 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
     return;
   }
   case NN_ACT: act_forward(l->act, B * l->in_size, in, out, l->d1); return;
-  case NN_CONV: {
-    size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
-    const double *W = theta + l->w_off, *b = theta + l->b_off;
-    for (size_t e = 0; e < B; e++) {
-      double *cols = l->cols;
-      nn_im2col(l, in + e * l->in_size, cols);
-      double *y = out + e * l->out_size;
-      for (size_t c = 0; c < l->c_out; c++)
-        for (size_t q = 0; q < hw; q++) y[c * hw + q] = b[c];
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
-                  (int)hw, (int)kk, 1.0, W, (int)kk, cols, (int)hw, 1.0, y,
-                  (int)hw);
-    }
-    return;
-  }
+  case NN_CONV: nn_conv_forward(l, theta, B, in, out); return;
   case NN_MAXPOOL: maxpool_forward(l, B, in, out); return;
   case NN_AVGPOOL: {
     double inv = 1.0 / (double)(l->k * l->k);
@@ -303,29 +289,7 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
   case NN_ACT:
     if (din) nn_act_scale(l, B * l->in_size, in, dout, din);
     return;
-  case NN_CONV: {
-    size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
-    const double *W = theta + l->w_off;
-    for (size_t e = 0; e < B; e++) {
-      const double *dy = dout + e * l->out_size;
-      if (grad) {
-        const double *cols = nn_conv_cols(l, e, in);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
-                    (int)kk, (int)hw, 1.0, dy, (int)hw, cols, (int)hw, 1.0,
-                    grad + l->w_off, (int)kk);
-        for (size_t c = 0; c < l->c_out; c++)
-          for (size_t q = 0; q < hw; q++) grad[l->b_off + c] += dy[c * hw + q];
-      }
-      if (din) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)hw,
-                    (int)l->c_out, 1.0, W, (int)kk, dy, (int)hw, 0.0, l->dcols,
-                    (int)hw);
-        memset(din + e * l->in_size, 0, l->in_size * sizeof *din);
-        nn_col2im(l, l->dcols, din + e * l->in_size);
-      }
-    }
-    return;
-  }
+  case NN_CONV: nn_conv_backward(l, theta, B, in, dout, din, grad); return;
   case NN_MAXPOOL:
     if (din) {
       /* windows tile the input (stride = size): when they cover it all,

@@ -37,27 +37,7 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
     else
       memset(tout, 0, B * l->out_size * sizeof *tout);
     return;
-  case NN_CONV: {
-    size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
-    const double *W = theta + l->w_off, *V = v + l->w_off;
-    for (size_t e = 0; e < B; e++) {
-      double *y = tout + e * l->out_size;
-      for (size_t c = 0; c < l->c_out; c++)
-        for (size_t q = 0; q < hw; q++) y[c * hw + q] = v[l->b_off + c];
-      const double *cols = nn_conv_cols(l, e, in);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
-                  (int)hw, (int)kk, 1.0, V, (int)kk, cols, (int)hw, 1.0, y,
-                  (int)hw);
-      if (tin) {
-        double *tcols = l->tcols;
-        nn_im2col(l, tin + e * l->in_size, tcols);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)l->c_out,
-                    (int)hw, (int)kk, 1.0, W, (int)kk, tcols, (int)hw, 1.0, y,
-                    (int)hw);
-      }
-    }
-    return;
-  }
+  case NN_CONV: nn_conv_tangent_forward(l, theta, v, B, in, tin, tout); return;
   case NN_MAXPOOL:
     for (size_t e = 0; e < B; e++)
       for (size_t o = 0; o < l->out_size; o++)
@@ -115,38 +95,10 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
     }
     nn_act_second_order(l->act, B * l->in_size, in, tdout, dout, tin, tdin);
     return;
-  case NN_CONV: {
-    size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
-    const double *W = theta + l->w_off, *V = v + l->w_off;
-    for (size_t e = 0; e < B; e++) {
-      const double *tdy = tdout + e * l->out_size, *dy = dout + e * l->out_size;
-      const double *cols = nn_conv_cols(l, e, in);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
-                  (int)kk, (int)hw, 1.0, tdy, (int)hw, cols, (int)hw, 1.0,
-                  hv + l->w_off, (int)kk);
-      if (second_order && tin) {
-        const double *tcols = l->tcols;
-        nn_im2col(l, tin + e * l->in_size, l->tcols);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)l->c_out,
-                    (int)kk, (int)hw, 1.0, dy, (int)hw, tcols, (int)hw, 1.0,
-                    hv + l->w_off, (int)kk);
-      }
-      for (size_t c = 0; c < l->c_out; c++)
-        for (size_t q = 0; q < hw; q++) hv[l->b_off + c] += tdy[c * hw + q];
-      if (tdin) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)hw,
-                    (int)l->c_out, 1.0, W, (int)kk, tdy, (int)hw, 0.0, l->dcols,
-                    (int)hw);
-        if (second_order)
-          cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)kk, (int)hw,
-                      (int)l->c_out, 1.0, V, (int)kk, dy, (int)hw, 1.0,
-                      l->dcols, (int)hw);
-        memset(tdin + e * l->in_size, 0, l->in_size * sizeof *tdin);
-        nn_col2im(l, l->dcols, tdin + e * l->in_size);
-      }
-    }
+  case NN_CONV:
+    nn_conv_tangent_backward(l, theta, v, B, in, tin, dout, tdout, tdin, hv,
+                             second_order);
     return;
-  }
   case NN_MAXPOOL:
   case NN_AVGPOOL:
   case NN_FLATTEN:

@@ -333,11 +333,8 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
   for (size_t i = 0; i < K; i++) {
     nn_layer *l = &n->layers[i];
     if (l->kind == NN_CONV) {
-      size_t cs = l->c_in * l->k * l->k * l->ho * l->wo;
-      l->cols = ph_calloc(cs, sizeof(double), "im2col", err);
-      l->tcols = ph_calloc(cs, sizeof(double), "im2col", err);
-      l->dcols = ph_calloc(cs, sizeof(double), "im2col", err);
-      if (!l->cols || !l->tcols || !l->dcols) return PH_ERR_NOMEM;
+      l->chunk = nn_conv_chunk_for(l);
+      PH_TRY(nn_conv_alloc(l, err));
     }
     if ((l->kind == NN_ACT && l->act != ACT_RELU) || l->kind == NN_RESDENSE) {
       l->d1 = ph_malloc(B * l->in_size, sizeof(double),
@@ -374,9 +371,7 @@ void nn_free(nn_net *n) {
     free(bufs[k]);
   }
   for (size_t i = 0; i < n->n_layers; i++) {
-    free(n->layers[i].cols);
-    free(n->layers[i].tcols);
-    free(n->layers[i].dcols);
+    nn_conv_free(&n->layers[i]);
     free(n->layers[i].arg);
     free(n->layers[i].d1);
     free(n->layers[i].z);

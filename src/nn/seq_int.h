@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/error.h"
 #include "core/objective.h"
 #include "data/dataset.h"
 
@@ -50,10 +51,14 @@ typedef struct nn_layer {
   /* conv and pooling geometry, NCHW */
   size_t c_in, hi, wi, c_out, ho, wo, k, stride, pad;
   /* workspaces (allocated for max_batch) */
-  double *cols;  /* conv: (k·k·c_in, ho·wo) im2col of one example */
-  double *tcols; /* conv: im2col of the tangent */
-  double *dcols; /* conv: column adjoints */
-  size_t *arg;   /* maxpool: (B, out_size) index of the max in the input */
+  /* conv: the passes run on chunks of `chunk` examples (0 means 1), one
+   * GEMM per chunk; workspaces hold one chunk (nn_conv_alloc) */
+  size_t chunk;
+  double *cols;  /* (k·k·c_in, chunk·ho·wo) im2col, examples side by side */
+  double *tcols; /* im2col of the tangent */
+  double *dcols; /* column adjoints */
+  double *ybuf, *ybuf2; /* (c_out, chunk·ho·wo) outputs / adjoints of a chunk */
+  size_t *arg; /* maxpool: (B, out_size) index of the max in the input */
   /* caches filled by nn_forward and read by the later passes on the same
    * input (NULL: recomputed; hand-built layers in tests may leave them) */
   double *z, *dz, *tz, *tdz; /* resdense: (max_batch, H) pre-activation
@@ -62,10 +67,12 @@ typedef struct nn_layer {
                  size) σ'(x) at the last forward input */
 } nn_layer;
 
-/* The conv passes rebuild each example's im2col columns where they need
- * them (into l->cols / l->tcols, which stay in cache for the GEMM that
- * follows): measured faster than caching the whole batch's columns from
- * the forward (docs/performance-nn.md), and ~100 MB smaller. */
+/* The conv passes rebuild the im2col columns of a chunk of examples where
+ * they need them (into l->cols / l->tcols, sized to stay in cache for the
+ * GEMM that follows, PH_CONV_CHUNK_DOUBLES): one GEMM per chunk instead of
+ * one per example, and far smaller than caching the whole batch's columns
+ * (docs/performance-nn.md). */
+#define PH_CONV_CHUNK_DOUBLES 32768
 
 typedef struct nn_net {
   char spec[128];
@@ -140,9 +147,25 @@ void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */
 void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
                   double *out);
-/* The im2col columns (c_in·k·k, ho·wo) of example e of the conv input `in`
- * (built into l->cols). */
-const double *nn_conv_cols(nn_layer *l, size_t e, const double *in);
+/* The conv passes (layers_conv.c), called by the dispatchers above. */
+void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
+                     const double *in, double *out);
+void nn_conv_backward(nn_layer *l, const double *theta, size_t B,
+                      const double *in, const double *dout, double *din,
+                      double *grad);
+void nn_conv_tangent_forward(nn_layer *l, const double *theta, const double *v,
+                             size_t B, const double *in, const double *tin,
+                             double *tout);
+void nn_conv_tangent_backward(nn_layer *l, const double *theta, const double *v,
+                              size_t B, const double *in, const double *tin,
+                              const double *dout, const double *tdout,
+                              double *tdin, double *hv, int second_order);
 void nn_col2im(const nn_layer *l, const double *cols, double *x);
+void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld);
+/* The chunk size of a conv layer (examples per GEMM) for its geometry, and
+ * its workspaces for that chunk (freed by nn_conv_free). */
+size_t nn_conv_chunk_for(const nn_layer *l);
+ph_status nn_conv_alloc(nn_layer *l, ph_error *err);
+void nn_conv_free(nn_layer *l);
 
 #endif

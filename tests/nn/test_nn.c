@@ -431,10 +431,9 @@ static void check_op(op_case *c, int cached) {
                nt = c->n_theta;
   const size_t ntt = nt ? nt : 1;
   if (l->kind == NN_CONV) {
-    size_t cs = l->c_in * l->k * l->k * l->ho * l->wo;
-    l->cols = calloc(cs, sizeof(double));
-    l->tcols = calloc(cs, sizeof(double));
-    l->dcols = calloc(cs, sizeof(double));
+    /* chunks of 2 over B = 3: a full chunk and a partial one */
+    l->chunk = 2;
+    assert_int_equal(nn_conv_alloc(l, NULL), PH_OK);
   }
   if ((l->kind == NN_ACT || l->kind == NN_RESDENSE) && cached)
     l->d1 = calloc(B * l->in_size, sizeof(double));
@@ -592,9 +591,7 @@ static void check_op(op_case *c, int cached) {
   free(gm);
   free(a);
   free(ga);
-  free(l->cols);
-  free(l->tcols);
-  free(l->dcols);
+  nn_conv_free(l);
   free(l->arg);
   free(l->d1);
   free(l->z);
@@ -602,7 +599,7 @@ static void check_op(op_case *c, int cached) {
   free(l->tz);
   free(l->tdz);
   l->z = l->dz = l->tz = l->tdz = NULL;
-  l->cols = l->tcols = l->dcols = l->d1 = NULL;
+  l->d1 = NULL;
   l->arg = NULL;
 }
 

@@ -1,0 +1,182 @@
+/* layers_conv.c: the four passes of a 2-D convolution (NCHW, weights
+ * (c_out, c_in·k·k)) as one GEMM per chunk of examples.
+ *
+ * A chunk of E examples has its im2col columns side by side, (c_in·k·k,
+ * E·ho·wo), so each product is one GEMM with E times the columns of the
+ * per-example one; E is chosen per layer so that the columns fit in about
+ * PH_CONV_CHUNK_DOUBLES doubles (cache-sized: the whole batch's columns do
+ * not fit and were measured slower, docs/performance-nn.md). Outputs and
+ * output adjoints move between the batch layout (E, c_out, ho·wo) and the
+ * chunk layout (c_out, E·ho·wo) through ybuf/ybuf2. The chunk depends on the
+ * layer's geometry only, never on the batch, so the summation order of the
+ * weight gradient is fixed. Derivations: docs/autodiff.md §2; the naive
+ * loops in layers_naive.c are the reference (tests/nn/test_nn.c). */
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "nn/seq_int.h"
+
+size_t nn_conv_chunk_for(const nn_layer *l) {
+  size_t per = l->c_in * l->k * l->k * l->ho * l->wo;
+  size_t e = per ? PH_CONV_CHUNK_DOUBLES / per : 1;
+  return e ? e : 1;
+}
+
+ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
+  size_t E = l->chunk ? l->chunk : 1, hw = l->ho * l->wo;
+  size_t cs = l->c_in * l->k * l->k * hw * E, ys = l->c_out * hw * E;
+  l->cols = ph_calloc(cs, sizeof(double), "im2col", err);
+  l->tcols = ph_calloc(cs, sizeof(double), "im2col", err);
+  l->dcols = ph_calloc(cs, sizeof(double), "im2col", err);
+  l->ybuf = ph_calloc(ys, sizeof(double), "conv chunk", err);
+  l->ybuf2 = ph_calloc(ys, sizeof(double), "conv chunk", err);
+  if (!l->cols || !l->tcols || !l->dcols || !l->ybuf || !l->ybuf2)
+    return PH_ERR_NOMEM;
+  return PH_OK;
+}
+
+void nn_conv_free(nn_layer *l) {
+  free(l->cols);
+  free(l->tcols);
+  free(l->dcols);
+  free(l->ybuf);
+  free(l->ybuf2);
+  l->cols = l->tcols = l->dcols = l->ybuf = l->ybuf2 = NULL;
+}
+
+/* Columns of examples [e0, e0 + E) of x into cols (kk, E·hw). */
+static void cols_of(const nn_layer *l, const double *x, size_t e0, size_t E,
+                    double *cols) {
+  size_t hw = l->ho * l->wo;
+  for (size_t e = 0; e < E; e++)
+    nn_im2col_ld(l, x + (e0 + e) * l->in_size, cols + e * hw, E * hw);
+}
+
+/* y (batch layout) → buf (c_out, E·hw) for examples [e0, e0 + E). */
+static void to_chunk(const nn_layer *l, const double *y, size_t e0, size_t E,
+                     double *buf) {
+  size_t hw = l->ho * l->wo;
+  for (size_t e = 0; e < E; e++)
+    for (size_t c = 0; c < l->c_out; c++)
+      memcpy(buf + c * E * hw + e * hw, y + (e0 + e) * l->out_size + c * hw,
+             hw * sizeof *buf);
+}
+
+/* y[e, c, :] = buf[c, e·hw : (e+1)·hw] + bias[c] (bias NULL: none). */
+static void from_chunk(const nn_layer *l, const double *buf, const double *bias,
+                       size_t e0, size_t E, double *y) {
+  size_t hw = l->ho * l->wo;
+  for (size_t e = 0; e < E; e++)
+    for (size_t c = 0; c < l->c_out; c++) {
+      const double *src = buf + c * E * hw + e * hw;
+      double *dst = y + (e0 + e) * l->out_size + c * hw, b = bias ? bias[c] : 0;
+      for (size_t q = 0; q < hw; q++) dst[q] = src[q] + b;
+    }
+}
+
+/* acc[c] += Σ over the chunk's positions of buf[c, ·] (bias adjoints). */
+static void rowsum_acc(const double *buf, size_t rows, size_t len,
+                       double *acc) {
+  for (size_t c = 0; c < rows; c++) {
+    double s = 0;
+    for (size_t q = 0; q < len; q++) s += buf[c * len + q];
+    acc[c] += s;
+  }
+}
+
+/* C (M, N) (+)= op(A) op(B), row-major, plain leading dimensions. */
+static void gemm(int ta, int tb, size_t M, size_t N, size_t K, const double *A,
+                 const double *Bm, double beta, double *C) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+              tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0, A,
+              ta ? (int)M : (int)K, Bm, tb ? (int)K : (int)N, beta, C, (int)N);
+}
+
+/* din[e] = col2im of the chunk's column adjoints (kk, E·hw). */
+static void col2im_chunk(const nn_layer *l, const double *dcols, size_t e0,
+                         size_t E, double *din) {
+  size_t hw = l->ho * l->wo;
+  memset(din + e0 * l->in_size, 0, E * l->in_size * sizeof *din);
+  for (size_t e = 0; e < E; e++)
+    nn_col2im_ld(l, dcols + e * hw, din + (e0 + e) * l->in_size, E * hw);
+}
+
+/* for each chunk [e0, e0 + E) of the batch */
+#define CHUNKS(l, B)                                                           \
+  for (size_t step = (l)->chunk ? (l)->chunk : 1, e0 = 0, E = 0;               \
+       E = (B)-e0 < step ? (B)-e0 : step, e0 < (B); e0 += E)
+
+void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
+                     const double *in, double *out) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  CHUNKS(l, B) {
+    cols_of(l, in, e0, E, l->cols);
+    gemm(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->cols, 0.0, l->ybuf);
+    from_chunk(l, l->ybuf, theta + l->b_off, e0, E, out);
+  }
+}
+
+void nn_conv_backward(nn_layer *l, const double *theta, size_t B,
+                      const double *in, const double *dout, double *din,
+                      double *grad) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  CHUNKS(l, B) {
+    to_chunk(l, dout, e0, E, l->ybuf);
+    if (grad) {
+      cols_of(l, in, e0, E, l->cols);
+      gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, grad + l->w_off);
+      rowsum_acc(l->ybuf, l->c_out, E * hw, grad + l->b_off);
+    }
+    if (din) {
+      gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0,
+           l->dcols);
+      col2im_chunk(l, l->dcols, e0, E, din);
+    }
+  }
+}
+
+void nn_conv_tangent_forward(nn_layer *l, const double *theta, const double *v,
+                             size_t B, const double *in, const double *tin,
+                             double *tout) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  CHUNKS(l, B) {
+    /* ẏ = V cols(x) + W cols(ẋ) + v_b */
+    cols_of(l, in, e0, E, l->cols);
+    gemm(0, 0, l->c_out, E * hw, kk, v + l->w_off, l->cols, 0.0, l->ybuf);
+    if (tin) {
+      cols_of(l, tin, e0, E, l->tcols);
+      gemm(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->tcols, 1.0,
+           l->ybuf);
+    }
+    from_chunk(l, l->ybuf, v + l->b_off, e0, E, tout);
+  }
+}
+
+void nn_conv_tangent_backward(nn_layer *l, const double *theta, const double *v,
+                              size_t B, const double *in, const double *tin,
+                              const double *dout, const double *tdout,
+                              double *tdin, double *hv, int second_order) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  CHUNKS(l, B) {
+    /* (Hv)_W += ḋy cols(x)ᵀ [+ dy cols(ẋ)ᵀ]; ḋx = col2im(Wᵀ ḋy [+ Vᵀ dy]) */
+    to_chunk(l, tdout, e0, E, l->ybuf);
+    cols_of(l, in, e0, E, l->cols);
+    gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, hv + l->w_off);
+    int so = second_order && (tin || tdin);
+    if (so) to_chunk(l, dout, e0, E, l->ybuf2);
+    if (second_order && tin) {
+      cols_of(l, tin, e0, E, l->tcols);
+      gemm(0, 1, l->c_out, kk, E * hw, l->ybuf2, l->tcols, 1.0, hv + l->w_off);
+    }
+    rowsum_acc(l->ybuf, l->c_out, E * hw, hv + l->b_off);
+    if (tdin) {
+      gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0,
+           l->dcols);
+      if (second_order)
+        gemm(1, 0, kk, E * hw, l->c_out, v + l->w_off, l->ybuf2, 1.0, l->dcols);
+      col2im_chunk(l, l->dcols, e0, E, tdin);
+    }
+  }
+}
