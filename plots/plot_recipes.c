@@ -166,12 +166,20 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
   if (want_arrays) {
     PH_TRY(ph_plot__load_npy(dir, "surface_loss.npy", &s->z, err));
     PH_TRY(ph_plot__load_npy(dir, "x.npy", &s->x, err));
+    if (ph_npy_check(&s->x, "x.npy", PH_NPY_FINITE, "an axis", err)) {
+      ph_error_prefix(err, "%s/", dir);
+      return PH_ERR_FORMAT;
+    }
     if (s->x.ndim != 1)
       return ph_error_set(err, PH_ERR_FORMAT, "%s/x.npy: expected a vector",
                           dir);
     s->nx = s->x.size;
     if (two_d) {
       PH_TRY(ph_plot__load_npy(dir, "y.npy", &s->y, err));
+      if (ph_npy_check(&s->y, "y.npy", PH_NPY_FINITE, "an axis", err)) {
+        ph_error_prefix(err, "%s/", dir);
+        return PH_ERR_FORMAT;
+      }
       if (s->y.ndim != 1)
         return ph_error_set(err, PH_ERR_FORMAT, "%s/y.npy: expected a vector",
                             dir);

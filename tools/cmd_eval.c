@@ -28,6 +28,8 @@ static int parse_pair(const char *arg, const char *opt, size_t n, double **v,
   char *in = strndup(arg, (size_t)(colon - arg));
   ph_npy a;
   ph_status s = ph_npy_read(in, &a, err);
+  if (!s && (s = ph_npy_check(&a, in, PH_NPY_FINITE, "a vector", err)))
+    ph_npy_free(&a);
   if (!s && a.size != n) {
     s = ph_error_set(err, PH_ERR_FORMAT,
                      "%s: %zu values, the model has %zu parameters", in, a.size,

@@ -275,7 +275,9 @@ int ph_cmd_slice(int argc, char **argv) {
       tp = trajp;
     }
     if (traj_file || ph_path_exists(tp) || dirs == PH_SLICE_PCA) {
-      if ((st = ph_npy_read(tp, &traj, &err))) goto fail;
+      if ((st = ph_npy_read(tp, &traj, &err)) ||
+          (st = ph_npy_check(&traj, tp, PH_NPY_FINITE, "a trajectory", &err)))
+        goto fail;
       size_t T = 0;
       const double *rows = NULL;
       if (traj.ndim == 2 && traj.shape[1] == n) {
@@ -368,6 +370,11 @@ int ph_cmd_slice(int argc, char **argv) {
     if (pdiag_path) {
       ph_npy pn = {0};
       if ((st = ph_npy_read(pdiag_path, &pn, &err))) goto fail;
+      if ((st = ph_npy_check(&pn, pdiag_path, PH_NPY_FINITE | PH_NPY_NONNEG,
+                             "a preconditioner", &err))) {
+        ph_npy_free(&pn);
+        goto fail;
+      }
       if (pn.size != n || pn.ndim != 1) {
         st = ph_error_set(&err, PH_ERR_FORMAT,
                           "%s: a diagonal preconditioner "

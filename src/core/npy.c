@@ -7,6 +7,7 @@
 #include "core/npy.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,6 +283,55 @@ ph_status ph_npy_read(const char *path, ph_npy *out, ph_error *err) {
   free(buf);
   if (s != PH_OK) ph_npy_free(out);
   return s;
+}
+
+static size_t first_bad(const double *v, size_t n, int flags) {
+  for (size_t i = 0; i < n; i++) {
+    if ((flags & PH_NPY_FINITE) && !isfinite(v[i])) return i;
+    /* !(v >= 0) also catches NaN when only NONNEG is asked. */
+    if ((flags & PH_NPY_NONNEG) && !(v[i] >= 0)) return i;
+  }
+  return n;
+}
+
+static ph_status report_bad(double v, const char *name, const char *index,
+                            int flags, const char *what, ph_error *err) {
+  const char *need = (flags & PH_NPY_FINITE) && (flags & PH_NPY_NONNEG)
+                         ? "finite and non-negative"
+                     : (flags & PH_NPY_NONNEG) ? "non-negative"
+                                               : "finite";
+  return ph_error_set(err, PH_ERR_FORMAT, "%s: entry %s is %g; %s must be %s",
+                      name, index, v, what ? what : "every entry", need);
+}
+
+ph_status ph_values_check(const double *v, size_t n, const char *name,
+                          int flags, const char *what, ph_error *err) {
+  size_t i = first_bad(v, n, flags);
+  if (i == n) return PH_OK;
+  char index[32];
+  snprintf(index, sizeof index, "[%zu]", i);
+  return report_bad(v[i], name, index, flags, what, err);
+}
+
+ph_status ph_npy_check(const ph_npy *a, const char *name, int flags,
+                       const char *what, ph_error *err) {
+  size_t i = first_bad(a->data, a->size, flags);
+  if (i == a->size) return PH_OK;
+  /* Unravel the C-order flat index into one index per axis. */
+  size_t idx[PH_NPY_MAX_DIM], rest = i;
+  for (int d = a->ndim - 1; d >= 0; d--) {
+    size_t ext = a->shape[d] ? a->shape[d] : 1;
+    idx[d] = rest % ext;
+    rest /= ext;
+  }
+  char index[PH_NPY_MAX_DIM * 22 + 4];
+  size_t o = 0;
+  index[o++] = '[';
+  for (int d = 0; d < a->ndim; d++)
+    o += (size_t)snprintf(index + o, sizeof index - o, "%s%zu", d ? ", " : "",
+                          idx[d]);
+  snprintf(index + o, sizeof index - o, "]");
+  return report_bad(a->data[i], name, index, flags, what, err);
 }
 
 void ph_npy_free(ph_npy *a) {

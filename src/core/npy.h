@@ -36,4 +36,13 @@ ph_status ph_npy_parse(const unsigned char *buf, size_t len, const char *name,
                        ph_npy *out, ph_error *err);
 void ph_npy_free(ph_npy *a);
 
+/* Value checks at load (PH_ERR_FORMAT naming the file and the first bad
+ * entry by its index, e.g. "v.npy: entry [3, 17] is nan; ..."). */
+enum { PH_NPY_FINITE = 1, PH_NPY_NONNEG = 2 };
+ph_status ph_npy_check(const ph_npy *a, const char *name, int flags,
+                       const char *what, ph_error *err);
+/* Same on a flat vector (index printed as [i]). */
+ph_status ph_values_check(const double *v, size_t n, const char *name,
+                          int flags, const char *what, ph_error *err);
+
 #endif

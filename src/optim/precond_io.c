@@ -41,6 +41,14 @@ ph_status ph_precond_save(const ph_precond *p, const char *dir, ph_error *err) {
 static ph_precond *from_flat(const double *v, size_t len, ph_precond_kind kind,
                              size_t n, size_t n_blocks, const ph_block *blocks,
                              const char *where, ph_error *err) {
+  /* Reject NaN/Inf (and negative diagonal entries) here, where the file is
+   * known: downstream they would be clamped to the eigenvalue floor and give
+   * the results of a different preconditioner without a word. */
+  if (ph_values_check(v, len, where,
+                      kind == PH_PRECOND_KRON ? PH_NPY_FINITE
+                                              : PH_NPY_FINITE | PH_NPY_NONNEG,
+                      "a preconditioner", err) != PH_OK)
+    return NULL;
   if (kind != PH_PRECOND_KRON) {
     if (len != n) {
       ph_error_set(err, PH_ERR_FORMAT,
