@@ -122,14 +122,14 @@ int ph_cmd_demo(int argc, char **argv) {
               prof == PROFILE_QUICK ? 2 : 5, "toy", "--landscape", lab, "--opt",
               "sgd,sam,llqr,llqr-sam", "--seeds", NUM(0, z->toy_seeds),
               "--steps", NUM(1, z->toy_steps), "--start", "pit",
-              "--precond-from", "fit", "--backend", "builtin", "--seed", seed,
+              "--precond-from", "fit", "--refresh", "0", "--seed", seed,
               "--out", P("%s/toy/pothole2d", out), NULL);
   ph_demo_add(&d, "potholes lab: escape from a pit", "toy-pothole2d-live",
               P("%s/toy/pothole2d-live/escape.csv", out),
               prof == PROFILE_QUICK ? 2 : 8, "toy", "--landscape", lab, "--opt",
               "sgd,sam,llqr,llqr-sam", "--seeds", NUM(0, z->toy_seeds),
               "--steps", NUM(1, z->toy_steps), "--start", "pit",
-              "--precond-from", "fit", "--backend", "optim", "--seed", seed,
+              "--precond-from", "fit", "--refresh", "50", "--seed", seed,
               "--out", P("%s/toy/pothole2d-live", out), NULL);
   ph_demo_add(&d, "potholes lab: escape from a pit", "slice-pothole2d",
               P("%s/toy/slice/surface_loss.npy", out), 2, "slice",

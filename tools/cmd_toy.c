@@ -1,8 +1,8 @@
-/* cmd_toy.c: `pothole toy` -- escape experiments on toy landscapes and the
- * amplification sweep. Thin: parse, validate, call ph_escape_run /
- * ph_amp_sweep (src/potholes/escape.c), write. docs/potholes.md.
+/* cmd_toy.c: `pothole toy` -- escape experiments on toy landscapes, regime
+ * maps and the amplification sweep. Thin: the option table, validation,
+ * then ph_escape_run / ph_map_run / ph_amp_sweep (src/potholes/escape*.c).
+ * docs/potholes.md.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,222 +12,175 @@
 #include "commands.h"
 #include "core/afile.h"
 #include "core/json.h"
+#include "core/progress.h"
 #include "potholes/escape.h"
 #include "potholes/toys.h"
 
 #define CMD "toy"
 
-static void usage(void) {
-  printf(
-      "usage: pothole toy [--landscape SPEC] [--opt LIST] [--seeds S] [--steps "
-      "T]\n"
-      "                   [--start pit|basin|random|X1,X2,...] [options] --out "
-      "DIR\n"
-      "Escape experiments: each optimiser runs T steps from S seeded starts;\n"
-      "DIR/escape.csv (escape rate with Wilson 95%% interval, median escape\n"
-      "step, final loss), DIR/trajectories/<opt>.npy [seed, step, dim] and\n"
-      "DIR/toy.json (whole configuration, how P was obtained, timing).\n"
-      "With --sweep depth|width (potholeNd): DIR/amplification.csv instead.\n\n"
-      "  --landscape SPEC    toy landscape "
-      "(default " PH_ESCAPE_DEFAULT_LANDSCAPE "),\n"
-      "                      e.g. "
-      "pothole2d:a=1,b=1,d=0.5,s=0.1,cx=1.5,noise=0.02\n"
-      "  --opt LIST          optimisers (default sgd,sam,llqr,llqr-sam)\n"
-      "  --seeds S           seeds (default 200)\n"
-      "  --steps T           steps per run (default 2000)\n"
-      "  --seed S            base seed; run i uses S+i (default 0)\n"
-      "  --start WHERE       pit | basin | random | X1,X2,... (default pit)\n"
-      "  --jitter SIGMA      start jitter N(0, SIGMA^2 I) (default: pit "
-      "width/4,\n"
-      "                      0.1 without a pit)\n"
-      "  --box B             --start random: uniform in [-B, B]^n (default 2)\n"
-      "  --lr LR             learning rate (default 0.02)\n"
-      "  --rho RHO           perturbation radius (default 0: SAM 0.05, "
-      "LLQR+SAM 0.1)\n"
-      "  --momentum MU       heavy-ball momentum (default 0)\n"
-      "  --batch B           minibatch size when the landscape has noise=\n"
-      "                      (default 8, drawn with replacement)\n"
-      "  --precond-from HOW  burnin | fit | identity (default fit): how the "
-      "LLQR\n"
-      "                      preconditioner P is obtained\n"
-      "  --burnin N          burn-in steps in the wide basin (default 500)\n"
-      "  --refresh-every K   LLQR refresh period during the run (default -1 =\n"
-      "                      optimiser default; 0 = never)\n"
-      "  --escape-k K        escaped when |theta - ref| > K * pit width "
-      "(default 3)\n"
-      "  --traj N            seeds whose trajectories are saved (default 4)\n"
-      "  --backend B         auto | optim | builtin (default auto: optim when "
-      "built)\n"
-      "  --sweep P           depth | width: amplification sweep on potholeNd\n"
-      "  --values V1,V2,...  sweep values (default depth 0.25,0.5,1,2,4;\n"
-      "                      width 0.05,0.1,0.2,0.4)\n"
-      "  --sweep-escape      also measure SAM and LLQR+SAM escape rates per "
-      "value\n"
-      "  --out DIR           output directory (required)\n"
-      "  --help              this help\n");
+static const char *const pfroms[] = {"burnin", "fit", "identity", NULL};
+static const char *const metrics[] = {"gn", "newton", NULL};
+static const char *const firsts[] = {"start", "k", NULL};
+static const char *const sweeps[] = {"none", "depth", "width", NULL};
+
+static int run_sweep(ph_escape_config *cfg, const ph_toy_spec *spec,
+                     const char *sweep, const ph_cli_list *vals,
+                     int sweep_escape, const char *out);
+
+static void print_result(const ph_escape_config *cfg,
+                         const ph_escape_result *res, const char *out) {
+  printf("# pit direction: p_v %.4g, lambda_v %.4g, pi_v %.4g; LLQR "
+         "threshold eta* %.4g (eta/eta* %.3g)\n",
+         res->pit_dir_p, res->pit_lambda, res->pit_pi, res->lr_threshold,
+         cfg->lr / res->lr_threshold);
+  printf("%-16s %9s %6s %23s %8s %8s %8s %8s\n", "optimiser", "lr", "rho",
+         "escaped [wilson95]", "trapped", "orbiting", "diverged", "median");
+  for (size_t k = 0; k < res->n_rows; k++) {
+    const ph_escape_row *r = &res->rows[k];
+    printf("%-16s %9.4g %6.3g %7.3f [%6.3f, %6.3f] %8zu %8zu %8zu %8.0f\n",
+           r->opt, r->lr, r->rho, r->rate[PH_OUT_ESCAPED],
+           r->lo[PH_OUT_ESCAPED], r->hi[PH_OUT_ESCAPED],
+           r->count[PH_OUT_TRAPPED], r->count[PH_OUT_ORBITING],
+           r->count[PH_OUT_DIVERGED], r->median_escape_step);
+  }
+  printf("# %zu optimisers x %zu runs x %zu steps in %.3f s; results in %s\n",
+         res->n_rows, cfg->seeds, cfg->steps, res->seconds, out);
 }
 
-enum {
-  O_LANDSCAPE = 256,
-  O_OPT,
-  O_SEEDS,
-  O_STEPS,
-  O_SEED,
-  O_START,
-  O_JITTER,
-  O_BOX,
-  O_LR,
-  O_RHO,
-  O_MOM,
-  O_BATCH,
-  O_PFROM,
-  O_BURNIN,
-  O_REFRESH,
-  O_ESCK,
-  O_TRAJ,
-  O_BACKEND,
-  O_SWEEP,
-  O_VALUES,
-  O_SWEEP_ESC,
-  O_OUT
-};
-
 int ph_cmd_toy(int argc, char **argv) {
-  static const struct option opts[] = {
-      {"landscape", required_argument, 0, O_LANDSCAPE},
-      {"opt", required_argument, 0, O_OPT},
-      {"seeds", required_argument, 0, O_SEEDS},
-      {"steps", required_argument, 0, O_STEPS},
-      {"seed", required_argument, 0, O_SEED},
-      {"start", required_argument, 0, O_START},
-      {"jitter", required_argument, 0, O_JITTER},
-      {"box", required_argument, 0, O_BOX},
-      {"lr", required_argument, 0, O_LR},
-      {"rho", required_argument, 0, O_RHO},
-      {"momentum", required_argument, 0, O_MOM},
-      {"batch", required_argument, 0, O_BATCH},
-      {"precond-from", required_argument, 0, O_PFROM},
-      {"burnin", required_argument, 0, O_BURNIN},
-      {"refresh-every", required_argument, 0, O_REFRESH},
-      {"escape-k", required_argument, 0, O_ESCK},
-      {"traj", required_argument, 0, O_TRAJ},
-      {"backend", required_argument, 0, O_BACKEND},
-      {"sweep", required_argument, 0, O_SWEEP},
-      {"values", required_argument, 0, O_VALUES},
-      {"sweep-escape", no_argument, 0, O_SWEEP_ESC},
-      {"out", required_argument, 0, O_OUT},
-      {"help", no_argument, 0, 'h'},
-      {0, 0, 0, 0}};
   ph_escape_config cfg = ph_escape_config_default();
   ph_error err = {0};
-  const char *out = NULL, *start = NULL, *sweep = NULL, *opt_list = NULL;
-  const char *values_arg = NULL;
-  int sweep_escape = 0, rc, c;
-  double refresh = -1;
-  static const char *const pfroms[] = {"burnin", "fit", "identity", NULL};
-  static const char *const backends[] = {"auto", "optim", "builtin", NULL};
-  static const char *const sweeps[] = {"depth", "width", NULL};
-  optind = 1;
-  opterr = 0;
-  while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-    int idx;
-    switch (c) {
-    case 'h': usage(); return 0;
-    case O_LANDSCAPE:
-      if (strlen(optarg) >= sizeof cfg.landscape)
-        return ph_cli_usage(CMD, "--landscape is too long");
-      snprintf(cfg.landscape, sizeof cfg.landscape, "%s", optarg);
-      break;
-    case O_OPT: opt_list = optarg; break;
-    case O_SEEDS:
-      if ((rc = ph_cli_size(CMD, "--seeds", optarg, 1, 1000000, &cfg.seeds)))
-        return rc;
-      break;
-    case O_STEPS:
-      if ((rc = ph_cli_size(CMD, "--steps", optarg, 1, 100000000, &cfg.steps)))
-        return rc;
-      break;
-    case O_SEED:
-      if ((rc = ph_cli_u64(CMD, "--seed", optarg, &cfg.seed))) return rc;
-      break;
-    case O_START: start = optarg; break;
-    case O_JITTER:
-      if ((rc = ph_cli_double(CMD, "--jitter", optarg, 0, INFINITY,
-                              &cfg.jitter)))
-        return rc;
-      break;
-    case O_BOX:
-      if ((rc = ph_cli_double(CMD, "--box", optarg, 1e-300, INFINITY,
-                              &cfg.random_box)))
-        return rc;
-      break;
-    case O_LR:
-      if ((rc = ph_cli_double(CMD, "--lr", optarg, 1e-300, INFINITY, &cfg.lr)))
-        return rc;
-      break;
-    case O_RHO:
-      if ((rc = ph_cli_double(CMD, "--rho", optarg, 0, INFINITY, &cfg.rho)))
-        return rc;
-      break;
-    case O_MOM:
-      if ((rc = ph_cli_double(CMD, "--momentum", optarg, 0, 0.999999,
-                              &cfg.momentum)))
-        return rc;
-      break;
-    case O_BATCH:
-      if ((rc = ph_cli_size(CMD, "--batch", optarg, 1, 1000000, &cfg.batch)))
-        return rc;
-      break;
-    case O_PFROM:
-      if ((rc = ph_cli_choice(CMD, "--precond-from", optarg, pfroms, &idx)))
-        return rc;
-      cfg.pfrom = (ph_precond_from)idx;
-      break;
-    case O_BURNIN:
-      if ((rc =
-               ph_cli_size(CMD, "--burnin", optarg, 0, 100000000, &cfg.burnin)))
-        return rc;
-      break;
-    case O_REFRESH:
-      if ((rc = ph_cli_double(CMD, "--refresh-every", optarg, -1, 1e9,
-                              &refresh)))
-        return rc;
-      if (refresh != floor(refresh))
-        return ph_cli_usage(CMD, "--refresh-every expects a whole number");
-      cfg.refresh_every = (long)refresh;
-      break;
-    case O_ESCK:
-      if ((rc = ph_cli_double(CMD, "--escape-k", optarg, 1e-300, INFINITY,
-                              &cfg.escape_k)))
-        return rc;
-      break;
-    case O_TRAJ:
-      if ((rc = ph_cli_size(CMD, "--traj", optarg, 0, 1000, &cfg.n_traj)))
-        return rc;
-      break;
-    case O_BACKEND:
-      if ((rc = ph_cli_choice(CMD, "--backend", optarg, backends, &idx)))
-        return rc;
-      cfg.backend = (ph_escape_backend)idx;
-      break;
-    case O_SWEEP:
-      if ((rc = ph_cli_choice(CMD, "--sweep", optarg, sweeps, &idx))) return rc;
-      sweep = sweeps[idx];
-      break;
-    case O_VALUES: values_arg = optarg; break;
-    case O_SWEEP_ESC: sweep_escape = 1; break;
-    case O_OUT: out = optarg; break;
-    case ':': return ph_cli_usage(CMD, "%s needs a value", argv[optind - 1]);
-    default: return ph_cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
-    }
-  }
-  if (optind < argc)
-    return ph_cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
-  if (!out) return ph_cli_usage(CMD, "--out DIR is required");
+  const char *landscape = cfg.landscape, *out = NULL, *start = NULL;
+  const char *opt_list = NULL, *map = NULL;
+  int pfrom = (int)cfg.pfrom, metric = (int)cfg.metric,
+      first = (int)cfg.refresh_first, sweep = 0;
+  int sweep_escape = 0, resume = 0, xlog = 0, ylog = 0;
+  ph_cli_list values = {{0}, 0};
+  ph_cli_range xr = {0, 0}, yr = {0, 0};
+  ph_cli_grid grid = {10, 10};
+  int x_seen = 0, y_seen = 0, grid_seen = 0, values_seen = 0;
+  size_t threads = 1, stop_after = 0;
+  const ph_opt opts[] = {
+      {"landscape", "SPEC", PH_OPT_STRING, &landscape,
+       .help = "toy landscape, e.g. pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5\n"
+               "(the selectivity landscape: a pit along x and a control\n"
+               "feature along y with the same local curvature)"},
+      {"opt", "LIST", PH_OPT_STRING, &opt_list,
+       .help = "optimisers: src/optim names and the controls sam-matched,\n"
+               "llqr-sam-euclid, llqr-sam-ponly (default sgd,sam,llqr,"
+               "llqr-sam)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"seeds", "S", PH_OPT_SIZE, &cfg.seeds, .lo = 1, .hi = 1e6,
+       .help = "runs per optimiser (and per map cell)"},
+      {"steps", "T", PH_OPT_SIZE, &cfg.steps, .lo = 1, .hi = 1e8,
+       .help = "steps per run"},
+      PH_OPT_SEED(&cfg.seed),
+      {"start", "WHERE", PH_OPT_STRING, &start,
+       .help = "pit | basin | random | X1,X2,... (default pit)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"jitter", "SIGMA", PH_OPT_DOUBLE, &cfg.jitter, .lo = 0, .hi = 1e6,
+       .help = "start jitter N(0, SIGMA^2 I) (default pit width/4, 0.1\n"
+               "without a pit)",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"box", "B", PH_OPT_DOUBLE, &cfg.random_box, .lo = 1e-300, .hi = 1e6,
+       .help = "--start random: uniform in [-B, B]^n"},
+      {"lr", "LR", PH_OPT_DOUBLE, &cfg.lr, .lo = 1e-300, .hi = 1e6,
+       .help = "learning rate η (sam-matched runs at η·p_v)"},
+      {"rho", "R", PH_OPT_DOUBLE, &cfg.rho, .lo = 0, .hi = 1e6,
+       .help = "perturbation radius of every SAM-type optimiser"},
+      {"momentum", "M", PH_OPT_DOUBLE, &cfg.momentum, .lo = 0, .hi = 0.999999,
+       .help = "heavy-ball momentum"},
+      {"batch", "B", PH_OPT_SIZE, &cfg.batch, .lo = 1, .hi = 1e6,
+       .help = "minibatch size when the landscape has noise="},
+      {"precond-from", "HOW", PH_OPT_CHOICE, &pfrom, .choices = pfroms,
+       .help = "how P is obtained: burn-in in the basin, fitted to the\n"
+               "basin curvature, or identity"},
+      {"burnin", "N", PH_OPT_SIZE, &cfg.burnin, .lo = 0, .hi = 1e8,
+       .help = "burn-in steps in the wide basin"},
+      {"metric", "M", PH_OPT_CHOICE, &metric, .choices = metrics,
+       .help = "LLQR metric (toys: gn = |H|, newton = H)"},
+      {"curvature-floor", "C", PH_OPT_DOUBLE, &cfg.curvature_floor, .lo = 0,
+       .hi = 1e12, .help = "adds C·κ_g to the LLQR metric"},
+      {"damping", "L", PH_OPT_DOUBLE, &cfg.damping, .lo = 0, .hi = 1e12,
+       .help = "λ added to the LLQR metric"},
+      {"ema", "B", PH_OPT_DOUBLE, &cfg.ema_beta, .lo = 0, .hi = 0.999999999,
+       .help = "EMA factor β of P, in [0, 1)"},
+      {"refresh", "K", PH_OPT_SIZE, &cfg.refresh_every, .lo = 0, .hi = 1e8,
+       .help = "refresh P every K steps during a run; 0 = never (fixed P)"},
+      {"refresh-first", "W", PH_OPT_CHOICE, &first, .choices = firsts,
+       .help = "first refresh before step 1 (start) or after K steps (k)"},
+      {"inner-steps", "N", PH_OPT_SIZE, &cfg.inner_steps, .lo = 0, .hi = 100000,
+       .help = "LLQR inner loop steps"},
+      {"inner-lr", "LR", PH_OPT_DOUBLE, &cfg.inner_lr, .lo = 0, .hi = 1e6,
+       .help = "LLQR inner learning rate"},
+      {"refresh-batch", "B", PH_OPT_SIZE, &cfg.refresh_batch, .lo = 1,
+       .hi = 1e6, .help = "refresh batch size (its own random stream)"},
+      {"escape-k", "K", PH_OPT_DOUBLE, &cfg.escape_k, .lo = 1e-9, .hi = 1e6,
+       .help = "trapped: within K pit widths of the pit at the end"},
+      {"basin-frac", "F", PH_OPT_DOUBLE, &cfg.basin_frac, .lo = 1e-6,
+       .hi = 0.999999,
+       .help = "escaped: within F·|pit − basin| of the basin minimum"},
+      {"traj", "N", PH_OPT_SIZE, &cfg.n_traj, .lo = 0, .hi = 1000,
+       .help = "runs whose trajectory and P(t) are saved"},
+      {"map", "A1,A2", PH_OPT_STRING, &map,
+       .help = "regime map over two of eta, eta_rel, rho, rho_rel, depth,\n"
+               "pi, beta, K (eta_rel = η/η*, rho_rel = ρ/width); writes\n"
+               "DIR/map.csv and DIR/map.json",
+       .flags = PH_OPT_NO_DEFAULT},
+      {"x", "LO:HI", PH_OPT_RANGE, &xr, .help = "range of the first map axis",
+       .flags = PH_OPT_NO_DEFAULT, .seen = &x_seen},
+      {"y", "LO:HI", PH_OPT_RANGE, &yr, .help = "range of the second map axis",
+       .flags = PH_OPT_NO_DEFAULT, .seen = &y_seen},
+      {"grid", "NXxNY", PH_OPT_GRID, &grid, .help = "map cells (at most 4096)",
+       .seen = &grid_seen},
+      {"xlog", NULL, PH_OPT_FLAG, &xlog, .help = "log-spaced first axis"},
+      {"ylog", NULL, PH_OPT_FLAG, &ylog, .help = "log-spaced second axis"},
+      {"resume", NULL, PH_OPT_FLAG, &resume,
+       .help = "continue a killed map from DIR/map.journal"},
+      {"stop-after", "N", PH_OPT_SIZE, &stop_after, .lo = 1, .hi = 1e9,
+       .help = "stop a map after N new cells (tests)", .flags = PH_OPT_HIDDEN},
+      {"sweep", "P", PH_OPT_CHOICE, &sweep, .choices = sweeps,
+       .help = "amplification sweep over depth or width (potholeNd)"},
+      {"values", "V1,V2,...", PH_OPT_LIST, &values, .lo = 1e-12, .hi = 1e6,
+       .help = "sweep values (default depth 0.25,0.5,1,2,4; width\n"
+               "0.05,0.1,0.2,0.4)",
+       .flags = PH_OPT_NO_DEFAULT, .seen = &values_seen},
+      {"sweep-escape", NULL, PH_OPT_FLAG, &sweep_escape,
+       .help = "also measure sam and llqr-sam escape rates per value"},
+      PH_OPT_THREADS(&threads),
+      PH_OPT_OUT_DIR(&out),
+      {0}};
+  const ph_cli_spec spec = {
+      CMD,
+      "[--landscape SPEC] [--opt LIST] [--map A1,A2 --x LO:HI --y LO:HI]\n"
+      "                   [options] --out DIR",
+      "Escape experiments: each optimiser (all through src/optim; fixed P =\n"
+      "refresh 0 with P set from outside) runs T steps from S starts in the\n"
+      "pit. A run ESCAPED when it reaches the basin (within --basin-frac of\n"
+      "the pit-basin distance from the basin minimum), is TRAPPED when it\n"
+      "ends within --escape-k pit widths of the pit, DIVERGED when it blows\n"
+      "up, and ORBITING otherwise. Writes DIR/escape.csv (every outcome with\n"
+      "Wilson 95% intervals), DIR/runs.csv (per run: outcome, step, P over\n"
+      "the run), DIR/trajectories/ and DIR/precond/<opt>.npy [run, step,\n"
+      "dim] and DIR/toy.json. With --map: DIR/map.csv (resumable with\n"
+      "--resume); with --sweep: DIR/amplification.csv.",
+      opts,
+      0,
+      0};
+  int rc = ph_cli_parse(&spec, argc, argv, NULL, NULL);
+  if (rc >= 0) return rc;
 
   /* ---- validate everything before any output ------------------------- */
-  ph_toy_spec spec;
-  if (ph_toy_spec_parse(cfg.landscape, &spec, &err) != PH_OK)
+  if (strlen(landscape) >= sizeof cfg.landscape)
+    return ph_cli_usage(CMD, "--landscape is too long");
+  if (landscape != cfg.landscape)
+    snprintf(cfg.landscape, sizeof cfg.landscape, "%s", landscape);
+  cfg.pfrom = (ph_precond_from)pfrom;
+  cfg.metric = (ph_metric)metric;
+  cfg.refresh_first = (ph_refresh_first)first;
+  cfg.threads = ph_cli_threads(threads);
+  ph_toy_spec tspec;
+  if (ph_toy_spec_parse(cfg.landscape, &tspec, &err) != PH_OK)
     return ph_cli_usage(CMD, "--landscape: %s", err.msg);
   if (opt_list && ph_escape_parse_opts(&cfg, opt_list, &err) != PH_OK)
     return ph_cli_usage(CMD, "--opt: %s", err.msg);
@@ -240,68 +193,106 @@ int ph_cmd_toy(int argc, char **argv) {
       cfg.start = PH_START_RANDOM;
     } else {
       size_t k = 0;
-      if (spec.n > 64)
+      if (tspec.n > 64)
         return ph_cli_usage(CMD, "--start X1,X2,...: at most 64 coordinates");
       if ((rc = ph_cli_doubles(CMD, "--start", start, cfg.point, 64, &k)))
         return rc;
-      if (k != spec.n)
+      if (k != tspec.n)
         return ph_cli_usage(CMD,
                             "--start needs %zu coordinates for %s, got %zu",
-                            spec.n, ph_toy_kind_name(spec.kind), k);
+                            tspec.n, ph_toy_kind_name(tspec.kind), k);
       cfg.start = PH_START_POINT;
     }
   }
-  if (sweep && spec.kind != PH_TOY_POTHOLEND)
-    return ph_cli_usage(CMD, "--sweep needs a potholeNd landscape");
-  if (!sweep && (values_arg || sweep_escape))
+  if (ph_escape_config_validate(&cfg, &err) != PH_OK)
+    return ph_cli_usage(CMD, "%s", err.msg);
+  if (sweep && map)
+    return ph_cli_usage(CMD, "--sweep and --map exclude each other");
+  if (!sweep && (values_seen || sweep_escape))
     return ph_cli_usage(CMD, "--values and --sweep-escape need --sweep");
-  double values[PH_ESCAPE_MAX_SWEEP];
-  size_t n_values = 0;
-  if (sweep) {
-    if (values_arg) {
-      if ((rc = ph_cli_doubles(CMD, "--values", values_arg, values,
-                               PH_ESCAPE_MAX_SWEEP, &n_values)))
-        return rc;
-      for (size_t i = 0; i < n_values; i++)
-        if (!(values[i] > 0)) return ph_cli_usage(CMD, "--values must be > 0");
-    } else if (strcmp(sweep, "depth") == 0) {
-      const double d[5] = {0.25, 0.5, 1, 2, 4};
-      memcpy(values, d, sizeof d);
-      n_values = 5;
-    } else {
-      const double w[4] = {0.05, 0.1, 0.2, 0.4};
-      memcpy(values, w, sizeof w);
-      n_values = 4;
-    }
-  }
+  if (!map && (x_seen || y_seen || grid_seen || resume || xlog || ylog))
+    return ph_cli_usage(CMD, "--x, --y, --grid, --xlog, --ylog and --resume "
+                             "need --map");
+  if (sweep)
+    return run_sweep(&cfg, &tspec, sweeps[sweep], values_seen ? &values : NULL,
+                     sweep_escape, out);
 
-  /* ---- run ------------------------------------------------------------ */
-  ph_status st;
-  if (!sweep) {
-    ph_escape_result res;
-    st = ph_escape_run(&cfg, &res, &err);
+  if (map) {
+    ph_map_spec ms;
+    memset(&ms, 0, sizeof ms);
+    if (ph_map_parse_axes(&ms, map, &err) != PH_OK)
+      return ph_cli_usage(CMD, "%s", err.msg);
+    if (!x_seen || !y_seen)
+      return ph_cli_usage(CMD, "--map needs --x LO:HI and --y LO:HI");
+    ms.lo[0] = xr.lo, ms.hi[0] = xr.hi, ms.lo[1] = yr.lo, ms.hi[1] = yr.hi;
+    ms.nx = grid.nx, ms.ny = grid.ny;
+    ms.logscale[0] = xlog, ms.logscale[1] = ylog;
+    if (ph_map_validate(&cfg, &ms, &err) != PH_OK)
+      return ph_cli_usage(CMD, "%s", err.msg);
+    /* a cell's configuration must be valid everywhere on the grid */
+    for (size_t q = 0; q < ms.nx * ms.ny; q += ms.nx * ms.ny - 1) {
+      ph_escape_config cc;
+      if (ph_map_cell_config(&cfg, &ms, q, &cc, &err) != PH_OK)
+        return ph_cli_usage(CMD, "map cell %zu: %s", q, err.msg);
+      if (ms.nx * ms.ny == 1) break;
+    }
+    int complete;
+    size_t ran;
+    double t0 = ph_now();
+    ph_status st =
+        ph_map_run(&cfg, &ms, out, resume, stop_after, &complete, &ran, &err);
     if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
-    st = ph_escape_write(&cfg, &res, NULL, out, &err);
-    if (st != PH_OK) {
-      ph_escape_result_free(&res);
-      return ph_cli_fail(CMD, st, &err);
+    if (!complete) {
+      printf("# stopped after %zu new cells; continue with --resume\n", ran);
+      return 0;
     }
-    printf("%-10s %8s %17s %8s %12s %12s\n", "optimiser", "escape", "wilson95",
-           "median", "final_loss", "std");
-    for (size_t k = 0; k < res.n_rows; k++) {
-      const ph_escape_row *r = &res.rows[k];
-      printf("%-10s %8.3f [%6.3f, %6.3f] %8.0f %12.5g %12.5g\n", r->opt,
-             r->escape_rate, r->ci_lo, r->ci_hi, r->median_escape_step,
-             r->final_loss_mean, r->final_loss_std);
-    }
-    printf("# %zu optimisers x %zu seeds x %zu steps in %.3f s (%s backend); "
-           "results in %s\n",
-           res.n_rows, cfg.seeds, cfg.steps, res.seconds, res.backend, out);
-    ph_escape_result_free(&res);
+    printf("# map %s x %s, %zux%zu cells (%zu run now) x %zu optimisers x "
+           "%zu runs x %zu steps in %.2f s on %zu threads; %s/map.csv\n",
+           ph_map_axis_names[ms.ax[0]], ph_map_axis_names[ms.ax[1]], ms.nx,
+           ms.ny, ran, cfg.n_opt, cfg.seeds, cfg.steps, ph_now() - t0,
+           cfg.threads, out);
     return 0;
   }
+
+  ph_escape_result res;
+  ph_status st = ph_escape_run(&cfg, &res, &err);
+  if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
+  st = ph_escape_write(&cfg, &res, NULL, out, &err);
+  if (st != PH_OK) {
+    ph_escape_result_free(&res);
+    return ph_cli_fail(CMD, st, &err);
+  }
+  print_result(&cfg, &res, out);
+  ph_escape_result_free(&res);
+  return 0;
+}
+
+static int run_sweep(ph_escape_config *cfg, const ph_toy_spec *spec,
+                     const char *sweep, const ph_cli_list *vals,
+                     int sweep_escape, const char *out) {
+  ph_error err = {0};
+  if (spec->kind != PH_TOY_POTHOLEND)
+    return ph_cli_usage(CMD, "--sweep needs a potholeNd landscape");
+  double values[PH_ESCAPE_MAX_SWEEP];
+  size_t n_values = 0;
+  if (vals) {
+    if (vals->n > PH_ESCAPE_MAX_SWEEP)
+      return ph_cli_usage(CMD, "--values: at most %d values",
+                          PH_ESCAPE_MAX_SWEEP);
+    memcpy(values, vals->v, vals->n * sizeof(double));
+    n_values = vals->n;
+  } else if (strcmp(sweep, "depth") == 0) {
+    const double d[5] = {0.25, 0.5, 1, 2, 4};
+    memcpy(values, d, sizeof d);
+    n_values = 5;
+  } else {
+    const double w[4] = {0.05, 0.1, 0.2, 0.4};
+    memcpy(values, w, sizeof w);
+    n_values = 4;
+  }
   ph_amp_row rows[PH_ESCAPE_MAX_SWEEP];
-  st = ph_amp_sweep(&cfg, sweep, values, n_values, rows, sweep_escape, &err);
+  ph_status st =
+      ph_amp_sweep(cfg, sweep, values, n_values, rows, sweep_escape, &err);
   if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
   char *csv = NULL, *js = NULL;
   cJSON *root = NULL;
@@ -316,15 +307,15 @@ int ph_cmd_toy(int argc, char **argv) {
     root = cJSON_CreateObject();
     cJSON *cj = cJSON_AddObjectToObject(root, "config");
     char canon[PH_TOY_SPEC_MAX];
-    ph_toy_spec_format(&spec, canon, sizeof canon);
+    ph_toy_spec_format(spec, canon, sizeof canon);
     cJSON_AddStringToObject(cj, "landscape", canon);
     cJSON_AddStringToObject(cj, "sweep", sweep);
     cJSON_AddItemToObject(cj, "values", ph_json_array(values, n_values));
-    ph_json_add_number(cj, "points", (double)cfg.seeds);
-    ph_json_add_number(cj, "seed", (double)cfg.seed);
-    ph_json_add_number(cj, "jitter", cfg.jitter);
-    ph_json_add_number(cj, "rho", cfg.rho > 0 ? cfg.rho : 0.05);
-    cJSON_AddStringToObject(cj, "precond_from", pfroms[cfg.pfrom]);
+    ph_json_add_number(cj, "points", (double)cfg->seeds);
+    ph_json_add_number(cj, "seed", (double)cfg->seed);
+    ph_json_add_number(cj, "jitter", cfg->jitter);
+    ph_json_add_number(cj, "rho", cfg->rho);
+    cJSON_AddStringToObject(cj, "precond_from", pfroms[cfg->pfrom]);
     cJSON_AddStringToObject(
         cj, "measured",
         "A(v) = s_llqr_sam(v)/s_sam(v), s = v.(update with perturbation - "
@@ -333,10 +324,6 @@ int ph_cmd_toy(int argc, char **argv) {
         "normal interval over the points");
     cJSON_AddStringToObject(cj, "predicted",
                             "first order p_v |g| / |P g| (algorithms.md 5)");
-    if (sweep_escape) {
-      ph_json_add_number(cj, "steps", (double)cfg.steps);
-      ph_json_add_number(cj, "lr", cfg.lr);
-    }
     cJSON *arr = cJSON_AddArrayToObject(root, "sweep");
     for (size_t i = 0; i < n_values; i++) {
       cJSON *o = cJSON_CreateObject();

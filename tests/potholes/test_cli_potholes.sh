@@ -32,18 +32,31 @@ expect 2 "$P" toy --opt sgd,sgd --out "$T/x"
 expect 2 "$P" toy --seeds 0 --out "$T/x"
 expect 2 "$P" toy --precond-from magic --out "$T/x"
 expect 2 "$P" toy --bogus --out "$T/x"
+# the LLQR knobs and the map: bad values are usage errors
+expect 2 "$P" toy --ema 1 --out "$T/x"
+expect 2 "$P" toy --curvature-floor -1 --out "$T/x"
+expect 2 "$P" toy --refresh -1 --out "$T/x"
+expect 2 "$P" toy --metric hessian --out "$T/x"
+expect 2 "$P" toy --opt sgd,adam --out "$T/x"
+expect 2 "$P" toy --map eta,gamma --x 0.01:0.02 --y 0:0.1 --out "$T/x"
+expect 2 "$P" toy --map eta --x 0.01:0.02 --y 0:0.1 --out "$T/x"
+expect 2 "$P" toy --map eta,rho --x 0.01:0.02 --out "$T/x"
+expect 2 "$P" toy --map eta,rho --x 0.01:0.02 --y 0:0.1 --grid 100x100 --out "$T/x"
+expect 2 "$P" toy --map beta,K --x 0.5:1 --y 0:10 --out "$T/x"
+expect 2 "$P" toy --landscape quadratic --map depth,eta --x 0.1:1 --y 0.01:0.02 --out "$T/x"
+expect 2 "$P" toy --grid 3x3 --out "$T/x"
 [ ! -e "$T/x" ] || fail "a usage error left output behind"
 # runtime failure: a pit too shallow to hold a minimum (exit 1, no output)
 expect 1 "$P" toy --landscape pothole2d:d=0.01 --out "$T/y"
 [ ! -e "$T/y/escape.csv" ] || fail "a failed toy left escape.csv"
 
 L="pothole2d:a=0.2,b=0.2,cx=2.5,noise=0.02,samples=64"
-expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 3 --backend builtin --out "$T/a"
-expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 3 --backend builtin --out "$T/b"
-expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 4 --backend builtin --out "$T/c"
+expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 3 --out "$T/a"
+expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 3 --out "$T/b"
+expect 0 "$P" toy --landscape "$L" --seeds 16 --steps 300 --seed 4 --out "$T/c"
 cmp -s "$T/a/escape.csv" "$T/b/escape.csv" || fail "same seed, different escape.csv"
 cmp -s "$T/a/escape.csv" "$T/c/escape.csv" && fail "different seeds, identical escape.csv"
-head -1 "$T/a/escape.csv" | grep -q "^optimiser,escape_rate,ci_lo,ci_hi,median_escape_step,final_loss_mean,final_loss_std" \
+head -1 "$T/a/escape.csv" | grep -q "^optimiser,base,lr,rho,seeds,escape_rate,ci_lo,ci_hi,escaped,trapped" \
   || fail "escape.csv header"
 [ "$(wc -l <"$T/a/escape.csv")" = 5 ] || fail "escape.csv should have 4 rows"
 for o in sgd sam llqr llqr-sam; do
@@ -52,11 +65,34 @@ done
 grep -q '"from":	"fit"' "$T/a/toy.json" || fail "toy.json lacks how P was obtained"
 
 # stability: no pit, start in the wide basin, nobody leaves
-expect 0 "$P" toy --landscape pothole2d:a=0.2,b=0.2,d=0 --start basin --seeds 20 --steps 1000 --backend builtin --out "$T/s"
-awk -F, 'NR > 1 && $2 != 0 { exit 1 }' "$T/s/escape.csv" || fail "an optimiser left the wide basin"
+expect 0 "$P" toy --landscape pothole2d:a=0.2,b=0.2,d=0 --start basin --seeds 20 --steps 1000 --out "$T/s"
+awk -F, 'NR > 1 && $6 != 0 { exit 1 }' "$T/s/escape.csv" || fail "an optimiser left the wide basin"
+
+# every knob of `pothole train` reaches the toy and lands in toy.json
+expect 0 "$P" toy --landscape "$L" --seeds 4 --steps 60 --refresh 20 --refresh-first k \
+  --metric newton --curvature-floor 0.5 --damping 0.01 --ema 0.9 --inner-steps 5 \
+  --inner-lr 0.05 --refresh-batch 16 --opt llqr,llqr-sam,sam-matched --out "$T/k"
+for o in llqr llqr-sam; do
+  [ -f "$T/k/precond/$o.npy" ] || fail "missing precond/$o.npy"
+done
+head -1 "$T/k/runs.csv" | grep -q "^optimiser,run,outcome,step,final_dist,final_loss,n_refresh,pmin_0,pmin_1" \
+  || fail "runs.csv header"
+awk -F, '$1 == "llqr" && $7 != 2 { exit 1 }' "$T/k/runs.csv" || fail "llqr: 2 refreshes in 60 steps (K 20, first after K)"
+
+# a map killed midway leaves no map.csv; --resume completes it, equal to a
+# map run in one go
+M="--landscape pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5 --opt sam,llqr-sam --seeds 10 --steps 200 --map eta_rel,rho_rel --x 0.5:1.5 --y 0:1 --grid 3x2"
+expect 0 "$P" toy $M --out "$T/m1"
+expect 0 "$P" toy $M --stop-after 2 --out "$T/m2"
+[ ! -e "$T/m2/map.csv" ] && [ -f "$T/m2/map.journal" ] || fail "a stopped map left map.csv or no journal"
+expect 2 "$P" toy $M --seeds 11 --resume --out "$T/m2"
+expect 0 "$P" toy $M --resume --threads 2 --out "$T/m2"
+cmp -s "$T/m1/map.csv" "$T/m2/map.csv" || fail "resumed map differs"
+[ ! -e "$T/m2/map.journal" ] || fail "journal left after a complete map"
+[ "$(wc -l <"$T/m1/map.csv")" = 13 ] || fail "map.csv: 6 cells x 2 optimisers"
 
 # sweep
-expect 0 "$P" toy --landscape potholeNd:n=6 --sweep width --values 0.1,0.2 --seeds 8 --backend builtin --out "$T/w"
+expect 0 "$P" toy --landscape potholeNd:n=6 --sweep width --values 0.1,0.2 --seeds 8 --out "$T/w"
 head -1 "$T/w/amplification.csv" | grep -q "^param,value,pi,predicted,measured,ci_lo,ci_hi" || fail "amplification.csv header"
 [ "$(wc -l <"$T/w/amplification.csv")" = 3 ] || fail "amplification.csv rows"
 

@@ -1,7 +1,12 @@
-/* test_escape.c: escape
- * experiments reproducible from the seed, the escape criterion on cases
- * whose outcome is known, and the builtin steppers against hand-rolled
- * updates. */
+/* test_escape.c: the escape engine (one optimiser path, src/optim).
+ *  - a test oracle: hand-rolled fixed-P steppers for sgd, sam, llqr,
+ *    llqr-sam and the three controls, applied to the engine's own state at
+ *    every step, agree with the engine's next state to 1e-12;
+ *  - outcomes that linear stability decides (trapped / escaped / diverged);
+ *  - refresh 0 keeps P exactly; refresh K refreshes floor((T-1)/K)+1 times;
+ *  - identical records for 1 and 2 threads; a map cell equals the escape
+ *    experiment of its configuration; a map stopped midway and resumed
+ *    gives the same map.csv as one run in one go. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,18 +19,229 @@
 #include <cmocka.h>
 
 #include "core/afile.h"
-#include "potholes/have.h"
 #include "potholes/escape.h"
 #include "potholes/toys.h"
 
-static ph_escape_config small_cfg(void) {
+#define PH_TEST_TMP_PREFIX "/tmp/ph_escape_test"
+#include "../common/ph_test_tmp.h"
+
+static ph_escape_config sel_cfg(void) {
   ph_escape_config c = ph_escape_config_default();
-  snprintf(c.landscape, sizeof c.landscape,
-           "pothole2d:a=0.2,b=0.2,cx=2.5,noise=0.02,samples=64");
-  c.seeds = 24;
-  c.steps = 300;
-  c.backend = PH_BACKEND_BUILTIN;
+  snprintf(c.landscape, sizeof c.landscape, "%s",
+           PH_ESCAPE_SELECTIVE_LANDSCAPE);
+  c.seeds = 6;
+  c.steps = 200;
+  c.n_traj = 6;
+  c.lr = 0.006; /* below LLQR's threshold η* ≈ 0.0081: the pit is kept */
+  const char *o = "sgd,sam,llqr,llqr-sam,sam-matched,llqr-sam-euclid,"
+                  "llqr-sam-ponly";
+  assert_int_equal(ph_escape_parse_opts(&c, o, NULL), PH_OK);
   return c;
+}
+
+/* The oracle: one step of each method with a FIXED diagonal P, written out
+ * from algorithms.md §2-3 (g = ∇L(θ), ε, g' = ∇L(θ+ε), θ ← θ − η d). */
+static void oracle_step(const char *name, const ph_objective *obj, double lr,
+                        double rho, const double *P, const double *th,
+                        double *out) {
+  double g[2], v[2], x[2], gp[2], d[2];
+  ph_toy_eval_clean(obj, th, NULL, g, NULL);
+  int sam = !strcmp(name, "sam") || !strcmp(name, "sam-matched");
+  int lsam = !strncmp(name, "llqr-sam", 8);
+  int llqr = !strcmp(name, "llqr");
+  for (int i = 0; i < 2; i++) d[i] = llqr ? P[i] * g[i] : g[i];
+  if (sam || lsam) {
+    int eucl = !strcmp(name, "llqr-sam-euclid");
+    for (int i = 0; i < 2; i++) v[i] = (sam || eucl) ? g[i] : P[i] * g[i];
+    double nv = sqrt(v[0] * v[0] + v[1] * v[1]);
+    for (int i = 0; i < 2; i++) x[i] = th[i] + rho * v[i] / (nv + 1e-12);
+    ph_toy_eval_clean(obj, x, NULL, gp, NULL);
+    int ponly = !strcmp(name, "llqr-sam-ponly");
+    for (int i = 0; i < 2; i++) d[i] = (lsam && !ponly) ? P[i] * gp[i] : gp[i];
+  }
+  for (int i = 0; i < 2; i++) out[i] = th[i] - lr * d[i];
+}
+
+/* Each step of the engine against the oracle from the engine's own state:
+ * the same few flops in a possibly different order, so they agree to a few
+ * ulps of the larger of |θ| and η|d| (1e-12 leaves a margin of ~1000 ulps
+ * while any wrong factor — P, ρ, lr, the ε direction — is off by O(1)). */
+static void test_oracle(void **state) {
+  (void)state;
+  ph_error err = {0};
+  ph_escape_config c = sel_cfg();
+  ph_escape_result r;
+  assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
+  ph_objective *obj = ph_toy_create_str(c.landscape, &err);
+  assert_non_null(obj);
+  double P[2] = {1 / 0.2, 1 / 50.0}; /* the fitted basin curvature */
+  size_t T = c.steps;
+  for (size_t k = 0; k < r.n_rows; k++) {
+    const ph_escape_row *row = &r.rows[k];
+    if (row->precond_diag)
+      for (int i = 0; i < 2; i++)
+        assert_true(fabs(row->precond_diag[i] - P[i]) < 1e-15 * P[i]);
+    double lr = !strcmp(row->opt, "sam-matched") ? c.lr * P[0] : c.lr;
+    assert_true(fabs(row->lr - lr) <= 1e-15 * lr);
+    size_t compared = 0;
+    for (size_t s = 0; s < r.n_traj; s++) {
+      const double *tr = row->traj + s * (T + 1) * 2;
+      for (size_t t = 0; t < T; t++) {
+        const double *a = tr + t * 2, *b = tr + (t + 1) * 2;
+        if (!isfinite(a[0]) || !isfinite(b[0]) || fabs(b[1]) > 1e100) break;
+        double want[2];
+        oracle_step(row->opt, obj, lr, c.rho, P, a, want);
+        for (int i = 0; i < 2; i++) {
+          double scale = fmax(fabs(a[i]), fabs(want[i] - a[i])) + 1e-300;
+          if (fabs(b[i] - want[i]) > 1e-12 * fmax(scale, 1))
+            fail_msg("%s run %zu step %zu coord %d: engine %.17g oracle "
+                     "%.17g",
+                     row->opt, s, t + 1, i, b[i], want[i]);
+        }
+        compared++;
+      }
+    }
+    assert_true(compared >= 50);
+  }
+  ph_objective_destroy(obj);
+  ph_escape_result_free(&r);
+}
+
+/* Outcomes decided by linear stability on the selectivity landscape (pit
+ * curvature λ_x ≈ 49.5 along x with P_xx = 5; control y with b = 50 and
+ * P_yy = 0.02):
+ *  - sgd and sam at η = 0.006: η·λ_x = 0.3 < 2, trapped in every run;
+ *  - llqr at η = 0.006: η·P_xx·λ_x = 1.48 < 2: trapped;
+ *  - llqr at η = 0.02: 4.9 > 2 (and > 4, beyond the period-2 band): every
+ *    run leaves the pit and reaches the basin;
+ *  - sam-matched at η = 0.02·5: along y η_s·b = 5 > 2 on an exact
+ *    quadratic: every run diverges; llqr-sam keeps y (η·P_yy·b = 0.02). */
+static void test_outcomes(void **state) {
+  (void)state;
+  ph_error err = {0};
+  ph_escape_config c = sel_cfg();
+  c.seeds = 20;
+  c.steps = 400;
+  c.n_traj = 0;
+  ph_escape_result r;
+  assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
+  for (int k = 0; k < 3; k++)
+    assert_int_equal(r.rows[k].count[PH_OUT_TRAPPED], 20);
+  assert_true(r.lr_threshold > 0.0079 && r.lr_threshold < 0.0083);
+  ph_escape_result_free(&r);
+  c.lr = 0.02;
+  assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
+  assert_int_equal(r.rows[2].count[PH_OUT_ESCAPED], 20);
+  assert_int_equal(r.rows[4].count[PH_OUT_DIVERGED], 20);
+  assert_int_equal(r.rows[3].count[PH_OUT_DIVERGED], 0);
+  for (int k = 0; k < 7; k++) {
+    size_t tot = 0;
+    for (int o = 0; o < PH_OUT_COUNT; o++) tot += r.rows[k].count[o];
+    assert_int_equal(tot, 20);
+  }
+  ph_escape_result_free(&r);
+}
+
+/* refresh 0: P stays exactly as set in every logged step; refresh K with
+ * the first refresh at the start: refreshes at steps 0, K, 2K, ... < T,
+ * i.e. floor((T−1)/K) + 1 of them in a run that goes the whole way
+ * (trapped); with --refresh-first k: floor((T−1)/K). */
+static void test_refresh(void **state) {
+  (void)state;
+  ph_error err = {0};
+  ph_escape_config c = sel_cfg();
+  c.seeds = 3;
+  c.steps = 120;
+  c.n_traj = 3;
+  c.lr = 0.002;
+  assert_int_equal(ph_escape_parse_opts(&c, "llqr", NULL), PH_OK);
+  ph_escape_result r;
+  assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
+  for (size_t q = 0; q < 3 * 121 * 2; q++)
+    assert_true(r.rows[0].plog[q] == r.rows[0].precond_diag[q % 2]);
+  assert_int_equal(r.rows[0].recs[0].n_refresh, 0);
+  ph_escape_result_free(&r);
+  c.refresh_every = 25;
+  c.inner_steps = 5;
+  for (int first = 0; first < 2; first++) {
+    c.refresh_first = first ? PH_REFRESH_FIRST_AFTER_K : PH_REFRESH_FIRST_START;
+    assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
+    for (size_t s = 0; s < 3; s++) {
+      assert_int_equal(r.rows[0].recs[s].outcome, PH_OUT_TRAPPED);
+      assert_int_equal(r.rows[0].recs[s].n_refresh, first ? 4 : 5);
+    }
+    /* P changes only at refresh steps */
+    const double *pl = r.rows[0].plog;
+    for (size_t t = 1; t <= 120; t++)
+      if ((t - 1) % 25 != 0 || (first && t == 1))
+        assert_true(pl[t * 2] == pl[(t - 1) * 2]);
+    ph_escape_result_free(&r);
+  }
+}
+
+static void same_records(const ph_escape_result *a, const ph_escape_result *b) {
+  assert_int_equal(a->n_rows, b->n_rows);
+  for (size_t k = 0; k < a->n_rows; k++)
+    for (size_t s = 0; s < a->rows[k].seeds; s++) {
+      const ph_escape_rec *x = &a->rows[k].recs[s], *y = &b->rows[k].recs[s];
+      assert_int_equal(x->outcome, y->outcome);
+      assert_int_equal(x->step, y->step);
+      assert_memory_equal(&x->final_dist, &y->final_dist, sizeof(double));
+      assert_memory_equal(x->pend, y->pend, sizeof x->pend);
+    }
+}
+
+/* Threads only distribute independent runs: identical records. A noisy
+ * landscape with live refresh exercises both batch streams. */
+static void test_threads_and_cells(void **state) {
+  (void)state;
+  ph_error err = {0};
+  ph_escape_config c = sel_cfg();
+  snprintf(c.landscape, sizeof c.landscape, "%s,noise=0.02,samples=64",
+           PH_ESCAPE_SELECTIVE_LANDSCAPE);
+  c.seeds = 16;
+  c.steps = 150;
+  c.n_traj = 0;
+  c.lr = 0.009;
+  c.refresh_every = 40;
+  c.inner_steps = 5;
+  c.refresh_batch = 16;
+  ph_escape_result a, b;
+  assert_int_equal(ph_escape_run_cell(&c, 7, &a, &err), PH_OK);
+  c.threads = 2;
+  assert_int_equal(ph_escape_run_cell(&c, 7, &b, &err), PH_OK);
+  same_records(&a, &b);
+  ph_escape_result_free(&b);
+  /* another cell index draws other starts */
+  assert_int_equal(ph_escape_run_cell(&c, 8, &b, &err), PH_OK);
+  int differ = 0;
+  for (size_t s = 0; s < 16; s++)
+    differ |= a.rows[0].recs[s].final_dist != b.rows[0].recs[s].final_dist;
+  assert_true(differ);
+  ph_escape_result_free(&b);
+  /* a map cell is the experiment of its configuration with its index */
+  ph_map_spec m;
+  memset(&m, 0, sizeof m);
+  assert_int_equal(ph_map_parse_axes(&m, "eta,rho", &err), PH_OK);
+  m.lo[0] = 0.005, m.hi[0] = 0.009, m.lo[1] = 0, m.hi[1] = 0.05;
+  m.nx = 3, m.ny = 2;
+  c.threads = 1;
+  ph_escape_config cc;
+  assert_int_equal(ph_map_cell_config(&c, &m, 5, &cc, &err), PH_OK);
+  assert_true(cc.lr == 0.009 && cc.rho == 0.05);
+  ph_map_cell mc;
+  assert_int_equal(ph_map_run_one(&c, &m, 5, &mc, &err), PH_OK);
+  assert_int_equal(ph_escape_run_cell(&cc, 5, &b, &err), PH_OK);
+  for (size_t k = 0; k < c.n_opt; k++)
+    assert_memory_equal(mc.count[k], b.rows[k].count, sizeof mc.count[k]);
+  ph_escape_result_free(&b);
+  ph_escape_result_free(&a);
+  /* bad axes and sizes */
+  assert_int_equal(ph_map_parse_axes(&m, "eta,eta_rel", &err), PH_ERR_ARG);
+  assert_int_equal(ph_map_parse_axes(&m, "eta,gamma", &err), PH_ERR_ARG);
+  assert_int_equal(ph_map_parse_axes(&m, "eta", &err), PH_ERR_ARG);
+  m.nx = 100, m.ny = 100;
+  assert_int_equal(ph_map_validate(&c, &m, &err), PH_ERR_ARG);
 }
 
 static char *slurp(const char *path) {
@@ -35,112 +251,47 @@ static char *slurp(const char *path) {
   return (char *)d;
 }
 
-static void test_reproducible(void **state) {
+/* A map stopped after 2 of 6 cells leaves a journal and no map.csv; the
+ * resumed map equals a map run in one go, byte for byte. */
+static void test_map_resume(void **state) {
   (void)state;
   ph_error err = {0};
-  char tmpl[] = "/tmp/ph_escape_XXXXXX";
-  char *root = mkdtemp(tmpl);
-  assert_non_null(root);
-  char dirs[3][256], path[300];
-  char *csv[3];
-  uint64_t seeds[3] = {5, 5, 6};
-  for (int r = 0; r < 3; r++) {
-    ph_escape_config c = small_cfg();
-    c.seed = seeds[r];
-    ph_escape_result res;
-    assert_int_equal(ph_escape_run(&c, &res, &err), PH_OK);
-    snprintf(dirs[r], sizeof dirs[r], "%s/run%d", root, r);
-    assert_int_equal(ph_escape_write(&c, &res, NULL, dirs[r], &err), PH_OK);
-    ph_escape_result_free(&res);
-    snprintf(path, sizeof path, "%s/escape.csv", dirs[r]);
-    csv[r] = slurp(path);
-    assert_non_null(csv[r]);
-    snprintf(path, sizeof path, "%s/toy.json", dirs[r]);
-    assert_true(ph_path_exists(path));
-    snprintf(path, sizeof path, "%s/trajectories/llqr-sam.npy", dirs[r]);
-    assert_true(ph_path_exists(path));
-  }
-  assert_string_equal(csv[0], csv[1]);      /* same seed: identical */
-  assert_true(strcmp(csv[0], csv[2]) != 0); /* another seed: differs */
-  for (int r = 0; r < 3; r++) free(csv[r]);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-  assert_int_equal(system(cmd), 0);
-}
-
-/* Known outcomes. (a) Plain GD (sgd, lr 0.01 < 2/λ_pit) started in the
- * default pit never leaves it; GD with lr = 0.1 (λ_pit·lr ≈ 5, beyond the
- * period-2 window) always does. (b) No pit (d = 0): every optimiser,
- * LLQR+SAM included, stays in the wide basin it starts in (the stability
- * check): with P = diag(1/0.2), lr·P·a = 0.09 < 2 and the SAM correction
- * is bounded by lr·ρ·P·a. */
-static void test_known_outcomes(void **state) {
-  (void)state;
-  ph_error err = {0};
-  ph_escape_config c = ph_escape_config_default();
-  snprintf(c.landscape, sizeof c.landscape, "pothole2d");
-  c.seeds = 10;
-  c.steps = 500;
-  c.backend = PH_BACKEND_BUILTIN;
-  ph_escape_parse_opts(&c, "sgd", &err);
-  c.lr = 0.01;
-  ph_escape_result r;
-  assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
-  assert_int_equal(r.rows[0].escaped, 0);
-  assert_true(isnan(r.rows[0].median_escape_step));
-  ph_escape_result_free(&r);
-  c.lr = 0.1;
-  assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
-  assert_int_equal(r.rows[0].escaped, 10);
-  assert_true(r.rows[0].median_escape_step >= 1);
-  ph_escape_result_free(&r);
-
-  ph_escape_config s = ph_escape_config_default();
-  snprintf(s.landscape, sizeof s.landscape, "pothole2d:a=0.2,b=0.2,d=0");
-  s.start = PH_START_BASIN;
-  s.seeds = 20;
-  s.steps = 2000;
-  s.backend = PH_BACKEND_BUILTIN;
-  assert_int_equal(ph_escape_run(&s, &r, &err), PH_OK);
-  assert_false(r.has_pit);
-  for (size_t k = 0; k < r.n_rows; k++) {
-    if (r.rows[k].escaped != 0)
-      fail_msg("%s left the wide basin", r.rows[k].opt);
-    assert_true(r.rows[k].final_dist_mean < r.radius);
-  }
-  ph_escape_result_free(&r);
-}
-
-/* The builtin llqr-sam stepper against a hand-rolled update on a
- * quadratic, via its recorded trajectory: θ' = θ − η P ∇L(θ + ρPg/‖Pg‖). */
-static void test_builtin_step(void **state) {
-  (void)state;
-  ph_error err = {0};
-  ph_escape_config c = ph_escape_config_default();
-  snprintf(c.landscape, sizeof c.landscape, "quadratic:n=2,lmin=0.5,lmax=2");
-  ph_escape_parse_opts(&c, "llqr-sam", &err);
-  c.start = PH_START_POINT;
-  c.point[0] = 1, c.point[1] = -1;
-  c.jitter = 0;
-  c.seeds = 1;
-  c.steps = 3;
-  c.lr = 0.1;
-  c.rho = 0.2;
-  c.n_traj = 1;
-  c.backend = PH_BACKEND_BUILTIN;
-  ph_escape_result r;
-  assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
-  double th[2] = {1, -1}, lam[2] = {0.5, 2}, p[2] = {2, 0.5};
-  for (int t = 1; t <= 3; t++) {
-    double pg[2], x[2];
-    for (int i = 0; i < 2; i++) pg[i] = p[i] * lam[i] * th[i];
-    double nr = hypot(pg[0], pg[1]);
-    for (int i = 0; i < 2; i++) x[i] = th[i] + 0.2 * pg[i] / (nr + 1e-12);
-    for (int i = 0; i < 2; i++) th[i] -= 0.1 * p[i] * lam[i] * x[i];
-    for (int i = 0; i < 2; i++)
-      assert_true(fabs(r.rows[0].traj[t * 2 + i] - th[i]) <= 1e-15);
-  }
-  ph_escape_result_free(&r);
+  ph_escape_config c = sel_cfg();
+  c.seeds = 8;
+  c.steps = 100;
+  c.n_traj = 0;
+  assert_int_equal(ph_escape_parse_opts(&c, "sam,llqr-sam", NULL), PH_OK);
+  ph_map_spec m;
+  memset(&m, 0, sizeof m);
+  assert_int_equal(ph_map_parse_axes(&m, "eta_rel,rho_rel", &err), PH_OK);
+  m.lo[0] = 0.5, m.hi[0] = 1.5, m.lo[1] = 0, m.hi[1] = 1;
+  m.nx = 3, m.ny = 2;
+  int complete;
+  size_t ran;
+  const char *d1 = tpath("m1"), *d2 = tpath("m2");
+  assert_int_equal(ph_map_run(&c, &m, d1, 0, 0, &complete, &ran, &err), PH_OK);
+  assert_true(complete && ran == 6);
+  assert_int_equal(ph_map_run(&c, &m, d2, 0, 2, &complete, &ran, &err), PH_OK);
+  assert_true(!complete && ran == 2);
+  char p[600];
+  snprintf(p, sizeof p, "%s/map.csv", d2);
+  assert_false(ph_path_exists(p));
+  /* a different configuration refuses the journal */
+  ph_escape_config c2 = c;
+  c2.seeds = 9;
+  assert_int_equal(ph_map_run(&c2, &m, d2, 1, 0, &complete, &ran, &err),
+                   PH_ERR_ARG);
+  c.threads = 2; /* threads may differ on resume */
+  assert_int_equal(ph_map_run(&c, &m, d2, 1, 0, &complete, &ran, &err), PH_OK);
+  assert_true(complete && ran == 4);
+  char q[600];
+  snprintf(q, sizeof q, "%s/map.csv", d1);
+  char *a = slurp(p), *b = slurp(q);
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_string_equal(a, b);
+  free(a);
+  free(b);
 }
 
 /* The amplification sweep runs on potholeNd and is monotone where the
@@ -151,7 +302,6 @@ static void test_sweep(void **state) {
   ph_escape_config c = ph_escape_config_default();
   snprintf(c.landscape, sizeof c.landscape, "potholeNd:n=6");
   c.seeds = 10;
-  c.backend = PH_BACKEND_BUILTIN;
   double v[3] = {0.25, 0.5, 1};
   ph_amp_row rows[3];
   assert_int_equal(ph_amp_sweep(&c, "depth", v, 3, rows, 0, &err), PH_OK);
@@ -163,57 +313,20 @@ static void test_sweep(void **state) {
     double m = rows[i].measured, lo = rows[i].ci_lo, hi = rows[i].ci_hi;
     assert_true(isfinite(lo) && isfinite(hi) && lo < m && m < hi);
     assert_true(fabs((hi - m) - (m - lo)) <= 1e-12 * fabs(m));
-    /* π at the pit minimum: (λ_1 + depth·h(u)/w²)/λ_1, h ≤ 1 */
     assert_true(rows[i].pi <= 1 + v[i] / (0.01 * 0.5) + 1e-9);
     if (i) assert_true(rows[i].pi > rows[i - 1].pi);
   }
   assert_int_equal(ph_amp_sweep(&c, "height", v, 3, rows, 0, &err), PH_ERR_ARG);
-  snprintf(c.landscape, sizeof c.landscape, "pothole2d");
-  assert_int_equal(ph_amp_sweep(&c, "depth", v, 3, rows, 0, &err), PH_ERR_ARG);
-}
-
-/* Cross-check: the optim backend's sgd and sam against the builtin
- * reference on a deterministic quadratic (no chaos to amplify rounding):
- * same starts, same formulas, trajectories equal to ~1e-12. */
-static void test_optim_matches_builtin(void **state) {
-  (void)state;
-#if PH_POTHOLES_HAVE_OPTIM
-  ph_error err = {0};
-  ph_escape_config c = ph_escape_config_default();
-  snprintf(c.landscape, sizeof c.landscape, "quadratic:n=3,lmin=0.5,lmax=4");
-  ph_escape_parse_opts(&c, "sgd,sam", &err);
-  c.start = PH_START_RANDOM;
-  c.seeds = 2;
-  c.steps = 50;
-  c.lr = 0.05;
-  c.n_traj = 2;
-  ph_escape_result a, b;
-  c.backend = PH_BACKEND_BUILTIN;
-  assert_int_equal(ph_escape_run(&c, &a, &err), PH_OK);
-  c.backend = PH_BACKEND_OPTIM;
-  if (ph_escape_run(&c, &b, &err) != PH_OK)
-    fail_msg("optim backend: %s", err.msg);
-  for (size_t k = 0; k < 2; k++)
-    for (size_t i = 0; i < 2 * 51 * 3; i++) {
-      double x = a.rows[k].traj[i], y = b.rows[k].traj[i];
-      if (fabs(x - y) > 1e-12 * (1 + fabs(x)))
-        fail_msg("%s: builtin %.17g vs optim %.17g at %zu", a.rows[k].opt, x, y,
-                 i);
-    }
-  ph_escape_result_free(&a);
-  ph_escape_result_free(&b);
-#else
-  skip();
-#endif
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_reproducible),
-      cmocka_unit_test(test_known_outcomes),
-      cmocka_unit_test(test_builtin_step),
+      cmocka_unit_test(test_oracle),
+      cmocka_unit_test(test_outcomes),
+      cmocka_unit_test(test_refresh),
+      cmocka_unit_test(test_threads_and_cells),
+      cmocka_unit_test(test_map_resume),
       cmocka_unit_test(test_sweep),
-      cmocka_unit_test(test_optim_matches_builtin),
   };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+  return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
