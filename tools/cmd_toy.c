@@ -93,8 +93,7 @@ int ph_cmd_toy(int argc, char **argv) {
       {"batch", "B", PH_OPT_SIZE, &cfg.batch, .lo = 1, .hi = 1e6,
        .help = "minibatch size when the landscape has noise="},
       {"precond-from", "HOW", PH_OPT_CHOICE, &pfrom, .choices = pfroms,
-       .help = "how P is obtained: burn-in in the basin, fitted to the\n"
-               "basin curvature, or identity"},
+       .help = "how the LLQR preconditioner P is obtained"},
       {"burnin", "N", PH_OPT_SIZE, &cfg.burnin, .lo = 0, .hi = 1e8,
        .help = "burn-in steps in the wide basin"},
       {"metric", "M", PH_OPT_CHOICE, &metric, .choices = metrics,
