@@ -88,8 +88,12 @@ export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$root
 awk '/<!-- begin top3.c -->/{on=1; next} /<!-- end top3.c -->/{on=0}
      on && !/^```/' "$PH_SOURCE_ROOT/docs/library.md" >"$tmp/top3.c"
 [ "$(wc -l <"$tmp/top3.c")" -ge 20 ] || fail "no program in docs/library.md"
+# A sanitized build installs a sanitized library: its consumer needs the
+# same runtime linked first.
+san=()
+case "${PH_SANITIZE:-none}" in none | "") ;; *) san=("-fsanitize=$PH_SANITIZE") ;; esac
 # shellcheck disable=SC2046
-"$cc" -Wall -Wextra -Werror "$tmp/top3.c" -o "$tmp/top3" \
+"$cc" "${san[@]}" -Wall -Wextra -Werror "$tmp/top3.c" -o "$tmp/top3" \
   $(pkg-config --cflags --libs pothole) -lm || fail "compile against the shared library"
 ldd "$tmp/top3" | grep -q "$libdir/libpothole.so" ||
   LD_LIBRARY_PATH=$libdir ldd "$tmp/top3" | grep -q "$libdir/libpothole.so" ||
@@ -97,7 +101,7 @@ ldd "$tmp/top3" | grep -q "$libdir/libpothole.so" ||
 LD_LIBRARY_PATH=$libdir "$tmp/top3" || fail "top3 (shared) failed"
 # static: libpothole.a, the private dependencies from pothole.pc
 # shellcheck disable=SC2046
-"$cc" -Wall -Wextra -Werror "$tmp/top3.c" -o "$tmp/top3s" \
+"$cc" "${san[@]}" -Wall -Wextra -Werror "$tmp/top3.c" -o "$tmp/top3s" \
   $(pkg-config --cflags pothole) "$libdir/libpothole.a" \
   $(pkg-config --static --libs pothole | sed 's/-lpothole//') || fail "compile against the static library"
 ldd "$tmp/top3s" | grep -q libpothole && fail "static top3 links libpothole.so"
