@@ -127,6 +127,9 @@ int ph_cmd_train(int argc, char **argv) {
       {"n", "N", PH_OPT_SIZE, &c.max_train, .lo = 1, .hi = 1e9,
        .help = "use the first N training examples (default all)",
        .flags = PH_OPT_NO_DEFAULT},
+      {"val", "N", PH_OPT_SIZE, &c.val, .lo = 0, .hi = 1e9,
+       .help = "hold out the last N train examples as a validation split;\n"
+               "test_loss/test_acc are then measured on it (0 = off)"},
       {"eval-n", "N", PH_OPT_SIZE, &c.eval_n, .lo = 0, .hi = 1e9,
        .help = "examples of each split per evaluation; 0 = all"},
       PH_OPT_SEED(&c.seed),

@@ -15,6 +15,7 @@ int ph_cmd_toy(int argc, char **argv);
 int ph_cmd_slice(int argc, char **argv);
 int ph_cmd_plot(int argc, char **argv);
 int ph_cmd_demo(int argc, char **argv);
+int ph_cmd_study(int argc, char **argv);
 int ph_cmd_completion(int argc, char **argv);
 
 #include <stdio.h>

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,7 @@ int ph_demo_init(ph_demo *d, const char *out_dir, int max_parallel) {
   d->out_dir = strdup(out_dir);
   if (asprintf(&d->log_dir, "%s/logs", out_dir) < 0) d->log_dir = NULL;
   d->max_parallel = max_parallel < 1 ? 1 : max_parallel;
+  d->label = "demo";
   d->show_progress = isatty(STDERR_FILENO);
   return d->out_dir && d->log_dir ? 0 : -1;
 }
@@ -42,8 +45,9 @@ const char *ph_demo_str(ph_demo *d, const char *fmt, ...) {
   return s;
 }
 
-ph_demo_job *ph_demo_add(ph_demo *d, const char *stage, const char *name,
-                         const char *output, double expect_s, ...) {
+ph_demo_job *ph_demo_addv(ph_demo *d, const char *stage, const char *name,
+                          const char *output, double expect_s, int argc,
+                          const char *const *argv) {
   if (d->n_jobs == d->cap) {
     size_t cap = d->cap ? 2 * d->cap : 32;
     ph_demo_job *nj = realloc(d->jobs, cap * sizeof *nj);
@@ -57,15 +61,23 @@ ph_demo_job *ph_demo_add(ph_demo *d, const char *stage, const char *name,
   j->name = strdup(name);
   j->output = output ? strdup(output) : NULL;
   j->expect_s = expect_s;
+  for (int i = 0; i < argc && j->argc < PH_DEMO_MAX_ARGS; i++)
+    j->argv[j->argc++] = strdup(argv[i]);
+  j->argv[j->argc] = NULL;
+  return j;
+}
+
+ph_demo_job *ph_demo_add(ph_demo *d, const char *stage, const char *name,
+                         const char *output, double expect_s, ...) {
+  const char *argv[PH_DEMO_MAX_ARGS];
+  int argc = 0;
   va_list ap;
   va_start(ap, expect_s);
   const char *tok;
-  while ((tok = va_arg(ap, const char *)) != NULL) {
-    if (j->argc < PH_DEMO_MAX_ARGS) j->argv[j->argc++] = strdup(tok);
-  }
+  while ((tok = va_arg(ap, const char *)) != NULL)
+    if (argc < PH_DEMO_MAX_ARGS) argv[argc++] = tok;
   va_end(ap);
-  j->argv[j->argc] = NULL;
-  return j;
+  return ph_demo_addv(d, stage, name, output, expect_s, argc, argv);
 }
 
 static int needs_quotes(const char *s) {
@@ -110,6 +122,9 @@ static pid_t spawn(ph_demo *d, ph_demo_job *j) {
   fflush(NULL);
   pid_t pid = fork();
   if (pid != 0) return pid;
+  /* A killed runner takes its children with it, so a resumed run never
+   * races a leftover child writing the same files. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
   /* Never follow a symlink planted at a log name. */
   int fo = open(out_log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
   int fe = open(err_log, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW, 0644);
@@ -162,7 +177,7 @@ static void draw(ph_demo *d, size_t stage_no, size_t n_stages,
 int ph_demo_run(ph_demo *d) {
   ph_error err = {0};
   if (ph_mkdir_p(d->log_dir, &err) != PH_OK) {
-    fprintf(stderr, "pothole demo: %s\n", err.msg);
+    fprintf(stderr, "pothole %s: %s\n", d->label, err.msg);
     return 1;
   }
   size_t n_stages = 0;
@@ -178,9 +193,16 @@ int ph_demo_run(ph_demo *d) {
     while (e < d->n_jobs && strcmp(d->jobs[e].stage, d->jobs[s].stage) == 0)
       e++;
     stage_no++;
-    if (!d->show_progress)
-      fprintf(stderr, "pothole demo: [%zu/%zu] %s\n", stage_no, n_stages,
-              d->jobs[s].stage);
+    if (!d->show_progress && !d->only) {
+      /* Without a terminal: one line per stage with the same estimate. */
+      double speed =
+          done_expect > 0 && done_actual > 0 ? done_actual / done_expect : 1;
+      char a[16], b[16];
+      ph_format_duration(a, sizeof a, ph_now() - t0);
+      ph_format_duration(b, sizeof b, (total_expect - done_expect) * speed);
+      fprintf(stderr, "pothole %s: [%zu/%zu] %s (elapsed %s, about %s left)\n",
+              d->label, stage_no, n_stages, d->jobs[s].stage, a, b);
+    }
     /* Run jobs s..e with at most max_parallel children at once. */
     pid_t pids[64];
     double starts[64];
@@ -191,7 +213,8 @@ int ph_demo_run(ph_demo *d) {
     while ((next < e && !failed) || n_running > 0) {
       while (next < e && n_running < d->max_parallel && !failed) {
         ph_demo_job *j = &d->jobs[next];
-        if (j->output && ph_path_exists(j->output)) {
+        if ((d->only && next != d->only - 1) ||
+            (j->output && ph_path_exists(j->output))) {
           j->skipped = 1;
           done_expect += j->expect_s;
           next++;
@@ -199,8 +222,8 @@ int ph_demo_run(ph_demo *d) {
         }
         pid_t pid = spawn(d, j);
         if (pid < 0) {
-          fprintf(stderr, "pothole demo: cannot start %s: %s\n", j->name,
-                  strerror(errno));
+          fprintf(stderr, "pothole %s: cannot start %s: %s\n", d->label,
+                  j->name, strerror(errno));
           return 1;
         }
         pids[n_running] = pid;
@@ -235,8 +258,8 @@ int ph_demo_run(ph_demo *d) {
           if (d->show_progress) fprintf(stderr, "\n");
           char *cmd = ph_demo_command_line(j);
           fprintf(
-              stderr, "pothole demo: %s %s: %s (command: %s; log %s/%s.err)\n",
-              j->optional ? "optional job" : "job", j->name,
+              stderr, "pothole %s: %s %s: %s (command: %s; log %s/%s.err)\n",
+              d->label, j->optional ? "optional job" : "job", j->name,
               line[0] ? line : "failed", cmd ? cmd : "?", d->log_dir, j->name);
           free(cmd);
           j->failed = 1;

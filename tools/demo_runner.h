@@ -35,7 +35,9 @@ typedef struct ph_demo {
   size_t n_jobs, cap;
   int max_parallel;
   int show_progress;
-  char **strs; /* strings made by ph_demo_str */
+  const char *label; /* "demo" in messages ("pothole demo: ...") */
+  size_t only;       /* i + 1: ph_demo_run runs job i alone (0 = all) */
+  char **strs;       /* strings made by ph_demo_str */
   size_t n_strs, cap_strs;
 } ph_demo;
 
@@ -44,6 +46,10 @@ int ph_demo_init(ph_demo *d, const char *out_dir, int max_parallel);
  * copied. Returns the job (for setting optional etc.) or NULL on OOM. */
 ph_demo_job *ph_demo_add(ph_demo *d, const char *stage, const char *name,
                          const char *output, double expect_s, ...);
+/* The same with the argv tokens in an array of argc strings. */
+ph_demo_job *ph_demo_addv(ph_demo *d, const char *stage, const char *name,
+                          const char *output, double expect_s, int argc,
+                          const char *const *argv);
 /* Run all jobs in order; jobs of one stage may run in parallel. Returns 0 on
  * success, else 1 after printing one line naming the failed job and the last
  * line of its error log. */

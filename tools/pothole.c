@@ -16,6 +16,8 @@ static const char *const bench_subs[] = {"products", NULL};
 const ph_cmd ph_commands[] = {
     {"demo", ph_cmd_demo, "the whole study on embedded defaults, with figures",
      NULL},
+    {"study", ph_cmd_study,
+     "tuned optimiser comparison over seeds, with intervals and figures", NULL},
     {"train", ph_cmd_train, "train a model with SGD, AdamW, SAM, ..., LLQR+SAM",
      NULL},
     {"eval", ph_cmd_eval, "loss, accuracy, gradient, Hv, Gv and LLQR steps",

@@ -131,3 +131,52 @@ void ph_dataset_free(ph_dataset *d) {
   }
   free(d);
 }
+
+/* One split's rows [from, from + n) copied out (x, and y or t). */
+static ph_status copy_rows(const ph_dataset *d, int sp, size_t from, size_t n,
+                           double **x, int32_t **y, double **t, ph_error *err) {
+  *x = ph_malloc(n * d->in_size, sizeof **x, "validation split", err);
+  *y = NULL;
+  *t = NULL;
+  if (!*x) return PH_ERR_NOMEM;
+  memcpy(*x, d->x[sp] + from * d->in_size, n * d->in_size * sizeof **x);
+  if (d->y[sp]) {
+    *y = ph_malloc(n * d->n_targets, sizeof **y, "validation split", err);
+    if (!*y) return PH_ERR_NOMEM;
+    memcpy(*y, d->y[sp] + from * d->n_targets, n * d->n_targets * sizeof **y);
+  }
+  if (d->t[sp]) {
+    *t = ph_malloc(n * d->n_out, sizeof **t, "validation split", err);
+    if (!*t) return PH_ERR_NOMEM;
+    memcpy(*t, d->t[sp] + from * d->n_out, n * d->n_out * sizeof **t);
+  }
+  return PH_OK;
+}
+
+ph_status ph_dataset_hold_out(ph_dataset *d, size_t n_val, ph_error *err) {
+  size_t ntr = d->n[PH_SPLIT_TRAIN];
+  if (n_val == 0 || n_val >= ntr)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--val %zu: needs 0 < N < %zu (the train examples)",
+                        n_val, ntr);
+  double *x = NULL, *t = NULL;
+  int32_t *y = NULL;
+  ph_status s =
+      copy_rows(d, PH_SPLIT_TRAIN, ntr - n_val, n_val, &x, &y, &t, err);
+  if (s) {
+    free(x);
+    free(y);
+    free(t);
+    return s;
+  }
+  free(d->x[PH_SPLIT_TEST]);
+  free(d->y[PH_SPLIT_TEST]);
+  free(d->t[PH_SPLIT_TEST]);
+  d->x[PH_SPLIT_TEST] = x;
+  d->y[PH_SPLIT_TEST] = y;
+  d->t[PH_SPLIT_TEST] = t;
+  d->n[PH_SPLIT_TEST] = n_val;
+  d->n[PH_SPLIT_TRAIN] = ntr - n_val;
+  d->checksum = checksum(d);
+  return PH_OK;
+}

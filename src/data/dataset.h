@@ -69,6 +69,13 @@ ph_status ph_dataset_load(const char *spec, const ph_data_options *opt,
                           ph_dataset **out, ph_error *err);
 void ph_dataset_free(ph_dataset *d);
 
+/* Hold out a validation split: the last n_val examples of the train split
+ * (after any --n cap) replace the test split, and the train split keeps the
+ * rest, so tuning never sees the test examples (`pothole train --val N`).
+ * Standardisation statistics stay those of the whole train split. PH_ERR_ARG
+ * unless 0 < n_val < n_train. */
+ph_status ph_dataset_hold_out(ph_dataset *d, size_t n_val, ph_error *err);
+
 /* Minibatches without replacement: each epoch is a permutation of the split
  * drawn from (seed, PH_RNG_STREAM_BATCH, epoch), so the order is a pure
  * function of the seed and the position can be saved and restored. The last

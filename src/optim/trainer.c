@@ -248,6 +248,7 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   ph_json_add_number(cfg, "traj_every", (double)rs->traj_every);
   ph_json_add_number(cfg, "max_train", (double)c->max_train);
   ph_json_add_number(cfg, "eval_n", (double)c->eval_n);
+  ph_json_add_number(cfg, "val", (double)c->val);
   if (ph_optim_precond(opt)) {
     cJSON *l = cJSON_AddObjectToObject(cfg, "llqr");
     static const char *const kinds[] = {"identity", "diag", "kron"};
@@ -311,6 +312,7 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
   rs.best_test_loss = INFINITY;
   pending_reset(&rs);
   ph_status s = ph_dataset_load(c->data, &dopt, &data, err);
+  if (!s && c->val) s = ph_dataset_hold_out(data, c->val, err);
   if (!s)
     s = ph_net_create(c->model, data, c->batch > 256 ? c->batch : 256, &obj,
                       err);

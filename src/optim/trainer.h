@@ -32,6 +32,9 @@ typedef struct ph_train_config {
   size_t ckpt_every; /* 0: steps/10 */
   size_t traj_every; /* 0: steps/50 */
   size_t max_train;  /* 0: the whole train split */
+  size_t val;        /* >0: the last val train examples replace the test
+                        split (ph_dataset_hold_out); "test_*" then means
+                        validation */
   size_t eval_n;     /* examples of each split per evaluation (2048) */
   uint64_t seed;     /* data split, initialisation and batch order */
   char out_dir[1024];

@@ -1,0 +1,99 @@
+#!/bin/sh
+# test_study.sh: `pothole study --quick` end to end (suite 'slow'): usage
+# errors; a study killed in its tuning phase resumes without redoing the
+# finished runs; the learning rate chosen is the one the stated rule picks
+# from tune.csv; study.csv's means and t-intervals agree with runs.csv
+# recomputed here; runs.csv agrees with the files the runs wrote; figures
+# are PNGs; a directory made by another configuration is refused.
+NAME=study
+. "$(dirname "$0")/../common/ph_cli_test.sh"
+one_line() { [ "$(wc -l <"$T/stderr")" -eq 1 ] || fail "not one line: $(cat "$T/stderr")"; }
+
+# Bad input: exit 2, one line naming the problem, nothing created.
+expect 2 "$P" study --quick --opts "" --out "$T/x"; one_line
+expect 2 "$P" study --quick --opts sgd,nadam --out "$T/x"; one_line
+grep -q "nadam" "$T/stderr" || fail "unknown optimiser not named"
+expect 2 "$P" study --quick --tasks digits-cnn --out "$T/x"; one_line
+expect 2 "$P" study --quick --seeds 0 --out "$T/x"; one_line
+expect 2 "$P" study --quick --steps 0 --out "$T/x"; one_line
+expect 2 "$P" study --model mlp:zz --data digits --steps 10 --out "$T/x"; one_line
+expect 2 "$P" study --quick --full --out "$T/x"; one_line
+[ ! -e "$T/x" ] || fail "a usage error created the output directory"
+
+D="$T/s"
+ARGS="study --quick --opts sgd,llqr-sam --out $D"
+# Start, and kill the study once its first tuning run has finished.
+"$P" $ARGS >"$T/run1.out" 2>"$T/run1.err" &
+pid=$!
+i=0
+while [ -z "$(ls "$D"/tune/digits-mlp/*/lr*/run.json 2>/dev/null)" ]; do
+  i=$((i + 1)); [ $i -lt 600 ] || fail "no tuning run finished in 60 s"
+  kill -0 $pid 2>/dev/null || fail "study exited early: $(cat "$T/run1.err")"
+  sleep 0.1
+done
+kill -TERM $pid; wait $pid 2>/dev/null
+[ ! -e "$D/study.md" ] || fail "killed study wrote study.md"
+ls "$D"/tune/digits-mlp/*/lr*/run.json >"$T/done_before"
+for f in $(cat "$T/done_before"); do cksum "$f"; done >"$T/sums_before"
+# Resume: the finished runs are kept as they were, the rest completes.
+expect 0 "$P" $ARGS
+for f in $(cat "$T/done_before"); do cksum "$f"; done >"$T/sums_after"
+cmp -s "$T/sums_before" "$T/sums_after" || fail "resume redid finished runs"
+for f in study.md study.csv runs.csv tune.csv selection.csv study.cfg; do
+  [ -s "$D/$f" ] || fail "missing $D/$f"
+done
+[ "$(ls "$D"/tune/digits-mlp/*/lr*/run.json | wc -l)" -eq 4 ] || fail "tuning runs: want 2 optimisers x 2 rates"
+[ "$(grep -c ',ok,' "$D/runs.csv")" -eq 10 ] || fail "runs.csv: want 10 finished runs"
+
+# The rule: lowest final validation loss, ties to the smaller rate.
+awk -F, 'NR > 1 { k = $1 "," $2
+  if (!(k in best) || $5 + 0 < bl[k] || ($5 + 0 == bl[k] && $4 + 0 < best[k])) {
+    best[k] = $4; bl[k] = $5 + 0 } }
+  END { for (k in best) print k "," best[k] }' "$D/tune.csv" | sort >"$T/want_sel"
+awk -F, 'NR > 1 { print $1 "," $2 "," $3 }' "$D/selection.csv" | sort >"$T/got_sel"
+cmp -s "$T/want_sel" "$T/got_sel" || fail "selection differs from the rule: $(cat "$T/want_sel") vs $(cat "$T/got_sel")"
+# The final runs used the selected rate.
+lr=$(awk -F, '$2 == "sgd" { print $3 }' "$D/selection.csv")
+grep -q -- "--lr $lr " "$D/logs/run-digits-mlp-sgd-s1.out" 2>/dev/null ||
+  grep -q "\"lr\":[[:space:]]*$lr" "$D/runs/digits-mlp/sgd/s1/run.json" ||
+  fail "sgd's final runs do not use the selected rate $lr"
+
+# runs.csv against the files the runs wrote (test_acc, lambda_max of seed 3).
+acc=$(awk -F, '$2 == "llqr-sam" && $3 == 3 { print $6 }' "$D/runs.csv")
+grep -A6 '"final"' "$D/runs/digits-mlp/llqr-sam/s3/run.json" | grep -q "\"test_acc\":[[:space:]]*$acc" ||
+  fail "runs.csv test_acc $acc is not run.json's"
+lm=$(awk -F, '$2 == "sgd" && $3 == 3 { print $9 }' "$D/runs.csv")
+grep -q "\"lambda_max\":[[:space:]]*$lm" "$D/runs/digits-mlp/sgd/s3/lmax/spectrum.json" ||
+  fail "runs.csv lambda_max $lm is not spectrum.json's"
+
+# study.csv: mean and 95 % t-interval of test_acc over the 5 seeds,
+# recomputed from runs.csv with t_{0.975,4} = 2.7764451051977987 (the
+# Student-t quantile, a constant of the distribution); agreement to 1e-8
+# relative (both sides print 10 significant digits).
+for opt in sgd llqr-sam; do
+  awk -F, -v o=$opt 'NR > 1 && $2 == o { x[++n] = $6; s += $6 }
+    END { m = s / n; for (i = 1; i <= n; i++) v += (x[i] - m) ^ 2
+          h = 2.7764451051977987 * sqrt(v / (n - 1)) / sqrt(n)
+          printf "%.10g %.10g %.10g\n", m, m - h, m + h }' "$D/runs.csv" >"$T/want"
+  awk -F, -v o=$opt 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
+    NR > 1 && $4 == o { print $c["test_acc_mean"], $c["test_acc_lo"], $c["test_acc_hi"] }' \
+    "$D/study.csv" >"$T/got"
+  paste -d' ' "$T/want" "$T/got" | awk '{ for (i = 1; i <= 3; i++) {
+      d = $i - $(i + 3); if (d < 0) d = -d; s = $i < 0 ? -$i : $i
+      if (d > 1e-8 * s + 1e-12) { print "mismatch " i; exit 1 } } }' ||
+    fail "$opt: study.csv interval $(cat "$T/got") != recomputed $(cat "$T/want")"
+done
+grep -q "lowest final validation loss" "$D/study.md" || fail "study.md does not state the rule"
+grep -q "pothole train --model" "$D/study.md" || fail "study.md has no commands"
+
+for f in bars lr_sensitivity curvature; do
+  [ "$(head -c 4 "$D/figures/$f.png" | od -An -c | tr -d ' ')" = "211PNG" ] ||
+    fail "$f.png is not a PNG"
+  [ -s "$D/figures/$f.pdf" ] || fail "$f.pdf missing"
+done
+
+# Another configuration in the same directory: refused, one line, named.
+expect 2 "$P" study --quick --opts sgd,llqr-sam --seeds 3 --out "$D"; one_line
+grep -q "seeds" "$T/stderr" || fail "the conflict is not named"
+expect 2 "$P" study --quick --opts sgd,sam --out "$D"; one_line
+echo "ok"
