@@ -127,6 +127,11 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   if (have_slq) {
     cJSON *d = cJSON_AddObjectToObject(j, "density");
     ph_json_add_number(d, "sigma", sr.sigma);
+    cJSON_AddStringToObject(d, "sigma_rule",
+                            sc->sigma > 0 ? "given"
+                            : sc->sigma_rule == PH_SLQ_SIGMA_PYHESSIAN
+                                ? "pyhessian"
+                                : "spacing");
     ph_json_add_number(d, "probes", (double)sr.probes);
     ph_json_add_number(d, "steps", (double)sr.steps);
     ph_json_add_number(d, "negative_mass", sr.negative_mass);
@@ -160,9 +165,14 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     ph_csv csv;
     if ((st = ph_csv_open(&csv, path, "t,density,band_lo,band_hi", &err)))
       goto fail;
-    /* thin to ≤ 4001 rows for plotting: keep every k-th grid point */
+    /* Thin to ≤ 4001 rows for plotting: of each block of `stride` grid
+     * points keep the one with the largest density, so narrow outlier peaks
+     * survive (every k-th point would alias them away). */
     size_t stride = sr.n_grid > 4001 ? (sr.n_grid + 4000) / 4001 : 1;
-    for (size_t i = 0; i < sr.n_grid; i += stride) {
+    for (size_t i0 = 0; i0 < sr.n_grid; i0 += stride) {
+      size_t i = i0;
+      for (size_t q = i0 + 1; q < i0 + stride && q < sr.n_grid; q++)
+        if (sr.density[q] > sr.density[i]) i = q;
       ph_csv_num(&csv, sr.t[i]);
       ph_csv_num(&csv, sr.density[i]);
       ph_csv_num(&csv, sr.band_lo[i]);
@@ -219,6 +229,7 @@ int ph_cmd_spectrum(int argc, char **argv) {
   uint64_t seed = 0;
   static const char *const whichs[] = {"top", "bottom", "both", NULL};
   static const char *const methods[] = {"lanczos", "power", NULL};
+  static const char *const sig_rules[] = {"spacing", "pyhessian", NULL};
   const ph_opt opts[] = {
       PH_OPT_CKPT_REQUIRED(&ckpt),
       PH_OPT_DATA(&data),
@@ -244,6 +255,12 @@ int ph_cmd_spectrum(int argc, char **argv) {
        .help = "SLQ probes"},
       {"steps", "S", PH_OPT_SIZE, &sc.steps, .lo = 2, .hi = 1e5,
        .help = "SLQ Lanczos steps per probe"},
+      {"sigma", "S", PH_OPT_DOUBLE, &sc.sigma, .lo = 0, .hi = 1e12,
+       .help = "SLQ Gaussian broadening σ; 0 = from --sigma-rule"},
+      {"sigma-rule", "R", PH_OPT_CHOICE, &sc.sigma_rule, .choices = sig_rules,
+       .help = "spacing: the median gap between the quadrature's nodes\n"
+               "(the spectrum's own resolution); pyhessian: σ² = 1e-5 ·\n"
+               "max(1, λmax − λmin) (docs/spectra.md)"},
       {"trace", NULL, PH_OPT_FLAG, &trace,
        .help = "Hutchinson trace with standard error"},
       {"trace-probes", "P", PH_OPT_SIZE, &tprobes, .lo = 2, .hi = 1e7,

@@ -21,21 +21,22 @@
 /* The tasks of each profile. expect_s: one sgd run on a free core (for the
  * time estimate only; the runner rescales it by the measured speed). */
 static const st_task QUICK[] = {
-    {"digits-mlp", "mlp:32:tanh", "digits", 0, 120, 64, 300, 0, 0.6},
+    {"digits-mlp", "mlp:32:tanh", "digits", 0, 120, 64, 300, 0, 0, 0.6},
 };
 static const st_task DEFAULT[] = {
-    {"digits-mlp", "mlp:64-64:tanh", "digits", 0, 1500, 64, 300, 0, 4},
+    {"digits-mlp", "mlp:64-64:tanh", "digits", 0, 1500, 64, 300, 0, 0, 4},
     {"fmnist-mlp", "mlp:128-64:relu", "fashion-mnist", 10000, 1500, 64, 2000, 0,
-     12},
-    {"fmnist-cnn", "cnn", "fashion-mnist", 5000, 600, 64, 1000, 0, 30},
-    {"text-tf", "transformer:d32h2l2", "text", 0, 600, 32, 1000, 256, 40},
+     0, 12},
+    {"fmnist-cnn", "cnn", "fashion-mnist", 5000, 600, 64, 1000, 0, 0, 30},
+    {"text-tf", "transformer:d32h2l2", "text", 0, 600, 32, 1000, 256, 512, 40},
 };
 static const st_task FULL[] = {
-    {"digits-mlp", "mlp:64-64:tanh", "digits", 0, 4000, 64, 300, 0, 10},
+    {"digits-mlp", "mlp:64-64:tanh", "digits", 0, 4000, 64, 300, 0, 0, 10},
     {"fmnist-mlp", "mlp:256-128:relu", "fashion-mnist", 0, 6000, 128, 5000, 0,
-     120},
-    {"fmnist-cnn", "cnn", "fashion-mnist", 20000, 3000, 64, 5000, 0, 150},
-    {"text-tf", "transformer:d64h4l2", "text", 0, 5000, 32, 1000, 512, 900},
+     0, 120},
+    {"fmnist-cnn", "cnn", "fashion-mnist", 20000, 3000, 64, 5000, 0, 0, 150},
+    {"text-tf", "transformer:d64h4l2", "text", 0, 5000, 32, 1000, 512, 1861,
+     900},
 };
 
 static const char *const KNOWN_OPTS[] = {"sgd",  "adamw",      "sam",

@@ -41,6 +41,7 @@ typedef struct st_task {
   size_t steps, batch;
   size_t val;      /* validation examples carved from train for tuning */
   size_t curv_n;   /* examples for the final λmax (0 = the study's) */
+  size_t eval_n;   /* train --eval-n (0 = the study's) */
   double expect_s; /* expected seconds of one sgd run on a free core */
 } st_task;
 

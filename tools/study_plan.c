@@ -36,9 +36,10 @@ char *study_cfg_text(const st_cfg *c) {
     const st_task *k = &c->tasks[t];
     fprintf(fp,
             "task %s model=%s data=%s n=%zu steps=%zu batch=%zu val=%zu "
-            "curvature-n=%zu\n",
+            "curvature-n=%zu eval-n=%zu\n",
             k->name, k->model, k->data, k->n_train, k->steps, k->batch, k->val,
-            k->curv_n ? k->curv_n : c->curv_n);
+            k->curv_n ? k->curv_n : c->curv_n,
+            k->eval_n ? k->eval_n : c->eval_n);
   }
   fprintf(fp, "optimisers");
   for (size_t o = 0; o < c->n_opts; o++) fprintf(fp, " %s", c->opts[o]);
@@ -163,7 +164,7 @@ static ph_demo_job *add_train(const st_cfg *c, ph_demo *d, const char *stage,
   arg(&a, "--eval-every");
   argn(&a, k->steps >= 5 ? k->steps / 5 : 1);
   arg(&a, "--eval-n");
-  argn(&a, c->eval_n);
+  argn(&a, k->eval_n ? k->eval_n : c->eval_n);
   if (tune) {
     arg(&a, "--val");
     argn(&a, k->val);

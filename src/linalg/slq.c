@@ -83,11 +83,45 @@ static ph_status slq_lanczos(ph_linop *a, size_t m, double *v, double *alpha,
   return PH_OK;
 }
 
+/* The broadening (see slq.h). With PyHessian's σ² = 1e-5·max(1, range) a
+ * spectrum of width 2e-3 was smoothed by σ ≈ 3e-3 into one bump; the node
+ * spacing is the resolution the quadrature actually has: finer smoothing
+ * shows each node as its own spike, coarser washes out the bulk's shape. */
+static double slq_sigma(const ph_slq_config *cfg, const double *nodes,
+                        const double *weights, size_t np, size_t m, double lmin,
+                        double lmax) {
+  if (cfg->sigma > 0) return cfg->sigma;
+  double range = lmax - lmin;
+  double pyh = sqrt(cfg->sigma2_scale * fmax(1.0, range));
+  if (cfg->sigma_rule == PH_SLQ_SIGMA_PYHESSIAN) return pyh;
+  double *med = malloc((np ? np : 1) * sizeof *med);
+  double *gap = malloc((m ? m : 1) * sizeof *gap);
+  size_t nm = 0;
+  for (size_t p = 0; med && gap && p < np; p++) {
+    size_t ng = 0;
+    double prev = NAN;
+    for (size_t j = 0; j < m; j++) { /* nodes ascending within a probe */
+      if (!(weights[p * m + j] > 0)) continue;
+      if (isfinite(prev)) gap[ng++] = nodes[p * m + j] - prev;
+      prev = nodes[p * m + j];
+    }
+    if (ng) med[nm++] = ph_stats_quantile_inplace(gap, ng, 0.5);
+  }
+  double sigma = nm && med ? ph_stats_quantile_inplace(med, nm, 0.5) : NAN;
+  free(med);
+  free(gap);
+  if (!(sigma > 0)) return pyh; /* one node per probe: nothing to measure */
+  return fmax(sigma, 1e-5 * range);
+}
+
 ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
                      ph_error *err) {
   memset(res, 0, sizeof(*res));
   if (!a || a->n == 0 || cfg->probes == 0 || cfg->steps == 0)
     return ph_error_set(err, PH_ERR_ARG, "slq: need n, probes and steps > 0");
+  if (!(cfg->sigma >= 0) || !isfinite(cfg->sigma))
+    return ph_error_set(err, PH_ERR_ARG, "slq: sigma %g must be >= 0",
+                        cfg->sigma);
   if (!(cfg->sigma2_scale > 0))
     return ph_error_set(err, PH_ERR_ARG, "slq: sigma2 scale %g must be > 0",
                         cfg->sigma2_scale);
@@ -155,7 +189,7 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   res->moment1 = m1 / (double)np;
   res->moment2 = m2 / (double)np;
   res->negative_mass = neg / (double)np;
-  double sigma = sqrt(cfg->sigma2_scale * fmax(1.0, lmax - lmin));
+  double sigma = slq_sigma(cfg, res->nodes, res->weights, np, m, lmin, lmax);
   res->sigma = sigma;
 
   /* Grid: the nodes' range padded by 8σ (mass outside < 1e-15), spacing at

@@ -8,8 +8,13 @@
  * first eigenvector components τ_j (weights, Σ τ_j = 1) form a Gauss
  * quadrature for vᵀ f(A) v. The density is
  *     φ_i(t) = Σ_j τ_j N(t; θ_j, σ²),   φ = mean_i φ_i,
- * with σ² = sigma2_scale · max(1, λmax − λmin) (PyHessian: scale 1e-5),
- * λmin/λmax the extreme nodes over all probes. The band is mean ± one
+ * where σ follows the spectrum's own resolution (PH_SLQ_SIGMA_SPACING, the
+ * default): the median over probes of the median gap between consecutive
+ * nodes of T_m (nodes of zero weight left out), at least 1e-5·(λmax − λmin)
+ * so the grid stays bounded; or PyHessian's σ² = sigma2_scale ·
+ * max(1, λmax − λmin) (PH_SLQ_SIGMA_PYHESSIAN, scale 1e-5); or cfg.sigma
+ * when > 0. λmin/λmax are the extreme nodes over all probes. docs/spectra.md
+ * says why. The band is mean ± one
  * standard error across probes (s_i/√n_v, s the sample standard deviation
  * of φ_i(t)), clipped at 0 below.
  *
@@ -28,11 +33,18 @@
 #include "core/error.h"
 #include "linalg/linop.h"
 
+typedef enum ph_slq_sigma_rule {
+  PH_SLQ_SIGMA_SPACING = 0,
+  PH_SLQ_SIGMA_PYHESSIAN = 1
+} ph_slq_sigma_rule;
+
 typedef struct ph_slq_config {
   size_t probes; /* n_v (default 10) */
   size_t steps;  /* m (default 100; clamped to n) */
   size_t grid;   /* grid points (0 = auto: spacing ≤ σ/2, 1,001..200,001) */
-  double sigma2_scale; /* default 1e-5 */
+  double sigma2_scale; /* PyHessian rule: default 1e-5 */
+  double sigma;        /* > 0: this σ; 0: from sigma_rule */
+  int sigma_rule;      /* ph_slq_sigma_rule, default SPACING */
   uint64_t seed;
 } ph_slq_config;
 

@@ -297,6 +297,91 @@ static double rademacher_var(size_t n, const double *m) {
   return 2 * s;
 }
 
+static int cmp_asc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* The median of v[0..n) by sorting (the test's own, not ph_stats'). */
+static double median_sorted(double *v, size_t n) {
+  qsort(v, n, sizeof *v, cmp_asc);
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static double median_node_gap(const ph_slq_result *s) {
+  size_t m = s->steps;
+  double *med = malloc(s->probes * sizeof *med), *g = malloc(m * sizeof *g);
+  for (size_t p = 0; p < s->probes; p++) {
+    size_t k = 0;
+    for (size_t j = 1; j < m; j++)
+      g[k++] = s->nodes[p * m + j] - s->nodes[p * m + j - 1];
+    med[p] = median_sorted(g, k);
+  }
+  double r = median_sorted(med, s->probes);
+  free(med);
+  free(g);
+  return r;
+}
+
+/* The broadening follows the spectrum: scaling A by c scales σ by c (the
+ * nodes scale exactly, up to rounding), so a narrow spectrum keeps its shape,
+ * and five outliers 7 bulk-widths above a uniform bulk stay apart from it
+ * (the density midway is < 1e-8 of the bulk's). PyHessian's σ² = 1e-5 ·
+ * max(1, range) does not scale: on A·1e-3 it blurs outliers into the bulk,
+ * which this test also shows (the failure the rule replaces), and it is
+ * still available and exact. */
+static void test_slq_broadening(void **state) {
+  (void)state;
+  size_t n = 200;
+  double *lam = malloc(n * sizeof(double));
+  for (size_t i = 0; i < n; i++) lam[i] = 1e-3 * (4.0 * (double)i / n - 1.0);
+  for (size_t i = 0; i < 5; i++) lam[i] = 1e-3 * (10.0 + i);
+  double *a = dense_sym(n, lam, 7);
+  double *a1 = malloc(n * n * sizeof(double));
+  for (size_t i = 0; i < n * n; i++) a1[i] = 1e3 * a[i];
+  ph_error err = {0};
+  ph_op *op = ph_op_dense(n, a, &err), *op1 = ph_op_dense(n, a1, &err);
+  ph_slq_config sc = ph_slq_config_default();
+  sc.probes = 8;
+  sc.steps = 40;
+  sc.seed = 3;
+  ph_slq_result s, s1, sp;
+  assert_int_equal(ph_slq_run(ph_op_linop(op), &sc, &s, &err), PH_OK);
+  assert_int_equal(ph_slq_run(ph_op_linop(op1), &sc, &s1, &err), PH_OK);
+  assert_true(fabs(s.sigma - 1e-3 * s1.sigma) < 1e-9 * s.sigma);
+  assert_true(fabs(s.sigma - median_node_gap(&s)) <= 1e-15 * s.sigma);
+  /* density at the bulk's middle (1e-3) vs midway to the outliers (6.5e-3) */
+  double bulk = 0, mid = INFINITY;
+  for (size_t g = 1; g < s.n_grid; g++) {
+    if (s.t[g] >= 1e-3 && s.t[g - 1] < 1e-3) bulk = s.density[g];
+    if (s.t[g] >= 6.5e-3 && s.t[g - 1] < 6.5e-3) mid = s.density[g];
+  }
+  assert_true(bulk > 0 && mid < 1e-8 * bulk);
+  sc.sigma_rule = PH_SLQ_SIGMA_PYHESSIAN;
+  assert_int_equal(ph_slq_run(ph_op_linop(op), &sc, &sp, &err), PH_OK);
+  double sig2 = 1e-5 * fmax(1, sp.lambda_max - sp.lambda_min);
+  assert_true(fabs(sp.sigma * sp.sigma - sig2) < 1e-15);
+  for (size_t g = 1; g < sp.n_grid; g++)
+    if (sp.t[g] >= 6.5e-3 && sp.t[g - 1] < 6.5e-3)
+      assert_true(sp.density[g] > 1e-3 * bulk); /* blurred */
+  /* An explicit σ is used as given. */
+  ph_slq_result sg;
+  sc.sigma = 2.5e-4;
+  assert_int_equal(ph_slq_run(ph_op_linop(op), &sc, &sg, &err), PH_OK);
+  assert_true(sg.sigma == 2.5e-4);
+  sc.sigma = -1;
+  assert_int_equal(ph_slq_run(ph_op_linop(op), &sc, &sg, &err), PH_ERR_ARG);
+  ph_slq_result_free(&s);
+  ph_slq_result_free(&s1);
+  ph_slq_result_free(&sp);
+  ph_slq_result_free(&sg);
+  ph_op_free(op);
+  ph_op_free(op1);
+  free(a);
+  free(a1);
+  free(lam);
+}
+
 static void test_slq_and_trace(void **state) {
   (void)state;
   size_t n = 300;
@@ -354,8 +439,9 @@ static void test_slq_and_trace(void **state) {
   assert_true(fabs(i0 - 1) < 1e-8);
   assert_true(fabs(i1 - s.moment1) < 1e-7 * (1 + fabs(s.moment1)));
   assert_true(fabs(i2 - (s.moment2 + s.sigma * s.sigma)) < 1e-7 * s.moment2);
-  double sig2 = 1e-5 * fmax(1, s.lambda_max - s.lambda_min);
-  assert_true(fabs(s.sigma * s.sigma - sig2) < 1e-15);
+  /* Default σ: the median over probes of the median gap between
+   * consecutive nodes (recomputed here by sorting). */
+  assert_true(fabs(s.sigma - median_node_gap(&s)) <= 1e-15 * s.sigma);
   /* The extreme nodes converge to the extreme eigenvalues (40 steps). */
   assert_true(fabs(s.lambda_max - 14) < 1e-6);
   assert_true(fabs(s.lambda_min - lam[5]) < 0.05);
@@ -518,6 +604,7 @@ int main(void) {
       cmocka_unit_test(test_power_agrees),
       cmocka_unit_test(test_dense_reference),
       cmocka_unit_test(test_slq_and_trace),
+      cmocka_unit_test(test_slq_broadening),
       cmocka_unit_test(test_sandwich_and_block),
       cmocka_unit_test(test_budget_and_errors),
   };
