@@ -14,17 +14,23 @@
 
 #include <cblas.h>
 
+#include "core/dist.h"
 #include "core/version.h"
 
 FILE *ph_cli_help_stream;
 const char *const ph_cli_splits[] = {"train", "test", NULL};
 
 int ph_cli_fail(const char *cmd, ph_status s, const ph_error *err) {
-  /* ph_error_set escapes already; messages written into msg by hand too. */
+  /* In an MPI job the ranks first agree who failed (core/dist.h): one line
+   * from rank 0 when all failed alike, else from each rank that failed.
+   * ph_error_set escapes already; messages written into msg by hand too. */
+  int voice = ph_dist_failure_voice(s);
   char line[4 * PH_ERROR_MSG_MAX];
   ph_escape_printable(line, sizeof line,
                       (err && err->msg[0]) ? err->msg : ph_status_name(s));
-  fprintf(stderr, "pothole %s: %s\n", cmd, line);
+  if (voice == 1) fprintf(stderr, "pothole %s: %s\n", cmd, line);
+  if (voice == 2)
+    fprintf(stderr, "pothole %s: rank %d: %s\n", cmd, ph_dist_rank(), line);
   return ph_status_exit_code(s);
 }
 
@@ -42,6 +48,7 @@ int ph_cli_usage(const char *cmd, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  if (ph_dist_rank() > 0) return 2; /* the same argv everywhere: rank 0 says */
   fprintf(stderr, "pothole %s: ", cmd);
   put_printable(stderr, msg);
   fprintf(stderr, " (see 'pothole %s --help')\n", cmd);

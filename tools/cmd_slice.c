@@ -16,6 +16,7 @@
 #include "commands.h"
 #include "core/afile.h"
 #include "core/ckpt.h"
+#include "core/dist.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "landscape/slice.h"
@@ -55,6 +56,7 @@ int ph_cmd_slice(int argc, char **argv) {
              *out = NULL, *range = NULL, *grid = "51x51";
   size_t n_eval = PH_CLI_DEFAULT_N, traj_index = 0, nx = 51, ny = 51,
          threads = 1;
+  double save_every = 5.0;
   int split = 0, dirs = PH_SLICE_RANDOM, norm = -1, include_bias = 0;
   uint64_t seed = 0;
   static const char *const splits[] = {"train", "test", "both", NULL};
@@ -104,6 +106,9 @@ int ph_cmd_slice(int argc, char **argv) {
                "(default -1:1,-1:1; auto when --dirs pca)",
        .flags = PH_OPT_NO_DEFAULT},
       PH_OPT_THREADS(&threads),
+      {"save-every", "S", PH_OPT_DOUBLE, &save_every, .lo = 0.01, .hi = 86400,
+       .help = "seconds between saves of the resume state (the grid's\n"
+               "results do not depend on threads, nor on MPI ranks)"},
       PH_OPT_SEED(&seed),
       PH_OPT_OUT_DIR(&out),
       {0}};
@@ -425,14 +430,16 @@ int ph_cmd_slice(int argc, char **argv) {
   cfg.progress = &prog;
   g_interrupt = 0;
   cfg.interrupt = &g_interrupt;
-  out_created = !ph_path_exists(out);
-  if ((st = ph_mkdir_p(out, &err))) goto fail;
+  /* In an MPI job rank 0 alone owns DIR: the resume state and the files. */
+  out_created = ph_dist_rank() == 0 && !ph_path_exists(out);
+  if (ph_dist_rank() == 0 && (st = ph_mkdir_p(out, &err))) goto fail;
   state = ph_path_join(out, ".slice.state", &err);
   if (!state) {
     st = PH_ERR_NOMEM;
     goto fail;
   }
   cfg.state_path = state;
+  cfg.save_interval = save_every;
 
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
@@ -443,14 +450,16 @@ int ph_cmd_slice(int argc, char **argv) {
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   if (st == PH_ERR_INTERRUPTED) {
-    fprintf(stderr,
-            "pothole slice: interrupted after %zu of %zu points; run the "
-            "same command again to resume (%s)\n",
-            res.grid.resumed + res.grid.computed, res.grid.points, out);
+    if (ph_dist_rank() == 0)
+      fprintf(stderr,
+              "pothole slice: interrupted after %zu of %zu points; run the "
+              "same command again to resume (%s)\n",
+              res.grid.resumed + res.grid.computed, res.grid.points, out);
     code = 1;
     goto cleanup;
   }
   if (st) goto fail;
+  if (ph_dist_rank() != 0) goto cleanup; /* rank 0 writes */
 
   /* ---- write ---------------------------------------------------------- */
   cfgj = cJSON_CreateObject();
@@ -493,10 +502,11 @@ int ph_cmd_slice(int argc, char **argv) {
   if ((st = ph_slice_write(out, o, &cfg, &res, cfgj, &err))) goto fail;
   printf(
       "slice: %zu points (%zu computed, %zu resumed) in %.2f s, %.1f points/s "
-      "with %d thread%s -> %s\n",
+      "with %d thread%s x %d rank%s -> %s\n",
       res.grid.points, res.grid.computed, res.grid.resumed, res.grid.seconds,
       res.grid.points_per_second, res.grid.threads,
-      res.grid.threads == 1 ? "" : "s", out);
+      res.grid.threads == 1 ? "" : "s", res.grid.ranks,
+      res.grid.ranks == 1 ? "" : "s", out);
   goto cleanup;
 
 fail:

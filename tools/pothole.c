@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "core/dist.h"
 #include "core/version.h"
 
 static const char *const data_subs[] = {"info", NULL};
@@ -37,6 +38,53 @@ const ph_cmd ph_commands[] = {
     {"completion", ph_cmd_completion, "bash completion script", NULL},
 };
 const size_t ph_n_commands = sizeof ph_commands / sizeof ph_commands[0];
+
+/* Commands that split their work over the ranks of an MPI job; any other
+ * command refuses to run as several processes (they would all write the
+ * same files). */
+static const char *const DISTRIBUTED[] = {"slice", "spectrum"};
+
+static int distributed(const char *name) {
+  for (size_t i = 0; i < sizeof DISTRIBUTED / sizeof *DISTRIBUTED; i++)
+    if (strcmp(name, DISTRIBUTED[i]) == 0) return 1;
+  return 0;
+}
+
+/* Run one command as this process's part of the job (one process without
+ * mpirun). Only rank 0 writes to stdout. */
+static int run_command(const ph_cmd *c, int argc, char **argv) {
+  int quiet = 0;
+  ph_error err = {0};
+  ph_status st = ph_dist_init(&argc, &argv, &quiet, &err);
+  if (st) {
+    if (!quiet) fprintf(stderr, "pothole %s: %s\n", c->name, err.msg);
+    ph_dist_finalize();
+    return 2;
+  }
+  if (ph_dist_size() > 1 && !distributed(c->name)) {
+    if (ph_dist_rank() == 0)
+      fprintf(stderr,
+              "pothole %s: runs as one process, not as %d (start it without "
+              "mpirun; distributed: slice, spectrum)\n",
+              c->name, ph_dist_size());
+    ph_dist_finalize();
+    return 2;
+  }
+  if (ph_dist_rank() > 0 && !freopen("/dev/null", "w", stdout)) {
+    fprintf(stderr, "pothole %s: rank %d cannot silence its stdout\n", c->name,
+            ph_dist_rank());
+    ph_dist_abort(1);
+  }
+  int rc = c->run(argc, argv);
+  /* The last agreement: a rank that failed after the others finished their
+   * part still ends the job as a failure (no-op after a failed one). */
+  if (ph_dist_size() > 1) {
+    ph_status mine = rc == 0 ? PH_OK : rc == 2 ? PH_ERR_ARG : PH_ERR_IO;
+    if (ph_dist_agree(mine, 0, NULL, NULL) != PH_OK && rc == 0) rc = 1;
+  }
+  ph_dist_finalize();
+  return rc;
+}
 
 static void usage(FILE *fp) {
   fprintf(fp, "usage: pothole COMMAND [OPTIONS]\n"
@@ -75,7 +123,7 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < ph_n_commands; i++)
     if (strcmp(argv[1], ph_commands[i].name) == 0)
-      return ph_commands[i].run(argc - 1, argv + 1);
+      return run_command(&ph_commands[i], argc - 1, argv + 1);
   fprintf(stderr, "pothole: unknown command '%s' (see 'pothole --help')\n",
           argv[1]);
   return 2;

@@ -43,6 +43,7 @@ packages=(
   poppler-utils           # pdftotext: the figure tests read PDF text
   libxml2-utils           # xmllint: the figure tests parse SVG
   clang-format            # the lint suite checks the tree's formatting
+  libopenmpi-dev openmpi-bin  # MPI: mpirun -np N pothole slice|spectrum ...
 )
 if [ "$references" = 1 ]; then
   packages+=(python3-numpy python3-scipy python3-torch)

@@ -106,6 +106,7 @@ const char *ph_status_name(ph_status s) {
   case PH_ERR_NUMERIC: return "numerical failure";
   case PH_ERR_UNSUPPORTED: return "unsupported";
   case PH_ERR_INTERRUPTED: return "interrupted";
+  case PH_ERR_PEER: return "another process failed";
   }
   return "unknown status";
 }

@@ -23,7 +23,8 @@ typedef enum ph_status {
   PH_ERR_ARG,         /* invalid argument or option (usage error) */
   PH_ERR_NUMERIC,     /* NaN/Inf, breakdown, non-convergence */
   PH_ERR_UNSUPPORTED, /* valid request this build or model cannot serve */
-  PH_ERR_INTERRUPTED  /* stopped by a signal; resumable state was kept */
+  PH_ERR_INTERRUPTED, /* stopped by a signal; resumable state was kept */
+  PH_ERR_PEER         /* another process of a distributed job failed */
 } ph_status;
 
 #define PH_ERROR_MSG_MAX 512

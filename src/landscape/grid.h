@@ -10,13 +10,23 @@
  * count or on the order of evaluation, and a resumed grid equals an
  * uninterrupted one bit for bit.
  *
+ * Distributed (core/dist.h, an MPI job of R ranks): the points still to
+ * compute, in index order, are dealt to the ranks round robin (position p
+ * to rank p mod R); every rank runs its threads on its share and streams
+ * finished values to rank 0, which shows progress for the whole grid and
+ * alone reads and writes the resume state (the same file as one process
+ * writes, so a grid resumes with any rank count). At the end every rank
+ * holds the whole surface. A failure or interruption on any rank stops all
+ * of them with the state saved; a rank that dies ends the job (mpirun).
+ *
  * Resume: with state_path set, the grid keeps its progress in that file (a
  * CRC-checked ph_ckpt container holding the finished values, a done-mask
  * and a fingerprint of θ, the directions, the axes and the batch), rewritten
  * atomically every save_interval seconds and when the run stops early. A
  * call that finds a state file with the same fingerprint recomputes only the
- * missing points; a mismatching state file is ignored (and replaced). When
- * the grid completes, the state file is removed.
+ * missing points; a state file of another grid (or an unreadable one) is an
+ * error (PH_ERR_ARG, PH_ERR_FORMAT), never silently replaced. When the grid
+ * completes, the state file is removed.
  */
 #ifndef PH_LANDSCAPE_GRID_H
 #define PH_LANDSCAPE_GRID_H
@@ -56,12 +66,15 @@ ph_grid_options ph_grid_options_default(void);
 
 typedef struct ph_grid_stats {
   size_t points;            /* nx·ny */
-  size_t computed;          /* evaluated by this call */
+  size_t computed;          /* evaluated by this call (all ranks) */
   size_t resumed;           /* taken from the state file */
   size_t nonfinite;         /* points whose loss was NaN/Inf */
   double seconds;           /* wall time of this call */
   double points_per_second; /* computed / seconds */
-  int threads;
+  int threads;              /* per rank */
+  int ranks;                /* processes of the job (1 without MPI) */
+  double work_seconds;      /* CPU s evaluating, over workers and ranks */
+  double comm_seconds;      /* CPU s in communication calls, over ranks */
 } ph_grid_stats;
 
 /* Evaluate loss (and accuracy; NaN when the objective has none) at every

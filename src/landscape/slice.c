@@ -260,6 +260,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
   ph_grid_options go = ph_grid_options_default();
   go.threads = cfg->threads;
   go.state_path = cfg->state_path;
+  if (cfg->save_interval > 0) go.save_interval = cfg->save_interval;
   go.progress = cfg->progress;
   go.interrupt = cfg->interrupt;
   PH_TRY(ph_grid_eval(o, r->center, d1, d2, &cfg->batch, &ax, &go, r->loss,
@@ -409,6 +410,9 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
   ph_json_add_number(t, "grid_seconds", r->grid.seconds);
   ph_json_add_number(t, "points_per_second", r->grid.points_per_second);
   cJSON_AddNumberToObject(t, "threads", r->grid.threads);
+  cJSON_AddNumberToObject(t, "ranks", r->grid.ranks);
+  ph_json_add_number(t, "work_seconds", r->grid.work_seconds);
+  ph_json_add_number(t, "comm_seconds", r->grid.comm_seconds);
   cJSON_AddNumberToObject(t, "points", (double)r->grid.points);
   cJSON_AddNumberToObject(t, "computed", (double)r->grid.computed);
   cJSON_AddNumberToObject(t, "resumed", (double)r->grid.resumed);

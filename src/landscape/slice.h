@@ -70,6 +70,7 @@ typedef struct ph_slice_config {
   /* given: d1 (and d2 for 2-D), each n. */
   const double *given[2];
   const char *state_path; /* grid resume file, or NULL */
+  double save_interval;   /* seconds between state saves (0: the grid's) */
   ph_progress *progress;
   volatile sig_atomic_t *interrupt;
 } ph_slice_config;

@@ -402,16 +402,26 @@ static void test_grid_resume_hook(void **state) {
     assert_memory_equal(l, lr, sizeof l);
     assert_memory_equal(a, ar, sizeof a);
   }
-  /* A state file from another grid (other θ) is not reused. */
+  /* A state file from another grid (other θ) is neither reused nor
+   * replaced: an error, and the file stays as it was. */
   run_grid(&f, 1, sp, 10, l, a, &st, PH_ERR_INTERRUPTED);
+  size_t len0 = 0, len1 = 0;
+  unsigned char *before = NULL, *after = NULL;
+  assert_int_equal(ph_read_file(sp, &before, &len0, NULL), PH_OK);
   f.theta[0] += 1e-3;
-  run_grid(&f, 1, sp, 0, l, a, &st, PH_OK);
-  assert_int_equal(st.resumed, 0);
-  assert_int_equal(st.computed, NP);
-  /* A corrupt state file is ignored, not trusted. */
+  __atomic_store_n(&f.s.evals, 0, __ATOMIC_RELAXED);
+  run_grid(&f, 1, sp, 0, l, a, &st, PH_ERR_ARG);
+  assert_int_equal(f.s.evals, 0);
+  assert_int_equal(ph_read_file(sp, &after, &len1, NULL), PH_OK);
+  assert_int_equal(len0, len1);
+  assert_memory_equal(before, after, len0);
+  free(before);
+  free(after);
+  /* A corrupt state file is not trusted either. */
   assert_int_equal(ph_write_file_atomic(sp, "garbage", 7, NULL), PH_OK);
-  run_grid(&f, 1, sp, 0, l, a, &st, PH_OK);
-  assert_int_equal(st.resumed, 0);
+  run_grid(&f, 1, sp, 0, l, a, &st, PH_ERR_FORMAT);
+  assert_true(ph_path_exists(sp));
+  unlink(sp);
   ph_objective_destroy(f.o);
 }
 
