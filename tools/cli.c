@@ -31,7 +31,8 @@ int ph_cli_fail(const char *cmd, ph_status s, const ph_error *err) {
   if (voice == 1) fprintf(stderr, "pothole %s: %s\n", cmd, line);
   if (voice == 2)
     fprintf(stderr, "pothole %s: rank %d: %s\n", cmd, ph_dist_rank(), line);
-  return ph_status_exit_code(s);
+  /* every rank of a job exits with the failing rank's code */
+  return ph_status_exit_code(s == PH_ERR_PEER ? ph_dist_job_status() : s);
 }
 
 /* Print s with every non-printable byte escaped as \xNN, so that one error

@@ -3,7 +3,9 @@
  * reference, of the Hessian, the Gauss-Newton matrix, the preconditioned
  * Hessian P^{1/2} H P^{1/2} or one block's Hessian, at a checkpoint. The
  * loss is the mean over the first N examples, as in `pothole eval`.
- * Numerics: src/linalg (docs/spectra.md). */
+ * Numerics: src/linalg (docs/spectra.md). In an MPI job (mpirun -np R) the
+ * SLQ and Hutchinson probes are split over the ranks (docs/distributed.md);
+ * rank 0 writes every file. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +15,7 @@
 #include "commands.h"
 #include "core/afile.h"
 #include "core/csv.h"
+#include "core/dist.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "linalg/lanczos.h"
@@ -100,7 +103,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
       goto fail;
     }
   }
-  /* ---- outputs ---- */
+  /* ---- outputs: rank 0 of an MPI job writes them all ---- */
+  if (ph_dist_rank() != 0) goto done;
   if ((st = ph_mkdir_p(out, &err))) goto fail;
   char path[4096];
   j = cJSON_CreateObject();

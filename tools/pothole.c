@@ -80,7 +80,8 @@ static int run_command(const ph_cmd *c, int argc, char **argv) {
    * part still ends the job as a failure (no-op after a failed one). */
   if (ph_dist_size() > 1) {
     ph_status mine = rc == 0 ? PH_OK : rc == 2 ? PH_ERR_ARG : PH_ERR_IO;
-    if (ph_dist_agree(mine, 0, NULL, NULL) != PH_OK && rc == 0) rc = 1;
+    if (ph_dist_agree(mine, 0, NULL, NULL) != PH_OK && rc == 0)
+      rc = ph_status_exit_code(ph_dist_job_status());
   }
   ph_dist_finalize();
   return rc;

@@ -27,7 +27,8 @@ static int g_rank = 0, g_size = 1;
 static int g_mpi = 0;    /* MPI_Init done by us */
 static int g_sticky = 0; /* an agreement has seen a failure */
 static int g_sticky_nfailed = 0;
-static double g_comm = 0; /* seconds in MPI calls */
+static ph_status g_job_status = PH_OK; /* the lowest failing rank's */
+static double g_comm = 0;              /* seconds in MPI calls */
 
 int ph_dist_built(void) {
   return PH_HAVE_MPI;
@@ -156,7 +157,7 @@ ph_status ph_dist_agree(ph_status mine, uint64_t key, int *n_failed,
   if (g_sticky) {
     nf = g_sticky_nfailed;
   } else {
-    uint64_t in[2] = {mine != PH_OK, key};
+    uint64_t in[2] = {(uint64_t)mine, key};
     uint64_t *all = malloc((size_t)g_size * sizeof in);
     if (!all) ph_dist_abort(1); /* cannot take part: end the job */
     MPI_Request rq;
@@ -166,13 +167,18 @@ ph_status ph_dist_agree(ph_status mine, uint64_t key, int *n_failed,
     g_comm += ph_dist_cpu_now() - t;
     wait_req(&rq, NULL);
     for (int r = 0; r < g_size; r++) {
-      nf += all[2 * r] != 0;
+      if (all[2 * r] != PH_OK && all[2 * r] != PH_ERR_PEER &&
+          g_job_status == PH_OK)
+        g_job_status = (ph_status)all[2 * r];
+      nf += all[2 * r] != PH_OK;
       if (differs < 0 && all[2 * r + 1] != all[1]) differs = r;
     }
+    if (nf > 0 && g_job_status == PH_OK) g_job_status = PH_ERR_PEER;
     free(all);
     if (nf == 0 && differs >= 0) {
       g_sticky = 1;
       g_sticky_nfailed = g_size; /* every rank fails the same way */
+      g_job_status = PH_ERR_ARG;
       if (n_failed) *n_failed = g_size;
       return ph_error_set(err, PH_ERR_ARG,
                           "the %d processes disagree on their inputs (rank %d "
@@ -197,6 +203,10 @@ ph_status ph_dist_agree(ph_status mine, uint64_t key, int *n_failed,
   if (n_failed) *n_failed = mine != PH_OK;
   return mine;
 #endif
+}
+
+ph_status ph_dist_job_status(void) {
+  return g_job_status;
 }
 
 int ph_dist_failure_voice(ph_status mine) {

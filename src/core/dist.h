@@ -53,6 +53,10 @@ int ph_dist_owner(size_t k);
 ph_status ph_dist_agree(ph_status mine, uint64_t key, int *n_failed,
                         ph_error *err);
 
+/* After a failed agreement: the status of the lowest rank that failed
+ * (PH_OK before), so that every rank can end with the same exit code. */
+ph_status ph_dist_job_status(void);
+
 /* What the failure path of a tool should print after the agreement:
  * 0 nothing (another rank reports), 1 the message, 2 the message prefixed
  * with this rank. Collective (runs ph_dist_agree unless one already failed).

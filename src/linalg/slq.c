@@ -7,7 +7,10 @@
  * Krishnan & Xiao, ICML 2019; Yao et al., PyHessian (2020); Hutchinson
  * (1990). Each SLQ probe runs plain Lanczos (no restarts) with full
  * reorthogonalisation, so the quadrature weights are not polluted by ghost
- * copies of converged eigenvalues. Not done: Hutch++, MPI over probes.
+ * copies of converged eigenvalues. In an MPI job (core/dist.h) probe i
+ * runs on rank i mod R; its nodes, weights and zᵀAz are merged bit for bit
+ * and everything after is computed from them in probe order on every rank,
+ * so the density and the trace do not depend on R. Not done: Hutch++.
  */
 #include "linalg/slq.h"
 
@@ -19,6 +22,7 @@
 
 #include "core/stats.h"
 #include "core/alloc.h"
+#include "core/dist.h"
 #include "core/progress.h"
 #include "core/vec.h"
 #include "linalg/lanczos.h"
@@ -125,9 +129,13 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   if (!(cfg->sigma2_scale > 0))
     return ph_error_set(err, PH_ERR_ARG, "slq: sigma2 scale %g must be > 0",
                         cfg->sigma2_scale);
+  if (ph_dist_size() > 1 && cfg->probes < (size_t)ph_dist_size())
+    return ph_error_set(err, PH_ERR_ARG,
+                        "%d processes for %zu SLQ probes: start at most %zu",
+                        ph_dist_size(), cfg->probes, cfg->probes);
   double t0 = ph_now();
   size_t n = a->n, m = cfg->steps < n ? cfg->steps : n, np = cfg->probes;
-  size_t p0 = a->n_applies;
+  size_t p0 = a->n_applies, products = SIZE_MAX; /* job total, once known */
   ph_status st = PH_OK;
   size_t vn;
   if (ph_mul_size(n, m + 1, &vn))
@@ -141,9 +149,10 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   double *z = ph_calloc(m * m, sizeof(double), "slq eigenvectors", err);
   res->nodes = ph_calloc(np * m, sizeof(double), "slq nodes", err);
   res->weights = ph_calloc(np * m, sizeof(double), "slq weights", err);
+  double *prods = ph_calloc(np, sizeof(double), "slq products", err);
   double *phi_i = NULL;
   if (!v || !alpha || !beta || !c || !c2 || !z || !res->nodes ||
-      !res->weights) {
+      !res->weights || !prods) {
     st = PH_ERR_NOMEM;
     goto done;
   }
@@ -151,12 +160,15 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   res->probes = np;
   res->steps = m;
   for (size_t p = 0; p < np; p++) {
+    if (ph_dist_owner(p) != ph_dist_rank()) continue;
     ph_rng r = ph_probe_rng(cfg->seed, PH_PROBE_SLQ, p, n);
     ph_rng_fill_rademacher(&r, v, n);
     ph_vec_scal(n, 1.0 / sqrt((double)n), v);
     size_t used;
+    size_t a0 = a->n_applies;
     st = slq_lanczos(a, m, v, alpha, beta, c, c2, &used, err);
-    if (st != PH_OK) goto done;
+    prods[p] = (double)(a->n_applies - a0);
+    if (st != PH_OK) break;
     double *th = res->nodes + p * m, *tau = res->weights + p * m;
     memcpy(th, alpha, used * sizeof(double));
     lapack_int info = LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', (lapack_int)used, th,
@@ -166,7 +178,7 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
                         "slq: dstev on probe %zu's T (%zu steps) failed (info "
                         "%d)",
                         p, used, (int)info);
-      goto done;
+      break;
     }
     for (size_t j = 0; j < used; j++) tau[j] = z[j * used] * z[j * used];
     for (size_t j = used; j < m; j++) { /* invariant subspace: no more nodes */
@@ -174,6 +186,20 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
       tau[j] = 0;
     }
   }
+  /* Every rank gets here, failed or not; then all hold every probe. */
+  if (ph_dist_size() > 1) {
+    if ((st = ph_dist_agree(st, 0, NULL, err)) ||
+        (st = ph_dist_allgather_indexed(res->nodes, np, m * sizeof(double),
+                                        err)) ||
+        (st = ph_dist_allgather_indexed(res->weights, np, m * sizeof(double),
+                                        err)) ||
+        (st = ph_dist_allgather_indexed(prods, np, sizeof(double), err)))
+      goto done;
+  } else if (st != PH_OK) {
+    goto done;
+  }
+  products = 0;
+  for (size_t p = 0; p < np; p++) products += (size_t)prods[p];
 
   double lmin = INFINITY, lmax = -INFINITY, m1 = 0, m2 = 0, neg = 0;
   for (size_t i = 0; i < np * m; i++) {
@@ -246,7 +272,7 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
       negs += res->weights[i] * 0.5 * erfc(res->nodes[i] / sigma / M_SQRT2);
   res->negative_mass_smoothed = negs / (double)np;
 done:
-  res->products = a->n_applies - p0;
+  res->products = products != SIZE_MAX ? products : a->n_applies - p0;
   res->seconds = ph_now() - t0;
   ph_free(v);
   ph_free(alpha);
@@ -255,6 +281,7 @@ done:
   ph_free(c2);
   ph_free(z);
   ph_free(phi_i);
+  ph_free(prods);
   if (st != PH_OK) ph_slq_result_free(res);
   return st;
 }
@@ -267,24 +294,33 @@ ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
   size_t n = a->n;
   double *z = ph_calloc(n, sizeof(double), "hutchinson probe", err);
   double *az = ph_calloc(n, sizeof(double), "hutchinson product", err);
+  if (ph_dist_size() > 1 && probes < (size_t)ph_dist_size())
+    return ph_error_set(err, PH_ERR_ARG,
+                        "%d processes for %zu Hutchinson probes: start at "
+                        "most %zu",
+                        ph_dist_size(), probes, probes);
   double *est = ph_calloc(probes, sizeof(double), "hutchinson samples", err);
   ph_status st = PH_OK;
-  if (!z || !az || !est) {
-    st = PH_ERR_NOMEM;
-    goto done;
-  }
-  for (size_t p = 0; p < probes; p++) {
+  if (!z || !az || !est) st = PH_ERR_NOMEM;
+  for (size_t p = 0; p < probes && st == PH_OK; p++) {
+    if (ph_dist_owner(p) != ph_dist_rank()) continue;
     ph_rng r = ph_probe_rng(seed, PH_PROBE_HUTCH, p, n);
     ph_rng_fill_rademacher(&r, z, n);
     st = ph_linop_apply(a, z, az, err);
-    if (st != PH_OK) goto done;
+    if (st != PH_OK) break;
     est[p] = ph_vec_dot(n, z, az);
-    if (!isfinite(est[p])) {
+    if (!isfinite(est[p]))
       st = ph_error_set(err, PH_ERR_NUMERIC,
                         "hutchinson: probe %zu gave a non-finite zᵀAz", p);
-      goto done;
-    }
   }
+  /* Every rank gets here, failed or not; the samples are then merged bit
+   * for bit and summarised in probe order everywhere. */
+  if (ph_dist_size() > 1) {
+    st = ph_dist_agree(st, 0, NULL, err);
+    if (st == PH_OK)
+      st = ph_dist_allgather_indexed(est, probes, sizeof(double), err);
+  }
+  if (st != PH_OK) goto done;
   ph_stats_summary sm = ph_stats_summarise(est, 1, probes, PH_STATS_LEVEL);
   res->mean = sm.mean;
   res->stderr_ = sm.se;

@@ -21,6 +21,11 @@
  * Hutchinson: tr(A) ≈ mean_i z_iᵀ A z_i with Rademacher z_i from
  * ph_probe_rng(seed, PH_PROBE_HUTCH, i, n); stderr = sample std / √n_v.
  *
+ * In an MPI job of R ranks (core/dist.h), probe i runs on rank i mod R and
+ * every rank returns the same result, bit for bit the single-process one;
+ * R must not exceed the probe count (PH_ERR_ARG). Dense and everything else
+ * here run on one process.
+ *
  * Dense: column i of A is A e_i (n products); the matrix is symmetrised,
  * (A + Aᵀ)/2, and its full spectrum taken with LAPACKE_dsyevd.
  */
