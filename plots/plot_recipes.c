@@ -24,6 +24,7 @@ static const char *const k_kind_names[PH_PLOT_N_KINDS] = {
     [PH_PLOT_KIND_CURVES] = "curves",
     [PH_PLOT_KIND_ESCAPE] = "escape",
     [PH_PLOT_KIND_AMPLIFICATION] = "amplification",
+    [PH_PLOT_KIND_REGIME] = "regime",
 };
 
 const char *ph_plot_kind_name(ph_plot_kind k) {
@@ -34,10 +35,11 @@ ph_status ph_plot_kind_from_name(const char *name, ph_plot_kind *k,
                                  ph_error *err) {
   for (int i = 0; i < PH_PLOT_N_KINDS; i++)
     if (!strcmp(name, k_kind_names[i])) return *k = (ph_plot_kind)i, PH_OK;
-  return ph_error_set(err, PH_ERR_ARG,
-                      "unknown figure kind '%s' (surface, contour, surface3d, "
-                      "slice1d, spectrum, curves, escape, amplification)",
-                      name);
+  return ph_error_set(
+      err, PH_ERR_ARG,
+      "unknown figure kind '%s' (surface, contour, surface3d, "
+      "slice1d, spectrum, curves, escape, amplification, regime)",
+      name);
 }
 
 void ph_plot_recipe_opts_default(ph_plot_recipe_opts *o) {

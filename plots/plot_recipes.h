@@ -46,6 +46,7 @@ typedef enum ph_plot_kind {
   PH_PLOT_KIND_CURVES,
   PH_PLOT_KIND_ESCAPE,
   PH_PLOT_KIND_AMPLIFICATION,
+  PH_PLOT_KIND_REGIME, /* toy regime map: heatmaps + difference map */
   PH_PLOT_N_KINDS
 } ph_plot_kind;
 

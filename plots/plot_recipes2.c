@@ -515,7 +515,8 @@ ph_status ph_plot_recipe(ph_plot_kind kind, const char *const *inputs,
                         ph_plot_kind_name(kind));
   int single = kind == PH_PLOT_KIND_SURFACE || kind == PH_PLOT_KIND_CONTOUR ||
                kind == PH_PLOT_KIND_SURFACE3D || kind == PH_PLOT_KIND_ESCAPE ||
-               kind == PH_PLOT_KIND_AMPLIFICATION;
+               kind == PH_PLOT_KIND_AMPLIFICATION ||
+               kind == PH_PLOT_KIND_REGIME;
   if (single && n_inputs > 1)
     return ph_error_set(err, PH_ERR_ARG, "%s takes one input, got %zu",
                         ph_plot_kind_name(kind), n_inputs);
@@ -536,6 +537,8 @@ ph_status ph_plot_recipe(ph_plot_kind kind, const char *const *inputs,
   case PH_PLOT_KIND_ESCAPE: return recipe_escape(inputs[0], o, out, err);
   case PH_PLOT_KIND_AMPLIFICATION:
     return recipe_amplification(inputs[0], o, out, err);
+  case PH_PLOT_KIND_REGIME:
+    return ph_plot__recipe_regime(inputs[0], o, out, err);
   default: return ph_error_set(err, PH_ERR_ARG, "unknown figure kind");
   }
 }

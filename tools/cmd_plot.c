@@ -33,6 +33,10 @@ static const char *const KIND_ABOUT[PH_PLOT_N_KINDS] = {
                             "DIR/escape.csv).",
     [PH_PLOT_KIND_AMPLIFICATION] = "DIR|CSV: measured vs predicted "
                                    "amplification, y = x line.",
+    [PH_PLOT_KIND_REGIME] = "DIR: regime map of `pothole toy --map` (map.csv): "
+                            "escape rate per optimiser, llqr-sam minus the "
+                            "best control (dots: intervals do not overlap), "
+                            "contour eta/eta* = 1.",
 };
 
 /* Which kinds an option applies to (bit k = kind k). */

@@ -182,6 +182,7 @@ typedef struct plan {
   size_t n, T, m; /* dimension, steps, sample size (0: deterministic) */
   ph_optim_config oc[PH_ESCAPE_MAX_OPT];
   int has_precond[PH_ESCAPE_MAX_OPT];
+  int cycle_ok[PH_ESCAPE_MAX_OPT]; /* the step is a pure function of θ */
   double *pdiag; /* (n) P handed to every LLQR-type optimiser */
   ph_escape_result *res;
   double div2, R2, rb2;
@@ -324,7 +325,7 @@ static ph_status pit_direction(ph_objective *obj, const double *ref,
 typedef struct worker {
   plan *p;
   ph_objective *obj;
-  double *theta, *pd;
+  double *theta, *pd, *h1, *h2;
   size_t *idx, *ridx;
 } worker;
 
@@ -348,6 +349,17 @@ static double dist2(size_t n, const double *a, const double *b) {
   double d = 0;
   for (size_t i = 0; i < n; i++) d += (a[i] - b[i]) * (a[i] - b[i]);
   return d;
+}
+
+/* Equal to rounding: max |a − b| ≤ 1e-13 (1 + max |a|), a few hundred ulps;
+ * the iterations that get there contract, so they stay within it. */
+static int same_point(size_t n, const double *a, const double *b) {
+  double d = 0, m = 0;
+  for (size_t i = 0; i < n; i++) {
+    d = fmax(d, fabs(a[i] - b[i]));
+    m = fmax(m, fabs(a[i]));
+  }
+  return d <= 1e-13 * (1 + m);
 }
 
 /* Run r of optimiser k. */
@@ -389,7 +401,14 @@ static ph_status run_one(worker *w, size_t k, size_t r, ph_error *err) {
   if (tr) ph_vec_copy(n, theta, tr);
   if (pl) ph_vec_copy(n, w->pd, pl);
   int decided = 0;
-  size_t t_end = T;
+  /* A deterministic map (no sample, fixed P, no momentum or other state)
+   * that returns to the point of one or two steps before, to rounding,
+   * sits on an attracting fixed point or 2-cycle and stays there: the rest
+   * of the run is known without running it (kept runs still run the whole
+   * way, for their trajectories; test_cycle_exit checks both agree). */
+  int cycles = p->cycle_ok[k] && !tr;
+  double *h1 = w->h1, *h2 = w->h2;
+  if (cycles) ph_vec_copy(n, theta, h1);
   for (size_t t = 1; st == PH_OK && t <= T; t++) {
     ph_batch b;
     draw_batch(&bsrc, &b);
@@ -409,7 +428,6 @@ static ph_status run_one(worker *w, size_t k, size_t r, ph_error *err) {
         for (size_t u = t; u <= T; u++)
           for (size_t i = 0; i < n; i++) tr[u * n + i] = NAN;
       decided = 1;
-      t_end = t;
       break;
     }
     if (info.refreshed && p->has_precond[k]) {
@@ -423,11 +441,23 @@ static ph_status run_one(worker *w, size_t k, size_t r, ph_error *err) {
         dist2(n, theta, res->basin) <= p->rb2) {
       rec->outcome = PH_OUT_ESCAPED, rec->step = (long)t;
       decided = 1;
-      t_end = t;
       if (!tr) break; /* escape is absorbing; kept runs go on for plots */
     }
+    if (cycles && t >= 2) {
+      int per1 = same_point(n, theta, h1);
+      int per2 = !per1 && same_point(n, theta, h2);
+      if (per1 || per2) {
+        /* θ_T is θ_t (period 1, or T − t even) or θ_{t−1} */
+        if (per2 && (T - t) % 2 == 1) ph_vec_copy(n, h1, theta);
+        break;
+      }
+    }
+    if (cycles) {
+      double *tmp = h2;
+      h2 = h1, h1 = tmp;
+      ph_vec_copy(n, theta, h1);
+    }
   }
-  (void)t_end;
   ph_optim_free(o);
   if (st != PH_OK) return st;
   if (!decided) {
@@ -521,6 +551,8 @@ static void worker_free(worker *w) {
   ph_objective_destroy(w->obj);
   ph_free(w->theta);
   ph_free(w->pd);
+  ph_free(w->h1);
+  ph_free(w->h2);
   ph_free(w->idx);
   ph_free(w->ridx);
 }
@@ -532,9 +564,11 @@ static ph_status worker_init(worker *w, plan *p, ph_error *err) {
   if (!w->obj) return err && err->code ? err->code : PH_ERR_ARG;
   w->theta = ph_malloc(p->n, sizeof(double), "iterate", err);
   w->pd = ph_malloc(p->n, sizeof(double), "preconditioner", err);
+  w->h1 = ph_malloc(p->n, sizeof(double), "history", err);
+  w->h2 = ph_malloc(p->n, sizeof(double), "history", err);
   w->idx = ph_calloc(p->cfg->batch + 1, sizeof(size_t), "batch", err);
   w->ridx = ph_calloc(p->cfg->refresh_batch + 1, sizeof(size_t), "batch", err);
-  if (!w->theta || !w->pd || !w->idx || !w->ridx) {
+  if (!w->theta || !w->pd || !w->h1 || !w->h2 || !w->idx || !w->ridx) {
     worker_free(w);
     return PH_ERR_NOMEM;
   }
@@ -601,6 +635,13 @@ static ph_status run_cell(const ph_escape_config *cfg, uint64_t cell,
     row->rho = p.oc[k].rho;
     p.has_precond[k] = strcmp(p.oc[k].name, "llqr") == 0 ||
                        strcmp(p.oc[k].name, "llqr-sam") == 0;
+    {
+      const char *b = p.oc[k].name;
+      p.cycle_ok[k] = p.m == 0 && cfg->momentum == 0 &&
+                      (!p.has_precond[k] || cfg->refresh_every == 0) &&
+                      (!strcmp(b, "sgd") || !strcmp(b, "sam") ||
+                       !strcmp(b, "llqr") || !strcmp(b, "llqr-sam"));
+    }
     row->recs = ph_calloc(cfg->seeds, sizeof(ph_escape_rec), "runs", err);
     size_t tlen = res->n_traj * (p.T + 1) * n;
     row->traj = ph_calloc(tlen ? tlen : 1, sizeof(double), "trajectories", err);

@@ -90,6 +90,11 @@ expect 0 "$P" toy $M --resume --threads 2 --out "$T/m2"
 cmp -s "$T/m1/map.csv" "$T/m2/map.csv" || fail "resumed map differs"
 [ ! -e "$T/m2/map.journal" ] || fail "journal left after a complete map"
 [ "$(wc -l <"$T/m1/map.csv")" = 13 ] || fail "map.csv: 6 cells x 2 optimisers"
+# the regime figure: a PNG of the map; a directory without a map fails
+expect 0 "$P" plot regime "$T/m1" --out "$T/m1.png"
+[ "$(head -c 4 "$T/m1.png" | od -An -c | tr -d ' ')" = "211PNG" ] || fail "regime: not a PNG"
+expect 1 "$P" plot regime "$T/a" --out "$T/none.png"
+[ ! -e "$T/none.png" ] || fail "a failed regime plot left a file"
 
 # sweep
 expect 0 "$P" toy --landscape potholeNd:n=6 --sweep width --values 0.1,0.2 --seeds 8 --out "$T/w"

@@ -244,6 +244,35 @@ static void test_threads_and_cells(void **state) {
   assert_int_equal(ph_map_validate(&c, &m, &err), PH_ERR_ARG);
 }
 
+/* The early exit on a fixed point or 2-cycle (deterministic fixed-P runs
+ * without kept trajectories) gives the outcomes and final points of runs
+ * that go the whole way (kept runs never exit early): same outcome, final
+ * distance equal to the cycle tolerance (1e-13 relative, scaled by the
+ * contraction: 1e-10 absolute is ample at |θ| ≈ 2.5). */
+static void test_cycle_exit(void **state) {
+  (void)state;
+  ph_error err = {0};
+  ph_escape_config c = sel_cfg();
+  c.seeds = 10;
+  c.steps = 600;
+  ph_escape_result full, fast;
+  c.n_traj = 10;
+  assert_int_equal(ph_escape_run(&c, &full, &err), PH_OK);
+  c.n_traj = 0;
+  assert_int_equal(ph_escape_run(&c, &fast, &err), PH_OK);
+  for (size_t k = 0; k < full.n_rows; k++)
+    for (size_t s = 0; s < 10; s++) {
+      const ph_escape_rec *a = &full.rows[k].recs[s],
+                          *b = &fast.rows[k].recs[s];
+      assert_int_equal(a->outcome, b->outcome);
+      assert_int_equal(a->step, b->step);
+      if (isfinite(a->final_dist))
+        assert_true(fabs(a->final_dist - b->final_dist) < 1e-10);
+    }
+  ph_escape_result_free(&full);
+  ph_escape_result_free(&fast);
+}
+
 static char *slurp(const char *path) {
   unsigned char *d = NULL;
   size_t len;
@@ -325,6 +354,7 @@ int main(void) {
       cmocka_unit_test(test_outcomes),
       cmocka_unit_test(test_refresh),
       cmocka_unit_test(test_threads_and_cells),
+      cmocka_unit_test(test_cycle_exit),
       cmocka_unit_test(test_map_resume),
       cmocka_unit_test(test_sweep),
   };
