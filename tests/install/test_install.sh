@@ -95,8 +95,8 @@ case "${PH_SANITIZE:-none}" in none | "") ;; *) san=("-fsanitize=$PH_SANITIZE") 
 # shellcheck disable=SC2046
 "$cc" "${san[@]}" -Wall -Wextra -Werror "$tmp/top3.c" -o "$tmp/top3" \
   $(pkg-config --cflags --libs pothole) -lm || fail "compile against the shared library"
-ldd "$tmp/top3" | grep -q "$libdir/libpothole.so" ||
-  LD_LIBRARY_PATH=$libdir ldd "$tmp/top3" | grep -q "$libdir/libpothole.so" ||
+ldd "$tmp/top3" | grep "$libdir/libpothole.so" >/dev/null ||
+  LD_LIBRARY_PATH=$libdir ldd "$tmp/top3" | grep "$libdir/libpothole.so" >/dev/null ||
   fail "top3 does not use the installed libpothole.so"
 LD_LIBRARY_PATH=$libdir "$tmp/top3" || fail "top3 (shared) failed"
 # static: libpothole.a, the private dependencies from pothole.pc
@@ -104,6 +104,6 @@ LD_LIBRARY_PATH=$libdir "$tmp/top3" || fail "top3 (shared) failed"
 "$cc" "${san[@]}" -Wall -Wextra -Werror "$tmp/top3.c" -o "$tmp/top3s" \
   $(pkg-config --cflags pothole) "$libdir/libpothole.a" \
   $(pkg-config --static --libs pothole | sed 's/-lpothole//') || fail "compile against the static library"
-ldd "$tmp/top3s" | grep -q libpothole && fail "static top3 links libpothole.so"
+ldd "$tmp/top3s" | grep libpothole >/dev/null && fail "static top3 links libpothole.so"
 "$tmp/top3s" || fail "top3 (static) failed"
 echo "ok"
