@@ -24,6 +24,18 @@ static int is_control(const char *name) {
   return 0;
 }
 
+/* Axis names of map.csv as a figure labels them. */
+static const char *axis_label(const char *name) {
+  static const char *const m[][2] = {
+      {"eta", "η"},           {"eta_rel", "η / η*"},
+      {"rho", "ρ"},           {"rho_rel", "ρ / pit width"},
+      {"depth", "pit depth"}, {"pi", "π"},
+      {"beta", "EMA β"},      {"K", "refresh period K"}};
+  for (size_t i = 0; i < sizeof m / sizeof m[0]; i++)
+    if (!strcmp(name, m[i][0])) return m[i][1];
+  return name;
+}
+
 ph_status ph_plot__recipe_regime(const char *in, const ph_plot_recipe_opts *o,
                                  const char *out, ph_error *err) {
   ph_plot_table t;
@@ -120,8 +132,8 @@ ph_status ph_plot__recipe_regime(const char *in, const ph_plot_recipe_opts *o,
   st = ph_plot__fig_open(o, PH_PLOT_TWOCOLUMN_IN, 1.75 * rows, rows, cols, out,
                          &f, err);
   if (st != PH_OK) goto done;
-  const char *xl = ph_plot__or_default(o->xlabel, t.names[3]);
-  const char *yl = ph_plot__or_default(o->ylabel, t.names[4]);
+  const char *xl = ph_plot__or_default(o->xlabel, axis_label(t.names[3]));
+  const char *yl = ph_plot__or_default(o->ylabel, axis_label(t.names[4]));
   double dx = (x[nx - 1] - x[0]) / (double)(nx - 1),
          dy = (y[ny - 1] - y[0]) / (double)(ny - 1);
   double one = 1, black[3] = {0, 0, 0}, white[3] = {1, 1, 1};
@@ -130,16 +142,15 @@ ph_status ph_plot__recipe_regime(const char *in, const ph_plot_recipe_opts *o,
         ph_plot_fig_axes(f, (int)(p / (size_t)cols), (int)(p % (size_t)cols));
     int dpanel = p == n_opt;
     char title[96];
-    snprintf(title, sizeof title, "%s",
-             dpanel ? "llqr-sam − best ctrl" : names[p]);
+    snprintf(title, sizeof title, "%s", dpanel ? "difference" : names[p]);
     ph_plot_axes_xrange(a, x[0] - dx / 2, x[nx - 1] + dx / 2, 0);
     ph_plot_axes_yrange(a, y[0] - dy / 2, y[ny - 1] + dy / 2, 0);
     ph_plot_axes_labels(a, title, xl, p % (size_t)cols == 0 ? yl : "");
     ph_plot_norm nm = {dpanel ? -1 : 0, 1, 0};
     ph_plot_cmap cm = dpanel ? PH_PLOT_COOLWARM : o->cmap;
     if (p % (size_t)cols == (size_t)cols - 1 || p == panels - 1)
-      ph_plot_axes_colorbar(
-          a, cm, &nm, dpanel ? "difference in escape rate" : "escape rate");
+      ph_plot_axes_colorbar(a, cm, &nm,
+                            dpanel ? "llqr-sam − best control" : "escape rate");
     if ((st = ph_plot_axes_layout(a, err)) != PH_OK) goto done;
     const double *z = dpanel ? diff : rate + p * cells;
     st = ph_plot_heatmap(a, z, nx, ny, x, y, cm, &nm, err);

@@ -43,15 +43,17 @@ typedef struct demo_sizes {
   const char *toy_grid;
   int cnn; /* train the CNN on Fashion-MNIST if installed */
   int cnn_steps, cnn_train_n;
+  const char *map_grid; /* the selectivity map */
+  int map_seeds;
 } demo_sizes;
 
 static const demo_sizes SIZES[] = {
     [PROFILE_QUICK] = {"quick", 40, 400, 10, 300, 4, 200, 64, 256, 3, 3, 30,
-                       "15x15", "81x81", 0, 0, 0},
+                       "15x15", "81x81", 0, 0, 0, "4x4", 10},
     [PROFILE_DEFAULT] = {"default", 200, 2000, 40, 1000, 6, 1500, 64, 1024, 5,
-                         8, 60, "31x31", "121x121", 1, 600, 5000},
+                         8, 60, "31x31", "121x121", 1, 600, 5000, "8x8", 40},
     [PROFILE_FULL] = {"full", 500, 5000, 100, 3000, 8, 6000, 128, 1797, 10, 20,
-                      100, "51x51", "201x201", 1, 3000, 20000},
+                      100, "51x51", "201x201", 1, 3000, 20000, "12x12", 100},
 };
 
 static int have_fashion_mnist(void) {
@@ -124,13 +126,27 @@ int ph_cmd_demo(int argc, char **argv) {
               "--steps", NUM(1, z->toy_steps), "--start", "pit",
               "--precond-from", "fit", "--refresh", "0", "--seed", seed,
               "--out", P("%s/toy/pothole2d", out), NULL);
-  ph_demo_add(&d, "potholes lab: escape from a pit", "toy-pothole2d-live",
-              P("%s/toy/pothole2d-live/escape.csv", out),
-              prof == PROFILE_QUICK ? 2 : 8, "toy", "--landscape", lab, "--opt",
-              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(0, z->toy_seeds),
-              "--steps", NUM(1, z->toy_steps), "--start", "pit",
-              "--precond-from", "fit", "--refresh", "50", "--seed", seed,
-              "--out", P("%s/toy/pothole2d-live", out), NULL);
+  /*    The selectivity experiment (docs/potholes.md §4.2, §5): a pothole
+   *    along x and a control feature along y of the same local curvature
+   *    that P has learned; four optimisers and three controls at the
+   *    rule's cell (eta/eta* = 0.8, rho = pit width), then the regime map
+   *    over eta/eta* x rho/width. */
+  const char *sel = "pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5";
+  const char *all7 =
+      "sgd,sam,llqr,llqr-sam,sam-matched,llqr-sam-euclid,llqr-sam-ponly";
+  ph_demo_add(&d, "potholes lab: selectivity", "toy-selective",
+              P("%s/toy/selective/escape.csv", out),
+              prof == PROFILE_QUICK ? 2 : 5, "toy", "--landscape", sel, "--opt",
+              all7, "--seeds", NUM(0, z->toy_seeds), "--steps",
+              NUM(1, z->toy_steps), "--lr", "0.00647", "--rho", "0.1", "--seed",
+              seed, "--out", P("%s/toy/selective", out), NULL);
+  ph_demo_add(&d, "potholes lab: selectivity", "toy-selective-map",
+              P("%s/toy/selective-map/map.csv", out),
+              prof == PROFILE_QUICK ? 5 : 60, "toy", "--landscape", sel,
+              "--opt", all7, "--map", "eta_rel,rho_rel", "--x", "0.25:5", "--y",
+              "0:3", "--grid", z->map_grid, "--seeds", NUM(6, z->map_seeds),
+              "--steps", NUM(7, z->toy_steps), "--threads", "0", "--resume",
+              "--seed", seed, "--out", P("%s/toy/selective-map", out), NULL);
   ph_demo_add(&d, "potholes lab: escape from a pit", "slice-pothole2d",
               P("%s/toy/slice/surface_loss.npy", out), 2, "slice",
               "--landscape", lab, "--dirs", "axes", "--grid", z->toy_grid,
@@ -219,6 +235,11 @@ int ph_cmd_demo(int argc, char **argv) {
         P("%s/toy/slice", out), "--traj", P("%s/toy/pothole2d", out), "--title",
         "pothole2d: escape trajectories", "--xlabel", "x", "--ylabel", "y",
         "--out", P("%s/figures/escape_landscape.%s", out, fx), NULL);
+    ph_demo_add(&d, "figures", P("fig-regime-%s", fx),
+                P("%s/figures/regime.%s", out, fx), 1, "plot", "regime",
+                P("%s/toy/selective-map", out), "--xlabel", "η / η*",
+                "--ylabel", "ρ / pit width", "--out",
+                P("%s/figures/regime.%s", out, fx), NULL);
     ph_demo_add(&d, "figures", P("fig-escape-rates-%s", fx),
                 P("%s/figures/escape_rates.%s", out, fx), 1, "plot", "escape",
                 P("%s/toy/pothole2d", out), "--title", "escape from the pit",

@@ -225,11 +225,16 @@ int ph_cmd_sharpness(int argc, char **argv) {
   printf("lambda_max %.10g\n", res.lambda_max);
   if (P) {
     printf("precond_lambda_max %.10g\n", res.precond_lambda_max);
-    for (size_t j = 0; j < res.k; j++)
-      printf("direction %zu: mu %.6g kappa_loc %.6g kappa_avg %.6g pi %.6g "
-             "amplification %.6g predicted %.6g\n",
-             j, res.dirs[j].mu, res.dirs[j].kappa_loc, res.dirs[j].kappa_avg,
-             res.dirs[j].pi, res.sig[j].amplification, res.sig[j].predicted);
+    for (size_t j = 0; j < res.k; j++) {
+      printf("direction %zu: mu %.6g kappa_loc %.6g kappa_avg %.6g pi %.6g ", j,
+             res.dirs[j].mu, res.dirs[j].kappa_loc, res.dirs[j].kappa_avg,
+             res.dirs[j].pi);
+      if (res.sig[j].undefined)
+        printf("amplification undefined (%s)\n", res.sig[j].undefined);
+      else
+        printf("amplification %.6g predicted %.6g\n", res.sig[j].amplification,
+               res.sig[j].predicted);
+    }
   }
   printf("sam_sharpness euclidean %.6g ellipsoid %.6g\n", res.sam_euclidean,
          res.sam_ellipsoid);

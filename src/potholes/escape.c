@@ -308,7 +308,8 @@ static ph_status pit_direction(ph_objective *obj, const double *ref,
     /* the pit's width along v (pothole2d has one per axis; a pit wide in
      * y must not widen the criterion along the sharp x) */
     const ph_toy_spec *sp = ph_toy_get_spec(obj);
-    if (sp->kind == PH_TOY_POTHOLE2D && n == 2) {
+    if (sp->kind == PH_TOY_POTHOLE2D && n == 2 &&
+        ph_toy_spec_get(sp, "d") > 0) {
       double sx = ph_toy_spec_get(sp, "sx"), sy = ph_toy_spec_get(sp, "sy");
       *width = sqrt(v[0] * v[0] * sx * sx + v[1] * v[1] * sy * sy);
     }

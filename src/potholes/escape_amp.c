@@ -79,7 +79,7 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
       ph_escape_sig sg;
       st = ph_escape_signal(obj, theta, NULL, &P, rho, v, &sg, err);
       if (st != PH_OK) break;
-      if (!isfinite(sg.amplification)) continue;
+      if (sg.undefined) continue; /* g = 0 or no SAM signal along v */
       amp[cnt++] = sg.amplification;
       pi_s += d.pi;
       pr_s += sg.predicted;

@@ -330,10 +330,18 @@ ph_status ph_escape_signal(ph_objective *o, const double *theta,
   ph_status st = ph_objective_loss_grad(o, theta, b, &l, g, err);
   if (st == PH_OK) st = P->apply(P->ctx, n, g, pg, err);
   double gn = ph_vec_nrm2(n, g), pgn = ph_vec_nrm2(n, pg);
-  if (st == PH_OK && !(gn > 0 && pgn > 0))
-    st = ph_error_set(err, PH_ERR_NUMERIC,
-                      "escape signal: the gradient is "
-                      "zero at θ, SAM's perturbation is undefined");
+  if (st == PH_OK && !(gn > 0 && pgn > 0)) {
+    /* at a stationary point ε = ρg/‖g‖ has no direction: nothing here is
+     * defined (a status, not an error: the rest of the suite is) */
+    out->s_sam = out->s_llqr = out->amplification = out->drift_ratio = NAN;
+    out->predicted = out->predicted_sq = out->p_v = NAN;
+    out->grad_norm = gn;
+    out->pgrad_norm = pgn;
+    out->undefined = "the gradient is zero at this point, so SAM's "
+                     "perturbation has no direction";
+    ph_free(buf);
+    return PH_OK;
+  }
   /* SAM */
   if (st == PH_OK) {
     for (size_t i = 0; i < n; i++) x[i] = theta[i] + rho * g[i] / gn;
@@ -359,6 +367,9 @@ ph_status ph_escape_signal(ph_objective *o, const double *theta,
     out->pgrad_norm = pgn;
     out->predicted = out->p_v * gn / pgn;
     out->predicted_sq = out->predicted * out->predicted;
+    if (!(out->s_sam != 0) || !isfinite(out->amplification))
+      out->undefined = "SAM's correction along this direction is zero, so "
+                       "the ratio A = s_llqr_sam / s_sam is undefined";
   }
   ph_free(buf);
   return st;
@@ -420,14 +431,6 @@ ph_status ph_sharpness_run(ph_objective *o, const double *theta,
     for (size_t j = 0; st == PH_OK && j < k; j++) {
       st = ph_escape_signal(o, theta, b, P, cfg->rho, res->dir_vectors + j * n,
                             &res->sig[j], err);
-      if (st == PH_ERR_NUMERIC && res->grad_norm == 0) {
-        /* at an exact stationary point the signal is undefined: NaN */
-        ph_error_clear(err);
-        st = PH_OK;
-        res->sig[j].amplification = res->sig[j].predicted = NAN;
-        res->sig[j].drift_ratio = res->sig[j].predicted_sq = NAN;
-        res->sig[j].s_sam = res->sig[j].s_llqr = res->sig[j].p_v = NAN;
-      }
     }
     if (st == PH_OK)
       st = ph_sharp_sam(o, theta, b, P, cfg->rho, cfg->sam_steps, cfg->seed,
@@ -471,7 +474,12 @@ ph_status ph_sharpness_to_json(const ph_sharpness_result *r,
       ph_json_add_number(d, "kappa_loc", pd->kappa_loc);
       ph_json_add_number(d, "kappa_avg", pd->kappa_avg);
       ph_json_add_number(d, "pi", pd->pi);
-      ph_json_add_number(d, "amplification", s->amplification);
+      if (s->undefined) {
+        cJSON_AddNullToObject(d, "amplification");
+        cJSON_AddStringToObject(d, "undefined", s->undefined);
+      } else {
+        ph_json_add_number(d, "amplification", s->amplification);
+      }
       ph_json_add_number(d, "predicted", s->predicted);
       ph_json_add_number(d, "predicted_squared", s->predicted_sq);
       ph_json_add_number(d, "drift_ratio", s->drift_ratio);

@@ -108,6 +108,10 @@ typedef struct ph_escape_sig {
   double drift_ratio;   /* measured correction-to-drift ratio r(v) */
   double predicted_sq;  /* (p_v ‖g‖/‖Pg‖)², first order of A for s */
   double grad_norm, pgrad_norm, p_v;
+  /* NULL when every quantity is defined; otherwise why the signals and the
+   * amplification are undefined at θ (their fields are then NaN and must be
+   * reported as undefined, never printed as numbers) */
+  const char *undefined;
 } ph_escape_sig;
 
 /* Escape signals along unit v at θ (see the header comment). */

@@ -8,7 +8,7 @@ PH=$1; OUT=$2; TH=${3:-2}
 export OPENBLAS_NUM_THREADS=1
 rm -rf "$OUT"
 start=$(date +%s.%N)
-"$PH" toy --landscape pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5 \
+/usr/bin/time -f "cpu user %U s, sys %S s, wall %e s" "$PH" toy --landscape pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5 \
   --opt sgd,sam,llqr,llqr-sam,sam-matched,llqr-sam-euclid,llqr-sam-ponly \
   --seeds 200 --steps 2000 --map eta_rel,rho_rel --x 0.25:2 --y 0:2 \
   --grid 20x20 --threads "$TH" --out "$OUT"

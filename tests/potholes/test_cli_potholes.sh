@@ -112,6 +112,11 @@ expect 2 "$P" sharpness --landscape quadratic --rho -1 --out "$T/x"
 expect 1 "$P" sharpness --landscape quadratic --precond "$T/none.npy" --out "$T/z"
 [ ! -e "$T/z/sharpness.json" ] || fail "a failed sharpness left sharpness.json"
 expect 1 "$P" sharpness --landscape rastrigin --precond basin --out "$T/z"
+# at the pit's minimum g = 0: the amplification is undefined, said so, no NaN
+expect 0 "$P" sharpness --landscape pothole2d:a=0.2,b=0.2,cx=2.5 --at pit --precond basin --out "$T/u"
+grep -qi "nan" "$T/stdout" && fail "sharpness printed a NaN"
+grep -q "amplification undefined (" "$T/stdout" || fail "sharpness: undefined amplification not reported"
+grep -q '"undefined"' "$T/u/sharpness.json" || fail "sharpness.json lacks the reason"
 
 expect 0 "$P" sharpness --landscape quadratic:n=4,lmin=0.5,lmax=4 --at 1,1,1,1 --precond basin --k 2 --out "$T/q"
 [ -f "$T/q/sharpness.json" ] && [ -f "$T/q/directions.npy" ] || fail "sharpness outputs"
