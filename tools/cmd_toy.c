@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "core/afile.h"
+#include "core/dist.h"
 #include "core/json.h"
 #include "core/progress.h"
 #include "potholes/escape.h"
@@ -212,6 +213,11 @@ int ph_cmd_toy(int argc, char **argv) {
   if (!map && (x_seen || y_seen || grid_seen || resume || xlog || ylog))
     return ph_cli_usage(CMD, "--x, --y, --grid, --xlog, --ylog and --resume "
                              "need --map");
+  if (!map && ph_dist_size() > 1)
+    return ph_cli_usage(CMD,
+                        "only --map runs as several processes (%d here); "
+                        "start the others without mpirun",
+                        ph_dist_size());
   if (sweep)
     return run_sweep(&cfg, &tspec, sweeps[sweep], values_seen ? &values : NULL,
                      sweep_escape, out);

@@ -5,8 +5,12 @@
  * journal. The final map.csv is written atomically when every cell is in.
  * Per cell and optimiser: counts of each outcome (the plot derives rates
  * and Wilson intervals from them; map.csv carries the escape interval).
+ * In an MPI job (core/dist.h) the cells left are dealt round robin to the
+ * ranks; finished cells stream to rank 0, which alone keeps the journal and
+ * writes the files (the journal resumes with any rank count).
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 #include "core/afile.h"
 #include "core/alloc.h"
 #include "core/csv.h"
+#include "core/dist.h"
 #include "core/stats.h"
 #include "potholes/escape.h"
 #include "potholes/toys.h"
@@ -293,6 +298,45 @@ static ph_status write_map_csv(const ph_escape_config *base,
   return ph_csv_commit(&c, err);
 }
 
+/* One journal entry: a cell's line, its optimisers' lines, "done". */
+static void journal_cell(FILE *jf, size_t q, const ph_map_cell *r,
+                         size_t n_opt) {
+  fprintf(jf, "cell %zu %.17g %.17g %.17g %.17g %.17g %.17g\n", q, r->x, r->y,
+          r->lr, r->rho, r->lr_rel, r->pi_v);
+  for (size_t k = 0; k < n_opt; k++)
+    fprintf(jf, "opt %zu %zu %zu %zu %zu %.17g\n", k, r->count[k][0],
+            r->count[k][1], r->count[k][2], r->count[k][3], r->median[k]);
+  fprintf(jf, "done %zu\n", q);
+}
+
+/* A finished cell on its way to rank 0 of an MPI job. */
+typedef struct map_rec {
+  uint64_t cell;
+  ph_map_cell r;
+} map_rec;
+
+typedef struct map_sink {
+  FILE *jf;
+  size_t n_opt, cells;
+  ph_map_cell *res;
+  unsigned char *done;
+  int io_failed;
+} map_sink;
+
+/* Rank 0: cells computed elsewhere go into the results and the journal. */
+static void merge_cells(void *ctx, const void *records, size_t n) {
+  map_sink *s = ctx;
+  const map_rec *r = records;
+  for (size_t i = 0; i < n; i++) {
+    size_t q = (size_t)r[i].cell;
+    if (q >= s->cells || s->done[q]) continue;
+    s->res[q] = r[i].r;
+    s->done[q] = 1;
+    journal_cell(s->jf, q, &s->res[q], s->n_opt);
+  }
+  if (n && (fflush(s->jf) != 0 || fsync(fileno(s->jf)) != 0)) s->io_failed = 1;
+}
+
 ph_status ph_map_run(const ph_escape_config *base, const ph_map_spec *m,
                      const char *dir, int resume, size_t stop_after,
                      int *complete, size_t *cells_run, ph_error *err) {
@@ -300,21 +344,30 @@ ph_status ph_map_run(const ph_escape_config *base, const ph_map_spec *m,
   *cells_run = 0;
   PH_TRY(ph_map_validate(base, m, err));
   PH_TRY(ph_escape_config_validate(base, err));
-  PH_TRY(ph_mkdir_p(dir, err));
   size_t cells = m->nx * m->ny;
+  int rank = ph_dist_rank(), ranks = ph_dist_size(), dist = ranks > 1;
+  if (dist && cells < (size_t)ranks)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "%d processes for a map of %zu cells: start at most "
+                        "%zu",
+                        ranks, cells, cells);
   char *jpath = ph_path_join(dir, "map.journal", err);
   char *cpath = ph_path_join(dir, "map.csv", err);
   char *jspath = ph_path_join(dir, "map.json", err);
   ph_map_cell *res = ph_calloc(cells, sizeof *res, "map cells", err);
   unsigned char *done = ph_calloc(cells, 1, "map cells", err);
+  ph_dist_stream *ds = dist ? ph_dist_stream_open(sizeof(map_rec), err) : NULL;
   FILE *jf = NULL;
   char *tpath = NULL;
-  ph_status st =
-      (jpath && cpath && jspath && res && done) ? PH_OK : PH_ERR_NOMEM;
+  ph_status st = (jpath && cpath && jspath && res && done && (!dist || ds))
+                     ? PH_OK
+                     : PH_ERR_NOMEM;
   unsigned long long fp = fingerprint(base, m);
-  if (st == PH_OK && resume)
+  /* Rank 0 alone owns DIR: the journal, map.csv and map.json. */
+  if (st == PH_OK && rank == 0) st = ph_mkdir_p(dir, err);
+  if (st == PH_OK && rank == 0 && resume)
     st = read_journal(jpath, fp, cells, base->n_opt, res, done, err);
-  if (st == PH_OK) {
+  if (st == PH_OK && rank == 0) {
     /* rewrite the journal with what is kept (torn lines go away) under a
      * temporary name, then rename it over the old one */
     tpath = ph_path_join(dir, "map.journal.tmp", err);
@@ -322,18 +375,10 @@ ph_status ph_map_run(const ph_escape_config *base, const ph_map_spec *m,
     if (!jf)
       st = ph_error_set(err, PH_ERR_IO, "cannot write %s/map.journal", dir);
   }
-  if (st == PH_OK) {
+  if (st == PH_OK && rank == 0) {
     fprintf(jf, "# pothole map journal %llx\n", fp);
-    for (size_t q = 0; q < cells; q++) {
-      if (!done[q]) continue;
-      const ph_map_cell *r = &res[q];
-      fprintf(jf, "cell %zu %.17g %.17g %.17g %.17g %.17g %.17g\n", q, r->x,
-              r->y, r->lr, r->rho, r->lr_rel, r->pi_v);
-      for (size_t k = 0; k < base->n_opt; k++)
-        fprintf(jf, "opt %zu %zu %zu %zu %zu %.17g\n", k, r->count[k][0],
-                r->count[k][1], r->count[k][2], r->count[k][3], r->median[k]);
-      fprintf(jf, "done %zu\n", q);
-    }
+    for (size_t q = 0; q < cells; q++)
+      if (done[q]) journal_cell(jf, q, &res[q], base->n_opt);
     if (fflush(jf) != 0 || fsync(fileno(jf)) != 0 || fclose(jf) != 0 ||
         rename(tpath, jpath) != 0)
       st = ph_error_set(err, PH_ERR_IO, "writing %s", jpath);
@@ -341,31 +386,79 @@ ph_status ph_map_run(const ph_escape_config *base, const ph_map_spec *m,
     if (st == PH_OK && !jf)
       st = ph_error_set(err, PH_ERR_IO, "cannot append to %s", jpath);
   }
-  for (size_t q = 0; st == PH_OK && q < cells; q++) {
-    if (done[q]) continue;
+  /* In a job every rank arrives here, failed or not, with the same map. */
+  if (dist) st = ph_dist_agree(st, fp, NULL, err);
+  if (st != PH_OK) {
+    ph_dist_stream_free(ds);
+    ds = NULL;
+    goto out;
+  }
+  if (dist) ph_dist_bcast(done, cells, err);
+  map_sink sink = {jf, base->n_opt, cells, res, done, 0};
+  /* The cells left, in index order; rank r runs positions r, r + R, ...
+   * (listed before the loop: rank 0 marks other ranks' cells done while
+   * it runs its own). */
+  size_t *todo = ph_calloc(cells, sizeof *todo, "map cells", err), n_todo = 0;
+  if (!todo) st = PH_ERR_NOMEM;
+  for (size_t q = 0, pos = 0; todo && q < cells; q++)
+    if (!done[q] && ph_dist_owner(pos++) == rank) todo[n_todo++] = q;
+  for (size_t t = 0; st == PH_OK && t < n_todo; t++) {
+    size_t q = todo[t];
     if (stop_after && *cells_run >= stop_after) break;
-    st = ph_map_run_one(base, m, q, &res[q], err);
+    if (dist && ph_dist_stream_stopping(ds)) break;
+    ph_map_cell cur;
+    st = ph_map_run_one(base, m, q, &cur, err);
     if (st != PH_OK) {
       ph_error_prefix(err, "map cell %zu: ", q);
       break;
     }
-    const ph_map_cell *r = &res[q];
-    fprintf(jf, "cell %zu %.17g %.17g %.17g %.17g %.17g %.17g\n", q, r->x, r->y,
-            r->lr, r->rho, r->lr_rel, r->pi_v);
-    for (size_t k = 0; k < base->n_opt; k++)
-      fprintf(jf, "opt %zu %zu %zu %zu %zu %.17g\n", k, r->count[k][0],
-              r->count[k][1], r->count[k][2], r->count[k][3], r->median[k]);
-    fprintf(jf, "done %zu\n", q);
-    if (fflush(jf) != 0 || fsync(fileno(jf)) != 0)
-      st = ph_error_set(err, PH_ERR_IO, "writing %s", jpath);
-    done[q] = 1;
+    if (rank == 0) {
+      res[q] = cur;
+      journal_cell(jf, q, &res[q], base->n_opt);
+      if (fflush(jf) != 0 || fsync(fileno(jf)) != 0)
+        st = ph_error_set(err, PH_ERR_IO, "writing %s", jpath);
+      done[q] = 1;
+    } else {
+      map_rec rec;
+      memset(&rec, 0, sizeof rec);
+      rec.cell = q;
+      rec.r = cur;
+      st = ph_dist_stream_send(ds, &rec, 1, err);
+    }
     (*cells_run)++;
+    if (dist && st == PH_OK)
+      st = ph_dist_stream_poll(ds, merge_cells, &sink, err);
+    if (st == PH_OK && sink.io_failed)
+      st = ph_error_set(err, PH_ERR_IO, "writing %s", jpath);
+  }
+  if (dist) {
+    /* Same outcome everywhere: the lowest rank's failure, else success. */
+    ph_dist_outcome mine, tot;
+    memset(&mine, 0, sizeof mine);
+    mine.status = st;
+    mine.computed = *cells_run;
+    if (st != PH_OK)
+      snprintf(mine.msg, sizeof mine.msg, "%s", err ? err->msg : "");
+    if (st != PH_OK || ph_dist_stream_stopping(ds))
+      ph_dist_stream_stop(ds, NULL);
+    ph_dist_stream_finish(ds, &mine, NULL);
+    ph_error ce;
+    ph_error_clear(&ce);
+    st = ph_dist_stream_close(ds, merge_cells, &sink, &tot, &ce);
+    ds = NULL;
+    if (st != PH_OK && err) *err = ce;
+    if (st == PH_OK && sink.io_failed)
+      st = ph_error_set(err, PH_ERR_IO, "writing %s", jpath);
+    *cells_run = tot.computed;
   }
   if (jf && fclose(jf) != 0 && st == PH_OK)
     st = ph_error_set(err, PH_ERR_IO, "writing %s", jpath);
+  jf = NULL;
   size_t n_done = 0;
   for (size_t q = 0; q < cells; q++) n_done += done[q];
-  if (st == PH_OK && n_done == cells) {
+  if (dist) ph_dist_bcast(&n_done, sizeof n_done, NULL);
+  if (st == PH_OK && n_done == cells && rank != 0) *complete = 1;
+  if (st == PH_OK && n_done == cells && rank == 0) {
     st = write_map_csv(base, m, res, cpath, err);
     cJSON *root = st == PH_OK ? cJSON_CreateObject() : NULL;
     if (st == PH_OK && !root) st = PH_ERR_NOMEM;
@@ -394,6 +487,9 @@ ph_status ph_map_run(const ph_escape_config *base, const ph_map_spec *m,
       *complete = 1;
     }
   }
+  ph_free(todo);
+out:
+  if (jf) fclose(jf);
   ph_free(jpath);
   ph_free(tpath);
   ph_free(cpath);
