@@ -18,7 +18,7 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "nn/net.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 #include "potholes/sharpness.h"
 #include "potholes/toys.h"
 
@@ -153,14 +153,14 @@ int ph_cmd_sharpness(int argc, char **argv) {
       }
       if ((st = ph_toy_basin_curvature(o, pdiag, &err))) goto fail;
       for (size_t i = 0; i < n; i++) pdiag[i] = 1 / pdiag[i];
-      geom = ph_geom_diag(n, pdiag);
+      ph_geom_init_diag(&geom, n, pdiag);
     } else {
       pc = ph_precond_load(precond, n, o->n_blocks, o->blocks, &err);
       if (!pc) {
         st = err.code ? err.code : PH_ERR_IO;
         goto fail;
       }
-      geom = ph_geom_precond(pc);
+      ph_geom_init_precond(&geom, pc);
     }
     P = &geom;
   }

@@ -21,7 +21,7 @@
 #include "core/npy.h"
 #include "landscape/slice.h"
 #include "nn/net.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 #include "potholes/sharpness.h"
 #include "potholes/toys.h"
 
@@ -341,7 +341,7 @@ int ph_cmd_slice(int argc, char **argv) {
 
   /* preconditioner: a diagonal U as a .npy of length n (a file, or
    * DIR/precond.npy without DIR/precond.json) is read here; any other
-   * structure goes through optim/precond.h. */
+   * structure goes through precond/precond.h. */
   if (dirs == PH_SLICE_POTHOLE && landscape && precond &&
       strcmp(precond, "basin") == 0) {
     /* the toy's fitted averaged geometry: U = diag(1/λ̄) */
@@ -351,7 +351,7 @@ int ph_cmd_slice(int argc, char **argv) {
     }
     if ((st = ph_toy_basin_curvature(o, pdiag, &err))) goto fail;
     for (size_t i = 0; i < n; i++) pdiag[i] = 1.0 / pdiag[i];
-    geom_store = ph_geom_diag(n, pdiag);
+    ph_geom_init_diag(&geom_store, n, pdiag);
     cfg.geom = &geom_store;
   } else if (dirs == PH_SLICE_POTHOLE) {
     const char *pp = precond ? precond : run;
@@ -391,7 +391,7 @@ int ph_cmd_slice(int argc, char **argv) {
       for (size_t i = 0; i < n; i++) /* eigenvalues floored, as precond.h */
         pn.data[i] = pn.data[i] > 1e-8 ? pn.data[i] : 1e-8;
       pdiag = pn.data; /* owned now */
-      geom_store = ph_geom_diag(n, pdiag);
+      ph_geom_init_diag(&geom_store, n, pdiag);
       cfg.geom = &geom_store;
     } else {
       pc = ph_precond_load(pp, n, o->n_blocks, o->blocks, &err);
@@ -399,7 +399,7 @@ int ph_cmd_slice(int argc, char **argv) {
         st = err.code ? err.code : PH_ERR_IO;
         goto fail;
       }
-      geom_store = ph_geom_precond(pc);
+      ph_geom_init_precond(&geom_store, pc);
       cfg.geom = &geom_store;
     }
   }

@@ -22,7 +22,7 @@
 #include "linalg/operators.h"
 #include "linalg/slq.h"
 #include "nn/net.h"
-#include "optim/precond.h"
+#include "precond/geom.h"
 
 #define CMD "spectrum"
 
@@ -43,6 +43,7 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   size_t avail = o->n_examples[split];
   ph_batch b = {(ph_split)split, NULL, n_ex < avail ? n_ex : avail};
   ph_precond *P = NULL;
+  ph_geom geom; /* P's operators; the sandwich borrows its P^{1/2} */
   ph_op *base = NULL, *opx = NULL;
   ph_eig_result er;
   ph_slq_result sr;
@@ -63,7 +64,9 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     if (!strcmp(op, "precond")) {
       if (!(P = ph_precond_load(precond, o->n, o->n_blocks, o->blocks, &err)))
         goto fail;
-      if (!(opx = ph_op_precond(ph_op_linop(base), P, &err))) goto fail;
+      ph_geom_init_precond(&geom, P);
+      if (!(opx = ph_op_sandwich(ph_op_linop(base), &geom.sqrt_P, &err)))
+        goto fail;
     } else if (!strncmp(op, "block:", 6)) {
       long bi = ph_objective_find_block(o, op + 6);
       if (bi < 0) {

@@ -1,9 +1,15 @@
-/* linop.h: symmetric linear operators v -> A v on R^n.
+/* linop.h: symmetric linear operators v -> A v on R^n, the one interface for
+ * every "A·v" in pothole.
  *
  * Lanczos, power iteration, SLQ and Hutchinson see only this. The Hessian,
- * the Gauss-Newton matrix, the preconditioned Hessian P^{1/2} H P^{1/2}, a
- * single parameter block's Hessian and plain dense matrices are all
- * operators (constructors in linalg/operators.h).
+ * the Gauss-Newton matrix, a sandwich S A S (P^{1/2} H P^{1/2}), a single
+ * parameter block's Hessian, dense and diagonal matrices
+ * (linalg/operators.h), and the averaged geometry P, P^{1/2}, P⁻¹
+ * (precond/geom.h) are all operators.
+ *
+ * Build one with ph_linop_make (or a designated initialiser), never a
+ * positional one: fields added later (a block apply for k vectors at once,
+ * say) then start unset and callers fall back to apply.
  */
 #ifndef PH_LINALG_LINOP_H
 #define PH_LINALG_LINOP_H
@@ -12,16 +18,31 @@
 
 #include "core/error.h"
 
+/* out = A v; out never aliases v. */
+typedef ph_status (*ph_linop_fn)(void *ctx, const double *v, double *out,
+                                 ph_error *err);
+
 typedef struct ph_linop {
   size_t n;
   void *ctx;
-  ph_status (*apply)(void *ctx, const double *v, double *out, ph_error *err);
+  ph_linop_fn apply;
   size_t n_applies; /* incremented by ph_linop_apply: the product count */
 } ph_linop;
+
+static inline ph_linop ph_linop_make(size_t n, void *ctx, ph_linop_fn apply) {
+  return (ph_linop){.n = n, .ctx = ctx, .apply = apply};
+}
 
 static inline ph_status ph_linop_apply(ph_linop *A, const double *v,
                                        double *out, ph_error *err) {
   A->n_applies++;
+  return A->apply(A->ctx, v, out, err);
+}
+
+/* A borrowed operator the caller may not modify (a shared geometry, the S of
+ * a sandwich): applied without counting. */
+static inline ph_status ph_linop_apply_const(const ph_linop *A, const double *v,
+                                             double *out, ph_error *err) {
   return A->apply(A->ctx, v, out, err);
 }
 

@@ -4,8 +4,8 @@
  * Hessian and GGN products come from the objective (Pearlmutter 1994:
  * forward-over-reverse); this file only adapts them. It does not symmetrise:
  * autodiff products are symmetric to rounding, which Lanczos tolerates.
- * The preconditioned operator lives in operators_precond.c so that code which
- * never uses a preconditioner does not link one.
+ * The preconditioned operator P^{1/2} A P^{1/2} is a sandwich whose S is
+ * the geometry's P^{1/2} (precond/geom.h); linalg knows no preconditioner.
  */
 #include "linalg/operators.h"
 
@@ -30,10 +30,10 @@ struct ph_op {
   ph_objective *obj;
   const double *theta;
   ph_batch batch;
+  const ph_batch *batch_ptr; /* &batch, or NULL for a batchless objective */
   /* sandwich / block */
   ph_linop *inner;
-  ph_sym_apply_fn s_apply;
-  void *s_ctx;
+  const ph_linop *s; /* the S of a sandwich (borrowed) */
   size_t offset;
   double *buf1; /* (inner->n) */
   double *buf2; /* (inner->n) */
@@ -44,21 +44,21 @@ struct ph_op {
 static ph_status hess_apply(void *ctx, const double *v, double *out,
                             ph_error *err) {
   ph_op *op = ctx;
-  return ph_objective_hvp(op->obj, op->theta, &op->batch, v, out, err);
+  return ph_objective_hvp(op->obj, op->theta, op->batch_ptr, v, out, err);
 }
 
 static ph_status ggn_apply(void *ctx, const double *v, double *out,
                            ph_error *err) {
   ph_op *op = ctx;
-  return ph_objective_ggnvp(op->obj, op->theta, &op->batch, v, out, err);
+  return ph_objective_ggnvp(op->obj, op->theta, op->batch_ptr, v, out, err);
 }
 
 static ph_status sandwich_apply(void *ctx, const double *v, double *out,
                                 ph_error *err) {
   ph_op *op = ctx;
-  PH_TRY(op->s_apply(op->s_ctx, v, op->buf1, err));
+  PH_TRY(ph_linop_apply_const(op->s, v, op->buf1, err));
   PH_TRY(ph_linop_apply(op->inner, op->buf1, op->buf2, err));
-  return op->s_apply(op->s_ctx, op->buf2, out, err);
+  return ph_linop_apply_const(op->s, op->buf2, out, err);
 }
 
 static ph_status block_apply(void *ctx, const double *v, double *out,
@@ -95,17 +95,14 @@ static ph_op *op_new(op_kind kind, size_t n,
   ph_op *op = ph_calloc(1, sizeof(*op), "linear operator", err);
   if (!op) return NULL;
   op->kind = kind;
-  op->lin.n = n;
-  op->lin.ctx = op;
-  op->lin.apply = apply;
+  op->lin = ph_linop_make(n, op, apply);
   return op;
 }
 
 static ph_op *op_objective(op_kind kind, ph_objective *o, const double *theta,
                            const ph_batch *b, ph_error *err) {
-  if (!o || !theta || !b) {
-    ph_error_set(err, PH_ERR_ARG,
-                 "operator: objective, theta and batch needed");
+  if (!o || !theta) {
+    ph_error_set(err, PH_ERR_ARG, "operator: objective and theta needed");
     return NULL;
   }
   if (kind == OP_GGN && !o->ggnvp) {
@@ -124,7 +121,10 @@ static ph_op *op_objective(op_kind kind, ph_objective *o, const double *theta,
   if (!op) return NULL;
   op->obj = o;
   op->theta = theta;
-  op->batch = *b;
+  if (b) {
+    op->batch = *b;
+    op->batch_ptr = &op->batch;
+  }
   return op;
 }
 
@@ -144,17 +144,21 @@ static int op_buffers(ph_op *op, size_t n, ph_error *err) {
   return op->buf1 && op->buf2;
 }
 
-ph_op *ph_op_sandwich(ph_linop *inner, ph_sym_apply_fn s_apply, void *s_ctx,
-                      ph_error *err) {
-  if (!inner || !s_apply) {
+ph_op *ph_op_sandwich(ph_linop *inner, const ph_linop *s, ph_error *err) {
+  if (!inner || !s) {
     ph_error_set(err, PH_ERR_ARG, "sandwich operator: inner and S needed");
+    return NULL;
+  }
+  if (s->n != inner->n) {
+    ph_error_set(err, PH_ERR_ARG,
+                 "sandwich operator: S has dimension %zu, the operator %zu",
+                 s->n, inner->n);
     return NULL;
   }
   ph_op *op = op_new(OP_SANDWICH, inner->n, sandwich_apply, err);
   if (!op) return NULL;
   op->inner = inner;
-  op->s_apply = s_apply;
-  op->s_ctx = s_ctx;
+  op->s = s;
   if (!op_buffers(op, inner->n, err)) {
     ph_op_free(op);
     return NULL;

@@ -3,14 +3,14 @@
  * Each constructor returns a ph_op (owned by the caller, ph_op_free) whose
  * linop (ph_op_linop) is what Lanczos, power iteration, SLQ, Hutchinson and
  * the dense reference consume. Borrowed arguments (objective, θ, batch
- * indices, inner operators, preconditioner, dense matrix) must outlive the
+ * indices, inner operators, the S of a sandwich, dense matrix) must outlive the
  * ph_op. Buffers are allocated once here, never per product.
  *
  *   Hessian   v -> ∇²L_B(θ) v       (ph_objective_hvp)
  *   GGN       v -> G_B(θ) v         (ph_objective_ggnvp)
- *   sandwich  v -> S A S v          S symmetric, given as a callback; with
- *                                   S = P^{1/2} this is P^{1/2} H P^{1/2}
- *   precond   the sandwich with S = ph_precond_sqrt_apply (operators_precond.c)
+ *   sandwich  v -> S A S v          S symmetric, itself an operator; with
+ *                                   S = P^{1/2} (precond/geom.h: sqrt_P) this
+ *                                   is P^{1/2} H P^{1/2}
  *   block     v_b -> [A (E v_b)]_b  one parameter block: embed v_b into R^n
  *                                   (zeros elsewhere), apply, restrict
  *   dense     v -> A v              an explicit (n, n) row-major matrix
@@ -25,21 +25,16 @@
 #include "linalg/linop.h"
 
 typedef struct ph_op ph_op;
-typedef struct ph_precond ph_precond;
 
-/* out = S v for a symmetric S (out never aliases v). */
-typedef ph_status (*ph_sym_apply_fn)(void *ctx, const double *v, double *out,
-                                     ph_error *err);
-
+/* b may be NULL for an objective without data (a toy landscape). */
 ph_op *ph_op_hessian(ph_objective *o, const double *theta, const ph_batch *b,
                      ph_error *err);
 /* PH_ERR_UNSUPPORTED when the objective has no Gauss-Newton product. */
 ph_op *ph_op_ggn(ph_objective *o, const double *theta, const ph_batch *b,
                  ph_error *err);
-ph_op *ph_op_sandwich(ph_linop *inner, ph_sym_apply_fn s_apply, void *s_ctx,
-                      ph_error *err);
-/* P^{1/2} A P^{1/2} with P's symmetric PD square root (optim/precond.h). */
-ph_op *ph_op_precond(ph_linop *inner, const ph_precond *p, ph_error *err);
+/* S A S; s borrowed, applied without counting (inner's count is the
+ * product count). */
+ph_op *ph_op_sandwich(ph_linop *inner, const ph_linop *s, ph_error *err);
 /* Restriction of inner (dimension n) to coordinates [offset, offset+size). */
 ph_op *ph_op_block(ph_linop *inner, size_t offset, size_t size, ph_error *err);
 /* A: (n, n) row-major, symmetric (not checked), borrowed. */

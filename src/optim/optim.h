@@ -14,7 +14,7 @@
 #include "core/ckpt.h"
 #include "core/error.h"
 #include "core/objective.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 
 typedef enum ph_metric { PH_METRIC_GN = 0, PH_METRIC_NEWTON = 1 } ph_metric;
 typedef enum ph_outer { PH_OUTER_SGD = 0, PH_OUTER_ADAMW = 1 } ph_outer;

@@ -27,7 +27,7 @@
 #include "core/rng.h"
 #include "core/stats.h"
 #include "core/vec.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 #include "potholes/toys.h"
 
 enum {

@@ -63,7 +63,8 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
     if (!pdiag || !theta || !v || !amp) st = PH_ERR_NOMEM;
     if (st == PH_OK)
       st = ph_escape_obtain_precond(cfg, obj, geo.basin, pdiag, err);
-    ph_geom P = ph_geom_diag(n, pdiag);
+    ph_geom P;
+    ph_geom_init_diag(&P, n, pdiag);
     double jit = cfg->jitter >= 0 ? cfg->jitter : geo.scale / 4;
     double rho = cfg->rho;
     size_t cnt = 0;

@@ -7,7 +7,8 @@
  * Golub & Van Loan §8 (symmetric eigenproblems); algorithms.md §5.
  * Derivations and the first-order predictions: docs/potholes.md §2-3.
  * Not here: the escape experiments (escape.c), landscape slices, and
- * loading of preconditioners (sharpness_precond.c wraps optim/precond.h).
+ * loading of preconditioners (precond/: P enters as precond/geom.h's
+ * operators).
  */
 #include "potholes/sharpness.h"
 
@@ -20,6 +21,7 @@
 #include "core/rng.h"
 #include "core/vec.h"
 #include "linalg/lanczos.h"
+#include "linalg/operators.h"
 
 /* RNG streams of this module (all keyed by the caller's seed). */
 enum {
@@ -27,57 +29,7 @@ enum {
   SHARP_STREAM_AVG = PH_RNG_STREAM_USER + 602
 };
 
-/* ------------------------------------------------------------ diag P */
-
-static ph_status dg_apply(void *ctx, size_t n, const double *v, double *out,
-                          ph_error *err) {
-  (void)err;
-  const double *p = ctx;
-  for (size_t i = 0; i < n; i++) out[i] = p[i] * v[i];
-  return PH_OK;
-}
-static ph_status dg_sqrt(void *ctx, size_t n, const double *v, double *out,
-                         ph_error *err) {
-  (void)err;
-  const double *p = ctx;
-  for (size_t i = 0; i < n; i++) out[i] = sqrt(p[i]) * v[i];
-  return PH_OK;
-}
-static ph_status dg_inv(void *ctx, size_t n, const double *v, double *out,
-                        ph_error *err) {
-  (void)err;
-  const double *p = ctx;
-  for (size_t i = 0; i < n; i++) out[i] = v[i] / p[i];
-  return PH_OK;
-}
-
-ph_geom ph_geom_diag(size_t n, const double *p) {
-  ph_geom g = {n, (void *)p, dg_apply, dg_sqrt, dg_inv};
-  return g;
-}
-
 /* ------------------------------------------------------------- eigen */
-
-typedef struct sand_ctx {
-  ph_objective *o;
-  const double *theta;
-  const ph_batch *b;
-  const ph_geom *P;
-  double *t1, *t2; /* (n) */
-  size_t products;
-} sand_ctx;
-
-/* out = H v or P^{1/2} H P^{1/2} v. */
-static ph_status sand_apply(void *vctx, const double *v, double *out,
-                            ph_error *err) {
-  sand_ctx *c = vctx;
-  size_t n = c->o->n;
-  c->products++;
-  if (!c->P) return ph_objective_hvp(c->o, c->theta, c->b, v, out, err);
-  PH_TRY(c->P->sqrt_apply(c->P->ctx, n, v, c->t1, err));
-  PH_TRY(ph_objective_hvp(c->o, c->theta, c->b, c->t1, c->t2, err));
-  return c->P->sqrt_apply(c->P->ctx, n, c->t2, out, err);
-}
 
 ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
                         const ph_geom *P, size_t k, uint64_t seed,
@@ -89,14 +41,14 @@ ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
                         "eigenpairs: k = %zu must be in "
                         "[1, n = %zu]",
                         k, n);
-  sand_ctx sc = {o, theta, b, P, NULL, NULL, 0};
-  sc.t1 = ph_malloc(n, sizeof(double), "sandwich buffer", err);
-  sc.t2 = ph_malloc(n, sizeof(double), "sandwich buffer", err);
-  ph_status st = PH_OK;
-  if (!sc.t1 || !sc.t2) {
-    st = PH_ERR_NOMEM;
-    goto done;
-  }
+  /* H, or P^{1/2} H P^{1/2} (linalg's sandwich over the Hessian). */
+  ph_op *hess = ph_op_hessian(o, theta, b, err), *sand = NULL;
+  ph_status st = hess ? PH_OK : (err && err->code ? err->code : PH_ERR_ARG);
+  if (st == PH_OK && P &&
+      !(sand = ph_op_sandwich(ph_op_linop(hess), &P->sqrt_P, err)))
+    st = err && err->code ? err->code : PH_ERR_NOMEM;
+  if (st != PH_OK) goto done;
+  ph_linop *A = ph_op_linop(sand ? sand : hess);
   if (lambda_min) *lambda_min = NAN;
   if (n <= dense_max) {
     double *m = ph_malloc(n * n, sizeof(double), "dense Hessian", err);
@@ -106,7 +58,7 @@ ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
     if (!m || !e || !col || !w) st = PH_ERR_NOMEM;
     for (size_t j = 0; st == PH_OK && j < n; j++) {
       e[j] = 1;
-      st = sand_apply(&sc, e, col, err);
+      st = ph_linop_apply(A, e, col, err);
       e[j] = 0;
       for (size_t i = 0; i < n; i++) m[i * n + j] = col[i];
     }
@@ -136,7 +88,6 @@ ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
     ph_free(col);
     ph_free(w);
   } else {
-    ph_linop op = {n, &sc, sand_apply, 0};
     ph_eig_config cfg = ph_eig_config_default();
     cfg.k = k;
     cfg.which = PH_EIG_TOP;
@@ -145,7 +96,7 @@ ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
     cfg.want_vectors = vectors != NULL;
     ph_eig_result r;
     memset(&r, 0, sizeof r);
-    st = ph_lanczos_run(&op, &cfg, NULL, &r, err);
+    st = ph_lanczos_run(A, &cfg, NULL, &r, err);
     if (st == PH_OK && r.k < k)
       st = ph_error_set(err, PH_ERR_NUMERIC,
                         "Lanczos returned %zu of %zu "
@@ -158,9 +109,9 @@ ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
     ph_eig_result_free(&r);
   }
 done:
-  if (products) *products += sc.products;
-  ph_free(sc.t1);
-  ph_free(sc.t2);
+  if (products && hess) *products += ph_op_linop(hess)->n_applies;
+  ph_op_free(sand);
+  ph_op_free(hess);
   return st;
 }
 
@@ -182,7 +133,7 @@ ph_status ph_sharp_pothole_ratio(ph_objective *o, const double *theta,
     st = ph_objective_hvp(o, theta, b, u, hu, err);
     if (st == PH_OK) {
       out->kappa_loc = ph_vec_dot(n, u, hu);
-      st = P->inv_apply(P->ctx, n, u, hu, err);
+      st = ph_linop_apply_const(&P->inv_P, u, hu, err);
     }
     if (st == PH_OK) {
       out->kappa_avg = ph_vec_dot(n, u, hu);
@@ -209,7 +160,7 @@ ph_status ph_sharp_directions(ph_objective *o, const double *theta,
   double *v = w ? w + k * n : NULL;
   for (size_t j = 0; st == PH_OK && j < k; j++) {
     /* v = P^{1/2} w / ‖P^{1/2} w‖ */
-    st = P->sqrt_apply(P->ctx, n, w + j * n, v, err);
+    st = ph_linop_apply_const(&P->sqrt_P, w + j * n, v, err);
     if (st != PH_OK) break;
     ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, v), v);
     st = ph_sharp_pothole_ratio(o, theta, b, P, v, &dirs[j], err);
@@ -228,7 +179,7 @@ static ph_status linear_max(const ph_geom *P, size_t n, const double *d,
                             double rho, double *eps, int *ok, ph_error *err) {
   double nrm;
   if (P) {
-    PH_TRY(P->apply(P->ctx, n, d, eps, err));
+    PH_TRY(ph_linop_apply_const(&P->P, d, eps, err));
     nrm = sqrt(fmax(ph_vec_dot(n, d, eps), 0));
   } else {
     ph_vec_copy(n, d, eps);
@@ -254,7 +205,7 @@ ph_status ph_sharp_sam(ph_objective *o, const double *theta, const ph_batch *b,
     ph_rng r = ph_rng_make(seed, SHARP_STREAM_SAM);
     ph_rng_fill_gauss(&r, x, n, 1.0);
     if (P) {
-      st = P->sqrt_apply(P->ctx, n, x, eps, err);
+      st = ph_linop_apply_const(&P->sqrt_P, x, eps, err);
     } else {
       ph_vec_copy(n, x, eps);
     }
@@ -328,7 +279,7 @@ ph_status ph_escape_signal(ph_objective *o, const double *theta,
   ph_vec_copy(n, v_in, v);
   ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, v), v);
   ph_status st = ph_objective_loss_grad(o, theta, b, &l, g, err);
-  if (st == PH_OK) st = P->apply(P->ctx, n, g, pg, err);
+  if (st == PH_OK) st = ph_linop_apply_const(&P->P, g, pg, err);
   double gn = ph_vec_nrm2(n, g), pgn = ph_vec_nrm2(n, pg);
   if (st == PH_OK && !(gn > 0 && pgn > 0)) {
     /* at a stationary point ε = ρg/‖g‖ has no direction: nothing here is
@@ -352,8 +303,8 @@ ph_status ph_escape_signal(ph_objective *o, const double *theta,
     for (size_t i = 0; i < n; i++) x[i] = theta[i] + rho * pg[i] / pgn;
     st = ph_objective_loss_grad(o, x, b, &l, g2, err);
   }
-  if (st == PH_OK) st = P->apply(P->ctx, n, g2, pg2, err);
-  if (st == PH_OK) st = P->inv_apply(P->ctx, n, v, x, err);
+  if (st == PH_OK) st = ph_linop_apply_const(&P->P, g2, pg2, err);
+  if (st == PH_OK) st = ph_linop_apply_const(&P->inv_P, v, x, err);
   if (st == PH_OK) {
     double vg = ph_vec_dot(n, v, g), vpg = ph_vec_dot(n, v, pg);
     double c_sam = -(ph_vec_dot(n, v, g1) - vg); /* vᵀ(Δ¹ − Δ⁰) */

@@ -3,9 +3,8 @@
  * Local geometry is the Hessian H of the objective at θ on a batch; the
  * averaged geometry is a symmetric positive definite P (the slow EMA
  * preconditioner, P ≈ (averaged curvature)⁻¹). P enters only through a
- * ph_geom: products with P, P^{1/2} and P⁻¹, so this module does not depend
- * on how P is stored (ph_geom_diag for a diagonal; sharpness_precond.c wraps
- * an optim/precond.h preconditioner).
+ * ph_geom (precond/geom.h): the operators P, P^{1/2} and P⁻¹, so this
+ * module does not depend on how P is stored.
  *
  * For a unit direction v:
  *   κ_loc(v) = vᵀHv,  κ_avg(v) = vᵀP⁻¹v,  π(v) = κ_loc/κ_avg.
@@ -32,25 +31,7 @@
 #include "core/error.h"
 #include "core/json.h"
 #include "core/objective.h"
-
-/* The averaged geometry P (symmetric positive definite). out never aliases
- * v. */
-typedef ph_status (*ph_geom_fn)(void *ctx, size_t n, const double *v,
-                                double *out, ph_error *err);
-typedef struct ph_geom {
-  size_t n;
-  void *ctx;
-  ph_geom_fn apply;      /* out = P v */
-  ph_geom_fn sqrt_apply; /* out = P^{1/2} v */
-  ph_geom_fn inv_apply;  /* out = P⁻¹ v */
-} ph_geom;
-
-/* P = diag(p) (borrowed, all entries > 0). */
-ph_geom ph_geom_diag(size_t n, const double *p);
-/* P = an optim/precond.h preconditioner (borrowed), using its symmetric
- * PD part (sharpness_precond.c). */
-struct ph_precond;
-ph_geom ph_geom_precond(const struct ph_precond *p);
+#include "precond/geom.h"
 
 /* Eigenpairs of H (P NULL) or of P^{1/2} H P^{1/2}: the k largest
  * (algebraic), values descending, vectors (k, n) row-major (may be NULL).

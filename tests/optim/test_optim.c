@@ -21,7 +21,7 @@
 #include "core/rng.h"
 #include "core/vec.h"
 #include "optim/optim.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 #include "optim/riccati.h"
 
 #define N 6

@@ -63,7 +63,8 @@ static void test_generalised_pairs(void **state) {
   (void)state;
   ph_error err = {0};
   ph_objective *o = ph_toy_create_str(QSPEC, &err);
-  ph_geom P = ph_geom_diag(N, PD);
+  ph_geom P;
+  ph_geom_init_diag(&P, N, PD);
   double th[N] = {0};
   ph_pothole_dir d[N];
   double v[N * N];
@@ -163,7 +164,8 @@ static void test_sam_closed_forms(void **state) {
   assert_true(val >= exact * (1 - 1e-6));
   /* (d) ellipsoid εᵀP⁻¹ε ≤ ρ² = ball ‖z‖ ≤ ρ in ε = P^{1/2}z: the same
    * trust region with g̃ = P^{1/2}g, Λ̃ = PΛ. */
-  ph_geom P = ph_geom_diag(N, PD);
+  ph_geom P;
+  ph_geom_init_diag(&P, N, PD);
   double gt[N], lt[N];
   for (int i = 0; i < N; i++) gt[i] = sqrt(PD[i]) * g[i], lt[i] = PD[i] * l[i];
   assert_int_equal(ph_sharp_sam(o, th2, NULL, &P, rho, 20, 0, &val, &err),
@@ -201,7 +203,8 @@ static void test_escape_signal_quadratic(void **state) {
   (void)state;
   ph_error err = {0};
   ph_objective *o = ph_toy_create_str(QSPEC, &err);
-  ph_geom P = ph_geom_diag(N, PD);
+  ph_geom P;
+  ph_geom_init_diag(&P, N, PD);
   double th[N] = {0.3, -0.2, 0.5, 0.1, -0.05, 0.02}, g[N], l[N], rho = 0.1;
   for (int i = 0; i < N; i++) l[i] = lam(i), g[i] = l[i] * th[i];
   double gn = 0, pgn = 0;
@@ -247,7 +250,8 @@ static void test_suite_pothole_nd(void **state) {
   assert_int_equal(ph_toy_basin_curvature(o, lb, &err), PH_OK);
   for (int i = 0; i < 8; i++) p[i] = 1 / lb[i];
   ph_toy_eval_clean(o, geo.pit, NULL, NULL, h);
-  ph_geom P = ph_geom_diag(8, p);
+  ph_geom P;
+  ph_geom_init_diag(&P, 8, p);
   ph_sharpness_config cfg = ph_sharpness_config_default();
   cfg.k = 3;
   /* step a little off the pit minimum so g ≠ 0 */

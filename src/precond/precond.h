@@ -11,8 +11,8 @@
  * factor is used, with eigenvalues floored at PH_PRECOND_EIG_FLOOR, so that
  * P is symmetric positive definite whatever the inner loop produced.
  */
-#ifndef PH_OPTIM_PRECOND_H
-#define PH_OPTIM_PRECOND_H
+#ifndef PH_PRECOND_PRECOND_H
+#define PH_PRECOND_PRECOND_H
 
 #include <stddef.h>
 

@@ -10,7 +10,7 @@
 #include "core/ckpt.h"
 #include "core/json.h"
 #include "core/npy.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 
 static const char *const KIND_NAMES[] = {"identity", "diag", "kron"};
 

@@ -15,7 +15,7 @@
 #include "core/ckpt.h"
 #include "core/afile.h"
 #include "core/stats.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 
 typedef struct pblock {
   int kron;
