@@ -61,6 +61,15 @@ int ph_plot_range_of(const double *v, size_t n, int log_scale, double *lo,
  * a degenerate range (lo == hi) becomes a sensible window around it. */
 void ph_plot_range_pad(double *lo, double *hi, double frac, int log_scale);
 
+/* Where a spectral density's bulk ends and its outliers begin, from a
+ * sampled density phi(t) (t ascending): the first gap right of the mode
+ * (a run where phi < 1e-6 · max phi) with at least 90 % of the mass to its
+ * left; *bulk_hi = the gap's start, *out_lo = its end; returns 1. Without
+ * such a gap returns 0 with both at the 99 % mass quantile (the bulk and
+ * its top 1 % tail). NaN and 0 when n < 3 or phi has no positive value. */
+int ph_plot_spectrum_split(const double *t, const double *phi, size_t n,
+                           double *bulk_hi, double *out_lo);
+
 /* Contour levels: about n nice values strictly inside (zmin, zmax); log
  * levels (zmin > 0) at 1, 2, 5 · 10ⁿ or whole decades. Returns the count
  * (<= max), 0 when the range is empty or degenerate. */

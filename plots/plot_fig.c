@@ -152,6 +152,8 @@ void ph_plot_fig_title(ph_plot_fig *f, const char *title) {
 
 ph_status ph_plot_fig_save(ph_plot_fig *f, const char *path, ph_error *err) {
   if (f->title[0]) {
+    /* the source is whatever the last panel drew with: set black */
+    cairo_set_source_rgb(f->cr, 0, 0, 0);
     ph_plot__font(f, f->o.font_pt + 1, 1);
     ph_plot__text(f, f->title, f->o.width_in * 36, PAD, 0.5, 0.0, 0);
   }

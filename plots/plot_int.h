@@ -100,6 +100,9 @@ ph_status ph_plot__recipe_2d(ph_plot_kind kind, const char *dir,
                              ph_error *err);
 ph_status ph_plot__recipe_regime(const char *in, const ph_plot_recipe_opts *o,
                                  const char *out, ph_error *err);
+ph_status ph_plot__recipe_spectrum(const char *const *in, size_t n,
+                                   const ph_plot_recipe_opts *o,
+                                   const char *out, ph_error *err);
 ph_status ph_plot__recipe_slice1d(const char *const *in, size_t n,
                                   const ph_plot_recipe_opts *o, const char *out,
                                   ph_error *err);

@@ -596,6 +596,36 @@ static void test_render_surface3d(void **state) {
   assert_true(t_lo < 0.1 && t_hi > 0.9);
 }
 
+/* The bulk/outlier split of a sampled density: a bulk Gaussian plus a far
+ * spike of 1 % mass splits inside the gap between them; one Gaussian alone
+ * has no gap and splits at its 99 % mass quantile (z = 2.326σ for a normal,
+ * within the grid spacing). */
+static void test_spectrum_split(void **state) {
+  (void)state;
+  size_t n = 4001;
+  double *t = malloc(n * sizeof *t), *phi = malloc(n * sizeof *phi);
+  for (size_t i = 0; i < n; i++) {
+    t[i] = -1 + 11.0 * (double)i / (double)(n - 1);
+    double u = t[i] / 0.1, v = (t[i] - 8) / 0.05;
+    phi[i] = 0.99 * exp(-0.5 * u * u) / (0.1 * sqrt(2 * M_PI)) +
+             0.01 * exp(-0.5 * v * v) / (0.05 * sqrt(2 * M_PI));
+  }
+  double b, o;
+  assert_int_equal(ph_plot_spectrum_split(t, phi, n, &b, &o), 1);
+  /* the gap: phi < 1e-6 peak, i.e. |u| > 5.26 right of the bulk and
+   * |v| > 4.3 left of the spike */
+  assert_true(b > 0.5 && b < 0.56);
+  assert_true(o > 7.75 && o < 7.8);
+  for (size_t i = 0; i < n; i++) phi[i] = exp(-0.5 * t[i] * t[i] / 0.01);
+  assert_int_equal(ph_plot_spectrum_split(t, phi, n, &b, &o), 0);
+  double h = 11.0 / (double)(n - 1);
+  assert_true(fabs(b - 0.2326) < 2 * h && b == o);
+  assert_int_equal(ph_plot_spectrum_split(t, phi, 2, &b, &o), 0);
+  assert_true(isnan(b));
+  free(t);
+  free(phi);
+}
+
 static void test_save_failure(void **state) {
   (void)state;
   ph_plot_fig_opts o;
@@ -640,6 +670,7 @@ int main(void) {
       cmocka_unit_test(test_render_pdf_text),
       cmocka_unit_test(test_render_svg_xml),
       cmocka_unit_test(test_render_surface3d),
+      cmocka_unit_test(test_spectrum_split),
       cmocka_unit_test(test_save_failure),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
