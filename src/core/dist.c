@@ -13,9 +13,11 @@
  */
 #include "core/dist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 
@@ -74,7 +76,13 @@ ph_status ph_dist_init(int *argc, char ***argv, int *quiet, ph_error *err) {
   long rank = env_long("OMPI_COMM_WORLD_RANK");
   if (rank < 0) rank = env_long("PMI_RANK");
   if (rank < 0) rank = env_long("PMIX_RANK");
+  /* A pothole that a rank started (the demo runner, a study's jobs)
+   * inherits the launcher's environment but is no rank: it runs alone. */
+  if (getenv("PH_DIST_PARENT")) return PH_OK;
   if (size < 0 && rank < 0) return PH_OK;
+  char pid[32];
+  snprintf(pid, sizeof pid, "%ld", (long)getpid());
+  setenv("PH_DIST_PARENT", pid, 1);
 #if PH_HAVE_MPI
   (void)quiet;
   int provided = 0;

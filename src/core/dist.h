@@ -35,9 +35,11 @@
 int ph_dist_built(void);
 
 /* Join the job when a launcher started this process (mpirun's or PMI's
- * environment), else stay one process. Fails (PH_ERR_UNSUPPORTED) when a
- * launcher started several copies of a build without MPI; *quiet is set on
- * the copies that should not print the error (all but the first). */
+ * environment), else stay one process. Sets PH_DIST_PARENT in the
+ * environment, so that a pothole this process starts runs alone. Fails
+ * (PH_ERR_UNSUPPORTED) when a launcher started several copies of a build
+ * without MPI; *quiet is set on the copies that should not print the error (all
+ * but the first). */
 ph_status ph_dist_init(int *argc, char ***argv, int *quiet, ph_error *err);
 void ph_dist_finalize(void);
 int ph_dist_rank(void);

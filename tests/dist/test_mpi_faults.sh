@@ -12,7 +12,7 @@ G="--landscape potholeNd:n=10,noise=0.1,samples=20000 --n 20000 --dirs random --
 "$P" slice $G --out "$T/ref" >/dev/null 2>"$T/err" || fail "reference: $(cat "$T/err")"
 
 # Kill rank 1 once rank 0 has saved some progress (every 0.2 s here).
-mpirun --oversubscribe --allow-run-as-root -np 3 "$P" slice $G --save-every 0.2 \
+ASAN_OPTIONS=$NOLEAK mpirun --oversubscribe --allow-run-as-root -np 3 "$P" slice $G --save-every 0.2 \
   --out "$T/run" >"$T/out" 2>"$T/err" &
 mp=$!
 k=0
@@ -45,7 +45,7 @@ grep -q "rank 1" "$T/err" || fail "no word of the dead rank: $(cat "$T/err")"
 
 # Another grid on the same directory: one line, exit 2, state untouched.
 cp "$T/run/.slice.state" "$T/state.bak"
-mpirun --oversubscribe --allow-run-as-root -np 2 "$P" slice $G --seed 2 \
+mpi 2 slice $G --seed 2 \
   --out "$T/run" >/dev/null 2>"$T/err2"
 rc=$?
 [ $rc = 2 ] || fail "a different grid on the state: exit $rc: $(cat "$T/err2")"
@@ -55,7 +55,7 @@ cmp -s "$T/run/.slice.state" "$T/state.bak" || fail "the state was changed"
 [ ! -e "$T/run/surface_loss.npy" ] || fail "a refused grid wrote a surface"
 
 # Resume with 2 ranks: the uninterrupted bytes, the state gone.
-mpirun --oversubscribe --allow-run-as-root -np 2 "$P" slice $G --out "$T/run" \
+mpi 2 slice $G --out "$T/run" \
   >"$T/out" 2>"$T/err" || fail "resume: $(cat "$T/err")"
 grep -qE "[^0-9]0 resumed" "$T/out" && fail "nothing resumed: $(cat "$T/out")"
 [ ! -e "$T/run/.slice.state" ] || fail "the finished grid left its state"
