@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/afile.h"
+#include "core/h5.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "plot_int.h"
@@ -131,10 +132,43 @@ static void slice_free(slice_in *s) {
   ph_plot_table_free(&s->s1d);
 }
 
+/* A loss-landscape surface file (Li et al.'s .h5, or pothole slice
+ * --format h5) as the arrays of a slice: z (ny, nx), x, y. */
+static ph_status slice_load_h5(const char *path, int two_d, slice_in *s,
+                               ph_error *err) {
+  ph_h5_grid g;
+  PH_TRY(ph_h5_surface_read(path, NULL, &g, err));
+  if (two_d != (g.y != NULL)) {
+    ph_h5_grid_free(&g);
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "%s: a %s surface, this plot needs "
+                        "a %s one",
+                        path, two_d ? "1-D" : "2-D", two_d ? "2-D" : "1-D");
+  }
+  s->x = (ph_npy){.ndim = 1, .shape = {g.nx}, .size = g.nx, .data = g.x};
+  s->nx = g.nx;
+  if (g.y) {
+    s->y = (ph_npy){.ndim = 1, .shape = {g.ny}, .size = g.ny, .data = g.y};
+    s->z = (ph_npy){
+        .ndim = 2, .shape = {g.ny, g.nx}, .size = g.nx * g.ny, .data = g.z};
+    s->ny = g.ny;
+  } else {
+    s->z = (ph_npy){.ndim = 1, .shape = {g.nx}, .size = g.nx, .data = g.z};
+  }
+  return PH_OK;
+}
+
+static int is_h5(const char *path) {
+  size_t n = strlen(path);
+  return n > 3 && strcmp(path + n - 3, ".h5") == 0 && !ph_is_dir(path);
+}
+
 static ph_status slice_load(const char *dir, int two_d, slice_in *s,
                             ph_error *err) {
   memset(s, 0, sizeof *s);
-  if (!ph_is_dir(dir))
+  int from_h5 = is_h5(dir);
+  if (from_h5) PH_TRY(slice_load_h5(dir, two_d, s, err));
+  if (!from_h5 && !ph_is_dir(dir))
     return ph_error_set(err, PH_ERR_IO, "%s: not a slice directory", dir);
   char *js = ph_path_join(dir, "slice.json", err);
   if (!js) return PH_ERR_NOMEM;
@@ -146,7 +180,7 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
       free(js);
       return st;
     }
-  } else if (two_d) {
+  } else if (two_d && !from_h5) {
     ph_status st = ph_error_set(err, PH_ERR_IO, "%s: missing", js);
     free(js);
     return st;
@@ -154,9 +188,9 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
   free(js);
   char *s1 = ph_path_join(dir, "slice1d.csv", err);
   if (!s1) return PH_ERR_NOMEM;
-  int want_arrays = two_d || !ph_path_exists(s1);
+  int want_arrays = !from_h5 && (two_d || !ph_path_exists(s1));
   free(s1);
-  if (!two_d) {
+  if (!two_d && !from_h5) {
     PH_TRY(
         ph_plot__load_table(dir, "slice1d.csv", &s->s1d, 1, &s->has_1d, err));
     if (s->has_1d) {
@@ -165,6 +199,11 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
       PH_TRY(ph_plot__need_cols(&s->s1d, "slice1d.csv", c, idx, err));
     }
   }
+  if (from_h5 && !two_d && s->nx < 2)
+    return ph_error_set(err, PH_ERR_FORMAT, "%s: need at least 2 points", dir);
+  if (from_h5 && two_d && (s->nx < 2 || s->ny < 2))
+    return ph_error_set(err, PH_ERR_FORMAT, "%s: need at least 2x2 points",
+                        dir);
   if (want_arrays) {
     PH_TRY(ph_plot__load_npy(dir, "surface_loss.npy", &s->z, err));
     PH_TRY(ph_plot__load_npy(dir, "x.npy", &s->x, err));
@@ -203,6 +242,8 @@ static ph_status slice_load(const char *dir, int two_d, slice_in *s,
                             "1-D slice",
                             dir, s->nx);
     }
+  }
+  if (want_arrays || from_h5) {
     for (size_t i = 0; i + 1 < s->nx; i++)
       if (!(s->x.data[i + 1] > s->x.data[i]))
         return ph_error_set(err, PH_ERR_FORMAT,

@@ -60,6 +60,9 @@ int ph_cmd_slice(int argc, char **argv) {
   int split = 0, dirs = PH_SLICE_RANDOM, norm = -1, include_bias = 0;
   uint64_t seed = 0;
   static const char *const splits[] = {"train", "test", "both", NULL};
+  /* besides the .npy set: loss-landscape's HDF5 files, a VTK surface */
+  static const char *const formats[] = {"npy", "h5", "vtk", "all", NULL};
+  int format = 0;
   static const char *const norms[] = {"filter", "layer", "none", NULL};
   static const char *const kinds[] = {"random", "hessian", "pca", "pothole",
                                       "models", "axes",    NULL};
@@ -111,6 +114,11 @@ int ph_cmd_slice(int argc, char **argv) {
                "results do not depend on threads, nor on MPI ranks)"},
       PH_OPT_SEED(&seed),
       PH_OPT_OUT_DIR(&out),
+      {"format", "F", PH_OPT_CHOICE, &format, .choices = formats,
+       .help = "besides the .npy files: h5 adds loss-landscape's\n"
+               "surface.h5, directions.h5 (and projection.h5);\n"
+               "vtk adds surface.vts for ParaView; all adds both\n"
+               "(docs/formats.md)"},
       {0}};
   const ph_cli_spec spec = {
       CMD,
@@ -499,7 +507,19 @@ int ph_cmd_slice(int argc, char **argv) {
   cJSON_AddNumberToObject(cfgj, "threads", (double)threads);
   cJSON_AddNumberToObject(cfgj, "seed", (double)seed);
   cJSON_AddStringToObject(cfgj, "out", out);
-  if ((st = ph_slice_write(out, o, &cfg, &res, cfgj, &err))) goto fail;
+  cJSON_AddStringToObject(cfgj, "format", formats[format]);
+  if ((format == 1 || format == 3) &&
+      (st = ph_slice_write_h5(out, o, &cfg, &res, &err)))
+    goto fail;
+  if ((format == 2 || format == 3) &&
+      (st = ph_slice_write_vtk(out, &res, &err))) {
+    ph_slice_formats_remove(out);
+    goto fail;
+  }
+  if ((st = ph_slice_write(out, o, &cfg, &res, cfgj, &err))) {
+    ph_slice_formats_remove(out);
+    goto fail;
+  }
   printf(
       "slice: %zu points (%zu computed, %zu resumed) in %.2f s, %.1f points/s "
       "with %d thread%s x %d rank%s -> %s\n",

@@ -9,7 +9,7 @@
 # through sudo (it calls apt-get with sudo when not root).
 #   --references   also install the optional reference stack used by some
 #                  tests and benchmarks: python3-numpy, python3-scipy,
-#                  python3-torch (run under /usr/bin/python3)
+#                  python3-torch, python3-h5py (run under /usr/bin/python3)
 #   --asan         configure DIR with AddressSanitizer + UBSan (debug build)
 #   --werror       treat compiler warnings as errors (CI does)
 #   --no-build     install packages only
@@ -44,9 +44,10 @@ packages=(
   libxml2-utils           # xmllint: the figure tests parse SVG
   clang-format            # the lint suite checks the tree's formatting
   libopenmpi-dev openmpi-bin  # MPI: mpirun -np N pothole slice|spectrum ...
+  libhdf5-dev             # loss-landscape's .h5 surfaces (slice --format h5)
 )
 if [ "$references" = 1 ]; then
-  packages+=(python3-numpy python3-scipy python3-torch)
+  packages+=(python3-numpy python3-scipy python3-torch python3-h5py)
 fi
 
 missing=()

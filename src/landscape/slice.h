@@ -120,4 +120,22 @@ ph_status ph_slice_write(const char *dir, const ph_objective *o,
                          const ph_slice_config *cfg, const ph_slice_result *r,
                          const cJSON *extra, ph_error *err);
 
+/* The same slice in other tools' formats (slice_formats.c,
+ * docs/formats.md); each removes what it wrote when it fails.
+ * ph_slice_write_h5: loss-landscape's layout (Li et al. 2018): dir/surface.h5
+ * (xcoordinates, ycoordinates, <split>_loss, <split>_acc in percent,
+ * dir_file), dir/directions.h5 (xdirection/ydirection groups, one dataset
+ * per parameter tensor; explained_variance_ratio_ for pca) and, for a 2-D
+ * slice with a trajectory, dir/projection.h5 (proj_xcoord, proj_ycoord).
+ * PH_ERR_UNSUPPORTED when built without HDF5.
+ * ph_slice_write_vtk: dir/surface.vts, a VTK XML StructuredGrid with
+ * points (x, y, loss) and point scalars loss, accuracy and finite. */
+ph_status ph_slice_write_h5(const char *dir, const ph_objective *o,
+                            const ph_slice_config *cfg,
+                            const ph_slice_result *r, ph_error *err);
+ph_status ph_slice_write_vtk(const char *dir, const ph_slice_result *r,
+                             ph_error *err);
+/* Remove whatever the two above may have written in dir. */
+void ph_slice_formats_remove(const char *dir);
+
 #endif
