@@ -215,16 +215,12 @@ void ph_cli_print_main_man(FILE *fp) {
           PH_VERSION);
   for (size_t i = 0; i < ph_n_commands; i++) {
     const ph_cmd *c = &ph_commands[i];
-    fprintf(fp, ".TP\n.B %s\n%s", c->name, c->summary);
-    if (c->subs) {
-      fprintf(fp, " (");
-      for (size_t k = 0; c->subs[k]; k++)
-        fprintf(fp, "%s\\fBpothole\\-%s\\-%s\\fR(1)", k ? ", " : "", c->name,
-                c->subs[k]);
-      fprintf(fp, ")\n");
-    } else {
-      fprintf(fp, " (\\fBpothole\\-%s\\fR(1))\n", c->name);
-    }
+    fprintf(fp, ".TP\n.B %s\n%s (\\fBpothole\\-%s\\fR(1)", c->name, c->summary,
+            c->name);
+    for (size_t k = 0; c->subs && c->subs[k]; k++)
+      fprintf(fp, "%s\\fBpothole\\-%s\\-%s\\fR(1)", k ? ", " : "; ", c->name,
+              c->subs[k]);
+    fprintf(fp, ")\n");
   }
   fprintf(fp, ".SH EXIT STATUS\n"
               "0 success, 1 runtime failure (the message names the file or "
@@ -237,16 +233,11 @@ void ph_cli_print_main_man(FILE *fp) {
               "docs/formats.md\n"
               "in the installed documentation.\n"
               ".SH SEE ALSO\n");
-  int first = 1;
   for (size_t i = 0; i < ph_n_commands; i++) {
     const ph_cmd *c = &ph_commands[i];
-    for (size_t k = 0; !c->subs || c->subs[k]; k++) {
-      fprintf(fp, "%s.BR pothole\\-%s", first ? "" : ",\n", c->name);
-      if (c->subs) fprintf(fp, "\\-%s", c->subs[k]);
-      fprintf(fp, " (1)");
-      first = 0;
-      if (!c->subs) break;
-    }
+    fprintf(fp, "%s.BR pothole\\-%s (1)", i ? ",\n" : "", c->name);
+    for (size_t k = 0; c->subs && c->subs[k]; k++)
+      fprintf(fp, ",\n.BR pothole\\-%s\\-%s (1)", c->name, c->subs[k]);
   }
   fprintf(fp, "\n");
 }

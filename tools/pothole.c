@@ -13,6 +13,9 @@
 
 static const char *const data_subs[] = {"info", NULL};
 static const char *const bench_subs[] = {"products", NULL};
+static const char *const plot_subs[] = {"surface", "contour",       "surface3d",
+                                        "slice1d", "spectrum",      "curves",
+                                        "escape",  "amplification", NULL};
 
 const ph_cmd ph_commands[] = {
     {"demo", ph_cmd_demo, "the whole study on embedded defaults, with figures",
@@ -29,7 +32,8 @@ const ph_cmd ph_commands[] = {
      "local vs averaged-geometry sharpness, potholes", NULL},
     {"toy", ph_cmd_toy, "escape experiments on toy landscapes", NULL},
     {"slice", ph_cmd_slice, "1-D and 2-D loss-landscape slices", NULL},
-    {"plot", ph_cmd_plot, "render figures (PNG, PDF, SVG) from outputs", NULL},
+    {"plot", ph_cmd_plot, "render figures (PNG, PDF, SVG) from outputs",
+     plot_subs},
     {"init", ph_cmd_init, "write the initial checkpoint of a model", NULL},
     {"export", ph_cmd_export, "checkpoint to .npy tensors + model.json", NULL},
     {"check", ph_cmd_check, "gradient and Hv against finite differences", NULL},
