@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "core/afile.h"
+#include "core/ckpt.h"
 #include "core/json.h"
 #include "core/npy.h"
 #include "nn/net.h"
@@ -150,6 +151,11 @@ static cJSON *tf_layers(const ph_objective *o) {
   return a;
 }
 
+cJSON *ph_cli_model_layers(const ph_objective *o) {
+  const nn_net *net = nn_of(o);
+  return net ? seq_layers(net) : tf_layers(o);
+}
+
 int ph_cmd_export(int argc, char **argv) {
   const char *ckpt = NULL, *data = NULL, *out = NULL;
   size_t n_ex = PH_CLI_DEFAULT_N;
@@ -191,6 +197,11 @@ int ph_cmd_export(int argc, char **argv) {
   cJSON_AddStringToObject(j, "format", "pothole-model");
   ph_json_add_number(j, "version", 1);
   cJSON_AddStringToObject(j, "spec", ph_net_spec(o));
+  /* the data set and its seed, so `pothole import` rebuilds the same run */
+  cJSON_AddStringToObject(j, "data", d->spec);
+  size_t n_ds = 0;
+  const uint64_t *ds = ph_ckpt_get_u64(b.ck, "data_seed", &n_ds);
+  if (ds && n_ds == 1) ph_json_add_number(j, "data_seed", (double)ds[0]);
   double shape[3];
   for (int i = 0; i < d->in_ndim; i++) shape[i] = (double)d->in_shape[i];
   cJSON_AddItemToObject(j, "input_shape",

@@ -36,6 +36,8 @@ const ph_cmd ph_commands[] = {
      plot_subs},
     {"init", ph_cmd_init, "write the initial checkpoint of a model", NULL},
     {"export", ph_cmd_export, "checkpoint to .npy tensors + model.json", NULL},
+    {"import", ph_cmd_import, "model.json + .npy tensors to a checkpoint",
+     NULL},
     {"check", ph_cmd_check, "gradient and Hv against finite differences", NULL},
     {"data", ph_cmd_data, "describe a data set (data info SPEC)", data_subs},
     {"bench", ph_cmd_bench, "benchmarks (bench products ...)", bench_subs},
