@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "core/afile.h"
+#include "core/csv.h"
 #include "core/dist.h"
 #include "core/json.h"
 #include "core/progress.h"
@@ -22,11 +23,70 @@
 static const char *const pfroms[] = {"burnin", "fit", "identity", NULL};
 static const char *const metrics[] = {"gn", "newton", NULL};
 static const char *const firsts[] = {"start", "k", NULL};
-static const char *const sweeps[] = {"none", "depth", "width", NULL};
+static const char *const sweeps[] = {"none", "depth", "width", "like", NULL};
 
 static int run_sweep(ph_escape_config *cfg, const ph_toy_spec *spec,
                      const char *sweep, const ph_cli_list *vals,
                      int sweep_escape, const char *out);
+
+/* --sweep like: DIR/amplification_like.csv (one row per point) and the
+ * median and quartiles of the measured factor per band of the prediction. */
+static int run_like(ph_escape_config *cfg, const ph_cli_list *vals,
+                    const char *out) {
+  ph_error err = {0};
+  double rhos[PH_CLI_LIST_MAX] = {0.005, 0.01, 0.02};
+  size_t nr = 3;
+  if (vals) {
+    memcpy(rhos, vals->v, vals->n * sizeof(double));
+    nr = vals->n;
+  }
+  ph_amp_point *p = NULL;
+  size_t np = 0;
+  ph_status st = ph_amp_like(cfg, rhos, nr, &p, &np, &err);
+  if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
+  char *csv = NULL;
+  if ((st = ph_mkdir_p(out, &err)) == PH_OK &&
+      !(csv = ph_path_join(out, "amplification_like.csv", &err)))
+    st = PH_ERR_NOMEM;
+  ph_csv c;
+  if (st == PH_OK)
+    st = ph_csv_open(&c, csv,
+                     "rho,t,pi,measured_llqr_sam_over_llqr,predicted_llqr_sam,"
+                     "measured_sam_over_gd,predicted_sam",
+                     &err);
+  if (st == PH_OK) {
+    for (size_t i = 0; i < np; i++) {
+      ph_csv_num(&c, p[i].rho);
+      ph_csv_num(&c, p[i].t);
+      ph_csv_num(&c, p[i].pi);
+      ph_csv_num(&c, p[i].measured);
+      ph_csv_num(&c, p[i].predicted);
+      ph_csv_num(&c, p[i].sam_measured);
+      ph_csv_num(&c, p[i].sam_predicted);
+      ph_csv_end_row(&c);
+    }
+    st = ph_csv_commit(&c, &err);
+  }
+  free(csv);
+  if (st == PH_OK) {
+    for (int sam = 0; sam < 2; sam++) {
+      ph_amp_band b[PH_AMP_BANDS];
+      ph_amp_like_bands(p, np, sam, b);
+      printf("%s: measured vs first order %s (median [IQR] per band)\n",
+             sam ? "SAM / GD" : "LLQR+SAM / LLQR",
+             sam ? "1 + rho lambda/|g|" : "1 + rho pi/|Pg|");
+      printf("%-12s %6s %10s %10s %23s\n", "predicted", "points", "pred med",
+             "measured", "IQR");
+      for (int k = 0; k < PH_AMP_BANDS; k++)
+        printf("[%4.1f, %4.1f) %6zu %10.4g %10.4g [%10.4g, %10.4g]\n", b[k].lo,
+               b[k].hi, b[k].n, b[k].pred_median, b[k].median, b[k].q1,
+               b[k].q3);
+    }
+  }
+  free(p);
+  if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
+  return 0;
+}
 
 static void print_result(const ph_escape_config *cfg,
                          const ph_escape_result *res, const char *out) {
@@ -140,7 +200,10 @@ int ph_cmd_toy(int argc, char **argv) {
       {"stop-after", "N", PH_OPT_SIZE, &stop_after, .lo = 1, .hi = 1e9,
        .help = "stop a map after N new cells (tests)", .flags = PH_OPT_HIDDEN},
       {"sweep", "P", PH_OPT_CHOICE, &sweep, .choices = sweeps,
-       .help = "amplification sweep over depth or width (potholeNd)"},
+       .help = "amplification sweep over depth or width (potholeNd), or\n"
+               "like: step with perturbation over step without, along the\n"
+               "pit direction, against first order (any toy with a pit;\n"
+               "--values are the radii, default 0.005,0.01,0.02)"},
       {"values", "V1,V2,...", PH_OPT_LIST, &values, .lo = 1e-12, .hi = 1e6,
        .help = "sweep values (default depth 0.25,0.5,1,2,4; width\n"
                "0.05,0.1,0.2,0.4)",
@@ -218,6 +281,8 @@ int ph_cmd_toy(int argc, char **argv) {
                         "only --map runs as several processes (%d here); "
                         "start the others without mpirun",
                         ph_dist_size());
+  if (sweep && !strcmp(sweeps[sweep], "like"))
+    return run_like(&cfg, values_seen ? &values : NULL, out);
   if (sweep)
     return run_sweep(&cfg, &tspec, sweeps[sweep], values_seen ? &values : NULL,
                      sweep_escape, out);

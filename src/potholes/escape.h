@@ -263,6 +263,26 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
 ph_status ph_amp_write(const char *path, const char *param,
                        const ph_amp_row *rows, size_t n, ph_error *err);
 
+/* Like with like (issue 13): per point, LLQR+SAM's step along the pit
+ * direction over LLQR's, vᵀP∇L(θ+ε)/vᵀPg against 1 + ρπ/‖Pg‖, and SAM's
+ * over GD's, vᵀ∇L(θ+ε)/vᵀg against 1 + ρλ/‖g‖ (escape_amp.c). */
+typedef struct ph_amp_point {
+  double rho, t, pi;          /* t: offset from the pit minimum along v */
+  double measured, predicted; /* LLQR+SAM / LLQR */
+  double sam_measured, sam_predicted; /* SAM / GD */
+} ph_amp_point;
+ph_status ph_amp_like(const ph_escape_config *cfg, const double *rhos,
+                      size_t n_rho, ph_amp_point **out, size_t *n_out,
+                      ph_error *err);
+#define PH_AMP_BANDS 6
+typedef struct ph_amp_band {
+  double lo, hi; /* band of the predicted factor */
+  size_t n;
+  double pred_median, median, q1, q3; /* of the measured factor */
+} ph_amp_band;
+void ph_amp_like_bands(const ph_amp_point *p, size_t n, int sam,
+                       ph_amp_band bands[PH_AMP_BANDS]);
+
 /* The fitted / identity / burn-in diagonal P for an LLQR optimiser, into
  * pdiag (n) (escape.c; burn-in runs src/optim's llqr in the wide basin). */
 ph_status ph_escape_obtain_precond(const ph_escape_config *cfg,

@@ -96,6 +96,13 @@ expect 0 "$P" plot regime "$T/m1" --out "$T/m1.png"
 expect 1 "$P" plot regime "$T/a" --out "$T/none.png"
 [ ! -e "$T/none.png" ] || fail "a failed regime plot left a file"
 
+# like-with-like amplification: one row per point, bands printed
+expect 0 "$P" toy --landscape pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5 --sweep like --seeds 10 --out "$T/l"
+[ "$(wc -l <"$T/l/amplification_like.csv")" = 31 ] || fail "amplification_like.csv: 3 radii x 10 points"
+grep -q "LLQR+SAM / LLQR" "$T/stdout" && grep -q "SAM / GD" "$T/stdout" || fail "--sweep like: no band tables"
+expect 2 "$P" toy --landscape quadratic --sweep like --out "$T/l2"
+[ ! -e "$T/l2" ] || fail "a refused sweep left output"
+
 # sweep
 expect 0 "$P" toy --landscape potholeNd:n=6 --sweep width --values 0.1,0.2 --seeds 8 --out "$T/w"
 head -1 "$T/w/amplification.csv" | grep -q "^param,value,pi,predicted,measured,ci_lo,ci_hi" || fail "amplification.csv header"

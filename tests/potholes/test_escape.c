@@ -348,6 +348,46 @@ static void test_sweep(void **state) {
   assert_int_equal(ph_amp_sweep(&c, "height", v, 3, rows, 0, &err), PH_ERR_ARG);
 }
 
+/* Like-with-like amplification: for a radius far below the pit's width the
+ * first-order formulas are the derivative, so (A − 1)/(prediction − 1) → 1
+ * with an error O(ρ/|t|) ≤ 1e-6/1e-3 (t ≥ w/100 = 1e-3) times the ratio of
+ * third to second derivatives (≈ 1/w): 5 % is ample, while a missing P or
+ * a wrong normalisation is off by a factor p_v = 5 or more. At ρ = 0.02 the
+ * prediction spans more than 1..10 over the points. */
+static void test_amp_like(void **state) {
+  (void)state;
+  ph_error err = {0};
+  ph_escape_config c = sel_cfg();
+  c.seeds = 50;
+  double rho[2] = {1e-6, 0.02};
+  ph_amp_point *p;
+  size_t np;
+  assert_int_equal(ph_amp_like(&c, rho, 2, &p, &np, &err), PH_OK);
+  assert_int_equal(np, 100);
+  double pmin = INFINITY, pmax = 0;
+  for (size_t i = 0; i < np; i++) {
+    if (p[i].rho > 1e-3) {
+      pmin = fmin(pmin, p[i].predicted), pmax = fmax(pmax, p[i].predicted);
+      continue;
+    }
+    double a = (p[i].measured - 1) / (p[i].predicted - 1);
+    double s = (p[i].sam_measured - 1) / (p[i].sam_predicted - 1);
+    if (!(fabs(a - 1) < 0.05 && fabs(s - 1) < 0.05))
+      fail_msg("point %zu (t %g): llqr-sam %g, sam %g of first order", i,
+               p[i].t, a, s);
+  }
+  assert_true(pmin < 1.5 && pmax > 10);
+  ph_amp_band b[PH_AMP_BANDS];
+  ph_amp_like_bands(p, np, 0, b);
+  size_t tot = 0;
+  for (int k = 0; k < PH_AMP_BANDS; k++) {
+    tot += b[k].n;
+    if (b[k].n) assert_true(b[k].q1 <= b[k].median && b[k].median <= b[k].q3);
+  }
+  assert_true(tot <= np);
+  free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_oracle),
@@ -357,6 +397,7 @@ int main(void) {
       cmocka_unit_test(test_cycle_exit),
       cmocka_unit_test(test_map_resume),
       cmocka_unit_test(test_sweep),
+      cmocka_unit_test(test_amp_like),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
