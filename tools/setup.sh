@@ -82,7 +82,12 @@ else
 fi
 # Builds by a non-root user after a sudo'd setup still work: hand the tree
 # back to whoever invoked sudo.
-ninja -C "$build_dir" >/dev/null
+# Quiet on success; on failure, show what the compiler said.
+ninja -C "$build_dir" >"$build_dir/setup-build.log" 2>&1 || {
+  grep -E -A12 'FAILED|error' "$build_dir/setup-build.log" | head -60 >&2
+  echo "setup.sh: build failed ($build_dir/setup-build.log)" >&2
+  exit 1
+}
 if [ -n "${SUDO_USER:-}" ] && [ "$(id -u)" = 0 ]; then
   chown -R "$SUDO_USER": "$build_dir"
 fi

@@ -26,9 +26,11 @@
 #endif
 
 static int g_rank = 0, g_size = 1;
+#if PH_HAVE_MPI
 static int g_mpi = 0;    /* MPI_Init done by us */
 static int g_sticky = 0; /* an agreement has seen a failure */
 static int g_sticky_nfailed = 0;
+#endif
 static ph_status g_job_status = PH_OK; /* the lowest failing rank's */
 static double g_comm = 0;              /* seconds in MPI calls */
 
