@@ -111,7 +111,11 @@ static ph_status lr_panel(const st_cfg *c, const st_sel *sel,
   }
   if (!(xhi > 0)) xlo = 1e-3, xhi = 1;
   if (!(yhi > 0)) ylo = 0.1, yhi = 1;
-  ph_plot_range_pad(&xlo, &xhi, 0.08, 1);
+  /* whole decades: a log axis spanning less than two falls back to crowded
+   * linear labels */
+  xlo = pow(10, floor(log10(xlo) - 0.02));
+  xhi = pow(10, ceil(log10(xhi) + 0.02));
+  if (xhi / xlo < 99) xlo = xhi / 100;
   ph_plot_range_pad(&ylo, &yhi, 0.08, 1);
   ph_plot_axes_xrange(a, xlo, xhi, 1);
   ph_plot_axes_yrange(a, ylo, yhi, 1);
