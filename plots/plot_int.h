@@ -78,7 +78,7 @@ void ph_plot__legend_add(ph_plot_axes *a, const ph_plot_style *s, int kind);
 void ph_plot__marker_path(cairo_t *cr, ph_plot_marker m, double x, double y,
                           double d);
 
-/* Shared by the recipes (plot_recipes.c, plot_recipes2.c). */
+/* Shared by the recipes (plot_recipe_slices.c, plot_recipe_charts.c). */
 #include "core/npy.h"
 #include "plot_recipes.h"
 #define MAX_SERIES 8

@@ -14,147 +14,8 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "nn/net.h"
-#include "nn/net_int.h"
-#include "nn/transformer.h"
 
 #define CMD "export"
-
-static cJSON *seq_layers(const nn_net *n) {
-  cJSON *a = cJSON_CreateArray();
-  int flattened = 0;
-  if (n->seq_T) { /* token ids [N, T] → one-hot [N, T·V] */
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "one_hot");
-    ph_json_add_number(o, "vocab", (double)n->vocab);
-    cJSON_AddItemToArray(a, o);
-  }
-  for (size_t i = 0; i < n->n_layers; i++) {
-    const nn_layer *l = &n->layers[i];
-    cJSON *o = cJSON_CreateObject();
-    if ((l->kind == NN_DENSE || l->kind == NN_RESDENSE) && !flattened) {
-      if (n->data->in_ndim == 3) {
-        cJSON_AddStringToObject(o, "type", "flatten");
-        cJSON_AddItemToArray(a, o);
-        o = cJSON_CreateObject();
-      }
-      flattened = 1;
-    }
-    switch (l->kind) {
-    case NN_DENSE:
-      cJSON_AddStringToObject(o, "type", "dense");
-      ph_json_add_number(o, "in", (double)l->n_in);
-      ph_json_add_number(o, "out", (double)l->n_out);
-      cJSON_AddStringToObject(o, "weight", n->blocks[l->w_block].name);
-      cJSON_AddStringToObject(o, "bias", n->blocks[l->b_block].name);
-      break;
-    case NN_CONV: {
-      cJSON_AddStringToObject(o, "type", "conv2d");
-      ph_json_add_number(o, "in_channels", (double)l->c_in);
-      ph_json_add_number(o, "out_channels", (double)l->c_out);
-      double k[2] = {(double)l->k, (double)l->k};
-      cJSON_AddItemToObject(o, "kernel", ph_json_array(k, 2));
-      ph_json_add_number(o, "stride", (double)l->stride);
-      ph_json_add_number(o, "padding", (double)l->pad);
-      cJSON_AddStringToObject(o, "weight", n->blocks[l->w_block].name);
-      cJSON_AddStringToObject(o, "bias", n->blocks[l->b_block].name);
-      break;
-    }
-    case NN_MAXPOOL:
-    case NN_AVGPOOL:
-      cJSON_AddStringToObject(o, "type",
-                              l->kind == NN_MAXPOOL ? "maxpool" : "avgpool");
-      ph_json_add_number(o, "size", (double)l->k);
-      ph_json_add_number(o, "stride", (double)l->stride);
-      break;
-    case NN_ACT: cJSON_AddStringToObject(o, "type", nn_act_name(l->act)); break;
-    case NN_FLATTEN: cJSON_AddStringToObject(o, "type", "flatten"); break;
-    case NN_RESDENSE: /* y = x + act(x·Wᵀ + b) */
-      cJSON_AddStringToObject(o, "type", "residual_dense");
-      ph_json_add_number(o, "in", (double)l->n_in);
-      ph_json_add_number(o, "out", (double)l->n_out);
-      cJSON_AddStringToObject(o, "activation", nn_act_name(l->act));
-      cJSON_AddStringToObject(o, "weight", n->blocks[l->w_block].name);
-      cJSON_AddStringToObject(o, "bias", n->blocks[l->b_block].name);
-      break;
-    }
-    cJSON_AddItemToArray(a, o);
-  }
-  if (n->seq_T) { /* logits [N, T·V] → [N, T, V], one softmax per position */
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "type", "reshape");
-    double sh[2] = {(double)n->seq_T, (double)n->vocab};
-    cJSON_AddItemToObject(o, "shape", ph_json_array(sh, 2));
-    cJSON_AddItemToArray(a, o);
-  }
-  return a;
-}
-
-static cJSON *tf_layers(const ph_objective *o) {
-  ph_transformer_config c;
-  ph_transformer_config_of(o, &c);
-  cJSON *a = cJSON_CreateArray(), *e = cJSON_CreateObject();
-  cJSON_AddStringToObject(e, "type", "embedding");
-  ph_json_add_number(e, "vocab", (double)c.vocab);
-  ph_json_add_number(e, "d", (double)c.d_model);
-  ph_json_add_number(e, "seq_len", (double)c.seq_len);
-  cJSON_AddStringToObject(e, "token", "wte");
-  cJSON_AddStringToObject(e, "position", "wpe");
-  cJSON_AddItemToArray(a, e);
-  static const char *const attn[] = {"wq", "bq", "wk", "bk",
-                                     "wv", "bv", "wo", "bo"};
-  static const char *const mlp[] = {"w1", "b1", "w2", "b2"};
-  char nm[64];
-  for (size_t l = 0; l < c.n_layers; l++) {
-    cJSON *b = cJSON_CreateObject();
-    cJSON_AddStringToObject(b, "type", "transformer_block");
-    ph_json_add_number(b, "d", (double)c.d_model);
-    ph_json_add_number(b, "heads", (double)c.n_heads);
-    ph_json_add_number(b, "d_ff", (double)c.d_ff);
-    ph_json_add_number(b, "eps", 1e-5);
-    cJSON_AddStringToObject(b, "norm", "pre");
-    cJSON_AddStringToObject(b, "activation", "gelu");
-    cJSON_AddBoolToObject(b, "causal", 1);
-    const char *lns[2] = {"ln1", "ln2"};
-    for (int q = 0; q < 2; q++) {
-      cJSON *ln = cJSON_AddObjectToObject(b, lns[q]);
-      snprintf(nm, sizeof nm, "h%zu.%s.g", l, lns[q]);
-      cJSON_AddStringToObject(ln, "g", nm);
-      snprintf(nm, sizeof nm, "h%zu.%s.b", l, lns[q]);
-      cJSON_AddStringToObject(ln, "b", nm);
-    }
-    cJSON *at = cJSON_AddObjectToObject(b, "attn");
-    for (int q = 0; q < 8; q++) {
-      snprintf(nm, sizeof nm, "h%zu.attn.%s", l, attn[q]);
-      cJSON_AddStringToObject(at, attn[q], nm);
-    }
-    cJSON *ml = cJSON_AddObjectToObject(b, "mlp");
-    for (int q = 0; q < 4; q++) {
-      snprintf(nm, sizeof nm, "h%zu.mlp.%s", l, mlp[q]);
-      cJSON_AddStringToObject(ml, mlp[q], nm);
-    }
-    cJSON_AddItemToArray(a, b);
-  }
-  cJSON *f = cJSON_CreateObject();
-  cJSON_AddStringToObject(f, "type", "layernorm");
-  ph_json_add_number(f, "d", (double)c.d_model);
-  ph_json_add_number(f, "eps", 1e-5);
-  cJSON_AddStringToObject(f, "g", "lnf.g");
-  cJSON_AddStringToObject(f, "b", "lnf.b");
-  cJSON_AddItemToArray(a, f);
-  cJSON *h = cJSON_CreateObject();
-  cJSON_AddStringToObject(h, "type", "dense");
-  ph_json_add_number(h, "in", (double)c.d_model);
-  ph_json_add_number(h, "out", (double)c.vocab);
-  cJSON_AddStringToObject(h, "weight", "head.w");
-  cJSON_AddStringToObject(h, "bias", "head.b");
-  cJSON_AddItemToArray(a, h);
-  return a;
-}
-
-cJSON *ph_cli_model_layers(const ph_objective *o) {
-  const nn_net *net = nn_of(o);
-  return net ? seq_layers(net) : tf_layers(o);
-}
 
 int ph_cmd_export(int argc, char **argv) {
   const char *ckpt = NULL, *data = NULL, *out = NULL;
@@ -190,7 +51,6 @@ int ph_cmd_export(int argc, char **argv) {
   if (s) return ph_cli_fail(CMD, s, &err);
   ph_objective *o = b.obj;
   const ph_dataset *d = b.data;
-  const nn_net *net = nn_of(o);
   ph_outset outs = {0};
   char path[4096];
   cJSON *j = cJSON_CreateObject();
@@ -214,7 +74,7 @@ int ph_cmd_export(int argc, char **argv) {
       j, "loss", d->task == PH_TASK_REGRESS ? "mse" : "softmax_cross_entropy");
   if (d->task == PH_TASK_SEQUENCE) ph_json_add_number(j, "ignore_index", -1);
   cJSON_AddStringToObject(j, "reduction", "mean");
-  cJSON_AddItemToObject(j, "layers", net ? seq_layers(net) : tf_layers(o));
+  cJSON_AddItemToObject(j, "layers", ph_net_describe_layers(o));
   cJSON *ps = cJSON_AddArrayToObject(j, "params");
   if ((s = ph_mkdir_p(out, &err))) goto fail;
   for (size_t i = 0; i < o->n_blocks; i++) {

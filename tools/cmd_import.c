@@ -82,7 +82,7 @@ static ph_status check_model(const char *mj, const cJSON *root,
   /* what the spec builds on this data set must be what model.json says */
   /* printed and parsed back: the description holds exact numbers as raw
    * text, a file read holds plain numbers (cJSON_Compare tells them apart) */
-  cJSON *desc = ph_cli_model_layers(o);
+  cJSON *desc = ph_net_describe_layers(o);
   char *text = desc ? cJSON_PrintUnformatted(desc) : NULL;
   cJSON *want = text ? cJSON_Parse(text) : NULL;
   cJSON_Delete(desc);

@@ -19,13 +19,6 @@ int ph_cmd_study(int argc, char **argv);
 int ph_cmd_completion(int argc, char **argv);
 int ph_cmd_import(int argc, char **argv);
 
-#include <cjson/cJSON.h>
-
-#include "core/objective.h"
-/* model.json's "layers" for a network objective (cmd_export.c), which
- * `pothole import` compares with the file it reads. */
-cJSON *ph_cli_model_layers(const ph_objective *o);
-
 #include <stdio.h>
 /* pothole(1): the program's man page (pothole --help-man). */
 void ph_cli_print_main_man(FILE *fp);

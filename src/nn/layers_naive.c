@@ -6,7 +6,7 @@
  * other layer kinds are forwarded to the optimised passes. */
 #include <string.h>
 
-#include "nn/graph.h"
+#include "nn/chain.h"
 
 /* y (+)= x Wᵀ + b for one dense layer; b may be NULL. */
 static void dense_fwd(const nn_layer *l, const double *W, const double *b,

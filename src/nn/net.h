@@ -1,5 +1,5 @@
 /* net.h: the network objective: a model (built from a spec string) over a
- * data set. Implementation and the graph engine live in src/nn/.
+ * data set. Implementation and the chain engine live in src/nn/.
  * (Interface sketch fixed early so other modules can code against it; the
  * nn module may extend it.) */
 #ifndef PH_NN_NET_H
@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "core/ckpt.h"
+#include "core/json.h"
 #include "core/error.h"
 #include "core/objective.h"
 #include "data/dataset.h"
@@ -29,6 +30,9 @@ ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,
  * a network). */
 const ph_dataset *ph_net_dataset(const ph_objective *o);
 const char *ph_net_spec(const ph_objective *o);
+/* The model's layers in order, as the "layers" array of model.json
+ * (docs/formats.md); NULL when out of memory. The caller owns it. */
+cJSON *ph_net_describe_layers(const ph_objective *o);
 
 /* For MLPs (dense layers with elementwise activations), the layer list the
  * exact Riccati solver needs. PH_ERR_UNSUPPORTED for other models. */

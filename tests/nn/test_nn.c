@@ -27,7 +27,7 @@
 #include "data/dataset.h"
 #include "core/afile.h"
 #include "core/ckpt.h"
-#include "nn/graph.h"
+#include "nn/chain.h"
 #include "nn/net.h"
 #include "nn/net_int.h"
 

@@ -1,5 +1,5 @@
-/* plot_recipes2.c: recipes for spectra, training curves, escape rates and
- * amplification (see plot_recipes.h); slices are in plot_recipes.c. Each
+/* plot_recipe_charts.c: recipes for spectra, training curves, escape rates and
+ * amplification (see plot_recipes.h); slices are in plot_recipe_slices.c. Each
  * recipe reads and validates every input first, then draws and writes one
  * file atomically. Does not recompute anything it draws.
  */

@@ -1,16 +1,17 @@
-/* graph.h: the op/graph interface of the nn module and the builder hook
- * (internal to src/nn and its tests; other modules use nn/net.h).
+/* chain.h: the op/chain interface of the sequential engine and how model
+ * families are dispatched (internal to src/nn and its tests; other modules
+ * use nn/net.h).
  *
- * Graph. A model is a static chain of ops ("layers", nn/seq_int.h) built
+ * Chain. A model is a static chain of ops ("layers", nn/seq_int.h) built
  * once per model spec and max batch: h_0 (the gathered input batch) → h_1 →
  * … → h_K (the logits), then a loss head (softmax cross-entropy or MSE,
  * net_obj.c). Every activation buffer h_k, its adjoint dh_k, its tangent ḣ_k
  * and the tangent of its adjoint ḋh_k is a (max_batch, size_k) row-major
  * array allocated by nn_alloc_buffers; ops keep their own workspaces (im2col
- * columns, argmax indices) allocated at build time, so running the graph
+ * columns, argmax indices) allocated at build time, so running the chain
  * never allocates. Parameters are views into the flat θ: an op stores the
  * offsets (w_off, b_off) of its tensors and the indices (w_block, b_block)
- * of their entries in the block table (core/objective.h), so the same graph
+ * of their entries in the block table (core/objective.h), so the same chain
  * runs at any θ and any direction v.
  *
  * Op. Each op implements four passes on a batch of B examples
@@ -42,16 +43,17 @@
  *      pass against central differences) and to a small model in
  *      check_model (gradient, Hv, symmetry, chunking).
  *
- * Builder hook. ph_net_create (net_obj.c) dispatches on the spec prefix:
+ * Model families. ph_net_create (net_obj.c) dispatches on the spec prefix:
  * "linear", "mlp:" and "cnn" build the sequential chain here (nn_build);
  * "transformer" (with or without ":dDhHlL") goes to ph_transformer_create
  * (nn/transformer.h, transformer.c), which builds its own objective from
  * the kernels of nn/tf_kernels.h with the same four-pass contract per
- * kernel. A new family of models adds a prefix there and a builder with the
- * signature below; ph_net_dataset/ph_net_spec/ph_net_init_params ask each
- * builder's accessor in turn. */
-#ifndef PH_NN_GRAPH_H
-#define PH_NN_GRAPH_H
+ * kernel. A new family of models adds a prefix there and a builder like
+ * ph_transformer_create (spec, data, max_batch -> objective);
+ * ph_net_dataset/ph_net_spec/ph_net_init_params ask each family's accessor
+ * in turn. */
+#ifndef PH_NN_CHAIN_H
+#define PH_NN_CHAIN_H
 
 #include <stddef.h>
 
@@ -60,13 +62,6 @@
 #include "data/dataset.h"
 #include "nn/seq_int.h"
 #include "nn/transformer.h"
-
-/* The signature every model-family builder has (ph_transformer_create is
- * one): an objective for `spec` on `data` (borrowed) with buffers for
- * max_batch examples. */
-typedef ph_status (*ph_nn_builder)(const char *spec, const ph_dataset *data,
-                                   size_t max_batch, ph_objective **out,
-                                   ph_error *err);
 
 /* Naive loop references of the GEMM kernels (layers_naive.c), same
  * arguments and semantics as nn_forward / nn_backward /

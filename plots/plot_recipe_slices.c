@@ -1,6 +1,7 @@
-/* plot_recipes.c: the figures of `pothole plot`, from the files the slice,
- * spectrum, train, toy and sharpness commands write (formats in
- * plot_recipes.h and docs/figures.md). Each recipe reads and validates every
+/* plot_recipe_slices.c: the slice figures of `pothole plot` (surface,
+ * contour, surface3d, slice1d) and the loaders every recipe shares, from the
+ * files the slice, spectrum, train, toy and sharpness commands write (formats
+ * in plot_recipes.h and docs/figures.md). Each recipe reads and validates every
  * input first, then draws one figure and writes it atomically, so a bad
  * input leaves no output. Does not recompute anything it draws.
  */
