@@ -369,8 +369,10 @@ static void test_slq_broadening(void **state) {
   sc.sigma = 2.5e-4;
   assert_int_equal(ph_slq_run(ph_op_linop(op), &sc, &sg, &err), PH_OK);
   assert_true(sg.sigma == 2.5e-4);
+  ph_slq_result bad; /* a failed run leaves its result empty */
   sc.sigma = -1;
-  assert_int_equal(ph_slq_run(ph_op_linop(op), &sc, &sg, &err), PH_ERR_ARG);
+  assert_int_equal(ph_slq_run(ph_op_linop(op), &sc, &bad, &err), PH_ERR_ARG);
+  assert_null(bad.t);
   ph_slq_result_free(&s);
   ph_slq_result_free(&s1);
   ph_slq_result_free(&sp);
