@@ -2,11 +2,13 @@
  * It parses nothing but the subcommand name, --help and --version; each
  * subcommand owns its options (tools/cmd_*.c). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <gsl/gsl_errno.h>
 
 #include "cli.h"
+#include "core/afile.h"
 #include "commands.h"
 #include "core/dist.h"
 #include "core/version.h"
@@ -112,6 +114,23 @@ int main(int argc, char **argv) {
    * here are small GEMMs, where OpenBLAS's threads cost more than they give,
    * and one thread makes every number independent of the machine. */
   ph_cli_set_blas_threads(1);
+  /* Input size caps (core/afile.h), overridable from the environment. */
+  static const char *const cap_env[2] = {"POTHOLE_MAX_INPUT",
+                                         "POTHOLE_MAX_DATA"};
+  for (int k = 0; k < 2; k++) {
+    const char *v = getenv(cap_env[k]);
+    size_t bytes;
+    if (!v) continue;
+    if (ph_parse_byte_size(v, &bytes) != 0) {
+      char esc[256];
+      ph_escape_printable(esc, sizeof esc, v);
+      fprintf(stderr,
+              "pothole: %s='%s' is not a size (bytes, or with K, M or G)\n",
+              cap_env[k], esc);
+      return 2;
+    }
+    ph_input_cap_set((ph_input_kind)k, bytes);
+  }
   if (argc < 2) {
     usage(stderr);
     return 2;

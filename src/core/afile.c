@@ -3,6 +3,7 @@
 #include "core/afile.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <sys/random.h>
 #include <time.h>
@@ -192,40 +193,118 @@ ph_status ph_write_file_atomic(const char *path, const void *data, size_t bytes,
   return ph_afile_commit(&f, err);
 }
 
+static size_t input_caps[2] = {(size_t)4 << 30, (size_t)1 << 30};
+
+size_t ph_input_cap(ph_input_kind kind) {
+  return input_caps[kind == PH_INPUT_DATA];
+}
+
+void ph_input_cap_set(ph_input_kind kind, size_t bytes) {
+  input_caps[kind == PH_INPUT_DATA] = bytes;
+}
+
+int ph_parse_byte_size(const char *s, size_t *out) {
+  size_t v = 0, mult = 1;
+  const char *p = s;
+  if (*p < '0' || *p > '9') return -1;
+  for (; *p >= '0' && *p <= '9'; p++) {
+    if (v > (SIZE_MAX - 9) / 10) return -1;
+    v = v * 10 + (size_t)(*p - '0');
+  }
+  if (*p == 'K' || *p == 'k')
+    mult = (size_t)1 << 10, p++;
+  else if (*p == 'M' || *p == 'm')
+    mult = (size_t)1 << 20, p++;
+  else if (*p == 'G' || *p == 'g')
+    mult = (size_t)1 << 30, p++;
+  if (*p != '\0' || v == 0 || v > SIZE_MAX / mult) return -1;
+  *out = v * mult;
+  return 0;
+}
+
+static ph_status too_large(const char *path, const char *size, size_t cap,
+                           ph_error *err) {
+  return ph_error_set(err, PH_ERR_FORMAT,
+                      "%s: %s than the input cap of %zu bytes (raise it with "
+                      "POTHOLE_MAX_INPUT / POTHOLE_MAX_DATA)",
+                      path, size, cap);
+}
+
 ph_status ph_read_file(const char *path, unsigned char **data, size_t *bytes,
                        ph_error *err) {
+  return ph_read_file_capped(path, ph_input_cap(PH_INPUT_FILE), data, bytes,
+                             err);
+}
+
+ph_status ph_read_file_capped(const char *path, size_t cap,
+                              unsigned char **data, size_t *bytes,
+                              ph_error *err) {
   *data = NULL;
   *bytes = 0;
   FILE *fp = fopen(path, "rb");
   if (!fp)
     return ph_error_set(err, PH_ERR_IO, "%s: cannot open: %s", path,
                         strerror(errno));
-  size_t cap = 1 << 16, len = 0;
-  unsigned char *buf = ph_malloc(cap, 1, "file buffer", err);
+  struct stat st;
+  size_t want = (size_t)1 << 16;
+  if (fstat(fileno(fp), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      fclose(fp);
+      return ph_error_set(err, PH_ERR_IO, "%s: is a directory, not a file",
+                          path);
+    }
+    /* A regular file is judged by its size, before any allocation. */
+    if (S_ISREG(st.st_mode)) {
+      if ((uint64_t)st.st_size > (uint64_t)cap) {
+        char what[64];
+        snprintf(what, sizeof what, "%lld bytes, more", (long long)st.st_size);
+        fclose(fp);
+        return too_large(path, what, cap, err);
+      }
+      want = (size_t)st.st_size + 1;
+    }
+  }
+  size_t bufcap = want < 16 ? 16 : want, len = 0;
+  unsigned char *buf = ph_malloc(bufcap, 1, "file buffer", err);
   if (!buf) {
     fclose(fp);
     return PH_ERR_NOMEM;
   }
   for (;;) {
-    if (len + 1 >= cap) {
-      unsigned char *nb = ph_realloc(buf, cap, 2, "file buffer", err);
+    if (len + 1 >= bufcap) {
+      /* Pipes and devices have no size: stop once past the cap. */
+      if (len > cap) {
+        free(buf);
+        fclose(fp);
+        return too_large(path, "longer", cap, err);
+      }
+      unsigned char *nb = ph_realloc(buf, bufcap, 2, "file buffer", err);
       if (!nb) {
         free(buf);
         fclose(fp);
         return PH_ERR_NOMEM;
       }
       buf = nb;
-      cap *= 2;
+      bufcap *= 2;
     }
-    size_t got = fread(buf + len, 1, cap - len - 1, fp);
+    size_t room = bufcap - len - 1;
+    if (room > cap + 1 - len) room = cap + 1 - len; /* read at most cap+1 */
+    size_t got = fread(buf + len, 1, room, fp);
     len += got;
+    if (len > cap) {
+      free(buf);
+      fclose(fp);
+      return too_large(path, "longer", cap, err);
+    }
     if (got == 0) break;
   }
   int bad = ferror(fp);
+  int e = errno;
   fclose(fp);
   if (bad) {
     free(buf);
-    return ph_error_set(err, PH_ERR_IO, "%s: read error", path);
+    return ph_error_set(err, PH_ERR_IO, "%s: read error: %s", path,
+                        strerror(e));
   }
   buf[len] = '\0';
   *data = buf;

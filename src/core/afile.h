@@ -41,9 +41,29 @@ void ph_afile_abort(ph_afile *f);
 /* Whole-buffer convenience. */
 ph_status ph_write_file_atomic(const char *path, const void *data, size_t bytes,
                                ph_error *err);
-/* Read a whole file into a malloc'ed buffer (NUL-terminated for text use). */
+/* Input size caps. Every reader refuses an input larger than its cap before
+ * allocating for it (a regular file by its size; a pipe or device once that
+ * many bytes arrived; gzip data as soon as the inflated size passes it), so
+ * /dev/zero or a gzip bomb given as an input is an error, not an OOM.
+ *   PH_INPUT_FILE  checkpoints, .npy, JSON, tables    default 4 GiB
+ *   PH_INPUT_DATA  CSV, IDX and text data sets, after
+ *                  decompression                     default 1 GiB
+ * The pothole program sets them from POTHOLE_MAX_INPUT and POTHOLE_MAX_DATA
+ * (bytes, or with a K/M/G suffix), see docs/reliability.md. */
+typedef enum { PH_INPUT_FILE = 0, PH_INPUT_DATA = 1 } ph_input_kind;
+size_t ph_input_cap(ph_input_kind kind);
+void ph_input_cap_set(ph_input_kind kind, size_t bytes);
+/* "123", "64K", "512M", "4G" -> bytes; -1 when malformed or zero. */
+int ph_parse_byte_size(const char *s, size_t *out);
+
+/* Read a whole file into a malloc'ed buffer (NUL-terminated for text use),
+ * refusing a directory and anything larger than ph_input_cap(PH_INPUT_FILE). */
 ph_status ph_read_file(const char *path, unsigned char **data, size_t *bytes,
                        ph_error *err);
+/* The same with an explicit cap in bytes. */
+ph_status ph_read_file_capped(const char *path, size_t cap,
+                              unsigned char **data, size_t *bytes,
+                              ph_error *err);
 
 /* mkdir -p; existing directories are fine. */
 ph_status ph_mkdir_p(const char *path, ph_error *err);

@@ -20,8 +20,8 @@ uint32_t ph_crc32(uint32_t crc, const void *data, size_t len) {
 }
 
 ph_status ph_gz_inflate(const unsigned char *in, size_t in_len,
-                        const char *name, unsigned char **data, size_t *len,
-                        ph_error *err) {
+                        const char *name, size_t max_out, unsigned char **data,
+                        size_t *len, ph_error *err) {
   *data = NULL;
   *len = 0;
   z_stream zs;
@@ -29,6 +29,7 @@ ph_status ph_gz_inflate(const unsigned char *in, size_t in_len,
   if (inflateInit2(&zs, 15 + 32) != Z_OK) /* +32: gzip or zlib header */
     return ph_error_set(err, PH_ERR_NOMEM, "%s: cannot start zlib", name);
   size_t cap = in_len * 4 + 1024, used = 0;
+  if (cap > max_out + 2) cap = max_out + 2;
   unsigned char *out = ph_malloc(cap, 1, name, err);
   if (!out) {
     inflateEnd(&zs);
@@ -38,6 +39,14 @@ ph_status ph_gz_inflate(const unsigned char *in, size_t in_len,
   zs.avail_in = (uInt)in_len;
   int rc;
   for (;;) {
+    if (used > max_out) {
+      free(out);
+      inflateEnd(&zs);
+      return ph_error_set(err, PH_ERR_FORMAT,
+                          "%s: inflates to more than the input cap of %zu "
+                          "bytes (raise it with POTHOLE_MAX_DATA)",
+                          name, max_out);
+    }
     if (cap - used < 2) {
       unsigned char *n2 = ph_realloc(out, cap, 2, name, err);
       if (!n2) {
@@ -47,6 +56,7 @@ ph_status ph_gz_inflate(const unsigned char *in, size_t in_len,
       }
       out = n2;
       cap *= 2;
+      if (cap > max_out + 2) cap = max_out + 2; /* room for cap+1 and NUL */
     }
     zs.next_out = out + used;
     zs.avail_out = (uInt)(cap - used - 1);
@@ -81,9 +91,10 @@ ph_status ph_gz_read_file(const char *path, unsigned char **data, size_t *len,
                           ph_error *err) {
   unsigned char *raw;
   size_t raw_len;
-  PH_TRY(ph_read_file(path, &raw, &raw_len, err));
+  size_t cap = ph_input_cap(PH_INPUT_DATA);
+  PH_TRY(ph_read_file_capped(path, cap, &raw, &raw_len, err));
   if (raw_len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-    ph_status s = ph_gz_inflate(raw, raw_len, path, data, len, err);
+    ph_status s = ph_gz_inflate(raw, raw_len, path, cap, data, len, err);
     free(raw);
     return s;
   }
