@@ -15,6 +15,7 @@
 #include <cblas.h>
 
 #include "core/dist.h"
+#include "core/strnum.h"
 #include "core/version.h"
 
 FILE *ph_cli_help_stream;
@@ -57,34 +58,8 @@ int ph_cli_usage(const char *cmd, const char *fmt, ...) {
 }
 
 /* ---- strict numbers -------------------------------------------------------
- * A decimal number: [+-]digits[.digits][e[+-]digits], at least one digit in
- * the mantissa. strtod alone would also take hex, "inf", "nan" and leading
- * white space. */
-static int is_decimal(const char *s) {
-  const char *p = s;
-  if (*p == '+' || *p == '-') p++;
-  int digits = 0;
-  while (isdigit((unsigned char)*p)) p++, digits++;
-  if (*p == '.') {
-    p++;
-    while (isdigit((unsigned char)*p)) p++, digits++;
-  }
-  if (!digits) return 0;
-  if (*p == 'e' || *p == 'E') {
-    p++;
-    if (*p == '+' || *p == '-') p++;
-    if (!isdigit((unsigned char)*p)) return 0;
-    while (isdigit((unsigned char)*p)) p++;
-  }
-  return *p == '\0';
-}
-
-static int is_digits(const char *s) {
-  if (!*s) return 0;
-  for (; *s; s++)
-    if (!isdigit((unsigned char)*s)) return 0;
-  return 1;
-}
+ * Decimal only (core/strnum.h): strtod alone would also take hex, "inf",
+ * "nan" and leading white space. */
 
 /* Shortest text that reads back as v; whole numbers below 1e15 without an
  * exponent (300, not 3e+02). */
@@ -102,7 +77,7 @@ static void fmt_double(char *buf, size_t size, double v) {
 int ph_cli_double(const char *cmd, const char *opt, const char *arg, double lo,
                   double hi, double *out) {
   errno = 0;
-  double v = is_decimal(arg) ? strtod(arg, NULL) : NAN;
+  double v = ph_str_is_decimal(arg) ? strtod(arg, NULL) : NAN;
   if (!isfinite(v) || errno == ERANGE)
     return ph_cli_usage(cmd, "%s expects a decimal number, got '%s'", opt, arg);
   if (v < lo || v > hi) {
@@ -118,8 +93,8 @@ int ph_cli_double(const char *cmd, const char *opt, const char *arg, double lo,
 int ph_cli_u64(const char *cmd, const char *opt, const char *arg,
                uint64_t *out) {
   errno = 0;
-  unsigned long long v = is_digits(arg) ? strtoull(arg, NULL, 10) : 0;
-  if (!is_digits(arg) || errno == ERANGE)
+  unsigned long long v = ph_str_is_digits(arg) ? strtoull(arg, NULL, 10) : 0;
+  if (!ph_str_is_digits(arg) || errno == ERANGE)
     return ph_cli_usage(cmd, "%s expects a whole number, got '%s'", opt, arg);
   *out = (uint64_t)v;
   return 0;
@@ -127,7 +102,7 @@ int ph_cli_u64(const char *cmd, const char *opt, const char *arg,
 
 int ph_cli_size(const char *cmd, const char *opt, const char *arg, size_t lo,
                 size_t hi, size_t *out) {
-  uint64_t v;
+  uint64_t v = 0;
   int rc = ph_cli_u64(cmd, opt, arg, &v);
   if (rc) return rc;
   if (v < lo || v > hi)
@@ -175,7 +150,7 @@ int ph_cli_parse_range(const char *cmd, const char *opt, const char *arg,
     return ph_cli_usage(cmd, "%s expects LO:HI, got '%s'", opt, arg);
   memcpy(a, arg, (size_t)(colon - arg));
   a[colon - arg] = '\0';
-  if (!is_decimal(a) || !is_decimal(colon + 1))
+  if (!ph_str_is_decimal(a) || !ph_str_is_decimal(colon + 1))
     return ph_cli_usage(cmd, "%s expects LO:HI, got '%s'", opt, arg);
   double x = strtod(a, NULL), y = strtod(colon + 1, NULL);
   if (!isfinite(x) || !isfinite(y))
@@ -195,7 +170,7 @@ int ph_cli_parse_grid(const char *cmd, const char *opt, const char *arg,
   if (la >= sizeof a) goto bad;
   memcpy(a, arg, la);
   a[la] = '\0';
-  if (!is_digits(a) || (x && !is_digits(x + 1))) goto bad;
+  if (!ph_str_is_digits(a) || (x && !ph_str_is_digits(x + 1))) goto bad;
   unsigned long long u = strtoull(a, NULL, 10),
                      v = x ? strtoull(x + 1, NULL, 10) : 1;
   if (u < 1 || v < 1 || u > 100000 || v > 100000) goto bad;
@@ -271,9 +246,11 @@ static int set_value(const char *cmd, const ph_opt *o, const char *arg) {
 }
 
 /* The current value of o's destination as text ("" when it has none). */
-static void default_text(const ph_opt *o, char *buf, size_t size) {
+/* The destination's current value as text ("" for an unset string or flag,
+ * an unset range or grid). */
+static void value_text(const ph_opt *o, char *buf, size_t size) {
   buf[0] = '\0';
-  if (!o->dest || (o->flags & PH_OPT_NO_DEFAULT)) return;
+  if (!o->dest) return;
   switch (o->type) {
   case PH_OPT_STRING: {
     const char *s = *(const char *const *)o->dest;
@@ -320,6 +297,25 @@ static void default_text(const ph_opt *o, char *buf, size_t size) {
     if (*(const int *)o->dest) snprintf(buf, size, "on");
     break;
   }
+}
+
+static void default_text(const ph_opt *o, char *buf, size_t size) {
+  buf[0] = '\0';
+  if (!(o->flags & PH_OPT_NO_DEFAULT)) value_text(o, buf, size);
+}
+
+size_t ph_cli_config_text(const ph_opt *opts, char *buf, size_t size) {
+  size_t used = 0;
+  if (size) buf[0] = '\0';
+  for (const ph_opt *o = opts; o && o->name; o++) {
+    if (o->flags & PH_OPT_RESUMABLE) continue;
+    char v[1024];
+    value_text(o, v, sizeof v);
+    int k = snprintf(buf + used, used < size ? size - used : 0, "--%s %s\n",
+                     o->name, v[0] ? v : "-");
+    if (k > 0) used += (size_t)k;
+  }
+  return used;
 }
 
 static const char *metavar_of(const ph_opt *o) {

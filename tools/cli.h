@@ -119,6 +119,11 @@ int ph_cli_parse(const ph_cli_spec *spec, int argc, char **argv, char ***args,
  * --help`): when argv holds --help, -h, --help-man or --help-options, print
  * it for spec and return 0; else return -1. */
 int ph_cli_help_only(const ph_cli_spec *spec, int argc, char **argv);
+/* The parsed configuration as text, one "--name value" line per option not
+ * marked PH_OPT_RESUMABLE ("-" for an unset value), in table order: stored
+ * in checkpoints so that a resume can be refused when it differs. Returns
+ * the length needed (like snprintf). */
+size_t ph_cli_config_text(const ph_opt *opts, char *buf, size_t size);
 /* Print --help text for spec to fp (also used by ph_cli_parse). */
 void ph_cli_print_help(const ph_cli_spec *spec, FILE *fp);
 /* The value of --NAME in argv, before parsing (e.g. --opt, whose value sets

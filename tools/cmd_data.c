@@ -64,12 +64,9 @@ int ph_cmd_data(int argc, char **argv) {
   ph_error err = {0};
   ph_dataset *d;
   ph_status s = ph_dataset_load(spec_s, &o, &d, &err);
-  /* Whatever is wrong with the data (unknown spec, missing or corrupt file)
-   * is a runtime failure of `data info`: exit 1 (issue 2). */
-  if (s != PH_OK) {
-    ph_cli_fail(CMD, s, &err);
-    return 1;
-  }
+  /* A malformed spec is a usage error (exit 2) as in every other command
+   * that takes --data; a missing or corrupt file is a runtime failure (1). */
+  if (s != PH_OK) return ph_cli_fail("data info", s, &err);
   static const char *const tasks[] = {"classify", "sequence", "regress"};
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "name", d->name);

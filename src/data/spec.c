@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/rng.h"
+#include "core/strnum.h"
 #include "data/data_int.h"
 #include "data/data_paths.h"
 
@@ -67,10 +68,8 @@ ph_status ph_spec_size(ph_spec *s, const char *key, size_t lo, size_t hi,
                        size_t *out, ph_error *err) {
   int i = find_key(s, key);
   if (i < 0) return PH_OK;
-  char *end;
-  errno = 0;
-  unsigned long long v = strtoull(s->val[i], &end, 10);
-  if (*end || errno || s->val[i][0] == '-' || v < lo || v > hi)
+  size_t v;
+  if (ph_str_to_size(s->val[i], &v) != 0 || v < lo || v > hi)
     return ph_error_set(
         err, PH_ERR_ARG,
         "data spec %s: %s=%s must be a whole number in [%zu, %zu]", s->name,
@@ -83,10 +82,8 @@ ph_status ph_spec_double(ph_spec *s, const char *key, double lo, double hi,
                          double *out, ph_error *err) {
   int i = find_key(s, key);
   if (i < 0) return PH_OK;
-  char *end;
-  errno = 0;
-  double v = strtod(s->val[i], &end);
-  if (*end || errno || !isfinite(v) || v < lo || v > hi)
+  double v;
+  if (ph_str_to_double(s->val[i], &v) != 0 || v < lo || v > hi)
     return ph_error_set(err, PH_ERR_ARG,
                         "data spec %s: %s=%s must be a number in [%g, %g]",
                         s->name, key, s->val[i], lo, hi);

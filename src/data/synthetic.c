@@ -16,6 +16,7 @@
 
 #include "core/alloc.h"
 #include "core/rng.h"
+#include "core/strnum.h"
 #include "data/data_int.h"
 
 static ph_status finish_rows(ph_dataset *d, double *x, int32_t *y, double *t,
@@ -147,15 +148,14 @@ static ph_status teacher(ph_dataset *d, ph_spec *s, ph_rng *r, uint64_t seed,
 
 static ph_status modadd(ph_dataset *d, ph_spec *s, uint64_t seed,
                         ph_error *err) {
-  char *end;
-  long p = s->arg[0] ? strtol(s->arg, &end, 10) : 97;
-  if (s->arg[0] && (*end || p < 2 || p > 2000))
+  size_t p = 97;
+  if (s->arg[0] && (ph_str_to_size(s->arg, &p) != 0 || p < 2 || p > 2000))
     return ph_error_set(
         err, PH_ERR_ARG,
         "data spec modadd:%s: P must be a whole number in [2, 2000]", s->arg);
   double frac = 0.5;
   PH_TRY(ph_spec_double(s, "frac", 0.01, 0.99, &frac, err));
-  size_t P = (size_t)p, n = P * P;
+  size_t P = p, n = P * P;
   d->task = PH_TASK_SEQUENCE;
   d->in_ndim = 1;
   d->in_shape[0] = 3;

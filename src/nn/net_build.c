@@ -21,6 +21,7 @@
 
 #include "core/alloc.h"
 #include "core/rng.h"
+#include "core/strnum.h"
 #include "nn/net_int.h"
 
 static const char *const ACT_NAMES[] = {"identity", "tanh",     "relu",
@@ -45,6 +46,15 @@ typedef struct plan_item {
 } plan_item;
 
 #define MAX_PLAN 32
+
+/* Digits only (no sign, blank or hex); no digits give 0 with end == s,
+ * which every caller refuses; overflow saturates and fails the range. */
+static size_t uint_at(const char *s, char **end) {
+  const char *e;
+  size_t v = ph_str_uint(s, &e);
+  *end = (char *)e;
+  return v;
+}
 
 static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
                             nn_act *act, int *is_cnn, ph_error *err) {
@@ -87,9 +97,14 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
   if (a && parse_act(a, act))
     return ph_error_set(err, PH_ERR_ARG,
                         "model spec '%s': unknown activation '%s'", spec, a);
-  char *save = NULL;
-  for (char *tok = strtok_r(layers, "-", &save); tok;
-       tok = strtok_r(NULL, "-", &save)) {
+  /* Split on '-' by hand: strtok would skip empty fields, so "mlp:-5" or
+   * "mlp:64--64" would pass as "mlp:5" and "mlp:64-64". */
+  for (char *tok = layers, *next; tok; tok = next) {
+    next = strchr(tok, '-');
+    if (next) *next++ = '\0';
+    if (!*tok)
+      return ph_error_set(err, PH_ERR_ARG,
+                          "model spec '%s': empty layer (a stray '-')", spec);
     if (*n_plan >= MAX_PLAN)
       return ph_error_set(err, PH_ERR_ARG, "model spec '%s': too many layers",
                           spec);
@@ -97,27 +112,27 @@ static ph_status parse_spec(const char *spec, plan_item *plan, size_t *n_plan,
     char *end;
     if (tok[0] == 'r') { /* residual dense block of width H */
       it.type = 'r';
-      it.a = strtoul(tok + 1, &end, 10);
+      it.a = uint_at(tok + 1, &end);
       if (*end || it.a == 0 || it.a > 100000) goto bad;
     } else if (!*is_cnn) {
       it.type = 'd';
-      it.a = strtoul(tok, &end, 10);
+      it.a = uint_at(tok, &end);
       if (*end || it.a == 0 || it.a > 100000)
         return ph_error_set(err, PH_ERR_ARG,
                             "model spec '%s': bad hidden size '%s'", spec, tok);
     } else {
       it.type = tok[0];
       if (it.type == 'c') {
-        it.a = strtoul(tok + 1, &end, 10);
+        it.a = uint_at(tok + 1, &end);
         if (*end != 'k' || it.a == 0) goto bad;
-        it.k = strtoul(end + 1, &end, 10);
+        it.k = uint_at(end + 1, &end);
         if (*end || it.k == 0 || it.k % 2 == 0)
           goto bad; /* odd: "same" padding */
       } else if (it.type == 'p' || it.type == 'a') {
-        it.k = strtoul(tok + 1, &end, 10);
+        it.k = uint_at(tok + 1, &end);
         if (*end || it.k < 2) goto bad;
       } else if (it.type == 'd') {
-        it.a = strtoul(tok + 1, &end, 10);
+        it.a = uint_at(tok + 1, &end);
         if (*end || it.a == 0) goto bad;
       } else
         goto bad;
@@ -205,6 +220,14 @@ static ph_status add_act(nn_net *n, nn_act a, size_t size, ph_error *err) {
   l.in_size = l.out_size = size;
   l.w_block = l.b_block = -1;
   return push_layer(n, l, err);
+}
+
+ph_status nn_spec_check(const char *spec, ph_error *err) {
+  plan_item plan[MAX_PLAN];
+  size_t n_plan;
+  nn_act act;
+  int is_cnn;
+  return parse_spec(spec, plan, &n_plan, &act, &is_cnn, err);
 }
 
 ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,

@@ -5,6 +5,8 @@
 #include "nn/net.h"
 #include "nn/seq_int.h"
 
+/* Parse an MLP/CNN spec without building it (PH_ERR_ARG when malformed). */
+ph_status nn_spec_check(const char *spec, ph_error *err);
 ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
                    size_t max_batch, ph_error *err);
 ph_status nn_alloc_buffers(nn_net *n, ph_error *err);

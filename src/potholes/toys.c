@@ -17,6 +17,7 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/rng.h"
+#include "core/strnum.h"
 #include "core/vec.h"
 
 #define TWO_PI 6.283185307179586476925286766559
@@ -107,9 +108,8 @@ ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out, ph_error *err) {
     key[klen] = 0;
     memcpy(val, eq + 1, len - klen - 1);
     val[len - klen - 1] = 0;
-    char *end;
-    double v = strtod(val, &end);
-    if (*end || end == val || !isfinite(v))
+    double v;
+    if (ph_str_to_double(val, &v) != 0)
       return ph_error_set(err, PH_ERR_ARG, "%s=%s in '%s' is not a number", key,
                           val, spec);
     int found = 0;

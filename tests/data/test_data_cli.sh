@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CLI tests for `pothole data info`: outputs, usage errors (exit 2), bad
-# files (exit 1, one line naming the file).
+# CLI tests for `pothole data info`: outputs, usage errors (exit 2, also for
+# a malformed spec, as in every command taking --data), bad files (exit 1,
+# one line naming the file).
 set -u
 P=${PH_POTHOLE:?}
 fail=0
@@ -19,7 +20,10 @@ echo "$out" | grep -q '"n_test":[[:space:]]*100,' || { echo "FAIL --n cap test";
 check bad-n 2 "$P" data info digits --n abc
 check text 0 "$P" data info text
 check help 0 "$P" data --help
-check unknown-spec 1 "$P" data info nosuch
+check unknown-spec 2 "$P" data info nosuch
+check hex-size 2 "$P" data info blobs:n=0x10
+check signed-p 2 "$P" data info modadd:+7
+check spaced 2 "$P" data info "blobs:n= 50"
 check missing-file 1 "$P" data info csv:/no/such/file.csv
 grep -q "/no/such/file.csv" /tmp/ph_data_cli.err || { echo "FAIL message names file"; fail=1; }
 [ "$(wc -l < /tmp/ph_data_cli.err)" = 1 ] || { echo "FAIL one line"; fail=1; }
