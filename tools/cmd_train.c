@@ -1,6 +1,8 @@
 /* cmd_train.c: `pothole train`: parse, validate, call ph_train_run. */
 #include <math.h>
 #include <stdio.h>
+#include <dirent.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -21,6 +23,45 @@ static const char *const opt_names[] = {"sgd",  "adamw",      "sam",
                                         "asam", "fisher-sam", "fsam",
                                         "llqr", "llqr-sam",   NULL};
 
+/* 1 when dir exists and holds anything besides . and .. */
+static int dir_has_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int any = 0;
+  for (struct dirent *e; !any && (e = readdir(d));)
+    any = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return any;
+}
+
+/* --force: delete what a run writes (and only that), so nothing of the old
+ * run (a stale precond.npy, say) can be mistaken for the new one's. Files
+ * that are not a run's stay, and the command then refuses to mix in. */
+static ph_status clear_run_outputs(const char *dir, ph_error *err) {
+  static const char *const names[] = {
+      "run.json",     "log.csv",        "trajectory.npy",  "precond.npy",
+      "precond.json", "ckpt/last.ckpt", "ckpt/final.ckpt", NULL};
+  char p[1200];
+  for (size_t i = 0; names[i]; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    if (unlink(p) != 0 && errno != ENOENT)
+      return ph_error_set(err, PH_ERR_IO, "%s: cannot delete: %s", p,
+                          strerror(errno));
+  }
+  snprintf(p, sizeof p, "%s/ckpt", dir);
+  if (rmdir(p) != 0 && errno != ENOENT)
+    return ph_error_set(err, PH_ERR_IO,
+                        "%s: not empty after deleting the old checkpoints "
+                        "(other files in it are not pothole's)",
+                        p);
+  if (dir_has_entries(dir))
+    return ph_error_set(err, PH_ERR_IO,
+                        "%s: holds files that are not a run's outputs; "
+                        "--force deletes only those (move the rest away)",
+                        dir);
+  return PH_OK;
+}
+
 int ph_cmd_train(int argc, char **argv) {
   /* The optimiser's defaults come first, so the options below override them
    * and --help shows the defaults of the optimiser named (sgd's otherwise). */
@@ -35,6 +76,7 @@ int ph_cmd_train(int argc, char **argv) {
   int opt_index = 0, ema_set = 0, damp_set = 0;
   const char *model = NULL, *data = NULL, *out = NULL;
   size_t threads = 1, stop_after = 0;
+  int force = 0;
   const ph_opt opts[] = {
       {"model", "SPEC", PH_OPT_STRING, &model,
        .help = "mlp:64-64:tanh, cnn, linear, transformer:d32h2l2, ...",
@@ -134,13 +176,20 @@ int ph_cmd_train(int argc, char **argv) {
        .help = "examples of each split per evaluation; 0 = all"},
       PH_OPT_SEED(&c.seed),
       {"resume", NULL, PH_OPT_FLAG, &c.resume,
-       .help = "continue from DIR/ckpt/last.ckpt if present"},
+       .help = "continue from DIR/ckpt/last.ckpt if present; every\n"
+               "option not listed below must match the run's",
+       .flags = PH_OPT_RESUMABLE},
+      {"force", NULL, PH_OPT_FLAG, &force,
+       .help = "train into a non-empty DIR: first delete the outputs\n"
+               "of an earlier run there (run.json, log.csv, ckpt/, ...)",
+       .flags = PH_OPT_RESUMABLE},
       {"threads", "T", PH_OPT_SIZE, &threads, .lo = 1, .hi = PH_CLI_MAX_THREADS,
-       .help = "BLAS threads"},
+       .help = "BLAS threads", .flags = PH_OPT_RESUMABLE},
       {"stop-after", "S", PH_OPT_SIZE, &stop_after, .lo = 1, .hi = 1e12,
        .help = "stop after step S as if killed (for testing resumes)",
-       .flags = PH_OPT_NO_DEFAULT},
-      PH_OPT_OUT_DIR(&out),
+       .flags = PH_OPT_NO_DEFAULT | PH_OPT_RESUMABLE},
+      {"out", "DIR", PH_OPT_STRING, &out, .help = "output directory",
+       .flags = PH_OPT_REQUIRED | PH_OPT_RESUMABLE},
       {0}};
   const ph_cli_spec spec = {
       CMD,
@@ -174,6 +223,23 @@ int ph_cmd_train(int argc, char **argv) {
   if (ph_optim_config_validate(&c.opt, &err))
     return ph_cli_fail(CMD, PH_ERR_ARG, &err);
   snprintf(c.out_dir, sizeof c.out_dir, "%s", out);
+  if (force && c.resume)
+    return ph_cli_usage(CMD, "--force and --resume exclude each other");
+  /* The whole configuration goes into every checkpoint (exact resumes). */
+  char config[8192];
+  if (ph_cli_config_text(opts, config, sizeof config) >= sizeof config)
+    return ph_cli_usage(CMD, "the options are too long to record");
+  c.config = config;
+  /* A directory holding anything is another run's (or the user's): never
+   * mix outputs silently. --resume continues it, --force replaces it. */
+  if (!c.resume && dir_has_entries(out)) {
+    if (!force)
+      return ph_cli_usage(CMD,
+                          "%s is not empty: --resume continues the run in it, "
+                          "--force deletes its old outputs first",
+                          out);
+    if (clear_run_outputs(out, &err)) return ph_cli_fail(CMD, err.code, &err);
+  }
   ph_cli_set_blas_threads((int)threads);
   int existed = ph_is_dir(out);
   if (ph_mkdir_p(out, &err)) return ph_cli_fail(CMD, err.code, &err);

@@ -125,10 +125,41 @@ static ph_status save_ckpt(const ph_train_config *c, const char *path,
   if (s == PH_OK)
     s = ph_ckpt_put_f64(ck, "train.traj", rs->traj, rs->n_traj * obj->n, err);
   if (s == PH_OK) s = ph_ckpt_put_str(ck, "train.optimizer", c->opt.name, err);
+  if (s == PH_OK && c->config)
+    s = ph_ckpt_put_str(ck, "train.config", c->config, err);
   if (s == PH_OK) s = ph_optim_save(opt, ck, err);
   if (s == PH_OK) s = ph_ckpt_write(ck, path, err);
   ph_ckpt_free(ck);
   return s;
+}
+
+/* The first line where two "--name value" configurations differ, as an
+ * error: "--batch is 32 here but 64 in the checkpoint". */
+static ph_status compare_config(const char *path, const char *was,
+                                const char *now, ph_error *err) {
+  while (*was || *now) {
+    size_t lw = strcspn(was, "\n"), ln = strcspn(now, "\n");
+    if (lw != ln || memcmp(was, now, lw) != 0) {
+      /* Name the option: the text before the first space of either line. */
+      const char *line = lw ? was : now;
+      size_t name_len = strcspn(line, " \n");
+      size_t nw = strcspn(was, " \n"), nn = strcspn(now, " \n");
+      if (nw == nn && memcmp(was, now, nw) == 0 && nw < lw && nn < ln)
+        return ph_error_set(
+            err, PH_ERR_ARG,
+            "%s: cannot resume: %.*s is '%.*s' here but '%.*s' in the "
+            "checkpoint (only the options listed in --help may change)",
+            path, (int)nw, was, (int)(ln - nn - 1), now + nn + 1,
+            (int)(lw - nw - 1), was + nw + 1);
+      return ph_error_set(err, PH_ERR_ARG,
+                          "%s: cannot resume: the option sets differ at %.*s "
+                          "(checkpoint written by another version?)",
+                          path, (int)name_len, line);
+    }
+    was += lw + (was[lw] == '\n');
+    now += ln + (now[ln] == '\n');
+  }
+  return PH_OK;
 }
 
 static ph_status load_ckpt(const ph_train_config *c, const char *path,
@@ -149,6 +180,16 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
                      "%s: resuming needs the same --model, --data and --opt "
                      "(checkpoint has %s, %s, %s)",
                      path, model, data, optname);
+  if (!s && c->config) {
+    const char *was;
+    if (!ph_ckpt_has(ck, "train.config"))
+      s = ph_error_set(err, PH_ERR_ARG,
+                       "%s: cannot resume: the checkpoint does not record its "
+                       "configuration (written before exact resumes)",
+                       path);
+    else if (!(s = ph_ckpt_require_str(ck, "train.config", &was, err)))
+      s = compare_config(path, was, c->config, err);
+  }
   if (!s) s = ph_ckpt_require_f64(ck, "theta", obj->n, &th, NULL, err);
   if (!s) s = ph_ckpt_require_u64(ck, "train.position", 5, &pos, NULL, err);
   if (!s) s = ph_ckpt_require_u64(ck, "train.counts", 3, &cnt, NULL, err);
@@ -201,10 +242,8 @@ static ph_status evaluate(ph_objective *obj, const double *theta, size_t eval_n,
   return PH_OK;
 }
 
-static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
-                               const double *theta, const ph_optim *opt,
-                               run_state *rs, const double final[4],
-                               double seconds, size_t total, ph_error *err) {
+static ph_status write_log(const ph_train_config *c, const run_state *rs,
+                           ph_error *err) {
   char path[1200];
   snprintf(path, sizeof path, "%s/log.csv", c->out_dir);
   text t = {0};
@@ -212,7 +251,16 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
   ph_status s = ph_write_file_atomic(path, t.s, t.len, err);
   free(t.s);
-  if (s) return s;
+  return s;
+}
+
+static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
+                               const double *theta, const ph_optim *opt,
+                               run_state *rs, const double final[4],
+                               double seconds, size_t total, ph_error *err) {
+  char path[1200];
+  ph_status s;
+  PH_TRY(write_log(c, rs, err));
   snprintf(path, sizeof path, "%s/trajectory.npy", c->out_dir);
   size_t shape[2] = {rs->n_traj, obj->n};
   PH_TRY(ph_npy_write(path, rs->traj, 2, shape, err));
@@ -381,9 +429,23 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
     s = ph_optim_step(opt, theta, obj, &b, lr, &fresh, &info, err);
     if (s) {
       ph_error_prefix(err, "step %llu: ", (unsigned long long)rs.step + 1);
-      if (s == PH_ERR_NUMERIC)
+      if (s == PH_ERR_NUMERIC) {
         ph_error_prefix(err, "training diverged (last good checkpoint: %s): ",
                         ph_path_exists(last) ? last : "none");
+        /* log.csv up to the divergence, ending with the step that failed
+         * (its measurements are NaN), so the user can see how it went. */
+        ph_error lerr = {0};
+        text_add(&rs.log,
+                 "%llu,%.6f,%.10g,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,"
+                 "%llu,%llu,%llu,nan,nan,nan\n",
+                 (unsigned long long)rs.step + 1,
+                 (double)(rs.step + 1) / (double)per_epoch, lr,
+                 (unsigned long long)rs.counts[0],
+                 (unsigned long long)rs.counts[1],
+                 (unsigned long long)rs.counts[2]);
+        if (write_log(c, &rs, &lerr) != PH_OK)
+          ph_error_prefix(err, "(log.csv not written: %s) ", lerr.msg);
+      }
       goto done;
     }
     rs.step++;

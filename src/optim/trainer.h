@@ -41,6 +41,11 @@ typedef struct ph_train_config {
   int resume;
   int progress;      /* -1 auto (tty), 0 off, 1 on */
   size_t stop_after; /* testing aid: stop (as if killed) after this step */
+  /* The whole configuration as "--name value" lines (tools: from the option
+   * table, without the options that may change on resume). Stored in every
+   * checkpoint; a resume whose config differs is refused (PH_ERR_ARG)
+   * naming the first differing line. NULL: not stored, not compared. */
+  const char *config;
 } ph_train_config;
 
 ph_train_config ph_train_config_default(void);
