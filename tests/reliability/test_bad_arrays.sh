@@ -5,21 +5,10 @@
 # instead of being clamped or propagated. Needs /usr/bin/python3 (standard
 # library only) to write the .npy files; exit 77 without it.
 set -u
-P=${PH_POTHOLE:?PH_POTHOLE not set}
+. "${PH_SOURCE_ROOT:?}/tests/reliability/lib.sh"
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "no python3: skipping"; exit 77; }
 MK="$PY ${PH_SOURCE_ROOT:?}/tests/reliability/mknpy.py"
-T=$(mktemp -d /tmp/ph_bad_arrays.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() { # expect CODE PATTERN cmd...
-  want=$1; pat=$2; shift 2
-  "$@" >"$T/stdout" 2>"$T/stderr"; got=$?
-  [ "$got" = "$want" ] || fail "exit $got (wanted $want): $* : $(cat "$T/stderr")"
-  [ "$want" = 0 ] && return 0
-  [ "$(wc -l <"$T/stderr")" = 1 ] || fail "not one line: $(cat "$T/stderr")"
-  grep -q -- "$pat" "$T/stderr" || fail "no '$pat' in: $(cat "$T/stderr")"
-}
 "$P" init --model linear --data digits --out "$T/m.ckpt" >/dev/null || fail init
 n=650 # linear on digits: 64*10 weights + 10 biases
 

@@ -5,18 +5,9 @@
 # (a FIFO fed by `yes`), a large (sparse) regular file, and gzip bombs as a
 # CSV and as IDX files. A directory given as an input file says so.
 set -u
-P=${PH_POTHOLE:?PH_POTHOLE not set}
-T=$(mktemp -d /tmp/ph_bounded.XXXXXX)
+. "${PH_SOURCE_ROOT:?}/tests/reliability/lib.sh"
 feeder=
-trap '[ -n "$feeder" ] && kill "$feeder" 2>/dev/null; rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() { # expect CODE PATTERN cmd...
-  want=$1; pat=$2; shift 2
-  "$@" >"$T/stdout" 2>"$T/stderr"; got=$?
-  [ "$got" = "$want" ] || fail "exit $got (wanted $want): $* : $(cat "$T/stderr")"
-  [ "$(wc -l <"$T/stderr")" = 1 ] || fail "not one line: $(cat "$T/stderr")"
-  grep -q -- "$pat" "$T/stderr" || fail "no '$pat' in: $(cat "$T/stderr")"
-}
+on_exit() { [ -z "$feeder" ] || kill "$feeder" 2>/dev/null; }
 "$P" init --model linear --data digits --out "$T/m.ckpt" >/dev/null || fail init
 
 # An endless stream as a checkpoint: stops at the cap (1 MiB here).

@@ -4,16 +4,10 @@
 # echoed with those bytes escaped as \xNN, in runtime errors (exit 1) as
 # well as in usage errors (exit 2).
 set -u
-P=${PH_POTHOLE:?PH_POTHOLE not set}
-T=$(mktemp -d /tmp/ph_errors.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${PH_SOURCE_ROOT:?}/tests/reliability/lib.sh"
 bad=$(printf 'x\nsecond line\033[31m\177\377')
 check() { # check CODE cmd...: one line, printable ASCII/UTF-8 only
-  want=$1; shift
-  "$@" >"$T/stdout" 2>"$T/stderr"; got=$?
-  [ "$got" = "$want" ] || fail "exit $got (wanted $want): $*"
-  [ "$(wc -l <"$T/stderr")" = 1 ] || fail "not one line: $*: $(cat -A "$T/stderr")"
+  run "$@"
   LC_ALL=C grep -q "$(printf '[\001-\011\013-\037\177]')" "$T/stderr" && fail "control byte in: $(cat -A "$T/stderr")"
   grep -q 'x\\x0asecond line\\x1b\[31m\\x7f\\xff' "$T/stderr" || fail "bytes not escaped: $(cat -A "$T/stderr")"
 }

@@ -5,16 +5,7 @@
 # names earlier versions used (.NAME.tmp.PID for the next few PIDs) are not
 # followed; "-" writes to standard output. Device nodes: test_safe_output_dev.sh.
 set -u
-P=${PH_POTHOLE:?PH_POTHOLE not set}
-T=$(mktemp -d /tmp/ph_safe_out.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
-expect() { # expect CODE cmd...
-  want=$1; shift
-  "$@" >"$T/stdout" 2>"$T/stderr"; got=$?
-  [ "$got" = "$want" ] || fail "exit $got (wanted $want): $* : $(cat "$T/stderr")"
-}
-one_line() { [ "$(wc -l <"$T/stderr")" -le 1 ] || fail "error is not one line: $(cat "$T/stderr")"; }
+. "${PH_SOURCE_ROOT:?}/tests/reliability/lib.sh"
 
 # A victim file that a followed symlink would overwrite.
 printf 'precious\n' >"$T/victim"
@@ -22,24 +13,24 @@ check_victim() { [ "$(cat "$T/victim")" = precious ] || fail "victim overwritten
 
 # 1. Symlink at the target: refused, link and its target unchanged.
 ln -s "$T/victim" "$T/link.ckpt"
-expect 1 "$P" init --model linear --data digits --out "$T/link.ckpt"
+run 1 "$P" init --model linear --data digits --out "$T/link.ckpt"
 one_line; grep -q "symbolic link" "$T/stderr" || fail "symlink not named: $(cat "$T/stderr")"
 [ -L "$T/link.ckpt" ] || fail "symlink replaced"; check_victim symlink target
 
 # 2. FIFO at the target (init and plot): refused, still a FIFO. A command
 # that opened it for writing would block here; the test's timeout catches it.
 mkfifo "$T/fifo.ckpt" || fail "mkfifo"
-expect 1 "$P" init --model linear --data digits --out "$T/fifo.ckpt"
+run 1 "$P" init --model linear --data digits --out "$T/fifo.ckpt"
 one_line; grep -q "FIFO" "$T/stderr" || fail "FIFO not named: $(cat "$T/stderr")"
 [ -p "$T/fifo.ckpt" ] || fail "FIFO replaced"
-expect 0 "$P" slice --landscape pothole2d --dirs axes --grid 5x5 --out "$T/s"
+run 0 "$P" slice --landscape pothole2d --dirs axes --grid 5x5 --out "$T/s"
 mkfifo "$T/fig.png"
-expect 1 "$P" plot surface "$T/s" --out "$T/fig.png"
+run 1 "$P" plot surface "$T/s" --out "$T/fig.png"
 one_line; [ -p "$T/fig.png" ] || fail "plot replaced the FIFO"
 
 # 3. Directory at a file target: refused, directory intact.
 mkdir "$T/dir.ckpt"; touch "$T/dir.ckpt/keep"
-expect 1 "$P" init --model linear --data digits --out "$T/dir.ckpt"
+run 1 "$P" init --model linear --data digits --out "$T/dir.ckpt"
 one_line; [ -f "$T/dir.ckpt/keep" ] || fail "directory damaged"
 
 # 4. Planted symlinks at every predictable temporary name: the old scheme
@@ -51,15 +42,15 @@ while [ $i -lt 200 ]; do
   ln -s "$T/victim" "$T/.out.ckpt.tmp.$((next + i))"
   i=$((i + 1))
 done
-expect 0 "$P" init --model linear --data digits --out "$T/out.ckpt"
+run 0 "$P" init --model linear --data digits --out "$T/out.ckpt"
 [ -f "$T/out.ckpt" ] && [ ! -L "$T/out.ckpt" ] || fail "output is not a regular file"
 check_victim planted temporary names
-expect 0 "$P" check --ckpt "$T/out.ckpt"
+run 0 "$P" check --ckpt "$T/out.ckpt"
 left=$(ls -A "$T" | grep -c '^\.out\.ckpt\.tmp\.[0-9a-f]\{16\}$')
 [ "$left" = 0 ] || fail "temporary files left: $left"
 
 # 5. Overwriting an existing regular file is allowed (atomic replacement).
-expect 0 "$P" init --model linear --data digits --seed 1 --out "$T/out.ckpt"
+run 0 "$P" init --model linear --data digits --seed 1 --out "$T/out.ckpt"
 [ -f "$T/out.ckpt" ] || fail "regular file not replaced"
 
 echo "safe output: ok"

@@ -4,10 +4,7 @@
 # temporary directory (a copy of /dev/null's and /dev/full's numbers), never
 # a real /dev entry. Needs root (CAP_MKNOD): otherwise exit 77 (skip).
 set -u
-P=${PH_POTHOLE:?PH_POTHOLE not set}
-T=$(mktemp -d /tmp/ph_safe_dev.XXXXXX)
-trap 'rm -rf "$T"' EXIT
-fail() { echo "FAIL: $*" >&2; exit 1; }
+. "${PH_SOURCE_ROOT:?}/tests/reliability/lib.sh"
 if ! mknod "$T/full" c 1 7 2>/dev/null || ! mknod "$T/null" c 1 3 2>/dev/null; then
   echo "mknod not permitted here: skipping"; exit 77
 fi

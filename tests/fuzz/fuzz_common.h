@@ -1,0 +1,101 @@
+/* fuzz_common.h: helpers shared by the libFuzzer harnesses in tests/fuzz/.
+ * fuzz_check_message turns a malformed error message (empty, several lines,
+ * non-printable bytes) into a crash, so the fuzzer also checks the rule
+ * that every error is one printable line. */
+#ifndef PH_FUZZ_COMMON_H
+#define PH_FUZZ_COMMON_H
+
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "data/dataset.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static inline void fuzz_check_message(const ph_error *err) {
+  if (err->code == PH_OK || err->msg[0] == '\0') {
+    fprintf(stderr, "fuzz: failure without a message\n");
+    abort();
+  }
+  for (const unsigned char *p = (const unsigned char *)err->msg; *p; p++)
+    if (*p < 0x20 || *p == 0x7f) {
+      fprintf(stderr, "fuzz: control byte 0x%02x in error: %s\n", *p, err->msg);
+      abort();
+    }
+}
+
+static char fuzz_dir_[64];
+
+static inline void fuzz_rmdir_(void) {
+  char cmd[128];
+  if (!fuzz_dir_[0]) return;
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir_);
+  if (system(cmd) != 0) fprintf(stderr, "fuzz: cannot remove %s\n", fuzz_dir_);
+}
+
+/* A private directory for harnesses that must go through files; removed at
+ * exit. */
+static inline const char *fuzz_tmpdir(void) {
+  if (!fuzz_dir_[0]) {
+    snprintf(fuzz_dir_, sizeof fuzz_dir_, "/tmp/ph_fuzz.XXXXXX");
+    if (!mkdtemp(fuzz_dir_)) abort();
+    atexit(fuzz_rmdir_);
+  }
+  return fuzz_dir_;
+}
+
+static inline void fuzz_write(const char *dir, const char *name,
+                              const uint8_t *data, size_t size) {
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *fp = fopen(path, "wb");
+  if (!fp) abort();
+  if (size && fwrite(data, 1, size, fp) != size) abort();
+  if (fclose(fp) != 0) abort();
+}
+
+/* 1 when s holds a run of 4..19 digits: a size that is legal but makes a
+ * run slow (large synthetic sets, wide layers). Runs of 20+ digits stay:
+ * they test overflow handling and are refused by the range checks. */
+static inline int fuzz_has_big_number(const char *s) {
+  size_t run = 0;
+  for (;; s++) {
+    if (*s >= '0' && *s <= '9') {
+      run++;
+      continue;
+    }
+    if (run >= 4 && run < 20) return 1;
+    run = 0;
+    if (!*s) return 0;
+  }
+}
+
+/* Load a data spec (capped to max_train/max_test examples when non-zero);
+ * a failure must carry a proper message. */
+static inline void fuzz_load_data(const char *spec, size_t max_n) {
+  ph_data_options o = ph_data_options_default();
+  o.max_train = o.max_test = max_n;
+  ph_dataset *d = NULL;
+  ph_error err = {0};
+  if (ph_dataset_load(spec, &o, &d, &err) == PH_OK)
+    ph_dataset_free(d);
+  else
+    fuzz_check_message(&err);
+}
+
+/* The input as a C string in buf (cap bytes); 0 when it does not fit or
+ * holds a NUL (a spec string from the command line never does). */
+static inline int fuzz_string(const uint8_t *data, size_t size, char *buf,
+                              size_t cap) {
+  if (size >= cap || memchr(data, '\0', size)) return 0;
+  memcpy(buf, data, size);
+  buf[size] = '\0';
+  return 1;
+}
+
+#endif
