@@ -2,6 +2,7 @@
 # setup.sh: install what pothole needs on Debian 12 and build it.
 #
 #   tools/setup.sh [--no-build] [--references] [--build-dir DIR] [--asan]
+#                  [--fuzz]
 #
 # Installs the Debian packages that are missing (never touches ones already
 # there), configures with meson and builds with ninja. Idempotent: a second
@@ -11,7 +12,11 @@
 #                  tests and benchmarks: python3-numpy, python3-scipy,
 #                  python3-torch, python3-h5py (run under /usr/bin/python3)
 #   --asan         configure DIR with AddressSanitizer + UBSan (debug build)
-#   --werror       treat compiler warnings as errors (CI does)
+#   --fuzz         also install clang and its libFuzzer/sanitizer runtimes,
+#                  and configure DIR as the fuzzing build: clang, ASan+UBSan,
+#                  -Dfuzz=true (tests/fuzz), without the other tests
+#   --werror       treat compiler warnings as errors (CI does; ignored with
+#                  --fuzz: clang warns where gcc does not)
 #   --no-build     install packages only
 set -euo pipefail
 
@@ -20,6 +25,7 @@ build_dir="$here/build"
 do_build=1
 references=0
 asan=0
+fuzz=0
 werror=false
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,7 +34,8 @@ while [ $# -gt 0 ]; do
     --asan) asan=1 ;;
     --werror) werror=true ;;
     --build-dir) shift; build_dir=$(realpath -m "$1") ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    --fuzz) fuzz=1 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "setup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -46,6 +53,9 @@ packages=(
   libopenmpi-dev openmpi-bin  # MPI: mpirun -np N pothole slice|spectrum ...
   libhdf5-dev             # loss-landscape's .h5 surfaces (slice --format h5)
 )
+if [ "$fuzz" = 1 ]; then
+  packages+=(clang libclang-rt-14-dev)  # libFuzzer, ASan and UBSan runtimes
+fi
 if [ "$references" = 1 ]; then
   packages+=(python3-numpy python3-scipy python3-torch python3-h5py)
 fi
@@ -74,6 +84,11 @@ cd "$here"
 opts=(-Dwerror=$werror)
 if [ "$asan" = 1 ]; then
   opts+=(-Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false)
+fi
+if [ "$fuzz" = 1 ]; then
+  opts=(-Dwerror=false -Dfuzz=true -Dtests=disabled -Dbuildtype=debugoptimized
+        -Db_sanitize=address,undefined -Db_lundef=false)
+  export CC=clang
 fi
 if [ -d "$build_dir" ] && [ -f "$build_dir/build.ninja" ]; then
   meson setup --reconfigure "$build_dir" "${opts[@]}" >/dev/null

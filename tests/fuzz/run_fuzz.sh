@@ -9,7 +9,9 @@ set -u
 h=${1:?harness}; seeds=${2:?seed dir}; runs=${3:?runs}; shift 3
 [ -d "$seeds" ] || { echo "run_fuzz: no seed corpus $seeds" >&2; exit 1; }
 work=$(mktemp -d /tmp/ph_fuzz_run.XXXXXX)
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=1}
+# A spec may legally ask for an absurd size: malloc must return NULL (the
+# library then reports "out of memory") instead of ASan aborting.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=1:allocator_may_return_null=1"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # -seed fixes the mutation sequence, so CI runs the same inputs each time.
 "$h" -runs="$runs" -seed=1 -max_len=65536 -timeout=20 -rss_limit_mb=3072 \
