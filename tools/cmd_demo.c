@@ -8,7 +8,8 @@
  * preconditioned; pothole sharpness; 2-D slices with the PCA trajectory; and
  * every figure. DIR/summary.json and DIR/summary.md collect every number with
  * the command that produced it. A killed demo resumes: jobs whose outputs
- * exist are not run again.
+ * exist are not run again, and a killed training job continues from its
+ * last checkpoint (train --resume).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,14 +176,14 @@ int ph_cmd_demo(int argc, char **argv) {
         prof == PROFILE_QUICK ? 4 : 25, "train", "--model", "mlp:64-64:tanh",
         "--data", "digits", "--opt", OPTIMISERS[i], "--steps",
         NUM(0, z->train_steps), "--batch", NUM(1, z->batch), "--seed", seed,
-        "--out", P("%s/train/%s", out, OPTIMISERS[i]), NULL);
+        "--resume", "--out", P("%s/train/%s", out, OPTIMISERS[i]), NULL);
   if (z->cnn && have_fashion_mnist())
     ph_demo_add(&d, "training mlp:64-64:tanh on digits", "train-cnn-fashion",
                 P("%s/train-cnn/llqr-sam/run.json", out), 60, "train",
                 "--model", "cnn", "--data", "fashion-mnist", "--n",
                 NUM(2, z->cnn_train_n), "--opt", "llqr-sam", "--steps",
-                NUM(3, z->cnn_steps), "--batch", "64", "--seed", seed, "--out",
-                P("%s/train-cnn/llqr-sam", out), NULL)
+                NUM(3, z->cnn_steps), "--batch", "64", "--seed", seed,
+                "--resume", "--out", P("%s/train-cnn/llqr-sam", out), NULL)
         ->optional = 1;
 
   /* 4. Spectra of each trained model (local), and relative to the averaged

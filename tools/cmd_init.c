@@ -52,7 +52,13 @@ int ph_cmd_init(int argc, char **argv) {
   if (!s) s = ph_net_create(model, d, 64, &o, &err);
   if (!s && !(theta = malloc(o->n * sizeof *theta)))
     s = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
-  if (!s) s = ph_net_init_params(o, seed, theta, &err);
+  if (!s) {
+    /* A bar on a terminal: drawing a 15000x15000 layer takes a minute. */
+    ph_progress pg;
+    ph_progress_start(&pg, "init", o->n, -1);
+    s = ph_net_init_params_progress(o, seed, theta, &pg, &err);
+    if (!s) ph_progress_finish(&pg);
+  }
   if (!s && !(ck = ph_ckpt_new(&err))) s = PH_ERR_NOMEM;
   if (!s) s = ph_net_ckpt_put(ck, o, data, seed, theta, &err);
   if (!s) s = ph_ckpt_write(ck, out, &err);

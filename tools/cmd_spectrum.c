@@ -101,10 +101,16 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     goto fail;
   if (dense) {
     dev = malloc(A->n * sizeof *dev);
-    if (!dev || (st = ph_dense_spectrum(A, dev, NULL, NULL, &err))) {
+    /* Minutes at n in the thousands: a bar on a terminal (n products,
+     * then the eigensolve). */
+    ph_progress pg;
+    if (dev) ph_progress_start(&pg, "dense", A->n + 1, -1);
+    if (!dev ||
+        (st = ph_dense_spectrum_progress(A, dev, NULL, NULL, &pg, &err))) {
       if (!dev) st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
       goto fail;
     }
+    ph_progress_finish(&pg);
   }
   /* ---- outputs: rank 0 of an MPI job writes them all ---- */
   if (ph_dist_rank() != 0) goto done;

@@ -335,6 +335,12 @@ done:
 
 ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat, double *asym,
                             ph_error *err) {
+  return ph_dense_spectrum_progress(a, eig, mat, asym, NULL, err);
+}
+
+ph_status ph_dense_spectrum_progress(ph_linop *a, double *eig, double *mat,
+                                     double *asym, ph_progress *pg,
+                                     ph_error *err) {
   if (!a || a->n == 0 || a->n > PH_DENSE_MAX)
     return ph_error_set(err, PH_ERR_ARG,
                         "dense spectrum: dimension %zu outside 1..%d",
@@ -352,6 +358,7 @@ ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat, double *asym,
     st = ph_linop_apply(a, e, m + i * n, err); /* row i = A e_i = column i */
     e[i] = 0;
     if (st != PH_OK) goto done;
+    ph_progress_update(pg, i + 1, NULL);
     if (!ph_vec_all_finite(n, m + i * n)) {
       st = ph_error_set(err, PH_ERR_NUMERIC,
                         "dense spectrum: column %zu is not finite", i);
@@ -368,6 +375,7 @@ ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat, double *asym,
     }
   if (asym) *asym = amax > 0 ? dmax / amax : 0;
   if (mat) memcpy(mat, m, n * n * sizeof(double));
+  ph_progress_update(pg, n, "eigensolve (dsyevd)");
   lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, m,
                                    (lapack_int)n, eig);
   if (info != 0)

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/progress.h"
 #include "linalg/linop.h"
 
 typedef enum ph_slq_sigma_rule {
@@ -95,5 +96,11 @@ ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
 #define PH_DENSE_MAX 20000
 ph_status ph_dense_spectrum(ph_linop *a, double *eig, double *mat, double *asym,
                             ph_error *err);
+/* The same, reporting to pg (NULL = silent): n steps for the n products
+ * that build the matrix, then one for the eigensolve (LAPACK gives no
+ * progress of its own; the bar shows the elapsed time until it ends). */
+ph_status ph_dense_spectrum_progress(ph_linop *a, double *eig, double *mat,
+                                     double *asym, ph_progress *pg,
+                                     ph_error *err);
 
 #endif

@@ -12,6 +12,7 @@
 #include "core/json.h"
 #include "core/error.h"
 #include "core/objective.h"
+#include "core/progress.h"
 #include "data/dataset.h"
 
 /* Build the objective for model `spec` (e.g. "mlp:64-64:tanh",
@@ -25,6 +26,11 @@ ph_status ph_net_create(const char *spec, const ph_dataset *data,
 /* Initial parameters from the seed (He/Xavier/normal per the spec). */
 ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,
                              double *theta, ph_error *err);
+/* The same, reporting the parameters drawn so far to pg (total = o->n;
+ * NULL = silent), for models large enough to take seconds. */
+ph_status ph_net_init_params_progress(const ph_objective *o, uint64_t seed,
+                                      double *theta, ph_progress *pg,
+                                      ph_error *err);
 
 /* The data set and model spec behind a network objective (NULL if `o` is not
  * a network). */

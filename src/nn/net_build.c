@@ -413,7 +413,9 @@ void nn_free(nn_net *n) {
 /* He normal (std √(2/fan_in)) before relu-like activations, Glorot normal
  * (std √(2/(fan_in+fan_out))) before tanh/sigmoid/identity and for the
  * output layer; biases 0. Drawn from (seed, PH_RNG_STREAM_INIT). */
-void nn_init_params(const nn_net *n, uint64_t seed, double *theta) {
+void nn_init_params(const nn_net *n, uint64_t seed, double *theta,
+                    ph_progress *pg) {
+  size_t drawn = 0;
   ph_rng r = ph_rng_make(seed, PH_RNG_STREAM_INIT);
   memset(theta, 0, n->n_params * sizeof *theta);
   for (size_t i = 0; i < n->n_layers; i++) {
@@ -430,6 +432,15 @@ void nn_init_params(const nn_net *n, uint64_t seed, double *theta) {
         (double)(l->kind == NN_CONV ? l->c_out * l->k * l->k : l->n_out);
     double sd = he ? sqrt(2.0 / (double)b->fan_in)
                    : sqrt(2.0 / ((double)b->fan_in + fan_out));
-    ph_rng_fill_gauss(&r, theta + l->w_off, b->size, sd);
+    /* In slices, for the progress bar: the draws are sequential, so the
+     * values do not depend on the slicing. A 15000x15000 layer takes
+     * about a minute. */
+    const size_t slice = (size_t)1 << 20;
+    for (size_t o = 0; o < b->size; o += slice) {
+      size_t m = b->size - o < slice ? b->size - o : slice;
+      ph_rng_fill_gauss(&r, theta + l->w_off + o, m, sd);
+      drawn += m;
+      ph_progress_update(pg, drawn, NULL);
+    }
   }
 }

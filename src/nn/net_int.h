@@ -2,6 +2,7 @@
 #ifndef PH_NN_NET_INT_H
 #define PH_NN_NET_INT_H
 
+#include "core/progress.h"
 #include "nn/net.h"
 #include "nn/seq_int.h"
 
@@ -11,7 +12,9 @@ ph_status nn_build(nn_net *n, const char *spec, const ph_dataset *d,
                    size_t max_batch, ph_error *err);
 ph_status nn_alloc_buffers(nn_net *n, ph_error *err);
 void nn_free(nn_net *n);
-void nn_init_params(const nn_net *n, uint64_t seed, double *theta);
+/* pg (may be NULL) counts parameters drawn. */
+void nn_init_params(const nn_net *n, uint64_t seed, double *theta,
+                    ph_progress *pg);
 const char *nn_act_name(nn_act a);
 /* The nn_net behind a network objective made by ph_net_create (NULL for
  * other objectives, transformers included). */

@@ -271,13 +271,19 @@ ph_status ph_net_create(const char *spec, const ph_dataset *data,
 
 ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,
                              double *theta, ph_error *err) {
+  return ph_net_init_params_progress(o, seed, theta, NULL, err);
+}
+
+ph_status ph_net_init_params_progress(const ph_objective *o, uint64_t seed,
+                                      double *theta, ph_progress *pg,
+                                      ph_error *err) {
   if (ph_transformer_dataset(o))
     return ph_transformer_init_params(o, seed, theta, err);
   const nn_net *n = nn_of(o);
   if (!n)
     return ph_error_set(err, PH_ERR_ARG, "%s is not a network objective",
                         o->name);
-  nn_init_params(n, seed, theta);
+  nn_init_params(n, seed, theta, pg);
   return PH_OK;
 }
 
