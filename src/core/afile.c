@@ -261,7 +261,9 @@ ph_status ph_read_file_capped(const char *path, size_t cap,
         fclose(fp);
         return too_large(path, what, cap, err);
       }
-      want = (size_t)st.st_size + 1;
+      /* +2: the whole file, and one byte more that the first fread asks
+       * for and does not get, which shows the end without a regrowth. */
+      want = (size_t)st.st_size + 2;
     }
   }
   size_t bufcap = want < 16 ? 16 : want, len = 0;
@@ -296,7 +298,7 @@ ph_status ph_read_file_capped(const char *path, size_t cap,
       fclose(fp);
       return too_large(path, "longer", cap, err);
     }
-    if (got == 0) break;
+    if (got < room) break; /* end of file (or an error, checked below) */
   }
   int bad = ferror(fp);
   int e = errno;
