@@ -31,7 +31,8 @@ static const char *const WHICH_NAMES[] = {"top", "bottom", "both"};
 static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
                          int split, const char *op, const char *precond,
                          ph_eig_config *ec, int method, ph_slq_config *sc,
-                         size_t tprobes, int dense, const char *out) {
+                         size_t tprobes, size_t block, int dense,
+                         const char *out) {
   int rc = 1;
   ph_error err = {0};
   ph_net_bundle bu;
@@ -97,7 +98,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     if ((st = ph_slq_run(A, sc, &sr, &err))) goto fail;
     have_slq = 1;
   }
-  if (tprobes && (st = ph_hutchinson(A, tprobes, ec->seed, &tr, &err)))
+  if (tprobes &&
+      (st = ph_hutchinson_block(A, tprobes, ec->seed, block, &tr, &err)))
     goto fail;
   if (dense) {
     dev = malloc(A->n * sizeof *dev);
@@ -147,6 +149,7 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
                                 : "spacing");
     ph_json_add_number(d, "probes", (double)sr.probes);
     ph_json_add_number(d, "steps", (double)sr.steps);
+    ph_json_add_number(d, "block", (double)sr.block);
     ph_json_add_number(d, "negative_mass", sr.negative_mass);
     ph_json_add_number(d, "negative_mass_smoothed", sr.negative_mass_smoothed);
     ph_json_add_number(d, "lambda_min", sr.lambda_min);
@@ -274,6 +277,9 @@ int ph_cmd_spectrum(int argc, char **argv) {
        .help = "spacing: the median gap between the quadrature's nodes\n"
                "(the spectrum's own resolution); pyhessian: σ² = 1e-5 ·\n"
                "max(1, λmax − λmin) (docs/spectra.md)"},
+      {"block", "K", PH_OPT_SIZE, &sc.block, .lo = 1, .hi = PH_SLQ_BLOCK_MAX,
+       .help = "probes per block product: SLQ and Hutchinson probes run\n"
+               "in lockstep groups of K (1 = one at a time)"},
       {"trace", NULL, PH_OPT_FLAG, &trace,
        .help = "Hutchinson trace with standard error"},
       {"trace-probes", "P", PH_OPT_SIZE, &tprobes, .lo = 2, .hi = 1e7,
@@ -311,5 +317,6 @@ int ph_cmd_spectrum(int argc, char **argv) {
   if (sc.steps > 0 && ec.k * (which == 2 ? 2 : 1) > SIZE_MAX / 4)
     return ph_cli_usage(CMD, "--k too large");
   return spectrum_main(ckpt, data, n_ex, split, op, precond, &ec, method,
-                       density ? &sc : NULL, trace ? tprobes : 0, dense, out);
+                       density ? &sc : NULL, trace ? tprobes : 0, sc.block,
+                       dense, out);
 }

@@ -45,6 +45,36 @@ ph_status ph_objective_ggnvp(ph_objective *o, const double *theta,
   return PH_OK;
 }
 
+ph_status ph_objective_hvp_block(ph_objective *o, const double *theta,
+                                 const ph_batch *b, size_t k, const double *V,
+                                 double *HV, ph_error *err) {
+  if (!o->hvp_block) {
+    for (size_t j = 0; j < k; j++)
+      PH_TRY(ph_objective_hvp(o, theta, b, V + j * o->n, HV + j * o->n, err));
+    return PH_OK;
+  }
+  PH_TRY(o->hvp_block(o->ctx, theta, b, k, V, HV, err));
+  if (!ph_vec_all_finite(k * o->n, HV))
+    return ph_error_set(err, PH_ERR_NUMERIC,
+                        "%s: Hessian-vector product is not finite", o->name);
+  return PH_OK;
+}
+
+ph_status ph_objective_ggnvp_block(ph_objective *o, const double *theta,
+                                   const ph_batch *b, size_t k, const double *V,
+                                   double *GV, ph_error *err) {
+  if (!o->ggnvp_block) {
+    for (size_t j = 0; j < k; j++)
+      PH_TRY(ph_objective_ggnvp(o, theta, b, V + j * o->n, GV + j * o->n, err));
+    return PH_OK;
+  }
+  PH_TRY(o->ggnvp_block(o->ctx, theta, b, k, V, GV, err));
+  if (!ph_vec_all_finite(k * o->n, GV))
+    return ph_error_set(err, PH_ERR_NUMERIC,
+                        "%s: Gauss-Newton product is not finite", o->name);
+  return PH_OK;
+}
+
 ph_status ph_objective_eval(ph_objective *o, const double *theta,
                             const ph_batch *b, double *loss, double *acc,
                             ph_error *err) {

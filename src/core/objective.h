@@ -82,6 +82,15 @@ struct ph_objective {
   /* An independent copy with its own buffers, for another thread. */
   ph_objective *(*clone)(const ph_objective *obj, ph_error *err);
   void (*destroy)(ph_objective *obj); /* frees obj itself too */
+  /* Block products for k directions: V and HV hold k vectors of n, one
+   * after another; HV_j = ∇²L_B(θ) V_j (G V_j for ggnvp_block), equal to k
+   * single products up to rounding. NULL: the wrappers below make k single
+   * products. */
+  ph_status (*hvp_block)(void *ctx, const double *theta, const ph_batch *batch,
+                         size_t k, const double *V, double *HV, ph_error *err);
+  ph_status (*ggnvp_block)(void *ctx, const double *theta,
+                           const ph_batch *batch, size_t k, const double *V,
+                           double *GV, ph_error *err);
 };
 
 /* Convenience wrappers: check for NULL callbacks and non-finite results
@@ -95,6 +104,14 @@ ph_status ph_objective_hvp(ph_objective *o, const double *theta,
 ph_status ph_objective_ggnvp(ph_objective *o, const double *theta,
                              const ph_batch *b, const double *v, double *gv,
                              ph_error *err);
+/* Block products (k ≥ 1 directions, k·n values each), with the fallback
+ * of k single products when the objective has no block callback. */
+ph_status ph_objective_hvp_block(ph_objective *o, const double *theta,
+                                 const ph_batch *b, size_t k, const double *V,
+                                 double *HV, ph_error *err);
+ph_status ph_objective_ggnvp_block(ph_objective *o, const double *theta,
+                                   const ph_batch *b, size_t k, const double *V,
+                                   double *GV, ph_error *err);
 ph_status ph_objective_eval(ph_objective *o, const double *theta,
                             const ph_batch *b, double *loss, double *acc,
                             ph_error *err);

@@ -27,6 +27,11 @@ typedef struct ph_linop {
   void *ctx;
   ph_linop_fn apply;
   size_t n_applies; /* incremented by ph_linop_apply: the product count */
+  /* Optional block product W = A V for k vectors at once (V, W: k vectors
+   * of n, one after another), equal to k applies up to rounding; NULL
+   * means k applies (ph_linop_apply_block). */
+  ph_status (*apply_block)(void *ctx, size_t k, const double *V, double *W,
+                           ph_error *err);
 } ph_linop;
 
 static inline ph_linop ph_linop_make(size_t n, void *ctx, ph_linop_fn apply) {
@@ -44,6 +49,21 @@ static inline ph_status ph_linop_apply(ph_linop *A, const double *v,
 static inline ph_status ph_linop_apply_const(const ph_linop *A, const double *v,
                                              double *out, ph_error *err) {
   return A->apply(A->ctx, v, out, err);
+}
+
+/* W = A V for k vectors; counts k products. */
+static inline ph_status ph_linop_apply_block(ph_linop *A, size_t k,
+                                             const double *V, double *W,
+                                             ph_error *err) {
+  if (A->apply_block) {
+    A->n_applies += k;
+    return A->apply_block(A->ctx, k, V, W, err);
+  }
+  for (size_t j = 0; j < k; j++) {
+    ph_status s = ph_linop_apply(A, V + j * A->n, W + j * A->n, err);
+    if (s != PH_OK) return s;
+  }
+  return PH_OK;
 }
 
 #endif

@@ -37,6 +37,8 @@ struct ph_op {
   size_t offset;
   double *buf1; /* (inner->n) */
   double *buf2; /* (inner->n) */
+  size_t bk;    /* sandwich block products: buffers for bk vectors */
+  double *bbuf1, *bbuf2;
   /* dense / diag */
   const double *a; /* (n, n) row-major or (n) */
 };
@@ -51,6 +53,41 @@ static ph_status ggn_apply(void *ctx, const double *v, double *out,
                            ph_error *err) {
   ph_op *op = ctx;
   return ph_objective_ggnvp(op->obj, op->theta, op->batch_ptr, v, out, err);
+}
+
+static ph_status hess_apply_block(void *ctx, size_t k, const double *V,
+                                  double *W, ph_error *err) {
+  ph_op *op = ctx;
+  return ph_objective_hvp_block(op->obj, op->theta, &op->batch, k, V, W, err);
+}
+
+static ph_status ggn_apply_block(void *ctx, size_t k, const double *V,
+                                 double *W, ph_error *err) {
+  ph_op *op = ctx;
+  return ph_objective_ggnvp_block(op->obj, op->theta, &op->batch, k, V, W, err);
+}
+
+/* S A S on k vectors: k applies of S, one block product of A, k of S (the
+ * k-vector buffers grow on first use and are kept). */
+static ph_status sandwich_apply_block(void *ctx, size_t k, const double *V,
+                                      double *W, ph_error *err) {
+  ph_op *op = ctx;
+  size_t n = op->lin.n;
+  if (k > op->bk) {
+    ph_free(op->bbuf1);
+    ph_free(op->bbuf2);
+    op->bk = 0;
+    op->bbuf1 = ph_malloc(k * n, sizeof(double), "block buffers", err);
+    op->bbuf2 = ph_malloc(k * n, sizeof(double), "block buffers", err);
+    if (!op->bbuf1 || !op->bbuf2) return PH_ERR_NOMEM;
+    op->bk = k;
+  }
+  for (size_t j = 0; j < k; j++)
+    PH_TRY(op->s_apply(op->s_ctx, V + j * n, op->bbuf1 + j * n, err));
+  PH_TRY(ph_linop_apply_block(op->inner, k, op->bbuf1, op->bbuf2, err));
+  for (size_t j = 0; j < k; j++)
+    PH_TRY(op->s_apply(op->s_ctx, op->bbuf2 + j * n, W + j * n, err));
+  return PH_OK;
 }
 
 static ph_status sandwich_apply(void *ctx, const double *v, double *out,
@@ -119,6 +156,7 @@ static ph_op *op_objective(op_kind kind, ph_objective *o, const double *theta,
   }
   ph_op *op = op_new(kind, o->n, kind == OP_GGN ? ggn_apply : hess_apply, err);
   if (!op) return NULL;
+  op->lin.apply_block = kind == OP_GGN ? ggn_apply_block : hess_apply_block;
   op->obj = o;
   op->theta = theta;
   if (b) {
@@ -156,6 +194,7 @@ ph_op *ph_op_sandwich(ph_linop *inner, const ph_linop *s, ph_error *err) {
     return NULL;
   }
   ph_op *op = op_new(OP_SANDWICH, inner->n, sandwich_apply, err);
+  if (op) op->lin.apply_block = sandwich_apply_block;
   if (!op) return NULL;
   op->inner = inner;
   op->s = s;
@@ -213,5 +252,7 @@ void ph_op_free(ph_op *op) {
   if (!op) return;
   ph_free(op->buf1);
   ph_free(op->buf2);
+  ph_free(op->bbuf1);
+  ph_free(op->bbuf2);
   ph_free(op);
 }

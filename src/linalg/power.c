@@ -127,10 +127,8 @@ ph_status ph_power_run(ph_linop *a, const ph_eig_config *cfg,
       st = PH_ERR_NOMEM;
       goto done;
     }
-    for (size_t i = 0; i < nf && st == PH_OK; i++) {
-      st = ph_linop_apply(a, q + i * n, aq + i * n, err);
-      products++;
-    }
+    st = ph_linop_apply_block(a, nf, q, aq, err); /* A Q: one block */
+    products += nf;
     if (st == PH_OK) {
       /* K = Qᵀ A Q, symmetrised; column-major (nf, nf) */
       for (size_t i = 0; i < nf; i++)

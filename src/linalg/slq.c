@@ -32,6 +32,7 @@ ph_slq_config ph_slq_config_default(void) {
   c.probes = 10;
   c.steps = 100;
   c.sigma2_scale = 1e-5;
+  c.block = 8;
   return c;
 }
 
@@ -47,44 +48,105 @@ void ph_slq_result_free(ph_slq_result *r) {
   memset(r, 0, sizeof(*r));
 }
 
-/* m Lanczos steps from unit v0 (stored in V[:,0]); alpha (m), beta (m).
- * Returns the number of steps actually taken (< m on an invariant
- * subspace). */
-static ph_status slq_lanczos(ph_linop *a, size_t m, double *v, double *alpha,
-                             double *beta, double *c, double *c2, size_t *used,
-                             ph_error *err) {
-  size_t n = a->n;
+/* One SLQ probe's Lanczos state: basis v (n, m+1) column-major, alpha,
+ * beta (m), the running norm estimate, steps taken. */
+typedef struct slq_probe {
+  double *v, *alpha, *beta;
+  double anorm;
+  size_t used;
+  int done;
+} slq_probe;
+
+/* Step j of plain Lanczos with full reorthogonalisation, after the product
+ * w = A v_j has been written to v_{j+1}: two Gram-Schmidt passes, α_j, β_j,
+ * normalisation. Marks the probe done after m steps or on an invariant
+ * subspace (β ≤ 1e-12 ‖T‖). */
+static ph_status slq_step(slq_probe *p, size_t n, size_t j, size_t m, double *c,
+                          double *c2, ph_error *err) {
+  double *v = p->v, *w = v + (j + 1) * n;
   int in = (int)n;
-  double anorm = 0;
-  *used = m;
+  if (!ph_vec_all_finite(n, w))
+    return ph_error_set(err, PH_ERR_NUMERIC,
+                        "slq: operator product at step %zu is not finite", j);
+  int ij = (int)(j + 1);
+  cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, w, 1, 0.0, c, 1);
+  cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c, 1, 1.0, w,
+              1);
+  cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, w, 1, 0.0, c2, 1);
+  cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c2, 1, 1.0, w,
+              1);
+  p->alpha[j] = c[j] + c2[j];
+  double b = ph_vec_nrm2(n, w);
+  double est = fabs(p->alpha[j]) + b + (j ? p->beta[j - 1] : 0);
+  if (est > p->anorm) p->anorm = est;
+  p->beta[j] = b;
+  p->used = j + 1;
+  if (j + 1 >= m || b <= 1e-12 * p->anorm || b == 0) {
+    p->done = 1;
+    return PH_OK;
+  }
+  ph_vec_scal(n, 1.0 / b, w);
+  return PH_OK;
+}
+
+/* m Lanczos steps for the k probes of a group in lockstep: at each step
+ * the active probes' vectors go through one block product (k = 1: a
+ * single product, as before blocks existed). V, W: (k, n) staging. */
+static ph_status slq_group(ph_linop *a, size_t m, slq_probe *pr, size_t k,
+                           double *V, double *W, double *c, double *c2,
+                           ph_error *err) {
+  size_t n = a->n;
+  size_t act[PH_SLQ_BLOCK_MAX];
   for (size_t j = 0; j < m; j++) {
-    double *w = v + (j + 1) * n;
-    PH_TRY(ph_linop_apply(a, v + j * n, w, err));
-    if (!ph_vec_all_finite(n, w))
-      return ph_error_set(err, PH_ERR_NUMERIC,
-                          "slq: operator product at step %zu is not finite", j);
-    int ij = (int)(j + 1);
-    cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, w, 1, 0.0, c, 1);
-    cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c, 1, 1.0, w,
-                1);
-    cblas_dgemv(CblasColMajor, CblasTrans, in, ij, 1.0, v, in, w, 1, 0.0, c2,
-                1);
-    cblas_dgemv(CblasColMajor, CblasNoTrans, in, ij, -1.0, v, in, c2, 1, 1.0, w,
-                1);
-    alpha[j] = c[j] + c2[j];
-    double b = ph_vec_nrm2(n, w);
-    double est = fabs(alpha[j]) + b + (j ? beta[j - 1] : 0);
-    if (est > anorm) anorm = est;
-    beta[j] = b;
-    if (j + 1 < m) {
-      if (b <= 1e-12 * anorm || b == 0) {
-        *used = j + 1;
-        return PH_OK;
-      }
-      ph_vec_scal(n, 1.0 / b, w);
+    size_t na = 0;
+    for (size_t q = 0; q < k; q++)
+      if (!pr[q].done) act[na++] = q;
+    if (na == 0) break;
+    if (na == 1) {
+      slq_probe *p = &pr[act[0]];
+      PH_TRY(ph_linop_apply(a, p->v + j * n, p->v + (j + 1) * n, err));
+    } else {
+      for (size_t q = 0; q < na; q++)
+        memcpy(V + q * n, pr[act[q]].v + j * n, n * sizeof *V);
+      PH_TRY(ph_linop_apply_block(a, na, V, W, err));
+      for (size_t q = 0; q < na; q++)
+        memcpy(pr[act[q]].v + (j + 1) * n, W + q * n, n * sizeof *W);
     }
+    for (size_t q = 0; q < na; q++)
+      PH_TRY(slq_step(&pr[act[q]], n, j, m, c, c2, err));
   }
   return PH_OK;
+}
+
+/* The broadening (see slq.h). With PyHessian's σ² = 1e-5·max(1, range) a
+ * spectrum of width 2e-3 was smoothed by σ ≈ 3e-3 into one bump; the node
+ * spacing is the resolution the quadrature actually has: finer smoothing
+ * shows each node as its own spike, coarser washes out the bulk's shape. */
+static double slq_sigma(const ph_slq_config *cfg, const double *nodes,
+                        const double *weights, size_t np, size_t m, double lmin,
+                        double lmax) {
+  if (cfg->sigma > 0) return cfg->sigma;
+  double range = lmax - lmin;
+  double pyh = sqrt(cfg->sigma2_scale * fmax(1.0, range));
+  if (cfg->sigma_rule == PH_SLQ_SIGMA_PYHESSIAN) return pyh;
+  double *med = malloc((np ? np : 1) * sizeof *med);
+  double *gap = malloc((m ? m : 1) * sizeof *gap);
+  size_t nm = 0;
+  for (size_t p = 0; med && gap && p < np; p++) {
+    size_t ng = 0;
+    double prev = NAN;
+    for (size_t j = 0; j < m; j++) { /* nodes ascending within a probe */
+      if (!(weights[p * m + j] > 0)) continue;
+      if (isfinite(prev)) gap[ng++] = nodes[p * m + j] - prev;
+      prev = nodes[p * m + j];
+    }
+    if (ng) med[nm++] = ph_stats_quantile_inplace(gap, ng, 0.5);
+  }
+  double sigma = nm && med ? ph_stats_quantile_inplace(med, nm, 0.5) : NAN;
+  free(med);
+  free(gap);
+  if (!(sigma > 0)) return pyh; /* one node per probe: nothing to measure */
+  return fmax(sigma, 1e-5 * range);
 }
 
 /* The broadening (see slq.h). With PyHessian's σ² = 1e-5·max(1, range) a
@@ -141,49 +203,83 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   if (ph_mul_size(n, m + 1, &vn))
     return ph_error_set(err, PH_ERR_NOMEM, "slq: basis %zu x %zu overflows", n,
                         m + 1);
-  double *v = ph_malloc(vn, sizeof(double), "slq basis", err);
-  double *alpha = ph_calloc(m, sizeof(double), "slq alpha", err);
-  double *beta = ph_calloc(m, sizeof(double), "slq beta", err);
-  double *c = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
-  double *c2 = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
-  double *z = ph_calloc(m * m, sizeof(double), "slq eigenvectors", err);
+  /* this rank's probes (all of them in one process) in lockstep groups of
+   * kb (cfg->block), fewer when kb bases of (m+1) vectors would exceed
+   * PH_SLQ_BLOCK_DOUBLES */
+  size_t kb = cfg->block ? cfg->block : 1;
+  if (kb > PH_SLQ_BLOCK_MAX) kb = PH_SLQ_BLOCK_MAX;
+  if (kb > np) kb = np;
+  while (kb > 1 && kb * vn > PH_SLQ_BLOCK_DOUBLES) kb--;
+  slq_probe pr[PH_SLQ_BLOCK_MAX];
+  size_t ids[PH_SLQ_BLOCK_MAX];
+  memset(pr, 0, sizeof pr);
+  double *V = NULL, *W = NULL, *c = NULL, *c2 = NULL, *z = NULL, *phi_i = NULL;
+  double *prods = NULL;
+  for (size_t q = 0; q < kb; q++) {
+    pr[q].v = ph_malloc(vn, sizeof(double), "slq basis", err);
+    pr[q].alpha = ph_calloc(m, sizeof(double), "slq alpha", err);
+    pr[q].beta = ph_calloc(m, sizeof(double), "slq beta", err);
+    if (!pr[q].v || !pr[q].alpha || !pr[q].beta) {
+      st = PH_ERR_NOMEM;
+      goto done;
+    }
+  }
+  if (kb > 1) {
+    V = ph_malloc(kb * n, sizeof(double), "slq block", err);
+    W = ph_malloc(kb * n, sizeof(double), "slq block", err);
+    if (!V || !W) {
+      st = PH_ERR_NOMEM;
+      goto done;
+    }
+  }
+  c = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
+  c2 = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
+  z = ph_calloc(m * m, sizeof(double), "slq eigenvectors", err);
   res->nodes = ph_calloc(np * m, sizeof(double), "slq nodes", err);
   res->weights = ph_calloc(np * m, sizeof(double), "slq weights", err);
-  double *prods = ph_calloc(np, sizeof(double), "slq products", err);
-  double *phi_i = NULL;
-  if (!v || !alpha || !beta || !c || !c2 || !z || !res->nodes ||
-      !res->weights || !prods) {
+  prods = ph_calloc(np, sizeof(double), "slq products", err);
+  if (!c || !c2 || !z || !res->nodes || !res->weights || !prods) {
     st = PH_ERR_NOMEM;
     goto done;
   }
   res->n = n;
   res->probes = np;
   res->steps = m;
-  for (size_t p = 0; p < np; p++) {
-    if (ph_dist_owner(p) != ph_dist_rank()) continue;
-    ph_rng r = ph_probe_rng(cfg->seed, PH_PROBE_SLQ, p, n);
-    ph_rng_fill_rademacher(&r, v, n);
-    ph_vec_scal(n, 1.0 / sqrt((double)n), v);
-    size_t used;
-    size_t a0 = a->n_applies;
-    st = slq_lanczos(a, m, v, alpha, beta, c, c2, &used, err);
-    prods[p] = (double)(a->n_applies - a0);
-    if (st != PH_OK) break;
-    double *th = res->nodes + p * m, *tau = res->weights + p * m;
-    memcpy(th, alpha, used * sizeof(double));
-    lapack_int info = LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', (lapack_int)used, th,
-                                    beta, z, (lapack_int)used);
-    if (info != 0) {
-      st = ph_error_set(err, PH_ERR_NUMERIC,
-                        "slq: dstev on probe %zu's T (%zu steps) failed (info "
-                        "%d)",
-                        p, used, (int)info);
-      break;
+  res->block = kb;
+  for (size_t p = 0; p < np && st == PH_OK;) {
+    size_t k = 0;
+    for (; p < np && k < kb; p++)
+      if (ph_dist_owner(p) == ph_dist_rank()) ids[k++] = p;
+    if (k == 0) break;
+    for (size_t q = 0; q < k; q++) {
+      ph_rng r = ph_probe_rng(cfg->seed, PH_PROBE_SLQ, ids[q], n);
+      ph_rng_fill_rademacher(&r, pr[q].v, n);
+      ph_vec_scal(n, 1.0 / sqrt((double)n), pr[q].v);
+      pr[q].anorm = 0;
+      pr[q].used = 0;
+      pr[q].done = 0;
     }
-    for (size_t j = 0; j < used; j++) tau[j] = z[j * used] * z[j * used];
-    for (size_t j = used; j < m; j++) { /* invariant subspace: no more nodes */
-      th[j] = th[used - 1];
-      tau[j] = 0;
+    st = slq_group(a, m, pr, k, V, W, c, c2, err);
+    if (st != PH_OK) break;
+    for (size_t q = 0; q < k && st == PH_OK; q++) {
+      size_t pi = ids[q], used = pr[q].used;
+      prods[pi] = (double)used; /* one product per Lanczos step */
+      double *th = res->nodes + pi * m, *tau = res->weights + pi * m;
+      memcpy(th, pr[q].alpha, used * sizeof(double));
+      lapack_int info = LAPACKE_dstev(LAPACK_COL_MAJOR, 'V', (lapack_int)used,
+                                      th, pr[q].beta, z, (lapack_int)used);
+      if (info != 0) {
+        st = ph_error_set(err, PH_ERR_NUMERIC,
+                          "slq: dstev on probe %zu's T (%zu steps) failed "
+                          "(info %d)",
+                          pi, used, (int)info);
+        break;
+      }
+      for (size_t j = 0; j < used; j++) tau[j] = z[j * used] * z[j * used];
+      for (size_t j = used; j < m; j++) { /* invariant subspace */
+        th[j] = th[used - 1];
+        tau[j] = 0;
+      }
     }
   }
   /* Every rank gets here, failed or not; then all hold every probe. */
@@ -274,9 +370,13 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
 done:
   res->products = products != SIZE_MAX ? products : a->n_applies - p0;
   res->seconds = ph_now() - t0;
-  ph_free(v);
-  ph_free(alpha);
-  ph_free(beta);
+  for (size_t q = 0; q < PH_SLQ_BLOCK_MAX; q++) {
+    ph_free(pr[q].v);
+    ph_free(pr[q].alpha);
+    ph_free(pr[q].beta);
+  }
+  ph_free(V);
+  ph_free(W);
   ph_free(c);
   ph_free(c2);
   ph_free(z);
@@ -288,30 +388,48 @@ done:
 
 ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
                         ph_trace_result *res, ph_error *err) {
+  return ph_hutchinson_block(a, probes, seed, 1, res, err);
+}
+
+ph_status ph_hutchinson_block(ph_linop *a, size_t probes, uint64_t seed,
+                              size_t block, ph_trace_result *res,
+                              ph_error *err) {
   memset(res, 0, sizeof(*res));
   if (!a || a->n == 0 || probes == 0)
     return ph_error_set(err, PH_ERR_ARG, "hutchinson: need n and probes > 0");
-  size_t n = a->n;
-  double *z = ph_calloc(n, sizeof(double), "hutchinson probe", err);
-  double *az = ph_calloc(n, sizeof(double), "hutchinson product", err);
   if (ph_dist_size() > 1 && probes < (size_t)ph_dist_size())
     return ph_error_set(err, PH_ERR_ARG,
                         "%d processes for %zu Hutchinson probes: start at "
                         "most %zu",
                         ph_dist_size(), probes, probes);
+  size_t n = a->n, kb = block ? block : 1;
+  if (kb > probes) kb = probes;
+  if (kb > PH_SLQ_BLOCK_MAX) kb = PH_SLQ_BLOCK_MAX;
+  size_t ids[PH_SLQ_BLOCK_MAX];
+  double *z = ph_calloc(kb * n, sizeof(double), "hutchinson probe", err);
+  double *az = ph_calloc(kb * n, sizeof(double), "hutchinson product", err);
   double *est = ph_calloc(probes, sizeof(double), "hutchinson samples", err);
   ph_status st = PH_OK;
   if (!z || !az || !est) st = PH_ERR_NOMEM;
-  for (size_t p = 0; p < probes && st == PH_OK; p++) {
-    if (ph_dist_owner(p) != ph_dist_rank()) continue;
-    ph_rng r = ph_probe_rng(seed, PH_PROBE_HUTCH, p, n);
-    ph_rng_fill_rademacher(&r, z, n);
-    st = ph_linop_apply(a, z, az, err);
-    if (st != PH_OK) break;
-    est[p] = ph_vec_dot(n, z, az);
-    if (!isfinite(est[p]))
-      st = ph_error_set(err, PH_ERR_NUMERIC,
-                        "hutchinson: probe %zu gave a non-finite zᵀAz", p);
+  /* this rank's probes in blocks of kb */
+  for (size_t p = 0; p < probes && st == PH_OK;) {
+    size_t k = 0;
+    for (; p < probes && k < kb; p++)
+      if (ph_dist_owner(p) == ph_dist_rank()) ids[k++] = p;
+    if (k == 0) break;
+    for (size_t q = 0; q < k; q++) {
+      ph_rng r = ph_probe_rng(seed, PH_PROBE_HUTCH, ids[q], n);
+      ph_rng_fill_rademacher(&r, z + q * n, n);
+    }
+    st = k == 1 ? ph_linop_apply(a, z, az, err)
+                : ph_linop_apply_block(a, k, z, az, err);
+    for (size_t q = 0; q < k && st == PH_OK; q++) {
+      est[ids[q]] = ph_vec_dot(n, z + q * n, az + q * n);
+      if (!isfinite(est[ids[q]]))
+        st = ph_error_set(err, PH_ERR_NUMERIC,
+                          "hutchinson: probe %zu gave a non-finite zᵀAz",
+                          ids[q]);
+    }
   }
   /* Every rank gets here, failed or not; the samples are then merged bit
    * for bit and summarised in probe order everywhere. */

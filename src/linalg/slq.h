@@ -52,7 +52,16 @@ typedef struct ph_slq_config {
   double sigma;        /* > 0: this σ; 0: from sigma_rule */
   int sigma_rule;      /* ph_slq_sigma_rule, default SPACING */
   uint64_t seed;
+  /* probes run in lockstep groups of `block` (default 8; 1 = one at a
+   * time): each Lanczos step is one block product (ph_linop_apply_block)
+   * for the group. Capped at PH_SLQ_BLOCK_MAX and so that the group's
+   * bases stay under PH_SLQ_BLOCK_DOUBLES doubles. The probes and their
+   * vectors are the same for any block; results agree to rounding. */
+  size_t block;
 } ph_slq_config;
+
+#define PH_SLQ_BLOCK_MAX 64
+#define PH_SLQ_BLOCK_DOUBLES ((size_t)1 << 26)
 
 ph_slq_config ph_slq_config_default(void);
 
@@ -73,6 +82,7 @@ typedef struct ph_slq_result {
   double negative_mass_smoothed; /* ∫_{-∞}^0 φ */
   double moment1, moment2;       /* mean_i Σ τ_j θ_j, Σ τ_j θ_j² */
   size_t products;
+  size_t block; /* the group size used */
   double seconds;
 } ph_slq_result;
 
@@ -89,6 +99,11 @@ typedef struct ph_trace_result {
 
 ph_status ph_hutchinson(ph_linop *a, size_t probes, uint64_t seed,
                         ph_trace_result *res, ph_error *err);
+/* The same with the probes' products in blocks of `block` (same probes,
+ * same estimate up to rounding). */
+ph_status ph_hutchinson_block(ph_linop *a, size_t probes, uint64_t seed,
+                              size_t block, ph_trace_result *res,
+                              ph_error *err);
 
 /* Full spectrum (ascending) into eig[0..n). If mat is non-NULL it receives
  * the symmetrised (n, n) matrix. asym (may be NULL): max |A_ij − A_ji| /

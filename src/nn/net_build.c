@@ -387,6 +387,7 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
 
 void nn_free(nn_net *n) {
   if (!n) return;
+  nn_block_free(n);
   double **bufs[4] = {n->h, n->dh, n->th, n->tdh};
   for (int k = 0; k < 4; k++) {
     if (bufs[k])

@@ -105,27 +105,30 @@ static double head(nn_net *n, size_t m, double scale, double *dz,
 }
 
 /* ḋz = scale H_z ż: softmax CE H_z = diag(p) − ppᵀ per row (0 for rows
- * without a target); MSE H_z = (2/C) I. */
-static void head_tangent(nn_net *n, size_t m, double scale) {
+ * without a target); MSE H_z = (2/C) I. tz and out hold k tangent rows per
+ * logit row (row i·k + j: direction j of row i; k = 1 for one product). */
+static void head_tangent(nn_net *n, size_t m, double scale, size_t k,
+                         const double *tz, double *out) {
   size_t C = n->seq_T ? n->vocab : n->n_out,
          rows = m * (n->seq_T ? n->seq_T : 1);
-  const double *tz = n->th[n->n_layers];
-  double *out = n->tdh[n->n_layers];
   if (n->loss_mse) {
-    for (size_t i = 0; i < m * C; i++) out[i] = scale * 2 * tz[i] / (double)C;
+    for (size_t i = 0; i < m * k * C; i++)
+      out[i] = scale * 2 * tz[i] / (double)C;
     return;
   }
-  for (size_t i = 0; i < rows; i++) {
-    if (n->labels[i] < 0) {
-      memset(out + i * C, 0, C * sizeof *out);
-      continue;
+  for (size_t i = 0; i < rows; i++)
+    for (size_t j = 0; j < k; j++) {
+      size_t r = (i * k + j) * C;
+      if (n->labels[i] < 0) {
+        memset(out + r, 0, C * sizeof *out);
+        continue;
+      }
+      const double *p = n->p + i * C;
+      double pt = 0;
+      for (size_t c = 0; c < C; c++) pt += p[c] * tz[r + c];
+      for (size_t c = 0; c < C; c++)
+        out[r + c] = scale * p[c] * (tz[r + c] - pt);
     }
-    const double *p = n->p + i * C;
-    double pt = 0;
-    for (size_t j = 0; j < C; j++) pt += p[j] * tz[i * C + j];
-    for (size_t j = 0; j < C; j++)
-      out[i * C + j] = scale * p[j] * (tz[i * C + j] - pt);
-  }
 }
 
 /* The number of loss terms the mean is over: examples, or for token data
@@ -185,7 +188,7 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
     for (size_t i = 0; i < K; i++)
       nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i],
                          i ? n->th[i] : NULL, n->th[i + 1]);
-    head_tangent(n, m, scale);
+    head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
     for (size_t i = K; i-- > 0;)
       nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
                           i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
@@ -194,6 +197,65 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
   if (loss) *loss = total;
   if (acc) *acc = n->loss_mse ? NAN : correct / count;
   return PH_OK;
+}
+
+/* HV (k rows of n) = ∇²L V or G V for k directions: one forward (and, for
+ * Hv, one backward) per chunk of examples, then the k tangents together
+ * (net_block.c) in groups of at most PH_NN_BLOCK_GROUP. */
+#define PH_NN_BLOCK_GROUP 16
+
+static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
+                           run_mode mode, size_t k, const double *V, double *HV,
+                           ph_error *err) {
+  size_t N = b->n, K = n->n_layers, np = n->n_params;
+  if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
+  size_t g = k < PH_NN_BLOCK_GROUP ? k : PH_NN_BLOCK_GROUP;
+  PH_TRY(nn_block_reserve(n, g, err));
+  memset(HV, 0, k * np * sizeof *HV);
+  double count, correct = 0;
+  PH_TRY(count_terms(n, b, &count, err));
+  double scale = 1.0 / count;
+  for (size_t start = 0; start < N; start += n->max_batch) {
+    size_t m = N - start < n->max_batch ? N - start : n->max_batch;
+    PH_TRY(gather(n, b, start, m, err));
+    for (size_t i = 0; i < K; i++)
+      nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+    head(n, m, scale, mode == RUN_HVP ? n->dh[K] : NULL, &correct);
+    if (mode == RUN_HVP)
+      for (size_t i = K; i-- > 0;)
+        nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
+                    i ? n->dh[i] : NULL, NULL);
+    for (size_t j0 = 0; j0 < k; j0 += g) {
+      size_t kg = k - j0 < g ? k - j0 : g;
+      nn_block_tangent_forward(n, theta, kg, V + j0 * np, m);
+      head_tangent(n, m, scale, kg, n->bth[K], n->btdh[K]);
+      nn_block_tangent_backward(n, theta, kg, V + j0 * np, m, HV + j0 * np,
+                                mode == RUN_HVP);
+    }
+  }
+  return PH_OK;
+}
+
+static ph_status block(nn_net *n, const double *theta, const ph_batch *b,
+                       run_mode mode, size_t k, const double *V, double *HV,
+                       ph_error *err) {
+  if (nn_block_supported(n)) return run_block(n, theta, b, mode, k, V, HV, err);
+  for (size_t j = 0; j < k; j++)
+    PH_TRY(run(n, theta, b, mode, V + j * n->n_params, NULL,
+               HV + j * n->n_params, NULL, err));
+  return PH_OK;
+}
+
+static ph_status cb_hvp_block(void *ctx, const double *theta, const ph_batch *b,
+                              size_t k, const double *V, double *HV,
+                              ph_error *err) {
+  return block(ctx, theta, b, RUN_HVP, k, V, HV, err);
+}
+
+static ph_status cb_ggnvp_block(void *ctx, const double *theta,
+                                const ph_batch *b, size_t k, const double *V,
+                                double *GV, ph_error *err) {
+  return block(ctx, theta, b, RUN_GGN, k, V, GV, err);
 }
 
 static ph_status cb_loss_grad(void *ctx, const double *theta, const ph_batch *b,
@@ -262,6 +324,8 @@ ph_status ph_net_create(const char *spec, const ph_dataset *data,
   o->loss_grad = cb_loss_grad;
   o->hvp = cb_hvp;
   o->ggnvp = cb_ggnvp;
+  o->hvp_block = cb_hvp_block;
+  o->ggnvp_block = cb_ggnvp_block;
   o->eval = cb_eval;
   o->clone = cb_clone;
   o->destroy = cb_destroy;

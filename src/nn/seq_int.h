@@ -94,6 +94,11 @@ typedef struct nn_net {
   double *p;                     /* (max_batch, n_out) softmax probabilities */
   int32_t *labels;               /* (max_batch, n_targets) gathered labels */
   double *targets;               /* (max_batch, n_out) regression targets */
+  /* block products (net_block.c), allocated on first use for bk
+   * directions: tangents (n_layers+1) of (max_batch·bk, size), row e·bk + j
+   * for example e and direction j; GEMM scratch; activation rows */
+  size_t bk;
+  double **bth, **btdh, *bscr[2], *bact;
 } nn_net;
 
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).

@@ -63,6 +63,8 @@ if py; then
 fi
 "$P" spectrum --ckpt "$t/m.ckpt" --operator precond --out "$t/x" >/dev/null 2>&1; [ $? = 2 ] || no "precond without --precond"
 "$P" spectrum --ckpt "$t/m.ckpt" --operator block:nosuch --out "$t/x" >/dev/null 2>&1; [ $? = 2 ] || no "unknown block"
+"$P" spectrum --ckpt "$t/m.ckpt" --density --block 0 --out "$t/x" >/dev/null 2>&1; [ $? = 2 ] || no "block size 0"
+"$P" spectrum --ckpt "$t/m.ckpt" --density --block 65 --out "$t/x" >/dev/null 2>&1; [ $? = 2 ] || no "block size above 64"
 "$P" init --model mlp:abc --data digits --out "$t/x.ckpt" >/dev/null 2>&1; [ $? = 2 ] || no "bad model spec"
 "$P" eval >/dev/null 2>&1; [ $? = 2 ] || no "eval without --ckpt"
 for c in init eval check export spectrum; do "$P" $c --help >/dev/null || no "$c --help"; done
