@@ -161,7 +161,7 @@ int ph_cmd_bench(int argc, char **argv) {
   int rc = ph_cli_parse(&spec, argc - 1, argv + 1, NULL, NULL);
   if (rc >= 0) return rc;
   threads = ph_cli_threads(threads);
-  ph_cli_set_blas_threads((int)threads);
+  ph_cli_set_blas_threads(1);
   ph_error err = {0};
   ph_data_options dopt = ph_data_options_default();
   dopt.seed = seed;
@@ -173,6 +173,13 @@ int ph_cmd_bench(int argc, char **argv) {
   if (s) {
     ph_dataset_free(d);
     return ph_cli_fail(CMD, s, &err);
+  }
+  /* T threads: the network's deterministic batch split
+   * (ph_net_set_threads) with one BLAS thread each; models without it
+   * (transformers) get T BLAS threads instead */
+  if (ph_net_set_threads(o, threads, &err) != PH_OK) {
+    err = (ph_error){0};
+    ph_cli_set_blas_threads((int)threads);
   }
   size_t n = o->n, bn = d->n[0] < batch ? d->n[0] : batch;
   double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g),

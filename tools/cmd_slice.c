@@ -55,7 +55,7 @@ int ph_cmd_slice(int argc, char **argv) {
              *run = NULL, *traj_file = NULL, *precond = NULL, *models = NULL,
              *out = NULL, *range = NULL, *grid = "51x51";
   size_t n_eval = PH_CLI_DEFAULT_N, traj_index = 0, nx = 51, ny = 51,
-         threads = 1;
+         threads = 0;
   double save_every = 5.0;
   int split = 0, dirs = PH_SLICE_RANDOM, norm = -1, include_bias = 0;
   uint64_t seed = 0;

@@ -31,8 +31,8 @@ static const char *const WHICH_NAMES[] = {"top", "bottom", "both"};
 static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
                          int split, const char *op, const char *precond,
                          ph_eig_config *ec, int method, ph_slq_config *sc,
-                         size_t tprobes, size_t block, int dense,
-                         const char *out) {
+                         size_t tprobes, size_t block, size_t threads,
+                         int dense, const char *out) {
   int rc = 1;
   ph_error err = {0};
   ph_net_bundle bu;
@@ -41,6 +41,9 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
                                     n_ex < 1024 ? n_ex : 1024, &bu, &err);
   if (st) return ph_cli_fail(CMD, st, &err);
   ph_objective *o = bu.obj;
+  /* products split over the threads, bit-identical for any count
+   * (ph_net_set_threads); transformers keep one thread */
+  if (ph_net_set_threads(o, threads, &err) != PH_OK) err = (ph_error){0};
   size_t avail = o->n_examples[split];
   ph_batch b = {(ph_split)split, NULL, n_ex < avail ? n_ex : avail};
   ph_precond *P = NULL;
@@ -155,6 +158,7 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     ph_json_add_number(d, "lambda_min", sr.lambda_min);
     ph_json_add_number(d, "lambda_max", sr.lambda_max);
     ph_json_add_number(d, "products", (double)sr.products);
+    ph_json_add_number(d, "seconds", sr.seconds);
     cJSON_AddStringToObject(d, "band",
                             "mean ± one standard error across probes");
   }
@@ -238,7 +242,7 @@ done:
 int ph_cmd_spectrum(int argc, char **argv) {
   const char *ckpt = NULL, *data = NULL, *op = "hessian", *precond = NULL,
              *out = NULL;
-  size_t n_ex = PH_CLI_DEFAULT_N, tprobes = 100;
+  size_t n_ex = PH_CLI_DEFAULT_N, tprobes = 100, threads = 0;
   int split = 0, which = 0, method = 0, density = 0, trace = 0, dense = 0;
   ph_eig_config ec = ph_eig_config_default();
   ph_slq_config sc = ph_slq_config_default();
@@ -289,6 +293,7 @@ int ph_cmd_spectrum(int argc, char **argv) {
       {"vectors", NULL, PH_OPT_FLAG, &ec.want_vectors,
        .help = "write the eigenvectors"},
       PH_OPT_SEED(&seed),
+      PH_OPT_THREADS(&threads),
       PH_OPT_OUT_DIR(&out),
       {0}};
   const ph_cli_spec spec = {
@@ -318,5 +323,5 @@ int ph_cmd_spectrum(int argc, char **argv) {
     return ph_cli_usage(CMD, "--k too large");
   return spectrum_main(ckpt, data, n_ex, split, op, precond, &ec, method,
                        density ? &sc : NULL, trace ? tprobes : 0, sc.block,
-                       dense, out);
+                       ph_cli_threads(threads), dense, out);
 }

@@ -120,7 +120,7 @@ int ph_cmd_toy(int argc, char **argv) {
   ph_cli_range xr = {0, 0}, yr = {0, 0};
   ph_cli_grid grid = {10, 10};
   int x_seen = 0, y_seen = 0, grid_seen = 0, values_seen = 0;
-  size_t threads = 1, stop_after = 0;
+  size_t threads = 0, stop_after = 0;
   const ph_opt opts[] = {
       {"landscape", "SPEC", PH_OPT_STRING, &landscape,
        .help = "toy landscape, e.g. pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5\n"

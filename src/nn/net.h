@@ -23,6 +23,21 @@
 ph_status ph_net_create(const char *spec, const ph_dataset *data,
                         size_t max_batch, ph_objective **out, ph_error *err);
 
+/* Deterministic parallel products for a sequential network (MLP, CNN):
+ * loss, gradient, Hv, Gv and evaluation split the batch into fixed chunks
+ * of PH_NN_PAR_CHUNK (64) examples (fewer when max_batch is smaller),
+ * computed by `threads` threads (the caller and threads − 1 workers, each
+ * with its own buffers) and summed in chunk order: the results are
+ * bit-identical for any thread count (1..64), though they may differ in
+ * the last bits from an objective on which this was never called (whose
+ * chunks are max_batch long). Sets OpenBLAS to one thread when threads > 1
+ * (the threads are the parallelism). Not thread-safe itself: call it
+ * before the products. PH_ERR_UNSUPPORTED for other objectives
+ * (transformers), PH_ERR_ARG for a thread count outside 1..64. To make a
+ * run reproducible across machines, call it with the thread count the run
+ * uses — 1 included. */
+ph_status ph_net_set_threads(ph_objective *o, size_t threads, ph_error *err);
+
 /* Initial parameters from the seed (He/Xavier/normal per the spec). */
 ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,
                              double *theta, ph_error *err);

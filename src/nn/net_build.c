@@ -385,9 +385,19 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
   return PH_OK;
 }
 
+void nn_par_free(nn_net *n) {
+  for (size_t w = 0; w < n->n_workers; w++) nn_free(n->workers[w]);
+  for (size_t w = 0; w < PH_NN_MAX_THREADS; w++) {
+    free(n->partial[w]);
+    n->partial[w] = NULL;
+  }
+  n->n_workers = n->par_chunk = n->partial_len = 0;
+}
+
 void nn_free(nn_net *n) {
   if (!n) return;
   nn_block_free(n);
+  nn_par_free(n);
   double **bufs[4] = {n->h, n->dh, n->th, n->tdh};
   for (int k = 0; k < 4; k++) {
     if (bufs[k])

@@ -27,6 +27,8 @@ nn_net *nn_of(const ph_objective *o);
 int nn_block_supported(const nn_net *n);
 ph_status nn_block_reserve(nn_net *n, size_t k, ph_error *err);
 void nn_block_free(nn_net *n);
+/* Frees the parallel workers and partials (back to the classic loop). */
+void nn_par_free(nn_net *n);
 void nn_block_tangent_forward(nn_net *n, const double *theta, size_t k,
                               const double *V, size_t m);
 void nn_block_tangent_backward(nn_net *n, const double *theta, size_t k,

@@ -7,7 +7,9 @@
  * examples and outputs, as PyTorch's MSELoss) for regression; for token
  * data cross-entropy per position, mean over the batch's positions that
  * have a target (as PyTorch's cross_entropy with ignore_index=-1). */
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,79 +161,203 @@ static ph_status count_terms(const nn_net *n, const ph_batch *b, double *count,
   return PH_OK;
 }
 
+/* One chunk [start, start + m) of the batch (m ≤ max_batch): its loss
+ * (scaled), correct count and its product, accumulated into out. */
+static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
+                           size_t start, size_t m, run_mode mode,
+                           const double *v, double scale, double *loss,
+                           double *correct, double *out, ph_error *err) {
+  size_t K = n->n_layers;
+  PH_TRY(gather(n, b, start, m, err));
+  for (size_t i = 0; i < K; i++)
+    nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+  int need_dz = mode == RUN_GRAD || mode == RUN_HVP;
+  *loss += head(n, m, scale, need_dz ? n->dh[K] : NULL, correct);
+  if (mode == RUN_EVAL) return PH_OK;
+  if (need_dz) {
+    /* Hv needs the adjoints dh (for its second-order terms), not the
+     * gradient: the backward skips the parameter products there */
+    double *g = mode == RUN_GRAD ? out : NULL;
+    for (size_t i = K; i-- > 0;)
+      nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
+                  i ? n->dh[i] : NULL, g);
+  }
+  if (mode == RUN_GRAD) return PH_OK;
+  for (size_t i = 0; i < K; i++)
+    nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
+                       n->th[i + 1]);
+  head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
+  for (size_t i = K; i-- > 0;)
+    nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
+                        i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
+                        i ? n->tdh[i] : NULL, out, mode == RUN_HVP);
+  return PH_OK;
+}
+
+/* The k-direction block product (net_block.c) on the chunk [start,
+ * start + m): one forward (and, for Hv, one backward), then the k tangents
+ * together in groups of at most PH_NN_BLOCK_GROUP, accumulated into HV. */
+#define PH_NN_BLOCK_GROUP 16
+
+static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
+                             size_t start, size_t m, run_mode mode, size_t k,
+                             const double *V, double scale, double *HV,
+                             ph_error *err) {
+  size_t K = n->n_layers, np = n->n_params;
+  size_t g = k < PH_NN_BLOCK_GROUP ? k : PH_NN_BLOCK_GROUP;
+  double dummy = 0;
+  PH_TRY(nn_block_reserve(n, g, err));
+  PH_TRY(gather(n, b, start, m, err));
+  for (size_t i = 0; i < K; i++)
+    nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+  head(n, m, scale, mode == RUN_HVP ? n->dh[K] : NULL, &dummy);
+  if (mode == RUN_HVP)
+    for (size_t i = K; i-- > 0;)
+      nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
+                  i ? n->dh[i] : NULL, NULL);
+  for (size_t j0 = 0; j0 < k; j0 += g) {
+    size_t kg = k - j0 < g ? k - j0 : g;
+    nn_block_tangent_forward(n, theta, kg, V + j0 * np, m);
+    head_tangent(n, m, scale, kg, n->bth[K], n->btdh[K]);
+    nn_block_tangent_backward(n, theta, kg, V + j0 * np, m, HV + j0 * np,
+                              mode == RUN_HVP);
+  }
+  return PH_OK;
+}
+
+/* ---- deterministic parallel products (ph_net_set_threads) ----
+ * The batch is cut into chunks of n->par_chunk examples, a size that does
+ * not depend on the thread count. Each chunk's loss, correct count and
+ * product are computed from zero by whichever worker takes it (every
+ * worker has its own network buffers), then added to the result in chunk
+ * order by the calling thread. Each chunk's figures are the same bits
+ * whoever computes them, and the sums run in the same order, so the result
+ * is bit-identical for any number of threads. Workers run in waves of T
+ * chunks (T = n_workers + 1, the caller included); BLAS runs one thread
+ * inside them (ph_net_set_threads sets OpenBLAS to 1 thread). */
+typedef struct par_job {
+  nn_net *net;
+  const double *theta, *v;
+  const ph_batch *b;
+  size_t start, m;
+  run_mode mode;
+  size_t k; /* 0: one product (run_chunk); else a block of k (block_chunk) */
+  const double *V;
+  double scale, loss, correct;
+  double *out; /* (n_params, or k·n_params) partial, zeroed by the job */
+  ph_status st;
+  ph_error err;
+} par_job;
+
+static void *par_run(void *arg) {
+  par_job *j = arg;
+  j->loss = j->correct = 0;
+  size_t len = j->net->n_params * (j->k ? j->k : 1);
+  if (j->out) memset(j->out, 0, len * sizeof *j->out);
+  if (j->k)
+    j->st = block_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->k,
+                        j->V, j->scale, j->out, &j->err);
+  else
+    j->st = run_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->v,
+                      j->scale, &j->loss, &j->correct, j->out, &j->err);
+  return NULL;
+}
+
+static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
+                              run_mode mode, const double *v, size_t k,
+                              double scale, double *total, double *correct,
+                              double *out, ph_error *err) {
+  size_t T = n->n_workers + 1, c = n->par_chunk, N = b->n;
+  size_t len = n->n_params * (k ? k : 1);
+  if (out && len > n->partial_len) {
+    for (size_t w = 0; w < T; w++) {
+      free(n->partial[w]);
+      n->partial[w] = ph_malloc(len, sizeof(double), "partials", err);
+      if (!n->partial[w]) {
+        n->partial_len = 0;
+        return PH_ERR_NOMEM;
+      }
+    }
+    n->partial_len = len;
+  }
+  par_job jobs[PH_NN_MAX_THREADS];
+  pthread_t tid[PH_NN_MAX_THREADS];
+  for (size_t c0 = 0; c0 < N; c0 += T * c) {
+    size_t nj = 0;
+    for (size_t w = 0; w < T && c0 + w * c < N; w++, nj++) {
+      size_t st = c0 + w * c;
+      jobs[w] = (par_job){.net = w ? n->workers[w - 1] : n,
+                          .theta = theta,
+                          .v = v,
+                          .b = b,
+                          .start = st,
+                          .m = N - st < c ? N - st : c,
+                          .mode = mode,
+                          .k = k,
+                          .V = v,
+                          .scale = scale,
+                          .out = out ? n->partial[w] : NULL};
+    }
+    size_t started = 1;
+    for (size_t w = 1; w < nj; w++, started++)
+      if (pthread_create(&tid[w], NULL, par_run, &jobs[w]) != 0) break;
+    for (size_t w = started; w < nj; w++) par_run(&jobs[w]); /* no thread */
+    par_run(&jobs[0]);
+    for (size_t w = 1; w < started; w++) pthread_join(tid[w], NULL);
+    for (size_t w = 0; w < nj; w++) { /* in chunk order */
+      if (jobs[w].st != PH_OK) {
+        *err = jobs[w].err;
+        return jobs[w].st;
+      }
+      *total += jobs[w].loss;
+      *correct += jobs[w].correct;
+      if (out)
+        for (size_t i = 0; i < len; i++) out[i] += n->partial[w][i];
+    }
+  }
+  return PH_OK;
+}
+
 static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
                      run_mode mode, const double *v, double *loss, double *out,
                      double *acc, ph_error *err) {
-  size_t N = b->n, K = n->n_layers;
+  size_t N = b->n;
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
   if (out) memset(out, 0, n->n_params * sizeof *out);
   double count;
   PH_TRY(count_terms(n, b, &count, err));
   double total = 0, correct = 0, scale = 1.0 / count;
-  for (size_t start = 0; start < N; start += n->max_batch) {
-    size_t m = N - start < n->max_batch ? N - start : n->max_batch;
-    PH_TRY(gather(n, b, start, m, err));
-    for (size_t i = 0; i < K; i++)
-      nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
-    int need_dz = mode == RUN_GRAD || mode == RUN_HVP;
-    total += head(n, m, scale, need_dz ? n->dh[K] : NULL, &correct);
-    if (mode == RUN_EVAL) continue;
-    if (need_dz) {
-      /* Hv needs the adjoints dh (for its second-order terms), not the
-       * gradient: the backward skips the parameter products there */
-      double *g = mode == RUN_GRAD ? out : NULL;
-      for (size_t i = K; i-- > 0;)
-        nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
-                    i ? n->dh[i] : NULL, g);
+  if (n->par_chunk)
+    PH_TRY(run_parallel(n, theta, b, mode, v, 0, scale, &total, &correct, out,
+                        err));
+  else
+    for (size_t start = 0; start < N; start += n->max_batch) {
+      size_t m = N - start < n->max_batch ? N - start : n->max_batch;
+      PH_TRY(run_chunk(n, theta, b, start, m, mode, v, scale, &total, &correct,
+                       out, err));
     }
-    if (mode == RUN_GRAD) continue;
-    for (size_t i = 0; i < K; i++)
-      nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i],
-                         i ? n->th[i] : NULL, n->th[i + 1]);
-    head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
-    for (size_t i = K; i-- > 0;)
-      nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
-                          i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
-                          i ? n->tdh[i] : NULL, out, mode == RUN_HVP);
-  }
   if (loss) *loss = total;
   if (acc) *acc = n->loss_mse ? NAN : correct / count;
   return PH_OK;
 }
 
-/* HV (k rows of n) = ∇²L V or G V for k directions: one forward (and, for
- * Hv, one backward) per chunk of examples, then the k tangents together
- * (net_block.c) in groups of at most PH_NN_BLOCK_GROUP. */
-#define PH_NN_BLOCK_GROUP 16
-
+/* HV (k rows of n) = ∇²L V or G V for k directions, by chunks (in
+ * parallel after ph_net_set_threads). */
 static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
                            run_mode mode, size_t k, const double *V, double *HV,
                            ph_error *err) {
-  size_t N = b->n, K = n->n_layers, np = n->n_params;
+  size_t N = b->n;
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
-  size_t g = k < PH_NN_BLOCK_GROUP ? k : PH_NN_BLOCK_GROUP;
-  PH_TRY(nn_block_reserve(n, g, err));
-  memset(HV, 0, k * np * sizeof *HV);
-  double count, correct = 0;
+  memset(HV, 0, k * n->n_params * sizeof *HV);
+  double count, total = 0, correct = 0;
   PH_TRY(count_terms(n, b, &count, err));
   double scale = 1.0 / count;
+  if (n->par_chunk)
+    return run_parallel(n, theta, b, mode, V, k, scale, &total, &correct, HV,
+                        err);
   for (size_t start = 0; start < N; start += n->max_batch) {
     size_t m = N - start < n->max_batch ? N - start : n->max_batch;
-    PH_TRY(gather(n, b, start, m, err));
-    for (size_t i = 0; i < K; i++)
-      nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
-    head(n, m, scale, mode == RUN_HVP ? n->dh[K] : NULL, &correct);
-    if (mode == RUN_HVP)
-      for (size_t i = K; i-- > 0;)
-        nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
-                    i ? n->dh[i] : NULL, NULL);
-    for (size_t j0 = 0; j0 < k; j0 += g) {
-      size_t kg = k - j0 < g ? k - j0 : g;
-      nn_block_tangent_forward(n, theta, kg, V + j0 * np, m);
-      head_tangent(n, m, scale, kg, n->bth[K], n->btdh[K]);
-      nn_block_tangent_backward(n, theta, kg, V + j0 * np, m, HV + j0 * np,
-                                mode == RUN_HVP);
-    }
+    PH_TRY(block_chunk(n, theta, b, start, m, mode, k, V, scale, HV, err));
   }
   return PH_OK;
 }
@@ -330,6 +456,30 @@ ph_status ph_net_create(const char *spec, const ph_dataset *data,
   o->clone = cb_clone;
   o->destroy = cb_destroy;
   *out = o;
+  return PH_OK;
+}
+
+ph_status ph_net_set_threads(ph_objective *o, size_t threads, ph_error *err) {
+  nn_net *n = nn_of(o);
+  if (!n)
+    return ph_error_set(err, PH_ERR_UNSUPPORTED,
+                        "%s: parallel products are for sequential networks",
+                        o->name);
+  if (threads < 1 || threads > PH_NN_MAX_THREADS)
+    return ph_error_set(err, PH_ERR_ARG, "%s: %zu threads (1..%d)", n->spec,
+                        threads, PH_NN_MAX_THREADS);
+  nn_par_free(n);
+  n->par_chunk =
+      n->max_batch < PH_NN_PAR_CHUNK ? n->max_batch : PH_NN_PAR_CHUNK;
+  for (size_t w = 1; w < threads; w++) {
+    ph_objective *c = NULL;
+    PH_TRY(ph_net_create(n->spec, n->data, n->max_batch, &c, err));
+    /* keep the worker's network, drop its objective shell */
+    n->workers[w - 1] = c->ctx;
+    free(c);
+    n->n_workers = w;
+  }
+  if (threads > 1) openblas_set_num_threads(1);
   return PH_OK;
 }
 

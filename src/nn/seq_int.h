@@ -74,6 +74,11 @@ typedef struct nn_layer {
  * (docs/performance-nn.md). */
 #define PH_CONV_CHUNK_DOUBLES 32768
 
+#define PH_NN_MAX_THREADS 64
+/* examples per chunk of a deterministic parallel product: fixed, so that
+ * the summation order does not depend on the thread count */
+#define PH_NN_PAR_CHUNK 64
+
 typedef struct nn_net {
   char spec[128];
   const ph_dataset *data;
@@ -99,6 +104,12 @@ typedef struct nn_net {
    * for example e and direction j; GEMM scratch; activation rows */
   size_t bk;
   double **bth, **btdh, *bscr[2], *bact;
+  /* deterministic parallel products (net_obj.c, ph_net_set_threads):
+   * chunk size (0: off, the classic loop), worker networks, and one
+   * partial product per thread */
+  size_t par_chunk, n_workers, partial_len;
+  struct nn_net *workers[PH_NN_MAX_THREADS - 1];
+  double *partial[PH_NN_MAX_THREADS];
 } nn_net;
 
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).

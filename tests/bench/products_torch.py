@@ -5,7 +5,8 @@ exported inputs, as an independent reference for pothole's engine.
 
 usage: products_torch.py EXPORT_DIR V.npy OUT_PREFIX [--time REPS]
 writes OUT_PREFIX_loss.npy, OUT_PREFIX_grad.npy, OUT_PREFIX_hvp.npy (flat, in
-model.json parameter order); with --time prints JSON timings (median of REPS).
+model.json parameter order); with --time prints JSON timings (median of REPS) of the gradient, Hv,
+the Gauss-Newton product Gv and an evaluation (loss without autograd).
 Sequential models only (dense, conv2d, pooling, activations; one-hot token
 inputs with per-position logits)."""
 import json, sys, time
@@ -93,8 +94,43 @@ def main():
             t0 = time.perf_counter()
             products()
             th.append(time.perf_counter() - t0)
+        # Gauss-Newton product Jᵀ H_z J v: J v by the double-vjp trick
+        # (u ↦ Jᵀu is linear, so its vjp against v is J v), H_z of the mean
+        # softmax cross-entropy (rows without a target ignored) or of MSE,
+        # then one vjp. Evaluation: a forward and the loss without autograd.
+        plist = [params[n] for n in names]
+        vlist = [vs[n] for n in names]
+
+        def ggn():
+            z = fwd(params, x)
+            u = torch.zeros_like(z, requires_grad=True)
+            jt = torch.autograd.grad(z, plist, u, create_graph=True)
+            jv = torch.autograd.grad(jt, u, vlist)[0]
+            if model["loss"] == "mse":
+                hz = 2.0 * jv / jv.numel()
+            else:
+                zz = z.detach().reshape(-1, z.shape[-1])
+                yy = y.reshape(-1)
+                keep = (yy >= 0).to(zz.dtype).unsqueeze(1)
+                p = torch.softmax(zz, dim=1)
+                s = jv.reshape(zz.shape)
+                hz = keep * p * (s - (p * s).sum(1, keepdim=True))
+                hz = (hz / keep.sum()).reshape(z.shape)
+            return torch.autograd.grad(z, plist, hz)
+
+        te, tgv = [], []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            ggn()
+            tgv.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                loss_fn()
+            te.append(time.perf_counter() - t0)
         print(json.dumps({"torch_grad_s": float(np.median(tg)),
                           "torch_hvp_s": float(np.median(th)),
+                          "torch_ggnvp_s": float(np.median(tgv)),
+                          "torch_eval_s": float(np.median(te)),
                           "torch_hvp_over_grad": float(np.median(th) / np.median(tg))}))
 
 

@@ -106,6 +106,79 @@ static void check_block(ph_objective *o, const double *th, const ph_batch *b) {
   free(h1);
 }
 
+/* ph_net_set_threads: loss, gradient, Hv, Gv and accuracy are
+ * byte-identical with 1, 2 and 3 threads (the chunks and the order of
+ * their sums do not depend on the thread count), and agree with the
+ * classic single loop to rounding (1e-13 relative). */
+static void check_threads(const char *spec, ph_dataset *d) {
+  ph_error err = {0};
+  ph_objective *o[4];
+  for (int t = 0; t < 4; t++)
+    assert_int_equal(ph_net_create(spec, d, 256, &o[t], &err), PH_OK);
+  size_t n = o[0]->n;
+  double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v);
+  double *res[4][3];
+  double L[4], A[4];
+  assert_int_equal(ph_net_init_params(o[0], 5, th, &err), PH_OK);
+  ph_rng r = ph_rng_make(13, 1);
+  ph_rng_fill_gauss(&r, v, n, 1.0);
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, d->n[0]};
+  for (int t = 0; t < 4; t++) {
+    if (t) assert_int_equal(ph_net_set_threads(o[t], (size_t)t, &err), PH_OK);
+    for (int q = 0; q < 3; q++) res[t][q] = malloc(n * sizeof(double));
+    assert_int_equal(
+        ph_objective_loss_grad(o[t], th, &b, &L[t], res[t][0], &err), PH_OK);
+    assert_int_equal(ph_objective_hvp(o[t], th, &b, v, res[t][1], &err), PH_OK);
+    assert_int_equal(ph_objective_ggnvp(o[t], th, &b, v, res[t][2], &err),
+                     PH_OK);
+    double l2;
+    assert_int_equal(ph_objective_eval(o[t], th, &b, &l2, &A[t], &err), PH_OK);
+  }
+  for (int t = 2; t < 4; t++) {
+    assert_memory_equal(&L[t], &L[1], sizeof(double));
+    assert_memory_equal(&A[t], &A[1], sizeof(double));
+    for (int q = 0; q < 3; q++)
+      assert_memory_equal(res[t][q], res[1][q], n * sizeof(double));
+  }
+  assert_true(fabs(L[1] - L[0]) <= 1e-13 * fabs(L[0]));
+  for (int q = 0; q < 3; q++) {
+    double nr = ph_vec_nrm2(n, res[0][q]), dd = 0;
+    for (size_t i = 0; i < n; i++)
+      dd += (res[1][q][i] - res[0][q][i]) * (res[1][q][i] - res[0][q][i]);
+    assert_true(sqrt(dd) <= 1e-13 * nr);
+  }
+  /* block products too: byte-identical for 1, 2, 3 threads */
+  double *VB = malloc(3 * n * sizeof *VB), *HB[4];
+  ph_rng_fill_gauss(&r, VB, 3 * n, 1.0);
+  for (int t = 1; t < 4; t++) {
+    HB[t] = malloc(3 * n * sizeof(double));
+    assert_int_equal(ph_objective_hvp_block(o[t], th, &b, 3, VB, HB[t], &err),
+                     PH_OK);
+    if (t > 1) assert_memory_equal(HB[t], HB[1], 3 * n * sizeof(double));
+  }
+  for (int t = 1; t < 4; t++) free(HB[t]);
+  free(VB);
+  assert_int_equal(ph_net_set_threads(o[1], 0, &err), PH_ERR_ARG);
+  for (int t = 0; t < 4; t++) {
+    for (int q = 0; q < 3; q++) free(res[t][q]);
+    ph_objective_destroy(o[t]);
+  }
+  free(th);
+  free(v);
+}
+
+static void test_threads(void **s) {
+  (void)s;
+  ph_dataset d;
+  /* 200 examples: chunks of 64, 64, 64 and 8 */
+  fill_data(&d, PH_TASK_CLASSIFY, 2, 6, 6, 3, 200, 4);
+  check_threads("cnn:c3k3-p2:tanh", &d);
+  free_data(&d);
+  fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
+  check_threads("mlp:9-6:tanh", &d);
+  free_data(&d);
+}
+
 /* Gradient and Hv against finite differences, symmetry, for one model. */
 static void check_model(const char *spec, ph_dataset *d, size_t max_batch) {
   ph_error err = {0};
@@ -881,6 +954,7 @@ int main(void) {
       cmocka_unit_test(test_ggn_equals_hessian_linear),
       cmocka_unit_test(test_dense_hessian_digits),
       cmocka_unit_test(test_ops_alone),
+      cmocka_unit_test(test_threads),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };

@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""bench_suite.py: one run timing pothole and PyTorch float64 on the same
+shapes (issue 15), written as JSON and a markdown table.
+
+  /usr/bin/python3 tools/bench_suite.py [--pothole build/tools/pothole]
+      [--reps 11] [--rounds 3] [--out bench-suite] [--quick]
+
+Measures, in one run and on one BLAS thread unless stated:
+  products  grad, Hv, Gv and eval, and the block of 8 Hv/Gv against 8
+            single products (`pothole bench products`), beside PyTorch
+            float64 on the exported model and batch
+            (tests/bench/products_torch.py), for the small MLP
+            (mlp:64-64:tanh on digits, batch 64), the large MLP
+            (mlp:256-256:relu on Fashion-MNIST, batch 256), the CNN (cnn on
+            Fashion-MNIST, batch 256), the tanh/relu pair at batch 1024 and
+            the transformer (pothole only: the PyTorch script rebuilds
+            sequential models);
+  grid      `pothole slice` points per second on the small tanh model at 1
+            and 2 threads against PyTorch (tests/bench/slice_torch.py);
+  spectra   SLQ probes per second with --block 1 against --block 8, and
+            Lanczos against power iteration (products, seconds).
+Every timing is the median over --rounds rounds (pothole and PyTorch
+alternate within a round; each round's figure is itself a median of --reps
+repetitions). The machine's load (uptime) is recorded before and after.
+PyTorch parts are skipped (null) when torch or numpy is missing.
+Writes OUT/suite.json and OUT/suite.md.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PY = "/usr/bin/python3"
+
+CASES = [  # name, model, data, batch, torch comparison
+    ("small MLP", "mlp:64-64:tanh", "digits", 64, True),
+    ("small MLP relu", "mlp:64-64:relu", "digits", 64, True),
+    ("large MLP", "mlp:256-256:relu", "fashion-mnist", 256, True),
+    ("CNN", "cnn", "fashion-mnist", 256, True),
+    ("tanh b1024", "mlp:64-64:tanh", "digits", 1024, False),
+    ("relu b1024", "mlp:64-64:relu", "digits", 1024, False),
+    ("transformer", "transformer:d32h2l2", "text", 16, False),
+]
+
+
+def run(cmd, env=None):
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise SystemExit(f"bench_suite: {' '.join(cmd)} failed "
+                         f"({r.returncode}): {r.stderr.strip()}")
+    return r.stdout
+
+
+def have_torch():
+    r = subprocess.run([PY, "-c", "import torch, numpy"], capture_output=True)
+    return r.returncode == 0
+
+
+def load():
+    return open("/proc/loadavg").read().split()[:3]
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def products(P, tmp, torch_ok, reps, rounds, cases):
+    out = {}
+    env1 = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    for name, model, data, batch, cmp in cases:
+        rows = []
+        tor = []
+        ex = os.path.join(tmp, name.replace(" ", "_"))
+        if cmp and torch_ok:
+            ck = ex + ".ckpt"
+            run([P, "init", "--model", model, "--data", data, "--out", ck])
+            run([P, "export", "--ckpt", ck, "--n", str(batch), "--out", ex])
+            run([PY, "-c", "import numpy as np,sys; n=np.load(sys.argv[1]).size;"
+                 " np.save(sys.argv[2], np.random.default_rng(1)"
+                 ".standard_normal(n))", ex + "/theta.npy", ex + "_v.npy"])
+        for _ in range(rounds):
+            j = json.loads(run([P, "bench", "products", "--model", model,
+                                "--data", data, "--batch", str(batch),
+                                "--reps", str(reps), "--block", "8"]))
+            rows.append(j)
+            if cmp and torch_ok:
+                t = run([PY, os.path.join(ROOT, "tests/bench/products_torch.py"),
+                         ex, ex + "_v.npy", ex + "_ref", "--time", str(reps)],
+                        env=env1)
+                tor.append(json.loads(t.strip().splitlines()[-1]))
+        keys = ["grad_s", "hvp_s", "ggnvp_s", "eval_s", "hvp_block_s",
+                "ggnvp_block_s", "hvp_block_over_singles",
+                "ggnvp_block_over_singles", "grad_gemm_only_s",
+                "grad_over_gemm_only"]
+        r = {"model": model, "data": data, "batch": batch,
+             "n_params": rows[0]["n_params"], "rounds": rounds, "reps": reps}
+        for k in keys:
+            r[k] = med([x.get(k) for x in rows])
+        if tor:
+            for k in ["torch_grad_s", "torch_hvp_s", "torch_ggnvp_s",
+                      "torch_eval_s"]:
+                r[k] = med([x.get(k) for x in tor])
+            for k in ["grad", "hvp", "ggnvp", "eval"]:
+                r[f"torch_over_pothole_{k}"] = r[f"torch_{k}_s"] / r[f"{k}_s"]
+        out[name] = r
+        print(f"bench_suite: {name} done", file=sys.stderr)
+    return out
+
+
+def grid(P, tmp, torch_ok, rounds):
+    ck = os.path.join(tmp, "grid.ckpt")
+    run([P, "init", "--model", "mlp:64-64:tanh", "--data", "digits",
+         "--out", ck])
+    res = {}
+    for th in (1, 2):
+        if not torch_ok:
+            break
+        rs = []
+        for _ in range(rounds):
+            rs.append(json.loads(run(
+                [PY, os.path.join(ROOT, "tests/bench/slice_torch.py"),
+                 "--model", "mlp:64-64:tanh", "--data", "digits", "--n",
+                 "1024", "--grid", "21x21", "--threads", str(th),
+                 "--pothole", P, "--ckpt", ck]).strip().splitlines()[-1]))
+        res[f"threads_{th}"] = {
+            k: med([r[k] for r in rs])
+            for k in ["torch_points_per_second", "pothole_points_per_second",
+                      "speedup_vs_torch"]}
+    return res
+
+
+def spectra(P, tmp, rounds):
+    ck = os.path.join(tmp, "spec.ckpt")
+    run([P, "init", "--model", "mlp:64-64:tanh", "--data", "digits",
+         "--out", ck])
+    res = {}
+    for blk in (1, 8):
+        secs = []
+        for _ in range(rounds):
+            o = os.path.join(tmp, f"slq{blk}")
+            run([P, "spectrum", "--ckpt", ck, "--n", "1024", "--k", "1",
+                 "--density", "--probes", "8", "--steps", "60", "--block",
+                 str(blk), "--out", o])
+            j = json.load(open(o + "/spectrum.json"))
+            secs.append(j["density"]["seconds"])
+        res[f"slq_block_{blk}"] = {"seconds": med(secs),
+                                   "probes_per_second": 8 / med(secs)}
+    res["slq_block_speedup"] = (res["slq_block_8"]["probes_per_second"] /
+                                res["slq_block_1"]["probes_per_second"])
+    for meth in ("lanczos", "power"):
+        secs, prods = [], []
+        for _ in range(rounds):
+            o = os.path.join(tmp, meth)
+            cmd = [P, "spectrum", "--ckpt", ck, "--n", "1024", "--k", "5",
+                   "--method", meth, "--out", o]
+            if meth == "power":
+                cmd[-2:-2] = ["--max-products", "3000"]
+            run(cmd)
+            j = json.load(open(o + "/spectrum.json"))
+            secs.append(j["seconds"])
+            prods.append(j["products"])
+        res[meth] = {"seconds": med(secs), "products": med(prods)}
+    return res
+
+
+def fmt(x, unit=""):
+    if x is None:
+        return "–"
+    if unit == "ms":
+        return f"{1e3 * x:.3g} ms"
+    return f"{x:.3g}"
+
+
+def markdown(s):
+    L = [f"Run {s['date']} on {s['host']} ({s['cpus']} cores), load before "
+         f"{' '.join(s['load_before'])}, after {' '.join(s['load_after'])}; "
+         f"pothole {s['pothole_version']}, torch {s.get('torch') or 'absent'}; "
+         f"medians of {s['rounds']} rounds × {s['reps']} repetitions.", ""]
+    L += ["| case | grad | Hv | Gv | eval | 8 Hv block / 8 single | "
+          "8 Gv block / 8 single | grad / GEMMs | PyTorch/pothole grad | Hv | Gv | eval |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in s["products"].items():
+        L.append(
+            f"| {name} ({r['model']}, b{r['batch']}) | {fmt(r['grad_s'], 'ms')} | "
+            f"{fmt(r['hvp_s'], 'ms')} | {fmt(r['ggnvp_s'], 'ms')} | "
+            f"{fmt(r['eval_s'], 'ms')} | {fmt(r['hvp_block_over_singles'])} | "
+            f"{fmt(r['ggnvp_block_over_singles'])} | "
+            f"{fmt(r.get('grad_over_gemm_only'))} | "
+            f"{fmt(r.get('torch_over_pothole_grad'))} | "
+            f"{fmt(r.get('torch_over_pothole_hvp'))} | "
+            f"{fmt(r.get('torch_over_pothole_ggnvp'))} | "
+            f"{fmt(r.get('torch_over_pothole_eval'))} |")
+    g = s.get("grid") or {}
+    if g:
+        L += ["", "| grid (mlp:64-64:tanh, digits, n 1024, 21×21) | pothole points/s | "
+              "PyTorch points/s | pothole / PyTorch |", "|---|---|---|---|"]
+        for th, r in g.items():
+            L.append(f"| {th.replace('_', ' ')} | {fmt(r['pothole_points_per_second'])} | "
+                     f"{fmt(r['torch_points_per_second'])} | "
+                     f"{fmt(r['speedup_vs_torch'])} |")
+    sp = s.get("spectra")
+    if sp:
+        L += ["", "| spectra (mlp:64-64:tanh, n 1024) | seconds | products / probes/s |",
+              "|---|---|---|",
+              f"| SLQ 8 probes × 60 steps, --block 1 | {fmt(sp['slq_block_1']['seconds'])} | "
+              f"{fmt(sp['slq_block_1']['probes_per_second'])} probes/s |",
+              f"| SLQ 8 probes × 60 steps, --block 8 | {fmt(sp['slq_block_8']['seconds'])} | "
+              f"{fmt(sp['slq_block_8']['probes_per_second'])} probes/s |",
+              f"| Lanczos, top 5 | {fmt(sp['lanczos']['seconds'])} | "
+              f"{fmt(sp['lanczos']['products'])} products |",
+              f"| power iteration, top 5 | {fmt(sp['power']['seconds'])} | "
+              f"{fmt(sp['power']['products'])} products |"]
+    return "\n".join(L) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--pothole", default=os.path.join(ROOT, "build/tools/pothole"))
+    ap.add_argument("--reps", type=int, default=11)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--out", default="bench-suite")
+    ap.add_argument("--quick", action="store_true",
+                    help="the products of the small MLP only (a smoke run)")
+    a = ap.parse_args()
+    if a.reps < 1 or a.rounds < 1:
+        print("bench_suite: --reps and --rounds must be ≥ 1", file=sys.stderr)
+        return 2
+    P = os.path.abspath(a.pothole)
+    torch_ok = have_torch()
+    s = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+         "host": os.uname().nodename, "cpus": os.cpu_count(),
+         "load_before": load(), "reps": a.reps, "rounds": a.rounds,
+         "pothole_version": run([P, "--version"]).strip()}
+    if torch_ok:
+        s["torch"] = run([PY, "-c", "import torch; print(torch.__version__)"]).strip()
+    with tempfile.TemporaryDirectory(prefix="ph_suite.") as tmp:
+        cases = CASES[:1] if a.quick else CASES
+        s["products"] = products(P, tmp, torch_ok, a.reps, a.rounds, cases)
+        if not a.quick:
+            s["grid"] = grid(P, tmp, torch_ok, a.rounds)
+            s["spectra"] = spectra(P, tmp, a.rounds)
+    s["load_after"] = load()
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "suite.json"), "w") as f:
+        json.dump(s, f, indent=1)
+    with open(os.path.join(a.out, "suite.md"), "w") as f:
+        f.write(markdown(s))
+    sys.stdout.write(markdown(s))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
