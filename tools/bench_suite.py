@@ -114,6 +114,23 @@ def products(P, tmp, torch_ok, reps, rounds, cases):
     return out
 
 
+def threads(P, rounds, reps):
+    """One product of the large MLP on 1 and 2 threads (ph_net_set_threads:
+    the batch split into fixed chunks), rounds alternating."""
+    res = {1: [], 2: []}
+    for _ in range(rounds):
+        for t in (1, 2):
+            res[t].append(json.loads(run(
+                [P, "bench", "products", "--model", "mlp:256-256:relu",
+                 "--data", "fashion-mnist", "--batch", "256", "--reps",
+                 str(reps), "--block", "1", "--threads", str(t)])))
+    out = {}
+    for k in ("grad_s", "hvp_s", "ggnvp_s"):
+        a, b = med([r[k] for r in res[1]]), med([r[k] for r in res[2]])
+        out[k] = {"threads_1": a, "threads_2": b, "speedup": a / b}
+    return out
+
+
 def grid(P, tmp, torch_ok, rounds):
     ck = os.path.join(tmp, "grid.ckpt")
     run([P, "init", "--model", "mlp:64-64:tanh", "--data", "digits",
@@ -197,6 +214,13 @@ def markdown(s):
             f"{fmt(r.get('torch_over_pothole_hvp'))} | "
             f"{fmt(r.get('torch_over_pothole_ggnvp'))} | "
             f"{fmt(r.get('torch_over_pothole_eval'))} |")
+    th = s.get("threads")
+    if th:
+        L += ["", "| large MLP (256-256 relu, b256), one product | 1 thread | "
+              "2 threads | speed-up |", "|---|---|---|---|"]
+        for k, r in th.items():
+            L.append(f"| {k[:-2]} | {fmt(r['threads_1'], 'ms')} | "
+                     f"{fmt(r['threads_2'], 'ms')} | {fmt(r['speedup'])} |")
     g = s.get("grid") or {}
     if g:
         L += ["", "| grid (mlp:64-64:tanh, digits, n 1024, 21×21) | pothole points/s | "
@@ -244,6 +268,7 @@ def main():
         cases = CASES[:1] if a.quick else CASES
         s["products"] = products(P, tmp, torch_ok, a.reps, a.rounds, cases)
         if not a.quick:
+            s["threads"] = threads(P, a.rounds, a.reps)
             s["grid"] = grid(P, tmp, torch_ok, a.rounds)
             s["spectra"] = spectra(P, tmp, a.rounds)
     s["load_after"] = load()

@@ -4,10 +4,10 @@
  * Pearlmutter's R-operator, so Hv is exact to rounding; derivations in
  * docs/autodiff.md. Reference: Pearlmutter, "Fast exact multiplication by the
  * Hessian", Neural Computation 1994; Schraudolph 2002 for Gauss-Newton. */
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
+#include "nn/dense.h"
 #include "nn/seq_int.h"
 #include "nn/vmath.h"
 
@@ -194,16 +194,6 @@ void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld) {
     }
 }
 
-static void add_bias_rows(double *y, const double *b, size_t B, size_t n) {
-  for (size_t i = 0; i < B; i++)
-    for (size_t j = 0; j < n; j++) y[i * n + j] += b[j];
-}
-
-static void colsum_acc(const double *y, size_t B, size_t n, double *acc) {
-  for (size_t i = 0; i < B; i++)
-    for (size_t j = 0; j < n; j++) acc[j] += y[i * n + j];
-}
-
 /* Max pooling with size = stride = k: out = max of each window, arg = the
  * index (within the example) of the first maximum. */
 static void maxpool_forward(nn_layer *l, size_t B, const double *in,
@@ -234,14 +224,10 @@ static void maxpool_forward(nn_layer *l, size_t B, const double *in,
 void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
                 double *out) {
   switch (l->kind) {
-  case NN_DENSE: {
-    const double *W = theta + l->w_off;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)l->n_out,
-                (int)l->n_in, 1.0, in, (int)l->n_in, W, (int)l->n_in, 0.0, out,
-                (int)l->n_out);
-    add_bias_rows(out, theta + l->b_off, B, l->n_out);
+  case NN_DENSE:
+    ph_nn_dense_forward(out, in, theta + l->w_off, theta + l->b_off, B, l->n_in,
+                        l->n_out);
     return;
-  }
   case NN_ACT: act_forward(l->act, B * l->in_size, in, out, l->d1); return;
   case NN_CONV: nn_conv_forward(l, theta, B, in, out); return;
   case NN_MAXPOOL: maxpool_forward(l, B, in, out); return;
@@ -272,20 +258,12 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                  double *grad) {
   (void)out;
   switch (l->kind) {
-  case NN_DENSE: {
-    const double *W = theta + l->w_off;
-    if (grad) {
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out,
-                  (int)l->n_in, (int)B, 1.0, dout, (int)l->n_out, in,
-                  (int)l->n_in, 1.0, grad + l->w_off, (int)l->n_in);
-      colsum_acc(dout, B, l->n_out, grad + l->b_off);
-    }
-    if (din)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
-                  (int)l->n_in, (int)l->n_out, 1.0, dout, (int)l->n_out, W,
-                  (int)l->n_in, 0.0, din, (int)l->n_in);
+  case NN_DENSE: /* the chain overwrites din; dense.h accumulates */
+    if (din) memset(din, 0, B * l->n_in * sizeof *din);
+    ph_nn_dense_backward(din, grad ? grad + l->w_off : NULL,
+                         grad ? grad + l->b_off : NULL, dout, in,
+                         theta + l->w_off, B, l->n_in, l->n_out);
     return;
-  }
   case NN_ACT:
     if (din) nn_act_scale(l, B * l->in_size, in, dout, din);
     return;

@@ -7,30 +7,19 @@
  * [dh_outᵀ ḣ_in] act    ḋh_in = ḋh_out σ'(x) + [dh_out σ''(x) ẋ] where the
  * bracketed second-order terms are dropped for Gauss-Newton products
  * (second_order = 0), leaving the plain VJP of ḋh_out. */
-#include <cblas.h>
 #include <string.h>
 
+#include "nn/dense.h"
 #include "nn/seq_int.h"
 
 void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
                         size_t B, const double *in, const double *tin,
                         double *tout) {
   switch (l->kind) {
-  case NN_DENSE: {
-    const double *W = theta + l->w_off, *V = v + l->w_off;
-    /* ẏ = x Vᵀ + v_b (+ ẋ Wᵀ when the input depends on θ) */
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)l->n_out,
-                (int)l->n_in, 1.0, in, (int)l->n_in, V, (int)l->n_in, 0.0, tout,
-                (int)l->n_out);
-    if (tin)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B,
-                  (int)l->n_out, (int)l->n_in, 1.0, tin, (int)l->n_in, W,
-                  (int)l->n_in, 1.0, tout, (int)l->n_out);
-    for (size_t i = 0; i < B; i++)
-      for (size_t j = 0; j < l->n_out; j++)
-        tout[i * l->n_out + j] += v[l->b_off + j];
+  case NN_DENSE:
+    ph_nn_dense_tangent_forward(tout, in, tin, theta + l->w_off, v + l->w_off,
+                                v + l->b_off, B, l->n_in, l->n_out);
     return;
-  }
   case NN_ACT:
     if (tin)
       nn_act_scale(l, B * l->in_size, in, tin, tout);
@@ -63,29 +52,12 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                          const double *dout, const double *tdout, double *tdin,
                          double *hv, int second_order) {
   switch (l->kind) {
-  case NN_DENSE: {
-    const double *W = theta + l->w_off, *V = v + l->w_off;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out,
-                (int)l->n_in, (int)B, 1.0, tdout, (int)l->n_out, in,
-                (int)l->n_in, 1.0, hv + l->w_off, (int)l->n_in);
-    if (second_order && tin)
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)l->n_out,
-                  (int)l->n_in, (int)B, 1.0, dout, (int)l->n_out, tin,
-                  (int)l->n_in, 1.0, hv + l->w_off, (int)l->n_in);
-    for (size_t i = 0; i < B; i++)
-      for (size_t j = 0; j < l->n_out; j++)
-        hv[l->b_off + j] += tdout[i * l->n_out + j];
-    if (tdin) {
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
-                  (int)l->n_in, (int)l->n_out, 1.0, tdout, (int)l->n_out, W,
-                  (int)l->n_in, 0.0, tdin, (int)l->n_in);
-      if (second_order)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B,
-                    (int)l->n_in, (int)l->n_out, 1.0, dout, (int)l->n_out, V,
-                    (int)l->n_in, 1.0, tdin, (int)l->n_in);
-    }
+  case NN_DENSE: /* the chain overwrites tdin; dense.h accumulates */
+    if (tdin) memset(tdin, 0, B * l->n_in * sizeof *tdin);
+    ph_nn_dense_tangent_backward(tdin, hv + l->w_off, hv + l->b_off, dout,
+                                 tdout, in, tin, theta + l->w_off, v + l->w_off,
+                                 B, l->n_in, l->n_out, second_order);
     return;
-  }
   case NN_ACT:
     if (!tdin) return;
     /* relu and identity have σ'' = 0: only the first-order term */

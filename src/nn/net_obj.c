@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "core/vec.h"
 #include "nn/net_int.h"
+#include "nn/tf_kernels.h"
 #include "nn/transformer.h"
 #include "nn/vmath.h"
 
@@ -78,31 +79,24 @@ static double head(nn_net *n, size_t m, double scale, double *dz,
     }
     return loss * scale;
   }
-  /* all rows' softmax at once (vectorised exp, nn/vmath.h); rows without
-   * a target are computed too and ignored */
+  /* softmax rows, loss from the log-sum-exp, and dz through the
+   * cross-entropy kernels shared with the transformer (nn/vmath.h,
+   * nn/tf_kernels.h: dz accumulates, so it is zeroed first); rows without a
+   * target give nothing */
   double lse[256];
+  if (dz) memset(dz, 0, rows * C * sizeof *dz);
   for (size_t r0 = 0; r0 < rows; r0 += 256) {
     size_t nr = rows - r0 < 256 ? rows - r0 : 256;
     ph_vmath_softmax_rows(z + r0 * C, n->p + r0 * C, lse, nr, C, C);
     for (size_t r = 0; r < nr; r++) {
       size_t i = r0 + r;
-      const double *zi = z + i * C;
-      const double *pi = n->p + i * C;
       int32_t y = n->labels[i];
-      if (y < 0) {
-        if (dz) memset(dz + i * C, 0, C * sizeof *dz);
-        continue;
-      }
-      size_t am = 0;
-      for (size_t j = 1; j < C; j++)
-        if (zi[j] > zi[am]) am = j;
-      loss += lse[r] - zi[y];
-      if ((int32_t)am == y) *correct += 1;
-      if (dz)
-        for (size_t j = 0; j < C; j++)
-          dz[i * C + j] = scale * (pi[j] - (j == (size_t)y));
+      if (y < 0) continue;
+      loss += lse[r] - z[i * C + (size_t)y];
     }
   }
+  *correct += (double)ph_tf_xent_correct(z, n->labels, rows, C);
+  if (dz) ph_tf_xent_backward(dz, 1.0, n->p, n->labels, rows, C, scale);
   return loss * scale;
 }
 
@@ -118,19 +112,19 @@ static void head_tangent(nn_net *n, size_t m, double scale, size_t k,
       out[i] = scale * 2 * tz[i] / (double)C;
     return;
   }
+  /* the shared cross-entropy R-operator (nn/tf_kernels.h, accumulating:
+   * zeroed first); k tangent rows per softmax row */
+  memset(out, 0, rows * k * C * sizeof *out);
+  if (k == 1) {
+    ph_tf_xent_tangent_backward(out, 1.0, 0.0, n->p, tz, n->labels, rows, C,
+                                scale);
+    return;
+  }
   for (size_t i = 0; i < rows; i++)
-    for (size_t j = 0; j < k; j++) {
-      size_t r = (i * k + j) * C;
-      if (n->labels[i] < 0) {
-        memset(out + r, 0, C * sizeof *out);
-        continue;
-      }
-      const double *p = n->p + i * C;
-      double pt = 0;
-      for (size_t c = 0; c < C; c++) pt += p[c] * tz[r + c];
-      for (size_t c = 0; c < C; c++)
-        out[r + c] = scale * p[c] * (tz[r + c] - pt);
-    }
+    for (size_t j = 0; j < k; j++)
+      ph_tf_xent_tangent_backward(out + (i * k + j) * C, 1.0, 0.0, n->p + i * C,
+                                  tz + (i * k + j) * C, n->labels + i, 1, C,
+                                  scale);
 }
 
 /* The number of loss terms the mean is over: examples, or for token data

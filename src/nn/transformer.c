@@ -24,6 +24,7 @@
 
 #include "core/alloc.h"
 #include "core/rng.h"
+#include "nn/dense.h"
 #include "nn/tf_kernels.h"
 
 /* Offsets of one block's tensors in θ. */
@@ -112,52 +113,8 @@ ph_status ph_transformer_spec_parse(const char *spec,
 }
 
 /* ----------------------------------------------------------- dense layer */
-/* y = x Wᵀ + b;  x (N, in), W (out, in), b (out), y (N, out). */
-
-static void dense_fwd(double *y, const double *x, const double *W,
-                      const double *b, size_t N, size_t in, size_t out) {
-  for (size_t i = 0; i < N; i++) memcpy(y + i * out, b, out * sizeof *y);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out,
-              (int)in, 1.0, x, (int)in, W, (int)in, 1.0, y, (int)out);
-}
-
-/* dx += dy W (if dx), dW += dyᵀ x, db += Σ_rows dy. */
-static void dense_bwd(double *dx, double *dW, double *db, const double *dy,
-                      const double *x, const double *W, size_t N, size_t in,
-                      size_t out) {
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in,
-              (int)N, 1.0, dy, (int)out, x, (int)in, 1.0, dW, (int)in);
-  for (size_t i = 0; i < N; i++)
-    for (size_t j = 0; j < out; j++) db[j] += dy[i * out + j];
-  if (dx)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)in,
-                (int)out, 1.0, dy, (int)out, W, (int)in, 1.0, dx, (int)in);
-}
-
-/* ẏ = ẋ Wᵀ + x Ẇᵀ + ḃ. */
-static void dense_tfwd(double *yt, const double *x, const double *xt,
-                       const double *W, const double *Wt, const double *bt,
-                       size_t N, size_t in, size_t out) {
-  for (size_t i = 0; i < N; i++) memcpy(yt + i * out, bt, out * sizeof *yt);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out,
-              (int)in, 1.0, x, (int)in, Wt, (int)in, 1.0, yt, (int)out);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, (int)out,
-              (int)in, 1.0, xt, (int)in, W, (int)in, 1.0, yt, (int)out);
-}
-
-/* R-operator of dense_bwd: ḋx += ḋy W + dy Ẇ, ḋW += ḋyᵀ x + dyᵀ ẋ,
- * ḋb += Σ ḋy. */
-static void dense_tbwd(double *dxt, double *dWt, double *dbt, const double *dy,
-                       const double *dyt, const double *x, const double *xt,
-                       const double *W, const double *Wt, size_t N, size_t in,
-                       size_t out) {
-  dense_bwd(dxt, dWt, dbt, dyt, x, W, N, in, out);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)out, (int)in,
-              (int)N, 1.0, dy, (int)out, xt, (int)in, 1.0, dWt, (int)in);
-  if (dxt)
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)in,
-                (int)out, 1.0, dy, (int)out, Wt, (int)in, 1.0, dxt, (int)in);
-}
+/* y = x Wᵀ + b and its passes: nn/dense.h, shared with the sequential
+ * engine (adjoints accumulate). */
 
 static void zero(double *x, size_t n) {
   memset(x, 0, n * sizeof *x);
@@ -180,23 +137,23 @@ static void run_forward(tf_obj *m, const double *th, size_t B, int order) {
     const double *x = m->res[l];
     ph_tf_layernorm_forward(b->a, b->mean1, b->rstd1, x, th + o->ln1g,
                             th + o->ln1b, N, d);
-    dense_fwd(b->q, b->a, th + o->wq, th + o->bq, N, d, d);
-    dense_fwd(b->k, b->a, th + o->wk, th + o->bk, N, d, d);
-    dense_fwd(b->v, b->a, th + o->wv, th + o->bv, N, d, d);
+    ph_nn_dense_forward(b->q, b->a, th + o->wq, th + o->bq, N, d, d);
+    ph_nn_dense_forward(b->k, b->a, th + o->wk, th + o->bk, N, d, d);
+    ph_nn_dense_forward(b->v, b->a, th + o->wv, th + o->bv, N, d, d);
     ph_tf_attn_forward(b->o, b->P, b->q, b->k, b->v, B, T, d, c->n_heads);
-    dense_fwd(b->mid, b->o, th + o->wo, th + o->bo, N, d, d);
+    ph_nn_dense_forward(b->mid, b->o, th + o->wo, th + o->bo, N, d, d);
     add_into(b->mid, x, N * d);
     ph_tf_layernorm_forward(b->c, b->mean2, b->rstd2, b->mid, th + o->ln2g,
                             th + o->ln2b, N, d);
-    dense_fwd(b->u, b->c, th + o->w1, th + o->b1, N, d, F);
+    ph_nn_dense_forward(b->u, b->c, th + o->w1, th + o->b1, N, d, F);
     ph_tf_gelu_forward_d(b->g, order >= 1 ? b->gd1 : NULL,
                          order >= 2 ? b->gd2 : NULL, b->u, N * F);
-    dense_fwd(m->res[l + 1], b->g, th + o->w2, th + o->b2, N, F, d);
+    ph_nn_dense_forward(m->res[l + 1], b->g, th + o->w2, th + o->b2, N, F, d);
     add_into(m->res[l + 1], b->mid, N * d);
   }
   ph_tf_layernorm_forward(m->f, m->meanf, m->rstdf, m->res[c->n_layers],
                           th + m->lnfg, th + m->lnfb, N, d);
-  dense_fwd(m->z, m->f, th + m->headw, th + m->headb, N, d, c->vocab);
+  ph_nn_dense_forward(m->z, m->f, th + m->headw, th + m->headb, N, d, c->vocab);
 }
 
 /* Tangents of every activation for θ̇ = v (after run_forward). */
@@ -212,28 +169,32 @@ static void run_tangent(tf_obj *m, const double *th, const double *v,
     const double *x = m->res[l], *xt = m->res_t[l];
     ph_tf_layernorm_tangent_forward(b->a_t, x, xt, th + o->ln1g, v + o->ln1g,
                                     v + o->ln1b, b->mean1, b->rstd1, N, d);
-    dense_tfwd(b->q_t, b->a, b->a_t, th + o->wq, v + o->wq, v + o->bq, N, d, d);
-    dense_tfwd(b->k_t, b->a, b->a_t, th + o->wk, v + o->wk, v + o->bk, N, d, d);
-    dense_tfwd(b->v_t, b->a, b->a_t, th + o->wv, v + o->wv, v + o->bv, N, d, d);
+    ph_nn_dense_tangent_forward(b->q_t, b->a, b->a_t, th + o->wq, v + o->wq,
+                                v + o->bq, N, d, d);
+    ph_nn_dense_tangent_forward(b->k_t, b->a, b->a_t, th + o->wk, v + o->wk,
+                                v + o->bk, N, d, d);
+    ph_nn_dense_tangent_forward(b->v_t, b->a, b->a_t, th + o->wv, v + o->wv,
+                                v + o->bv, N, d, d);
     ph_tf_attn_tangent_forward(b->o_t, b->P_t, b->q, b->k, b->v, b->P, b->q_t,
                                b->k_t, b->v_t, m->work, B, T, d, c->n_heads);
-    dense_tfwd(b->mid_t, b->o, b->o_t, th + o->wo, v + o->wo, v + o->bo, N, d,
-               d);
+    ph_nn_dense_tangent_forward(b->mid_t, b->o, b->o_t, th + o->wo, v + o->wo,
+                                v + o->bo, N, d, d);
     add_into(b->mid_t, xt, N * d);
     ph_tf_layernorm_tangent_forward(b->c_t, b->mid, b->mid_t, th + o->ln2g,
                                     v + o->ln2g, v + o->ln2b, b->mean2,
                                     b->rstd2, N, d);
-    dense_tfwd(b->u_t, b->c, b->c_t, th + o->w1, v + o->w1, v + o->b1, N, d, F);
+    ph_nn_dense_tangent_forward(b->u_t, b->c, b->c_t, th + o->w1, v + o->w1,
+                                v + o->b1, N, d, F);
     ph_tf_gelu_tangent_forward_d(b->g_t, b->gd1, b->u_t, N * F);
-    dense_tfwd(m->res_t[l + 1], b->g, b->g_t, th + o->w2, v + o->w2, v + o->b2,
-               N, F, d);
+    ph_nn_dense_tangent_forward(m->res_t[l + 1], b->g, b->g_t, th + o->w2,
+                                v + o->w2, v + o->b2, N, F, d);
     add_into(m->res_t[l + 1], b->mid_t, N * d);
   }
   ph_tf_layernorm_tangent_forward(
       m->f_t, m->res[c->n_layers], m->res_t[c->n_layers], th + m->lnfg,
       v + m->lnfg, v + m->lnfb, m->meanf, m->rstdf, N, d);
-  dense_tfwd(m->z_t, m->f, m->f_t, th + m->headw, v + m->headw, v + m->headb, N,
-             d, c->vocab);
+  ph_nn_dense_tangent_forward(m->z_t, m->f, m->f_t, th + m->headw, v + m->headw,
+                              v + m->headb, N, d, c->vocab);
 }
 
 /* From the logits' adjoint m->dz: grad += ∂L/∂θ. With v non-NULL also the
@@ -245,15 +206,16 @@ static void run_backward(tf_obj *m, const double *th, const double *v, size_t B,
          nh = c->n_heads, L = c->n_layers;
   int tan = v != NULL;
   zero(m->df, N * d);
-  dense_bwd(m->df, grad + m->headw, grad + m->headb, m->dz, m->f, th + m->headw,
-            N, d, c->vocab);
+  ph_nn_dense_backward(m->df, grad + m->headw, grad + m->headb, m->dz, m->f,
+                       th + m->headw, N, d, c->vocab);
   zero(m->dres, N * d);
   ph_tf_layernorm_backward(m->dres, grad + m->lnfg, grad + m->lnfb, m->df,
                            m->res[L], th + m->lnfg, m->meanf, m->rstdf, N, d);
   if (tan) {
     zero(m->df_t, N * d);
-    dense_tbwd(m->df_t, hv + m->headw, hv + m->headb, m->dz, m->dz_t, m->f,
-               m->f_t, th + m->headw, v + m->headw, N, d, c->vocab);
+    ph_nn_dense_tangent_backward(m->df_t, hv + m->headw, hv + m->headb, m->dz,
+                                 m->dz_t, m->f, m->f_t, th + m->headw,
+                                 v + m->headw, N, d, c->vocab, 1);
     zero(m->dres_t, N * d);
     ph_tf_layernorm_tangent_backward(
         m->dres_t, hv + m->lnfg, hv + m->lnfb, m->df, m->df_t, m->res[L],
@@ -264,23 +226,25 @@ static void run_backward(tf_obj *m, const double *th, const double *v, size_t B,
     tf_lb *b = &m->lb[l];
     /* MLP branch: its output's adjoint is the residual adjoint dres. */
     zero(m->dg, N * F);
-    dense_bwd(m->dg, grad + o->w2, grad + o->b2, m->dres, b->g, th + o->w2, N,
-              F, d);
+    ph_nn_dense_backward(m->dg, grad + o->w2, grad + o->b2, m->dres, b->g,
+                         th + o->w2, N, F, d);
     zero(m->du, N * F);
     ph_tf_gelu_backward_d(m->du, m->dg, b->gd1, N * F);
     zero(m->dc, N * d);
-    dense_bwd(m->dc, grad + o->w1, grad + o->b1, m->du, b->c, th + o->w1, N, d,
-              F);
+    ph_nn_dense_backward(m->dc, grad + o->w1, grad + o->b1, m->du, b->c,
+                         th + o->w1, N, d, F);
     if (tan) {
       zero(m->dg_t, N * F);
-      dense_tbwd(m->dg_t, hv + o->w2, hv + o->b2, m->dres, m->dres_t, b->g,
-                 b->g_t, th + o->w2, v + o->w2, N, F, d);
+      ph_nn_dense_tangent_backward(m->dg_t, hv + o->w2, hv + o->b2, m->dres,
+                                   m->dres_t, b->g, b->g_t, th + o->w2,
+                                   v + o->w2, N, F, d, 1);
       zero(m->du_t, N * F);
       ph_tf_gelu_tangent_backward_d(m->du_t, m->dg, m->dg_t, b->gd1, b->gd2,
                                     b->u_t, N * F);
       zero(m->dc_t, N * d);
-      dense_tbwd(m->dc_t, hv + o->w1, hv + o->b1, m->du, m->du_t, b->c, b->c_t,
-                 th + o->w1, v + o->w1, N, d, F);
+      ph_nn_dense_tangent_backward(m->dc_t, hv + o->w1, hv + o->b1, m->du,
+                                   m->du_t, b->c, b->c_t, th + o->w1, v + o->w1,
+                                   N, d, F, 1);
       ph_tf_layernorm_tangent_backward(
           m->dres_t, hv + o->ln2g, hv + o->ln2b, m->dc, m->dc_t, b->mid,
           b->mid_t, th + o->ln2g, v + o->ln2g, b->mean2, b->rstd2, N, d);
@@ -289,24 +253,25 @@ static void run_backward(tf_obj *m, const double *th, const double *v, size_t B,
                              b->mid, th + o->ln2g, b->mean2, b->rstd2, N, d);
     /* Attention branch. */
     zero(m->dob, N * d);
-    dense_bwd(m->dob, grad + o->wo, grad + o->bo, m->dres, b->o, th + o->wo, N,
-              d, d);
+    ph_nn_dense_backward(m->dob, grad + o->wo, grad + o->bo, m->dres, b->o,
+                         th + o->wo, N, d, d);
     zero(m->dq, N * d);
     zero(m->dk, N * d);
     zero(m->dv, N * d);
     ph_tf_attn_backward(m->dq, m->dk, m->dv, m->dob, b->q, b->k, b->v, b->P,
                         m->work, B, T, d, nh);
     zero(m->da, N * d);
-    dense_bwd(m->da, grad + o->wq, grad + o->bq, m->dq, b->a, th + o->wq, N, d,
-              d);
-    dense_bwd(m->da, grad + o->wk, grad + o->bk, m->dk, b->a, th + o->wk, N, d,
-              d);
-    dense_bwd(m->da, grad + o->wv, grad + o->bv, m->dv, b->a, th + o->wv, N, d,
-              d);
+    ph_nn_dense_backward(m->da, grad + o->wq, grad + o->bq, m->dq, b->a,
+                         th + o->wq, N, d, d);
+    ph_nn_dense_backward(m->da, grad + o->wk, grad + o->bk, m->dk, b->a,
+                         th + o->wk, N, d, d);
+    ph_nn_dense_backward(m->da, grad + o->wv, grad + o->bv, m->dv, b->a,
+                         th + o->wv, N, d, d);
     if (tan) {
       zero(m->dob_t, N * d);
-      dense_tbwd(m->dob_t, hv + o->wo, hv + o->bo, m->dres, m->dres_t, b->o,
-                 b->o_t, th + o->wo, v + o->wo, N, d, d);
+      ph_nn_dense_tangent_backward(m->dob_t, hv + o->wo, hv + o->bo, m->dres,
+                                   m->dres_t, b->o, b->o_t, th + o->wo,
+                                   v + o->wo, N, d, d, 1);
       zero(m->dq_t, N * d);
       zero(m->dk_t, N * d);
       zero(m->dv_t, N * d);
@@ -314,12 +279,15 @@ static void run_backward(tf_obj *m, const double *th, const double *v, size_t B,
                                   b->q, b->k, b->v, b->P, b->q_t, b->k_t,
                                   b->v_t, b->P_t, m->work, B, T, d, nh);
       zero(m->da_t, N * d);
-      dense_tbwd(m->da_t, hv + o->wq, hv + o->bq, m->dq, m->dq_t, b->a, b->a_t,
-                 th + o->wq, v + o->wq, N, d, d);
-      dense_tbwd(m->da_t, hv + o->wk, hv + o->bk, m->dk, m->dk_t, b->a, b->a_t,
-                 th + o->wk, v + o->wk, N, d, d);
-      dense_tbwd(m->da_t, hv + o->wv, hv + o->bv, m->dv, m->dv_t, b->a, b->a_t,
-                 th + o->wv, v + o->wv, N, d, d);
+      ph_nn_dense_tangent_backward(m->da_t, hv + o->wq, hv + o->bq, m->dq,
+                                   m->dq_t, b->a, b->a_t, th + o->wq, v + o->wq,
+                                   N, d, d, 1);
+      ph_nn_dense_tangent_backward(m->da_t, hv + o->wk, hv + o->bk, m->dk,
+                                   m->dk_t, b->a, b->a_t, th + o->wk, v + o->wk,
+                                   N, d, d, 1);
+      ph_nn_dense_tangent_backward(m->da_t, hv + o->wv, hv + o->bv, m->dv,
+                                   m->dv_t, b->a, b->a_t, th + o->wv, v + o->wv,
+                                   N, d, d, 1);
       ph_tf_layernorm_tangent_backward(
           m->dres_t, hv + o->ln1g, hv + o->ln1b, m->da, m->da_t, m->res[l],
           m->res_t[l], th + o->ln1g, v + o->ln1g, b->mean1, b->rstd1, N, d);

@@ -28,6 +28,7 @@
 #include "core/afile.h"
 #include "core/ckpt.h"
 #include "nn/chain.h"
+#include "nn/dense.h"
 #include "nn/net.h"
 #include "nn/net_int.h"
 
@@ -177,6 +178,73 @@ static void test_threads(void **s) {
   fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
   check_threads("mlp:9-6:tanh", &d);
   free_data(&d);
+}
+
+/* nn/dense.h, shared by both engines: each pass against naive loops, with
+ * the outputs pre-filled so the accumulate convention (+=) is checked too,
+ * NULL outputs skipped, and second_order = 0 dropping exactly the dy
+ * terms. Sums of at most in + out + 2 products of O(1) numbers: 1e-13. */
+static void test_dense_shared(void **s) {
+  (void)s;
+  enum { N = 5, IN = 4, OUT = 3 };
+  double x[N * IN], xt[N * IN], W[OUT * IN], Wt[OUT * IN], b[OUT], bt[OUT],
+      dy[N * OUT], dyt[N * OUT];
+  ph_rng r = ph_rng_make(21, 1);
+  double *all[] = {x, xt, W, Wt, b, bt, dy, dyt};
+  size_t len[] = {N * IN, N * IN, OUT * IN, OUT * IN,
+                  OUT,    OUT,    N * OUT,  N * OUT};
+  for (int i = 0; i < 8; i++) ph_rng_fill_gauss(&r, all[i], len[i], 1.0);
+  double y[N * OUT], yt[N * OUT];
+  ph_nn_dense_forward(y, x, W, b, N, IN, OUT);
+  ph_nn_dense_tangent_forward(yt, x, xt, W, Wt, bt, N, IN, OUT);
+  for (int i = 0; i < N; i++)
+    for (int o = 0; o < OUT; o++) {
+      double e = b[o], et = bt[o];
+      for (int k = 0; k < IN; k++) {
+        e += x[i * IN + k] * W[o * IN + k];
+        et += x[i * IN + k] * Wt[o * IN + k] + xt[i * IN + k] * W[o * IN + k];
+      }
+      assert_true(fabs(y[i * OUT + o] - e) <= 1e-13);
+      assert_true(fabs(yt[i * OUT + o] - et) <= 1e-13);
+    }
+  for (int so = 0; so < 2; so++) {
+    double dx[N * IN], dW[OUT * IN], db[OUT];
+    for (int i = 0; i < N * IN; i++) dx[i] = 0.5;
+    for (int i = 0; i < OUT * IN; i++) dW[i] = -0.25;
+    for (int i = 0; i < OUT; i++) db[i] = 2.0;
+    ph_nn_dense_tangent_backward(dx, dW, db, dy, dyt, x, xt, W, Wt, N, IN, OUT,
+                                 so);
+    for (int i = 0; i < N; i++)
+      for (int k = 0; k < IN; k++) {
+        double e = 0.5;
+        for (int o = 0; o < OUT; o++)
+          e += dyt[i * OUT + o] * W[o * IN + k] +
+               so * dy[i * OUT + o] * Wt[o * IN + k];
+        assert_true(fabs(dx[i * IN + k] - e) <= 1e-13);
+      }
+    for (int o = 0; o < OUT; o++) {
+      double eb = 2.0;
+      for (int i = 0; i < N; i++) eb += dyt[i * OUT + o];
+      assert_true(fabs(db[o] - eb) <= 1e-13);
+      for (int k = 0; k < IN; k++) {
+        double e = -0.25;
+        for (int i = 0; i < N; i++)
+          e += dyt[i * OUT + o] * x[i * IN + k] +
+               so * dy[i * OUT + o] * xt[i * IN + k];
+        assert_true(fabs(dW[o * IN + k] - e) <= 1e-13);
+      }
+    }
+  }
+  /* backward with only the input adjoint: dW, db untouched (NULL) */
+  double dx2[N * IN];
+  memset(dx2, 0, sizeof dx2);
+  ph_nn_dense_backward(dx2, NULL, NULL, dy, x, W, N, IN, OUT);
+  for (int i = 0; i < N; i++)
+    for (int k = 0; k < IN; k++) {
+      double e = 0;
+      for (int o = 0; o < OUT; o++) e += dy[i * OUT + o] * W[o * IN + k];
+      assert_true(fabs(dx2[i * IN + k] - e) <= 1e-13);
+    }
 }
 
 /* Gradient and Hv against finite differences, symmetry, for one model. */
@@ -955,6 +1023,7 @@ int main(void) {
       cmocka_unit_test(test_dense_hessian_digits),
       cmocka_unit_test(test_ops_alone),
       cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_dense_shared),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };

@@ -1,0 +1,40 @@
+/* dense.h: the dense layer y = x Wᵀ + b of both network engines (the
+ * sequential chain, layers.c/layers_tangent.c, and the transformer,
+ * transformer.c), with its four passes. x (N, in), W (out, in), b (out),
+ * y (N, out), row-major.
+ *
+ * One convention for every adjoint and every tangent of an adjoint: it
+ * ACCUMULATES (+=), as in tf_kernels.h, so residual branches and shared
+ * parameters add up; a caller that wants an overwrite zeroes first. A NULL
+ * output is not computed (dx of the first layer; dW, db together when only
+ * the input adjoint is wanted, as in the backward inside Hv).
+ * Derivations: docs/autodiff.md §2.
+ */
+#ifndef PH_NN_DENSE_H
+#define PH_NN_DENSE_H
+
+#include <stddef.h>
+
+/* y = x Wᵀ + b (overwrites y). */
+void ph_nn_dense_forward(double *y, const double *x, const double *W,
+                         const double *b, size_t N, size_t in, size_t out);
+/* dx += dy W; dW += dyᵀ x; db += Σ_rows dy. */
+void ph_nn_dense_backward(double *dx, double *dW, double *db, const double *dy,
+                          const double *x, const double *W, size_t N, size_t in,
+                          size_t out);
+/* ẏ = x Ẇᵀ + ẋ Wᵀ + ḃ (overwrites ẏ; xt NULL: ẋ = 0). */
+void ph_nn_dense_tangent_forward(double *yt, const double *x, const double *xt,
+                                 const double *W, const double *Wt,
+                                 const double *bt, size_t N, size_t in,
+                                 size_t out);
+/* The R-operator of the backward: ḋx += ḋy W [+ dy Ẇ], ḋW += ḋyᵀ x
+ * [+ dyᵀ ẋ], ḋb += Σ ḋy; the bracketed terms only when second_order (and
+ * dyᵀ ẋ only when xt is not NULL). Without them this is the backward of
+ * ḋy, the Gauss-Newton pass. */
+void ph_nn_dense_tangent_backward(double *dxt, double *dWt, double *dbt,
+                                  const double *dy, const double *dyt,
+                                  const double *x, const double *xt,
+                                  const double *W, const double *Wt, size_t N,
+                                  size_t in, size_t out, int second_order);
+
+#endif
