@@ -244,18 +244,39 @@ def markdown(s):
     return "\n".join(L) + "\n"
 
 
+def write_doc(path, s):
+    text = open(path).read()
+    b, e = "<!-- bench-suite begin -->", "<!-- bench-suite end -->"
+    if b not in text or e not in text:
+        print(f"bench_suite: no markers in {path}", file=sys.stderr)
+        return 1
+    head, rest = text.split(b, 1)
+    tail = rest.split(e, 1)[1]
+    with open(path, "w") as f:
+        f.write(head + b + "\n" + markdown(s) + e + tail)
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pothole", default=os.path.join(ROOT, "build/tools/pothole"))
     ap.add_argument("--reps", type=int, default=11)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--out", default="bench-suite")
+    ap.add_argument("--doc", help="also replace the text between the "
+                    "bench-suite markers of this markdown file (docs/performance.md)")
+    ap.add_argument("--from", dest="from_json",
+                    help="no run: rewrite the table (and --doc) from a suite.json")
     ap.add_argument("--quick", action="store_true",
                     help="the products of the small MLP only (a smoke run)")
     a = ap.parse_args()
     if a.reps < 1 or a.rounds < 1:
         print("bench_suite: --reps and --rounds must be ≥ 1", file=sys.stderr)
         return 2
+    if a.from_json:
+        s = json.load(open(a.from_json))
+        sys.stdout.write(markdown(s))
+        return write_doc(a.doc, s) if a.doc else 0
     P = os.path.abspath(a.pothole)
     torch_ok = have_torch()
     s = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
@@ -278,7 +299,7 @@ def main():
     with open(os.path.join(a.out, "suite.md"), "w") as f:
         f.write(markdown(s))
     sys.stdout.write(markdown(s))
-    return 0
+    return write_doc(a.doc, s) if a.doc else 0
 
 
 if __name__ == "__main__":
