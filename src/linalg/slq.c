@@ -149,37 +149,6 @@ static double slq_sigma(const ph_slq_config *cfg, const double *nodes,
   return fmax(sigma, 1e-5 * range);
 }
 
-/* The broadening (see slq.h). With PyHessian's σ² = 1e-5·max(1, range) a
- * spectrum of width 2e-3 was smoothed by σ ≈ 3e-3 into one bump; the node
- * spacing is the resolution the quadrature actually has: finer smoothing
- * shows each node as its own spike, coarser washes out the bulk's shape. */
-static double slq_sigma(const ph_slq_config *cfg, const double *nodes,
-                        const double *weights, size_t np, size_t m, double lmin,
-                        double lmax) {
-  if (cfg->sigma > 0) return cfg->sigma;
-  double range = lmax - lmin;
-  double pyh = sqrt(cfg->sigma2_scale * fmax(1.0, range));
-  if (cfg->sigma_rule == PH_SLQ_SIGMA_PYHESSIAN) return pyh;
-  double *med = malloc((np ? np : 1) * sizeof *med);
-  double *gap = malloc((m ? m : 1) * sizeof *gap);
-  size_t nm = 0;
-  for (size_t p = 0; med && gap && p < np; p++) {
-    size_t ng = 0;
-    double prev = NAN;
-    for (size_t j = 0; j < m; j++) { /* nodes ascending within a probe */
-      if (!(weights[p * m + j] > 0)) continue;
-      if (isfinite(prev)) gap[ng++] = nodes[p * m + j] - prev;
-      prev = nodes[p * m + j];
-    }
-    if (ng) med[nm++] = ph_stats_quantile_inplace(gap, ng, 0.5);
-  }
-  double sigma = nm && med ? ph_stats_quantile_inplace(med, nm, 0.5) : NAN;
-  free(med);
-  free(gap);
-  if (!(sigma > 0)) return pyh; /* one node per probe: nothing to measure */
-  return fmax(sigma, 1e-5 * range);
-}
-
 ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
                      ph_error *err) {
   memset(res, 0, sizeof(*res));
