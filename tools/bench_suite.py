@@ -19,7 +19,11 @@ Measures, in one run and on one BLAS thread unless stated:
             and 2 threads against PyTorch (tests/bench/slice_torch.py);
   spectra   SLQ probes per second with --block 1 against --block 8, and
             Lanczos against power iteration (products, seconds).
-Every timing is the median over --rounds rounds (pothole and PyTorch
+Products are timed in process CPU time on both sides (`bench products
+--clock cpu`, time.process_time in PyTorch; both one thread): on a loaded
+machine wall time charges the time a process waits for a core, more so the
+longer an operation runs. Thread speed-ups, grid points per second and
+spectra are wall time. Every timing is the median over --rounds rounds (pothole and PyTorch
 alternate within a round; each round's figure is itself a median of --reps
 repetitions). The machine's load (uptime) is recorded before and after.
 PyTorch parts are skipped (null) when torch or numpy is missing.
@@ -88,11 +92,13 @@ def products(P, tmp, torch_ok, reps, rounds, cases):
         for _ in range(rounds):
             j = json.loads(run([P, "bench", "products", "--model", model,
                                 "--data", data, "--batch", str(batch),
-                                "--reps", str(reps), "--block", "8"]))
+                                "--reps", str(reps), "--block", "8",
+                                "--clock", "cpu"]))
             rows.append(j)
             if cmp and torch_ok:
                 t = run([PY, os.path.join(ROOT, "tests/bench/products_torch.py"),
-                         ex, ex + "_v.npy", ex + "_ref", "--time", str(reps)],
+                         ex, ex + "_v.npy", ex + "_ref", "--time", str(reps),
+                         "--cpu"],
                         env=env1)
                 tor.append(json.loads(t.strip().splitlines()[-1]))
         keys = ["grad_s", "hvp_s", "ggnvp_s", "eval_s", "hvp_block_s",

@@ -3,7 +3,7 @@
 loss, its gradient and a Hessian-vector product (double backward) on the
 exported inputs, as an independent reference for pothole's engine.
 
-usage: products_torch.py EXPORT_DIR V.npy OUT_PREFIX [--time REPS]
+usage: products_torch.py EXPORT_DIR V.npy OUT_PREFIX [--time REPS [--cpu]]
 writes OUT_PREFIX_loss.npy, OUT_PREFIX_grad.npy, OUT_PREFIX_hvp.npy (flat, in
 model.json parameter order); with --time prints JSON timings (median of REPS) of the gradient, Hv,
 the Gauss-Newton product Gv and an evaluation (loss without autograd).
@@ -53,6 +53,8 @@ def build(model):
 def main():
     d, vpath, prefix = sys.argv[1], sys.argv[2], sys.argv[3]
     reps = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--time" else 0
+    if "--cpu" in sys.argv[6:]:  # process CPU time instead of wall time
+        time.perf_counter = time.process_time
     model = json.load(open(d + "/model.json"))
     names = [p["name"] for p in model["params"]]
     params = {n: torch.tensor(np.load(f"{d}/{n}.npy"), requires_grad=True) for n in names}
