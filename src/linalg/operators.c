@@ -58,13 +58,15 @@ static ph_status ggn_apply(void *ctx, const double *v, double *out,
 static ph_status hess_apply_block(void *ctx, size_t k, const double *V,
                                   double *W, ph_error *err) {
   ph_op *op = ctx;
-  return ph_objective_hvp_block(op->obj, op->theta, &op->batch, k, V, W, err);
+  return ph_objective_hvp_block(op->obj, op->theta, op->batch_ptr, k, V, W,
+                                err);
 }
 
 static ph_status ggn_apply_block(void *ctx, size_t k, const double *V,
                                  double *W, ph_error *err) {
   ph_op *op = ctx;
-  return ph_objective_ggnvp_block(op->obj, op->theta, &op->batch, k, V, W, err);
+  return ph_objective_ggnvp_block(op->obj, op->theta, op->batch_ptr, k, V, W,
+                                  err);
 }
 
 /* S A S on k vectors: k applies of S, one block product of A, k of S (the
@@ -83,10 +85,10 @@ static ph_status sandwich_apply_block(void *ctx, size_t k, const double *V,
     op->bk = k;
   }
   for (size_t j = 0; j < k; j++)
-    PH_TRY(op->s_apply(op->s_ctx, V + j * n, op->bbuf1 + j * n, err));
+    PH_TRY(ph_linop_apply_const(op->s, V + j * n, op->bbuf1 + j * n, err));
   PH_TRY(ph_linop_apply_block(op->inner, k, op->bbuf1, op->bbuf2, err));
   for (size_t j = 0; j < k; j++)
-    PH_TRY(op->s_apply(op->s_ctx, op->bbuf2 + j * n, W + j * n, err));
+    PH_TRY(ph_linop_apply_const(op->s, op->bbuf2 + j * n, W + j * n, err));
   return PH_OK;
 }
 
