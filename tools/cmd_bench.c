@@ -29,6 +29,18 @@ static double median(double *v, size_t n) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+/* The bench clock: wall time, or this process's CPU time (steadier on a
+ * shared machine for one-thread runs: time spent descheduled is not
+ * counted; with T threads it sums their time). */
+static int use_cpu_clock;
+
+static double bench_now(void) {
+  if (!use_cpu_clock) return ph_now();
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 /* The GEMMs of a gradient, timed alone on scratch buffers of the same
  * shapes: per dense layer 3 (forward, dW, dX; the first layer has no dX);
  * per conv layer the same 3 on each chunk's im2col columns (forward
@@ -64,7 +76,7 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
     return -1;
   }
   for (size_t r = 0; r < reps; r++) {
-    double t0 = ph_now();
+    double t0 = bench_now();
     int first = 1;
     for (size_t i = 0; i < n->n_layers; i++) {
       const nn_layer *l = &n->layers[i];
@@ -95,7 +107,7 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
         continue;
       first = 0;
     }
-    t[r] = ph_now() - t0;
+    t[r] = bench_now() - t0;
   }
   double m = median(t, reps);
   free(a);
@@ -103,18 +115,6 @@ static double gemm_only(const nn_net *n, size_t B, size_t reps) {
   free(c);
   free(t);
   return m;
-}
-
-/* The bench clock: wall time, or this process's CPU time (steadier on a
- * shared machine for one-thread runs: time spent descheduled is not
- * counted; with T threads it sums their time). */
-static int use_cpu_clock;
-
-static double bench_now(void) {
-  if (!use_cpu_clock) return ph_now();
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int ph_cmd_bench(int argc, char **argv) {
