@@ -157,6 +157,19 @@ int ph_cmd_train(int argc, char **argv) {
                "ρg/‖g‖ (euclid: U only in the descent)"},
       {"perturb-only", NULL, PH_OPT_FLAG, &c.opt.perturb_only,
        .help = "llqr-sam: descend with ∇L(θ+ε) instead of U∇L(θ+ε)"},
+      {"watch-every", "N", PH_OPT_SIZE, &c.watch.every, .lo = 0, .hi = 1e8,
+       .help = "every N steps write curvature.csv: λmax(H), λmax(P½HP½),\n"
+               "pothole ratios, trace, per-layer λmax on a fixed batch;\n"
+               "0 = off"},
+      {"watch-n", "N", PH_OPT_SIZE, &c.watch.n, .lo = 1, .hi = 1e7,
+       .help = "the watch's fixed batch: the first N training examples"},
+      {"watch-k", "K", PH_OPT_SIZE, &c.watch.k, .lo = 1, .hi = 20,
+       .help = "pothole ratios π_1..π_K in curvature.csv"},
+      {"watch-probes", "P", PH_OPT_SIZE, &c.watch.probes, .lo = 2, .hi = 1e5,
+       .help = "Hutchinson probes for the trace"},
+      {"event-pi", "X", PH_OPT_DOUBLE, &c.event_pi, .lo = 0, .hi = 1e12,
+       .help = "events.csv: π_1 crossing X; 0 = 2(1 + momentum)/lr,\n"
+               "the edge of stability of the preconditioned step"},
       {"eval-every", "S", PH_OPT_SIZE, &c.eval_every, .lo = 1, .hi = 1e8,
        .help = "evaluation interval (default steps/20)",
        .flags = PH_OPT_NO_DEFAULT},

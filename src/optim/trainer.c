@@ -32,6 +32,7 @@ ph_train_config ph_train_config_default(void) {
   c.batch = 64;
   c.eval_n = 2048;
   c.progress = -1;
+  c.watch = ph_watch_config_default();
   return c;
 }
 
@@ -100,6 +101,7 @@ typedef struct run_state {
    * largest entry before/after the cap (max over them); saved in the
    * checkpoint so a resume writes the same row */
   double pending[6];
+  text curv; /* curvature.csv rows so far */
 } run_state;
 
 static void pending_reset(run_state *rs) {
@@ -108,8 +110,8 @@ static void pending_reset(run_state *rs) {
 
 static ph_status save_ckpt(const ph_train_config *c, const char *path,
                            ph_objective *obj, const double *theta,
-                           const ph_optim *opt, run_state *rs, double now_s,
-                           ph_error *err) {
+                           const ph_optim *opt, const ph_watch *watch,
+                           run_state *rs, double now_s, ph_error *err) {
   ph_ckpt *ck = ph_ckpt_new(err);
   if (!ck) return PH_ERR_NOMEM;
   ph_status s = ph_net_ckpt_put(ck, obj, c->data, c->seed, theta, err);
@@ -128,6 +130,12 @@ static ph_status save_ckpt(const ph_train_config *c, const char *path,
   if (s == PH_OK && c->config)
     s = ph_ckpt_put_str(ck, "train.config", c->config, err);
   if (s == PH_OK) s = ph_optim_save(opt, ck, err);
+  uint64_t wevery = c->watch.every;
+  if (s == PH_OK) s = ph_ckpt_put_u64(ck, "train.watch_every", &wevery, 1, err);
+  if (s == PH_OK && watch)
+    s = ph_ckpt_put_str(ck, "train.curvature", rs->curv.s ? rs->curv.s : "",
+                        err);
+  if (s == PH_OK && watch) s = ph_watch_save(watch, ck, err);
   if (s == PH_OK) s = ph_ckpt_write(ck, path, err);
   ph_ckpt_free(ck);
   return s;
@@ -164,7 +172,7 @@ static ph_status compare_config(const char *path, const char *was,
 
 static ph_status load_ckpt(const ph_train_config *c, const char *path,
                            ph_objective *obj, double *theta, ph_optim *opt,
-                           run_state *rs, ph_error *err) {
+                           ph_watch *watch, run_state *rs, ph_error *err) {
   ph_ckpt *ck;
   PH_TRY(ph_ckpt_read(path, &ck, err));
   const char *model, *data, *optname, *log;
@@ -202,6 +210,18 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
     s = ph_ckpt_require_f64(ck, "train.pending", 6, &pend, &npend, err);
   if (!s) s = ph_ckpt_require_f64(ck, "train.traj", 0, &traj, &nt, err);
   if (!s) s = ph_optim_load(opt, ck, err);
+  const uint64_t *wevery = NULL;
+  /* checkpoints from before the watch have no train.watch_every: 0 */
+  if (!s && ph_ckpt_has(ck, "train.watch_every"))
+    s = ph_ckpt_require_u64(ck, "train.watch_every", 1, &wevery, NULL, err);
+  if (!s && (wevery ? wevery[0] : 0) != c->watch.every)
+    s = ph_error_set(err, PH_ERR_ARG,
+                     "%s: resuming needs the same --watch-every (checkpoint "
+                     "has %llu)",
+                     path, (unsigned long long)(wevery ? wevery[0] : 0));
+  const char *curv = NULL;
+  if (!s && watch) s = ph_ckpt_require_str(ck, "train.curvature", &curv, err);
+  if (!s && watch) s = ph_watch_load(watch, ck, err);
   if (!s && nt / obj->n > rs->traj_cap)
     s = ph_error_set(err, PH_ERR_FORMAT, "%s: trajectory longer than the run",
                      path);
@@ -218,6 +238,9 @@ static ph_status load_ckpt(const ph_train_config *c, const char *path,
     if (pend) memcpy(rs->pending, pend, sizeof rs->pending);
     rs->log.len = 0;
     if (text_add(&rs->log, "%s", log))
+      s = ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+    rs->curv.len = 0;
+    if (curv && text_add(&rs->curv, "%s", curv))
       s = ph_error_set(err, PH_ERR_NOMEM, "out of memory");
     rs->n_traj = nt / obj->n;
     memcpy(rs->traj, traj, nt * sizeof *traj);
@@ -254,10 +277,64 @@ static ph_status write_log(const ph_train_config *c, const run_state *rs,
   return s;
 }
 
+/* DIR/curvature.csv, and with a preconditioner DIR/events.csv (read back
+ * from curvature.csv by ph_watch_events). */
+static ph_status write_watch(const ph_train_config *c, const ph_optim *opt,
+                             const ph_watch *watch, run_state *rs,
+                             ph_watch_event_count *evc, ph_error *err) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/curvature.csv", c->out_dir);
+  text t = {0};
+  if (text_add(&t, "%s\n%s", ph_watch_header(watch),
+               rs->curv.s ? rs->curv.s : ""))
+    return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+  ph_status s = ph_write_file_atomic(path, t.s, t.len, err);
+  free(t.s);
+  if (s || !ph_optim_precond(opt)) return s;
+  ph_watch_event *ev;
+  size_t n;
+  PH_TRY(ph_watch_events(path, c->event_pi, &ev, &n, err));
+  text e = {0};
+  int bad = text_add(&e, "step,pi,lambda,loss,threshold,outcome,next_step,"
+                         "next_pi,next_loss\n");
+  memset(evc, 0, sizeof *evc);
+  evc->events = n;
+  for (size_t i = 0; i < n && !bad; i++) {
+    const ph_watch_event *x = &ev[i];
+    char a[6][32];
+    fmt_num(a[0], 32, x->pi);
+    fmt_num(a[1], 32, x->lambda);
+    fmt_num(a[2], 32, x->loss);
+    fmt_num(a[3], 32, x->threshold);
+    fmt_num(a[4], 32, x->next_pi);
+    fmt_num(a[5], 32, x->next_loss);
+    const char *out = x->left == 1 ? "left" : x->left == 0 ? "stayed" : "open";
+    evc->left += x->left == 1;
+    evc->stayed += x->left == 0;
+    evc->open += x->left < 0;
+    char ns[32] = "nan";
+    if (x->left >= 0)
+      snprintf(ns, sizeof ns, "%llu", (unsigned long long)x->next_step);
+    bad = text_add(&e, "%llu,%s,%s,%s,%s,%s,%s,%s,%s\n",
+                   (unsigned long long)x->step, a[0], a[1], a[2], a[3], out, ns,
+                   a[4], a[5]);
+  }
+  free(ev);
+  if (bad) {
+    free(e.s);
+    return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+  }
+  snprintf(path, sizeof path, "%s/events.csv", c->out_dir);
+  s = ph_write_file_atomic(path, e.s, e.len, err);
+  free(e.s);
+  return s;
+}
+
 static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
                                const double *theta, const ph_optim *opt,
-                               run_state *rs, const double final[4],
-                               double seconds, size_t total, ph_error *err) {
+                               const ph_watch *watch, run_state *rs,
+                               const double final[4], double seconds,
+                               size_t total, ph_error *err) {
   char path[1200];
   ph_status s;
   PH_TRY(write_log(c, rs, err));
@@ -266,6 +343,8 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   PH_TRY(ph_npy_write(path, rs->traj, 2, shape, err));
   if (ph_optim_precond(opt))
     PH_TRY(ph_precond_save(ph_optim_precond(opt), c->out_dir, err));
+  ph_watch_event_count evc = {0};
+  if (watch) PH_TRY(write_watch(c, opt, watch, rs, &evc, err));
 
   cJSON *j = cJSON_CreateObject();
   ph_json_add_stamp(j);
@@ -322,6 +401,22 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
                                                                   : "l2");
     cJSON_AddBoolToObject(l, "perturb_only", c->opt.perturb_only);
   }
+  if (watch) {
+    cJSON *w = cJSON_AddObjectToObject(cfg, "watch");
+    ph_json_add_number(w, "every", (double)c->watch.every);
+    ph_json_add_number(w, "n", (double)c->watch.n);
+    ph_json_add_number(w, "k", (double)c->watch.k);
+    ph_json_add_number(w, "probes", (double)c->watch.probes);
+    ph_json_add_number(w, "tol", c->watch.tol);
+    ph_json_add_number(w, "event_pi", c->event_pi);
+    if (ph_optim_precond(opt)) {
+      cJSON *e = cJSON_AddObjectToObject(j, "events");
+      ph_json_add_number(e, "count", (double)evc.events);
+      ph_json_add_number(e, "left", (double)evc.left);
+      ph_json_add_number(e, "stayed", (double)evc.stayed);
+      ph_json_add_number(e, "open", (double)evc.open);
+    }
+  }
   ph_json_add_number(j, "seed", (double)c->seed);
   cJSON *fin = cJSON_AddObjectToObject(j, "final");
   ph_json_add_number(fin, "train_loss", final[0]);
@@ -345,6 +440,25 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
   return s;
 }
 
+/* One curvature watch at θ, appended to rs->curv (vals: scratch). */
+static ph_status watch_row(const ph_train_config *c, ph_watch *watch,
+                           ph_objective *obj, const double *theta,
+                           const ph_optim *opt, run_state *rs, uint64_t step,
+                           double *vals, double lr, ph_error *err) {
+  PH_TRY(ph_watch_measure(watch, obj, theta, ph_optim_precond(opt), step, lr,
+                          c->opt.momentum, vals, err));
+  size_t nc = ph_watch_ncols(watch);
+  for (size_t i = 0; i < nc; i++) {
+    char b[32];
+    fmt_num(b, sizeof b, vals[i]);
+    if (text_add(&rs->curv, "%s%s", i ? "," : "", b))
+      return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+  }
+  if (text_add(&rs->curv, "\n"))
+    return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+  return PH_OK;
+}
+
 ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
                        ph_error *err) {
   ph_data_options dopt = ph_data_options_default();
@@ -353,6 +467,8 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
   ph_dataset *data = NULL;
   ph_objective *obj = NULL;
   ph_optim *opt = NULL;
+  ph_watch *watch = NULL;
+  double *wvals = NULL;
   double *theta = NULL;
   run_state rs;
   memset(&rs, 0, sizeof rs);
@@ -365,6 +481,11 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
     s = ph_net_create(c->model, data, c->batch > 256 ? c->batch : 256, &obj,
                       err);
   if (!s) s = ph_optim_create(&c->opt, obj, &opt, err);
+  if (!s && c->watch.every) {
+    ph_watch_config wc = c->watch;
+    wc.seed = c->seed;
+    s = ph_watch_create(&wc, obj, ph_optim_precond(opt) != NULL, &watch, err);
+  }
   if (s) goto done;
   size_t n_train = data->n[PH_SPLIT_TRAIN];
   size_t per_epoch = n_train / (c->batch < n_train ? c->batch : n_train);
@@ -385,6 +506,11 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
   rs.ckpt_every = ckpt_every;
   rs.traj_every = traj_every;
   theta = ph_malloc(obj->n, sizeof *theta, "theta", err);
+  if (watch && !(wvals = ph_malloc(ph_watch_ncols(watch), sizeof *wvals,
+                                   "watch", err))) {
+    s = PH_ERR_NOMEM;
+    goto done;
+  }
   rs.traj = ph_malloc(rs.traj_cap * obj->n, sizeof *rs.traj, "trajectory", err);
   if (!theta || !rs.traj) {
     s = PH_ERR_NOMEM;
@@ -402,7 +528,7 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
   snprintf(final_path, sizeof final_path, "%s/final.ckpt", ckdir);
   if ((s = ph_mkdir_p(ckdir, err))) goto done;
   if (c->resume && ph_path_exists(last)) {
-    if ((s = load_ckpt(c, last, obj, theta, opt, &rs, err))) goto done;
+    if ((s = load_ckpt(c, last, obj, theta, opt, watch, &rs, err))) goto done;
   } else {
     if ((s = ph_net_init_params(obj, c->seed, theta, err))) goto done;
     double ev[4];
@@ -413,6 +539,9 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
              schedule_lr(c, 0, total), ev[0], ev[1], ev[2], ev[3]);
     memcpy(rs.traj, theta, obj->n * sizeof *theta);
     rs.n_traj = 1;
+    if (watch && (s = watch_row(c, watch, obj, theta, opt, &rs, 0, wvals,
+                                schedule_lr(c, 0, total), err)))
+      goto done;
   }
   fresh_ctx fc = {&rs.fresh_b};
   ph_batch_source fresh = {&fc, fresh_next};
@@ -460,6 +589,10 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
     }
     if (rs.step % traj_every == 0 && rs.n_traj < rs.traj_cap)
       memcpy(rs.traj + rs.n_traj++ * obj->n, theta, obj->n * sizeof *theta);
+    if (watch && rs.step % c->watch.every == 0 &&
+        (s = watch_row(c, watch, obj, theta, opt, &rs, rs.step, wvals, lr,
+                       err)))
+      goto done;
     if (rs.step % eval_every == 0 || rs.step == total) {
       double ev[4];
       if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
@@ -481,7 +614,7 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
       if (ev[2] < rs.best_test_loss) rs.best_test_loss = ev[2];
     }
     if (rs.step % ckpt_every == 0 && rs.step < total &&
-        (s = save_ckpt(c, last, obj, theta, opt, &rs,
+        (s = save_ckpt(c, last, obj, theta, opt, watch, &rs,
                        rs.seconds + ph_now() - t0, err)))
       goto done;
     char extra[48];
@@ -502,9 +635,10 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
   }
   double fin[4];
   if ((s = evaluate(obj, theta, c->eval_n, fin, err))) goto done;
-  if ((s = save_ckpt(c, final_path, obj, theta, opt, &rs, seconds, err)))
+  if ((s = save_ckpt(c, final_path, obj, theta, opt, watch, &rs, seconds, err)))
     goto done;
-  if ((s = write_outputs(c, obj, theta, opt, &rs, fin, seconds, total, err)))
+  if ((s = write_outputs(c, obj, theta, opt, watch, &rs, fin, seconds, total,
+                         err)))
     goto done;
   if (sum) {
     sum->train_loss = fin[0];
@@ -521,6 +655,9 @@ done:
   free(rs.traj);
   free(theta);
   ph_optim_free(opt);
+  ph_watch_free(watch);
+  free(wvals);
+  free(rs.curv.s);
   ph_objective_destroy(obj);
   ph_dataset_free(data);
   return s;

@@ -3,7 +3,8 @@
  * (θ, optimiser and preconditioner, data position, log, trajectory), resume
  * that continues bit for bit, and a divergence guard. Files in out_dir:
  * run.json, log.csv, ckpt/last.ckpt (periodic), ckpt/final.ckpt,
- * trajectory.npy ([T, n]), precond.npy/.json (llqr, llqr-sam). */
+ * trajectory.npy ([T, n]), precond.npy/.json (llqr, llqr-sam), and with a
+ * watch curvature.csv (+ events.csv with a preconditioner). */
 #ifndef PH_OPTIM_TRAINER_H
 #define PH_OPTIM_TRAINER_H
 
@@ -13,6 +14,7 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "optim/optim.h"
+#include "optim/watch.h"
 
 typedef enum ph_schedule {
   PH_SCHEDULE_CONST = 0,
@@ -46,6 +48,8 @@ typedef struct ph_train_config {
    * checkpoint; a resume whose config differs is refused (PH_ERR_ARG)
    * naming the first differing line. NULL: not stored, not compared. */
   const char *config;
+  ph_watch_config watch; /* curvature.csv every watch.every steps (0: off) */
+  double event_pi;       /* events.csv threshold on π; 0: 2(1 + μ)/η */
 } ph_train_config;
 
 ph_train_config ph_train_config_default(void);

@@ -36,6 +36,25 @@ cmp -s "$t/ta/log.csv" "$t/tb/log.csv" || no "capped run: resumed log.csv differ
 cmp -s "$t/ta/precond.npy" "$t/tb/precond.npy" || no "capped run: resumed preconditioner differs"
 "$P" train --model mlp:8:tanh --data digits --opt llqr --steps 5 --trust-cap 0.5 --out "$t/u" >/dev/null 2>&1
 [ $? = 2 ] || no "--trust-cap 0.5 not a usage error"
+# the curvature watch: curvature.csv and events.csv, exact after a resume
+# (the watch at step 40 is taken before the checkpoint at 40; the stop at 50
+# replays 41..50 from it, including the warm-start vectors)
+wat=("${args[@]}" --watch-every 10 --watch-n 64 --event-pi 1)
+"$P" train "${wat[@]}" --out "$t/wa" >/dev/null || no "watched run"
+[ "$(wc -l < "$t/wa/curvature.csv")" = 14 ] || no "curvature.csv: $(wc -l < "$t/wa/curvature.csv") lines, want 13 watches + header"
+head -1 "$t/wa/curvature.csv" | grep -q '^step,lr,momentum,loss,lmax_h,lmax_pc,pi_1,pi_2,pi_3,kappa_loc,trace,trace_se,lmax_fc0.weight,lmax_fc1.weight,products$' ||
+  no "curvature.csv header: $(head -1 "$t/wa/curvature.csv")"
+# --event-pi 1: π_1 of a fitted P is above 1 from the start, so one event
+[ "$(wc -l < "$t/wa/events.csv")" -ge 2 ] || no "no event at --event-pi 1"
+"$P" train "${wat[@]}" --out "$t/wb" --stop-after 50 >/dev/null 2>&1 && no "stop hook exit 0 (watch)"
+"$P" train "${args[@]}" --out "$t/wb" --resume >/dev/null 2>"$t/err" && no "resume without --watch-every accepted"
+grep -q "watch-every" "$t/err" || no "resume without --watch-every: $(cat "$t/err")"
+"$P" train "${wat[@]}" --out "$t/wb" --resume >/dev/null || no "resume (watch)"
+for f in curvature.csv events.csv log.csv; do
+  cmp -s "$t/wa/$f" "$t/wb/$f" || no "watched run: resumed $f differs"
+done
+"$P" train --model mlp:8:tanh --data digits --opt sgd --steps 4 --watch-every 2 --out "$t/ws" >/dev/null || no "sgd watch"
+[ -f "$t/ws/curvature.csv" ] && [ ! -e "$t/ws/events.csv" ] || no "sgd watch: curvature.csv without events.csv"
 # SIGKILL once a checkpoint exists, then resume
 long=(--model mlp:32-32:tanh --data digits --opt sam --steps 3000 --batch 64 --ckpt-every 100 --seed 4)
 "$P" train "${long[@]}" --out "$t/c" >/dev/null || no "long run"
