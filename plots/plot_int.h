@@ -95,6 +95,9 @@ const char *ph_plot__base_name(const char *path);
 ph_status ph_plot__fig_open(const ph_plot_recipe_opts *o, double w, double h,
                             int rows, int cols, const char *out,
                             ph_plot_fig **f, ph_error *err);
+ph_status ph_plot__recipe_curvature(const char *const *in, size_t n,
+                                    const ph_plot_recipe_opts *o,
+                                    const char *out, ph_error *err);
 ph_status ph_plot__recipe_2d(ph_plot_kind kind, const char *dir,
                              const ph_plot_recipe_opts *o, const char *out,
                              ph_error *err);

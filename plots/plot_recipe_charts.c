@@ -338,6 +338,8 @@ ph_status ph_plot_recipe(ph_plot_kind kind, const char *const *inputs,
   case PH_PLOT_KIND_SPECTRUM:
     return ph_plot__recipe_spectrum(inputs, n_inputs, o, out, err);
   case PH_PLOT_KIND_CURVES: return recipe_curves(inputs, n_inputs, o, out, err);
+  case PH_PLOT_KIND_CURVATURE:
+    return ph_plot__recipe_curvature(inputs, n_inputs, o, out, err);
   case PH_PLOT_KIND_ESCAPE: return recipe_escape(inputs[0], o, out, err);
   case PH_PLOT_KIND_AMPLIFICATION:
     return recipe_amplification(inputs[0], o, out, err);

@@ -27,6 +27,7 @@ static const char *const k_kind_names[PH_PLOT_N_KINDS] = {
     [PH_PLOT_KIND_ESCAPE] = "escape",
     [PH_PLOT_KIND_AMPLIFICATION] = "amplification",
     [PH_PLOT_KIND_REGIME] = "regime",
+    [PH_PLOT_KIND_CURVATURE] = "curvature",
 };
 
 const char *ph_plot_kind_name(ph_plot_kind k) {

@@ -14,6 +14,8 @@
  *               run.json (optimiser name)
  *  toy DIR      escape.csv, trajectories/<opt>.npy (seed, step, dim)
  *  amplification.csv (pi,predicted,measured,ci_lo,ci_hi), or a DIR with it
+ *  curvature DIR curvature.csv (step,lr,momentum,lmax_h,lmax_pc,lmax_<block>)
+ *               of `pothole train --watch-every`, optional run.json
  */
 #ifndef PH_PLOTS_PLOT_RECIPES_H
 #define PH_PLOTS_PLOT_RECIPES_H
@@ -47,6 +49,7 @@ typedef enum ph_plot_kind {
   PH_PLOT_KIND_ESCAPE,
   PH_PLOT_KIND_AMPLIFICATION,
   PH_PLOT_KIND_REGIME, /* toy regime map: heatmaps + difference map */
+  PH_PLOT_KIND_CURVATURE, /* curvature.csv against the edge of stability */
   PH_PLOT_N_KINDS
 } ph_plot_kind;
 

@@ -37,6 +37,10 @@ static const char *const KIND_ABOUT[PH_PLOT_N_KINDS] = {
                             "escape rate per optimiser, llqr-sam minus the "
                             "best control (dots: intervals do not overlap), "
                             "contour eta/eta* = 1.",
+    [PH_PLOT_KIND_CURVATURE] = "DIR...: λmax(H) (and per layer) and "
+                               "λmax(P½HP½) through training\n(curvature.csv "
+                               "of train --watch-every) against 2/η and "
+                               "2(1+μ)/η.",
 };
 
 /* Which kinds an option applies to (bit k = kind k). */

@@ -53,6 +53,12 @@ grep -q "watch-every" "$t/err" || no "resume without --watch-every: $(cat "$t/er
 for f in curvature.csv events.csv log.csv; do
   cmp -s "$t/wa/$f" "$t/wb/$f" || no "watched run: resumed $f differs"
 done
+"$P" plot curvature "$t/wa" --out "$t/curv.png" >/dev/null || no "plot curvature"
+[ "$(head -c 4 "$t/curv.png" | od -An -c | tr -d ' ')" = "211PNG" ] || no "plot curvature: not a PNG"
+"$P" plot curvature "$t/a" --out "$t/curv2.png" >/dev/null 2>"$t/err"
+rc=$?; [ $rc = 1 ] || no "plot curvature without curvature.csv: exit $rc"
+grep -q "curvature.csv" "$t/err" || no "plot curvature error does not name the file: $(cat "$t/err")"
+[ -e "$t/curv2.png" ] && no "plot curvature wrote a file on failure"
 "$P" train --model mlp:8:tanh --data digits --opt sgd --steps 4 --watch-every 2 --out "$t/ws" >/dev/null || no "sgd watch"
 [ -f "$t/ws/curvature.csv" ] && [ ! -e "$t/ws/events.csv" ] || no "sgd watch: curvature.csv without events.csv"
 # SIGKILL once a checkpoint exists, then resume
