@@ -125,7 +125,9 @@ ph_status ph_plot__recipe_curvature(const char *const *in, size_t n,
       if (cm < 0) continue;
       double *x = ph_plot__col_copy(&t[k], cs);
       double *y = ph_plot__col_copy(&t[k], cm);
-      if (x && y) {
+      int any = 0;
+      for (size_t r = 0; y && r < t[k].nrows; r++) any |= isfinite(y[r]);
+      if (x && y && any) {
         ph_plot_style ls;
         ph_plot_style_series(&ls, (int)k, names[k]);
         ls.width_pt = 1.1;
