@@ -24,6 +24,7 @@
 #include "linalg/lanczos.h"
 #include "linalg/operators.h"
 #include "linalg/slq.h"
+#include "precond/geom.h"
 
 /* the fraction of the start vector that is random (relative to the sum of
  * the previous unit eigenvectors) */
@@ -197,8 +198,12 @@ ph_status ph_watch_measure(ph_watch *w, ph_objective *obj, const double *theta,
     st = PH_ERR_NOMEM;
   if (st == PH_OK)
     st = top_pairs(w, &w->ops[0], ph_op_linop(h), s0, &vals[4], &products, err);
+  ph_geom geo;
   if (st == PH_OK && P && w->with_p) {
-    if (!(pc = ph_op_precond(ph_op_linop(h), P, err))) st = PH_ERR_NOMEM;
+    /* P½HP½ as the sandwich of H by P½ (precond/geom.h) */
+    ph_geom_init_precond(&geo, P);
+    if (!(pc = ph_op_sandwich(ph_op_linop(h), &geo.sqrt_P, err)))
+      st = PH_ERR_NOMEM;
     if (st == PH_OK)
       st = top_pairs(w, &w->ops[1], ph_op_linop(pc), s0 + 1, &vals[6],
                      &products, err);

@@ -21,7 +21,7 @@
 #include "core/ckpt.h"
 #include "core/error.h"
 #include "core/objective.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 
 typedef struct ph_watch_config {
   size_t every;  /* watch every N outer steps; 0 = off */

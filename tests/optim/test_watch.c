@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "core/ckpt.h"
-#include "optim/precond.h"
+#include "precond/precond.h"
 #include "optim/watch.h"
 
 #define PH_TEST_TMP_PREFIX "/tmp/ph_watch_test"
