@@ -48,7 +48,7 @@ typedef enum ph_plot_kind {
   PH_PLOT_KIND_CURVES,
   PH_PLOT_KIND_ESCAPE,
   PH_PLOT_KIND_AMPLIFICATION,
-  PH_PLOT_KIND_REGIME, /* toy regime map: heatmaps + difference map */
+  PH_PLOT_KIND_REGIME,    /* toy regime map: heatmaps + difference map */
   PH_PLOT_KIND_CURVATURE, /* curvature.csv against the edge of stability */
   PH_PLOT_N_KINDS
 } ph_plot_kind;
