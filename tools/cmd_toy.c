@@ -108,110 +108,120 @@ static void print_result(const ph_escape_config *cfg,
          res->n_rows, cfg->seeds, cfg->steps, res->seconds, out);
 }
 
-int ph_cmd_toy(int argc, char **argv) {
-  ph_escape_config cfg = ph_escape_config_default();
-  ph_error err = {0};
-  const char *landscape = cfg.landscape, *out = NULL, *start = NULL;
-  const char *opt_list = NULL, *map = NULL;
-  int pfrom = (int)cfg.pfrom, metric = (int)cfg.metric,
-      first = (int)cfg.refresh_first, sweep = 0;
-  int sweep_escape = 0, resume = 0, xlog = 0, ylog = 0;
-  ph_cli_list values = {{0}, 0};
-  ph_cli_range xr = {0, 0}, yr = {0, 0};
-  ph_cli_grid grid = {10, 10};
-  int x_seen = 0, y_seen = 0, grid_seen = 0, values_seen = 0;
-  size_t threads = 0, stop_after = 0;
+/* Everything the command line sets; parsed by toy_parse, checked by
+ * toy_check, then run by one of the four modes below. */
+typedef struct {
+  ph_escape_config cfg;
+  const char *landscape, *out, *start, *opt_list, *map;
+  int pfrom, metric, first, sweep, sweep_escape, resume, xlog, ylog;
+  ph_cli_list values;
+  ph_cli_range xr, yr;
+  ph_cli_grid grid;
+  int x_seen, y_seen, grid_seen, values_seen;
+  size_t threads, stop_after;
+} toy_args;
+
+/* The option table; returns -1 to go on, else the exit code. */
+static int toy_parse(toy_args *a, int argc, char **argv) {
+  memset(a, 0, sizeof *a);
+  a->cfg = ph_escape_config_default();
+  a->landscape = a->cfg.landscape;
+  a->pfrom = (int)a->cfg.pfrom, a->metric = (int)a->cfg.metric;
+  a->first = (int)a->cfg.refresh_first;
+  a->grid = (ph_cli_grid){10, 10};
   const ph_opt opts[] = {
-      {"landscape", "SPEC", PH_OPT_STRING, &landscape,
+      {"landscape", "SPEC", PH_OPT_STRING, &a->landscape,
        .help = "toy landscape, e.g. pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5\n"
                "(the selectivity landscape: a pit along x and a control\n"
                "feature along y with the same local curvature)"},
-      {"opt", "LIST", PH_OPT_STRING, &opt_list,
+      {"opt", "LIST", PH_OPT_STRING, &a->opt_list,
        .help = "optimisers: src/optim names and the controls sam-matched,\n"
                "llqr-sam-euclid, llqr-sam-ponly (default sgd,sam,llqr,"
                "llqr-sam)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"seeds", "S", PH_OPT_SIZE, &cfg.seeds, .lo = 1, .hi = 1e6,
+      {"seeds", "S", PH_OPT_SIZE, &a->cfg.seeds, .lo = 1, .hi = 1e6,
        .help = "runs per optimiser (and per map cell)"},
-      {"steps", "T", PH_OPT_SIZE, &cfg.steps, .lo = 1, .hi = 1e8,
+      {"steps", "T", PH_OPT_SIZE, &a->cfg.steps, .lo = 1, .hi = 1e8,
        .help = "steps per run"},
-      PH_OPT_SEED(&cfg.seed),
-      {"start", "WHERE", PH_OPT_STRING, &start,
+      PH_OPT_SEED(&a->cfg.seed),
+      {"start", "WHERE", PH_OPT_STRING, &a->start,
        .help = "pit | basin | random | X1,X2,... (default pit)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"jitter", "SIGMA", PH_OPT_DOUBLE, &cfg.jitter, .lo = 0, .hi = 1e6,
+      {"jitter", "SIGMA", PH_OPT_DOUBLE, &a->cfg.jitter, .lo = 0, .hi = 1e6,
        .help = "start jitter N(0, SIGMA^2 I) (default pit width/4, 0.1\n"
                "without a pit)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"box", "B", PH_OPT_DOUBLE, &cfg.random_box, .lo = 1e-300, .hi = 1e6,
+      {"box", "B", PH_OPT_DOUBLE, &a->cfg.random_box, .lo = 1e-300, .hi = 1e6,
        .help = "--start random: uniform in [-B, B]^n"},
-      {"lr", "LR", PH_OPT_DOUBLE, &cfg.lr, .lo = 1e-300, .hi = 1e6,
+      {"lr", "LR", PH_OPT_DOUBLE, &a->cfg.lr, .lo = 1e-300, .hi = 1e6,
        .help = "learning rate η (sam-matched runs at η·p_v)"},
-      {"rho", "R", PH_OPT_DOUBLE, &cfg.rho, .lo = 0, .hi = 1e6,
+      {"rho", "R", PH_OPT_DOUBLE, &a->cfg.rho, .lo = 0, .hi = 1e6,
        .help = "perturbation radius of every SAM-type optimiser"},
-      {"momentum", "M", PH_OPT_DOUBLE, &cfg.momentum, .lo = 0, .hi = 0.999999,
-       .help = "heavy-ball momentum"},
-      {"batch", "B", PH_OPT_SIZE, &cfg.batch, .lo = 1, .hi = 1e6,
+      {"momentum", "M", PH_OPT_DOUBLE, &a->cfg.momentum, .lo = 0,
+       .hi = 0.999999, .help = "heavy-ball momentum"},
+      {"batch", "B", PH_OPT_SIZE, &a->cfg.batch, .lo = 1, .hi = 1e6,
        .help = "minibatch size when the landscape has noise="},
-      {"precond-from", "HOW", PH_OPT_CHOICE, &pfrom, .choices = pfroms,
+      {"precond-from", "HOW", PH_OPT_CHOICE, &a->pfrom, .choices = pfroms,
        .help = "how the LLQR preconditioner P is obtained"},
-      {"burnin", "N", PH_OPT_SIZE, &cfg.burnin, .lo = 0, .hi = 1e8,
+      {"burnin", "N", PH_OPT_SIZE, &a->cfg.burnin, .lo = 0, .hi = 1e8,
        .help = "burn-in steps in the wide basin"},
-      {"metric", "M", PH_OPT_CHOICE, &metric, .choices = metrics,
+      {"metric", "M", PH_OPT_CHOICE, &a->metric, .choices = metrics,
        .help = "LLQR metric (toys: gn = |H|, newton = H)"},
-      {"curvature-floor", "C", PH_OPT_DOUBLE, &cfg.curvature_floor, .lo = 0,
+      {"curvature-floor", "C", PH_OPT_DOUBLE, &a->cfg.curvature_floor, .lo = 0,
        .hi = 1e12, .help = "adds C·κ_g to the LLQR metric"},
-      {"damping", "L", PH_OPT_DOUBLE, &cfg.damping, .lo = 0, .hi = 1e12,
+      {"damping", "L", PH_OPT_DOUBLE, &a->cfg.damping, .lo = 0, .hi = 1e12,
        .help = "λ added to the LLQR metric"},
-      {"ema", "B", PH_OPT_DOUBLE, &cfg.ema_beta, .lo = 0, .hi = 0.999999999,
+      {"ema", "B", PH_OPT_DOUBLE, &a->cfg.ema_beta, .lo = 0, .hi = 0.999999999,
        .help = "EMA factor β of P, in [0, 1)"},
-      {"refresh", "K", PH_OPT_SIZE, &cfg.refresh_every, .lo = 0, .hi = 1e8,
+      {"refresh", "K", PH_OPT_SIZE, &a->cfg.refresh_every, .lo = 0, .hi = 1e8,
        .help = "refresh P every K steps during a run; 0 = never (fixed P)"},
-      {"refresh-first", "W", PH_OPT_CHOICE, &first, .choices = firsts,
+      {"refresh-first", "W", PH_OPT_CHOICE, &a->first, .choices = firsts,
        .help = "first refresh before step 1 (start) or after K steps (k)"},
-      {"inner-steps", "N", PH_OPT_SIZE, &cfg.inner_steps, .lo = 0, .hi = 100000,
-       .help = "LLQR inner loop steps"},
-      {"inner-lr", "LR", PH_OPT_DOUBLE, &cfg.inner_lr, .lo = 0, .hi = 1e6,
+      {"inner-steps", "N", PH_OPT_SIZE, &a->cfg.inner_steps, .lo = 0,
+       .hi = 100000, .help = "LLQR inner loop steps"},
+      {"inner-lr", "LR", PH_OPT_DOUBLE, &a->cfg.inner_lr, .lo = 0, .hi = 1e6,
        .help = "LLQR inner learning rate"},
-      {"refresh-batch", "B", PH_OPT_SIZE, &cfg.refresh_batch, .lo = 1,
+      {"refresh-batch", "B", PH_OPT_SIZE, &a->cfg.refresh_batch, .lo = 1,
        .hi = 1e6, .help = "refresh batch size (its own random stream)"},
-      {"escape-k", "K", PH_OPT_DOUBLE, &cfg.escape_k, .lo = 1e-9, .hi = 1e6,
+      {"escape-k", "K", PH_OPT_DOUBLE, &a->cfg.escape_k, .lo = 1e-9, .hi = 1e6,
        .help = "trapped: within K pit widths of the pit at the end"},
-      {"basin-frac", "F", PH_OPT_DOUBLE, &cfg.basin_frac, .lo = 1e-6,
+      {"basin-frac", "F", PH_OPT_DOUBLE, &a->cfg.basin_frac, .lo = 1e-6,
        .hi = 0.999999,
        .help = "escaped: within F·|pit − basin| of the basin minimum"},
-      {"traj", "N", PH_OPT_SIZE, &cfg.n_traj, .lo = 0, .hi = 1000,
+      {"traj", "N", PH_OPT_SIZE, &a->cfg.n_traj, .lo = 0, .hi = 1000,
        .help = "runs whose trajectory and P(t) are saved"},
-      {"map", "A1,A2", PH_OPT_STRING, &map,
+      {"map", "A1,A2", PH_OPT_STRING, &a->map,
        .help = "regime map over two of eta, eta_rel, rho, rho_rel, depth,\n"
                "pi, beta, K (eta_rel = η/η*, rho_rel = ρ/width); writes\n"
                "DIR/map.csv and DIR/map.json",
        .flags = PH_OPT_NO_DEFAULT},
-      {"x", "LO:HI", PH_OPT_RANGE, &xr, .help = "range of the first map axis",
-       .flags = PH_OPT_NO_DEFAULT, .seen = &x_seen},
-      {"y", "LO:HI", PH_OPT_RANGE, &yr, .help = "range of the second map axis",
-       .flags = PH_OPT_NO_DEFAULT, .seen = &y_seen},
-      {"grid", "NXxNY", PH_OPT_GRID, &grid, .help = "map cells (at most 4096)",
-       .seen = &grid_seen},
-      {"xlog", NULL, PH_OPT_FLAG, &xlog, .help = "log-spaced first axis"},
-      {"ylog", NULL, PH_OPT_FLAG, &ylog, .help = "log-spaced second axis"},
-      {"resume", NULL, PH_OPT_FLAG, &resume,
+      {"x", "LO:HI", PH_OPT_RANGE, &a->xr,
+       .help = "range of the first map axis", .flags = PH_OPT_NO_DEFAULT,
+       .seen = &a->x_seen},
+      {"y", "LO:HI", PH_OPT_RANGE, &a->yr,
+       .help = "range of the second map axis", .flags = PH_OPT_NO_DEFAULT,
+       .seen = &a->y_seen},
+      {"grid", "NXxNY", PH_OPT_GRID, &a->grid,
+       .help = "map cells (at most 4096)", .seen = &a->grid_seen},
+      {"xlog", NULL, PH_OPT_FLAG, &a->xlog, .help = "log-spaced first axis"},
+      {"ylog", NULL, PH_OPT_FLAG, &a->ylog, .help = "log-spaced second axis"},
+      {"resume", NULL, PH_OPT_FLAG, &a->resume,
        .help = "continue a killed map from DIR/map.journal"},
-      {"stop-after", "N", PH_OPT_SIZE, &stop_after, .lo = 1, .hi = 1e9,
+      {"stop-after", "N", PH_OPT_SIZE, &a->stop_after, .lo = 1, .hi = 1e9,
        .help = "stop a map after N new cells (tests)", .flags = PH_OPT_HIDDEN},
-      {"sweep", "P", PH_OPT_CHOICE, &sweep, .choices = sweeps,
+      {"sweep", "P", PH_OPT_CHOICE, &a->sweep, .choices = sweeps,
        .help = "amplification sweep over depth or width (potholeNd), or\n"
                "like: step with perturbation over step without, along the\n"
                "pit direction, against first order (any toy with a pit;\n"
                "--values are the radii, default 0.005,0.01,0.02)"},
-      {"values", "V1,V2,...", PH_OPT_LIST, &values, .lo = 1e-12, .hi = 1e6,
+      {"values", "V1,V2,...", PH_OPT_LIST, &a->values, .lo = 1e-12, .hi = 1e6,
        .help = "sweep values (default depth 0.25,0.5,1,2,4; width\n"
                "0.05,0.1,0.2,0.4)",
-       .flags = PH_OPT_NO_DEFAULT, .seen = &values_seen},
-      {"sweep-escape", NULL, PH_OPT_FLAG, &sweep_escape,
+       .flags = PH_OPT_NO_DEFAULT, .seen = &a->values_seen},
+      {"sweep-escape", NULL, PH_OPT_FLAG, &a->sweep_escape,
        .help = "also measure sam and llqr-sam escape rates per value"},
-      PH_OPT_THREADS(&threads),
-      PH_OPT_OUT_DIR(&out),
+      PH_OPT_THREADS(&a->threads),
+      PH_OPT_OUT_DIR(&a->out),
       {0}};
   const ph_cli_spec spec = {
       CMD,
@@ -230,111 +240,140 @@ int ph_cmd_toy(int argc, char **argv) {
       opts,
       0,
       0};
-  int rc = ph_cli_parse(&spec, argc, argv, NULL, NULL);
-  if (rc >= 0) return rc;
+  return ph_cli_parse(&spec, argc, argv, NULL, NULL);
+}
 
-  /* ---- validate everything before any output ------------------------- */
-  if (strlen(landscape) >= sizeof cfg.landscape)
-    return ph_cli_usage(CMD, "--landscape is too long");
-  if (landscape != cfg.landscape)
-    snprintf(cfg.landscape, sizeof cfg.landscape, "%s", landscape);
-  cfg.pfrom = (ph_precond_from)pfrom;
-  cfg.metric = (ph_metric)metric;
-  cfg.refresh_first = (ph_refresh_first)first;
-  cfg.threads = ph_cli_threads(threads);
-  ph_toy_spec tspec;
-  if (ph_toy_spec_parse(cfg.landscape, &tspec, &err) != PH_OK)
-    return ph_cli_usage(CMD, "--landscape: %s", err.msg);
-  if (opt_list && ph_escape_parse_opts(&cfg, opt_list, &err) != PH_OK)
-    return ph_cli_usage(CMD, "--opt: %s", err.msg);
-  if (start) {
-    if (strcmp(start, "pit") == 0) {
-      cfg.start = PH_START_PIT;
-    } else if (strcmp(start, "basin") == 0) {
-      cfg.start = PH_START_BASIN;
-    } else if (strcmp(start, "random") == 0) {
-      cfg.start = PH_START_RANDOM;
-    } else {
-      size_t k = 0;
-      if (tspec.n > 64)
-        return ph_cli_usage(CMD, "--start X1,X2,...: at most 64 coordinates");
-      if ((rc = ph_cli_doubles(CMD, "--start", start, cfg.point, 64, &k)))
-        return rc;
-      if (k != tspec.n)
-        return ph_cli_usage(CMD,
-                            "--start needs %zu coordinates for %s, got %zu",
-                            tspec.n, ph_toy_kind_name(tspec.kind), k);
-      cfg.start = PH_START_POINT;
-    }
+/* --start: pit | basin | random | X1,X2,... */
+static int toy_parse_start(toy_args *a, const ph_toy_spec *tspec) {
+  ph_escape_config *cfg = &a->cfg;
+  if (strcmp(a->start, "pit") == 0) {
+    cfg->start = PH_START_PIT;
+  } else if (strcmp(a->start, "basin") == 0) {
+    cfg->start = PH_START_BASIN;
+  } else if (strcmp(a->start, "random") == 0) {
+    cfg->start = PH_START_RANDOM;
+  } else {
+    size_t k = 0;
+    int rc;
+    if (tspec->n > 64)
+      return ph_cli_usage(CMD, "--start X1,X2,...: at most 64 coordinates");
+    if ((rc = ph_cli_doubles(CMD, "--start", a->start, cfg->point, 64, &k)))
+      return rc;
+    if (k != tspec->n)
+      return ph_cli_usage(CMD, "--start needs %zu coordinates for %s, got %zu",
+                          tspec->n, ph_toy_kind_name(tspec->kind), k);
+    cfg->start = PH_START_POINT;
   }
-  if (ph_escape_config_validate(&cfg, &err) != PH_OK)
+  return -1;
+}
+
+/* Validates everything before any output; -1 to go on, else the exit code. */
+static int toy_check(toy_args *a, ph_toy_spec *tspec) {
+  ph_escape_config *cfg = &a->cfg;
+  ph_error err = {0};
+  int rc;
+  if (strlen(a->landscape) >= sizeof cfg->landscape)
+    return ph_cli_usage(CMD, "--landscape is too long");
+  if (a->landscape != cfg->landscape)
+    snprintf(cfg->landscape, sizeof cfg->landscape, "%s", a->landscape);
+  cfg->pfrom = (ph_precond_from)a->pfrom;
+  cfg->metric = (ph_metric)a->metric;
+  cfg->refresh_first = (ph_refresh_first)a->first;
+  cfg->threads = ph_cli_threads(a->threads);
+  if (ph_toy_spec_parse(cfg->landscape, tspec, &err) != PH_OK)
+    return ph_cli_usage(CMD, "--landscape: %s", err.msg);
+  if (a->opt_list && ph_escape_parse_opts(cfg, a->opt_list, &err) != PH_OK)
+    return ph_cli_usage(CMD, "--opt: %s", err.msg);
+  if (a->start && (rc = toy_parse_start(a, tspec)) >= 0) return rc;
+  if (ph_escape_config_validate(cfg, &err) != PH_OK)
     return ph_cli_usage(CMD, "%s", err.msg);
-  if (sweep && map)
+  if (a->sweep && a->map)
     return ph_cli_usage(CMD, "--sweep and --map exclude each other");
-  if (!sweep && (values_seen || sweep_escape))
+  if (!a->sweep && (a->values_seen || a->sweep_escape))
     return ph_cli_usage(CMD, "--values and --sweep-escape need --sweep");
-  if (!map && (x_seen || y_seen || grid_seen || resume || xlog || ylog))
+  if (!a->map && (a->x_seen || a->y_seen || a->grid_seen || a->resume ||
+                  a->xlog || a->ylog))
     return ph_cli_usage(CMD, "--x, --y, --grid, --xlog, --ylog and --resume "
                              "need --map");
-  if (!map && ph_dist_size() > 1)
+  if (!a->map && ph_dist_size() > 1)
     return ph_cli_usage(CMD,
                         "only --map runs as several processes (%d here); "
                         "start the others without mpirun",
                         ph_dist_size());
-  if (sweep && !strcmp(sweeps[sweep], "like"))
-    return run_like(&cfg, values_seen ? &values : NULL, out);
-  if (sweep)
-    return run_sweep(&cfg, &tspec, sweeps[sweep], values_seen ? &values : NULL,
-                     sweep_escape, out);
+  return -1;
+}
 
-  if (map) {
-    ph_map_spec ms;
-    memset(&ms, 0, sizeof ms);
-    if (ph_map_parse_axes(&ms, map, &err) != PH_OK)
-      return ph_cli_usage(CMD, "%s", err.msg);
-    if (!x_seen || !y_seen)
-      return ph_cli_usage(CMD, "--map needs --x LO:HI and --y LO:HI");
-    ms.lo[0] = xr.lo, ms.hi[0] = xr.hi, ms.lo[1] = yr.lo, ms.hi[1] = yr.hi;
-    ms.nx = grid.nx, ms.ny = grid.ny;
-    ms.logscale[0] = xlog, ms.logscale[1] = ylog;
-    if (ph_map_validate(&cfg, &ms, &err) != PH_OK)
-      return ph_cli_usage(CMD, "%s", err.msg);
-    /* a cell's configuration must be valid everywhere on the grid */
-    for (size_t q = 0; q < ms.nx * ms.ny; q += ms.nx * ms.ny - 1) {
-      ph_escape_config cc;
-      if (ph_map_cell_config(&cfg, &ms, q, &cc, &err) != PH_OK)
-        return ph_cli_usage(CMD, "map cell %zu: %s", q, err.msg);
-      if (ms.nx * ms.ny == 1) break;
-    }
-    int complete;
-    size_t ran;
-    double t0 = ph_now();
-    ph_status st =
-        ph_map_run(&cfg, &ms, out, resume, stop_after, &complete, &ran, &err);
-    if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
-    if (!complete) {
-      printf("# stopped after %zu new cells; continue with --resume\n", ran);
-      return 0;
-    }
-    printf("# map %s x %s, %zux%zu cells (%zu run now) x %zu optimisers x "
-           "%zu runs x %zu steps in %.2f s on %zu threads; %s/map.csv\n",
-           ph_map_axis_names[ms.ax[0]], ph_map_axis_names[ms.ax[1]], ms.nx,
-           ms.ny, ran, cfg.n_opt, cfg.seeds, cfg.steps, ph_now() - t0,
-           cfg.threads, out);
+/* --map: the regime map, resumable from DIR/map.journal. */
+static int toy_run_map(toy_args *a) {
+  ph_escape_config *cfg = &a->cfg;
+  ph_error err = {0};
+  ph_map_spec ms;
+  memset(&ms, 0, sizeof ms);
+  if (ph_map_parse_axes(&ms, a->map, &err) != PH_OK)
+    return ph_cli_usage(CMD, "%s", err.msg);
+  if (!a->x_seen || !a->y_seen)
+    return ph_cli_usage(CMD, "--map needs --x LO:HI and --y LO:HI");
+  ms.lo[0] = a->xr.lo, ms.hi[0] = a->xr.hi;
+  ms.lo[1] = a->yr.lo, ms.hi[1] = a->yr.hi;
+  ms.nx = a->grid.nx, ms.ny = a->grid.ny;
+  ms.logscale[0] = a->xlog, ms.logscale[1] = a->ylog;
+  if (ph_map_validate(cfg, &ms, &err) != PH_OK)
+    return ph_cli_usage(CMD, "%s", err.msg);
+  /* a cell's configuration must be valid everywhere on the grid */
+  for (size_t q = 0; q < ms.nx * ms.ny; q += ms.nx * ms.ny - 1) {
+    ph_escape_config cc;
+    if (ph_map_cell_config(cfg, &ms, q, &cc, &err) != PH_OK)
+      return ph_cli_usage(CMD, "map cell %zu: %s", q, err.msg);
+    if (ms.nx * ms.ny == 1) break;
+  }
+  int complete;
+  size_t ran;
+  double t0 = ph_now();
+  ph_status st = ph_map_run(cfg, &ms, a->out, a->resume, a->stop_after,
+                            &complete, &ran, &err);
+  if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
+  if (!complete) {
+    printf("# stopped after %zu new cells; continue with --resume\n", ran);
     return 0;
   }
+  printf("# map %s x %s, %zux%zu cells (%zu run now) x %zu optimisers x "
+         "%zu runs x %zu steps in %.2f s on %zu threads; %s/map.csv\n",
+         ph_map_axis_names[ms.ax[0]], ph_map_axis_names[ms.ax[1]], ms.nx, ms.ny,
+         ran, cfg->n_opt, cfg->seeds, cfg->steps, ph_now() - t0, cfg->threads,
+         a->out);
+  return 0;
+}
 
+/* The escape table: every optimiser from S starts in the pit. */
+static int toy_run_escape(const ph_escape_config *cfg, const char *out) {
+  ph_error err = {0};
   ph_escape_result res;
-  ph_status st = ph_escape_run(&cfg, &res, &err);
+  ph_status st = ph_escape_run(cfg, &res, &err);
   if (st != PH_OK) return ph_cli_fail(CMD, st, &err);
-  st = ph_escape_write(&cfg, &res, NULL, out, &err);
+  st = ph_escape_write(cfg, &res, NULL, out, &err);
   if (st != PH_OK) {
     ph_escape_result_free(&res);
     return ph_cli_fail(CMD, st, &err);
   }
-  print_result(&cfg, &res, out);
+  print_result(cfg, &res, out);
   ph_escape_result_free(&res);
   return 0;
+}
+
+int ph_cmd_toy(int argc, char **argv) {
+  toy_args a;
+  ph_toy_spec tspec;
+  int rc = toy_parse(&a, argc, argv);
+  if (rc >= 0) return rc;
+  if ((rc = toy_check(&a, &tspec)) >= 0) return rc;
+  const ph_cli_list *values = a.values_seen ? &a.values : NULL;
+  if (a.sweep && !strcmp(sweeps[a.sweep], "like"))
+    return run_like(&a.cfg, values, a.out);
+  if (a.sweep)
+    return run_sweep(&a.cfg, &tspec, sweeps[a.sweep], values, a.sweep_escape,
+                     a.out);
+  if (a.map) return toy_run_map(&a);
+  return toy_run_escape(&a.cfg, a.out);
 }
 
 static int run_sweep(ph_escape_config *cfg, const ph_toy_spec *spec,
