@@ -63,7 +63,203 @@ static int have_fashion_mnist(void) {
 }
 
 /* Shorthand: a path under the output directory. */
-#define P(...) ph_demo_str(&d, __VA_ARGS__)
+#define P(...) ph_demo_str(d, __VA_ARGS__)
+
+/* Every command of the demo runs with this seed. */
+static const char DEMO_SEED[] = "1";
+
+/* Decimal text of an int; NUM(k, v) uses slot k of the caller's num[8][32]. */
+#define NUM(k, v) (snprintf(num[k], sizeof num[k], "%d", (v)), num[k])
+
+/* The potholes lab: toy escape tables, the selectivity map, the
+ * amplification sweep and the wide-basin check (sections 1 and 2). */
+static void demo_add_lab(ph_demo *d, const demo_sizes *z, profile prof,
+                         const char *out) {
+  char num[8][32];
+  /* 1. The potholes lab on pothole2d (the lab's landscape: a wide, flat
+   *    basin with a narrow pit at (2.5, 0)). Two runs: the two-timescale
+   *    limit, where P is the slow EMA fitted to the wide basin and held fixed
+   *    (builtin backend), and the live optimisers, which keep refreshing P
+   *    inside the pit every K steps (optim backend). */
+  const char *lab = "pothole2d:a=0.2,b=0.2,cx=2.5";
+  ph_demo_add(d, "potholes lab: escape from a pit", "toy-pothole2d",
+              P("%s/toy/pothole2d/escape.csv", out),
+              prof == PROFILE_QUICK ? 2 : 5, "toy", "--landscape", lab, "--opt",
+              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(0, z->toy_seeds),
+              "--steps", NUM(1, z->toy_steps), "--start", "pit",
+              "--precond-from", "fit", "--refresh", "0", "--seed", DEMO_SEED,
+              "--out", P("%s/toy/pothole2d", out), NULL);
+  /*    The selectivity experiment (docs/potholes.md §4.2, §5): a pothole
+   *    along x and a control feature along y of the same local curvature
+   *    that P has learned; four optimisers and three controls at the
+   *    rule's cell (eta/eta* = 0.8, rho = pit width), then the regime map
+   *    over eta/eta* x rho/width. */
+  const char *sel = "pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5";
+  const char *all7 =
+      "sgd,sam,llqr,llqr-sam,sam-matched,llqr-sam-euclid,llqr-sam-ponly";
+  ph_demo_add(d, "potholes lab: selectivity", "toy-selective",
+              P("%s/toy/selective/escape.csv", out),
+              prof == PROFILE_QUICK ? 2 : 5, "toy", "--landscape", sel, "--opt",
+              all7, "--seeds", NUM(0, z->toy_seeds), "--steps",
+              NUM(1, z->toy_steps), "--lr", "0.00647", "--rho", "0.1", "--seed",
+              DEMO_SEED, "--out", P("%s/toy/selective", out), NULL);
+  ph_demo_add(d, "potholes lab: selectivity", "toy-selective-map",
+              P("%s/toy/selective-map/map.csv", out),
+              prof == PROFILE_QUICK ? 5 : 60, "toy", "--landscape", sel,
+              "--opt", all7, "--map", "eta_rel,rho_rel", "--x", "0.25:5", "--y",
+              "0:3", "--grid", z->map_grid, "--seeds", NUM(6, z->map_seeds),
+              "--steps", NUM(7, z->toy_steps), "--threads", "0", "--resume",
+              "--seed", DEMO_SEED, "--out", P("%s/toy/selective-map", out),
+              NULL);
+  ph_demo_add(d, "potholes lab: escape from a pit", "slice-pothole2d",
+              P("%s/toy/slice/surface_loss.npy", out), 2, "slice",
+              "--landscape", lab, "--dirs", "axes", "--grid", z->toy_grid,
+              "--range", "-1:3.5,-2.25:2.25", "--out", P("%s/toy/slice", out),
+              NULL);
+  /* 2. Amplification sweep on potholeNd and the wide-basin check. */
+  ph_demo_add(d, "amplification sweep, wide basin", "toy-sweep",
+              P("%s/toy/sweep/amplification.csv", out),
+              prof == PROFILE_QUICK ? 3 : 10, "toy", "--landscape", "potholeNd",
+              "--sweep", "depth", "--opt", "sam,llqr-sam", "--seeds",
+              NUM(2, z->sweep_seeds), "--steps", NUM(3, z->sweep_steps),
+              "--start", "pit", "--seed", DEMO_SEED, "--out",
+              P("%s/toy/sweep", out), NULL);
+  ph_demo_add(d, "amplification sweep, wide basin", "toy-basin",
+              P("%s/toy/basin/escape.csv", out), prof == PROFILE_QUICK ? 2 : 5,
+              "toy", "--landscape", "pothole2d:a=0.2,b=0.2,d=0", "--opt",
+              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(4, z->toy_seeds),
+              "--steps", NUM(5, z->toy_steps), "--start", "basin", "--seed",
+              DEMO_SEED, "--out", P("%s/toy/basin", out), NULL);
+}
+
+/* mlp:64-64:tanh on digits with the four optimisers, and the CNN. */
+static void demo_add_training(ph_demo *d, const demo_sizes *z, profile prof,
+                              const char *out) {
+  char num[8][32];
+  /* 3. Training: mlp:64-64:tanh on digits with the four optimisers. */
+  for (int i = 0; i < N_OPT; i++)
+    ph_demo_add(d, "training mlp:64-64:tanh on digits",
+                P("train-%s", OPTIMISERS[i]),
+                P("%s/train/%s/run.json", out, OPTIMISERS[i]),
+                prof == PROFILE_QUICK ? 4 : 25, "train", "--model",
+                "mlp:64-64:tanh", "--data", "digits", "--opt", OPTIMISERS[i],
+                "--steps", NUM(0, z->train_steps), "--batch", NUM(1, z->batch),
+                "--seed", DEMO_SEED, "--resume", "--out",
+                P("%s/train/%s", out, OPTIMISERS[i]), NULL);
+  if (z->cnn && have_fashion_mnist())
+    ph_demo_add(d, "training mlp:64-64:tanh on digits", "train-cnn-fashion",
+                P("%s/train-cnn/llqr-sam/run.json", out), 60, "train",
+                "--model", "cnn", "--data", "fashion-mnist", "--n",
+                NUM(2, z->cnn_train_n), "--opt", "llqr-sam", "--steps",
+                NUM(3, z->cnn_steps), "--batch", "64", "--seed", DEMO_SEED,
+                "--resume", "--out", P("%s/train-cnn/llqr-sam", out), NULL)
+        ->optional = 1;
+}
+
+/* Spectra local and preconditioned, and pothole sharpness. */
+static void demo_add_spectra(ph_demo *d, const demo_sizes *z, profile prof,
+                             const char *out) {
+  char num[8][32];
+  /* 4. Spectra of each trained model (local), and relative to the averaged
+   *    geometry that llqr-sam learned; pothole sharpness. */
+  for (int i = 0; i < N_OPT; i++) {
+    const char *ck = P("%s/train/%s/ckpt/final.ckpt", out, OPTIMISERS[i]);
+    ph_demo_add(d, "spectra and pothole sharpness",
+                P("spectrum-%s", OPTIMISERS[i]),
+                P("%s/spectra/%s/local/spectrum.json", out, OPTIMISERS[i]),
+                prof == PROFILE_QUICK ? 3 : 15, "spectrum", "--ckpt", ck, "--n",
+                NUM(0, z->eval_n), "--k", NUM(1, z->k), "--which", "both",
+                "--density", "--probes", NUM(2, z->probes), "--steps",
+                NUM(3, z->slq_steps), "--trace", "--seed", DEMO_SEED, "--out",
+                P("%s/spectra/%s/local", out, OPTIMISERS[i]), NULL);
+    ph_demo_add(d, "spectra and pothole sharpness",
+                P("spectrum-precond-%s", OPTIMISERS[i]),
+                P("%s/spectra/%s/precond/spectrum.json", out, OPTIMISERS[i]),
+                prof == PROFILE_QUICK ? 3 : 15, "spectrum", "--ckpt", ck, "--n",
+                NUM(0, z->eval_n), "--operator", "precond", "--precond",
+                P("%s/train/llqr-sam", out), "--k", NUM(1, z->k), "--which",
+                "both", "--density", "--probes", NUM(2, z->probes), "--steps",
+                NUM(3, z->slq_steps), "--seed", DEMO_SEED, "--out",
+                P("%s/spectra/%s/precond", out, OPTIMISERS[i]), NULL);
+    ph_demo_add(
+        d, "spectra and pothole sharpness", P("sharpness-%s", OPTIMISERS[i]),
+        P("%s/sharpness/%s/sharpness.json", out, OPTIMISERS[i]),
+        prof == PROFILE_QUICK ? 2 : 10, "sharpness", "--ckpt", ck, "--n",
+        NUM(0, z->eval_n), "--precond", P("%s/train/llqr-sam", out), "--k",
+        NUM(1, z->k), "--seed", DEMO_SEED, "--out",
+        P("%s/sharpness/%s", out, OPTIMISERS[i]), NULL);
+  }
+}
+
+/* A 2-D slice around each trained model with its PCA trajectory. */
+static void demo_add_slices(ph_demo *d, const demo_sizes *z, profile prof,
+                            const char *out) {
+  char num[8][32];
+  /* 5. A 2-D slice around each trained model with its PCA trajectory. */
+  for (int i = 0; i < N_OPT; i++)
+    ph_demo_add(d, "landscape slices with trajectories",
+                P("slice-%s", OPTIMISERS[i]),
+                P("%s/slices/%s/surface_loss.npy", out, OPTIMISERS[i]),
+                prof == PROFILE_QUICK ? 3 : 15, "slice", "--run",
+                P("%s/train/%s", out, OPTIMISERS[i]), "--dirs", "pca", "--n",
+                NUM(0, z->eval_n), "--grid", z->grid, "--seed", DEMO_SEED,
+                "--out", P("%s/slices/%s", out, OPTIMISERS[i]), NULL);
+}
+
+/* Figures, PDF and PNG. */
+static void demo_add_figures(ph_demo *d, const demo_sizes *z, profile prof,
+                             const char *out) {
+  (void)prof;
+  (void)z;
+  /* 6. Figures, PDF and PNG. */
+  static const char *const EXT[] = {"pdf", "png"};
+  for (int e = 0; e < 2; e++) {
+    const char *fx = EXT[e];
+    ph_demo_add(
+        d, "figures", P("fig-escape-landscape-%s", fx),
+        P("%s/figures/escape_landscape.%s", out, fx), 1, "plot", "contour",
+        P("%s/toy/slice", out), "--traj", P("%s/toy/pothole2d", out), "--title",
+        "pothole2d: escape trajectories", "--xlabel", "x", "--ylabel", "y",
+        "--out", P("%s/figures/escape_landscape.%s", out, fx), NULL);
+    ph_demo_add(d, "figures", P("fig-regime-%s", fx),
+                P("%s/figures/regime.%s", out, fx), 1, "plot", "regime",
+                P("%s/toy/selective-map", out), "--xlabel", "η / η*",
+                "--ylabel", "ρ / pit width", "--out",
+                P("%s/figures/regime.%s", out, fx), NULL);
+    ph_demo_add(d, "figures", P("fig-escape-rates-%s", fx),
+                P("%s/figures/escape_rates.%s", out, fx), 1, "plot", "escape",
+                P("%s/toy/pothole2d", out), "--title", "escape from the pit",
+                "--out", P("%s/figures/escape_rates.%s", out, fx), NULL);
+    ph_demo_add(d, "figures", P("fig-basin-%s", fx),
+                P("%s/figures/basin_stability.%s", out, fx), 1, "plot",
+                "escape", P("%s/toy/basin", out), "--title",
+                "wide basin (should stay)", "--out",
+                P("%s/figures/basin_stability.%s", out, fx), NULL);
+    ph_demo_add(d, "figures", P("fig-amplification-%s", fx),
+                P("%s/figures/amplification.%s", out, fx), 1, "plot",
+                "amplification", P("%s/toy/sweep", out), "--title",
+                "escape amplification, potholeNd", "--out",
+                P("%s/figures/amplification.%s", out, fx), NULL);
+    ph_demo_add(d, "figures", P("fig-curves-%s", fx),
+                P("%s/figures/training_curves.%s", out, fx), 1, "plot",
+                "curves", P("%s/train/sgd", out), P("%s/train/sam", out),
+                P("%s/train/llqr", out), P("%s/train/llqr-sam", out), "--log",
+                "--out", P("%s/figures/training_curves.%s", out, fx), NULL);
+    ph_demo_add(d, "figures", P("fig-spectrum-%s", fx),
+                P("%s/figures/spectrum_llqr-sam.%s", out, fx), 1, "plot",
+                "spectrum", P("%s/spectra/llqr-sam/local", out),
+                P("%s/spectra/llqr-sam/precond", out), "--title",
+                "Hessian: local vs averaged geometry", "--out",
+                P("%s/figures/spectrum_llqr-sam.%s", out, fx), NULL);
+    for (int i = 0; i < N_OPT; i++)
+      ph_demo_add(
+          d, "figures", P("fig-slice-%s-%s", OPTIMISERS[i], fx),
+          P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), 1, "plot",
+          "contour", P("%s/slices/%s", out, OPTIMISERS[i]), "--title",
+          P("%s: loss around the final model (PCA plane)", OPTIMISERS[i]),
+          "--out", P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), NULL);
+  }
+}
 
 int ph_cmd_demo(int argc, char **argv) {
   const char *out = NULL;
@@ -105,184 +301,26 @@ int ph_cmd_demo(int argc, char **argv) {
 
   ph_error err = {0};
   if (ph_mkdir_p(out, &err) != PH_OK) return ph_cli_fail(CMD, err.code, &err);
-  ph_demo d;
-  if (ph_demo_init(&d, out, (int)jobs) != 0) {
+  ph_demo demo, *d = &demo;
+  if (ph_demo_init(d, out, (int)jobs) != 0) {
     fprintf(stderr, "pothole demo: out of memory\n");
     return 1;
   }
-  const char *seed = "1";
-  char num[8][32];
-#define NUM(k, v) (snprintf(num[k], sizeof num[k], "%d", (v)), num[k])
 
-  /* 1. The potholes lab on pothole2d (the lab's landscape: a wide, flat
-   *    basin with a narrow pit at (2.5, 0)). Two runs: the two-timescale
-   *    limit, where P is the slow EMA fitted to the wide basin and held fixed
-   *    (builtin backend), and the live optimisers, which keep refreshing P
-   *    inside the pit every K steps (optim backend). */
-  const char *lab = "pothole2d:a=0.2,b=0.2,cx=2.5";
-  ph_demo_add(&d, "potholes lab: escape from a pit", "toy-pothole2d",
-              P("%s/toy/pothole2d/escape.csv", out),
-              prof == PROFILE_QUICK ? 2 : 5, "toy", "--landscape", lab, "--opt",
-              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(0, z->toy_seeds),
-              "--steps", NUM(1, z->toy_steps), "--start", "pit",
-              "--precond-from", "fit", "--refresh", "0", "--seed", seed,
-              "--out", P("%s/toy/pothole2d", out), NULL);
-  /*    The selectivity experiment (docs/potholes.md §4.2, §5): a pothole
-   *    along x and a control feature along y of the same local curvature
-   *    that P has learned; four optimisers and three controls at the
-   *    rule's cell (eta/eta* = 0.8, rho = pit width), then the regime map
-   *    over eta/eta* x rho/width. */
-  const char *sel = "pothole2d:a=0.2,b=50,sx=0.1,sy=10,cx=2.5";
-  const char *all7 =
-      "sgd,sam,llqr,llqr-sam,sam-matched,llqr-sam-euclid,llqr-sam-ponly";
-  ph_demo_add(&d, "potholes lab: selectivity", "toy-selective",
-              P("%s/toy/selective/escape.csv", out),
-              prof == PROFILE_QUICK ? 2 : 5, "toy", "--landscape", sel, "--opt",
-              all7, "--seeds", NUM(0, z->toy_seeds), "--steps",
-              NUM(1, z->toy_steps), "--lr", "0.00647", "--rho", "0.1", "--seed",
-              seed, "--out", P("%s/toy/selective", out), NULL);
-  ph_demo_add(&d, "potholes lab: selectivity", "toy-selective-map",
-              P("%s/toy/selective-map/map.csv", out),
-              prof == PROFILE_QUICK ? 5 : 60, "toy", "--landscape", sel,
-              "--opt", all7, "--map", "eta_rel,rho_rel", "--x", "0.25:5", "--y",
-              "0:3", "--grid", z->map_grid, "--seeds", NUM(6, z->map_seeds),
-              "--steps", NUM(7, z->toy_steps), "--threads", "0", "--resume",
-              "--seed", seed, "--out", P("%s/toy/selective-map", out), NULL);
-  ph_demo_add(&d, "potholes lab: escape from a pit", "slice-pothole2d",
-              P("%s/toy/slice/surface_loss.npy", out), 2, "slice",
-              "--landscape", lab, "--dirs", "axes", "--grid", z->toy_grid,
-              "--range", "-1:3.5,-2.25:2.25", "--out", P("%s/toy/slice", out),
-              NULL);
-  /* 2. Amplification sweep on potholeNd and the wide-basin check. */
-  ph_demo_add(&d, "amplification sweep, wide basin", "toy-sweep",
-              P("%s/toy/sweep/amplification.csv", out),
-              prof == PROFILE_QUICK ? 3 : 10, "toy", "--landscape", "potholeNd",
-              "--sweep", "depth", "--opt", "sam,llqr-sam", "--seeds",
-              NUM(2, z->sweep_seeds), "--steps", NUM(3, z->sweep_steps),
-              "--start", "pit", "--seed", seed, "--out", P("%s/toy/sweep", out),
-              NULL);
-  ph_demo_add(&d, "amplification sweep, wide basin", "toy-basin",
-              P("%s/toy/basin/escape.csv", out), prof == PROFILE_QUICK ? 2 : 5,
-              "toy", "--landscape", "pothole2d:a=0.2,b=0.2,d=0", "--opt",
-              "sgd,sam,llqr,llqr-sam", "--seeds", NUM(4, z->toy_seeds),
-              "--steps", NUM(5, z->toy_steps), "--start", "basin", "--seed",
-              seed, "--out", P("%s/toy/basin", out), NULL);
-
-  /* 3. Training: mlp:64-64:tanh on digits with the four optimisers. */
-  for (int i = 0; i < N_OPT; i++)
-    ph_demo_add(
-        &d, "training mlp:64-64:tanh on digits", P("train-%s", OPTIMISERS[i]),
-        P("%s/train/%s/run.json", out, OPTIMISERS[i]),
-        prof == PROFILE_QUICK ? 4 : 25, "train", "--model", "mlp:64-64:tanh",
-        "--data", "digits", "--opt", OPTIMISERS[i], "--steps",
-        NUM(0, z->train_steps), "--batch", NUM(1, z->batch), "--seed", seed,
-        "--resume", "--out", P("%s/train/%s", out, OPTIMISERS[i]), NULL);
-  if (z->cnn && have_fashion_mnist())
-    ph_demo_add(&d, "training mlp:64-64:tanh on digits", "train-cnn-fashion",
-                P("%s/train-cnn/llqr-sam/run.json", out), 60, "train",
-                "--model", "cnn", "--data", "fashion-mnist", "--n",
-                NUM(2, z->cnn_train_n), "--opt", "llqr-sam", "--steps",
-                NUM(3, z->cnn_steps), "--batch", "64", "--seed", seed,
-                "--resume", "--out", P("%s/train-cnn/llqr-sam", out), NULL)
-        ->optional = 1;
-
-  /* 4. Spectra of each trained model (local), and relative to the averaged
-   *    geometry that llqr-sam learned; pothole sharpness. */
-  for (int i = 0; i < N_OPT; i++) {
-    const char *ck = P("%s/train/%s/ckpt/final.ckpt", out, OPTIMISERS[i]);
-    ph_demo_add(&d, "spectra and pothole sharpness",
-                P("spectrum-%s", OPTIMISERS[i]),
-                P("%s/spectra/%s/local/spectrum.json", out, OPTIMISERS[i]),
-                prof == PROFILE_QUICK ? 3 : 15, "spectrum", "--ckpt", ck, "--n",
-                NUM(0, z->eval_n), "--k", NUM(1, z->k), "--which", "both",
-                "--density", "--probes", NUM(2, z->probes), "--steps",
-                NUM(3, z->slq_steps), "--trace", "--seed", seed, "--out",
-                P("%s/spectra/%s/local", out, OPTIMISERS[i]), NULL);
-    ph_demo_add(&d, "spectra and pothole sharpness",
-                P("spectrum-precond-%s", OPTIMISERS[i]),
-                P("%s/spectra/%s/precond/spectrum.json", out, OPTIMISERS[i]),
-                prof == PROFILE_QUICK ? 3 : 15, "spectrum", "--ckpt", ck, "--n",
-                NUM(0, z->eval_n), "--operator", "precond", "--precond",
-                P("%s/train/llqr-sam", out), "--k", NUM(1, z->k), "--which",
-                "both", "--density", "--probes", NUM(2, z->probes), "--steps",
-                NUM(3, z->slq_steps), "--seed", seed, "--out",
-                P("%s/spectra/%s/precond", out, OPTIMISERS[i]), NULL);
-    ph_demo_add(&d, "spectra and pothole sharpness",
-                P("sharpness-%s", OPTIMISERS[i]),
-                P("%s/sharpness/%s/sharpness.json", out, OPTIMISERS[i]),
-                prof == PROFILE_QUICK ? 2 : 10, "sharpness", "--ckpt", ck,
-                "--n", NUM(0, z->eval_n), "--precond",
-                P("%s/train/llqr-sam", out), "--k", NUM(1, z->k), "--seed",
-                seed, "--out", P("%s/sharpness/%s", out, OPTIMISERS[i]), NULL);
-  }
-
-  /* 5. A 2-D slice around each trained model with its PCA trajectory. */
-  for (int i = 0; i < N_OPT; i++)
-    ph_demo_add(&d, "landscape slices with trajectories",
-                P("slice-%s", OPTIMISERS[i]),
-                P("%s/slices/%s/surface_loss.npy", out, OPTIMISERS[i]),
-                prof == PROFILE_QUICK ? 3 : 15, "slice", "--run",
-                P("%s/train/%s", out, OPTIMISERS[i]), "--dirs", "pca", "--n",
-                NUM(0, z->eval_n), "--grid", z->grid, "--seed", seed, "--out",
-                P("%s/slices/%s", out, OPTIMISERS[i]), NULL);
-
-  /* 6. Figures, PDF and PNG. */
-  static const char *const EXT[] = {"pdf", "png"};
-  for (int e = 0; e < 2; e++) {
-    const char *fx = EXT[e];
-    ph_demo_add(
-        &d, "figures", P("fig-escape-landscape-%s", fx),
-        P("%s/figures/escape_landscape.%s", out, fx), 1, "plot", "contour",
-        P("%s/toy/slice", out), "--traj", P("%s/toy/pothole2d", out), "--title",
-        "pothole2d: escape trajectories", "--xlabel", "x", "--ylabel", "y",
-        "--out", P("%s/figures/escape_landscape.%s", out, fx), NULL);
-    ph_demo_add(&d, "figures", P("fig-regime-%s", fx),
-                P("%s/figures/regime.%s", out, fx), 1, "plot", "regime",
-                P("%s/toy/selective-map", out), "--xlabel", "η / η*",
-                "--ylabel", "ρ / pit width", "--out",
-                P("%s/figures/regime.%s", out, fx), NULL);
-    ph_demo_add(&d, "figures", P("fig-escape-rates-%s", fx),
-                P("%s/figures/escape_rates.%s", out, fx), 1, "plot", "escape",
-                P("%s/toy/pothole2d", out), "--title", "escape from the pit",
-                "--out", P("%s/figures/escape_rates.%s", out, fx), NULL);
-    ph_demo_add(&d, "figures", P("fig-basin-%s", fx),
-                P("%s/figures/basin_stability.%s", out, fx), 1, "plot",
-                "escape", P("%s/toy/basin", out), "--title",
-                "wide basin (should stay)", "--out",
-                P("%s/figures/basin_stability.%s", out, fx), NULL);
-    ph_demo_add(&d, "figures", P("fig-amplification-%s", fx),
-                P("%s/figures/amplification.%s", out, fx), 1, "plot",
-                "amplification", P("%s/toy/sweep", out), "--title",
-                "escape amplification, potholeNd", "--out",
-                P("%s/figures/amplification.%s", out, fx), NULL);
-    ph_demo_add(&d, "figures", P("fig-curves-%s", fx),
-                P("%s/figures/training_curves.%s", out, fx), 1, "plot",
-                "curves", P("%s/train/sgd", out), P("%s/train/sam", out),
-                P("%s/train/llqr", out), P("%s/train/llqr-sam", out), "--log",
-                "--out", P("%s/figures/training_curves.%s", out, fx), NULL);
-    ph_demo_add(&d, "figures", P("fig-spectrum-%s", fx),
-                P("%s/figures/spectrum_llqr-sam.%s", out, fx), 1, "plot",
-                "spectrum", P("%s/spectra/llqr-sam/local", out),
-                P("%s/spectra/llqr-sam/precond", out), "--title",
-                "Hessian: local vs averaged geometry", "--out",
-                P("%s/figures/spectrum_llqr-sam.%s", out, fx), NULL);
-    for (int i = 0; i < N_OPT; i++)
-      ph_demo_add(
-          &d, "figures", P("fig-slice-%s-%s", OPTIMISERS[i], fx),
-          P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), 1, "plot",
-          "contour", P("%s/slices/%s", out, OPTIMISERS[i]), "--title",
-          P("%s: loss around the final model (PCA plane)", OPTIMISERS[i]),
-          "--out", P("%s/figures/slice_%s.%s", out, OPTIMISERS[i], fx), NULL);
-  }
+  demo_add_lab(d, z, prof, out);
+  demo_add_training(d, z, prof, out);
+  demo_add_spectra(d, z, prof, out);
+  demo_add_slices(d, z, prof, out);
+  demo_add_figures(d, z, prof, out);
 
   if (ph_mkdir_p(P("%s/figures", out), &err) != PH_OK) {
-    ph_demo_free(&d);
+    ph_demo_free(d);
     return ph_cli_fail(CMD, err.code, &err);
   }
   double t0 = ph_now();
-  rc = ph_demo_run(&d);
+  rc = ph_demo_run(d);
   if (rc == 0) {
-    ph_status s = ph_demo_summary_write(&d, z->name, ph_now() - t0, &err);
+    ph_status s = ph_demo_summary_write(d, z->name, ph_now() - t0, &err);
     if (s != PH_OK)
       rc = ph_cli_fail(CMD, s, &err);
     else
@@ -291,6 +329,6 @@ int ph_cmd_demo(int argc, char **argv) {
               "%s/figures\n",
               ph_now() - t0, out, out);
   }
-  ph_demo_free(&d);
+  ph_demo_free(d);
   return rc;
 }
