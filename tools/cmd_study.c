@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "core/afile.h"
+#include "core/dist.h"
 #include "core/progress.h"
 #include "data/dataset.h"
 #include "nn/net.h"
@@ -178,19 +179,44 @@ static int build_cfg(st_cfg *c, const st_args *a) {
   return 0;
 }
 
+/* Run one phase; in an MPI job its stages are split over the ranks
+ * (demo_runner.c) and rank 0 alone records the failures (it has heard of
+ * every job). */
 static int run_phase(st_cfg *c, int phase, const st_sel *sel, ph_demo *d) {
   if (ph_demo_init(d, c->dir, c->jobs)) {
     fprintf(stderr, "pothole study: out of memory\n");
     return 1;
   }
   d->label = CMD;
+  d->distribute = 1;
   if (study_jobs(c, phase, sel, d) < 0) {
     fprintf(stderr, "pothole study: out of memory\n");
     return 1;
   }
   int rc = ph_demo_run(d);
-  study_mark_failures(d);
+  if (ph_dist_rank() == 0) study_mark_failures(d);
   return rc;
+}
+
+/* The most jobs one stage of this study holds (done ones included; the
+ * final phase's rates do not change the count): more ranks than that would
+ * leave some idle in every stage. -1 when out of memory. */
+static long largest_stage(const st_cfg *c) {
+  static st_sel none;
+  long most = 0;
+  for (int phase = ST_PHASE_TUNE; phase <= ST_PHASE_FINAL; phase++) {
+    ph_demo d;
+    if (ph_demo_init(&d, c->dir, 1) || study_jobs(c, phase, &none, &d) < 0) {
+      ph_demo_free(&d);
+      return -1;
+    }
+    for (size_t s = 0, e = 0; s < d.n_jobs; s = e) {
+      while (e < d.n_jobs && !strcmp(d.jobs[e].stage, d.jobs[s].stage)) e++;
+      if ((long)(e - s) > most) most = (long)(e - s);
+    }
+    ph_demo_free(&d);
+  }
+  return most;
 }
 
 int ph_cmd_study(int argc, char **argv) {
@@ -252,22 +278,52 @@ int ph_cmd_study(int argc, char **argv) {
   memset(&c, 0, sizeof c);
   c.dir = out;
   if ((rc = build_cfg(&c, &a))) return rc;
+  int ranks = ph_dist_size(), root = ph_dist_rank() == 0;
+  if (ranks > 1) {
+    long most = largest_stage(&c);
+    if (most < 0) {
+      fprintf(stderr, "pothole study: out of memory\n");
+      return 1;
+    }
+    if (ranks > most)
+      return ph_cli_usage(CMD,
+                          "%d processes for a study whose largest stage has "
+                          "%ld jobs: start at most %ld",
+                          ranks, most, most);
+  }
+  /* Rank 0 owns DIR's files; the jobs write their own directories inside
+   * it, so in an MPI job DIR must be one shared directory. Every rank must
+   * hold the same configuration. */
   ph_error err = {0};
-  if (ph_mkdir_p(out, &err)) return ph_cli_fail(CMD, err.code, &err);
-  if (study_cfg_claim(&c, &err)) return ph_cli_fail(CMD, err.code, &err);
+  ph_status st = PH_OK;
+  char *cfg_text = study_cfg_text(&c);
+  if (!cfg_text) st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+  uint64_t key =
+      cfg_text ? ph_dist_key(PH_DIST_KEY0, cfg_text, strlen(cfg_text)) : 0;
+  free(cfg_text);
+  if (!st && root) st = ph_mkdir_p(out, &err);
+  if (!st && root) st = study_cfg_claim(&c, &err);
+  if ((st = ph_dist_agree(st, key, NULL, &err)))
+    return ph_cli_fail(CMD, st, &err);
   double t0 = ph_now();
   static st_sel sel;
   ph_demo tune, fin;
   rc = run_phase(&c, ST_PHASE_TUNE, NULL, &tune);
   ph_demo_free(&tune);
   if (rc) return rc;
-  if (study_select(&c, &sel, &err)) return ph_cli_fail(CMD, err.code, &err);
+  /* The barrier between the phases: rank 0 chooses the rates from every
+   * tuning run and hands them to all. */
+  st = root ? study_select(&c, &sel, &err) : PH_OK;
+  if (!(st = ph_dist_agree(st, 0, NULL, &err)))
+    st = ph_dist_bcast(&sel, sizeof sel, &err);
+  if (st) return ph_cli_fail(CMD, st, &err);
   rc = run_phase(&c, ST_PHASE_FINAL, &sel, &fin);
-  if (!rc && (study_report(&c, &sel, &fin, ph_now() - t0, &err) ||
-              study_figures(&c, &sel, &err)))
+  if (!rc && root &&
+      (study_report(&c, &sel, &fin, ph_now() - t0, &err) ||
+       study_figures(&c, &sel, &err)))
     rc = ph_cli_fail(CMD, err.code, &err);
   ph_demo_free(&fin);
-  if (!rc)
+  if (!rc && root)
     fprintf(stderr, "pothole study: done in %.0f s: %s/study.md\n",
             ph_now() - t0, out);
   return rc;

@@ -1,5 +1,10 @@
-/* demo_runner.c: staged child-process runner for `pothole demo` (see
- * demo_runner.h). */
+/* demo_runner.c: staged child-process runner for `pothole demo` and
+ * `pothole study` (see demo_runner.h). With `distribute` set in an MPI job
+ * each stage is split over the ranks: the jobs still to do, in index order,
+ * go round robin (position p to rank p mod R); the others report each
+ * finished job to rank 0 (core/dist.h streams), which keeps the progress
+ * and time left of the whole job and prints every failure; the end of a
+ * stage is a barrier, so a stage never starts before the last one ended. */
 #define _GNU_SOURCE
 #include "demo_runner.h"
 
@@ -16,7 +21,9 @@
 #include <unistd.h>
 
 #include "core/afile.h"
+#include "core/dist.h"
 #include "core/progress.h"
+#include "cli.h"
 
 int ph_demo_init(ph_demo *d, const char *out_dir, int max_parallel) {
   memset(d, 0, sizeof *d);
@@ -157,66 +164,177 @@ static void last_error_line(ph_demo *d, ph_demo_job *j, char *buf, size_t len) {
   fclose(fp);
 }
 
-static void draw(ph_demo *d, size_t stage_no, size_t n_stages,
-                 const char *stage, double t0, double done_expect,
-                 double total_expect, double done_actual) {
-  if (!d->show_progress) return;
-  double el = ph_now() - t0;
-  /* Scale the remaining expected time by how fast we have been so far. */
-  double speed =
-      done_expect > 0 && done_actual > 0 ? done_actual / done_expect : 1;
-  double left = (total_expect - done_expect) * speed;
+/* The progress of one ph_demo_run: on rank 0 it covers the jobs of every
+ * rank. */
+typedef struct run_state {
+  ph_demo *d;
+  size_t stage_no, n_stages;
+  const char *stage;
+  double t0, done_expect, total_expect, done_actual;
+  int ranks;      /* ranks sharing the jobs (1 alone) */
+  int fatal;      /* a non-optional job failed (rank 0: on any rank) */
+  ph_status recv; /* rank 0: a record that named no job of this stage */
+} run_state;
+
+/* A finished job's record, sent by the rank that ran it to rank 0. */
+typedef struct job_rec {
+  uint64_t job, failed;
+  double took_s;
+} job_rec;
+
+static void draw(const run_state *r) {
+  if (!r->d->show_progress) return;
+  double el = ph_now() - r->t0;
+  /* Scale the remaining expected time by how fast we have been so far;
+   * the ranks work through it side by side. */
+  double speed = r->done_expect > 0 && r->done_actual > 0
+                     ? r->done_actual / r->done_expect
+                     : 1;
+  double left = (r->total_expect - r->done_expect) * speed / r->ranks;
   char a[16], b[16];
   ph_format_duration(a, sizeof a, el);
   ph_format_duration(b, sizeof b, left);
-  fprintf(stderr, "\r\033[K[%zu/%zu] %-28s elapsed %s, about %s left", stage_no,
-          n_stages, stage, a, b);
+  fprintf(stderr, "\r\033[K[%zu/%zu] %-28s elapsed %s, about %s left",
+          r->stage_no, r->n_stages, r->stage, a, b);
   fflush(stderr);
+}
+
+/* Job i finished (here or, on rank 0, on another rank): count it; a
+ * failure is printed by rank 0 alone, from the job's log (DIR is shared). */
+static void job_done(run_state *r, size_t i, double took_s, int ok) {
+  ph_demo *d = r->d;
+  ph_demo_job *j = &d->jobs[i];
+  j->took_s = took_s;
+  r->done_expect += j->expect_s;
+  r->done_actual += took_s;
+  if (ok) return;
+  j->failed = 1;
+  if (!j->optional) r->fatal = 1;
+  if (ph_dist_rank() != 0) return;
+  char line[1024];
+  last_error_line(d, j, line, sizeof line);
+  if (d->show_progress) fprintf(stderr, "\n");
+  char *cmd = ph_demo_command_line(j);
+  fprintf(stderr, "pothole %s: %s %s: %s (command: %s; log %s/%s.err)\n",
+          d->label, j->optional ? "optional job" : "job", j->name,
+          line[0] ? line : "failed", cmd ? cmd : "?", d->log_dir, j->name);
+  free(cmd);
+}
+
+/* Rank 0's sink: jobs the other ranks finished. */
+static void remote_done(void *ctx, const void *records, size_t n) {
+  run_state *r = ctx;
+  const job_rec *rec = records;
+  for (size_t k = 0; k < n; k++) {
+    if (rec[k].job >= r->d->n_jobs) {
+      r->recv = PH_ERR_IO;
+      continue;
+    }
+    job_done(r, (size_t)rec[k].job, rec[k].took_s, !rec[k].failed);
+  }
+  draw(r);
+}
+
+/* A stage's job names and which of them are still to do: the ranks must
+ * agree on both before they split the stage. */
+static uint64_t stage_key(const ph_demo *d, size_t s, size_t e,
+                          const unsigned char *todo) {
+  uint64_t h = PH_DIST_KEY0;
+  for (size_t i = s; i < e; i++)
+    h = ph_dist_key(
+        ph_dist_key(h, d->jobs[i].name, strlen(d->jobs[i].name) + 1),
+        &todo[i - s], 1);
+  return h;
 }
 
 int ph_demo_run(ph_demo *d) {
   ph_error err = {0};
-  if (ph_mkdir_p(d->log_dir, &err) != PH_OK) {
-    fprintf(stderr, "pothole %s: %s\n", d->label, err.msg);
+  int dist = d->distribute && !d->only && ph_dist_size() > 1;
+  int rank = ph_dist_rank();
+  if (dist && rank != 0) d->show_progress = 0; /* rank 0 shows the job's */
+  ph_status st = ph_mkdir_p(d->log_dir, &err);
+  /* Every rank reaches this agreement, so one that cannot write the logs
+   * ends the job instead of leaving the others waiting. */
+  if (dist) st = ph_dist_agree(st, 0, NULL, &err);
+  if (st != PH_OK) {
+    ph_cli_fail(d->label, st, &err);
     return 1;
   }
   size_t n_stages = 0;
   for (size_t i = 0; i < d->n_jobs; i++)
     if (i == 0 || strcmp(d->jobs[i].stage, d->jobs[i - 1].stage) != 0)
       n_stages++;
-  double total_expect = 0, done_expect = 0, done_actual = 0;
-  for (size_t i = 0; i < d->n_jobs; i++) total_expect += d->jobs[i].expect_s;
-  double t0 = ph_now();
-  size_t stage_no = 0;
+  run_state r = {
+      .d = d, .n_stages = n_stages, .ranks = dist ? ph_dist_size() : 1};
+  for (size_t i = 0; i < d->n_jobs; i++) r.total_expect += d->jobs[i].expect_s;
+  r.t0 = ph_now();
+  unsigned char *mine = NULL;
   for (size_t s = 0; s < d->n_jobs;) {
     size_t e = s;
     while (e < d->n_jobs && strcmp(d->jobs[e].stage, d->jobs[s].stage) == 0)
       e++;
-    stage_no++;
-    if (!d->show_progress && !d->only) {
-      /* Without a terminal: one line per stage with the same estimate. */
-      double speed =
-          done_expect > 0 && done_actual > 0 ? done_actual / done_expect : 1;
-      char a[16], b[16];
-      ph_format_duration(a, sizeof a, ph_now() - t0);
-      ph_format_duration(b, sizeof b, (total_expect - done_expect) * speed);
-      fprintf(stderr, "pothole %s: [%zu/%zu] %s (elapsed %s, about %s left)\n",
-              d->label, stage_no, n_stages, d->jobs[s].stage, a, b);
+    r.stage_no++;
+    r.stage = d->jobs[s].stage;
+    /* Which jobs of the stage this process runs: all of them alone; in a
+     * job, the ones still to do, dealt by position. Done ones are skipped
+     * (and counted) everywhere. */
+    unsigned char *nm = realloc(mine, 2 * (e - s));
+    if (!nm) {
+      fprintf(stderr, "pothole %s: out of memory\n", d->label);
+      ph_dist_abort(1); /* cannot take part in the stage */
     }
-    /* Run jobs s..e with at most max_parallel children at once. */
+    mine = nm;
+    size_t pos = 0;
+    for (size_t i = s; i < e; i++) {
+      ph_demo_job *j = &d->jobs[i];
+      int todo = !(d->only && i != d->only - 1) &&
+                 !(j->output && ph_path_exists(j->output));
+      mine[e - s + i - s] = (unsigned char)todo; /* for the agreement */
+      mine[i - s] = (unsigned char)todo;
+      if (todo && dist) mine[i - s] = ph_dist_owner(pos++) == rank;
+      if (!todo) {
+        j->skipped = 1;
+        r.done_expect += j->expect_s;
+      }
+    }
+    ph_dist_stream *ds = NULL;
+    if (dist) {
+      ds = ph_dist_stream_open(sizeof(job_rec), &err);
+      st = ds ? PH_OK : PH_ERR_NOMEM;
+      st = ph_dist_agree(st, stage_key(d, s, e, mine + (e - s)), NULL, &err);
+      if (st != PH_OK) {
+        ph_dist_stream_free(ds);
+        free(mine);
+        ph_cli_fail(d->label, st, &err);
+        return 1;
+      }
+    }
+    if (!d->show_progress && !d->only && rank == 0) {
+      /* Without a terminal: one line per stage with the same estimate. */
+      double speed = r.done_expect > 0 && r.done_actual > 0
+                         ? r.done_actual / r.done_expect
+                         : 1;
+      char a[16], b[16];
+      ph_format_duration(a, sizeof a, ph_now() - r.t0);
+      ph_format_duration(b, sizeof b,
+                         (r.total_expect - r.done_expect) * speed / r.ranks);
+      fprintf(stderr, "pothole %s: [%zu/%zu] %s (elapsed %s, about %s left)\n",
+              d->label, r.stage_no, n_stages, r.stage, a, b);
+    }
+    /* Run this process's jobs of s..e, at most max_parallel at once. */
     pid_t pids[64];
     double starts[64];
     size_t running_idx[64];
     int n_running = 0;
     size_t next = s;
-    int failed = 0;
-    while ((next < e && !failed) || n_running > 0) {
-      while (next < e && n_running < d->max_parallel && !failed) {
+    r.fatal = 0;
+    for (;;) {
+      if (ds && ph_dist_stream_poll(ds, remote_done, &r, &err) != PH_OK)
+        r.fatal = 1;
+      if (ds && ph_dist_stream_stopping(ds)) r.fatal = 1;
+      while (next < e && n_running < d->max_parallel && !r.fatal) {
         ph_demo_job *j = &d->jobs[next];
-        if ((d->only && next != d->only - 1) ||
-            (j->output && ph_path_exists(j->output))) {
-          j->skipped = 1;
-          done_expect += j->expect_s;
+        if (!mine[next - s]) {
           next++;
           continue;
         }
@@ -224,7 +342,8 @@ int ph_demo_run(ph_demo *d) {
         if (pid < 0) {
           fprintf(stderr, "pothole %s: cannot start %s: %s\n", d->label,
                   j->name, strerror(errno));
-          return 1;
+          r.fatal = 1;
+          break;
         }
         pids[n_running] = pid;
         starts[n_running] = ph_now();
@@ -233,8 +352,7 @@ int ph_demo_run(ph_demo *d) {
         next++;
       }
       if (n_running == 0) break;
-      draw(d, stage_no, n_stages, d->jobs[s].stage, t0, done_expect,
-           total_expect, done_actual);
+      draw(&r);
       int status;
       pid_t w = waitpid(-1, &status, WNOHANG);
       if (w == 0) {
@@ -247,23 +365,13 @@ int ph_demo_run(ph_demo *d) {
       }
       for (int k = 0; k < n_running; k++) {
         if (pids[k] != w) continue;
-        ph_demo_job *j = &d->jobs[running_idx[k]];
-        j->took_s = ph_now() - starts[k];
-        done_expect += j->expect_s;
-        done_actual += j->took_s;
+        size_t i = running_idx[k];
+        double took = ph_now() - starts[k];
         int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        if (!ok) {
-          char line[1024];
-          last_error_line(d, j, line, sizeof line);
-          if (d->show_progress) fprintf(stderr, "\n");
-          char *cmd = ph_demo_command_line(j);
-          fprintf(
-              stderr, "pothole %s: %s %s: %s (command: %s; log %s/%s.err)\n",
-              d->label, j->optional ? "optional job" : "job", j->name,
-              line[0] ? line : "failed", cmd ? cmd : "?", d->log_dir, j->name);
-          free(cmd);
-          j->failed = 1;
-          if (!j->optional) failed = 1;
+        job_done(&r, i, took, ok);
+        if (ds && rank != 0) {
+          job_rec rec = {.job = i, .failed = !ok, .took_s = took};
+          if (ph_dist_stream_send(ds, &rec, 1, &err) != PH_OK) r.fatal = 1;
         }
         pids[k] = pids[n_running - 1];
         starts[k] = starts[n_running - 1];
@@ -272,11 +380,41 @@ int ph_demo_run(ph_demo *d) {
         break;
       }
     }
-    if (failed) return 1;
+    if (ds) {
+      /* The barrier: every rank's outcome; rank 0 collects the last
+       * records meanwhile. A failure anywhere ends the run everywhere (rank
+       * 0 has printed the job's line). */
+      ph_dist_outcome out;
+      memset(&out, 0, sizeof out);
+      out.status = r.fatal ? PH_ERR_IO : PH_OK;
+      if (r.fatal) {
+        snprintf(out.msg, sizeof out.msg, "a job of stage '%s' failed",
+                 r.stage);
+        ph_dist_stream_stop(ds, NULL);
+      }
+      ph_dist_stream_finish(ds, &out, NULL);
+      st = ph_dist_stream_close(ds, remote_done, &r, NULL, &err);
+      ds = NULL;
+      if (st == PH_OK && r.recv != PH_OK) {
+        fprintf(stderr, "pothole %s: a rank reported a job of no stage\n",
+                d->label);
+        st = r.recv;
+      }
+      if (st != PH_OK) {
+        free(mine);
+        return 1;
+      }
+    } else if (r.fatal) {
+      free(mine);
+      return 1;
+    }
     s = e;
   }
-  draw(d, n_stages, n_stages, "done", t0, total_expect, total_expect,
-       done_actual);
+  free(mine);
+  r.stage_no = n_stages;
+  r.stage = "done";
+  r.done_expect = r.total_expect;
+  draw(&r);
   if (d->show_progress) fprintf(stderr, "\n");
   return 0;
 }

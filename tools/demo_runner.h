@@ -37,6 +37,8 @@ typedef struct ph_demo {
   int show_progress;
   const char *label; /* "demo" in messages ("pothole demo: ...") */
   size_t only;       /* i + 1: ph_demo_run runs job i alone (0 = all) */
+  int distribute;    /* in an MPI job, split each stage over the ranks
+                        (demo_runner.c); else every rank runs every job */
   char **strs;       /* strings made by ph_demo_str */
   size_t n_strs, cap_strs;
 } ph_demo;

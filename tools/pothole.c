@@ -48,10 +48,9 @@ const ph_cmd ph_commands[] = {
 const size_t ph_n_commands = sizeof ph_commands / sizeof ph_commands[0];
 
 /* Commands that split their work over the ranks of an MPI job (toy only
- * with --map); any other command refuses to run as several processes (they
- * would all write the same files). `pothole study` runs its jobs as indexed
- * units (study_exec_one) and could join this list the same way. */
-static const char *const DISTRIBUTED[] = {"slice", "spectrum", "toy"};
+ * with --map; study by its runs); any other command refuses to run as
+ * several processes (they would all write the same files). */
+static const char *const DISTRIBUTED[] = {"slice", "spectrum", "toy", "study"};
 
 static int distributed(const char *name) {
   for (size_t i = 0; i < sizeof DISTRIBUTED / sizeof *DISTRIBUTED; i++)
@@ -74,7 +73,7 @@ static int run_command(const ph_cmd *c, int argc, char **argv) {
     if (ph_dist_rank() == 0)
       fprintf(stderr,
               "pothole %s: runs as one process, not as %d (start it without "
-              "mpirun; distributed: slice, spectrum, toy --map)\n",
+              "mpirun; distributed: slice, spectrum, toy --map, study)\n",
               c->name, ph_dist_size());
     ph_dist_finalize();
     return 2;

@@ -60,6 +60,12 @@ double ph_dist_cpu_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+uint64_t ph_dist_key(uint64_t h, const void *data, size_t len) {
+  const unsigned char *p = data;
+  for (size_t i = 0; i < len; i++) h = (h ^ p[i]) * 1099511628211ULL;
+  return h;
+}
+
 static long env_long(const char *name) {
   const char *v = getenv(name);
   if (!v || !*v) return -1;

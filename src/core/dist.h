@@ -55,6 +55,11 @@ int ph_dist_owner(size_t k);
 ph_status ph_dist_agree(ph_status mine, uint64_t key, int *n_failed,
                         ph_error *err);
 
+/* Fold len bytes into an agreement key (FNV-1a; start from PH_DIST_KEY0):
+ * a fingerprint of what every rank must hold alike. */
+#define PH_DIST_KEY0 1469598103934665603ULL
+uint64_t ph_dist_key(uint64_t h, const void *data, size_t len);
+
 /* After a failed agreement: the status of the lowest rank that failed
  * (PH_OK before), so that every rank can end with the same exit code. */
 ph_status ph_dist_job_status(void);

@@ -41,3 +41,82 @@ need_toys() {
     echo "toy landscapes not built: skipping"; exit 77
   fi
 }
+# study_same DIR1 DIR2: two `pothole study` directories hold the same
+# results. Byte for byte: tune.csv, selection.csv, study.cfg, the PNG
+# figures and every run's log.csv and .npy arrays (trajectory, P). Wall time
+# is the one thing that may differ, and it is excluded exactly: the columns
+# named wall_time* of study.csv and runs.csv, the "wall s" column of
+# study.md's results table and its "Wall time of this invocation" line, and
+# the /CreationDate line cairo stamps into each PDF. (Checkpoints, run.json
+# and spectrum.json also carry timings and are not compared; the arrays and
+# the CSVs derived from them are.)
+no_wall_csv() { # no_wall_csv FILE: FILE without its wall_time* columns
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) drop[i] = ($i ~ /^wall_time/) }
+    { s = ""; for (i = 1; i <= NF; i++) if (!drop[i]) s = s $i ","; print s }' "$1"
+}
+no_wall_md() { # no_wall_md FILE: study.md without wall times
+  awk -F'|' '/\| wall s \|/ { for (i = 1; i <= NF; i++) if ($i == " wall s ") k = i }
+    /^Wall time of this invocation/ { next }
+    /^$/ { k = 0 }
+    { if (k) { s = ""; for (i = 1; i <= NF; i++) if (i != k) s = s $i "|"; print s }
+      else print }' "$1"
+}
+study_same() { # study_same DIR1 DIR2
+  a=$1; b=$2
+  [ -f "$a/study.md" ] && [ -f "$b/study.md" ] || fail "no study.md in $a or $b"
+  grep -q "| wall s |" "$a/study.md" || fail "study.md: no 'wall s' column to exclude"
+  same "$a" "$b" tune.csv selection.csv study.cfg
+  for f in study.csv runs.csv; do
+    no_wall_csv "$a/$f" >"$T/cmp_a"; no_wall_csv "$b/$f" >"$T/cmp_b"
+    cmp -s "$T/cmp_a" "$T/cmp_b" || fail "$f differs (beyond wall time) between $a and $b"
+  done
+  no_wall_md "$a/study.md" >"$T/cmp_a"; no_wall_md "$b/study.md" >"$T/cmp_b"
+  cmp -s "$T/cmp_a" "$T/cmp_b" || fail "study.md differs (beyond wall time) between $a and $b"
+  n=0
+  for f in $(cd "$a" && ls figures/*.png figures/*.pdf) \
+    $(cd "$a" && find runs tune -name '*.npy' -o -name log.csv); do
+    n=$((n + 1))
+    case $f in
+    *.pdf) grep -av '/CreationDate' "$a/$f" >"$T/cmp_a"; grep -av '/CreationDate' "$b/$f" >"$T/cmp_b"
+      cmp -s "$T/cmp_a" "$T/cmp_b" || fail "$f differs between $a and $b" ;;
+    *) same "$a" "$b" "$f" ;;
+    esac
+  done
+  [ $n -ge 6 ] || fail "only $n figures and arrays compared"
+}
+# refused RC MESSAGE: the last command exited with RC and wrote one line
+# containing MESSAGE to $T/err (call right after it: reads $?)
+refused() {
+  got=$?
+  [ "$got" = "$1" ] || fail "exit $got, wanted $1: $(cat "$T/err")"
+  one_line "$T/err"
+  grep -q "$2" "$T/err" || fail "message: $(cat "$T/err")"
+}
+# kill_rank MPIRUN_PID R: SIGKILL rank R of that mpirun
+kill_rank() {
+  victim=
+  for pid in $(pgrep -P "$1"); do
+    if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then
+      victim=$pid
+    fi
+  done
+  [ -n "$victim" ] || fail "rank $2 not found among mpirun's children: $(cat "$T/err")"
+  kill -9 "$victim"
+}
+# ends_alone MPIRUN_PID R: after kill_rank, the job must end on its own
+# within 60 s (OpenMPI kills the other ranks), never hang, and say that rank
+# R died ($T/err). A job that finished before the kill landed ends the test
+# (exit 0, with a note): there is nothing to resume.
+ends_alone() {
+  k=0
+  while kill -0 "$1" 2>/dev/null && [ $k -lt 600 ]; do sleep 0.1; k=$((k + 1)); done
+  if kill -0 "$1" 2>/dev/null; then
+    kill -9 "$1"; fail "the job hung after a rank died"
+  fi
+  wait "$1"
+  if [ $? = 0 ]; then
+    echo "note: the job finished before the kill landed; resume not exercised"
+    exit 0
+  fi
+  grep -q "rank $2" "$T/err" || fail "no word of the dead rank: $(cat "$T/err")"
+}

@@ -20,26 +20,8 @@ while [ ! -f "$T/run/.slice.state" ] && [ $k -lt 600 ] && kill -0 $mp 2>/dev/nul
   sleep 0.05; k=$((k + 1))
 done
 [ -f "$T/run/.slice.state" ] || fail "no state saved: $(cat "$T/err")"
-victim=
-for pid in $(pgrep -P $mp); do
-  if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=1; then
-    victim=$pid
-  fi
-done
-[ -n "$victim" ] || fail "rank 1 not found among mpirun's children"
-kill -9 "$victim"
-# The job must end on its own (OpenMPI kills the other ranks): never hang.
-k=0
-while kill -0 $mp 2>/dev/null && [ $k -lt 600 ]; do sleep 0.1; k=$((k + 1)); done
-if kill -0 $mp 2>/dev/null; then
-  kill -9 $mp; fail "the job hung after rank 1 died"
-fi
-wait $mp; rc=$?
-if [ $rc = 0 ]; then
-  echo "note: the grid finished before the kill landed; resume not exercised"
-  exit 0
-fi
-grep -q "rank 1" "$T/err" || fail "no word of the dead rank: $(cat "$T/err")"
+kill_rank $mp 1
+ends_alone $mp 1
 [ -f "$T/run/.slice.state" ] || fail "the killed job kept no state"
 [ ! -e "$T/run/surface_loss.npy" ] || fail "the killed job wrote a surface"
 

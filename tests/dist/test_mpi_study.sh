@@ -1,0 +1,39 @@
+#!/bin/sh
+# test_mpi_study.sh: `mpirun -np N pothole study` deals each stage's runs to
+# the ranks and gives the single-process results (N = 1, 2, 3; 2 runs at once
+# within a rank for N = 2): every output but wall time byte for byte (see
+# study_same in mpi_common.sh); rank 0 alone prints the progress; more ranks
+# than the largest stage has runs is one line and writes nothing.
+set -u
+. "$(dirname "$0")/mpi_common.sh"
+
+# 2 optimisers x 2 rates to tune, 2 seeds, 12 steps (--steps-scale 0.1):
+# stages of 4, 4 and 8 runs. Each run is in DIR/..., so every study runs in
+# its own directory under the same relative name (the commands in study.md
+# name it).
+S="study --quick --opts sgd,llqr-sam --seeds 2 --steps-scale 0.1 --out s"
+run() { # run NAME [mpi N] [extra options]
+  name=$1; shift
+  mkdir -p "$T/$name"
+  (cd "$T/$name" && "$@") >"$T/$name.out" 2>"$T/$name.err" ||
+    fail "$name: $(cat "$T/$name.err")"
+}
+run plain "$P" $S
+for n in 1 2 3; do
+  run np$n mpi $n $S
+  study_same "$T/plain/s" "$T/np$n/s"
+done
+run np2j2 mpi 2 $S --jobs 2
+study_same "$T/plain/s" "$T/np2j2/s"
+# every run of the study was done once, by one rank (one log each)
+[ "$(ls "$T/np3/s/logs" | grep -c '\.err$')" = 16 ] || fail "np3: $(ls "$T/np3/s/logs" | grep -c '\.err$') run logs, wanted 16"
+# progress from rank 0 alone: one line per stage
+[ "$(grep -c '^pothole study: \[' "$T/np3.err")" = 3 ] || fail "np3 progress: $(cat "$T/np3.err")"
+
+# More ranks than the largest stage has runs (1 to tune, 2 final, 2 λmax):
+# one line, exit 2, nothing written.
+mkdir -p "$T/few"
+(cd "$T/few" && mpi 3 study --quick --opts sgd --lr-grid 1 --seeds 2 --steps-scale 0.1 --out s) >/dev/null 2>"$T/err"
+refused 2 "3 processes for a study whose largest stage has 2 jobs"
+[ ! -e "$T/few/s" ] || fail "a refused study wrote $T/few/s"
+echo "mpi study: plain, -np 1, 2, 3 and 2 x --jobs 2 agree"
