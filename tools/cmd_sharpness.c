@@ -14,13 +14,10 @@
 #include "cli.h"
 #include "commands.h"
 #include "core/afile.h"
-#include "core/ckpt.h"
 #include "core/json.h"
 #include "core/npy.h"
-#include "nn/net.h"
-#include "precond/precond.h"
+#include "landscape/target.h"
 #include "potholes/sharpness.h"
-#include "potholes/toys.h"
 
 #define CMD "sharpness"
 
@@ -83,8 +80,6 @@ int ph_cmd_sharpness(int argc, char **argv) {
 
   ph_error err = {0};
   ph_status st = PH_OK;
-  ph_objective *o = NULL;
-  double *theta = NULL, *pdiag = NULL;
   ph_batch batch = {PH_SPLIT_TRAIN, NULL, 0};
   ph_sharpness_result res;
   memset(&res, 0, sizeof res);
@@ -92,76 +87,25 @@ int ph_cmd_sharpness(int argc, char **argv) {
   char *jpath = NULL, *npath = NULL;
   int code = 0, wrote_npy = 0;
   ph_geom geom, *P = NULL;
-  char canon[PH_TOY_SPEC_MAX] = "";
-  ph_net_bundle bundle;
-  memset(&bundle, 0, sizeof bundle);
-  ph_precond *pc = NULL;
+  memset(&geom, 0, sizeof geom);
+  ph_target tg;
 
   /* ---- load -------------------------------------------------------------- */
+  const ph_target_spec ts = {.ckpt = ckpt,
+                             .data = data,
+                             .max_batch = n_ex < 2048 ? n_ex : 2048,
+                             .landscape = landscape,
+                             .at = landscape && !at ? "pit" : at};
+  if ((st = ph_target_load(&ts, &tg, &err))) goto fail;
+  ph_objective *o = tg.obj;
+  const double *theta = tg.theta;
   if (ckpt) {
-    ph_data_options dopt = ph_data_options_default();
-    size_t mb = n_ex < 2048 ? n_ex : 2048;
-    if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
-      goto fail;
-    o = bundle.obj;
-    theta = bundle.theta;
     size_t avail = o->n_examples[PH_SPLIT_TRAIN];
     batch.n = n_ex > avail ? avail : n_ex;
-  } else {
-    ph_toy_spec spec;
-    if (ph_toy_spec_parse(landscape, &spec, &err) != PH_OK) {
-      code = ph_cli_usage(CMD, "--landscape: %s", err.msg);
-      goto cleanup;
-    }
-    ph_toy_spec_format(&spec, canon, sizeof canon);
-    o = ph_toy_create(&spec, &err);
-    if (!o) {
-      st = err.code ? err.code : PH_ERR_NOMEM;
-      goto fail;
-    }
-    theta = calloc(o->n, sizeof *theta);
-    if (!theta) {
-      st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
-      goto fail;
-    }
-    if (!at || strcmp(at, "pit") == 0 || strcmp(at, "basin") == 0) {
-      ph_toy_geometry geo;
-      if ((st = ph_toy_geometry_get(o, &geo, &err))) goto fail;
-      memcpy(theta, (at && at[0] == 'b') ? geo.basin : geo.pit,
-             o->n * sizeof(double));
-      ph_toy_geometry_free(&geo);
-    } else {
-      size_t k = 0;
-      if ((rc = ph_cli_doubles(CMD, "--at", at, theta, o->n, &k))) {
-        code = rc;
-        goto cleanup;
-      }
-      if (k != o->n) {
-        code =
-            ph_cli_usage(CMD, "--at needs %zu coordinates, got %zu", o->n, k);
-        goto cleanup;
-      }
-    }
   }
   size_t n = o->n;
   if (precond) {
-    if (strcmp(precond, "basin") == 0) {
-      pdiag = malloc(n * sizeof *pdiag);
-      if (!pdiag) {
-        st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
-        goto fail;
-      }
-      if ((st = ph_toy_basin_curvature(o, pdiag, &err))) goto fail;
-      for (size_t i = 0; i < n; i++) pdiag[i] = 1 / pdiag[i];
-      ph_geom_init_diag(&geom, n, pdiag);
-    } else {
-      pc = ph_precond_load(precond, n, o->n_blocks, o->blocks, &err);
-      if (!pc) {
-        st = err.code ? err.code : PH_ERR_IO;
-        goto fail;
-      }
-      ph_geom_init_precond(&geom, pc);
-    }
+    if ((st = ph_target_geom_load(&tg, precond, &geom, &err))) goto fail;
     P = &geom;
   }
   if (!o->hvp) {
@@ -191,7 +135,7 @@ int ph_cmd_sharpness(int argc, char **argv) {
     if (data) cJSON_AddStringToObject(cj, "data", data);
     ph_json_add_number(cj, "examples", (double)batch.n);
   } else {
-    cJSON_AddStringToObject(cj, "landscape", canon);
+    cJSON_AddStringToObject(cj, "landscape", tg.landscape);
     cJSON_AddItemToObject(cj, "at", ph_json_array(theta, n));
   }
   cJSON_AddStringToObject(cj, "model", o->name);
@@ -250,16 +194,7 @@ cleanup:
   free(jpath);
   free(npath);
   ph_sharpness_result_free(&res);
-  free(pdiag);
-  ph_precond_free(pc);
-  if (ckpt) {
-    ph_net_bundle_free(&bundle);
-    o = NULL;
-    theta = NULL;
-  }
-  if (landscape) {
-    ph_objective_destroy(o);
-    free(theta);
-  }
+  ph_geom_free(&geom);
+  ph_target_free(&tg);
   return code;
 }

@@ -20,10 +20,8 @@
 #include "core/json.h"
 #include "core/npy.h"
 #include "landscape/slice.h"
+#include "landscape/target.h"
 #include "nn/net.h"
-#include "precond/precond.h"
-#include "potholes/sharpness.h"
-#include "potholes/toys.h"
 
 #define CMD "slice"
 
@@ -190,74 +188,32 @@ int ph_cmd_slice(int argc, char **argv) {
   ph_error_clear(&err);
   ph_status st = PH_OK;
   int code = 0;
-  char *ckpt_buf = NULL, *trajp = NULL, *state = NULL;
-  char *mnames[3] = {0}, *pdiag_path = NULL;
-  double *pdiag = NULL; /* a diagonal U, when P is one */
-  ph_geom geom_store;   /* the averaged geometry for the sharpness module */
+  char *trajp = NULL, *state = NULL;
+  char *mnames[3] = {0};
+  ph_geom geom_store; /* the averaged geometry for the sharpness module */
+  memset(&geom_store, 0, sizeof geom_store);
+  ph_target tg;
+  memset(&tg, 0, sizeof tg);
   double *mtheta[3] = {0};
   ph_npy traj = {0};
   ph_objective *o = NULL;
-  double *theta = NULL, *toy_theta = NULL;
-  uint32_t crc = 0;
+  const double *theta = NULL;
   ph_slice_result res;
   memset(&res, 0, sizeof res);
   cJSON *cfgj = NULL;
-  ph_net_bundle bundle;
-  memset(&bundle, 0, sizeof bundle);
-  int have_bundle = 0;
-  ph_precond *pc = NULL;
   ph_slice_config cfg = ph_slice_config_default();
 
   /* ---- load the objective -------------------------------------------- */
-  if (!landscape && !ckpt) {
-    ckpt_buf = ph_path_join(run, "ckpt/final.ckpt", &err);
-    if (!ckpt_buf) {
-      st = PH_ERR_NOMEM;
-      goto fail;
-    }
-    ckpt = ckpt_buf;
-  }
-  if (ckpt) {
-    ph_data_options dopt = ph_data_options_default();
-    size_t mb = n_eval < 2048 ? n_eval : 2048;
-    if ((st = ph_net_bundle_load(ckpt, data, &dopt, mb, &bundle, &err)))
-      goto fail;
-    have_bundle = 1;
-    o = bundle.obj;
-    theta = bundle.theta;
-    crc = ph_ckpt_crc(bundle.ck);
-  } else {
-    o = ph_toy_create_str(landscape, &err);
-    if (!o) {
-      st = err.code ? err.code : PH_ERR_ARG;
-      goto fail;
-    }
-    toy_theta = calloc(o->n, sizeof *toy_theta);
-    if (!toy_theta) {
-      st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
-      goto fail;
-    }
-    if (at && (strcmp(at, "pit") == 0 || strcmp(at, "basin") == 0)) {
-      ph_toy_geometry geo;
-      memset(&geo, 0, sizeof geo);
-      if ((st = ph_toy_geometry_get(o, &geo, &err))) goto fail;
-      memcpy(toy_theta, at[0] == 'p' ? geo.pit : geo.basin,
-             o->n * sizeof(double));
-      ph_toy_geometry_free(&geo);
-    } else if (at) {
-      size_t k = 0;
-      if ((rc = ph_cli_doubles(CMD, "--at", at, toy_theta, o->n, &k))) {
-        code = rc;
-        goto cleanup;
-      }
-      if (k != o->n) {
-        code =
-            ph_cli_usage(CMD, "--at needs %zu coordinates, got %zu", o->n, k);
-        goto cleanup;
-      }
-    }
-    theta = toy_theta;
-  }
+  const ph_target_spec ts = {.ckpt = ckpt,
+                             .run = landscape ? NULL : run,
+                             .data = data,
+                             .max_batch = n_eval < 2048 ? n_eval : 2048,
+                             .landscape = landscape,
+                             .at = at};
+  if ((st = ph_target_load(&ts, &tg, &err))) goto fail;
+  o = tg.obj;
+  theta = tg.theta;
+  ckpt = tg.ckpt;
   size_t n = o->n;
 
   /* evaluation set */
@@ -347,69 +303,12 @@ int ph_cmd_slice(int argc, char **argv) {
     cfg.n_models = n_models;
   }
 
-  /* preconditioner: a diagonal U as a .npy of length n (a file, or
-   * DIR/precond.npy without DIR/precond.json) is read here; any other
-   * structure goes through precond/precond.h. */
-  if (dirs == PH_SLICE_POTHOLE && landscape && precond &&
-      strcmp(precond, "basin") == 0) {
-    /* the toy's fitted averaged geometry: U = diag(1/λ̄) */
-    if (!(pdiag = calloc(n, sizeof(double)))) {
-      st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
+  /* preconditioner: --precond, or the run directory's (target.h) */
+  if (dirs == PH_SLICE_POTHOLE) {
+    if ((st = ph_target_geom_load(&tg, precond ? precond : run, &geom_store,
+                                  &err)))
       goto fail;
-    }
-    if ((st = ph_toy_basin_curvature(o, pdiag, &err))) goto fail;
-    for (size_t i = 0; i < n; i++) pdiag[i] = 1.0 / pdiag[i];
-    ph_geom_init_diag(&geom_store, n, pdiag);
     cfg.geom = &geom_store;
-  } else if (dirs == PH_SLICE_POTHOLE) {
-    const char *pp = precond ? precond : run;
-    if (ph_is_dir(pp)) {
-      char *js = ph_path_join(pp, "precond.json", &err);
-      pdiag_path = ph_path_join(pp, "precond.npy", &err);
-      if (!js || !pdiag_path) {
-        free(js);
-        st = PH_ERR_NOMEM;
-        goto fail;
-      }
-      int structured = ph_path_exists(js);
-      free(js);
-      if (structured) {
-        free(pdiag_path);
-        pdiag_path = NULL;
-      }
-    } else if (strlen(pp) > 4 && strcmp(pp + strlen(pp) - 4, ".npy") == 0) {
-      pdiag_path = strdup(pp);
-    }
-    if (pdiag_path) {
-      ph_npy pn = {0};
-      if ((st = ph_npy_read(pdiag_path, &pn, &err))) goto fail;
-      if ((st = ph_npy_check(&pn, pdiag_path, PH_NPY_FINITE | PH_NPY_NONNEG,
-                             "a preconditioner", &err))) {
-        ph_npy_free(&pn);
-        goto fail;
-      }
-      if (pn.size != n || pn.ndim != 1) {
-        st = ph_error_set(&err, PH_ERR_FORMAT,
-                          "%s: a diagonal preconditioner "
-                          "needs shape [%zu]",
-                          pdiag_path, n);
-        ph_npy_free(&pn);
-        goto fail;
-      }
-      for (size_t i = 0; i < n; i++) /* eigenvalues floored, as precond.h */
-        pn.data[i] = pn.data[i] > 1e-8 ? pn.data[i] : 1e-8;
-      pdiag = pn.data; /* owned now */
-      ph_geom_init_diag(&geom_store, n, pdiag);
-      cfg.geom = &geom_store;
-    } else {
-      pc = ph_precond_load(pp, n, o->n_blocks, o->blocks, &err);
-      if (!pc) {
-        st = err.code ? err.code : PH_ERR_IO;
-        goto fail;
-      }
-      ph_geom_init_precond(&geom_store, pc);
-      cfg.geom = &geom_store;
-    }
   }
   if ((dirs == PH_SLICE_HESSIAN || dirs == PH_SLICE_POTHOLE) && !o->hvp) {
     st = ph_error_set(&err, PH_ERR_UNSUPPORTED,
@@ -474,11 +373,11 @@ int ph_cmd_slice(int argc, char **argv) {
   if (ckpt) {
     cJSON_AddStringToObject(cfgj, "ckpt", ckpt);
     char hex[16];
-    snprintf(hex, sizeof hex, "%08x", (unsigned)crc);
+    snprintf(hex, sizeof hex, "%08x", (unsigned)tg.ckpt_crc);
     cJSON_AddStringToObject(cfgj, "ckpt_crc32", hex);
   }
   if (data) cJSON_AddStringToObject(cfgj, "data", data);
-  if (have_bundle && ph_net_dataset(o)) {
+  if (tg.net.obj && ph_net_dataset(o)) {
     const ph_dataset *ds = ph_net_dataset(o);
     cJSON_AddStringToObject(cfgj, "data_spec", ds->spec);
     char hex[16];
@@ -535,19 +434,14 @@ fail:
 cleanup:
   cJSON_Delete(cfgj);
   ph_slice_result_free(&res);
-  ph_precond_free(pc);
+  ph_geom_free(&geom_store);
   for (int i = 0; i < 3; i++) {
     free(mnames[i]);
     free(mtheta[i]);
   }
   ph_npy_free(&traj);
-  if (have_bundle) ph_net_bundle_free(&bundle);
-  if (o && toy_theta) ph_objective_destroy(o);
-  free(toy_theta);
-  free(ckpt_buf);
+  ph_target_free(&tg);
   free(trajp);
   free(state);
-  free(pdiag_path);
-  free(pdiag);
   return code;
 }

@@ -46,8 +46,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   if (ph_net_set_threads(o, threads, &err) != PH_OK) err = (ph_error){0};
   size_t avail = o->n_examples[split];
   ph_batch b = {(ph_split)split, NULL, n_ex < avail ? n_ex : avail};
-  ph_precond *P = NULL;
   ph_geom geom; /* P's operators; the sandwich borrows its P^{1/2} */
+  memset(&geom, 0, sizeof geom);
   ph_op *base = NULL, *opx = NULL;
   ph_eig_result er;
   ph_slq_result sr;
@@ -66,9 +66,9 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
     if (!(base = ph_op_hessian(o, bu.theta, &b, &err))) goto fail;
     opx = base;
     if (!strcmp(op, "precond")) {
-      if (!(P = ph_precond_load(precond, o->n, o->n_blocks, o->blocks, &err)))
+      if ((st = ph_geom_load(&geom, precond, o->n, o->n_blocks, o->blocks,
+                             &err)))
         goto fail;
-      ph_geom_init_precond(&geom, P);
       if (!(opx = ph_op_sandwich(ph_op_linop(base), &geom.sqrt_P, &err)))
         goto fail;
     } else if (!strncmp(op, "block:", 6)) {
@@ -234,7 +234,7 @@ done:
   if (have_slq) ph_slq_result_free(&sr);
   if (opx && opx != base) ph_op_free(opx);
   ph_op_free(base);
-  ph_precond_free(P);
+  ph_geom_free(&geom);
   ph_net_bundle_free(&bu);
   return rc;
 }

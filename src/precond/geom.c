@@ -5,6 +5,7 @@
 #include "precond/geom.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static ph_status dg_apply(void *ctx, const double *v, double *out,
@@ -61,4 +62,42 @@ void ph_geom_init_precond(ph_geom *g, const ph_precond *p) {
   g->P = ph_linop_make(n, ctx, pc_apply);
   g->sqrt_P = ph_linop_make(n, ctx, pc_sqrt);
   g->inv_P = ph_linop_make(n, ctx, pc_inv);
+}
+
+void ph_geom_init_diag_owned(ph_geom *g, size_t n, double *diag) {
+  ph_geom_init_diag(g, n, diag);
+  g->own_diag = diag;
+}
+
+ph_status ph_geom_load(ph_geom *g, const char *path, size_t n, size_t n_blocks,
+                       const ph_block *blocks, ph_error *err) {
+  memset(g, 0, sizeof *g);
+  ph_precond *pc = ph_precond_load(path, n, n_blocks, blocks, err);
+  if (!pc) return err && err->code ? err->code : PH_ERR_IO;
+  if (ph_precond_get_kind(pc) == PH_PRECOND_KRON) {
+    ph_geom_init_precond(g, pc);
+    g->own_pc = pc;
+    return PH_OK;
+  }
+  /* A diagonal: the correctly rounded route (geom.h), floored as
+   * precond.h floors its eigenvalues, so P, P^{1/2} and P⁻¹ stay one SPD
+   * matrix. */
+  double *d = malloc((n ? n : 1) * sizeof *d);
+  if (!d) {
+    ph_precond_free(pc);
+    return ph_error_set(err, PH_ERR_NOMEM, "preconditioner: out of memory");
+  }
+  ph_precond_diag(pc, d);
+  ph_precond_free(pc);
+  for (size_t i = 0; i < n; i++)
+    if (!(d[i] > PH_PRECOND_EIG_FLOOR)) d[i] = PH_PRECOND_EIG_FLOOR;
+  ph_geom_init_diag_owned(g, n, d);
+  return PH_OK;
+}
+
+void ph_geom_free(ph_geom *g) {
+  if (!g) return;
+  free(g->own_diag);
+  ph_precond_free(g->own_pc);
+  memset(g, 0, sizeof *g);
 }
