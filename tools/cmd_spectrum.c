@@ -93,10 +93,18 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   }
   if (ec->k * (ec->which == PH_EIG_BOTH ? 2 : 1) > A->n)
     ec->k = ec->which == PH_EIG_BOTH ? A->n / 2 : A->n;
-  st = method ? ph_power_run(A, ec, &er, &err)
-              : ph_lanczos_run(A, ec, NULL, &er, &err);
-  if (st) goto fail;
-  have_eig = 1;
+  /* Only the probes are split; the extreme eigenpairs and the dense
+   * spectrum are rank 0's alone (the same computation as one process, so
+   * the same bytes): the other ranks go straight to the probes and wait
+   * there, asleep, instead of repeating the work. A failure here reaches
+   * the others through the probes' opening agreement. */
+  int root = ph_dist_rank() == 0;
+  if (root) {
+    st = method ? ph_power_run(A, ec, &er, &err)
+                : ph_lanczos_run(A, ec, NULL, &er, &err);
+    if (st) goto fail;
+    have_eig = 1;
+  }
   if (sc) {
     if ((st = ph_slq_run(A, sc, &sr, &err))) goto fail;
     have_slq = 1;
@@ -104,7 +112,7 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   if (tprobes &&
       (st = ph_hutchinson_block(A, tprobes, ec->seed, block, &tr, &err)))
     goto fail;
-  if (dense) {
+  if (dense && root) {
     dev = malloc(A->n * sizeof *dev);
     /* Minutes at n in the thousands: a bar on a terminal (n products,
      * then the eigensolve). */

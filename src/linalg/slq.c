@@ -7,10 +7,14 @@
  * Krishnan & Xiao, ICML 2019; Yao et al., PyHessian (2020); Hutchinson
  * (1990). Each SLQ probe runs plain Lanczos (no restarts) with full
  * reorthogonalisation, so the quadrature weights are not polluted by ghost
- * copies of converged eigenvalues. In an MPI job (core/dist.h) probe i
- * runs on rank i mod R; its nodes, weights and zᵀAz are merged bit for bit
- * and everything after is computed from them in probe order on every rank,
- * so the density and the trace do not depend on R. Not done: Hutch++.
+ * copies of converged eigenvalues. Probes run in lockstep groups of
+ * `block` (group g = probes g·kb .. g·kb + kb − 1). In an MPI job
+ * (core/dist.h) group g runs on rank g mod R: whole groups, because a block
+ * product agrees with k single products only to rounding, so a probe's bits
+ * depend on the group it ran in, and the groups must not depend on R. Its
+ * nodes, weights and zᵀAz are merged bit for bit and everything after is
+ * computed from them in probe order on every rank, so the density and the
+ * trace do not depend on R. Not done: Hutch++.
  */
 #include "linalg/slq.h"
 
@@ -61,6 +65,25 @@ typedef struct slq_probe {
  * w = A v_j has been written to v_{j+1}: two Gram-Schmidt passes, α_j, β_j,
  * normalisation. Marks the probe done after m steps or on an invariant
  * subspace (β ≤ 1e-12 ‖T‖). */
+/* The probes of group g (kb each, the last may be short) when this rank
+ * runs it, else 0. */
+static size_t group_ids(size_t g, size_t kb, size_t np, size_t *ids) {
+  if (ph_dist_owner(g) != ph_dist_rank()) return 0;
+  size_t k = 0;
+  for (size_t p = g * kb; p < np && k < kb; p++) ids[k++] = p;
+  return k;
+}
+
+/* More ranks than groups would leave some with nothing to do. */
+static ph_status too_many_ranks(const char *what, size_t np, size_t kb,
+                                size_t ng, ph_error *err) {
+  if (ph_dist_size() <= 1 || ng >= (size_t)ph_dist_size()) return PH_OK;
+  return ph_error_set(err, PH_ERR_ARG,
+                      "%d processes for %zu %s probes in groups of %zu "
+                      "(--block): start at most %zu, or lower --block",
+                      ph_dist_size(), np, what, kb, ng);
+}
+
 static ph_status slq_step(slq_probe *p, size_t n, size_t j, size_t m, double *c,
                           double *c2, ph_error *err) {
   double *v = p->v, *w = v + (j + 1) * n;
@@ -160,10 +183,6 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   if (!(cfg->sigma2_scale > 0))
     return ph_error_set(err, PH_ERR_ARG, "slq: sigma2 scale %g must be > 0",
                         cfg->sigma2_scale);
-  if (ph_dist_size() > 1 && cfg->probes < (size_t)ph_dist_size())
-    return ph_error_set(err, PH_ERR_ARG,
-                        "%d processes for %zu SLQ probes: start at most %zu",
-                        ph_dist_size(), cfg->probes, cfg->probes);
   double t0 = ph_now();
   size_t n = a->n, m = cfg->steps < n ? cfg->steps : n, np = cfg->probes;
   size_t p0 = a->n_applies, products = SIZE_MAX; /* job total, once known */
@@ -179,6 +198,8 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   if (kb > PH_SLQ_BLOCK_MAX) kb = PH_SLQ_BLOCK_MAX;
   if (kb > np) kb = np;
   while (kb > 1 && kb * vn > PH_SLQ_BLOCK_DOUBLES) kb--;
+  size_t groups = (np + kb - 1) / kb;
+  PH_TRY(too_many_ranks("SLQ", np, kb, groups, err));
   slq_probe pr[PH_SLQ_BLOCK_MAX];
   size_t ids[PH_SLQ_BLOCK_MAX];
   memset(pr, 0, sizeof pr);
@@ -204,9 +225,11 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   c = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
   c2 = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
   z = ph_calloc(m * m, sizeof(double), "slq eigenvectors", err);
-  res->nodes = ph_calloc(np * m, sizeof(double), "slq nodes", err);
-  res->weights = ph_calloc(np * m, sizeof(double), "slq weights", err);
-  prods = ph_calloc(np, sizeof(double), "slq products", err);
+  /* room for whole groups (the last one padded), gathered group by group */
+  size_t npad = groups * kb;
+  res->nodes = ph_calloc(npad * m, sizeof(double), "slq nodes", err);
+  res->weights = ph_calloc(npad * m, sizeof(double), "slq weights", err);
+  prods = ph_calloc(npad, sizeof(double), "slq products", err);
   if (!c || !c2 || !z || !res->nodes || !res->weights || !prods) {
     st = PH_ERR_NOMEM;
     goto done;
@@ -215,11 +238,9 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   res->probes = np;
   res->steps = m;
   res->block = kb;
-  for (size_t p = 0; p < np && st == PH_OK;) {
-    size_t k = 0;
-    for (; p < np && k < kb; p++)
-      if (ph_dist_owner(p) == ph_dist_rank()) ids[k++] = p;
-    if (k == 0) break;
+  for (size_t g = 0; g < groups && st == PH_OK; g++) {
+    size_t k = group_ids(g, kb, np, ids);
+    if (k == 0) continue;
     for (size_t q = 0; q < k; q++) {
       ph_rng r = ph_probe_rng(cfg->seed, PH_PROBE_SLQ, ids[q], n);
       ph_rng_fill_rademacher(&r, pr[q].v, n);
@@ -254,11 +275,12 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   /* Every rank gets here, failed or not; then all hold every probe. */
   if (ph_dist_size() > 1) {
     if ((st = ph_dist_agree(st, 0, NULL, err)) ||
-        (st = ph_dist_allgather_indexed(res->nodes, np, m * sizeof(double),
-                                        err)) ||
-        (st = ph_dist_allgather_indexed(res->weights, np, m * sizeof(double),
-                                        err)) ||
-        (st = ph_dist_allgather_indexed(prods, np, sizeof(double), err)))
+        (st = ph_dist_allgather_indexed(res->nodes, groups,
+                                        kb * m * sizeof(double), err)) ||
+        (st = ph_dist_allgather_indexed(res->weights, groups,
+                                        kb * m * sizeof(double), err)) ||
+        (st = ph_dist_allgather_indexed(prods, groups, kb * sizeof(double),
+                                        err)))
       goto done;
   } else if (st != PH_OK) {
     goto done;
@@ -366,26 +388,23 @@ ph_status ph_hutchinson_block(ph_linop *a, size_t probes, uint64_t seed,
   memset(res, 0, sizeof(*res));
   if (!a || a->n == 0 || probes == 0)
     return ph_error_set(err, PH_ERR_ARG, "hutchinson: need n and probes > 0");
-  if (ph_dist_size() > 1 && probes < (size_t)ph_dist_size())
-    return ph_error_set(err, PH_ERR_ARG,
-                        "%d processes for %zu Hutchinson probes: start at "
-                        "most %zu",
-                        ph_dist_size(), probes, probes);
   size_t n = a->n, kb = block ? block : 1;
   if (kb > probes) kb = probes;
   if (kb > PH_SLQ_BLOCK_MAX) kb = PH_SLQ_BLOCK_MAX;
+  size_t groups = (probes + kb - 1) / kb;
+  PH_TRY(too_many_ranks("Hutchinson", probes, kb, groups, err));
   size_t ids[PH_SLQ_BLOCK_MAX];
   double *z = ph_calloc(kb * n, sizeof(double), "hutchinson probe", err);
   double *az = ph_calloc(kb * n, sizeof(double), "hutchinson product", err);
-  double *est = ph_calloc(probes, sizeof(double), "hutchinson samples", err);
+  /* room for whole groups (the last one padded), gathered group by group */
+  double *est =
+      ph_calloc(groups * kb, sizeof(double), "hutchinson samples", err);
   ph_status st = PH_OK;
   if (!z || !az || !est) st = PH_ERR_NOMEM;
-  /* this rank's probes in blocks of kb */
-  for (size_t p = 0; p < probes && st == PH_OK;) {
-    size_t k = 0;
-    for (; p < probes && k < kb; p++)
-      if (ph_dist_owner(p) == ph_dist_rank()) ids[k++] = p;
-    if (k == 0) break;
+  /* this rank's groups of kb probes */
+  for (size_t g = 0; g < groups && st == PH_OK; g++) {
+    size_t k = group_ids(g, kb, probes, ids);
+    if (k == 0) continue;
     for (size_t q = 0; q < k; q++) {
       ph_rng r = ph_probe_rng(seed, PH_PROBE_HUTCH, ids[q], n);
       ph_rng_fill_rademacher(&r, z + q * n, n);
@@ -405,7 +424,7 @@ ph_status ph_hutchinson_block(ph_linop *a, size_t probes, uint64_t seed,
   if (ph_dist_size() > 1) {
     st = ph_dist_agree(st, 0, NULL, err);
     if (st == PH_OK)
-      st = ph_dist_allgather_indexed(est, probes, sizeof(double), err);
+      st = ph_dist_allgather_indexed(est, groups, kb * sizeof(double), err);
   }
   if (st != PH_OK) goto done;
   ph_stats_summary sm = ph_stats_summarise(est, 1, probes, PH_STATS_LEVEL);
