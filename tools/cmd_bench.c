@@ -15,7 +15,6 @@
 #include "core/progress.h"
 #include "core/rng.h"
 #include "nn/net.h"
-#include "nn/net_int.h"
 
 #define CMD "bench"
 
@@ -41,75 +40,36 @@ static double bench_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* The GEMMs of a gradient, timed alone on scratch buffers of the same
- * shapes: per dense layer 3 (forward, dW, dX; the first layer has no dX);
- * per conv layer the same 3 on each chunk's im2col columns (forward
- * (c_out, E·hw) = W (c_out, kk) · cols (kk, E·hw), dW += dy colsᵀ,
- * dcols = Wᵀ dy; E = the layer's chunk, layers_conv.c).
- * im2col/col2im, activations, pooling and the loss are excluded. */
-static double gemm_only(const nn_net *n, size_t B, size_t reps) {
+/* The GEMMs of a gradient (ph_net_gradient_gemms: per dense layer forward,
+ * dW and dX; per conv layer the same on each chunk's im2col columns), timed
+ * alone on scratch buffers of the same shapes; im2col/col2im, activations,
+ * pooling and the loss are excluded. -1 when out of memory. */
+static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps) {
   size_t mx = 1;
-  for (size_t i = 0; i < n->n_layers; i++) {
-    const nn_layer *l = &n->layers[i];
-    size_t s[3] = {0, 0, 0};
-    if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
-      s[0] = B * l->n_in;
-      s[1] = B * l->n_out;
-      s[2] = l->n_in * l->n_out;
-    } else if (l->kind == NN_CONV) {
-      size_t hw = l->ho * l->wo * (l->chunk ? l->chunk : 1),
-             kk = l->c_in * l->k * l->k;
-      s[0] = kk * hw;
-      s[1] = l->c_out * hw;
-      s[2] = l->c_out * kk;
-    }
+  for (size_t i = 0; i < count; i++) {
+    size_t s[3] = {gm[i].m * gm[i].k, gm[i].k * gm[i].n, gm[i].m * gm[i].n};
     for (int k = 0; k < 3; k++) mx = s[k] > mx ? s[k] : mx;
   }
   double *a = calloc(mx, sizeof *a), *b = calloc(mx, sizeof *b),
          *c = calloc(mx, sizeof *c);
   double *t = malloc(reps * sizeof *t);
-  if (!a || !b || !c || !t) {
-    free(a);
-    free(b);
-    free(c);
-    free(t);
-    return -1;
-  }
-  for (size_t r = 0; r < reps; r++) {
-    double t0 = bench_now();
-    int first = 1;
-    for (size_t i = 0; i < n->n_layers; i++) {
-      const nn_layer *l = &n->layers[i];
-      if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
-        int M = (int)B, K = (int)l->n_in, N = (int)l->n_out;
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1, a, K,
-                    b, K, 0, c, N);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, K, M, 1, a, N,
-                    b, K, 0, c, K);
-        if (!first)
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, K, N, 1, a,
-                      N, b, K, 0, c, K);
-      } else if (l->kind == NN_CONV) {
-        size_t step = l->chunk ? l->chunk : 1;
-        for (size_t e = 0; e < B; e += step) {
-          size_t E = B - e < step ? B - e : step;
-          int CO = (int)l->c_out, HW = (int)(l->ho * l->wo * E),
-              KK = (int)(l->c_in * l->k * l->k);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, CO, HW, KK, 1,
-                      a, KK, b, HW, 0, c, HW);
-          cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, CO, KK, HW, 1, a,
-                      HW, b, HW, 0, c, KK);
-          if (!first)
-            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, KK, HW, CO, 1,
-                        a, KK, b, HW, 0, c, HW);
-        }
-      } else
-        continue;
-      first = 0;
+  double m = -1;
+  if (a && b && c && t) {
+    for (size_t r = 0; r < reps; r++) {
+      double t0 = bench_now();
+      for (size_t i = 0; i < count; i++) {
+        const ph_net_gemm *g = &gm[i];
+        /* row-major: op(A) (m, k), op(B) (k, n), C (m, n) */
+        int M = (int)g->m, N = (int)g->n, K = (int)g->k;
+        for (size_t q = 0; q < g->count; q++)
+          cblas_dgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                      g->trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1, a,
+                      g->trans_a ? M : K, b, g->trans_b ? K : N, 0, c, N);
+      }
+      t[r] = bench_now() - t0;
     }
-    t[r] = bench_now() - t0;
+    m = median(t, reps);
   }
-  double m = median(t, reps);
   free(a);
   free(b);
   free(c);
@@ -239,12 +199,15 @@ int ph_cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(j, "clock", use_cpu_clock ? "cpu" : "wall");
     ph_json_add_number(j, "hvp_over_grad", mh / mg);
     ph_json_add_number(j, "ggnvp_over_grad", mv / mg);
-    const nn_net *net = nn_of(o);
-    if (net) {
-      double gm = gemm_only(net, bn, reps);
+    size_t ng = ph_net_gradient_gemms(o, bn, NULL, 0);
+    ph_net_gemm *gl = ng ? malloc(ng * sizeof *gl) : NULL;
+    if (gl) {
+      ph_net_gradient_gemms(o, bn, gl, ng);
+      double gm = gemm_only(gl, ng, reps);
       ph_json_add_number(j, "grad_gemm_only_s", gm);
       ph_json_add_number(j, "grad_over_gemm_only", mg / gm);
     }
+    free(gl);
     ph_json_add_stamp(j);
     char *text = cJSON_Print(j);
     if (text) printf("%s\n", text);

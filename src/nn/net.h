@@ -55,6 +55,23 @@ const char *ph_net_spec(const ph_objective *o);
  * (docs/formats.md); NULL when out of memory. The caller owns it. */
 cJSON *ph_net_describe_layers(const ph_objective *o);
 
+/* One matrix product of the sequential engine, as it calls cblas_dgemm
+ * (row-major): C (m, n) = op(A) (m, k) · op(B) (k, n), op transposing when
+ * trans_a / trans_b is 1; `count` calls of this shape per evaluation. */
+typedef struct ph_net_gemm {
+  size_t m, n, k;
+  int trans_a, trans_b;
+  size_t count;
+} ph_net_gemm;
+/* The GEMMs of one loss+gradient of a sequential network on `batch`
+ * examples, grouped by shape (per dense layer: forward, dW and, except the
+ * first layer, dX; per conv layer the same on each chunk's im2col columns),
+ * so a benchmark can time them alone (`pothole bench products`). Writes up
+ * to max entries to out and returns how many there are (max 0 counts); 0
+ * for objectives that are not sequential networks (transformers). */
+size_t ph_net_gradient_gemms(const ph_objective *o, size_t batch,
+                             ph_net_gemm *out, size_t max);
+
 /* For MLPs (dense layers with elementwise activations), the layer list the
  * exact Riccati solver needs. PH_ERR_UNSUPPORTED for other models. */
 typedef struct ph_mlp_layer {

@@ -1,7 +1,8 @@
 /* net_describe.c: a model's layers in order as the "layers" array of
  * `pothole export`'s model.json (docs/formats.md): enough, with the
  * parameter table, for any framework to rebuild the same function
- * (tests/bench/products_torch.py does it in PyTorch). */
+ * (tests/bench/products_torch.py does it in PyTorch); and the GEMMs of a
+ * gradient, for the benchmark that times them alone. */
 #include <stdio.h>
 
 #include "core/json.h"
@@ -144,4 +145,49 @@ static cJSON *tf_layers(const ph_objective *o) {
 cJSON *ph_net_describe_layers(const ph_objective *o) {
   const nn_net *net = nn_of(o);
   return net ? seq_layers(net) : tf_layers(o);
+}
+
+/* One gradient's GEMMs, grouped by shape (docs: net.h). Per dense layer:
+ * forward Y = X Wᵀ, dW = dYᵀ X, and dX = dY W except for the first layer;
+ * per conv layer the same three on each chunk's im2col columns (forward
+ * (c_out, E·hw) = W (c_out, kk) · cols (kk, E·hw), dW += dy colsᵀ,
+ * dcols = Wᵀ dy; E = the layer's chunk, layers_conv.c), the last chunk
+ * possibly smaller. */
+static size_t put_gemm(ph_net_gemm *out, size_t max, size_t k, size_t m,
+                       size_t n, size_t kk, int ta, int tb, size_t count) {
+  if (count && k < max)
+    out[k] = (ph_net_gemm){
+        .m = m, .n = n, .k = kk, .trans_a = ta, .trans_b = tb, .count = count};
+  return count ? k + 1 : k;
+}
+
+size_t ph_net_gradient_gemms(const ph_objective *o, size_t batch,
+                             ph_net_gemm *out, size_t max) {
+  const nn_net *net = nn_of(o);
+  if (!net) return 0;
+  size_t k = 0;
+  int first = 1;
+  for (size_t i = 0; i < net->n_layers; i++) {
+    const nn_layer *l = &net->layers[i];
+    if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
+      size_t M = batch, K = l->n_in, N = l->n_out;
+      k = put_gemm(out, max, k, M, N, K, 0, 1, 1);
+      k = put_gemm(out, max, k, N, K, M, 1, 0, 1);
+      k = put_gemm(out, max, k, M, K, N, 0, 0, !first);
+    } else if (l->kind == NN_CONV) {
+      size_t step = l->chunk ? l->chunk : 1, full = batch / step,
+             rest = batch % step, CO = l->c_out, KK = l->c_in * l->k * l->k;
+      for (int part = 0; part < 2; part++) {
+        size_t E = part ? rest : step, c = part ? (rest != 0) : full,
+               HW = l->ho * l->wo * E;
+        k = put_gemm(out, max, k, CO, HW, KK, 0, 0, c);
+        k = put_gemm(out, max, k, CO, KK, HW, 0, 1, c);
+        k = put_gemm(out, max, k, KK, HW, CO, 1, 0, first ? 0 : c);
+      }
+    } else {
+      continue;
+    }
+    first = 0;
+  }
+  return k;
 }

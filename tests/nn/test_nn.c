@@ -1011,9 +1011,61 @@ static void test_dense_hessian_digits(void **s) {
   ph_dataset_free(d);
 }
 
+/* ph_net_gradient_gemms: the GEMM shapes of a gradient, what `bench
+ * products` times alone. For an MLP they follow from the layer sizes; for a
+ * CNN the chunks of one conv layer cover the batch exactly (the forward
+ * products' columns sum to B · ho · wo), and the first layer computes no
+ * input gradient. */
+static void test_gradient_gemms(void **s) {
+  (void)s;
+  ph_data_options opt = ph_data_options_default();
+  opt.max_train = 100;
+  ph_error err = {0};
+  ph_dataset *d;
+  assert_int_equal(ph_dataset_load("digits", &opt, &d, &err), PH_OK);
+  ph_objective *o;
+  assert_int_equal(ph_net_create("mlp:12:tanh", d, 100, &o, &err), PH_OK);
+  const size_t B = 70;
+  const ph_net_gemm want[] = {{B, 12, 64, 0, 1, 1},  /* Y1 = X W1ᵀ */
+                              {12, 64, B, 1, 0, 1},  /* dW1 = dY1ᵀ X */
+                              {B, 10, 12, 0, 1, 1},  /* Y2 = Y1 W2ᵀ */
+                              {10, 12, B, 1, 0, 1},  /* dW2 */
+                              {B, 12, 10, 0, 0, 1}}; /* dY1 = dY2 W2 */
+  size_t nw = sizeof want / sizeof want[0];
+  assert_int_equal(ph_net_gradient_gemms(o, B, NULL, 0), nw);
+  ph_net_gemm got[8];
+  memset(got, 0, sizeof got);
+  assert_int_equal(ph_net_gradient_gemms(o, B, got, 2), nw); /* truncated */
+  assert_int_equal(got[2].m, 0);
+  assert_int_equal(ph_net_gradient_gemms(o, B, got, 8), nw);
+  for (size_t i = 0; i < nw; i++) {
+    assert_int_equal(got[i].m, want[i].m);
+    assert_int_equal(got[i].n, want[i].n);
+    assert_int_equal(got[i].k, want[i].k);
+    assert_int_equal(got[i].trans_a, want[i].trans_a);
+    assert_int_equal(got[i].trans_b, want[i].trans_b);
+    assert_int_equal(got[i].count, want[i].count);
+  }
+  ph_objective_destroy(o);
+  assert_int_equal(ph_net_create("cnn:c2k3-p2:tanh", d, 100, &o, &err), PH_OK);
+  size_t ng = ph_net_gradient_gemms(o, B, got, 8), cols = 0;
+  assert_true(ng >= 2 && ng <= 8);
+  for (size_t i = 0; i < ng; i++) {
+    assert_true(got[i].count >= 1);
+    int conv_fwd =
+        got[i].m == 2 && got[i].k == 9 && !got[i].trans_a && !got[i].trans_b;
+    if (conv_fwd) cols += got[i].count * got[i].n;
+    assert_false(got[i].m == 9 && got[i].k == 2); /* no dcols in layer 1 */
+  }
+  assert_true(cols > 0 && cols % B == 0);
+  ph_objective_destroy(o);
+  ph_dataset_free(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mlp_tanh),
+      cmocka_unit_test(test_gradient_gemms),
       cmocka_unit_test(test_mlp_other_acts),
       cmocka_unit_test(test_mlp_mse),
       cmocka_unit_test(test_mlp_tokens),
