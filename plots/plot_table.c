@@ -1,15 +1,17 @@
-/* plot_table.c: read the CSV logs pothole writes (header row, comma
- * separated, optional double quotes with "" escapes, LF or CRLF). Every cell
- * is kept as text and as a number (NaN when empty or not a number), so a
- * column of names (escape.csv's optimizer) and columns with gaps (log.csv's
- * test_loss) read the same way. Errors name the file and the line. Does not
- * guess types or handle multi-line quoted fields.
+/* plot_table.c: read the CSV logs pothole writes (a header row, then
+ * records) through core/csv.h's reader (comma separated, optional double
+ * quotes with "" escapes, LF or CRLF, blank lines skipped). Every cell is
+ * kept as text and as a number (NaN when empty or not a number; "nan" and
+ * "inf" as ph_csv_num writes them), so a column of names (escape.csv's
+ * optimizer) and columns with gaps (log.csv's test_loss) read the same way.
+ * Errors name the file and the line. Does not guess types.
  */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/afile.h"
+#include "core/csv.h"
 #include "plot_recipes.h"
 
 static char *dupn(const char *s, size_t n) {
@@ -20,89 +22,22 @@ static char *dupn(const char *s, size_t n) {
   return p;
 }
 
-/* Split one line into fields (quotes handled); returns count or -1. */
-static long split(char *line, char ***fields, size_t *cap) {
-  size_t n = 0;
-  char *p = line;
-  for (;;) {
-    if (n == *cap) {
-      size_t c = *cap ? 2 * *cap : 16;
-      char **f = realloc(*fields, c * sizeof *f);
-      if (!f) return -1;
-      *fields = f;
-      *cap = c;
-    }
-    char *start = p, *w = p;
-    if (*p == '"') {
-      p++;
-      start = w = p;
-      for (;;) {
-        if (*p == 0) return -2; /* unterminated quote */
-        if (*p == '"' && p[1] == '"') {
-          *w++ = '"';
-          p += 2;
-        } else if (*p == '"') {
-          p++;
-          break;
-        } else {
-          *w++ = *p++;
-        }
-      }
-      if (*p != ',' && *p != 0) return -2;
-    } else {
-      while (*p && *p != ',') p++;
-      w = p;
-    }
-    char sep = *p;
-    *w = 0;
-    (*fields)[n++] = start;
-    if (sep != ',') break;
-    p++;
-  }
-  return (long)n;
-}
-
-static double to_num(const char *s) {
-  while (*s == ' ') s++;
-  if (!*s) return NAN;
-  char *end;
-  double v = strtod(s, &end);
-  while (*end == ' ') end++;
-  return (end == s || *end) ? NAN : v;
-}
-
 ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
                              ph_error *err) {
   memset(t, 0, sizeof *t);
   unsigned char *buf = NULL;
   size_t len = 0;
   PH_TRY(ph_read_file(path, &buf, &len, err));
-  ph_status st = PH_OK;
-  char **fields = NULL;
-  size_t fcap = 0, rcap = 0;
-  char *p = (char *)buf, *end = (char *)buf + len;
-  size_t lineno = 0;
-  while (p < end) {
-    char *nl = memchr(p, '\n', (size_t)(end - p));
-    char *le = nl ? nl : end;
-    lineno++;
-    if (le > p && le[-1] == '\r') le[-1] = 0;
-    *le = 0;
-    char *line = p;
-    p = nl ? nl + 1 : end;
-    if (line[0] == 0) continue; /* blank lines */
-    long nf = split(line, &fields, &fcap);
-    if (nf == -1) {
-      st = ph_error_set(err, PH_ERR_NOMEM, "%s: out of memory", path);
-      break;
-    }
-    if (nf == -2) {
-      st =
-          ph_error_set(err, PH_ERR_FORMAT, "%s:%zu: bad quoting", path, lineno);
-      break;
-    }
+  ph_csv_reader r;
+  ph_csv_reader_init(&r, (const char *)buf, len, path);
+  ph_status st;
+  size_t rcap = 0;
+  int more;
+  while ((st = ph_csv_reader_next(&r, &more, err)) == PH_OK && more) {
+    char **fields = r.field;
+    size_t nf = r.n_fields;
     if (!t->names) {
-      t->ncols = (size_t)nf;
+      t->ncols = nf;
       t->names = calloc(t->ncols, sizeof *t->names);
       if (!t->names) {
         st = ph_error_set(err, PH_ERR_NOMEM, "%s: out of memory", path);
@@ -118,9 +53,9 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
       if (st != PH_OK) break;
       continue;
     }
-    if ((size_t)nf != t->ncols) {
+    if (nf != t->ncols) {
       st = ph_error_set(err, PH_ERR_FORMAT,
-                        "%s:%zu: %ld fields, the header has %zu", path, lineno,
+                        "%s:%zu: %zu fields, the header has %zu", path, r.line,
                         nf, t->ncols);
       break;
     }
@@ -138,7 +73,7 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
     }
     for (size_t c = 0; c < t->ncols; c++) {
       size_t k = t->nrows * t->ncols + c;
-      t->v[k] = to_num(fields[c]);
+      if (ph_csv_number(fields[c], &t->v[k])) t->v[k] = NAN;
       t->text[k] = dupn(fields[c], strlen(fields[c]));
       if (!t->text[k]) {
         for (size_t q = 0; q < c; q++) free(t->text[t->nrows * t->ncols + q]);
@@ -149,7 +84,7 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
     if (st != PH_OK) break;
     t->nrows++;
   }
-  free(fields);
+  ph_csv_reader_free(&r);
   free(buf);
   if (st == PH_OK && !t->names)
     st = ph_error_set(err, PH_ERR_FORMAT, "%s: empty file (no header row)",

@@ -1,89 +1,81 @@
-/* load_csv.c: numeric CSV parsing, the generic csv:PATH loader and the
- * rows-to-data-set helper it shares with digits. */
+/* load_csv.c: numeric CSV parsing (on core/csv.h's reader), the generic
+ * csv:PATH loader and the rows-to-data-set helper it shares with digits. */
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/csv.h"
 #include "core/zio.h"
 #include "data/data_int.h"
 
-static int line_is_numeric(const char *p, const char *end) {
-  while (p < end && (isspace((unsigned char)*p) || *p == ',')) p++;
-  if (p == end) return 1;
-  char *e;
-  strtod(p, &e);
-  return e != p;
+/* The header test of a csv:PATH file: a record is a header when its first
+ * non-empty field does not start with a number. */
+static int starts_numeric(const ph_csv_reader *r) {
+  for (size_t i = 0; i < r->n_fields; i++) {
+    const char *f = r->field[i];
+    while (isspace((unsigned char)*f)) f++;
+    if (!*f) continue;
+    char *e;
+    strtod(f, &e);
+    return e != f;
+  }
+  return 1;
 }
 
+/* Records through core/csv.h's reader; every field a finite number, every
+ * row as long as the first; header rows before the first data row skipped. */
 ph_status ph_csv_parse_numeric(const char *text, size_t len, const char *name,
                                double **vals, size_t *rows, size_t *cols,
                                ph_error *err) {
   *vals = NULL;
   *rows = *cols = 0;
-  size_t cap = 0, n = 0, ncol = 0, line_no = 0;
+  size_t cap = 0, n = 0, ncol = 0;
   double *v = NULL;
-  const char *p = text, *end = text + len;
-  while (p < end) {
-    const char *eol = memchr(p, '\n', (size_t)(end - p));
-    if (!eol) eol = end;
-    line_no++;
-    const char *q = p;
-    const char *stop = eol;
-    if (stop > q && stop[-1] == '\r') stop--;
-    int blank = 1;
-    for (const char *c = q; c < stop; c++)
-      if (!isspace((unsigned char)*c)) blank = 0;
-    if (blank) {
-      p = eol + 1;
-      continue;
+  ph_csv_reader r;
+  ph_csv_reader_init(&r, text, len, name);
+  ph_status st;
+  int more;
+  while ((st = ph_csv_reader_next(&r, &more, err)) == PH_OK && more) {
+    if (n == 0 && !starts_numeric(&r)) continue; /* a header */
+    size_t k = r.n_fields;
+    if (ncol && k != ncol) {
+      st = ph_error_set(err, PH_ERR_FORMAT,
+                        "%s:%zu: ragged row: %zu fields, expected %zu", name,
+                        r.line, k, ncol);
+      break;
     }
-    if (n == 0 && ncol == 0 && !line_is_numeric(q, stop)) { /* header */
-      p = eol + 1;
-      continue;
-    }
-    size_t k = 0;
-    while (q <= stop) {
-      char *e;
-      double x = strtod(q, &e);
-      const char *after = e;
-      while (after < stop && (*after == ' ' || *after == '\t')) after++;
-      if (e == q || (after < stop && *after != ',') || !isfinite(x)) {
-        free(v);
-        return ph_error_set(err, PH_ERR_FORMAT,
-                            "%s:%zu: field %zu is not a number", name, line_no,
-                            k + 1);
+    ncol = k;
+    if ((n + 1) * ncol > cap) {
+      size_t nc = cap ? 2 * cap : 4096;
+      while (nc < (n + 1) * ncol) nc *= 2;
+      double *nv = ph_realloc(v, nc, sizeof *nv, name, err);
+      if (!nv) {
+        st = PH_ERR_NOMEM;
+        break;
       }
-      if (n * (ncol ? ncol : 1) + k >= cap) {
-        size_t nc = cap ? 2 * cap : 4096;
-        double *nv = ph_realloc(v, nc, sizeof *nv, name, err);
-        if (!nv) {
-          free(v);
-          return PH_ERR_NOMEM;
-        }
-        v = nv;
-        cap = nc;
-      }
-      v[n * (ncol ? ncol : 0) + k] = x;
-      k++;
-      if (after >= stop) break;
-      q = after + 1;
+      v = nv;
+      cap = nc;
     }
-    if (ncol == 0)
-      ncol = k;
-    else if (k != ncol) {
-      free(v);
-      return ph_error_set(err, PH_ERR_FORMAT,
-                          "%s:%zu: ragged row: %zu fields, expected %zu", name,
-                          line_no, k, ncol);
+    for (size_t j = 0; j < k && st == PH_OK; j++) {
+      double x;
+      if (ph_csv_number(r.field[j], &x) || !isfinite(x))
+        st = ph_error_set(err, PH_ERR_FORMAT,
+                          "%s:%zu: field %zu is not a number", name, r.line,
+                          j + 1);
+      else
+        v[n * ncol + j] = x;
     }
+    if (st != PH_OK) break;
     n++;
-    p = eol + 1;
   }
-  if (n == 0) {
+  ph_csv_reader_free(&r);
+  if (st == PH_OK && n == 0)
+    st = ph_error_set(err, PH_ERR_FORMAT, "%s: no data rows", name);
+  if (st != PH_OK) {
     free(v);
-    return ph_error_set(err, PH_ERR_FORMAT, "%s: no data rows", name);
+    return st;
   }
   *vals = v;
   *rows = n;

@@ -365,6 +365,81 @@ static void test_csv(void **state) {
   }
 }
 
+/* The shared reader's edge cases: quotes with "" and commas inside, CRLF,
+ * empty and blank lines (skipped, but counted in line numbers), NaN text,
+ * blanks around numbers, an empty field, a ragged row (reported as it is:
+ * the caller decides), a last line without a newline, and the errors, each
+ * naming the file and the line. */
+static void test_csv_reader(void **state) {
+  (void)state;
+  ph_error err = {0};
+  static const char text[] = "a,\"b,\"\"q\"\"\",c\r\n"
+                             "\n"
+                             "   \n"
+                             "1,nan,\" 2.5 \"\r\n"
+                             "\t\n"
+                             "4,,5\n"
+                             "6,7";
+  ph_csv_reader r;
+  ph_csv_reader_init(&r, text, sizeof text - 1, "t.csv");
+  int more = 0;
+  assert_int_equal(ph_csv_reader_next(&r, &more, &err), PH_OK);
+  assert_int_equal(more, 1);
+  assert_int_equal(r.line, 1);
+  assert_int_equal(r.n_fields, 3);
+  assert_string_equal(r.field[0], "a");
+  assert_string_equal(r.field[1], "b,\"q\"");
+  assert_string_equal(r.field[2], "c");
+  assert_int_equal(ph_csv_reader_next(&r, &more, &err), PH_OK);
+  assert_int_equal(r.line, 4);
+  assert_int_equal(r.n_fields, 3);
+  double x = 0;
+  assert_int_equal(ph_csv_number(r.field[0], &x), 0);
+  assert_true(x == 1);
+  assert_int_equal(ph_csv_number(r.field[1], &x), 0);
+  assert_true(isnan(x));
+  assert_int_equal(ph_csv_number(r.field[2], &x), 0);
+  assert_true(x == 2.5);
+  assert_int_equal(ph_csv_reader_next(&r, &more, &err), PH_OK);
+  assert_int_equal(r.line, 6);
+  assert_int_equal(r.n_fields, 3);
+  x = 42;
+  assert_int_equal(ph_csv_number(r.field[1], &x), -1); /* empty */
+  assert_true(x == 42);                                /* untouched */
+  assert_int_equal(ph_csv_reader_next(&r, &more, &err), PH_OK);
+  assert_int_equal(more, 1);
+  assert_int_equal(r.line, 7);
+  assert_int_equal(r.n_fields, 2); /* ragged: the reader reports it */
+  assert_string_equal(r.field[1], "7");
+  assert_int_equal(ph_csv_reader_next(&r, &more, &err), PH_OK);
+  assert_int_equal(more, 0);
+  ph_csv_reader_free(&r);
+  /* not numbers */
+  const char *bad[] = {"", " ", "1 2", "1,", "x", "2.5e"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal(ph_csv_number(bad[i], &x), -1);
+  assert_int_equal(ph_csv_number("-inf", &x), 0);
+  assert_true(isinf(x) && x < 0);
+  /* errors: an unclosed quote, text after a closing quote, a NUL byte */
+  static const struct {
+    const char *text;
+    size_t len;
+    const char *where;
+  } errs[] = {{"h\n\n\"abc,1\n", 9, "t.csv:3: bad quoting"},
+              {"\"a\"b,c\n", 7, "t.csv:1: bad quoting"},
+              {"a,b\nc\0d\n", 8, "t.csv:2: a NUL byte"}};
+  for (size_t i = 0; i < sizeof errs / sizeof errs[0]; i++) {
+    ph_csv_reader_init(&r, errs[i].text, errs[i].len, "t.csv");
+    ph_status st;
+    ph_error_clear(&err);
+    while ((st = ph_csv_reader_next(&r, &more, &err)) == PH_OK && more) {
+    }
+    assert_int_equal(st, PH_ERR_FORMAT);
+    assert_non_null(strstr(err.msg, errs[i].where));
+    ph_csv_reader_free(&r);
+  }
+}
+
 /* ---- atomic files ----------------------------------------------------------
  */
 
@@ -621,6 +696,7 @@ int main(void) {
       cmocka_unit_test(test_npy_numpy_interop),
       cmocka_unit_test(test_json),
       cmocka_unit_test(test_csv),
+      cmocka_unit_test(test_csv_reader),
       cmocka_unit_test(test_afile),
       cmocka_unit_test(test_afile_full_device),
       cmocka_unit_test(test_afile_stdout),
