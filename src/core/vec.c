@@ -57,8 +57,23 @@ double ph_vec_amax(size_t n, const double *x) {
   return m;
 }
 
+/* x·0 is 0 for finite x and NaN for ±inf and NaN, so a block's sum of
+ * x·0 is 0 exactly when all its values are finite: a branch-free loop
+ * the compiler vectorises (every product called this on its output, and
+ * the early-exit loop cost 2-5 % of a small model's gradient). */
 int ph_vec_all_finite(size_t n, const double *x) {
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite(x[i])) return 0;
+  for (size_t o = 0; o < n; o += 256) {
+    size_t m = n - o < 256 ? n - o : 256;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      s0 += x[o + i] * 0.0;
+      s1 += x[o + i + 1] * 0.0;
+      s2 += x[o + i + 2] * 0.0;
+      s3 += x[o + i + 3] * 0.0;
+    }
+    for (; i < m; i++) s0 += x[o + i] * 0.0;
+    if (s0 + s1 + s2 + s3 != 0.0) return 0;
+  }
   return 1;
 }

@@ -24,8 +24,9 @@ ph_status ph_net_create(const char *spec, const ph_dataset *data,
                         size_t max_batch, ph_objective **out, ph_error *err);
 
 /* Deterministic parallel products for a sequential network (MLP, CNN):
- * loss, gradient, Hv, Gv and evaluation split the batch into fixed chunks
- * of PH_NN_PAR_CHUNK (64) examples (fewer when max_batch is smaller),
+ * loss, gradient, Hv, Gv and evaluation split a batch of N examples into
+ * equal chunks whose size depends on N and max_batch only (as few as fit
+ * max_batch, but at least two when each keeps 64 examples or more),
  * computed by `threads` threads (the caller and threads − 1 workers, each
  * with its own buffers) and summed in chunk order: the results are
  * bit-identical for any thread count (1..64), though they may differ in

@@ -220,15 +220,33 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
 }
 
 /* ---- deterministic parallel products (ph_net_set_threads) ----
- * The batch is cut into chunks of n->par_chunk examples, a size that does
- * not depend on the thread count. Each chunk's loss, correct count and
- * product are computed from zero by whichever worker takes it (every
- * worker has its own network buffers), then added to the result in chunk
- * order by the calling thread. Each chunk's figures are the same bits
- * whoever computes them, and the sums run in the same order, so the result
- * is bit-identical for any number of threads. Workers run in waves of T
- * chunks (T = n_workers + 1, the caller included); BLAS runs one thread
- * inside them (ph_net_set_threads sets OpenBLAS to 1 thread). */
+ * The batch of N examples is cut into chunks whose size depends on N and
+ * max_batch only, never on the thread count (par_chunk_for). Each chunk's
+ * loss, correct count and product are computed from zero by whichever
+ * worker takes it (every worker has its own network buffers), then added
+ * to the result in chunk order by the calling thread. Each chunk's figures
+ * are the same bits whoever computes them, and the sums run in the same
+ * order, so the result is bit-identical for any number of threads. Workers
+ * run in waves of T chunks (T = n_workers + 1, the caller included); BLAS
+ * runs one thread inside them (ph_net_set_threads sets OpenBLAS to 1
+ * thread). The first chunk accumulates straight into the zeroed result
+ * (0 + p = p), which saves one pass over a partial. */
+#define PH_NN_PAR_PARTS 2
+
+/* Examples per chunk for a batch of N: as few chunks as the buffers allow
+ * (ceil(N / max_batch)), but at least PH_NN_PAR_PARTS when every chunk
+ * keeps PH_NN_PAR_CHUNK examples or more, so two threads have work. Fewer,
+ * longer chunks mean larger GEMMs and fewer partial products to zero and
+ * add: with 64-example chunks one thread spent a quarter of a large MLP's
+ * gradient on them (docs/performance.md). */
+static size_t par_chunk_for(const nn_net *n, size_t N) {
+  size_t parts = (N + n->max_batch - 1) / n->max_batch;
+  if (parts < PH_NN_PAR_PARTS && N >= PH_NN_PAR_PARTS * PH_NN_PAR_CHUNK)
+    parts = PH_NN_PAR_PARTS;
+  if (parts == 0) parts = 1;
+  return (N + parts - 1) / parts;
+}
+
 typedef struct par_job {
   nn_net *net;
   const double *theta, *v;
@@ -239,6 +257,7 @@ typedef struct par_job {
   const double *V;
   double scale, loss, correct;
   double *out; /* (n_params, or k·n_params) partial, zeroed by the job */
+  int direct;  /* out is the zeroed result itself (first chunk) */
   ph_status st;
   ph_error err;
 } par_job;
@@ -247,7 +266,7 @@ static void *par_run(void *arg) {
   par_job *j = arg;
   j->loss = j->correct = 0;
   size_t len = j->net->n_params * (j->k ? j->k : 1);
-  if (j->out) memset(j->out, 0, len * sizeof *j->out);
+  if (j->out && !j->direct) memset(j->out, 0, len * sizeof *j->out);
   if (j->k)
     j->st = block_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->k,
                         j->V, j->scale, j->out, &j->err);
@@ -261,7 +280,7 @@ static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
                               run_mode mode, const double *v, size_t k,
                               double scale, double *total, double *correct,
                               double *out, ph_error *err) {
-  size_t T = n->n_workers + 1, c = n->par_chunk, N = b->n;
+  size_t T = n->n_workers + 1, N = b->n, c = par_chunk_for(n, N);
   size_t len = n->n_params * (k ? k : 1);
   if (out && len > n->partial_len) {
     for (size_t w = 0; w < T; w++) {
@@ -290,7 +309,10 @@ static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
                           .k = k,
                           .V = v,
                           .scale = scale,
-                          .out = out ? n->partial[w] : NULL};
+                          .out = !out                ? NULL
+                                 : c0 == 0 && w == 0 ? out
+                                                     : n->partial[w],
+                          .direct = c0 == 0 && w == 0};
     }
     size_t started = 1;
     for (size_t w = 1; w < nj; w++, started++)
@@ -305,7 +327,7 @@ static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
       }
       *total += jobs[w].loss;
       *correct += jobs[w].correct;
-      if (out)
+      if (out && !jobs[w].direct)
         for (size_t i = 0; i < len; i++) out[i] += n->partial[w][i];
     }
   }
@@ -463,8 +485,7 @@ ph_status ph_net_set_threads(ph_objective *o, size_t threads, ph_error *err) {
     return ph_error_set(err, PH_ERR_ARG, "%s: %zu threads (1..%d)", n->spec,
                         threads, PH_NN_MAX_THREADS);
   nn_par_free(n);
-  n->par_chunk =
-      n->max_batch < PH_NN_PAR_CHUNK ? n->max_batch : PH_NN_PAR_CHUNK;
+  n->par_chunk = 1; /* on; the chunk size is par_chunk_for's */
   for (size_t w = 1; w < threads; w++) {
     ph_objective *c = NULL;
     PH_TRY(ph_net_create(n->spec, n->data, n->max_batch, &c, err));

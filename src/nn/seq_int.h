@@ -75,8 +75,10 @@ typedef struct nn_layer {
 #define PH_CONV_CHUNK_DOUBLES 32768
 
 #define PH_NN_MAX_THREADS 64
-/* examples per chunk of a deterministic parallel product: fixed, so that
- * the summation order does not depend on the thread count */
+/* the smallest chunk a deterministic parallel product splits a batch into
+ * to give a second thread work (net_obj.c, par_chunk_for): the chunks
+ * depend on the batch and max_batch only, so that the summation order
+ * does not depend on the thread count */
 #define PH_NN_PAR_CHUNK 64
 
 typedef struct nn_net {
@@ -105,8 +107,8 @@ typedef struct nn_net {
   size_t bk;
   double **bth, **btdh, *bscr[2], *bact;
   /* deterministic parallel products (net_obj.c, ph_net_set_threads):
-   * chunk size (0: off, the classic loop), worker networks, and one
-   * partial product per thread */
+   * par_chunk 0: off (the classic loop), else on; worker networks, and
+   * one partial product per thread */
   size_t par_chunk, n_workers, partial_len;
   struct nn_net *workers[PH_NN_MAX_THREADS - 1];
   double *partial[PH_NN_MAX_THREADS];

@@ -111,11 +111,11 @@ static void check_block(ph_objective *o, const double *th, const ph_batch *b) {
  * byte-identical with 1, 2 and 3 threads (the chunks and the order of
  * their sums do not depend on the thread count), and agree with the
  * classic single loop to rounding (1e-13 relative). */
-static void check_threads(const char *spec, ph_dataset *d) {
+static void check_threads(const char *spec, ph_dataset *d, size_t max_batch) {
   ph_error err = {0};
   ph_objective *o[4];
   for (int t = 0; t < 4; t++)
-    assert_int_equal(ph_net_create(spec, d, 256, &o[t], &err), PH_OK);
+    assert_int_equal(ph_net_create(spec, d, max_batch, &o[t], &err), PH_OK);
   size_t n = o[0]->n;
   double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v);
   double *res[4][3];
@@ -171,12 +171,16 @@ static void check_threads(const char *spec, ph_dataset *d) {
 static void test_threads(void **s) {
   (void)s;
   ph_dataset d;
-  /* 200 examples: chunks of 64, 64, 64 and 8 */
+  /* 200 examples: with max_batch 256 two chunks of 100 (one wave on 2 and
+   * 3 threads, two on 1); with max_batch 48 five chunks of 40 (waves of 2
+   * and of 3 threads, the last one partial) */
   fill_data(&d, PH_TASK_CLASSIFY, 2, 6, 6, 3, 200, 4);
-  check_threads("cnn:c3k3-p2:tanh", &d);
+  check_threads("cnn:c3k3-p2:tanh", &d, 256);
+  check_threads("cnn:c3k3-p2:tanh", &d, 48);
   free_data(&d);
   fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
-  check_threads("mlp:9-6:tanh", &d);
+  check_threads("mlp:9-6:tanh", &d, 256);
+  check_threads("mlp:9-6:tanh", &d, 48);
   free_data(&d);
 }
 
