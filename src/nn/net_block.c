@@ -12,9 +12,9 @@
  * (the same formulas as layers_tangent.c; derivations docs/autodiff.md §2).
  * Only the summation order differs from k single products, so the results
  * agree to rounding (tests/nn/test_nn.c: ≤ 1e-12 relative). Models with
- * other layers, and token data, fall back to k single products
- * (net_obj.c). Buffers are allocated on the first block product and kept
- * (nn_block_reserve). */
+ * other layers, and token data, share the forward and backward but take
+ * the k tangents one at a time (net_obj.c, block_chunk). Buffers are allocated
+ * on the first block product and kept (nn_block_reserve). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>

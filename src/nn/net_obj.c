@@ -188,9 +188,15 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
   return PH_OK;
 }
 
-/* The k-direction block product (net_block.c) on the chunk [start,
- * start + m): one forward (and, for Hv, one backward), then the k tangents
- * together in groups of at most PH_NN_BLOCK_GROUP, accumulated into HV. */
+/* The k-direction block product on the chunk [start, start + m): one
+ * forward (and, for Hv, one backward) for all k directions. Dense and
+ * activation chains (net_block.c) then take the k tangents together in
+ * groups of at most PH_NN_BLOCK_GROUP, one GEMM per layer product; other
+ * sequential models (conv, pooling, residual blocks, token data) take them
+ * one after the other through the single-direction tangent passes, which
+ * read the same forward caches (argmax, σ', z): each direction then costs
+ * its tangent passes only, and equals its single product bit for bit.
+ * Accumulated into HV. */
 #define PH_NN_BLOCK_GROUP 16
 
 static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
@@ -199,8 +205,9 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
                              ph_error *err) {
   size_t K = n->n_layers, np = n->n_params;
   size_t g = k < PH_NN_BLOCK_GROUP ? k : PH_NN_BLOCK_GROUP;
+  int grouped = nn_block_supported(n);
   double dummy = 0;
-  PH_TRY(nn_block_reserve(n, g, err));
+  if (grouped) PH_TRY(nn_block_reserve(n, g, err));
   PH_TRY(gather(n, b, start, m, err));
   for (size_t i = 0; i < K; i++)
     nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
@@ -209,6 +216,20 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
     for (size_t i = K; i-- > 0;)
       nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
                   i ? n->dh[i] : NULL, NULL);
+  if (!grouped) {
+    for (size_t j = 0; j < k; j++) {
+      const double *v = V + j * np;
+      for (size_t i = 0; i < K; i++)
+        nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i],
+                           i ? n->th[i] : NULL, n->th[i + 1]);
+      head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
+      for (size_t i = K; i-- > 0;)
+        nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
+                            i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
+                            i ? n->tdh[i] : NULL, HV + j * np, mode == RUN_HVP);
+    }
+    return PH_OK;
+  }
   for (size_t j0 = 0; j0 < k; j0 += g) {
     size_t kg = k - j0 < g ? k - j0 : g;
     nn_block_tangent_forward(n, theta, kg, V + j0 * np, m);
@@ -378,26 +399,16 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
   return PH_OK;
 }
 
-static ph_status block(nn_net *n, const double *theta, const ph_batch *b,
-                       run_mode mode, size_t k, const double *V, double *HV,
-                       ph_error *err) {
-  if (nn_block_supported(n)) return run_block(n, theta, b, mode, k, V, HV, err);
-  for (size_t j = 0; j < k; j++)
-    PH_TRY(run(n, theta, b, mode, V + j * n->n_params, NULL,
-               HV + j * n->n_params, NULL, err));
-  return PH_OK;
-}
-
 static ph_status cb_hvp_block(void *ctx, const double *theta, const ph_batch *b,
                               size_t k, const double *V, double *HV,
                               ph_error *err) {
-  return block(ctx, theta, b, RUN_HVP, k, V, HV, err);
+  return run_block(ctx, theta, b, RUN_HVP, k, V, HV, err);
 }
 
 static ph_status cb_ggnvp_block(void *ctx, const double *theta,
                                 const ph_batch *b, size_t k, const double *V,
                                 double *GV, ph_error *err) {
-  return block(ctx, theta, b, RUN_GGN, k, V, GV, err);
+  return run_block(ctx, theta, b, RUN_GGN, k, V, GV, err);
 }
 
 static ph_status cb_loss_grad(void *ctx, const double *theta, const ph_batch *b,
