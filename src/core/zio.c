@@ -91,10 +91,23 @@ ph_status ph_gz_read_file(const char *path, unsigned char **data, size_t *len,
                           ph_error *err) {
   unsigned char *raw;
   size_t raw_len;
+  PH_TRY(ph_read_file_capped(path, ph_input_cap(PH_INPUT_DATA), &raw, &raw_len,
+                             err));
+  return ph_gz_decode(raw, raw_len, path, data, len, err);
+}
+
+ph_status ph_gz_decode(unsigned char *raw, size_t raw_len, const char *name,
+                       unsigned char **data, size_t *len, ph_error *err) {
   size_t cap = ph_input_cap(PH_INPUT_DATA);
-  PH_TRY(ph_read_file_capped(path, cap, &raw, &raw_len, err));
+  if (raw_len > cap) {
+    free(raw);
+    return ph_error_set(err, PH_ERR_IO,
+                        "%s: %zu bytes, more than the input cap of %zu bytes "
+                        "(raise it with POTHOLE_MAX_DATA)",
+                        name, raw_len, cap);
+  }
   if (raw_len >= 2 && raw[0] == 0x1f && raw[1] == 0x8b) {
-    ph_status s = ph_gz_inflate(raw, raw_len, path, cap, data, len, err);
+    ph_status s = ph_gz_inflate(raw, raw_len, name, cap, data, len, err);
     free(raw);
     return s;
   }

@@ -16,6 +16,12 @@ uint32_t ph_crc32(uint32_t crc, const void *data, size_t len);
  * inflation stops as soon as the output passes the cap. */
 ph_status ph_gz_read_file(const char *path, unsigned char **data, size_t *len,
                           ph_error *err);
+/* The second half of ph_gz_read_file, for bytes already in memory: raw
+ * (malloc'ed, raw_len bytes plus a NUL, as ph_read_file gives) is taken
+ * over; gzip data are inflated up to ph_input_cap(PH_INPUT_DATA), anything
+ * else is returned as it is. name is for messages. */
+ph_status ph_gz_decode(unsigned char *raw, size_t raw_len, const char *name,
+                       unsigned char **data, size_t *len, ph_error *err);
 /* Decompress a gzip buffer held in memory, at most max_out bytes (more is
  * PH_ERR_FORMAT naming the cap). */
 ph_status ph_gz_inflate(const unsigned char *in, size_t in_len,

@@ -57,10 +57,23 @@ ph_status ph_data_from_rows(ph_dataset *d, const double *rows, size_t n,
 
 ph_status ph_load_digits(ph_dataset *d, ph_spec *s, const ph_data_options *o,
                          ph_error *err);
+/* One split of an IDX data set from the bytes of its image file (ipath)
+ * and label file (lpath), already read and inflated: checks the headers
+ * against the sizes and fills d->x[s], d->y[s] (the train split also sets
+ * the shape; the test split must match it). */
+ph_status ph_idx_parse_split(ph_dataset *d, ph_split s,
+                             const unsigned char *img, size_t ilen,
+                             const char *ipath, const unsigned char *lab,
+                             size_t llen, const char *lpath, ph_error *err);
 ph_status ph_load_idx(ph_dataset *d, ph_spec *s, const char *dir,
                       const ph_data_options *o, ph_error *err);
 ph_status ph_load_csv(ph_dataset *d, ph_spec *s, const ph_data_options *o,
                       ph_error *err);
+/* A character-level data set from UTF-8 bytes already read and inflated
+ * (name for messages; L the window length): vocabulary, windows, the last
+ * 10% of the characters as the test split. */
+ph_status ph_text_parse(ph_dataset *d, const unsigned char *buf, size_t len,
+                        const char *name, size_t L, ph_error *err);
 ph_status ph_load_text(ph_dataset *d, ph_spec *s, const ph_data_options *o,
                        ph_error *err);
 ph_status ph_load_synthetic(ph_dataset *d, ph_spec *s, const ph_data_options *o,

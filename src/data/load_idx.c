@@ -29,6 +29,61 @@ static ph_status read_idx(const char *dir, const char *name,
   return ph_gz_read_file(used, buf, len, err);
 }
 
+ph_status ph_idx_parse_split(ph_dataset *d, ph_split s,
+                             const unsigned char *img, size_t ilen,
+                             const char *ipath, const unsigned char *lab,
+                             size_t llen, const char *lpath, ph_error *err) {
+  if (ilen < 16 || be32(img) != 0x00000803) {
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "%s: not an IDX image file (magic %08x, want 00000803)",
+                        ipath, ilen >= 4 ? be32(img) : 0);
+  }
+  if (llen < 8 || be32(lab) != 0x00000801) {
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "%s: not an IDX label file (magic %08x, want 00000801)",
+                        lpath, llen >= 4 ? be32(lab) : 0);
+  }
+  size_t n = be32(img + 4), rows = be32(img + 8), cols = be32(img + 12);
+  size_t nl = be32(lab + 4);
+  if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096 ||
+      n > (ilen - 16) / (rows * cols) || ilen - 16 != n * rows * cols) {
+    return ph_error_set(
+        err, PH_ERR_FORMAT,
+        "%s: header says %zu images of %zux%zu but the file has "
+        "%zu data bytes",
+        ipath, n, rows, cols, ilen - 16);
+  }
+  if (nl != n || llen - 8 != nl) {
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "%s: %zu labels (%zu bytes) for %zu images in %s",
+                        lpath, nl, llen - 8, n, ipath);
+  }
+  if (s == PH_SPLIT_TRAIN) {
+    d->in_ndim = 3;
+    d->in_shape[0] = 1;
+    d->in_shape[1] = rows;
+    d->in_shape[2] = cols;
+    d->in_size = rows * cols;
+  } else if (d->in_shape[1] != rows || d->in_shape[2] != cols) {
+    return ph_error_set(err, PH_ERR_FORMAT,
+                        "%s: %zux%zu images, train has %zux%zu", ipath, rows,
+                        cols, d->in_shape[1], d->in_shape[2]);
+  }
+  d->n[s] = n;
+  d->x[s] = ph_malloc(n * rows * cols, sizeof(double), "images", err);
+  d->y[s] = ph_malloc(n, sizeof(int32_t), "labels", err);
+  if (!d->x[s] || !d->y[s]) {
+    return PH_ERR_NOMEM;
+  }
+  for (size_t i = 0; i < n * rows * cols; i++) d->x[s][i] = img[16 + i] / 255.0;
+  for (size_t i = 0; i < n; i++) {
+    d->y[s][i] = lab[8 + i];
+    if ((size_t)lab[8 + i] + 1 > d->n_classes)
+      d->n_classes = (size_t)lab[8 + i] + 1;
+  }
+  return PH_OK;
+}
+
 static ph_status load_split(ph_dataset *d, ph_split s, const char *dir,
                             const char *prefix, ph_error *err) {
   char ipath[4096], lpath[4096], iname[64], lname[64];
@@ -39,61 +94,8 @@ static ph_status load_split(ph_dataset *d, ph_split s, const char *dir,
   ph_status st = read_idx(dir, iname, &img, &ilen, ipath, sizeof ipath, err);
   if (st == PH_OK)
     st = read_idx(dir, lname, &lab, &llen, lpath, sizeof lpath, err);
-  if (st != PH_OK) goto done;
-  if (ilen < 16 || be32(img) != 0x00000803) {
-    st = ph_error_set(err, PH_ERR_FORMAT,
-                      "%s: not an IDX image file (magic %08x, want 00000803)",
-                      ipath, ilen >= 4 ? be32(img) : 0);
-    goto done;
-  }
-  if (llen < 8 || be32(lab) != 0x00000801) {
-    st = ph_error_set(err, PH_ERR_FORMAT,
-                      "%s: not an IDX label file (magic %08x, want 00000801)",
-                      lpath, llen >= 4 ? be32(lab) : 0);
-    goto done;
-  }
-  size_t n = be32(img + 4), rows = be32(img + 8), cols = be32(img + 12);
-  size_t nl = be32(lab + 4);
-  if (rows == 0 || cols == 0 || rows > 4096 || cols > 4096 ||
-      n > (ilen - 16) / (rows * cols) || ilen - 16 != n * rows * cols) {
-    st = ph_error_set(err, PH_ERR_FORMAT,
-                      "%s: header says %zu images of %zux%zu but the file has "
-                      "%zu data bytes",
-                      ipath, n, rows, cols, ilen - 16);
-    goto done;
-  }
-  if (nl != n || llen - 8 != nl) {
-    st = ph_error_set(err, PH_ERR_FORMAT,
-                      "%s: %zu labels (%zu bytes) for %zu images in %s", lpath,
-                      nl, llen - 8, n, ipath);
-    goto done;
-  }
-  if (s == PH_SPLIT_TRAIN) {
-    d->in_ndim = 3;
-    d->in_shape[0] = 1;
-    d->in_shape[1] = rows;
-    d->in_shape[2] = cols;
-    d->in_size = rows * cols;
-  } else if (d->in_shape[1] != rows || d->in_shape[2] != cols) {
-    st = ph_error_set(err, PH_ERR_FORMAT,
-                      "%s: %zux%zu images, train has %zux%zu", ipath, rows,
-                      cols, d->in_shape[1], d->in_shape[2]);
-    goto done;
-  }
-  d->n[s] = n;
-  d->x[s] = ph_malloc(n * rows * cols, sizeof(double), "images", err);
-  d->y[s] = ph_malloc(n, sizeof(int32_t), "labels", err);
-  if (!d->x[s] || !d->y[s]) {
-    st = PH_ERR_NOMEM;
-    goto done;
-  }
-  for (size_t i = 0; i < n * rows * cols; i++) d->x[s][i] = img[16 + i] / 255.0;
-  for (size_t i = 0; i < n; i++) {
-    d->y[s][i] = lab[8 + i];
-    if ((size_t)lab[8 + i] + 1 > d->n_classes)
-      d->n_classes = (size_t)lab[8 + i] + 1;
-  }
-done:
+  if (st == PH_OK)
+    st = ph_idx_parse_split(d, s, img, ilen, ipath, lab, llen, lpath, err);
   free(img);
   free(lab);
   return st;

@@ -670,6 +670,38 @@ static void test_gzip(void **state) {
   assert_int_equal(ph_gz_read_file(tpath("p.txt"), &out, &len, &err), PH_OK);
   assert_int_equal(len, 3);
   free(out);
+  /* ph_gz_decode, the in-memory half: gzip inflated, plain passed through,
+   * and under a data cap of 1000 bytes both a gzip stream inflating to 4999
+   * and a plain buffer of 1001 bytes refused with the cap's message. */
+  assert_int_equal(ph_read_file(tpath("t.gz"), &raw, &raw_len, &err), PH_OK);
+  unsigned char *copy = malloc(raw_len + 1);
+  assert_non_null(copy);
+  memcpy(copy, raw, raw_len + 1);
+  assert_int_equal(ph_gz_decode(raw, raw_len, "t.gz", &out, &len, &err), PH_OK);
+  assert_int_equal(len, 4999);
+  assert_memory_equal(out, text, 4999);
+  free(out);
+  size_t old_cap = ph_input_cap(PH_INPUT_DATA);
+  ph_input_cap_set(PH_INPUT_DATA, 1000);
+  err = (ph_error){0}; /* the first error set is kept */
+  assert_int_equal(ph_gz_decode(copy, raw_len, "t.gz", &out, &len, &err),
+                   PH_ERR_FORMAT);
+  assert_non_null(strstr(err.msg, "input cap of 1000 bytes"));
+  unsigned char *plain = malloc(1002);
+  assert_non_null(plain);
+  memset(plain, 'x', 1001);
+  plain[1001] = '\0';
+  err = (ph_error){0};
+  assert_int_equal(ph_gz_decode(plain, 1001, "p", &out, &len, &err), PH_ERR_IO);
+  assert_non_null(strstr(err.msg, "input cap of 1000 bytes"));
+  plain = malloc(1001);
+  assert_non_null(plain);
+  memset(plain, 'x', 1000);
+  plain[1000] = '\0';
+  assert_int_equal(ph_gz_decode(plain, 1000, "p", &out, &len, &err), PH_OK);
+  assert_int_equal(len, 1000);
+  free(out);
+  ph_input_cap_set(PH_INPUT_DATA, old_cap);
   /* CRC-32 of "123456789" is the standard check value 0xCBF43926. */
   assert_true(ph_crc32(0, "123456789", 9) == 0xCBF43926u);
 }

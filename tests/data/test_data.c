@@ -317,6 +317,72 @@ static void test_text_errors(void **state) {
   load_fails("text:/no/such/file.txt", PH_ERR_IO, "/no/such/file.txt");
 }
 
+static size_t put_utf8(unsigned char *p, uint32_t c) {
+  if (c < 0x80) return p[0] = (unsigned char)c, 1;
+  if (c < 0x800)
+    return p[0] = (unsigned char)(0xC0 | c >> 6),
+           p[1] = (unsigned char)(0x80 | (c & 63)), 2;
+  if (c < 0x10000)
+    return p[0] = (unsigned char)(0xE0 | c >> 12),
+           p[1] = (unsigned char)(0x80 | (c >> 6 & 63)),
+           p[2] = (unsigned char)(0x80 | (c & 63)), 3;
+  return p[0] = (unsigned char)(0xF0 | c >> 18),
+         p[1] = (unsigned char)(0x80 | (c >> 12 & 63)),
+         p[2] = (unsigned char)(0x80 | (c >> 6 & 63)),
+         p[3] = (unsigned char)(0x80 | (c & 63)), 4;
+}
+
+static int cmp_u32_test(const void *a, const void *b) {
+  uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Tokens are the code points numbered in increasing order over the whole
+ * text (ASCII through a table, the rest by a sort in load_text.c): checked
+ * against a plain sort of every code point, on a text mixing 1- to 4-byte
+ * characters, including the extremes 0x7F, 0x80 and 0x10FFFF. */
+static void test_text_vocabulary(void **state) {
+  (void)state;
+  enum { N = 3000, L = 7 };
+  static const uint32_t pool[] = {'\n',   ' ',    'a',     'z',
+                                  0x7F,   0x80,   0xE9,    0x3B1,
+                                  0x20AC, 0x4E2D, 0x1F433, 0x10FFFF};
+  uint32_t cps[N], sorted[N];
+  unsigned char buf[4 * N];
+  size_t len = 0;
+  uint64_t r = 12345;
+  for (int i = 0; i < N; i++) {
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+    cps[i] = pool[(r >> 33) % (sizeof pool / sizeof *pool)];
+    len += put_utf8(buf + len, cps[i]);
+  }
+  memcpy(sorted, cps, sizeof cps);
+  qsort(sorted, N, sizeof *sorted, cmp_u32_test);
+  size_t V = 0;
+  for (int i = 0; i < N; i++)
+    if (i == 0 || sorted[i] != sorted[V - 1]) sorted[V++] = sorted[i];
+  ph_error err = {0};
+  assert_int_equal(ph_write_file_atomic(tpath("mix.txt"), buf, len, &err),
+                   PH_OK);
+  char spec[700];
+  snprintf(spec, sizeof spec, "text:%s,len=%d", tpath("mix.txt"), L);
+  ph_dataset *d = load_ok(spec, 0);
+  assert_int_equal(d->n_classes, V);
+  size_t n_test_chars = N / 10, base[2] = {0, N - n_test_chars};
+  for (int sp = 0; sp < 2; sp++) {
+    assert_true(d->n[sp] > 0);
+    for (size_t i = 0; i < d->n[sp] * L; i++) {
+      uint32_t *x =
+          bsearch(&cps[base[sp] + i], sorted, V, sizeof *sorted, cmp_u32_test);
+      uint32_t *y = bsearch(&cps[base[sp] + i + 1], sorted, V, sizeof *sorted,
+                            cmp_u32_test);
+      assert_true(d->x[sp][i] == (double)(x - sorted));
+      assert_int_equal(d->y[sp][i], y - sorted);
+    }
+  }
+  ph_dataset_free(d);
+}
+
 static void test_bad_specs(void **state) {
   (void)state;
   load_fails("nosuchdata", PH_ERR_ARG, "unknown data set 'nosuchdata'");
@@ -367,6 +433,7 @@ int main(void) {
       cmocka_unit_test(test_idx_and_errors),
       cmocka_unit_test(test_csv_and_errors),
       cmocka_unit_test(test_text_errors),
+      cmocka_unit_test(test_text_vocabulary),
       cmocka_unit_test(test_bad_specs),
       cmocka_unit_test(test_batcher),
   };

@@ -16,7 +16,7 @@ export POTHOLE_DATA_DIR=${POTHOLE_DATA_DIR:-$src/../../data}
 for h in $names; do
   mkdir -p "$out/corpus/$h"
   t0=$(date +%s)
-  nice -n 10 "$b/tests/fuzz/fuzz_$h" -runs="$execs" -max_total_time="$secs" \
+  nice -n 19 "$b/tests/fuzz/fuzz_$h" -runs="$execs" -max_total_time="$secs" \
     -max_len=65536 -timeout=20 -rss_limit_mb=3072 -print_final_stats=1 \
     -artifact_prefix="$out/crash-$h-" "$out/corpus/$h" "$src/corpus/$h" \
     >"$out/$h.log" 2>&1
