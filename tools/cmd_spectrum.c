@@ -28,12 +28,235 @@
 
 static const char *const WHICH_NAMES[] = {"top", "bottom", "both"};
 
+/* The status of a constructor that returned NULL. */
+static ph_status spectrum_failed(const ph_error *err) {
+  return err->code ? err->code : PH_ERR_NOMEM;
+}
+
+/* What one spectrum run computed; spectrum_results_free releases it. */
+typedef struct {
+  ph_eig_result er;
+  ph_slq_result sr;
+  ph_trace_result tr;
+  double *dev; /* dense eigenvalues, ascending, or NULL */
+  int have_eig, have_slq;
+} spectrum_results;
+
+static void spectrum_results_free(spectrum_results *r) {
+  free(r->dev);
+  if (r->have_eig) ph_eig_result_free(&r->er);
+  if (r->have_slq) ph_slq_result_free(&r->sr);
+}
+
+/* The operator named by --operator on top of the Hessian or GGN `*base`:
+ * the base itself, P^{1/2} H P^{1/2} (P and its operators loaded into
+ * *geom) or one block. *opx is *base or a new operator. */
+static ph_status spectrum_operator(ph_objective *o, const double *theta,
+                                   const ph_batch *b, const char *op,
+                                   const char *precond, ph_geom *geom,
+                                   ph_op **base, ph_op **opx, ph_error *err) {
+  if (!strcmp(op, "ggn")) {
+    if (!(*base = ph_op_ggn(o, theta, b, err))) return spectrum_failed(err);
+    *opx = *base;
+    return PH_OK;
+  }
+  if (!(*base = ph_op_hessian(o, theta, b, err))) return spectrum_failed(err);
+  *opx = *base;
+  if (!strcmp(op, "precond")) {
+    ph_status st =
+        ph_geom_load(geom, precond, o->n, o->n_blocks, o->blocks, err);
+    if (st) return st;
+    if (!(*opx = ph_op_sandwich(ph_op_linop(*base), &geom->sqrt_P, err)))
+      return spectrum_failed(err);
+  } else if (!strncmp(op, "block:", 6)) {
+    long bi = ph_objective_find_block(o, op + 6);
+    if (bi < 0)
+      return ph_error_set(err, PH_ERR_ARG,
+                          "no parameter block named '%s' in %s", op + 6,
+                          o->name);
+    if (!(*opx = ph_op_block(ph_op_linop(*base), o->blocks[bi].offset,
+                             o->blocks[bi].size, err)))
+      return spectrum_failed(err);
+  }
+  return PH_OK;
+}
+
+/* Eigenvalues (Lanczos or power), then the optional SLQ density,
+ * Hutchinson trace and dense reference. */
+static ph_status spectrum_compute(ph_linop *A, ph_eig_config *ec, int method,
+                                  ph_slq_config *sc, size_t tprobes,
+                                  size_t block, int dense, spectrum_results *r,
+                                  ph_error *err) {
+  ph_status st;
+  if (dense && A->n > PH_DENSE_MAX)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--dense needs n ≤ %d, the operator has %zu",
+                        PH_DENSE_MAX, A->n);
+  if (ec->k * (ec->which == PH_EIG_BOTH ? 2 : 1) > A->n)
+    ec->k = ec->which == PH_EIG_BOTH ? A->n / 2 : A->n;
+  /* Only the probes are split; the extreme eigenpairs and the dense
+   * spectrum are rank 0's alone (the same computation as one process, so
+   * the same bytes): the other ranks go straight to the probes and wait
+   * there, asleep, instead of repeating the work. A failure here reaches
+   * the others through the probes' opening agreement. */
+  int root = ph_dist_rank() == 0;
+  if (root) {
+    st = method ? ph_power_run(A, ec, &r->er, err)
+                : ph_lanczos_run(A, ec, NULL, &r->er, err);
+    if (st) return st;
+    r->have_eig = 1;
+  }
+  if (sc) {
+    if ((st = ph_slq_run(A, sc, &r->sr, err))) return st;
+    r->have_slq = 1;
+  }
+  if (tprobes &&
+      (st = ph_hutchinson_block(A, tprobes, ec->seed, block, &r->tr, err)))
+    return st;
+  if (dense && root) {
+    if (!(r->dev = malloc(A->n * sizeof *r->dev)))
+      return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+    /* Minutes at n in the thousands: a bar on a terminal (n products,
+     * then the eigensolve). */
+    ph_progress pg;
+    ph_progress_start(&pg, "dense", A->n + 1, -1);
+    if ((st = ph_dense_spectrum_progress(A, r->dev, NULL, NULL, &pg, err)))
+      return st;
+    ph_progress_finish(&pg);
+  }
+  return PH_OK;
+}
+
+/* spectrum.json's content. */
+static cJSON *spectrum_json(const spectrum_results *r, const ph_linop *A,
+                            const ph_batch *b, const char *op,
+                            const ph_eig_config *ec, int method,
+                            const ph_slq_config *sc, size_t tprobes,
+                            const ph_net_bundle *bu, const char *ckpt,
+                            int split, const char *precond) {
+  const ph_eig_result *er = &r->er;
+  cJSON *j = cJSON_CreateObject();
+  ph_json_add_stamp(j);
+  cJSON_AddStringToObject(j, "operator", op);
+  cJSON_AddItemToObject(j, "eigenvalues", ph_json_array(er->values, er->k));
+  cJSON_AddItemToObject(j, "residual_bounds", ph_json_array(er->bounds, er->k));
+  cJSON *cv = cJSON_AddArrayToObject(j, "converged");
+  for (size_t q = 0; q < er->k; q++)
+    cJSON_AddItemToArray(cv, cJSON_CreateBool(er->converged[q]));
+  cJSON_AddBoolToObject(j, "all_converged", er->all_converged);
+  ph_json_add_number(j, "lambda_max", er->k ? er->values[0] : NAN);
+  ph_json_add_number(j, "products", (double)er->products);
+  ph_json_add_number(j, "seconds", er->seconds);
+  ph_json_add_number(j, "n_params", (double)A->n);
+  ph_json_add_number(j, "n_examples", (double)b->n);
+  if (tprobes) {
+    cJSON *t = cJSON_AddObjectToObject(j, "trace");
+    ph_json_add_number(t, "mean", r->tr.mean);
+    ph_json_add_number(t, "stderr", r->tr.stderr_);
+    ph_json_add_number(t, "probes", (double)r->tr.probes);
+    ph_json_add_number(t, "products", (double)r->tr.products);
+  }
+  if (r->have_slq) {
+    const ph_slq_result *sr = &r->sr;
+    cJSON *d = cJSON_AddObjectToObject(j, "density");
+    ph_json_add_number(d, "sigma", sr->sigma);
+    cJSON_AddStringToObject(d, "sigma_rule",
+                            sc->sigma > 0 ? "given"
+                            : sc->sigma_rule == PH_SLQ_SIGMA_PYHESSIAN
+                                ? "pyhessian"
+                                : "spacing");
+    ph_json_add_number(d, "probes", (double)sr->probes);
+    ph_json_add_number(d, "steps", (double)sr->steps);
+    ph_json_add_number(d, "block", (double)sr->block);
+    ph_json_add_number(d, "negative_mass", sr->negative_mass);
+    ph_json_add_number(d, "negative_mass_smoothed", sr->negative_mass_smoothed);
+    ph_json_add_number(d, "lambda_min", sr->lambda_min);
+    ph_json_add_number(d, "lambda_max", sr->lambda_max);
+    ph_json_add_number(d, "products", (double)sr->products);
+    ph_json_add_number(d, "seconds", sr->seconds);
+    cJSON_AddStringToObject(d, "band",
+                            "mean ± one standard error across probes");
+  }
+  if (r->dev) {
+    ph_json_add_number(j, "dense_lambda_max", r->dev[A->n - 1]);
+    ph_json_add_number(j, "dense_lambda_min", r->dev[0]);
+  }
+  cJSON *cfg = cJSON_AddObjectToObject(j, "config");
+  cJSON_AddStringToObject(cfg, "ckpt", ckpt);
+  cJSON_AddStringToObject(cfg, "data", bu->data->spec);
+  cJSON_AddStringToObject(cfg, "model", ph_net_spec(bu->obj));
+  cJSON_AddStringToObject(cfg, "split", split ? "test" : "train");
+  if (precond) cJSON_AddStringToObject(cfg, "precond", precond);
+  ph_json_add_number(cfg, "k", (double)ec->k);
+  cJSON_AddStringToObject(cfg, "which", WHICH_NAMES[ec->which]);
+  cJSON_AddStringToObject(cfg, "method", method ? "power" : "lanczos");
+  ph_json_add_number(cfg, "tol", ec->tol);
+  char crc[16];
+  snprintf(crc, sizeof crc, "%08x", ph_ckpt_crc(bu->ck));
+  cJSON_AddStringToObject(cfg, "ckpt_crc32", crc);
+  ph_json_add_number(j, "seed", (double)ec->seed);
+  return j;
+}
+
+/* DIR/density.csv, thinned to ≤ 4001 rows for plotting: of each block of
+ * `stride` grid points keep the one with the largest density, so narrow
+ * outlier peaks survive (every k-th point would alias them away). */
+static ph_status spectrum_write_density(const char *path,
+                                        const ph_slq_result *sr,
+                                        ph_error *err) {
+  ph_csv csv;
+  ph_status st = ph_csv_open(&csv, path, "t,density,band_lo,band_hi", err);
+  if (st) return st;
+  size_t stride = sr->n_grid > 4001 ? (sr->n_grid + 4000) / 4001 : 1;
+  for (size_t i0 = 0; i0 < sr->n_grid; i0 += stride) {
+    size_t i = i0;
+    for (size_t q = i0 + 1; q < i0 + stride && q < sr->n_grid; q++)
+      if (sr->density[q] > sr->density[i]) i = q;
+    ph_csv_num(&csv, sr->t[i]);
+    ph_csv_num(&csv, sr->density[i]);
+    ph_csv_num(&csv, sr->band_lo[i]);
+    ph_csv_num(&csv, sr->band_hi[i]);
+    ph_csv_end_row(&csv);
+  }
+  return ph_csv_commit(&csv, err);
+}
+
+/* Every output file; on failure the ones already written are removed. */
+static ph_status spectrum_write(const char *out, const spectrum_results *r,
+                                const ph_linop *A, cJSON *j, ph_error *err) {
+  ph_outset outs = {0};
+  char path[4096];
+  ph_status st = ph_mkdir_p(out, err);
+  if (!st && r->have_slq) {
+    snprintf(path, sizeof path, "%s/density.csv", out);
+    if (!(st = spectrum_write_density(path, &r->sr, err)))
+      ph_outset_add(&outs, path);
+  }
+  if (!st && r->er.vectors) {
+    snprintf(path, sizeof path, "%s/eigenvectors.npy", out);
+    size_t shape[2] = {r->er.k, A->n};
+    if (!(st = ph_npy_write(path, r->er.vectors, 2, shape, err)))
+      ph_outset_add(&outs, path);
+  }
+  if (!st && r->dev) {
+    snprintf(path, sizeof path, "%s/dense_eigenvalues.npy", out);
+    if (!(st = ph_npy_write_vec(path, r->dev, A->n, err)))
+      ph_outset_add(&outs, path);
+  }
+  if (!st) {
+    snprintf(path, sizeof path, "%s/spectrum.json", out);
+    st = ph_json_write_file(path, j, err);
+  }
+  if (st) ph_outset_rollback(&outs);
+  ph_outset_free(&outs);
+  return st;
+}
+
 static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
                          int split, const char *op, const char *precond,
                          ph_eig_config *ec, int method, ph_slq_config *sc,
                          size_t tprobes, size_t block, size_t threads,
                          int dense, const char *out) {
-  int rc = 1;
   ph_error err = {0};
   ph_net_bundle bu;
   ph_data_options dopt = ph_data_options_default();
@@ -49,197 +272,28 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   ph_geom geom; /* P's operators; the sandwich borrows its P^{1/2} */
   memset(&geom, 0, sizeof geom);
   ph_op *base = NULL, *opx = NULL;
-  ph_eig_result er;
-  ph_slq_result sr;
-  ph_trace_result tr;
-  memset(&er, 0, sizeof er);
-  memset(&sr, 0, sizeof sr);
-  memset(&tr, 0, sizeof tr);
-  double *dev = NULL;
+  spectrum_results r;
+  memset(&r, 0, sizeof r);
   cJSON *j = NULL;
-  ph_outset outs = {0};
-  int have_eig = 0, have_slq = 0;
-  if (!strcmp(op, "ggn")) {
-    if (!(base = ph_op_ggn(o, bu.theta, &b, &err))) goto fail;
-    opx = base;
-  } else {
-    if (!(base = ph_op_hessian(o, bu.theta, &b, &err))) goto fail;
-    opx = base;
-    if (!strcmp(op, "precond")) {
-      if ((st = ph_geom_load(&geom, precond, o->n, o->n_blocks, o->blocks,
-                             &err)))
-        goto fail;
-      if (!(opx = ph_op_sandwich(ph_op_linop(base), &geom.sqrt_P, &err)))
-        goto fail;
-    } else if (!strncmp(op, "block:", 6)) {
-      long bi = ph_objective_find_block(o, op + 6);
-      if (bi < 0) {
-        st = ph_error_set(&err, PH_ERR_ARG,
-                          "no parameter block named '%s' in %s", op + 6,
-                          o->name);
-        goto fail;
-      }
-      if (!(opx = ph_op_block(ph_op_linop(base), o->blocks[bi].offset,
-                              o->blocks[bi].size, &err)))
-        goto fail;
+  st =
+      spectrum_operator(o, bu.theta, &b, op, precond, &geom, &base, &opx, &err);
+  ph_linop *A = st ? NULL : ph_op_linop(opx);
+  if (!st)
+    st = spectrum_compute(A, ec, method, sc, tprobes, block, dense, &r, &err);
+  /* outputs: rank 0 of an MPI job writes them all */
+  if (!st && ph_dist_rank() == 0) {
+    j = spectrum_json(&r, A, &b, op, ec, method, sc, tprobes, &bu, ckpt, split,
+                      precond);
+    if (!(st = spectrum_write(out, &r, A, j, &err))) {
+      char *text = cJSON_Print(j);
+      if (text) printf("%s\n", text);
+      cJSON_free(text);
     }
   }
-  ph_linop *A = ph_op_linop(opx);
-  if (dense && A->n > PH_DENSE_MAX) {
-    st = ph_error_set(&err, PH_ERR_ARG,
-                      "--dense needs n ≤ %d, the operator has %zu",
-                      PH_DENSE_MAX, A->n);
-    goto fail;
-  }
-  if (ec->k * (ec->which == PH_EIG_BOTH ? 2 : 1) > A->n)
-    ec->k = ec->which == PH_EIG_BOTH ? A->n / 2 : A->n;
-  /* Only the probes are split; the extreme eigenpairs and the dense
-   * spectrum are rank 0's alone (the same computation as one process, so
-   * the same bytes): the other ranks go straight to the probes and wait
-   * there, asleep, instead of repeating the work. A failure here reaches
-   * the others through the probes' opening agreement. */
-  int root = ph_dist_rank() == 0;
-  if (root) {
-    st = method ? ph_power_run(A, ec, &er, &err)
-                : ph_lanczos_run(A, ec, NULL, &er, &err);
-    if (st) goto fail;
-    have_eig = 1;
-  }
-  if (sc) {
-    if ((st = ph_slq_run(A, sc, &sr, &err))) goto fail;
-    have_slq = 1;
-  }
-  if (tprobes &&
-      (st = ph_hutchinson_block(A, tprobes, ec->seed, block, &tr, &err)))
-    goto fail;
-  if (dense && root) {
-    dev = malloc(A->n * sizeof *dev);
-    /* Minutes at n in the thousands: a bar on a terminal (n products,
-     * then the eigensolve). */
-    ph_progress pg;
-    if (dev) ph_progress_start(&pg, "dense", A->n + 1, -1);
-    if (!dev ||
-        (st = ph_dense_spectrum_progress(A, dev, NULL, NULL, &pg, &err))) {
-      if (!dev) st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
-      goto fail;
-    }
-    ph_progress_finish(&pg);
-  }
-  /* ---- outputs: rank 0 of an MPI job writes them all ---- */
-  if (ph_dist_rank() != 0) goto done;
-  if ((st = ph_mkdir_p(out, &err))) goto fail;
-  char path[4096];
-  j = cJSON_CreateObject();
-  ph_json_add_stamp(j);
-  cJSON_AddStringToObject(j, "operator", op);
-  cJSON_AddItemToObject(j, "eigenvalues", ph_json_array(er.values, er.k));
-  cJSON_AddItemToObject(j, "residual_bounds", ph_json_array(er.bounds, er.k));
-  cJSON *cv = cJSON_AddArrayToObject(j, "converged");
-  for (size_t q = 0; q < er.k; q++)
-    cJSON_AddItemToArray(cv, cJSON_CreateBool(er.converged[q]));
-  cJSON_AddBoolToObject(j, "all_converged", er.all_converged);
-  ph_json_add_number(j, "lambda_max", er.k ? er.values[0] : NAN);
-  ph_json_add_number(j, "products", (double)er.products);
-  ph_json_add_number(j, "seconds", er.seconds);
-  ph_json_add_number(j, "n_params", (double)A->n);
-  ph_json_add_number(j, "n_examples", (double)b.n);
-  if (tprobes) {
-    cJSON *t = cJSON_AddObjectToObject(j, "trace");
-    ph_json_add_number(t, "mean", tr.mean);
-    ph_json_add_number(t, "stderr", tr.stderr_);
-    ph_json_add_number(t, "probes", (double)tr.probes);
-    ph_json_add_number(t, "products", (double)tr.products);
-  }
-  if (have_slq) {
-    cJSON *d = cJSON_AddObjectToObject(j, "density");
-    ph_json_add_number(d, "sigma", sr.sigma);
-    cJSON_AddStringToObject(d, "sigma_rule",
-                            sc->sigma > 0 ? "given"
-                            : sc->sigma_rule == PH_SLQ_SIGMA_PYHESSIAN
-                                ? "pyhessian"
-                                : "spacing");
-    ph_json_add_number(d, "probes", (double)sr.probes);
-    ph_json_add_number(d, "steps", (double)sr.steps);
-    ph_json_add_number(d, "block", (double)sr.block);
-    ph_json_add_number(d, "negative_mass", sr.negative_mass);
-    ph_json_add_number(d, "negative_mass_smoothed", sr.negative_mass_smoothed);
-    ph_json_add_number(d, "lambda_min", sr.lambda_min);
-    ph_json_add_number(d, "lambda_max", sr.lambda_max);
-    ph_json_add_number(d, "products", (double)sr.products);
-    ph_json_add_number(d, "seconds", sr.seconds);
-    cJSON_AddStringToObject(d, "band",
-                            "mean ± one standard error across probes");
-  }
-  if (dense) {
-    ph_json_add_number(j, "dense_lambda_max", dev[A->n - 1]);
-    ph_json_add_number(j, "dense_lambda_min", dev[0]);
-  }
-  cJSON *cfg = cJSON_AddObjectToObject(j, "config");
-  cJSON_AddStringToObject(cfg, "ckpt", ckpt);
-  cJSON_AddStringToObject(cfg, "data", bu.data->spec);
-  cJSON_AddStringToObject(cfg, "model", ph_net_spec(o));
-  cJSON_AddStringToObject(cfg, "split", split ? "test" : "train");
-  if (precond) cJSON_AddStringToObject(cfg, "precond", precond);
-  ph_json_add_number(cfg, "k", (double)ec->k);
-  cJSON_AddStringToObject(cfg, "which", WHICH_NAMES[ec->which]);
-  cJSON_AddStringToObject(cfg, "method", method ? "power" : "lanczos");
-  ph_json_add_number(cfg, "tol", ec->tol);
-  char crc[16];
-  snprintf(crc, sizeof crc, "%08x", ph_ckpt_crc(bu.ck));
-  cJSON_AddStringToObject(cfg, "ckpt_crc32", crc);
-  ph_json_add_number(j, "seed", (double)ec->seed);
-  if (have_slq) {
-    snprintf(path, sizeof path, "%s/density.csv", out);
-    ph_csv csv;
-    if ((st = ph_csv_open(&csv, path, "t,density,band_lo,band_hi", &err)))
-      goto fail;
-    /* Thin to ≤ 4001 rows for plotting: of each block of `stride` grid
-     * points keep the one with the largest density, so narrow outlier peaks
-     * survive (every k-th point would alias them away). */
-    size_t stride = sr.n_grid > 4001 ? (sr.n_grid + 4000) / 4001 : 1;
-    for (size_t i0 = 0; i0 < sr.n_grid; i0 += stride) {
-      size_t i = i0;
-      for (size_t q = i0 + 1; q < i0 + stride && q < sr.n_grid; q++)
-        if (sr.density[q] > sr.density[i]) i = q;
-      ph_csv_num(&csv, sr.t[i]);
-      ph_csv_num(&csv, sr.density[i]);
-      ph_csv_num(&csv, sr.band_lo[i]);
-      ph_csv_num(&csv, sr.band_hi[i]);
-      ph_csv_end_row(&csv);
-    }
-    if ((st = ph_csv_commit(&csv, &err))) goto fail;
-    ph_outset_add(&outs, path);
-  }
-  if (er.vectors) {
-    snprintf(path, sizeof path, "%s/eigenvectors.npy", out);
-    size_t shape[2] = {er.k, A->n};
-    if ((st = ph_npy_write(path, er.vectors, 2, shape, &err))) goto fail;
-    ph_outset_add(&outs, path);
-  }
-  if (dense) {
-    snprintf(path, sizeof path, "%s/dense_eigenvalues.npy", out);
-    if ((st = ph_npy_write_vec(path, dev, A->n, &err))) goto fail;
-    ph_outset_add(&outs, path);
-  }
-  snprintf(path, sizeof path, "%s/spectrum.json", out);
-  if ((st = ph_json_write_file(path, j, &err))) goto fail;
-  {
-    char *text = cJSON_Print(j);
-    if (text) printf("%s\n", text);
-    cJSON_free(text);
-  }
-  goto done;
-fail:
-  if (!st) st = err.code ? err.code : PH_ERR_IO;
-  ph_outset_rollback(&outs);
-  rc = ph_cli_fail(CMD, st, &err);
-done:
-  if (!st) rc = 0;
-  ph_outset_free(&outs);
+  int rc = 0;
+  if (st) rc = ph_cli_fail(CMD, st, &err);
   cJSON_Delete(j);
-  free(dev);
-  if (have_eig) ph_eig_result_free(&er);
-  if (have_slq) ph_slq_result_free(&sr);
+  spectrum_results_free(&r);
   if (opx && opx != base) ph_op_free(opx);
   ph_op_free(base);
   ph_geom_free(&geom);
