@@ -268,7 +268,9 @@ int ph_cmd_study(int argc, char **argv) {
       "and of P½HP½, pothole events, wall time and products per step. Writes\n"
       "DIR/study.md, study.csv, runs.csv, tune.csv, selection.csv and\n"
       "DIR/figures. Running the same command again resumes; a directory\n"
-      "made by another configuration is refused.",
+      "made by another configuration is refused. Under mpirun each stage's\n"
+      "runs are dealt to the ranks, with the same results\n"
+      "(docs/distributed.md).",
       opts,
       0,
       0};

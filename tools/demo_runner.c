@@ -164,6 +164,8 @@ static void last_error_line(ph_demo *d, ph_demo_job *j, char *buf, size_t len) {
   fclose(fp);
 }
 
+#define PH_DEMO_MAX_RANKS_SHOWN 64
+
 /* The progress of one ph_demo_run: on rank 0 it covers the jobs of every
  * rank. */
 typedef struct run_state {
@@ -171,14 +173,15 @@ typedef struct run_state {
   size_t stage_no, n_stages;
   const char *stage;
   double t0, done_expect, total_expect, done_actual;
-  int ranks;      /* ranks sharing the jobs (1 alone) */
+  int ranks;                           /* ranks sharing the jobs (1 alone) */
+  size_t ran[PH_DEMO_MAX_RANKS_SHOWN]; /* rank 0: jobs run per rank */
   int fatal;      /* a non-optional job failed (rank 0: on any rank) */
   ph_status recv; /* rank 0: a record that named no job of this stage */
 } run_state;
 
 /* A finished job's record, sent by the rank that ran it to rank 0. */
 typedef struct job_rec {
-  uint64_t job, failed;
+  uint64_t job, failed, rank;
   double took_s;
 } job_rec;
 
@@ -201,9 +204,11 @@ static void draw(const run_state *r) {
 
 /* Job i finished (here or, on rank 0, on another rank): count it; a
  * failure is printed by rank 0 alone, from the job's log (DIR is shared). */
-static void job_done(run_state *r, size_t i, double took_s, int ok) {
+static void job_done(run_state *r, size_t i, double took_s, int ok,
+                     uint64_t rank) {
   ph_demo *d = r->d;
   ph_demo_job *j = &d->jobs[i];
+  if (rank < PH_DEMO_MAX_RANKS_SHOWN) r->ran[rank]++;
   j->took_s = took_s;
   r->done_expect += j->expect_s;
   r->done_actual += took_s;
@@ -230,7 +235,7 @@ static void remote_done(void *ctx, const void *records, size_t n) {
       r->recv = PH_ERR_IO;
       continue;
     }
-    job_done(r, (size_t)rec[k].job, rec[k].took_s, !rec[k].failed);
+    job_done(r, (size_t)rec[k].job, rec[k].took_s, !rec[k].failed, rec[k].rank);
   }
   draw(r);
 }
@@ -368,9 +373,10 @@ int ph_demo_run(ph_demo *d) {
         size_t i = running_idx[k];
         double took = ph_now() - starts[k];
         int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        job_done(&r, i, took, ok);
+        job_done(&r, i, took, ok, (uint64_t)rank);
         if (ds && rank != 0) {
-          job_rec rec = {.job = i, .failed = !ok, .took_s = took};
+          job_rec rec = {
+              .job = i, .failed = !ok, .rank = (uint64_t)rank, .took_s = took};
           if (ph_dist_stream_send(ds, &rec, 1, &err) != PH_OK) r.fatal = 1;
         }
         pids[k] = pids[n_running - 1];
@@ -411,6 +417,18 @@ int ph_demo_run(ph_demo *d) {
     s = e;
   }
   free(mine);
+  if (dist && rank == 0 && r.ranks <= PH_DEMO_MAX_RANKS_SHOWN) {
+    /* who ran what: the split is visible, and a rank that ran nothing
+     * stands out */
+    size_t total = 0;
+    for (int q = 0; q < r.ranks; q++) total += r.ran[q];
+    if (d->show_progress) fprintf(stderr, "\n");
+    fprintf(stderr, "pothole %s: %zu jobs on %d ranks (", d->label, total,
+            r.ranks);
+    for (int q = 0; q < r.ranks; q++)
+      fprintf(stderr, "%s%zu", q ? ", " : "", r.ran[q]);
+    fprintf(stderr, ")\n");
+  }
   r.stage_no = n_stages;
   r.stage = "done";
   r.done_expect = r.total_expect;

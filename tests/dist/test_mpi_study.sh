@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_mpi_study.sh: `mpirun -np N pothole study` deals each stage's runs to
 # the ranks and gives the single-process results (N = 1, 2, 3; 2 runs at once
-# within a rank for N = 2): every output but wall time byte for byte (see
+# within a rank for N = 1, 2): every output but wall time byte for byte (see
 # study_same in mpi_common.sh); rank 0 alone prints the progress; more ranks
 # than the largest stage has runs is one line and writes nothing.
 set -u
@@ -19,16 +19,20 @@ run() { # run NAME [mpi N] [extra options]
     fail "$name: $(cat "$T/$name.err")"
 }
 run plain "$P" $S
+# --jobs 2 (the default) runs 2 at once within a rank: ranks x jobs; -np 3
+# with --jobs 1 as well
 for n in 1 2 3; do
-  run np$n mpi $n $S
+  if [ $n = 3 ]; then run np$n mpi $n $S --jobs 1; else run np$n mpi $n $S; fi
   study_same "$T/plain/s" "$T/np$n/s"
 done
-run np2j2 mpi 2 $S --jobs 2
-study_same "$T/plain/s" "$T/np2j2/s"
 # every run of the study was done once, by one rank (one log each)
 [ "$(ls "$T/np3/s/logs" | grep -c '\.err$')" = 16 ] || fail "np3: $(ls "$T/np3/s/logs" | grep -c '\.err$') run logs, wanted 16"
 # progress from rank 0 alone: one line per stage
 [ "$(grep -c '^pothole study: \[' "$T/np3.err")" = 3 ] || fail "np3 progress: $(cat "$T/np3.err")"
+# each stage dealt by position p -> rank p mod 3: tuning 4 runs -> 2, 1, 1;
+# final 4 runs -> 2, 1, 1 and 8 λmax runs -> 3, 3, 2, so 5, 4, 3 in that phase
+grep -q '^pothole study: 4 jobs on 3 ranks (2, 1, 1)$' "$T/np3.err" || fail "np3 tuning split: $(cat "$T/np3.err")"
+grep -q '^pothole study: 12 jobs on 3 ranks (5, 4, 3)$' "$T/np3.err" || fail "np3 final split: $(cat "$T/np3.err")"
 
 # More ranks than the largest stage has runs (1 to tune, 2 final, 2 λmax):
 # one line, exit 2, nothing written.
@@ -36,4 +40,4 @@ mkdir -p "$T/few"
 (cd "$T/few" && mpi 3 study --quick --opts sgd --lr-grid 1 --seeds 2 --steps-scale 0.1 --out s) >/dev/null 2>"$T/err"
 refused 2 "3 processes for a study whose largest stage has 2 jobs"
 [ ! -e "$T/few/s" ] || fail "a refused study wrote $T/few/s"
-echo "mpi study: plain, -np 1, 2, 3 and 2 x --jobs 2 agree"
+echo "mpi study: plain, -np 1, 2 (--jobs 2) and 3 (--jobs 1) agree"
