@@ -75,7 +75,7 @@ int ph_cmd_train(int argc, char **argv) {
                         optname);
   int opt_index = 0, ema_set = 0, damp_set = 0;
   const char *model = NULL, *data = NULL, *out = NULL;
-  size_t threads = 1, stop_after = 0;
+  size_t threads = 1, stop_after = 0; /* --threads: accepted, unused */
   int force = 0;
   const ph_opt opts[] = {
       {"model", "SPEC", PH_OPT_STRING, &model,
@@ -196,9 +196,12 @@ int ph_cmd_train(int argc, char **argv) {
        .help = "train into a non-empty DIR: first delete the outputs\n"
                "of an earlier run there (run.json, log.csv, ckpt/, ...)",
        .flags = PH_OPT_RESUMABLE},
-      {"threads", "T", PH_OPT_SIZE, &threads, .lo = 1, .hi = PH_CLI_MAX_THREADS,
-       .help = "threads; the results do not depend on it (OpenBLAS\n"
-               "stays on one thread: see below)",
+      /* The shared row's range and meaning of 0, but not its help: train
+       * computes on one thread (the comment before ph_train_run). */
+      {"threads", "T", PH_OPT_SIZE, &threads, .lo = 0, .hi = PH_CLI_MAX_THREADS,
+       .help = "accepted as in every command (0 = all cores), but train\n"
+               "computes on one thread, so that a run and its resumes\n"
+               "are bit-identical on any machine",
        .flags = PH_OPT_RESUMABLE},
       {"stop-after", "S", PH_OPT_SIZE, &stop_after, .lo = 1, .hi = 1e12,
        .help = "stop after step S as if killed (for testing resumes)",

@@ -110,9 +110,10 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
     return PH_OK;
   case PH_SLICE_HESSIAN: {
     size_t prods = 0;
-    r->solver = "potholes/sharpness ph_sharp_eigs (linalg Lanczos, tol 1e-8)";
-    PH_TRY(ph_sharp_eigs(o, theta, &cfg->batch, NULL, k, cfg->seed,
-                         SLICE_DENSE_MAX, r->eigval, d, NULL, &prods, err));
+    r->solver =
+        "potholes/sharpness ph_sharpness_eigs (linalg Lanczos, tol 1e-8)";
+    PH_TRY(ph_sharpness_eigs(o, theta, &cfg->batch, NULL, k, cfg->seed,
+                             SLICE_DENSE_MAX, r->eigval, d, NULL, &prods, err));
     r->products = prods;
     return eig_residuals(o, theta, cfg, k, r, err);
   }
@@ -129,9 +130,9 @@ static ph_status choose_directions(ph_objective *o, const double *theta,
       return ph_error_set(err, PH_ERR_ARG,
                           "pothole directions need a preconditioner");
     ph_pothole_dir pd[2];
-    r->solver = "potholes/sharpness ph_sharp_directions";
-    PH_TRY(ph_sharp_directions(o, theta, &cfg->batch, cfg->geom, k, cfg->seed,
-                               SLICE_DENSE_MAX, pd, d, err));
+    r->solver = "potholes/sharpness ph_sharpness_directions";
+    PH_TRY(ph_sharpness_directions(o, theta, &cfg->batch, cfg->geom, k,
+                                   cfg->seed, SLICE_DENSE_MAX, pd, d, err));
     for (size_t i = 0; i < k; i++) {
       r->eigval[i] = pd[i].mu;
       ph_landscape_fix_sign(n, d + i * n);

@@ -95,8 +95,8 @@ static double head(nn_net *n, size_t m, double scale, double *dz,
       loss += lse[r] - z[i * C + (size_t)y];
     }
   }
-  *correct += (double)ph_tf_xent_correct(z, n->labels, rows, C);
-  if (dz) ph_tf_xent_backward(dz, 1.0, n->p, n->labels, rows, C, scale);
+  *correct += (double)ph_nn_xent_correct(z, n->labels, rows, C);
+  if (dz) ph_nn_xent_backward(dz, 1.0, n->p, n->labels, rows, C, scale);
   return loss * scale;
 }
 
@@ -116,13 +116,13 @@ static void head_tangent(nn_net *n, size_t m, double scale, size_t k,
    * zeroed first); k tangent rows per softmax row */
   memset(out, 0, rows * k * C * sizeof *out);
   if (k == 1) {
-    ph_tf_xent_tangent_backward(out, 1.0, 0.0, n->p, tz, n->labels, rows, C,
+    ph_nn_xent_tangent_backward(out, 1.0, 0.0, n->p, tz, n->labels, rows, C,
                                 scale);
     return;
   }
   for (size_t i = 0; i < rows; i++)
     for (size_t j = 0; j < k; j++)
-      ph_tf_xent_tangent_backward(out + (i * k + j) * C, 1.0, 0.0, n->p + i * C,
+      ph_nn_xent_tangent_backward(out + (i * k + j) * C, 1.0, 0.0, n->p + i * C,
                                   tz + (i * k + j) * C, n->labels + i, 1, C,
                                   scale);
 }

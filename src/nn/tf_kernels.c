@@ -630,13 +630,13 @@ void ph_tf_attn_tangent_backward_ref(
 
 /* --------------------------------------------------------- cross-entropy */
 
-size_t ph_tf_xent_count(const int32_t *y, size_t N) {
+size_t ph_nn_xent_count(const int32_t *y, size_t N) {
   size_t n = 0;
   for (size_t i = 0; i < N; i++) n += y[i] >= 0;
   return n;
 }
 
-size_t ph_tf_xent_correct(const double *z, const int32_t *y, size_t N,
+size_t ph_nn_xent_correct(const double *z, const int32_t *y, size_t N,
                           size_t C) {
   size_t n = 0;
   for (size_t i = 0; i < N; i++) {
@@ -650,7 +650,7 @@ size_t ph_tf_xent_correct(const double *z, const int32_t *y, size_t N,
   return n;
 }
 
-double ph_tf_xent_forward(double *p, const double *z, const int32_t *y,
+double ph_nn_xent_forward(double *p, const double *z, const int32_t *y,
                           size_t N, size_t C, double scale) {
   double loss = 0.0, lse[256];
   for (size_t r0 = 0; r0 < N; r0 += 256) {
@@ -663,7 +663,7 @@ double ph_tf_xent_forward(double *p, const double *z, const int32_t *y,
   return scale * loss;
 }
 
-void ph_tf_xent_backward(double *dz, double dloss, const double *p,
+void ph_nn_xent_backward(double *dz, double dloss, const double *p,
                          const int32_t *y, size_t N, size_t C, double scale) {
   double a = dloss * scale;
   for (size_t i = 0; i < N; i++) {
@@ -675,7 +675,7 @@ void ph_tf_xent_backward(double *dz, double dloss, const double *p,
   }
 }
 
-double ph_tf_xent_tangent_forward(const double *p, const double *z_t,
+double ph_nn_xent_tangent_forward(const double *p, const double *z_t,
                                   const int32_t *y, size_t N, size_t C,
                                   double scale) {
   double s = 0.0;
@@ -687,7 +687,7 @@ double ph_tf_xent_tangent_forward(const double *p, const double *z_t,
   return scale * s;
 }
 
-void ph_tf_xent_tangent_backward(double *dz_t, double dloss, double dloss_t,
+void ph_nn_xent_tangent_backward(double *dz_t, double dloss, double dloss_t,
                                  const double *p, const double *z_t,
                                  const int32_t *y, size_t N, size_t C,
                                  double scale) {

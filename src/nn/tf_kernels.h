@@ -148,28 +148,30 @@ void ph_tf_attn_tangent_backward_ref(
     const double *p_t, double *work, size_t B, size_t T, size_t d, size_t nh);
 
 /* ---- softmax cross-entropy over positions, target −1 = ignored ------------
+ * Shared by both engines (the transformer and the sequential chain's
+ * head), hence ph_nn_xent_* rather than a transformer prefix.
  * z (N, C) logits, y (N) targets in [−1, C), p (N, C) softmax saved by
  * forward (rows of ignored positions are still filled).
  * loss = scale · Σ_{i: y_i ≥ 0} −log p[i, y_i]; the caller picks scale,
- * normally 1/ph_tf_xent_count (mean over the positions that have targets).
+ * normally 1/ph_nn_xent_count (mean over the positions that have targets).
  * dloss is the adjoint of loss (1 for the top of the graph), dloss_t its
  * tangent (0 there). */
 ph_status ph_tf_targets_check(const int32_t *y, size_t N, size_t C,
                               ph_error *err);
-size_t ph_tf_xent_count(const int32_t *y, size_t N);
+size_t ph_nn_xent_count(const int32_t *y, size_t N);
 /* Positions with a target whose arg-max logit equals it (ties: lowest). */
-size_t ph_tf_xent_correct(const double *z, const int32_t *y, size_t N,
+size_t ph_nn_xent_correct(const double *z, const int32_t *y, size_t N,
                           size_t C);
-double ph_tf_xent_forward(double *p, const double *z, const int32_t *y,
+double ph_nn_xent_forward(double *p, const double *z, const int32_t *y,
                           size_t N, size_t C, double scale);
-void ph_tf_xent_backward(double *dz, double dloss, const double *p,
+void ph_nn_xent_backward(double *dz, double dloss, const double *p,
                          const int32_t *y, size_t N, size_t C, double scale);
-double ph_tf_xent_tangent_forward(const double *p, const double *z_t,
+double ph_nn_xent_tangent_forward(const double *p, const double *z_t,
                                   const int32_t *y, size_t N, size_t C,
                                   double scale);
 /* ḋz += scale·[dloss_t (p − e_y) + dloss·H_z ż], H_z = diag(p) − ppᵀ.
  * With dloss = 1, dloss_t = 0 this is also the GGN's H_z·ż. */
-void ph_tf_xent_tangent_backward(double *dz_t, double dloss, double dloss_t,
+void ph_nn_xent_tangent_backward(double *dz_t, double dloss, double dloss_t,
                                  const double *p, const double *z_t,
                                  const int32_t *y, size_t N, size_t C,
                                  double scale);

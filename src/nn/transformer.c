@@ -323,7 +323,7 @@ static ph_status batch_check(const tf_obj *m, const ph_batch *bt,
       return ph_error_set(err, PH_ERR_ARG,
                           "%s: example index %zu (batch position %zu) >= %zu",
                           m->name, e, i, n);
-    cnt += ph_tf_xent_count(D->y[bt->split] + e * T, T);
+    cnt += ph_nn_xent_count(D->y[bt->split] + e * T, T);
   }
   *n_valid = cnt;
   return PH_OK;
@@ -361,10 +361,10 @@ static ph_status tf_loss_grad(void *ctx, const double *th, const ph_batch *bt,
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     gather(m, bt, i0, B);
     run_forward(m, th, B, grad ? 1 : 0);
-    l += ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
+    l += ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
     if (!grad) continue;
     zero(m->dz, B * T * V);
-    ph_tf_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
+    ph_nn_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
     run_backward(m, th, NULL, B, grad, NULL);
   }
   *loss = l;
@@ -385,11 +385,11 @@ static ph_status tf_hvp(void *ctx, const double *th, const ph_batch *bt,
     gather(m, bt, i0, B);
     run_forward(m, th, B, 2);
     run_tangent(m, th, v, B);
-    ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
+    ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
     zero(m->dz, NV);
-    ph_tf_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
+    ph_nn_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
     zero(m->dz_t, NV);
-    ph_tf_xent_tangent_backward(m->dz_t, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
+    ph_nn_xent_tangent_backward(m->dz_t, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
                                 V, scale);
     run_backward(m, th, v, B, m->gscratch, hv);
   }
@@ -409,10 +409,10 @@ static ph_status tf_ggnvp(void *ctx, const double *th, const ph_batch *bt,
     gather(m, bt, i0, B);
     run_forward(m, th, B, 1);
     run_tangent(m, th, v, B);
-    ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
+    ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
     /* dz = H_z ż (scaled): the tangent of the CE adjoint with dloss_t = 0. */
     zero(m->dz, B * T * V);
-    ph_tf_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T, V,
+    ph_nn_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T, V,
                                 scale);
     run_backward(m, th, NULL, B, gv, NULL);
   }
@@ -430,8 +430,8 @@ static ph_status tf_eval(void *ctx, const double *th, const ph_batch *bt,
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     gather(m, bt, i0, B);
     run_forward(m, th, B, 0);
-    l += ph_tf_xent_forward(m->p, m->z, m->tgt, B * T, V, 1.0);
-    correct += ph_tf_xent_correct(m->z, m->tgt, B * T, V);
+    l += ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, 1.0);
+    correct += ph_nn_xent_correct(m->z, m->tgt, B * T, V);
   }
   *loss = l / (double)cnt;
   if (acc) *acc = (double)correct / (double)cnt;

@@ -75,8 +75,8 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
       ph_rng_fill_gauss(&r, theta, n, jit);
       ph_vec_axpy(n, 1.0, geo.pit, theta);
       ph_pothole_dir d;
-      st = ph_sharp_directions(obj, theta, NULL, &P, 1, cfg->seed, 512, &d, v,
-                               err);
+      st = ph_sharpness_directions(obj, theta, NULL, &P, 1, cfg->seed, 512, &d,
+                                   v, err);
       if (st != PH_OK) break;
       ph_escape_sig sg;
       st = ph_escape_signal(obj, theta, NULL, &P, rho, v, &sg, err);

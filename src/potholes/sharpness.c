@@ -31,10 +31,11 @@ enum {
 
 /* ------------------------------------------------------------- eigen */
 
-ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
-                        const ph_geom *P, size_t k, uint64_t seed,
-                        size_t dense_max, double *values, double *vectors,
-                        double *lambda_min, size_t *products, ph_error *err) {
+ph_status ph_sharpness_eigs(ph_objective *o, const double *theta,
+                            const ph_batch *b, const ph_geom *P, size_t k,
+                            uint64_t seed, size_t dense_max, double *values,
+                            double *vectors, double *lambda_min,
+                            size_t *products, ph_error *err) {
   size_t n = o->n;
   if (k == 0 || k > n)
     return ph_error_set(err, PH_ERR_ARG,
@@ -115,10 +116,10 @@ done:
   return st;
 }
 
-ph_status ph_sharp_pothole_ratio(ph_objective *o, const double *theta,
-                                 const ph_batch *b, const ph_geom *P,
-                                 const double *v, ph_pothole_dir *out,
-                                 ph_error *err) {
+ph_status ph_sharpness_pothole_ratio(ph_objective *o, const double *theta,
+                                     const ph_batch *b, const ph_geom *P,
+                                     const double *v, ph_pothole_dir *out,
+                                     ph_error *err) {
   size_t n = o->n;
   double *u = ph_malloc(2 * n, sizeof(double), "pothole ratio buffer", err);
   if (!u) return PH_ERR_NOMEM;
@@ -145,25 +146,25 @@ ph_status ph_sharp_pothole_ratio(ph_objective *o, const double *theta,
   return st;
 }
 
-ph_status ph_sharp_directions(ph_objective *o, const double *theta,
-                              const ph_batch *b, const ph_geom *P, size_t k,
-                              uint64_t seed, size_t dense_max,
-                              ph_pothole_dir *dirs, double *vectors,
-                              ph_error *err) {
+ph_status ph_sharpness_directions(ph_objective *o, const double *theta,
+                                  const ph_batch *b, const ph_geom *P, size_t k,
+                                  uint64_t seed, size_t dense_max,
+                                  ph_pothole_dir *dirs, double *vectors,
+                                  ph_error *err) {
   size_t n = o->n;
   double *mu = ph_malloc(k, sizeof(double), "generalised eigenvalues", err);
   double *w = ph_malloc(k * n + n, sizeof(double), "generalised vectors", err);
   ph_status st = (mu && w) ? PH_OK : PH_ERR_NOMEM;
   if (st == PH_OK)
-    st = ph_sharp_eigs(o, theta, b, P, k, seed, dense_max, mu, w, NULL, NULL,
-                       err);
+    st = ph_sharpness_eigs(o, theta, b, P, k, seed, dense_max, mu, w, NULL,
+                           NULL, err);
   double *v = w ? w + k * n : NULL;
   for (size_t j = 0; st == PH_OK && j < k; j++) {
     /* v = P^{1/2} w / ‖P^{1/2} w‖ */
     st = ph_linop_apply_const(&P->sqrt_P, w + j * n, v, err);
     if (st != PH_OK) break;
     ph_vec_scal(n, 1.0 / ph_vec_nrm2(n, v), v);
-    st = ph_sharp_pothole_ratio(o, theta, b, P, v, &dirs[j], err);
+    st = ph_sharpness_pothole_ratio(o, theta, b, P, v, &dirs[j], err);
     dirs[j].mu = mu[j];
     if (vectors) ph_vec_copy(n, v, vectors + j * n);
   }
@@ -190,9 +191,10 @@ static ph_status linear_max(const ph_geom *P, size_t n, const double *d,
   return PH_OK;
 }
 
-ph_status ph_sharp_sam(ph_objective *o, const double *theta, const ph_batch *b,
-                       const ph_geom *P, double rho, size_t steps,
-                       uint64_t seed, double *value, ph_error *err) {
+ph_status ph_sharpness_sam(ph_objective *o, const double *theta,
+                           const ph_batch *b, const ph_geom *P, double rho,
+                           size_t steps, uint64_t seed, double *value,
+                           ph_error *err) {
   size_t n = o->n;
   double *buf = ph_malloc(3 * n, sizeof(double), "SAM ascent buffers", err);
   if (!buf) return PH_ERR_NOMEM;
@@ -227,10 +229,10 @@ ph_status ph_sharp_sam(ph_objective *o, const double *theta, const ph_batch *b,
   return st;
 }
 
-ph_status ph_sharp_average(ph_objective *o, const double *theta,
-                           const ph_batch *b, double sigma, size_t pairs,
-                           uint64_t seed, double *mean, double *stderr_out,
-                           ph_error *err) {
+ph_status ph_sharpness_average(ph_objective *o, const double *theta,
+                               const ph_batch *b, double sigma, size_t pairs,
+                               uint64_t seed, double *mean, double *stderr_out,
+                               ph_error *err) {
   size_t n = o->n;
   if (pairs < 2)
     return ph_error_set(err, PH_ERR_ARG,
@@ -365,8 +367,9 @@ ph_status ph_sharpness_run(ph_objective *o, const double *theta,
   res->grad_norm = ph_vec_nrm2(n, g);
   ph_free(g);
   if (st == PH_OK)
-    st = ph_sharp_eigs(o, theta, b, NULL, k, cfg->seed, cfg->dense_max,
-                       res->top, NULL, &res->lambda_min, &res->products, err);
+    st = ph_sharpness_eigs(o, theta, b, NULL, k, cfg->seed, cfg->dense_max,
+                           res->top, NULL, &res->lambda_min, &res->products,
+                           err);
   if (st == PH_OK) res->lambda_max = res->top[0];
   res->sam_ellipsoid = NAN;
   res->precond_lambda_max = NAN;
@@ -376,24 +379,24 @@ ph_status ph_sharpness_run(ph_objective *o, const double *theta,
     res->dir_vectors = ph_calloc(k * n, sizeof(double), "directions", err);
     if (!res->dirs || !res->sig || !res->dir_vectors) st = PH_ERR_NOMEM;
     if (st == PH_OK)
-      st = ph_sharp_directions(o, theta, b, P, k, cfg->seed, cfg->dense_max,
-                               res->dirs, res->dir_vectors, err);
+      st = ph_sharpness_directions(o, theta, b, P, k, cfg->seed, cfg->dense_max,
+                                   res->dirs, res->dir_vectors, err);
     if (st == PH_OK) res->precond_lambda_max = res->dirs[0].mu;
     for (size_t j = 0; st == PH_OK && j < k; j++) {
       st = ph_escape_signal(o, theta, b, P, cfg->rho, res->dir_vectors + j * n,
                             &res->sig[j], err);
     }
     if (st == PH_OK)
-      st = ph_sharp_sam(o, theta, b, P, cfg->rho, cfg->sam_steps, cfg->seed,
-                        &res->sam_ellipsoid, err);
+      st = ph_sharpness_sam(o, theta, b, P, cfg->rho, cfg->sam_steps, cfg->seed,
+                            &res->sam_ellipsoid, err);
   }
   if (st == PH_OK)
-    st = ph_sharp_sam(o, theta, b, NULL, cfg->rho, cfg->sam_steps, cfg->seed,
-                      &res->sam_euclidean, err);
+    st = ph_sharpness_sam(o, theta, b, NULL, cfg->rho, cfg->sam_steps,
+                          cfg->seed, &res->sam_euclidean, err);
   res->avg_sigma = cfg->sigma > 0 ? cfg->sigma : cfg->rho / sqrt((double)n);
   if (st == PH_OK)
-    st = ph_sharp_average(o, theta, b, res->avg_sigma, cfg->avg_pairs,
-                          cfg->seed, &res->avg_mean, &res->avg_stderr, err);
+    st = ph_sharpness_average(o, theta, b, res->avg_sigma, cfg->avg_pairs,
+                              cfg->seed, &res->avg_mean, &res->avg_stderr, err);
   res->seconds = ph_now() - t0;
   if (st != PH_OK) ph_sharpness_result_free(res);
   return st;

@@ -38,10 +38,11 @@
  * n <= dense_max: dense reference (n products + LAPACKE dsyevd), which also
  * gives *lambda_min; else thick-restart Lanczos (linalg/lanczos.h, tol
  * 1e-8) and *lambda_min = NAN. *products counts Hessian products. */
-ph_status ph_sharp_eigs(ph_objective *o, const double *theta, const ph_batch *b,
-                        const ph_geom *P, size_t k, uint64_t seed,
-                        size_t dense_max, double *values, double *vectors,
-                        double *lambda_min, size_t *products, ph_error *err);
+ph_status ph_sharpness_eigs(ph_objective *o, const double *theta,
+                            const ph_batch *b, const ph_geom *P, size_t k,
+                            uint64_t seed, size_t dense_max, double *values,
+                            double *vectors, double *lambda_min,
+                            size_t *products, ph_error *err);
 
 typedef struct ph_pothole_dir {
   double mu;        /* generalised eigenvalue */
@@ -52,17 +53,17 @@ typedef struct ph_pothole_dir {
 
 /* Top-k generalised eigenpairs H v = μP⁻¹v; vectors (k, n) unit v, may be
  * NULL. */
-ph_status ph_sharp_directions(ph_objective *o, const double *theta,
-                              const ph_batch *b, const ph_geom *P, size_t k,
-                              uint64_t seed, size_t dense_max,
-                              ph_pothole_dir *dirs, double *vectors,
-                              ph_error *err);
+ph_status ph_sharpness_directions(ph_objective *o, const double *theta,
+                                  const ph_batch *b, const ph_geom *P, size_t k,
+                                  uint64_t seed, size_t dense_max,
+                                  ph_pothole_dir *dirs, double *vectors,
+                                  ph_error *err);
 
 /* κ_loc, κ_avg and π of one direction v (need not be unit). */
-ph_status ph_sharp_pothole_ratio(ph_objective *o, const double *theta,
-                                 const ph_batch *b, const ph_geom *P,
-                                 const double *v, ph_pothole_dir *out,
-                                 ph_error *err);
+ph_status ph_sharpness_pothole_ratio(ph_objective *o, const double *theta,
+                                     const ph_batch *b, const ph_geom *P,
+                                     const double *v, ph_pothole_dir *out,
+                                     ph_error *err);
 
 /* SAM sharpness max_{ε ∈ E} L_B(θ+ε) − L_B(θ) by `steps` steps of projected
  * ascent: E the ball ‖ε‖ ≤ ρ (P NULL) or the ellipsoid εᵀP⁻¹ε ≤ ρ². The
@@ -70,17 +71,18 @@ ph_status ph_sharp_pothole_ratio(ph_objective *o, const double *theta,
  * step, i.e. ε ← ρ P∇/√(∇ᵀP∇)), monotone for convex L; the best iterate is
  * kept, so the value is a certified lower bound of the maximum. Starts at
  * the SAM perturbation (a seeded random direction when g = 0). */
-ph_status ph_sharp_sam(ph_objective *o, const double *theta, const ph_batch *b,
-                       const ph_geom *P, double rho, size_t steps,
-                       uint64_t seed, double *value, ph_error *err);
+ph_status ph_sharpness_sam(ph_objective *o, const double *theta,
+                           const ph_batch *b, const ph_geom *P, double rho,
+                           size_t steps, uint64_t seed, double *value,
+                           ph_error *err);
 
 /* Average-case sharpness E L_B(θ+ξ) − L_B(θ), ξ ~ N(0, σ²I), Monte Carlo
  * over `pairs` antithetic pairs (ξ, −ξ) (which cancel the linear term);
  * stderr is the standard error of the mean over pairs. */
-ph_status ph_sharp_average(ph_objective *o, const double *theta,
-                           const ph_batch *b, double sigma, size_t pairs,
-                           uint64_t seed, double *mean, double *stderr_out,
-                           ph_error *err);
+ph_status ph_sharpness_average(ph_objective *o, const double *theta,
+                               const ph_batch *b, double sigma, size_t pairs,
+                               uint64_t seed, double *mean, double *stderr_out,
+                               ph_error *err);
 
 typedef struct ph_escape_sig {
   double s_sam, s_llqr; /* normalised escape signals */

@@ -40,8 +40,8 @@ static void test_eigs_dense_and_lanczos(void **state) {
   double th[N] = {0.3, -1, 2, 0.1, 0, 1}, vals[3], vecs[3 * N], lmin;
   for (int dense = 1; dense >= 0; dense--) {
     size_t prods = 0;
-    assert_int_equal(ph_sharp_eigs(o, th, NULL, NULL, 3, 1, dense ? 64 : 0,
-                                   vals, vecs, &lmin, &prods, &err),
+    assert_int_equal(ph_sharpness_eigs(o, th, NULL, NULL, 3, 1, dense ? 64 : 0,
+                                       vals, vecs, &lmin, &prods, &err),
                      PH_OK);
     for (int j = 0; j < 3; j++) {
       double tol = dense ? 8 * N * EPS * lam(N - 1) : 1e-7 * lam(N - 1);
@@ -81,9 +81,9 @@ static void test_generalised_pairs(void **state) {
       }
   for (int dense = 1; dense >= 0; dense--) {
     size_t k = dense ? N : 3;
-    assert_int_equal(
-        ph_sharp_directions(o, th, NULL, &P, k, 3, dense ? 64 : 0, d, v, &err),
-        PH_OK);
+    assert_int_equal(ph_sharpness_directions(o, th, NULL, &P, k, 3,
+                                             dense ? 64 : 0, d, v, &err),
+                     PH_OK);
     double tol = dense ? 64 * EPS : 1e-7;
     for (size_t j = 0; j < k; j++) {
       int i = order[j];
@@ -100,7 +100,7 @@ static void test_generalised_pairs(void **state) {
   for (int i = 0; i < N; i++)
     num += lam(i) * u[i] * u[i], den += u[i] * u[i] / PD[i];
   ph_pothole_dir one;
-  assert_int_equal(ph_sharp_pothole_ratio(o, th, NULL, &P, u, &one, &err),
+  assert_int_equal(ph_sharpness_pothole_ratio(o, th, NULL, &P, u, &one, &err),
                    PH_OK);
   assert_true(fabs(one.pi - num / den) <= 16 * EPS * num / den);
   ph_objective_destroy(o);
@@ -140,7 +140,7 @@ static void test_sam_closed_forms(void **state) {
   for (int i = 0; i < N; i++) l[i] = lam(i);
   /* (a) g ∥ top eigenvector: exactly ρ‖g‖ + ρ²λ_max/2 after one step */
   double th[N] = {0, 0, 0, 0, 0, 0.4};
-  assert_int_equal(ph_sharp_sam(o, th, NULL, NULL, rho, 20, 0, &val, &err),
+  assert_int_equal(ph_sharpness_sam(o, th, NULL, NULL, rho, 20, 0, &val, &err),
                    PH_OK);
   double gn = l[N - 1] * 0.4, exact = rho * gn + 0.5 * rho * rho * l[N - 1];
   assert_true(fabs(val - exact) <= 16 * EPS * (1 + exact));
@@ -149,15 +149,15 @@ static void test_sam_closed_forms(void **state) {
    * ρ²λ_1/2 · (λ_2/λ_1)^{40} · (c_max/c_1)², with the seeded start's
    * components bounded by a factor 30 here. */
   double zero[N] = {0};
-  assert_int_equal(ph_sharp_sam(o, zero, NULL, NULL, rho, 20, 5, &val, &err),
-                   PH_OK);
+  assert_int_equal(
+      ph_sharpness_sam(o, zero, NULL, NULL, rho, 20, 5, &val, &err), PH_OK);
   exact = 0.5 * rho * rho * l[N - 1];
   assert_true(val <= exact * (1 + 16 * EPS));
   assert_true(exact - val <= exact * pow(l[N - 2] / l[N - 1], 40) * 900);
   /* (c) general g: the trust-region solution */
   double th2[N] = {0.3, -0.2, 0.5, 0.1, -0.05, 0.02}, g[N];
   for (int i = 0; i < N; i++) g[i] = l[i] * th2[i];
-  assert_int_equal(ph_sharp_sam(o, th2, NULL, NULL, rho, 20, 0, &val, &err),
+  assert_int_equal(ph_sharpness_sam(o, th2, NULL, NULL, rho, 20, 0, &val, &err),
                    PH_OK);
   exact = trust_region_max(g, l, N, rho);
   assert_true(val <= exact * (1 + 64 * EPS));
@@ -168,7 +168,7 @@ static void test_sam_closed_forms(void **state) {
   ph_geom_init_diag(&P, N, PD);
   double gt[N], lt[N];
   for (int i = 0; i < N; i++) gt[i] = sqrt(PD[i]) * g[i], lt[i] = PD[i] * l[i];
-  assert_int_equal(ph_sharp_sam(o, th2, NULL, &P, rho, 20, 0, &val, &err),
+  assert_int_equal(ph_sharpness_sam(o, th2, NULL, &P, rho, 20, 0, &val, &err),
                    PH_OK);
   exact = trust_region_max(gt, lt, N, rho);
   assert_true(val <= exact * (1 + 64 * EPS));
@@ -184,7 +184,8 @@ static void test_average_sharpness(void **state) {
   for (int i = 0; i < N; i++) tr += lam(i), tr2 += lam(i) * lam(i);
   size_t pairs = 400;
   assert_int_equal(
-      ph_sharp_average(o, th, NULL, sigma, pairs, 9, &mean, &se, &err), PH_OK);
+      ph_sharpness_average(o, th, NULL, sigma, pairs, 9, &mean, &se, &err),
+      PH_OK);
   double exact = 0.5 * sigma * sigma * tr;
   /* per pair ½ξᵀΛξ: variance σ⁴Σλ²/2 */
   double se_true = sqrt(pow(sigma, 4) * tr2 / 2 / (double)pairs);
@@ -192,9 +193,9 @@ static void test_average_sharpness(void **state) {
   assert_true(fabs(se / se_true - 1) < 0.25); /* 400 pairs: se of se ~ 5 % */
   /* reproducible from the seed, different for another seed */
   double m2, s2;
-  ph_sharp_average(o, th, NULL, sigma, pairs, 9, &m2, &s2, &err);
+  ph_sharpness_average(o, th, NULL, sigma, pairs, 9, &m2, &s2, &err);
   assert_true(m2 == mean && s2 == se);
-  ph_sharp_average(o, th, NULL, sigma, pairs, 10, &m2, &s2, &err);
+  ph_sharpness_average(o, th, NULL, sigma, pairs, 10, &m2, &s2, &err);
   assert_true(m2 != mean);
   ph_objective_destroy(o);
 }

@@ -465,30 +465,30 @@ static void test_attention_gemm_vs_ref(void **state) {
 
 static void ce_fwd(op *o, const double *u, double *y) {
   size_t N = o->B, C = o->d;
-  y[0] = ph_tf_xent_forward(o->s1, u, o->tgt, N, C,
-                            1.0 / (double)ph_tf_xent_count(o->tgt, N));
+  y[0] = ph_nn_xent_forward(o->s1, u, o->tgt, N, C,
+                            1.0 / (double)ph_nn_xent_count(o->tgt, N));
 }
 static void ce_bwd(op *o, const double *u, const double *dy, double *du) {
   size_t N = o->B, C = o->d;
   double l;
   ce_fwd(o, u, &l);
-  ph_tf_xent_backward(du, dy[0], o->s1, o->tgt, N, C,
-                      1.0 / (double)ph_tf_xent_count(o->tgt, N));
+  ph_nn_xent_backward(du, dy[0], o->s1, o->tgt, N, C,
+                      1.0 / (double)ph_nn_xent_count(o->tgt, N));
 }
 static void ce_tfwd(op *o, const double *u, const double *ut, double *yt) {
   size_t N = o->B, C = o->d;
   double l;
   ce_fwd(o, u, &l);
-  yt[0] = ph_tf_xent_tangent_forward(o->s1, ut, o->tgt, N, C,
-                                     1.0 / (double)ph_tf_xent_count(o->tgt, N));
+  yt[0] = ph_nn_xent_tangent_forward(o->s1, ut, o->tgt, N, C,
+                                     1.0 / (double)ph_nn_xent_count(o->tgt, N));
 }
 static void ce_tbwd(op *o, const double *u, const double *ut, const double *dy,
                     const double *dyt, double *dut) {
   size_t N = o->B, C = o->d;
   double l;
   ce_fwd(o, u, &l);
-  ph_tf_xent_tangent_backward(dut, dy[0], dyt[0], o->s1, ut, o->tgt, N, C,
-                              1.0 / (double)ph_tf_xent_count(o->tgt, N));
+  ph_nn_xent_tangent_backward(dut, dy[0], dyt[0], o->s1, ut, o->tgt, N, C,
+                              1.0 / (double)ph_nn_xent_count(o->tgt, N));
 }
 
 static void test_xent(void **state) {
@@ -506,14 +506,14 @@ static void test_xent(void **state) {
   /* Closed form: uniform logits give log C per counted position; ignored
    * rows contribute nothing to the gradient. */
   double z[24] = {0}, g[24] = {0};
-  double l = ph_tf_xent_forward(o.s1, z, tgt, 6, 4, 0.25);
+  double l = ph_nn_xent_forward(o.s1, z, tgt, 6, 4, 0.25);
   assert_true(fabs(l - log(4.0)) < 1e-15);
-  ph_tf_xent_backward(g, 1.0, o.s1, tgt, 6, 4, 0.25);
+  ph_nn_xent_backward(g, 1.0, o.s1, tgt, 6, 4, 0.25);
   for (int c = 0; c < 4; c++) assert_true(g[4 + c] == 0.0 && g[16 + c] == 0.0);
-  assert_int_equal(ph_tf_xent_count(tgt, 6), 4);
+  assert_int_equal(ph_nn_xent_count(tgt, 6), 4);
   double zz[8] = {0, 1, 0, 0, 3, 0, 0, 0};
   int32_t yy[2] = {1, 2};
-  assert_int_equal(ph_tf_xent_correct(zz, yy, 2, 4), 1);
+  assert_int_equal(ph_nn_xent_correct(zz, yy, 2, 4), 1);
   int32_t bad[2] = {0, 4};
   assert_int_equal(ph_tf_targets_check(bad, 2, 4, NULL), PH_ERR_FORMAT);
   assert_int_equal(ph_tf_targets_check(tgt, 6, 4, NULL), PH_OK);
@@ -521,7 +521,7 @@ static void test_xent(void **state) {
   double big[4] = {800, 0, 0, 0};
   int32_t y1[1] = {1};
   double p4[4];
-  assert_true(fabs(ph_tf_xent_forward(p4, big, y1, 1, 4, 1.0) - 800.0) < 1e-12);
+  assert_true(fabs(ph_nn_xent_forward(p4, big, y1, 1, 4, 1.0) - 800.0) < 1e-12);
   free(o.s1);
 }
 
