@@ -147,8 +147,8 @@ void ph_plot_fig_opts_default(ph_plot_fig_opts *o);
 typedef struct ph_plot_fig ph_plot_fig;
 typedef struct ph_plot_axes ph_plot_axes;
 
-ph_status ph_plot_fig_new(const ph_plot_fig_opts *o, ph_plot_format fmt,
-                          ph_plot_fig **out, ph_error *err);
+ph_status ph_plot_fig_create(const ph_plot_fig_opts *o, ph_plot_format fmt,
+                             ph_plot_fig **out, ph_error *err);
 void ph_plot_fig_free(ph_plot_fig *f);
 /* Panel (row, col), created on first use. */
 ph_plot_axes *ph_plot_fig_axes(ph_plot_fig *f, int row, int col);

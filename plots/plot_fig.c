@@ -71,8 +71,8 @@ static cairo_status_t stream_write(void *closure, const unsigned char *data,
   return CAIRO_STATUS_SUCCESS;
 }
 
-ph_status ph_plot_fig_new(const ph_plot_fig_opts *o, ph_plot_format fmt,
-                          ph_plot_fig **out, ph_error *err) {
+ph_status ph_plot_fig_create(const ph_plot_fig_opts *o, ph_plot_format fmt,
+                             ph_plot_fig **out, ph_error *err) {
   *out = NULL;
   if (!(o->width_in > 0.5 && o->width_in < 100 && o->height_in > 0.5 &&
         o->height_in < 100))

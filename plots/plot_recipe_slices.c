@@ -330,7 +330,7 @@ ph_status ph_plot__fig_open(const ph_plot_recipe_opts *o, double w, double h,
   if (o->font_pt > 0) fo.font_pt = o->font_pt;
   fo.rows = rows;
   fo.cols = cols;
-  return ph_plot_fig_new(&fo, fmt, f, err);
+  return ph_plot_fig_create(&fo, fmt, f, err);
 }
 
 static ph_status color_norm(const ph_plot_recipe_opts *o, const double *z,

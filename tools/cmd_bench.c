@@ -225,7 +225,7 @@ int ph_cmd_bench(int argc, char **argv) {
   free(tgb);
   free(V);
   free(W);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   ph_dataset_free(d);
   return s ? ph_cli_fail(CMD, s, &err) : 0;
 }

@@ -305,10 +305,7 @@ int ph_cmd_import(int argc, char **argv) {
     goto done;
   }
   if ((s = read_tensors(dir, o, theta, &err))) goto done;
-  if (!(ck = ph_ckpt_new(&err))) {
-    s = PH_ERR_NOMEM;
-    goto done;
-  }
+  if ((s = ph_ckpt_create(&ck, &err))) goto done;
   if ((s = ph_net_ckpt_put(ck, o, data, seed, theta, &err))) goto done;
   if ((s = ph_ckpt_write(ck, out, &err))) goto done;
   printf("{\"out\": \"%s\", \"model\": \"%s\", \"data\": \"%s\", "
@@ -317,7 +314,7 @@ int ph_cmd_import(int argc, char **argv) {
 done:
   ph_ckpt_free(ck);
   free(theta);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   ph_dataset_free(d);
   cJSON_Delete(root);
   if (rc >= 0) return rc;

@@ -59,7 +59,7 @@ int ph_cmd_init(int argc, char **argv) {
     s = ph_net_init_params_progress(o, seed, theta, &pg, &err);
     if (!s) ph_progress_finish(&pg);
   }
-  if (!s && !(ck = ph_ckpt_new(&err))) s = PH_ERR_NOMEM;
+  if (!s) s = ph_ckpt_create(&ck, &err);
   if (!s) s = ph_net_ckpt_put(ck, o, data, seed, theta, &err);
   if (!s) s = ph_ckpt_write(ck, out, &err);
   if (!s)
@@ -68,7 +68,7 @@ int ph_cmd_init(int argc, char **argv) {
            model, data, o->n, (unsigned long long)seed, out);
   ph_ckpt_free(ck);
   free(theta);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   ph_dataset_free(d);
   return s ? ph_cli_fail(CMD, s, &err) : 0;
 }

@@ -67,7 +67,7 @@ static int check_model(const st_task *k) {
   ph_error err = {0};
   ph_status s = ph_dataset_load(k->data, &o, &d, &err);
   if (!s) s = ph_net_create(k->model, d, 64, &obj, &err);
-  ph_objective_destroy(obj);
+  ph_objective_free(obj);
   ph_dataset_free(d);
   if (s)
     return ph_cli_usage(CMD, "--model '%s' on --data '%s': %s", k->model,

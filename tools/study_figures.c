@@ -32,7 +32,7 @@ static ph_status fig_open(const char *path, int rows, int cols, double h,
   fo.rows = rows;
   fo.cols = cols;
   fo.panel_labels = rows * cols > 1;
-  return ph_plot_fig_new(&fo, fmt, f, err);
+  return ph_plot_fig_create(&fo, fmt, f, err);
 }
 
 /* A column as a new array (NULL on OOM). */

@@ -25,8 +25,9 @@ struct ph_ckpt {
   uint32_t crc;
 };
 
-ph_ckpt *ph_ckpt_new(ph_error *err) {
-  return ph_calloc(1, sizeof(ph_ckpt), "checkpoint", err);
+ph_status ph_ckpt_create(ph_ckpt **out, ph_error *err) {
+  *out = ph_calloc(1, sizeof(ph_ckpt), "checkpoint", err);
+  return *out ? PH_OK : PH_ERR_NOMEM;
 }
 
 void ph_ckpt_free(ph_ckpt *ck) {
@@ -250,8 +251,8 @@ ph_status ph_ckpt_parse(const unsigned char *buf, size_t len, const char *name,
                         "%s: checkpoint format version %u, this build reads %u",
                         name, version, PH_CKPT_VERSION);
   uint32_t nsec = (uint32_t)get_le(buf + 12, 4);
-  ph_ckpt *ck = ph_ckpt_new(err);
-  if (!ck) return PH_ERR_NOMEM;
+  ph_ckpt *ck;
+  PH_TRY(ph_ckpt_create(&ck, err));
   size_t pos = 16, end = len - 4;
   ph_status st = PH_OK;
   for (uint32_t i = 0; i < nsec && st == PH_OK; i++) {

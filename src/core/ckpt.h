@@ -30,7 +30,8 @@ typedef enum ph_ckpt_type {
 
 typedef struct ph_ckpt ph_ckpt;
 
-ph_ckpt *ph_ckpt_new(ph_error *err);
+/* An empty checkpoint into *out (NULL when out of memory). */
+ph_status ph_ckpt_create(ph_ckpt **out, ph_error *err);
 void ph_ckpt_free(ph_ckpt *ck);
 
 /* Add or replace a section (data copied). */

@@ -92,7 +92,7 @@ ph_objective *ph_objective_clone(const ph_objective *o, ph_error *err) {
   return o->clone(o, err);
 }
 
-void ph_objective_destroy(ph_objective *o) {
+void ph_objective_free(ph_objective *o) {
   if (o && o->destroy) o->destroy(o);
 }
 

@@ -116,7 +116,7 @@ ph_status ph_objective_eval(ph_objective *o, const double *theta,
                             const ph_batch *b, double *loss, double *acc,
                             ph_error *err);
 ph_objective *ph_objective_clone(const ph_objective *o, ph_error *err);
-void ph_objective_destroy(ph_objective *o);
+void ph_objective_free(ph_objective *o);
 /* Index of the block named `name`, or -1. */
 long ph_objective_find_block(const ph_objective *o, const char *name);
 /* A whole split as a batch: {split, NULL, n_examples[split]}. */

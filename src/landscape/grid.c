@@ -196,7 +196,8 @@ static ph_status save_state(const char *path, uint64_t fp, size_t nx, size_t ny,
                             const double *acc, ph_error *err) {
   size_t np = nx * ny;
   ph_status st = PH_OK;
-  ph_ckpt *ck = ph_ckpt_new(err);
+  ph_ckpt *ck = NULL;
+  ph_ckpt_create(&ck, err); /* NULL checked with the buffers below */
   double *l = ph_malloc(np, sizeof(double), "grid state", err);
   double *a = ph_malloc(np, sizeof(double), "grid state", err);
   uint64_t *m = ph_malloc(np, sizeof(uint64_t), "grid state", err);
@@ -628,7 +629,7 @@ out:
   ph_dist_stream_free(ds); /* unused: failed before the loop */
   if (g.objs)
     for (int w = 1; w < nthreads; w++)
-      if (g.objs[w]) ph_objective_destroy(g.objs[w]);
+      if (g.objs[w]) ph_objective_free(g.objs[w]);
   if (g.bufs)
     for (int w = 0; w < nthreads; w++) free(g.bufs[w]);
   if (mu_ok) {

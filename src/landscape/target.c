@@ -49,8 +49,7 @@ static ph_status load_toy(const ph_target_spec *s, ph_target *t,
     return PH_ERR_ARG;
   }
   ph_toy_spec_format(&spec, t->landscape, sizeof t->landscape);
-  if (!(t->obj = ph_toy_create(&spec, err)))
-    return err && err->code ? err->code : PH_ERR_NOMEM;
+  PH_TRY(ph_toy_create(&spec, &t->obj, err));
   size_t n = t->obj->n;
   if (!(t->theta = calloc(n ? n : 1, sizeof *t->theta)))
     return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
@@ -102,7 +101,7 @@ void ph_target_free(ph_target *t) {
   if (t->net.obj) {
     ph_net_bundle_free(&t->net);
   } else {
-    ph_objective_destroy(t->obj);
+    ph_objective_free(t->obj);
     free(t->theta);
   }
   free(t->own_ckpt);

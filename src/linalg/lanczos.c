@@ -96,8 +96,7 @@ void ph_lanczos_workspace_free(ph_lanczos_workspace *w) {
   ph_free(w);
 }
 
-ph_lanczos_workspace *ph_lanczos_workspace_alloc(size_t n, size_t m,
-                                                 ph_error *err) {
+static ph_lanczos_workspace *workspace_new(size_t n, size_t m, ph_error *err) {
   if (n == 0 || m == 0 || m > n) {
     ph_error_set(err, PH_ERR_ARG, "lanczos: basis %zu for dimension %zu", m, n);
     return NULL;
@@ -129,6 +128,13 @@ ph_lanczos_workspace *ph_lanczos_workspace_alloc(size_t n, size_t m,
     return NULL;
   }
   return w;
+}
+
+ph_status ph_lanczos_workspace_create(size_t n, size_t m,
+                                      ph_lanczos_workspace **out,
+                                      ph_error *err) {
+  *out = workspace_new(n, m, err);
+  return *out ? PH_OK : (err && err->code ? err->code : PH_ERR_NOMEM);
 }
 
 /* x -= V[:, 0..j) (V^T x), twice; c (j) receives the summed coefficients.
@@ -274,8 +280,8 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
   size_t budget = cfg->max_products ? cfg->max_products : 100 * n + 1000;
   ph_lanczos_workspace *own = NULL;
   if (!ws) {
-    ws = own = ph_lanczos_workspace_alloc(n, m, err);
-    if (!ws) return err ? err->code : PH_ERR_NOMEM;
+    PH_TRY(ph_lanczos_workspace_create(n, m, &own, err));
+    ws = own;
   } else if (ws->n != n || ws->m < m) {
     return ph_error_set(
         err, PH_ERR_ARG,

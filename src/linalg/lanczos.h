@@ -87,8 +87,9 @@ void ph_eig_result_free(ph_eig_result *r);
  * ph_lanczos_basis_size): about n·(m+1) + 256·m + 3m² doubles. */
 typedef struct ph_lanczos_workspace ph_lanczos_workspace;
 size_t ph_lanczos_basis_size(size_t n, const ph_eig_config *cfg);
-ph_lanczos_workspace *ph_lanczos_workspace_alloc(size_t n, size_t m,
-                                                 ph_error *err);
+ph_status ph_lanczos_workspace_create(size_t n, size_t m,
+                                      ph_lanczos_workspace **out,
+                                      ph_error *err);
 void ph_lanczos_workspace_free(ph_lanczos_workspace *w);
 
 /* ws may be NULL (allocated and freed inside). Not converging within the

@@ -28,7 +28,7 @@ ph_status ph_net_ckpt_put(ph_ckpt *ck, const ph_objective *o,
 
 void ph_net_bundle_free(ph_net_bundle *b) {
   if (!b) return;
-  ph_objective_destroy(b->obj);
+  ph_objective_free(b->obj);
   ph_dataset_free(b->data);
   ph_ckpt_free(b->ck);
   free(b->theta);

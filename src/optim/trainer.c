@@ -112,8 +112,8 @@ static ph_status save_ckpt(const ph_train_config *c, const char *path,
                            ph_objective *obj, const double *theta,
                            const ph_optim *opt, const ph_watch *watch,
                            run_state *rs, double now_s, ph_error *err) {
-  ph_ckpt *ck = ph_ckpt_new(err);
-  if (!ck) return PH_ERR_NOMEM;
+  ph_ckpt *ck;
+  PH_TRY(ph_ckpt_create(&ck, err));
   ph_status s = ph_net_ckpt_put(ck, obj, c->data, c->seed, theta, err);
   uint64_t pos[5] = {rs->step, rs->train_b.epoch, rs->train_b.pos,
                      rs->fresh_b.epoch, rs->fresh_b.pos};
@@ -658,7 +658,7 @@ done:
   ph_watch_free(watch);
   free(wvals);
   free(rs.curv.s);
-  ph_objective_destroy(obj);
+  ph_objective_free(obj);
   ph_dataset_free(data);
   return s;
 }

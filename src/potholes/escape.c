@@ -549,7 +549,7 @@ void ph_escape_result_free(ph_escape_result *r) {
 }
 
 static void worker_free(worker *w) {
-  ph_objective_destroy(w->obj);
+  ph_objective_free(w->obj);
   ph_free(w->theta);
   ph_free(w->pd);
   ph_free(w->h1);
@@ -561,8 +561,7 @@ static void worker_free(worker *w) {
 static ph_status worker_init(worker *w, plan *p, ph_error *err) {
   memset(w, 0, sizeof *w);
   w->p = p;
-  w->obj = ph_toy_create_str(p->cfg->landscape, err);
-  if (!w->obj) return err && err->code ? err->code : PH_ERR_ARG;
+  PH_TRY(ph_toy_create_str(p->cfg->landscape, &w->obj, err));
   w->theta = ph_malloc(p->n, sizeof(double), "iterate", err);
   w->pd = ph_malloc(p->n, sizeof(double), "preconditioner", err);
   w->h1 = ph_malloc(p->n, sizeof(double), "history", err);
@@ -580,8 +579,8 @@ static ph_status run_cell(const ph_escape_config *cfg, uint64_t cell,
                           int keep_traj, ph_escape_result *res, ph_error *err) {
   memset(res, 0, sizeof *res);
   PH_TRY(ph_escape_config_validate(cfg, err));
-  ph_objective *obj = ph_toy_create_str(cfg->landscape, err);
-  if (!obj) return err && err->code ? err->code : PH_ERR_ARG;
+  ph_objective *obj;
+  PH_TRY(ph_toy_create_str(cfg->landscape, &obj, err));
   plan p;
   memset(&p, 0, sizeof p);
   p.cfg = cfg;
@@ -699,7 +698,7 @@ done:
   ph_free(p.pdiag);
   ph_free(scratch);
   ph_toy_geometry_free(&geo);
-  ph_objective_destroy(obj);
+  ph_objective_free(obj);
   if (st != PH_OK) ph_escape_result_free(res);
   return st;
 }
@@ -717,8 +716,8 @@ ph_status ph_escape_run_cell(const ph_escape_config *cfg, uint64_t cell,
 ph_status ph_escape_pit_info(const ph_escape_config *cfg, ph_escape_pit *out,
                              ph_error *err) {
   memset(out, 0, sizeof *out);
-  ph_objective *obj = ph_toy_create_str(cfg->landscape, err);
-  if (!obj) return err && err->code ? err->code : PH_ERR_ARG;
+  ph_objective *obj;
+  PH_TRY(ph_toy_create_str(cfg->landscape, &obj, err));
   size_t n = obj->n;
   ph_toy_geometry geo;
   memset(&geo, 0, sizeof geo);
@@ -741,6 +740,6 @@ ph_status ph_escape_pit_info(const ph_escape_config *cfg, ph_escape_pit *out,
   out->width = r.width;
   ph_free(pd);
   ph_toy_geometry_free(&geo);
-  ph_objective_destroy(obj);
+  ph_objective_free(obj);
   return st;
 }

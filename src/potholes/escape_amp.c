@@ -48,13 +48,13 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
                        param, values[iv]);
     if (len < 0 || (size_t)len >= sizeof c2.landscape)
       return ph_error_set(err, PH_ERR_ARG, "landscape spec too long");
-    ph_objective *obj = ph_toy_create_str(c2.landscape, err);
-    if (!obj) return err && err->code ? err->code : PH_ERR_ARG;
+    ph_objective *obj;
+    PH_TRY(ph_toy_create_str(c2.landscape, &obj, err));
     size_t n = obj->n;
     ph_toy_geometry geo;
     st = ph_toy_geometry_get(obj, &geo, err);
     if (st != PH_OK) {
-      ph_objective_destroy(obj);
+      ph_objective_free(obj);
       break;
     }
     double *pdiag = ph_malloc(n, sizeof(double), "precond", err);
@@ -109,7 +109,7 @@ ph_status ph_amp_sweep(const ph_escape_config *cfg, const char *param,
     ph_free(v);
     ph_free(amp);
     ph_toy_geometry_free(&geo);
-    ph_objective_destroy(obj);
+    ph_objective_free(obj);
     if (st == PH_OK && with_escape) {
       ph_escape_config c3 = c2;
       c3.n_opt = 2;
@@ -170,8 +170,8 @@ ph_status ph_amp_like(const ph_escape_config *cfg, const double *rhos,
                       ph_error *err) {
   *out = NULL;
   *n_out = 0;
-  ph_objective *obj = ph_toy_create_str(cfg->landscape, err);
-  if (!obj) return err && err->code ? err->code : PH_ERR_ARG;
+  ph_objective *obj;
+  PH_TRY(ph_toy_create_str(cfg->landscape, &obj, err));
   size_t n = obj->n;
   ph_toy_geometry geo;
   memset(&geo, 0, sizeof geo);
@@ -253,7 +253,7 @@ ph_status ph_amp_like(const ph_escape_config *cfg, const double *rhos,
   (void)pv;
   ph_free(buf);
   ph_toy_geometry_free(&geo);
-  ph_objective_destroy(obj);
+  ph_objective_free(obj);
   if (st != PH_OK) {
     ph_free(pts);
     return st;

@@ -556,12 +556,14 @@ static void toy_destroy(ph_objective *o) {
   ph_free(c);
 }
 
+static ph_objective *toy_new(const ph_toy_spec *s, ph_error *err);
+
 static ph_objective *toy_clone(const ph_objective *o, ph_error *err) {
   const toy_ctx *c = o->ctx;
-  return ph_toy_create(&c->spec, err);
+  return toy_new(&c->spec, err);
 }
 
-ph_objective *ph_toy_create(const ph_toy_spec *s, ph_error *err) {
+static ph_objective *toy_new(const ph_toy_spec *s, ph_error *err) {
   toy_ctx *c = ph_calloc(1, sizeof *c, "toy landscape", err);
   if (!c) return NULL;
   c->spec = *s;
@@ -630,10 +632,18 @@ ph_objective *ph_toy_create(const ph_toy_spec *s, ph_error *err) {
   return o;
 }
 
-ph_objective *ph_toy_create_str(const char *spec, ph_error *err) {
+ph_status ph_toy_create(const ph_toy_spec *s, ph_objective **out,
+                        ph_error *err) {
+  *out = toy_new(s, err);
+  return *out ? PH_OK : (err && err->code ? err->code : PH_ERR_NOMEM);
+}
+
+ph_status ph_toy_create_str(const char *spec, ph_objective **out,
+                            ph_error *err) {
+  *out = NULL;
   ph_toy_spec s;
-  if (ph_toy_spec_parse(spec, &s, err) != PH_OK) return NULL;
-  return ph_toy_create(&s, err);
+  PH_TRY(ph_toy_spec_parse(spec, &s, err));
+  return ph_toy_create(&s, out, err);
 }
 
 int ph_toy_is_toy(const ph_objective *obj) {

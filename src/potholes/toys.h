@@ -81,9 +81,13 @@ double ph_toy_spec_get(const ph_toy_spec *s, const char *key);
 void ph_toy_spec_format(const ph_toy_spec *s, char *buf, size_t len);
 const char *ph_toy_kind_name(ph_toy_kind k);
 
-ph_objective *ph_toy_create(const ph_toy_spec *s, ph_error *err);
+/* The landscape of s into *out (NULL on failure); free it with
+ * ph_objective_free. */
+ph_status ph_toy_create(const ph_toy_spec *s, ph_objective **out,
+                        ph_error *err);
 /* Parse + create. */
-ph_objective *ph_toy_create_str(const char *spec, ph_error *err);
+ph_status ph_toy_create_str(const char *spec, ph_objective **out,
+                            ph_error *err);
 /* 1 when obj was made by ph_toy_create (then ph_toy_get_spec is valid). */
 int ph_toy_is_toy(const ph_objective *obj);
 const ph_toy_spec *ph_toy_get_spec(const ph_objective *obj);

@@ -591,7 +591,8 @@ static void test_afile_full_device(void **state) {
 static void test_ckpt(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_ckpt *ck = ph_ckpt_new(&err);
+  ph_ckpt *ck = NULL;
+  assert_int_equal(ph_ckpt_create(&ck, &err), PH_OK);
   double th[4] = {1, -2, NAN, 1e-300};
   uint64_t st[3] = {42, 7, UINT64_MAX};
   assert_int_equal(ph_ckpt_put_f64(ck, "theta", th, 4, &err), PH_OK);

@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
          n, s.B, np, flops, st1.points_per_second, 1.0 / st1.points_per_second,
          threads, st.points_per_second, 1.0 / st.points_per_second,
          st.points_per_second / st1.points_per_second, same ? "true" : "false");
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   free(X);
   free(y);
   free(theta);

@@ -29,14 +29,14 @@ int main(int argc, char **argv) {
     st = ph_net_init_params(o, seed, theta, &err);
   }
   if (!st) {
-    ck = ph_ckpt_new(&err);
-    st = ck ? ph_net_ckpt_put(ck, o, argv[2], seed, theta, &err) : PH_ERR_NOMEM;
+    st = ph_ckpt_create(&ck, &err);
+    if (!st) st = ph_net_ckpt_put(ck, o, argv[2], seed, theta, &err);
   }
   if (!st) st = ph_ckpt_write(ck, argv[4], &err);
   if (st) fprintf(stderr, "bench_make_ckpt: %s\n", err.msg);
   ph_ckpt_free(ck);
   free(theta);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   ph_dataset_free(d);
   return st ? 1 : 0;
 }

@@ -88,7 +88,7 @@ static void test_filter_norm(void **state) {
                (ph_vec_nrm2(4, g + 4 * row) * ph_vec_nrm2(4, d2 + 4 * row));
     assert_true(fabs(c - 1.0) <= tol);
   }
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void orthonormal_pair(size_t n, uint64_t seed, double *u, double *w) {
@@ -251,7 +251,7 @@ static void test_hessian_dirs(void **state) {
     assert_true(fabs(ph_vec_nrm2(TOY_N, r.dirs + k * TOY_N) - 1) <= 1e-12);
   }
   ph_slice_result_free(&r);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 /* ---- grid --------------------------------------------------------------- */
@@ -333,7 +333,7 @@ static void test_grid_direct_and_threads(void **state) {
     assert_memory_equal(&l, &l1[j * NX + i], sizeof l);
     assert_memory_equal(&a, &a1[j * NX + i], sizeof a);
   }
-  ph_objective_destroy(f.o);
+  ph_objective_free(f.o);
 }
 
 static void test_grid_1d_and_nonfinite(void **state) {
@@ -373,7 +373,7 @@ static void test_grid_1d_and_nonfinite(void **state) {
   assert_int_equal(ph_grid_eval(f.o, f.theta, f.d1, NULL, &f.batch, &f.ax, &opt,
                                 l, a, &st, &err),
                    PH_ERR_ARG);
-  ph_objective_destroy(f.o);
+  ph_objective_free(f.o);
 }
 
 static void test_grid_resume_hook(void **state) {
@@ -422,7 +422,7 @@ static void test_grid_resume_hook(void **state) {
   run_grid(&f, 1, sp, 0, l, a, &st, PH_ERR_FORMAT);
   assert_true(ph_path_exists(sp));
   unlink(sp);
-  ph_objective_destroy(f.o);
+  ph_objective_free(f.o);
 }
 
 static void test_grid_resume_sigkill(void **state) {
@@ -461,7 +461,7 @@ static void test_grid_resume_sigkill(void **state) {
   assert_memory_equal(l, lr, sizeof l);
   assert_memory_equal(a, ar, sizeof a);
   assert_false(ph_path_exists(sp));
-  ph_objective_destroy(f.o);
+  ph_objective_free(f.o);
 }
 
 /* ---- slice end to end ---------------------------------------------------- */
@@ -540,7 +540,7 @@ static void test_slice_pca_trajectory_files(void **state) {
   assert_true(cJSON_GetArrayItem(ev, 0)->valuedouble == r.explained[0]);
   cJSON_Delete(j);
   ph_slice_result_free(&r);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_slice_hessian_1d_quadratic(void **state) {
@@ -583,7 +583,7 @@ static void test_slice_hessian_1d_quadratic(void **state) {
   assert_int_equal(a.shape[0], 21);
   ph_npy_free(&a);
   ph_slice_result_free(&r);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_slice_second_eval_set(void **state) {
@@ -622,7 +622,7 @@ static void test_slice_second_eval_set(void **state) {
   snprintf(path, sizeof path, "%s/surface_test_loss.npy", dir);
   assert_true(ph_path_exists(path));
   ph_slice_result_free(&r);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 int main(void) {

@@ -79,7 +79,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   mlp_fixture *f = *state;
-  ph_objective_destroy(f->o);
+  ph_objective_free(f->o);
   for (int s = 0; s < 2; s++) {
     free(f->data.x[s]);
     free(f->data.y[s]);

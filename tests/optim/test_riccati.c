@@ -82,7 +82,7 @@ static void compare(const char *data, const char *model, double scale,
   free(s);
   free(g);
   free(mv);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   ph_dataset_free(d);
 }
 
@@ -139,7 +139,7 @@ static void test_newton_indefinite(void **st) {
   free(H);
   free(e);
   free(w);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   ph_dataset_free(d);
   compare(data, model, scale, damping);
 }
@@ -163,7 +163,7 @@ static void test_unsupported(void **st) {
   assert_true(strlen(err.msg) > 0);
   free(th);
   free(s);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
   ph_dataset_free(d);
 }
 

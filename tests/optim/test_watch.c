@@ -141,7 +141,8 @@ static void test_watch_warm_and_resume(void **s) {
   double v1[14], v2[14], v3[14];
   assert_int_equal(ph_watch_measure(w, &OBJ, th, P, 1, 0.05, 0.9, v1, &err),
                    PH_OK);
-  ph_ckpt *ck = ph_ckpt_new(&err);
+  ph_ckpt *ck = NULL;
+  assert_int_equal(ph_ckpt_create(&ck, &err), PH_OK);
   assert_int_equal(ph_watch_save(w, ck, &err), PH_OK);
   char path[512];
   snprintf(path, sizeof path, "%s", tpath("w.ckpt"));

@@ -369,7 +369,7 @@ static void test_render_heatmap(void **state) {
   o.dpi = 200;
   ph_plot_fig *f;
   ph_error err = {0};
-  assert_int_equal(ph_plot_fig_new(&o, PH_PLOT_PNG, &f, &err), PH_OK);
+  assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_PNG, &f, &err), PH_OK);
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
   ph_plot_axes_xrange(a, -0.25, 2.25, 0);
   ph_plot_axes_yrange(a, 9.5, 13.5, 0);
@@ -417,7 +417,7 @@ static void test_render_contour(void **state) {
   o.width_in = 3;
   o.height_in = 3;
   ph_plot_fig *f;
-  assert_int_equal(ph_plot_fig_new(&o, PH_PLOT_PNG, &f, NULL), PH_OK);
+  assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_PNG, &f, NULL), PH_OK);
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
   ph_plot_axes_xrange(a, 0, 1, 0);
   ph_plot_axes_yrange(a, 0, 1, 0);
@@ -457,7 +457,7 @@ static void simple_fig(ph_plot_format fmt, const char *path) {
   o.width_in = PH_PLOT_TWOCOLUMN_IN;
   ph_plot_fig *f;
   ph_error err = {0};
-  assert_int_equal(ph_plot_fig_new(&o, fmt, &f, &err), PH_OK);
+  assert_int_equal(ph_plot_fig_create(&o, fmt, &f, &err), PH_OK);
   for (int c = 0; c < 2; c++) {
     ph_plot_axes *a = ph_plot_fig_axes(f, 0, c);
     double xs[50], ys[50];
@@ -535,7 +535,7 @@ static void test_render_surface3d(void **state) {
   ph_plot_fig_opts_default(&o);
   o.dpi = 60;
   ph_plot_fig *f;
-  assert_int_equal(ph_plot_fig_new(&o, PH_PLOT_PNG, &f, NULL), PH_OK);
+  assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_PNG, &f, NULL), PH_OK);
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
   ph_plot_axes_hide(a);
   assert_int_equal(ph_plot_axes_layout(a, NULL), PH_OK);
@@ -638,9 +638,9 @@ static void test_save_failure(void **state) {
   assert_int_equal(ph_plot_format_from_path("a.png/b", &fmt, &err), PH_ERR_ARG);
   assert_int_equal(ph_plot_format_from_path("b.jpg", &fmt, &err), PH_ERR_ARG);
   o.width_in = 0.1;
-  assert_int_equal(ph_plot_fig_new(&o, PH_PLOT_PNG, &f, &err), PH_ERR_ARG);
+  assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_PNG, &f, &err), PH_ERR_ARG);
   ph_plot_fig_opts_default(&o);
-  assert_int_equal(ph_plot_fig_new(&o, PH_PLOT_PNG, &f, &err), PH_OK);
+  assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_PNG, &f, &err), PH_OK);
   const char *p = tmp_path("no/such/dir/x.png");
   ph_error_clear(&err);
   assert_int_not_equal(ph_plot_fig_save(f, p, &err), PH_OK);
@@ -648,7 +648,7 @@ static void test_save_failure(void **state) {
   assert_false(ph_path_exists(p));
   ph_plot_fig_free(f);
   /* a log axis over non-positive values is refused, not drawn */
-  assert_int_equal(ph_plot_fig_new(&o, PH_PLOT_SVG, &f, &err), PH_OK);
+  assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_SVG, &f, &err), PH_OK);
   ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
   ph_plot_axes_yrange(a, -1, 1, 1);
   ph_plot_axes_xrange(a, 0, 1, 0);

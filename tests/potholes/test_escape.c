@@ -72,7 +72,8 @@ static void test_oracle(void **state) {
   ph_escape_config c = sel_cfg();
   ph_escape_result r;
   assert_int_equal(ph_escape_run(&c, &r, &err), PH_OK);
-  ph_objective *obj = ph_toy_create_str(c.landscape, &err);
+  ph_objective *obj = NULL;
+  ph_toy_create_str(c.landscape, &obj, &err);
   assert_non_null(obj);
   double P[2] = {1 / 0.2, 1 / 50.0}; /* the fitted basin curvature */
   size_t T = c.steps;
@@ -103,7 +104,7 @@ static void test_oracle(void **state) {
     }
     assert_true(compared >= 50);
   }
-  ph_objective_destroy(obj);
+  ph_objective_free(obj);
   ph_escape_result_free(&r);
 }
 

@@ -36,7 +36,8 @@ static const double PD[N] = {3.0, 0.2, 1.5, 0.1, 0.7, 0.05};
 static void test_eigs_dense_and_lanczos(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str(QSPEC, &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str(QSPEC, &o, &err);
   double th[N] = {0.3, -1, 2, 0.1, 0, 1}, vals[3], vecs[3 * N], lmin;
   for (int dense = 1; dense >= 0; dense--) {
     size_t prods = 0;
@@ -56,13 +57,14 @@ static void test_eigs_dense_and_lanczos(void **state) {
       assert_true(isnan(lmin));
     }
   }
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_generalised_pairs(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str(QSPEC, &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str(QSPEC, &o, &err);
   ph_geom P;
   ph_geom_init_diag(&P, N, PD);
   double th[N] = {0};
@@ -103,7 +105,7 @@ static void test_generalised_pairs(void **state) {
   assert_int_equal(ph_sharpness_pothole_ratio(o, th, NULL, &P, u, &one, &err),
                    PH_OK);
   assert_true(fabs(one.pi - num / den) <= 16 * EPS * num / den);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 /* Exact max of gᵀε + ½εᵀΛε over ‖ε‖ ≤ ρ (Λ diagonal, λ_max > 0):
@@ -135,7 +137,8 @@ static double trust_region_max(const double *g, const double *l, int n,
 static void test_sam_closed_forms(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str(QSPEC, &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str(QSPEC, &o, &err);
   double rho = 0.05, val, l[N];
   for (int i = 0; i < N; i++) l[i] = lam(i);
   /* (a) g ∥ top eigenvector: exactly ρ‖g‖ + ρ²λ_max/2 after one step */
@@ -173,13 +176,14 @@ static void test_sam_closed_forms(void **state) {
   exact = trust_region_max(gt, lt, N, rho);
   assert_true(val <= exact * (1 + 64 * EPS));
   assert_true(val >= exact * (1 - 1e-6));
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_average_sharpness(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str(QSPEC, &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str(QSPEC, &o, &err);
   double th[N] = {1, 1, 1, 1, 1, 1}, mean, se, sigma = 0.1, tr = 0, tr2 = 0;
   for (int i = 0; i < N; i++) tr += lam(i), tr2 += lam(i) * lam(i);
   size_t pairs = 400;
@@ -197,13 +201,14 @@ static void test_average_sharpness(void **state) {
   assert_true(m2 == mean && s2 == se);
   ph_sharpness_average(o, th, NULL, sigma, pairs, 10, &m2, &s2, &err);
   assert_true(m2 != mean);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_escape_signal_quadratic(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str(QSPEC, &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str(QSPEC, &o, &err);
   ph_geom P;
   ph_geom_init_diag(&P, N, PD);
   double th[N] = {0.3, -0.2, 0.5, 0.1, -0.05, 0.02}, g[N], l[N], rho = 0.1;
@@ -236,7 +241,7 @@ static void test_escape_signal_quadratic(void **state) {
     /* exact on a quadratic: correction-to-drift ratio = p_v‖g‖/‖Pg‖ */
     assert_true(fabs(s.drift_ratio - pred) <= 1e-8 * pred);
   }
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 /* potholeNd at its pit with the fitted P = diag(1/λ̄): π_j = H_jj λ̄_j⁻¹
@@ -244,7 +249,8 @@ static void test_escape_signal_quadratic(void **state) {
 static void test_suite_pothole_nd(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str("potholeNd:n=8,count=2", &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str("potholeNd:n=8,count=2", &o, &err);
   ph_toy_geometry geo;
   assert_int_equal(ph_toy_geometry_get(o, &geo, &err), PH_OK);
   double lb[8], p[8], h[64];
@@ -280,7 +286,7 @@ static void test_suite_pothole_nd(void **state) {
   cJSON_Delete(j);
   ph_sharpness_result_free(&r);
   ph_toy_geometry_free(&geo);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 int main(void) {

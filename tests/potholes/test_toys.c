@@ -50,7 +50,8 @@ static void check_case(const fd_case *fc, const char *noise_suffix) {
            noise_suffix ? (strchr(fc->spec, ':') ? "," : ":") : "",
            noise_suffix ? noise_suffix : "");
   ph_error err = {0};
-  ph_objective *o = ph_toy_create_str(spec, &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str(spec, &o, &err);
   if (!o) fail_msg("%s: %s", spec, err.msg);
   size_t n = o->n;
   double x[16], v[16], g[16], gp[16], gm[16], hv[16], xp[16];
@@ -106,7 +107,7 @@ static void check_case(const fd_case *fc, const char *noise_suffix) {
                 1e3 * n * EPS * gn * ph_vec_nrm2(n, w));
     assert_true(ph_vec_dot(n, v, gv) >= -1e3 * n * EPS * gn);
   }
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_fd_all(void **state) {
@@ -126,10 +127,11 @@ static void test_fd_noise(void **state) {
 static void test_noise_batches(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *o =
-      ph_toy_create_str("pothole2d:noise=0.1,samples=5,seed=7", &err);
+  ph_objective *o = NULL;
+  ph_toy_create_str("pothole2d:noise=0.1,samples=5,seed=7", &o, &err);
   assert_non_null(o);
-  ph_objective *clean = ph_toy_create_str("pothole2d", &err);
+  ph_objective *clean = NULL;
+  ph_toy_create_str("pothole2d", &clean, &err);
   assert_non_null(clean);
   assert_int_equal(o->n_examples[0], 5);
   assert_int_equal(clean->n_examples[0], 0);
@@ -154,9 +156,9 @@ static void test_noise_batches(void **state) {
   double f2;
   assert_int_equal(o2->loss_grad(o2->ctx, x, NULL, &f2, NULL, &err), PH_OK);
   assert_true(f2 == f_all);
-  ph_objective_destroy(o2);
-  ph_objective_destroy(o);
-  ph_objective_destroy(clean);
+  ph_objective_free(o2);
+  ph_objective_free(o);
+  ph_objective_free(clean);
 }
 
 static void test_spec_errors(void **state) {
@@ -203,15 +205,17 @@ static void test_spec_errors(void **state) {
 static void test_closed_forms(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *q = ph_toy_create_str("quadratic:n=3,lmin=0.5,lmax=8", &err);
+  ph_objective *q = NULL;
+  ph_toy_create_str("quadratic:n=3,lmin=0.5,lmax=8", &q, &err);
   double x[3] = {1, 1, 1}, h[9], f;
   ph_toy_eval_clean(q, x, &f, NULL, h);
   double lam[3] = {0.5, 2, 8};
   for (int i = 0; i < 3; i++) assert_true(fabs(h[i * 4] - lam[i]) < 1e-14);
   assert_true(fabs(f - 0.5 * (0.5 + 2 + 8)) < 1e-14);
-  ph_objective_destroy(q);
+  ph_objective_free(q);
 
-  ph_objective *rb = ph_toy_create_str("rosenbrock:n=3", &err);
+  ph_objective *rb = NULL;
+  ph_toy_create_str("rosenbrock:n=3", &rb, &err);
   ph_toy_geometry g;
   assert_int_equal(ph_toy_geometry_get(rb, &g, &err), PH_OK);
   for (int i = 0; i < 3; i++) assert_true(fabs(g.basin[i] - 1) < 1e-12);
@@ -224,15 +228,17 @@ static void test_closed_forms(void **state) {
     for (int i = 0; i < 3; i++) assert_true(fabs(hv[i] - gv[i]) < 1e-9);
   }
   ph_toy_geometry_free(&g);
-  ph_objective_destroy(rb);
+  ph_objective_free(rb);
 
-  ph_objective *hb = ph_toy_create_str("himmelblau", &err);
+  ph_objective *hb = NULL;
+  ph_toy_create_str("himmelblau", &hb, &err);
   double m[2] = {3, 2}, gr[2];
   ph_toy_eval_clean(hb, m, &f, gr, NULL);
   assert_true(f == 0 && gr[0] == 0 && gr[1] == 0);
-  ph_objective_destroy(hb);
+  ph_objective_free(hb);
 
-  ph_objective *p = ph_toy_create_str("pothole2d", &err);
+  ph_objective *p = NULL;
+  ph_toy_create_str("pothole2d", &p, &err);
   assert_int_equal(ph_toy_geometry_get(p, &g, &err), PH_OK);
   assert_true(g.has_pit);
   double hp[4];
@@ -252,13 +258,14 @@ static void test_closed_forms(void **state) {
   ph_toy_eval_clean(p, g.basin, &f0, NULL, NULL);
   assert_true(f > f0);
   ph_toy_geometry_free(&g);
-  ph_objective_destroy(p);
+  ph_objective_free(p);
 
   /* a pit too shallow to hold a minimum is reported */
-  ph_objective *sh = ph_toy_create_str("pothole2d:d=0.05", &err);
+  ph_objective *sh = NULL;
+  ph_toy_create_str("pothole2d:d=0.05", &sh, &err);
   memset(&err, 0, sizeof err);
   assert_int_equal(ph_toy_geometry_get(sh, &g, &err), PH_ERR_NUMERIC);
-  ph_objective_destroy(sh);
+  ph_objective_free(sh);
 }
 
 /* The documented defaults trap plain gradient descent (lr 0.01 < 2/λ_max)
@@ -268,7 +275,8 @@ static void test_closed_forms(void **state) {
 static void test_pit_traps_gd(void **state) {
   (void)state;
   ph_error err = {0};
-  ph_objective *p = ph_toy_create_str("pothole2d", &err);
+  ph_objective *p = NULL;
+  ph_toy_create_str("pothole2d", &p, &err);
   ph_toy_geometry g;
   assert_int_equal(ph_toy_geometry_get(p, &g, &err), PH_OK);
   double hp[4], f;
@@ -290,7 +298,7 @@ static void test_pit_traps_gd(void **state) {
       assert_true(dist > 3 * g.scale);
   }
   ph_toy_geometry_free(&g);
-  ph_objective_destroy(p);
+  ph_objective_free(p);
 }
 
 int main(void) {

@@ -141,7 +141,7 @@ static void test_layout(void **state) {
   assert_int_equal(o->blocks[i].kind, PH_BLOCK_WEIGHT);
   assert_string_equal(ph_transformer_spec(o), "transformer:d8h2l2");
   assert_ptr_equal(ph_transformer_dataset(o), &ds);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_gradient(void **state) {
@@ -186,7 +186,7 @@ static void test_gradient(void **state) {
   free(z);
   free(th);
   free(g);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_hessian(void **state) {
@@ -250,7 +250,7 @@ static void test_hessian(void **state) {
   }
   if (diff > 64 * EPS * 200 * m1 * sqrt((double)n))
     fail_msg("chunked Hv differs by %.3g", diff);
-  ph_objective_destroy(o2);
+  ph_objective_free(o2);
   free(v);
   free(hv1);
   free(hv2);
@@ -261,7 +261,7 @@ static void test_hessian(void **state) {
   free(th);
   free(H);
   free(e);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_ggn(void **state) {
@@ -326,7 +326,7 @@ static void test_ggn(void **state) {
   free(zm);
   free(z);
   free(th);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 static void test_init(void **state) {
@@ -357,7 +357,7 @@ static void test_init(void **state) {
   assert_memory_equal(th, th2, o->n * sizeof *th);
   free(th);
   free(th2);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 /* Loss, gradient and Hv against PyTorch float64 (double backward) running
@@ -431,7 +431,7 @@ static void test_torch(void **state) {
   free(v);
   free(g);
   free(hv);
-  ph_objective_destroy(o);
+  ph_objective_free(o);
 }
 
 /* With --torch only the PyTorch comparison runs (suite 'slow': importing
