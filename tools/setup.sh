@@ -46,6 +46,7 @@ packages=(
   libopenblas-dev liblapacke-dev libgsl-dev libcairo2-dev zlib1g-dev
   libcjson-dev libcmocka-dev fonts-dejavu-core
   libsleef-dev            # vectorised exp/log/tanh/erf (src/nn/vmath.c)
+  libxsmm-dev             # small dense-layer GEMMs (src/nn/dense.c)
   dataset-fashion-mnist   # Fashion-MNIST IDX files in /usr/share/datasets
   poppler-utils           # pdftotext: the figure tests read PDF text
   libxml2-utils           # xmllint: the figure tests parse SVG

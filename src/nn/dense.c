@@ -8,9 +8,44 @@
 #include <cblas.h>
 #include <string.h>
 
+#if PH_HAVE_XSMM
+#include <libxsmm.h>
+
+/* libxsmm's JIT kernels (libxsmm-dev) for the small shapes where they
+ * measured faster than OpenBLAS 0.3.21 on this machine's AVX2 core
+ * (docs/performance.md: 64×64×64 row-major NN 11.9 against 14.5 µs,
+ * 64×64×10 NN 2.7 against 4.0, TN 10×64×64 2.4 against 5.0; TN 64³
+ * equal, larger shapes slower). The row-major C (M, Nc) += op(A) op(B) is
+ * the column-major Cᵀ += op(B)ᵀ op(A)ᵀ; libxsmm 1.17 generates no kernel
+ * for a transposed first factor (the NT forward product), which stays with
+ * OpenBLAS. A kernel depends on the shape only, so a chunk's result does
+ * not depend on the thread that computes it. 1 if it ran. */
+static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
+                     const double *A, const double *B, double *C) {
+  if (tb) return 0;
+  size_t work = M * Nc * K;
+  if (work == 0 || work > (ta ? (size_t)64 * 64 * 16 : (size_t)64 * 64 * 64))
+    return 0;
+  libxsmm_blasint m = (libxsmm_blasint)Nc, n = (libxsmm_blasint)M,
+                  k = (libxsmm_blasint)K, lda = (libxsmm_blasint)Nc,
+                  ldb = (libxsmm_blasint)(ta ? M : K),
+                  ldc = (libxsmm_blasint)Nc;
+  double alpha = 1.0, beta = 1.0;
+  int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
+  libxsmm_dmmfunction f = libxsmm_dmmdispatch(m, n, k, &lda, &ldb, &ldc, &alpha,
+                                              &beta, &flags, NULL);
+  if (!f) return 0;
+  f(B, A, C);
+  return 1;
+}
+#endif
+
 /* C (M, Nc) += op(A) op(B) (beta 1), row-major, plain strides. */
 static void gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
                      const double *A, const double *B, double *C) {
+#if PH_HAVE_XSMM
+  if (gemm_xsmm(ta, tb, M, Nc, K, A, B, C)) return;
+#endif
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
               tb ? CblasTrans : CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0, A,
               ta ? (int)M : (int)K, B, tb ? (int)K : (int)Nc, 1.0, C, (int)Nc);
