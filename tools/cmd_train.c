@@ -152,6 +152,10 @@ int ph_cmd_train(int argc, char **argv) {
       {"trust-cap", "C", PH_OPT_DOUBLE, &c.opt.trust_cap, .lo = 0, .hi = 1e12,
        .help = "trust region: cap U's diagonal entries at C × their\n"
                "block's median after each refresh; 0 = off"},
+      {"trust-floor", "F", PH_OPT_DOUBLE, &c.opt.trust_floor, .lo = 0,
+       .hi = 1e12,
+       .help = "trust region: raise U's diagonal entries to the same\n"
+               "median / F after each refresh; 0 = off"},
       {"perturb", "P", PH_OPT_CHOICE, &c.opt.perturb, .choices = perts,
        .help = "llqr-sam: ε = ρUg/‖Ug‖ (l2), ρUg/√(gᵀUg) (dual) or\n"
                "ρg/‖g‖ (euclid: U only in the descent)"},

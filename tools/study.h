@@ -118,6 +118,14 @@ ph_status study_select(const st_cfg *c, st_sel *sel, ph_error *err);
 /* Read the final runs, write DIR/runs.csv, DIR/study.csv, DIR/study.md. */
 ph_status study_report(const st_cfg *c, const st_sel *sel, const ph_demo *d,
                        double seconds, ph_error *err);
+/* Seed 1's DIR/.../curvature.csv of (t, o) into tb (free with
+ * ph_plot_table_free): 0, or -1 when the run has none or it lacks the
+ * step / λmax(H) columns (PH_WATCH_COL_STEP, PH_WATCH_COL_LMAX_H). */
+struct ph_plot_table;
+int study_curv_load(const st_cfg *c, size_t t, size_t o,
+                    struct ph_plot_table *tb);
+/* How many (task, optimiser) pairs have a readable curvature.csv. */
+size_t study_curv_count(const st_cfg *c);
 /* DIR/figures/{bars,curvature,lr_sensitivity}.{png,pdf}. */
 ph_status study_figures(const st_cfg *c, const st_sel *sel, ph_error *err);
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/afile.h"
+#include "optim/watch.h"
 #include "plot.h"
 #include "plot_recipes.h"
 #include "study.h"
@@ -72,9 +73,12 @@ static ph_status bars(const st_cfg *c, const char *path, ph_error *err) {
         ph_plot_range_of(&hi[o], 1, 0, &ylo, &yhi);
       }
       if (!(yhi >= ylo)) ylo = 0, yhi = 1;
-      /* The bars differ by little: the axis shows the range of the
-       * intervals (it does not start at zero; the caption says so). */
-      ph_plot_range_pad(&ylo, &yhi, 0.25, 0);
+      /* A bar's length is its value, so the axis starts at zero (accuracy,
+       * loss and bits per character are all non-negative); the intervals
+       * show how little the optimisers differ. */
+      ylo = 0;
+      ph_plot_range_pad(&ylo, &yhi, 0.08, 0);
+      ylo = 0;
       if (row == 0 && yhi > 1) yhi = 1;
       ph_plot_axes *a = ph_plot_fig_axes(f, row, (int)t);
       ph_plot_axes_xrange(a, -0.6, (double)c->n_opts - 0.4, 0);
@@ -169,19 +173,31 @@ static ph_status lr_sensitivity(const st_cfg *c, const st_sel *sel,
   return st;
 }
 
-/* Seed 1's curvature.csv of (t, o), or -1 when absent/unreadable. */
-static int load_curv(const st_cfg *c, size_t t, size_t o, ph_plot_table *tb) {
+int study_curv_load(const st_cfg *c, size_t t, size_t o, ph_plot_table *tb) {
   char dir[1024], p[1200];
   study_final_dir(c, t, o, 1, dir, sizeof dir);
   snprintf(p, sizeof p, "%s/curvature.csv", dir);
   ph_error err = {0};
   if (!ph_path_exists(p) || ph_plot_table_read(p, tb, &err)) return -1;
-  if (ph_plot_table_col(tb, "step") < 0 ||
-      ph_plot_table_col(tb, "lambda_max") < 0) {
+  if (ph_plot_table_col(tb, PH_WATCH_COL_STEP) < 0 ||
+      ph_plot_table_col(tb, PH_WATCH_COL_LMAX_H) < 0) {
     ph_plot_table_free(tb);
     return -1;
   }
   return 0;
+}
+
+size_t study_curv_count(const st_cfg *c) {
+  size_t n = 0;
+  for (size_t t = 0; t < c->n_tasks; t++)
+    for (size_t o = 0; o < c->n_opts; o++) {
+      ph_plot_table tb;
+      if (study_curv_load(c, t, o, &tb) == 0) {
+        n++;
+        ph_plot_table_free(&tb);
+      }
+    }
+  return n;
 }
 
 static ph_status curv_panel(const st_cfg *c, const st_sel *sel, size_t t,
@@ -190,10 +206,10 @@ static ph_status curv_panel(const st_cfg *c, const st_sel *sel, size_t t,
   int have[ST_MAX_OPTS];
   double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
   for (size_t o = 0; o < c->n_opts; o++) {
-    have[o] = watched && load_curv(c, t, o, &tb[o]) == 0;
+    have[o] = watched && study_curv_load(c, t, o, &tb[o]) == 0;
     if (have[o]) {
-      int cs = ph_plot_table_col(&tb[o], "step");
-      int cl = ph_plot_table_col(&tb[o], "lambda_max");
+      int cs = ph_plot_table_col(&tb[o], PH_WATCH_COL_STEP);
+      int cl = ph_plot_table_col(&tb[o], PH_WATCH_COL_LMAX_H);
       for (size_t r = 0; r < tb[o].nrows; r++) {
         ph_plot_range_of(&tb[o].v[r * tb[o].ncols + cs], 1, 0, &xlo, &xhi);
         ph_plot_range_of(&tb[o].v[r * tb[o].ncols + cl], 1, 1, &ylo, &yhi);
@@ -229,8 +245,8 @@ static ph_status curv_panel(const st_cfg *c, const st_sel *sel, size_t t,
     ph_plot_style s;
     ph_plot_style_series(&s, (int)o, c->opts[o]);
     if (have[o]) {
-      double *x = column(&tb[o], "step");
-      double *y = column(&tb[o], "lambda_max");
+      double *x = column(&tb[o], PH_WATCH_COL_STEP);
+      double *y = column(&tb[o], PH_WATCH_COL_LMAX_H);
       if (x && y) ph_plot_line(a, x, y, tb[o].nrows, &s);
       free(x);
       free(y);
@@ -265,15 +281,7 @@ static ph_status curv_panel(const st_cfg *c, const st_sel *sel, size_t t,
 
 static ph_status curvature(const st_cfg *c, const st_sel *sel, const char *path,
                            ph_error *err) {
-  int watched = 0;
-  for (size_t t = 0; t < c->n_tasks; t++)
-    for (size_t o = 0; o < c->n_opts; o++) {
-      ph_plot_table tb;
-      if (load_curv(c, t, o, &tb) == 0) {
-        watched = 1;
-        ph_plot_table_free(&tb);
-      }
-    }
+  int watched = study_curv_count(c) > 0;
   ph_plot_fig *f = NULL;
   PH_TRY(fig_open(path, 1, (int)c->n_tasks, 2.5, &f, err));
   ph_plot_fig_title(f, watched ? "λmax(H) during training (seed 1); dashed: "

@@ -13,6 +13,7 @@
 #include "core/afile.h"
 #include "core/json.h"
 #include "core/stats.h"
+#include "optim/watch.h"
 #include "study.h"
 
 static double json_num(const cJSON *o, const char *a, const char *b) {
@@ -295,6 +296,17 @@ ph_status study_report(const st_cfg *c, const st_sel *sel, const ph_demo *d,
   }
   fprintf(md, "\n");
   md_tables(c, sel, md);
+  size_t nw = study_curv_count(c);
+  if (nw)
+    fprintf(md,
+            "Curvature over training: `figures/curvature` draws λmax(H) "
+            "(curvature.csv's `%s`) of seed 1 for %zu of %zu task × "
+            "optimiser pairs.\n\n",
+            PH_WATCH_COL_LMAX_H, nw, c->n_tasks * c->n_opts);
+  else
+    fprintf(md, "Curvature over training: no final run has curvature.csv "
+                "(`--watch-every 0`); `figures/curvature` shows the final "
+                "λmax per seed instead.\n\n");
   md_commands(c, sel, d, md);
   fprintf(md,
           "Wall time of this invocation: %.0f s (resumed jobs are not "

@@ -180,7 +180,8 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj,
   PH_TRY(ph_precond_ema_merge(o->P, o->Pnew, 1 - w, err));
   /* the trust region: cap the EMA's diagonal entries relative to their
    * block's median (o->delta is free scratch of length n here) */
-  info->n_capped = ph_precond_trust_cap(
-      o->P, c->trust_cap, o->delta, &info->u_max_before, &info->u_max_after);
+  info->n_capped =
+      ph_precond_trust_cap(o->P, c->trust_cap, c->trust_floor, o->delta,
+                           &info->u_max_before, &info->u_max_after);
   return PH_OK;
 }

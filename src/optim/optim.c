@@ -89,6 +89,12 @@ ph_status ph_optim_config_validate(const ph_optim_config *c, ph_error *err) {
                         "--trust-cap %g must be 0 (off) or at least 1 (a "
                         "cap below the median would lower most of U)",
                         c->trust_cap);
+  RANGE(c->trust_floor, 0, 1e12, "--trust-floor");
+  if (c->trust_floor > 0 && c->trust_floor < 1)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "--trust-floor %g must be 0 (off) or at least 1 (a "
+                        "floor above the median would raise most of U)",
+                        c->trust_floor);
   if (c->m_sharpness > 0 && strcmp(c->name, "sam") != 0)
     return ph_error_set(err, PH_ERR_ARG,
                         "--m-sharpness applies to sam only, not %s", c->name);

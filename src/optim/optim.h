@@ -69,6 +69,8 @@ typedef struct ph_optim_config {
                              entries are capped at trust_cap × a median
                              (ph_precond_trust_cap; PH_OPTIM_TRUST_CAP);
                              0 = off */
+  double trust_floor;     /* ... and raised to that median / trust_floor;
+                             0 = off */
 } ph_optim_config;
 
 /* The default trust-region cap (docs/optimisers.md, "Trust region"). */

@@ -395,6 +395,7 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     ph_json_add_number(l, "damping", c->opt.damping);
     ph_json_add_number(l, "curvature_floor", c->opt.curvature_floor);
     ph_json_add_number(l, "trust_cap", c->opt.trust_cap);
+    ph_json_add_number(l, "trust_floor", c->opt.trust_floor);
     cJSON_AddStringToObject(l, "perturb",
                             c->opt.perturb == PH_PERTURB_DUAL     ? "dual"
                             : c->opt.perturb == PH_PERTURB_EUCLID ? "euclid"

@@ -105,8 +105,10 @@ ph_status ph_watch_create(const ph_watch_config *cfg, const ph_objective *obj,
                               "watch vectors", err);
     if (!w->ops[i].vec) goto nomem;
   }
-  size_t p =
-      (size_t)snprintf(w->header, hl, "step,lr,momentum,loss,lmax_h,lmax_pc");
+  size_t p = (size_t)snprintf(w->header, hl,
+                              PH_WATCH_COL_STEP
+                              ",lr,momentum,loss," PH_WATCH_COL_LMAX_H
+                              "," PH_WATCH_COL_LMAX_PC);
   for (size_t j = 0; j < cfg->k; j++)
     p += (size_t)snprintf(w->header + p, hl - p, ",pi_%zu", j + 1);
   p += (size_t)snprintf(w->header + p, hl - p, ",kappa_loc,trace,trace_se");
@@ -337,7 +339,7 @@ ph_status ph_watch_events(const char *path, double threshold,
     st = ph_error_set(err, PH_ERR_FORMAT, "%s: empty file", file);
     goto done;
   }
-  int c_step = col_of(line, "step"), c_lr = col_of(line, "lr"),
+  int c_step = col_of(line, PH_WATCH_COL_STEP), c_lr = col_of(line, "lr"),
       c_mom = col_of(line, "momentum"), c_loss = col_of(line, "loss"),
       c_pi = col_of(line, "pi_1"), c_kap = col_of(line, "kappa_loc");
   if (c_step < 0 || c_lr < 0 || c_mom < 0 || c_loss < 0 || c_kap < 0) {

@@ -23,6 +23,12 @@
 #include "core/objective.h"
 #include "precond/precond.h"
 
+/* Column names of curvature.csv that readers look up by name (the study's
+ * figures, ph_watch_events): the header below is built from these. */
+#define PH_WATCH_COL_STEP "step"
+#define PH_WATCH_COL_LMAX_H "lmax_h"
+#define PH_WATCH_COL_LMAX_PC "lmax_pc"
+
 typedef struct ph_watch_config {
   size_t every;  /* watch every N outer steps; 0 = off */
   size_t n;      /* the fixed batch: the first n training examples (256) */

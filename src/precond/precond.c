@@ -321,8 +321,9 @@ void ph_precond_stats(const ph_precond *p, double *mn, double *mx,
   free(d);
 }
 
-size_t ph_precond_trust_cap(ph_precond *p, double cap, double *scratch,
-                            double *max_before, double *max_after) {
+size_t ph_precond_trust_cap(ph_precond *p, double cap, double floor_div,
+                            double *scratch, double *max_before,
+                            double *max_after) {
   /* all diagonal entries first, for the global median (Kronecker blocks are
    * left alone: their damping bounds them) */
   size_t m = 0;
@@ -335,7 +336,7 @@ size_t ph_precond_trust_cap(ph_precond *p, double cap, double *scratch,
     for (size_t k = 0; k < b->size; k++) top = fmax(top, b->u[k]);
   }
   *max_before = *max_after = m ? top : NAN;
-  if (m == 0 || !(cap > 0)) return 0;
+  if (m == 0 || !(cap > 0 || floor_div > 0)) return 0;
   /* Medians, not means or maxima: the runaway entries the cap is for move
    * those but not the median. Per block, because blocks have their own
    * scales; but never below the median over all of U, because a small bias
@@ -349,10 +350,18 @@ size_t ph_precond_trust_cap(ph_precond *p, double cap, double *scratch,
     if (b->kron || !b->u || b->size == 0) continue;
     memcpy(scratch, b->u, b->size * sizeof *scratch);
     double med = ph_stats_quantile_inplace(scratch, b->size, 0.5);
-    double limit = cap * fmax(med, all);
+    double sc = fmax(med, all);
+    double limit = cap > 0 ? cap * sc : INFINITY;
+    /* the floor: a refresh's diagonal fit of a coupled metric drives some
+     * entries to the 1e-8 clip, which freezes those parameters (measured:
+     * docs/optimisers.md, second round) */
+    double low = floor_div > 0 ? sc / floor_div : 0;
     for (size_t k = 0; k < b->size; k++) {
       if (b->u[k] > limit) {
         b->u[k] = limit;
+        n_capped++;
+      } else if (b->u[k] < low) {
+        b->u[k] = low;
         n_capped++;
       }
       after = fmax(after, b->u[k]);

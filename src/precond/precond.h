@@ -63,14 +63,17 @@ void ph_precond_stats(const ph_precond *p, double *min, double *max,
  * above the floor, checked by a Cholesky factorisation). Afterwards apply,
  * sqrt_apply and inv_apply describe the same matrix. */
 ph_status ph_precond_project_spd(ph_precond *p, ph_error *err);
-/* The trust region on U alone (what each refresh applies): every entry of
- * a diagonal block is capped at cap × max(the block's median, the median
- * over all diagonal entries); Kronecker blocks are left alone (their
- * damping bounds them); cap 0 is off. Returns the number of entries
- * capped; *max_before / *max_after get the largest diagonal entry (NaN
- * when U has no diagonal block). scratch: ph_precond_n(p) doubles. */
-size_t ph_precond_trust_cap(ph_precond *p, double cap, double *scratch,
-                            double *max_before, double *max_after);
+/* The trust region on U alone (what each refresh applies): with the scale
+ * s = max(the block's median, the median over all diagonal entries), every
+ * entry of a diagonal block is capped at cap × s and, when floor_div > 0,
+ * raised to s / floor_div; Kronecker blocks are left alone (their damping
+ * bounds them); cap 0 and floor_div 0 are off. Returns the number of entries
+ * moved (lowered or raised); *max_before / *max_after get the largest
+ * diagonal entry (NaN when U has no diagonal block). scratch:
+ * ph_precond_n(p) doubles. */
+size_t ph_precond_trust_cap(ph_precond *p, double cap, double floor_div,
+                            double *scratch, double *max_before,
+                            double *max_after);
 
 /* diag(U) into out[0..n). */
 void ph_precond_diag(const ph_precond *p, double *out);

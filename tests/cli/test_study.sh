@@ -92,6 +92,23 @@ for f in bars lr_sensitivity curvature; do
   [ -s "$D/figures/$f.pdf" ] || fail "$f.pdf missing"
 done
 
+# The watch: with --watch-every the final runs write curvature.csv and
+# events.csv; the study must read curvature.csv's real columns (step,
+# lmax_h: a wrong name leaves the curvature figure on the final-λmax
+# fallback and study.md says so) and count events.csv's rows.
+W="$T/w"
+expect 0 "$P" study --quick --opts llqr-sam --seeds 2 --watch-every 40 --out "$W"
+head -1 "$W/runs/digits-mlp/llqr-sam/s1/curvature.csv" | grep -q "^step,.*,lmax_h," ||
+  fail "curvature.csv header: $(head -1 "$W/runs/digits-mlp/llqr-sam/s1/curvature.csv")"
+grep -q "curvature.csv's \`lmax_h\`) of seed 1 for 1 of 1 " "$W/study.md" ||
+  fail "study.md: the curvature figure did not read curvature.csv"
+want=$(for s in 1 2; do f="$W/runs/digits-mlp/llqr-sam/s$s/events.csv"
+  [ -s "$f" ] || fail "missing $f"; echo $(($(grep -c . "$f") - 1)); done |
+  awk '{ s += $1 } END { printf "%.10g\n", s / 2 }')
+got=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
+  NR > 1 { printf "%.10g\n", $c["events_mean"] }' "$W/study.csv")
+[ "$want" = "$got" ] || fail "study.csv events_mean $got, events.csv rows give $want"
+
 # Another configuration in the same directory: refused, one line, named.
 expect 2 "$P" study --quick --opts sgd,llqr-sam --seeds 3 --out "$D"; one_line
 grep -q "seeds" "$T/stderr" || fail "the conflict is not named"

@@ -4,6 +4,7 @@
  * same θ is compared with its update rule written out in the test; the
  * updates involve a handful of flops per entry, so they agree to a few ulps
  * (tolerance 1e-13 relative). */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -377,42 +378,64 @@ static void test_llqr_fits_inverse_curvature(void **s) {
 }
 
 /* The trust region on a hand-made U over BLK's blocks {4 | 1 | 1}:
- * u = {1, 2, 4, 50 | 7 | 3}. Each entry is capped at cap × max(its block's
- * median, the median over all entries). Here the overall median is
+ * u = {1, 2, 4, 50 | 7 | 3}. Each entry is capped at cap × s, s = max(its
+ * block's median, the median over all entries). Here the overall median is
  * (3 + 4)/2 = 3.5 and block w's is (2 + 4)/2 = 3, so block w and block x
  * are capped at 3.5·cap and block b (median 7) at 7·cap: cap 10 lowers 50
  * to 35 (one entry); cap 1 lowers 4 and 50 to 3.5 (two) and leaves 7; cap
- * 0 is off. The last case is why the overall median is a floor: block w
- * mostly at the 1e-8 floor has a median of 1e-8, which would freeze its
- * one live entry at 1e-7; with the overall median (1e-8 + 1)/2 as the
- * floor, cap 10 leaves every entry alone. */
+ * 0 is off. The fourth case is why the overall median is a floor on s:
+ * block w mostly at the 1e-8 floor has a median of 1e-8, which would
+ * freeze its one live entry at 1e-7; with the overall median (1e-8 + 1)/2
+ * as the floor, cap 10 leaves every entry alone. The floor (F > 0) raises
+ * entries below s/F: with F = 10 on that U, s = (1e-8 + 1)/2 for block w,
+ * so its three 1e-8 entries rise to s/10 and the one-entry blocks (s = 1,
+ * bound 0.1) stay; on the first U, F = 10 raises nothing (every entry is
+ * above its bound, 0.35 or 0.7) and F = 1 without a cap raises 1, 2 and
+ * block b's 3 (s = 3.5) to 3.5 and leaves block x (s = 7) alone. Values
+ * are compared to 4 ulps (the medians' arithmetic). */
 static void test_trust_cap_formula(void **s) {
   (void)s;
   ph_error err = {0};
+  const double m = (1e-8 + 1) / 2; /* the overall median of the 4th U */
   struct {
-    double cap, u0[N];
-    size_t capped;
+    double cap, floor, u0[N];
+    size_t moved;
     double before, after, u[N];
   } cases[] = {
-      {10, {1, 2, 4, 50, 7, 3}, 1, 50, 35, {1, 2, 4, 35, 7, 3}},
-      {1, {1, 2, 4, 50, 7, 3}, 2, 50, 7, {1, 2, 3.5, 3.5, 7, 3}},
-      {0, {1, 2, 4, 50, 7, 3}, 0, 50, 50, {1, 2, 4, 50, 7, 3}},
-      {10, {1e-8, 1e-8, 1e-8, 5, 1, 1}, 0, 5, 5, {1e-8, 1e-8, 1e-8, 5, 1, 1}}};
-  for (size_t k = 0; k < 4; k++) {
+      {10, 0, {1, 2, 4, 50, 7, 3}, 1, 50, 35, {1, 2, 4, 35, 7, 3}},
+      {1, 0, {1, 2, 4, 50, 7, 3}, 2, 50, 7, {1, 2, 3.5, 3.5, 7, 3}},
+      {0, 0, {1, 2, 4, 50, 7, 3}, 0, 50, 50, {1, 2, 4, 50, 7, 3}},
+      {10,
+       0,
+       {1e-8, 1e-8, 1e-8, 5, 1, 1},
+       0,
+       5,
+       5,
+       {1e-8, 1e-8, 1e-8, 5, 1, 1}},
+      {10,
+       10,
+       {1e-8, 1e-8, 1e-8, 5, 1, 1},
+       3,
+       5,
+       5,
+       {m / 10, m / 10, m / 10, 5, 1, 1}},
+      {10, 10, {1, 2, 4, 50, 7, 3}, 1, 50, 35, {1, 2, 4, 35, 7, 3}},
+      {0, 1, {1, 2, 4, 50, 7, 3}, 3, 50, 50, {3.5, 3.5, 4, 50, 7, 3.5}}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     ph_precond *p = ph_precond_create(N, 3, BLK, PH_PRECOND_DIAG, &err);
     assert_non_null(p);
     assert_int_equal(ph_precond_flat_size(p), N);
     assert_int_equal(ph_precond_from_flat(p, cases[k].u0, N, &err), PH_OK);
     double scratch[N], before, after, d[N];
-    size_t n = ph_precond_trust_cap(p, cases[k].cap, scratch, &before, &after);
+    size_t n = ph_precond_trust_cap(p, cases[k].cap, cases[k].floor, scratch,
+                                    &before, &after);
     ph_precond_diag(p, d);
-    if (n != cases[k].capped || before != cases[k].before ||
+    if (n != cases[k].moved || before != cases[k].before ||
         after != cases[k].after)
-      fail_msg("cap %g: %zu capped, max %g -> %g", cases[k].cap, n, before,
-               after);
+      fail_msg("case %zu: %zu moved, max %g -> %g", k, n, before, after);
     for (int i = 0; i < N; i++)
-      if (d[i] != cases[k].u[i])
-        fail_msg("cap %g: u[%d] = %g, want %g", cases[k].cap, i, d[i],
+      if (fabs(d[i] - cases[k].u[i]) > 4 * DBL_EPSILON * cases[k].u[i])
+        fail_msg("case %zu: u[%d] = %.17g, want %.17g", k, i, d[i],
                  cases[k].u[i]);
     ph_precond_free(p);
   }
