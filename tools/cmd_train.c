@@ -73,6 +73,11 @@ int ph_cmd_train(int argc, char **argv) {
                         "--opt '%s' is not one of: sgd, adamw, sam, "
                         "asam, fisher-sam, fsam, llqr, llqr-sam",
                         optname);
+  /* Training networks, LLQR's step is held to SGD's length (the
+   * step-length trust region, docs/optimisers.md "Second round"). Not a
+   * library default: the toy lab's P legitimately lengthens the step in a
+   * flat basin (U ≈ 1/0.2 there), and it keeps its own settings. */
+  c.opt.step_cap = PH_TRAIN_STEP_CAP;
   int opt_index = 0, ema_set = 0, damp_set = 0;
   const char *model = NULL, *data = NULL, *out = NULL;
   size_t threads = 1, stop_after = 0; /* --threads: accepted, unused */
@@ -152,6 +157,9 @@ int ph_cmd_train(int argc, char **argv) {
       {"trust-cap", "C", PH_OPT_DOUBLE, &c.opt.trust_cap, .lo = 0, .hi = 1e12,
        .help = "trust region: cap U's diagonal entries at C × their\n"
                "block's median after each refresh; 0 = off"},
+      {"step-cap", "K", PH_OPT_DOUBLE, &c.opt.step_cap, .lo = 0, .hi = 1e12,
+       .help = "step-length trust region: scale U's direction down to\n"
+               "K × the length of the gradient it preconditions; 0 = off"},
       {"trust-floor", "F", PH_OPT_DOUBLE, &c.opt.trust_floor, .lo = 0,
        .hi = 1e12,
        .help = "trust region: raise U's diagonal entries to the same\n"

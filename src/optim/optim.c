@@ -90,6 +90,7 @@ ph_status ph_optim_config_validate(const ph_optim_config *c, ph_error *err) {
                         "cap below the median would lower most of U)",
                         c->trust_cap);
   RANGE(c->trust_floor, 0, 1e12, "--trust-floor");
+  RANGE(c->step_cap, 0, 1e12, "--step-cap");
   if (c->trust_floor > 0 && c->trust_floor < 1)
     return ph_error_set(err, PH_ERR_ARG,
                         "--trust-floor %g must be 0 (off) or at least 1 (a "
@@ -206,6 +207,17 @@ static ph_status perturbed_grad(ph_optim *o, const double *theta,
   return ph_objective_loss_grad(obj, o->t, b, &l2, o->d, err);
 }
 
+/* The step-length trust region: the preconditioned direction d = U v
+ * is scaled down to step_cap·‖v‖ when longer (U may redistribute the
+ * gradient step between directions but not lengthen it); info->step_ratio
+ * gets ‖U v‖/‖v‖ before the cap. step_cap 0 is off. */
+static void step_cap(ph_optim *o, double *d, double vnorm, ph_step_info *info) {
+  double dn = ph_vec_nrm2(o->n, d);
+  info->step_ratio = vnorm > 0 ? dn / vnorm : NAN;
+  double cap = o->cfg.step_cap * vnorm;
+  if (o->cfg.step_cap > 0 && dn > cap && dn > 0) ph_vec_scal(o->n, cap / dn, d);
+}
+
 /* ε = ρ s/‖s‖ (nothing when s = 0). */
 static void scale_to(double *e, const double *s, size_t n, double rho) {
   double nr = ph_vec_nrm2(n, s);
@@ -260,6 +272,7 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj,
   ph_step_info local;
   if (!info) info = &local;
   memset(info, 0, sizeof *info);
+  info->step_ratio = NAN;
   const ph_optim_config *c = &o->cfg;
   size_t n = o->n;
   double *g = o->g, *d = o->d, *e = o->e;
@@ -334,7 +347,10 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj,
     PH_TRY(perturbed_grad(o, theta, e, obj, batch, info, err));
     break;
   }
-  case OPT_LLQR: ph_precond_apply(o->P, g, d); break;
+  case OPT_LLQR:
+    ph_precond_apply(o->P, g, d);
+    step_cap(o, d, ph_vec_nrm2(n, g), info);
+    break;
   case OPT_LLQR_SAM: {
     /* v = U g; ε = ρ v/‖v‖ (or ρ v/√(gᵀv)); g' = ∇L(θ+ε); Δ = U g' */
     ph_precond_apply(o->P, g, d);
@@ -348,7 +364,11 @@ ph_status ph_optim_step(ph_optim *o, double *theta, ph_objective *obj,
       scale_to(e, d, n, c->rho);
     info->rho = c->rho;
     PH_TRY(perturbed_grad(o, theta, e, obj, batch, info, err));
-    if (!c->perturb_only) ph_precond_apply(o->P, d, d);
+    if (!c->perturb_only) {
+      double gn = ph_vec_nrm2(n, d); /* ‖∇L(θ+ε)‖, what U preconditions */
+      ph_precond_apply(o->P, d, d);
+      step_cap(o, d, gn, info);
+    }
     break;
   }
   default: break;

@@ -71,10 +71,16 @@ typedef struct ph_optim_config {
                              0 = off */
   double trust_floor;     /* ... and raised to that median / trust_floor;
                              0 = off */
+  double step_cap; /* step-length trust region: ‖U v‖ ≤ step_cap·‖v‖
+                      for the gradient v that U preconditions; 0 = off
+                      (`pothole train` sets 1) */
 } ph_optim_config;
 
 /* The default trust-region cap (docs/optimisers.md, "Trust region"). */
 #define PH_OPTIM_TRUST_CAP 10.0
+/* `pothole train`'s default step-length cap (docs/optimisers.md, "Second
+ * round"); the library default is 0 (off). */
+#define PH_TRAIN_STEP_CAP 1.0
 
 /* The documented defaults for `name`; PH_ERR_ARG for an unknown name. */
 ph_status ph_optim_config_default(const char *name, ph_optim_config *cfg,
@@ -96,9 +102,10 @@ typedef struct ph_step_info {
   double rho;         /* perturbation radius used (0 if none) */
   int refreshed;      /* 1 if the preconditioner was refreshed this step */
   /* the trust region at this step's refresh (valid when refreshed) */
-  size_t n_capped;               /* diagonal entries of U lowered to the cap */
-  double u_max_before;           /* largest diagonal entry before the cap */
-  double u_max_after;            /* ... and after */
+  size_t n_capped;     /* diagonal entries of U lowered to the cap */
+  double u_max_before; /* largest diagonal entry before the cap */
+  double u_max_after;  /* ... and after */
+  double step_ratio; /* ‖U v‖/‖v‖ before the step cap (NaN without U) */
   size_t n_grad, n_hvp, n_ggnvp; /* products spent in this step */
 } ph_step_info;
 

@@ -24,7 +24,7 @@ static const char *const SCHED_NAMES[] = {"const", "cosine", "step"};
 static const char *LOG_HEADER =
     "step,epoch,lr,train_loss,train_acc,test_loss,test_acc,grad_norm,"
     "update_norm,rho,precond_min,precond_max,precond_mean,n_grad,n_hvp,n_"
-    "ggnvp,trust_capped,u_max_before,u_max_after\n";
+    "ggnvp,trust_capped,u_max_before,u_max_after,step_ratio\n";
 
 ph_train_config ph_train_config_default(void) {
   ph_train_config c;
@@ -396,6 +396,7 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     ph_json_add_number(l, "curvature_floor", c->opt.curvature_floor);
     ph_json_add_number(l, "trust_cap", c->opt.trust_cap);
     ph_json_add_number(l, "trust_floor", c->opt.trust_floor);
+    ph_json_add_number(l, "step_cap", c->opt.step_cap);
     cJSON_AddStringToObject(l, "perturb",
                             c->opt.perturb == PH_PERTURB_DUAL     ? "dual"
                             : c->opt.perturb == PH_PERTURB_EUCLID ? "euclid"
@@ -567,7 +568,7 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
         ph_error lerr = {0};
         text_add(&rs.log,
                  "%llu,%.6f,%.10g,nan,nan,nan,nan,nan,nan,nan,nan,nan,nan,"
-                 "%llu,%llu,%llu,nan,nan,nan\n",
+                 "%llu,%llu,%llu,nan,nan,nan,nan\n",
                  (unsigned long long)rs.step + 1,
                  (double)(rs.step + 1) / (double)per_epoch, lr,
                  (unsigned long long)rs.counts[0],
@@ -597,19 +598,20 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
     if (rs.step % eval_every == 0 || rs.step == total) {
       double ev[4];
       if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
-      char a[9][32];
+      char a[10][32];
       fmt_num(a[0], 32, info.grad_norm);
+      fmt_num(a[9], 32, info.step_ratio);
       fmt_num(a[1], 32, info.update_norm);
       fmt_num(a[2], 32, info.rho);
       for (int k = 0; k < 6; k++) fmt_num(a[3 + k], 32, pd[k]);
       text_add(&rs.log,
                "%llu,%.6f,%.10g,%.10g,%.10g,%.10g,%.10g,%s,%s,%s,%s,%s,%s,%llu,"
-               "%llu,%llu,%s,%s,%s\n",
+               "%llu,%llu,%s,%s,%s,%s\n",
                (unsigned long long)rs.step, (double)rs.step / (double)per_epoch,
                lr, ev[0], ev[1], ev[2], ev[3], a[0], a[1], a[2], a[3], a[4],
                a[5], (unsigned long long)rs.counts[0],
                (unsigned long long)rs.counts[1],
-               (unsigned long long)rs.counts[2], a[6], a[7], a[8]);
+               (unsigned long long)rs.counts[2], a[6], a[7], a[8], a[9]);
       pending_reset(&rs);
       if (ev[3] > rs.best_test_acc) rs.best_test_acc = ev[3];
       if (ev[2] < rs.best_test_loss) rs.best_test_loss = ev[2];

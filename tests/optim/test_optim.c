@@ -277,6 +277,52 @@ static void test_llqr_sam_variants(void **s) {
   ph_precond_free(P);
 }
 
+/* The step-length trust region (--step-cap K): the descent direction U v
+ * (v = g for llqr, v = ∇L(θ + ε) for llqr-sam, ε from the uncapped U g) is
+ * scaled to K‖v‖ when ‖U v‖ > K‖v‖, and untouched otherwise. With U =
+ * {2, 0.5, 1, 3, 0.25, 1.5} the direction is longer than v at TH0 (so the
+ * cap binds); with U/10 (every entry ≤ 0.3) it is shorter (so the cap is
+ * inert and the step is the plain LLQR one). step_ratio = ‖U v‖/‖v‖. */
+static void test_step_cap(void **s) {
+  (void)s;
+  setup_quad();
+  ph_error err = {0};
+  for (int shrink = 0; shrink < 2; shrink++)
+    for (int sam = 0; sam < 2; sam++) {
+      double u[N] = {2, 0.5, 1, 3, 0.25, 1.5};
+      for (int i = 0; i < N && shrink; i++) u[i] /= 10;
+      ph_precond *P = ph_precond_from_diag(N, u, &err);
+      ph_optim_config c;
+      cfg_for(sam ? "llqr-sam" : "llqr", &c);
+      c.step_cap = 1;
+      double th[N], g[N], uv[N], e[N], v[N], want[N];
+      memcpy(th, TH0, sizeof th);
+      grad_at(th, g);
+      for (int i = 0; i < N; i++) uv[i] = u[i] * g[i];
+      double nuv = ph_vec_nrm2(N, uv);
+      for (int i = 0; i < N; i++)
+        e[i] = th[i] + (sam ? c.rho * uv[i] / (nuv + 1e-12) : 0);
+      grad_at(e, v);
+      for (int i = 0; i < N; i++) uv[i] = u[i] * v[i];
+      double ratio = ph_vec_nrm2(N, uv) / ph_vec_nrm2(N, v);
+      if ((ratio > 1) != !shrink) fail_msg("case set-up: ratio %g", ratio);
+      double scale = ratio > 1 ? 1 / ratio : 1;
+      for (int i = 0; i < N; i++) want[i] = th[i] - c.lr * scale * uv[i];
+      ph_optim *o;
+      assert_int_equal(ph_optim_create(&c, &OBJ, &o, &err), PH_OK);
+      assert_int_equal(ph_optim_set_precond(o, P, &err), PH_OK);
+      ph_batch b = {PH_SPLIT_TRAIN, NULL, 1};
+      ph_step_info info;
+      assert_int_equal(ph_optim_step(o, th, &OBJ, &b, c.lr, NULL, &info, &err),
+                       PH_OK);
+      assert_close(th, want);
+      if (fabs(info.step_ratio - ratio) > 1e-13 * ratio)
+        fail_msg("step_ratio %.17g, want %.17g", info.step_ratio, ratio);
+      ph_optim_free(o);
+      ph_precond_free(P);
+    }
+}
+
 static void test_outer_steps(void **s) {
   (void)s;
   setup_quad();
@@ -901,6 +947,7 @@ int main(void) {
       cmocka_unit_test(test_sam_family),
       cmocka_unit_test(test_m_sharpness),
       cmocka_unit_test(test_llqr_sam_variants),
+      cmocka_unit_test(test_step_cap),
       cmocka_unit_test(test_outer_steps),
       cmocka_unit_test(test_llqr_fits_inverse_curvature),
       cmocka_unit_test(test_trust_cap_formula),

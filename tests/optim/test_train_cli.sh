@@ -24,7 +24,7 @@ cmp -s "$t/a/precond.npy" "$t/b/precond.npy" || no "resumed preconditioner diffe
 # the log row it reports to (ckpt at 21, refresh at step 21, rows at 18, 24)
 # still writes the same log
 hdr=$(head -1 "$t/a/log.csv")
-case $hdr in *,trust_capped,u_max_before,u_max_after) ;; *) no "log.csv header: $hdr";; esac
+case $hdr in *,trust_capped,u_max_before,u_max_after,step_ratio) ;; *) no "log.csv header: $hdr";; esac
 grep -q '"trust_cap":[[:space:]]*10' "$t/a/run.json" || no "run.json lacks llqr.trust_cap 10"
 cap=("${args[@]}" --trust-cap 2 --ckpt-every 21)
 "$P" train "${cap[@]}" --out "$t/ta" >/dev/null || no "capped run"
