@@ -537,7 +537,7 @@ ph_status ph_train_run(const ph_train_config *c, ph_train_summary *sum,
     if ((s = evaluate(obj, theta, c->eval_n, ev, err))) goto done;
     text_add(&rs.log,
              "0,0,%.10g,%.10g,%.10g,%.10g,%.10g,nan,nan,nan,nan,nan,nan,0,0,0,"
-             "nan,nan,nan\n",
+             "nan,nan,nan,nan\n",
              schedule_lr(c, 0, total), ev[0], ev[1], ev[2], ev[3]);
     memcpy(rs.traj, theta, obj->n * sizeof *theta);
     rs.n_traj = 1;

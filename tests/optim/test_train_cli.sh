@@ -26,6 +26,14 @@ cmp -s "$t/a/precond.npy" "$t/b/precond.npy" || no "resumed preconditioner diffe
 hdr=$(head -1 "$t/a/log.csv")
 case $hdr in *,trust_capped,u_max_before,u_max_after,step_ratio) ;; *) no "log.csv header: $hdr";; esac
 grep -q '"trust_cap":[[:space:]]*10' "$t/a/run.json" || no "run.json lacks llqr.trust_cap 10"
+# every row (the step-0 row too) has the header's number of fields
+awk -F, 'NR == 1 { n = NF } NF != n { print FILENAME ":" NR ": " NF " fields, header " n; bad = 1 }
+  END { exit bad }' "$t/a/log.csv" || no "log.csv rows and header disagree"
+# the step cap (train's default 1) is in run.json, and step_ratio is
+# logged for llqr (a number, not nan, after the first step)
+grep -q '"step_cap":[[:space:]]*1' "$t/a/run.json" || no "run.json lacks llqr.step_cap 1"
+awk -F, 'NR > 2 && $20 + 0 > 0 { ok = 1 } END { exit !ok }' "$t/a/log.csv" ||
+  no "log.csv step_ratio is not logged"
 cap=("${args[@]}" --trust-cap 2 --ckpt-every 21)
 "$P" train "${cap[@]}" --out "$t/ta" >/dev/null || no "capped run"
 awk -F, 'NR > 1 && $17 > 0 && $18 > $19 { ok = 1 } END { exit !ok }' "$t/ta/log.csv" ||
