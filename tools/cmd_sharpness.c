@@ -21,6 +21,104 @@
 
 #define CMD "sharpness"
 
+/* What sharpness.json records about the run besides the results. */
+typedef struct {
+  const char *ckpt, *data, *precond;
+  const ph_target *tg;
+  const ph_batch *batch;
+} sharpness_source;
+
+/* sharpness.json: the configuration, then ph_sharpness_to_json's results. */
+static ph_status sharpness_json(const sharpness_source *src,
+                                const ph_sharpness_config *cfg,
+                                const ph_sharpness_result *res, cJSON **out,
+                                ph_error *err) {
+  const ph_objective *o = src->tg->obj;
+  size_t n = o->n;
+  cJSON *root = cJSON_CreateObject();
+  cJSON *cj = root ? cJSON_AddObjectToObject(root, "config") : NULL;
+  if (!cj) {
+    cJSON_Delete(root);
+    return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+  }
+  if (src->ckpt) {
+    cJSON_AddStringToObject(cj, "ckpt", src->ckpt);
+    if (src->data) cJSON_AddStringToObject(cj, "data", src->data);
+    ph_json_add_number(cj, "examples", (double)src->batch->n);
+  } else {
+    cJSON_AddStringToObject(cj, "landscape", src->tg->landscape);
+    cJSON_AddItemToObject(cj, "at", ph_json_array(src->tg->theta, n));
+  }
+  cJSON_AddStringToObject(cj, "model", o->name);
+  if (src->precond) cJSON_AddStringToObject(cj, "precond", src->precond);
+  ph_json_add_number(cj, "rho", cfg->rho);
+  ph_json_add_number(cj, "k", (double)cfg->k);
+  ph_json_add_number(cj, "sam_steps", (double)cfg->sam_steps);
+  ph_json_add_number(cj, "sigma", res->avg_sigma);
+  ph_json_add_number(cj, "pairs", (double)cfg->avg_pairs);
+  ph_json_add_number(cj, "dense_max", (double)cfg->dense_max);
+  ph_json_add_number(cj, "seed", (double)cfg->seed);
+  cJSON_AddStringToObject(cj, "eigensolver",
+                          n <= cfg->dense_max
+                              ? "dense (LAPACKE dsyevd)"
+                              : "thick-restart Lanczos, tol 1e-8");
+  ph_status st = ph_sharpness_to_json(res, cfg, root, err);
+  if (st) {
+    cJSON_Delete(root);
+    return st;
+  }
+  ph_json_add_stamp(root);
+  *out = root;
+  return PH_OK;
+}
+
+/* DIR/directions.npy (with a preconditioner), then DIR/sharpness.json; on
+ * failure neither is left behind. */
+static ph_status sharpness_write(const char *out, const cJSON *root,
+                                 const ph_sharpness_result *res, size_t n,
+                                 int have_P, ph_error *err) {
+  char *jpath = NULL, *npath = NULL;
+  int wrote_npy = 0;
+  ph_status st = ph_mkdir_p(out, err);
+  if (!st) {
+    jpath = ph_path_join(out, "sharpness.json", err);
+    npath = ph_path_join(out, "directions.npy", err);
+    if (!jpath || !npath) st = PH_ERR_NOMEM;
+  }
+  if (!st && have_P) {
+    size_t shape[2] = {res->k, n};
+    st = ph_npy_write(npath, res->dir_vectors, 2, shape, err);
+    wrote_npy = !st;
+  }
+  if (!st) st = ph_json_write_file(jpath, root, err);
+  if (st && wrote_npy) remove(npath);
+  free(jpath);
+  free(npath);
+  return st;
+}
+
+/* The summary on stdout. */
+static void sharpness_print(const ph_sharpness_result *res, int have_P) {
+  printf("lambda_max %.10g\n", res->lambda_max);
+  if (have_P) {
+    printf("precond_lambda_max %.10g\n", res->precond_lambda_max);
+    for (size_t j = 0; j < res->k; j++) {
+      printf("direction %zu: mu %.6g kappa_loc %.6g kappa_avg %.6g pi %.6g ", j,
+             res->dirs[j].mu, res->dirs[j].kappa_loc, res->dirs[j].kappa_avg,
+             res->dirs[j].pi);
+      if (res->sig[j].undefined)
+        printf("amplification undefined (%s)\n", res->sig[j].undefined);
+      else
+        printf("amplification %.6g predicted %.6g\n", res->sig[j].amplification,
+               res->sig[j].predicted);
+    }
+  }
+  printf("sam_sharpness euclidean %.6g ellipsoid %.6g\n", res->sam_euclidean,
+         res->sam_ellipsoid);
+  printf("average_sharpness %.6g +- %.2g (sigma %.4g)\n", res->avg_mean,
+         res->avg_stderr, res->avg_sigma);
+}
+
 int ph_cmd_sharpness(int argc, char **argv) {
   ph_sharpness_config cfg = ph_sharpness_config_default();
   const char *ckpt = NULL, *data = NULL, *landscape = NULL, *at = NULL;
@@ -84,8 +182,7 @@ int ph_cmd_sharpness(int argc, char **argv) {
   ph_sharpness_result res;
   memset(&res, 0, sizeof res);
   cJSON *root = NULL;
-  char *jpath = NULL, *npath = NULL;
-  int code = 0, wrote_npy = 0;
+  int code = 0;
   ph_geom geom, *P = NULL;
   memset(&geom, 0, sizeof geom);
   ph_target tg;
@@ -122,77 +219,17 @@ int ph_cmd_sharpness(int argc, char **argv) {
   ph_cli_set_blas_threads(1);
   if ((st = ph_sharpness_run(o, theta, &batch, P, &cfg, &res, &err))) goto fail;
 
-  /* ---- write --------------------------------------------------------------
-   */
-  root = cJSON_CreateObject();
-  cJSON *cj = root ? cJSON_AddObjectToObject(root, "config") : NULL;
-  if (!cj) {
-    st = ph_error_set(&err, PH_ERR_NOMEM, "out of memory");
-    goto fail;
-  }
-  if (ckpt) {
-    cJSON_AddStringToObject(cj, "ckpt", ckpt);
-    if (data) cJSON_AddStringToObject(cj, "data", data);
-    ph_json_add_number(cj, "examples", (double)batch.n);
-  } else {
-    cJSON_AddStringToObject(cj, "landscape", tg.landscape);
-    cJSON_AddItemToObject(cj, "at", ph_json_array(theta, n));
-  }
-  cJSON_AddStringToObject(cj, "model", o->name);
-  if (precond) cJSON_AddStringToObject(cj, "precond", precond);
-  ph_json_add_number(cj, "rho", cfg.rho);
-  ph_json_add_number(cj, "k", (double)cfg.k);
-  ph_json_add_number(cj, "sam_steps", (double)cfg.sam_steps);
-  ph_json_add_number(cj, "sigma", res.avg_sigma);
-  ph_json_add_number(cj, "pairs", (double)cfg.avg_pairs);
-  ph_json_add_number(cj, "dense_max", (double)cfg.dense_max);
-  ph_json_add_number(cj, "seed", (double)cfg.seed);
-  cJSON_AddStringToObject(cj, "eigensolver",
-                          n <= cfg.dense_max
-                              ? "dense (LAPACKE dsyevd)"
-                              : "thick-restart Lanczos, tol 1e-8");
-  if ((st = ph_sharpness_to_json(&res, &cfg, root, &err))) goto fail;
-  ph_json_add_stamp(root);
-  if ((st = ph_mkdir_p(out, &err))) goto fail;
-  jpath = ph_path_join(out, "sharpness.json", &err);
-  npath = ph_path_join(out, "directions.npy", &err);
-  if (!jpath || !npath) {
-    st = PH_ERR_NOMEM;
-    goto fail;
-  }
-  if (P) {
-    size_t shape[2] = {res.k, n};
-    if ((st = ph_npy_write(npath, res.dir_vectors, 2, shape, &err))) goto fail;
-    wrote_npy = 1;
-  }
-  if ((st = ph_json_write_file(jpath, root, &err))) goto fail;
-  printf("lambda_max %.10g\n", res.lambda_max);
-  if (P) {
-    printf("precond_lambda_max %.10g\n", res.precond_lambda_max);
-    for (size_t j = 0; j < res.k; j++) {
-      printf("direction %zu: mu %.6g kappa_loc %.6g kappa_avg %.6g pi %.6g ", j,
-             res.dirs[j].mu, res.dirs[j].kappa_loc, res.dirs[j].kappa_avg,
-             res.dirs[j].pi);
-      if (res.sig[j].undefined)
-        printf("amplification undefined (%s)\n", res.sig[j].undefined);
-      else
-        printf("amplification %.6g predicted %.6g\n", res.sig[j].amplification,
-               res.sig[j].predicted);
-    }
-  }
-  printf("sam_sharpness euclidean %.6g ellipsoid %.6g\n", res.sam_euclidean,
-         res.sam_ellipsoid);
-  printf("average_sharpness %.6g +- %.2g (sigma %.4g)\n", res.avg_mean,
-         res.avg_stderr, res.avg_sigma);
+  /* ---- write ---------------------------------------------------------- */
+  const sharpness_source src = {ckpt, data, precond, &tg, &batch};
+  if ((st = sharpness_json(&src, &cfg, &res, &root, &err))) goto fail;
+  if ((st = sharpness_write(out, root, &res, n, P != NULL, &err))) goto fail;
+  sharpness_print(&res, P != NULL);
   goto cleanup;
 
 fail:
-  if (wrote_npy) remove(npath);
   code = ph_cli_fail(CMD, st, &err);
 cleanup:
   cJSON_Delete(root);
-  free(jpath);
-  free(npath);
   ph_sharpness_result_free(&res);
   ph_geom_free(&geom);
   ph_target_free(&tg);
