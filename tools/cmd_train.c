@@ -62,13 +62,58 @@ static ph_status clear_run_outputs(const char *dir, ph_error *err) {
   return PH_OK;
 }
 
-int ph_cmd_train(int argc, char **argv) {
+/* Everything the command line sets. */
+typedef struct {
+  ph_train_config c;
+  int opt_index, ema_set, damp_set, force;
+  const char *model, *data, *out;
+  size_t threads, stop_after; /* --threads: accepted, unused */
+  char config[8192];          /* the whole option set, for the checkpoint */
+} train_args;
+
+/* Checks across options and the defaults that depend on others; -1 to go
+ * on, else the exit code. */
+static int train_check(train_args *a) {
+  ph_train_config *c = &a->c;
+  ph_error err = {0};
+  if (strlen(a->model) >= sizeof c->model ||
+      strlen(a->data) >= sizeof c->data || strlen(a->out) >= sizeof c->out_dir)
+    return ph_cli_usage(CMD, "--%s is too long",
+                        strlen(a->model) >= sizeof c->model ? "model"
+                        : strlen(a->data) >= sizeof c->data ? "data"
+                                                            : "out");
+  snprintf(c->model, sizeof c->model, "%s", a->model);
+  snprintf(c->data, sizeof c->data, "%s", a->data);
+  c->stop_after = a->stop_after;
+  if (!c->steps && !(c->epochs > 0))
+    return ph_cli_usage(CMD, "give --steps N or --epochs E");
+  if (c->steps && c->epochs > 0)
+    return ph_cli_usage(CMD, "--steps and --epochs exclude each other");
+  if (!a->ema_set && c->opt.metric == PH_METRIC_NEWTON) c->opt.ema_beta = 0.9;
+  /* Undamped Kronecker factors can grow without bound once the GGN vanishes
+   * near interpolation (docs/optimisers.md): damp them by default. */
+  if (!a->damp_set && c->opt.precond_kind == PH_PRECOND_KRON)
+    c->opt.damping = 0.01;
+  if (ph_optim_config_validate(&c->opt, &err))
+    return ph_cli_fail(CMD, PH_ERR_ARG, &err);
+  snprintf(c->out_dir, sizeof c->out_dir, "%s", a->out);
+  if (a->force && c->resume)
+    return ph_cli_usage(CMD, "--force and --resume exclude each other");
+  return -1;
+}
+
+/* The option table, then train_check, then the configuration text that
+ * every checkpoint stores (exact resumes); -1 to go on, else the exit
+ * code. */
+static int train_parse(train_args *a, int argc, char **argv) {
+  memset(a, 0, sizeof *a);
+  a->threads = 1;
   /* The optimiser's defaults come first, so the options below override them
    * and --help shows the defaults of the optimiser named (sgd's otherwise). */
   const char *optname = ph_cli_peek(argc, argv, "opt");
-  ph_train_config c = ph_train_config_default();
+  a->c = ph_train_config_default();
   ph_error err = {0};
-  if (ph_optim_config_default(optname ? optname : "sgd", &c.opt, &err))
+  if (ph_optim_config_default(optname ? optname : "sgd", &a->c.opt, &err))
     return ph_cli_usage(CMD,
                         "--opt '%s' is not one of: sgd, adamw, sam, "
                         "asam, fisher-sam, fsam, llqr, llqr-sam",
@@ -77,148 +122,148 @@ int ph_cmd_train(int argc, char **argv) {
    * step-length trust region, docs/optimisers.md "Second round"). Not a
    * library default: the toy lab's P legitimately lengthens the step in a
    * flat basin (U ≈ 1/0.2 there), and it keeps its own settings. */
-  c.opt.step_cap = PH_TRAIN_STEP_CAP;
-  int opt_index = 0, ema_set = 0, damp_set = 0;
-  const char *model = NULL, *data = NULL, *out = NULL;
-  size_t threads = 1, stop_after = 0; /* --threads: accepted, unused */
-  int force = 0;
+  a->c.opt.step_cap = PH_TRAIN_STEP_CAP;
   const ph_opt opts[] = {
-      {"model", "SPEC", PH_OPT_STRING, &model,
+      {"model", "SPEC", PH_OPT_STRING, &a->model,
        .help = "mlp:64-64:tanh, cnn, linear, transformer:d32h2l2, ...",
        .flags = PH_OPT_REQUIRED},
-      {"data", "SPEC", PH_OPT_STRING, &data,
+      {"data", "SPEC", PH_OPT_STRING, &a->data,
        .help = "digits, fashion-mnist, text, modadd:97, ...\n(see 'pothole "
                "data info --help')",
        .flags = PH_OPT_REQUIRED},
-      {"opt", "NAME", PH_OPT_CHOICE, &opt_index, .choices = opt_names,
+      {"opt", "NAME", PH_OPT_CHOICE, &a->opt_index, .choices = opt_names,
        .help = "optimiser", .flags = PH_OPT_REQUIRED | PH_OPT_NO_DEFAULT},
-      {"steps", "N", PH_OPT_SIZE, &c.steps, .lo = 1, .hi = 1e8,
+      {"steps", "N", PH_OPT_SIZE, &a->c.steps, .lo = 1, .hi = 1e8,
        .help = "outer steps, or --epochs E",
        .flags = PH_OPT_RESUMABLE | PH_OPT_NO_DEFAULT},
-      {"epochs", "E", PH_OPT_DOUBLE, &c.epochs, .lo = 1e-9, .hi = 1e6,
+      {"epochs", "E", PH_OPT_DOUBLE, &a->c.epochs, .lo = 1e-9, .hi = 1e6,
        .help = "passes over the train split",
        .flags = PH_OPT_RESUMABLE | PH_OPT_NO_DEFAULT},
-      {"batch", "B", PH_OPT_SIZE, &c.batch, .lo = 1, .hi = 1e6,
+      {"batch", "B", PH_OPT_SIZE, &a->c.batch, .lo = 1, .hi = 1e6,
        .help = "minibatch size"},
-      {"lr", "LR", PH_OPT_DOUBLE, &c.opt.lr, .lo = 0, .hi = 1e6,
+      {"lr", "LR", PH_OPT_DOUBLE, &a->c.opt.lr, .lo = 0, .hi = 1e6,
        .help = "base learning rate"},
-      {"schedule", "S", PH_OPT_CHOICE, &c.schedule, .choices = scheds,
+      {"schedule", "S", PH_OPT_CHOICE, &a->c.schedule, .choices = scheds,
        .help = "learning-rate schedule"},
-      {"momentum", "M", PH_OPT_DOUBLE, &c.opt.momentum, .lo = 0, .hi = 0.999999,
-       .help = "heavy-ball momentum of the SGD outer step"},
-      {"nesterov", NULL, PH_OPT_FLAG, &c.opt.nesterov,
+      {"momentum", "M", PH_OPT_DOUBLE, &a->c.opt.momentum, .lo = 0,
+       .hi = 0.999999, .help = "heavy-ball momentum of the SGD outer step"},
+      {"nesterov", NULL, PH_OPT_FLAG, &a->c.opt.nesterov,
        .help = "Nesterov momentum"},
-      {"wd", "W", PH_OPT_DOUBLE, &c.opt.weight_decay, .lo = 0, .hi = 1e3,
+      {"wd", "W", PH_OPT_DOUBLE, &a->c.opt.weight_decay, .lo = 0, .hi = 1e3,
        .help = "weight decay, added after any preconditioner"},
-      {"outer", "NAME", PH_OPT_CHOICE, &c.opt.outer, .choices = outers,
+      {"outer", "NAME", PH_OPT_CHOICE, &a->c.opt.outer, .choices = outers,
        .help = "outer optimiser of the SAM family and LLQR"},
-      {"beta1", "B", PH_OPT_DOUBLE, &c.opt.beta1, .lo = 0, .hi = 0.999999999,
+      {"beta1", "B", PH_OPT_DOUBLE, &a->c.opt.beta1, .lo = 0, .hi = 0.999999999,
        .help = "AdamW β1"},
-      {"beta2", "B", PH_OPT_DOUBLE, &c.opt.beta2, .lo = 0, .hi = 0.999999999,
+      {"beta2", "B", PH_OPT_DOUBLE, &a->c.opt.beta2, .lo = 0, .hi = 0.999999999,
        .help = "AdamW β2"},
-      {"eps", "E", PH_OPT_DOUBLE, &c.opt.eps, .lo = 1e-300, .hi = 1,
+      {"eps", "E", PH_OPT_DOUBLE, &a->c.opt.eps, .lo = 1e-300, .hi = 1,
        .help = "AdamW ε"},
-      {"rho", "R", PH_OPT_DOUBLE, &c.opt.rho, .lo = 0, .hi = 1e6,
+      {"rho", "R", PH_OPT_DOUBLE, &a->c.opt.rho, .lo = 0, .hi = 1e6,
        .help = "perturbation radius (sam 0.05, asam 0.5, fisher-sam 0.1,\n"
                "fsam 0.05, llqr-sam 0.1)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"m-sharpness", "M", PH_OPT_SIZE, &c.opt.m_sharpness, .lo = 0, .hi = 1e6,
+      {"m-sharpness", "M", PH_OPT_SIZE, &a->c.opt.m_sharpness, .lo = 0,
+       .hi = 1e6,
        .help = "sam: perturb each chunk of M examples with its own ε\n"
                "and average; 0 = the whole batch"},
-      {"asam-eta", "E", PH_OPT_DOUBLE, &c.opt.asam_eta, .lo = 0, .hi = 1e6,
+      {"asam-eta", "E", PH_OPT_DOUBLE, &a->c.opt.asam_eta, .lo = 0, .hi = 1e6,
        .help = "ASAM's η"},
-      {"fisher-eta", "E", PH_OPT_DOUBLE, &c.opt.fisher_eta, .lo = 0, .hi = 1e12,
-       .help = "Fisher-SAM's η"},
-      {"precond", "P", PH_OPT_CHOICE, &c.opt.precond_kind, .choices = precs,
+      {"fisher-eta", "E", PH_OPT_DOUBLE, &a->c.opt.fisher_eta, .lo = 0,
+       .hi = 1e12, .help = "Fisher-SAM's η"},
+      {"precond", "P", PH_OPT_CHOICE, &a->c.opt.precond_kind, .choices = precs,
        .help = "LLQR structure"},
-      {"metric", "M", PH_OPT_CHOICE, &c.opt.metric, .choices = metrics,
+      {"metric", "M", PH_OPT_CHOICE, &a->c.opt.metric, .choices = metrics,
        .help = "LLQR metric"},
-      {"refresh", "K", PH_OPT_SIZE, &c.opt.refresh_every, .lo = 0, .hi = 1e8,
+      {"refresh", "K", PH_OPT_SIZE, &a->c.opt.refresh_every, .lo = 0, .hi = 1e8,
        .help = "preconditioner refresh every K steps; 0 = never"},
-      {"refresh-first", "W", PH_OPT_CHOICE, &c.opt.refresh_first,
+      {"refresh-first", "W", PH_OPT_CHOICE, &a->c.opt.refresh_first,
        .choices = firsts,
        .help = "first refresh before step 1 (start) or after K steps (k)"},
-      {"inner-steps", "N", PH_OPT_SIZE, &c.opt.inner_steps, .lo = 0,
+      {"inner-steps", "N", PH_OPT_SIZE, &a->c.opt.inner_steps, .lo = 0,
        .hi = 100000, .help = "LLQR inner loop steps"},
-      {"inner-lr", "LR", PH_OPT_DOUBLE, &c.opt.inner_lr, .lo = 0, .hi = 1e6,
+      {"inner-lr", "LR", PH_OPT_DOUBLE, &a->c.opt.inner_lr, .lo = 0, .hi = 1e6,
        .help = "LLQR inner learning rate (scale-free; docs/optimisers.md)"},
-      {"inner-clip", "C", PH_OPT_DOUBLE, &c.opt.inner_clip, .lo = 0, .hi = 1e12,
-       .help = "per-block clip of the inner gradient"},
-      {"refresh-batch", "B", PH_OPT_SIZE, &c.opt.refresh_batch, .lo = 1,
+      {"inner-clip", "C", PH_OPT_DOUBLE, &a->c.opt.inner_clip, .lo = 0,
+       .hi = 1e12, .help = "per-block clip of the inner gradient"},
+      {"refresh-batch", "B", PH_OPT_SIZE, &a->c.opt.refresh_batch, .lo = 1,
        .hi = 1e6, .help = "fresh batch for each refresh"},
-      {"ema", "B", PH_OPT_DOUBLE, &c.opt.ema_beta, .lo = 0, .hi = 0.999999999,
+      {"ema", "B", PH_OPT_DOUBLE, &a->c.opt.ema_beta, .lo = 0,
+       .hi = 0.999999999,
        .help = "EMA factor of U (0.95 for gn, 0.9 for newton)",
-       .flags = PH_OPT_NO_DEFAULT, .seen = &ema_set},
-      {"damping", "L", PH_OPT_DOUBLE, &c.opt.damping, .lo = 0, .hi = 1e12,
+       .flags = PH_OPT_NO_DEFAULT, .seen = &a->ema_set},
+      {"damping", "L", PH_OPT_DOUBLE, &a->c.opt.damping, .lo = 0, .hi = 1e12,
        .help = "λ added to the LLQR metric (0; 0.01 with --precond kron)",
-       .flags = PH_OPT_NO_DEFAULT, .seen = &damp_set},
-      {"curvature-floor", "C", PH_OPT_DOUBLE, &c.opt.curvature_floor, .lo = 0,
-       .hi = 1e12, .help = "adds C·κ_g to the metric"},
-      {"trust-cap", "C", PH_OPT_DOUBLE, &c.opt.trust_cap, .lo = 0, .hi = 1e12,
+       .flags = PH_OPT_NO_DEFAULT, .seen = &a->damp_set},
+      {"curvature-floor", "C", PH_OPT_DOUBLE, &a->c.opt.curvature_floor,
+       .lo = 0, .hi = 1e12, .help = "adds C·κ_g to the metric"},
+      {"trust-cap", "C", PH_OPT_DOUBLE, &a->c.opt.trust_cap, .lo = 0,
+       .hi = 1e12,
        .help = "trust region: cap U's diagonal entries at C × their\n"
                "block's median after each refresh; 0 = off"},
-      {"step-cap", "K", PH_OPT_DOUBLE, &c.opt.step_cap, .lo = 0, .hi = 1e12,
+      {"step-cap", "K", PH_OPT_DOUBLE, &a->c.opt.step_cap, .lo = 0, .hi = 1e12,
        .help = "step-length trust region: scale U's direction down to\n"
                "K × the length of the gradient it preconditions; 0 = off"},
-      {"trust-floor", "F", PH_OPT_DOUBLE, &c.opt.trust_floor, .lo = 0,
+      {"trust-floor", "F", PH_OPT_DOUBLE, &a->c.opt.trust_floor, .lo = 0,
        .hi = 1e12,
        .help = "trust region: raise U's diagonal entries to the same\n"
                "median / F after each refresh; 0 = off"},
-      {"perturb", "P", PH_OPT_CHOICE, &c.opt.perturb, .choices = perts,
+      {"perturb", "P", PH_OPT_CHOICE, &a->c.opt.perturb, .choices = perts,
        .help = "llqr-sam: ε = ρUg/‖Ug‖ (l2), ρUg/√(gᵀUg) (dual) or\n"
                "ρg/‖g‖ (euclid: U only in the descent)"},
-      {"perturb-only", NULL, PH_OPT_FLAG, &c.opt.perturb_only,
+      {"perturb-only", NULL, PH_OPT_FLAG, &a->c.opt.perturb_only,
        .help = "llqr-sam: descend with ∇L(θ+ε) instead of U∇L(θ+ε)"},
-      {"watch-every", "N", PH_OPT_SIZE, &c.watch.every, .lo = 0, .hi = 1e8,
+      {"watch-every", "N", PH_OPT_SIZE, &a->c.watch.every, .lo = 0, .hi = 1e8,
        .help = "every N steps write curvature.csv: λmax(H), λmax(P½HP½),\n"
                "pothole ratios, trace, per-layer λmax on a fixed batch;\n"
                "0 = off"},
-      {"watch-n", "N", PH_OPT_SIZE, &c.watch.n, .lo = 1, .hi = 1e7,
+      {"watch-n", "N", PH_OPT_SIZE, &a->c.watch.n, .lo = 1, .hi = 1e7,
        .help = "the watch's fixed batch: the first N training examples"},
-      {"watch-k", "K", PH_OPT_SIZE, &c.watch.k, .lo = 1, .hi = 20,
+      {"watch-k", "K", PH_OPT_SIZE, &a->c.watch.k, .lo = 1, .hi = 20,
        .help = "pothole ratios π_1..π_K in curvature.csv"},
-      {"watch-probes", "P", PH_OPT_SIZE, &c.watch.probes, .lo = 2, .hi = 1e5,
+      {"watch-probes", "P", PH_OPT_SIZE, &a->c.watch.probes, .lo = 2, .hi = 1e5,
        .help = "Hutchinson probes for the trace"},
-      {"event-pi", "X", PH_OPT_DOUBLE, &c.event_pi, .lo = 0, .hi = 1e12,
+      {"event-pi", "X", PH_OPT_DOUBLE, &a->c.event_pi, .lo = 0, .hi = 1e12,
        .help = "events.csv: π_1 crossing X; 0 = 2(1 + momentum)/lr,\n"
                "the edge of stability of the preconditioned step"},
-      {"eval-every", "S", PH_OPT_SIZE, &c.eval_every, .lo = 1, .hi = 1e8,
+      {"eval-every", "S", PH_OPT_SIZE, &a->c.eval_every, .lo = 1, .hi = 1e8,
        .help = "evaluation interval (default steps/20)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"ckpt-every", "S", PH_OPT_SIZE, &c.ckpt_every, .lo = 1, .hi = 1e8,
+      {"ckpt-every", "S", PH_OPT_SIZE, &a->c.ckpt_every, .lo = 1, .hi = 1e8,
        .help = "checkpoint interval (default steps/10)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"traj-every", "S", PH_OPT_SIZE, &c.traj_every, .lo = 1, .hi = 1e8,
+      {"traj-every", "S", PH_OPT_SIZE, &a->c.traj_every, .lo = 1, .hi = 1e8,
        .help = "trajectory snapshot interval (default steps/50)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"n", "N", PH_OPT_SIZE, &c.max_train, .lo = 1, .hi = 1e9,
+      {"n", "N", PH_OPT_SIZE, &a->c.max_train, .lo = 1, .hi = 1e9,
        .help = "use the first N training examples (default all)",
        .flags = PH_OPT_NO_DEFAULT},
-      {"val", "N", PH_OPT_SIZE, &c.val, .lo = 0, .hi = 1e9,
+      {"val", "N", PH_OPT_SIZE, &a->c.val, .lo = 0, .hi = 1e9,
        .help = "hold out the last N train examples as a validation split;\n"
                "test_loss/test_acc are then measured on it (0 = off)"},
-      {"eval-n", "N", PH_OPT_SIZE, &c.eval_n, .lo = 0, .hi = 1e9,
+      {"eval-n", "N", PH_OPT_SIZE, &a->c.eval_n, .lo = 0, .hi = 1e9,
        .help = "examples of each split per evaluation; 0 = all"},
-      PH_OPT_SEED(&c.seed),
-      {"resume", NULL, PH_OPT_FLAG, &c.resume,
+      PH_OPT_SEED(&a->c.seed),
+      {"resume", NULL, PH_OPT_FLAG, &a->c.resume,
        .help = "continue from DIR/ckpt/last.ckpt if present; every\n"
                "option not listed below must match the run's",
        .flags = PH_OPT_RESUMABLE},
-      {"force", NULL, PH_OPT_FLAG, &force,
+      {"force", NULL, PH_OPT_FLAG, &a->force,
        .help = "train into a non-empty DIR: first delete the outputs\n"
                "of an earlier run there (run.json, log.csv, ckpt/, ...)",
        .flags = PH_OPT_RESUMABLE},
       /* The shared row's range and meaning of 0, but not its help: train
        * computes on one thread (the comment before ph_train_run). */
-      {"threads", "T", PH_OPT_SIZE, &threads, .lo = 0, .hi = PH_CLI_MAX_THREADS,
+      {"threads", "T", PH_OPT_SIZE, &a->threads, .lo = 0,
+       .hi = PH_CLI_MAX_THREADS,
        .help = "accepted as in every command (0 = all cores), but train\n"
                "computes on one thread, so that a run and its resumes\n"
                "are bit-identical on any machine",
        .flags = PH_OPT_RESUMABLE},
-      {"stop-after", "S", PH_OPT_SIZE, &stop_after, .lo = 1, .hi = 1e12,
+      {"stop-after", "S", PH_OPT_SIZE, &a->stop_after, .lo = 1, .hi = 1e12,
        .help = "stop after step S as if killed (for testing resumes)",
        .flags = PH_OPT_NO_DEFAULT | PH_OPT_RESUMABLE},
-      {"out", "DIR", PH_OPT_STRING, &out, .help = "output directory",
+      {"out", "DIR", PH_OPT_STRING, &a->out, .help = "output directory",
        .flags = PH_OPT_REQUIRED | PH_OPT_RESUMABLE},
       {0}};
   const ph_cli_spec spec = {
@@ -232,67 +277,55 @@ int ph_cmd_train(int argc, char **argv) {
       0,
       0};
   int rc = ph_cli_parse(&spec, argc, argv, NULL, NULL);
-  if (rc >= 0) return rc;
-  if (strlen(model) >= sizeof c.model || strlen(data) >= sizeof c.data ||
-      strlen(out) >= sizeof c.out_dir)
-    return ph_cli_usage(CMD, "--%s is too long",
-                        strlen(model) >= sizeof c.model ? "model"
-                        : strlen(data) >= sizeof c.data ? "data"
-                                                        : "out");
-  snprintf(c.model, sizeof c.model, "%s", model);
-  snprintf(c.data, sizeof c.data, "%s", data);
-  c.stop_after = stop_after;
-  if (!c.steps && !(c.epochs > 0))
-    return ph_cli_usage(CMD, "give --steps N or --epochs E");
-  if (c.steps && c.epochs > 0)
-    return ph_cli_usage(CMD, "--steps and --epochs exclude each other");
-  if (!ema_set && c.opt.metric == PH_METRIC_NEWTON) c.opt.ema_beta = 0.9;
-  /* Undamped Kronecker factors can grow without bound once the GGN vanishes
-   * near interpolation (docs/optimisers.md): damp them by default. */
-  if (!damp_set && c.opt.precond_kind == PH_PRECOND_KRON) c.opt.damping = 0.01;
-  if (ph_optim_config_validate(&c.opt, &err))
-    return ph_cli_fail(CMD, PH_ERR_ARG, &err);
-  snprintf(c.out_dir, sizeof c.out_dir, "%s", out);
-  if (force && c.resume)
-    return ph_cli_usage(CMD, "--force and --resume exclude each other");
-  /* The whole configuration goes into every checkpoint (exact resumes). */
-  char config[8192];
-  if (ph_cli_config_text(opts, config, sizeof config) >= sizeof config)
+  if (rc >= 0 || (rc = train_check(a)) >= 0) return rc;
+  if (ph_cli_config_text(opts, a->config, sizeof a->config) >= sizeof a->config)
     return ph_cli_usage(CMD, "the options are too long to record");
-  c.config = config;
-  /* A directory holding anything is another run's (or the user's): never
-   * mix outputs silently. --resume continues it, --force replaces it. */
-  if (!c.resume && dir_has_entries(out)) {
-    if (!force)
-      return ph_cli_usage(CMD,
-                          "%s is not empty: --resume continues the run in it, "
-                          "--force deletes its old outputs first",
-                          out);
-    if (clear_run_outputs(out, &err)) return ph_cli_fail(CMD, err.code, &err);
-  }
+  a->c.config = a->config;
+  return -1;
+}
+
+/* A directory holding anything is another run's (or the user's): never
+ * mix outputs silently. --resume continues it, --force replaces it. -1 to
+ * go on, else the exit code. */
+static int train_claim_dir(const train_args *a) {
+  ph_error err = {0};
+  if (a->c.resume || !dir_has_entries(a->out)) return -1;
+  if (!a->force)
+    return ph_cli_usage(CMD,
+                        "%s is not empty: --resume continues the run in it, "
+                        "--force deletes its old outputs first",
+                        a->out);
+  if (clear_run_outputs(a->out, &err)) return ph_cli_fail(CMD, err.code, &err);
+  return -1;
+}
+
+int ph_cmd_train(int argc, char **argv) {
+  train_args a;
+  ph_error err = {0};
+  int rc = train_parse(&a, argc, argv);
+  if (rc >= 0 || (rc = train_claim_dir(&a)) >= 0) return rc;
   /* OpenBLAS stays on the one thread pothole.c set: its own thread split
    * changes how GEMMs round (measured: a 10x256x128 dgemm, the last layer's
    * weight gradient at batch 128, differs in 456 of 2560 entries between 1
    * and 2 threads), which made train differ by 1e-16 between --threads 1
    * and 2. Results must not depend on the thread count. */
-  (void)threads;
-  int existed = ph_is_dir(out);
-  if (ph_mkdir_p(out, &err)) return ph_cli_fail(CMD, err.code, &err);
+  int existed = ph_is_dir(a.out);
+  if (ph_mkdir_p(a.out, &err)) return ph_cli_fail(CMD, err.code, &err);
   ph_train_summary sum;
-  ph_status s = ph_train_run(&c, &sum, &err);
+  ph_status s = ph_train_run(&a.c, &sum, &err);
   if (s) {
     /* A run that failed before its first checkpoint leaves nothing behind. */
     if (!existed) {
       char p[1200];
-      snprintf(p, sizeof p, "%s/ckpt", out);
-      if (!ph_path_exists(p) || rmdir(p) == 0) rmdir(out);
+      snprintf(p, sizeof p, "%s/ckpt", a.out);
+      if (!ph_path_exists(p) || rmdir(p) == 0) rmdir(a.out);
     }
     return ph_cli_fail(CMD, s, &err);
   }
   printf("{\"optimizer\": \"%s\", \"steps\": %zu, \"train_loss\": %.6g, "
          "\"train_acc\": %.6g, "
          "\"test_loss\": %.6g, \"test_acc\": %.6g, \"wall_time\": %.3g}\n",
-         c.opt.name, sum.steps, sum.train_loss, sum.train_acc, sum.test_loss,
+         a.c.opt.name, sum.steps, sum.train_loss, sum.train_acc, sum.test_loss,
          sum.test_acc, sum.seconds);
   return 0;
 }
