@@ -252,6 +252,86 @@ static uint64_t stage_key(const ph_demo *d, size_t s, size_t e,
   return h;
 }
 
+/* Runs this process's jobs of stage s..e (those marked in mine), at most
+ * max_parallel at once; in an MPI job, polls the other ranks' records
+ * meanwhile and sends its own to rank 0. A failure sets r->fatal. */
+static void run_stage(ph_demo *d, run_state *r, size_t s, size_t e,
+                      const unsigned char *mine, ph_dist_stream *ds, int rank) {
+  ph_error err = {0};
+  pid_t pids[64];
+  double starts[64];
+  size_t running_idx[64];
+  int n_running = 0;
+  size_t next = s;
+  r->fatal = 0;
+  for (;;) {
+    if (ds && ph_dist_stream_poll(ds, remote_done, r, &err) != PH_OK)
+      r->fatal = 1;
+    if (ds && ph_dist_stream_stopping(ds)) r->fatal = 1;
+    while (next < e && n_running < d->max_parallel && !r->fatal) {
+      ph_demo_job *j = &d->jobs[next];
+      if (!mine[next - s]) {
+        next++;
+        continue;
+      }
+      pid_t pid = spawn(d, j);
+      if (pid < 0) {
+        fprintf(stderr, "pothole %s: cannot start %s: %s\n", d->label, j->name,
+                strerror(errno));
+        r->fatal = 1;
+        break;
+      }
+      pids[n_running] = pid;
+      starts[n_running] = ph_now();
+      running_idx[n_running] = next;
+      n_running++;
+      next++;
+    }
+    if (n_running == 0) break;
+    draw(r);
+    int status;
+    pid_t w = waitpid(-1, &status, WNOHANG);
+    if (w == 0) {
+      usleep(200000);
+      continue;
+    }
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    for (int k = 0; k < n_running; k++) {
+      if (pids[k] != w) continue;
+      size_t i = running_idx[k];
+      double took = ph_now() - starts[k];
+      int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+      job_done(r, i, took, ok, (uint64_t)rank);
+      if (ds && rank != 0) {
+        job_rec rec = {
+            .job = i, .failed = !ok, .rank = (uint64_t)rank, .took_s = took};
+        if (ph_dist_stream_send(ds, &rec, 1, &err) != PH_OK) r->fatal = 1;
+      }
+      pids[k] = pids[n_running - 1];
+      starts[k] = starts[n_running - 1];
+      running_idx[k] = running_idx[n_running - 1];
+      n_running--;
+      break;
+    }
+  }
+}
+
+/* Rank 0's closing line of an MPI job: who ran what, so the split is
+ * visible and a rank that ran nothing stands out. */
+static void print_rank_split(const ph_demo *d, const run_state *r) {
+  size_t total = 0;
+  for (int q = 0; q < r->ranks; q++) total += r->ran[q];
+  if (d->show_progress) fprintf(stderr, "\n");
+  fprintf(stderr, "pothole %s: %zu jobs on %d ranks (", d->label, total,
+          r->ranks);
+  for (int q = 0; q < r->ranks; q++)
+    fprintf(stderr, "%s%zu", q ? ", " : "", r->ran[q]);
+  fprintf(stderr, ")\n");
+}
+
 int ph_demo_run(ph_demo *d) {
   ph_error err = {0};
   int dist = d->distribute && !d->only && ph_dist_size() > 1;
@@ -327,65 +407,7 @@ int ph_demo_run(ph_demo *d) {
               d->label, r.stage_no, n_stages, r.stage, a, b);
     }
     /* Run this process's jobs of s..e, at most max_parallel at once. */
-    pid_t pids[64];
-    double starts[64];
-    size_t running_idx[64];
-    int n_running = 0;
-    size_t next = s;
-    r.fatal = 0;
-    for (;;) {
-      if (ds && ph_dist_stream_poll(ds, remote_done, &r, &err) != PH_OK)
-        r.fatal = 1;
-      if (ds && ph_dist_stream_stopping(ds)) r.fatal = 1;
-      while (next < e && n_running < d->max_parallel && !r.fatal) {
-        ph_demo_job *j = &d->jobs[next];
-        if (!mine[next - s]) {
-          next++;
-          continue;
-        }
-        pid_t pid = spawn(d, j);
-        if (pid < 0) {
-          fprintf(stderr, "pothole %s: cannot start %s: %s\n", d->label,
-                  j->name, strerror(errno));
-          r.fatal = 1;
-          break;
-        }
-        pids[n_running] = pid;
-        starts[n_running] = ph_now();
-        running_idx[n_running] = next;
-        n_running++;
-        next++;
-      }
-      if (n_running == 0) break;
-      draw(&r);
-      int status;
-      pid_t w = waitpid(-1, &status, WNOHANG);
-      if (w == 0) {
-        usleep(200000);
-        continue;
-      }
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      for (int k = 0; k < n_running; k++) {
-        if (pids[k] != w) continue;
-        size_t i = running_idx[k];
-        double took = ph_now() - starts[k];
-        int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        job_done(&r, i, took, ok, (uint64_t)rank);
-        if (ds && rank != 0) {
-          job_rec rec = {
-              .job = i, .failed = !ok, .rank = (uint64_t)rank, .took_s = took};
-          if (ph_dist_stream_send(ds, &rec, 1, &err) != PH_OK) r.fatal = 1;
-        }
-        pids[k] = pids[n_running - 1];
-        starts[k] = starts[n_running - 1];
-        running_idx[k] = running_idx[n_running - 1];
-        n_running--;
-        break;
-      }
-    }
+    run_stage(d, &r, s, e, mine, ds, rank);
     if (ds) {
       /* The barrier: every rank's outcome; rank 0 collects the last
        * records meanwhile. A failure anywhere ends the run everywhere (rank
@@ -417,18 +439,8 @@ int ph_demo_run(ph_demo *d) {
     s = e;
   }
   free(mine);
-  if (dist && rank == 0 && r.ranks <= PH_DEMO_MAX_RANKS_SHOWN) {
-    /* who ran what: the split is visible, and a rank that ran nothing
-     * stands out */
-    size_t total = 0;
-    for (int q = 0; q < r.ranks; q++) total += r.ran[q];
-    if (d->show_progress) fprintf(stderr, "\n");
-    fprintf(stderr, "pothole %s: %zu jobs on %d ranks (", d->label, total,
-            r.ranks);
-    for (int q = 0; q < r.ranks; q++)
-      fprintf(stderr, "%s%zu", q ? ", " : "", r.ran[q]);
-    fprintf(stderr, ")\n");
-  }
+  if (dist && rank == 0 && r.ranks <= PH_DEMO_MAX_RANKS_SHOWN)
+    print_rank_split(d, &r);
   r.stage_no = n_stages;
   r.stage = "done";
   r.done_expect = r.total_expect;
