@@ -28,11 +28,6 @@
 
 static const char *const WHICH_NAMES[] = {"top", "bottom", "both"};
 
-/* The status of a constructor that returned NULL. */
-static ph_status spectrum_failed(const ph_error *err) {
-  return err->code ? err->code : PH_ERR_NOMEM;
-}
-
 /* What one spectrum run computed; spectrum_results_free releases it. */
 typedef struct {
   ph_eig_result er;
@@ -56,27 +51,25 @@ static ph_status spectrum_operator(ph_objective *o, const double *theta,
                                    const char *precond, ph_geom *geom,
                                    ph_op **base, ph_op **opx, ph_error *err) {
   if (!strcmp(op, "ggn")) {
-    if (!(*base = ph_op_ggn(o, theta, b, err))) return spectrum_failed(err);
+    PH_TRY(ph_op_ggn_create(o, theta, b, base, err));
     *opx = *base;
     return PH_OK;
   }
-  if (!(*base = ph_op_hessian(o, theta, b, err))) return spectrum_failed(err);
+  PH_TRY(ph_op_hessian_create(o, theta, b, base, err));
   *opx = *base;
   if (!strcmp(op, "precond")) {
     ph_status st =
         ph_geom_load(geom, precond, o->n, o->n_blocks, o->blocks, err);
     if (st) return st;
-    if (!(*opx = ph_op_sandwich(ph_op_linop(*base), &geom->sqrt_P, err)))
-      return spectrum_failed(err);
+    return ph_op_sandwich_create(ph_op_linop(*base), &geom->sqrt_P, opx, err);
   } else if (!strncmp(op, "block:", 6)) {
     long bi = ph_objective_find_block(o, op + 6);
     if (bi < 0)
       return ph_error_set(err, PH_ERR_ARG,
                           "no parameter block named '%s' in %s", op + 6,
                           o->name);
-    if (!(*opx = ph_op_block(ph_op_linop(*base), o->blocks[bi].offset,
-                             o->blocks[bi].size, err)))
-      return spectrum_failed(err);
+    return ph_op_block_create(ph_op_linop(*base), o->blocks[bi].offset,
+                              o->blocks[bi].size, opx, err);
   }
   return PH_OK;
 }

@@ -384,8 +384,7 @@ int ph_demo_run(ph_demo *d) {
     }
     ph_dist_stream *ds = NULL;
     if (dist) {
-      ds = ph_dist_stream_open(sizeof(job_rec), &err);
-      st = ds ? PH_OK : PH_ERR_NOMEM;
+      st = ph_dist_stream_create(sizeof(job_rec), &ds, &err);
       st = ph_dist_agree(st, stage_key(d, s, e, mine + (e - s)), NULL, &err);
       if (st != PH_OK) {
         ph_dist_stream_free(ds);

@@ -308,11 +308,13 @@ struct ph_dist_stream {
 
 static int g_stream_count = 0;
 
-ph_dist_stream *ph_dist_stream_open(size_t record_bytes, ph_error *err) {
+ph_status ph_dist_stream_create(size_t record_bytes, ph_dist_stream **out,
+                                ph_error *err) {
+  *out = NULL;
   ph_dist_stream *s = ph_calloc(1, sizeof *s, "dist stream", err);
-  if (!s) return NULL;
+  if (!s) return PH_ERR_NOMEM;
   s->rec = record_bytes;
-  /* Streams are opened in the same order on every rank, so the count
+  /* Streams are created in the same order on every rank, so the count
    * names the same stream everywhere; tags stay below MPI's 32767 floor. */
   int base = 16 + 2 * (g_stream_count++ % 8000);
   s->tag_data = base;
@@ -324,10 +326,11 @@ ph_dist_stream *ph_dist_stream_open(size_t record_bytes, ph_error *err) {
       ph_free(s->out);
       ph_free(s->fin);
       ph_free(s);
-      return NULL;
+      return PH_ERR_NOMEM;
     }
   }
-  return s;
+  *out = s;
+  return PH_OK;
 }
 
 ph_status ph_dist_stream_send(ph_dist_stream *s, const void *records, size_t n,

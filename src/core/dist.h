@@ -88,7 +88,7 @@ double ph_dist_cpu_now(void);
 void ph_dist_abort(int code);
 
 /* ---- streams: records from every rank to rank 0 while work runs -------
- * One stream per distributed loop (opened on every rank in the same order).
+ * One stream per distributed loop (created on every rank in the same order).
  * Non-root ranks send batches of fixed-size records and finally their
  * outcome; rank 0 drains what has arrived whenever it polls and can ask the
  * others to stop. Nothing here blocks except ph_dist_stream_close. */
@@ -105,7 +105,12 @@ typedef struct ph_dist_outcome {
 
 typedef void (*ph_dist_sink)(void *ctx, const void *records, size_t n);
 
-ph_dist_stream *ph_dist_stream_open(size_t record_bytes, ph_error *err);
+/* A new stream of records of record_bytes bytes, created on every rank in
+ * the same order; the caller ends it with ph_dist_stream_close (collective,
+ * frees it) or, if it was never used, releases it with ph_dist_stream_free.
+ * *out is NULL on failure. */
+ph_status ph_dist_stream_create(size_t record_bytes, ph_dist_stream **out,
+                                ph_error *err);
 /* Non-root: queue n records for rank 0 (copied). */
 ph_status ph_dist_stream_send(ph_dist_stream *s, const void *records, size_t n,
                               ph_error *err);
@@ -132,7 +137,7 @@ int ph_dist_stream_all_finished(const ph_dist_stream *s);
 ph_status ph_dist_stream_close(ph_dist_stream *s, ph_dist_sink sink, void *ctx,
                                ph_dist_outcome *total, ph_error *err);
 
-/* Free a stream that was opened but never used (every rank failed the
+/* Free a stream that was created but never used (every rank failed the
  * agreement before the loop). Local; NULL is fine. */
 void ph_dist_stream_free(ph_dist_stream *s);
 

@@ -84,12 +84,17 @@ ph_status ph_objective_eval(ph_objective *o, const double *theta,
   return PH_OK;
 }
 
-ph_objective *ph_objective_clone(const ph_objective *o, ph_error *err) {
-  if (!o->clone) {
-    ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: cannot be cloned", o->name);
-    return NULL;
-  }
-  return o->clone(o, err);
+ph_status ph_objective_clone_create(const ph_objective *o, ph_objective **out,
+                                    ph_error *err) {
+  *out = NULL;
+  if (!o->clone)
+    return ph_error_set(err, PH_ERR_UNSUPPORTED, "%s: cannot be cloned",
+                        o->name);
+  /* The kinds' clone hooks still return NULL on failure with err set (an
+   * allocation failed); their code is the status, NOMEM when err is NULL. */
+  *out = o->clone(o, err);
+  if (*out) return PH_OK;
+  return err && err->code != PH_OK ? err->code : PH_ERR_NOMEM;
 }
 
 void ph_objective_free(ph_objective *o) {

@@ -115,7 +115,11 @@ ph_status ph_objective_ggnvp_block(ph_objective *o, const double *theta,
 ph_status ph_objective_eval(ph_objective *o, const double *theta,
                             const ph_batch *b, double *loss, double *acc,
                             ph_error *err);
-ph_objective *ph_objective_clone(const ph_objective *o, ph_error *err);
+/* A copy of o that another thread may use alongside it; the caller frees
+ * *out with ph_objective_free. *out is NULL on failure; PH_ERR_UNSUPPORTED
+ * for a kind that cannot be cloned. */
+ph_status ph_objective_clone_create(const ph_objective *o, ph_objective **out,
+                                    ph_error *err);
 void ph_objective_free(ph_objective *o);
 /* Index of the block named `name`, or -1. */
 long ph_objective_find_block(const ph_objective *o, const char *name);

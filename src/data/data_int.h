@@ -28,9 +28,11 @@ ph_status ph_spec_double(ph_spec *s, const char *key, double lo, double hi,
 /* Error for any key no loader consumed. */
 ph_status ph_spec_check_unused(const ph_spec *s, ph_error *err);
 
-/* Allocate x/y/t for both splits from the shape fields already set in d. */
-ph_status ph_dataset_alloc(ph_dataset *d, size_t n_train, size_t n_test,
-                           ph_error *err);
+/* Fill the caller's d in place: allocate x/y/t for both splits from the
+ * shape fields already set in d. On failure what was allocated stays in d;
+ * ph_dataset_free empties d either way. */
+ph_status ph_dataset_init(ph_dataset *d, size_t n_train, size_t n_test,
+                          ph_error *err);
 /* Copy example `src` of (x, y, t) arrays into slot `dst` of split s. */
 void ph_dataset_put(ph_dataset *d, ph_split s, size_t dst, const double *x,
                     const int32_t *y, const double *t);

@@ -111,7 +111,7 @@ ph_status ph_data_from_rows(ph_dataset *d, const double *rows, size_t n,
   d->n_classes = max_label + 1;
   d->n_targets = 1;
   size_t n_test = n / 5, n_train = n - n_test;
-  PH_TRY(ph_dataset_alloc(d, n_train, n_test, err));
+  PH_TRY(ph_dataset_init(d, n_train, n_test, err));
   size_t *perm;
   PH_TRY(ph_split_perm(seed, n, &perm, err));
   double *x = ph_malloc(f, sizeof *x, name, err);

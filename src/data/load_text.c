@@ -119,7 +119,7 @@ ph_status ph_text_parse(ph_dataset *d, const unsigned char *buf, size_t len,
   d->in_size = L;
   d->n_targets = L;
   d->n_classes = V;
-  st = ph_dataset_alloc(d, ex_train, ex_test, err);
+  st = ph_dataset_init(d, ex_train, ex_test, err);
   if (st != PH_OK) goto out;
   for (int sp = 0; sp < 2; sp++) {
     size_t base = sp == 0 ? 0 : n_train_chars;

@@ -99,8 +99,8 @@ ph_status ph_spec_check_unused(const ph_spec *s, ph_error *err) {
   return PH_OK;
 }
 
-ph_status ph_dataset_alloc(ph_dataset *d, size_t n_train, size_t n_test,
-                           ph_error *err) {
+ph_status ph_dataset_init(ph_dataset *d, size_t n_train, size_t n_test,
+                          ph_error *err) {
   size_t n[2] = {n_train, n_test};
   for (int s = 0; s < 2; s++) {
     d->n[s] = n[s];

@@ -22,7 +22,7 @@
 static ph_status finish_rows(ph_dataset *d, double *x, int32_t *y, double *t,
                              size_t n, uint64_t seed, ph_error *err) {
   size_t n_test = n / 5, n_train = n - n_test;
-  PH_TRY(ph_dataset_alloc(d, n_train, n_test, err));
+  PH_TRY(ph_dataset_init(d, n_train, n_test, err));
   size_t *perm;
   PH_TRY(ph_split_perm(seed, n, &perm, err));
   for (size_t i = 0; i < n; i++) {
@@ -165,7 +165,7 @@ static ph_status modadd(ph_dataset *d, ph_spec *s, uint64_t seed,
   size_t n_train = (size_t)(frac * (double)n + 0.5);
   if (n_train < 1) n_train = 1;
   if (n_train >= n) n_train = n - 1;
-  PH_TRY(ph_dataset_alloc(d, n_train, n - n_train, err));
+  PH_TRY(ph_dataset_init(d, n_train, n - n_train, err));
   size_t *perm;
   PH_TRY(ph_split_perm(seed, n, &perm, err));
   for (size_t i = 0; i < n; i++) {

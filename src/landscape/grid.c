@@ -353,8 +353,9 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   sent = ph_calloc(np, 1, "grid mask", err);
   xs = ph_malloc(nx, sizeof(double), "grid axis", err);
   ys = ph_malloc(ny, sizeof(double), "grid axis", err);
-  if (dist) ds = ph_dist_stream_open(sizeof(grid_rec), err);
-  if (!done || !todo || !sent || !xs || !ys || (dist && !ds)) st = PH_ERR_NOMEM;
+  if (dist && ph_dist_stream_create(sizeof(grid_rec), &ds, err) != PH_OK)
+    st = PH_ERR_NOMEM;
+  if (!done || !todo || !sent || !xs || !ys) st = PH_ERR_NOMEM;
   if (opt.state_path || dist) fp = fingerprint(o, theta, d1, d2, batch, axes);
   for (size_t k = 0; k < np; k++) loss[k] = acc[k] = NAN;
   if (st == PH_OK && opt.state_path)
@@ -411,9 +412,11 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
     nthreads = 0;
   }
   for (int w = 0; w < nthreads && g.st == PH_OK; w++) {
-    g.objs[w] = w == 0 ? o : ph_objective_clone(o, &g.err);
+    g.objs[w] = o;
+    if (w > 0) g.st = ph_objective_clone_create(o, &g.objs[w], &g.err);
     g.bufs[w] = ph_malloc(o->n, sizeof(double), "grid point", &g.err);
-    if (!g.objs[w] || !g.bufs[w]) g.st = g.err.code ? g.err.code : PH_ERR_NOMEM;
+    if (g.st == PH_OK && !g.bufs[w])
+      g.st = g.err.code ? g.err.code : PH_ERR_NOMEM;
   }
   if (g.st == PH_OK) {
     if (pthread_mutex_init(&g.mu, NULL) || pthread_cond_init(&g.cv, NULL))

@@ -138,26 +138,25 @@ static ph_op *op_new(op_kind kind, size_t n,
   return op;
 }
 
-static ph_op *op_objective(op_kind kind, ph_objective *o, const double *theta,
-                           const ph_batch *b, ph_error *err) {
-  if (!o || !theta) {
-    ph_error_set(err, PH_ERR_ARG, "operator: objective and theta needed");
-    return NULL;
-  }
-  if (kind == OP_GGN && !o->ggnvp) {
-    ph_error_set(err, PH_ERR_UNSUPPORTED,
-                 "operator ggn: objective '%s' has no Gauss-Newton product",
-                 o->name ? o->name : "?");
-    return NULL;
-  }
-  if (kind == OP_HESS && !o->hvp) {
-    ph_error_set(err, PH_ERR_UNSUPPORTED,
-                 "operator hessian: objective '%s' has no Hessian product",
-                 o->name ? o->name : "?");
-    return NULL;
-  }
+static ph_status op_objective(op_kind kind, ph_objective *o,
+                              const double *theta, const ph_batch *b,
+                              ph_op **out, ph_error *err) {
+  *out = NULL;
+  if (!o || !theta)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "operator: objective and theta needed");
+  if (kind == OP_GGN && !o->ggnvp)
+    return ph_error_set(
+        err, PH_ERR_UNSUPPORTED,
+        "operator ggn: objective '%s' has no Gauss-Newton product",
+        o->name ? o->name : "?");
+  if (kind == OP_HESS && !o->hvp)
+    return ph_error_set(
+        err, PH_ERR_UNSUPPORTED,
+        "operator hessian: objective '%s' has no Hessian product",
+        o->name ? o->name : "?");
   ph_op *op = op_new(kind, o->n, kind == OP_GGN ? ggn_apply : hess_apply, err);
-  if (!op) return NULL;
+  if (!op) return PH_ERR_NOMEM;
   op->lin.apply_block = kind == OP_GGN ? ggn_apply_block : hess_apply_block;
   op->obj = o;
   op->theta = theta;
@@ -165,17 +164,18 @@ static ph_op *op_objective(op_kind kind, ph_objective *o, const double *theta,
     op->batch = *b;
     op->batch_ptr = &op->batch;
   }
-  return op;
+  *out = op;
+  return PH_OK;
 }
 
-ph_op *ph_op_hessian(ph_objective *o, const double *theta, const ph_batch *b,
-                     ph_error *err) {
-  return op_objective(OP_HESS, o, theta, b, err);
+ph_status ph_op_hessian_create(ph_objective *o, const double *theta,
+                               const ph_batch *b, ph_op **out, ph_error *err) {
+  return op_objective(OP_HESS, o, theta, b, out, err);
 }
 
-ph_op *ph_op_ggn(ph_objective *o, const double *theta, const ph_batch *b,
-                 ph_error *err) {
-  return op_objective(OP_GGN, o, theta, b, err);
+ph_status ph_op_ggn_create(ph_objective *o, const double *theta,
+                           const ph_batch *b, ph_op **out, ph_error *err) {
+  return op_objective(OP_GGN, o, theta, b, out, err);
 }
 
 static int op_buffers(ph_op *op, size_t n, ph_error *err) {
@@ -184,66 +184,73 @@ static int op_buffers(ph_op *op, size_t n, ph_error *err) {
   return op->buf1 && op->buf2;
 }
 
-ph_op *ph_op_sandwich(ph_linop *inner, const ph_linop *s, ph_error *err) {
-  if (!inner || !s) {
-    ph_error_set(err, PH_ERR_ARG, "sandwich operator: inner and S needed");
-    return NULL;
-  }
-  if (s->n != inner->n) {
-    ph_error_set(err, PH_ERR_ARG,
-                 "sandwich operator: S has dimension %zu, the operator %zu",
-                 s->n, inner->n);
-    return NULL;
-  }
+ph_status ph_op_sandwich_create(ph_linop *inner, const ph_linop *s, ph_op **out,
+                                ph_error *err) {
+  *out = NULL;
+  if (!inner || !s)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "sandwich operator: inner and S needed");
+  if (s->n != inner->n)
+    return ph_error_set(
+        err, PH_ERR_ARG,
+        "sandwich operator: S has dimension %zu, the operator %zu", s->n,
+        inner->n);
   ph_op *op = op_new(OP_SANDWICH, inner->n, sandwich_apply, err);
-  if (op) op->lin.apply_block = sandwich_apply_block;
-  if (!op) return NULL;
+  if (!op) return PH_ERR_NOMEM;
+  op->lin.apply_block = sandwich_apply_block;
   op->inner = inner;
   op->s = s;
   if (!op_buffers(op, inner->n, err)) {
     ph_op_free(op);
-    return NULL;
+    return PH_ERR_NOMEM;
   }
-  return op;
+  *out = op;
+  return PH_OK;
 }
 
-ph_op *ph_op_block(ph_linop *inner, size_t offset, size_t size, ph_error *err) {
-  if (!inner || size == 0 || offset > inner->n || size > inner->n - offset) {
-    ph_error_set(err, PH_ERR_ARG,
-                 "block operator: range [%zu, %zu) outside 0..%zu", offset,
-                 offset + size, inner ? inner->n : 0);
-    return NULL;
-  }
+ph_status ph_op_block_create(ph_linop *inner, size_t offset, size_t size,
+                             ph_op **out, ph_error *err) {
+  *out = NULL;
+  if (!inner || size == 0 || offset > inner->n || size > inner->n - offset)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "block operator: range [%zu, %zu) outside 0..%zu",
+                        offset, offset + size, inner ? inner->n : 0);
   ph_op *op = op_new(OP_BLOCK, size, block_apply, err);
-  if (!op) return NULL;
+  if (!op) return PH_ERR_NOMEM;
   op->inner = inner;
   op->offset = offset;
   if (!op_buffers(op, inner->n, err)) {
     ph_op_free(op);
-    return NULL;
+    return PH_ERR_NOMEM;
   }
-  return op;
+  *out = op;
+  return PH_OK;
 }
 
-ph_op *ph_op_dense(size_t n, const double *a, ph_error *err) {
-  if (!a || n == 0 || n > (size_t)1 << 30) {
-    ph_error_set(err, PH_ERR_ARG, "dense operator: bad matrix (n = %zu)", n);
-    return NULL;
-  }
+ph_status ph_op_dense_create(size_t n, const double *a, ph_op **out,
+                             ph_error *err) {
+  *out = NULL;
+  if (!a || n == 0 || n > (size_t)1 << 30)
+    return ph_error_set(err, PH_ERR_ARG, "dense operator: bad matrix (n = %zu)",
+                        n);
   ph_op *op = op_new(OP_DENSE, n, dense_apply, err);
-  if (op) op->a = a;
-  return op;
+  if (!op) return PH_ERR_NOMEM;
+  op->a = a;
+  *out = op;
+  return PH_OK;
 }
 
-ph_op *ph_op_diag(size_t n, const double *d, ph_error *err) {
-  if (!d || n == 0) {
-    ph_error_set(err, PH_ERR_ARG, "diagonal operator: bad diagonal (n = %zu)",
-                 n);
-    return NULL;
-  }
+ph_status ph_op_diag_create(size_t n, const double *d, ph_op **out,
+                            ph_error *err) {
+  *out = NULL;
+  if (!d || n == 0)
+    return ph_error_set(err, PH_ERR_ARG,
+                        "diagonal operator: bad diagonal (n = %zu)", n);
   ph_op *op = op_new(OP_DIAG, n, diag_apply, err);
-  if (op) op->a = d;
-  return op;
+  if (!op) return PH_ERR_NOMEM;
+  op->a = d;
+  *out = op;
+  return PH_OK;
 }
 
 ph_linop *ph_op_linop(ph_op *op) {

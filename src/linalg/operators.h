@@ -26,21 +26,31 @@
 
 typedef struct ph_op ph_op;
 
-/* b may be NULL for an objective without data (a toy landscape). */
-ph_op *ph_op_hessian(ph_objective *o, const double *theta, const ph_batch *b,
-                     ph_error *err);
-/* PH_ERR_UNSUPPORTED when the objective has no Gauss-Newton product. */
-ph_op *ph_op_ggn(ph_objective *o, const double *theta, const ph_batch *b,
-                 ph_error *err);
+/* Each constructor makes an operator on the heap for the caller, who
+ * releases it with ph_op_free; on failure *out is NULL and nothing is left
+ * allocated. Borrowed arguments must outlive the operator. */
+
+/* Hessian of o at theta on batch b; b may be NULL for an objective without
+ * data (a toy landscape). */
+ph_status ph_op_hessian_create(ph_objective *o, const double *theta,
+                               const ph_batch *b, ph_op **out, ph_error *err);
+/* Gauss-Newton matrix; PH_ERR_UNSUPPORTED when the objective has no
+ * Gauss-Newton product. */
+ph_status ph_op_ggn_create(ph_objective *o, const double *theta,
+                           const ph_batch *b, ph_op **out, ph_error *err);
 /* S A S; s borrowed, applied without counting (inner's count is the
  * product count). */
-ph_op *ph_op_sandwich(ph_linop *inner, const ph_linop *s, ph_error *err);
+ph_status ph_op_sandwich_create(ph_linop *inner, const ph_linop *s, ph_op **out,
+                                ph_error *err);
 /* Restriction of inner (dimension n) to coordinates [offset, offset+size). */
-ph_op *ph_op_block(ph_linop *inner, size_t offset, size_t size, ph_error *err);
+ph_status ph_op_block_create(ph_linop *inner, size_t offset, size_t size,
+                             ph_op **out, ph_error *err);
 /* A: (n, n) row-major, symmetric (not checked), borrowed. */
-ph_op *ph_op_dense(size_t n, const double *a, ph_error *err);
+ph_status ph_op_dense_create(size_t n, const double *a, ph_op **out,
+                             ph_error *err);
 /* Diagonal operator diag(d), d (n) borrowed: cheap large tests. */
-ph_op *ph_op_diag(size_t n, const double *d, ph_error *err);
+ph_status ph_op_diag_create(size_t n, const double *d, ph_op **out,
+                            ph_error *err);
 
 ph_linop *ph_op_linop(ph_op *op);
 void ph_op_free(ph_op *op);

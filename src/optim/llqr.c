@@ -72,7 +72,7 @@ ph_status ph_llqr_refresh(ph_optim *o, const double *theta, ph_objective *obj,
   const ph_optim_config *c = &o->cfg;
   size_t n = o->n;
   if (!o->Pnew) {
-    o->Pnew = ph_precond_copy(o->P, err);
+    PH_TRY(ph_precond_copy_create(o->P, &o->Pnew, err));
     size_t fs = ph_precond_flat_size(o->P);
     o->im = ph_calloc(fs, sizeof(double), "llqr momentum", err);
     o->ib = ph_calloc(fs, sizeof(double), "llqr gradient", err);

@@ -132,11 +132,11 @@ ph_status ph_optim_create(const ph_optim_config *cfg, const ph_objective *obj,
       return PH_ERR_NOMEM;
     }
   if (o->kind == OPT_LLQR || o->kind == OPT_LLQR_SAM) {
-    o->P = ph_precond_create(o->n, obj->n_blocks, obj->blocks,
-                             cfg->precond_kind, err);
-    if (!o->P) {
+    ph_status st = ph_precond_create(o->n, obj->n_blocks, obj->blocks,
+                                     cfg->precond_kind, &o->P, err);
+    if (st != PH_OK) {
       ph_optim_free(o);
-      return PH_ERR_NOMEM;
+      return st;
     }
   }
   *out = o;
@@ -176,8 +176,8 @@ ph_status ph_optim_set_precond(ph_optim *o, const ph_precond *p,
   if (!o->P)
     return ph_error_set(err, PH_ERR_ARG, "%s has no preconditioner",
                         o->cfg.name);
-  ph_precond *c = ph_precond_copy(p, err);
-  if (!c) return PH_ERR_NOMEM;
+  ph_precond *c;
+  PH_TRY(ph_precond_copy_create(p, &c, err));
   ph_precond_free(o->P);
   o->P = c;
   /* A preconditioner fitted elsewhere is the slow EMA's current state: later

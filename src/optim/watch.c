@@ -196,16 +196,14 @@ ph_status ph_watch_measure(ph_watch *w, ph_objective *obj, const double *theta,
   /* every stream below is tied to the step, so a resumed run draws the
    * same random parts */
   uint64_t s0 = step * 1024;
-  if (st == PH_OK && !(h = ph_op_hessian(obj, theta, &b, err)))
-    st = PH_ERR_NOMEM;
+  if (st == PH_OK) st = ph_op_hessian_create(obj, theta, &b, &h, err);
   if (st == PH_OK)
     st = top_pairs(w, &w->ops[0], ph_op_linop(h), s0, &vals[4], &products, err);
   ph_geom geo;
   if (st == PH_OK && P && w->with_p) {
     /* P½HP½ as the sandwich of H by P½ (precond/geom.h) */
     ph_geom_init_precond(&geo, P);
-    if (!(pc = ph_op_sandwich(ph_op_linop(h), &geo.sqrt_P, err)))
-      st = PH_ERR_NOMEM;
+    st = ph_op_sandwich_create(ph_op_linop(h), &geo.sqrt_P, &pc, err);
     if (st == PH_OK)
       st = top_pairs(w, &w->ops[1], ph_op_linop(pc), s0 + 1, &vals[6],
                      &products, err);
@@ -234,10 +232,8 @@ ph_status ph_watch_measure(ph_watch *w, ph_objective *obj, const double *theta,
   }
   for (size_t l = 0; st == PH_OK && l < w->n_layers; l++) {
     watch_op *o = &w->ops[2 + l];
-    if (!(blk = ph_op_block(ph_op_linop(h), o->off, o->size, err))) {
-      st = PH_ERR_NOMEM;
-      break;
-    }
+    st = ph_op_block_create(ph_op_linop(h), o->off, o->size, &blk, err);
+    if (st != PH_OK) break;
     st = top_pairs(w, o, ph_op_linop(blk), s0 + 3 + l, &vals[9 + k + l],
                    &products, err);
     ph_op_free(blk);

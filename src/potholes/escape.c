@@ -391,8 +391,9 @@ static ph_status run_one(worker *w, size_t k, size_t r, ph_error *err) {
   PH_TRY(ph_optim_create(&p->oc[k], w->obj, &o, err));
   ph_status st = PH_OK;
   if (p->has_precond[k]) {
-    ph_precond *P = ph_precond_from_diag(n, p->pdiag, err);
-    st = P ? ph_optim_set_precond(o, P, err) : PH_ERR_NOMEM;
+    ph_precond *P;
+    st = ph_precond_diag_create(n, p->pdiag, &P, err);
+    if (st == PH_OK) st = ph_optim_set_precond(o, P, err);
     ph_precond_free(P);
   }
   for (size_t i = 0; i < n; i++) w->pd[i] = p->pdiag[i];

@@ -356,12 +356,12 @@ ph_status ph_map_run(const ph_escape_config *base, const ph_map_spec *m,
   char *jspath = ph_path_join(dir, "map.json", err);
   ph_map_cell *res = ph_calloc(cells, sizeof *res, "map cells", err);
   unsigned char *done = ph_calloc(cells, 1, "map cells", err);
-  ph_dist_stream *ds = dist ? ph_dist_stream_open(sizeof(map_rec), err) : NULL;
+  ph_dist_stream *ds = NULL;
+  ph_status st =
+      dist ? ph_dist_stream_create(sizeof(map_rec), &ds, err) : PH_OK;
   FILE *jf = NULL;
   char *tpath = NULL;
-  ph_status st = (jpath && cpath && jspath && res && done && (!dist || ds))
-                     ? PH_OK
-                     : PH_ERR_NOMEM;
+  if (!(jpath && cpath && jspath && res && done)) st = PH_ERR_NOMEM;
   unsigned long long fp = fingerprint(base, m);
   /* Rank 0 alone owns DIR: the journal, map.csv and map.json. */
   if (st == PH_OK && rank == 0) st = ph_mkdir_p(dir, err);

@@ -43,11 +43,10 @@ ph_status ph_sharpness_eigs(ph_objective *o, const double *theta,
                         "[1, n = %zu]",
                         k, n);
   /* H, or P^{1/2} H P^{1/2} (linalg's sandwich over the Hessian). */
-  ph_op *hess = ph_op_hessian(o, theta, b, err), *sand = NULL;
-  ph_status st = hess ? PH_OK : (err && err->code ? err->code : PH_ERR_ARG);
-  if (st == PH_OK && P &&
-      !(sand = ph_op_sandwich(ph_op_linop(hess), &P->sqrt_P, err)))
-    st = err && err->code ? err->code : PH_ERR_NOMEM;
+  ph_op *hess, *sand = NULL;
+  ph_status st = ph_op_hessian_create(o, theta, b, &hess, err);
+  if (st == PH_OK && P)
+    st = ph_op_sandwich_create(ph_op_linop(hess), &P->sqrt_P, &sand, err);
   if (st != PH_OK) goto done;
   ph_linop *A = ph_op_linop(sand ? sand : hess);
   if (lambda_min) *lambda_min = NAN;

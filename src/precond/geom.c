@@ -72,8 +72,8 @@ void ph_geom_init_diag_owned(ph_geom *g, size_t n, double *diag) {
 ph_status ph_geom_load(ph_geom *g, const char *path, size_t n, size_t n_blocks,
                        const ph_block *blocks, ph_error *err) {
   memset(g, 0, sizeof *g);
-  ph_precond *pc = ph_precond_load(path, n, n_blocks, blocks, err);
-  if (!pc) return err && err->code ? err->code : PH_ERR_IO;
+  ph_precond *pc;
+  PH_TRY(ph_precond_read(path, n, n_blocks, blocks, &pc, err));
   if (ph_precond_get_kind(pc) == PH_PRECOND_KRON) {
     ph_geom_init_precond(g, pc);
     g->own_pc = pc;

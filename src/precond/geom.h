@@ -42,7 +42,7 @@ void ph_geom_init_diag(ph_geom *g, size_t n, const double *p);
 /* P = the preconditioner p (borrowed). */
 void ph_geom_init_precond(ph_geom *g, const ph_precond *p);
 
-/* Read P as ph_precond_load does (a .npy diagonal of length n, a run
+/* Read P as ph_precond_read does (a .npy diagonal of length n, a run
  * directory, a .ckpt) and initialise g over storage it owns: a diagonal
  * (kind diag) is floored at PH_PRECOND_EIG_FLOOR and applied
  * through ph_geom_init_diag, a Kronecker-structured P through

@@ -93,10 +93,12 @@ static int init_block(ph_precond *p, pblock *b, ph_error *err) {
   return 0;
 }
 
-ph_precond *ph_precond_create(size_t n, size_t n_blocks, const ph_block *blocks,
-                              ph_precond_kind kind, ph_error *err) {
+ph_status ph_precond_create(size_t n, size_t n_blocks, const ph_block *blocks,
+                            ph_precond_kind kind, ph_precond **out,
+                            ph_error *err) {
+  *out = NULL;
   ph_precond *p = alloc_pc(n, n_blocks ? n_blocks : 1, err);
-  if (!p) return NULL;
+  if (!p) return PH_ERR_NOMEM;
   p->kind = kind;
   for (size_t i = 0; i < p->n_blocks; i++) {
     pblock *b = &p->b[i];
@@ -113,21 +115,25 @@ ph_precond *ph_precond_create(size_t n, size_t n_blocks, const ph_block *blocks,
     }
     if (init_block(p, b, err)) {
       ph_precond_free(p);
-      return NULL;
+      return PH_ERR_NOMEM;
     }
   }
-  return p;
+  *out = p;
+  return PH_OK;
 }
 
-ph_precond *ph_precond_from_diag(size_t n, const double *diag, ph_error *err) {
-  ph_precond *p = ph_precond_create(n, 0, NULL, PH_PRECOND_DIAG, err);
-  if (p) memcpy(p->b[0].u, diag, n * sizeof *diag);
-  return p;
+ph_status ph_precond_diag_create(size_t n, const double *diag, ph_precond **out,
+                                 ph_error *err) {
+  PH_TRY(ph_precond_create(n, 0, NULL, PH_PRECOND_DIAG, out, err));
+  memcpy((*out)->b[0].u, diag, n * sizeof *diag);
+  return PH_OK;
 }
 
-ph_precond *ph_precond_copy(const ph_precond *q, ph_error *err) {
+ph_status ph_precond_copy_create(const ph_precond *q, ph_precond **out,
+                                 ph_error *err) {
+  *out = NULL;
   ph_precond *p = alloc_pc(q->n, q->n_blocks, err);
-  if (!p) return NULL;
+  if (!p) return PH_ERR_NOMEM;
   p->kind = q->kind;
   for (size_t i = 0; i < q->n_blocks; i++) {
     pblock *b = &p->b[i];
@@ -139,7 +145,7 @@ ph_precond *ph_precond_copy(const ph_precond *q, ph_error *err) {
     b->cols = c->cols;
     if (init_block(p, b, err)) {
       ph_precond_free(p);
-      return NULL;
+      return PH_ERR_NOMEM;
     }
     if (b->kron) {
       memcpy(b->A, c->A, b->rows * b->rows * sizeof(double));
@@ -147,7 +153,8 @@ ph_precond *ph_precond_copy(const ph_precond *q, ph_error *err) {
     } else
       memcpy(b->u, c->u, b->size * sizeof(double));
   }
-  return p;
+  *out = p;
+  return PH_OK;
 }
 
 size_t ph_precond_n(const ph_precond *p) {

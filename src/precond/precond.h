@@ -29,13 +29,22 @@ typedef enum ph_precond_kind {
 
 typedef struct ph_precond ph_precond;
 
+/* The constructors below (and ph_precond_read) make a preconditioner on the
+ * heap for the caller, who releases it with ph_precond_free; on failure
+ * *out is NULL and nothing is left allocated. */
+
 /* Identity-initialised preconditioner over the objective's blocks. For
  * PH_PRECOND_KRON, weight blocks get Kronecker factors, others diagonal. */
-ph_precond *ph_precond_create(size_t n, size_t n_blocks, const ph_block *blocks,
-                              ph_precond_kind kind, ph_error *err);
+ph_status ph_precond_create(size_t n, size_t n_blocks, const ph_block *blocks,
+                            ph_precond_kind kind, ph_precond **out,
+                            ph_error *err);
 /* A diagonal preconditioner with u = diag[0..n) (copied). */
-ph_precond *ph_precond_from_diag(size_t n, const double *diag, ph_error *err);
-ph_precond *ph_precond_copy(const ph_precond *p, ph_error *err);
+ph_status ph_precond_diag_create(size_t n, const double *diag, ph_precond **out,
+                                 ph_error *err);
+/* A deep copy of p (factors and diagonals; the eigen caches are rebuilt on
+ * first use). */
+ph_status ph_precond_copy_create(const ph_precond *p, ph_precond **out,
+                                 ph_error *err);
 void ph_precond_free(ph_precond *p);
 
 size_t ph_precond_n(const ph_precond *p);
@@ -85,11 +94,13 @@ void ph_precond_to_flat(const ph_precond *p, double *out);
 ph_status ph_precond_from_flat(ph_precond *p, const double *flat, size_t len,
                                ph_error *err);
 
-/* Load from a file or run directory: a .npy of length n is a diagonal U; a
- * run directory uses DIR/precond.npy (+ DIR/precond.json for Kronecker); a
- * .ckpt uses its preconditioner section. */
-ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks,
-                            const ph_block *blocks, ph_error *err);
+/* Read a new preconditioner from a file or run directory: a .npy of length n
+ * is a diagonal U; a run directory uses DIR/precond.npy (+ DIR/precond.json
+ * for Kronecker); a .ckpt uses its preconditioner section. The caller frees
+ * *out with ph_precond_free; *out is NULL on failure. */
+ph_status ph_precond_read(const char *path, size_t n, size_t n_blocks,
+                          const ph_block *blocks, ph_precond **out,
+                          ph_error *err);
 ph_status ph_precond_save(const ph_precond *p, const char *dir, ph_error *err);
 
 #endif

@@ -38,40 +38,43 @@ ph_status ph_precond_save(const ph_precond *p, const char *dir, ph_error *err) {
   return s;
 }
 
-static ph_precond *from_flat(const double *v, size_t len, ph_precond_kind kind,
-                             size_t n, size_t n_blocks, const ph_block *blocks,
-                             const char *where, ph_error *err) {
+static ph_status from_flat(const double *v, size_t len, ph_precond_kind kind,
+                           size_t n, size_t n_blocks, const ph_block *blocks,
+                           const char *where, ph_precond **out, ph_error *err) {
+  *out = NULL;
   /* Reject NaN/Inf (and negative diagonal entries) here, where the file is
    * known: downstream they would be clamped to the eigenvalue floor and give
    * the results of a different preconditioner without a word. */
-  if (ph_values_check(v, len, where,
-                      kind == PH_PRECOND_KRON ? PH_NPY_FINITE
-                                              : PH_NPY_FINITE | PH_NPY_NONNEG,
-                      "a preconditioner", err) != PH_OK)
-    return NULL;
+  PH_TRY(ph_values_check(
+      v, len, where,
+      kind == PH_PRECOND_KRON ? PH_NPY_FINITE : PH_NPY_FINITE | PH_NPY_NONNEG,
+      "a preconditioner", err));
   if (kind != PH_PRECOND_KRON) {
-    if (len != n) {
-      ph_error_set(err, PH_ERR_FORMAT,
-                   "%s: diagonal preconditioner has %zu entries, the model has "
-                   "%zu parameters",
-                   where, len, n);
-      return NULL;
-    }
-    ph_precond *p = ph_precond_from_diag(n, v, err);
-    return p;
+    if (len != n)
+      return ph_error_set(
+          err, PH_ERR_FORMAT,
+          "%s: diagonal preconditioner has %zu entries, the model has "
+          "%zu parameters",
+          where, len, n);
+    return ph_precond_diag_create(n, v, out, err);
   }
-  ph_precond *p = ph_precond_create(n, n_blocks, blocks, PH_PRECOND_KRON, err);
-  if (p && ph_precond_from_flat(p, v, len, err) != PH_OK) {
+  ph_precond *p;
+  PH_TRY(ph_precond_create(n, n_blocks, blocks, PH_PRECOND_KRON, &p, err));
+  ph_status st = ph_precond_from_flat(p, v, len, err);
+  if (st != PH_OK) {
     ph_error_prefix(err, "%s: ", where);
     ph_precond_free(p);
-    return NULL;
+    return st;
   }
-  return p;
+  *out = p;
+  return PH_OK;
 }
 
-ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks,
-                            const ph_block *blocks, ph_error *err) {
-  ph_precond *p = NULL;
+ph_status ph_precond_read(const char *path, size_t n, size_t n_blocks,
+                          const ph_block *blocks, ph_precond **out,
+                          ph_error *err) {
+  *out = NULL;
+  ph_status st;
   size_t plen = strlen(path);
   if (ph_is_dir(path)) {
     char *npy = ph_path_join(path, "precond.npy", err),
@@ -79,12 +82,13 @@ ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks,
     if (!npy || !js) {
       free(npy);
       free(js);
-      return NULL;
+      return PH_ERR_NOMEM;
     }
     ph_precond_kind kind = PH_PRECOND_DIAG;
     if (ph_path_exists(js)) {
       cJSON *o;
-      if (ph_json_read_file(js, &o, err) == PH_OK) {
+      st = ph_json_read_file(js, &o, err);
+      if (st == PH_OK) {
         const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kind");
         if (cJSON_IsString(k) && strcmp(k->valuestring, "kron") == 0)
           kind = PH_PRECOND_KRON;
@@ -92,42 +96,45 @@ ph_precond *ph_precond_load(const char *path, size_t n, size_t n_blocks,
       } else {
         free(npy);
         free(js);
-        return NULL;
+        return st;
       }
     }
     if (!ph_path_exists(npy)) {
-      ph_error_set(err, PH_ERR_IO,
-                   "%s: no preconditioner (precond.npy missing; "
-                   "was the run trained with llqr or llqr-sam?)",
-                   path);
+      st = ph_error_set(err, PH_ERR_IO,
+                        "%s: no preconditioner (precond.npy missing; "
+                        "was the run trained with llqr or llqr-sam?)",
+                        path);
     } else {
       ph_npy a;
-      if (ph_npy_read(npy, &a, err) == PH_OK) {
-        p = from_flat(a.data, a.size, kind, n, n_blocks, blocks, npy, err);
+      st = ph_npy_read(npy, &a, err);
+      if (st == PH_OK) {
+        st =
+            from_flat(a.data, a.size, kind, n, n_blocks, blocks, npy, out, err);
         ph_npy_free(&a);
       }
     }
     free(npy);
     free(js);
-    return p;
+    return st;
   }
   if (plen > 5 && strcmp(path + plen - 5, ".ckpt") == 0) {
     ph_ckpt *ck;
-    if (ph_ckpt_read(path, &ck, err) != PH_OK) return NULL;
+    PH_TRY(ph_ckpt_read(path, &ck, err));
     const double *v;
     size_t len, k;
     const uint64_t *kind = ph_ckpt_get_u64(ck, "precond.kind", &k);
-    if (ph_ckpt_require_f64(ck, "precond", 0, &v, &len, err) == PH_OK)
-      p = from_flat(v, len,
-                    kind && k == 1 ? (ph_precond_kind)kind[0] : PH_PRECOND_DIAG,
-                    n, n_blocks, blocks, path, err);
+    st = ph_ckpt_require_f64(ck, "precond", 0, &v, &len, err);
+    if (st == PH_OK)
+      st = from_flat(
+          v, len, kind && k == 1 ? (ph_precond_kind)kind[0] : PH_PRECOND_DIAG,
+          n, n_blocks, blocks, path, out, err);
     ph_ckpt_free(ck);
-    return p;
+    return st;
   }
   ph_npy a;
-  if (ph_npy_read(path, &a, err) != PH_OK) return NULL;
-  p = from_flat(a.data, a.size, PH_PRECOND_DIAG, n, n_blocks, blocks, path,
-                err);
+  PH_TRY(ph_npy_read(path, &a, err));
+  st = from_flat(a.data, a.size, PH_PRECOND_DIAG, n, n_blocks, blocks, path,
+                 out, err);
   ph_npy_free(&a);
-  return p;
+  return st;
 }

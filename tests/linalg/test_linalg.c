@@ -273,7 +273,8 @@ static void test_dense_reference(void **state) {
     lam[i] = (double)i / 10.0 - 5.0 + (i % 3) * 0.01;
   double *a = dense_sym(n, lam, 11);
   ph_error err = {0};
-  ph_op *op = ph_op_dense(n, a, &err);
+  ph_op *op;
+  assert_int_equal(ph_op_dense_create(n, a, &op, &err), PH_OK);
   double *eig = malloc(n * sizeof(double)), asym;
   assert_int_equal(ph_dense_spectrum(ph_op_linop(op), eig, NULL, &asym, &err),
                    PH_OK);
@@ -340,7 +341,9 @@ static void test_slq_broadening(void **state) {
   double *a1 = malloc(n * n * sizeof(double));
   for (size_t i = 0; i < n * n; i++) a1[i] = 1e3 * a[i];
   ph_error err = {0};
-  ph_op *op = ph_op_dense(n, a, &err), *op1 = ph_op_dense(n, a1, &err);
+  ph_op *op, *op1;
+  assert_int_equal(ph_op_dense_create(n, a, &op, &err), PH_OK);
+  assert_int_equal(ph_op_dense_create(n, a1, &op1, &err), PH_OK);
   ph_slq_config sc = ph_slq_config_default();
   sc.probes = 8;
   sc.steps = 40;
@@ -400,7 +403,8 @@ static void test_slq_and_trace(void **state) {
     tr2 += lam[i] * lam[i];
   }
   ph_error err = {0};
-  ph_op *op = ph_op_dense(n, a, &err);
+  ph_op *op;
+  assert_int_equal(ph_op_dense_create(n, a, &op, &err), PH_OK);
   ph_linop *l = ph_op_linop(op);
 
   /* Hutchinson within 3 true standard errors; sample SE within 2x of it. */
@@ -562,9 +566,14 @@ static void test_sandwich_and_block(void **state) {
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < n; j++) b[i * n + j] = sp[i] * a[i * n + j] * sp[j];
   ph_error err = {0};
-  ph_op *oa = ph_op_dense(n, a, &err);
-  ph_op *osp = ph_op_diag(n, sp, &err); /* S = P^½, itself an operator */
-  ph_op *os = ph_op_sandwich(ph_op_linop(oa), ph_op_linop(osp), &err);
+  ph_op *oa;
+  assert_int_equal(ph_op_dense_create(n, a, &oa, &err), PH_OK);
+  ph_op *osp; /* S = P^½, itself an operator */
+  assert_int_equal(ph_op_diag_create(n, sp, &osp, &err), PH_OK);
+  ph_op *os;
+  assert_int_equal(
+      ph_op_sandwich_create(ph_op_linop(oa), ph_op_linop(osp), &os, &err),
+      PH_OK);
   assert_non_null(os);
   double *v = malloc(n * sizeof(double)), *o1 = malloc(n * sizeof(double)),
          *o2 = malloc(n * sizeof(double));
@@ -581,7 +590,8 @@ static void test_sandwich_and_block(void **state) {
                   n * DBL_EPSILON * bnorm * ph_vec_amax(n, v) * 4);
   }
   /* Lanczos on the sandwich = dense spectrum of the explicit matrix. */
-  ph_op *ob = ph_op_dense(n, b, &err);
+  ph_op *ob;
+  assert_int_equal(ph_op_dense_create(n, b, &ob, &err), PH_OK);
   double *eb = malloc(n * sizeof(double)), *es = malloc(n * sizeof(double));
   assert_int_equal(ph_dense_spectrum(ph_op_linop(ob), eb, NULL, NULL, &err),
                    PH_OK);
@@ -601,12 +611,15 @@ static void test_sandwich_and_block(void **state) {
 
   /* Block [30, 70) of A: its spectrum is that of the submatrix. */
   size_t off = 30, sz = 40;
-  ph_op *oblk = ph_op_block(ph_op_linop(oa), off, sz, &err);
+  ph_op *oblk;
+  assert_int_equal(ph_op_block_create(ph_op_linop(oa), off, sz, &oblk, &err),
+                   PH_OK);
   double *sub = malloc(sz * sz * sizeof(double));
   for (size_t i = 0; i < sz; i++)
     for (size_t j = 0; j < sz; j++)
       sub[i * sz + j] = a[(off + i) * n + off + j];
-  ph_op *osub = ph_op_dense(sz, sub, &err);
+  ph_op *osub;
+  assert_int_equal(ph_op_dense_create(sz, sub, &osub, &err), PH_OK);
   double *e1 = malloc(sz * sizeof(double)), *e2 = malloc(sz * sizeof(double));
   assert_int_equal(ph_dense_spectrum(ph_op_linop(oblk), e1, NULL, NULL, &err),
                    PH_OK);
@@ -615,7 +628,10 @@ static void test_sandwich_and_block(void **state) {
   for (size_t i = 0; i < sz; i++)
     assert_true(fabs(e1[i] - e2[i]) <=
                 sz * DBL_EPSILON * 10 * fabs(e2[sz - 1]));
-  assert_null(ph_op_block(ph_op_linop(oa), 100, 30, &err));
+  ph_op *bad = oa;
+  assert_int_equal(ph_op_block_create(ph_op_linop(oa), 100, 30, &bad, &err),
+                   PH_ERR_ARG);
+  assert_null(bad);
   assert_int_equal(err.code, PH_ERR_ARG);
 
   ph_op_free(oblk);

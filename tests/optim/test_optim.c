@@ -251,7 +251,8 @@ static void test_llqr_sam_variants(void **s) {
   setup_quad();
   double u[N] = {2, 0.5, 1, 3, 0.25, 1.5};
   ph_error err = {0};
-  ph_precond *P = ph_precond_from_diag(N, u, &err);
+  ph_precond *P;
+  assert_int_equal(ph_precond_diag_create(N, u, &P, &err), PH_OK);
   /* variants: 0 l2, 1 dual, 2 perturb-only, 3 llqr, 4 euclid (ε = ρg/‖g‖,
    * descent U g') */
   for (int variant = 0; variant < 5; variant++) {
@@ -291,7 +292,8 @@ static void test_step_cap(void **s) {
     for (int sam = 0; sam < 2; sam++) {
       double u[N] = {2, 0.5, 1, 3, 0.25, 1.5};
       for (int i = 0; i < N && shrink; i++) u[i] /= 10;
-      ph_precond *P = ph_precond_from_diag(N, u, &err);
+      ph_precond *P;
+      assert_int_equal(ph_precond_diag_create(N, u, &P, &err), PH_OK);
       ph_optim_config c;
       cfg_for(sam ? "llqr-sam" : "llqr", &c);
       c.step_cap = 1;
@@ -468,7 +470,9 @@ static void test_trust_cap_formula(void **s) {
       {10, 10, {1, 2, 4, 50, 7, 3}, 1, 50, 35, {1, 2, 4, 35, 7, 3}},
       {0, 1, {1, 2, 4, 50, 7, 3}, 3, 50, 50, {3.5, 3.5, 4, 50, 7, 3.5}}};
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-    ph_precond *p = ph_precond_create(N, 3, BLK, PH_PRECOND_DIAG, &err);
+    ph_precond *p;
+    assert_int_equal(ph_precond_create(N, 3, BLK, PH_PRECOND_DIAG, &p, &err),
+                     PH_OK);
     assert_non_null(p);
     assert_int_equal(ph_precond_flat_size(p), N);
     assert_int_equal(ph_precond_from_flat(p, cases[k].u0, N, &err), PH_OK);
@@ -626,7 +630,9 @@ static void test_llqr_kron_gradient(void **s) {
   ph_precond_to_flat(ph_optim_precond(o), f0); /* identity */
   assert_int_equal(ph_optim_refresh(o, th, &KOBJ, &b, &err), PH_OK);
   ph_precond_to_flat(ph_optim_precond(o), f1);
-  ph_precond *P = ph_precond_create(8, 2, KBL, PH_PRECOND_KRON, &err);
+  ph_precond *P;
+  assert_int_equal(ph_precond_create(8, 2, KBL, PH_PRECOND_KRON, &P, &err),
+                   PH_OK);
   const double h = 1e-3;
   for (int k = 0; k < 13; k++) { /* A (4 entries) then B (9) */
     memcpy(fp, f0, sizeof fp);
@@ -719,7 +725,9 @@ static void test_precond_project_spd(void **s) {
   ph_error err = {0};
   ph_block bl[2] = {{"w", 0, 4, 2, {2, 2}, PH_BLOCK_WEIGHT, 2, 2},
                     {"b", 4, 2, 1, {2}, PH_BLOCK_BIAS, 1, 2}};
-  ph_precond *p = ph_precond_create(6, 2, bl, PH_PRECOND_KRON, &err);
+  ph_precond *p;
+  assert_int_equal(ph_precond_create(6, 2, bl, PH_PRECOND_KRON, &p, &err),
+                   PH_OK);
   assert_non_null(p);
   double f = PH_PRECOND_EIG_FLOOR;
   double flat[10] = {1, 0, 0, -2, 1, 2, 0, 1, -3, 0.5};
@@ -769,7 +777,8 @@ static void test_refresh_cadence(void **s) {
   /* refresh_first AFTER_K: first at step K, then every K; K = 0: never, and
    * a preconditioner set from outside stays exactly as set */
   double u[N] = {2, 0.5, 1, 3, 0.25, 1.5}, got[N];
-  ph_precond *P = ph_precond_from_diag(N, u, &err);
+  ph_precond *P;
+  assert_int_equal(ph_precond_diag_create(N, u, &P, &err), PH_OK);
   for (int mode = 0; mode < 2; mode++) {
     c.refresh_every = mode == 0 ? 4 : 0;
     c.refresh_first = PH_REFRESH_FIRST_AFTER_K;
@@ -854,7 +863,9 @@ static void test_precond_algebra(void **s) {
   /* Kronecker block 2x3 weight + a bias of 2 */
   ph_block bl[2] = {{"w", 0, 6, 2, {2, 3}, PH_BLOCK_WEIGHT, 3, 2},
                     {"b", 6, 2, 1, {2}, PH_BLOCK_BIAS, 1, 2}};
-  ph_precond *p = ph_precond_create(8, 2, bl, PH_PRECOND_KRON, &err);
+  ph_precond *p;
+  assert_int_equal(ph_precond_create(8, 2, bl, PH_PRECOND_KRON, &p, &err),
+                   PH_OK);
   assert_non_null(p);
   /* set A (2x2) and B (3x3) SPD, bias u */
   double A[4] = {2, 0.5, 0.5, 1}, B[9] = {3, 0.2, 0, 0.2, 1, 0.1, 0, 0.1, 0.5};
@@ -893,7 +904,9 @@ static void test_precond_algebra(void **s) {
   double q = ph_precond_inverse_quadratic(p, out); /* = vᵀUv for out = Uv */
   assert_true(fabs(q - ph_vec_dot(8, v, out)) < 1e-12 * fabs(q));
   /* EMA */
-  ph_precond *id = ph_precond_create(8, 2, bl, PH_PRECOND_KRON, &err);
+  ph_precond *id;
+  assert_int_equal(ph_precond_create(8, 2, bl, PH_PRECOND_KRON, &id, &err),
+                   PH_OK);
   assert_int_equal(ph_precond_ema_merge(id, p, 0.25, &err), PH_OK);
   double f2[15];
   ph_precond_to_flat(id, f2);
@@ -909,13 +922,16 @@ static void test_precond_algebra(void **s) {
   char npy[64];
   snprintf(npy, sizeof npy, "%s.npy", path);
   assert_int_equal(ph_npy_write_vec(npy, u, 8, &err), PH_OK);
-  ph_precond *l = ph_precond_load(npy, 8, 2, bl, &err);
+  ph_precond *l;
+  assert_int_equal(ph_precond_read(npy, 8, 2, bl, &l, &err), PH_OK);
   assert_non_null(l);
   ph_precond_diag(l, t);
   assert_memory_equal(t, u, sizeof u);
   ph_precond_free(l);
   ph_error_clear(&err);
-  assert_null(ph_precond_load(npy, 9, 2, bl, &err));
+  ph_precond *bad = (ph_precond *)u; /* not NULL: a failure must reset it */
+  assert_int_equal(ph_precond_read(npy, 9, 2, bl, &bad, &err), PH_ERR_FORMAT);
+  assert_null(bad);
   assert_non_null(strstr(err.msg, npy));
   unlink(npy);
   unlink(path);

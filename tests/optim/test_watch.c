@@ -82,7 +82,8 @@ static void test_watch_values(void **s) {
       if (top[j] < 0 || pa[i] > pa[top[j]]) top[j] = i;
     }
   ph_error err = {0};
-  ph_precond *P = ph_precond_from_diag(NQ, p, &err);
+  ph_precond *P;
+  assert_int_equal(ph_precond_diag_create(NQ, p, &P, &err), PH_OK);
   assert_non_null(P);
   ph_watch_config wc = ph_watch_config_default();
   wc.every = 1;
@@ -132,7 +133,8 @@ static void test_watch_warm_and_resume(void **s) {
   double th[NQ], p[NQ];
   for (int i = 0; i < NQ; i++) th[i] = 0.1, p[i] = 1.0 / (1 + (double)(i % 5));
   ph_error err = {0};
-  ph_precond *P = ph_precond_from_diag(NQ, p, &err);
+  ph_precond *P;
+  assert_int_equal(ph_precond_diag_create(NQ, p, &P, &err), PH_OK);
   ph_watch_config wc = ph_watch_config_default();
   wc.every = 1;
   ph_watch *w, *r;
