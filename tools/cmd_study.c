@@ -76,7 +76,7 @@ static int check_model(const st_task *k) {
 }
 
 typedef struct st_args {
-  int quick, full;
+  int quick, full, accept_build;
   const char *tasks, *opts, *model, *data;
   size_t seeds, steps, jobs, watch_every;
   double steps_scale;
@@ -176,6 +176,7 @@ static int build_cfg(st_cfg *c, const st_args *a) {
   c->curv_n = a->quick ? 256 : 1024;
   c->watch_every = a->watch_every;
   c->jobs = (int)a->jobs;
+  c->accept_build = a->accept_build;
   return 0;
 }
 
@@ -254,6 +255,10 @@ int ph_cmd_study(int argc, char **argv) {
       {"watch-every", "N", PH_OPT_SIZE, &a.watch_every, .lo = 0, .hi = 1e8,
        .help = "final runs: train --watch-every N (curvature.csv,\n"
                "events.csv); 0 = off"},
+      {"accept-build", NULL, PH_OPT_FLAG, &a.accept_build,
+       .help = "resume DIR although another pothole build made it\n"
+               "(every recorded setting must still match; noted in\n"
+               "DIR/builds.txt)"},
       {"jobs", "N", PH_OPT_SIZE, &a.jobs, .lo = 1, .hi = 8,
        .help = "runs at once"},
       PH_OPT_OUT_DIR(&out),

@@ -1,6 +1,7 @@
 /* cmd_train.c: `pothole train`: parse, validate, call ph_train_run. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
@@ -282,6 +283,23 @@ static int train_parse(train_args *a, int argc, char **argv) {
     return ph_cli_usage(CMD, "the options are too long to record");
   a->c.config = a->config;
   return -1;
+}
+
+/* The configuration `train --opt OPT` resolves when every other option is
+ * left to its default: the option table's text after train_check, as each
+ * checkpoint stores it (--model, --data, --steps and --out are
+ * placeholders here). `pothole study` records it in DIR/study.cfg, so that
+ * a study is never resumed by a binary whose defaults differ. 0, or 1 when
+ * OPT is unknown or the text does not fit. */
+int ph_train_defaults_text(const char *opt, char *buf, size_t len) {
+  char *argv[] = {"train",     "--model", "-", "--data", "-", "--opt",
+                  (char *)opt, "--steps", "1", "--out",  "-", NULL};
+  train_args *a = malloc(sizeof *a);
+  if (!a) return 1;
+  int rc = train_parse(a, (int)(sizeof argv / sizeof *argv) - 1, argv);
+  if (rc < 0) rc = snprintf(buf, len, "%s", a->config) >= (int)len;
+  free(a);
+  return rc != 0;
 }
 
 /* A directory holding anything is another run's (or the user's): never

@@ -19,7 +19,11 @@ int ph_cmd_study(int argc, char **argv);
 int ph_cmd_completion(int argc, char **argv);
 int ph_cmd_import(int argc, char **argv);
 
+#include <stddef.h>
 #include <stdio.h>
+/* The resolved defaults of `train --opt OPT` as "--name value" lines
+ * (cmd_train.c); 0, or 1 when OPT is unknown or buf is too small. */
+int ph_train_defaults_text(const char *opt, char *buf, size_t len);
 /* pothole(1): the program's man page (pothole --help-man). */
 void ph_cli_print_main_man(FILE *fp);
 

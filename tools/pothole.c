@@ -7,6 +7,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "build_id.h"
 #include "cli.h"
 #include "core/afile.h"
 #include "commands.h"
@@ -144,7 +145,9 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "--version") == 0) {
-    printf("pothole %s\n", PH_VERSION);
+    const char *commit = ph_build_commit();
+    printf("pothole %s%s%s%s\n", PH_VERSION, commit[0] ? " (git " : "", commit,
+           commit[0] ? ")" : "");
     return 0;
   }
   for (size_t i = 0; i < ph_n_commands; i++)

@@ -59,6 +59,8 @@ typedef struct st_cfg {
   size_t curv_n;      /* examples for the final λmax */
   size_t watch_every; /* train --watch-every (0 = off) */
   int jobs;
+  int accept_build; /* resume a directory another build made (its settings
+                       must still match; DIR/builds.txt records it) */
 } st_cfg;
 
 /* The selected rate per (task, optimiser). */
@@ -76,10 +78,15 @@ double study_default_lr(const char *opt);
 /* Rate k of optimiser o. */
 double study_lr(const st_cfg *c, size_t o, size_t k);
 
-/* The configuration as "key value" lines (DIR/study.cfg). Caller frees. */
+/* The configuration as "key value" lines (DIR/study.cfg): the grid, then
+ * "build pothole VERSION git COMMIT" and one "train OPT --name value" line
+ * per default each optimiser's train runs resolve. Caller frees; NULL when
+ * out of memory. */
 char *study_cfg_text(const st_cfg *c);
 /* Write DIR/study.cfg, or compare with the one there: PH_ERR_ARG naming the
- * first differing line when another configuration made DIR. */
+ * first differing line when another configuration made DIR. With
+ * c->accept_build the build line is not compared (nor the defaults when
+ * the directory predates their record) and DIR/builds.txt notes it. */
 ph_status study_cfg_claim(const st_cfg *c, ph_error *err);
 
 /* Directories of one run (buffers of PATH_MAX-ish size 1024). */

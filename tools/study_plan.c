@@ -11,7 +11,10 @@
 #include <string.h>
 
 #include "core/afile.h"
+#include "build_id.h"
+#include "commands.h"
 #include "core/json.h"
+#include "core/version.h"
 #include "optim/optim.h"
 #include "study.h"
 
@@ -24,6 +27,41 @@ double study_default_lr(const char *opt) {
 
 double study_lr(const st_cfg *c, size_t o, size_t k) {
   return study_default_lr(c->opts[o]) * c->lr_mult[k];
+}
+
+/* The options every study run sets itself (add_train); the rest of train's
+ * options keep their defaults, which the configuration records. */
+static const char *const SET_BY_STUDY[] = {
+    "model", "data", "n",          "opt",    "lr",          "steps", "batch",
+    "val",   "seed", "eval-every", "eval-n", "watch-every", NULL};
+
+static int set_by_study(const char *line) {
+  for (size_t i = 0; SET_BY_STUDY[i]; i++) {
+    size_t n = strlen(SET_BY_STUDY[i]);
+    if (strncmp(line + 2, SET_BY_STUDY[i], n) == 0 && line[2 + n] == ' ')
+      return 1;
+  }
+  return 0;
+}
+
+/* What makes results comparable beyond the grid: the binary ("build ..."
+ * line) and, per optimiser, every default its train runs resolve ("train
+ * OPT --name value", one setting a line so a refusal names the setting). */
+static int cfg_text_build(const st_cfg *c, FILE *fp) {
+  const char *commit = ph_build_commit();
+  fprintf(fp, "build pothole %s%s%s\n", PH_VERSION, commit[0] ? " git " : "",
+          commit);
+  static char text[8192];
+  for (size_t o = 0; o < c->n_opts; o++) {
+    if (ph_train_defaults_text(c->opts[o], text, sizeof text)) return -1;
+    for (char *l = text; *l;) {
+      size_t n = strcspn(l, "\n");
+      if (n > 2 && !set_by_study(l))
+        fprintf(fp, "train %s %.*s\n", c->opts[o], (int)n, l);
+      l += n + (l[n] != '\0');
+    }
+  }
+  return 0;
 }
 
 char *study_cfg_text(const st_cfg *c) {
@@ -47,8 +85,36 @@ char *study_cfg_text(const st_cfg *c) {
   for (size_t k = 0; k < c->n_lrs; k++) fprintf(fp, " %.17g", c->lr_mult[k]);
   fprintf(fp, "\nseeds %zu\neval-n %zu\ncurvature-n %zu\nwatch-every %zu\n",
           c->seeds, c->eval_n, c->curv_n, c->watch_every);
+  int bad = cfg_text_build(c, fp);
   fclose(fp);
+  if (bad) {
+    free(s);
+    return NULL;
+  }
   return s;
+}
+
+static int is_build_line(const char *l) {
+  return strstr(l, "build ") == l;
+}
+
+/* Drop what --accept-build accepts from a configuration text (in place):
+ * the build line, and when the old text has none (a directory made before
+ * the build and the defaults were recorded), the defaults too, which it
+ * cannot be compared on. */
+static void cfg_strip(char *s, int drop_train) {
+  char *w = s;
+  for (char *l = s; *l;) {
+    size_t n = strcspn(l, "\n");
+    size_t m = n + (l[n] != '\0');
+    int drop = is_build_line(l) || (drop_train && strncmp(l, "train ", 6) == 0);
+    if (!drop) {
+      memmove(w, l, m);
+      w += m;
+    }
+    l += m;
+  }
+  *w = '\0';
 }
 
 /* The first line where a and b differ, as "old" vs "new" text. */
@@ -67,6 +133,35 @@ static void first_diff(const char *a, const char *b, char *la, char *lb,
   la[0] = lb[0] = '\0';
 }
 
+/* The build line of a configuration text ("" when none). */
+static void build_line(const char *s, char *out, size_t len) {
+  out[0] = '\0';
+  for (const char *l = s; *l;) {
+    size_t n = strcspn(l, "\n");
+    if (is_build_line(l)) {
+      snprintf(out, len, "%.*s", (int)n, l);
+      return;
+    }
+    l += n + (l[n] != '\0');
+  }
+}
+
+/* --accept-build: DIR/builds.txt gets a line for each build accepted over
+ * the one study.cfg records, so the mix is on file. */
+static ph_status note_build(const st_cfg *c, const char *bo, const char *mine,
+                            ph_error *err) {
+  char bn[256], path[1200];
+  build_line(mine, bn, sizeof bn);
+  if (strcmp(bo, bn) == 0) return PH_OK;
+  snprintf(path, sizeof path, "%s/builds.txt", c->dir);
+  FILE *fp = fopen(path, "a");
+  if (!fp) return ph_error_set(err, PH_ERR_IO, "%s: cannot append", path);
+  fprintf(fp, "%s accepted over study.cfg's %s\n", bn[0] ? bn : "?",
+          bo[0] ? bo : "(no build recorded)");
+  if (fclose(fp)) return ph_error_set(err, PH_ERR_IO, "%s: cannot write", path);
+  return PH_OK;
+}
+
 ph_status study_cfg_claim(const st_cfg *c, ph_error *err) {
   char *mine = study_cfg_text(c);
   if (!mine) return ph_error_set(err, PH_ERR_NOMEM, "out of memory");
@@ -77,16 +172,31 @@ ph_status study_cfg_claim(const st_cfg *c, ph_error *err) {
     unsigned char *old = NULL;
     size_t n = 0;
     s = ph_read_file(path, &old, &n, err);
-    if (!s && (n != strlen(mine) || memcmp(old, mine, n) != 0)) {
-      char *o = strndup((const char *)old, n);
-      char la[256] = "?", lb[256] = "?";
-      if (o) first_diff(o, mine, la, lb, sizeof la);
-      s = ph_error_set(err, PH_ERR_ARG,
-                       "%s was made by a different configuration "
-                       "('%s' there, '%s' now); use another --out",
-                       c->dir, la, lb);
-      free(o);
+    char *o = s ? NULL : strndup((const char *)old, n);
+    char *m = o ? strdup(mine) : NULL;
+    if (!s && (!o || !m)) s = ph_error_set(err, PH_ERR_NOMEM, "out of memory");
+    char bo[256] = "";
+    if (!s) build_line(o, bo, sizeof bo);
+    if (!s && c->accept_build) {
+      cfg_strip(o, 0);
+      cfg_strip(m, bo[0] == '\0');
     }
+    if (!s && strcmp(o, m) != 0) {
+      char la[256], lb[256];
+      first_diff(o, m, la, lb, sizeof la);
+      s = ph_error_set(err, PH_ERR_ARG,
+                       "%s was made by a different configuration (%s%s%s "
+                       "there, '%s' now); use another --out%s",
+                       c->dir, la[0] ? "'" : "", la[0] ? la : "nothing",
+                       la[0] ? "'" : "", lb,
+                       is_build_line(la) || is_build_line(lb)
+                           ? ", or --accept-build to resume with this binary"
+                           : "");
+    } else if (!s && c->accept_build) {
+      s = note_build(c, bo, mine, err);
+    }
+    free(o);
+    free(m);
     free(old);
   } else {
     s = ph_write_file_atomic(path, mine, strlen(mine), err);

@@ -256,6 +256,29 @@ static void md_commands(const st_cfg *c, const st_sel *sel, const ph_demo *d,
   (void)sel;
 }
 
+/* Which binary made the directory (study.cfg's build line) and whether
+ * another was accepted later (builds.txt, --accept-build). */
+static void md_build(const st_cfg *c, FILE *md) {
+  char path[1200], line[512];
+  snprintf(path, sizeof path, "%s/study.cfg", c->dir);
+  FILE *fp = fopen(path, "r");
+  while (fp && fgets(line, sizeof line, fp))
+    if (strncmp(line, "build ", 6) == 0) {
+      line[strcspn(line, "\n")] = '\0';
+      fprintf(md,
+              "Made by `%s`; `study.cfg` records it with every default of "
+              "`pothole train` the runs resolved.",
+              line + 6);
+      break;
+    }
+  if (fp) fclose(fp);
+  snprintf(path, sizeof path, "%s/builds.txt", c->dir);
+  if (ph_path_exists(path))
+    fprintf(md, " **Resumed by another build too** (`--accept-build`; "
+                "`builds.txt` lists them).");
+  fprintf(md, "\n\n");
+}
+
 ph_status study_report(const st_cfg *c, const st_sel *sel, const ph_demo *d,
                        double seconds, ph_error *err) {
   char *rb = NULL, *sb = NULL, *mb = NULL;
@@ -286,6 +309,7 @@ ph_status study_report(const st_cfg *c, const st_sel *sel, const ph_demo *d,
           "whole train split and evaluated on the test split. All other "
           "settings are each optimiser's defaults.\n\n",
           c->seeds);
+  md_build(c, md);
   fprintf(md, "| task | model | data | steps | batch | validation |\n"
               "|---|---|---|---|---|---|\n");
   for (size_t t = 0; t < c->n_tasks; t++) {

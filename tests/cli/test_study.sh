@@ -113,4 +113,38 @@ got=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i }
 expect 2 "$P" study --quick --opts sgd,llqr-sam --seeds 3 --out "$D"; one_line
 grep -q "seeds" "$T/stderr" || fail "the conflict is not named"
 expect 2 "$P" study --quick --opts sgd,sam --out "$D"; one_line
+
+# What makes results comparable beyond the grid: study.cfg records the
+# binary (`pothole --version`'s build) and every default of train the runs
+# resolve. A directory made by another build (its build line edited here)
+# or under other defaults (llqr-sam's step cap edited) is refused with the
+# line named; --accept-build resumes across builds only, and says so.
+ver=$("$P" --version | sed 's/^pothole //; s/ (git / git /; s/)$//')
+grep -qxF "build pothole $ver" "$D/study.cfg" ||
+  fail "study.cfg has no build line 'build pothole $ver': $(grep '^build' "$D/study.cfg")"
+cap=$(awk '$1 == "train" && $2 == "llqr-sam" && $3 == "--step-cap" { print $4 }' "$D/study.cfg")
+[ -n "$cap" ] || fail "study.cfg does not record llqr-sam's --step-cap"
+grep -q "^train sgd --momentum " "$D/study.cfg" || fail "study.cfg does not record sgd's --momentum"
+cp "$D/study.cfg" "$T/cfg"
+sed 's/^build .*/build pothole 0.0.0 git 0123456789ab/' "$T/cfg" >"$D/study.cfg"
+expect 2 "$P" $ARGS; one_line
+grep -q "0123456789ab" "$T/stderr" || fail "the other build is not named: $(cat "$T/stderr")"
+[ ! -e "$D/builds.txt" ] || fail "a refused resume wrote builds.txt"
+expect 0 "$P" $ARGS --accept-build
+grep -q "accepted over study.cfg's build pothole 0.0.0 git 0123456789ab" "$D/builds.txt" ||
+  fail "builds.txt does not record the accepted build"
+grep -q "Resumed by another build" "$D/study.md" || fail "study.md hides the mixed builds"
+awk -v c="$cap" '$1 == "train" && $2 == "llqr-sam" && $3 == "--step-cap" { $4 = c + 1 } { print }' \
+  "$T/cfg" >"$D/study.cfg"
+expect 2 "$P" $ARGS --accept-build; one_line
+grep -q "step-cap" "$T/stderr" || fail "the changed default is not named: $(cat "$T/stderr")"
+# A directory made before the record (no build line): refused, and
+# accepted with --accept-build.
+grep -v '^build \|^train ' "$T/cfg" >"$D/study.cfg"
+expect 2 "$P" $ARGS; one_line
+expect 0 "$P" $ARGS --accept-build
+cp "$T/cfg" "$D/study.cfg"
+rm "$D/builds.txt"
+expect 0 "$P" $ARGS
+grep -q "Resumed by another build" "$D/study.md" && fail "study.md reports a mix that is not there"
 echo "ok"
