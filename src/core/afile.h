@@ -47,7 +47,8 @@ ph_status ph_write_file_atomic(const char *path, const void *data, size_t bytes,
  * /dev/zero or a gzip bomb given as an input is an error, not an OOM.
  *   PH_INPUT_FILE  checkpoints, .npy, JSON, tables    default 4 GiB
  *   PH_INPUT_DATA  CSV, IDX and text data sets, after
- *                  decompression                     default 1 GiB
+ *                  decompression; what a synthetic
+ *                  set's generator allocates         default 1 GiB
  * The pothole program sets them from POTHOLE_MAX_INPUT and POTHOLE_MAX_DATA
  * (bytes, or with a K/M/G suffix), see docs/reliability.md. */
 typedef enum { PH_INPUT_FILE = 0, PH_INPUT_DATA = 1 } ph_input_kind;

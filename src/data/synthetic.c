@@ -9,15 +9,37 @@
  *                                 frac of the pairs train, the rest test
  *   copy:n=2000,len=8,vocab=10    [a, SEP, a] next-token task, targets on
  *   reverse:...                   the second half only (reverse: [a, SEP, rev
- * a]) Classification and regression sets are split 80/20. */
+ * a]) Classification and regression sets are split 80/20.
+ * What a generator would allocate is checked against the data cap
+ * (ph_input_cap(PH_INPUT_DATA), POTHOLE_MAX_DATA) before it allocates, as a
+ * file's inflated size is: a spec asking for terabytes is refused at once
+ * instead of failing in malloc or paging, and a small cap bounds the work
+ * per spec (the data-spec fuzz harness relies on it). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/afile.h"
 #include "core/alloc.h"
 #include "core/rng.h"
 #include "core/strnum.h"
 #include "data/data_int.h"
+
+/* n examples of per_example bytes (inputs and targets, both splits) plus
+ * fixed bytes of parameters (centres, teacher weights) must fit the data
+ * cap; PH_ERR_ARG otherwise (the spec's sizes are what to change). */
+static ph_status fits_cap(const ph_spec *s, size_t n, size_t per_example,
+                          size_t fixed, ph_error *err) {
+  size_t bytes, cap = ph_input_cap(PH_INPUT_DATA);
+  if (__builtin_mul_overflow(n, per_example, &bytes) ||
+      __builtin_add_overflow(bytes, fixed, &bytes))
+    bytes = SIZE_MAX;
+  if (bytes <= cap) return PH_OK;
+  return ph_error_set(err, PH_ERR_ARG,
+                      "data spec %s: generates %zu bytes, more than the input "
+                      "cap of %zu bytes (raise it with POTHOLE_MAX_DATA)",
+                      s->name, bytes, cap);
+}
 
 static ph_status finish_rows(ph_dataset *d, double *x, int32_t *y, double *t,
                              size_t n, uint64_t seed, ph_error *err) {
@@ -45,6 +67,8 @@ static ph_status blobs(ph_dataset *d, ph_spec *s, ph_rng *r, uint64_t seed,
   PH_TRY(ph_spec_size(s, "k", 2, 1000, &k, err));
   PH_TRY(ph_spec_size(s, "d", 1, 100000, &dim, err));
   PH_TRY(ph_spec_double(s, "sd", 0, 1e6, &sd, err));
+  PH_TRY(fits_cap(s, n, dim * sizeof(double) + sizeof(int32_t),
+                  k * dim * sizeof(double), err));
   d->task = PH_TASK_CLASSIFY;
   d->in_ndim = 1;
   d->in_shape[0] = dim;
@@ -76,6 +100,7 @@ static ph_status spirals(ph_dataset *d, ph_spec *s, ph_rng *r, uint64_t seed,
   double noise = 0.2;
   PH_TRY(ph_spec_size(s, "n", 10, 10000000, &n, err));
   PH_TRY(ph_spec_double(s, "noise", 0, 100, &noise, err));
+  PH_TRY(fits_cap(s, n, 2 * sizeof(double) + sizeof(int32_t), 0, err));
   d->task = PH_TASK_CLASSIFY;
   d->in_ndim = 1;
   d->in_shape[0] = 2;
@@ -109,6 +134,8 @@ static ph_status teacher(ph_dataset *d, ph_spec *s, ph_rng *r, uint64_t seed,
   PH_TRY(ph_spec_size(s, "h", 1, 100000, &h, err));
   PH_TRY(ph_spec_size(s, "out", 1, 1000, &out, err));
   PH_TRY(ph_spec_double(s, "noise", 0, 1e6, &noise, err));
+  PH_TRY(fits_cap(s, n, (dim + out) * sizeof(double),
+                  (h * dim + out * h + h) * sizeof(double), err));
   d->task = PH_TASK_REGRESS;
   d->in_ndim = 1;
   d->in_shape[0] = dim;
@@ -156,6 +183,7 @@ static ph_status modadd(ph_dataset *d, ph_spec *s, uint64_t seed,
   double frac = 0.5;
   PH_TRY(ph_spec_double(s, "frac", 0.01, 0.99, &frac, err));
   size_t P = p, n = P * P;
+  PH_TRY(fits_cap(s, n, 3 * (sizeof(double) + sizeof(int32_t)), 0, err));
   d->task = PH_TASK_SEQUENCE;
   d->in_ndim = 1;
   d->in_shape[0] = 3;
@@ -185,6 +213,7 @@ static ph_status copyrev(ph_dataset *d, ph_spec *s, ph_rng *r, uint64_t seed,
   PH_TRY(ph_spec_size(s, "n", 10, 10000000, &n, err));
   PH_TRY(ph_spec_size(s, "len", 1, 1024, &m, err));
   PH_TRY(ph_spec_size(s, "vocab", 2, 100000, &V, err));
+  PH_TRY(fits_cap(s, n, 2 * m * (sizeof(double) + sizeof(int32_t)), 0, err));
   d->task = PH_TASK_SEQUENCE;
   d->in_ndim = 1;
   d->in_shape[0] = 2 * m;

@@ -163,6 +163,41 @@ static void test_synthetic(void **state) {
   ph_dataset_free(r);
 }
 
+/* Synthetic sets obey the data cap: what a generator allocates (8 bytes
+ * per input value, 4 per label or token target, 8 per regression target,
+ * plus the blob centres or teacher weights, as synthetic.c documents) must
+ * fit, checked before allocating. Each spec is tried with the cap at its
+ * exact size (loads) and one byte less (refused, naming the size), so an
+ * accounting that is off by anything fails. */
+static void test_synthetic_cap(void **state) {
+  (void)state;
+  const struct {
+    const char *spec;
+    size_t bytes;
+  } cases[] = {
+      {"blobs:n=100,k=3,d=2", 100 * (2 * 8 + 4) + 3 * 2 * 8},
+      {"spirals:n=50", 50 * (2 * 8 + 4)},
+      {"teacher:n=20,d=3,h=4,out=2",
+       20 * (3 + 2) * 8 + (4 * 3 + 2 * 4 + 4) * 8},
+      {"modadd:5", 25 * 3 * (8 + 4)},
+      {"copy:n=10,len=2", 10 * 4 * (8 + 4)},
+      {"reverse:n=10,len=2", 10 * 4 * (8 + 4)},
+  };
+  size_t saved = ph_input_cap(PH_INPUT_DATA);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char want[64];
+    snprintf(want, sizeof want, "generates %zu bytes", cases[i].bytes);
+    ph_input_cap_set(PH_INPUT_DATA, cases[i].bytes);
+    ph_dataset_free(load_ok(cases[i].spec, 0));
+    ph_input_cap_set(PH_INPUT_DATA, cases[i].bytes - 1);
+    load_fails(cases[i].spec, PH_ERR_ARG, want);
+  }
+  ph_input_cap_set(PH_INPUT_DATA, saved);
+  /* The default cap (1 GiB) refuses 8 TB at once instead of trying. */
+  load_fails("blobs:n=10000000,d=100000", PH_ERR_ARG,
+             "more than the input cap of 1073741824 bytes");
+}
+
 static void test_fashion_mnist(void **state) {
   (void)state;
   if (access("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
@@ -429,6 +464,7 @@ int main(void) {
       cmocka_unit_test(test_caps),
       cmocka_unit_test(test_text),
       cmocka_unit_test(test_synthetic),
+      cmocka_unit_test(test_synthetic_cap),
       cmocka_unit_test(test_fashion_mnist),
       cmocka_unit_test(test_idx_and_errors),
       cmocka_unit_test(test_csv_and_errors),

@@ -2,8 +2,8 @@
 # test_bounded_inputs.sh: every reader has a size cap (POTHOLE_MAX_INPUT for
 # checkpoints/.npy/JSON, POTHOLE_MAX_DATA for CSV/IDX/text after inflation)
 # and refuses a larger input before allocating for it: an endless stream
-# (a FIFO fed by `yes`), a large (sparse) regular file, and gzip bombs as a
-# CSV and as IDX files. A directory given as an input file says so.
+# (a FIFO fed by `yes`), a large (sparse) regular file, gzip bombs as a
+# CSV and as IDX files, and synthetic sets larger than the data cap. A directory given as an input file says so.
 set -u
 . "${PH_SOURCE_ROOT:?}/tests/reliability/lib.sh"
 feeder=
@@ -42,6 +42,15 @@ cp "$T/bomb.csv.gz" "$T/idx/train-images-idx3-ubyte.gz"
 cp "$T/bomb.csv.gz" "$T/idx/train-labels-idx1-ubyte.gz"
 expect 1 "train-images-idx3-ubyte.gz: inflates to more than the input cap" \
   env POTHOLE_MAX_DATA=4M "$P" data info "idx:$T/idx"
+[ ! -e "$T/t.ckpt" ] || fail "output written"
+
+# Synthetic sets: what a generator would allocate obeys the data cap, a
+# usage error (the spec's sizes) in every command.
+expect 2 "data spec blobs: generates 20048 bytes, more than the input cap of 1024" \
+  env POTHOLE_MAX_DATA=1K "$P" data info blobs
+expect 2 "data spec modadd: generates 338724 bytes, more than the input cap" \
+  env POTHOLE_MAX_DATA=100K "$P" init --model linear --data modadd --out "$T/t.ckpt"
+expect 2 "more than the input cap of 1073741824 bytes" "$P" data info "blobs:n=10000000,d=100000"
 [ ! -e "$T/t.ckpt" ] || fail "output written"
 
 # A bad cap value is a usage error.
