@@ -11,8 +11,14 @@
  * by 1/(targets in the whole batch). Derivations and the parameter layout:
  * docs/autodiff-transformer.md.
  *
- * Buffers are allocated once at creation (one arena); no allocation per
- * call. Not here: dropout, weight tying, KV caching, sampling.
+ * Block products (k directions) share one forward and, for Hv, one plain
+ * backward per chunk; so do successive single products at the same θ on
+ * the same one-chunk batch (the forward cache below), which is what
+ * Lanczos, SLQ and the LLQR refresh ask for.
+ *
+ * Buffers are allocated once at creation (one arena) plus, on the first
+ * Hv, the store of the plain adjoints; no allocation per call. Not here:
+ * dropout, weight tying, KV caching, sampling.
  */
 #include "nn/transformer.h"
 
@@ -42,6 +48,13 @@ typedef struct tf_lb {
   double *gd1, *gd2; /* (N, F) GELU′ and GELU″ at u */
 } tf_lb;
 
+/* Plain adjoints of one layer: top, mid and bot are the adjoints of the
+ * layer's output res[l+1], of the residual stream between its two halves
+ * (mid) and of its input res[l]. */
+typedef struct tf_adj {
+  double *top, *mid, *bot, *dg, *du, *dc, *dob, *dq, *dk, *dv, *da;
+} tf_adj;
+
 typedef struct tf_obj {
   ph_objective base;
   char spec[128];
@@ -61,8 +74,21 @@ typedef struct tf_obj {
   double *dres, *da, *dq, *dk, *dv, *dob, *dc, *dg, *du, *df, *dz;
   double *dres_t, *da_t, *dq_t, *dk_t, *dv_t, *dob_t, *dc_t, *dg_t, *du_t,
       *df_t, *dz_t;
-  double *work;     /* attention scratch */
-  double *gscratch; /* (n) gradient discarded by hvp */
+  double *work; /* attention scratch */
+  /* The adjoint store of Hv (L layers, adz and adf for the head),
+   * allocated on the first Hv. */
+  tf_adj *adj;
+  double *adj_arena, *adz, *adf;
+  /* The forward cache: the activations above were computed at c_theta
+   * (n) on the batch (c_split, c_n, c_idx or the first c_n examples when
+   * c_has_idx is 0); c_order is run_forward's order (−1: nothing cached),
+   * c_loss the unscaled cross-entropy sum, c_adj 1 when the store holds
+   * that batch's plain adjoints. Only batches of one chunk are cached. */
+  double *c_theta;
+  size_t *c_idx, c_n;
+  ph_split c_split;
+  int c_has_idx, c_order, c_adj;
+  double c_loss;
 } tf_obj;
 
 static void tf_destroy(ph_objective *o);
@@ -197,108 +223,150 @@ static void run_tangent(tf_obj *m, const double *th, const double *v,
                               v + m->headb, N, d, c->vocab);
 }
 
-/* From the logits' adjoint m->dz: grad += ∂L/∂θ. With v non-NULL also the
- * R-operator from m->dz_t: hv += its tangent (run_tangent(v) must have run). */
-static void run_backward(tf_obj *m, const double *th, const double *v, size_t B,
-                         double *grad, double *hv) {
+/* ---------------------------------------------------------- backward
+ * The plain backward (adjoints, and the gradient when grad is not NULL)
+ * and its R-operator (the tangents of the adjoints, accumulated into hv)
+ * run as two passes over the layers. The R-operator reads the plain
+ * adjoints of every layer, so for Hv they are kept per layer in the
+ * adjoint store (tf_adj, allocated on the first Hv); the gradient and Gv
+ * need no R-operator and keep them in the shared scratch, where one
+ * buffer serves every layer (top, mid and bot alias m->dres and each layer
+ * updates it in place). Every operation and its order are those of a
+ * single interleaved pass, so the results are the same bits either way. */
+
+#define PART(g, off) ((g) ? (g) + (off) : NULL)
+
+/* The head and final layer norm: from dz to the adjoint of res[L]
+ * (overwritten), with df the adjoint of the normalised stream. */
+static void back_head(tf_obj *m, const double *th, size_t N, const double *dz,
+                      double *df, double *dres, double *grad) {
+  size_t d = m->cfg.d_model, L = m->cfg.n_layers;
+  zero(df, N * d);
+  ph_nn_dense_backward(df, PART(grad, m->headw), PART(grad, m->headb), dz, m->f,
+                       th + m->headw, N, d, m->cfg.vocab);
+  zero(dres, N * d);
+  ph_tf_layernorm_backward(dres, PART(grad, m->lnfg), PART(grad, m->lnfb), df,
+                           m->res[L], th + m->lnfg, m->meanf, m->rstdf, N, d);
+}
+
+/* Layer l, from a->top to a->bot. */
+static void back_layer(tf_obj *m, size_t l, const double *th, size_t B,
+                       const tf_adj *a, double *grad) {
+  const ph_transformer_config *c = &m->cfg;
+  size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T;
+  const tf_lo *o = &m->lo[l];
+  tf_lb *b = &m->lb[l];
+  /* MLP branch: its output's adjoint is the residual adjoint. */
+  zero(a->dg, N * F);
+  ph_nn_dense_backward(a->dg, PART(grad, o->w2), PART(grad, o->b2), a->top,
+                       b->g, th + o->w2, N, F, d);
+  zero(a->du, N * F);
+  ph_tf_gelu_backward_d(a->du, a->dg, b->gd1, N * F);
+  zero(a->dc, N * d);
+  ph_nn_dense_backward(a->dc, PART(grad, o->w1), PART(grad, o->b1), a->du, b->c,
+                       th + o->w1, N, d, F);
+  if (a->mid != a->top) memcpy(a->mid, a->top, N * d * sizeof *a->mid);
+  ph_tf_layernorm_backward(a->mid, PART(grad, o->ln2g), PART(grad, o->ln2b),
+                           a->dc, b->mid, th + o->ln2g, b->mean2, b->rstd2, N,
+                           d);
+  /* Attention branch. */
+  zero(a->dob, N * d);
+  ph_nn_dense_backward(a->dob, PART(grad, o->wo), PART(grad, o->bo), a->mid,
+                       b->o, th + o->wo, N, d, d);
+  zero(a->dq, N * d);
+  zero(a->dk, N * d);
+  zero(a->dv, N * d);
+  ph_tf_attn_backward(a->dq, a->dk, a->dv, a->dob, b->q, b->k, b->v, b->P,
+                      m->work, B, T, d, c->n_heads);
+  zero(a->da, N * d);
+  ph_nn_dense_backward(a->da, PART(grad, o->wq), PART(grad, o->bq), a->dq, b->a,
+                       th + o->wq, N, d, d);
+  ph_nn_dense_backward(a->da, PART(grad, o->wk), PART(grad, o->bk), a->dk, b->a,
+                       th + o->wk, N, d, d);
+  ph_nn_dense_backward(a->da, PART(grad, o->wv), PART(grad, o->bv), a->dv, b->a,
+                       th + o->wv, N, d, d);
+  if (a->bot != a->mid) memcpy(a->bot, a->mid, N * d * sizeof *a->bot);
+  ph_tf_layernorm_backward(a->bot, PART(grad, o->ln1g), PART(grad, o->ln1b),
+                           a->da, m->res[l], th + o->ln1g, b->mean1, b->rstd1,
+                           N, d);
+}
+
+/* The plain backward from dz (into the shared scratch, or into the store
+ * when adj is not NULL): grad += ∂L/∂θ when grad is not NULL. */
+static void run_backward(tf_obj *m, const double *th, size_t B,
+                         const double *dz, const tf_adj *adj, double *grad) {
+  size_t N = B * m->cfg.seq_len, L = m->cfg.n_layers;
+  tf_adj sh = {m->dres, m->dres, m->dres, m->dg, m->du, m->dc,
+               m->dob,  m->dq,   m->dk,   m->dv, m->da};
+  back_head(m, th, N, dz, adj ? m->adf : m->df, adj ? adj[L - 1].top : m->dres,
+            grad);
+  for (size_t l = L; l-- > 0;)
+    back_layer(m, l, th, B, adj ? &adj[l] : &sh, grad);
+  ph_tf_embed_backward(PART(grad, m->wte), PART(grad, m->wpe),
+                       adj ? adj[0].bot : m->dres, m->tok, B, m->cfg.seq_len,
+                       m->cfg.d_model);
+}
+
+/* The R-operator of the plain backward for θ̇ = v (run_tangent(v) and
+ * run_backward into the store adj must have run; dz_t holds the tangent
+ * of the logits' adjoint): hv += ∇²L v. */
+static void run_backward_tangent(tf_obj *m, const double *th, const double *v,
+                                 size_t B, const tf_adj *adj, double *hv) {
   const ph_transformer_config *c = &m->cfg;
   size_t T = c->seq_len, d = c->d_model, F = c->d_ff, N = B * T,
          nh = c->n_heads, L = c->n_layers;
-  int tan = v != NULL;
-  zero(m->df, N * d);
-  ph_nn_dense_backward(m->df, grad + m->headw, grad + m->headb, m->dz, m->f,
-                       th + m->headw, N, d, c->vocab);
-  zero(m->dres, N * d);
-  ph_tf_layernorm_backward(m->dres, grad + m->lnfg, grad + m->lnfb, m->df,
-                           m->res[L], th + m->lnfg, m->meanf, m->rstdf, N, d);
-  if (tan) {
-    zero(m->df_t, N * d);
-    ph_nn_dense_tangent_backward(m->df_t, hv + m->headw, hv + m->headb, m->dz,
-                                 m->dz_t, m->f, m->f_t, th + m->headw,
-                                 v + m->headw, N, d, c->vocab, 1);
-    zero(m->dres_t, N * d);
-    ph_tf_layernorm_tangent_backward(
-        m->dres_t, hv + m->lnfg, hv + m->lnfb, m->df, m->df_t, m->res[L],
-        m->res_t[L], th + m->lnfg, v + m->lnfg, m->meanf, m->rstdf, N, d);
-  }
+  zero(m->df_t, N * d);
+  ph_nn_dense_tangent_backward(m->df_t, hv + m->headw, hv + m->headb, m->adz,
+                               m->dz_t, m->f, m->f_t, th + m->headw,
+                               v + m->headw, N, d, c->vocab, 1);
+  zero(m->dres_t, N * d);
+  ph_tf_layernorm_tangent_backward(
+      m->dres_t, hv + m->lnfg, hv + m->lnfb, m->adf, m->df_t, m->res[L],
+      m->res_t[L], th + m->lnfg, v + m->lnfg, m->meanf, m->rstdf, N, d);
   for (size_t l = L; l-- > 0;) {
     const tf_lo *o = &m->lo[l];
     tf_lb *b = &m->lb[l];
-    /* MLP branch: its output's adjoint is the residual adjoint dres. */
-    zero(m->dg, N * F);
-    ph_nn_dense_backward(m->dg, grad + o->w2, grad + o->b2, m->dres, b->g,
-                         th + o->w2, N, F, d);
-    zero(m->du, N * F);
-    ph_tf_gelu_backward_d(m->du, m->dg, b->gd1, N * F);
-    zero(m->dc, N * d);
-    ph_nn_dense_backward(m->dc, grad + o->w1, grad + o->b1, m->du, b->c,
-                         th + o->w1, N, d, F);
-    if (tan) {
-      zero(m->dg_t, N * F);
-      ph_nn_dense_tangent_backward(m->dg_t, hv + o->w2, hv + o->b2, m->dres,
-                                   m->dres_t, b->g, b->g_t, th + o->w2,
-                                   v + o->w2, N, F, d, 1);
-      zero(m->du_t, N * F);
-      ph_tf_gelu_tangent_backward_d(m->du_t, m->dg, m->dg_t, b->gd1, b->gd2,
-                                    b->u_t, N * F);
-      zero(m->dc_t, N * d);
-      ph_nn_dense_tangent_backward(m->dc_t, hv + o->w1, hv + o->b1, m->du,
-                                   m->du_t, b->c, b->c_t, th + o->w1, v + o->w1,
-                                   N, d, F, 1);
-      ph_tf_layernorm_tangent_backward(
-          m->dres_t, hv + o->ln2g, hv + o->ln2b, m->dc, m->dc_t, b->mid,
-          b->mid_t, th + o->ln2g, v + o->ln2g, b->mean2, b->rstd2, N, d);
-    }
-    ph_tf_layernorm_backward(m->dres, grad + o->ln2g, grad + o->ln2b, m->dc,
-                             b->mid, th + o->ln2g, b->mean2, b->rstd2, N, d);
-    /* Attention branch. */
-    zero(m->dob, N * d);
-    ph_nn_dense_backward(m->dob, grad + o->wo, grad + o->bo, m->dres, b->o,
-                         th + o->wo, N, d, d);
-    zero(m->dq, N * d);
-    zero(m->dk, N * d);
-    zero(m->dv, N * d);
-    ph_tf_attn_backward(m->dq, m->dk, m->dv, m->dob, b->q, b->k, b->v, b->P,
-                        m->work, B, T, d, nh);
-    zero(m->da, N * d);
-    ph_nn_dense_backward(m->da, grad + o->wq, grad + o->bq, m->dq, b->a,
-                         th + o->wq, N, d, d);
-    ph_nn_dense_backward(m->da, grad + o->wk, grad + o->bk, m->dk, b->a,
-                         th + o->wk, N, d, d);
-    ph_nn_dense_backward(m->da, grad + o->wv, grad + o->bv, m->dv, b->a,
-                         th + o->wv, N, d, d);
-    if (tan) {
-      zero(m->dob_t, N * d);
-      ph_nn_dense_tangent_backward(m->dob_t, hv + o->wo, hv + o->bo, m->dres,
-                                   m->dres_t, b->o, b->o_t, th + o->wo,
-                                   v + o->wo, N, d, d, 1);
-      zero(m->dq_t, N * d);
-      zero(m->dk_t, N * d);
-      zero(m->dv_t, N * d);
-      ph_tf_attn_tangent_backward(m->dq_t, m->dk_t, m->dv_t, m->dob, m->dob_t,
-                                  b->q, b->k, b->v, b->P, b->q_t, b->k_t,
-                                  b->v_t, b->P_t, m->work, B, T, d, nh);
-      zero(m->da_t, N * d);
-      ph_nn_dense_tangent_backward(m->da_t, hv + o->wq, hv + o->bq, m->dq,
-                                   m->dq_t, b->a, b->a_t, th + o->wq, v + o->wq,
-                                   N, d, d, 1);
-      ph_nn_dense_tangent_backward(m->da_t, hv + o->wk, hv + o->bk, m->dk,
-                                   m->dk_t, b->a, b->a_t, th + o->wk, v + o->wk,
-                                   N, d, d, 1);
-      ph_nn_dense_tangent_backward(m->da_t, hv + o->wv, hv + o->bv, m->dv,
-                                   m->dv_t, b->a, b->a_t, th + o->wv, v + o->wv,
-                                   N, d, d, 1);
-      ph_tf_layernorm_tangent_backward(
-          m->dres_t, hv + o->ln1g, hv + o->ln1b, m->da, m->da_t, m->res[l],
-          m->res_t[l], th + o->ln1g, v + o->ln1g, b->mean1, b->rstd1, N, d);
-    }
-    ph_tf_layernorm_backward(m->dres, grad + o->ln1g, grad + o->ln1b, m->da,
-                             m->res[l], th + o->ln1g, b->mean1, b->rstd1, N, d);
+    const tf_adj *a = &adj[l];
+    zero(m->dg_t, N * F);
+    ph_nn_dense_tangent_backward(m->dg_t, hv + o->w2, hv + o->b2, a->top,
+                                 m->dres_t, b->g, b->g_t, th + o->w2, v + o->w2,
+                                 N, F, d, 1);
+    zero(m->du_t, N * F);
+    ph_tf_gelu_tangent_backward_d(m->du_t, a->dg, m->dg_t, b->gd1, b->gd2,
+                                  b->u_t, N * F);
+    zero(m->dc_t, N * d);
+    ph_nn_dense_tangent_backward(m->dc_t, hv + o->w1, hv + o->b1, a->du,
+                                 m->du_t, b->c, b->c_t, th + o->w1, v + o->w1,
+                                 N, d, F, 1);
+    ph_tf_layernorm_tangent_backward(
+        m->dres_t, hv + o->ln2g, hv + o->ln2b, a->dc, m->dc_t, b->mid, b->mid_t,
+        th + o->ln2g, v + o->ln2g, b->mean2, b->rstd2, N, d);
+    zero(m->dob_t, N * d);
+    ph_nn_dense_tangent_backward(m->dob_t, hv + o->wo, hv + o->bo, a->mid,
+                                 m->dres_t, b->o, b->o_t, th + o->wo, v + o->wo,
+                                 N, d, d, 1);
+    zero(m->dq_t, N * d);
+    zero(m->dk_t, N * d);
+    zero(m->dv_t, N * d);
+    ph_tf_attn_tangent_backward(m->dq_t, m->dk_t, m->dv_t, a->dob, m->dob_t,
+                                b->q, b->k, b->v, b->P, b->q_t, b->k_t, b->v_t,
+                                b->P_t, m->work, B, T, d, nh);
+    zero(m->da_t, N * d);
+    ph_nn_dense_tangent_backward(m->da_t, hv + o->wq, hv + o->bq, a->dq,
+                                 m->dq_t, b->a, b->a_t, th + o->wq, v + o->wq,
+                                 N, d, d, 1);
+    ph_nn_dense_tangent_backward(m->da_t, hv + o->wk, hv + o->bk, a->dk,
+                                 m->dk_t, b->a, b->a_t, th + o->wk, v + o->wk,
+                                 N, d, d, 1);
+    ph_nn_dense_tangent_backward(m->da_t, hv + o->wv, hv + o->bv, a->dv,
+                                 m->dv_t, b->a, b->a_t, th + o->wv, v + o->wv,
+                                 N, d, d, 1);
+    ph_tf_layernorm_tangent_backward(
+        m->dres_t, hv + o->ln1g, hv + o->ln1b, a->da, m->da_t, m->res[l],
+        m->res_t[l], th + o->ln1g, v + o->ln1g, b->mean1, b->rstd1, N, d);
   }
-  ph_tf_embed_backward(grad + m->wte, grad + m->wpe, m->dres, m->tok, B, T, d);
-  if (tan)
-    ph_tf_embed_tangent_backward(hv + m->wte, hv + m->wpe, m->dres_t, m->tok, B,
-                                 T, d);
+  ph_tf_embed_tangent_backward(hv + m->wte, hv + m->wpe, m->dres_t, m->tok, B,
+                               T, d);
 }
 
 /* ------------------------------------------------------------- batching */
@@ -347,6 +415,88 @@ static ph_status need_targets(const tf_obj *m, size_t cnt, ph_error *err) {
   return PH_OK;
 }
 
+/* -------------------------------------------------------- forward cache
+ * Curvature work asks for many products at one θ on one batch (Lanczos,
+ * SLQ, the 50 inner products of an LLQR refresh). The forward pass and,
+ * for Hv, the plain backward do not depend on the direction, so they are
+ * kept and reused while θ and the batch stay the same to the bit: the
+ * cache compares θ's bytes and the batch's indices, so an optimiser that
+ * updates θ in place, or a sampler that refills its index array, never
+ * reads stale activations. A reused pass is the same computation on the
+ * same inputs, so every result is the same bits as without the cache. */
+
+static int cache_hit(const tf_obj *m, const double *th, const ph_batch *bt,
+                     int order) {
+  if (m->c_order < order || bt->n > m->max_batch || m->c_n != bt->n ||
+      m->c_split != bt->split || m->c_has_idx != (bt->idx != NULL))
+    return 0;
+  if (bt->idx && memcmp(m->c_idx, bt->idx, bt->n * sizeof *bt->idx) != 0)
+    return 0;
+  return memcmp(m->c_theta, th, m->base.n * sizeof *th) == 0;
+}
+
+/* Examples [i0, i0 + B) through run_forward (at least `order`) and the
+ * softmax p; returns the unscaled cross-entropy sum. */
+static double forward(tf_obj *m, const double *th, const ph_batch *bt,
+                      size_t i0, size_t B, int order) {
+  size_t T = m->cfg.seq_len, V = m->cfg.vocab;
+  int whole = i0 == 0 && B == bt->n;
+  if (whole && cache_hit(m, th, bt, order)) return m->c_loss;
+  m->c_order = -1;
+  m->c_adj = 0;
+  gather(m, bt, i0, B);
+  run_forward(m, th, B, order);
+  double l = ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, 1.0);
+  if (whole) {
+    memcpy(m->c_theta, th, m->base.n * sizeof *th);
+    if (bt->idx) memcpy(m->c_idx, bt->idx, B * sizeof *bt->idx);
+    m->c_n = B;
+    m->c_split = bt->split;
+    m->c_has_idx = bt->idx != NULL;
+    m->c_loss = l;
+    m->c_order = order;
+  }
+  return l;
+}
+
+/* The adjoint store for max_batch examples (Hv only, so a model that only
+ * trains or takes Gv never pays its memory). */
+static ph_status adj_reserve(tf_obj *m, ph_error *err) {
+  if (m->adj) return PH_OK;
+  const ph_transformer_config *c = &m->cfg;
+  size_t L = c->n_layers, N = m->max_batch * c->seq_len, Nd = N * c->d_model,
+         NF = N * c->d_ff;
+  size_t total = (L + 1) * Nd + L * (7 * Nd + 2 * NF) + N * c->vocab + Nd;
+  m->adj = ph_calloc(L, sizeof *m->adj, "transformer adjoints", err);
+  m->adj_arena = ph_malloc(total, sizeof(double), "transformer adjoints", err);
+  if (!m->adj || !m->adj_arena) {
+    ph_free(m->adj);
+    ph_free(m->adj_arena);
+    m->adj = NULL;
+    m->adj_arena = NULL;
+    return PH_ERR_NOMEM;
+  }
+  double *q = m->adj_arena;
+  for (size_t l = 0; l < L; l++) { /* bot of layer l is top of layer l − 1 */
+    tf_adj *a = &m->adj[l];
+    a->bot = l ? m->adj[l - 1].top : q;
+    if (!l) q += Nd;
+    a->top = q, q += Nd;
+    a->mid = q, q += Nd;
+    a->dc = q, q += Nd;
+    a->dob = q, q += Nd;
+    a->dq = q, q += Nd;
+    a->dk = q, q += Nd;
+    a->dv = q, q += Nd;
+    a->da = q, q += Nd;
+    a->dg = q, q += NF;
+    a->du = q, q += NF;
+  }
+  m->adz = q, q += N * c->vocab;
+  m->adf = q;
+  return PH_OK;
+}
+
 /* ------------------------------------------------------------- callbacks */
 
 static ph_status tf_loss_grad(void *ctx, const double *th, const ph_batch *bt,
@@ -359,64 +509,86 @@ static ph_status tf_loss_grad(void *ctx, const double *th, const ph_batch *bt,
   if (grad) zero(grad, m->base.n);
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
-    gather(m, bt, i0, B);
-    run_forward(m, th, B, grad ? 1 : 0);
-    l += ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
+    l += scale * forward(m, th, bt, i0, B, grad ? 1 : 0);
     if (!grad) continue;
     zero(m->dz, B * T * V);
     ph_nn_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
-    run_backward(m, th, NULL, B, grad, NULL);
+    run_backward(m, th, B, m->dz, NULL, grad);
   }
   *loss = l;
   return PH_OK;
 }
 
-static ph_status tf_hvp(void *ctx, const double *th, const ph_batch *bt,
-                        const double *v, double *hv, ph_error *err) {
+/* HV_j = ∇²L V_j for j < k: per chunk one forward and one plain backward
+ * (both cached for a one-chunk batch), then the tangent passes of each
+ * direction, which are those of a single product: each HV_j is the same
+ * bits as the single product of V_j. */
+static ph_status tf_hvp_block(void *ctx, const double *th, const ph_batch *bt,
+                              size_t k, const double *Vs, double *HV,
+                              ph_error *err) {
   tf_obj *m = ctx;
-  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab;
+  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab, n = m->base.n;
   PH_TRY(batch_check(m, bt, &cnt, err));
   PH_TRY(need_targets(m, cnt, err));
+  PH_TRY(adj_reserve(m, err));
   double scale = 1.0 / (double)cnt;
-  zero(hv, m->base.n);
+  zero(HV, k * n);
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     size_t NV = B * T * V;
-    gather(m, bt, i0, B);
-    run_forward(m, th, B, 2);
-    run_tangent(m, th, v, B);
-    ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
-    zero(m->dz, NV);
-    ph_nn_xent_backward(m->dz, 1.0, m->p, m->tgt, B * T, V, scale);
-    zero(m->dz_t, NV);
-    ph_nn_xent_tangent_backward(m->dz_t, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
-                                V, scale);
-    run_backward(m, th, v, B, m->gscratch, hv);
+    forward(m, th, bt, i0, B, 2);
+    if (!m->c_adj) {
+      zero(m->adz, NV);
+      ph_nn_xent_backward(m->adz, 1.0, m->p, m->tgt, B * T, V, scale);
+      run_backward(m, th, B, m->adz, m->adj, NULL);
+      m->c_adj = m->c_order >= 0; /* kept only with a cached forward */
+    }
+    for (size_t j = 0; j < k; j++) {
+      run_tangent(m, th, Vs + j * n, B);
+      zero(m->dz_t, NV);
+      ph_nn_xent_tangent_backward(m->dz_t, 1.0, 0.0, m->p, m->z_t, m->tgt,
+                                  B * T, V, scale);
+      run_backward_tangent(m, th, Vs + j * n, B, m->adj, HV + j * n);
+    }
   }
   return PH_OK;
 }
 
-static ph_status tf_ggnvp(void *ctx, const double *th, const ph_batch *bt,
-                          const double *v, double *gv, ph_error *err) {
+/* GV_j = Jᵀ H_z J V_j: per chunk one forward (cached for a one-chunk
+ * batch), then per direction the tangent pass, H_z ż and a plain backward,
+ * as in a single product. */
+static ph_status tf_ggnvp_block(void *ctx, const double *th, const ph_batch *bt,
+                                size_t k, const double *Vs, double *GV,
+                                ph_error *err) {
   tf_obj *m = ctx;
-  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab;
+  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab, n = m->base.n;
   PH_TRY(batch_check(m, bt, &cnt, err));
   PH_TRY(need_targets(m, cnt, err));
   double scale = 1.0 / (double)cnt;
-  zero(gv, m->base.n);
+  zero(GV, k * n);
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
-    gather(m, bt, i0, B);
-    run_forward(m, th, B, 1);
-    run_tangent(m, th, v, B);
-    ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, scale);
-    /* dz = H_z ż (scaled): the tangent of the CE adjoint with dloss_t = 0. */
-    zero(m->dz, B * T * V);
-    ph_nn_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T, V,
-                                scale);
-    run_backward(m, th, NULL, B, gv, NULL);
+    forward(m, th, bt, i0, B, 1);
+    for (size_t j = 0; j < k; j++) {
+      run_tangent(m, th, Vs + j * n, B);
+      /* dz = H_z ż (scaled): the tangent of the CE adjoint, dloss_t = 0 */
+      zero(m->dz, B * T * V);
+      ph_nn_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
+                                  V, scale);
+      run_backward(m, th, B, m->dz, NULL, GV + j * n);
+    }
   }
   return PH_OK;
+}
+
+static ph_status tf_hvp(void *ctx, const double *th, const ph_batch *bt,
+                        const double *v, double *hv, ph_error *err) {
+  return tf_hvp_block(ctx, th, bt, 1, v, hv, err);
+}
+
+static ph_status tf_ggnvp(void *ctx, const double *th, const ph_batch *bt,
+                          const double *v, double *gv, ph_error *err) {
+  return tf_ggnvp_block(ctx, th, bt, 1, v, gv, err);
 }
 
 static ph_status tf_eval(void *ctx, const double *th, const ph_batch *bt,
@@ -428,9 +600,7 @@ static ph_status tf_eval(void *ctx, const double *th, const ph_batch *bt,
   double l = 0.0;
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
-    gather(m, bt, i0, B);
-    run_forward(m, th, B, 0);
-    l += ph_nn_xent_forward(m->p, m->z, m->tgt, B * T, V, 1.0);
+    l += forward(m, th, bt, i0, B, 0);
     correct += ph_nn_xent_correct(m->z, m->tgt, B * T, V);
   }
   *loss = l / (double)cnt;
@@ -447,8 +617,7 @@ ph_status ph_transformer_logits(ph_objective *o, const double *th,
   PH_TRY(batch_check(m, bt, &cnt, err));
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
-    gather(m, bt, i0, B);
-    run_forward(m, th, B, 0);
+    forward(m, th, bt, i0, B, 0);
     memcpy(z + i0 * NV, m->z, B * NV * sizeof *z);
   }
   return PH_OK;
@@ -596,7 +765,7 @@ static size_t carve(tf_obj *m, double *base) {
   TAKE(m->dg_t, N * F);
   TAKE(m->du_t, N * F);
   TAKE(m->work, ph_tf_attn_work_size(T));
-  TAKE(m->gscratch, m->base.n);
+  TAKE(m->c_theta, m->base.n);
 #undef TAKE
   return off;
 }
@@ -651,10 +820,13 @@ ph_status ph_transformer_create(const char *spec, const ph_dataset *data,
   m->res_t = ph_calloc(L + 1, sizeof *m->res_t, "transformer buffers", err);
   m->tgt = ph_calloc(max_batch * cfg.seq_len, sizeof *m->tgt,
                      "transformer targets", err);
+  m->c_idx = ph_calloc(max_batch, sizeof *m->c_idx, "transformer cache", err);
+  m->c_order = -1;
   ph_objective *o = &m->base;
   o->ctx = m;
   o->destroy = tf_destroy;
-  if (!m->blocks || !m->lo || !m->lb || !m->res || !m->res_t || !m->tgt) {
+  if (!m->blocks || !m->lo || !m->lb || !m->res || !m->res_t || !m->tgt ||
+      !m->c_idx) {
     tf_destroy(o);
     return PH_ERR_NOMEM;
   }
@@ -674,6 +846,8 @@ ph_status ph_transformer_create(const char *spec, const ph_dataset *data,
   o->loss_grad = tf_loss_grad;
   o->hvp = tf_hvp;
   o->ggnvp = tf_ggnvp;
+  o->hvp_block = tf_hvp_block;
+  o->ggnvp_block = tf_ggnvp_block;
   o->eval = tf_eval;
   o->clone = tf_clone;
   *out = o;
@@ -690,6 +864,9 @@ static void tf_destroy(ph_objective *o) {
   ph_free(m->res);
   ph_free(m->res_t);
   ph_free(m->tgt);
+  ph_free(m->c_idx);
+  ph_free(m->adj);
+  ph_free(m->adj_arena);
   ph_free(m);
 }
 
