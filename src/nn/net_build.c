@@ -418,6 +418,8 @@ void nn_free(nn_net *n) {
   free(n->p);
   free(n->labels);
   free(n->targets);
+  free(n->c_theta);
+  free(n->c_idx);
   free(n);
 }
 

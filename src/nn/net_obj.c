@@ -155,6 +155,67 @@ static ph_status count_terms(const nn_net *n, const ph_batch *b, double *count,
   return PH_OK;
 }
 
+/* ---- the forward cache ----
+ * Curvature work asks for many products at one θ on one batch (Lanczos,
+ * power iteration, the 50 inner products of an LLQR refresh). A chunk's
+ * forward pass, and the backward's adjoints inside Hv, do not depend on
+ * the direction, so run_chunk keeps them and reuses them while θ and the
+ * chunk's examples stay the same to the bit: the key compares θ's bytes
+ * and the chunk's indices, so an optimiser that updates θ in place, or a
+ * sampler that refills its index array, never reads stale activations.
+ * A reused pass is the same computation on the same inputs, so every
+ * result is the same bits as without the cache. In parallel products each
+ * worker keeps the cache of the chunk it computed last. */
+static int cache_hit(const nn_net *n, const double *theta, const ph_batch *b,
+                     size_t start, size_t m, double scale) {
+  if (!n->c_level || n->c_m != m || n->c_start != start ||
+      n->c_split != b->split || n->c_scale != scale ||
+      n->c_has_idx != (b->idx != NULL))
+    return 0;
+  if (b->idx && memcmp(n->c_idx, b->idx + start, m * sizeof *b->idx) != 0)
+    return 0;
+  return memcmp(n->c_theta, theta, n->n_params * sizeof *theta) == 0;
+}
+
+static ph_status cache_reserve(nn_net *n, ph_error *err) {
+  if (n->c_theta) return PH_OK;
+  n->c_theta = ph_malloc(n->n_params, sizeof(double), "forward cache", err);
+  n->c_idx = ph_malloc(n->max_batch, sizeof(size_t), "forward cache", err);
+  if (n->c_theta && n->c_idx) return PH_OK;
+  free(n->c_theta);
+  free(n->c_idx);
+  n->c_theta = NULL;
+  n->c_idx = NULL;
+  return PH_ERR_NOMEM;
+}
+
+static void cache_store(nn_net *n, const double *theta, const ph_batch *b,
+                        size_t start, size_t m, double scale, double loss,
+                        double correct) {
+  memcpy(n->c_theta, theta, n->n_params * sizeof *theta);
+  if (b->idx) memcpy(n->c_idx, b->idx + start, m * sizeof *b->idx);
+  n->c_has_idx = b->idx != NULL;
+  n->c_split = b->split;
+  n->c_start = start;
+  n->c_m = m;
+  n->c_scale = scale;
+  n->c_loss = loss;
+  n->c_correct = correct;
+  n->c_level = 1;
+}
+
+/* The backward from the loss's adjoint: dh for every layer, and the
+ * gradient into g when g is not NULL. */
+static void backward(nn_net *n, const double *theta, size_t m, double scale,
+                     double *g) {
+  size_t K = n->n_layers;
+  double dummy = 0;
+  head(n, m, scale, n->dh[K], &dummy);
+  for (size_t i = K; i-- > 0;)
+    nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
+                i ? n->dh[i] : NULL, g);
+}
+
 /* One chunk [start, start + m) of the batch (m ≤ max_batch): its loss
  * (scaled), correct count and its product, accumulated into out. */
 static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
@@ -162,21 +223,29 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
                            const double *v, double scale, double *loss,
                            double *correct, double *out, ph_error *err) {
   size_t K = n->n_layers;
-  PH_TRY(gather(n, b, start, m, err));
-  for (size_t i = 0; i < K; i++)
-    nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
-  int need_dz = mode == RUN_GRAD || mode == RUN_HVP;
-  *loss += head(n, m, scale, need_dz ? n->dh[K] : NULL, correct);
-  if (mode == RUN_EVAL) return PH_OK;
-  if (need_dz) {
-    /* Hv needs the adjoints dh (for its second-order terms), not the
-     * gradient: the backward skips the parameter products there */
-    double *g = mode == RUN_GRAD ? out : NULL;
-    for (size_t i = K; i-- > 0;)
-      nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
-                  i ? n->dh[i] : NULL, g);
+  PH_TRY(cache_reserve(n, err));
+  if (!cache_hit(n, theta, b, start, m, scale)) {
+    n->c_level = 0;
+    PH_TRY(gather(n, b, start, m, err));
+    for (size_t i = 0; i < K; i++)
+      nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+    double c = 0, l = head(n, m, scale, NULL, &c);
+    cache_store(n, theta, b, start, m, scale, l, c);
   }
-  if (mode == RUN_GRAD) return PH_OK;
+  *loss += n->c_loss;
+  *correct += n->c_correct;
+  if (mode == RUN_EVAL) return PH_OK;
+  if (mode == RUN_GRAD) {
+    backward(n, theta, m, scale, out);
+    n->c_level = 1; /* dh as the gradient's backward left it */
+    return PH_OK;
+  }
+  /* Hv needs the adjoints dh (for its second-order terms), not the
+   * gradient: that backward skips the parameter products */
+  if (mode == RUN_HVP && n->c_level < 2) {
+    backward(n, theta, m, scale, NULL);
+    n->c_level = 2;
+  }
   for (size_t i = 0; i < K; i++)
     nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
                        n->th[i + 1]);
@@ -208,6 +277,7 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
   int grouped = nn_block_supported(n);
   double dummy = 0;
   if (grouped) PH_TRY(nn_block_reserve(n, g, err));
+  n->c_level = 0; /* the passes below overwrite the cached chunk */
   PH_TRY(gather(n, b, start, m, err));
   for (size_t i = 0; i < K; i++)
     nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);

@@ -112,6 +112,17 @@ typedef struct nn_net {
   size_t par_chunk, n_workers, partial_len;
   struct nn_net *workers[PH_NN_MAX_THREADS - 1];
   double *partial[PH_NN_MAX_THREADS];
+  /* the forward cache (net_obj.c, run_chunk): the buffers above hold the
+   * forward (c_level 1) and also the backward's adjoints dh (c_level 2) of
+   * the chunk [c_start, c_start + c_m) of a batch on split c_split (its
+   * indices c_idx, or the first examples when c_has_idx is 0) at θ =
+   * c_theta, with loss scale c_scale; c_loss and c_correct are what the
+   * head returned. c_level 0: nothing cached. c_theta and c_idx are
+   * allocated on the first product. */
+  int c_level, c_has_idx;
+  double *c_theta, c_scale, c_loss, c_correct;
+  size_t *c_idx, c_start, c_m;
+  ph_split c_split;
 } nn_net;
 
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).

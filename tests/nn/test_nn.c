@@ -168,6 +168,92 @@ static void check_threads(const char *spec, ph_dataset *d, size_t max_batch) {
   free(v);
 }
 
+/* The forward cache (net_obj.c: a chunk's forward and Hv's adjoints reused
+ * while θ and the chunk stay the same) never serves a stale pass: one
+ * objective takes a sequence of products and evaluations while θ and the
+ * batch's index array change IN PLACE between calls, as an optimiser and
+ * a sampler change them, and every result must equal, to the bit, that of
+ * a fresh objective (nothing cached) with the same thread count. Block
+ * products in between overwrite the cached buffers. */
+static void check_cache(const char *spec, ph_dataset *d, size_t max_batch,
+                        size_t threads, size_t nb) {
+  ph_error err = {0};
+  ph_objective *o;
+  assert_int_equal(ph_net_create(spec, d, max_batch, &o, &err), PH_OK);
+  if (threads > 1)
+    assert_int_equal(ph_net_set_threads(o, threads, &err), PH_OK);
+  size_t n = o->n;
+  double *th = malloc(n * sizeof *th), *v = malloc(2 * n * sizeof *v),
+         *out = malloc(2 * n * sizeof *out), *ref = malloc(2 * n * sizeof *ref);
+  assert_int_equal(ph_net_init_params(o, 3, th, &err), PH_OK);
+  ph_rng r = ph_rng_make(17, 4);
+  ph_rng_fill_gauss(&r, v, 2 * n, 1.0);
+  size_t *idx = malloc(nb * sizeof *idx);
+  for (size_t i = 0; i < nb; i++) idx[i] = (i * 7) % d->n[0];
+  ph_batch b = {PH_SPLIT_TRAIN, idx, nb};
+  /* kind: 0 gradient, 1 Hv, 2 Gv, 3 eval, 4 Hv block; change: 0 none,
+   * 1 θ, 2 idx, 3 θ back */
+  static const int seq[][2] = {{1, 0}, {1, 0}, {2, 0}, {0, 0}, {1, 0}, {3, 0},
+                               {1, 1}, {2, 0}, {1, 2}, {0, 3}, {1, 0}, {4, 0},
+                               {1, 0}, {2, 2}, {3, 0}, {2, 0}, {0, 1}, {1, 0},
+                               {4, 0}, {2, 0}, {1, 3}, {4, 1}, {1, 3}, {2, 0}};
+  double saved = th[n / 2];
+  for (size_t s = 0; s < sizeof seq / sizeof *seq; s++) {
+    int kind = seq[s][0], ch = seq[s][1];
+    if (ch == 1) th[n / 2] += 1e-2 * (double)(s + 1);
+    if (ch == 2) idx[nb - 1] = (idx[nb - 1] + 1) % d->n[0];
+    if (ch == 3) th[n / 2] = saved;
+    ph_objective *f;
+    assert_int_equal(ph_net_create(spec, d, max_batch, &f, &err), PH_OK);
+    if (threads > 1)
+      assert_int_equal(ph_net_set_threads(f, threads, &err), PH_OK);
+    double l[2] = {0, 0}, a[2] = {0, 0};
+    size_t len = kind == 4 ? 2 * n : (kind == 3 ? 0 : n);
+    for (int w = 0; w < 2; w++) {
+      ph_objective *x = w ? f : o;
+      double *y = w ? ref : out;
+      ph_status st = PH_OK;
+      if (kind == 0) st = ph_objective_loss_grad(x, th, &b, &l[w], y, &err);
+      if (kind == 1) st = ph_objective_hvp(x, th, &b, v, y, &err);
+      if (kind == 2) st = ph_objective_ggnvp(x, th, &b, v, y, &err);
+      if (kind == 3) st = ph_objective_eval(x, th, &b, &l[w], &a[w], &err);
+      if (kind == 4) st = ph_objective_hvp_block(x, th, &b, 2, v, y, &err);
+      assert_int_equal(st, PH_OK);
+    }
+    if (memcmp(l, l + 1, sizeof *l) != 0 || memcmp(a, a + 1, sizeof *a) != 0 ||
+        memcmp(out, ref, len * sizeof *out) != 0)
+      fail_msg("%s, %zu threads, step %zu (kind %d, change %d): the cached "
+               "result differs",
+               spec, threads, s, kind, ch);
+    ph_objective_free(f);
+  }
+  free(idx);
+  free(th);
+  free(v);
+  free(out);
+  free(ref);
+  ph_objective_free(o);
+}
+
+static void test_cache(void **s) {
+  (void)s;
+  ph_dataset d;
+  fill_data(&d, PH_TASK_CLASSIFY, 2, 6, 6, 3, 40, 4);
+  check_cache("cnn", &d, 64, 1, 12);
+  check_cache("cnn:c2k3-p2-d5-r5:tanh", &d, 64, 1, 12);
+  check_cache("cnn:c2k3-a2-d5:softplus", &d, 64, 1, 12);
+  free_data(&d);
+  fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
+  check_cache("mlp:9-6:tanh", &d, 256, 1, 150);
+  check_cache("mlp:9-6:tanh", &d, 256, 2, 150); /* 2 chunks, 1 wave */
+  check_cache("mlp:9-6:relu", &d, 48, 2, 150);  /* 4 chunks, 2 waves */
+  check_cache("mlp:9-6:tanh", &d, 48, 1, 150);  /* 4 chunks, one thread */
+  free_data(&d);
+  fill_data(&d, PH_TASK_REGRESS, 7, 0, 0, 3, 30, 6);
+  check_cache("mlp:5:tanh", &d, 64, 1, 12);
+  free_data(&d);
+}
+
 static void test_threads(void **s) {
   (void)s;
   ph_dataset d;
@@ -386,6 +472,7 @@ static void test_mlp_tokens(void **s) {
   }
   check_model("mlp:6:tanh", &d, 64);
   check_model("linear", &d, 64);
+  check_cache("mlp:6:tanh", &d, 64, 1, 4);
   /* linear: logits of position t = W onehot + b; loss by hand */
   ph_error err = {0};
   ph_objective *o;
@@ -441,6 +528,7 @@ static void logits(ph_objective *o, const double *th, size_t N, double *z) {
   nn_net *n = nn_of(o);
   const ph_dataset *d = n->data;
   memcpy(n->h[0], d->x[0], N * d->in_size * sizeof(double));
+  n->c_level = 0; /* these passes overwrite the forward cache's buffers */
   for (size_t i = 0; i < n->n_layers; i++)
     nn_forward(&n->layers[i], th, N, n->h[i], n->h[i + 1]);
   memcpy(z, n->h[n->n_layers], N * n->n_out * sizeof(double));
@@ -1080,6 +1168,7 @@ int main(void) {
       cmocka_unit_test(test_dense_hessian_digits),
       cmocka_unit_test(test_ops_alone),
       cmocka_unit_test(test_threads),
+      cmocka_unit_test(test_cache),
       cmocka_unit_test(test_dense_shared),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
