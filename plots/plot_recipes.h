@@ -35,6 +35,10 @@ typedef struct ph_plot_table {
 } ph_plot_table;
 /* Errors name the file and the line. */
 ph_status ph_plot_table_read(const char *path, ph_plot_table *t, ph_error *err);
+/* The parsing half of ph_plot_table_read: a table from len bytes of text
+ * already read (path names it in messages). On failure t is empty. */
+ph_status ph_plot_table_parse(const char *text, size_t len, const char *path,
+                              ph_plot_table *t, ph_error *err);
 /* Column index by name, -1 when absent. */
 int ph_plot_table_col(const ph_plot_table *t, const char *name);
 void ph_plot_table_free(ph_plot_table *t);

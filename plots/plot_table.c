@@ -28,8 +28,16 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
   unsigned char *buf = NULL;
   size_t len = 0;
   PH_TRY(ph_read_file(path, &buf, &len, err));
+  ph_status st = ph_plot_table_parse((const char *)buf, len, path, t, err);
+  free(buf);
+  return st;
+}
+
+ph_status ph_plot_table_parse(const char *text, size_t len, const char *path,
+                              ph_plot_table *t, ph_error *err) {
+  memset(t, 0, sizeof *t);
   ph_csv_reader r;
-  ph_csv_reader_init(&r, (const char *)buf, len, path);
+  ph_csv_reader_init(&r, text, len, path);
   ph_status st;
   size_t rcap = 0;
   int more;
@@ -85,7 +93,6 @@ ph_status ph_plot_table_read(const char *path, ph_plot_table *t,
     t->nrows++;
   }
   ph_csv_reader_free(&r);
-  free(buf);
   if (st == PH_OK && !t->names)
     st = ph_error_set(err, PH_ERR_FORMAT, "%s: empty file (no header row)",
                       path);

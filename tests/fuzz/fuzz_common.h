@@ -6,6 +6,7 @@
 #define PH_FUZZ_COMMON_H
 
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,28 +32,62 @@ static inline void fuzz_check_message(const ph_error *err) {
     }
 }
 
-static char fuzz_dir_[64];
+static char fuzz_dir_[256];
 
 static inline void fuzz_rmdir_(void) {
-  char cmd[128];
+  char cmd[300];
   if (!fuzz_dir_[0]) return;
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", fuzz_dir_);
   if (system(cmd) != 0) fprintf(stderr, "fuzz: cannot remove %s\n", fuzz_dir_);
 }
 
+/* atexit runs only on a normal exit. A harness that aborts (a failed
+ * start-up check, a crash, ASan's or UBSan's report, libFuzzer's timeout or
+ * RSS limit, all of which end in abort() or _exit) or is killed would leave
+ * its directory behind. So a watcher removes it: a shell started here,
+ * holding the read end of a pipe whose write end only this process holds
+ * (close-on-exec, so no child of ours keeps it), waits for end of file,
+ * which comes when this process is gone however it ended, then runs rm -rf.
+ * It ignores SIGINT/SIGTERM/SIGHUP so that a ^C to the process group does
+ * not stop it before the harness is gone. Exec'ing right after fork keeps
+ * the child to async-signal-safe calls. */
+static inline void fuzz_watch_dir_(const char *dir) {
+  int fds[2];
+  if (pipe(fds) != 0) return; /* atexit only */
+  fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+  fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_WRONLY);
+    if (dup2(fds[0], 0) < 0 || null < 0 || dup2(null, 1) < 0) _exit(127);
+    execl("/bin/sh", "sh", "-c",
+          "trap '' INT TERM HUP; cat >/dev/null; rm -rf -- \"$1\"", "sh", dir,
+          (char *)NULL);
+    _exit(127);
+  }
+  close(fds[0]);
+  if (pid < 0) close(fds[1]);
+  /* fds[1] stays open, never written, until this process ends. */
+}
+
 /* A private directory for harnesses that must go through files; removed at
- * exit. It lives in /dev/shm (tmpfs) when there is one: on /tmp (ext4 here)
- * rewriting the same small files made every input pay for a truncate,
- * writeback and discard in the kernel, 60% of the IDX harness's time
- * (perf record), which ran at ~100 inputs/s. */
+ * exit, on every path (above). It lives in /dev/shm (tmpfs) when there is
+ * one: on /tmp (ext4 here) rewriting the same small files made every input
+ * pay for a truncate, writeback and discard in the kernel, 60% of the IDX
+ * harness's time (perf record), which ran at ~100 inputs/s.
+ * PH_FUZZ_TMPDIR, when set, is where it goes instead (for tests). */
 static inline const char *fuzz_tmpdir(void) {
   if (!fuzz_dir_[0]) {
-    snprintf(fuzz_dir_, sizeof fuzz_dir_, "/dev/shm/ph_fuzz.XXXXXX");
-    if (!mkdtemp(fuzz_dir_)) {
-      snprintf(fuzz_dir_, sizeof fuzz_dir_, "/tmp/ph_fuzz.XXXXXX");
-      if (!mkdtemp(fuzz_dir_)) abort();
+    const char *parent = getenv("PH_FUZZ_TMPDIR");
+    const char *tries[2] = {parent && *parent ? parent : "/dev/shm", "/tmp"};
+    int made = 0;
+    for (int i = 0; i < 2 && !made; i++) {
+      snprintf(fuzz_dir_, sizeof fuzz_dir_, "%s/ph_fuzz.XXXXXX", tries[i]);
+      made = mkdtemp(fuzz_dir_) != NULL;
     }
+    if (!made) abort();
     atexit(fuzz_rmdir_);
+    fuzz_watch_dir_(fuzz_dir_);
   }
   return fuzz_dir_;
 }
