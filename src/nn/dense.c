@@ -38,6 +38,40 @@ static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
   f(B, A, C);
   return 1;
 }
+
+/* Tall products with a narrow panel (the transformer's d×d projections on
+ * B·T rows): C (M, Nc) += A (M, K) op(B) for M > 64 rows and Nc, K ≤ 32,
+ * as libxsmm kernels on blocks of 64 rows (op(B) = Bᵀ first transposed,
+ * at most 32×32 values). OpenBLAS packs the whole tall factor for each
+ * such call; tests/bench/gemm_tall.c measured the blocked kernels about
+ * 2× faster at 8192×32×32 and no faster once Nc or K reaches 64 or 81
+ * (docs/performance.md). The blocks depend on the shape only. 1 if it
+ * ran. */
+#define PH_XSMM_TALL_ROWS 64
+#define PH_XSMM_TALL_PANEL 32
+static int gemm_xsmm_tall(int ta, int tb, size_t M, size_t Nc, size_t K,
+                          const double *A, const double *B, double *C) {
+  if (ta || M <= PH_XSMM_TALL_ROWS || Nc > PH_XSMM_TALL_PANEL ||
+      K > PH_XSMM_TALL_PANEL)
+    return 0;
+  double bt[PH_XSMM_TALL_PANEL * PH_XSMM_TALL_PANEL];
+  if (tb) { /* B (Nc, K) → bt (K, Nc) */
+    for (size_t i = 0; i < Nc; i++)
+      for (size_t j = 0; j < K; j++) bt[j * Nc + i] = B[i * K + j];
+    B = bt;
+  }
+  for (size_t r0 = 0; r0 < M; r0 += PH_XSMM_TALL_ROWS) {
+    size_t r = M - r0 < PH_XSMM_TALL_ROWS ? M - r0 : PH_XSMM_TALL_ROWS;
+    if (!gemm_xsmm(0, 0, r, Nc, K, A + r0 * K, B, C + r0 * Nc)) {
+      if (r0 == 0) return 0;
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(M - r0),
+                  (int)Nc, (int)K, 1.0, A + r0 * K, (int)K, B, (int)Nc, 1.0,
+                  C + r0 * Nc, (int)Nc);
+      return 1;
+    }
+  }
+  return 1;
+}
 #endif
 
 /* C (M, Nc) += op(A) op(B) (beta 1), row-major, plain strides. */
@@ -45,6 +79,7 @@ static void gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
                      const double *A, const double *B, double *C) {
 #if PH_HAVE_XSMM
   if (gemm_xsmm(ta, tb, M, Nc, K, A, B, C)) return;
+  if (gemm_xsmm_tall(ta, tb, M, Nc, K, A, B, C)) return;
 #endif
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
               tb ? CblasTrans : CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0, A,
