@@ -198,26 +198,34 @@ void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld) {
  * index (within the example) of the first maximum. */
 static void maxpool_forward(nn_layer *l, size_t B, const double *in,
                             double *out) {
-  for (size_t e = 0; e < B; e++)
-    for (size_t c = 0; c < l->c_in; c++)
-      for (size_t oi = 0; oi < l->ho; oi++)
-        for (size_t oj = 0; oj < l->wo; oj++) {
-          size_t base = (c * l->hi + oi * l->stride) * l->wi + oj * l->stride;
-          const double *x = in + e * l->in_size;
+  /* The geometry in locals: the stores to out and arg could alias *l, so
+   * reading l-> inside the loops reloaded every field at every step (the
+   * scan order and the first-maximum rule are unchanged) */
+  const size_t C = l->c_in, hi = l->hi, wi = l->wi, ho = l->ho, wo = l->wo,
+               k = l->k, st = l->stride, is = l->in_size, os = l->out_size;
+  size_t *args = l->arg;
+  for (size_t e = 0; e < B; e++) {
+    const double *x = in + e * is;
+    double *y = out + e * os;
+    size_t *a = args + e * os;
+    for (size_t c = 0; c < C; c++)
+      for (size_t oi = 0; oi < ho; oi++)
+        for (size_t oj = 0; oj < wo; oj++) {
+          size_t base = (c * hi + oi * st) * wi + oj * st, arg = base;
           double best = x[base];
-          size_t arg = base;
-          for (size_t ki = 0; ki < l->k; ki++)
-            for (size_t kj = 0; kj < l->k; kj++) {
-              size_t idx = base + ki * l->wi + kj;
+          for (size_t ki = 0; ki < k; ki++)
+            for (size_t kj = 0; kj < k; kj++) {
+              size_t idx = base + ki * wi + kj;
               if (x[idx] > best) {
                 best = x[idx];
                 arg = idx;
               }
             }
-          size_t o = e * l->out_size + (c * l->ho + oi) * l->wo + oj;
-          out[o] = best;
-          l->arg[o] = arg;
+          size_t o = (c * ho + oi) * wo + oj;
+          y[o] = best;
+          a[o] = arg;
         }
+  }
 }
 
 /* ---- forward ---- */
