@@ -81,7 +81,7 @@ typedef struct st_args {
   size_t seeds, steps, jobs, watch_every;
   double steps_scale;
   ph_cli_list lrs;
-  int lrs_seen;
+  int lrs_seen, watch_every_seen;
 } st_args;
 
 static int build_tasks(st_cfg *c, const st_args *a) {
@@ -174,7 +174,7 @@ static int build_cfg(st_cfg *c, const st_args *a) {
   c->seeds = a->seeds ? a->seeds : 5;
   c->eval_n = a->quick ? 512 : 2048;
   c->curv_n = a->quick ? 256 : 1024;
-  c->watch_every = a->watch_every;
+  c->watch_every = a->watch_every_seen ? a->watch_every : ST_WATCH_TENTH;
   c->jobs = (int)a->jobs;
   c->accept_build = a->accept_build;
   return 0;
@@ -254,7 +254,9 @@ int ph_cmd_study(int argc, char **argv) {
        .flags = PH_OPT_NO_DEFAULT},
       {"watch-every", "N", PH_OPT_SIZE, &a.watch_every, .lo = 0, .hi = 1e8,
        .help = "final runs: train --watch-every N (curvature.csv,\n"
-               "events.csv); 0 = off"},
+               "events.csv; λmax(H), π_1, κ_loc on 128 examples);\n"
+               "0 = off (default: each task's steps / 10)",
+       .flags = PH_OPT_NO_DEFAULT, .seen = &a.watch_every_seen},
       {"accept-build", NULL, PH_OPT_FLAG, &a.accept_build,
        .help = "resume DIR although another pothole build made it\n"
                "(every recorded setting must still match; noted in\n"

@@ -20,6 +20,7 @@ static const char *const precs[] = {"identity", "diag", "kron", NULL};
 static const char *const metrics[] = {"gn", "newton", NULL};
 static const char *const perts[] = {"l2", "dual", "euclid", NULL};
 static const char *const firsts[] = {"start", "k", NULL};
+static const char *const on_off[] = {"off", "on", NULL};
 static const char *const opt_names[] = {"sgd",  "adamw",      "sam",
                                         "asam", "fisher-sam", "fsam",
                                         "llqr", "llqr-sam",   NULL};
@@ -95,6 +96,8 @@ static int train_check(train_args *a) {
    * near interpolation (docs/optimisers.md): damp them by default. */
   if (!a->damp_set && c->opt.precond_kind == PH_PRECOND_KRON)
     c->opt.damping = 0.01;
+  if (c->watch.probes == 1)
+    return ph_cli_usage(CMD, "--watch-probes 1: 0 (no trace) or at least 2");
   if (ph_optim_config_validate(&c->opt, &err))
     return ph_cli_fail(CMD, PH_ERR_ARG, &err);
   snprintf(c->out_dir, sizeof c->out_dir, "%s", a->out);
@@ -222,8 +225,13 @@ static int train_parse(train_args *a, int argc, char **argv) {
        .help = "the watch's fixed batch: the first N training examples"},
       {"watch-k", "K", PH_OPT_SIZE, &a->c.watch.k, .lo = 1, .hi = 20,
        .help = "pothole ratios π_1..π_K in curvature.csv"},
-      {"watch-probes", "P", PH_OPT_SIZE, &a->c.watch.probes, .lo = 2, .hi = 1e5,
-       .help = "Hutchinson probes for the trace"},
+      {"watch-probes", "P", PH_OPT_SIZE, &a->c.watch.probes, .lo = 0, .hi = 1e5,
+       .help = "Hutchinson probes for the trace; 0 = no trace (at least\n"
+               "2 otherwise: the standard error needs two)"},
+      {"watch-layers", "on|off", PH_OPT_CHOICE, &a->c.watch.layers,
+       .choices = on_off,
+       .help = "λmax of each weight block's Hessian (off: NaN there;\n"
+               "these are most of a watch's products)"},
       {"event-pi", "X", PH_OPT_DOUBLE, &a->c.event_pi, .lo = 0, .hi = 1e12,
        .help = "events.csv: π_1 crossing X; 0 = 2(1 + momentum)/lr,\n"
                "the edge of stability of the preconditioned step"},

@@ -32,6 +32,18 @@
 #define ST_MAX_OPTS 8
 #define ST_MAX_LRS 8
 #define ST_MAX_SEEDS 32
+#define ST_WATCH_TENTH ((size_t)-1)
+/* What the study's watch measures (train --watch-n/-k/-probes/-layers):
+ * λmax(H), π_1 = λmax(P½HP½) and κ_loc on a fixed batch of 128, the
+ * quantities of the curvature figure and the pothole events; no trace and
+ * no per-layer λmax, which were most of a watch's products
+ * (docs/study.md "Curvature over training"). */
+#define ST_WATCH_ARGS                                                          \
+  "--watch-n", "128", "--watch-k", "1", "--watch-probes", "0",                 \
+      "--watch-layers", "off"
+/* The watch interval of task t (0: not watched). */
+struct st_cfg;
+size_t study_watch_every(const struct st_cfg *c, size_t t);
 
 typedef struct st_task {
   char name[32];   /* digits-mlp, fmnist-mlp, fmnist-cnn, text-tf, custom */
@@ -54,10 +66,12 @@ typedef struct st_cfg {
   size_t n_opts;
   double lr_mult[ST_MAX_LRS]; /* × each optimiser's default learning rate */
   size_t n_lrs;
-  size_t seeds;       /* final seeds 1..seeds; tuning uses seed 0 */
-  size_t eval_n;      /* train --eval-n */
-  size_t curv_n;      /* examples for the final λmax */
-  size_t watch_every; /* train --watch-every (0 = off) */
+  size_t seeds;  /* final seeds 1..seeds; tuning uses seed 0 */
+  size_t eval_n; /* train --eval-n */
+  size_t curv_n; /* examples for the final λmax */
+  /* train --watch-every of the final runs: N; 0 = off; ST_WATCH_TENTH
+   * (the default) = each task's steps / 10 */
+  size_t watch_every;
   int jobs;
   int accept_build; /* resume a directory another build made (its settings
                        must still match; DIR/builds.txt records it) */

@@ -25,6 +25,12 @@ double study_default_lr(const char *opt) {
   return oc.lr;
 }
 
+size_t study_watch_every(const st_cfg *c, size_t t) {
+  if (c->watch_every != ST_WATCH_TENTH) return c->watch_every;
+  size_t s = c->tasks[t].steps / 10;
+  return s ? s : 1;
+}
+
 double study_lr(const st_cfg *c, size_t o, size_t k) {
   return study_default_lr(c->opts[o]) * c->lr_mult[k];
 }
@@ -32,8 +38,10 @@ double study_lr(const st_cfg *c, size_t o, size_t k) {
 /* The options every study run sets itself (add_train); the rest of train's
  * options keep their defaults, which the configuration records. */
 static const char *const SET_BY_STUDY[] = {
-    "model", "data", "n",          "opt",    "lr",          "steps", "batch",
-    "val",   "seed", "eval-every", "eval-n", "watch-every", NULL};
+    "model",        "data",        "n",       "opt",     "lr",
+    "steps",        "batch",       "val",     "seed",    "eval-every",
+    "eval-n",       "watch-every", "watch-n", "watch-k", "watch-probes",
+    "watch-layers", NULL};
 
 static int set_by_study(const char *line) {
   for (size_t i = 0; SET_BY_STUDY[i]; i++) {
@@ -83,8 +91,18 @@ char *study_cfg_text(const st_cfg *c) {
   for (size_t o = 0; o < c->n_opts; o++) fprintf(fp, " %s", c->opts[o]);
   fprintf(fp, "\nlr-grid");
   for (size_t k = 0; k < c->n_lrs; k++) fprintf(fp, " %.17g", c->lr_mult[k]);
-  fprintf(fp, "\nseeds %zu\neval-n %zu\ncurvature-n %zu\nwatch-every %zu\n",
-          c->seeds, c->eval_n, c->curv_n, c->watch_every);
+  fprintf(fp, "\nseeds %zu\neval-n %zu\ncurvature-n %zu\n", c->seeds, c->eval_n,
+          c->curv_n);
+  if (c->watch_every == ST_WATCH_TENTH)
+    fprintf(fp, "watch-every steps/10");
+  else
+    fprintf(fp, "watch-every %zu", c->watch_every);
+  if (c->watch_every) {
+    static const char *const wa[] = {ST_WATCH_ARGS};
+    for (size_t i = 0; i < sizeof wa / sizeof *wa; i++)
+      fprintf(fp, " %s", wa[i]);
+  }
+  fprintf(fp, "\n");
   int bad = cfg_text_build(c, fp);
   fclose(fp);
   if (bad) {
@@ -279,9 +297,12 @@ static ph_demo_job *add_train(const st_cfg *c, ph_demo *d, const char *stage,
     arg(&a, "--val");
     argn(&a, k->val);
   }
-  if (!tune && c->watch_every) {
+  size_t we = study_watch_every(c, t);
+  if (!tune && we) {
+    static const char *const wa[] = {ST_WATCH_ARGS};
     arg(&a, "--watch-every");
-    argn(&a, c->watch_every);
+    argn(&a, we);
+    for (size_t i = 0; i < sizeof wa / sizeof *wa; i++) arg(&a, wa[i]);
   }
   arg(&a, "--seed");
   argn(&a, seed);

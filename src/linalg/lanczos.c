@@ -264,6 +264,43 @@ ph_status ph_eig_certify(ph_linop *a, ph_eig_result *res, double tol,
   return PH_OK;
 }
 
+/* Rayleigh-Ritz on the projection T[0..mc) of the basis: the Ritz values
+ * into ws->theta and vectors into ws->s (column c of the mc × mc matrix),
+ * the wanted ones (want, *nw of them) with their residual bounds into res,
+ * and whether all of them meet the tolerance. */
+static ph_status rayleigh_ritz(ph_lanczos_workspace *ws, size_t m, size_t mc,
+                               const ph_eig_config *cfg, double beta_f,
+                               size_t *want, ph_eig_result *res, size_t *nw,
+                               int *all, ph_error *err) {
+  double *t = ws->t, *s = ws->s, *theta = ws->theta;
+  for (size_t c = 0; c < mc; c++)
+    for (size_t i = 0; i < mc; i++) s[c * mc + i] = t[c * m + i];
+  lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)mc, s,
+                                  (lapack_int)mc, theta);
+  if (info != 0)
+    return ph_error_set(err, PH_ERR_NUMERIC,
+                        "lanczos: dsyev on the %zu x %zu projection failed "
+                        "(info %d)",
+                        mc, mc, (int)info);
+  double tnorm = fmax(fabs(theta[0]), fabs(theta[mc - 1]));
+  double floor_abs = 10.0 * sqrt((double)res->n) * DBL_EPSILON * tnorm;
+  double blast = ws->beta[mc - 1];
+  *nw = select_wanted(mc, cfg->k, cfg->which, want);
+  *all = 1;
+  for (size_t q = 0; q < *nw; q++) {
+    size_t i = want[q];
+    double b = fabs(blast * s[i * mc + mc - 1]);
+    if (beta_f != 0)
+      b += fabs(beta_f * cblas_ddot((int)mc, ws->g, 1, s + i * mc, 1));
+    res->values[q] = theta[i];
+    res->bounds[q] = b;
+    res->converged[q] = b <= fmax(cfg->tol * fabs(theta[i]), floor_abs);
+    *all &= res->converged[q];
+  }
+  res->k = *nw;
+  return PH_OK;
+}
+
 ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
                          ph_lanczos_workspace *ws, ph_eig_result *res,
                          ph_error *err) {
@@ -364,6 +401,19 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
       } else {
         ph_vec_scal(n, 1.0 / beta, w);
       }
+      /* cfg->early: stop this cycle once every wanted pair has converged
+       * (the cycle-end code below then returns them) */
+      if (cfg->early && verified && j + 1 < m && j + 1 >= kk) {
+        size_t nw;
+        int all;
+        st =
+            rayleigh_ritz(ws, m, j + 1, cfg, beta_f, want, res, &nw, &all, err);
+        if (st != PH_OK) goto done;
+        if (all && nw == kk) {
+          mc = j + 1;
+          break;
+        }
+      }
     }
     if (mc == 0) {
       st = ph_error_set(err, PH_ERR_ARG,
@@ -372,33 +422,11 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
     }
 
     /* Rayleigh-Ritz on T[0..mc). */
-    for (size_t c = 0; c < mc; c++)
-      for (size_t i = 0; i < mc; i++) s[c * mc + i] = t[c * m + i];
-    lapack_int info = LAPACKE_dsyev(LAPACK_COL_MAJOR, 'V', 'U', (lapack_int)mc,
-                                    s, (lapack_int)mc, theta);
-    if (info != 0) {
-      st = ph_error_set(err, PH_ERR_NUMERIC,
-                        "lanczos: dsyev on the %zu x %zu projection failed "
-                        "(info %d)",
-                        mc, mc, (int)info);
-      goto done;
-    }
-    double tnorm = fmax(fabs(theta[0]), fabs(theta[mc - 1]));
-    double floor_abs = 10.0 * sqrt((double)n) * DBL_EPSILON * tnorm;
     double blast = ws->beta[mc - 1];
-    size_t nw = select_wanted(mc, cfg->k, cfg->which, want);
-    int all = 1;
-    for (size_t q = 0; q < nw; q++) {
-      size_t i = want[q];
-      double b = fabs(blast * s[i * mc + mc - 1]);
-      if (beta_f != 0)
-        b += fabs(beta_f * cblas_ddot((int)mc, ws->g, 1, s + i * mc, 1));
-      res->values[q] = theta[i];
-      res->bounds[q] = b;
-      res->converged[q] = b <= fmax(cfg->tol * fabs(theta[i]), floor_abs);
-      all &= res->converged[q];
-    }
-    res->k = nw;
+    size_t nw;
+    int all;
+    st = rayleigh_ritz(ws, m, mc, cfg, beta_f, want, res, &nw, &all, err);
+    if (st != PH_OK) goto done;
     if (all && !verified && mc == m && products < budget) {
       /* Verification cycle: the converged vectors plus a fresh random one. */
       verified = 1;
@@ -457,7 +485,7 @@ ph_status ph_lanczos_run(ph_linop *a, const ph_eig_config *cfg,
   }
   res->products = products;
   res->restarts = restarts;
-  st = ph_eig_certify(a, res, cfg->tol, err);
+  if (!cfg->no_certify) st = ph_eig_certify(a, res, cfg->tol, err);
 done:
   res->seconds = ph_now() - t0;
   ph_free(want);

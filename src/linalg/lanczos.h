@@ -62,6 +62,17 @@ typedef struct ph_eig_config {
    * e.g. earlier eigenvectors for a warm start; NULL or a zero vector: a
    * random start from the seed */
   const double *start;
+  /* Lanczos only: judge convergence after every product, not only when
+   * the basis is full, and stop as soon as every wanted pair meets tol
+   * (default 0; with verify on, only once the verification cycle began). The
+   * test is a j×j eigenproblem per product, nothing against one product of a
+   * network's Hessian; with a warm start a run then ends after a few products
+   * instead of a whole cycle. */
+  int early;
+  /* skip ph_eig_certify's k extra products: the bounds are then the
+   * Lanczos bounds |β_m s_mj| alone (exact up to rounding with the full
+   * reorthogonalisation; default 0: certify) */
+  int no_certify;
 } ph_eig_config;
 
 /* Defaults: k 5, top, tol 1e-6, budget auto, basis auto, seed 0, no

@@ -409,6 +409,7 @@ static ph_status write_outputs(const ph_train_config *c, ph_objective *obj,
     ph_json_add_number(w, "n", (double)c->watch.n);
     ph_json_add_number(w, "k", (double)c->watch.k);
     ph_json_add_number(w, "probes", (double)c->watch.probes);
+    cJSON_AddBoolToObject(w, "layers", c->watch.layers);
     ph_json_add_number(w, "tol", c->watch.tol);
     ph_json_add_number(w, "event_pi", c->event_pi);
     if (ph_optim_precond(opt)) {

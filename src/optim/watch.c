@@ -35,6 +35,7 @@ ph_watch_config ph_watch_config_default(void) {
   c.n = 256;
   c.k = 3;
   c.probes = 16;
+  c.layers = 1;
   c.tol = 1e-3;
   return c;
 }
@@ -43,6 +44,7 @@ typedef struct watch_op {
   size_t off, size, k; /* coordinates (blocks) and pairs wanted */
   double *vec;         /* (k, size) previous eigenvectors */
   uint64_t have;       /* 1 once vec holds a previous watch's vectors */
+  int fresh;           /* vec was computed by this watch */
 } watch_op;
 
 struct ph_watch {
@@ -72,11 +74,11 @@ void ph_watch_free(ph_watch *w) {
 ph_status ph_watch_create(const ph_watch_config *cfg, const ph_objective *obj,
                           int with_precond, ph_watch **out, ph_error *err) {
   *out = NULL;
-  if (cfg->k < 1 || cfg->k > 20 || cfg->n < 1 || cfg->probes < 2 ||
+  if (cfg->k < 1 || cfg->k > 20 || cfg->n < 1 || cfg->probes == 1 ||
       !(cfg->tol > 0 && cfg->tol < 1))
     return ph_error_set(err, PH_ERR_ARG,
-                        "watch: k %zu must be in [1, 20], n >= 1, probes >= 2, "
-                        "0 < tol < 1",
+                        "watch: k %zu must be in [1, 20], n >= 1, probes 0 "
+                        "or >= 2, 0 < tol < 1",
                         cfg->k);
   ph_watch *w = ph_calloc(1, sizeof *w, "curvature watch", err);
   if (!w) return PH_ERR_NOMEM;
@@ -93,14 +95,14 @@ ph_status ph_watch_create(const ph_watch_config *cfg, const ph_objective *obj,
   size_t hl = 256 + 16 * cfg->k + nl * (PH_BLOCK_NAME_MAX + 8);
   w->header = ph_calloc(hl, 1, "watch header", err);
   if (!w->ops || !w->start || !w->header) goto nomem;
-  w->ops[0] = (watch_op){0, obj->n, 1, NULL, 0};
-  w->ops[1] = (watch_op){0, obj->n, cfg->k, NULL, 0};
+  w->ops[0] = (watch_op){0, obj->n, 1, NULL, 0, 0};
+  w->ops[1] = (watch_op){0, obj->n, cfg->k, NULL, 0, 0};
   for (size_t b = 0, j = 2; b < obj->n_blocks; b++)
     if (obj->blocks[b].kind == PH_BLOCK_WEIGHT)
       w->ops[j++] =
-          (watch_op){obj->blocks[b].offset, obj->blocks[b].size, 1, NULL, 0};
+          (watch_op){obj->blocks[b].offset, obj->blocks[b].size, 1, NULL, 0, 0};
   for (size_t i = 0; i < w->n_ops; i++) {
-    if (i == 1 && !with_precond) continue;
+    if ((i == 1 && !with_precond) || (i >= 2 && !cfg->layers)) continue;
     w->ops[i].vec = ph_calloc(w->ops[i].k * w->ops[i].size, sizeof(double),
                               "watch vectors", err);
     if (!w->ops[i].vec) goto nomem;
@@ -147,6 +149,11 @@ static ph_status top_pairs(ph_watch *w, watch_op *o, ph_linop *a,
   /* no verification cycle: a watch tracks the top of the spectrum, it does
    * not certify that no copy of an eigenvalue was missed */
   ec.verify = 0;
+  /* stop at the tolerance, mid-cycle if need be, and trust the Lanczos
+   * bound (exact up to rounding with full reorthogonalisation) instead of
+   * paying k more products to recompute it */
+  ec.early = 1;
+  ec.no_certify = 1;
   ec.basis = o->k + 8 < n ? o->k + 8 : n;
   ec.max_products = 40 * (o->k + 8);
   if (o->have) {
@@ -160,6 +167,7 @@ static ph_status top_pairs(ph_watch *w, watch_op *o, ph_linop *a,
     ec.start = w->start;
   }
   ph_eig_result res = {0};
+  o->fresh = 0;
   ph_status st = ph_lanczos_run(a, &ec, NULL, &res, err);
   if (st == PH_OK) {
     *products += res.products;
@@ -168,6 +176,7 @@ static ph_status top_pairs(ph_watch *w, watch_op *o, ph_linop *a,
     if (res.k == o->k) {
       memcpy(o->vec, res.vectors, o->k * n * sizeof(double));
       o->have = 1;
+      o->fresh = 1;
     }
   }
   ph_eig_result_free(&res);
@@ -220,17 +229,21 @@ ph_status ph_watch_measure(ph_watch *w, ph_objective *obj, const double *theta,
       }
     }
   }
-  if (st == PH_OK) {
+  if (st == PH_OK && w->cfg.probes) {
+    /* the probes as block products (the same probes and sums as one at a
+     * time, to rounding; cheaper per probe for networks) */
     ph_trace_result tr;
-    st = ph_hutchinson(ph_op_linop(h), w->cfg.probes, w->cfg.seed + s0 + 2, &tr,
-                       err);
+    size_t kb =
+        w->cfg.probes < PH_SLQ_BLOCK_MAX ? w->cfg.probes : PH_SLQ_BLOCK_MAX;
+    st = ph_hutchinson_block(ph_op_linop(h), w->cfg.probes,
+                             w->cfg.seed + s0 + 2, kb, &tr, err);
     if (st == PH_OK) {
       vals[7 + k] = tr.mean;
       vals[8 + k] = tr.stderr_;
       products += tr.products;
     }
   }
-  for (size_t l = 0; st == PH_OK && l < w->n_layers; l++) {
+  for (size_t l = 0; st == PH_OK && w->cfg.layers && l < w->n_layers; l++) {
     watch_op *o = &w->ops[2 + l];
     st = ph_op_block_create(ph_op_linop(h), o->off, o->size, &blk, err);
     if (st != PH_OK) break;

@@ -7,7 +7,11 @@
  * local curvature vᵀHv along the top pothole direction, the Hutchinson trace
  * of H with its standard error, and λmax of each weight block's Hessian.
  * Each Lanczos run is warm-started from the previous watch's eigenvectors,
- * which the checkpoint carries, so a resumed run writes the same rows.
+ * which the checkpoint carries, so a resumed run writes the same rows, and
+ * stops as soon as its pairs meet the tolerance (docs/optimisers.md
+ * "Curvature through training" gives the cost per model). Trace and
+ * per-layer λmax can be left out (probes 0, layers 0) when only λmax and
+ * the pothole ratios are wanted: they are most of a watch's products.
  *
  * Pothole events (ph_watch_events) are read back from curvature.csv: the
  * top π crossing a threshold upwards, and whether the next watch finds π
@@ -33,8 +37,12 @@ typedef struct ph_watch_config {
   size_t every;  /* watch every N outer steps; 0 = off */
   size_t n;      /* the fixed batch: the first n training examples (256) */
   size_t k;      /* pothole ratios reported (3) */
-  size_t probes; /* Hutchinson probes (16) */
-  double tol;    /* relative residual tolerance of each Lanczos run (1e-3) */
+  size_t probes; /* Hutchinson probes (16); 0: no trace (NaN) */
+  int layers;    /* 1: λmax of each weight block (default); 0: NaN there */
+  /* relative residual tolerance of each Lanczos run (1e-3): each value
+   * written is within tol·|λ| of an eigenvalue of its operator (for a
+   * Ritz pair, |θ − λ| ≤ ‖Ay − θy‖), in practice within (tol·λ)²/gap */
+  double tol;
   uint64_t seed; /* random start / probe vectors */
 } ph_watch_config;
 

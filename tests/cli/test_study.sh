@@ -45,6 +45,15 @@ done
 [ "$(ls "$D"/tune/digits-mlp/*/lr*/run.json | wc -l)" -eq 4 ] || fail "tuning runs: want 2 optimisers x 2 rates"
 [ "$(grep -c ',ok,' "$D/runs.csv")" -eq 10 ] || fail "runs.csv: want 10 finished runs"
 
+# The default watch: every steps/10 (120/10 = 12 here: 11 rows, steps 0 to
+# 120) on the final runs, with the study's lean settings; not on tuning runs.
+grep -qx "watch-every steps/10 --watch-n 128 --watch-k 1 --watch-probes 0 --watch-layers off" "$D/study.cfg" ||
+  fail "study.cfg: $(grep '^watch' "$D/study.cfg")"
+c="$D/runs/digits-mlp/llqr-sam/s2/curvature.csv"
+[ "$(awk -F, 'NR > 1 { print $1 }' "$c" | tr '\n' ' ')" = "0 12 24 36 48 60 72 84 96 108 120 " ] ||
+  fail "$c: watched at steps $(awk -F, 'NR > 1 { print $1 }' "$c" | tr '\n' ' ')"
+ls "$D"/tune/digits-mlp/*/lr*/curvature.csv >/dev/null 2>&1 && fail "a tuning run was watched"
+
 # The rule: lowest final validation loss, ties to the smaller rate.
 awk -F, 'NR > 1 { k = $1 "," $2
   if (!(k in best) || $5 + 0 < bl[k] || ($5 + 0 == bl[k] && $4 + 0 < best[k])) {
