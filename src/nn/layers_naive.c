@@ -187,7 +187,7 @@ void nn_naive_tangent_backward(nn_layer *l, const double *theta,
   wgrad_fn w;
   xgrad_fn x;
   if (!pick(l, &f, &w, &x)) {
-    nn_tangent_backward(l, theta, v, B, in, tin, dout, tdout, tdin, hv,
+    nn_tangent_backward(l, theta, v, B, in, NULL, tin, dout, tdout, tdin, hv,
                         second_order);
     return;
   }

@@ -48,9 +48,10 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
 }
 
 void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
-                         size_t B, const double *in, const double *tin,
-                         const double *dout, const double *tdout, double *tdin,
-                         double *hv, int second_order) {
+                         size_t B, const double *in, const double *out,
+                         const double *tin, const double *dout,
+                         const double *tdout, double *tdin, double *hv,
+                         int second_order) {
   switch (l->kind) {
   case NN_DENSE: /* the chain overwrites tdin; dense.h accumulates */
     if (tdin) memset(tdin, 0, B * l->n_in * sizeof *tdin);
@@ -65,7 +66,9 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
       nn_act_scale(l, B * l->in_size, in, tdout, tdin);
       return;
     }
-    nn_act_second_order(l->act, B * l->in_size, in, tdout, dout, tin, tdin);
+    if (!nn_act_second_order_cached(l->act, B * l->in_size, out, l->d1, tdout,
+                                    dout, tin, tdin))
+      nn_act_second_order(l->act, B * l->in_size, in, tdout, dout, tin, tdin);
     return;
   case NN_CONV:
     nn_conv_tangent_backward(l, theta, v, B, in, tin, dout, tdout, tdin, hv,

@@ -152,16 +152,27 @@ static void dense_tb(nn_net *n, const nn_layer *l, const double *theta,
   }
 }
 
-/* out[e·k + j] = u[e·k + j] ⊙ σ'(x_e) (+ w_e ⊙ σ''(x_e) ⊙ t[e·k + j]) */
+/* out[e·k + j] = u[e·k + j] ⊙ σ'(x_e) (+ w_e ⊙ σ''(x_e) ⊙ t[e·k + j]).
+ * y: the forward's output σ(x); tanh and sigmoid take σ'' from it and the
+ * cached σ' (nn_act_second_order_cached's expressions, so the same bits as
+ * the single product) instead of evaluating σ again. */
 static void act_block(nn_net *n, const nn_layer *l, size_t k, size_t m,
-                      const double *in, const double *u, const double *w,
-                      const double *t, double *out) {
+                      const double *in, const double *y, const double *u,
+                      const double *w, const double *t, double *out) {
   size_t sz = l->in_size;
   double *d1 = n->bact, *d2 = n->bact + sz;
   int so = w && t && l->act != ACT_RELU && l->act != ACT_IDENTITY;
+  int poly = l->d1 && (l->act == ACT_TANH || l->act == ACT_SIGMOID);
   for (size_t e = 0; e < m; e++) {
     const double *x = in + e * sz;
-    if (so)
+    if (so && poly) {
+      const double *ye = y + e * sz, *g = l->d1 + e * sz;
+      memcpy(d1, g, sz * sizeof *d1);
+      if (l->act == ACT_TANH)
+        for (size_t i = 0; i < sz; i++) d2[i] = -2 * ye[i] * g[i];
+      else
+        for (size_t i = 0; i < sz; i++) d2[i] = g[i] * (1 - 2 * ye[i]);
+    } else if (so)
       nn_act_apply(l->act, sz, x, NULL, d1, d2);
     else if (l->act == ACT_RELU)
       for (size_t i = 0; i < sz; i++) d1[i] = x[i] > 0 ? 1.0 : 0.0;
@@ -188,7 +199,8 @@ void nn_block_tangent_forward(nn_net *n, const double *theta, size_t k,
     if (l->kind == NN_DENSE)
       dense_tf(n, l, theta, k, V, m, n->h[i], tin, n->bth[i + 1]);
     else if (tin)
-      act_block(n, l, k, m, n->h[i], tin, NULL, NULL, n->bth[i + 1]);
+      act_block(n, l, k, m, n->h[i], n->h[i + 1], tin, NULL, NULL,
+                n->bth[i + 1]);
     else
       memset(n->bth[i + 1], 0, m * k * l->out_size * sizeof(double));
   }
@@ -205,7 +217,7 @@ void nn_block_tangent_backward(nn_net *n, const double *theta, size_t k,
       dense_tb(n, l, theta, k, V, m, n->h[i], tin, n->dh[i + 1], n->btdh[i + 1],
                tdin, HV, second_order);
     else if (tdin)
-      act_block(n, l, k, m, n->h[i], n->btdh[i + 1],
+      act_block(n, l, k, m, n->h[i], n->h[i + 1], n->btdh[i + 1],
                 second_order ? n->dh[i + 1] : NULL, tin, tdin);
   }
 }

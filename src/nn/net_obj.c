@@ -251,7 +251,7 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
                        n->th[i + 1]);
   head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
   for (size_t i = K; i-- > 0;)
-    nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
+    nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], n->h[i + 1],
                         i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
                         i ? n->tdh[i] : NULL, out, mode == RUN_HVP);
   return PH_OK;
@@ -294,7 +294,7 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
                            i ? n->th[i] : NULL, n->th[i + 1]);
       head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
       for (size_t i = K; i-- > 0;)
-        nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
+        nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], n->h[i + 1],
                             i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
                             i ? n->tdh[i] : NULL, HV + j * np, mode == RUN_HVP);
     }

@@ -140,10 +140,13 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
 void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
                         size_t B, const double *in, const double *tin,
                         double *tout);
+/* out: that forward's output, or NULL; tanh and sigmoid read σ from it (with
+ * the cached σ') for σ'' instead of evaluating σ again. */
 void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
-                         size_t B, const double *in, const double *tin,
-                         const double *dout, const double *tdout, double *tdin,
-                         double *hv, int second_order);
+                         size_t B, const double *in, const double *out,
+                         const double *tin, const double *dout,
+                         const double *tdout, double *tdin, double *hv,
+                         int second_order);
 
 /* The residual dense block's passes (same contract; the second-order
  * tangent backward also reads the dz of the last nn_backward). */
@@ -171,6 +174,15 @@ void nn_act_apply(nn_act a, size_t n, const double *x, double *f, double *d1,
  * adjoint (u = ḋy, w = dy, t = ẋ). */
 void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
                          const double *w, const double *t, double *out);
+/* The same from the forward's output y = σ(x) and cached σ'(x) = d1, with
+ * no transcendental, for the activations whose σ'' is a polynomial in σ
+ * and σ' (tanh: σ'' = −2σσ'; sigmoid: σ'' = σ'(1 − 2σ)). The expressions
+ * are nn/vmath.h's (ph_vmath_tanh_d, ph_vmath_sigmoid_d) on the same σ and
+ * σ', so the result is nn_act_second_order's to the bit. Returns 0 (and
+ * writes nothing) for other activations or when y or d1 is NULL. */
+int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
+                               const double *d1, const double *u,
+                               const double *w, const double *t, double *out);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */

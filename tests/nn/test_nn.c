@@ -775,7 +775,7 @@ static void check_op(op_case *c, int cached) {
     assert_true(near(fd, ty[i], st));
   }
   /* tangent backward, second order: R_v of (dx, dθ) */
-  nn_tangent_backward(l, th, v, B, x, tx, dy, ty, tdx, hv, 1);
+  nn_tangent_backward(l, th, v, B, x, y, tx, dy, ty, tdx, hv, 1);
   double sh = ph_vec_amax(ni, tdx) + (nt ? ph_vec_amax(nt, hv) : 0);
   for (size_t i = 0; i < ni; i++) {
     double fd = (dxp[i] - dxm[i]) / (2 * H);
@@ -795,7 +795,7 @@ static void check_op(op_case *c, int cached) {
   for (size_t i = 0; i < ni; i++) assert_true(a[i] == dx[i]);
   /* Gauss-Newton: no second-order terms = the backward of ḋy */
   double *gn = calloc(ntt, sizeof *gn), *gnx = malloc(ni * sizeof *gnx);
-  nn_tangent_backward(l, th, v, B, x, tx, dy, ty, gnx, gn, 0);
+  nn_tangent_backward(l, th, v, B, x, y, tx, dy, ty, gnx, gn, 0);
   memset(ga, 0, ntt * sizeof *ga);
   nn_backward(l, th, B, x, y, ty, a, ga);
   for (size_t i = 0; i < ni; i++)
