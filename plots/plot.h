@@ -45,8 +45,12 @@ double ph_plot_nice_step(double span, int target, double *mant, int *expo);
 ph_status ph_plot_ticks_linear(double lo, double hi, int target,
                                ph_plot_ticks *t, ph_error *err);
 /* Log axis ticks on [lo, hi] (0 < lo < hi): decades labelled 10ⁿ with minor
- * ticks at 2..9·10ⁿ; decades thinned when there are many; when fewer than two
- * decades fall inside, falls back to linear nice ticks (labels as numbers). */
+ * ticks at 2..9·10ⁿ; decades thinned when there are many. With at most two
+ * powers of ten inside, majors at q·10ⁿ for q in the densest of {1}, {1, 3},
+ * {1, 2, 5}, {1, 2, 3, 5}, {1, 2, 3, 4, 6, 8} with at most `target` ticks
+ * inside (plain-number labels, so 0.02 0.05 0.1 over 0.015 .. 0.17), all
+ * of 1..9 when none gives two ticks, and linear nice ticks when not even that
+ * does (2.1 .. 2.9). */
 ph_status ph_plot_ticks_log(double lo, double hi, int target, ph_plot_ticks *t,
                             ph_error *err);
 /* Format v with `decimals` fixed decimals, typographic minus, no "-0". */
@@ -160,6 +164,11 @@ void ph_plot_fig_size(const ph_plot_fig *f, int *w, int *h);
 double ph_plot_fig_scale(const ph_plot_fig *f);
 /* The figure-wide title (drawn above all panels). */
 void ph_plot_fig_title(ph_plot_fig *f, const char *title);
+/* One legend for the whole figure, in a row under the title: every
+ * panel's labelled series, each label once (in the order first drawn).
+ * Call before the first ph_plot_fig_axes (it takes a row from the panels)
+ * and give the panels PH_PLOT_LEGEND_NONE. */
+void ph_plot_fig_legend(ph_plot_fig *f, int on);
 
 typedef enum ph_plot_legend_pos {
   PH_PLOT_LEGEND_BEST = 0, /* the corner with the least data under it */
@@ -242,6 +251,9 @@ void ph_plot_errorbars_h(ph_plot_axes *a, const double *y, const double *lo,
 /* Bars at x = 0..n-1 of height v, optional intervals [lo, hi]. */
 void ph_plot_bars(ph_plot_axes *a, const double *v, const double *lo,
                   const double *hi, size_t n, const ph_plot_style *s);
+/* A legend entry with nothing drawn: the key to lines drawn per series
+ * (reference lines in each series' colour, keyed once in grey). */
+void ph_plot_legend_entry(ph_plot_axes *a, const ph_plot_style *s);
 /* Straight line through two data points, across the whole plot (y = x). */
 void ph_plot_refline(ph_plot_axes *a, double x0, double y0, double x1,
                      double y1, const ph_plot_style *s);

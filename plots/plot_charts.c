@@ -226,6 +226,10 @@ void ph_plot_bars(ph_plot_axes *a, const double *v, const double *lo,
   }
 }
 
+void ph_plot_legend_entry(ph_plot_axes *a, const ph_plot_style *s) {
+  ph_plot__legend_add(a, s, 0);
+}
+
 void ph_plot_refline(ph_plot_axes *a, double x0, double y0, double x1,
                      double y1, const ph_plot_style *s) {
   cairo_t *cr = a->fig->cr;

@@ -150,6 +150,19 @@ void ph_plot_fig_title(ph_plot_fig *f, const char *title) {
   snprintf(f->title, sizeof f->title, "%s", title ? title : "");
 }
 
+void ph_plot_fig_legend(ph_plot_fig *f, int on) {
+  f->legend = on;
+}
+
+/* Height above the panels: the title's line and the figure legend's row. */
+static double fig_top(const ph_plot_fig *f) {
+  double top = f->title[0] ? (f->o.font_pt + 1) * 1.6 + PAD : 0;
+  if (f->legend) top += (f->o.font_pt - 1) * 1.3 + 2 * PAD;
+  return top;
+}
+
+static void draw_fig_legend(ph_plot_fig *f);
+
 ph_status ph_plot_fig_save(ph_plot_fig *f, const char *path, ph_error *err) {
   if (f->title[0]) {
     /* the source is whatever the last panel drew with: set black */
@@ -157,6 +170,7 @@ ph_status ph_plot_fig_save(ph_plot_fig *f, const char *path, ph_error *err) {
     ph_plot__font(f, f->o.font_pt + 1, 1);
     ph_plot__text(f, f->title, f->o.width_in * 36, PAD, 0.5, 0.0, 0);
   }
+  if (f->legend) draw_fig_legend(f);
   cairo_status_t st = cairo_status(f->cr);
   if (st == CAIRO_STATUS_SUCCESS) {
     if (f->fmt == PH_PLOT_PNG) {
@@ -228,7 +242,7 @@ ph_plot_axes *ph_plot_fig_axes(ph_plot_fig *f, int row, int col) {
     a->xlo = a->ylo = INFINITY;
     a->xhi = a->yhi = -INFINITY;
     a->grid = 0;
-    double top = f->title[0] ? (f->o.font_pt + 1) * 1.6 + PAD : 0;
+    double top = fig_top(f);
     double W = f->o.width_in * 72, H = f->o.height_in * 72 - top;
     a->cw = W / f->o.cols;
     a->ch = H / f->o.rows;
@@ -358,6 +372,67 @@ static ph_status make_ticks(double lo, double hi, int lg, int target,
   return s;
 }
 
+/* Labels closer than this (points) read as one: about a digit's width at
+ * the tick font. */
+#define LABEL_SEP(tfs) (0.5 * (tfs))
+
+/* Whether the x tick labels, drawn level, keep LABEL_SEP apart in the
+ * panel a->px, a->pw. Category labels that do not are turned instead: by
+ * 45°, or by 90° when neighbours' baselines would be less than a text
+ * height apart at 45° (a->xrot); a->xband gets the height the labels take
+ * below the ticks. The tick font must be selected. */
+static int fit_xlabels(ph_plot_axes *a, double tfs) {
+  ph_plot_fig *f = a->fig;
+  double h = text_height(f), sep = LABEL_SEP(tfs);
+  double prev_x = 0, prev_w = 0, gap = INFINITY, wmax = 0;
+  int fit = 1, seen = 0;
+  a->xrot = 0;
+  for (int i = 0; i < a->xt.n; i++) {
+    double x = ph_plot__xpt(a, a->xt.v[i]);
+    if (x < a->px - 0.01 || x > a->px + a->pw + 0.01 || !a->xt.label[i][0])
+      continue;
+    double w = ph_plot__text_width(f, a->xt.label[i]);
+    wmax = fmax(wmax, w);
+    if (seen) {
+      gap = fmin(gap, x - prev_x);
+      if (x - prev_x < 0.5 * (w + prev_w) + sep) fit = 0;
+    }
+    prev_x = x, prev_w = w, seen = 1;
+  }
+  a->xband = h;
+  if (fit || a->ncat == 0) return fit;
+  /* 45° or upright only: panels of one figure then turn alike and their
+   * axes line up (a least angle per panel would differ between them) */
+  static const double deg[] = {45, 90};
+  for (int k = 0; k < 2; k++) {
+    double th = deg[k] * M_PI / 180;
+    a->xrot = th;
+    a->xband = wmax * sin(th) + h * cos(th);
+    if (gap * sin(th) >= h + 0.5 * sep) return 1;
+  }
+  return 0;
+}
+
+/* Blank the labels of all but every k-th tick (the ticks stay). */
+static void thin_labels(ph_plot_ticks *t, int k) {
+  for (int i = 0; i < t->n; i++)
+    if (i % k) t->label[i][0] = '\0';
+}
+
+/* Whether the y tick labels keep LABEL_SEP apart vertically (text height
+ * h) in the panel a->py, a->ph. */
+static int fit_ylabels(ph_plot_axes *a, double h) {
+  double prev = NAN;
+  for (int i = 0; i < a->yt.n; i++) {
+    double y = ph_plot__ypt(a, a->yt.v[i]);
+    if (y < a->py - 0.01 || y > a->py + a->ph + 0.01 || !a->yt.label[i][0])
+      continue;
+    if (fabs(prev - y) < h + LABEL_SEP(h)) return 0;
+    prev = y;
+  }
+  return 1;
+}
+
 ph_status ph_plot_axes_layout(ph_plot_axes *a, ph_error *err) {
   ph_plot_fig *f = a->fig;
   double fs = f->o.font_pt, tfs = f->o.font_pt - 1;
@@ -386,49 +461,76 @@ ph_status ph_plot_axes_layout(ph_plot_axes *a, ph_error *err) {
                         "y axis: log scale needs positive values");
   if (!(a->xhi > a->xlo)) ph_plot_range_pad(&a->xlo, &a->xhi, 0, a->xlog);
   if (!(a->yhi > a->ylo)) ph_plot_range_pad(&a->ylo, &a->yhi, 0, a->ylog);
-  /* tick density from the panel size: ~ one tick per 0.5 in */
+  /* tick density from the panel size: ~ one tick per 0.5 in, fewer while
+   * neighbouring labels would touch (fit_xlabels,
+   * fit_ylabels) */
   int xtarget = (int)fmax(3, fmin(8, a->cw / 45));
   int ytarget = (int)fmax(3, fmin(8, a->ch / 36));
-  if (a->ncat > 0) {
-    memset(&a->xt, 0, sizeof a->xt);
-    for (int i = 0; i < a->ncat; i++) {
-      a->xt.v[a->xt.n] = i;
-      snprintf(a->xt.label[a->xt.n], PH_PLOT_LABEL_MAX, "%s", a->cats[i]);
-      a->xt.n++;
+  double left0 = left, right0 = right, bottom0 = bottom;
+  for (int pass = 0;; pass++) {
+    left = left0, right = right0, bottom = bottom0;
+    PH_TRY(make_ticks(a->ylo, a->yhi, a->ylog, ytarget, &a->yt, "y", err));
+    if (a->ncat > 0) {
+      memset(&a->xt, 0, sizeof a->xt);
+      for (int i = 0; i < a->ncat; i++) {
+        a->xt.v[a->xt.n] = i;
+        snprintf(a->xt.label[a->xt.n], PH_PLOT_LABEL_MAX, "%s", a->cats[i]);
+        a->xt.n++;
+      }
+    } else {
+      PH_TRY(make_ticks(a->xlo, a->xhi, a->xlog, xtarget, &a->xt, "x", err));
     }
-  } else {
-    PH_TRY(make_ticks(a->xlo, a->xhi, a->xlog, xtarget, &a->xt, "x", err));
+    ph_plot__font(f, tfs, 0);
+    double ywmax = 0;
+    for (int i = 0; i < a->yt.n; i++)
+      ywmax = fmax(ywmax, ph_plot__text_width(f, a->yt.label[i]));
+    double xlast_w =
+        a->xt.n ? ph_plot__text_width(f, a->xt.label[a->xt.n - 1]) : 0;
+    left += ywmax + GAP + TICK_LEN;
+    if (a->ylabel[0]) left += lab_h + 2 * GAP;
+    if (a->cbar) {
+      ph_plot_ticks ct;
+      PH_TRY(make_ticks(a->cbar_nm.vmin, a->cbar_nm.vmax, a->cbar_nm.log,
+                        ytarget, &ct, "colour bar", err));
+      a->ct = ct;
+      double cw = 0;
+      for (int i = 0; i < ct.n; i++)
+        cw = fmax(cw, ph_plot__text_width(f, ct.label[i]));
+      right -= CBAR_GAP + CBAR_W + TICK_LEN + GAP + cw;
+      if (a->cbar_label[0]) right -= lab_h + 2 * GAP;
+    } else {
+      right -= xlast_w * 0.5;
+    }
+    a->px = left;
+    a->pw = right - left;
+    int xfit = fit_xlabels(a, tfs);
+    bottom -= a->xband + GAP + TICK_LEN;
+    if (a->xlabel[0]) bottom -= lab_h + 2 * GAP;
+    double tick_h = text_height(f);
+    a->py = top + tick_h * 0.5;
+    a->ph = bottom - a->py;
+    int yfit = fit_ylabels(a, tick_h);
+    if (pass > 16 || a->pw < 10 || a->ph < 10) break;
+    /* a target of 1 still gives two ticks (three decades apart on a wide
+     * log axis) */
+    if (!xfit && a->ncat == 0 && xtarget > 1)
+      xtarget--;
+    else if (!yfit && ytarget > 1)
+      ytarget--;
+    else {
+      /* the fewest ticks still crowd (a narrow panel): label every
+       * second, fourth, ... tick */
+      for (int k = 2; !xfit && k < 2 * a->xt.n && a->ncat == 0; k *= 2) {
+        thin_labels(&a->xt, k);
+        xfit = fit_xlabels(a, tfs);
+      }
+      for (int k = 2; !yfit && k < 2 * a->yt.n; k *= 2) {
+        thin_labels(&a->yt, k);
+        yfit = fit_ylabels(a, tick_h);
+      }
+      break;
+    }
   }
-  PH_TRY(make_ticks(a->ylo, a->yhi, a->ylog, ytarget, &a->yt, "y", err));
-  ph_plot__font(f, tfs, 0);
-  double tick_h = text_height(f);
-  double ywmax = 0;
-  for (int i = 0; i < a->yt.n; i++)
-    ywmax = fmax(ywmax, ph_plot__text_width(f, a->yt.label[i]));
-  double xlast_w =
-      a->xt.n ? ph_plot__text_width(f, a->xt.label[a->xt.n - 1]) : 0;
-  left += ywmax + GAP + TICK_LEN;
-  if (a->ylabel[0]) left += lab_h + 2 * GAP;
-  bottom -= tick_h + GAP + TICK_LEN;
-  if (a->xlabel[0]) bottom -= lab_h + 2 * GAP;
-  top += tick_h * 0.5;
-  if (a->cbar) {
-    ph_plot_ticks ct;
-    PH_TRY(make_ticks(a->cbar_nm.vmin, a->cbar_nm.vmax, a->cbar_nm.log, ytarget,
-                      &ct, "colour bar", err));
-    a->ct = ct;
-    double cw = 0;
-    for (int i = 0; i < ct.n; i++)
-      cw = fmax(cw, ph_plot__text_width(f, ct.label[i]));
-    right -= CBAR_GAP + CBAR_W + TICK_LEN + GAP + cw;
-    if (a->cbar_label[0]) right -= lab_h + 2 * GAP;
-  } else {
-    right -= xlast_w * 0.5;
-  }
-  a->px = left;
-  a->py = top;
-  a->pw = right - left;
-  a->ph = bottom - top;
   if (a->pw < 10 || a->ph < 10)
     return ph_error_set(err, PH_ERR_ARG,
                         "panel too small for its labels (%.0fx%.0f pt left)",
@@ -563,6 +665,72 @@ static void set_dash(cairo_t *cr, int dash, double lw) {
   }
 }
 
+/* A legend entry's sample (line, marker or patch) from x0 to x0 + sample
+ * on the line cy. */
+static void legend_sample(ph_plot_fig *f, const legend_entry *e, double x0,
+                          double cy, double sample, double fs) {
+  cairo_t *cr = f->cr;
+  const ph_plot_style *s = &e->style;
+  if (e->kind == 1) {
+    cairo_rectangle(cr, x0, cy - fs * 0.35, sample, fs * 0.7);
+    cairo_set_source_rgba(cr, s->rgb[0], s->rgb[1], s->rgb[2],
+                          s->alpha > 0 ? fmax(s->alpha, 0.35) : 1);
+    cairo_fill(cr);
+    return;
+  }
+  if (s->width_pt > 0) {
+    cairo_set_source_rgb(cr, s->rgb[0], s->rgb[1], s->rgb[2]);
+    cairo_set_line_width(cr, s->width_pt);
+    set_dash(cr, s->dash, s->width_pt);
+    cairo_move_to(cr, x0, cy);
+    cairo_line_to(cr, x0 + sample, cy);
+    cairo_stroke(cr);
+    set_dash(cr, 0, 0);
+  }
+  if (s->marker) {
+    ph_plot__marker_path(cr, s->marker, x0 + sample / 2, cy,
+                         fmin(s->marker_pt > 0 ? s->marker_pt : 4, 6));
+    cairo_set_source_rgb(cr, s->rgb[0], s->rgb[1], s->rgb[2]);
+    cairo_set_line_width(cr, 0.6);
+    if (s->marker_filled && s->marker != PH_PLOT_MARK_CROSS)
+      cairo_fill(cr);
+    else
+      cairo_stroke(cr);
+  }
+}
+
+/* The figure legend: every panel's entries, each label once, in one row
+ * centred under the title. */
+static void draw_fig_legend(ph_plot_fig *f) {
+  cairo_t *cr = f->cr;
+  double fs = f->o.font_pt - 1, sample = 12, space = 10;
+  const legend_entry *e[PH_PLOT_MAX_LEGEND];
+  int n = 0;
+  for (int k = 0; k < f->o.rows * f->o.cols; k++) {
+    const ph_plot_axes *a = &f->axes[k];
+    for (int i = 0; a->used && i < a->nleg; i++) {
+      int dup = 0;
+      for (int j = 0; j < n; j++) dup |= !strcmp(e[j]->label, a->leg[i].label);
+      if (!dup && n < PH_PLOT_MAX_LEGEND) e[n++] = &a->leg[i];
+    }
+  }
+  if (n == 0) return;
+  cairo_save(cr);
+  ph_plot__font(f, fs, 0);
+  double w = 0;
+  for (int i = 0; i < n; i++)
+    w += sample + GAP + ph_plot__text_width(f, e[i]->label) + (i ? space : 0);
+  double x = f->o.width_in * 36 - w / 2;
+  double cy = fig_top(f) - PAD - fs * 0.65;
+  for (int i = 0; i < n; i++) {
+    legend_sample(f, e[i], x, cy, sample, fs);
+    cairo_set_source_rgb(cr, 0, 0, 0);
+    ph_plot__text(f, e[i]->label, x + sample + GAP, cy, 0, 0.5, 0);
+    x += sample + GAP + ph_plot__text_width(f, e[i]->label) + space;
+  }
+  cairo_restore(cr);
+}
+
 static void draw_legend(ph_plot_axes *a) {
   if (a->nleg == 0 || a->legend_pos == PH_PLOT_LEGEND_NONE) return;
   ph_plot_fig *f = a->fig;
@@ -596,35 +764,9 @@ static void draw_legend(ph_plot_axes *a) {
   cairo_set_line_width(cr, 0.4);
   cairo_stroke(cr);
   for (int i = 0; i < a->nleg; i++) {
-    const ph_plot_style *s = &a->leg[i].style;
     double cy = y + pad + row * (i + 0.5);
     double x0 = x + pad;
-    if (a->leg[i].kind == 1) {
-      cairo_rectangle(cr, x0, cy - fs * 0.35, sample, fs * 0.7);
-      cairo_set_source_rgba(cr, s->rgb[0], s->rgb[1], s->rgb[2],
-                            s->alpha > 0 ? fmax(s->alpha, 0.35) : 1);
-      cairo_fill(cr);
-    } else {
-      if (s->width_pt > 0) {
-        cairo_set_source_rgb(cr, s->rgb[0], s->rgb[1], s->rgb[2]);
-        cairo_set_line_width(cr, s->width_pt);
-        set_dash(cr, s->dash, s->width_pt);
-        cairo_move_to(cr, x0, cy);
-        cairo_line_to(cr, x0 + sample, cy);
-        cairo_stroke(cr);
-        set_dash(cr, 0, 0);
-      }
-      if (s->marker) {
-        ph_plot__marker_path(cr, s->marker, x0 + sample / 2, cy,
-                             fmin(s->marker_pt > 0 ? s->marker_pt : 4, 6));
-        cairo_set_source_rgb(cr, s->rgb[0], s->rgb[1], s->rgb[2]);
-        cairo_set_line_width(cr, 0.6);
-        if (s->marker_filled && s->marker != PH_PLOT_MARK_CROSS)
-          cairo_fill(cr);
-        else
-          cairo_stroke(cr);
-      }
-    }
+    legend_sample(f, &a->leg[i], x0, cy, sample, fs);
     cairo_set_source_rgb(cr, 0, 0, 0);
     ph_plot__text(f, a->leg[i].label, x0 + sample + GAP, cy, 0, 0.5, 0);
   }
@@ -664,7 +806,14 @@ void ph_plot_axes_finish(ph_plot_axes *a) {
     if (x < a->px - 0.01 || x > a->px + a->pw + 0.01) continue;
     cairo_move_to(cr, x, bot);
     cairo_line_to(cr, x, bot + TICK_LEN);
-    ph_plot__text(f, a->xt.label[i], x, bot + TICK_LEN + GAP, 0.5, 0, 0);
+    if (a->xrot > 0)
+      /* turned: the label ends at its tick, its top corner level with
+       * where a level label's top would be */
+      ph_plot__text(f, a->xt.label[i], x,
+                    bot + TICK_LEN + GAP + 0.5 * tick_h * cos(a->xrot), 1, 0.5,
+                    -a->xrot);
+    else
+      ph_plot__text(f, a->xt.label[i], x, bot + TICK_LEN + GAP, 0.5, 0, 0);
   }
   for (int i = 0; i < a->xt.n_minor && !a->ncat; i++) {
     double x = ph_plot__xpt(a, a->xt.minor[i]);
@@ -689,7 +838,7 @@ void ph_plot_axes_finish(ph_plot_axes *a) {
   ph_plot__font(f, f->o.font_pt, 0);
   if (a->xlabel[0])
     ph_plot__text(f, a->xlabel, a->px + a->pw * 0.5,
-                  bot + TICK_LEN + GAP + tick_h + 2 * GAP, 0.5, 0, 0);
+                  bot + TICK_LEN + GAP + a->xband + 2 * GAP, 0.5, 0, 0);
   if (a->ylabel[0]) {
     double ywmax = 0;
     ph_plot__font(f, f->o.font_pt - 1, 0);

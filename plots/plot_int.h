@@ -37,6 +37,8 @@ struct ph_plot_axes {
   int ncat;
   char cats[PH_PLOT_MAX_CATS][64];
   ph_plot_ticks xt, yt, ct;
+  double xrot;  /* x tick labels turned by this angle (radians; 0 = level) */
+  double xband; /* height of the x tick labels below the ticks (points) */
   int nleg;
   legend_entry leg[PH_PLOT_MAX_LEGEND];
   ph_plot_legend_pos legend_pos;
@@ -58,6 +60,7 @@ struct ph_plot_fig {
   ph_plot_axes *axes; /* rows * cols */
   char title[PH_PLOT_TEXT_MAX];
   double title_h;
+  int legend; /* one legend for the figure, under the title */
 };
 
 /* Data -> points. */

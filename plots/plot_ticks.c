@@ -155,6 +155,74 @@ ph_status ph_plot_ticks_linear(double lo, double hi, int target,
   return PH_OK;
 }
 
+/* q·10^d as the double nearest it. */
+static double q_pow10(int q, int d) {
+  return d >= 0 ? q * pow10i(d) : q / pow10i(-d);
+}
+
+/* A log axis with at most two powers of ten inside. Equal spacing in
+ * value (the linear fallback) crowds the labels at the top of such an
+ * axis (0.25 0.50 0.75 1.00 over 0.2 .. 1.1), so majors come from a
+ * mantissa set applied to every decade, the densest of these with at most
+ * `target` ticks inside and at least two; each set but the last is
+ * roughly even in log10 (1, 3: steps of 0.48 and 0.52 decade; 1, 2, 5:
+ * 0.30, 0.40, 0.30; 1, 2, 3, 4, 6, 8 for a decade or less: 4 6 8 10
+ * over 3.5 .. 11), and all nine mantissas serve only when no other set
+ * puts two ticks inside (3, 4 on 2.1 .. 4.5).
+ * Labels are plain numbers (q·10ⁿ outside 1e-3 .. 1e5); the other integer
+ * mantissas are minor ticks. Returns 0 when no set puts two ticks inside. */
+static int narrow_log(double lo, double hi, int target, ph_plot_ticks *t) {
+  static const int sets[][10] = {{1, 0},
+                                 {1, 3, 0},
+                                 {1, 2, 5, 0},
+                                 {1, 2, 3, 5, 0},
+                                 {1, 2, 3, 4, 6, 8, 0},
+                                 {1, 2, 3, 4, 5, 6, 7, 8, 9, 0}};
+  const int nsets = (int)(sizeof sets / sizeof *sets);
+  double slack = 1e-9;
+  int d0 = (int)floor(log10(lo) - slack), d1 = (int)floor(log10(hi) + slack);
+  int best = -1;
+  for (int k = 0; k < nsets; k++) {
+    int cnt = 0;
+    for (int d = d0; d <= d1; d++)
+      for (const int *q = sets[k]; *q; q++) {
+        double v = q_pow10(*q, d);
+        cnt += v >= lo * (1 - slack) && v <= hi * (1 + slack);
+      }
+    int last = k == nsets - 1;
+    if (cnt >= 2 && (cnt <= target || best < 0) && (!last || best < 0))
+      best = k;
+    if (cnt > target) break;
+  }
+  if (best < 0) return 0;
+  memset(t, 0, sizeof *t);
+  for (int d = d0; d <= d1; d++)
+    for (int q = 1; q <= 9; q++) {
+      double v = q_pow10(q, d);
+      if (v < lo * (1 - slack) || v > hi * (1 + slack)) continue;
+      int major = 0;
+      for (const int *m = sets[best]; *m; m++) major |= *m == q;
+      if (!major) {
+        if (t->n_minor < 4 * PH_PLOT_MAX_TICKS) t->minor[t->n_minor++] = v;
+        continue;
+      }
+      if (t->n == PH_PLOT_MAX_TICKS) continue;
+      t->v[t->n] = v;
+      if (v >= 1e-3 && v < 1e5)
+        ph_plot_format_fixed(t->label[t->n], PH_PLOT_LABEL_MAX, v,
+                             d < 0 ? -d : 0);
+      else if (q == 1)
+        ph_plot_format_pow10(t->label[t->n], PH_PLOT_LABEL_MAX, d);
+      else {
+        char b[16];
+        ph_plot_format_pow10(b, sizeof b, d);
+        snprintf(t->label[t->n], PH_PLOT_LABEL_MAX, "%d" TIMES "%s", q, b);
+      }
+      t->n++;
+    }
+  return 1;
+}
+
 ph_status ph_plot_ticks_log(double lo, double hi, int target, ph_plot_ticks *t,
                             ph_error *err) {
   memset(t, 0, sizeof *t);
@@ -165,8 +233,10 @@ ph_status ph_plot_ticks_log(double lo, double hi, int target, ph_plot_ticks *t,
   double slack = 1e-9;
   int d0 = (int)ceil(log10(lo) - slack);
   int d1 = (int)floor(log10(hi) + slack);
-  if (d1 - d0 + 1 < 2) {
-    /* less than two decades inside: linear nice ticks, labelled as numbers */
+  if (d1 - d0 + 1 <= 2) {
+    if (narrow_log(lo, hi, target, t)) return PH_OK;
+    /* not even two integer mantissas inside (2.1 .. 2.9): the axis is
+     * nearly linear there, so linear nice ticks read right */
     PH_TRY(ph_plot_ticks_linear(lo, hi, target, t, err));
     /* drop a tick at 0 or below, which a log axis cannot show */
     int w = 0;
@@ -181,35 +251,6 @@ ph_status ph_plot_ticks_log(double lo, double hi, int target, ph_plot_ticks *t,
     return PH_OK;
   }
   int nd = d1 - d0 + 1;
-  if (nd <= 2) {
-    /* two decades at most: label 1, 2, 5 × 10ⁿ as plain numbers, which
-     * read better than two lone powers of ten */
-    static const int q125[3] = {1, 2, 5};
-    for (int d = d0 - 1; d <= d1; d++) {
-      for (int q = 1; q <= 9; q++) {
-        double v = d >= 0 ? q * pow10i(d) : q / pow10i(-d);
-        if (v < lo * (1 - slack) || v > hi * (1 + slack)) continue;
-        int major = q == q125[0] || q == q125[1] || q == q125[2];
-        if (major && t->n < PH_PLOT_MAX_TICKS) {
-          t->v[t->n] = v;
-          if (v >= 1e-3 && v < 1e5)
-            ph_plot_format_fixed(t->label[t->n], PH_PLOT_LABEL_MAX, v,
-                                 d < 0 ? -d : 0);
-          else if (q == 1)
-            ph_plot_format_pow10(t->label[t->n], PH_PLOT_LABEL_MAX, d);
-          else {
-            char b[16];
-            ph_plot_format_pow10(b, sizeof b, d);
-            snprintf(t->label[t->n], PH_PLOT_LABEL_MAX, "%d" TIMES "%s", q, b);
-          }
-          t->n++;
-        } else if (!major && t->n_minor < 4 * PH_PLOT_MAX_TICKS) {
-          t->minor[t->n_minor++] = v;
-        }
-      }
-    }
-    return PH_OK;
-  }
   int every = 1;
   int tgt = target < 2 ? 2 : target + 2;
   while (nd / every > tgt) every++;

@@ -171,17 +171,6 @@ static void write_csvs(const st_cfg *c, const st_sel *sel, FILE *runs,
     }
 }
 
-/* Welch interval for mean(a) - mean(b). */
-static void welch(ph_stats_summary a, ph_stats_summary b, double *d,
-                  double *half) {
-  *d = a.mean - b.mean;
-  double va = a.se * a.se, vb = b.se * b.se;
-  double df = (va + vb) * (va + vb) /
-              (va * va / ((double)a.n - 1) + vb * vb / ((double)b.n - 1));
-  *half = ph_stats_t(PH_STATS_LEVEL, df) * sqrt(va + vb);
-  if (!(va + vb > 0)) *half = 0;
-}
-
 static void md_tables(const st_cfg *c, const st_sel *sel, FILE *fp) {
   fprintf(fp,
           "## Results (mean ± 95 %% t-interval half-width over %zu "
@@ -222,8 +211,8 @@ static void md_tables(const st_cfg *c, const st_sel *sel, FILE *fp) {
       ph_stats_summary sm[NF];
       study_summaries(c, t, o, sm, &nf);
       double da, ha, dl, hl;
-      welch(sm[F_ACC], base[F_ACC], &da, &ha);
-      welch(sm[F_LOSS], base[F_LOSS], &dl, &hl);
+      ph_stats_welch(sm[F_ACC], base[F_ACC], PH_STATS_LEVEL, &da, &ha);
+      ph_stats_welch(sm[F_LOSS], base[F_LOSS], PH_STATS_LEVEL, &dl, &hl);
       const char *sep = !(isfinite(da) && isfinite(ha)) ? "n/a"
                         : da - ha > 0                   ? "better acc"
                         : da + ha < 0                   ? "worse acc"

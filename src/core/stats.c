@@ -49,6 +49,23 @@ ph_stats_summary ph_stats_summarise(const double *x, size_t stride, size_t n,
   return s;
 }
 
+void ph_stats_welch(ph_stats_summary a, ph_stats_summary b, double level,
+                    double *diff, double *half) {
+  *diff = a.mean - b.mean;
+  double va = a.se * a.se, vb = b.se * b.se;
+  if (a.n < 2 || b.n < 2 || !(va >= 0 && vb >= 0)) {
+    *half = NAN;
+    return;
+  }
+  if (!(va + vb > 0)) {
+    *half = 0;
+    return;
+  }
+  double dof = (va + vb) * (va + vb) /
+               (va * va / ((double)a.n - 1) + vb * vb / ((double)b.n - 1));
+  *half = ph_stats_t(level, dof) * sqrt(va + vb);
+}
+
 double ph_stats_quantile_inplace(double *x, size_t n, double q) {
   if (n == 0 || !(q >= 0 && q <= 1)) return NAN;
   /* the same interpolation as gsl_stats_quantile_from_sorted_data, without

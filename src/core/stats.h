@@ -38,6 +38,13 @@ typedef struct {
 ph_stats_summary ph_stats_summarise(const double *x, size_t stride, size_t n,
                                     double level);
 
+/* Welch's interval for mean(a) − mean(b) from two summaries (unequal
+ * variances): *diff = a.mean − b.mean and *half = t_{level,ν}·√(se_a² +
+ * se_b²) with the Welch–Satterthwaite ν. *half is NaN when either sample has
+ * fewer than two values, 0 when both have no spread. */
+void ph_stats_welch(ph_stats_summary a, ph_stats_summary b, double level,
+                    double *diff, double *half);
+
 /* The q-quantile (0 <= q <= 1, linear interpolation between order
  * statistics, as gsl_stats_quantile_from_sorted_data) of x[0..n). Reorders
  * x (selection, O(n) expected); NaN for n == 0. */

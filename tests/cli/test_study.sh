@@ -95,7 +95,7 @@ done
 grep -q "lowest final validation loss" "$D/study.md" || fail "study.md does not state the rule"
 grep -q "pothole train --model" "$D/study.md" || fail "study.md has no commands"
 
-for f in bars lr_sensitivity curvature; do
+for f in results lr_sensitivity curvature; do
   [ "$(head -c 4 "$D/figures/$f.png" | od -An -c | tr -d ' ')" = "211PNG" ] ||
     fail "$f.png is not a PNG"
   [ -s "$D/figures/$f.pdf" ] || fail "$f.pdf missing"

@@ -100,6 +100,34 @@ static void test_summarise(void **state) {
   assert_true(none.n == 0 && isnan(none.mean));
 }
 
+/* Welch. Equal sizes and variances reduce it to a closed form: {1..5}
+ * and {3..7} have se² = 0.5 each, so ν = 1/(2·0.25/4) = 8 and the
+ * half-width is t_{0.95,8}·1 = 2.306004 (A&S table 26.10, 6 digits). The
+ * unequal case is scipy 1.10's stats.t.ppf(0.975, ν)·√(va + vb) with ν from
+ * the same formula, printed to 9 digits (ν = 8.8634). */
+static void test_welch(void **state) {
+  (void)state;
+  double a[] = {1, 2, 3, 4, 5}, b[] = {3, 4, 5, 6, 7}, d, h;
+  ph_stats_welch(ph_stats_summarise(a, 1, 5, 0.95),
+                 ph_stats_summarise(b, 1, 5, 0.95), 0.95, &d, &h);
+  assert_true(fabs(d + 2) < 1e-15);
+  assert_true(fabs(h - 2.306004) < 5e-6);
+  double u[] = {0.9805, 0.9777, 0.9694, 0.9749, 0.9721};
+  double v[] = {0.9666, 0.9610, 0.9700, 0.9750, 0.9582, 0.9640};
+  ph_stats_welch(ph_stats_summarise(u, 1, 5, 0.95),
+                 ph_stats_summarise(v, 1, 6, 0.95), 0.95, &d, &h);
+  assert_true(fabs(d - 0.00912) < 1e-12);
+  assert_true(fabs(h - 0.00720489229) < 1e-10);
+  /* no spread: an exact difference; one value: no interval */
+  double c[] = {2, 2, 2};
+  ph_stats_welch(ph_stats_summarise(c, 1, 3, 0.95),
+                 ph_stats_summarise(c, 1, 3, 0.95), 0.95, &d, &h);
+  assert_true(d == 0 && h == 0);
+  ph_stats_welch(ph_stats_summarise(a, 1, 5, 0.95),
+                 ph_stats_summarise(b, 1, 1, 0.95), 0.95, &d, &h);
+  assert_true(isnan(h));
+}
+
 /* The selection-based quantile equals GSL's sorted-data quantile
  * (the same interpolation rule) exactly, on random data with ties. */
 static void test_quantile(void **state) {
@@ -126,10 +154,9 @@ static void test_quantile(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_quantiles),
-      cmocka_unit_test(test_wilson),
-      cmocka_unit_test(test_summarise),
-      cmocka_unit_test(test_quantile),
+      cmocka_unit_test(test_quantiles), cmocka_unit_test(test_wilson),
+      cmocka_unit_test(test_summarise), cmocka_unit_test(test_quantile),
+      cmocka_unit_test(test_welch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,9 @@
 #include <cairo.h>
 
 #include "core/afile.h"
+#include "core/rng.h"
 #include "plot.h"
+#include "plot_int.h"
 #include "plot_recipes.h"
 
 static char tmpdir[256];
@@ -186,6 +188,157 @@ static void test_ticks_log(void **state) {
   assert_int_equal(ph_plot_ticks_log(2, 9, 4, &t, NULL), PH_OK);
   assert_true(t.n >= 2);
   for (int i = 0; i < t.n; i++) assert_true(parse_label(t.label[i]) == t.v[i]);
+}
+
+/* At most two powers of ten inside a log axis: majors at q·10ⁿ from a
+ * 1-2-5-like set, so they spread evenly along the axis (equal value steps,
+ * the old fallback, read 0.25 0.50 0.75 1.00 over 0.2 .. 1.1, crowded at
+ * the top). The study's rate grid 1/60 .. 0.15 padded by 12 % of its log
+ * span is the first case. */
+static void test_ticks_log_narrow(void **state) {
+  (void)state;
+  ph_plot_ticks t;
+  static const struct {
+    double lo, hi;
+    int target;
+    const char *want[6];
+  } cases[] = {{0.0139, 0.18, 3, {"0.02", "0.05", "0.1"}},
+               {0.0139, 0.18, 5, {"0.02", "0.03", "0.05", "0.1"}},
+               {0.2, 1.1, 5, {"0.2", "0.3", "0.5", "1"}},
+               {0.2, 1.1, 3, {"0.2", "0.5", "1"}},
+               {3.5, 11, 5, {"4", "6", "8", "10"}},
+               {2.1, 4.5, 5, {"3", "4"}}};
+  for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+    assert_int_equal(
+        ph_plot_ticks_log(cases[c].lo, cases[c].hi, cases[c].target, &t, NULL),
+        PH_OK);
+    int n = 0;
+    while (n < 6 && cases[c].want[n]) n++;
+    if (t.n != n) fail_msg("case %zu: %d ticks, want %d", c, t.n, n);
+    for (int i = 0; i < n; i++) {
+      assert_string_equal(t.label[i], cases[c].want[i]);
+      assert_true(parse_label(t.label[i]) == t.v[i]);
+    }
+  }
+  /* random ranges of 0.15 .. 2 decades: increasing majors inside, each
+   * an integer times a power of ten, labels exact, at most the target
+   * unless only all nine mantissas give two */
+  ph_rng rng = ph_rng_make(99, 0);
+  for (int trial = 0; trial < 2000; trial++) {
+    double u1 = ph_rng_uniform(&rng), u2 = ph_rng_uniform(&rng);
+    double lo = pow(10, -2 + 4 * u1), hi = lo * pow(10, 0.15 + 1.85 * u2);
+    int target = 3 + trial % 6;
+    assert_int_equal(ph_plot_ticks_log(lo, hi, target, &t, NULL), PH_OK);
+    assert_true(t.n >= 1);
+    for (int i = 0; i < t.n; i++) {
+      assert_true(t.v[i] >= lo * (1 - 1e-9) && t.v[i] <= hi * (1 + 1e-9));
+      if (i) assert_true(t.v[i] > t.v[i - 1]);
+      if (parse_label(t.label[i]) != t.v[i])
+        fail_msg("[%g, %g]: label %s for %.17g", lo, hi, t.label[i], t.v[i]);
+    }
+  }
+}
+
+/* Text height as plot_fig.c measures a label's box. */
+static double label_height(ph_plot_fig *f) {
+  cairo_font_extents_t fe;
+  cairo_font_extents(f->cr, &fe);
+  return fe.ascent * 0.82 + fe.descent * 0.6;
+}
+
+/* Laid out, no two tick labels of a panel touch: level x labels are at
+ * least their half-widths apart, y labels a text height; category labels
+ * that cannot lie level are turned so that neighbours' baselines are a
+ * text height apart. The panels are the study figures' (four to a
+ * two-column figure) on ranges whose labels touched before
+ * (0.50 0.75 1.00; "llqr" "llqr-sam"). */
+static void test_layout_labels_apart(void **state) {
+  (void)state;
+  static const struct {
+    double lo, hi;
+    int lg;
+  } r[] = {{0.2, 1.1, 1},   {0.0139, 0.18, 1}, {0, 1, 0},
+           {1e-3, 1e4, 1},  {-0.03, 0.02, 0},  {3.5, 16, 1},
+           {0.96, 0.99, 0}, {1e-9, 1e9, 1},    {1234.5, 98765, 0}};
+  ph_error err = {0};
+  for (size_t k = 0; k < sizeof r / sizeof *r; k++)
+    for (int cols = 1; cols <= 6; cols += 5) {
+      ph_plot_fig_opts o;
+      ph_plot_fig_opts_default(&o);
+      o.width_in = PH_PLOT_TWOCOLUMN_IN;
+      o.height_in = 2.5;
+      o.cols = cols;
+      ph_plot_fig *f;
+      assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_PNG, &f, &err), PH_OK);
+      ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
+      ph_plot_axes_xrange(a, r[k].lo, r[k].hi, r[k].lg);
+      ph_plot_axes_yrange(a, r[k].lo, r[k].hi, r[k].lg);
+      ph_plot_axes_labels(a, "t", "x", "y");
+      assert_int_equal(ph_plot_axes_layout(a, &err), PH_OK);
+      ph_plot__font(f, o.font_pt - 1, 0);
+      double h = label_height(f);
+      /* labelled ticks only (a crowded axis labels every other) */
+      int labelled = 0;
+      for (int i = 0, p = -1; i < a->xt.n; i++) {
+        if (!a->xt.label[i][0]) continue;
+        labelled++;
+        if (p >= 0) {
+          double x0 = ph_plot__xpt(a, a->xt.v[p]),
+                 x1 = ph_plot__xpt(a, a->xt.v[i]);
+          double w0 = ph_plot__text_width(f, a->xt.label[p]),
+                 w1 = ph_plot__text_width(f, a->xt.label[i]);
+          if (x1 - x0 < 0.5 * (w0 + w1))
+            fail_msg("[%g, %g] %d cols: x labels %s and %s touch", r[k].lo,
+                     r[k].hi, cols, a->xt.label[p], a->xt.label[i]);
+        }
+        p = i;
+      }
+      assert_true(labelled >= 1);
+      for (int i = 0, p = -1; i < a->yt.n; i++) {
+        if (!a->yt.label[i][0]) continue;
+        if (p >= 0 &&
+            ph_plot__ypt(a, a->yt.v[p]) - ph_plot__ypt(a, a->yt.v[i]) < h)
+          fail_msg("[%g, %g] %d cols: y labels %s and %s touch", r[k].lo,
+                   r[k].hi, cols, a->yt.label[p], a->yt.label[i]);
+        p = i;
+      }
+      ph_plot_fig_free(f);
+    }
+  static const char *const names[] = {"sgd", "sam", "llqr", "llqr-sam"};
+  for (int cols = 1; cols <= 4; cols += 3) {
+    ph_plot_fig_opts o;
+    ph_plot_fig_opts_default(&o);
+    o.width_in = PH_PLOT_TWOCOLUMN_IN;
+    o.cols = cols;
+    ph_plot_fig *f;
+    assert_int_equal(ph_plot_fig_create(&o, PH_PLOT_PNG, &f, &err), PH_OK);
+    ph_plot_axes *a = ph_plot_fig_axes(f, 0, 0);
+    ph_plot_axes_xrange(a, -0.6, 3.6, 0);
+    ph_plot_axes_yrange(a, 0.84, 0.87, 0);
+    ph_plot_axes_xcategories(a, names, 4);
+    ph_plot_axes_labels(a, NULL, NULL, "test accuracy");
+    assert_int_equal(ph_plot_axes_layout(a, &err), PH_OK);
+    ph_plot__font(f, o.font_pt - 1, 0);
+    double h = label_height(f), gap = ph_plot__xpt(a, 1) - ph_plot__xpt(a, 0);
+    double wmax = 0;
+    int level = 1;
+    for (int i = 0; i < 4; i++) {
+      double w = ph_plot__text_width(f, names[i]);
+      wmax = fmax(wmax, w);
+      if (i && gap < 0.5 * (w + ph_plot__text_width(f, names[i - 1])))
+        level = 0;
+    }
+    if (cols == 1) {
+      /* a whole-width panel has room: level labels, one line high */
+      assert_true(level && a->xrot == 0 && a->xband == h);
+    } else {
+      /* a quarter of the width has not: turned, the band holds them */
+      assert_false(level);
+      assert_true(a->xrot > 0 && gap * sin(a->xrot) >= h);
+      assert_true(a->xband >= wmax * sin(a->xrot));
+    }
+    ph_plot_fig_free(f);
+  }
 }
 
 static void test_contour_levels(void **state) {
@@ -661,6 +814,8 @@ int main(void) {
       cmocka_unit_test(test_ticks_known),
       cmocka_unit_test(test_ticks_random),
       cmocka_unit_test(test_ticks_log),
+      cmocka_unit_test(test_ticks_log_narrow),
+      cmocka_unit_test(test_layout_labels_apart),
       cmocka_unit_test(test_contour_levels),
       cmocka_unit_test(test_cmaps),
       cmocka_unit_test(test_marching_circle),
