@@ -4,7 +4,8 @@
 # finished runs; the learning rate chosen is the one the stated rule picks
 # from tune.csv; study.csv's means and t-intervals agree with runs.csv
 # recomputed here; runs.csv agrees with the files the runs wrote; figures
-# are PNGs; a directory made by another configuration is refused.
+# are PNGs; a directory made by another configuration is refused; a
+# stage's runs start longest expected first.
 NAME=study
 . "$(dirname "$0")/../common/ph_cli_test.sh"
 one_line() { [ "$(wc -l <"$T/stderr")" -eq 1 ] || fail "not one line: $(cat "$T/stderr")"; }
@@ -35,8 +36,9 @@ kill -TERM $pid; wait $pid 2>/dev/null
 [ ! -e "$D/study.md" ] || fail "killed study wrote study.md"
 ls "$D"/tune/digits-mlp/*/lr*/run.json >"$T/done_before"
 for f in $(cat "$T/done_before"); do cksum "$f"; done >"$T/sums_before"
-# Resume: the finished runs are kept as they were, the rest completes.
-expect 0 "$P" $ARGS
+# Resume: the finished runs are kept as they were, the rest completes
+# (one job at a time, so that the logs' times give the order they started).
+expect 0 "$P" $ARGS --jobs 1
 for f in $(cat "$T/done_before"); do cksum "$f"; done >"$T/sums_after"
 cmp -s "$T/sums_before" "$T/sums_after" || fail "resume redid finished runs"
 for f in study.md study.csv runs.csv tune.csv selection.csv study.cfg; do
@@ -44,6 +46,15 @@ for f in study.md study.csv runs.csv tune.csv selection.csv study.cfg; do
 done
 [ "$(ls "$D"/tune/digits-mlp/*/lr*/run.json | wc -l)" -eq 4 ] || fail "tuning runs: want 2 optimisers x 2 rates"
 [ "$(grep -c ',ok,' "$D/runs.csv")" -eq 10 ] || fail "runs.csv: want 10 finished runs"
+
+# Longest expected first within a stage: every llqr-sam final run (3x an
+# sgd run in the runner's estimate) started, so its log was last written,
+# before any sgd final run's (list order would run sgd's first).
+last_llqr=$(find "$D/logs" -name 'run-digits-mlp-llqr-sam-s*.err' -printf '%T@\n' | sort -n | tail -1)
+first_sgd=$(find "$D/logs" -name 'run-digits-mlp-sgd-s*.err' -printf '%T@\n' | sort -n | head -1)
+[ -n "$last_llqr" ] && [ -n "$first_sgd" ] || fail "no final run logs in $D/logs"
+awk -v a="$last_llqr" -v b="$first_sgd" 'BEGIN { exit !(a < b) }' ||
+  fail "an sgd final run started before a llqr-sam one (llqr-sam last at $last_llqr, sgd first at $first_sgd)"
 
 # The default watch: every steps/10 (120/10 = 12 here: 11 rows, steps 0 to
 # 120) on the final runs, with the study's lean settings; not on tuning runs.
