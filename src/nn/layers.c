@@ -286,6 +286,40 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
 }
 
 /* ---- backward ---- */
+static int maxpool_tiled(const nn_layer *l) {
+  return l->stride == l->k && l->ho * l->k == l->hi && l->wo * l->k == l->wi;
+}
+
+int nn_relu_maxpool_fusable(const nn_layer *act, const nn_layer *pool) {
+  return act->kind == NN_ACT && act->act == ACT_RELU &&
+         pool->kind == NN_MAXPOOL && maxpool_tiled(pool);
+}
+
+void nn_relu_maxpool_backward(const nn_layer *pool, size_t B, const double *x,
+                              const double *dout, double *din) {
+  const size_t C = pool->c_in, hi = pool->hi, wi = pool->wi, ho = pool->ho,
+               k = pool->k, is = pool->in_size, os = pool->out_size;
+  const size_t *args = pool->arg;
+  for (size_t e = 0; e < B; e++) {
+    double *d = din + e * is;
+    const double *xe = x + e * is, *g = dout + e * os;
+    const size_t *a = args + e * os;
+    for (size_t c = 0; c < C; c++)
+      for (size_t oi = 0; oi < ho; oi++)
+        for (size_t ki = 0; ki < k; ki++) {
+          double *xr = d + (c * hi + oi * k + ki) * wi;
+          for (size_t q = 0; q < wi; q++) xr[q] = 0.0;
+        }
+    /* the pooled adjoint at the argmax is 0 + dout (the two-pass sum,
+     * whose sign of zero this keeps), then ReLU's mask */
+    for (size_t o = 0; o < os; o++) {
+      size_t p = a[o];
+      double u = 0.0 + g[o];
+      d[p] = xe[p] > 0 ? u : 0.0;
+    }
+  }
+}
+
 void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                  const double *out, const double *dout, double *din,
                  double *grad) {
@@ -305,9 +339,7 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
     if (din) {
       /* windows tile the input (stride = size): when they cover it all,
        * every input is written once, so no memset is needed */
-      int tiled =
-          l->stride == l->k && l->ho * l->k == l->hi && l->wo * l->k == l->wi;
-      if (tiled)
+      if (maxpool_tiled(l))
         for (size_t e = 0; e < B; e++)
           for (size_t c = 0; c < l->c_in; c++)
             for (size_t oi = 0; oi < l->ho; oi++)

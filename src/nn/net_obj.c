@@ -205,15 +205,45 @@ static void cache_store(nn_net *n, const double *theta, const ph_batch *b,
 }
 
 /* The backward from the loss's adjoint: dh for every layer, and the
- * gradient into g when g is not NULL. */
+ * gradient into g when g is not NULL. A ReLU followed by tiled max pooling
+ * (not the first layer) takes one fused pass (nn_relu_maxpool_backward, the
+ * same bits); the ReLU's output adjoint dh is then not written, which no
+ * later pass reads (ReLU's tangent backward has no second-order term). */
 static void backward(nn_net *n, const double *theta, size_t m, double scale,
                      double *g) {
   size_t K = n->n_layers;
   double dummy = 0;
   head(n, m, scale, n->dh[K], &dummy);
-  for (size_t i = K; i-- > 0;)
+  for (size_t i = K; i-- > 0;) {
+    if (i >= 2 && nn_relu_maxpool_fusable(&n->layers[i - 1], &n->layers[i])) {
+      nn_relu_maxpool_backward(&n->layers[i], m, n->h[i - 1], n->dh[i + 1],
+                               n->dh[i - 1]);
+      i--;
+      continue;
+    }
     nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
                 i ? n->dh[i] : NULL, g);
+  }
+}
+
+/* The tangent backward from ḋh of the logits (tdh[K]) down the chain,
+ * (Hv)_θ or (Gv)_θ accumulated into out. ReLU then tiled max pooling takes
+ * the fused pass, as in backward: both tangents are linear in ḋh (ReLU has
+ * no second-order term, pooling reuses the argmax), so it is the same
+ * kernel on tdh, with the same bits. */
+static void tangent_backward(nn_net *n, const double *theta, const double *v,
+                             size_t m, double *out, int second_order) {
+  for (size_t i = n->n_layers; i-- > 0;) {
+    if (i >= 2 && nn_relu_maxpool_fusable(&n->layers[i - 1], &n->layers[i])) {
+      nn_relu_maxpool_backward(&n->layers[i], m, n->h[i - 1], n->tdh[i + 1],
+                               n->tdh[i - 1]);
+      i--;
+      continue;
+    }
+    nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], n->h[i + 1],
+                        i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
+                        i ? n->tdh[i] : NULL, out, second_order);
+  }
 }
 
 /* One chunk [start, start + m) of the batch (m ≤ max_batch): its loss
@@ -250,10 +280,7 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
     nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
                        n->th[i + 1]);
   head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
-  for (size_t i = K; i-- > 0;)
-    nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], n->h[i + 1],
-                        i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
-                        i ? n->tdh[i] : NULL, out, mode == RUN_HVP);
+  tangent_backward(n, theta, v, m, out, mode == RUN_HVP);
   return PH_OK;
 }
 
@@ -281,11 +308,10 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
   PH_TRY(gather(n, b, start, m, err));
   for (size_t i = 0; i < K; i++)
     nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
-  head(n, m, scale, mode == RUN_HVP ? n->dh[K] : NULL, &dummy);
   if (mode == RUN_HVP)
-    for (size_t i = K; i-- > 0;)
-      nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
-                  i ? n->dh[i] : NULL, NULL);
+    backward(n, theta, m, scale, NULL);
+  else
+    head(n, m, scale, NULL, &dummy);
   if (!grouped) {
     for (size_t j = 0; j < k; j++) {
       const double *v = V + j * np;
@@ -293,10 +319,7 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
         nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i],
                            i ? n->th[i] : NULL, n->th[i + 1]);
       head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
-      for (size_t i = K; i-- > 0;)
-        nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], n->h[i + 1],
-                            i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
-                            i ? n->tdh[i] : NULL, HV + j * np, mode == RUN_HVP);
+      tangent_backward(n, theta, v, m, HV + j * np, mode == RUN_HVP);
     }
     return PH_OK;
   }

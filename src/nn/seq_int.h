@@ -183,6 +183,17 @@ void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
 int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
                                const double *d1, const double *u,
                                const double *w, const double *t, double *out);
+/* Whether a ReLU followed by max pooling with tiling windows (stride = size,
+ * covering the input) can take nn_relu_maxpool_backward. */
+int nn_relu_maxpool_fusable(const nn_layer *act, const nn_layer *pool);
+/* The backwards of that pooling and of the ReLU before it in one pass: din
+ * (the ReLU's input adjoint) from dout (the pooling's output adjoint), the
+ * pooling's argmax and x (the ReLU's input), without the pooled adjoint in
+ * between; the same bits as nn_backward of the two layers. In a CNN both
+ * passes run over the largest activations, so one pass fewer of reading
+ * and writing them saves memory traffic. */
+void nn_relu_maxpool_backward(const nn_layer *pool, size_t B, const double *x,
+                              const double *dout, double *din);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */

@@ -930,6 +930,59 @@ static void test_ops_alone(void **s) {
   }
 }
 
+/* The fused backward of ReLU then tiled max pooling (the CNN's chain)
+ * against the two layers' backwards one after the other: the same bits,
+ * with inputs that are exactly 0 or negative and adjoints that are ±0, on
+ * two windows' sizes. A wrong mask, argmax or window gives other values;
+ * dropping the 0 + dout (the sign of a −0 adjoint) other bits. */
+static void test_relu_maxpool_fused(void **s) {
+  (void)s;
+  static const size_t geo[2][3] = {{3, 4, 2}, {2, 6, 3}}; /* c, hi, k */
+  for (int gi = 0; gi < 2; gi++) {
+    nn_layer p = mk_pool(NN_MAXPOOL, geo[gi][0], geo[gi][1], geo[gi][2]), a;
+    memset(&a, 0, sizeof a);
+    a.kind = NN_ACT;
+    a.act = ACT_RELU;
+    a.in_size = a.out_size = p.in_size;
+    assert_true(nn_relu_maxpool_fusable(&a, &p));
+    const size_t B = 3, ni = B * p.in_size, no = B * p.out_size;
+    p.arg = calloc(no, sizeof *p.arg);
+    double *x = malloc(ni * sizeof *x), *y = malloc(ni * sizeof *y),
+           *z = malloc(no * sizeof *z), *dz = malloc(no * sizeof *dz),
+           *dy = malloc(ni * sizeof *dy), *dx = malloc(ni * sizeof *dx),
+           *fx = malloc(ni * sizeof *fx);
+    ph_rng rg = ph_rng_make(3, 9);
+    ph_rng_fill_gauss(&rg, x, ni, 1.0);
+    ph_rng_fill_gauss(&rg, dz, no, 1.0);
+    for (size_t i = 0; i < ni; i += 5) x[i] = 0.0;
+    for (size_t i = 0; i < no; i += 4) dz[i] = (i / 4) % 2 ? -0.0 : 0.0;
+    nn_forward(&a, NULL, B, x, y);
+    nn_forward(&p, NULL, B, y, z);
+    nn_backward(&p, NULL, B, y, z, dz, dy, NULL);
+    nn_backward(&a, NULL, B, x, y, dy, dx, NULL);
+    memset(fx, 0xff, ni * sizeof *fx); /* every entry must be written */
+    nn_relu_maxpool_backward(&p, B, x, dz, fx);
+    assert_memory_equal(fx, dx, ni * sizeof *dx);
+    free(p.arg);
+    free(x);
+    free(y);
+    free(z);
+    free(dz);
+    free(dy);
+    free(dx);
+    free(fx);
+  }
+  /* overlapping or partial windows, and other activations, are not fused */
+  nn_layer p = mk_pool(NN_MAXPOOL, 1, 7, 3), a;
+  memset(&a, 0, sizeof a);
+  a.kind = NN_ACT;
+  a.act = ACT_RELU;
+  assert_false(nn_relu_maxpool_fusable(&a, &p));
+  p = mk_pool(NN_MAXPOOL, 1, 6, 3);
+  a.act = ACT_TANH;
+  assert_false(nn_relu_maxpool_fusable(&a, &p));
+}
+
 /* Column j of the dense Hessian (from Hv with e_j) against central
  * differences of the gradient along e_j, and symmetry. FD error per entry
  * ≤ h²|∂³L|/6 + ε|g|/h ≈ 1e-10 here; bound TOL (1 + max|H|). */
@@ -1167,6 +1220,7 @@ int main(void) {
       cmocka_unit_test(test_ggn_equals_hessian_linear),
       cmocka_unit_test(test_dense_hessian_digits),
       cmocka_unit_test(test_ops_alone),
+      cmocka_unit_test(test_relu_maxpool_fused),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_dense_shared),
