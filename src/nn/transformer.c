@@ -89,6 +89,10 @@ typedef struct tf_obj {
   ph_split c_split;
   int c_has_idx, c_order, c_adj;
   double c_loss;
+  /* Pointer arrays of a sub-chunk view (sub_view): L and L + 1. */
+  tf_lb *sub_lb;
+  double **sub_res;
+  tf_adj *sub_adj; /* L, with the adjoint store */
 } tf_obj;
 
 static void tf_destroy(ph_objective *o);
@@ -468,11 +472,14 @@ static ph_status adj_reserve(tf_obj *m, ph_error *err) {
          NF = N * c->d_ff;
   size_t total = (L + 1) * Nd + L * (7 * Nd + 2 * NF) + N * c->vocab + Nd;
   m->adj = ph_calloc(L, sizeof *m->adj, "transformer adjoints", err);
+  m->sub_adj = ph_calloc(L, sizeof *m->sub_adj, "transformer adjoints", err);
   m->adj_arena = ph_malloc(total, sizeof(double), "transformer adjoints", err);
-  if (!m->adj || !m->adj_arena) {
+  if (!m->adj || !m->sub_adj || !m->adj_arena) {
     ph_free(m->adj);
+    ph_free(m->sub_adj);
     ph_free(m->adj_arena);
     m->adj = NULL;
+    m->sub_adj = NULL;
     m->adj_arena = NULL;
     return PH_ERR_NOMEM;
   }
@@ -519,6 +526,69 @@ static ph_status tf_loss_grad(void *ctx, const double *th, const ph_batch *bt,
   return PH_OK;
 }
 
+/* ------------------------------------------------------- sub-chunks
+ * After the forward, a product's tangent pass and backward treat the
+ * chunk's examples independently but for the parameter adjoints they sum.
+ * Run over the whole chunk (B·T rows, 8192 for an LLQR refresh of 128
+ * examples), each kernel streams every activation and tangent of the
+ * chunk through memory; run over TF_SUB examples at a time, the tangents
+ * and adjoints of a few hundred rows stay in cache from the tangent pass
+ * to the backward, and the cached activations are read once per product.
+ * The parameter adjoints then add sub-chunk by sub-chunk: row by row as
+ * before for biases, layer norms and embeddings, and for the weight
+ * GEMMs in blocks of TF_SUB·T rows. OpenBLAS sums a long inner dimension
+ * in blocks of 256 rows added into C in order, so with TF_SUB·T a
+ * multiple of 256 Gv's sums are the same bits (an LLQR run's log.csv
+ * and precond.npy are identical, docs/performance.md). Hv's R-backward
+ * adds two GEMMs into each weight's adjoint, which now alternate by
+ * sub-chunk, so Hv changes in the last bits (a spectrum's eigenvalues by
+ * ~1e-15 relative). */
+#define TF_SUB 8
+
+/* A view of m whose activations start at example e0 of the chunk, with
+ * the tangents and adjoint scratch at their start (rows of the
+ * sub-chunk only); lbv (L) and resv (L + 1) hold the shifted pointers,
+ * and m->sub_adj those of the adjoint store when there is one. */
+static void sub_view(const tf_obj *m, size_t e0, tf_obj *w, tf_lb *lbv,
+                     double **resv) {
+  const ph_transformer_config *c = &m->cfg;
+  size_t T = c->seq_len, d = c->d_model, F = c->d_ff, V = c->vocab, r = e0 * T,
+         P = e0 * c->n_heads * T * T;
+  *w = *m;
+  w->lb = lbv;
+  w->res = resv;
+  for (size_t l = 0; l < c->n_layers; l++) {
+    tf_lb *b = &lbv[l];
+    *b = m->lb[l];
+    b->a += r * d, b->q += r * d, b->k += r * d, b->v += r * d;
+    b->o += r * d, b->mid += r * d, b->c += r * d;
+    b->u += r * F, b->g += r * F, b->gd1 += r * F, b->gd2 += r * F;
+    b->P += P;
+    b->mean1 += r, b->rstd1 += r, b->mean2 += r, b->rstd2 += r;
+  }
+  for (size_t l = 0; l <= c->n_layers; l++) resv[l] = m->res[l] + r * d;
+  w->tok += r;
+  w->tgt += r;
+  w->f += r * d;
+  w->meanf += r;
+  w->rstdf += r;
+  w->p += r * V;
+  w->z += r * V;
+  if (!m->adj) return;
+  /* the adjoint store of Hv (bot of layer l aliases top of layer l − 1,
+   * and shifting every field alike keeps that) */
+  w->adj = m->sub_adj;
+  for (size_t l = 0; l < c->n_layers; l++) {
+    tf_adj *q = &w->adj[l];
+    *q = m->adj[l];
+    q->top += r * d, q->mid += r * d, q->bot += r * d, q->dc += r * d;
+    q->dob += r * d, q->dq += r * d, q->dk += r * d, q->dv += r * d;
+    q->da += r * d, q->dg += r * F, q->du += r * F;
+  }
+  w->adz += r * V;
+  w->adf += r * d;
+}
+
 /* HV_j = ∇²L V_j for j < k: per chunk one forward and one plain backward
  * (both cached for a one-chunk batch), then the tangent passes of each
  * direction, which are those of a single product: each HV_j is the same
@@ -543,20 +613,24 @@ static ph_status tf_hvp_block(void *ctx, const double *th, const ph_batch *bt,
       run_backward(m, th, B, m->adz, m->adj, NULL);
       m->c_adj = m->c_order >= 0; /* kept only with a cached forward */
     }
-    for (size_t j = 0; j < k; j++) {
-      run_tangent(m, th, Vs + j * n, B);
-      zero(m->dz_t, NV);
-      ph_nn_xent_tangent_backward(m->dz_t, 1.0, 0.0, m->p, m->z_t, m->tgt,
-                                  B * T, V, scale);
-      run_backward_tangent(m, th, Vs + j * n, B, m->adj, HV + j * n);
-    }
+    for (size_t j = 0; j < k; j++)
+      for (size_t e0 = 0; e0 < B; e0 += TF_SUB) {
+        size_t sb = B - e0 < TF_SUB ? B - e0 : TF_SUB;
+        tf_obj w;
+        sub_view(m, e0, &w, m->sub_lb, m->sub_res);
+        run_tangent(&w, th, Vs + j * n, sb);
+        zero(w.dz_t, sb * T * V);
+        ph_nn_xent_tangent_backward(w.dz_t, 1.0, 0.0, w.p, w.z_t, w.tgt, sb * T,
+                                    V, scale);
+        run_backward_tangent(&w, th, Vs + j * n, sb, w.adj, HV + j * n);
+      }
   }
   return PH_OK;
 }
 
 /* GV_j = Jᵀ H_z J V_j: per chunk one forward (cached for a one-chunk
- * batch), then per direction the tangent pass, H_z ż and a plain backward,
- * as in a single product. */
+ * batch), then per direction and sub-chunk the tangent pass, H_z ż and a
+ * plain backward, as in a single product. */
 static ph_status tf_ggnvp_block(void *ctx, const double *th, const ph_batch *bt,
                                 size_t k, const double *Vs, double *GV,
                                 ph_error *err) {
@@ -569,14 +643,18 @@ static ph_status tf_ggnvp_block(void *ctx, const double *th, const ph_batch *bt,
   for (size_t i0 = 0; i0 < bt->n; i0 += m->max_batch) {
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     forward(m, th, bt, i0, B, 1);
-    for (size_t j = 0; j < k; j++) {
-      run_tangent(m, th, Vs + j * n, B);
-      /* dz = H_z ż (scaled): the tangent of the CE adjoint, dloss_t = 0 */
-      zero(m->dz, B * T * V);
-      ph_nn_xent_tangent_backward(m->dz, 1.0, 0.0, m->p, m->z_t, m->tgt, B * T,
-                                  V, scale);
-      run_backward(m, th, B, m->dz, NULL, GV + j * n);
-    }
+    for (size_t j = 0; j < k; j++)
+      for (size_t e0 = 0; e0 < B; e0 += TF_SUB) {
+        size_t sb = B - e0 < TF_SUB ? B - e0 : TF_SUB;
+        tf_obj w;
+        sub_view(m, e0, &w, m->sub_lb, m->sub_res);
+        run_tangent(&w, th, Vs + j * n, sb);
+        /* dz = H_z ż (scaled): the tangent of the CE adjoint, dloss_t = 0 */
+        zero(w.dz, sb * T * V);
+        ph_nn_xent_tangent_backward(w.dz, 1.0, 0.0, w.p, w.z_t, w.tgt, sb * T,
+                                    V, scale);
+        run_backward(&w, th, sb, w.dz, NULL, GV + j * n);
+      }
   }
   return PH_OK;
 }
@@ -818,6 +896,8 @@ ph_status ph_transformer_create(const char *spec, const ph_dataset *data,
   m->lb = ph_calloc(L, sizeof *m->lb, "transformer buffers", err);
   m->res = ph_calloc(L + 1, sizeof *m->res, "transformer buffers", err);
   m->res_t = ph_calloc(L + 1, sizeof *m->res_t, "transformer buffers", err);
+  m->sub_lb = ph_calloc(L, sizeof *m->sub_lb, "transformer buffers", err);
+  m->sub_res = ph_calloc(L + 1, sizeof *m->sub_res, "transformer buffers", err);
   m->tgt = ph_calloc(max_batch * cfg.seq_len, sizeof *m->tgt,
                      "transformer targets", err);
   m->c_idx = ph_calloc(max_batch, sizeof *m->c_idx, "transformer cache", err);
@@ -826,7 +906,7 @@ ph_status ph_transformer_create(const char *spec, const ph_dataset *data,
   o->ctx = m;
   o->destroy = tf_destroy;
   if (!m->blocks || !m->lo || !m->lb || !m->res || !m->res_t || !m->tgt ||
-      !m->c_idx) {
+      !m->c_idx || !m->sub_lb || !m->sub_res) {
     tf_destroy(o);
     return PH_ERR_NOMEM;
   }
@@ -863,9 +943,12 @@ static void tf_destroy(ph_objective *o) {
   ph_free(m->lb);
   ph_free(m->res);
   ph_free(m->res_t);
+  ph_free(m->sub_lb);
+  ph_free(m->sub_res);
   ph_free(m->tgt);
   ph_free(m->c_idx);
   ph_free(m->adj);
+  ph_free(m->sub_adj);
   ph_free(m->adj_arena);
   ph_free(m);
 }
