@@ -589,6 +589,30 @@ static void sub_view(const tf_obj *m, size_t e0, tf_obj *w, tf_lb *lbv,
   w->adf += r * d;
 }
 
+/* One direction v over the chunk's B examples, sub-chunk by sub-chunk
+ * (after the forward, and for Hv the plain backward into the store): the
+ * tangent pass, the tangent of the cross-entropy's adjoint (dloss_t = 0;
+ * for Gv that is H_z ż), then for Hv the R-backward, for Gv a plain
+ * backward; out += the product. */
+static void sub_products(tf_obj *m, const double *th, size_t B, double scale,
+                         const double *v, double *out, int hessian) {
+  size_t T = m->cfg.seq_len, V = m->cfg.vocab;
+  for (size_t e0 = 0; e0 < B; e0 += TF_SUB) {
+    size_t sb = B - e0 < TF_SUB ? B - e0 : TF_SUB;
+    tf_obj w;
+    sub_view(m, e0, &w, m->sub_lb, m->sub_res);
+    run_tangent(&w, th, v, sb);
+    double *dz = hessian ? w.dz_t : w.dz;
+    zero(dz, sb * T * V);
+    ph_nn_xent_tangent_backward(dz, 1.0, 0.0, w.p, w.z_t, w.tgt, sb * T, V,
+                                scale);
+    if (hessian)
+      run_backward_tangent(&w, th, v, sb, w.adj, out);
+    else
+      run_backward(&w, th, sb, dz, NULL, out);
+  }
+}
+
 /* HV_j = ∇²L V_j for j < k: per chunk one forward and one plain backward
  * (both cached for a one-chunk batch), then the tangent passes of each
  * direction, which are those of a single product: each HV_j is the same
@@ -614,16 +638,7 @@ static ph_status tf_hvp_block(void *ctx, const double *th, const ph_batch *bt,
       m->c_adj = m->c_order >= 0; /* kept only with a cached forward */
     }
     for (size_t j = 0; j < k; j++)
-      for (size_t e0 = 0; e0 < B; e0 += TF_SUB) {
-        size_t sb = B - e0 < TF_SUB ? B - e0 : TF_SUB;
-        tf_obj w;
-        sub_view(m, e0, &w, m->sub_lb, m->sub_res);
-        run_tangent(&w, th, Vs + j * n, sb);
-        zero(w.dz_t, sb * T * V);
-        ph_nn_xent_tangent_backward(w.dz_t, 1.0, 0.0, w.p, w.z_t, w.tgt, sb * T,
-                                    V, scale);
-        run_backward_tangent(&w, th, Vs + j * n, sb, w.adj, HV + j * n);
-      }
+      sub_products(m, th, B, scale, Vs + j * n, HV + j * n, 1);
   }
   return PH_OK;
 }
@@ -635,7 +650,7 @@ static ph_status tf_ggnvp_block(void *ctx, const double *th, const ph_batch *bt,
                                 size_t k, const double *Vs, double *GV,
                                 ph_error *err) {
   tf_obj *m = ctx;
-  size_t cnt, T = m->cfg.seq_len, V = m->cfg.vocab, n = m->base.n;
+  size_t cnt, n = m->base.n;
   PH_TRY(batch_check(m, bt, &cnt, err));
   PH_TRY(need_targets(m, cnt, err));
   double scale = 1.0 / (double)cnt;
@@ -644,17 +659,7 @@ static ph_status tf_ggnvp_block(void *ctx, const double *th, const ph_batch *bt,
     size_t B = bt->n - i0 < m->max_batch ? bt->n - i0 : m->max_batch;
     forward(m, th, bt, i0, B, 1);
     for (size_t j = 0; j < k; j++)
-      for (size_t e0 = 0; e0 < B; e0 += TF_SUB) {
-        size_t sb = B - e0 < TF_SUB ? B - e0 : TF_SUB;
-        tf_obj w;
-        sub_view(m, e0, &w, m->sub_lb, m->sub_res);
-        run_tangent(&w, th, Vs + j * n, sb);
-        /* dz = H_z ż (scaled): the tangent of the CE adjoint, dloss_t = 0 */
-        zero(w.dz, sb * T * V);
-        ph_nn_xent_tangent_backward(w.dz, 1.0, 0.0, w.p, w.z_t, w.tgt, sb * T,
-                                    V, scale);
-        run_backward(&w, th, sb, w.dz, NULL, GV + j * n);
-      }
+      sub_products(m, th, B, scale, Vs + j * n, GV + j * n, 0);
   }
   return PH_OK;
 }
