@@ -293,7 +293,9 @@ static ph_status write_watch(const ph_train_config *c, const ph_optim *opt,
   if (s || !ph_optim_precond(opt)) return s;
   ph_watch_event *ev;
   size_t n;
-  PH_TRY(ph_watch_events(path, c->event_pi, &ev, &n, err));
+  uint64_t from = ph_watch_first_fitted_step(
+      c->opt.refresh_every, c->opt.refresh_first == PH_REFRESH_FIRST_AFTER_K);
+  PH_TRY(ph_watch_events(path, c->event_pi, from, &ev, &n, err));
   text e = {0};
   int bad = text_add(&e, "step,pi,lambda,loss,threshold,outcome,next_step,"
                          "next_pi,next_loss\n");

@@ -324,8 +324,15 @@ static double field(const char *line, int idx) {
   return end == p ? NAN : v;
 }
 
+uint64_t ph_watch_first_fitted_step(size_t refresh_every,
+                                    int refresh_first_after_k) {
+  if (refresh_every == 0) return UINT64_MAX;
+  return refresh_first_after_k ? (uint64_t)refresh_every + 1 : 1;
+}
+
 ph_status ph_watch_events(const char *path, double threshold,
-                          ph_watch_event **events, size_t *n, ph_error *err) {
+                          uint64_t from_step, ph_watch_event **events,
+                          size_t *n, ph_error *err) {
   *events = NULL;
   *n = 0;
   char file[1200];
@@ -371,6 +378,7 @@ ph_status ph_watch_events(const char *path, double threshold,
     if (line[0] == '\n' || line[0] == 0) continue;
     double step = field(line, c_step), pi = field(line, c_pi),
            loss = field(line, c_loss);
+    if (!(step >= (double)from_step)) continue; /* P not fitted yet */
     double thr = threshold > 0 ? threshold
                                : ph_watch_event_threshold(field(line, c_lr),
                                                           field(line, c_mom));
@@ -415,11 +423,12 @@ done:
 }
 
 ph_status ph_watch_count_events(const char *path, double threshold,
-                                ph_watch_event_count *out, ph_error *err) {
+                                uint64_t from_step, ph_watch_event_count *out,
+                                ph_error *err) {
   memset(out, 0, sizeof *out);
   ph_watch_event *ev;
   size_t n;
-  PH_TRY(ph_watch_events(path, threshold, &ev, &n, err));
+  PH_TRY(ph_watch_events(path, threshold, from_step, &ev, &n, err));
   out->events = n;
   for (size_t i = 0; i < n; i++) {
     if (ev[i].left == 1)

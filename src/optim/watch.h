@@ -92,18 +92,31 @@ typedef struct ph_watch_event {
 
 /* Events in curvature.csv at `path` (or DIR/curvature.csv): a watch whose
  * pi_1 exceeds the threshold while the previous watch's did not (the first
- * watch counts when it is above). threshold > 0 fixes it; 0 uses
+ * eligible watch counts when it is above). Watches at steps before
+ * `from_step` are not eligible: before LLQR's first refresh P is the
+ * identity start, π₁ is just λmax(H), and a crossing there is the ordinary
+ * edge of stability at initialisation, not a pothole
+ * (ph_watch_first_fitted_step). threshold > 0 fixes it; 0 uses
  * ph_watch_event_threshold of each row's lr and momentum. *events is
  * malloc'ed (free it); NULL with *n = 0 when there are none. A file
  * without pi_1 (no preconditioner) is PH_ERR_ARG. */
 ph_status ph_watch_events(const char *path, double threshold,
-                          ph_watch_event **events, size_t *n, ph_error *err);
+                          uint64_t from_step, ph_watch_event **events,
+                          size_t *n, ph_error *err);
+
+/* The first step whose watch sees a fitted preconditioner, for a run whose
+ * first refresh happens before step 1 (refresh_first_after_k = 0: 1) or
+ * only after K = refresh_every steps (K + 1); UINT64_MAX when it never
+ * refreshes (refresh_every = 0). */
+uint64_t ph_watch_first_fitted_step(size_t refresh_every,
+                                    int refresh_first_after_k);
 
 /* Counts for one run: events, and how many of them left / stayed. */
 typedef struct ph_watch_event_count {
   size_t events, left, stayed, open;
 } ph_watch_event_count;
 ph_status ph_watch_count_events(const char *path, double threshold,
-                                ph_watch_event_count *out, ph_error *err);
+                                uint64_t from_step, ph_watch_event_count *out,
+                                ph_error *err);
 
 #endif

@@ -54,6 +54,9 @@ head -1 "$t/wa/curvature.csv" | grep -q '^step,lr,momentum,loss,lmax_h,lmax_pc,p
   no "curvature.csv header: $(head -1 "$t/wa/curvature.csv")"
 # --event-pi 1: π_1 of a fitted P is above 1 from the start, so one event
 [ "$(wc -l < "$t/wa/events.csv")" -ge 2 ] || no "no event at --event-pi 1"
+# the step-0 watch comes before the first refresh (P = I, π₁ = λmax(H)): it
+# is recorded in curvature.csv but is never a pothole event
+awk -F, 'NR == 2 { exit !($1 >= 1) }' "$t/wa/events.csv" || no "an event at step 0, before the first refresh"
 "$P" train "${wat[@]}" --out "$t/wb" --stop-after 50 >/dev/null 2>&1 && no "stop hook exit 0 (watch)"
 "$P" train "${args[@]}" --out "$t/wb" --resume >/dev/null 2>"$t/err" && no "resume without --watch-every accepted"
 grep -q "watch-every" "$t/err" || no "resume without --watch-every: $(cat "$t/err")"

@@ -200,7 +200,7 @@ static void test_events(void **s) {
   ph_error err = {0};
   ph_watch_event *ev;
   size_t n;
-  assert_int_equal(ph_watch_events(tmpdir, 0, &ev, &n, &err), PH_OK);
+  assert_int_equal(ph_watch_events(tmpdir, 0, 0, &ev, &n, &err), PH_OK);
   assert_int_equal(n, 3);
   assert_true(ev[0].step == 0 && ev[0].pi == 50 && ev[0].left == 1 &&
               ev[0].next_step == 10 && ev[0].lambda == 3 &&
@@ -209,16 +209,32 @@ static void test_events(void **s) {
   assert_true(ev[2].step == 50 && ev[2].left == -1 && ev[2].lambda == 7);
   free(ev);
   ph_watch_event_count c;
-  assert_int_equal(ph_watch_count_events(path, 45, &c, &err), PH_OK);
+  assert_int_equal(ph_watch_count_events(path, 45, 0, &c, &err), PH_OK);
   assert_true(c.events == 3 && c.left == 1 && c.stayed == 1 && c.open == 1);
-  assert_int_equal(ph_watch_count_events(path, 55, &c, &err), PH_OK);
+  assert_int_equal(ph_watch_count_events(path, 55, 0, &c, &err), PH_OK);
   assert_true(c.events == 1 && c.open == 1);
+  /* Before the first refresh (steps < from_step) P is the identity and no
+   * crossing counts: from step 10 the step-0 event is gone, and step 10
+   * (π 40, below 45) is the first eligible watch, so step 30 still counts. */
+  assert_int_equal(ph_watch_events(tmpdir, 45, 10, &ev, &n, &err), PH_OK);
+  assert_int_equal(n, 2);
+  assert_true(ev[0].step == 30 && ev[1].step == 50);
+  free(ev);
+  /* a first eligible watch above the threshold counts (step 30 at from 30) */
+  assert_int_equal(ph_watch_count_events(path, 45, 30, &c, &err), PH_OK);
+  assert_true(c.events == 2 && c.stayed == 1 && c.open == 1);
+  assert_int_equal(ph_watch_count_events(path, 45, UINT64_MAX, &c, &err),
+                   PH_OK);
+  assert_true(c.events == 0);
+  assert_true(ph_watch_first_fitted_step(50, 0) == 1 &&
+              ph_watch_first_fitted_step(50, 1) == 51 &&
+              ph_watch_first_fitted_step(0, 0) == UINT64_MAX);
   /* no pi_1 column: the run had no preconditioner */
   f = fopen(path, "w");
   fputs("step,lr,momentum,loss,lmax_h,lmax_pc,kappa_loc\n0,1,0,1,1,1,1\n", f);
   fclose(f);
-  assert_int_equal(ph_watch_count_events(path, 0, &c, &err), PH_ERR_ARG);
-  assert_int_equal(ph_watch_count_events("/nonexistent/x", 0, &c, &err),
+  assert_int_equal(ph_watch_count_events(path, 0, 0, &c, &err), PH_ERR_ARG);
+  assert_int_equal(ph_watch_count_events("/nonexistent/x", 0, 0, &c, &err),
                    PH_ERR_IO);
 }
 
