@@ -477,7 +477,9 @@ static ph_status watched_panel(const st_cfg *c, const st_sel *sel, size_t t,
       ph_plot_range_of(ey[o], nev[o], 1, &ylo, &yhi);
     }
   }
-  if (!(xhi > xlo)) ph_plot_range_pad(&xlo, &xhi, 0, 0);
+  /* 2 % each side, so that an event marker at step 0 or at the last
+   * step is drawn whole instead of clipped by the frame */
+  ph_plot_range_pad(&xlo, &xhi, 0.02, 0);
   if (!(yhi > 0)) ylo = 1e-3, yhi = 1;
   ph_plot_range_pad(&ylo, &yhi, 0.08, 1);
   ph_plot_axes_xrange(a, xlo, xhi, 0);
