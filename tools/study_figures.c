@@ -119,15 +119,14 @@ static ph_status metric_panel(const st_cfg *c, size_t t, ph_plot_axes *a,
   int field = metric_field(&c->tasks[t]);
   ph_stats_summary sm[ST_MAX_OPTS][8];
   size_t nf[ST_MAX_OPTS];
+  double sy[ST_MAX_OPTS][ST_MAX_SEEDS]; /* each seed's value, read once */
   double ylo = INFINITY, yhi = -INFINITY;
   for (size_t o = 0; o < c->n_opts; o++) {
     study_summaries(c, t, o, sm[o], &nf[o]);
     ph_plot_range_of(&sm[o][field].lo, 1, 0, &ylo, &yhi);
     ph_plot_range_of(&sm[o][field].hi, 1, 0, &ylo, &yhi);
-    for (size_t s = 1; s <= c->seeds; s++) {
-      double v = metric_of(c, t, o, s);
-      ph_plot_range_of(&v, 1, 0, &ylo, &yhi);
-    }
+    for (size_t q = 0; q < c->seeds; q++) sy[o][q] = metric_of(c, t, o, q + 1);
+    ph_plot_range_of(sy[o], c->seeds, 0, &ylo, &yhi);
   }
   if (!(yhi >= ylo)) ylo = 0, yhi = 1;
   double y0 = ylo, y1 = yhi;
@@ -141,16 +140,12 @@ static ph_status metric_panel(const st_cfg *c, size_t t, ph_plot_axes *a,
     s.marker = PH_PLOT_MARK_CIRCLE;
     s.marker_pt = 4;
     if (isfinite(m)) ph_plot_markers(a, &x, &m, NULL, 1, &s);
-    double sx[ST_MAX_SEEDS], sy[ST_MAX_SEEDS];
-    size_t k = 0;
-    for (size_t q = 1; q <= c->seeds; q++) {
-      sx[k] = (double)o + 0.22;
-      sy[k++] = metric_of(c, t, o, q);
-    }
+    double sx[ST_MAX_SEEDS];
+    for (size_t q = 0; q < c->seeds; q++) sx[q] = (double)o + 0.22;
     s.marker_pt = 2.6;
     s.marker_filled = 0;
     s.width_pt = 0.5;
-    ph_plot_markers(a, sx, sy, NULL, k, &s);
+    ph_plot_markers(a, sx, sy[o], NULL, c->seeds, &s);
     note_failed(a, (double)o, y0, y1, nf[o], c->seeds);
   }
   ph_plot_axes_finish(a);

@@ -93,19 +93,11 @@ void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
 int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
                                const double *d1, const double *u,
                                const double *w, const double *t, double *out) {
-  if (!y || !d1) return 0;
-  if (a == ACT_TANH)
-    for (size_t i = 0; i < n; i++) {
-      double h = -2 * y[i] * d1[i];
-      out[i] = u[i] * d1[i] + w[i] * h * t[i];
-    }
-  else if (a == ACT_SIGMOID)
-    for (size_t i = 0; i < n; i++) {
-      double h = d1[i] * (1 - 2 * y[i]);
-      out[i] = u[i] * d1[i] + w[i] * h * t[i];
-    }
-  else
-    return 0;
+  if (!y || !d1 || (a != ACT_TANH && a != ACT_SIGMOID)) return 0;
+  for (size_t i = 0; i < n; i++) {
+    double h = nn_act_d2_from_output(a, y[i], d1[i]);
+    out[i] = u[i] * d1[i] + w[i] * h * t[i];
+  }
   return 1;
 }
 

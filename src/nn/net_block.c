@@ -154,8 +154,8 @@ static void dense_tb(nn_net *n, const nn_layer *l, const double *theta,
 
 /* out[e·k + j] = u[e·k + j] ⊙ σ'(x_e) (+ w_e ⊙ σ''(x_e) ⊙ t[e·k + j]).
  * y: the forward's output σ(x); tanh and sigmoid take σ'' from it and the
- * cached σ' (nn_act_second_order_cached's expressions, so the same bits as
- * the single product) instead of evaluating σ again. */
+ * cached σ' (nn_act_d2_from_output, as nn_act_second_order_cached, so the same
+ * bits as the single product) instead of evaluating σ again. */
 static void act_block(nn_net *n, const nn_layer *l, size_t k, size_t m,
                       const double *in, const double *y, const double *u,
                       const double *w, const double *t, double *out) {
@@ -168,10 +168,8 @@ static void act_block(nn_net *n, const nn_layer *l, size_t k, size_t m,
     if (so && poly) {
       const double *ye = y + e * sz, *g = l->d1 + e * sz;
       memcpy(d1, g, sz * sizeof *d1);
-      if (l->act == ACT_TANH)
-        for (size_t i = 0; i < sz; i++) d2[i] = -2 * ye[i] * g[i];
-      else
-        for (size_t i = 0; i < sz; i++) d2[i] = g[i] * (1 - 2 * ye[i]);
+      for (size_t i = 0; i < sz; i++)
+        d2[i] = nn_act_d2_from_output(l->act, ye[i], g[i]);
     } else if (so)
       nn_act_apply(l->act, sz, x, NULL, d1, d2);
     else if (l->act == ACT_RELU)

@@ -44,7 +44,6 @@ typedef struct watch_op {
   size_t off, size, k; /* coordinates (blocks) and pairs wanted */
   double *vec;         /* (k, size) previous eigenvectors */
   uint64_t have;       /* 1 once vec holds a previous watch's vectors */
-  int fresh;           /* vec was computed by this watch */
 } watch_op;
 
 struct ph_watch {
@@ -95,12 +94,12 @@ ph_status ph_watch_create(const ph_watch_config *cfg, const ph_objective *obj,
   size_t hl = 256 + 16 * cfg->k + nl * (PH_BLOCK_NAME_MAX + 8);
   w->header = ph_calloc(hl, 1, "watch header", err);
   if (!w->ops || !w->start || !w->header) goto nomem;
-  w->ops[0] = (watch_op){0, obj->n, 1, NULL, 0, 0};
-  w->ops[1] = (watch_op){0, obj->n, cfg->k, NULL, 0, 0};
+  w->ops[0] = (watch_op){0, obj->n, 1, NULL, 0};
+  w->ops[1] = (watch_op){0, obj->n, cfg->k, NULL, 0};
   for (size_t b = 0, j = 2; b < obj->n_blocks; b++)
     if (obj->blocks[b].kind == PH_BLOCK_WEIGHT)
       w->ops[j++] =
-          (watch_op){obj->blocks[b].offset, obj->blocks[b].size, 1, NULL, 0, 0};
+          (watch_op){obj->blocks[b].offset, obj->blocks[b].size, 1, NULL, 0};
   for (size_t i = 0; i < w->n_ops; i++) {
     if ((i == 1 && !with_precond) || (i >= 2 && !cfg->layers)) continue;
     w->ops[i].vec = ph_calloc(w->ops[i].k * w->ops[i].size, sizeof(double),
@@ -167,7 +166,6 @@ static ph_status top_pairs(ph_watch *w, watch_op *o, ph_linop *a,
     ec.start = w->start;
   }
   ph_eig_result res = {0};
-  o->fresh = 0;
   ph_status st = ph_lanczos_run(a, &ec, NULL, &res, err);
   if (st == PH_OK) {
     *products += res.products;
@@ -176,7 +174,6 @@ static ph_status top_pairs(ph_watch *w, watch_op *o, ph_linop *a,
     if (res.k == o->k) {
       memcpy(o->vec, res.vectors, o->k * n * sizeof(double));
       o->have = 1;
-      o->fresh = 1;
     }
   }
   ph_eig_result_free(&res);
