@@ -111,7 +111,7 @@ static void demo_add_lab(ph_demo *d, const demo_sizes *z, profile prof,
               "--steps", NUM(7, z->toy_steps), "--threads", "0", "--resume",
               "--seed", DEMO_SEED, "--out", P("%s/toy/selective-map", out),
               NULL);
-  ph_demo_add(d, "potholes lab: escape from a pit", "slice-pothole2d",
+  ph_demo_add(d, "potholes lab: the pit's landscape", "slice-pothole2d",
               P("%s/toy/slice/surface_loss.npy", out), 2, "slice",
               "--landscape", lab, "--dirs", "axes", "--grid", z->toy_grid,
               "--range", "-1:3.5,-2.25:2.25", "--out", P("%s/toy/slice", out),

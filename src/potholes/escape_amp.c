@@ -186,7 +186,7 @@ ph_status ph_amp_like(const ph_escape_config *cfg, const double *rhos,
   double *P = buf, *v = P + n, *th = v + n, *g = th + n, *pg = g + n,
          *x = pg + n, *g1 = x + n, *tmp = g1 + n, *h = tmp + n;
   if (st == PH_OK) st = ph_escape_obtain_precond(cfg, obj, geo.basin, P, err);
-  double w = geo.scale, lam = 0, pv = 0, qv = 0;
+  double w = geo.scale, qv = 0;
   if (st == PH_OK) {
     /* v: top eigenvector of P^{1/2} H P^{1/2} at the pit, v ∝ P^{1/2} w */
     ph_toy_eval_clean(obj, geo.pit, NULL, NULL, h);
@@ -199,12 +199,7 @@ ph_status ph_amp_like(const ph_escape_config *cfg, const double *rhos,
   if (st == PH_OK) {
     for (size_t i = 0; i < n; i++) v[i] = sqrt(P[i]) * h[i * n + n - 1];
     ph_vec_scal(n, 1 / ph_vec_nrm2(n, v), v);
-    ph_toy_eval_clean(obj, geo.pit, NULL, NULL, h);
-    for (size_t i = 0; i < n; i++) {
-      pv += P[i] * v[i] * v[i];
-      qv += v[i] * v[i] / P[i];
-      for (size_t j = 0; j < n; j++) lam += v[i] * h[i * n + j] * v[j];
-    }
+    for (size_t i = 0; i < n; i++) qv += v[i] * v[i] / P[i];
     const ph_toy_spec *sp = ph_toy_get_spec(obj);
     if (sp->kind == PH_TOY_POTHOLE2D)
       w = sqrt(v[0] * v[0] * pow(ph_toy_spec_get(sp, "sx"), 2) +
@@ -250,7 +245,6 @@ ph_status ph_amp_like(const ph_escape_config *cfg, const double *rhos,
       q->sam_measured = ph_vec_dot(n, v, g1) / vg;
       q->sam_predicted = 1 + rho * lam_t / gn;
     }
-  (void)pv;
   ph_free(buf);
   ph_toy_geometry_free(&geo);
   ph_objective_free(obj);

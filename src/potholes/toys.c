@@ -175,8 +175,8 @@ ph_status ph_toy_spec_parse(const char *spec, ph_toy_spec *out, ph_error *err) {
                           count, spec);
     if (!(out->vals[5] > 0))
       return ph_error_set(err, PH_ERR_ARG, "width in '%s' must be > 0", spec);
-  } /* fall through: lmin, lmax */
-  /* fallthrough */
+  } /* and its lmin, lmax: */
+    __attribute__((fallthrough));
   case PH_TOY_QUADRATIC:
     if (!(out->vals[1] > 0 && out->vals[2] >= out->vals[1]))
       return ph_error_set(err, PH_ERR_ARG, "need 0 < lmin <= lmax in '%s'",
