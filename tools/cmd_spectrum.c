@@ -184,6 +184,10 @@ static cJSON *spectrum_json(const spectrum_results *r, const ph_linop *A,
   cJSON_AddStringToObject(cfg, "which", WHICH_NAMES[ec->which]);
   cJSON_AddStringToObject(cfg, "method", method ? "power" : "lanczos");
   ph_json_add_number(cfg, "tol", ec->tol);
+  if (!method) {
+    cJSON_AddBoolToObject(cfg, "early", ec->early);
+    cJSON_AddBoolToObject(cfg, "verify", ec->verify);
+  }
   char crc[16];
   snprintf(crc, sizeof crc, "%08x", ph_ckpt_crc(bu->ck));
   cJSON_AddStringToObject(cfg, "ckpt_crc32", crc);
@@ -298,7 +302,8 @@ int ph_cmd_spectrum(int argc, char **argv) {
   const char *ckpt = NULL, *data = NULL, *op = "hessian", *precond = NULL,
              *out = NULL;
   size_t n_ex = PH_CLI_DEFAULT_N, tprobes = 100, threads = 0;
-  int split = 0, which = 0, method = 0, density = 0, trace = 0, dense = 0;
+  int split = 0, which = 0, method = 0, density = 0, trace = 0, dense = 0,
+      no_verify = 0;
   ph_eig_config ec = ph_eig_config_default();
   ph_slq_config sc = ph_slq_config_default();
   uint64_t seed = 0;
@@ -325,6 +330,14 @@ int ph_cmd_spectrum(int argc, char **argv) {
        .help = "relative residual tolerance"},
       {"max-products", "M", PH_OPT_SIZE, &ec.max_products, .lo = 1, .hi = 1e15,
        .help = "product budget (default: 100·n)", .flags = PH_OPT_NO_DEFAULT},
+      {"early", NULL, PH_OPT_FLAG, &ec.early,
+       .help = "Lanczos: judge convergence after every product and stop as\n"
+               "soon as every wanted pair meets --tol (default: only when\n"
+               "the basis is full, so the bounds end far below --tol)"},
+      {"no-verify", NULL, PH_OPT_FLAG, &no_verify,
+       .help = "Lanczos: skip the verification cycle, which restarts from\n"
+               "the converged vectors and a fresh random one to find\n"
+               "further copies of a repeated eigenvalue (docs/spectra.md)"},
       {"density", NULL, PH_OPT_FLAG, &density, .help = "SLQ spectral density"},
       {"probes", "P", PH_OPT_SIZE, &sc.probes, .lo = 1, .hi = 1e5,
        .help = "SLQ probes"},
@@ -372,6 +385,10 @@ int ph_cmd_spectrum(int argc, char **argv) {
     return ph_cli_usage(CMD, "--operator precond needs --precond FILE|DIR");
   if (method == 1 && which != 0)
     return ph_cli_usage(CMD, "--method power finds only the top eigenvalues");
+  if (method == 1 && (ec.early || no_verify))
+    return ph_cli_usage(CMD, "--early and --no-verify are Lanczos settings, "
+                             "not --method power's");
+  ec.verify = !no_verify;
   ec.which = (ph_eig_which)which;
   ec.seed = sc.seed = seed;
   if (sc.steps > 0 && ec.k * (which == 2 ? 2 : 1) > SIZE_MAX / 4)

@@ -40,6 +40,46 @@ print("lanczos", lan, "dense", dense, "err", err)
 sys.exit(0 if ok else 1)
 PY
 fi
+# --early and --no-verify: each must cut the products of the default top-1
+# run (59 here: a full basis of 30, then the verification cycle's 29), and
+# every value must be as close to the dense λmax as its residual bound
+# allows (a Ritz value θ with residual r of a symmetric operator lies within
+# r of an eigenvalue, and within r²/gap of λmax once θ is nearer λmax than
+# the gap λ1 − λ2 allows for any other; 1e-10·|λ| covers rounding).
+"$P" spectrum --ckpt "$t/m.ckpt" --n 200 --k 1 --out "$t/e0" >/dev/null || no "spectrum k=1"
+"$P" spectrum --ckpt "$t/m.ckpt" --n 200 --k 1 --early --out "$t/e1" >/dev/null || no "spectrum --early"
+"$P" spectrum --ckpt "$t/m.ckpt" --n 200 --k 1 --no-verify --out "$t/e2" >/dev/null || no "spectrum --no-verify"
+"$P" spectrum --ckpt "$t/m.ckpt" --n 200 --k 1 --early --no-verify --out "$t/e3" >/dev/null || no "spectrum --early --no-verify"
+if py; then
+  /usr/bin/python3 - "$t" <<'PY' || no "--early / --no-verify: products or values wrong"
+import json, sys, numpy as np
+t = sys.argv[1]
+ev = np.sort(np.load(t + "/sp/dense_eigenvalues.npy"))[::-1]
+lmax, gap = ev[0], ev[0] - ev[1]
+s = {k: json.load(open(f"{t}/{k}/spectrum.json")) for k in ("e0", "e1", "e2", "e3")}
+ok = True
+def check(c, msg):
+    global ok
+    if not c:
+        print("FAIL:", msg); ok = False
+for k, (early, verify) in {"e0": (False, True), "e1": (True, True),
+                           "e2": (False, False), "e3": (True, False)}.items():
+    j = s[k]
+    th, r = j["lambda_max"], j["residual_bounds"][0]
+    print(k, "products", j["products"], "theta", th, "bound", r, "err", abs(th - lmax))
+    check(j["config"]["early"] == early and j["config"]["verify"] == verify, k + " config")
+    check(j["all_converged"] and r <= 1e-6 * abs(th), k + " not converged to tol")
+    check(abs(th - lmax) <= r + 1e-10 * abs(lmax), k + " outside its residual bound")
+    if r < gap / 2:
+        check(abs(th - lmax) <= r * r / gap + 1e-10 * abs(lmax), k + " outside r^2/gap")
+p = {k: s[k]["products"] for k in s}
+check(p["e1"] < p["e0"], "--early did not cut products")
+check(p["e2"] < p["e0"], "--no-verify did not cut products")
+check(p["e3"] < p["e2"] and p["e3"] <= p["e1"], "--early --no-verify not the cheapest")
+sys.exit(0 if ok else 1)
+PY
+fi
+"$P" spectrum --ckpt "$t/m.ckpt" --method power --early --out "$t/x" >/dev/null 2>&1; [ $? = 2 ] || no "--early with --method power"
 "$P" spectrum --ckpt "$t/m.ckpt" --n 200 --k 3 --which both --density --probes 3 --steps 20 --trace --out "$t/sp2" >/dev/null || no "spectrum density"
 head -1 "$t/sp2/density.csv" | grep -q "^t,density,band_lo,band_hi$" || no "density.csv header"
 "$P" train --model mlp:12:tanh --data digits --opt llqr --steps 30 --refresh 10 --inner-steps 5 --out "$t/run" >/dev/null || no "train llqr"
