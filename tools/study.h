@@ -41,6 +41,13 @@
 #define ST_WATCH_ARGS                                                          \
   "--watch-n", "128", "--watch-k", "1", "--watch-probes", "0",                 \
       "--watch-layers", "off"
+/* How the final models' λmax(H) and λmax(P½HP½) are computed (pothole
+ * spectrum's options besides --ckpt, --n, --operator, --precond, --out):
+ * the top pair to the default tolerance, stopping at the first product
+ * that meets it and without the verification cycle, which for one top
+ * pair cannot change λmax (docs/spectra.md "Stopping early"). study.cfg
+ * records them, so a directory made with other settings is refused. */
+#define ST_CURV_ARGS "--k", "1", "--tol", "1e-06", "--early", "--no-verify"
 /* The watch interval of task t (0: not watched). */
 struct st_cfg;
 size_t study_watch_every(const struct st_cfg *c, size_t t);

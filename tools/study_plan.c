@@ -91,8 +91,11 @@ char *study_cfg_text(const st_cfg *c) {
   for (size_t o = 0; o < c->n_opts; o++) fprintf(fp, " %s", c->opts[o]);
   fprintf(fp, "\nlr-grid");
   for (size_t k = 0; k < c->n_lrs; k++) fprintf(fp, " %.17g", c->lr_mult[k]);
-  fprintf(fp, "\nseeds %zu\neval-n %zu\ncurvature-n %zu\n", c->seeds, c->eval_n,
+  fprintf(fp, "\nseeds %zu\neval-n %zu\ncurvature-n %zu", c->seeds, c->eval_n,
           c->curv_n);
+  static const char *const ca[] = {ST_CURV_ARGS};
+  for (size_t i = 0; i < sizeof ca / sizeof *ca; i++) fprintf(fp, " %s", ca[i]);
+  fprintf(fp, "\n");
   if (c->watch_every == ST_WATCH_TENTH)
     fprintf(fp, "watch-every steps/10");
   else
@@ -358,8 +361,8 @@ static void add_curvature(const st_cfg *c, ph_demo *d, size_t t, size_t o,
     arg(&a, ph_demo_str(d, "%s/ckpt/final.ckpt", dir));
     arg(&a, "--n");
     argn(&a, c->tasks[t].curv_n ? c->tasks[t].curv_n : c->curv_n);
-    arg(&a, "--k");
-    arg(&a, "1");
+    static const char *const ca[] = {ST_CURV_ARGS};
+    for (size_t i = 0; i < sizeof ca / sizeof *ca; i++) arg(&a, ca[i]);
     if (pre) {
       char pdir[1024];
       study_final_dir(c, t, (size_t)src, s, pdir, sizeof pdir);

@@ -158,6 +158,18 @@ awk -v c="$cap" '$1 == "train" && $2 == "llqr-sam" && $3 == "--step-cap" { $4 = 
   "$T/cfg" >"$D/study.cfg"
 expect 2 "$P" $ARGS --accept-build; one_line
 grep -q "step-cap" "$T/stderr" || fail "the changed default is not named: $(cat "$T/stderr")"
+# The final models' spectra stop at the tolerance without the verification
+# cycle (ST_CURV_ARGS); study.cfg records those settings, and a directory
+# whose spectra were computed otherwise (here: the line before they were
+# recorded) is refused even with --accept-build.
+s="$D/runs/digits-mlp/sgd/s1/lmax/spectrum.json"
+grep -q '"early":[[:space:]]*true' "$s" && grep -q '"verify":[[:space:]]*false' "$s" ||
+  fail "$s: not --early --no-verify: $(grep -A12 '"config"' "$s")"
+grep -qx "curvature-n [0-9]* --k 1 --tol 1e-06 --early --no-verify" "$T/cfg" ||
+  fail "study.cfg: $(grep '^curvature-n' "$T/cfg")"
+sed 's/^\(curvature-n [0-9]*\) .*/\1/' "$T/cfg" >"$D/study.cfg"
+expect 2 "$P" $ARGS --accept-build; one_line
+grep -q "early" "$T/stderr" || fail "the changed curvature settings are not named: $(cat "$T/stderr")"
 # A directory made before the record (no build line): refused, and
 # accepted with --accept-build.
 grep -v '^build \|^train ' "$T/cfg" >"$D/study.cfg"
