@@ -9,8 +9,8 @@
  * Attention has two implementations: one CBLAS GEMM per (batch, head) with the
  * head's columns addressed through the leading dimension (no copies), and a
  * naive loop reference (_ref) that the tests compare against. The GEMM version
- * computes the full T×T score block and masks it afterwards; it does not skip
- * the upper triangle (at T ≤ 128 that costs less than it saves).
+ * skips the zero upper triangle of the (T, T) factors by row blocks (see
+ * causal_nt below) and masks the scores inside a block afterwards.
  *
  * Not here: dense projections, residual adds and the graph itself (src/nn
  * graph engine); dropout (pothole never trains with it).
@@ -290,6 +290,49 @@ size_t ph_tf_attn_work_size(size_t T) {
   return 2 * T * T;
 }
 
+/* The causal mask makes P, Ṗ, dS and ḋS (T, T) lower triangular, so the
+ * GEMMs run over row blocks of TF_ATTN_RB rows and skip the zero triangle:
+ * row block [r0, r1) of a score product needs columns < r1, of L·Y the
+ * terms k < r1, of Lᵀ·Y the terms k ≥ r0. Each computed element is the
+ * same sequential sum as before minus exact-zero terms at its start or
+ * end, so the results are the same bits (score entries above the diagonal
+ * inside a block are computed and masked as before; those beyond it are
+ * never written and the mask loops zero them). */
+#define TF_ATTN_RB 16
+
+/* C (T, T) = alpha X Yᵀ + beta C on the row blocks' columns < r1. */
+static void causal_nt(size_t T, size_t dh, double alpha, const double *X,
+                      const double *Y, size_t ld, double beta, double *C) {
+  for (size_t r0 = 0; r0 < T; r0 += TF_ATTN_RB) {
+    size_t r1 = T - r0 < TF_ATTN_RB ? T : r0 + TF_ATTN_RB;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0),
+                (int)r1, (int)dh, alpha, X + r0 * ld, (int)ld, Y, (int)ld, beta,
+                C + r0 * T, (int)T);
+  }
+}
+
+/* C (T, dh) = alpha L Y + beta C for a lower-triangular L (T, T). */
+static void causal_nn(size_t T, size_t dh, double alpha, const double *L,
+                      const double *Y, size_t ld, double beta, double *C) {
+  for (size_t r0 = 0; r0 < T; r0 += TF_ATTN_RB) {
+    size_t r1 = T - r0 < TF_ATTN_RB ? T : r0 + TF_ATTN_RB;
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0),
+                (int)dh, (int)r1, alpha, L + r0 * T, (int)T, Y, (int)ld, beta,
+                C + r0 * ld, (int)ld);
+  }
+}
+
+/* C (T, dh) = alpha Lᵀ Y + beta C for a lower-triangular L (T, T). */
+static void causal_tn(size_t T, size_t dh, double alpha, const double *L,
+                      const double *Y, size_t ld, double beta, double *C) {
+  for (size_t r0 = 0; r0 < T; r0 += TF_ATTN_RB) {
+    size_t r1 = T - r0 < TF_ATTN_RB ? T : r0 + TF_ATTN_RB;
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0),
+                (int)dh, (int)(T - r0), alpha, L + r0 * T + r0, (int)T,
+                Y + r0 * ld, (int)ld, beta, C + r0 * ld, (int)ld);
+  }
+}
+
 /* Masked row softmax of s (T, T) in place: row i over j ≤ i, zero above. */
 static void causal_softmax(double *s, size_t T) {
   for (size_t i = 0; i < T; i++) {
@@ -316,13 +359,9 @@ void ph_tf_attn_forward(double *o, double *p, const double *q, const double *k,
     for (size_t h = 0; h < nh; h++) {
       size_t off = b * T * d + h * dh;      /* head h of example b, ld = d */
       double *P = p + (b * nh + h) * T * T; /* (T, T) */
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
-                  (int)dh, sc, q + off, (int)d, k + off, (int)d, 0.0, P,
-                  (int)T);
+      causal_nt(T, dh, sc, q + off, k + off, d, 0.0, P);
       causal_softmax(P, T);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
-                  (int)T, 1.0, P, (int)T, v + off, (int)d, 0.0, o + off,
-                  (int)d);
+      causal_nn(T, dh, 1.0, P, v + off, d, 0.0, o + off);
     }
 }
 
@@ -339,14 +378,9 @@ void ph_tf_attn_backward(double *dq, double *dk, double *dv, const double *dout,
     for (size_t h = 0; h < nh; h++) {
       size_t off = b * T * d + h * dh;
       const double *P = p + (b * nh + h) * T * T;
-      if (dv)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, 1.0, P, (int)T, dout + off, (int)d, 1.0, dv + off,
-                    (int)d);
+      if (dv) causal_tn(T, dh, 1.0, P, dout + off, d, 1.0, dv + off);
       if (!dq && !dk) continue;
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
-                  (int)dh, 1.0, dout + off, (int)d, v + off, (int)d, 0.0, dS,
-                  (int)T);
+      causal_nt(T, dh, 1.0, dout + off, v + off, d, 0.0, dS);
       for (size_t i = 0; i < T; i++) {
         double *row = dS + i * T;
         const double *pr = P + i * T;
@@ -355,14 +389,8 @@ void ph_tf_attn_backward(double *dq, double *dk, double *dv, const double *dout,
         for (size_t j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - c);
         for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
       }
-      if (dq)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS, (int)T, k + off, (int)d, 1.0, dq + off,
-                    (int)d);
-      if (dk)
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS, (int)T, q + off, (int)d, 1.0, dk + off,
-                    (int)d);
+      if (dq) causal_nn(T, dh, sc, dS, k + off, d, 1.0, dq + off);
+      if (dk) causal_tn(T, dh, sc, dS, q + off, d, 1.0, dk + off);
     }
 }
 
@@ -381,12 +409,8 @@ void ph_tf_attn_tangent_forward(double *o_t, double *p_t, const double *q,
       size_t off = b * T * d + h * dh;
       const double *P = p + (b * nh + h) * T * T;
       double *Pt = p_t + (b * nh + h) * T * T; /* Ṡ, then Ṗ in place */
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
-                  (int)dh, sc, q_t + off, (int)d, k + off, (int)d, 0.0, Pt,
-                  (int)T);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
-                  (int)dh, sc, q + off, (int)d, k_t + off, (int)d, 1.0, Pt,
-                  (int)T);
+      causal_nt(T, dh, sc, q_t + off, k + off, d, 0.0, Pt);
+      causal_nt(T, dh, sc, q + off, k_t + off, d, 1.0, Pt);
       for (size_t i = 0; i < T; i++) {
         double *row = Pt + i * T;
         const double *pr = P + i * T;
@@ -395,12 +419,8 @@ void ph_tf_attn_tangent_forward(double *o_t, double *p_t, const double *q,
         for (size_t j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - c);
         for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
       }
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
-                  (int)T, 1.0, Pt, (int)T, v + off, (int)d, 0.0, o_t + off,
-                  (int)d);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
-                  (int)T, 1.0, P, (int)T, v_t + off, (int)d, 1.0, o_t + off,
-                  (int)d);
+      causal_nn(T, dh, 1.0, Pt, v + off, d, 0.0, o_t + off);
+      causal_nn(T, dh, 1.0, P, v_t + off, d, 1.0, o_t + off);
     }
 }
 
@@ -425,23 +445,13 @@ void ph_tf_attn_tangent_backward(
       const double *P = p + (b * nh + h) * T * T;
       const double *Pt = p_t + (b * nh + h) * T * T;
       if (dv_t) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, 1.0, Pt, (int)T, dout + off, (int)d, 1.0,
-                    dv_t + off, (int)d);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, 1.0, P, (int)T, dout_t + off, (int)d, 1.0,
-                    dv_t + off, (int)d);
+        causal_tn(T, dh, 1.0, Pt, dout + off, d, 1.0, dv_t + off);
+        causal_tn(T, dh, 1.0, P, dout_t + off, d, 1.0, dv_t + off);
       }
       if (!dq_t && !dk_t) continue;
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
-                  (int)dh, 1.0, dout + off, (int)d, v + off, (int)d, 0.0, dS,
-                  (int)T);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
-                  (int)dh, 1.0, dout_t + off, (int)d, v + off, (int)d, 0.0,
-                  dS_t, (int)T);
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T,
-                  (int)dh, 1.0, dout + off, (int)d, v_t + off, (int)d, 1.0,
-                  dS_t, (int)T);
+      causal_nt(T, dh, 1.0, dout + off, v + off, d, 0.0, dS);
+      causal_nt(T, dh, 1.0, dout_t + off, v + off, d, 0.0, dS_t);
+      causal_nt(T, dh, 1.0, dout + off, v_t + off, d, 1.0, dS_t);
       for (size_t i = 0; i < T; i++) {
         double *r = dS + i * T, *rt = dS_t + i * T;
         const double *pr = P + i * T, *ptr = Pt + i * T;
@@ -458,20 +468,12 @@ void ph_tf_attn_tangent_backward(
         for (size_t j = i + 1; j < T; j++) r[j] = rt[j] = 0.0;
       }
       if (dq_t) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS_t, (int)T, k + off, (int)d, 1.0, dq_t + off,
-                    (int)d);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS, (int)T, k_t + off, (int)d, 1.0, dq_t + off,
-                    (int)d);
+        causal_nn(T, dh, sc, dS_t, k + off, d, 1.0, dq_t + off);
+        causal_nn(T, dh, sc, dS, k_t + off, d, 1.0, dq_t + off);
       }
       if (dk_t) {
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS_t, (int)T, q + off, (int)d, 1.0, dk_t + off,
-                    (int)d);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)T, (int)dh,
-                    (int)T, sc, dS, (int)T, q_t + off, (int)d, 1.0, dk_t + off,
-                    (int)d);
+        causal_tn(T, dh, sc, dS_t, q + off, d, 1.0, dk_t + off);
+        causal_tn(T, dh, sc, dS, q_t + off, d, 1.0, dk_t + off);
       }
     }
 }
