@@ -255,15 +255,55 @@ void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld) {
 }
 
 /* Max pooling with size = stride = k: out = max of each window, arg = the
- * index (within the example) of the first maximum. */
-static void maxpool_forward(nn_layer *l, size_t B, const double *in,
-                            double *out) {
+ * index (within the example) of the first maximum; with relu, of the
+ * window's ReLU outputs max(x, 0) (x > 0 ? x : 0, as the ReLU layer
+ * computes them), so that ReLU then pooling is one pass. The maximum is
+ * kept with selects, not branches: which of a window's entries is largest
+ * is a coin toss that a branch mispredicts; the first-maximum rule
+ * (strictly greater replaces) is the same. */
+static void pool_max(nn_layer *l, size_t B, const double *in, double *out,
+                     int relu) {
   /* The geometry in locals: the stores to out and arg could alias *l, so
-   * reading l-> inside the loops reloaded every field at every step (the
-   * scan order and the first-maximum rule are unchanged) */
+   * reading l-> inside the loops reloaded every field at every step */
   const size_t C = l->c_in, hi = l->hi, wi = l->wi, ho = l->ho, wo = l->wo,
                k = l->k, st = l->stride, is = l->in_size, os = l->out_size;
   size_t *args = l->arg;
+  if (k == 2 && st == 2) {
+    /* 2×2 windows: the four entries of a window in a loop over the output
+     * row without branches, which the compiler vectorises */
+    for (size_t e = 0; e < B; e++) {
+      const double *x = in + e * is;
+      double *y = out + e * os;
+      size_t *a = args + e * os;
+      for (size_t c = 0; c < C; c++)
+        for (size_t oi = 0; oi < ho; oi++) {
+          size_t r0 = (c * hi + 2 * oi) * wi, r1 = r0 + wi;
+          double *yr = y + (c * ho + oi) * wo;
+          size_t *ar = a + (c * ho + oi) * wo;
+          for (size_t oj = 0; oj < wo; oj++) {
+            size_t i0 = r0 + 2 * oj, i2 = r1 + 2 * oj;
+            double v0 = x[i0], v1 = x[i0 + 1], v2 = x[i2], v3 = x[i2 + 1];
+            if (relu) {
+              v0 = v0 > 0 ? v0 : 0.0;
+              v1 = v1 > 0 ? v1 : 0.0;
+              v2 = v2 > 0 ? v2 : 0.0;
+              v3 = v3 > 0 ? v3 : 0.0;
+            }
+            double best = v0;
+            size_t arg = i0;
+            arg = v1 > best ? i0 + 1 : arg;
+            best = v1 > best ? v1 : best;
+            arg = v2 > best ? i2 : arg;
+            best = v2 > best ? v2 : best;
+            arg = v3 > best ? i2 + 1 : arg;
+            best = v3 > best ? v3 : best;
+            yr[oj] = best;
+            ar[oj] = arg;
+          }
+        }
+    }
+    return;
+  }
   for (size_t e = 0; e < B; e++) {
     const double *x = in + e * is;
     double *y = out + e * os;
@@ -273,18 +313,45 @@ static void maxpool_forward(nn_layer *l, size_t B, const double *in,
         for (size_t oj = 0; oj < wo; oj++) {
           size_t base = (c * hi + oi * st) * wi + oj * st, arg = base;
           double best = x[base];
+          if (relu) best = best > 0 ? best : 0.0;
           for (size_t ki = 0; ki < k; ki++)
             for (size_t kj = 0; kj < k; kj++) {
               size_t idx = base + ki * wi + kj;
-              if (x[idx] > best) {
-                best = x[idx];
-                arg = idx;
-              }
+              double v = x[idx];
+              if (relu) v = v > 0 ? v : 0.0;
+              int gt = v > best;
+              best = gt ? v : best;
+              arg = gt ? idx : arg;
             }
           size_t o = (c * ho + oi) * wo + oj;
           y[o] = best;
           a[o] = arg;
         }
+  }
+}
+
+void nn_relu_maxpool_forward(nn_layer *pool, size_t B, const double *x,
+                             double *out) {
+  pool_max(pool, B, x, out, 1);
+}
+
+void nn_relu_maxpool_tangent_forward(const nn_layer *pool, size_t B,
+                                     const double *x, const double *tin,
+                                     double *tout) {
+  const size_t is = pool->in_size, os = pool->out_size;
+  if (!tin) {
+    memset(tout, 0, B * os * sizeof *tout);
+    return;
+  }
+  for (size_t e = 0; e < B; e++) {
+    const double *xe = x + e * is, *te = tin + e * is;
+    const size_t *a = pool->arg + e * os;
+    double *t = tout + e * os;
+    for (size_t o = 0; o < os; o++) {
+      size_t p = a[o];
+      double u = te[p];
+      t[o] = xe[p] > 0 ? u : 0.0;
+    }
   }
 }
 
@@ -298,7 +365,7 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
     return;
   case NN_ACT: act_forward(l->act, B * l->in_size, in, out, l->d1); return;
   case NN_CONV: nn_conv_forward(l, theta, B, in, out); return;
-  case NN_MAXPOOL: maxpool_forward(l, B, in, out); return;
+  case NN_MAXPOOL: pool_max(l, B, in, out, 0); return;
   case NN_AVGPOOL: {
     double inv = 1.0 / (double)(l->k * l->k);
     for (size_t e = 0; e < B; e++)

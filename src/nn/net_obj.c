@@ -204,6 +204,46 @@ static void cache_store(nn_net *n, const double *theta, const ph_batch *b,
   n->c_level = 1;
 }
 
+/* The forward of the chain, h[1..K] from h[0]. A ReLU followed by tiled
+ * max pooling takes one pass (nn_relu_maxpool_forward, the same bits): the
+ * ReLU's output h[i + 1] is then not written, and no later pass reads it
+ * (the pooling's passes read its argmax, the ReLU's its input h[i], and the
+ * ReLU's tangent backward reads its output for σ'' only, which ReLU does not
+ * have). In a CNN that saves a read and a write of its largest
+ * activations. */
+static void forward(nn_net *n, const double *theta, size_t m) {
+  size_t K = n->n_layers;
+  for (size_t i = 0; i < K; i++) {
+    if (i + 1 < K &&
+        nn_relu_maxpool_fusable(&n->layers[i], &n->layers[i + 1])) {
+      nn_relu_maxpool_forward(&n->layers[i + 1], m, n->h[i], n->h[i + 2]);
+      i++;
+      continue;
+    }
+    nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+  }
+}
+
+/* The tangent forward of the chain along v, th[1..K]; ReLU then tiled max
+ * pooling in one pass (nn_relu_maxpool_tangent_forward, the same bits),
+ * which leaves the ReLU's output tangent th[i + 1] unwritten: the pooling's
+ * tangent backward does not read its input tangent. */
+static void tangent_forward(nn_net *n, const double *theta, const double *v,
+                            size_t m) {
+  size_t K = n->n_layers;
+  for (size_t i = 0; i < K; i++) {
+    if (i + 1 < K &&
+        nn_relu_maxpool_fusable(&n->layers[i], &n->layers[i + 1])) {
+      nn_relu_maxpool_tangent_forward(&n->layers[i + 1], m, n->h[i],
+                                      i ? n->th[i] : NULL, n->th[i + 2]);
+      i++;
+      continue;
+    }
+    nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
+                       n->th[i + 1]);
+  }
+}
+
 /* The backward from the loss's adjoint: dh for every layer, and the
  * gradient into g when g is not NULL. A ReLU followed by tiled max pooling
  * (not the first layer) takes one fused pass (nn_relu_maxpool_backward, the
@@ -257,8 +297,7 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
   if (!cache_hit(n, theta, b, start, m, scale)) {
     n->c_level = 0;
     PH_TRY(gather(n, b, start, m, err));
-    for (size_t i = 0; i < K; i++)
-      nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+    forward(n, theta, m);
     double c = 0, l = head(n, m, scale, NULL, &c);
     cache_store(n, theta, b, start, m, scale, l, c);
   }
@@ -276,9 +315,7 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
     backward(n, theta, m, scale, NULL);
     n->c_level = 2;
   }
-  for (size_t i = 0; i < K; i++)
-    nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
-                       n->th[i + 1]);
+  tangent_forward(n, theta, v, m);
   head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
   tangent_backward(n, theta, v, m, out, mode == RUN_HVP);
   return PH_OK;
@@ -306,8 +343,7 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
   if (grouped) PH_TRY(nn_block_reserve(n, g, err));
   n->c_level = 0; /* the passes below overwrite the cached chunk */
   PH_TRY(gather(n, b, start, m, err));
-  for (size_t i = 0; i < K; i++)
-    nn_forward(&n->layers[i], theta, m, n->h[i], n->h[i + 1]);
+  forward(n, theta, m);
   if (mode == RUN_HVP)
     backward(n, theta, m, scale, NULL);
   else
@@ -315,9 +351,7 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
   if (!grouped) {
     for (size_t j = 0; j < k; j++) {
       const double *v = V + j * np;
-      for (size_t i = 0; i < K; i++)
-        nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i],
-                           i ? n->th[i] : NULL, n->th[i + 1]);
+      tangent_forward(n, theta, v, m);
       head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
       tangent_backward(n, theta, v, m, HV + j * np, mode == RUN_HVP);
     }

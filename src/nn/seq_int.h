@@ -200,6 +200,17 @@ int nn_relu_maxpool_fusable(const nn_layer *act, const nn_layer *pool);
  * and writing them saves memory traffic. */
 void nn_relu_maxpool_backward(const nn_layer *pool, size_t B, const double *x,
                               const double *dout, double *din);
+/* Their forwards in one pass: out (the pooling's output) and its argmax
+ * from x (the ReLU's input), the same bits as nn_forward of the two; the
+ * ReLU's output is not written. */
+void nn_relu_maxpool_forward(nn_layer *pool, size_t B, const double *x,
+                             double *out);
+/* Their tangent forwards in one pass: the pooled tangent tout from the
+ * ReLU's input x and input tangent tin (NULL: zero), read at the argmax
+ * only; the same bits as nn_tangent_forward of the two. */
+void nn_relu_maxpool_tangent_forward(const nn_layer *pool, size_t B,
+                                     const double *x, const double *tin,
+                                     double *tout);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */

@@ -930,8 +930,8 @@ static void test_ops_alone(void **s) {
   }
 }
 
-/* The fused backward of ReLU then tiled max pooling (the CNN's chain)
- * against the two layers' backwards one after the other: the same bits,
+/* The fused forward and backward of ReLU then tiled max pooling (the CNN's
+ * chain) against the two layers' passes one after the other: the same bits,
  * with inputs that are exactly 0 or negative and adjoints that are ±0, on
  * two windows' sizes. A wrong mask, argmax or window gives other values;
  * dropping the 0 + dout (the sign of a −0 adjoint) other bits. */
@@ -956,8 +956,67 @@ static void test_relu_maxpool_fused(void **s) {
     ph_rng_fill_gauss(&rg, dz, no, 1.0);
     for (size_t i = 0; i < ni; i += 5) x[i] = 0.0;
     for (size_t i = 0; i < no; i += 4) dz[i] = (i / 4) % 2 ? -0.0 : 0.0;
+    /* ties: a window's positives equal to each other, and windows whose
+     * entries are all ≤ 0 (ReLU outputs all 0: the first index wins) */
+    for (size_t i = 0; i + 1 < ni; i += 7) x[i + 1] = fabs(x[i]);
+    for (size_t i = 0; i < p.wi; i++) x[i] = -fabs(x[i]);
+    for (size_t i = 0; i < p.wi; i++) x[p.wi + i] = -fabs(x[p.wi + i]);
     nn_forward(&a, NULL, B, x, y);
     nn_forward(&p, NULL, B, y, z);
+    /* the pooling against its definition: each window's maximum and the
+     * first index (row-major scan) that attains it, so ties must keep the
+     * earlier entry */
+    size_t ties = 0;
+    for (size_t e = 0; e < B; e++)
+      for (size_t c = 0; c < p.c_in; c++)
+        for (size_t oi = 0; oi < p.ho; oi++)
+          for (size_t oj = 0; oj < p.wo; oj++) {
+            size_t o = e * p.out_size + (c * p.ho + oi) * p.wo + oj, first = 0;
+            double mx = -INFINITY;
+            int n_max = 0;
+            for (size_t ki = 0; ki < p.k; ki++)
+              for (size_t kj = 0; kj < p.k; kj++) {
+                size_t idx = (c * p.hi + oi * p.k + ki) * p.wi + oj * p.k + kj;
+                double v = y[e * p.in_size + idx];
+                if (v > mx) {
+                  mx = v;
+                  first = idx;
+                  n_max = 0;
+                }
+                n_max += v == mx;
+              }
+            assert_true(z[o] == mx);
+            assert_int_equal(p.arg[o], first);
+            ties += n_max > 1;
+          }
+    assert_true(ties > 0); /* the tie rule was exercised */
+    /* the fused forward: the same pooled outputs and argmax */
+    size_t *parg = p.arg;
+    p.arg = calloc(no, sizeof *p.arg);
+    double *fz = malloc(no * sizeof *fz);
+    memset(fz, 0xff, no * sizeof *fz);
+    nn_relu_maxpool_forward(&p, B, x, fz);
+    assert_memory_equal(fz, z, no * sizeof *z);
+    assert_memory_equal(p.arg, parg, no * sizeof *p.arg);
+    free(p.arg);
+    free(fz);
+    p.arg = parg;
+    /* the fused tangent forward, with a tangent and with none (zero) */
+    double *tx = malloc(ni * sizeof *tx), *ty = malloc(ni * sizeof *ty),
+           *tz = malloc(no * sizeof *tz), *ftz = malloc(no * sizeof *ftz);
+    ph_rng_fill_gauss(&rg, tx, ni, 1.0);
+    for (int q = 0; q < 2; q++) {
+      const double *tin = q ? NULL : tx;
+      nn_tangent_forward(&a, NULL, NULL, B, x, tin, ty);
+      nn_tangent_forward(&p, NULL, NULL, B, y, tin ? ty : NULL, tz);
+      memset(ftz, 0xff, no * sizeof *ftz);
+      nn_relu_maxpool_tangent_forward(&p, B, x, tin, ftz);
+      assert_memory_equal(ftz, tz, no * sizeof *tz);
+    }
+    free(tx);
+    free(ty);
+    free(tz);
+    free(ftz);
     nn_backward(&p, NULL, B, y, z, dz, dy, NULL);
     nn_backward(&a, NULL, B, x, y, dy, dx, NULL);
     memset(fx, 0xff, ni * sizeof *fx); /* every entry must be written */
