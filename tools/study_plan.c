@@ -373,6 +373,10 @@ static void add_curvature(const st_cfg *c, ph_demo *d, size_t t, size_t o,
     }
     arg(&a, "--out");
     arg(&a, out);
+    /* expected: 0.2 of the task's sgd run. With the 59-product spectra
+     * the fourth session's study measured 0.8 (text-tf) to 1.4 (fmnist-cnn)
+     * of an sgd run's wall time; with --early --no-verify (10-13 products)
+     * about 0.2 and 0.3 (docs/study.md, "The final models' spectra"). */
     ph_demo_job *j =
         ph_demo_addv(d, "curvature of the final models",
                      ph_demo_str(d, "%s-%s-%s-s%zu", pre ? "plmax" : "lmax",
