@@ -10,7 +10,7 @@
  * head's columns addressed through the leading dimension (no copies), and a
  * naive loop reference (_ref) that the tests compare against. The GEMM version
  * skips the zero upper triangle of the (T, T) factors by row blocks (see
- * causal_nt below) and masks the scores inside a block afterwards.
+ * causal_gemm below) and masks the scores inside a block afterwards.
  *
  * Not here: dense projections, residual adds and the graph itself (src/nn
  * graph engine); dropout (pothole never trains with it).
@@ -300,36 +300,31 @@ size_t ph_tf_attn_work_size(size_t T) {
  * never written and the mask loops zero them). */
 #define TF_ATTN_RB 16
 
-/* C (T, T) = alpha X Yᵀ + beta C on the row blocks' columns < r1. */
-static void causal_nt(size_t T, size_t dh, double alpha, const double *X,
-                      const double *Y, size_t ld, double beta, double *C) {
-  for (size_t r0 = 0; r0 < T; r0 += TF_ATTN_RB) {
-    size_t r1 = T - r0 < TF_ATTN_RB ? T : r0 + TF_ATTN_RB;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(r1 - r0),
-                (int)r1, (int)dh, alpha, X + r0 * ld, (int)ld, Y, (int)ld, beta,
-                C + r0 * T, (int)T);
-  }
-}
+/* One product over the row blocks, by kind:
+ *   CAUSAL_NT  C (T, T)  = alpha X Yᵀ + beta C on each block's columns < r1
+ *   CAUSAL_NN  C (T, dh) = alpha X Y + beta C, X (T, T) lower triangular
+ *   CAUSAL_TN  C (T, dh) = alpha Xᵀ Y + beta C, X (T, T) lower triangular
+ * Y (and X for NT) are head views with leading dimension ld. */
+typedef enum { CAUSAL_NT, CAUSAL_NN, CAUSAL_TN } causal_kind;
 
-/* C (T, dh) = alpha L Y + beta C for a lower-triangular L (T, T). */
-static void causal_nn(size_t T, size_t dh, double alpha, const double *L,
-                      const double *Y, size_t ld, double beta, double *C) {
+static void causal_gemm(causal_kind kind, size_t T, size_t dh, double alpha,
+                        const double *X, const double *Y, size_t ld,
+                        double beta, double *C) {
   for (size_t r0 = 0; r0 < T; r0 += TF_ATTN_RB) {
     size_t r1 = T - r0 < TF_ATTN_RB ? T : r0 + TF_ATTN_RB;
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(r1 - r0),
-                (int)dh, (int)r1, alpha, L + r0 * T, (int)T, Y, (int)ld, beta,
-                C + r0 * ld, (int)ld);
-  }
-}
-
-/* C (T, dh) = alpha Lᵀ Y + beta C for a lower-triangular L (T, T). */
-static void causal_tn(size_t T, size_t dh, double alpha, const double *L,
-                      const double *Y, size_t ld, double beta, double *C) {
-  for (size_t r0 = 0; r0 < T; r0 += TF_ATTN_RB) {
-    size_t r1 = T - r0 < TF_ATTN_RB ? T : r0 + TF_ATTN_RB;
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)(r1 - r0),
-                (int)dh, (int)(T - r0), alpha, L + r0 * T + r0, (int)T,
-                Y + r0 * ld, (int)ld, beta, C + r0 * ld, (int)ld);
+    int m = (int)(r1 - r0);
+    if (kind == CAUSAL_NT)
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, (int)r1, (int)dh,
+                  alpha, X + r0 * ld, (int)ld, Y, (int)ld, beta, C + r0 * T,
+                  (int)T);
+    else if (kind == CAUSAL_NN)
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, (int)dh,
+                  (int)r1, alpha, X + r0 * T, (int)T, Y, (int)ld, beta,
+                  C + r0 * ld, (int)ld);
+    else
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, (int)dh,
+                  (int)(T - r0), alpha, X + r0 * T + r0, (int)T, Y + r0 * ld,
+                  (int)ld, beta, C + r0 * ld, (int)ld);
   }
 }
 
@@ -359,9 +354,9 @@ void ph_tf_attn_forward(double *o, double *p, const double *q, const double *k,
     for (size_t h = 0; h < nh; h++) {
       size_t off = b * T * d + h * dh;      /* head h of example b, ld = d */
       double *P = p + (b * nh + h) * T * T; /* (T, T) */
-      causal_nt(T, dh, sc, q + off, k + off, d, 0.0, P);
+      causal_gemm(CAUSAL_NT, T, dh, sc, q + off, k + off, d, 0.0, P);
       causal_softmax(P, T);
-      causal_nn(T, dh, 1.0, P, v + off, d, 0.0, o + off);
+      causal_gemm(CAUSAL_NN, T, dh, 1.0, P, v + off, d, 0.0, o + off);
     }
 }
 
@@ -378,9 +373,10 @@ void ph_tf_attn_backward(double *dq, double *dk, double *dv, const double *dout,
     for (size_t h = 0; h < nh; h++) {
       size_t off = b * T * d + h * dh;
       const double *P = p + (b * nh + h) * T * T;
-      if (dv) causal_tn(T, dh, 1.0, P, dout + off, d, 1.0, dv + off);
+      if (dv)
+        causal_gemm(CAUSAL_TN, T, dh, 1.0, P, dout + off, d, 1.0, dv + off);
       if (!dq && !dk) continue;
-      causal_nt(T, dh, 1.0, dout + off, v + off, d, 0.0, dS);
+      causal_gemm(CAUSAL_NT, T, dh, 1.0, dout + off, v + off, d, 0.0, dS);
       for (size_t i = 0; i < T; i++) {
         double *row = dS + i * T;
         const double *pr = P + i * T;
@@ -389,8 +385,8 @@ void ph_tf_attn_backward(double *dq, double *dk, double *dv, const double *dout,
         for (size_t j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - c);
         for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
       }
-      if (dq) causal_nn(T, dh, sc, dS, k + off, d, 1.0, dq + off);
-      if (dk) causal_tn(T, dh, sc, dS, q + off, d, 1.0, dk + off);
+      if (dq) causal_gemm(CAUSAL_NN, T, dh, sc, dS, k + off, d, 1.0, dq + off);
+      if (dk) causal_gemm(CAUSAL_TN, T, dh, sc, dS, q + off, d, 1.0, dk + off);
     }
 }
 
@@ -409,8 +405,8 @@ void ph_tf_attn_tangent_forward(double *o_t, double *p_t, const double *q,
       size_t off = b * T * d + h * dh;
       const double *P = p + (b * nh + h) * T * T;
       double *Pt = p_t + (b * nh + h) * T * T; /* Ṡ, then Ṗ in place */
-      causal_nt(T, dh, sc, q_t + off, k + off, d, 0.0, Pt);
-      causal_nt(T, dh, sc, q + off, k_t + off, d, 1.0, Pt);
+      causal_gemm(CAUSAL_NT, T, dh, sc, q_t + off, k + off, d, 0.0, Pt);
+      causal_gemm(CAUSAL_NT, T, dh, sc, q + off, k_t + off, d, 1.0, Pt);
       for (size_t i = 0; i < T; i++) {
         double *row = Pt + i * T;
         const double *pr = P + i * T;
@@ -419,8 +415,8 @@ void ph_tf_attn_tangent_forward(double *o_t, double *p_t, const double *q,
         for (size_t j = 0; j <= i; j++) row[j] = pr[j] * (row[j] - c);
         for (size_t j = i + 1; j < T; j++) row[j] = 0.0;
       }
-      causal_nn(T, dh, 1.0, Pt, v + off, d, 0.0, o_t + off);
-      causal_nn(T, dh, 1.0, P, v_t + off, d, 1.0, o_t + off);
+      causal_gemm(CAUSAL_NN, T, dh, 1.0, Pt, v + off, d, 0.0, o_t + off);
+      causal_gemm(CAUSAL_NN, T, dh, 1.0, P, v_t + off, d, 1.0, o_t + off);
     }
 }
 
@@ -445,13 +441,13 @@ void ph_tf_attn_tangent_backward(
       const double *P = p + (b * nh + h) * T * T;
       const double *Pt = p_t + (b * nh + h) * T * T;
       if (dv_t) {
-        causal_tn(T, dh, 1.0, Pt, dout + off, d, 1.0, dv_t + off);
-        causal_tn(T, dh, 1.0, P, dout_t + off, d, 1.0, dv_t + off);
+        causal_gemm(CAUSAL_TN, T, dh, 1.0, Pt, dout + off, d, 1.0, dv_t + off);
+        causal_gemm(CAUSAL_TN, T, dh, 1.0, P, dout_t + off, d, 1.0, dv_t + off);
       }
       if (!dq_t && !dk_t) continue;
-      causal_nt(T, dh, 1.0, dout + off, v + off, d, 0.0, dS);
-      causal_nt(T, dh, 1.0, dout_t + off, v + off, d, 0.0, dS_t);
-      causal_nt(T, dh, 1.0, dout + off, v_t + off, d, 1.0, dS_t);
+      causal_gemm(CAUSAL_NT, T, dh, 1.0, dout + off, v + off, d, 0.0, dS);
+      causal_gemm(CAUSAL_NT, T, dh, 1.0, dout_t + off, v + off, d, 0.0, dS_t);
+      causal_gemm(CAUSAL_NT, T, dh, 1.0, dout + off, v_t + off, d, 1.0, dS_t);
       for (size_t i = 0; i < T; i++) {
         double *r = dS + i * T, *rt = dS_t + i * T;
         const double *pr = P + i * T, *ptr = Pt + i * T;
@@ -468,12 +464,12 @@ void ph_tf_attn_tangent_backward(
         for (size_t j = i + 1; j < T; j++) r[j] = rt[j] = 0.0;
       }
       if (dq_t) {
-        causal_nn(T, dh, sc, dS_t, k + off, d, 1.0, dq_t + off);
-        causal_nn(T, dh, sc, dS, k_t + off, d, 1.0, dq_t + off);
+        causal_gemm(CAUSAL_NN, T, dh, sc, dS_t, k + off, d, 1.0, dq_t + off);
+        causal_gemm(CAUSAL_NN, T, dh, sc, dS, k_t + off, d, 1.0, dq_t + off);
       }
       if (dk_t) {
-        causal_tn(T, dh, sc, dS_t, q + off, d, 1.0, dk_t + off);
-        causal_tn(T, dh, sc, dS, q_t + off, d, 1.0, dk_t + off);
+        causal_gemm(CAUSAL_TN, T, dh, sc, dS_t, q + off, d, 1.0, dk_t + off);
+        causal_gemm(CAUSAL_TN, T, dh, sc, dS, q_t + off, d, 1.0, dk_t + off);
       }
     }
 }
