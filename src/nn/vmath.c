@@ -24,11 +24,10 @@
 
 /* sleef.h declares its AVX2 entry points only when the translation unit is
  * compiled with -mavx; this file is not (it must run on any x86-64), so the
- * six it uses are declared here, called only from target("avx2") code. */
+ * five it uses are declared here, called only from target("avx2") code. */
 __m256d Sleef_expd4_u10avx2(__m256d);
 __m256d Sleef_logd4_u10avx2(__m256d);
 __m256d Sleef_log1pd4_u10avx2(__m256d);
-__m256d Sleef_tanhd4_u10avx2(__m256d);
 __m256d Sleef_erfd4_u10avx2(__m256d);
 __m256d Sleef_erfcd4_u15avx2(__m256d);
 
@@ -74,10 +73,59 @@ void ph_vmath_allow_avx2(int allow) {
       name##_sse2(x, y, n);                                                    \
   }
 
+/* tanh in four lanes, about 1.6x faster than SLEEF's 1-ulp tanh (whose
+ * double-double exponential dominates a small tanh MLP's gradient) and as
+ * accurate: 1.09 ulp from x87 tanhl, ≤ 2 ulp from glibc, over 10^8 inputs
+ * (docs/performance.md). With a = |x| and the sign put back at the end
+ * (tanh is odd, so ±0 and both signs come out exact):
+ *   a < 0.55   tanh a = a + a³ P(a²), P the degree-10 Chebyshev fit of
+ *              (tanh a − a)/a³ on a² ∈ [0, 0.3025] (mpmath, 50 digits;
+ *              relative error 6e-17 after rounding the coefficients). The
+ *              a³P term is at most a²/3 ≈ 0.1 of the result, so its own
+ *              error barely shows and one rounding remains.
+ *   a ≥ 0.55   tanh a = 1 − q, q = 2/(1 + e^{2a}). From 0.55 up tanh a ≥ 0.5,
+ *              so 1 − q does not cancel. The rounding of d = 1 + e and of
+ *              2/d is corrected with FMA (d's error exactly by a fast
+ *              two-sum, since e ≥ 1; the quotient's remainder 2 − q d − q δd
+ *              times 1/d ≈ q/2), leaving SLEEF exp's ≤ 1 ulp, damped by
+ *              e/(1 + e). a is clamped to 20 (tanh 20 rounds to 1) so e stays
+ *              finite and the correction free of inf − inf; NaN stays NaN.
+ * Vectors whose lanes all fall on one side skip the other branch. */
+__attribute__((target("avx2,fma"))) static __m256d tanh4(__m256d x) {
+  static const double P[11] = {
+      -0x1.59a834187ce22p-16, 0x1.64fd88e9900a5p-14,  -0x1.ec1091436eb2ap-13,
+      0x1.34c5a8a996cd4p-11,  -0x1.7d97cfd138c28p-10, 0x1.d6d339333f329p-9,
+      -0x1.226e32f00cf0cp-7,  0x1.664f487713373p-6,   -0x1.ba1ba1b9fec84p-5,
+      0x1.1111111111032p-3,   -0x1.5555555555555p-2};
+  const __m256d sign = _mm256_set1_pd(-0.0), one = _mm256_set1_pd(1.0),
+                two = _mm256_set1_pd(2.0);
+  __m256d a = _mm256_andnot_pd(sign, x);
+  __m256d small = _mm256_cmp_pd(a, _mm256_set1_pd(0.55), _CMP_LT_OQ);
+  int m = _mm256_movemask_pd(small);
+  __m256d rs = _mm256_setzero_pd(), rl = _mm256_setzero_pd();
+  if (m) {
+    __m256d z = _mm256_mul_pd(a, a), p = _mm256_set1_pd(P[0]);
+    for (int k = 1; k < 11; k++)
+      p = _mm256_fmadd_pd(p, z, _mm256_set1_pd(P[k]));
+    rs = _mm256_fmadd_pd(_mm256_mul_pd(a, z), p, a);
+  }
+  if (m != 15) {
+    __m256d ac = _mm256_min_pd(_mm256_set1_pd(20.0), a); /* NaN passes */
+    __m256d e = Sleef_expd4_u10avx2(_mm256_add_pd(ac, ac));
+    __m256d d = _mm256_add_pd(one, e);
+    __m256d dd = _mm256_sub_pd(one, _mm256_sub_pd(d, e)); /* 1 + e − d */
+    __m256d q = _mm256_div_pd(two, d);
+    __m256d rem = _mm256_fnmadd_pd(q, dd, _mm256_fnmadd_pd(q, d, two));
+    q = _mm256_fmadd_pd(rem, _mm256_mul_pd(_mm256_set1_pd(0.5), q), q);
+    rl = _mm256_sub_pd(one, q);
+  }
+  return _mm256_or_pd(_mm256_blendv_pd(rl, rs, small), _mm256_and_pd(x, sign));
+}
+
 PH_VFUN(exp, Sleef_expd4_u10avx2, Sleef_expd2_u10)
 PH_VFUN(log, Sleef_logd4_u10avx2, Sleef_logd2_u10)
 PH_VFUN(log1p, Sleef_log1pd4_u10avx2, Sleef_log1pd2_u10)
-PH_VFUN(tanh, Sleef_tanhd4_u10avx2, Sleef_tanhd2_u10)
+PH_VFUN(tanh, tanh4, Sleef_tanhd2_u10)
 PH_VFUN(erf, Sleef_erfd4_u10avx2, Sleef_erfd2_u10)
 PH_VFUN(erfc, Sleef_erfcd4_u15avx2, Sleef_erfcd2_u15)
 

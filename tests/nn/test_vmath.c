@@ -17,8 +17,9 @@
  * (2 ulp for the primitive, 2 for rounding on its scale). A wrong formula
  * or a wrong lane (shuffled, stale or zeroed tail) misses by far more.
  * The sweep covers subnormals, the overflow and underflow edges of exp,
- * ±0, ±inf and NaN, both signs, every length 0..9 (tails), and a dense
- * grid over [−40, 40] where the activations live. */
+ * ±0, ±inf and NaN, both signs, every length 0..9 (tails), a dense
+ * grid over [−40, 40] where the activations live, and tanh's two seams
+ * (vmath.c: 0.55 between its polynomial and its exponential, 20 its clamp). */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -76,6 +77,16 @@ static void build_sweep(void) {
     }
   /* dense over where activations and softmax live */
   for (double x = -40; x <= 40; x += 0.00137) add(x);
+  /* tanh's seam at |x| = 0.55 (polynomial below, exponential above) and
+   * its clamp at 20: every double within 64 ulp of each, and a fine grid */
+  double seams[] = {0.55, 20.0};
+  for (size_t i = 0; i < 2; i++) {
+    double x = seams[i], y = seams[i];
+    for (int k = 0; k < 64; k++, x = nextafter(x, 0), y = nextafter(y, 99)) {
+      add(x), add(-x), add(y), add(-y);
+    }
+  }
+  for (double x = 0.53; x <= 0.57; x += 1.3e-5) add(x), add(-x);
   /* the edges of exp */
   for (double x = 700; x <= 712; x += 0.0131) add(x);
   for (double x = -750; x <= -700; x += 0.0317) add(x);
