@@ -4,7 +4,9 @@
 # finished runs; the learning rate chosen is the one the stated rule picks
 # from tune.csv; study.csv's means and t-intervals agree with runs.csv
 # recomputed here; runs.csv agrees with the files the runs wrote; figures
-# are PNGs; a directory made by another configuration is refused; a
+# are PNGs; every verdict of the differences from sgd (accuracy and loss)
+# follows from its interval; a directory made by another configuration is
+# refused; a
 # stage's runs start longest expected first.
 NAME=study
 . "$(dirname "$0")/../common/ph_cli_test.sh"
@@ -105,6 +107,37 @@ for opt in sgd llqr-sam; do
 done
 grep -q "lowest final validation loss" "$D/study.md" || fail "study.md does not state the rule"
 grep -q "pothole train --model" "$D/study.md" || fail "study.md has no commands"
+# Every verdict of the differences table must follow from its own interval,
+# for accuracy and for loss alike (a separated loss difference was once
+# reported as "no" because only accuracy was judged). Prints the loss
+# verdicts.
+verdicts() {
+  awk -F'|' '/^## Differences from sgd/ { on = 1; next }
+    on && /^## / { on = 0 }
+    on && NF == 8 && $4 ~ /±/ {
+      for (k = 4; k <= 6; k += 2) {
+        split($k, p, "±"); d = p[1] + 0; h = p[2] + 0; v = $(k + 1); gsub(/ /, "", v)
+        want = d - h > 0 ? "higher" : d + h < 0 ? "lower" : "no"
+        if (v != want) { print $2 $3 ": column " k ": " v " but the interval says " want > "/dev/stderr"; bad = 1 }
+        if (k == 6) print v
+        rows++
+      } }
+    END { if (!rows) { print "no differences table" > "/dev/stderr"; exit 1 } exit bad }' "$1/study.md"
+}
+verdicts "$D" >/dev/null ||
+  fail "study.md: a verdict in the differences table does not follow from its interval"
+# The same report over a copy whose sgd runs have a test loss 1 higher (a
+# separation of ~30 half-widths): the re-render must call llqr-sam's loss
+# lower.
+cp -R "$D" "$T/v"
+for f in "$T"/v/runs/digits-mlp/sgd/s*/run.json; do
+  awk '/"test_loss":/ { sub(/[-0-9.e+]+,?$/, sprintf("%.17g%s", $NF + 1, /,$/ ? "," : "")) } { print }' \
+    "$f" >"$f.new" && mv "$f.new" "$f"
+done
+"$P" study --quick --opts sgd,llqr-sam --out "$T/v" >/dev/null 2>"$T/v.err" ||
+  fail "re-rendering a complete study failed: $(cat "$T/v.err")"
+[ "$(verdicts "$T/v")" = lower ] ||
+  fail "a loss difference of -1 ± ~0.03 is not reported as lower: $(verdicts "$T/v")"
 
 for f in results lr_sensitivity curvature; do
   [ "$(head -c 4 "$D/figures/$f.png" | od -An -c | tr -d ' ')" = "211PNG" ] ||
