@@ -180,15 +180,15 @@ void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
  * are nn/vmath.h's (ph_vmath_tanh_d, ph_vmath_sigmoid_d) on the same σ and
  * σ', so the result is nn_act_second_order's to the bit. Returns 0 (and
  * writes nothing) for other activations or when y or d1 is NULL. */
+int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
+                               const double *d1, const double *u,
+                               const double *w, const double *t, double *out);
 /* σ''(x) from y = σ(x) and d1 = σ'(x) for tanh (−2σσ') and sigmoid
  * (σ'(1 − 2σ)): the one expression nn_act_second_order_cached and the block
  * products use, so their results agree to the bit. */
 static inline double nn_act_d2_from_output(nn_act a, double y, double d1) {
   return a == ACT_TANH ? -2 * y * d1 : d1 * (1 - 2 * y);
 }
-int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
-                               const double *d1, const double *u,
-                               const double *w, const double *t, double *out);
 /* Whether a ReLU followed by max pooling with tiling windows (stride = size,
  * covering the input) can take nn_relu_maxpool_backward. */
 int nn_relu_maxpool_fusable(const nn_layer *act, const nn_layer *pool);
