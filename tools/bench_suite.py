@@ -22,10 +22,14 @@ Measures, in one run and on one BLAS thread unless stated:
 Products are timed in process CPU time on both sides (`bench products
 --clock cpu`, time.process_time in PyTorch; both one thread): on a loaded
 machine wall time charges the time a process waits for a core, more so the
-longer an operation runs. Thread speed-ups, grid points per second and
+longer an operation runs. Both sides time each kind of product in its own
+loop after one untimed call, alternating nothing else in between (so no
+product runs right after another that has pushed its data out of the
+caches). Thread speed-ups, grid points per second and
 spectra are wall time. Every timing is the median over --rounds rounds (pothole and PyTorch
-alternate within a round; each round's figure is itself a median of --reps
-repetitions). The machine's load (uptime) is recorded before and after.
+alternate within a round; each round's figure is itself a median of
+--reps repetitions, or a multiple of it for products under a millisecond,
+see CASES). The machine's load (uptime) is recorded before and after.
 PyTorch parts are skipped (null) when torch or numpy is missing.
 Writes OUT/suite.json and OUT/suite.md.
 """
@@ -42,14 +46,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PY = "/usr/bin/python3"
 
-CASES = [  # name, model, data, batch, torch comparison
-    ("small MLP", "mlp:64-64:tanh", "digits", 64, True),
-    ("small MLP relu", "mlp:64-64:relu", "digits", 64, True),
-    ("large MLP", "mlp:256-256:relu", "fashion-mnist", 256, True),
-    ("CNN", "cnn", "fashion-mnist", 256, True),
-    ("tanh b1024", "mlp:64-64:tanh", "digits", 1024, False),
-    ("relu b1024", "mlp:64-64:relu", "digits", 1024, False),
-    ("transformer", "transformer:d32h2l2", "text", 16, False),
+# name, model, data, batch, torch comparison, repetitions per round as a
+# multiple of --reps: products under a millisecond get more, so that every
+# median rests on a comparable stretch of time (11 repetitions of a 0.2 ms
+# product sample 2 ms of a machine whose load moves over seconds)
+CASES = [
+    ("small MLP", "mlp:64-64:tanh", "digits", 64, True, 9),
+    ("small MLP relu", "mlp:64-64:relu", "digits", 64, True, 9),
+    ("large MLP", "mlp:256-256:relu", "fashion-mnist", 256, True, 3),
+    ("CNN", "cnn", "fashion-mnist", 256, True, 1),
+    ("tanh b1024", "mlp:64-64:tanh", "digits", 1024, False, 3),
+    ("relu b1024", "mlp:64-64:relu", "digits", 1024, False, 3),
+    ("transformer", "transformer:d32h2l2", "text", 16, False, 1),
 ]
 
 
@@ -78,7 +86,9 @@ def med(xs):
 def products(P, tmp, torch_ok, reps, rounds, cases):
     out = {}
     env1 = dict(os.environ, OPENBLAS_NUM_THREADS="1")
-    for name, model, data, batch, cmp in cases:
+    base = reps
+    for name, model, data, batch, cmp, mult in cases:
+        reps = base * mult
         rows = []
         tor = []
         ex = os.path.join(tmp, name.replace(" ", "_"))
@@ -208,11 +218,20 @@ def fmt(x, unit=""):
     return f"{x:.3g}"
 
 
+def reps_note(s):
+    """The products' own repetitions where they differ from --reps (runs
+    before the sixth session used --reps everywhere)."""
+    more = [f"{r['reps']} for the {name}" for name, r in
+            s.get("products", {}).items() if r.get("reps", s["reps"]) != s["reps"]]
+    return f" ({', '.join(more)})" if more else ""
+
+
 def markdown(s):
     L = [f"Run {s['date']} on {s['host']} ({s['cpus']} cores), load before "
          f"{' '.join(s['load_before'])}, after {' '.join(s['load_after'])}; "
          f"pothole {s['pothole_version']}, torch {s.get('torch') or 'absent'}; "
-         f"medians of {s['rounds']} rounds × {s['reps']} repetitions.", ""]
+         f"medians of {s['rounds']} rounds × {s['reps']} repetitions"
+         + reps_note(s) + ".", ""]
     L += ["| case | grad | Hv | Gv | eval | 8 Hv block / 8 single | "
           "8 Gv block / 8 single | grad / GEMMs | PyTorch/pothole grad | Hv | Gv | eval |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -157,45 +157,40 @@ int ph_cmd_bench(int argc, char **argv) {
   ph_rng_fill_gauss(&r, V, kblock * n, 1.0);
   ph_batch b = {PH_SPLIT_TRAIN, NULL, bn};
   double L, acc;
-  /* Consecutive calls alternate between θ and a copy with one entry moved
-   * by one ulp, so that no call reuses the forward cache of the one before
-   * (the objectives keep a forward while θ and the batch are unchanged):
-   * every figure is a product from scratch, as PyTorch computes it.
-   * Repeated products at one θ, as Lanczos asks for them, are timed apart
-   * below (hvp_cached_s, ggnvp_cached_s). */
+  /* Each kind of product is timed in its own loop, after one untimed call
+   * (first-use allocations, JIT kernels): consecutive products of one kind,
+   * as Lanczos, SLQ, a grid or training ask for them, and as
+   * tests/bench/products_torch.py times PyTorch. (Until the sixth session
+   * the six kinds alternated within one loop, so every single product ran
+   * after a block product of K directions had pushed its data out of the
+   * caches, which PyTorch's loop never did.) Within a loop, calls alternate
+   * between θ and a copy with one entry moved by one ulp, so that no call
+   * reuses the forward cache of the one before (the objectives keep a
+   * forward while θ and the batch are unchanged): every figure is a
+   * product from scratch, as PyTorch computes it. Repeated products at one
+   * θ, as Lanczos asks for them, are timed apart (hvp_cached_s,
+   * ggnvp_cached_s). */
   double *th2 = malloc(n * sizeof *th2), *tc = malloc(2 * reps * sizeof *tc);
   memcpy(th2, th, n * sizeof *th2);
   th2[0] = nextafter(th2[0], 1.0);
-  for (size_t k = 0; k < reps && !s; k++) {
-    double t0 = bench_now();
-    s = ph_objective_loss_grad(o, th, &b, &L, g, &err);
-    tg[k] = bench_now() - t0;
-    t0 = bench_now();
-    if (!s) s = ph_objective_hvp(o, th2, &b, v, g, &err);
-    th_[k] = bench_now() - t0;
-    t0 = bench_now();
-    if (!s) s = ph_objective_ggnvp(o, th, &b, v, g, &err);
-    tgg[k] = bench_now() - t0;
-    t0 = bench_now();
-    if (!s) s = ph_objective_eval(o, th2, &b, &L, &acc, &err);
-    tev[k] = bench_now() - t0;
-    t0 = bench_now();
-    if (!s) s = ph_objective_hvp_block(o, th, &b, kblock, V, W, &err);
-    thb[k] = bench_now() - t0;
-    t0 = bench_now();
-    if (!s) s = ph_objective_ggnvp_block(o, th2, &b, kblock, V, W, &err);
-    tgb[k] = bench_now() - t0;
-  }
-  for (size_t q = 0; q < 2 && !s; q++) {
-    s = q ? ph_objective_ggnvp(o, th, &b, v, g, &err)
-          : ph_objective_hvp(o, th, &b, v, g, &err);
-    for (size_t k = 0; k < reps && !s; k++) {
+  double *times[] = {tg, th_, tgg, tev, thb, tgb, tc, tc + reps};
+  for (int kind = 0; kind < 8 && !s; kind++)
+    for (size_t k = 0; k <= reps && !s; k++) { /* k = 0: untimed */
+      /* the cached kinds (6, 7) stay at θ; the others alternate */
+      const double *t = kind < 6 && k % 2 ? th2 : th;
       double t0 = bench_now();
-      s = q ? ph_objective_ggnvp(o, th, &b, v, g, &err)
-            : ph_objective_hvp(o, th, &b, v, g, &err);
-      tc[q * reps + k] = bench_now() - t0;
+      switch (kind) {
+      case 0: s = ph_objective_loss_grad(o, t, &b, &L, g, &err); break;
+      case 1: s = ph_objective_hvp(o, t, &b, v, g, &err); break;
+      case 2: s = ph_objective_ggnvp(o, t, &b, v, g, &err); break;
+      case 3: s = ph_objective_eval(o, t, &b, &L, &acc, &err); break;
+      case 4: s = ph_objective_hvp_block(o, t, &b, kblock, V, W, &err); break;
+      case 5: s = ph_objective_ggnvp_block(o, t, &b, kblock, V, W, &err); break;
+      case 6: s = ph_objective_hvp(o, t, &b, v, g, &err); break;
+      default: s = ph_objective_ggnvp(o, t, &b, v, g, &err); break;
+      }
+      if (k) times[kind][k - 1] = bench_now() - t0;
     }
-  }
   if (!s) {
     double mg = median(tg, reps), mh = median(th_, reps),
            mv = median(tgg, reps);

@@ -87,21 +87,11 @@ def main():
     np.save(prefix + "_grad.npy", np.concatenate([t.detach().numpy().ravel() for t in g]))
     np.save(prefix + "_hvp.npy", np.concatenate([t.numpy().ravel() for t in hv]))
     if reps:
-        tg, th = [], []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            L = loss_fn()
-            torch.autograd.grad(L, [params[n] for n in names])
-            tg.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            products()
-            th.append(time.perf_counter() - t0)
-        # Gauss-Newton product Jᵀ H_z J v: J v by the double-vjp trick
-        # (u ↦ Jᵀu is linear, so its vjp against v is J v), H_z of the mean
-        # softmax cross-entropy (rows without a target ignored) or of MSE,
-        # then one vjp. Evaluation: a forward and the loss without autograd.
         plist = [params[n] for n in names]
         vlist = [vs[n] for n in names]
+
+        def grad():
+            torch.autograd.grad(loss_fn(), plist)
 
         def ggn():
             z = fwd(params, x)
@@ -120,15 +110,22 @@ def main():
                 hz = (hz / keep.sum()).reshape(z.shape)
             return torch.autograd.grad(z, plist, hz)
 
-        te, tgv = [], []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            ggn()
-            tgv.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+        def evaluate():
             with torch.no_grad():
                 loss_fn()
-            te.append(time.perf_counter() - t0)
+
+        # each kind in its own loop after one untimed call, as
+        # `pothole bench products` times pothole's products
+        def timed(f):
+            f()
+            ts = []
+            for _ in range(reps):
+                t0 = time.perf_counter()
+                f()
+                ts.append(time.perf_counter() - t0)
+            return ts
+
+        tg, th, tgv, te = (timed(f) for f in (grad, products, ggn, evaluate))
         print(json.dumps({"torch_grad_s": float(np.median(tg)),
                           "torch_hvp_s": float(np.median(th)),
                           "torch_ggnvp_s": float(np.median(tgv)),
