@@ -19,6 +19,10 @@ Measures, in one run and on one BLAS thread unless stated:
             and 2 threads against PyTorch (tests/bench/slice_torch.py);
   spectra   SLQ probes per second with --block 1 against --block 8, and
             Lanczos against power iteration (products, seconds).
+Beside each MLP/CNN product it times the product's GEMMs alone (the same
+shapes through the same BLAS, `ph_net_product_gemms`): product / GEMMs is
+the share of everything else, and PyTorch's time over pothole's GEMMs is
+the highest PyTorch/pothole ratio reachable with these GEMMs.
 Products are timed in process CPU time on both sides (`bench products
 --clock cpu`, time.process_time in PyTorch; both one thread): on a loaded
 machine wall time charges the time a process waits for a core, more so the
@@ -114,7 +118,9 @@ def products(P, tmp, torch_ok, reps, rounds, cases):
         keys = ["grad_s", "hvp_s", "ggnvp_s", "eval_s", "hvp_block_s",
                 "ggnvp_block_s", "hvp_block_over_singles",
                 "ggnvp_block_over_singles", "grad_gemm_only_s",
-                "grad_over_gemm_only"]
+                "grad_over_gemm_only", "hvp_gemm_only_s",
+                "hvp_over_gemm_only", "ggnvp_gemm_only_s",
+                "ggnvp_over_gemm_only"]
         r = {"model": model, "data": data, "batch": batch,
              "n_params": rows[0]["n_params"], "rounds": rounds, "reps": reps}
         for k in keys:
@@ -125,6 +131,12 @@ def products(P, tmp, torch_ok, reps, rounds, cases):
                 r[k] = med([x.get(k) for x in tor])
             for k in ["grad", "hvp", "ggnvp", "eval"]:
                 r[f"torch_over_pothole_{k}"] = r[f"torch_{k}_s"] / r[f"{k}_s"]
+            # the ratio pothole would reach if its product cost its GEMMs
+            # alone (same BLAS, same shapes): the ceiling for the targets
+            for k in ["grad", "hvp", "ggnvp"]:
+                if r.get(f"{k}_gemm_only_s"):
+                    r[f"torch_over_gemm_only_{k}"] = (r[f"torch_{k}_s"] /
+                                                      r[f"{k}_gemm_only_s"])
         out[name] = r
         print(f"bench_suite: {name} done", file=sys.stderr)
     return out
@@ -246,6 +258,18 @@ def markdown(s):
             f"{fmt(r.get('torch_over_pothole_hvp'))} | "
             f"{fmt(r.get('torch_over_pothole_ggnvp'))} | "
             f"{fmt(r.get('torch_over_pothole_eval'))} |")
+    gm = [(n, r) for n, r in s["products"].items() if r.get("hvp_gemm_only_s")]
+    if gm:
+        L += ["", "| case | grad / its GEMMs | Hv / its GEMMs | Gv / its GEMMs | "
+              "PyTorch grad / pothole's grad GEMMs | Hv | Gv |",
+              "|---|---|---|---|---|---|---|"]
+        for name, r in gm:
+            L.append(f"| {name} | {fmt(r.get('grad_over_gemm_only'))} | "
+                     f"{fmt(r.get('hvp_over_gemm_only'))} | "
+                     f"{fmt(r.get('ggnvp_over_gemm_only'))} | "
+                     f"{fmt(r.get('torch_over_gemm_only_grad'))} | "
+                     f"{fmt(r.get('torch_over_gemm_only_hvp'))} | "
+                     f"{fmt(r.get('torch_over_gemm_only_ggnvp'))} |")
     th = s.get("threads")
     if th:
         L += ["", "| large MLP (256-256 relu, b256), one product | 1 thread | "

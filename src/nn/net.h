@@ -72,6 +72,12 @@ typedef struct ph_net_gemm {
  * for objectives that are not sequential networks (transformers). */
 size_t ph_net_gradient_gemms(const ph_objective *o, size_t batch,
                              ph_net_gemm *out, size_t max);
+/* The same for a product kind: the gradient's (as ph_net_gradient_gemms),
+ * or those of one Hessian- or Gauss-Newton-vector product from scratch
+ * (forward included), each shape with its number of calls. */
+typedef enum { PH_NET_GRAD, PH_NET_HVP, PH_NET_GGNVP } ph_net_product;
+size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
+                            size_t batch, ph_net_gemm *out, size_t max);
 
 /* For MLPs (dense layers with elementwise activations), the layer list the
  * exact Riccati solver needs. PH_ERR_UNSUPPORTED for other models. */

@@ -161,8 +161,35 @@ static size_t put_gemm(ph_net_gemm *out, size_t max, size_t k, size_t m,
   return count ? k + 1 : k;
 }
 
-size_t ph_net_gradient_gemms(const ph_objective *o, size_t batch,
-                             ph_net_gemm *out, size_t max) {
+/* One layer's GEMMs for a product kind, F the forward shape, G the weight
+ * adjoint's, D the input adjoint's (first: no input adjoint), count of each
+ * shape c. Gradient: F, G, D. Hv (forward-over-reverse, layers.c and
+ * layers_tangent.c): the forward F and the backward's adjoint D (no weight
+ * product), the tangent forward V·x (F) and W·ẋ (F), the tangent
+ * backward's ḋy·x (G) and dy·ẋ (G), and ḋx = ḋy W + dy V (D, D); ẋ = 0
+ * and no input adjoints in the first layer. Gv: F, the tangent forward
+ * (F, F) and the first-order tangent backward (G, D). */
+static size_t put_layer(ph_net_gemm *out, size_t max, size_t k,
+                        ph_net_product kind, int first, const ph_net_gemm *F,
+                        const ph_net_gemm *G, const ph_net_gemm *D, size_t c) {
+  size_t nf = 1, ng = 1, nd = first ? 0 : 1;
+  if (kind == PH_NET_HVP) {
+    nf = first ? 2 : 3;
+    ng = first ? 1 : 2;
+    nd = first ? 0 : 3;
+  } else if (kind == PH_NET_GGNVP) {
+    nf = first ? 2 : 3;
+  }
+  const ph_net_gemm *sh[3] = {F, G, D};
+  size_t times[3] = {nf, ng, nd};
+  for (int s = 0; s < 3; s++)
+    k = put_gemm(out, max, k, sh[s]->m, sh[s]->n, sh[s]->k, sh[s]->trans_a,
+                 sh[s]->trans_b, times[s] * c);
+  return k;
+}
+
+size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
+                            size_t batch, ph_net_gemm *out, size_t max) {
   const nn_net *net = nn_of(o);
   if (!net) return 0;
   size_t k = 0;
@@ -171,18 +198,18 @@ size_t ph_net_gradient_gemms(const ph_objective *o, size_t batch,
     const nn_layer *l = &net->layers[i];
     if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
       size_t M = batch, K = l->n_in, N = l->n_out;
-      k = put_gemm(out, max, k, M, N, K, 0, 1, 1);
-      k = put_gemm(out, max, k, N, K, M, 1, 0, 1);
-      k = put_gemm(out, max, k, M, K, N, 0, 0, !first);
+      ph_net_gemm F = {M, N, K, 0, 1, 1}, G = {N, K, M, 1, 0, 1},
+                  D = {M, K, N, 0, 0, 1};
+      k = put_layer(out, max, k, kind, first, &F, &G, &D, 1);
     } else if (l->kind == NN_CONV) {
       size_t step = l->chunk ? l->chunk : 1, full = batch / step,
              rest = batch % step, CO = l->c_out, KK = l->c_in * l->k * l->k;
       for (int part = 0; part < 2; part++) {
         size_t E = part ? rest : step, c = part ? (rest != 0) : full,
                HW = l->ho * l->wo * E;
-        k = put_gemm(out, max, k, CO, HW, KK, 0, 0, c);
-        k = put_gemm(out, max, k, CO, KK, HW, 0, 1, c);
-        k = put_gemm(out, max, k, KK, HW, CO, 1, 0, first ? 0 : c);
+        ph_net_gemm F = {CO, HW, KK, 0, 0, 1}, G = {CO, KK, HW, 0, 1, 1},
+                    D = {KK, HW, CO, 1, 0, 1};
+        k = put_layer(out, max, k, kind, first, &F, &G, &D, c);
       }
     } else {
       continue;
@@ -190,4 +217,9 @@ size_t ph_net_gradient_gemms(const ph_objective *o, size_t batch,
     first = 0;
   }
   return k;
+}
+
+size_t ph_net_gradient_gemms(const ph_objective *o, size_t batch,
+                             ph_net_gemm *out, size_t max) {
+  return ph_net_product_gemms(o, PH_NET_GRAD, batch, out, max);
 }

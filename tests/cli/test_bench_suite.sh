@@ -17,7 +17,7 @@ import json, math, subprocess, sys
 s = json.load(open(sys.argv[1]))
 r = s["products"]["small MLP"]
 for k in ("grad_s", "hvp_s", "ggnvp_s", "eval_s", "hvp_block_s",
-          "hvp_block_over_singles"):
+          "hvp_block_over_singles", "hvp_gemm_only_s", "ggnvp_over_gemm_only"):
     assert r[k] > 0 and math.isfinite(r[k]), (k, r[k])
 assert r["batch"] == 64 and r["model"] == "mlp:64-64:tanh"
 assert len(s["load_before"]) == 3

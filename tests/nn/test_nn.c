@@ -1216,11 +1216,11 @@ static void test_dense_hessian_digits(void **s) {
   ph_dataset_free(d);
 }
 
-/* ph_net_gradient_gemms: the GEMM shapes of a gradient, what `bench
- * products` times alone. For an MLP they follow from the layer sizes; for a
- * CNN the chunks of one conv layer cover the batch exactly (the forward
- * products' columns sum to B · ho · wo), and the first layer computes no
- * input gradient. */
+/* ph_net_gradient_gemms and ph_net_product_gemms: the GEMM shapes of a
+ * gradient, Hv and Gv, what `bench products` times alone. For an MLP they
+ * follow from the layer sizes; for a CNN the chunks of one conv layer cover the
+ * batch exactly (the forward products' columns sum to B · ho · wo), and the
+ * first layer computes no input gradient. */
 static void test_gradient_gemms(void **s) {
   (void)s;
   ph_data_options opt = ph_data_options_default();
@@ -1251,6 +1251,25 @@ static void test_gradient_gemms(void **s) {
     assert_int_equal(got[i].trans_b, want[i].trans_b);
     assert_int_equal(got[i].count, want[i].count);
   }
+  /* Hv from scratch: layer 1 its forward, V1·x and ḋy1ᵀx (ẋ = 0, no
+   * input adjoints); layer 2 its forward, the backward's dY1, V2·y1 and
+   * W2·ẏ1, ḋy2ᵀy1 and dy2ᵀẏ1, and ḋy1 = ḋy2 W2 + dy2 V2 (layers.c,
+   * layers_tangent.c). Gv: the same without the backward's dY1 and the
+   * second-order terms. */
+  const size_t hv_count[] = {2, 1, 3, 2, 3}, gv_count[] = {2, 1, 3, 1, 1};
+  for (int q = 0; q < 2; q++) {
+    ph_net_product kind = q ? PH_NET_GGNVP : PH_NET_HVP;
+    const size_t *cnt = q ? gv_count : hv_count;
+    assert_int_equal(ph_net_product_gemms(o, kind, B, got, 8), nw);
+    for (size_t i = 0; i < nw; i++) {
+      assert_int_equal(got[i].m, want[i].m);
+      assert_int_equal(got[i].n, want[i].n);
+      assert_int_equal(got[i].k, want[i].k);
+      assert_int_equal(got[i].count, cnt[i]);
+    }
+  }
+  assert_int_equal(ph_net_product_gemms(o, PH_NET_GRAD, B, got, 8), nw);
+  for (size_t i = 0; i < nw; i++) assert_int_equal(got[i].count, 1);
   ph_objective_free(o);
   assert_int_equal(ph_net_create("cnn:c2k3-p2:tanh", d, 100, &o, &err), PH_OK);
   size_t ng = ph_net_gradient_gemms(o, B, got, 8), cols = 0;
