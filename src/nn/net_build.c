@@ -396,7 +396,6 @@ void nn_par_free(nn_net *n) {
 
 void nn_free(nn_net *n) {
   if (!n) return;
-  nn_block_free(n);
   nn_par_free(n);
   double **bufs[4] = {n->h, n->dh, n->th, n->tdh};
   for (int k = 0; k < 4; k++) {

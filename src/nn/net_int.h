@@ -20,19 +20,7 @@ const char *nn_act_name(nn_act a);
  * other objectives, transformers included). */
 nn_net *nn_of(const ph_objective *o);
 
-/* Block products (net_block.c): whether the model takes the block path
- * (dense and activation layers, no token data); buffers for k directions;
- * the k-direction tangent passes on the chunk of m examples whose forward
- * (and, for Hv, backward) just ran. */
-int nn_block_supported(const nn_net *n);
-ph_status nn_block_reserve(nn_net *n, size_t k, ph_error *err);
-void nn_block_free(nn_net *n);
 /* Frees the parallel workers and partials (back to the classic loop). */
 void nn_par_free(nn_net *n);
-void nn_block_tangent_forward(nn_net *n, const double *theta, size_t k,
-                              const double *V, size_t m);
-void nn_block_tangent_backward(nn_net *n, const double *theta, size_t k,
-                               const double *V, size_t m, double *HV,
-                               int second_order);
 
 #endif

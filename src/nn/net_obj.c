@@ -101,30 +101,20 @@ static double head(nn_net *n, size_t m, double scale, double *dz,
 }
 
 /* ḋz = scale H_z ż: softmax CE H_z = diag(p) − ppᵀ per row (0 for rows
- * without a target); MSE H_z = (2/C) I. tz and out hold k tangent rows per
- * logit row (row i·k + j: direction j of row i; k = 1 for one product). */
-static void head_tangent(nn_net *n, size_t m, double scale, size_t k,
-                         const double *tz, double *out) {
+ * without a target); MSE H_z = (2/C) I. */
+static void head_tangent(nn_net *n, size_t m, double scale, const double *tz,
+                         double *out) {
   size_t C = n->seq_T ? n->vocab : n->n_out,
          rows = m * (n->seq_T ? n->seq_T : 1);
   if (n->loss_mse) {
-    for (size_t i = 0; i < m * k * C; i++)
-      out[i] = scale * 2 * tz[i] / (double)C;
+    for (size_t i = 0; i < m * C; i++) out[i] = scale * 2 * tz[i] / (double)C;
     return;
   }
   /* the shared cross-entropy R-operator (nn/tf_kernels.h, accumulating:
-   * zeroed first); k tangent rows per softmax row */
-  memset(out, 0, rows * k * C * sizeof *out);
-  if (k == 1) {
-    ph_nn_xent_tangent_backward(out, 1.0, 0.0, n->p, tz, n->labels, rows, C,
-                                scale);
-    return;
-  }
-  for (size_t i = 0; i < rows; i++)
-    for (size_t j = 0; j < k; j++)
-      ph_nn_xent_tangent_backward(out + (i * k + j) * C, 1.0, 0.0, n->p + i * C,
-                                  tz + (i * k + j) * C, n->labels + i, 1, C,
-                                  scale);
+   * zeroed first) */
+  memset(out, 0, rows * C * sizeof *out);
+  ph_nn_xent_tangent_backward(out, 1.0, 0.0, n->p, tz, n->labels, rows, C,
+                              scale);
 }
 
 /* The number of loss terms the mean is over: examples, or for token data
@@ -286,13 +276,17 @@ static void tangent_backward(nn_net *n, const double *theta, const double *v,
   }
 }
 
-/* One chunk [start, start + m) of the batch (m ≤ max_batch): its loss
- * (scaled), correct count and its product, accumulated into out. */
-static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
-                           size_t start, size_t m, run_mode mode,
-                           const double *v, double scale, double *loss,
-                           double *correct, double *out, ph_error *err) {
-  size_t K = n->n_layers;
+/* The direction-free passes of the chunk [start, start + m): its forward
+ * (and the head's softmax), and for Hv also the backward's adjoints dh
+ * (without the gradient's parameter products), taken from the forward
+ * cache when θ, the chunk's examples and the scale are those of the
+ * passes in the buffers, computed and recorded otherwise. Single products
+ * (run_chunk) and block products (block_chunk) both start here, so a block
+ * at the θ of the last product, or the next block at one θ, as Lanczos
+ * and SLQ ask for them, pays for the tangent passes only. */
+static ph_status forward_cached(nn_net *n, const double *theta,
+                                const ph_batch *b, size_t start, size_t m,
+                                run_mode mode, double scale, ph_error *err) {
   PH_TRY(cache_reserve(n, err));
   if (!cache_hit(n, theta, b, start, m, scale)) {
     n->c_level = 0;
@@ -301,68 +295,58 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
     double c = 0, l = head(n, m, scale, NULL, &c);
     cache_store(n, theta, b, start, m, scale, l, c);
   }
-  *loss += n->c_loss;
-  *correct += n->c_correct;
-  if (mode == RUN_EVAL) return PH_OK;
-  if (mode == RUN_GRAD) {
-    backward(n, theta, m, scale, out);
-    n->c_level = 1; /* dh as the gradient's backward left it */
-    return PH_OK;
-  }
-  /* Hv needs the adjoints dh (for its second-order terms), not the
-   * gradient: that backward skips the parameter products */
   if (mode == RUN_HVP && n->c_level < 2) {
     backward(n, theta, m, scale, NULL);
     n->c_level = 2;
   }
+  return PH_OK;
+}
+
+/* One chunk [start, start + m) of the batch (m ≤ max_batch): its loss
+ * (scaled), correct count and its product, accumulated into out. */
+static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
+                           size_t start, size_t m, run_mode mode,
+                           const double *v, double scale, double *loss,
+                           double *correct, double *out, ph_error *err) {
+  size_t K = n->n_layers;
+  if (mode == RUN_GRAD) {
+    PH_TRY(forward_cached(n, theta, b, start, m, RUN_EVAL, scale, err));
+    backward(n, theta, m, scale, out);
+    n->c_level = 1; /* dh as the gradient's backward left it */
+  } else
+    PH_TRY(forward_cached(n, theta, b, start, m, mode, scale, err));
+  *loss += n->c_loss;
+  *correct += n->c_correct;
+  if (mode == RUN_EVAL || mode == RUN_GRAD) return PH_OK;
   tangent_forward(n, theta, v, m);
-  head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
+  head_tangent(n, m, scale, n->th[K], n->tdh[K]);
   tangent_backward(n, theta, v, m, out, mode == RUN_HVP);
   return PH_OK;
 }
 
-/* The k-direction block product on the chunk [start, start + m): one
- * forward (and, for Hv, one backward) for all k directions. Dense and
- * activation chains (net_block.c) then take the k tangents together in
- * groups of at most PH_NN_BLOCK_GROUP, one GEMM per layer product; other
- * sequential models (conv, pooling, residual blocks, token data) take them
- * one after the other through the single-direction tangent passes, which
- * read the same forward caches (argmax, σ', z): each direction then costs
- * its tangent passes only, and equals its single product bit for bit.
- * Accumulated into HV. */
-#define PH_NN_BLOCK_GROUP 16
-
+/* The k-direction block product on the chunk [start, start + m): the
+ * direction-free passes once (forward_cached: reused from the last
+ * product or block at this θ and chunk), then each direction's tangent
+ * passes, the same calls as a single product's, which read the same
+ * forward caches (σ', argmax, z): a direction costs its tangent passes
+ * only and equals its single product bit for bit. Stacking the k tangents
+ * as k rows per example and taking each layer product as one GEMM of k
+ * times the size (net_block.c until the sixth session of issue 15) measured
+ * 10–20 % slower than this on every MLP tried: on this machine's OpenBLAS
+ * the stacked shapes run no faster per flop than the single ones, and the
+ * stacking, scratch sums and per-example activation loops cost extra
+ * (docs/performance.md). Accumulated into HV. */
 static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
                              size_t start, size_t m, run_mode mode, size_t k,
                              const double *V, double scale, double *HV,
                              ph_error *err) {
   size_t K = n->n_layers, np = n->n_params;
-  size_t g = k < PH_NN_BLOCK_GROUP ? k : PH_NN_BLOCK_GROUP;
-  int grouped = nn_block_supported(n);
-  double dummy = 0;
-  if (grouped) PH_TRY(nn_block_reserve(n, g, err));
-  n->c_level = 0; /* the passes below overwrite the cached chunk */
-  PH_TRY(gather(n, b, start, m, err));
-  forward(n, theta, m);
-  if (mode == RUN_HVP)
-    backward(n, theta, m, scale, NULL);
-  else
-    head(n, m, scale, NULL, &dummy);
-  if (!grouped) {
-    for (size_t j = 0; j < k; j++) {
-      const double *v = V + j * np;
-      tangent_forward(n, theta, v, m);
-      head_tangent(n, m, scale, 1, n->th[K], n->tdh[K]);
-      tangent_backward(n, theta, v, m, HV + j * np, mode == RUN_HVP);
-    }
-    return PH_OK;
-  }
-  for (size_t j0 = 0; j0 < k; j0 += g) {
-    size_t kg = k - j0 < g ? k - j0 : g;
-    nn_block_tangent_forward(n, theta, kg, V + j0 * np, m);
-    head_tangent(n, m, scale, kg, n->bth[K], n->btdh[K]);
-    nn_block_tangent_backward(n, theta, kg, V + j0 * np, m, HV + j0 * np,
-                              mode == RUN_HVP);
+  PH_TRY(forward_cached(n, theta, b, start, m, mode, scale, err));
+  for (size_t j = 0; j < k; j++) {
+    const double *v = V + j * np;
+    tangent_forward(n, theta, v, m);
+    head_tangent(n, m, scale, n->th[K], n->tdh[K]);
+    tangent_backward(n, theta, v, m, HV + j * np, mode == RUN_HVP);
   }
   return PH_OK;
 }

@@ -101,11 +101,6 @@ typedef struct nn_net {
   double *p;                     /* (max_batch, n_out) softmax probabilities */
   int32_t *labels;               /* (max_batch, n_targets) gathered labels */
   double *targets;               /* (max_batch, n_out) regression targets */
-  /* block products (net_block.c), allocated on first use for bk
-   * directions: tangents (n_layers+1) of (max_batch·bk, size), row e·bk + j
-   * for example e and direction j; GEMM scratch; activation rows */
-  size_t bk;
-  double **bth, **btdh, *bscr[2], *bact;
   /* deterministic parallel products (net_obj.c, ph_net_set_threads):
    * par_chunk 0: off (the classic loop), else on; worker networks, and
    * one partial product per thread */
@@ -184,8 +179,7 @@ int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
                                const double *d1, const double *u,
                                const double *w, const double *t, double *out);
 /* σ''(x) from y = σ(x) and d1 = σ'(x) for tanh (−2σσ') and sigmoid
- * (σ'(1 − 2σ)): the one expression nn_act_second_order_cached and the block
- * products use, so their results agree to the bit. */
+ * (σ'(1 − 2σ)), the expression nn_act_second_order_cached uses. */
 static inline double nn_act_d2_from_output(nn_act a, double y, double d1) {
   return a == ACT_TANH ? -2 * y * d1 : d1 * (1 - 2 * y);
 }
