@@ -16,9 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/afile.h"
 #include "core/alloc.h"
+#include "core/csv.h"
 #include "core/rng.h"
 #include "core/vec.h"
 #include "linalg/lanczos.h"
@@ -294,31 +296,21 @@ double ph_watch_event_threshold(double lr, double momentum) {
   return lr > 0 ? 2 * (1 + momentum) / lr : INFINITY;
 }
 
-/* Column index of `name` in a CSV header line, or -1. */
-static int col_of(const char *header, const char *name) {
-  int idx = 0;
-  size_t ln = strlen(name);
-  for (const char *p = header; *p;) {
-    const char *e = p + strcspn(p, ",\r\n");
-    if ((size_t)(e - p) == ln && memcmp(p, name, ln) == 0) return idx;
-    idx++;
-    if (*e != ',') break;
-    p = e + 1;
-  }
+/* Column index of `name` in the header record, or -1. */
+static int col_of(const ph_csv_reader *r, const char *name) {
+  for (size_t i = 0; i < r->n_fields; i++)
+    if (strcmp(r->field[i], name) == 0) return (int)i;
   return -1;
 }
 
-/* Field `idx` of a CSV line as a number (NaN when missing or not one). */
-static double field(const char *line, int idx) {
-  const char *p = line;
-  for (int i = 0; i < idx && p; i++) {
-    p = strchr(p, ',');
-    if (p) p++;
-  }
-  if (!p) return NAN;
-  char *end;
-  double v = strtod(p, &end);
-  return end == p ? NAN : v;
+/* Field `idx` of the current record as a number (NaN when missing or not
+ * one). */
+static double field(const ph_csv_reader *r, int idx) {
+  double v = NAN;
+  if (idx >= 0 && (size_t)idx < r->n_fields &&
+      ph_csv_number(r->field[idx], &v) != 0)
+    v = NAN;
+  return v;
 }
 
 uint64_t ph_watch_first_fitted_step(size_t refresh_every,
@@ -337,24 +329,28 @@ ph_status ph_watch_events(const char *path, double threshold,
     snprintf(file, sizeof file, "%s/curvature.csv", path);
   else
     snprintf(file, sizeof file, "%s", path);
-  FILE *f = fopen(file, "r");
-  if (!f)
+  unsigned char *text = NULL;
+  size_t len = 0;
+  if (!ph_is_dir(path) && access(file, F_OK) != 0)
     return ph_error_set(err, PH_ERR_IO,
                         "%s: cannot open (a curvature.csv or a run directory "
                         "with one)",
                         path);
-  char *line = NULL;
-  size_t cap = 0;
-  ph_status st = PH_OK;
+  PH_TRY(ph_read_file(file, &text, &len, err));
+  ph_csv_reader r;
+  ph_csv_reader_init(&r, (const char *)text, len, file);
+  ph_status st;
   ph_watch_event *ev = NULL;
   size_t nev = 0, cev = 0;
-  if (getline(&line, &cap, f) < 0) {
+  int more;
+  if ((st = ph_csv_reader_next(&r, &more, err)) != PH_OK) goto done;
+  if (!more) {
     st = ph_error_set(err, PH_ERR_FORMAT, "%s: empty file", file);
     goto done;
   }
-  int c_step = col_of(line, PH_WATCH_COL_STEP), c_lr = col_of(line, "lr"),
-      c_mom = col_of(line, "momentum"), c_loss = col_of(line, "loss"),
-      c_pi = col_of(line, "pi_1"), c_kap = col_of(line, "kappa_loc");
+  int c_step = col_of(&r, PH_WATCH_COL_STEP), c_lr = col_of(&r, "lr"),
+      c_mom = col_of(&r, "momentum"), c_loss = col_of(&r, "loss"),
+      c_pi = col_of(&r, "pi_1"), c_kap = col_of(&r, "kappa_loc");
   if (c_step < 0 || c_lr < 0 || c_mom < 0 || c_loss < 0 || c_kap < 0) {
     st = ph_error_set(err, PH_ERR_FORMAT,
                       "%s: not a curvature.csv (no step, lr, momentum, loss "
@@ -368,24 +364,22 @@ ph_status ph_watch_events(const char *path, double threshold,
                       file);
     goto done;
   }
-  int above_prev = 0;
-  ph_watch_event *open = NULL;
+  int above_prev = 0, open = 0;
   size_t open_idx = 0;
-  while (getline(&line, &cap, f) >= 0) {
-    if (line[0] == '\n' || line[0] == 0) continue;
-    double step = field(line, c_step), pi = field(line, c_pi),
-           loss = field(line, c_loss);
+  while ((st = ph_csv_reader_next(&r, &more, err)) == PH_OK && more) {
+    double step = field(&r, c_step), pi = field(&r, c_pi),
+           loss = field(&r, c_loss);
     if (!(step >= (double)from_step)) continue; /* P not fitted yet */
     double thr = threshold > 0 ? threshold
-                               : ph_watch_event_threshold(field(line, c_lr),
-                                                          field(line, c_mom));
-    if (open) {
-      open = &ev[open_idx];
-      open->next_step = (uint64_t)step;
-      open->next_pi = pi;
-      open->next_loss = loss;
-      open->left = pi < open->pi && loss < open->loss;
-      open = NULL;
+                               : ph_watch_event_threshold(field(&r, c_lr),
+                                                          field(&r, c_mom));
+    if (open) { /* the record after an event's start says how it ended */
+      ph_watch_event *o = &ev[open_idx];
+      o->next_step = (uint64_t)step;
+      o->next_pi = pi;
+      o->next_loss = loss;
+      o->left = pi < o->pi && loss < o->loss;
+      open = 0;
     }
     int above = pi > thr;
     if (above && !above_prev) {
@@ -400,16 +394,16 @@ ph_status ph_watch_events(const char *path, double threshold,
         cev = nc;
       }
       ph_watch_event e = {
-          (uint64_t)step, pi, field(line, c_kap), loss, thr, -1, 0, NAN, NAN};
+          (uint64_t)step, pi, field(&r, c_kap), loss, thr, -1, 0, NAN, NAN};
       ev[nev] = e;
       open_idx = nev++;
-      open = &ev[open_idx];
+      open = 1;
     }
     above_prev = above;
   }
 done:
-  free(line);
-  fclose(f);
+  ph_csv_reader_free(&r);
+  free(text);
   if (st != PH_OK) {
     free(ev);
     return st;

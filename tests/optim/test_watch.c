@@ -229,6 +229,18 @@ static void test_events(void **s) {
   assert_true(ph_watch_first_fitted_step(50, 0) == 1 &&
               ph_watch_first_fitted_step(50, 1) == 51 &&
               ph_watch_first_fitted_step(0, 0) == UINT64_MAX);
+  /* the shared CSV reader (core/csv.h): CRLF line ends and a blank line
+   * read the same as the file above */
+  f = fopen(path, "w");
+  fputs("step,lr,momentum,loss,lmax_h,lmax_pc,pi_1,kappa_loc,products\r\n"
+        "0,0.1,0.9,2.0,5,50,50,3,1\r\n\r\n"
+        "10,0.1,0.9,1.5,5,40,40,3,1\r\n",
+        f);
+  fclose(f);
+  assert_int_equal(ph_watch_events(tmpdir, 0, 0, &ev, &n, &err), PH_OK);
+  assert_true(n == 1 && ev[0].left == 1 && ev[0].next_step == 10 &&
+              ev[0].lambda == 3);
+  free(ev);
   /* no pi_1 column: the run had no preconditioner */
   f = fopen(path, "w");
   fputs("step,lr,momentum,loss,lmax_h,lmax_pc,kappa_loc\n0,1,0,1,1,1,1\n", f);
