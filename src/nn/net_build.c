@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "core/rng.h"
 #include "core/strnum.h"
 #include "nn/net_int.h"
@@ -386,6 +387,8 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
 }
 
 void nn_par_free(nn_net *n) {
+  ph_pool_free(n->pool); /* stop its threads before their networks go */
+  n->pool = NULL;
   for (size_t w = 0; w < n->n_workers; w++) nn_free(n->workers[w]);
   for (size_t w = 0; w < PH_NN_MAX_THREADS; w++) {
     free(n->partial[w]);

@@ -9,11 +9,11 @@
  * have a target (as PyTorch's cross_entropy with ignore_index=-1). */
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "core/vec.h"
 #include "nn/net_int.h"
 #include "nn/tf_kernels.h"
@@ -355,15 +355,24 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
  * The batch of N examples is cut into chunks whose size depends on N and
  * max_batch only, never on the thread count (par_chunk_for). Each chunk's
  * loss, correct count and product are computed from zero by whichever
- * worker takes it (every worker has its own network buffers), then added
- * to the result in chunk order by the calling thread. Each chunk's figures
- * are the same bits whoever computes them, and the sums run in the same
- * order, so the result is bit-identical for any number of threads. Workers
- * run in waves of T chunks (T = n_workers + 1, the caller included); BLAS
- * runs one thread inside them (ph_net_set_threads sets OpenBLAS to 1
- * thread). The first chunk accumulates straight into the zeroed result
- * (0 + p = p), which saves one pass over a partial. */
+ * thread takes it (every thread has its own network buffers), then added
+ * to the result in chunk order. Each chunk's figures are the same bits
+ * whoever computes them, and every sum runs in the same order, so the
+ * result is bit-identical for any number of threads. Chunks run in waves
+ * of T (T = n_workers + 1, the caller included) on a persistent team of
+ * threads (core/pool.h); BLAS runs one thread inside them
+ * (ph_net_set_threads sets OpenBLAS to 1 thread). A wave's first chunk
+ * writes straight into the result; the others write their own partial
+ * products, and the team then adds them, each thread over its own range
+ * of the entries (each entry still takes the partials in chunk order).
+ * Every chunk zeroes its own output inside its thread, so no zeroing or
+ * summing of the whole vector runs on one thread while the other waits. */
 #define PH_NN_PAR_PARTS 2
+
+/* Entries below which one thread adds the partials alone: the hand-over
+ * to the team costs more than the adds (a 9k-parameter MLP's sum takes a
+ * few microseconds). */
+#define PH_NN_PAR_REDUCE_MIN 16384
 
 /* Examples per chunk for a batch of N: as few chunks as the buffers allow
  * (ceil(N / max_batch)), but at least PH_NN_PAR_PARTS when every chunk
@@ -388,24 +397,45 @@ typedef struct par_job {
   size_t k; /* 0: one product (run_chunk); else a block of k (block_chunk) */
   const double *V;
   double scale, loss, correct;
-  double *out; /* (n_params, or k·n_params) partial, zeroed by the job */
-  int direct;  /* out is the zeroed result itself (first chunk) */
+  double *out; /* (n_params, or k·n_params): the result or a partial */
   ph_status st;
   ph_error err;
 } par_job;
 
-static void *par_run(void *arg) {
-  par_job *j = arg;
+/* One wave: jobs[0..nj) for threads 0..nj−1; out gets the partials of
+ * jobs[first..nj) added (first = 1 when jobs[0] wrote into out). */
+typedef struct par_wave {
+  par_job jobs[PH_NN_MAX_THREADS];
+  size_t nj, first, len, threads;
+  double *out;
+} par_wave;
+
+static void par_compute(void *arg, size_t t) {
+  par_wave *w = arg;
+  if (t >= w->nj) return;
+  par_job *j = &w->jobs[t];
   j->loss = j->correct = 0;
-  size_t len = j->net->n_params * (j->k ? j->k : 1);
-  if (j->out && !j->direct) memset(j->out, 0, len * sizeof *j->out);
+  if (j->out) memset(j->out, 0, w->len * sizeof *j->out);
   if (j->k)
     j->st = block_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->k,
                         j->V, j->scale, j->out, &j->err);
   else
     j->st = run_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->v,
                       j->scale, &j->loss, &j->correct, j->out, &j->err);
-  return NULL;
+}
+
+/* Thread t adds the partials into its range of out, whole cache lines
+ * apart from the other threads' ranges. */
+static void par_reduce(void *arg, size_t t) {
+  par_wave *w = arg;
+  size_t T = w->len < PH_NN_PAR_REDUCE_MIN ? 1 : w->threads;
+  size_t step = ((w->len + T - 1) / T + 7) / 8 * 8;
+  size_t lo = t * step, hi = lo + step < w->len ? lo + step : w->len;
+  if (t >= T || lo >= hi) return;
+  for (size_t c = w->first; c < w->nj; c++) {
+    const double *p = w->jobs[c].out;
+    for (size_t i = lo; i < hi; i++) w->out[i] += p[i];
+  }
 }
 
 static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
@@ -425,43 +455,40 @@ static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
     }
     n->partial_len = len;
   }
-  par_job jobs[PH_NN_MAX_THREADS];
-  pthread_t tid[PH_NN_MAX_THREADS];
+  par_wave wave;
+  wave.len = len;
+  wave.out = out;
+  wave.threads = ph_pool_threads(n->pool);
   for (size_t c0 = 0; c0 < N; c0 += T * c) {
     size_t nj = 0;
     for (size_t w = 0; w < T && c0 + w * c < N; w++, nj++) {
       size_t st = c0 + w * c;
-      jobs[w] = (par_job){.net = w ? n->workers[w - 1] : n,
-                          .theta = theta,
-                          .v = v,
-                          .b = b,
-                          .start = st,
-                          .m = N - st < c ? N - st : c,
-                          .mode = mode,
-                          .k = k,
-                          .V = v,
-                          .scale = scale,
-                          .out = !out                ? NULL
-                                 : c0 == 0 && w == 0 ? out
-                                                     : n->partial[w],
-                          .direct = c0 == 0 && w == 0};
+      wave.jobs[w] = (par_job){.net = w ? n->workers[w - 1] : n,
+                               .theta = theta,
+                               .v = v,
+                               .b = b,
+                               .start = st,
+                               .m = N - st < c ? N - st : c,
+                               .mode = mode,
+                               .k = k,
+                               .V = v,
+                               .scale = scale,
+                               .out = !out                ? NULL
+                                      : c0 == 0 && w == 0 ? out
+                                                          : n->partial[w]};
     }
-    size_t started = 1;
-    for (size_t w = 1; w < nj; w++, started++)
-      if (pthread_create(&tid[w], NULL, par_run, &jobs[w]) != 0) break;
-    for (size_t w = started; w < nj; w++) par_run(&jobs[w]); /* no thread */
-    par_run(&jobs[0]);
-    for (size_t w = 1; w < started; w++) pthread_join(tid[w], NULL);
+    wave.nj = nj;
+    wave.first = c0 == 0 ? 1 : 0;
+    ph_pool_run(n->pool, par_compute, &wave);
     for (size_t w = 0; w < nj; w++) { /* in chunk order */
-      if (jobs[w].st != PH_OK) {
-        *err = jobs[w].err;
-        return jobs[w].st;
+      if (wave.jobs[w].st != PH_OK) {
+        *err = wave.jobs[w].err;
+        return wave.jobs[w].st;
       }
-      *total += jobs[w].loss;
-      *correct += jobs[w].correct;
-      if (out && !jobs[w].direct)
-        for (size_t i = 0; i < len; i++) out[i] += n->partial[w][i];
+      *total += wave.jobs[w].loss;
+      *correct += wave.jobs[w].correct;
     }
+    if (out && wave.first < nj) ph_pool_run(n->pool, par_reduce, &wave);
   }
   return PH_OK;
 }
@@ -471,7 +498,8 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
                      double *acc, ph_error *err) {
   size_t N = b->n;
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
-  if (out) memset(out, 0, n->n_params * sizeof *out);
+  /* the parallel path zeroes out inside the first chunk's thread */
+  if (out && !n->par_chunk) memset(out, 0, n->n_params * sizeof *out);
   double count;
   PH_TRY(count_terms(n, b, &count, err));
   double total = 0, correct = 0, scale = 1.0 / count;
@@ -496,7 +524,7 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
                            ph_error *err) {
   size_t N = b->n;
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
-  memset(HV, 0, k * n->n_params * sizeof *HV);
+  if (!n->par_chunk) memset(HV, 0, k * n->n_params * sizeof *HV);
   double count, total = 0, correct = 0;
   PH_TRY(count_terms(n, b, &count, err));
   double scale = 1.0 / count;
@@ -616,6 +644,7 @@ ph_status ph_net_set_threads(ph_objective *o, size_t threads, ph_error *err) {
     free(c);
     n->n_workers = w;
   }
+  if (threads > 1) PH_TRY(ph_pool_create(threads, &n->pool, err));
   if (threads > 1) openblas_set_num_threads(1);
   return PH_OK;
 }

@@ -103,8 +103,10 @@ typedef struct nn_net {
   double *targets;               /* (max_batch, n_out) regression targets */
   /* deterministic parallel products (net_obj.c, ph_net_set_threads):
    * par_chunk 0: off (the classic loop), else on; worker networks, and
-   * one partial product per thread */
+   * one partial product per thread, the team that runs them (NULL for one
+   * thread) */
   size_t par_chunk, n_workers, partial_len;
+  struct ph_pool *pool;
   struct nn_net *workers[PH_NN_MAX_THREADS - 1];
   double *partial[PH_NN_MAX_THREADS];
   /* the forward cache (net_obj.c, run_chunk): the buffers above hold the

@@ -24,6 +24,7 @@
 #include "core/csv.h"
 #include "core/json.h"
 #include "core/npy.h"
+#include "core/pool.h"
 #include "core/rng.h"
 #include "core/vec.h"
 #include "core/zio.h"
@@ -707,6 +708,50 @@ static void test_gzip(void **state) {
   assert_true(ph_crc32(0, "123456789", 9) == 0xCBF43926u);
 }
 
+/* ph_pool: every run calls fn once on every thread and returns only after
+ * all of them, with their writes visible. Each thread stamps the run's
+ * number into its own slot and adds the slot to a shared total through
+ * an atomic; a run that returned early, skipped a thread or ran one twice
+ * leaves a stale stamp or a wrong total. Hundreds of back-to-back runs
+ * exercise both hand-overs (spinning and asleep); a lost wake-up hangs
+ * the test into its timeout. */
+typedef struct {
+  size_t run, stamp[8];
+  long total;
+} pool_probe;
+
+static void pool_fn(void *arg, size_t t) {
+  pool_probe *p = arg;
+  p->stamp[t] = p->run;
+  __atomic_add_fetch(&p->total, (long)t + 1, __ATOMIC_RELAXED);
+}
+
+static void test_pool(void **state) {
+  (void)state;
+  ph_error err = {0};
+  pool_probe p = {0};
+  ph_pool_run(NULL, pool_fn, &p); /* a NULL pool is a team of one */
+  assert_int_equal(p.total, 1);
+  assert_int_equal(ph_pool_threads(NULL), 1);
+  for (size_t T = 1; T <= 4; T++) {
+    ph_pool *pool = NULL;
+    assert_int_equal(ph_pool_create(T, &pool, &err), PH_OK);
+    assert_int_equal(ph_pool_threads(pool), T);
+    memset(&p, 0, sizeof p);
+    long per_run = (long)(T * (T + 1) / 2);
+    for (size_t r = 1; r <= 400; r++) {
+      p.run = r;
+      ph_pool_run(pool, pool_fn, &p);
+      for (size_t t = 0; t < T; t++) assert_int_equal(p.stamp[t], r);
+      assert_int_equal(p.total, per_run * (long)r);
+      if (r % 100 == 0) usleep(2000); /* let the workers fall asleep */
+    }
+    for (size_t t = T; t < 8; t++) assert_int_equal(p.stamp[t], 0);
+    ph_pool_free(pool);
+  }
+  ph_pool_free(NULL);
+}
+
 static void test_alloc_overflow(void **state) {
   (void)state;
   ph_error err = {0};
@@ -723,6 +768,7 @@ int main(void) {
       cmocka_unit_test(test_rng_moments),
       cmocka_unit_test(test_rng_permutation_and_below),
       cmocka_unit_test(test_vec),
+      cmocka_unit_test(test_pool),
       cmocka_unit_test(test_cblas_provider),
       cmocka_unit_test(test_npy_roundtrip),
       cmocka_unit_test(test_npy_dtypes_and_errors),

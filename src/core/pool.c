@@ -1,0 +1,155 @@
+/* pool.c: a persistent team of threads (pool.h). Each ph_pool_run bumps a
+ * generation counter; a worker that sees it change runs its share and
+ * counts itself out; the last one out wakes the caller. Waiting threads
+ * spin briefly (a product's two phases follow each other within
+ * microseconds) and then sleep on a condition variable, so an idle team
+ * costs no CPU on a shared machine. */
+#include "core/pool.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PH_POOL_PAUSE() _mm_pause()
+#else
+#define PH_POOL_PAUSE() ((void)0)
+#endif
+
+#include "core/alloc.h"
+
+/* A waiting thread first spins PH_POOL_SPIN pauses (a pause takes tens
+ * of cycles, so a few microseconds: the other thread of a product usually
+ * arrives within that), then yields the core PH_POOL_YIELD times (so that
+ * with more threads than cores, or on a loaded machine, the thread it
+ * waits for can run), then sleeps. */
+#define PH_POOL_SPIN 256
+#define PH_POOL_YIELD 64
+
+/* One step of a wait: 0 while it should keep polling, 1 once it should
+ * sleep. */
+static int wait_step(int *s) {
+  if (*s < PH_POOL_SPIN)
+    PH_POOL_PAUSE();
+  else if (*s < PH_POOL_SPIN + PH_POOL_YIELD)
+    sched_yield();
+  else
+    return 1;
+  (*s)++;
+  return 0;
+}
+
+struct ph_pool {
+  size_t threads;
+  pthread_t *tid;
+  pthread_mutex_t mu;
+  pthread_cond_t go, done;
+  atomic_ulong gen;     /* runs started; workers watch it */
+  atomic_size_t active; /* workers still in the current run */
+  int quit;             /* under mu */
+  ph_pool_fn fn;
+  void *arg;
+};
+
+typedef struct {
+  ph_pool *p;
+  size_t t;
+} worker_arg;
+
+static void *worker(void *a) {
+  ph_pool *p = ((worker_arg *)a)->p;
+  size_t t = ((worker_arg *)a)->t;
+  free(a);
+  unsigned long seen = 0;
+  for (;;) {
+    unsigned long g = atomic_load_explicit(&p->gen, memory_order_acquire);
+    for (int s = 0; g == seen && !wait_step(&s);)
+      g = atomic_load_explicit(&p->gen, memory_order_acquire);
+    if (g == seen) {
+      pthread_mutex_lock(&p->mu);
+      while ((g = atomic_load(&p->gen)) == seen && !p->quit)
+        pthread_cond_wait(&p->go, &p->mu);
+      int quit = p->quit;
+      pthread_mutex_unlock(&p->mu);
+      if (quit) return NULL;
+    }
+    seen = g;
+    p->fn(p->arg, t);
+    if (atomic_fetch_sub_explicit(&p->active, 1, memory_order_acq_rel) == 1) {
+      /* the caller may be asleep: wake it under the mutex it checks in */
+      pthread_mutex_lock(&p->mu);
+      pthread_cond_signal(&p->done);
+      pthread_mutex_unlock(&p->mu);
+    }
+  }
+}
+
+ph_status ph_pool_create(size_t threads, ph_pool **out, ph_error *err) {
+  *out = NULL;
+  if (threads < 1) threads = 1;
+  ph_pool *p = ph_calloc(1, sizeof *p, "thread pool", err);
+  if (!p) return PH_ERR_NOMEM;
+  p->tid = ph_calloc(threads, sizeof *p->tid, "thread pool", err);
+  if (!p->tid) {
+    free(p);
+    return PH_ERR_NOMEM;
+  }
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->go, NULL);
+  pthread_cond_init(&p->done, NULL);
+  atomic_init(&p->gen, 0);
+  atomic_init(&p->active, 0);
+  p->threads = 1;
+  for (size_t t = 1; t < threads; t++) {
+    worker_arg *a = malloc(sizeof *a);
+    if (a) *a = (worker_arg){p, t};
+    if (!a || pthread_create(&p->tid[t], NULL, worker, a) != 0) {
+      free(a);
+      ph_pool_free(p);
+      return ph_error_set(err, PH_ERR_NOMEM,
+                          "cannot start worker thread %zu of %zu", t, threads);
+    }
+    p->threads = t + 1;
+  }
+  *out = p;
+  return PH_OK;
+}
+
+void ph_pool_run(ph_pool *p, ph_pool_fn fn, void *arg) {
+  if (!p || p->threads == 1) {
+    fn(arg, 0);
+    return;
+  }
+  p->fn = fn;
+  p->arg = arg;
+  atomic_store_explicit(&p->active, p->threads - 1, memory_order_relaxed);
+  pthread_mutex_lock(&p->mu);
+  atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+  pthread_cond_broadcast(&p->go);
+  pthread_mutex_unlock(&p->mu);
+  fn(arg, 0);
+  for (int s = 0; atomic_load_explicit(&p->active, memory_order_acquire);)
+    if (wait_step(&s)) break;
+  pthread_mutex_lock(&p->mu);
+  while (atomic_load(&p->active) != 0) pthread_cond_wait(&p->done, &p->mu);
+  pthread_mutex_unlock(&p->mu);
+}
+
+size_t ph_pool_threads(const ph_pool *p) {
+  return p ? p->threads : 1;
+}
+
+void ph_pool_free(ph_pool *p) {
+  if (!p) return;
+  pthread_mutex_lock(&p->mu);
+  p->quit = 1;
+  pthread_cond_broadcast(&p->go);
+  pthread_mutex_unlock(&p->mu);
+  for (size_t t = 1; t < p->threads; t++) pthread_join(p->tid[t], NULL);
+  pthread_cond_destroy(&p->go);
+  pthread_cond_destroy(&p->done);
+  pthread_mutex_destroy(&p->mu);
+  free(p->tid);
+  free(p);
+}
