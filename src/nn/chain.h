@@ -74,8 +74,8 @@ void nn_naive_backward(nn_layer *l, const double *theta, size_t B,
                        const double *in, const double *out, const double *dout,
                        double *din, double *grad);
 void nn_naive_tangent_forward(nn_layer *l, const double *theta, const double *v,
-                              size_t B, const double *in, const double *tin,
-                              double *tout);
+                              size_t B, const double *in, const double *out,
+                              const double *tin, double *tout);
 void nn_naive_tangent_backward(nn_layer *l, const double *theta,
                                const double *v, size_t B, const double *in,
                                const double *tin, const double *dout,

@@ -91,29 +91,32 @@ void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
 }
 
 int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
-                               const double *d1, const double *u,
-                               const double *w, const double *t, double *out) {
-  if (!y || !d1 || (a != ACT_TANH && a != ACT_SIGMOID)) return 0;
+                               const double *u, const double *w,
+                               const double *t, double *out) {
+  if (!y || !nn_act_has_d1_from_output(a)) return 0;
   for (size_t i = 0; i < n; i++) {
-    double h = nn_act_d2_from_output(a, y[i], d1[i]);
-    out[i] = u[i] * d1[i] + w[i] * h * t[i];
+    double g = nn_act_d1_from_output(a, y[i]);
+    double h = nn_act_d2_from_output(a, y[i], g);
+    out[i] = u[i] * g + w[i] * h * t[i];
   }
   return 1;
 }
 
-/* y = σ(x) and, when d1 is not NULL, σ'(x) (except for ReLU, whose σ' is
- * read from x). */
+/* y = σ(x) and, when d1 is not NULL, σ'(x). ReLU's σ' is read from x later,
+ * tanh's and sigmoid's from y (nn_act_d1_from_output): these forwards
+ * write y only, so an evaluation costs no σ' and a gradient reads y
+ * where it would read σ'. */
 static void act_forward(nn_act a, size_t n, const double *x, double *y,
                         double *d1) {
   if (a == ACT_RELU) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
     return;
   }
-  nn_act_apply(a, n, x, y, d1, NULL);
+  nn_act_apply(a, n, x, y, nn_act_has_d1_from_output(a) ? NULL : d1, NULL);
 }
 
-void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
-                  double *out) {
+void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *y,
+                  const double *u, double *out) {
   if (l->act == ACT_RELU) {
     /* u[i] is read whether or not x[i] > 0, so the compiler may select
      * with a mask (vectorised) instead of branching on the signs, which
@@ -122,6 +125,15 @@ void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
       double ui = u[i];
       out[i] = x[i] > 0 ? ui : 0.0;
     }
+    return;
+  }
+  if (y && nn_act_has_d1_from_output(l->act)) {
+    if (l->act == ACT_TANH) /* the branch out of the loop: it vectorises */
+      for (size_t i = 0; i < n; i++)
+        out[i] = u[i] * nn_act_d1_from_output(ACT_TANH, y[i]);
+    else
+      for (size_t i = 0; i < n; i++)
+        out[i] = u[i] * nn_act_d1_from_output(ACT_SIGMOID, y[i]);
     return;
   }
   if (l->d1) {
@@ -425,7 +437,6 @@ void nn_relu_maxpool_backward(const nn_layer *pool, size_t B, const double *x,
 void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                  const double *out, const double *dout, double *din,
                  double *grad) {
-  (void)out;
   switch (l->kind) {
   case NN_DENSE: /* the chain overwrites din; dense.h accumulates */
     if (din) memset(din, 0, B * l->n_in * sizeof *din);
@@ -434,7 +445,7 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                          theta + l->w_off, B, l->n_in, l->n_out);
     return;
   case NN_ACT:
-    if (din) nn_act_scale(l, B * l->in_size, in, dout, din);
+    if (din) nn_act_scale(l, B * l->in_size, in, out, dout, din);
     return;
   case NN_CONV: nn_conv_backward(l, theta, B, in, dout, din, grad); return;
   case NN_MAXPOOL:

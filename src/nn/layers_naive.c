@@ -164,13 +164,13 @@ void nn_naive_backward(nn_layer *l, const double *theta, size_t B,
 
 /* ẏ = f(x; V, v_b) + f(ẋ; W, 0) */
 void nn_naive_tangent_forward(nn_layer *l, const double *theta, const double *v,
-                              size_t B, const double *in, const double *tin,
-                              double *tout) {
+                              size_t B, const double *in, const double *out,
+                              const double *tin, double *tout) {
   fwd_fn f;
   wgrad_fn w;
   xgrad_fn x;
   if (!pick(l, &f, &w, &x)) {
-    nn_tangent_forward(l, theta, v, B, in, tin, tout);
+    nn_tangent_forward(l, theta, v, B, in, out, tin, tout);
     return;
   }
   f(l, v + l->w_off, v + l->b_off, B, in, tout, 0);

@@ -36,7 +36,7 @@ void nn_res_backward(nn_layer *l, const double *theta, size_t B,
                      double *grad) {
   int H = (int)l->n_out;
   size_t n = B * l->n_out;
-  nn_act_scale(l, n, l->z, dout, l->dz);
+  nn_act_scale(l, n, l->z, NULL, dout, l->dz);
   if (grad) {
     cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
                 l->dz, H, in, H, 1.0, grad + l->w_off, H);
@@ -58,7 +58,7 @@ void nn_res_tangent_forward(nn_layer *l, const double *theta, const double *v,
   size_t n = B * l->n_out;
   affine(l, B, in, v + l->w_off, v + l->b_off, 0.0, l->tz);
   if (tin) affine(l, B, tin, theta + l->w_off, NULL, 1.0, l->tz);
-  nn_act_scale(l, n, l->z, l->tz, tout);
+  nn_act_scale(l, n, l->z, NULL, l->tz, tout);
   if (tin)
     for (size_t i = 0; i < n; i++) tout[i] += tin[i];
 }
@@ -74,7 +74,7 @@ void nn_res_tangent_backward(nn_layer *l, const double *theta, const double *v,
   if (second_order && l->act != ACT_RELU && l->act != ACT_IDENTITY)
     nn_act_second_order(l->act, n, l->z, tdout, dout, l->tz, l->tdz);
   else
-    nn_act_scale(l, n, l->z, tdout, l->tdz);
+    nn_act_scale(l, n, l->z, NULL, tdout, l->tdz);
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, H, (int)B, 1.0,
               l->tdz, H, in, H, 1.0, hv + l->w_off, H);
   if (second_order && tin)

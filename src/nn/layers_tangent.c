@@ -13,8 +13,8 @@
 #include "nn/seq_int.h"
 
 void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
-                        size_t B, const double *in, const double *tin,
-                        double *tout) {
+                        size_t B, const double *in, const double *out,
+                        const double *tin, double *tout) {
   switch (l->kind) {
   case NN_DENSE:
     ph_nn_dense_tangent_forward(tout, in, tin, theta + l->w_off, v + l->w_off,
@@ -22,7 +22,7 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
     return;
   case NN_ACT:
     if (tin)
-      nn_act_scale(l, B * l->in_size, in, tin, tout);
+      nn_act_scale(l, B * l->in_size, in, out, tin, tout);
     else
       memset(tout, 0, B * l->out_size * sizeof *tout);
     return;
@@ -63,11 +63,11 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
     if (!tdin) return;
     /* relu and identity have σ'' = 0: only the first-order term */
     if (!second_order || !tin || l->act == ACT_RELU || l->act == ACT_IDENTITY) {
-      nn_act_scale(l, B * l->in_size, in, tdout, tdin);
+      nn_act_scale(l, B * l->in_size, in, out, tdout, tdin);
       return;
     }
-    if (!nn_act_second_order_cached(l->act, B * l->in_size, out, l->d1, tdout,
-                                    dout, tin, tdin))
+    if (!nn_act_second_order_cached(l->act, B * l->in_size, out, tdout, dout,
+                                    tin, tdin))
       nn_act_second_order(l->act, B * l->in_size, in, tdout, dout, tin, tdin);
     return;
   case NN_CONV:

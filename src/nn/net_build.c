@@ -360,7 +360,9 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
       l->chunk = nn_conv_chunk_for(l);
       PH_TRY(nn_conv_alloc(l, err));
     }
-    if ((l->kind == NN_ACT && l->act != ACT_RELU) || l->kind == NN_RESDENSE) {
+    if ((l->kind == NN_ACT && l->act != ACT_RELU &&
+         !nn_act_has_d1_from_output(l->act)) ||
+        l->kind == NN_RESDENSE) {
       l->d1 = ph_malloc(B * l->in_size, sizeof(double),
                         "activation derivatives", err);
       if (!l->d1) return PH_ERR_NOMEM;

@@ -229,8 +229,8 @@ static void tangent_forward(nn_net *n, const double *theta, const double *v,
       i++;
       continue;
     }
-    nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], i ? n->th[i] : NULL,
-                       n->th[i + 1]);
+    nn_tangent_forward(&n->layers[i], theta, v, m, n->h[i], n->h[i + 1],
+                       i ? n->th[i] : NULL, n->th[i + 1]);
   }
 }
 

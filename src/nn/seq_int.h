@@ -63,7 +63,8 @@ typedef struct nn_layer {
    * input (NULL: recomputed; hand-built layers in tests may leave them) */
   double *z, *dz, *tz, *tdz; /* resdense: (max_batch, H) pre-activation
                                 z, its adjoint, tangent and tangent adjoint */
-  double *d1; /* act except ReLU (σ' = [x > 0] from x), resdense: (max_batch,
+  double *d1; /* act except ReLU (σ' = [x > 0] from x), tanh and sigmoid
+                 (σ' from σ, nn_act_d1_from_output), resdense: (max_batch,
                  size) σ'(x) at the last forward input */
 } nn_layer;
 
@@ -125,8 +126,8 @@ typedef struct nn_net {
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).
  * backward, tangent forward and tangent backward of a layer must be called
  * on the same input (and B) as its last nn_forward: max pooling reuses the
- * forward's argmax, activations σ'(x), residual blocks z, σ'(z) (and the
- * tangent backward the ż of the tangent forward and dz of the backward). */
+ * forward's argmax, activations σ'(x) or σ(x), residual blocks z, σ'(z) (and
+ * the tangent backward the ż of the tangent forward and dz of the backward). */
 void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
                 double *out);
 /* din may be NULL (first layer); grad accumulates, or is NULL when only
@@ -134,11 +135,12 @@ void nn_forward(nn_layer *l, const double *theta, size_t B, const double *in,
 void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                  const double *out, const double *dout, double *din,
                  double *grad);
+/* out (here, in nn_backward and nn_tangent_backward): that forward's
+ * output, or NULL (then σ' is evaluated again); tanh and sigmoid read σ'
+ * (nn_act_d1_from_output) and σ'' from it. */
 void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
-                        size_t B, const double *in, const double *tin,
-                        double *tout);
-/* out: that forward's output, or NULL; tanh and sigmoid read σ from it (with
- * the cached σ') for σ'' instead of evaluating σ again. */
+                        size_t B, const double *in, const double *out,
+                        const double *tin, double *tout);
 void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                          size_t B, const double *in, const double *out,
                          const double *tin, const double *dout,
@@ -171,15 +173,26 @@ void nn_act_apply(nn_act a, size_t n, const double *x, double *f, double *d1,
  * adjoint (u = ḋy, w = dy, t = ẋ). */
 void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
                          const double *w, const double *t, double *out);
-/* The same from the forward's output y = σ(x) and cached σ'(x) = d1, with
- * no transcendental, for the activations whose σ'' is a polynomial in σ
- * and σ' (tanh: σ'' = −2σσ'; sigmoid: σ'' = σ'(1 − 2σ)). The expressions
- * are nn/vmath.h's (ph_vmath_tanh_d, ph_vmath_sigmoid_d) on the same σ and
- * σ', so the result is nn_act_second_order's to the bit. Returns 0 (and
- * writes nothing) for other activations or when y or d1 is NULL. */
+/* The same from the forward's output y = σ(x), with no transcendental,
+ * for the activations whose σ' and σ'' are polynomials in σ (tanh: σ' =
+ * 1 − σ², σ'' = −2σσ'; sigmoid: σ' = σ(1 − σ), σ'' = σ'(1 − 2σ)). The
+ * expressions are nn/vmath.h's (ph_vmath_tanh_d, ph_vmath_sigmoid_d) on the
+ * same σ, so the result is nn_act_second_order's to the bit. Returns 0 (and
+ * writes nothing) for other activations or when y is NULL. */
 int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
-                               const double *d1, const double *u,
-                               const double *w, const double *t, double *out);
+                               const double *u, const double *w,
+                               const double *t, double *out);
+/* σ'(x) from y = σ(x) for tanh (1 − σ²) and sigmoid (σ(1 − σ)), the
+ * expressions of ph_vmath_tanh_d and ph_vmath_sigmoid_d, so the same bits:
+ * the forward of these two stores σ only, and every pass that needs σ'
+ * takes it from σ here (two operations, cheaper than reading a cached σ'
+ * from memory). nn_act_has_d1_from_output says which activations. */
+static inline int nn_act_has_d1_from_output(nn_act a) {
+  return a == ACT_TANH || a == ACT_SIGMOID;
+}
+static inline double nn_act_d1_from_output(nn_act a, double y) {
+  return a == ACT_TANH ? 1 - y * y : y * (1 - y);
+}
 /* σ''(x) from y = σ(x) and d1 = σ'(x) for tanh (−2σσ') and sigmoid
  * (σ'(1 − 2σ)), the expression nn_act_second_order_cached uses. */
 static inline double nn_act_d2_from_output(nn_act a, double y, double d1) {
@@ -209,9 +222,11 @@ void nn_relu_maxpool_tangent_forward(const nn_layer *pool, size_t B,
                                      double *tout);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
-/* out = u ⊙ σ'(x) for an activation layer (the cached σ' when present). */
-void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *u,
-                  double *out);
+/* out = u ⊙ σ'(x) for an activation layer: ReLU from x, tanh and sigmoid
+ * from the forward's output y when given, else the cached σ' when present,
+ * else σ' evaluated again at x. */
+void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *y,
+                  const double *u, double *out);
 /* The conv passes (layers_conv.c), called by the dispatchers above. */
 void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
                      const double *in, double *out);

@@ -19,6 +19,7 @@
 #define PH_INV_SQRT2PI 0.39894228040143267794
 
 #if PH_HAVE_SLEEF && (defined(__x86_64__) || defined(__i386__))
+#define PH_VMATH_AVX2 1
 #include <immintrin.h>
 #include <sleef.h>
 
@@ -91,7 +92,8 @@ void ph_vmath_allow_avx2(int allow) {
  *              e/(1 + e). a is clamped to 20 (tanh 20 rounds to 1) so e stays
  *              finite and the correction free of inf − inf; NaN stays NaN.
  * Vectors whose lanes all fall on one side skip the other branch. */
-__attribute__((target("avx2,fma"))) static __m256d tanh4(__m256d x) {
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256d
+tanh4(__m256d x) {
   static const double P[11] = {
       -0x1.59a834187ce22p-16, 0x1.64fd88e9900a5p-14,  -0x1.ec1091436eb2ap-13,
       0x1.34c5a8a996cd4p-11,  -0x1.7d97cfd138c28p-10, 0x1.d6d339333f329p-9,
@@ -129,12 +131,48 @@ PH_VFUN(tanh, tanh4, Sleef_tanhd2_u10)
 PH_VFUN(erf, Sleef_erfd4_u10avx2, Sleef_erfd2_u10)
 PH_VFUN(erfc, Sleef_erfcd4_u15avx2, Sleef_erfcd2_u15)
 
+/* tanh and its derivatives in one pass: y = tanh x, σ' = 1 − y² and
+ * σ'' = −2 y σ' straight from the register, each stored only when asked
+ * for (an evaluation's forward does not need σ'). σ' is a product then a
+ * difference, two roundings, as the scalar formula everywhere else
+ * (nn_act_d1_from_output reads it back from y to the same bits). */
+__attribute__((target("avx2,fma"))) static inline void
+tanh_d_put(__m256d y, double *f, double *d1, double *d2) {
+  if (f) _mm256_storeu_pd(f, y);
+  if (!d1 && !d2) return;
+  __m256d yy = _mm256_mul_pd(y, y);
+  __asm__("" : "+x"(yy)); /* no FMA contraction: the scalar bits */
+  __m256d g = _mm256_sub_pd(_mm256_set1_pd(1.0), yy);
+  if (d1) _mm256_storeu_pd(d1, g);
+  if (d2)
+    _mm256_storeu_pd(d2,
+                     _mm256_mul_pd(_mm256_mul_pd(_mm256_set1_pd(-2.0), y), g));
+}
+
+__attribute__((target("avx2,fma"))) static void
+tanh_d_avx2(const double *x, double *f, double *d1, double *d2, size_t n) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    tanh_d_put(tanh4(_mm256_loadu_pd(x + i)), f ? f + i : NULL,
+               d1 ? d1 + i : NULL, d2 ? d2 + i : NULL);
+  if (i < n) {
+    double a[4] = {0, 0, 0, 0}, b[3][4];
+    size_t r = (n - i) * sizeof *a;
+    memcpy(a, x + i, r);
+    tanh_d_put(tanh4(_mm256_loadu_pd(a)), b[0], b[1], b[2]);
+    if (f) memcpy(f + i, b[0], r);
+    if (d1) memcpy(d1 + i, b[1], r);
+    if (d2) memcpy(d2 + i, b[2], r);
+  }
+}
+
 const char *ph_vmath_backend(void) {
   return have_avx2() ? "sleef-avx2" : "sleef-sse2";
 }
 
 #else
 
+#define PH_VMATH_AVX2 0
 #define PH_VFUN(name, fn)                                                      \
   static void vm_##name(const double *x, double *y, size_t n) {                \
     for (size_t i = 0; i < n; i++) y[i] = fn(x[i]);                            \
@@ -186,15 +224,21 @@ void ph_vmath_log1p(const double *x, double *y, size_t n) {
 
 void ph_vmath_tanh_d(const double *x, double *f, double *d1, double *d2,
                      size_t n) {
+#if PH_VMATH_AVX2
+  if (have_avx2()) {
+    tanh_d_avx2(x, f, d1, d2, n);
+    return;
+  }
+#endif
   double t[VCHUNK];
   for (size_t o = 0; o < n; o += VCHUNK) {
     size_t m = n - o < VCHUNK ? n - o : VCHUNK;
-    ph_vmath_tanh(x + o, t, m);
-    if (f) memcpy(f + o, t, m * sizeof *t);
+    double *y = f ? f + o : t; /* f does not alias x (vmath.h) */
+    ph_vmath_tanh(x + o, y, m);
     for (size_t i = 0; i < m; i++) {
-      double g = 1 - t[i] * t[i];
+      double g = 1 - y[i] * y[i];
       if (d1) d1[o + i] = g;
-      if (d2) d2[o + i] = -2 * t[i] * g;
+      if (d2) d2[o + i] = -2 * y[i] * g;
     }
   }
 }

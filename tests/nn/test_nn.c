@@ -679,22 +679,24 @@ static double op_S(nn_layer *l, const double *th, size_t B, const double *x,
   return s;
 }
 
-/* (dx, dθ) at (x, θ) into dx, g (g zeroed first). */
+/* (dx, dθ) at (x, θ) into dx, g (g zeroed first); the backward is given
+ * the forward's output when with_out. */
 static void op_grad(nn_layer *l, const double *th, size_t nt, size_t B,
                     const double *x, const double *r, double *y, double *dy,
-                    double *dx, double *g) {
+                    double *dx, double *g, int with_out) {
   nn_forward(l, th, B, x, y);
   for (size_t i = 0; i < B * l->out_size; i++) dy[i] = r[i] + y[i];
   memset(g, 0, (nt ? nt : 1) * sizeof *g);
-  nn_backward(l, th, B, x, y, dy, dx, g);
+  nn_backward(l, th, B, x, with_out ? y : NULL, dy, dx, g);
 }
 
 static int near(double a, double b, double scale) {
   return fabs(a - b) <= TOL * (1 + scale);
 }
 
-/* cached: with the forward's σ' cache as the objective builds it; else
- * every pass re-evaluates σ'. */
+/* cached: with the forward's σ' cache as the objective builds it, and its
+ * output y given to the later passes (tanh and sigmoid take σ' from y);
+ * else every pass re-evaluates σ'. */
 static void check_op(op_case *c, int cached) {
   nn_layer *l = &c->l;
   const size_t B = 3, ni = B * l->in_size, no = B * l->out_size,
@@ -726,6 +728,7 @@ static void check_op(op_case *c, int cached) {
          *gp = malloc(ntt * sizeof *gp), *gm = malloc(ntt * sizeof *gm),
          *a = malloc((ni > no ? ni : no) * sizeof *a),
          *ga = calloc(ntt, sizeof *ga);
+  const double *yo = cached ? y : NULL; /* the forward's output, or none */
   ph_rng rg = ph_rng_make(11, 5);
   ph_rng_fill_gauss(&rg, x, ni, 1.0);
   ph_rng_fill_gauss(&rg, tx, ni, 1.0);
@@ -733,7 +736,7 @@ static void check_op(op_case *c, int cached) {
   ph_rng_fill_gauss(&rg, v, ntt, 1.0);
   ph_rng_fill_gauss(&rg, r, no, 1.0);
   /* backward vs differences of S, coordinate by coordinate */
-  op_grad(l, th, nt, B, x, r, y, dy, dx, g);
+  op_grad(l, th, nt, B, x, r, y, dy, dx, g, cached);
   double sd = ph_vec_amax(ni, dx) + (nt ? ph_vec_amax(nt, g) : 0);
   for (size_t i = 0; i < ni; i++) {
     memcpy(xp, x, ni * sizeof *x);
@@ -760,13 +763,13 @@ static void check_op(op_case *c, int cached) {
   /* points (x ± hẋ, θ ± hv) */
   for (size_t i = 0; i < ni; i++) xp[i] = x[i] + H * tx[i];
   for (size_t i = 0; i < nt; i++) thp[i] = th[i] + H * v[i];
-  op_grad(l, thp, nt, B, xp, r, yp, a, dxp, gp);
+  op_grad(l, thp, nt, B, xp, r, yp, a, dxp, gp, cached);
   for (size_t i = 0; i < ni; i++) xp[i] = x[i] - H * tx[i];
   for (size_t i = 0; i < nt; i++) thp[i] = th[i] - H * v[i];
-  op_grad(l, thp, nt, B, xp, r, ym, a, dxm, gm);
+  op_grad(l, thp, nt, B, xp, r, ym, a, dxm, gm, cached);
   /* tangent forward (at the base point: maxpool's argmax is refreshed) */
-  op_grad(l, th, nt, B, x, r, y, dy, dx, g);
-  nn_tangent_forward(l, th, v, B, x, tx, ty);
+  op_grad(l, th, nt, B, x, r, y, dy, dx, g, cached);
+  nn_tangent_forward(l, th, v, B, x, yo, tx, ty);
   double st = ph_vec_amax(no, ty);
   for (size_t i = 0; i < no; i++) {
     double fd = (yp[i] - ym[i]) / (2 * H);
@@ -775,7 +778,7 @@ static void check_op(op_case *c, int cached) {
     assert_true(near(fd, ty[i], st));
   }
   /* tangent backward, second order: R_v of (dx, dθ) */
-  nn_tangent_backward(l, th, v, B, x, y, tx, dy, ty, tdx, hv, 1);
+  nn_tangent_backward(l, th, v, B, x, yo, tx, dy, ty, tdx, hv, 1);
   double sh = ph_vec_amax(ni, tdx) + (nt ? ph_vec_amax(nt, hv) : 0);
   for (size_t i = 0; i < ni; i++) {
     double fd = (dxp[i] - dxm[i]) / (2 * H);
@@ -791,13 +794,13 @@ static void check_op(op_case *c, int cached) {
     assert_true(near(fd, hv[i], sh));
   }
   /* the backward without a parameter gradient gives the same input adjoint */
-  nn_backward(l, th, B, x, y, dy, a, NULL);
+  nn_backward(l, th, B, x, yo, dy, a, NULL);
   for (size_t i = 0; i < ni; i++) assert_true(a[i] == dx[i]);
   /* Gauss-Newton: no second-order terms = the backward of ḋy */
   double *gn = calloc(ntt, sizeof *gn), *gnx = malloc(ni * sizeof *gnx);
-  nn_tangent_backward(l, th, v, B, x, y, tx, dy, ty, gnx, gn, 0);
+  nn_tangent_backward(l, th, v, B, x, yo, tx, dy, ty, gnx, gn, 0);
   memset(ga, 0, ntt * sizeof *ga);
-  nn_backward(l, th, B, x, y, ty, a, ga);
+  nn_backward(l, th, B, x, yo, ty, a, ga);
   for (size_t i = 0; i < ni; i++)
     assert_true(fabs(gnx[i] - a[i]) <= 1e-14 * (1 + ph_vec_amax(ni, a)));
   for (size_t i = 0; i < nt; i++)
@@ -813,7 +816,7 @@ static void check_op(op_case *c, int cached) {
       nn_naive_forward(l, th, B, x, n1);
       memset(n3, 0, ntt * sizeof *n3);
       nn_naive_backward(l, th, B, x, n1, dy, n2, n3);
-      nn_naive_tangent_forward(l, th, v, B, x, tx, n4);
+      nn_naive_tangent_forward(l, th, v, B, x, yo, tx, n4);
       memset(n6, 0, ntt * sizeof *n6);
       nn_naive_tangent_backward(l, th, v, B, x, tx, dy, ty, n5, n6, so);
       double *ref_tdx = so ? tdx : gnx, *ref_hv = so ? hv : gn;
@@ -1007,8 +1010,8 @@ static void test_relu_maxpool_fused(void **s) {
     ph_rng_fill_gauss(&rg, tx, ni, 1.0);
     for (int q = 0; q < 2; q++) {
       const double *tin = q ? NULL : tx;
-      nn_tangent_forward(&a, NULL, NULL, B, x, tin, ty);
-      nn_tangent_forward(&p, NULL, NULL, B, y, tin ? ty : NULL, tz);
+      nn_tangent_forward(&a, NULL, NULL, B, x, y, tin, ty);
+      nn_tangent_forward(&p, NULL, NULL, B, y, z, tin ? ty : NULL, tz);
       memset(ftz, 0xff, no * sizeof *ftz);
       nn_relu_maxpool_tangent_forward(&p, B, x, tin, ftz);
       assert_memory_equal(ftz, tz, no * sizeof *tz);

@@ -239,6 +239,19 @@ static void check_act(const char *name, actfn fn, int which_act,
   report(nm, wd1, ad1, 0);
   snprintf(nm, sizeof nm, "%s d2", name);
   report(nm, wd2, ad2, 0);
+  /* tanh and sigmoid: σ' is the formula on f to the bit (1 − f², f(1 − f),
+   * two roundings, no FMA): the network engine skips σ' in the forward and
+   * takes it from σ later (nn/seq_int.h, nn_act_d1_from_output), and its
+   * products must not depend on which it did */
+  for (size_t i = 0; i < n && which_act <= 1; i++) {
+    volatile double ff = f[i] * f[i], fs = f[i] * (1 - f[i]);
+    double g = which_act == 0 ? 1 - ff : fs;
+    if (memcmp(&g, &d1[i], sizeof g) != 0) {
+      printf("FAIL %s: d1 is not the formula on f at x = %.17g\n", name, x[i]);
+      fails++;
+      break;
+    }
+  }
   /* NULL outputs: the others unchanged */
   double *g = malloc(n * sizeof *g);
   fn(x, NULL, g, NULL, n);
