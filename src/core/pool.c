@@ -1,15 +1,16 @@
 /* pool.c: a persistent team of threads (pool.h). Each ph_pool_run bumps a
  * generation counter; a worker that sees it change runs its share and
  * counts itself out; the last one out wakes the caller. Waiting threads
- * spin briefly (a product's two phases follow each other within
- * microseconds) and then sleep on a condition variable, so an idle team
- * costs no CPU on a shared machine. */
+ * poll for half a millisecond before they sleep on a condition variable
+ * (see PH_POOL_POLL_NS), so back-to-back runs never pay a wake-up, and an
+ * idle team costs no CPU. The same design as OpenMP runtimes' spin-then-
+ * block waits (libgomp's GOMP_SPINCOUNT). */
 #include "core/pool.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define PH_POOL_PAUSE() _mm_pause()
@@ -19,24 +20,27 @@
 
 #include "core/alloc.h"
 
-/* A waiting thread first spins PH_POOL_SPIN pauses (a pause takes tens
- * of cycles, so a few microseconds: the other thread of a product usually
- * arrives within that), then yields the core PH_POOL_YIELD times (so that
- * with more threads than cores, or on a loaded machine, the thread it
- * waits for can run), then sleeps. */
-#define PH_POOL_SPIN 256
-#define PH_POOL_YIELD 64
+/* How long a waiting thread polls (with pause instructions) before it
+ * sleeps. Sleeping costs more than it seems on a virtual machine: waking
+ * an idle virtual CPU goes through the host, tens to hundreds of
+ * microseconds, and a product hands over between its threads three times
+ * (start, partial sums, end). Half a millisecond covers a chunk's
+ * imbalance and the gap between back-to-back products, and caps the CPU
+ * a wait can burn. */
+#define PH_POOL_POLL_NS 500000L
 
-/* One step of a wait: 0 while it should keep polling, 1 once it should
- * sleep. */
-static int wait_step(int *s) {
-  if (*s < PH_POOL_SPIN)
-    PH_POOL_PAUSE();
-  else if (*s < PH_POOL_SPIN + PH_POOL_YIELD)
-    sched_yield();
-  else
-    return 1;
-  (*s)++;
+static long elapsed_ns(const struct timespec *t0) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
+}
+
+/* One step of a wait that began at *t0 (set on step 0): 0 while it
+ * should keep polling, 1 once it should sleep. */
+static int wait_step(int *s, struct timespec *t0) {
+  if (*s == 0) clock_gettime(CLOCK_MONOTONIC, t0);
+  if (++*s % 64 == 0 && elapsed_ns(t0) > PH_POOL_POLL_NS) return 1;
+  PH_POOL_PAUSE();
   return 0;
 }
 
@@ -64,7 +68,8 @@ static void *worker(void *a) {
   unsigned long seen = 0;
   for (;;) {
     unsigned long g = atomic_load_explicit(&p->gen, memory_order_acquire);
-    for (int s = 0; g == seen && !wait_step(&s);)
+    struct timespec t0;
+    for (int s = 0; g == seen && !wait_step(&s, &t0);)
       g = atomic_load_explicit(&p->gen, memory_order_acquire);
     if (g == seen) {
       pthread_mutex_lock(&p->mu);
@@ -129,8 +134,9 @@ void ph_pool_run(ph_pool *p, ph_pool_fn fn, void *arg) {
   pthread_cond_broadcast(&p->go);
   pthread_mutex_unlock(&p->mu);
   fn(arg, 0);
+  struct timespec t0;
   for (int s = 0; atomic_load_explicit(&p->active, memory_order_acquire);)
-    if (wait_step(&s)) break;
+    if (wait_step(&s, &t0)) break;
   pthread_mutex_lock(&p->mu);
   while (atomic_load(&p->active) != 0) pthread_cond_wait(&p->done, &p->mu);
   pthread_mutex_unlock(&p->mu);

@@ -1,8 +1,8 @@
 /* pool.h: a persistent team of threads that runs one function on every
  * thread and waits for all of them, many times over. Deterministic
  * parallel products (src/nn/net_obj.c) call it twice per product, so
- * starting threads once instead of per call, and a short spin before a
- * thread sleeps, keep the hand-over far below a product's time. */
+ * starting threads once instead of per call, and polling for a while
+ * before a thread sleeps, keep the hand-over far below a product's time. */
 #ifndef PH_CORE_POOL_H
 #define PH_CORE_POOL_H
 
