@@ -266,80 +266,102 @@ void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld) {
     }
 }
 
-/* Max pooling with size = stride = k: out = max of each window, arg = the
- * index (within the example) of the first maximum; with relu, of the
- * window's ReLU outputs max(x, 0) (x > 0 ? x : 0, as the ReLU layer
- * computes them), so that ReLU then pooling is one pass. The maximum is
- * kept with selects, not branches: which of a window's entries is largest
- * is a coin toss that a branch mispredicts; the first-maximum rule
- * (strictly greater replaces) is the same. */
+/* Max pooling of one channel plane with size = stride = k: y = max of
+ * each window, a = abase + the index (within the plane) of the first
+ * maximum; with relu, of the window's ReLU outputs max(x, 0) (x > 0 ? x : 0,
+ * as the ReLU layer computes them), so that ReLU then pooling is one pass;
+ * with biased, of x + bias (the conv's bias added on the fly, as its
+ * forward adds it). The maximum is kept with selects, not branches: which
+ * of a window's entries is largest is a coin toss that a branch
+ * mispredicts; the first-maximum rule (strictly greater replaces) is the
+ * same. The flags are constants at every call, so each use compiles to
+ * its own loop. */
+static inline void pool_plane(const double *x, int relu, int biased,
+                              double bias, size_t wi, size_t ho, size_t wo,
+                              size_t k, size_t st, size_t abase, double *y,
+                              size_t *a) {
+  if (k == 2 && st == 2) {
+    /* 2×2 windows: the four entries of a window in a loop over the output
+     * row without branches, which the compiler vectorises */
+    for (size_t oi = 0; oi < ho; oi++) {
+      size_t r0 = 2 * oi * wi, r1 = r0 + wi;
+      double *yr = y + oi * wo;
+      size_t *ar = a + oi * wo;
+      for (size_t oj = 0; oj < wo; oj++) {
+        size_t i0 = r0 + 2 * oj, i2 = r1 + 2 * oj;
+        double v0 = x[i0], v1 = x[i0 + 1], v2 = x[i2], v3 = x[i2 + 1];
+        if (biased) {
+          v0 = v0 + bias;
+          v1 = v1 + bias;
+          v2 = v2 + bias;
+          v3 = v3 + bias;
+        }
+        if (relu) {
+          v0 = v0 > 0 ? v0 : 0.0;
+          v1 = v1 > 0 ? v1 : 0.0;
+          v2 = v2 > 0 ? v2 : 0.0;
+          v3 = v3 > 0 ? v3 : 0.0;
+        }
+        double best = v0;
+        size_t arg = i0;
+        arg = v1 > best ? i0 + 1 : arg;
+        best = v1 > best ? v1 : best;
+        arg = v2 > best ? i2 : arg;
+        best = v2 > best ? v2 : best;
+        arg = v3 > best ? i2 + 1 : arg;
+        best = v3 > best ? v3 : best;
+        yr[oj] = best;
+        ar[oj] = abase + arg;
+      }
+    }
+    return;
+  }
+  for (size_t oi = 0; oi < ho; oi++)
+    for (size_t oj = 0; oj < wo; oj++) {
+      size_t base = oi * st * wi + oj * st, arg = base;
+      double best = x[base];
+      if (biased) best = best + bias;
+      if (relu) best = best > 0 ? best : 0.0;
+      for (size_t ki = 0; ki < k; ki++)
+        for (size_t kj = 0; kj < k; kj++) {
+          size_t idx = base + ki * wi + kj;
+          double v = x[idx];
+          if (biased) v = v + bias;
+          if (relu) v = v > 0 ? v : 0.0;
+          int gt = v > best;
+          best = gt ? v : best;
+          arg = gt ? idx : arg;
+        }
+      y[oi * wo + oj] = best;
+      a[oi * wo + oj] = abase + arg;
+    }
+}
+
+/* Max pooling with size = stride = k over a batch (relu: of the ReLU's
+ * outputs), plane by plane. */
 static void pool_max(nn_layer *l, size_t B, const double *in, double *out,
                      int relu) {
   /* The geometry in locals: the stores to out and arg could alias *l, so
    * reading l-> inside the loops reloaded every field at every step */
   const size_t C = l->c_in, hi = l->hi, wi = l->wi, ho = l->ho, wo = l->wo,
                k = l->k, st = l->stride, is = l->in_size, os = l->out_size;
-  size_t *args = l->arg;
-  if (k == 2 && st == 2) {
-    /* 2×2 windows: the four entries of a window in a loop over the output
-     * row without branches, which the compiler vectorises */
-    for (size_t e = 0; e < B; e++) {
-      const double *x = in + e * is;
-      double *y = out + e * os;
-      size_t *a = args + e * os;
-      for (size_t c = 0; c < C; c++)
-        for (size_t oi = 0; oi < ho; oi++) {
-          size_t r0 = (c * hi + 2 * oi) * wi, r1 = r0 + wi;
-          double *yr = y + (c * ho + oi) * wo;
-          size_t *ar = a + (c * ho + oi) * wo;
-          for (size_t oj = 0; oj < wo; oj++) {
-            size_t i0 = r0 + 2 * oj, i2 = r1 + 2 * oj;
-            double v0 = x[i0], v1 = x[i0 + 1], v2 = x[i2], v3 = x[i2 + 1];
-            if (relu) {
-              v0 = v0 > 0 ? v0 : 0.0;
-              v1 = v1 > 0 ? v1 : 0.0;
-              v2 = v2 > 0 ? v2 : 0.0;
-              v3 = v3 > 0 ? v3 : 0.0;
-            }
-            double best = v0;
-            size_t arg = i0;
-            arg = v1 > best ? i0 + 1 : arg;
-            best = v1 > best ? v1 : best;
-            arg = v2 > best ? i2 : arg;
-            best = v2 > best ? v2 : best;
-            arg = v3 > best ? i2 + 1 : arg;
-            best = v3 > best ? v3 : best;
-            yr[oj] = best;
-            ar[oj] = arg;
-          }
-        }
+  for (size_t e = 0; e < B; e++)
+    for (size_t c = 0; c < C; c++) {
+      const double *x = in + e * is + c * hi * wi;
+      double *y = out + e * os + c * ho * wo;
+      size_t *a = l->arg + e * os + c * ho * wo;
+      if (relu)
+        pool_plane(x, 1, 0, 0.0, wi, ho, wo, k, st, c * hi * wi, y, a);
+      else
+        pool_plane(x, 0, 0, 0.0, wi, ho, wo, k, st, c * hi * wi, y, a);
     }
-    return;
-  }
-  for (size_t e = 0; e < B; e++) {
-    const double *x = in + e * is;
-    double *y = out + e * os;
-    size_t *a = args + e * os;
-    for (size_t c = 0; c < C; c++)
-      for (size_t oi = 0; oi < ho; oi++)
-        for (size_t oj = 0; oj < wo; oj++) {
-          size_t base = (c * hi + oi * st) * wi + oj * st, arg = base;
-          double best = x[base];
-          if (relu) best = best > 0 ? best : 0.0;
-          for (size_t ki = 0; ki < k; ki++)
-            for (size_t kj = 0; kj < k; kj++) {
-              size_t idx = base + ki * wi + kj;
-              double v = x[idx];
-              if (relu) v = v > 0 ? v : 0.0;
-              int gt = v > best;
-              best = gt ? v : best;
-              arg = gt ? idx : arg;
-            }
-          size_t o = (c * ho + oi) * wo + oj;
-          y[o] = best;
-          a[o] = arg;
-        }
-  }
+}
+
+void nn_relu_maxpool_plane(const nn_layer *pool, const double *x, double bias,
+                           size_t c, double *y, size_t *a) {
+  const size_t hw = pool->hi * pool->wi;
+  pool_plane(x, 1, 1, bias, pool->wi, pool->ho, pool->wo, pool->k, pool->stride,
+             c * hw, y, a);
 }
 
 void nn_relu_maxpool_forward(nn_layer *pool, size_t B, const double *x,

@@ -118,39 +118,74 @@ void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
   }
 }
 
+/* The backward of one chunk from its output adjoint, already in ybuf in
+ * the chunk layout. */
+static void backward_chunk(nn_layer *l, const double *theta, const double *in,
+                           size_t e0, size_t E, double *din, double *grad) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  if (grad) {
+    cols_of(l, in, e0, E, l->cols);
+    gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, grad + l->w_off);
+    rowsum_acc(l->ybuf, l->c_out, E * hw, grad + l->b_off);
+  }
+  if (din) {
+    gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0, l->dcols);
+    col2im_chunk(l, l->dcols, e0, E, din);
+  }
+}
+
 void nn_conv_backward(nn_layer *l, const double *theta, size_t B,
                       const double *in, const double *dout, double *din,
                       double *grad) {
-  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   CHUNKS(l, B) {
     to_chunk(l, dout, e0, E, l->ybuf);
-    if (grad) {
-      cols_of(l, in, e0, E, l->cols);
-      gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, grad + l->w_off);
-      rowsum_acc(l->ybuf, l->c_out, E * hw, grad + l->b_off);
-    }
-    if (din) {
-      gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0,
-           l->dcols);
-      col2im_chunk(l, l->dcols, e0, E, din);
-    }
+    backward_chunk(l, theta, in, e0, E, din, grad);
+  }
+}
+
+/* ẏ of one chunk without its bias, V cols(x) + W cols(ẋ), into ybuf. */
+static void tangent_forward_chunk(nn_layer *l, const double *theta,
+                                  const double *v, const double *in,
+                                  const double *tin, size_t e0, size_t E) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  cols_of(l, in, e0, E, l->cols);
+  gemm(0, 0, l->c_out, E * hw, kk, v + l->w_off, l->cols, 0.0, l->ybuf);
+  if (tin) {
+    cols_of(l, tin, e0, E, l->tcols);
+    gemm(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->tcols, 1.0, l->ybuf);
   }
 }
 
 void nn_conv_tangent_forward(nn_layer *l, const double *theta, const double *v,
                              size_t B, const double *in, const double *tin,
                              double *tout) {
-  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   CHUNKS(l, B) {
     /* ẏ = V cols(x) + W cols(ẋ) + v_b */
-    cols_of(l, in, e0, E, l->cols);
-    gemm(0, 0, l->c_out, E * hw, kk, v + l->w_off, l->cols, 0.0, l->ybuf);
-    if (tin) {
-      cols_of(l, tin, e0, E, l->tcols);
-      gemm(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->tcols, 1.0,
-           l->ybuf);
-    }
+    tangent_forward_chunk(l, theta, v, in, tin, e0, E);
     from_chunk(l, l->ybuf, v + l->b_off, e0, E, tout);
+  }
+}
+
+/* The tangent backward of one chunk from ḋy in ybuf and, when so (second
+ * order with a tangent input or a wanted ḋx), dy in ybuf2, chunk layout. */
+static void tangent_backward_chunk(nn_layer *l, const double *theta,
+                                   const double *v, const double *in,
+                                   const double *tin, size_t e0, size_t E,
+                                   double *tdin, double *hv, int second_order) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  /* (Hv)_W += ḋy cols(x)ᵀ [+ dy cols(ẋ)ᵀ]; ḋx = col2im(Wᵀ ḋy [+ Vᵀ dy]) */
+  cols_of(l, in, e0, E, l->cols);
+  gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, hv + l->w_off);
+  if (second_order && tin) {
+    cols_of(l, tin, e0, E, l->tcols);
+    gemm(0, 1, l->c_out, kk, E * hw, l->ybuf2, l->tcols, 1.0, hv + l->w_off);
+  }
+  rowsum_acc(l->ybuf, l->c_out, E * hw, hv + l->b_off);
+  if (tdin) {
+    gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0, l->dcols);
+    if (second_order)
+      gemm(1, 0, kk, E * hw, l->c_out, v + l->w_off, l->ybuf2, 1.0, l->dcols);
+    col2im_chunk(l, l->dcols, e0, E, tdin);
   }
 }
 
@@ -158,25 +193,111 @@ void nn_conv_tangent_backward(nn_layer *l, const double *theta, const double *v,
                               size_t B, const double *in, const double *tin,
                               const double *dout, const double *tdout,
                               double *tdin, double *hv, int second_order) {
-  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  int so = second_order && (tin || tdin);
   CHUNKS(l, B) {
-    /* (Hv)_W += ḋy cols(x)ᵀ [+ dy cols(ẋ)ᵀ]; ḋx = col2im(Wᵀ ḋy [+ Vᵀ dy]) */
     to_chunk(l, tdout, e0, E, l->ybuf);
-    cols_of(l, in, e0, E, l->cols);
-    gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, hv + l->w_off);
-    int so = second_order && (tin || tdin);
     if (so) to_chunk(l, dout, e0, E, l->ybuf2);
-    if (second_order && tin) {
-      cols_of(l, tin, e0, E, l->tcols);
-      gemm(0, 1, l->c_out, kk, E * hw, l->ybuf2, l->tcols, 1.0, hv + l->w_off);
+    tangent_backward_chunk(l, theta, v, in, tin, e0, E, tdin, hv, second_order);
+  }
+}
+
+/* ---- conv, ReLU, tiled max pooling as one group (seq_int.h) ---- */
+int nn_conv_relu_pool_fusable(const nn_layer *conv, const nn_layer *act,
+                              const nn_layer *pool) {
+  return conv->kind == NN_CONV && nn_relu_maxpool_fusable(act, pool) &&
+         pool->c_in == conv->c_out && pool->hi == conv->ho &&
+         pool->wi == conv->wo;
+}
+
+void nn_conv_relu_pool_forward(nn_layer *conv, nn_layer *pool,
+                               const double *theta, size_t B, const double *in,
+                               double *pooled) {
+  const size_t hw = conv->ho * conv->wo, kk = conv->c_in * conv->k * conv->k,
+               C = conv->c_out, os = pool->out_size, po = pool->ho * pool->wo;
+  const double *bias = theta + conv->b_off;
+  CHUNKS(conv, B) {
+    cols_of(conv, in, e0, E, conv->cols);
+    gemm(0, 0, C, E * hw, kk, theta + conv->w_off, conv->cols, 0.0, conv->ybuf);
+    for (size_t e = 0; e < E; e++)
+      for (size_t c = 0; c < C; c++) {
+        size_t o = (e0 + e) * os + c * po;
+        nn_relu_maxpool_plane(pool, conv->ybuf + (c * E + e) * hw, bias[c], c,
+                              pooled + o, pool->arg + o);
+      }
+  }
+}
+
+/* The conv output's adjoint (the ReLU's input adjoint) of a chunk into buf
+ * (chunk layout) from the pooled adjoint g: 0 + g at each argmax where the
+ * pooled output is positive, 0 elsewhere; nn_relu_maxpool_backward's
+ * values (its 0 + g keeps the two-pass sign of zero). */
+static void pool_adjoint_chunk(const nn_layer *conv, const nn_layer *pool,
+                               const double *pooled, const double *g, size_t e0,
+                               size_t E, double *buf) {
+  const size_t hw = conv->ho * conv->wo, C = conv->c_out, os = pool->out_size,
+               po = pool->ho * pool->wo;
+  for (size_t e = 0; e < E; e++)
+    for (size_t c = 0; c < C; c++) {
+      double *d = buf + (c * E + e) * hw;
+      size_t o = (e0 + e) * os + c * po, base = c * hw;
+      const size_t *a = pool->arg + o;
+      const double *y = pooled + o, *ge = g + o;
+      memset(d, 0, hw * sizeof *d);
+      for (size_t q = 0; q < po; q++) {
+        double u = 0.0 + ge[q];
+        d[a[q] - base] = y[q] > 0 ? u : 0.0;
+      }
     }
-    rowsum_acc(l->ybuf, l->c_out, E * hw, hv + l->b_off);
-    if (tdin) {
-      gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0,
-           l->dcols);
-      if (second_order)
-        gemm(1, 0, kk, E * hw, l->c_out, v + l->w_off, l->ybuf2, 1.0, l->dcols);
-      col2im_chunk(l, l->dcols, e0, E, tdin);
-    }
+}
+
+void nn_conv_relu_pool_backward(nn_layer *conv, const nn_layer *pool,
+                                const double *theta, size_t B, const double *in,
+                                const double *pooled, const double *dpool,
+                                double *din, double *grad) {
+  CHUNKS(conv, B) {
+    pool_adjoint_chunk(conv, pool, pooled, dpool, e0, E, conv->ybuf);
+    backward_chunk(conv, theta, in, e0, E, din, grad);
+  }
+}
+
+void nn_conv_relu_pool_tangent_forward(nn_layer *conv, const nn_layer *pool,
+                                       const double *theta, const double *v,
+                                       size_t B, const double *in,
+                                       const double *tin, const double *pooled,
+                                       double *tpooled) {
+  const size_t hw = conv->ho * conv->wo, C = conv->c_out, os = pool->out_size,
+               po = pool->ho * pool->wo;
+  const double *vb = v + conv->b_off;
+  CHUNKS(conv, B) {
+    tangent_forward_chunk(conv, theta, v, in, tin, e0, E);
+    /* the conv's tangent plus v_b, gathered at the argmax under the mask */
+    for (size_t e = 0; e < E; e++)
+      for (size_t c = 0; c < C; c++) {
+        const double *src = conv->ybuf + (c * E + e) * hw;
+        size_t o = (e0 + e) * os + c * po, base = c * hw;
+        const size_t *a = pool->arg + o;
+        const double *y = pooled + o;
+        double *t = tpooled + o, b = vb[c];
+        for (size_t q = 0; q < po; q++) {
+          double u = src[a[q] - base] + b;
+          t[q] = y[q] > 0 ? u : 0.0;
+        }
+      }
+  }
+}
+
+void nn_conv_relu_pool_tangent_backward(nn_layer *conv, const nn_layer *pool,
+                                        const double *theta, const double *v,
+                                        size_t B, const double *in,
+                                        const double *tin, const double *pooled,
+                                        const double *dpool,
+                                        const double *tdpool, double *tdin,
+                                        double *hv, int second_order) {
+  int so = second_order && (tin || tdin);
+  CHUNKS(conv, B) {
+    pool_adjoint_chunk(conv, pool, pooled, tdpool, e0, E, conv->ybuf);
+    if (so) pool_adjoint_chunk(conv, pool, pooled, dpool, e0, E, conv->ybuf2);
+    tangent_backward_chunk(conv, theta, v, in, tin, e0, E, tdin, hv,
+                           second_order);
   }
 }

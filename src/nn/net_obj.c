@@ -194,6 +194,23 @@ static void cache_store(nn_net *n, const double *theta, const ph_batch *b,
   n->c_level = 1;
 }
 
+/* Whether layers i, i + 1, i + 2 are a conv, a ReLU and a tiled max
+ * pooling, which every pass below takes as one group (seq_int.h,
+ * nn_conv_relu_pool_*: the same bits as the three layers' passes). The
+ * conv's output h[i + 1] and the ReLU's h[i + 2], their tangents and their
+ * adjoints are then never written: each chunk's conv output stays in the
+ * conv's chunk buffer (cache-sized) between the GEMM and the pooling, which
+ * saves two passes over the CNN's largest activations in each direction
+ * (docs/performance.md, sixth session). No pass reads them: the pooling's
+ * passes read its argmax and output, the ReLU's mask is the pooled output's
+ * sign, and the conv's second-order term rebuilds its dy per chunk from the
+ * pooled adjoint. */
+static int conv_group_at(const nn_net *n, size_t i) {
+  return i + 2 < n->n_layers &&
+         nn_conv_relu_pool_fusable(&n->layers[i], &n->layers[i + 1],
+                                   &n->layers[i + 2]);
+}
+
 /* The forward of the chain, h[1..K] from h[0]. A ReLU followed by tiled
  * max pooling takes one pass (nn_relu_maxpool_forward, the same bits): the
  * ReLU's output h[i + 1] is then not written, and no later pass reads it
@@ -204,6 +221,12 @@ static void cache_store(nn_net *n, const double *theta, const ph_batch *b,
 static void forward(nn_net *n, const double *theta, size_t m) {
   size_t K = n->n_layers;
   for (size_t i = 0; i < K; i++) {
+    if (conv_group_at(n, i)) {
+      nn_conv_relu_pool_forward(&n->layers[i], &n->layers[i + 2], theta, m,
+                                n->h[i], n->h[i + 3]);
+      i += 2;
+      continue;
+    }
     if (i + 1 < K &&
         nn_relu_maxpool_fusable(&n->layers[i], &n->layers[i + 1])) {
       nn_relu_maxpool_forward(&n->layers[i + 1], m, n->h[i], n->h[i + 2]);
@@ -222,6 +245,13 @@ static void tangent_forward(nn_net *n, const double *theta, const double *v,
                             size_t m) {
   size_t K = n->n_layers;
   for (size_t i = 0; i < K; i++) {
+    if (conv_group_at(n, i)) {
+      nn_conv_relu_pool_tangent_forward(&n->layers[i], &n->layers[i + 2], theta,
+                                        v, m, n->h[i], i ? n->th[i] : NULL,
+                                        n->h[i + 3], n->th[i + 3]);
+      i += 2;
+      continue;
+    }
     if (i + 1 < K &&
         nn_relu_maxpool_fusable(&n->layers[i], &n->layers[i + 1])) {
       nn_relu_maxpool_tangent_forward(&n->layers[i + 1], m, n->h[i],
@@ -245,6 +275,13 @@ static void backward(nn_net *n, const double *theta, size_t m, double scale,
   double dummy = 0;
   head(n, m, scale, n->dh[K], &dummy);
   for (size_t i = K; i-- > 0;) {
+    if (i >= 2 && conv_group_at(n, i - 2)) {
+      nn_conv_relu_pool_backward(&n->layers[i - 2], &n->layers[i], theta, m,
+                                 n->h[i - 2], n->h[i + 1], n->dh[i + 1],
+                                 i > 2 ? n->dh[i - 2] : NULL, g);
+      i -= 2;
+      continue;
+    }
     if (i >= 2 && nn_relu_maxpool_fusable(&n->layers[i - 1], &n->layers[i])) {
       nn_relu_maxpool_backward(&n->layers[i], m, n->h[i - 1], n->dh[i + 1],
                                n->dh[i - 1]);
@@ -264,6 +301,15 @@ static void backward(nn_net *n, const double *theta, size_t m, double scale,
 static void tangent_backward(nn_net *n, const double *theta, const double *v,
                              size_t m, double *out, int second_order) {
   for (size_t i = n->n_layers; i-- > 0;) {
+    if (i >= 2 && conv_group_at(n, i - 2)) {
+      size_t c = i - 2;
+      nn_conv_relu_pool_tangent_backward(
+          &n->layers[c], &n->layers[i], theta, v, m, n->h[c],
+          c ? n->th[c] : NULL, n->h[i + 1], n->dh[i + 1], n->tdh[i + 1],
+          c ? n->tdh[c] : NULL, out, second_order);
+      i -= 2;
+      continue;
+    }
     if (i >= 2 && nn_relu_maxpool_fusable(&n->layers[i - 1], &n->layers[i])) {
       nn_relu_maxpool_backward(&n->layers[i], m, n->h[i - 1], n->tdh[i + 1],
                                n->tdh[i - 1]);

@@ -220,6 +220,13 @@ void nn_relu_maxpool_forward(nn_layer *pool, size_t B, const double *x,
 void nn_relu_maxpool_tangent_forward(const nn_layer *pool, size_t B,
                                      const double *x, const double *tin,
                                      double *tout);
+/* One channel plane of the fused ReLU then tiled max pooling, of x + bias
+ * (the conv's output without its bias, plus the bias): y and a hold the
+ * plane's pooled outputs and argmax, as indices within the example (plane
+ * c of the pooling's input). The same bits as the conv's bias pass, the
+ * ReLU and the pooling one after the other. */
+void nn_relu_maxpool_plane(const nn_layer *pool, const double *x, double bias,
+                           size_t c, double *y, size_t *a);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer: ReLU from x, tanh and sigmoid
@@ -240,6 +247,39 @@ void nn_conv_tangent_backward(nn_layer *l, const double *theta, const double *v,
                               size_t B, const double *in, const double *tin,
                               const double *dout, const double *tdout,
                               double *tdin, double *hv, int second_order);
+/* A conv layer followed by a ReLU and a tiled max pooling, as one group
+ * of passes (layers_conv.c): each chunk's conv output stays in the chunk
+ * buffer, and the ReLU and pooling read it there (forward, tangent
+ * forward) or write their adjoint there (backward, tangent backward), so
+ * neither the conv's output nor its adjoint goes through the batch layout.
+ * The ReLU's mask is read from the pooled output (pooled > 0 exactly when
+ * the ReLU's input at the argmax is > 0). Each pass gives the same bits as
+ * the three layers' passes one after the other; the conv's and the ReLU's
+ * outputs (and their tangents and adjoints) are not written. in/tin: the
+ * conv's input and its tangent (NULL: zero); pooled: the pooling's output
+ * from the fused forward; dpool, tdpool: its adjoint and tangent adjoint;
+ * din, tdin: the conv's input adjoint and its tangent (NULL: not wanted). */
+int nn_conv_relu_pool_fusable(const nn_layer *conv, const nn_layer *act,
+                              const nn_layer *pool);
+void nn_conv_relu_pool_forward(nn_layer *conv, nn_layer *pool,
+                               const double *theta, size_t B, const double *in,
+                               double *pooled);
+void nn_conv_relu_pool_backward(nn_layer *conv, const nn_layer *pool,
+                                const double *theta, size_t B, const double *in,
+                                const double *pooled, const double *dpool,
+                                double *din, double *grad);
+void nn_conv_relu_pool_tangent_forward(nn_layer *conv, const nn_layer *pool,
+                                       const double *theta, const double *v,
+                                       size_t B, const double *in,
+                                       const double *tin, const double *pooled,
+                                       double *tpooled);
+void nn_conv_relu_pool_tangent_backward(nn_layer *conv, const nn_layer *pool,
+                                        const double *theta, const double *v,
+                                        size_t B, const double *in,
+                                        const double *tin, const double *pooled,
+                                        const double *dpool,
+                                        const double *tdpool, double *tdin,
+                                        double *hv, int second_order);
 void nn_col2im(const nn_layer *l, const double *cols, double *x);
 void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld);
 /* The chunk size of a conv layer (examples per GEMM) for its geometry, and

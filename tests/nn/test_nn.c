@@ -1045,6 +1045,109 @@ static void test_relu_maxpool_fused(void **s) {
   assert_false(nn_relu_maxpool_fusable(&a, &p));
 }
 
+/* The grouped passes of conv, ReLU and tiled max pooling (the CNN's
+ * chain, nn_conv_relu_pool_*) against the three layers' passes one after
+ * the other: the same bits for the pooled output and argmax, its tangent,
+ * the input adjoint and weight gradient, and the tangent backward with and
+ * without second order. Chunks of 2 over 3 examples (a full chunk and a
+ * partial one), 2×2 windows and 3×3 windows. The last example's input is
+ * 0, so its conv outputs are the biases exactly: every window ties, and
+ * the channel with a negative bias has ReLU outputs all 0 (the first index
+ * wins, and the mask is off). A wrong chunk offset, plane, argmax, mask
+ * or bias gives other bits. */
+static void test_conv_relu_pool_group(void **s) {
+  (void)s;
+  static const size_t pk[2] = {2, 3};
+  for (int gi = 0; gi < 2; gi++) {
+    nn_layer cv = mk_conv(2, 6, 3, 3, 1, 1), a,
+             p = mk_pool(NN_MAXPOOL, 3, 6, pk[gi]);
+    memset(&a, 0, sizeof a);
+    a.kind = NN_ACT;
+    a.act = ACT_RELU;
+    a.in_size = a.out_size = cv.out_size;
+    assert_true(nn_conv_relu_pool_fusable(&cv, &a, &p));
+    cv.chunk = 2;
+    assert_int_equal(nn_conv_alloc(&cv, NULL), PH_OK);
+    const size_t B = 3, ni = B * cv.in_size, nc = B * cv.out_size,
+                 no = B * p.out_size, nt = cv.b_off + cv.c_out;
+    p.arg = calloc(no, sizeof *p.arg);
+    size_t *farg = calloc(no, sizeof *farg);
+    double *x = malloc(ni * sizeof *x), *tx = malloc(ni * sizeof *tx),
+           *th = malloc(nt * sizeof *th), *v = malloc(nt * sizeof *v),
+           *y1 = malloc(nc * sizeof *y1), *y2 = malloc(nc * sizeof *y2),
+           *z = malloc(no * sizeof *z), *fz = malloc(no * sizeof *fz),
+           *dz = malloc(no * sizeof *dz), *tdz = malloc(no * sizeof *tdz),
+           *d2 = malloc(nc * sizeof *d2), *d1 = malloc(nc * sizeof *d1),
+           *t1 = malloc(nc * sizeof *t1), *t2 = malloc(nc * sizeof *t2),
+           *tz = malloc(no * sizeof *tz), *ftz = malloc(no * sizeof *ftz),
+           *td2 = malloc(nc * sizeof *td2), *td1 = malloc(nc * sizeof *td1),
+           *dx = malloc(ni * sizeof *dx), *fdx = malloc(ni * sizeof *fdx),
+           *g = calloc(nt, sizeof *g), *fg = calloc(nt, sizeof *fg);
+    ph_rng rg = ph_rng_make(5, 11);
+    ph_rng_fill_gauss(&rg, x, ni, 1.0);
+    ph_rng_fill_gauss(&rg, tx, ni, 1.0);
+    ph_rng_fill_gauss(&rg, th, nt, 0.5);
+    ph_rng_fill_gauss(&rg, v, nt, 1.0);
+    ph_rng_fill_gauss(&rg, dz, no, 1.0);
+    ph_rng_fill_gauss(&rg, tdz, no, 1.0);
+    memset(x + 2 * cv.in_size, 0, cv.in_size * sizeof *x);
+    th[cv.b_off] = -fabs(th[cv.b_off]);
+    th[cv.b_off + 1] = fabs(th[cv.b_off + 1]);
+    for (size_t i = 0; i < no; i += 4) dz[i] = (i / 4) % 2 ? -0.0 : 0.0;
+    /* forward */
+    nn_forward(&cv, th, B, x, y1);
+    nn_forward(&a, th, B, y1, y2);
+    nn_forward(&p, th, B, y2, z);
+    size_t *sarg = p.arg;
+    p.arg = farg;
+    memset(fz, 0xff, no * sizeof *fz);
+    nn_conv_relu_pool_forward(&cv, &p, th, B, x, fz);
+    assert_memory_equal(fz, z, no * sizeof *z);
+    assert_memory_equal(farg, sarg, no * sizeof *farg);
+    /* tangent forward, with an input tangent and without */
+    for (int q = 0; q < 2; q++) {
+      const double *tin = q ? NULL : tx;
+      nn_tangent_forward(&cv, th, v, B, x, tin, t1);
+      nn_tangent_forward(&a, th, v, B, y1, t1, t2);
+      nn_tangent_forward(&p, th, v, B, y2, t2, tz);
+      memset(ftz, 0xff, no * sizeof *ftz);
+      nn_conv_relu_pool_tangent_forward(&cv, &p, th, v, B, x, tin, fz, ftz);
+      assert_memory_equal(ftz, tz, no * sizeof *tz);
+    }
+    /* backward: input adjoint and gradient, and the gradient alone */
+    nn_backward(&p, th, B, y2, z, dz, d2, NULL);
+    nn_backward(&a, th, B, y1, y2, d2, d1, NULL);
+    nn_backward(&cv, th, B, x, y1, d1, dx, g);
+    memset(fdx, 0xff, ni * sizeof *fdx);
+    nn_conv_relu_pool_backward(&cv, &p, th, B, x, fz, dz, fdx, fg);
+    assert_memory_equal(fdx, dx, ni * sizeof *dx);
+    assert_memory_equal(fg, g, nt * sizeof *g);
+    memset(fg, 0, nt * sizeof *fg);
+    nn_conv_relu_pool_backward(&cv, &p, th, B, x, fz, dz, NULL, fg);
+    assert_memory_equal(fg, g, nt * sizeof *g);
+    /* tangent backward: exact Hv (second order, with ẋ) and Gauss-Newton */
+    for (int so = 0; so < 2; so++) {
+      memset(g, 0, nt * sizeof *g);
+      memset(fg, 0, nt * sizeof *fg);
+      nn_tangent_backward(&p, th, v, B, y2, z, t2, dz, tdz, td2, g, so);
+      nn_tangent_backward(&a, th, v, B, y1, y2, t1, d2, td2, td1, g, so);
+      nn_tangent_backward(&cv, th, v, B, x, y1, tx, d1, td1, dx, g, so);
+      memset(fdx, 0xff, ni * sizeof *fdx);
+      nn_conv_relu_pool_tangent_backward(&cv, &p, th, v, B, x, tx, fz, dz, tdz,
+                                         fdx, fg, so);
+      assert_memory_equal(fdx, dx, ni * sizeof *dx);
+      assert_memory_equal(fg, g, nt * sizeof *g);
+    }
+    p.arg = sarg;
+    nn_conv_free(&cv);
+    free(p.arg);
+    free(farg);
+    double *bufs[] = {x,  tx, th, v,  y1,  y2,  z,   fz, dz,  tdz, d2,
+                      d1, t1, t2, tz, ftz, td2, td1, dx, fdx, g,   fg};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+  }
+}
+
 /* Column j of the dense Hessian (from Hv with e_j) against central
  * differences of the gradient along e_j, and symmetry. FD error per entry
  * ≤ h²|∂³L|/6 + ε|g|/h ≈ 1e-10 here; bound TOL (1 + max|H|). */
@@ -1302,6 +1405,7 @@ int main(void) {
       cmocka_unit_test(test_dense_hessian_digits),
       cmocka_unit_test(test_ops_alone),
       cmocka_unit_test(test_relu_maxpool_fused),
+      cmocka_unit_test(test_conv_relu_pool_group),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_dense_shared),
