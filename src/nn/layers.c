@@ -266,6 +266,40 @@ void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld) {
     }
 }
 
+/* Stride 1 with wo = wi: the adjoint of im2col_same. Row (c, ki, kj) adds
+ * into channel c shifted by (ki − p)·wi + kj − p, so its valid part is one
+ * loop over a flattened range (vectorised) instead of one short loop per
+ * image row; the entries of that range that wrap across the borders are
+ * first set to 0 in cols (which is why cols is not const: a scratch of
+ * column adjoints). Each x entry receives the same terms in the same order
+ * (rows in (c, ki, kj) order), and the added zeros change nothing: an
+ * accumulated x entry starts at +0 and is never −0 (a sum is −0 only when
+ * both terms are), so x + 0 = x. The same bits as nn_col2im_ld. */
+void nn_col2im_same_ld(const nn_layer *l, double *cols, double *x, size_t ld) {
+  const size_t ho = l->ho, wo = l->wo, k = l->k, wi = l->wi;
+  for (size_t c = 0; c < l->c_in; c++)
+    for (size_t ki = 0; ki < k; ki++) {
+      size_t ilo, ihi;
+      valid_range(ho, l->hi, 1, ki, l->pad, &ilo, &ihi);
+      for (size_t kj = 0; kj < k; kj++) {
+        double *row = cols + ((c * k + ki) * k + kj) * ld;
+        size_t jlo, jhi;
+        valid_range(wo, wi, 1, kj, l->pad, &jlo, &jhi);
+        if (ilo >= ihi || jlo >= jhi) continue;
+        size_t a = ilo * wo + jlo, z = (ihi - 1) * wo + jhi;
+        for (size_t oi = ilo; oi < ihi; oi++) {
+          double *r = row + oi * wo;
+          for (size_t j = 0; j < jlo; j++) r[j] = 0.0;
+          for (size_t j = jhi; j < wo; j++) r[j] = 0.0;
+        }
+        double *dst =
+            x + c * l->hi * wi + a + ki * wi + kj - l->pad * wi - l->pad;
+        const double *src = row + a;
+        for (size_t q = 0; q < z - a; q++) dst[q] += src[q];
+      }
+    }
+}
+
 /* Max pooling of one channel plane with size = stride = k: y = max of
  * each window, a = abase + the index (within the plane) of the first
  * maximum; with relu, of the window's ReLU outputs max(x, 0) (x > 0 ? x : 0,

@@ -76,10 +76,30 @@ static void from_chunk(const nn_layer *l, const double *buf, const double *bias,
     }
 }
 
-/* acc[c] += Σ over the chunk's positions of buf[c, ·] (bias adjoints). */
+/* acc[c] += Σ over the chunk's positions of buf[c, ·] (bias adjoints).
+ * Each row's sum runs in position order from 0, as one chain of adds; four
+ * rows at a time, so that four independent chains hide the add's latency
+ * (one chain at a time was 4 % of the CNN gradient). The same bits as one
+ * row after the other. */
 static void rowsum_acc(const double *buf, size_t rows, size_t len,
                        double *acc) {
-  for (size_t c = 0; c < rows; c++) {
+  size_t c = 0;
+  for (; c + 4 <= rows; c += 4) {
+    const double *r0 = buf + c * len, *r1 = r0 + len, *r2 = r1 + len,
+                 *r3 = r2 + len;
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t q = 0; q < len; q++) {
+      s0 += r0[q];
+      s1 += r1[q];
+      s2 += r2[q];
+      s3 += r3[q];
+    }
+    acc[c] += s0;
+    acc[c + 1] += s1;
+    acc[c + 2] += s2;
+    acc[c + 3] += s3;
+  }
+  for (; c < rows; c++) {
     double s = 0;
     for (size_t q = 0; q < len; q++) s += buf[c * len + q];
     acc[c] += s;
@@ -95,12 +115,16 @@ static void gemm(int ta, int tb, size_t M, size_t N, size_t K, const double *A,
 }
 
 /* din[e] = col2im of the chunk's column adjoints (kk, E·hw). */
-static void col2im_chunk(const nn_layer *l, const double *dcols, size_t e0,
-                         size_t E, double *din) {
+static void col2im_chunk(const nn_layer *l, double *dcols, size_t e0, size_t E,
+                         double *din) {
   size_t hw = l->ho * l->wo;
+  int same = l->stride == 1 && l->wo == l->wi;
   memset(din + e0 * l->in_size, 0, E * l->in_size * sizeof *din);
   for (size_t e = 0; e < E; e++)
-    nn_col2im_ld(l, dcols + e * hw, din + (e0 + e) * l->in_size, E * hw);
+    if (same)
+      nn_col2im_same_ld(l, dcols + e * hw, din + (e0 + e) * l->in_size, E * hw);
+    else
+      nn_col2im_ld(l, dcols + e * hw, din + (e0 + e) * l->in_size, E * hw);
 }
 
 /* for each chunk [e0, e0 + E) of the batch */

@@ -280,6 +280,9 @@ void nn_conv_relu_pool_tangent_backward(nn_layer *conv, const nn_layer *pool,
                                         const double *dpool,
                                         const double *tdpool, double *tdin,
                                         double *hv, int second_order);
+/* nn_col2im_ld for stride 1 and wo = wi ("same"), one flattened loop per
+ * row; sets the wrapped entries of cols to 0 first (cols is scratch). */
+void nn_col2im_same_ld(const nn_layer *l, double *cols, double *x, size_t ld);
 void nn_col2im(const nn_layer *l, const double *cols, double *x);
 void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld);
 /* The chunk size of a conv layer (examples per GEMM) for its geometry, and
