@@ -1107,9 +1107,9 @@ static void test_conv_relu_pool_group(void **s) {
     /* tangent forward, with an input tangent and without */
     for (int q = 0; q < 2; q++) {
       const double *tin = q ? NULL : tx;
-      nn_tangent_forward(&cv, th, v, B, x, tin, t1);
-      nn_tangent_forward(&a, th, v, B, y1, t1, t2);
-      nn_tangent_forward(&p, th, v, B, y2, t2, tz);
+      nn_tangent_forward(&cv, th, v, B, x, y1, tin, t1);
+      nn_tangent_forward(&a, th, v, B, y1, y2, t1, t2);
+      nn_tangent_forward(&p, th, v, B, y2, z, t2, tz);
       memset(ftz, 0xff, no * sizeof *ftz);
       nn_conv_relu_pool_tangent_forward(&cv, &p, th, v, B, x, tin, fz, ftz);
       assert_memory_equal(ftz, tz, no * sizeof *tz);
