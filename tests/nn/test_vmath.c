@@ -18,8 +18,9 @@
  * or a wrong lane (shuffled, stale or zeroed tail) misses by far more.
  * The sweep covers subnormals, the overflow and underflow edges of exp,
  * ±0, ±inf and NaN, both signs, every length 0..9 (tails), a dense
- * grid over [−40, 40] where the activations live, and tanh's two seams
- * (vmath.c: 0.55 between its polynomial and its exponential, 20 its clamp). */
+ * grid over [−40, 40] where the activations live, tanh's two seams
+ * (vmath.c: 0.55 between its polynomial and its exponential, 20 its clamp)
+ * and the steps of its exponential's range reduction. */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -87,6 +88,15 @@ static void build_sweep(void) {
     }
   }
   for (double x = 0.53; x <= 0.57; x += 1.3e-5) add(x), add(-x);
+  /* tanh's own exponential reduces 2|x| = k ln 2 + r, |r| ≤ ln 2 / 2: where
+   * k steps (|x| = (k + ½) ln 2 / 2, k = 1..58, up to the clamp) r jumps
+   * from one end of its polynomial's range to the other; every double
+   * within 16 ulp of each step, both signs */
+  for (int k = 1; k <= 58; k++) {
+    double x = (k + 0.5) * 0.34657359027997264, y = x;
+    for (int i = 0; i < 16; i++, x = nextafter(x, 0), y = nextafter(y, 99))
+      add(x), add(-x), add(y), add(-y);
+  }
   /* the edges of exp */
   for (double x = 700; x <= 712; x += 0.0131) add(x);
   for (double x = -750; x <= -700; x += 0.0317) add(x);
