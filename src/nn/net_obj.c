@@ -484,6 +484,22 @@ static void par_reduce(void *arg, size_t t) {
   }
 }
 
+/* Runs wave.jobs[0..nj) and adds their loss and correct counts in chunk
+ * order; the first failing job's error. */
+static ph_status par_wave_run(nn_net *n, par_wave *wave, double *total,
+                              double *correct, ph_error *err) {
+  ph_pool_run(n->pool, par_compute, wave);
+  for (size_t w = 0; w < wave->nj; w++) { /* in chunk order */
+    if (wave->jobs[w].st != PH_OK) {
+      *err = wave->jobs[w].err;
+      return wave->jobs[w].st;
+    }
+    *total += wave->jobs[w].loss;
+    *correct += wave->jobs[w].correct;
+  }
+  return PH_OK;
+}
+
 static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
                               run_mode mode, const double *v, size_t k,
                               double scale, double *total, double *correct,
@@ -505,35 +521,58 @@ static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
   wave.len = len;
   wave.out = out;
   wave.threads = ph_pool_threads(n->pool);
+  par_job job = {.net = n,
+                 .theta = theta,
+                 .v = v,
+                 .b = b,
+                 .mode = mode,
+                 .k = k,
+                 .V = v,
+                 .scale = scale};
+  /* One thread, two chunks (a batch of at most max_batch examples, cut in
+   * two so that a second thread has work): both chunks run on this
+   * network, and each overwrites the other's forward cache, so products at
+   * one θ would never hit it. When the cache holds the second chunk at
+   * this θ, that chunk goes first, which makes every other chunk a hit: it
+   * is computed into the partial, the first into the result, and they are
+   * added in chunk order as below, the same bits. (A cached chunk has
+   * passed gather's checks, so an error is still the first chunk's.) */
+  if (T == 1 && N > c && N <= 2 * c &&
+      cache_hit(n, theta, b, c, N - c, scale)) {
+    wave.jobs[1] = job;
+    wave.jobs[1].start = c;
+    wave.jobs[1].m = N - c;
+    wave.jobs[1].out = out ? n->partial[0] : NULL;
+    wave.jobs[0] = wave.jobs[1];
+    wave.nj = 1; /* the second chunk alone, in jobs[0] */
+    double l1 = 0, c1 = 0;
+    PH_TRY(par_wave_run(n, &wave, &l1, &c1, err));
+    wave.jobs[1] = wave.jobs[0];
+    wave.jobs[0] = job;
+    wave.jobs[0].start = 0;
+    wave.jobs[0].m = c;
+    wave.jobs[0].out = out;
+    PH_TRY(par_wave_run(n, &wave, total, correct, err));
+    *total += l1;
+    *correct += c1;
+    wave.nj = 2;
+    wave.first = 1;
+    if (out) ph_pool_run(n->pool, par_reduce, &wave);
+    return PH_OK;
+  }
   for (size_t c0 = 0; c0 < N; c0 += T * c) {
     size_t nj = 0;
     for (size_t w = 0; w < T && c0 + w * c < N; w++, nj++) {
       size_t st = c0 + w * c;
-      wave.jobs[w] = (par_job){.net = w ? n->workers[w - 1] : n,
-                               .theta = theta,
-                               .v = v,
-                               .b = b,
-                               .start = st,
-                               .m = N - st < c ? N - st : c,
-                               .mode = mode,
-                               .k = k,
-                               .V = v,
-                               .scale = scale,
-                               .out = !out                ? NULL
-                                      : c0 == 0 && w == 0 ? out
-                                                          : n->partial[w]};
+      wave.jobs[w] = job;
+      wave.jobs[w].net = w ? n->workers[w - 1] : n;
+      wave.jobs[w].start = st;
+      wave.jobs[w].m = N - st < c ? N - st : c;
+      wave.jobs[w].out = !out ? NULL : c0 == 0 && w == 0 ? out : n->partial[w];
     }
     wave.nj = nj;
     wave.first = c0 == 0 ? 1 : 0;
-    ph_pool_run(n->pool, par_compute, &wave);
-    for (size_t w = 0; w < nj; w++) { /* in chunk order */
-      if (wave.jobs[w].st != PH_OK) {
-        *err = wave.jobs[w].err;
-        return wave.jobs[w].st;
-      }
-      *total += wave.jobs[w].loss;
-      *correct += wave.jobs[w].correct;
-    }
+    PH_TRY(par_wave_run(n, &wave, total, correct, err));
     if (out && wave.first < nj) ph_pool_run(n->pool, par_reduce, &wave);
   }
   return PH_OK;
