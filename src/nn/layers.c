@@ -300,8 +300,8 @@ void nn_col2im_same_ld(const nn_layer *l, double *cols, double *x, size_t ld) {
     }
 }
 
-/* Max pooling of one channel plane with size = stride = k: y = max of
- * each window, a = abase + the index (within the plane) of the first
+/* Max pooling of one channel plane (rows ld apart) with size = stride = k: y =
+ * max of each window, a = abase + the index (within the plane) of the first
  * maximum; with relu, of the window's ReLU outputs max(x, 0) (x > 0 ? x : 0,
  * as the ReLU layer computes them), so that ReLU then pooling is one pass;
  * with biased, of x + bias (the conv's bias added on the fly, as its
@@ -310,7 +310,7 @@ void nn_col2im_same_ld(const nn_layer *l, double *cols, double *x, size_t ld) {
  * mispredicts; the first-maximum rule (strictly greater replaces) is the
  * same. The flags are constants at every call, so each use compiles to
  * its own loop. */
-static inline void pool_plane(const double *x, int relu, int biased,
+static inline void pool_plane(const double *x, size_t ld, int relu, int biased,
                               double bias, size_t wi, size_t ho, size_t wo,
                               size_t k, size_t st, size_t abase, double *y,
                               size_t *a) {
@@ -319,11 +319,13 @@ static inline void pool_plane(const double *x, int relu, int biased,
      * row without branches, which the compiler vectorises */
     for (size_t oi = 0; oi < ho; oi++) {
       size_t r0 = 2 * oi * wi, r1 = r0 + wi;
+      const double *x0 = x + 2 * oi * ld, *x1 = x0 + ld;
       double *yr = y + oi * wo;
       size_t *ar = a + oi * wo;
       for (size_t oj = 0; oj < wo; oj++) {
         size_t i0 = r0 + 2 * oj, i2 = r1 + 2 * oj;
-        double v0 = x[i0], v1 = x[i0 + 1], v2 = x[i2], v3 = x[i2 + 1];
+        double v0 = x0[2 * oj], v1 = x0[2 * oj + 1], v2 = x1[2 * oj],
+               v3 = x1[2 * oj + 1];
         if (biased) {
           v0 = v0 + bias;
           v1 = v1 + bias;
@@ -352,14 +354,15 @@ static inline void pool_plane(const double *x, int relu, int biased,
   }
   for (size_t oi = 0; oi < ho; oi++)
     for (size_t oj = 0; oj < wo; oj++) {
-      size_t base = oi * st * wi + oj * st, arg = base;
-      double best = x[base];
+      size_t base = oi * st * wi + oj * st, arg = base,
+             rbase = oi * st * ld + oj * st;
+      double best = x[rbase];
       if (biased) best = best + bias;
       if (relu) best = best > 0 ? best : 0.0;
       for (size_t ki = 0; ki < k; ki++)
         for (size_t kj = 0; kj < k; kj++) {
           size_t idx = base + ki * wi + kj;
-          double v = x[idx];
+          double v = x[rbase + ki * ld + kj];
           if (biased) v = v + bias;
           if (relu) v = v > 0 ? v : 0.0;
           int gt = v > best;
@@ -385,17 +388,17 @@ static void pool_max(nn_layer *l, size_t B, const double *in, double *out,
       double *y = out + e * os + c * ho * wo;
       size_t *a = l->arg + e * os + c * ho * wo;
       if (relu)
-        pool_plane(x, 1, 0, 0.0, wi, ho, wo, k, st, c * hi * wi, y, a);
+        pool_plane(x, wi, 1, 0, 0.0, wi, ho, wo, k, st, c * hi * wi, y, a);
       else
-        pool_plane(x, 0, 0, 0.0, wi, ho, wo, k, st, c * hi * wi, y, a);
+        pool_plane(x, wi, 0, 0, 0.0, wi, ho, wo, k, st, c * hi * wi, y, a);
     }
 }
 
-void nn_relu_maxpool_plane(const nn_layer *pool, const double *x, double bias,
-                           size_t c, double *y, size_t *a) {
+void nn_relu_maxpool_plane(const nn_layer *pool, const double *x, size_t ld,
+                           double bias, size_t c, double *y, size_t *a) {
   const size_t hw = pool->hi * pool->wi;
-  pool_plane(x, 1, 1, bias, pool->wi, pool->ho, pool->wo, pool->k, pool->stride,
-             c * hw, y, a);
+  pool_plane(x, ld, 1, 1, bias, pool->wi, pool->ho, pool->wo, pool->k,
+             pool->stride, c * hw, y, a);
 }
 
 void nn_relu_maxpool_forward(nn_layer *pool, size_t B, const double *x,

@@ -12,6 +12,7 @@
  * weight gradient is fixed. Derivations: docs/autodiff.md §2; the naive
  * loops in layers_naive.c are the reference (tests/nn/test_nn.c). */
 #include <cblas.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,78 @@ size_t nn_conv_chunk_for(const nn_layer *l) {
   return e ? e : 1;
 }
 
+static void cols_of(const nn_layer *l, const double *x, size_t e0, size_t E,
+                    double *cols);
+static void gemm(int ta, int tb, size_t M, size_t N, size_t K, const double *A,
+                 const double *Bm, double beta, double *C);
+
+/* Fills n values with the LCG in [−1, 1) from state *s. */
+static void lcg_fill(uint64_t *s, double *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    *s = *s * 6364136223846793005u + 1442695040888963407u;
+    v[i] = (double)(*s >> 11) * 0x1p-52 - 1.0;
+  }
+}
+
+/* Whether conv_direct.c's kernel gives this layer the GEMM's bits (its
+ * header): both on one pseudo-random example and weights (an LCG in
+ * [−1, 1)), in the workspaces, which hold nothing yet. */
+static int probe_direct(nn_layer *l) {
+  if (!nn_conv_direct_cpu()) return 0;
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k,
+         wp = l->wi + 2 * l->pad, nw = l->c_out * kk;
+  if (nw > kk * hw || l->in_size > kk * hw) return 0; /* scratch too small */
+  double *x = l->dcols, *w = l->tcols;
+  uint64_t s = 0x9e3779b97f4a7c15u;
+  lcg_fill(&s, x, l->in_size);
+  lcg_fill(&s, w, nw);
+  cols_of(l, x, 0, 1, l->cols);
+  gemm(0, 0, l->c_out, hw, kk, w, l->cols, 0.0, l->ybuf);
+  nn_conv_direct_pad(l, x, l->xpad);
+  nn_conv_direct(l, w, l->xpad, 0, l->ydir);
+  int same = 1;
+  for (size_t c = 0; c < l->c_out; c++)
+    for (size_t i = 0; i < l->ho; i++)
+      same &=
+          memcmp(l->ybuf + c * hw + i * l->wo, l->ydir + c * l->dlen + i * wp,
+                 l->wo * sizeof(double)) == 0;
+  return same;
+}
+
+static void col2im_chunk(const nn_layer *l, double *dcols, size_t e0, size_t E,
+                         double *din);
+
+/* The same for conv_direct.c's input adjoint: the GEMMs of the column
+ * adjoints (Wᵀ dy, then + Vᵀ dy2) and col2im against the direct kernel, on
+ * one pseudo-random example. */
+static int probe_adjoint(nn_layer *l) {
+  if (!nn_conv_direct_cpu()) return 0;
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k,
+         wp = l->wi + 2 * l->pad, nw = l->c_out * kk, ny = l->c_out * hw;
+  double *w = malloc(2 * (nw + ny) * sizeof *w),
+         *ref = malloc(l->in_size * sizeof *ref);
+  int same = w && ref;
+  if (same) {
+    double *v = w + nw, *dy = v + nw, *dy2 = dy + ny;
+    uint64_t s = 0x2545f4914f6cdd1du;
+    lcg_fill(&s, w, 2 * (nw + ny));
+    gemm(1, 0, kk, hw, l->c_out, w, dy, 0.0, l->dcols);
+    gemm(1, 0, kk, hw, l->c_out, v, dy2, 1.0, l->dcols);
+    col2im_chunk(l, l->dcols, 0, 1, ref);
+    nn_conv_direct_pad_ld(l, l->c_out, dy, hw, l->dypad);
+    nn_conv_direct_pad_ld(l, l->c_out, dy2, hw, l->dypad2);
+    nn_conv_direct_adjoint(l, w, l->dypad, v, l->dypad2, l->dxgrid);
+    for (size_t c = 0; c < l->c_in; c++)
+      for (size_t i = 0; i < l->hi; i++)
+        same &= memcmp(ref + (c * l->hi + i) * l->wi,
+                       l->dxgrid + c * l->dlen + i * wp,
+                       l->wi * sizeof(double)) == 0;
+  }
+  free(w);
+  free(ref);
+  return same;
+}
+
 ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
   size_t E = l->chunk ? l->chunk : 1, hw = l->ho * l->wo;
   size_t cs = l->c_in * l->k * l->k * hw * E, ys = l->c_out * hw * E;
@@ -34,6 +107,28 @@ ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
   l->ybuf2 = ph_calloc(ys, sizeof(double), "conv chunk", err);
   if (!l->cols || !l->tcols || !l->dcols || !l->ybuf || !l->ybuf2)
     return PH_ERR_NOMEM;
+  if (l->stride == 1 && l->ho == l->hi && l->wo == l->wi &&
+      2 * l->pad + 1 == l->k) {
+    /* conv_direct.c's planes: hi + 2p rows of wi + 2p, and outputs on ho
+     * rows of that width rounded up to its blocks of 12; the kernel reads
+     * up to (k − 1)(wi + 2p + 1) past the last plane's grid */
+    size_t wp = l->wi + 2 * l->pad, len = (l->ho * wp + 11) / 12 * 12;
+    l->dplane = (l->hi + 2 * l->pad) * wp;
+    l->dlen = len;
+    size_t xs = l->c_in * l->dplane + len + l->k * (wp + 1);
+    l->xpad = ph_calloc(xs, sizeof(double), "conv planes", err);
+    l->tpad = ph_calloc(xs, sizeof(double), "conv planes", err);
+    l->ydir = ph_calloc(l->c_out * len, sizeof(double), "conv planes", err);
+    size_t ds = l->c_out * l->dplane + len + l->k * (wp + 1);
+    l->dypad = ph_calloc(ds, sizeof(double), "conv planes", err);
+    l->dypad2 = ph_calloc(ds, sizeof(double), "conv planes", err);
+    l->dxgrid = ph_calloc(l->c_in * len, sizeof(double), "conv planes", err);
+    if (!l->xpad || !l->tpad || !l->ydir || !l->dypad || !l->dypad2 ||
+        !l->dxgrid)
+      return PH_ERR_NOMEM;
+    l->direct = probe_direct(l);
+    l->direct_adj = probe_adjoint(l);
+  }
   return PH_OK;
 }
 
@@ -43,7 +138,14 @@ void nn_conv_free(nn_layer *l) {
   free(l->dcols);
   free(l->ybuf);
   free(l->ybuf2);
+  free(l->xpad);
+  free(l->tpad);
+  free(l->ydir);
+  free(l->dypad);
+  free(l->dypad2);
+  free(l->dxgrid);
   l->cols = l->tcols = l->dcols = l->ybuf = l->ybuf2 = NULL;
+  l->xpad = l->tpad = l->ydir = l->dypad = l->dypad2 = l->dxgrid = NULL;
 }
 
 /* Columns of examples [e0, e0 + E) of x into cols (kk, E·hw). */
@@ -142,6 +244,24 @@ void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
   }
 }
 
+/* din of the chunk's examples by conv_direct.c's input adjoint: W on the
+ * output adjoints in ybuf [+ V on those in ybuf2], example by example. */
+static void direct_adjoint_chunk(nn_layer *l, const double *W, const double *V,
+                                 size_t e0, size_t E, double *din) {
+  const size_t hw = l->ho * l->wo, wp = l->wi + 2 * l->pad;
+  for (size_t e = 0; e < E; e++) {
+    nn_conv_direct_pad_ld(l, l->c_out, l->ybuf + e * hw, E * hw, l->dypad);
+    if (V)
+      nn_conv_direct_pad_ld(l, l->c_out, l->ybuf2 + e * hw, E * hw, l->dypad2);
+    nn_conv_direct_adjoint(l, W, l->dypad, V, l->dypad2, l->dxgrid);
+    double *d = din + (e0 + e) * l->in_size;
+    for (size_t c = 0; c < l->c_in; c++)
+      for (size_t i = 0; i < l->hi; i++)
+        memcpy(d + (c * l->hi + i) * l->wi, l->dxgrid + c * l->dlen + i * wp,
+               l->wi * sizeof *d);
+  }
+}
+
 /* The backward of one chunk from its output adjoint, already in ybuf in
  * the chunk layout. */
 static void backward_chunk(nn_layer *l, const double *theta, const double *in,
@@ -152,7 +272,9 @@ static void backward_chunk(nn_layer *l, const double *theta, const double *in,
     gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, grad + l->w_off);
     rowsum_acc(l->ybuf, l->c_out, E * hw, grad + l->b_off);
   }
-  if (din) {
+  if (din && nn_conv_direct_adjoint_ok(l))
+    direct_adjoint_chunk(l, theta + l->w_off, NULL, e0, E, din);
+  else if (din) {
     gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0, l->dcols);
     col2im_chunk(l, l->dcols, e0, E, din);
   }
@@ -205,7 +327,10 @@ static void tangent_backward_chunk(nn_layer *l, const double *theta,
     gemm(0, 1, l->c_out, kk, E * hw, l->ybuf2, l->tcols, 1.0, hv + l->w_off);
   }
   rowsum_acc(l->ybuf, l->c_out, E * hw, hv + l->b_off);
-  if (tdin) {
+  if (tdin && nn_conv_direct_adjoint_ok(l))
+    direct_adjoint_chunk(l, theta + l->w_off,
+                         second_order ? v + l->w_off : NULL, e0, E, tdin);
+  else if (tdin) {
     gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0, l->dcols);
     if (second_order)
       gemm(1, 0, kk, E * hw, l->c_out, v + l->w_off, l->ybuf2, 1.0, l->dcols);
@@ -239,14 +364,28 @@ void nn_conv_relu_pool_forward(nn_layer *conv, nn_layer *pool,
   const size_t hw = conv->ho * conv->wo, kk = conv->c_in * conv->k * conv->k,
                C = conv->c_out, os = pool->out_size, po = pool->ho * pool->wo;
   const double *bias = theta + conv->b_off;
+  if (nn_conv_direct_ok(conv)) {
+    /* example by example, without im2col (conv_direct.c) */
+    const size_t wp = conv->wi + 2 * conv->pad;
+    for (size_t e = 0; e < B; e++) {
+      nn_conv_direct_pad(conv, in + e * conv->in_size, conv->xpad);
+      nn_conv_direct(conv, theta + conv->w_off, conv->xpad, 0, conv->ydir);
+      for (size_t c = 0; c < C; c++) {
+        size_t o = e * os + c * po;
+        nn_relu_maxpool_plane(pool, conv->ydir + c * conv->dlen, wp, bias[c], c,
+                              pooled + o, pool->arg + o);
+      }
+    }
+    return;
+  }
   CHUNKS(conv, B) {
     cols_of(conv, in, e0, E, conv->cols);
     gemm(0, 0, C, E * hw, kk, theta + conv->w_off, conv->cols, 0.0, conv->ybuf);
     for (size_t e = 0; e < E; e++)
       for (size_t c = 0; c < C; c++) {
         size_t o = (e0 + e) * os + c * po;
-        nn_relu_maxpool_plane(pool, conv->ybuf + (c * E + e) * hw, bias[c], c,
-                              pooled + o, pool->arg + o);
+        nn_relu_maxpool_plane(pool, conv->ybuf + (c * E + e) * hw, conv->wo,
+                              bias[c], c, pooled + o, pool->arg + o);
       }
   }
 }
@@ -284,6 +423,31 @@ void nn_conv_relu_pool_backward(nn_layer *conv, const nn_layer *pool,
   }
 }
 
+/* The pooled tangent of plane c at outputs [o, o + ho·wo) of the pooling:
+ * the conv's tangent src (rows ld apart) plus its bias b, at the argmax,
+ * under the mask (pooled > 0). The argmax is an index in the plane's rows
+ * of wi; its row within the window gives the row in src. */
+static void gather_plane(const nn_layer *conv, const nn_layer *pool,
+                         const double *src, size_t ld, double b, size_t c,
+                         size_t o, const double *pooled, double *tpooled) {
+  const size_t wi = conv->wo, st = pool->stride, pho = pool->ho, pwo = pool->wo,
+               base = c * conv->ho * conv->wo;
+  const size_t *a = pool->arg + o;
+  const double *y = pooled + o;
+  double *t = tpooled + o;
+  for (size_t oi = 0; oi < pho; oi++)
+    for (size_t oj = 0; oj < pwo; oj++) {
+      size_t q = oi * pwo + oj, d = a[q] - base - (oi * st * wi + oj * st),
+             r = 0;
+      while (d >= wi) {
+        d -= wi;
+        r++;
+      }
+      double u = src[(oi * st + r) * ld + oj * st + d] + b;
+      t[q] = y[q] > 0 ? u : 0.0;
+    }
+}
+
 void nn_conv_relu_pool_tangent_forward(nn_layer *conv, const nn_layer *pool,
                                        const double *theta, const double *v,
                                        size_t B, const double *in,
@@ -292,6 +456,21 @@ void nn_conv_relu_pool_tangent_forward(nn_layer *conv, const nn_layer *pool,
   const size_t hw = conv->ho * conv->wo, C = conv->c_out, os = pool->out_size,
                po = pool->ho * pool->wo;
   const double *vb = v + conv->b_off;
+  if (nn_conv_direct_ok(conv)) {
+    for (size_t e = 0; e < B; e++) {
+      nn_conv_direct_pad(conv, in + e * conv->in_size, conv->xpad);
+      nn_conv_direct(conv, v + conv->w_off, conv->xpad, 0, conv->ydir);
+      if (tin) {
+        nn_conv_direct_pad(conv, tin + e * conv->in_size, conv->tpad);
+        nn_conv_direct(conv, theta + conv->w_off, conv->tpad, 1, conv->ydir);
+      }
+      for (size_t c = 0; c < C; c++)
+        gather_plane(conv, pool, conv->ydir + c * conv->dlen,
+                     conv->wi + 2 * conv->pad, vb[c], c, e * os + c * po,
+                     pooled, tpooled);
+    }
+    return;
+  }
   CHUNKS(conv, B) {
     tangent_forward_chunk(conv, theta, v, in, tin, e0, E);
     /* the conv's tangent plus v_b, gathered at the argmax under the mask */

@@ -58,6 +58,15 @@ typedef struct nn_layer {
   double *tcols; /* im2col of the tangent */
   double *dcols; /* column adjoints */
   double *ybuf, *ybuf2; /* (c_out, chunk·ho·wo) outputs / adjoints of a chunk */
+  /* stride-1 "same" conv without im2col (conv_direct.c): zero-bordered
+   * input planes of dplane values, for x and its tangent, and the outputs
+   * (c_out rows of dlen, on the padded-width grid); NULL for other
+   * geometries */
+  double *xpad, *tpad, *ydir;
+  size_t dplane, dlen;
+  int direct;     /* the direct forward agreed with the GEMM's bits (probe) */
+  int direct_adj; /* the direct input adjoint agreed with GEMM + col2im */
+  double *dypad, *dypad2, *dxgrid; /* its planes of dy, dy2 and its sums */
   size_t *arg; /* maxpool: (B, out_size) index of the max in the input */
   /* caches filled by nn_forward and read by the later passes on the same
    * input (NULL: recomputed; hand-built layers in tests may leave them) */
@@ -225,8 +234,8 @@ void nn_relu_maxpool_tangent_forward(const nn_layer *pool, size_t B,
  * plane's pooled outputs and argmax, as indices within the example (plane
  * c of the pooling's input). The same bits as the conv's bias pass, the
  * ReLU and the pooling one after the other. */
-void nn_relu_maxpool_plane(const nn_layer *pool, const double *x, double bias,
-                           size_t c, double *y, size_t *a);
+void nn_relu_maxpool_plane(const nn_layer *pool, const double *x, size_t ld,
+                           double bias, size_t c, double *y, size_t *a);
 void nn_im2col(const nn_layer *l, const double *x, double *cols);
 void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
 /* out = u ⊙ σ'(x) for an activation layer: ReLU from x, tanh and sigmoid
@@ -285,6 +294,33 @@ void nn_conv_relu_pool_tangent_backward(nn_layer *conv, const nn_layer *pool,
 void nn_col2im_same_ld(const nn_layer *l, double *cols, double *x, size_t ld);
 void nn_col2im(const nn_layer *l, const double *cols, double *x);
 void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld);
+/* The forward product of a stride-1 "same" conv without im2col
+ * (conv_direct.c, AVX2 + FMA; the same bits as the GEMM on im2col
+ * columns). nn_conv_direct_ok: whether this layer and CPU take it;
+ * nn_conv_direct_pad: one example's input x into the zero-bordered planes
+ * xp (l->xpad or l->tpad); nn_conv_direct: y (c_out rows of l->dlen, row
+ * oi of the image at oi·(wi + 2·pad)) = W xp, or y += W xp when add.
+ * nn_conv_direct_cpu: AVX2 and FMA present; nn_conv_alloc probes each
+ * layer (l->direct). nn_conv_direct_allow(0) turns the path off (tests
+ * compare the two paths). */
+void nn_conv_direct_allow(int allow);
+int nn_conv_direct_cpu(void);
+int nn_conv_direct_ok(const nn_layer *l);
+void nn_conv_direct_pad(const nn_layer *l, const double *x, double *xp);
+void nn_conv_direct(const nn_layer *l, const double *W, const double *xp,
+                    int add, double *y);
+/* The input adjoint without the column adjoints and col2im: s (c_in rows
+ * of l->dlen, on the padded-width grid) = col2im(Wᵀ dy [+ Vᵀ dy2]) from
+ * the zero-bordered planes dyp, dyp2 of the output adjoints (V NULL: no
+ * second term), the same bits as the GEMM and nn_col2im_same_ld when
+ * l->direct_adj (probed). nn_conv_direct_pad_ld: nchan planes of x, cstride
+ * apart, into zero-bordered planes. */
+int nn_conv_direct_adjoint_ok(const nn_layer *l);
+void nn_conv_direct_adjoint(const nn_layer *l, const double *W,
+                            const double *dyp, const double *V,
+                            const double *dyp2, double *s);
+void nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
+                           size_t cstride, double *xp);
 /* The chunk size of a conv layer (examples per GEMM) for its geometry, and
  * its workspaces for that chunk (freed by nn_conv_free). */
 size_t nn_conv_chunk_for(const nn_layer *l);

@@ -1054,7 +1054,8 @@ static void test_relu_maxpool_fused(void **s) {
  * the other: the same bits for the pooled output and argmax, its tangent,
  * the input adjoint and weight gradient, and the tangent backward with and
  * without second order. Chunks of 2 over 3 examples (a full chunk and a
- * partial one), 2×2 windows and 3×3 windows. The last example's input is
+ * partial one), 2×2 windows and 3×3 windows, with conv_direct.c's path
+ * (no im2col) and without. The last example's input is
  * 0, so its conv outputs are the biases exactly: every window ties, and
  * the channel with a negative bias has ReLU outputs all 0 (the first index
  * wins, and the mask is off). A wrong chunk offset, plane, argmax, mask
@@ -1062,9 +1063,15 @@ static void test_relu_maxpool_fused(void **s) {
 static void test_conv_relu_pool_group(void **s) {
   (void)s;
   static const size_t pk[2] = {2, 3};
-  for (int gi = 0; gi < 2; gi++) {
-    nn_layer cv = mk_conv(2, 6, 3, 3, 1, 1), a,
-             p = mk_pool(NN_MAXPOOL, 3, 6, pk[gi]);
+  /* gi: window size; co: 6 output channels (conv_direct.c's blocks of 4
+   * and 2, when its probe agrees with the BLAS) or 3 (the GEMM path: the
+   * odd row's BLAS kernel has other bits); direct: that path allowed */
+  for (int run = 0; run < 8; run++) {
+    int gi = run % 2, direct = (run / 2) % 2;
+    size_t co = run / 4 ? 3 : 6;
+    nn_conv_direct_allow(direct);
+    nn_layer cv = mk_conv(2, 6, co, 3, 1, 1), a,
+             p = mk_pool(NN_MAXPOOL, co, 6, pk[gi]);
     memset(&a, 0, sizeof a);
     a.kind = NN_ACT;
     a.act = ACT_RELU;
@@ -1150,6 +1157,7 @@ static void test_conv_relu_pool_group(void **s) {
                       d1, t1, t2, tz, ftz, td2, td1, dx, fdx, g,   fg};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   }
+  nn_conv_direct_allow(1);
 }
 
 /* Column j of the dense Hessian (from Hv with e_j) against central
