@@ -461,7 +461,8 @@ static void par_compute(void *arg, size_t t) {
   if (t >= w->nj) return;
   par_job *j = &w->jobs[t];
   j->loss = j->correct = 0;
-  if (j->out) memset(j->out, 0, w->len * sizeof *j->out);
+  if (j->out && j->out == w->out) /* partials are zero (par_reduce) */
+    memset(j->out, 0, w->len * sizeof *j->out);
   if (j->k)
     j->st = block_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->k,
                         j->V, j->scale, j->out, &j->err);
@@ -471,7 +472,13 @@ static void par_compute(void *arg, size_t t) {
 }
 
 /* Thread t adds the partials into its range of out, whole cache lines
- * apart from the other threads' ranges. */
+ * apart from the other threads' ranges, and zeroes what it read: the
+ * partials stay zero between products, ready for the next chunk to
+ * accumulate into. Zeroing them here, while the lines are in cache,
+ * replaces a memset of a cold partial at the start of each chunk
+ * (2.2 MB for the large MLP, 0.2 ms of the worker's time while the
+ * calling thread, whose result buffer is warm, zeroed it in 0.07 ms and
+ * then waited). */
 static void par_reduce(void *arg, size_t t) {
   par_wave *w = arg;
   size_t T = w->len < PH_NN_PAR_REDUCE_MIN ? 1 : w->threads;
@@ -479,8 +486,11 @@ static void par_reduce(void *arg, size_t t) {
   size_t lo = t * step, hi = lo + step < w->len ? lo + step : w->len;
   if (t >= T || lo >= hi) return;
   for (size_t c = w->first; c < w->nj; c++) {
-    const double *p = w->jobs[c].out;
-    for (size_t i = lo; i < hi; i++) w->out[i] += p[i];
+    double *p = w->jobs[c].out;
+    for (size_t i = lo; i < hi; i++) {
+      w->out[i] += p[i];
+      p[i] = 0;
+    }
   }
 }
 
@@ -500,16 +510,16 @@ static ph_status par_wave_run(nn_net *n, par_wave *wave, double *total,
   return PH_OK;
 }
 
-static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
-                              run_mode mode, const double *v, size_t k,
-                              double scale, double *total, double *correct,
-                              double *out, ph_error *err) {
+static ph_status run_waves(nn_net *n, const double *theta, const ph_batch *b,
+                           run_mode mode, const double *v, size_t k,
+                           double scale, double *total, double *correct,
+                           double *out, ph_error *err) {
   size_t T = n->n_workers + 1, N = b->n, c = par_chunk_for(n, N);
   size_t len = n->n_params * (k ? k : 1);
   if (out && len > n->partial_len) {
     for (size_t w = 0; w < T; w++) {
       free(n->partial[w]);
-      n->partial[w] = ph_malloc(len, sizeof(double), "partials", err);
+      n->partial[w] = ph_calloc(len, sizeof(double), "partials", err);
       if (!n->partial[w]) {
         n->partial_len = 0;
         return PH_ERR_NOMEM;
@@ -576,6 +586,21 @@ static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
     if (out && wave.first < nj) ph_pool_run(n->pool, par_reduce, &wave);
   }
   return PH_OK;
+}
+
+/* run_waves; after a failure the partials it left half summed are zeroed
+ * again (par_reduce keeps them zero between products). */
+static ph_status run_parallel(nn_net *n, const double *theta, const ph_batch *b,
+                              run_mode mode, const double *v, size_t k,
+                              double scale, double *total, double *correct,
+                              double *out, ph_error *err) {
+  ph_status s =
+      run_waves(n, theta, b, mode, v, k, scale, total, correct, out, err);
+  if (s != PH_OK)
+    for (size_t w = 0; w < PH_NN_MAX_THREADS && n->partial_len; w++)
+      if (n->partial[w])
+        memset(n->partial[w], 0, n->partial_len * sizeof *n->partial[w]);
+  return s;
 }
 
 static ph_status run(nn_net *n, const double *theta, const ph_batch *b,

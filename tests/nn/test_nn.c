@@ -258,6 +258,42 @@ static void test_cache(void **s) {
   free_data(&d);
 }
 
+/* A parallel product that fails in one chunk leaves the other chunks'
+ * partial products written but never summed; the partials must be zero
+ * again before the next product accumulates into them (par_reduce keeps
+ * them zero). On 1 thread the failing product first computes the cached
+ * second chunk into a partial and then fails in the first; on 2 threads
+ * the worker's chunk succeeds while the caller's fails. The product after
+ * the failure must equal the one before it, to the bit. */
+static void check_threads_after_error(ph_dataset *d, size_t threads) {
+  ph_error err = {0};
+  ph_objective *o;
+  assert_int_equal(ph_net_create("mlp:9-6:tanh", d, 256, &o, &err), PH_OK);
+  assert_int_equal(ph_net_set_threads(o, threads, &err), PH_OK);
+  size_t n = o->n, N = d->n[0];
+  double *th = malloc(n * sizeof *th), *g1 = malloc(n * sizeof *g1),
+         *g2 = malloc(n * sizeof *g2), L1, L2;
+  size_t *idx = malloc(N * sizeof *idx), *bad = malloc(N * sizeof *bad);
+  for (size_t i = 0; i < N; i++) idx[i] = bad[i] = i;
+  bad[3] = N + 7; /* outside the split, in the first chunk */
+  ph_batch b = {PH_SPLIT_TRAIN, idx, N}, bb = {PH_SPLIT_TRAIN, bad, N};
+  assert_int_equal(ph_net_init_params(o, 3, th, &err), PH_OK);
+  assert_int_equal(ph_objective_loss_grad(o, th, &b, &L1, g1, &err), PH_OK);
+  for (int q = 0; q < 2; q++) {
+    assert_int_equal(ph_objective_loss_grad(o, th, &bb, &L2, g2, &err),
+                     PH_ERR_ARG);
+    assert_int_equal(ph_objective_loss_grad(o, th, &b, &L2, g2, &err), PH_OK);
+    assert_memory_equal(&L2, &L1, sizeof L1);
+    assert_memory_equal(g2, g1, n * sizeof *g1);
+  }
+  ph_objective_free(o);
+  free(th);
+  free(g1);
+  free(g2);
+  free(idx);
+  free(bad);
+}
+
 static void test_threads(void **s) {
   (void)s;
   ph_dataset d;
@@ -271,6 +307,8 @@ static void test_threads(void **s) {
   fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
   check_threads("mlp:9-6:tanh", &d, 256);
   check_threads("mlp:9-6:tanh", &d, 48);
+  check_threads_after_error(&d, 1);
+  check_threads_after_error(&d, 2);
   free_data(&d);
 }
 
