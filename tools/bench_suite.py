@@ -65,6 +65,16 @@ CASES = [
 ]
 
 
+# Every timed process runs with OPENBLAS_NUM_THREADS=1, pothole as PyTorch.
+# pothole sets OpenBLAS to one thread itself, but only after the library
+# has started its own idle threads, which spin for a while before they
+# sleep: in process CPU time that spin was charged to the first product
+# timed (a tanh b1024 gradient 5.0-5.4 ms against 2.9-3.2 ms with the
+# variable set, on the quiet machine), and at two threads it competes for
+# the cores.
+ENV1 = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+
+
 def run(cmd, env=None):
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
@@ -89,7 +99,7 @@ def med(xs):
 
 def products(P, tmp, torch_ok, reps, rounds, cases):
     out = {}
-    env1 = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    env1 = ENV1
     base = reps
     for name, model, data, batch, cmp, mult in cases:
         reps = base * mult
@@ -107,7 +117,7 @@ def products(P, tmp, torch_ok, reps, rounds, cases):
             j = json.loads(run([P, "bench", "products", "--model", model,
                                 "--data", data, "--batch", str(batch),
                                 "--reps", str(reps), "--block", "8",
-                                "--clock", "cpu"]))
+                                "--clock", "cpu"], env=env1))
             rows.append(j)
             if cmp and torch_ok:
                 t = run([PY, os.path.join(ROOT, "tests/bench/products_torch.py"),
@@ -151,7 +161,8 @@ def threads(P, rounds, reps):
             res[t].append(json.loads(run(
                 [P, "bench", "products", "--model", "mlp:256-256:relu",
                  "--data", "fashion-mnist", "--batch", "256", "--reps",
-                 str(reps), "--block", "1", "--threads", str(t)])))
+                 str(reps), "--block", "1", "--threads", str(t)],
+                env=ENV1)))
     out = {}
     for k in ("grad_s", "hvp_s", "ggnvp_s"):
         a, b = med([r[k] for r in res[1]]), med([r[k] for r in res[2]])
@@ -199,7 +210,7 @@ def spectra(P, tmp, rounds):
             o = os.path.join(tmp, f"slq{blk}")
             run([P, "spectrum", "--ckpt", ck, "--n", "1024", "--k", "1",
                  "--density", "--probes", "8", "--steps", "60", "--block",
-                 str(blk), "--out", o])
+                 str(blk), "--out", o], env=ENV1)
             j = json.load(open(o + "/spectrum.json"))
             secs.append(j["density"]["seconds"])
         res[f"slq_block_{blk}"] = {"seconds": med(secs),
@@ -214,7 +225,7 @@ def spectra(P, tmp, rounds):
                    "--method", meth, "--out", o]
             if meth == "power":
                 cmd[-2:-2] = ["--max-products", "3000"]
-            run(cmd)
+            run(cmd, env=ENV1)
             j = json.load(open(o + "/spectrum.json"))
             secs.append(j["seconds"])
             prods.append(j["products"])

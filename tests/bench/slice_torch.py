@@ -126,8 +126,10 @@ def pothole_grid(binary, ckpt, data, n, grid, threads):
     if data:
         cmd[3:3] = ["--data", data]
     t0 = time.perf_counter()
-    env = dict(os.environ)
-    env.pop("OPENBLAS_NUM_THREADS", None)  # pothole pins BLAS itself
+    # pothole runs its own threads with one BLAS thread each; with the
+    # variable unset OpenBLAS would also start idle threads of its own at
+    # load, which spin for a while and compete for the cores
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
