@@ -473,19 +473,11 @@ void nn_conv_relu_pool_tangent_forward(nn_layer *conv, const nn_layer *pool,
   }
   CHUNKS(conv, B) {
     tangent_forward_chunk(conv, theta, v, in, tin, e0, E);
-    /* the conv's tangent plus v_b, gathered at the argmax under the mask */
+    /* the chunk layout's planes have rows of wo, the pooling's own */
     for (size_t e = 0; e < E; e++)
-      for (size_t c = 0; c < C; c++) {
-        const double *src = conv->ybuf + (c * E + e) * hw;
-        size_t o = (e0 + e) * os + c * po, base = c * hw;
-        const size_t *a = pool->arg + o;
-        const double *y = pooled + o;
-        double *t = tpooled + o, b = vb[c];
-        for (size_t q = 0; q < po; q++) {
-          double u = src[a[q] - base] + b;
-          t[q] = y[q] > 0 ? u : 0.0;
-        }
-      }
+      for (size_t c = 0; c < C; c++)
+        gather_plane(conv, pool, conv->ybuf + (c * E + e) * hw, conv->wo, vb[c],
+                     c, (e0 + e) * os + c * po, pooled, tpooled);
   }
 }
 
