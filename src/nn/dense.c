@@ -11,6 +11,28 @@
 #if PH_HAVE_XSMM
 #include <libxsmm.h>
 
+/* libxsmm's JIT kernels return with the upper halves of the YMM registers
+ * dirty (no vzeroupper; OpenBLAS's kernels clear them). Every SSE
+ * instruction after that (the build has no -march, so the elementwise loops,
+ * the softmax, the bias sums are SSE2) then runs several times slower on
+ * this machine: the tanh MLP's σ' loop after the input-adjoint GEMM took
+ * 3.2 cycles per element against 0.36 after a vzeroupper
+ * (docs/performance.md, seventh session). vzeroupper changes no value
+ * the SSE code reads, so results are the same bits. The kernels only run
+ * on AVX machines, where the instruction exists; the check keeps it off
+ * any other. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+__attribute__((target("avx"), noinline)) static void zero_upper_avx(void) {
+  _mm256_zeroupper();
+}
+static void zero_upper(void) {
+  if (__builtin_cpu_supports("avx")) zero_upper_avx();
+}
+#else
+static void zero_upper(void) {}
+#endif
+
 /* libxsmm's JIT kernels (libxsmm-dev) for the small shapes where they
  * measured faster than OpenBLAS 0.3.21 on this machine's AVX2 core
  * (docs/performance.md: 64×64×64 row-major NN 11.9 against 14.5 µs,
@@ -36,6 +58,7 @@ static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
                                               &beta, &flags, NULL);
   if (!f) return 0;
   f(B, A, C);
+  zero_upper();
   return 1;
 }
 

@@ -379,6 +379,67 @@ static void test_dense_shared(void **s) {
     }
 }
 
+/* Whether the upper halves of YMM0-15 (or of ZMM0-15) are in use, from
+ * XINUSE (xgetbv with ecx = 1, bits 2 and 6); -1 where the CPU or the OS
+ * cannot say. This file is compiled without AVX, so nothing between a
+ * pass and the check touches those registers. */
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+static int upper_state_dirty(void) {
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return -1;
+  if (!__get_cpuid_count(0xd, 1, &a, &b, &c, &d) || !(a & (1u << 2)))
+    return -1;
+  unsigned lo, hi;
+  __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(1));
+  return (lo & 0x44u) != 0;
+}
+#else
+static int upper_state_dirty(void) {
+  return -1;
+}
+#endif
+
+/* Every dense pass returns with the upper YMM state clean: a kernel that
+ * leaves it dirty (libxsmm's JIT kernels do) makes every SSE instruction
+ * after it several times slower on AVX-512 machines, which cost the tanh
+ * MLP's σ' loops a factor of 9 (docs/performance.md, seventh session).
+ * The shapes are the small MLP's, which take libxsmm's kernels when the
+ * build has them (dense.c); OpenBLAS's clear the state themselves. */
+static void test_dense_upper_state(void **s) {
+  (void)s;
+  if (upper_state_dirty() < 0) skip();
+  enum { N = 64, IN = 64, OUT = 10 };
+  size_t sz[] = {N * IN, N * IN, IN * IN, IN * IN, IN, N * IN, N * IN,
+                 N * IN, IN * IN, IN};
+  double *m[10];
+  ph_rng r = ph_rng_make(22, 1);
+  for (int i = 0; i < 10; i++) {
+    m[i] = malloc(sz[i] * sizeof *m[i]);
+    ph_rng_fill_gauss(&r, m[i], sz[i], 1.0);
+  }
+  double *x = m[0], *xt = m[1], *W = m[2], *Wt = m[3], *b = m[4], *dy = m[5],
+         *dyt = m[6], *dx = m[7], *dW = m[8], *db = m[9];
+  const size_t outs[2] = {IN, OUT};
+  for (int q = 0; q < 2; q++) {
+    size_t out = outs[q];
+    ph_nn_dense_forward(dy, x, W, b, N, IN, out);
+    assert_int_equal(upper_state_dirty(), 0);
+    ph_nn_dense_tangent_forward(dyt, x, xt, W, Wt, b, N, IN, out);
+    assert_int_equal(upper_state_dirty(), 0);
+    ph_nn_dense_backward(dx, dW, db, dy, x, W, N, IN, out);
+    assert_int_equal(upper_state_dirty(), 0);
+    ph_nn_dense_backward(dx, NULL, NULL, dy, x, W, N, IN, out);
+    assert_int_equal(upper_state_dirty(), 0);
+    for (int so = 0; so < 2; so++) {
+      ph_nn_dense_tangent_backward(dx, dW, db, dy, dyt, x, xt, W, Wt, N, IN,
+                                   out, so);
+      assert_int_equal(upper_state_dirty(), 0);
+    }
+  }
+  for (int i = 0; i < 10; i++) free(m[i]);
+}
+
 /* Gradient and Hv against finite differences, symmetry, for one model. */
 static void check_model(const char *spec, ph_dataset *d, size_t max_batch) {
   ph_error err = {0};
@@ -1459,6 +1520,7 @@ int main(void) {
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_dense_shared),
+      cmocka_unit_test(test_dense_upper_state),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };
