@@ -388,8 +388,7 @@ static void test_dense_shared(void **s) {
 static int upper_state_dirty(void) {
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return -1;
-  if (!__get_cpuid_count(0xd, 1, &a, &b, &c, &d) || !(a & (1u << 2)))
-    return -1;
+  if (!__get_cpuid_count(0xd, 1, &a, &b, &c, &d) || !(a & (1u << 2))) return -1;
   unsigned lo, hi;
   __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(1));
   return (lo & 0x44u) != 0;
@@ -410,8 +409,8 @@ static void test_dense_upper_state(void **s) {
   (void)s;
   if (upper_state_dirty() < 0) skip();
   enum { N = 64, IN = 64, OUT = 10 };
-  size_t sz[] = {N * IN, N * IN, IN * IN, IN * IN, IN, N * IN, N * IN,
-                 N * IN, IN * IN, IN};
+  size_t sz[] = {N * IN, N * IN, IN * IN, IN * IN, IN,
+                 N * IN, N * IN, N * IN,  IN * IN, IN};
   double *m[10];
   ph_rng r = ph_rng_make(22, 1);
   for (int i = 0; i < 10; i++) {
