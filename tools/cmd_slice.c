@@ -40,7 +40,7 @@ typedef struct slice_args {
       *out, *range, *grid;
   size_t n_eval, traj_index, nx, ny, threads;
   double save_every;
-  int split, dirs, norm, include_bias, format;
+  int split, dirs, norm, include_bias, format, direct;
   uint64_t seed;
   int two_d, auto_rng;
   double xr[2], yr[2];
@@ -134,6 +134,11 @@ static int slice_parse(int argc, char **argv, slice_args *a) {
        .hi = 86400,
        .help = "seconds between saves of the resume state (the grid's\n"
                "results do not depend on threads, nor on MPI ranks)"},
+      {"direct", NULL, PH_OPT_FLAG, &a->direct,
+       .help = "evaluate the network at every point, not by plane\n"
+               "(its first layer's products once per grid, the\n"
+               "default; the two differ by rounding only:\n"
+               "docs/landscape.md); reproduces older grids' bits"},
       PH_OPT_SEED(&a->seed),
       PH_OPT_OUT_DIR(&a->out),
       {"format", "F", PH_OPT_CHOICE, &a->format, .choices = FORMATS,
@@ -345,6 +350,7 @@ static ph_status slice_grid(const slice_args *a, slice_job *j, ph_error *err) {
   cfg->y_hi = a->yr[1];
   cfg->auto_range = a->auto_rng;
   cfg->threads = (int)a->threads;
+  cfg->direct = a->direct;
   snprintf(j->prog.label, sizeof j->prog.label, "slice");
   j->prog.enabled = -1;
   cfg->progress = &j->prog;
@@ -406,6 +412,7 @@ static cJSON *slice_config_json(const slice_args *a, const slice_job *j) {
   cJSON_AddStringToObject(
       c, "range", a->range ? a->range : (a->auto_rng ? "auto" : "-1:1"));
   cJSON_AddNumberToObject(c, "threads", (double)a->threads);
+  cJSON_AddBoolToObject(c, "direct", a->direct);
   cJSON_AddNumberToObject(c, "seed", (double)a->seed);
   cJSON_AddStringToObject(c, "out", a->out);
   cJSON_AddStringToObject(c, "format", FORMATS[a->format]);

@@ -91,6 +91,29 @@ struct ph_objective {
   ph_status (*ggnvp_block)(void *ctx, const double *theta,
                            const ph_batch *batch, size_t k, const double *V,
                            double *GV, ph_error *err);
+  /* Evaluation on a plane, for grids (optional: all three NULL when the
+   * objective has none, and ph_grid_eval calls eval at every point).
+   * plane_prepare fixes the plane θ(a, b) = θ0 + a·d1 + b·d2 (d2 NULL: the
+   * line θ0 + a·d1) and a batch, and computes once what every point of the
+   * plane shares; for a network whose first layer is dense, that layer's
+   * products with θ0, d1 and d2, since the layer is linear in its
+   * parameters (src/nn/net_obj.c). It returns PH_ERR_UNSUPPORTED when it
+   * does not apply (first layer not dense) or would take too much memory;
+   * the caller then evaluates directly. It keeps no pointer to its
+   * arguments.
+   * plane_eval: eval's loss and accuracy at theta, which the caller has
+   * built as ph_grid_point(n, θ0, d1, d2, a, b, theta) from the prepared
+   * plane (the layers after the first read it). The result equals eval's
+   * at theta up to rounding: the first layer's sums are re-associated
+   * (docs/landscape.md, "Grids by plane"). Other calls may come between
+   * prepare and plane_eval. plane_release frees what plane_prepare kept
+   * (also done by destroy). */
+  ph_status (*plane_prepare)(void *ctx, const double *theta0, const double *d1,
+                             const double *d2, const ph_batch *batch,
+                             ph_error *err);
+  ph_status (*plane_eval)(void *ctx, const double *theta, double a, double b,
+                          double *loss, double *acc, ph_error *err);
+  void (*plane_release)(void *ctx);
 };
 
 /* Convenience wrappers: check for NULL callbacks and non-finite results

@@ -72,7 +72,8 @@ static uint64_t fnv(uint64_t h, const void *data, size_t len) {
 
 static uint64_t fingerprint(const ph_objective *o, const double *theta,
                             const double *d1, const double *d2,
-                            const ph_batch *b, const ph_grid_axes *ax) {
+                            const ph_batch *b, const ph_grid_axes *ax,
+                            int plane) {
   uint64_t h = 0xcbf29ce484222325ull;
   h = fnv(h, STATE_MAGIC, sizeof STATE_MAGIC);
   if (o->name) h = fnv(h, o->name, strlen(o->name));
@@ -85,6 +86,10 @@ static uint64_t fingerprint(const ph_objective *o, const double *theta,
   h = fnv(h, theta, o->n * sizeof *theta);
   h = fnv(h, d1, o->n * sizeof *d1);
   if (d2) h = fnv(h, d2, o->n * sizeof *d2);
+  /* points by plane_eval round differently from eval's: a state of one
+   * way is not finished the other way. Direct grids keep the fingerprint
+   * they had before the plane path, so their old states still resume. */
+  if (plane) h = fnv(h, "plane", 5);
   return h;
 }
 
@@ -106,7 +111,8 @@ typedef struct grid_run {
   unsigned char *done; /* (np) atomic flags, set after the values */
   double *loss, *acc;
   int has_acc;
-  int stop; /* atomic: error elsewhere */
+  int plane; /* 1: plane_eval (each worker prepares its objective) */
+  int stop;  /* atomic: error elsewhere */
   volatile sig_atomic_t *interrupt;
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -149,6 +155,23 @@ static void *worker(void *arg) {
   double *p = g->bufs[wa->w];
   ph_error err = {0};
   ph_error_clear(&err);
+  /* worker 0's objective was prepared before the fingerprint */
+  if (g->plane && wa->w > 0) {
+    double t0 = ph_dist_cpu_now();
+    ph_status s =
+        o->plane_prepare(o->ctx, g->theta, g->d1, g->d2, g->batch, &err);
+    wa->work += ph_dist_cpu_now() - t0;
+    if (s != PH_OK) {
+      pthread_mutex_lock(&g->mu);
+      if (g->st == PH_OK) {
+        g->st = s;
+        g->err = err;
+        ph_error_prefix(&g->err, "grid worker %d: ", wa->w);
+      }
+      pthread_mutex_unlock(&g->mu);
+      __atomic_store_n(&g->stop, 1, __ATOMIC_RELAXED);
+    }
+  }
   for (;;) {
     if (__atomic_load_n(&g->stop, __ATOMIC_RELAXED) ||
         (g->interrupt && *g->interrupt))
@@ -160,7 +183,9 @@ static void *worker(void *arg) {
     double t0 = ph_dist_cpu_now();
     ph_grid_point(g->n, g->theta, g->d1, g->d2, g->xs[i], g->ys[j], p);
     double l = NAN, a = NAN;
-    ph_status s = o->eval(o->ctx, p, g->batch, &l, &a, &err);
+    ph_status s =
+        g->plane ? o->plane_eval(o->ctx, p, g->xs[i], g->ys[j], &l, &a, &err)
+                 : o->eval(o->ctx, p, g->batch, &l, &a, &err);
     wa->work += ph_dist_cpu_now() - t0;
     if (s == PH_ERR_NUMERIC) { /* a diverged point is data, not a failure */
       l = NAN;
@@ -347,6 +372,8 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   double *xs = NULL, *ys = NULL;
   uint64_t fp = 0;
   ph_dist_stream *ds = NULL;
+  int plane = 0;          /* o's plane is prepared (released at out) */
+  double prep_work = 0.0; /* CPU s of that preparation */
 
   done = ph_calloc(np, 1, "grid mask", err);
   todo = ph_malloc(np, sizeof(size_t), "grid work list", err);
@@ -356,7 +383,24 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   if (dist && ph_dist_stream_create(sizeof(grid_rec), &ds, err) != PH_OK)
     st = PH_ERR_NOMEM;
   if (!done || !todo || !sent || !xs || !ys) st = PH_ERR_NOMEM;
-  if (opt.state_path || dist) fp = fingerprint(o, theta, d1, d2, batch, axes);
+  /* The plane first: whether it applies (PH_ERR_UNSUPPORTED: no, evaluate
+   * directly) enters the fingerprint. */
+  if (st == PH_OK && !opt.direct && o->plane_prepare && o->plane_eval &&
+      o->plane_release) {
+    ph_error pe;
+    ph_error_clear(&pe);
+    double c0 = ph_dist_cpu_now();
+    ph_status ps = o->plane_prepare(o->ctx, theta, d1, d2, batch, &pe);
+    prep_work = ph_dist_cpu_now() - c0;
+    if (ps == PH_OK)
+      plane = 1;
+    else if (ps != PH_ERR_UNSUPPORTED) {
+      st = ps;
+      if (err) *err = pe;
+    }
+  }
+  if (opt.state_path || dist)
+    fp = fingerprint(o, theta, d1, d2, batch, axes, plane);
   for (size_t k = 0; k < np; k++) loss[k] = acc[k] = NAN;
   if (st == PH_OK && opt.state_path)
     st = load_state(opt.state_path, fp, nx, ny, done, loss, acc, err);
@@ -395,6 +439,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   g.loss = loss;
   g.acc = acc;
   g.has_acc = o->has_accuracy;
+  g.plane = plane;
   g.interrupt = opt.interrupt;
   g.st = PH_OK;
   ph_error_clear(&g.err);
@@ -539,6 +584,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
         else if (g.computed < n_todo)
           mine.status = PH_ERR_INTERRUPTED;
         mine.computed = g.computed;
+        mine.work_seconds = prep_work;
         for (int w = 0; w < nthreads; w++) mine.work_seconds += wargs[w].work;
         (void)ph_dist_stream_finish(ds, &mine, NULL);
         finished_sent = 1;
@@ -551,7 +597,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   openblas_set_num_threads(blas_saved);
 
   size_t computed = g.computed;
-  double work = 0;
+  double work = prep_work;
   for (int w = 0; w < nthreads; w++) work += wargs[w].work;
   if (dist) {
     /* Same status and message on every rank; then every rank gets the
@@ -627,8 +673,10 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
     stats->ranks = ranks;
     stats->work_seconds = work;
     if (!dist) stats->comm_seconds = 0;
+    stats->plane = plane;
   }
 out:
+  if (plane) o->plane_release(o->ctx);
   ph_dist_stream_free(ds); /* unused: failed before the loop */
   if (g.objs)
     for (int w = 1; w < nthreads; w++)

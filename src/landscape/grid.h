@@ -60,6 +60,11 @@ typedef struct ph_grid_options {
                              (0 = never); returns PH_ERR_INTERRUPTED */
   volatile sig_atomic_t *interrupt; /* set (e.g. by SIGINT) to stop early */
   ph_progress *progress;            /* NULL = silent */
+  /* 1: eval at every θ(a, b), never the objective's plane evaluation
+   * (plane_eval, core/objective.h), which is the default when the
+   * objective has one and differs from eval by rounding only; direct
+   * reproduces grids computed before it to the bit */
+  int direct;
 } ph_grid_options;
 
 ph_grid_options ph_grid_options_default(void);
@@ -75,12 +80,17 @@ typedef struct ph_grid_stats {
   int ranks;                /* processes of the job (1 without MPI) */
   double work_seconds;      /* CPU s evaluating, over workers and ranks */
   double comm_seconds;      /* CPU s in communication calls, over ranks */
+  int plane;                /* 1: points by plane_eval, 0: by eval */
 } ph_grid_stats;
 
 /* Evaluate loss (and accuracy; NaN when the objective has none) at every
- * grid point on `batch` (o->eval). loss, acc: (ny, nx). o is used by worker
- * 0; others use clones. Returns PH_ERR_INTERRUPTED (state saved, when
- * state_path is set) if stopped early by the hook or the interrupt flag. */
+ * grid point on `batch` (o->plane_eval on the plane prepared once per
+ * worker when the objective has it and opt->direct is 0, else o->eval at
+ * θ(a, b)). The two ways differ by rounding only, and the resume state's
+ * fingerprint names the way, so a grid is never finished the other way.
+ * loss, acc: (ny, nx). o is used by worker 0; others use clones. Returns
+ * PH_ERR_INTERRUPTED (state saved, when state_path is set) if stopped early by
+ * the hook or the interrupt flag. */
 ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
                        const double *d2, const ph_batch *batch,
                        const ph_grid_axes *axes, const ph_grid_options *opt,

@@ -260,6 +260,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
     r->y[0] = 0.0;
   ph_grid_options go = ph_grid_options_default();
   go.threads = cfg->threads;
+  go.direct = cfg->direct;
   go.state_path = cfg->state_path;
   if (cfg->save_interval > 0) go.save_interval = cfg->save_interval;
   go.progress = cfg->progress;
@@ -412,6 +413,7 @@ static cJSON *slice_json(const ph_objective *o, const ph_slice_config *cfg,
   ph_json_add_number(t, "points_per_second", r->grid.points_per_second);
   cJSON_AddNumberToObject(t, "threads", r->grid.threads);
   cJSON_AddNumberToObject(t, "ranks", r->grid.ranks);
+  cJSON_AddStringToObject(t, "evaluation", r->grid.plane ? "plane" : "direct");
   ph_json_add_number(t, "work_seconds", r->grid.work_seconds);
   ph_json_add_number(t, "comm_seconds", r->grid.comm_seconds);
   cJSON_AddNumberToObject(t, "points", (double)r->grid.points);

@@ -56,6 +56,7 @@ typedef struct ph_slice_config {
   int with_second;       /* also evaluate the grid on second_batch (e.g. */
   ph_batch second_batch; /* the test split: surface_test_*.npy) */
   int threads;
+  int direct; /* eval at every point, not by plane (ph_grid_options) */
   /* Optional trajectory (T, n) row-major, e.g. RUN/trajectory.npy: PCA
    * directions and trajectory.csv. steps (T) may be NULL (0, 1, ...). */
   const double *traj;

@@ -130,6 +130,9 @@ typedef struct nn_net {
   double *c_theta, c_scale, c_loss, c_correct;
   size_t *c_idx, c_start, c_m;
   ph_split c_split;
+  /* evaluation on a plane (net_obj.c, plane_prepare): the first layer's
+   * products with θ0, d1, d2 over a grid's batch; NULL when none */
+  struct nn_plane *plane;
 } nn_net;
 
 /* Layer passes on a batch of B examples (row-major (B, size) buffers).

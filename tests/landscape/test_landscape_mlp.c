@@ -1,8 +1,11 @@
 /* test_landscape_mlp.c: landscape pieces on a real network objective (a
  * tiny MLP from src/nn on a small hand-made classification set): filter
- * normalisation against the network's own block table, grid values equal
- * to direct evaluation bit for bit, thread-count invariance with objective
- * clones, and a resumed grid equal to an uninterrupted one. */
+ * normalisation against the network's own block table, direct grid values
+ * (--direct) equal to evaluation bit for bit, grids by plane (the default:
+ * the first layer's products computed once per grid) within the rounding
+ * bound of evaluation and equal to it at the centre, thread-count
+ * invariance with objective clones, and a resumed grid equal to an
+ * uninterrupted one. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -121,12 +124,14 @@ static void test_mlp_grid(void **state) {
   ph_batch b = {PH_SPLIT_TRAIN, NULL, N_TRAIN};
   double l1[NP], a1[NP], l2[NP], a2[NP];
   ph_grid_options opt = ph_grid_options_default();
+  opt.direct = 1; /* eval at every point: the same bits as eval */
   ph_grid_stats st;
   ph_error err = {0};
   ph_error_clear(&err);
   assert_int_equal(ph_grid_eval(f->o, f->theta, f->d1, f->d2, &b, &ax, &opt, l1,
                                 a1, &st, &err),
                    PH_OK);
+  assert_int_equal(st.plane, 0);
   opt.threads = 2;
   assert_int_equal(ph_grid_eval(f->o, f->theta, f->d1, f->d2, &b, &ax, &opt, l2,
                                 a2, &st, &err),
@@ -175,10 +180,250 @@ static void test_mlp_grid(void **state) {
   assert_true(access(path, F_OK) != 0);
 }
 
+/* ---- grids by plane ---- */
+
+static double gam(double k) {
+  const double u = DBL_EPSILON / 2;
+  return k * u / (1 - k * u);
+}
+
+/* A bound on |loss by plane − loss by eval| at θ(a, b) = θ0 + a e1 + b e2
+ * on the batch (the first N_TRAIN examples), for this tanh MLP. The
+ * derivation (src/nn/net_obj.c, docs/landscape.md): each way's first
+ * layer is within γ_{K+4}·M of the exact one, elementwise, with M = |X||W0|ᵀ
+ * + |b0| + |a|(|X||D1|ᵀ + |b1|) + |b|(|X||D2|ᵀ + |b2|). The layers after it
+ * read the same rounded θ(a, b) in both ways; an error E there propagates
+ * through tanh (1-Lipschitz, its value within 8u|y|: the vector tanh is
+ * tested to 2 ulp of libm) and through dense layers as E ← |W|E + γ_{K+1}
+ * (|b| + |W||y|); the cross-entropy lse(z) − z_y moves by at most max_c E_c
+ * + E_y (lse is 1-Lipschitz in the max norm) and rounds within
+ * γ_{C+16}(1 + 2 max|z| + |lse| + |ℓ|); the mean adds γ_{N+1} Σ|ℓ|/N. Both
+ * ways are within that E_L of the exact loss, so they differ by at most
+ * 2 E_L. *near counts the examples whose two largest logits are within
+ * twice their error, the only ones the two ways may classify differently.
+ * Magnitudes come from a plain forward here: their own rounding changes
+ * the bound in its second order only. */
+static double plane_bound(const mlp_fixture *f, const double *e1,
+                          const double *e2, double a, double b, size_t *near) {
+  const ph_objective *o = f->o;
+  ph_mlp_layer L[4];
+  size_t nl = 0;
+  ph_error err = {0};
+  ph_error_clear(&err);
+  assert_int_equal(ph_net_mlp_layers(o, L, 4, &nl, &err), PH_OK);
+  assert_int_equal(nl, 3);
+  size_t n = o->n;
+  double *p = malloc(n * sizeof *p);
+  ph_grid_point(n, f->theta, e1, e2, a, b, p);
+  const double u = DBL_EPSILON / 2;
+  double sum_E = 0, sum_l = 0;
+  *near = 0;
+  for (size_t i = 0; i < N_TRAIN; i++) {
+    double y[16], E[16], z[16], Ez[16];
+    size_t K = N_IN;
+    for (size_t k = 0; k < K; k++) {
+      y[k] = f->data.x[0][i * N_IN + k];
+      E[k] = 0;
+    }
+    for (size_t l = 0; l < nl; l++) {
+      const ph_block *wb = &o->blocks[L[l].w_block];
+      const ph_block *bb = &o->blocks[L[l].b_block];
+      size_t J = wb->shape[0];
+      assert_true(J <= 16 && wb->shape[1] == K);
+      for (size_t j = 0; j < J; j++) {
+        size_t bo = bb->offset + j;
+        double zz = p[bo], absWy = fabs(p[bo]), absWE = 0, M = 0;
+        for (size_t k = 0; k < K; k++) {
+          size_t w = wb->offset + j * K + k;
+          zz += p[w] * y[k];
+          absWy += fabs(p[w]) * fabs(y[k]);
+          absWE += fabs(p[w]) * E[k];
+          if (l == 0)
+            M += fabs(y[k]) * (fabs(f->theta[w]) + fabs(a) * fabs(e1[w]) +
+                               fabs(b) * fabs(e2[w]));
+        }
+        z[j] = zz;
+        if (l == 0)
+          Ez[j] = gam((double)K + 4) *
+                  (M + fabs(f->theta[bo]) + fabs(a) * fabs(e1[bo]) +
+                   fabs(b) * fabs(e2[bo]));
+        else
+          Ez[j] = absWE + gam((double)K + 1) * absWy;
+      }
+      K = J;
+      for (size_t j = 0; j < J; j++) {
+        if (strcmp(L[l].act, "tanh") == 0) {
+          y[j] = tanh(z[j]);
+          E[j] = Ez[j] + 8 * u * fabs(y[j]);
+        } else {
+          assert_string_equal(L[l].act, "identity");
+          y[j] = z[j];
+          E[j] = Ez[j];
+        }
+      }
+    }
+    /* y: the K = N_CLASSES logits, E their bounds */
+    int32_t c = f->data.y[0][i];
+    double zmax = -INFINITY, amax = 0, Emax = 0, s = 0;
+    size_t top = 0;
+    for (size_t k = 0; k < K; k++) {
+      if (y[k] > zmax) {
+        zmax = y[k];
+        top = k;
+      }
+      if (fabs(y[k]) > amax) amax = fabs(y[k]);
+      if (E[k] > Emax) Emax = E[k];
+    }
+    for (size_t k = 0; k < K; k++) s += exp(y[k] - zmax);
+    double lse = zmax + log(s), ell = lse - y[c];
+    sum_E += Emax + E[c] +
+             gam((double)K + 16) * (1 + 2 * amax + fabs(lse) + fabs(ell));
+    sum_l += fabs(ell);
+    for (size_t k = 0; k < K; k++)
+      if (k != top && y[top] - y[k] <= 2 * (E[top] + E[k])) (*near)++;
+  }
+  free(p);
+  return 2 * (sum_E + gam(N_TRAIN + 1) * sum_l) / N_TRAIN;
+}
+
+static void test_mlp_grid_plane(void **state) {
+  mlp_fixture *f = *state;
+  enum { NX = 7, NY = 5, NP = NX * NY };
+  /* the axes hold 0 (x[3], y[2]): the centre is θ0 exactly */
+  ph_grid_axes ax = {NX, NY, -1.0, 1.0, -1.0, 1.0};
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, N_TRAIN};
+  size_t n = f->o->n;
+  /* directions with every entry set, biases included, so that a dropped
+   * bias term or direction shows */
+  double *e1 = malloc(n * sizeof *e1), *e2 = malloc(n * sizeof *e2);
+  ph_rng r = ph_rng_make(11, PH_RNG_STREAM_USER + 41);
+  ph_rng_fill_gauss(&r, e1, n, 0.5);
+  ph_rng_fill_gauss(&r, e2, n, 0.5);
+  double ld[NP], ad[NP], lp[NP], ap[NP], l2[NP], a2[NP];
+  ph_grid_options opt = ph_grid_options_default();
+  ph_grid_stats st;
+  ph_error err = {0};
+  ph_error_clear(&err);
+  opt.direct = 1;
+  assert_int_equal(
+      ph_grid_eval(f->o, f->theta, e1, e2, &b, &ax, &opt, ld, ad, &st, &err),
+      PH_OK);
+  assert_int_equal(st.plane, 0);
+  opt.direct = 0;
+  assert_int_equal(
+      ph_grid_eval(f->o, f->theta, e1, e2, &b, &ax, &opt, lp, ap, &st, &err),
+      PH_OK);
+  assert_int_equal(st.plane, 1);
+
+  double xs[NX], ys[NY];
+  ph_grid_axis(NX, ax.x_lo, ax.x_hi, xs);
+  ph_grid_axis(NY, ax.y_lo, ax.y_hi, ys);
+  assert_true(xs[3] == 0.0 && ys[2] == 0.0);
+  /* at the centre the plane's first layer is eval's own product */
+  assert_memory_equal(&lp[2 * NX + 3], &ld[2 * NX + 3], sizeof(double));
+  assert_memory_equal(&ap[2 * NX + 3], &ad[2 * NX + 3], sizeof(double));
+  int differ = 0;
+  for (size_t j = 0; j < NY; j++)
+    for (size_t i = 0; i < NX; i++) {
+      size_t k = j * NX + i, near = 0;
+      double tol = plane_bound(f, e1, e2, xs[i], ys[j], &near);
+      double d = fabs(lp[k] - ld[k]);
+      if (!(d <= tol))
+        fail_msg("point (%zu, %zu): plane %.17g, eval %.17g, |diff| %.3g > "
+                 "bound %.3g",
+                 i, j, lp[k], ld[k], d, tol);
+      assert_true(tol < 1e-12 * fabs(ld[k]) + 1e-12); /* the bound is tight */
+      assert_true(fabs(ap[k] - ad[k]) <= (double)near / N_TRAIN);
+      differ += lp[k] != ld[k];
+    }
+  (void)differ; /* the two ways may agree to the bit anywhere */
+
+  /* 1-D: the line θ0 + a e1 */
+  ph_grid_axes ax1 = {NX, 1, -1.0, 1.0, 0, 0};
+  double l1d[NX], a1d[NX], l1p[NX], a1p[NX];
+  opt.direct = 1;
+  assert_int_equal(ph_grid_eval(f->o, f->theta, e1, NULL, &b, &ax1, &opt, l1d,
+                                a1d, &st, &err),
+                   PH_OK);
+  opt.direct = 0;
+  assert_int_equal(ph_grid_eval(f->o, f->theta, e1, NULL, &b, &ax1, &opt, l1p,
+                                a1p, &st, &err),
+                   PH_OK);
+  assert_int_equal(st.plane, 1);
+  double *zero = calloc(n, sizeof *zero);
+  for (size_t i = 0; i < NX; i++) {
+    size_t near = 0;
+    double tol = plane_bound(f, e1, zero, xs[i], 0.0, &near);
+    assert_true(fabs(l1p[i] - l1d[i]) <= tol);
+  }
+  free(zero);
+
+  /* threads and resume: the same bits by plane as by plane */
+  opt.threads = 2;
+  assert_int_equal(
+      ph_grid_eval(f->o, f->theta, e1, e2, &b, &ax, &opt, l2, a2, &st, &err),
+      PH_OK);
+  assert_memory_equal(lp, l2, sizeof lp);
+  assert_memory_equal(ap, a2, sizeof ap);
+  char path[] = "/tmp/ph_landscape_plane.XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  unlink(path);
+  opt.state_path = path;
+  opt.stop_after = 9;
+  ph_error_clear(&err);
+  assert_int_equal(
+      ph_grid_eval(f->o, f->theta, e1, e2, &b, &ax, &opt, l2, a2, &st, &err),
+      PH_ERR_INTERRUPTED);
+  /* the state by plane is not finished by eval: another fingerprint */
+  opt.stop_after = 0;
+  opt.direct = 1;
+  ph_error_clear(&err);
+  assert_int_equal(
+      ph_grid_eval(f->o, f->theta, e1, e2, &b, &ax, &opt, l2, a2, &st, &err),
+      PH_ERR_ARG);
+  opt.direct = 0;
+  opt.threads = 1;
+  ph_error_clear(&err);
+  assert_int_equal(
+      ph_grid_eval(f->o, f->theta, e1, e2, &b, &ax, &opt, l2, a2, &st, &err),
+      PH_OK);
+  assert_int_equal(st.resumed, 9);
+  assert_memory_equal(lp, l2, sizeof lp);
+  assert_memory_equal(ap, a2, sizeof ap);
+  assert_true(access(path, F_OK) != 0);
+
+  /* the objective's plane ops by hand: eval's loss at θ0 + a e1 + b e2, and
+   * other products between prepare and plane_eval change nothing */
+  const ph_objective *o = f->o;
+  assert_int_equal(o->plane_prepare(o->ctx, f->theta, e1, e2, &b, &err), PH_OK);
+  double *p = malloc(n * sizeof *p), *g = malloc(n * sizeof *g);
+  double la, lb, aa, ab, lg;
+  ph_grid_point(n, f->theta, e1, e2, 0.25, -0.5, p);
+  assert_int_equal(o->plane_eval(o->ctx, p, 0.25, -0.5, &la, &aa, &err), PH_OK);
+  assert_int_equal(o->loss_grad(o->ctx, f->theta, &b, &lg, g, &err), PH_OK);
+  assert_int_equal(o->plane_eval(o->ctx, p, 0.25, -0.5, &lb, &ab, &err), PH_OK);
+  assert_memory_equal(&la, &lb, sizeof la);
+  assert_memory_equal(&aa, &ab, sizeof aa);
+  size_t near = 0;
+  double ref, refa;
+  assert_int_equal(o->eval(o->ctx, p, &b, &ref, &refa, &err), PH_OK);
+  assert_true(fabs(la - ref) <= plane_bound(f, e1, e2, 0.25, -0.5, &near));
+  o->plane_release(o->ctx);
+  assert_int_equal(o->plane_eval(o->ctx, p, 0.25, -0.5, &la, &aa, &err),
+                   PH_ERR_ARG);
+  free(p);
+  free(g);
+  free(e1);
+  free(e2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mlp_filter_norm),
       cmocka_unit_test(test_mlp_grid),
+      cmocka_unit_test(test_mlp_grid_plane),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -64,8 +64,9 @@ static quad Q;
 static ph_block BLK[3] = {{"w", 0, 4, 2, {2, 2}, PH_BLOCK_WEIGHT, 2, 2},
                           {"b", 4, 1, 1, {1}, PH_BLOCK_BIAS, 1, 1},
                           {"x", 5, 1, 1, {1}, PH_BLOCK_OTHER, 1, 1}};
-static ph_objective OBJ = {"quad", N,    3,    BLK,  {0, 0}, 0,    &Q,  q_lg,
-                           q_hv,   q_hv, q_ev, NULL, NULL,   NULL, NULL};
+static ph_objective OBJ = {"quad", N,    3,    BLK,  {0, 0}, 0,
+                           &Q,     q_lg, q_hv, q_hv, q_ev,   NULL,
+                           NULL,   NULL, NULL, NULL, NULL,   NULL};
 
 static void setup_quad(void) {
   double a[N] = {1, 2, 3, 4, 0.5, 2.5}, c[N] = {0.3, -0.2, 0.1, 0.5, -1, 0.7};
@@ -193,6 +194,9 @@ static ph_objective PE = {"per-example quad",
                           pe_lg,
                           q_hv,
                           q_hv,
+                          NULL,
+                          NULL,
+                          NULL,
                           NULL,
                           NULL,
                           NULL,
@@ -562,9 +566,9 @@ static ph_status kq_hv(void *ctx, const double *th, const ph_batch *b,
 }
 static ph_block KBL[2] = {{"w", 0, 6, 2, {2, 3}, PH_BLOCK_WEIGHT, 3, 2},
                           {"b", 6, 2, 1, {2}, PH_BLOCK_BIAS, 1, 2}};
-static ph_objective KOBJ = {"kron quad", 8,    2,     KBL,   {0, 0},
-                            0,           NULL, kq_lg, kq_hv, kq_hv,
-                            NULL,        NULL, NULL,  NULL,  NULL};
+static ph_objective KOBJ = {"kron quad", 8,     2,     KBL,   {0, 0}, 0,
+                            NULL,        kq_lg, kq_hv, kq_hv, NULL,   NULL,
+                            NULL,        NULL,  NULL,  NULL,  NULL,   NULL};
 
 static double j_of(const ph_precond *P, const double *g) {
   double ug[8], mug[8];

@@ -57,8 +57,9 @@ static ph_status hv(void *ctx, const double *th, const ph_batch *b,
 }
 static ph_block BL[2] = {{"w", 0, 150, 2, {10, 15}, PH_BLOCK_WEIGHT, 15, 10},
                          {"b", 150, 50, 1, {50}, PH_BLOCK_BIAS, 1, 50}};
-static ph_objective OBJ = {"diag", NQ,   2,    BL,   {0, 0}, 0,    NULL, lg,
-                           hv,     NULL, NULL, NULL, NULL,   NULL, NULL};
+static ph_objective OBJ = {"diag", NQ,   2,    BL,   {0, 0}, 0,
+                           NULL,   lg,   hv,   NULL, NULL,   NULL,
+                           NULL,   NULL, NULL, NULL, NULL,   NULL};
 
 static void setup(void) {
   for (int i = 0; i < NQ; i++)
