@@ -419,11 +419,132 @@ static void test_mlp_grid_plane(void **state) {
   free(e2);
 }
 
+/* A grid by plane on a batch of several chunks (max_batch 16 for 40
+ * examples: the plane keeps eval's chunks and their order), within the
+ * same bound; a regression MLP (mean squared error: the plane keeps the
+ * targets), the same bits at the centre; a CNN, whose first layer is not
+ * dense: the grid evaluates directly, the same bits as eval. */
+static void test_mlp_grid_plane_kinds(void **state) {
+  mlp_fixture *f = *state;
+  enum { NX = 5, NY = 3, NP = NX * NY };
+  ph_grid_axes ax = {NX, NY, -1.0, 1.0, -1.0, 1.0};
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, N_TRAIN};
+  size_t n = f->o->n;
+  double *e1 = malloc(n * sizeof *e1), *e2 = malloc(n * sizeof *e2);
+  ph_rng r = ph_rng_make(12, PH_RNG_STREAM_USER + 42);
+  ph_rng_fill_gauss(&r, e1, n, 0.5);
+  ph_rng_fill_gauss(&r, e2, n, 0.5);
+  double ld[NP], ad[NP], lp[NP], ap[NP], xs[NX], ys[NY];
+  ph_grid_axis(NX, ax.x_lo, ax.x_hi, xs);
+  ph_grid_axis(NY, ax.y_lo, ax.y_hi, ys);
+  ph_grid_options opt = ph_grid_options_default(), dir = opt;
+  dir.direct = 1;
+  ph_grid_stats st;
+  ph_error err = {0};
+  ph_error_clear(&err);
+
+  ph_objective *o = NULL;
+  assert_int_equal(ph_net_create("mlp:8-6:tanh", &f->data, 16, &o, &err),
+                   PH_OK);
+  assert_int_equal(o->n, n);
+  assert_int_equal(
+      ph_grid_eval(o, f->theta, e1, e2, &b, &ax, &dir, ld, ad, &st, &err),
+      PH_OK);
+  assert_int_equal(
+      ph_grid_eval(o, f->theta, e1, e2, &b, &ax, &opt, lp, ap, &st, &err),
+      PH_OK);
+  assert_int_equal(st.plane, 1);
+  assert_memory_equal(&lp[NX + 2], &ld[NX + 2], sizeof(double));
+  for (size_t j = 0; j < NY; j++)
+    for (size_t i = 0; i < NX; i++) {
+      size_t near = 0, k = j * NX + i;
+      assert_true(fabs(lp[k] - ld[k]) <=
+                  plane_bound(f, e1, e2, xs[i], ys[j], &near));
+    }
+  ph_objective_free(o);
+
+  /* regression: y = x's first two coordinates */
+  ph_dataset rd = f->data;
+  rd.task = PH_TASK_REGRESS;
+  rd.n_classes = 0;
+  rd.n_out = 2;
+  rd.n_targets = 1;
+  double *t = malloc(N_TRAIN * 2 * sizeof *t);
+  for (size_t i = 0; i < N_TRAIN; i++)
+    for (size_t c = 0; c < 2; c++) t[i * 2 + c] = f->data.x[0][i * N_IN + c];
+  rd.t[0] = t;
+  rd.y[0] = rd.y[1] = NULL;
+  rd.n[1] = 0;
+  rd.x[1] = NULL;
+  assert_int_equal(ph_net_create("mlp:8:tanh", &rd, 16, &o, &err), PH_OK);
+  double *th = malloc(o->n * sizeof *th), *g1 = malloc(o->n * sizeof *g1),
+         *g2 = malloc(o->n * sizeof *g2);
+  assert_int_equal(ph_net_init_params(o, 6, th, &err), PH_OK);
+  ph_rng_fill_gauss(&r, g1, o->n, 0.5);
+  ph_rng_fill_gauss(&r, g2, o->n, 0.5);
+  assert_int_equal(
+      ph_grid_eval(o, th, g1, g2, &b, &ax, &dir, ld, ad, &st, &err), PH_OK);
+  assert_int_equal(
+      ph_grid_eval(o, th, g1, g2, &b, &ax, &opt, lp, ap, &st, &err), PH_OK);
+  assert_int_equal(st.plane, 1);
+  assert_memory_equal(&lp[NX + 2], &ld[NX + 2], sizeof(double));
+  assert_true(isnan(ap[0]) && isnan(ad[0]));
+  ph_objective_free(o);
+  free(th);
+  free(g1);
+  free(g2);
+  free(t);
+
+  /* a CNN on 1×4×4 images: no plane, eval's bits */
+  ph_dataset id;
+  memset(&id, 0, sizeof id);
+  snprintf(id.spec, sizeof id.spec, "test-images");
+  snprintf(id.name, sizeof id.name, "test-images");
+  id.task = PH_TASK_CLASSIFY;
+  id.n[0] = N_TRAIN;
+  id.in_ndim = 3;
+  id.in_shape[0] = 1;
+  id.in_shape[1] = id.in_shape[2] = 4;
+  id.in_size = 16;
+  id.n_classes = N_CLASSES;
+  id.n_targets = 1;
+  id.x[0] = malloc(N_TRAIN * 16 * sizeof(double));
+  ph_rng_fill_gauss(&r, id.x[0], N_TRAIN * 16, 1.0);
+  id.y[0] = f->data.y[0];
+  assert_int_equal(ph_net_create("cnn:c2k3-p2:tanh", &id, 64, &o, &err), PH_OK);
+  th = malloc(o->n * sizeof *th);
+  g1 = malloc(o->n * sizeof *g1);
+  g2 = malloc(o->n * sizeof *g2);
+  assert_int_equal(ph_net_init_params(o, 7, th, &err), PH_OK);
+  ph_rng_fill_gauss(&r, g1, o->n, 0.5);
+  ph_rng_fill_gauss(&r, g2, o->n, 0.5);
+  assert_int_equal(o->plane_prepare(o->ctx, th, g1, g2, &b, &err),
+                   PH_ERR_UNSUPPORTED);
+  ph_error_clear(&err);
+  assert_int_equal(
+      ph_grid_eval(o, th, g1, g2, &b, &ax, &opt, lp, ap, &st, &err), PH_OK);
+  assert_int_equal(st.plane, 0);
+  double *p = malloc(o->n * sizeof *p), l, a;
+  ph_grid_point(o->n, th, g1, g2, xs[4], ys[0], p);
+  assert_int_equal(ph_objective_eval(o, p, &b, &l, &a, &err), PH_OK);
+  assert_memory_equal(&l, &lp[4], sizeof l);
+  assert_memory_equal(&a, &ap[4], sizeof a);
+  ph_objective_free(o);
+  free(p);
+  free(th);
+  free(g1);
+  free(g2);
+  free(id.x[0]);
+  free(e1);
+  free(e2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_mlp_filter_norm),
       cmocka_unit_test(test_mlp_grid),
       cmocka_unit_test(test_mlp_grid_plane),
+      cmocka_unit_test(test_mlp_grid_plane_kinds),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
