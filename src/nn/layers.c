@@ -90,15 +90,95 @@ void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
   }
 }
 
+/* The elementwise loops of the adjoint passes (σ' times an adjoint, and
+ * the second-order term), each compiled twice: for AVX2 (VEX-encoded,
+ * four lanes) and for the x86-64 baseline (SSE2, two lanes), chosen at run
+ * time (act_avx2). The build has no -march, so without this they ran
+ * two lanes wide; in isolation the AVX2 loop takes half the time (0.30
+ * against 0.65 cycles per element on L2-resident data). Each element is
+ * the same expression in the same order in both (target "avx2" without
+ * "fma", so nothing is contracted into a fused multiply-add): the same
+ * bits. ELEMWISE(name, params, args, body) defines name_avx2, name_base and
+ * the dispatcher name(n, params), whose body computes out[i]. */
+#if defined(__x86_64__) || defined(__i386__)
+static int act_avx2_allowed = 1;
+
+void nn_act_allow_avx2(int allow) {
+  act_avx2_allowed = allow;
+}
+
+static int act_avx2(void) {
+  return act_avx2_allowed && __builtin_cpu_supports("avx2");
+}
+
+#define ELEMWISE(name, params, args, body)                                     \
+  __attribute__((target("avx2"))) static void name##_avx2(size_t n, params) {  \
+    for (size_t i = 0; i < n; i++) body;                                       \
+  }                                                                            \
+  static void name##_base(size_t n, params) {                                  \
+    for (size_t i = 0; i < n; i++) body;                                       \
+  }                                                                            \
+  static void name(size_t n, params) {                                         \
+    if (act_avx2())                                                            \
+      name##_avx2(n, args);                                                    \
+    else                                                                       \
+      name##_base(n, args);                                                    \
+  }
+#else
+void nn_act_allow_avx2(int allow) {
+  (void)allow;
+}
+
+#define ELEMWISE(name, params, args, body)                                     \
+  static void name(size_t n, params) {                                         \
+    for (size_t i = 0; i < n; i++) body;                                       \
+  }
+#endif
+
+#define PH_P3(a, b, c) a, b, c
+#define PH_P5(a, b, c, d, e) a, b, c, d, e
+
+/* u ⊙ σ' from σ (tanh, sigmoid; nn_act_d1_from_output), from a cached σ',
+ * and ReLU's mask from x: u[i] is read whether or not x[i] > 0, so the
+ * select vectorises instead of a branch that mispredicts on half of a
+ * layer's units; the result is the same */
+ELEMWISE(scale_tanh, PH_P3(const double *y, const double *u, double *out),
+         PH_P3(y, u, out),
+         out[i] = u[i] * nn_act_d1_from_output(ACT_TANH, y[i]))
+ELEMWISE(scale_sigmoid, PH_P3(const double *y, const double *u, double *out),
+         PH_P3(y, u, out),
+         out[i] = u[i] * nn_act_d1_from_output(ACT_SIGMOID, y[i]))
+ELEMWISE(scale_d1, PH_P3(const double *d1, const double *u, double *out),
+         PH_P3(d1, u, out), out[i] = u[i] * d1[i])
+ELEMWISE(scale_relu, PH_P3(const double *x, const double *u, double *out),
+         PH_P3(x, u, out), {
+           double ui = u[i];
+           out[i] = x[i] > 0 ? ui : 0.0;
+         })
+/* u ⊙ σ' + w ⊙ σ'' ⊙ t from σ (nn_act_second_order_cached) */
+#define SECOND_ORDER_BODY(A)                                                   \
+  {                                                                            \
+    double g = nn_act_d1_from_output(A, y[i]);                                 \
+    double h = nn_act_d2_from_output(A, y[i], g);                              \
+    out[i] = u[i] * g + w[i] * h * t[i];                                       \
+  }
+ELEMWISE(second_tanh,
+         PH_P5(const double *y, const double *u, const double *w,
+               const double *t, double *out),
+         PH_P5(y, u, w, t, out), SECOND_ORDER_BODY(ACT_TANH))
+ELEMWISE(second_sigmoid,
+         PH_P5(const double *y, const double *u, const double *w,
+               const double *t, double *out),
+         PH_P5(y, u, w, t, out), SECOND_ORDER_BODY(ACT_SIGMOID))
+
 int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
                                const double *u, const double *w,
                                const double *t, double *out) {
   if (!y || !nn_act_has_d1_from_output(a)) return 0;
-  for (size_t i = 0; i < n; i++) {
-    double g = nn_act_d1_from_output(a, y[i]);
-    double h = nn_act_d2_from_output(a, y[i], g);
-    out[i] = u[i] * g + w[i] * h * t[i];
-  }
+  if (a == ACT_TANH)
+    second_tanh(n, y, u, w, t, out);
+  else
+    second_sigmoid(n, y, u, w, t, out);
   return 1;
 }
 
@@ -118,26 +198,18 @@ static void act_forward(nn_act a, size_t n, const double *x, double *y,
 void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *y,
                   const double *u, double *out) {
   if (l->act == ACT_RELU) {
-    /* u[i] is read whether or not x[i] > 0, so the compiler may select
-     * with a mask (vectorised) instead of branching on the signs, which
-     * mispredicts on half of a layer's units; the result is the same */
-    for (size_t i = 0; i < n; i++) {
-      double ui = u[i];
-      out[i] = x[i] > 0 ? ui : 0.0;
-    }
+    scale_relu(n, x, u, out);
     return;
   }
   if (y && nn_act_has_d1_from_output(l->act)) {
-    if (l->act == ACT_TANH) /* the branch out of the loop: it vectorises */
-      for (size_t i = 0; i < n; i++)
-        out[i] = u[i] * nn_act_d1_from_output(ACT_TANH, y[i]);
+    if (l->act == ACT_TANH)
+      scale_tanh(n, y, u, out);
     else
-      for (size_t i = 0; i < n; i++)
-        out[i] = u[i] * nn_act_d1_from_output(ACT_SIGMOID, y[i]);
+      scale_sigmoid(n, y, u, out);
     return;
   }
   if (l->d1) {
-    for (size_t i = 0; i < n; i++) out[i] = u[i] * l->d1[i];
+    scale_d1(n, l->d1, u, out);
     return;
   }
   double g[256];

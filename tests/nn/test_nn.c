@@ -439,6 +439,75 @@ static void test_dense_upper_state(void **s) {
   for (int i = 0; i < 10; i++) free(m[i]);
 }
 
+/* The adjoint passes' elementwise loops (nn_act_scale for ReLU, tanh,
+ * sigmoid and a cached σ'; nn_act_second_order_cached) give the same bits
+ * in their AVX2 and baseline builds as the scalar expression written
+ * here, at every length and alignment (the vector loops' remainders and
+ * peeled heads). A fused multiply-add or a reordered product in either
+ * build changes the last bit of some of these 4096 random values. */
+static void test_act_loops_bits(void **s) {
+  (void)s;
+  enum { N = 4096 + 8 };
+  double *m[8];
+  ph_rng r = ph_rng_make(23, 1);
+  for (int k = 0; k < 8; k++) {
+    m[k] = malloc(N * sizeof *m[k]);
+    ph_rng_fill_gauss(&r, m[k], N, 1.0);
+  }
+  double *x = m[0], *u = m[1], *w = m[2], *t = m[3], *y = m[4], *ys = m[5],
+         *out = m[6], *ref = m[7];
+  for (size_t i = 0; i < N; i++) {
+    y[i] = tanh(x[i]);
+    ys[i] = 1 / (1 + exp(-x[i]));
+  }
+  x[3] = 0.0; /* ReLU's kink and its signed zero */
+  x[4] = -0.0;
+  nn_layer lt = {.kind = NN_ACT, .act = ACT_TANH},
+           ls = {.kind = NN_ACT, .act = ACT_SIGMOID},
+           lr = {.kind = NN_ACT, .act = ACT_RELU},
+           ld = {.kind = NN_ACT, .act = ACT_GELU, .d1 = ys};
+  const size_t lens[] = {0, 1, 2, 3, 5, 7, 8, 13, 31, 4096};
+  for (int avx = 0; avx < 2; avx++) {
+    nn_act_allow_avx2(avx);
+    for (size_t q = 0; q < sizeof lens / sizeof lens[0]; q++)
+      for (size_t o = 0; o < 3; o++) {
+        size_t n = lens[q];
+        for (int k = 0; k < 6; k++) {
+          for (size_t i = o; i < o + n; i++) {
+            double g = k == 0 || k == 4 ? 1 - y[i] * y[i] : ys[i] * (1 - ys[i]);
+            if (k == 2) g = x[i] > 0 ? 1.0 : 0.0;
+            if (k == 3) g = ys[i];
+            if (k < 4) {
+              ref[i] = k == 2 ? (x[i] > 0 ? u[i] : 0.0) : u[i] * g;
+              continue;
+            }
+            const double *yy = k == 4 ? y : ys;
+            double h = k == 4 ? -2 * yy[i] * g : g * (1 - 2 * yy[i]);
+            ref[i] = u[i] * g + w[i] * h * t[i];
+          }
+          switch (k) {
+          case 0: nn_act_scale(&lt, n, x + o, y + o, u + o, out + o); break;
+          case 1: nn_act_scale(&ls, n, x + o, ys + o, u + o, out + o); break;
+          case 2: nn_act_scale(&lr, n, x + o, NULL, u + o, out + o); break;
+          case 3:
+            ld.d1 = ys + o;
+            nn_act_scale(&ld, n, x + o, NULL, u + o, out + o);
+            break;
+          default:
+            assert_int_equal(
+                nn_act_second_order_cached(k == 4 ? ACT_TANH : ACT_SIGMOID, n,
+                                           (k == 4 ? y : ys) + o, u + o, w + o,
+                                           t + o, out + o),
+                1);
+          }
+          assert_memory_equal(out + o, ref + o, n * sizeof *out);
+        }
+      }
+  }
+  nn_act_allow_avx2(1);
+  for (int k = 0; k < 8; k++) free(m[k]);
+}
+
 /* Gradient and Hv against finite differences, symmetry, for one model. */
 static void check_model(const char *spec, ph_dataset *d, size_t max_batch) {
   ph_error err = {0};
@@ -1520,6 +1589,7 @@ int main(void) {
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_dense_shared),
       cmocka_unit_test(test_dense_upper_state),
+      cmocka_unit_test(test_act_loops_bits),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };
