@@ -74,81 +74,80 @@ void ph_vmath_allow_avx2(int allow) {
       name##_sse2(x, y, n);                                                    \
   }
 
-/* tanh in four lanes without a library call: 0.87 ulp from x87 tanhl (the
- * earlier version with SLEEF's exp 1.09) and ≤ 2 ulp from glibc over 10^8
- * inputs (docs/performance.md), about 15 % faster. With a = |x|
- * and the sign put back at the end (tanh is odd, so ±0 and both signs come
- * out exact):
- *   a < 0.55   tanh a = a + a³ P(a²), P the degree-10 Chebyshev fit of
- *              (tanh a − a)/a³ on a² ∈ [0, 0.3025] (mpmath, 50 digits;
- *              relative error 6e-17 after rounding the coefficients). The
- *              a³P term is at most a²/3 ≈ 0.1 of the result, so its own
- *              error barely shows and one rounding remains.
- *   a ≥ 0.55   tanh a = 1 − q, q = 2/(1 + e^{2a}). From 0.55 up tanh a ≥ 0.5,
- *              so 1 − q does not cancel. e = e^{2a} is computed here as
- *              2^k e^r, k = round(2a/ln 2), r = 2a − k ln 2 (ln 2 in two
- *              parts, |r| ≤ 0.35), e^r = 1 + s, s = r + r² C(r), C the
- *              degree-10 Chebyshev fit of (e^r − 1 − r)/r² (mpmath; 3e-19
- *              relative after rounding). 1 + s is kept as two doubles (a
- *              fast two-sum, |s| < 1), so e carries no rounding of its own;
- *              d = 1 + e then stays exact as d + δd (fast two-sum, e ≥ 1,
- *              plus e's low part), and the quotient 2/d is corrected with
- *              FMA (its remainder 2 − q d − q δd times 1/d ≈ q/2). What
- *              remains is the rounding of s, damped by e/(1 + e) and q, and
- *              the final 1 − q. a is clamped to 20 (tanh 20 rounds to 1), so
- *              k ≤ 58 and 2^k is built from its exponent bits; NaN stays NaN.
- * Vectors whose lanes all fall on one side skip the other branch. */
+/* tanh in four lanes without a library call or a branch: one formula for
+ * every |x|, within 0.75 ulp of x87 tanhl and 2 ulp of glibc over 10^8
+ * inputs (docs/performance.md, "Seventh session: tanh"). With a = |x| and
+ * the sign put back at the end (tanh is odd, so ±0 and both signs come out
+ * exact), t = 2a:
+ *   tanh a = 1 − w,  w = 2/d,  d = 1 + e^t,
+ * d built as an unevaluated sum dh + dl exact to far below ulp(e^t − 1),
+ * so that 1 − w, which cancels for small a, keeps its accuracy; the old
+ * kernel's separate polynomial for a < 0.55 (both branches ran on 86 % of
+ * the vectors of a tanh MLP) is gone.
+ *   e^t = 2^k (1 + s), k = round(t/ln 2), r = t − k L1 exact (L1 = ln 2 to
+ *     41 bits, k ≤ 58), the rest rl = −k L2 of ln 2 applied to first order
+ *     as 2^k rl (1 + s). s = r + h, h = r²/2 + r² c1, c1 = r C1(r), with
+ *     (1/2 + C1) the degree-10 Chebyshev fit of (e^r − 1 − r)/r² on
+ *     |r| ≤ ln 2/2 (mpmath; 3e-19 relative), evaluated as even and odd
+ *     halves in r² (half the latency of Horner) and with 1/2 r² apart so
+ *     that c1's roundings are damped by c1 ≈ r/6.
+ *   d = B + 2^k s with B = 1 + 2^k: dh = fl(B + 2^k s) (one FMA), and
+ *     B − dh is exact (Sterbenz: dh/B ∈ [0.7, 1.5]), so the remainder
+ *     dl = (B − dh) + 2^k r + 2^k (h + rl (1 + s)) carries no rounding of
+ *     s; what remains of d's error is the roundings of h and of the small
+ *     remainder, ≤ 3.3·2⁻⁵³ 2^k h, which move tanh by at most 0.5 ulp
+ *     (worst at k = 1, a just above ln 2/4).
+ *   w = 2/dh corrected with one FMA (rem = 2 − w dh − w dl, w += rem w/2),
+ *     and 1 − w as a fast two-sum (1 ≥ w): y0 = 1 − w0 plus its exact
+ *     rounding error minus the correction, one rounding at the end.
+ * Below a = 2⁻²⁷ tanh a rounds to a, and there the correction is no
+ * longer small against the result (w0 = 1, so y0 = 0 and the whole result
+ * is the correction, whose factor w0/2 ≈ 1/d is off by t/2): those lanes
+ * take a itself. a is clamped to 20 (tanh 20 rounds to 1), so k ≤ 58 and
+ * 2^k is built from its exponent bits; NaN stays NaN, inf gives 1. */
 __attribute__((target("avx2,fma"), always_inline)) static inline __m256d
 tanh4(__m256d x) {
-  static const double P[11] = {
-      -0x1.59a834187ce22p-16, 0x1.64fd88e9900a5p-14,  -0x1.ec1091436eb2ap-13,
-      0x1.34c5a8a996cd4p-11,  -0x1.7d97cfd138c28p-10, 0x1.d6d339333f329p-9,
-      -0x1.226e32f00cf0cp-7,  0x1.664f487713373p-6,   -0x1.ba1ba1b9fec84p-5,
-      0x1.1111111111032p-3,   -0x1.5555555555555p-2};
-  static const double C[11] = {
+  static const double C[10] = {
       0x1.1f72fc730b4ffp-29, 0x1.af4ddd84882fep-26, 0x1.27e4db67b4303p-22,
       0x1.71de02375656cp-19, 0x1.a01a01a6d7808p-16, 0x1.a01a01abe62ddp-13,
       0x1.6c16c16c162d6p-10, 0x1.11111111100dfp-7,  0x1.5555555555556p-5,
-      0x1.5555555555557p-3,  0x1.0000000000000p-1};
+      0x1.5555555555557p-3}; /* r^10 .. r^1 of C1, then 1/2 */
   const __m256d sign = _mm256_set1_pd(-0.0), one = _mm256_set1_pd(1.0),
-                two = _mm256_set1_pd(2.0);
+                two = _mm256_set1_pd(2.0), half = _mm256_set1_pd(0.5),
+                shift = _mm256_set1_pd(0x1.8p52);
   __m256d a = _mm256_andnot_pd(sign, x);
-  __m256d small = _mm256_cmp_pd(a, _mm256_set1_pd(0.55), _CMP_LT_OQ);
-  int m = _mm256_movemask_pd(small);
-  __m256d rs = _mm256_setzero_pd(), rl = _mm256_setzero_pd();
-  if (m) {
-    __m256d z = _mm256_mul_pd(a, a), p = _mm256_set1_pd(P[0]);
-    for (int k = 1; k < 11; k++)
-      p = _mm256_fmadd_pd(p, z, _mm256_set1_pd(P[k]));
-    rs = _mm256_fmadd_pd(_mm256_mul_pd(a, z), p, a);
+  __m256d ac = _mm256_min_pd(_mm256_set1_pd(20.0), a); /* NaN passes */
+  __m256d t = _mm256_add_pd(ac, ac);
+  /* k in the low bits of j (round to nearest by the shift), and 2^k */
+  __m256d j = _mm256_fmadd_pd(t, _mm256_set1_pd(0x1.71547652b82fep0), shift);
+  __m256d k = _mm256_sub_pd(j, shift);
+  __m256i kb =
+      _mm256_add_epi64(_mm256_castpd_si256(j), _mm256_set1_epi64x(1023));
+  __m256d p2k = _mm256_castsi256_pd(_mm256_slli_epi64(kb, 52));
+  __m256d B = _mm256_add_pd(p2k, one);
+  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), t);
+  __m256d rl = _mm256_mul_pd(k, _mm256_set1_pd(-0x1.ef35793c76730p-45));
+  __m256d r2 = _mm256_mul_pd(r, r);
+  __m256d ev = _mm256_set1_pd(C[0]), od = _mm256_set1_pd(C[1]);
+  for (int i = 2; i < 10; i += 2) {
+    ev = _mm256_fmadd_pd(ev, r2, _mm256_set1_pd(C[i]));
+    od = _mm256_fmadd_pd(od, r2, _mm256_set1_pd(C[i + 1]));
   }
-  if (m != 15) {
-    const __m256d shift = _mm256_set1_pd(0x1.8p52);
-    __m256d ac = _mm256_min_pd(_mm256_set1_pd(20.0), a); /* NaN passes */
-    __m256d t = _mm256_add_pd(ac, ac);
-    /* k in the low bits of j (round to nearest by the shift), and 2^k */
-    __m256d j = _mm256_fmadd_pd(t, _mm256_set1_pd(0x1.71547652b82fep0), shift);
-    __m256d k = _mm256_sub_pd(j, shift);
-    __m256i kb =
-        _mm256_add_epi64(_mm256_castpd_si256(j), _mm256_set1_epi64x(1023));
-    __m256d s2k = _mm256_castsi256_pd(_mm256_slli_epi64(kb, 52));
-    __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), t);
-    r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.ef35793c76730p-45), r);
-    __m256d c = _mm256_set1_pd(C[0]);
-    for (int i = 1; i < 11; i++)
-      c = _mm256_fmadd_pd(c, r, _mm256_set1_pd(C[i]));
-    __m256d s = _mm256_fmadd_pd(_mm256_mul_pd(r, r), c, r);
-    __m256d ph = _mm256_add_pd(one, s);
-    __m256d pl = _mm256_add_pd(_mm256_sub_pd(one, ph), s);
-    __m256d e = _mm256_mul_pd(ph, s2k), el = _mm256_mul_pd(pl, s2k);
-    __m256d d = _mm256_add_pd(one, e);
-    __m256d dd = _mm256_add_pd(_mm256_sub_pd(one, _mm256_sub_pd(d, e)), el);
-    __m256d q = _mm256_div_pd(two, d);
-    __m256d rem = _mm256_fnmadd_pd(q, dd, _mm256_fnmadd_pd(q, d, two));
-    q = _mm256_fmadd_pd(rem, _mm256_mul_pd(_mm256_set1_pd(0.5), q), q);
-    rl = _mm256_sub_pd(one, q);
-  }
-  return _mm256_or_pd(_mm256_blendv_pd(rl, rs, small), _mm256_and_pd(x, sign));
+  __m256d c1 = _mm256_fmadd_pd(r2, ev, _mm256_mul_pd(r, od));
+  __m256d h = _mm256_fmadd_pd(r2, c1, _mm256_mul_pd(half, r2));
+  __m256d s = _mm256_add_pd(r, h);
+  __m256d dh = _mm256_fmadd_pd(p2k, s, B);
+  __m256d dl = _mm256_fmadd_pd(p2k, r, _mm256_sub_pd(B, dh));
+  dl = _mm256_fmadd_pd(p2k, _mm256_add_pd(h, _mm256_fmadd_pd(rl, s, rl)), dl);
+  __m256d w = _mm256_div_pd(two, dh);
+  __m256d rem = _mm256_fnmadd_pd(w, dl, _mm256_fnmadd_pd(w, dh, two));
+  __m256d y0 = _mm256_sub_pd(one, w);
+  __m256d ye = _mm256_sub_pd(_mm256_sub_pd(one, y0), w);
+  ye = _mm256_fnmadd_pd(_mm256_mul_pd(half, rem), w, ye);
+  __m256d y = _mm256_add_pd(y0, ye);
+  __m256d tiny = _mm256_cmp_pd(a, _mm256_set1_pd(0x1p-27), _CMP_LT_OQ);
+  y = _mm256_blendv_pd(y, a, tiny);
+  return _mm256_or_pd(y, _mm256_and_pd(x, sign));
 }
 
 PH_VFUN(exp, Sleef_expd4_u10avx2, Sleef_expd2_u10)

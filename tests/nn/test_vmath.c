@@ -18,9 +18,16 @@
  * or a wrong lane (shuffled, stale or zeroed tail) misses by far more.
  * The sweep covers subnormals, the overflow and underflow edges of exp,
  * ±0, ±inf and NaN, both signs, every length 0..9 (tails), a dense
- * grid over [−40, 40] where the activations live, tanh's two seams
- * (vmath.c: 0.55 between its polynomial and its exponential, 20 its clamp)
- * and the steps of its exponential's range reduction. */
+ * grid over [−40, 40] where the activations live, tanh's seams (vmath.c:
+ * 2⁻²⁷ below which it returns x, ln 3/2 where its 2/(1 + e^{2|x|}) passes
+ * 1/2, 20 its clamp) and the steps of its exponential's range reduction.
+ *
+ * vmath.c's own AVX2 tanh kernel is also held to 1 ulp of x87 tanhl (64-bit
+ * significand, so its own error is far below a double's ulp): the kernel
+ * rounds once at the end (0.5 ulp) after an error in 1 + e^{2|x|} that
+ * moves tanh by at most 0.5 ulp more; and below 2⁻²⁷, where tanh x rounds
+ * to x, it must return x itself (SLEEF's tanh, the SSE2 path, does
+ * neither: 0.999 ulp here, and x + 1 ulp near 2⁻⁵³). */
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -58,7 +65,7 @@ static void add(double x) {
 }
 
 static void build_sweep(void) {
-  args = malloc(400000 * sizeof *args);
+  args = malloc(420000 * sizeof *args);
   double specials[] = {
       0.0,          -0.0,      INFINITY,   -INFINITY, NAN,     DBL_MIN, DBL_MAX,
       DBL_TRUE_MIN, 1e-310,    709.78,     709.79,    -708.39, -745.13, -745.14,
@@ -78,10 +85,11 @@ static void build_sweep(void) {
     }
   /* dense over where activations and softmax live */
   for (double x = -40; x <= 40; x += 0.00137) add(x);
-  /* tanh's seam at |x| = 0.55 (polynomial below, exponential above) and
-   * its clamp at 20: every double within 64 ulp of each, and a fine grid */
-  double seams[] = {0.55, 20.0};
-  for (size_t i = 0; i < 2; i++) {
+  /* tanh's seams: 2⁻²⁷ (x itself below), ln 3/2 (1 − w exact above it,
+   * a two-sum below), 0.55 (the earlier kernel's branch) and its clamp at
+   * 20: every double within 64 ulp of each, and a fine grid */
+  double seams[] = {0x1p-27, 0.54930614433405484570, 0.55, 20.0};
+  for (size_t i = 0; i < 4; i++) {
     double x = seams[i], y = seams[i];
     for (int k = 0; k < 64; k++, x = nextafter(x, 0), y = nextafter(y, 99)) {
       add(x), add(-x), add(y), add(-y);
@@ -89,14 +97,18 @@ static void build_sweep(void) {
   }
   for (double x = 0.53; x <= 0.57; x += 1.3e-5) add(x), add(-x);
   /* tanh's own exponential reduces 2|x| = k ln 2 + r, |r| ≤ ln 2 / 2: where
-   * k steps (|x| = (k + ½) ln 2 / 2, k = 1..58, up to the clamp) r jumps
+   * k steps (|x| = (k + ½) ln 2 / 2, k = 0..58, up to the clamp) r jumps
    * from one end of its polynomial's range to the other; every double
-   * within 16 ulp of each step, both signs */
-  for (int k = 1; k <= 58; k++) {
+   * within 16 ulp of each step, both signs (the first step, k = 0 to 1 at
+   * |x| = ln 2/4, is where the kernel's error peaks) */
+  for (int k = 0; k <= 58; k++) {
     double x = (k + 0.5) * 0.34657359027997264, y = x;
     for (int i = 0; i < 16; i++, x = nextafter(x, 0), y = nextafter(y, 99))
       add(x), add(-x), add(y), add(-y);
   }
+  /* tanh for tiny x, 64 mantissas per binade from 2⁻⁷⁰ to 2⁻²⁰ */
+  for (int e = -70; e <= -20; e++)
+    for (int k = 0; k < 64; k++) add(ldexp(1.0 + k / 64.0 + 0.0071, e));
   /* the edges of exp */
   for (double x = 700; x <= 712; x += 0.0131) add(x);
   for (double x = -750; x <= -700; x += 0.0317) add(x);
@@ -166,6 +178,34 @@ static void check_prim(const char *name, vfn f, double (*ref)(double),
   free(x);
   free(y);
   free(z);
+}
+
+/* tanh against x87 tanhl in ulps of the exact value's binade (so 1 − tiny
+ * is measured on the spacing below 1), and x itself below 2⁻²⁷ */
+static void check_tanh_l(void) {
+  double *y = malloc(n_args * sizeof *y);
+  ph_vmath_tanh(args, y, n_args);
+  double worst = 0, at = 0;
+  for (size_t i = 0; i < n_args; i++) {
+    double x = args[i];
+    if (isnan(x)) {
+      if (!isnan(y[i])) worst = 1e300, at = x;
+      continue;
+    }
+    if (fabs(x) < 0x1p-27 && memcmp(&y[i], &x, sizeof x) != 0) {
+      printf("FAIL tanh: %a for x = %a below 2^-27\n", y[i], x);
+      fails++;
+      continue;
+    }
+    long double T = tanhl((long double)x);
+    int e;
+    frexpl(T, &e);
+    double ulp = e - 53 < -1074 ? DBL_TRUE_MIN : ldexp(1.0, e - 53);
+    double u = (double)(fabsl((long double)y[i] - T) / ulp);
+    if (u > worst) worst = u, at = x;
+  }
+  report("tanh vs tanhl", worst, at, 1);
+  free(y);
 }
 
 /* libm references of the activations, the same formulas as vmath.h */
@@ -327,6 +367,7 @@ int main(void) {
     check_prim("log", ph_vmath_log, log, 1, 0);
     check_prim("log1p", ph_vmath_log1p, log1p, 0, 0);
     check_prim("tanh", ph_vmath_tanh, tanh, 0, 0);
+    if (avx2 && strcmp(ph_vmath_backend(), "sleef-avx2") == 0) check_tanh_l();
     check_prim("erf", ph_vmath_erf, erf, 0, 0);
     check_prim("erfc", ph_vmath_erfc, erfc, 0, DBL_MIN);
     /* f: 2 ulp from the primitive plus one ulp per rounding after it that can
