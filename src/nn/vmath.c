@@ -32,15 +32,25 @@ __m256d Sleef_log1pd4_u10avx2(__m256d);
 __m256d Sleef_erfd4_u10avx2(__m256d);
 __m256d Sleef_erfcd4_u15avx2(__m256d);
 
-static int allow_avx2 = 1;
+static int allow_avx2 = 1, allow_avx512 = 1;
 
 static int have_avx2(void) {
   return allow_avx2 && __builtin_cpu_supports("avx2") &&
          __builtin_cpu_supports("fma");
 }
 
+/* the 8-lane tanh (the only AVX-512 code here) */
+static int have_avx512(void) {
+  return allow_avx512 && have_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512dq");
+}
+
 void ph_vmath_allow_avx2(int allow) {
   allow_avx2 = allow;
+}
+
+void ph_vmath_allow_avx512(int allow) {
+  allow_avx512 = allow;
 }
 
 /* One primitive: an AVX2 loop, an SSE2 loop and the dispatcher. */
@@ -74,7 +84,7 @@ void ph_vmath_allow_avx2(int allow) {
       name##_sse2(x, y, n);                                                    \
   }
 
-/* tanh in four lanes without a library call or a branch: one formula for
+/* tanh without a library call or a branch: one formula for
  * every |x|, within 0.75 ulp of x87 tanhl and 2 ulp of glibc over 10^8
  * inputs (docs/performance.md, "Seventh session: tanh"). With a = |x| and
  * the sign put back at the end (tanh is odd, so ±0 and both signs come out
@@ -105,55 +115,74 @@ void ph_vmath_allow_avx2(int allow) {
  * is the correction, whose factor w0/2 ≈ 1/d is off by t/2): those lanes
  * take a itself. a is clamped to 20 (tanh 20 rounds to 1), so k ≤ 58 and
  * 2^k is built from its exponent bits; NaN stays NaN, inf gives 1. */
-__attribute__((target("avx2,fma"), always_inline)) static inline __m256d
-tanh4(__m256d x) {
-  static const double C[10] = {
-      0x1.1f72fc730b4ffp-29, 0x1.af4ddd84882fep-26, 0x1.27e4db67b4303p-22,
-      0x1.71de02375656cp-19, 0x1.a01a01a6d7808p-16, 0x1.a01a01abe62ddp-13,
-      0x1.6c16c16c162d6p-10, 0x1.11111111100dfp-7,  0x1.5555555555556p-5,
-      0x1.5555555555557p-3}; /* r^10 .. r^1 of C1, then 1/2 */
-  const __m256d sign = _mm256_set1_pd(-0.0), one = _mm256_set1_pd(1.0),
-                two = _mm256_set1_pd(2.0), half = _mm256_set1_pd(0.5),
-                shift = _mm256_set1_pd(0x1.8p52);
-  __m256d a = _mm256_andnot_pd(sign, x);
-  __m256d ac = _mm256_min_pd(_mm256_set1_pd(20.0), a); /* NaN passes */
-  __m256d t = _mm256_add_pd(ac, ac);
-  /* k in the low bits of j (round to nearest by the shift), and 2^k */
-  __m256d j = _mm256_fmadd_pd(t, _mm256_set1_pd(0x1.71547652b82fep0), shift);
-  __m256d k = _mm256_sub_pd(j, shift);
-  __m256i kb =
-      _mm256_add_epi64(_mm256_castpd_si256(j), _mm256_set1_epi64x(1023));
-  __m256d p2k = _mm256_castsi256_pd(_mm256_slli_epi64(kb, 52));
-  __m256d B = _mm256_add_pd(p2k, one);
-  __m256d r = _mm256_fnmadd_pd(k, _mm256_set1_pd(0x1.62e42fefa3800p-1), t);
-  __m256d rl = _mm256_mul_pd(k, _mm256_set1_pd(-0x1.ef35793c76730p-45));
-  __m256d r2 = _mm256_mul_pd(r, r);
-  __m256d ev = _mm256_set1_pd(C[0]), od = _mm256_set1_pd(C[1]);
-  for (int i = 2; i < 10; i += 2) {
-    ev = _mm256_fmadd_pd(ev, r2, _mm256_set1_pd(C[i]));
-    od = _mm256_fmadd_pd(od, r2, _mm256_set1_pd(C[i + 1]));
+/* The kernel is written once for 4 lanes (AVX2, W = 256) and 8 lanes
+ * (AVX-512, W = 512): the same operations in the same order, so both give
+ * the same bits (test_vmath compares them); on this machine's AVX-512 the
+ * 8-lane loop takes half the time per value. */
+#define PH_I64_256 _mm256_set1_epi64x
+#define PH_I64_512 _mm512_set1_epi64
+#define PH_TANH_KERNEL(W, VD, VI, TARGET)                                      \
+  __attribute__((target(TARGET), always_inline)) static inline VD tanh_v##W(   \
+      VD x) {                                                                  \
+    static const double C[10] = {                                              \
+        0x1.1f72fc730b4ffp-29, 0x1.af4ddd84882fep-26, 0x1.27e4db67b4303p-22,   \
+        0x1.71de02375656cp-19, 0x1.a01a01a6d7808p-16, 0x1.a01a01abe62ddp-13,   \
+        0x1.6c16c16c162d6p-10, 0x1.11111111100dfp-7,  0x1.5555555555556p-5,    \
+        0x1.5555555555557p-3}; /* r^10 .. r^1 of C1, then 1/2 */               \
+    const VD sign = _mm##W##_set1_pd(-0.0), one = _mm##W##_set1_pd(1.0),       \
+             two = _mm##W##_set1_pd(2.0), half = _mm##W##_set1_pd(0.5),        \
+             shift = _mm##W##_set1_pd(0x1.8p52);                               \
+    VD a = _mm##W##_andnot_pd(sign, x);                                        \
+    VD ac = _mm##W##_min_pd(_mm##W##_set1_pd(20.0), a); /* NaN passes */       \
+    VD t = _mm##W##_add_pd(ac, ac);                                            \
+    /* k in the low bits of j (round to nearest by the shift), and 2^k */      \
+    VD j = _mm##W##_fmadd_pd(t, _mm##W##_set1_pd(0x1.71547652b82fep0), shift); \
+    VD k = _mm##W##_sub_pd(j, shift);                                          \
+    VI kb = _mm##W##_add_epi64(_mm##W##_castpd_si##W(j), PH_I64_##W(1023));    \
+    VD p2k = _mm##W##_castsi##W##_pd(_mm##W##_slli_epi64(kb, 52));             \
+    VD B = _mm##W##_add_pd(p2k, one);                                          \
+    VD r = _mm##W##_fnmadd_pd(k, _mm##W##_set1_pd(0x1.62e42fefa3800p-1), t);   \
+    VD rl = _mm##W##_mul_pd(k, _mm##W##_set1_pd(-0x1.ef35793c76730p-45));      \
+    VD r2 = _mm##W##_mul_pd(r, r);                                             \
+    VD ev = _mm##W##_set1_pd(C[0]), od = _mm##W##_set1_pd(C[1]);               \
+    for (int i = 2; i < 10; i += 2) {                                          \
+      ev = _mm##W##_fmadd_pd(ev, r2, _mm##W##_set1_pd(C[i]));                  \
+      od = _mm##W##_fmadd_pd(od, r2, _mm##W##_set1_pd(C[i + 1]));              \
+    }                                                                          \
+    VD c1 = _mm##W##_fmadd_pd(r2, ev, _mm##W##_mul_pd(r, od));                 \
+    VD h = _mm##W##_fmadd_pd(r2, c1, _mm##W##_mul_pd(half, r2));               \
+    VD s = _mm##W##_add_pd(r, h);                                              \
+    VD dh = _mm##W##_fmadd_pd(p2k, s, B);                                      \
+    VD dl = _mm##W##_fmadd_pd(p2k, r, _mm##W##_sub_pd(B, dh));                 \
+    dl = _mm##W##_fmadd_pd(                                                    \
+        p2k, _mm##W##_add_pd(h, _mm##W##_fmadd_pd(rl, s, rl)), dl);            \
+    VD w = _mm##W##_div_pd(two, dh);                                           \
+    VD rem = _mm##W##_fnmadd_pd(w, dl, _mm##W##_fnmadd_pd(w, dh, two));        \
+    VD y0 = _mm##W##_sub_pd(one, w);                                           \
+    VD ye = _mm##W##_sub_pd(_mm##W##_sub_pd(one, y0), w);                      \
+    ye = _mm##W##_fnmadd_pd(_mm##W##_mul_pd(half, rem), w, ye);                \
+    VD y = tiny_as_is_##W(_mm##W##_add_pd(y0, ye), a);                         \
+    return _mm##W##_or_pd(y, _mm##W##_and_pd(x, sign));                        \
   }
-  __m256d c1 = _mm256_fmadd_pd(r2, ev, _mm256_mul_pd(r, od));
-  __m256d h = _mm256_fmadd_pd(r2, c1, _mm256_mul_pd(half, r2));
-  __m256d s = _mm256_add_pd(r, h);
-  __m256d dh = _mm256_fmadd_pd(p2k, s, B);
-  __m256d dl = _mm256_fmadd_pd(p2k, r, _mm256_sub_pd(B, dh));
-  dl = _mm256_fmadd_pd(p2k, _mm256_add_pd(h, _mm256_fmadd_pd(rl, s, rl)), dl);
-  __m256d w = _mm256_div_pd(two, dh);
-  __m256d rem = _mm256_fnmadd_pd(w, dl, _mm256_fnmadd_pd(w, dh, two));
-  __m256d y0 = _mm256_sub_pd(one, w);
-  __m256d ye = _mm256_sub_pd(_mm256_sub_pd(one, y0), w);
-  ye = _mm256_fnmadd_pd(_mm256_mul_pd(half, rem), w, ye);
-  __m256d y = _mm256_add_pd(y0, ye);
-  __m256d tiny = _mm256_cmp_pd(a, _mm256_set1_pd(0x1p-27), _CMP_LT_OQ);
-  y = _mm256_blendv_pd(y, a, tiny);
-  return _mm256_or_pd(y, _mm256_and_pd(x, sign));
+
+/* y, but a itself in the lanes where a < 2⁻²⁷ */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256d
+tiny_as_is_256(__m256d y, __m256d a) {
+  return _mm256_blendv_pd(
+      y, a, _mm256_cmp_pd(a, _mm256_set1_pd(0x1p-27), _CMP_LT_OQ));
+}
+__attribute__((target("avx512f,avx512dq"), always_inline)) static inline __m512d
+tiny_as_is_512(__m512d y, __m512d a) {
+  return _mm512_mask_blend_pd(
+      _mm512_cmp_pd_mask(a, _mm512_set1_pd(0x1p-27), _CMP_LT_OQ), y, a);
 }
 
+PH_TANH_KERNEL(256, __m256d, __m256i, "avx2,fma")
+PH_TANH_KERNEL(512, __m512d, __m512i, "avx512f,avx512dq")
 PH_VFUN(exp, Sleef_expd4_u10avx2, Sleef_expd2_u10)
 PH_VFUN(log, Sleef_logd4_u10avx2, Sleef_logd2_u10)
 PH_VFUN(log1p, Sleef_log1pd4_u10avx2, Sleef_log1pd2_u10)
-PH_VFUN(tanh, tanh4, Sleef_tanhd2_u10)
+PH_VFUN(tanh, tanh_v256, Sleef_tanhd2_u10)
 PH_VFUN(erf, Sleef_erfd4_u10avx2, Sleef_erfd2_u10)
 PH_VFUN(erfc, Sleef_erfcd4_u15avx2, Sleef_erfcd2_u15)
 
@@ -179,16 +208,35 @@ __attribute__((target("avx2,fma"))) static void
 tanh_d_avx2(const double *x, double *f, double *d1, double *d2, size_t n) {
   size_t i = 0;
   for (; i + 4 <= n; i += 4)
-    tanh_d_put(tanh4(_mm256_loadu_pd(x + i)), f ? f + i : NULL,
+    tanh_d_put(tanh_v256(_mm256_loadu_pd(x + i)), f ? f + i : NULL,
                d1 ? d1 + i : NULL, d2 ? d2 + i : NULL);
   if (i < n) {
     double a[4] = {0, 0, 0, 0}, b[3][4];
     size_t r = (n - i) * sizeof *a;
     memcpy(a, x + i, r);
-    tanh_d_put(tanh4(_mm256_loadu_pd(a)), b[0], b[1], b[2]);
+    tanh_d_put(tanh_v256(_mm256_loadu_pd(a)), b[0], b[1], b[2]);
     if (f) memcpy(f + i, b[0], r);
     if (d1) memcpy(d1 + i, b[1], r);
     if (d2) memcpy(d2 + i, b[2], r);
+  }
+}
+
+/* The 8-lane loop: a partial last vector through masked loads (zeros in
+ * the other lanes, as the 4-lane loop's padding) and masked stores. */
+__attribute__((target("avx512f,avx512dq"))) static void
+tanh_d_avx512(const double *x, double *f, double *d1, double *d2, size_t n) {
+  for (size_t i = 0; i < n; i += 8) {
+    __mmask8 m = n - i >= 8 ? 0xff : (__mmask8)((1u << (n - i)) - 1);
+    __m512d y = tanh_v512(_mm512_maskz_loadu_pd(m, x + i));
+    if (f) _mm512_mask_storeu_pd(f + i, m, y);
+    if (!d1 && !d2) continue;
+    __m512d yy = _mm512_mul_pd(y, y);
+    __asm__("" : "+v"(yy)); /* no FMA contraction: the scalar bits */
+    __m512d g = _mm512_sub_pd(_mm512_set1_pd(1.0), yy);
+    if (d1) _mm512_mask_storeu_pd(d1 + i, m, g);
+    if (d2)
+      _mm512_mask_storeu_pd(
+          d2 + i, m, _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-2.0), y), g));
   }
 }
 
@@ -216,6 +264,9 @@ const char *ph_vmath_backend(void) {
 void ph_vmath_allow_avx2(int allow) {
   (void)allow;
 }
+void ph_vmath_allow_avx512(int allow) {
+  (void)allow;
+}
 
 #endif
 
@@ -226,6 +277,12 @@ void ph_vmath_log(const double *x, double *y, size_t n) {
   vm_log(x, y, n);
 }
 void ph_vmath_tanh(const double *x, double *y, size_t n) {
+#if PH_VMATH_AVX2
+  if (have_avx512()) {
+    tanh_d_avx512(x, y, NULL, NULL, n); /* y may be x: each load first */
+    return;
+  }
+#endif
   vm_tanh(x, y, n);
 }
 void ph_vmath_erf(const double *x, double *y, size_t n) {
@@ -251,6 +308,10 @@ void ph_vmath_log1p(const double *x, double *y, size_t n) {
 void ph_vmath_tanh_d(const double *x, double *f, double *d1, double *d2,
                      size_t n) {
 #if PH_VMATH_AVX2
+  if (have_avx512()) {
+    tanh_d_avx512(x, f, d1, d2, n);
+    return;
+  }
   if (have_avx2()) {
     tanh_d_avx2(x, f, d1, d2, n);
     return;

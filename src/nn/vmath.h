@@ -61,5 +61,8 @@ const char *ph_vmath_backend(void);
 /* 0: use the SSE2 path even on an AVX2 machine (for tests; not thread-safe,
  * set it before any worker runs). */
 void ph_vmath_allow_avx2(int allow);
+/* 0: tanh takes its AVX2 path even on an AVX-512 machine (for tests, as
+ * above; the two give the same bits). */
+void ph_vmath_allow_avx512(int allow);
 
 #endif
