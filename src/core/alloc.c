@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 int ph_mul_size(size_t a, size_t b, size_t *out) {
   if (b != 0 && a > SIZE_MAX / b) return -1;
@@ -48,6 +49,23 @@ void *ph_realloc(void *p, size_t n, size_t size, const char *what,
     ph_error_set(err, PH_ERR_NOMEM, "%s: cannot allocate %zu bytes",
                  what ? what : "buffer", bytes);
   return q;
+}
+
+void *ph_malloc_huge(size_t n, size_t size, const char *what, ph_error *err) {
+  size_t bytes;
+  if (ph_mul_size(n, size, &bytes) != 0 || bytes < PH_HUGE_MIN_BYTES)
+    return alloc_impl(n, size, 0, what, err);
+  const size_t huge = (size_t)2 << 20;
+  void *p = NULL;
+  if (posix_memalign(&p, huge, bytes) != 0) {
+    ph_error_set(err, PH_ERR_NOMEM, "%s: cannot allocate %zu bytes",
+                 what ? what : "buffer", bytes);
+    return NULL;
+  }
+#ifdef MADV_HUGEPAGE
+  (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice: failure is harmless */
+#endif
+  return p;
 }
 
 char *ph_strdup(const char *s, ph_error *err) {

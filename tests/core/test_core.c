@@ -759,6 +759,24 @@ static void test_alloc_overflow(void **state) {
   assert_null(p);
   assert_int_equal(err.code, PH_ERR_NOMEM);
   assert_non_null(strstr(err.msg, "huge"));
+  /* ph_malloc_huge: the same overflow check; a large buffer starts on a
+   * 2 MB boundary (where a huge page can back it) and is writable to its
+   * end; a small one is an ordinary allocation */
+  err = (ph_error){0};
+  assert_null(ph_malloc_huge(SIZE_MAX / 2, 4, "huge basis", &err));
+  assert_int_equal(err.code, PH_ERR_NOMEM);
+  assert_non_null(strstr(err.msg, "huge basis"));
+  size_t n = PH_HUGE_MIN_BYTES / sizeof(double) + 3;
+  double *b = ph_malloc_huge(n, sizeof *b, "basis", &err);
+  assert_non_null(b);
+  assert_int_equal((uintptr_t)b % ((uintptr_t)2 << 20), 0);
+  for (size_t i = 0; i < n; i++) b[i] = (double)i;
+  assert_true(b[n - 1] == (double)(n - 1));
+  ph_free(b);
+  char *c = ph_malloc_huge(3, 1, "small", &err);
+  assert_non_null(c);
+  memcpy(c, "ab", 3);
+  ph_free(c);
 }
 
 int main(void) {
