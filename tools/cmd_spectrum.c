@@ -264,6 +264,8 @@ static int spectrum_main(const char *ckpt, const char *data, size_t n_ex,
   /* products split over the threads, bit-identical for any count
    * (ph_net_set_threads); transformers keep one thread */
   if (ph_net_set_threads(o, threads, &err) != PH_OK) err = (ph_error){0};
+  /* SLQ's orthogonalisation runs on the products' team between products */
+  if (sc) sc->pool = ph_net_pool(o);
   size_t avail = o->n_examples[split];
   ph_batch b = {(ph_split)split, NULL, n_ex < avail ? n_ex : avail};
   ph_geom geom; /* P's operators; the sandwich borrows its P^{1/2} */

@@ -27,6 +27,7 @@
 #include "core/stats.h"
 #include "core/alloc.h"
 #include "core/dist.h"
+#include "core/pool.h"
 #include "core/progress.h"
 #include "core/vec.h"
 #include "linalg/lanczos.h"
@@ -112,14 +113,44 @@ static ph_status slq_step(slq_probe *p, size_t n, size_t j, size_t m, double *c,
   return PH_OK;
 }
 
+/* One Lanczos step j for the active probes act[0..na) of a group, after
+ * their products, on a team of threads: thread t takes probes t, t + T,
+ * ..., each with its own coefficient scratch (c, c2: 2(m+1) doubles per
+ * thread) and error. A probe's step is the same computation whichever
+ * thread runs it, so the bits do not depend on the team. */
+typedef struct slq_steps {
+  slq_probe *pr;
+  const size_t *act;
+  size_t na, n, j, m, threads;
+  double *cw;
+  ph_status st[PH_SLQ_BLOCK_MAX];
+  ph_error err[PH_SLQ_BLOCK_MAX];
+} slq_steps;
+
+static void slq_steps_run(void *arg, size_t t) {
+  slq_steps *s = arg;
+  double *c = s->cw + t * 2 * (s->m + 1), *c2 = c + s->m + 1;
+  for (size_t q = t; q < s->na; q += s->threads)
+    s->st[q] = slq_step(&s->pr[s->act[q]], s->n, s->j, s->m, c, c2, &s->err[q]);
+}
+
 /* m Lanczos steps for the k probes of a group in lockstep: at each step
  * the active probes' vectors go through one block product (k = 1: a
- * single product, as before blocks existed). V, W: (k, n) staging. */
+ * single product, as before blocks existed), then their
+ * orthogonalisation steps run on the team `pool` (NULL: here). V, W: (k, n)
+ * staging; cw: 2(m+1) doubles per thread of the team. */
 static ph_status slq_group(ph_linop *a, size_t m, slq_probe *pr, size_t k,
-                           double *V, double *W, double *c, double *c2,
+                           double *V, double *W, double *cw, ph_pool *pool,
                            ph_error *err) {
   size_t n = a->n;
   size_t act[PH_SLQ_BLOCK_MAX];
+  slq_steps s;
+  s.pr = pr;
+  s.act = act;
+  s.n = n;
+  s.m = m;
+  s.cw = cw;
+  s.threads = ph_pool_threads(pool);
   for (size_t j = 0; j < m; j++) {
     size_t na = 0;
     for (size_t q = 0; q < k; q++)
@@ -135,8 +166,21 @@ static ph_status slq_group(ph_linop *a, size_t m, slq_probe *pr, size_t k,
       for (size_t q = 0; q < na; q++)
         memcpy(pr[act[q]].v + (j + 1) * n, W + q * n, n * sizeof *W);
     }
-    for (size_t q = 0; q < na; q++)
-      PH_TRY(slq_step(&pr[act[q]], n, j, m, c, c2, err));
+    s.na = na;
+    s.j = j;
+    if (na > 1 && s.threads > 1) {
+      ph_pool_run(pool, slq_steps_run, &s);
+    } else {
+      size_t T = s.threads;
+      s.threads = 1; /* all of them here */
+      slq_steps_run(&s, 0);
+      s.threads = T;
+    }
+    for (size_t q = 0; q < na; q++) /* the first failure in probe order */
+      if (s.st[q] != PH_OK) {
+        *err = s.err[q];
+        return s.st[q];
+      }
   }
   return PH_OK;
 }
@@ -203,7 +247,7 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
   slq_probe pr[PH_SLQ_BLOCK_MAX];
   size_t ids[PH_SLQ_BLOCK_MAX];
   memset(pr, 0, sizeof pr);
-  double *V = NULL, *W = NULL, *c = NULL, *c2 = NULL, *z = NULL, *phi_i = NULL;
+  double *V = NULL, *W = NULL, *cw = NULL, *z = NULL, *phi_i = NULL;
   double *prods = NULL;
   for (size_t q = 0; q < kb; q++) {
     /* huge pages: a group touches kb fresh bases, 35 MB at the default
@@ -225,15 +269,15 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
       goto done;
     }
   }
-  c = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
-  c2 = ph_calloc(m + 1, sizeof(double), "slq coefficients", err);
+  size_t team = kb > 1 ? ph_pool_threads(cfg->pool) : 1;
+  cw = ph_calloc(team * 2 * (m + 1), sizeof(double), "slq coefficients", err);
   z = ph_calloc(m * m, sizeof(double), "slq eigenvectors", err);
   /* room for whole groups (the last one padded), gathered group by group */
   size_t npad = groups * kb;
   res->nodes = ph_calloc(npad * m, sizeof(double), "slq nodes", err);
   res->weights = ph_calloc(npad * m, sizeof(double), "slq weights", err);
   prods = ph_calloc(npad, sizeof(double), "slq products", err);
-  if (!c || !c2 || !z || !res->nodes || !res->weights || !prods) {
+  if (!cw || !z || !res->nodes || !res->weights || !prods) {
     st = PH_ERR_NOMEM;
     goto done;
   }
@@ -252,7 +296,7 @@ ph_status ph_slq_run(ph_linop *a, const ph_slq_config *cfg, ph_slq_result *res,
       pr[q].used = 0;
       pr[q].done = 0;
     }
-    st = slq_group(a, m, pr, k, V, W, c, c2, err);
+    st = slq_group(a, m, pr, k, V, W, cw, kb > 1 ? cfg->pool : NULL, err);
     if (st != PH_OK) break;
     for (size_t q = 0; q < k && st == PH_OK; q++) {
       size_t pi = ids[q], used = pr[q].used;
@@ -371,8 +415,7 @@ done:
   }
   ph_free(V);
   ph_free(W);
-  ph_free(c);
-  ph_free(c2);
+  ph_free(cw);
   ph_free(z);
   ph_free(phi_i);
   ph_free(prods);

@@ -58,6 +58,12 @@ typedef struct ph_slq_config {
    * bases stay under PH_SLQ_BLOCK_DOUBLES doubles. The probes and their
    * vectors are the same for any block; results agree to rounding. */
   size_t block;
+  /* optional, borrowed: a team of threads (core/pool.h) that runs a
+   * group's orthogonalisation steps after each block product, each probe
+   * on one thread, so the results are the same bits for any team; NULL
+   * (the default): the caller runs them. Pass the team the operator's
+   * products run on (ph_net_pool), which idles between products. */
+  struct ph_pool *pool;
 } ph_slq_config;
 
 #define PH_SLQ_BLOCK_MAX 64

@@ -38,6 +38,11 @@ ph_status ph_net_create(const char *spec, const ph_dataset *data,
  * run reproducible across machines, call it with the thread count the run
  * uses — 1 included. */
 ph_status ph_net_set_threads(ph_objective *o, size_t threads, ph_error *err);
+/* The team of threads ph_net_set_threads started (core/pool.h), borrowed,
+ * for work between products that wants the same cores (SLQ's
+ * orthogonalisation, ph_slq_config.pool); NULL for one thread or another
+ * objective. Not while a product runs: the team runs one job at a time. */
+struct ph_pool *ph_net_pool(const ph_objective *o);
 
 /* Initial parameters from the seed (He/Xavier/normal per the spec). */
 ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,

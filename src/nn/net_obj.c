@@ -909,6 +909,11 @@ ph_status ph_net_set_threads(ph_objective *o, size_t threads, ph_error *err) {
   return PH_OK;
 }
 
+struct ph_pool *ph_net_pool(const ph_objective *o) {
+  const nn_net *n = nn_of(o);
+  return n ? n->pool : NULL;
+}
+
 ph_status ph_net_init_params(const ph_objective *o, uint64_t seed,
                              double *theta, ph_error *err) {
   return ph_net_init_params_progress(o, seed, theta, NULL, err);
