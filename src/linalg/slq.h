@@ -55,8 +55,10 @@ typedef struct ph_slq_config {
   /* probes run in lockstep groups of `block` (default 8; 1 = one at a
    * time): each Lanczos step is one block product (ph_linop_apply_block)
    * for the group. Capped at PH_SLQ_BLOCK_MAX and so that the group's
-   * bases stay under PH_SLQ_BLOCK_DOUBLES doubles. The probes and their
-   * vectors are the same for any block; results agree to rounding. */
+   * bases stay under PH_SLQ_BLOCK_DOUBLES doubles (64 MB). The probes and
+   * their vectors are the same for any block; results agree to rounding
+   * (to the bit when the block product is k single products, as a
+   * network's is). */
   size_t block;
   /* optional, borrowed: a team of threads (core/pool.h) that runs a
    * group's orthogonalisation steps after each block product, each probe
@@ -67,7 +69,15 @@ typedef struct ph_slq_config {
 } ph_slq_config;
 
 #define PH_SLQ_BLOCK_MAX 64
-#define PH_SLQ_BLOCK_DOUBLES ((size_t)1 << 26)
+/* A group needs kb bases where one probe at a time reuses one, and its
+ * lockstep orthogonalisation reads all of them at every step: beyond a few
+ * tens of MB the fresh memory and the cache misses cost more than the
+ * block product saves. On mlp:256-256:relu (269,322 parameters, one basis
+ * of 31 vectors 67 MB) `spectrum --block 8` took ~10 % more CPU than
+ * --block 1, 0.9 s of it zeroing the bases' first pages; a 9k-parameter
+ * MLP's or CNN's 8 bases (35 MB at 60 steps) gain from the block
+ * (docs/performance.md, seventh session). */
+#define PH_SLQ_BLOCK_DOUBLES ((size_t)1 << 23)
 
 ph_slq_config ph_slq_config_default(void);
 

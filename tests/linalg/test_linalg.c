@@ -697,6 +697,36 @@ static void test_sandwich_and_block(void **state) {
   free(e2);
 }
 
+/* SLQ narrows a group so that its bases stay within PH_SLQ_BLOCK_DOUBLES
+ * (64 MB): 4 probes of 9 vectors asked in one block run 3 at a time at
+ * n = 2^18 (3 · 9 · 2^18 = 7.1M doubles ≤ 2^23 < 4 · 9 · 2^18), one at a
+ * time at n = 2^20 (one basis, 9.4M doubles, alone over the cap). */
+static void test_slq_block_memory(void **state) {
+  (void)state;
+  size_t ns[2] = {(size_t)1 << 18, (size_t)1 << 20}, want[2] = {3, 1};
+  for (int c = 0; c < 2; c++) {
+    size_t n = ns[c];
+    double *d = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) d[i] = (double)(i % 97);
+    hh_op h;
+    hh_init(&h, n, d, 2);
+    ph_linop a = hh_linop(&h);
+    ph_slq_config sc = ph_slq_config_default();
+    sc.probes = 4;
+    sc.steps = 8;
+    sc.block = 8;
+    sc.grid = 11;
+    ph_slq_result r;
+    ph_error err = {0};
+    assert_int_equal(ph_slq_run(&a, &sc, &r, &err), PH_OK);
+    assert_int_equal(r.block, want[c]);
+    assert_int_equal(r.products, 4 * 8);
+    ph_slq_result_free(&r);
+    free(d);
+    hh_free(&h);
+  }
+}
+
 static void test_budget_and_errors(void **state) {
   (void)state;
   size_t n = 1000;
@@ -732,6 +762,7 @@ int main(void) {
       cmocka_unit_test(test_sandwich_and_block),
       cmocka_unit_test(test_slq_block),
       cmocka_unit_test(test_slq_block_exact),
+      cmocka_unit_test(test_slq_block_memory),
       cmocka_unit_test(test_budget_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
