@@ -4,7 +4,9 @@
  * __builtin_cpu_supports) or 2-lane (SSE2, the x86-64 baseline) SLEEF
  * calls; a partial last vector is padded with zeros through a small buffer,
  * so every element goes through the same vector code and its result does
- * not depend on where it sits in the array. The composite functions work in
+ * not depend on where it sits in the array. tanh has its own kernel (no
+ * SLEEF call), also in 8 lanes where the CPU has AVX-512 (the same bits,
+ * partial vector through masks). The composite functions work in
  * chunks of VCHUNK elements on stack buffers, which stay in L1 between the
  * transcendental call and the algebra around it.
  * Reference: N. Shibata, F. Petrogalli, "SLEEF: A Portable Vectorized
