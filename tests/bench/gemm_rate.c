@@ -41,8 +41,8 @@ int main(int argc, char **argv) {
   for (int round = 0; round < 5; round++) {
     double t = cpu_now();
     for (long r = 0; r < reps; r++)
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, A,
-                  k, B, n, 0.0, C, n);
+      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, A, k,
+                  B, n, 0.0, C, n);
     t = (cpu_now() - t) / (double)reps;
     if (t < best) best = t;
   }
