@@ -93,24 +93,14 @@ void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
 /* The elementwise loops of the adjoint passes (σ' times an adjoint, and
  * the second-order term), each compiled twice: for AVX2 (VEX-encoded,
  * four lanes) and for the x86-64 baseline (SSE2, two lanes), chosen at run
- * time (act_avx2). The build has no -march, so without this they ran
- * two lanes wide; in isolation the AVX2 loop takes half the time (0.30
- * against 0.65 cycles per element on L2-resident data). Each element is
+ * time (ph_vmath_avx2, vmath's switch). The build has no -march, so without
+ * this they ran two lanes wide; in isolation the AVX2 loop takes half the time
+ * (0.30 against 0.65 cycles per element on L2-resident data). Each element is
  * the same expression in the same order in both (target "avx2" without
  * "fma", so nothing is contracted into a fused multiply-add): the same
  * bits. ELEMWISE(name, params, args, body) defines name_avx2, name_base and
  * the dispatcher name(n, params), whose body computes out[i]. */
 #if defined(__x86_64__) || defined(__i386__)
-static int act_avx2_allowed = 1;
-
-void nn_act_allow_avx2(int allow) {
-  act_avx2_allowed = allow;
-}
-
-static int act_avx2(void) {
-  return act_avx2_allowed && __builtin_cpu_supports("avx2");
-}
-
 #define ELEMWISE(name, params, args, body)                                     \
   __attribute__((target("avx2"))) static void name##_avx2(size_t n, params) {  \
     for (size_t i = 0; i < n; i++) body;                                       \
@@ -119,16 +109,12 @@ static int act_avx2(void) {
     for (size_t i = 0; i < n; i++) body;                                       \
   }                                                                            \
   static void name(size_t n, params) {                                         \
-    if (act_avx2())                                                            \
+    if (ph_vmath_avx2())                                                       \
       name##_avx2(n, args);                                                    \
     else                                                                       \
       name##_base(n, args);                                                    \
   }
 #else
-void nn_act_allow_avx2(int allow) {
-  (void)allow;
-}
-
 #define ELEMWISE(name, params, args, body)                                     \
   static void name(size_t n, params) {                                         \
     for (size_t i = 0; i < n; i++) body;                                       \

@@ -246,10 +246,6 @@ void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
  * else σ' evaluated again at x. */
 void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *y,
                   const double *u, double *out);
-/* 0: the loops of nn_act_scale and nn_act_second_order_cached take their
- * baseline (SSE2) build even on an AVX2 machine; both builds give the same
- * bits (for tests; not thread-safe, set it before any worker runs). */
-void nn_act_allow_avx2(int allow);
 /* The conv passes (layers_conv.c), called by the dispatchers above. */
 void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
                      const double *in, double *out);

@@ -47,6 +47,10 @@ static int have_avx512(void) {
          __builtin_cpu_supports("avx512dq");
 }
 
+int ph_vmath_avx2(void) {
+  return have_avx2();
+}
+
 void ph_vmath_allow_avx2(int allow) {
   allow_avx2 = allow;
 }
@@ -262,6 +266,9 @@ PH_VFUN(erfc, erfc)
 
 const char *ph_vmath_backend(void) {
   return "libm";
+}
+int ph_vmath_avx2(void) {
+  return 0;
 }
 void ph_vmath_allow_avx2(int allow) {
   (void)allow;

@@ -59,8 +59,11 @@ void ph_vmath_softmax_rows(const double *z, double *p, double *lse, size_t rows,
 /* "sleef-avx2", "sleef-sse2" or "libm": what the functions run on. */
 const char *ph_vmath_backend(void);
 /* 0: use the SSE2 path even on an AVX2 machine (for tests; not thread-safe,
- * set it before any worker runs). */
+ * set it before any worker runs). It also switches the AVX2 builds of the
+ * engine's elementwise loops (src/nn/layers.c), which give the same bits. */
 void ph_vmath_allow_avx2(int allow);
+/* 1 when the AVX2 + FMA paths run: the CPU has them and they are allowed. */
+int ph_vmath_avx2(void);
 /* 0: tanh takes its AVX2 path even on an AVX-512 machine (for tests, as
  * above; the two give the same bits). */
 void ph_vmath_allow_avx512(int allow);

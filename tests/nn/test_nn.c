@@ -31,6 +31,7 @@
 #include "nn/dense.h"
 #include "nn/net.h"
 #include "nn/net_int.h"
+#include "nn/vmath.h"
 
 #define H 1e-5
 #define TOL 1e-8
@@ -468,7 +469,7 @@ static void test_act_loops_bits(void **s) {
            ld = {.kind = NN_ACT, .act = ACT_GELU, .d1 = ys};
   const size_t lens[] = {0, 1, 2, 3, 5, 7, 8, 13, 31, 4096};
   for (int avx = 0; avx < 2; avx++) {
-    nn_act_allow_avx2(avx);
+    ph_vmath_allow_avx2(avx);
     for (size_t q = 0; q < sizeof lens / sizeof lens[0]; q++)
       for (size_t o = 0; o < 3; o++) {
         size_t n = lens[q];
@@ -504,7 +505,7 @@ static void test_act_loops_bits(void **s) {
         }
       }
   }
-  nn_act_allow_avx2(1);
+  ph_vmath_allow_avx2(1);
   for (int k = 0; k < 8; k++) free(m[k]);
 }
 
