@@ -12,8 +12,10 @@ int ph_mul_size(size_t a, size_t b, size_t *out) {
   return 0;
 }
 
-static void *alloc_impl(size_t n, size_t size, int zero, const char *what,
-                        ph_error *err) {
+/* huge: from PH_HUGE_MIN_BYTES on, 2 MB-aligned and advised for
+ * transparent huge pages (alloc.h, ph_malloc_huge). */
+static void *alloc_impl(size_t n, size_t size, int zero, int huge,
+                        const char *what, ph_error *err) {
   size_t bytes;
   if (ph_mul_size(n, size, &bytes) != 0) {
     ph_error_set(err, PH_ERR_NOMEM, "%s: size %zu x %zu overflows",
@@ -21,7 +23,15 @@ static void *alloc_impl(size_t n, size_t size, int zero, const char *what,
     return NULL;
   }
   if (bytes == 0) bytes = 1; /* a valid, freeable pointer for empty buffers */
-  void *p = zero ? calloc(1, bytes) : malloc(bytes);
+  void *p = NULL;
+  if (huge && bytes >= PH_HUGE_MIN_BYTES) {
+    if (posix_memalign(&p, (size_t)2 << 20, bytes) != 0) p = NULL;
+#ifdef MADV_HUGEPAGE
+    if (p) (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice: may fail */
+#endif
+  } else {
+    p = zero ? calloc(1, bytes) : malloc(bytes);
+  }
   if (!p)
     ph_error_set(err, PH_ERR_NOMEM, "%s: cannot allocate %zu bytes",
                  what ? what : "buffer", bytes);
@@ -29,11 +39,11 @@ static void *alloc_impl(size_t n, size_t size, int zero, const char *what,
 }
 
 void *ph_calloc(size_t n, size_t size, const char *what, ph_error *err) {
-  return alloc_impl(n, size, 1, what, err);
+  return alloc_impl(n, size, 1, 0, what, err);
 }
 
 void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err) {
-  return alloc_impl(n, size, 0, what, err);
+  return alloc_impl(n, size, 0, 0, what, err);
 }
 
 void *ph_realloc(void *p, size_t n, size_t size, const char *what,
@@ -52,20 +62,7 @@ void *ph_realloc(void *p, size_t n, size_t size, const char *what,
 }
 
 void *ph_malloc_huge(size_t n, size_t size, const char *what, ph_error *err) {
-  size_t bytes;
-  if (ph_mul_size(n, size, &bytes) != 0 || bytes < PH_HUGE_MIN_BYTES)
-    return alloc_impl(n, size, 0, what, err);
-  const size_t huge = (size_t)2 << 20;
-  void *p = NULL;
-  if (posix_memalign(&p, huge, bytes) != 0) {
-    ph_error_set(err, PH_ERR_NOMEM, "%s: cannot allocate %zu bytes",
-                 what ? what : "buffer", bytes);
-    return NULL;
-  }
-#ifdef MADV_HUGEPAGE
-  (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice: failure is harmless */
-#endif
-  return p;
+  return alloc_impl(n, size, 0, 1, what, err);
 }
 
 char *ph_strdup(const char *s, ph_error *err) {
