@@ -286,6 +286,15 @@ static double plane_bound(const mlp_fixture *f, const double *e1,
   return 2 * (sum_E + gam(N_TRAIN + 1) * sum_l) / N_TRAIN;
 }
 
+/* A direction for the plane tests: every entry set (biases included, so a
+ * dropped bias term or direction shows), N(0, 0.5²), freed by the caller. */
+static double *gauss_dir(ph_rng *r, size_t n) {
+  double *d = malloc(n * sizeof *d);
+  assert_non_null(d);
+  ph_rng_fill_gauss(r, d, n, 0.5);
+  return d;
+}
+
 static void test_mlp_grid_plane(void **state) {
   mlp_fixture *f = *state;
   enum { NX = 7, NY = 5, NP = NX * NY };
@@ -293,12 +302,8 @@ static void test_mlp_grid_plane(void **state) {
   ph_grid_axes ax = {NX, NY, -1.0, 1.0, -1.0, 1.0};
   ph_batch b = {PH_SPLIT_TRAIN, NULL, N_TRAIN};
   size_t n = f->o->n;
-  /* directions with every entry set, biases included, so that a dropped
-   * bias term or direction shows */
-  double *e1 = malloc(n * sizeof *e1), *e2 = malloc(n * sizeof *e2);
   ph_rng r = ph_rng_make(11, PH_RNG_STREAM_USER + 41);
-  ph_rng_fill_gauss(&r, e1, n, 0.5);
-  ph_rng_fill_gauss(&r, e2, n, 0.5);
+  double *e1 = gauss_dir(&r, n), *e2 = gauss_dir(&r, n);
   double ld[NP], ad[NP], lp[NP], ap[NP], l2[NP], a2[NP];
   ph_grid_options opt = ph_grid_options_default();
   ph_grid_stats st;
@@ -430,10 +435,8 @@ static void test_mlp_grid_plane_kinds(void **state) {
   ph_grid_axes ax = {NX, NY, -1.0, 1.0, -1.0, 1.0};
   ph_batch b = {PH_SPLIT_TRAIN, NULL, N_TRAIN};
   size_t n = f->o->n;
-  double *e1 = malloc(n * sizeof *e1), *e2 = malloc(n * sizeof *e2);
   ph_rng r = ph_rng_make(12, PH_RNG_STREAM_USER + 42);
-  ph_rng_fill_gauss(&r, e1, n, 0.5);
-  ph_rng_fill_gauss(&r, e2, n, 0.5);
+  double *e1 = gauss_dir(&r, n), *e2 = gauss_dir(&r, n);
   double ld[NP], ad[NP], lp[NP], ap[NP], xs[NX], ys[NY];
   ph_grid_axis(NX, ax.x_lo, ax.x_hi, xs);
   ph_grid_axis(NY, ax.y_lo, ax.y_hi, ys);
@@ -477,11 +480,9 @@ static void test_mlp_grid_plane_kinds(void **state) {
   rd.n[1] = 0;
   rd.x[1] = NULL;
   assert_int_equal(ph_net_create("mlp:8:tanh", &rd, 16, &o, &err), PH_OK);
-  double *th = malloc(o->n * sizeof *th), *g1 = malloc(o->n * sizeof *g1),
-         *g2 = malloc(o->n * sizeof *g2);
+  double *th = malloc(o->n * sizeof *th);
   assert_int_equal(ph_net_init_params(o, 6, th, &err), PH_OK);
-  ph_rng_fill_gauss(&r, g1, o->n, 0.5);
-  ph_rng_fill_gauss(&r, g2, o->n, 0.5);
+  double *g1 = gauss_dir(&r, o->n), *g2 = gauss_dir(&r, o->n);
   assert_int_equal(
       ph_grid_eval(o, th, g1, g2, &b, &ax, &dir, ld, ad, &st, &err), PH_OK);
   assert_int_equal(
@@ -513,11 +514,9 @@ static void test_mlp_grid_plane_kinds(void **state) {
   id.y[0] = f->data.y[0];
   assert_int_equal(ph_net_create("cnn:c2k3-p2:tanh", &id, 64, &o, &err), PH_OK);
   th = malloc(o->n * sizeof *th);
-  g1 = malloc(o->n * sizeof *g1);
-  g2 = malloc(o->n * sizeof *g2);
   assert_int_equal(ph_net_init_params(o, 7, th, &err), PH_OK);
-  ph_rng_fill_gauss(&r, g1, o->n, 0.5);
-  ph_rng_fill_gauss(&r, g2, o->n, 0.5);
+  g1 = gauss_dir(&r, o->n);
+  g2 = gauss_dir(&r, o->n);
   assert_int_equal(o->plane_prepare(o->ctx, th, g1, g2, &b, &err),
                    PH_ERR_UNSUPPORTED);
   ph_error_clear(&err);
