@@ -16,9 +16,9 @@ void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err);
  * (a Lanczos basis): from PH_HUGE_MIN_BYTES on it starts on a 2 MB
  * boundary and asks Linux for transparent huge pages (madvise), because
  * touching a fresh 4 KB page costs about 3 µs on the VM issue 15 was
- * measured on (35 MB of SLQ bases: 110 ms against 7 ms; docs/performance.md,
- * seventh session). Where huge pages are off or unknown it is an aligned
- * malloc. Freed with ph_free. */
+ * measured on (35 MB of SLQ bases: 110 ms against 7 ms;
+ * docs/performance-history.md, seventh session). Where huge pages are off or
+ * unknown it is an aligned malloc. Freed with ph_free. */
 void *ph_malloc_huge(size_t n, size_t size, const char *what, ph_error *err);
 #define PH_HUGE_MIN_BYTES ((size_t)4 << 20)
 void *ph_realloc(void *p, size_t n, size_t size, const char *what,

@@ -76,7 +76,7 @@ typedef struct ph_slq_config {
  * of 31 vectors 67 MB) `spectrum --block 8` took ~10 % more CPU than
  * --block 1, 0.9 s of it zeroing the bases' first pages; a 9k-parameter
  * MLP's or CNN's 8 bases (35 MB at 60 steps) gain from the block
- * (docs/performance.md, seventh session). */
+ * (docs/performance-history.md, seventh session). */
 #define PH_SLQ_BLOCK_DOUBLES ((size_t)1 << 23)
 
 ph_slq_config ph_slq_config_default(void);

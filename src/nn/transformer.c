@@ -539,7 +539,7 @@ static ph_status tf_loss_grad(void *ctx, const double *th, const ph_batch *bt,
  * GEMMs in blocks of TF_SUB·T rows. OpenBLAS sums a long inner dimension
  * in blocks of 256 rows added into C in order, so with TF_SUB·T a
  * multiple of 256 Gv's sums are the same bits (an LLQR run's log.csv
- * and precond.npy are identical, docs/performance.md). Hv's R-backward
+ * and precond.npy are identical, docs/performance-history.md). Hv's R-backward
  * adds two GEMMs into each weight's adjoint, which now alternate by
  * sub-chunk, so Hv changes in the last bits (a spectrum's eigenvalues by
  * ~1e-15 relative). */

@@ -1,6 +1,6 @@
 /* block_products.c: process CPU time of single and block products of the
  * sequential engine, from scratch and at one θ, the two cases curvature
- * work meets (docs/performance.md, "Sixth session: block products").
+ * work meets (docs/performance-history.md, "Sixth session: block products").
  * `pothole bench products` times every product from scratch; Lanczos and
  * SLQ ask for their products at one θ, where the forward cache
  * (src/nn/net_obj.c) serves the forward and Hv's adjoints. Per

@@ -3,8 +3,8 @@
  * (cblas_dgemm), BLIS (bli_dgemm with row-major strides) and a libxsmm JIT
  * kernel (the column-major transpose of the product; "–" where libxsmm
  * 1.17 generates none). The measurement behind src/nn/dense.c's choice of
- * shapes for libxsmm (docs/performance.md). Not built by meson (BLIS is no
- * dependency of pothole):
+ * shapes for libxsmm (docs/performance-history.md). Not built by meson (BLIS is
+ * no dependency of pothole):
  *   gcc -O2 -I/usr/include/x86_64-linux-gnu tests/bench/gemm_shapes.c \
  *     -o gemm_shapes /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so
  * \ /usr/lib/libxsmm.a /usr/lib/x86_64-linux-gnu/libblis.so -lm -lpthread -ldl

@@ -1,5 +1,5 @@
 /* product_loop.c: one kind of product of the sequential engine in a loop,
- * for `perf record` (docs/performance.md, "Sixth session (lead)"): the
+ * for `perf record` (docs/performance-history.md, "Sixth session (lead)"): the
  * process does nothing else, so a profile shows that product's time
  * alone. Calls alternate θ with a copy one ulp away, so no call reuses the
  * previous call's forward cache (as `pothole bench products` times them).
