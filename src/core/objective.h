@@ -104,7 +104,8 @@ struct ph_objective {
    * plane_eval: eval's loss and accuracy at theta, which the caller has
    * built as ph_grid_point(n, θ0, d1, d2, a, b, theta) from the prepared
    * plane (the layers after the first read it). The result equals eval's
-   * at theta up to rounding: the first layer's sums are re-associated
+   * at theta up to rounding: the first layer's sums are re-associated,
+   * and a network's later dense layers sum in another order
    * (docs/landscape.md, "Grids by plane"). Other calls may come between
    * prepare and plane_eval. plane_release frees what plane_prepare kept
    * (also done by destroy). */

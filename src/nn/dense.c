@@ -109,6 +109,29 @@ static void gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
               ta ? (int)M : (int)K, B, tb ? (int)K : (int)Nc, 1.0, C, (int)Nc);
 }
 
+void ph_nn_dense_forward_t(double *y, const double *x, const double *Wt,
+                           const double *b, size_t N, size_t in, size_t out) {
+  for (size_t i = 0; i < N; i++) memcpy(y + i * out, b, out * sizeof *y);
+#if PH_HAVE_XSMM
+  /* blocks of 64 rows, each within gemm_xsmm's size limit for the small
+   * layers (64 × 64 × 64); the blocks depend on N only, and each value is
+   * one row's sum, so the result does not depend on the blocking */
+  if (64 * in * out <= (size_t)64 * 64 * 64) {
+    size_t r0 = 0;
+    for (; r0 < N; r0 += 64) {
+      size_t r = N - r0 < 64 ? N - r0 : 64;
+      if (!gemm_xsmm(0, 0, r, out, in, x + r0 * in, Wt, y + r0 * out)) break;
+    }
+    if (r0 >= N) return;
+    x += r0 * in;
+    y += r0 * out;
+    N -= r0;
+  }
+#endif
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, (int)out,
+              (int)in, 1.0, x, (int)in, Wt, (int)out, 1.0, y, (int)out);
+}
+
 static void rows_sum_acc(const double *y, size_t N, size_t n, double *acc) {
   for (size_t i = 0; i < N; i++)
     for (size_t j = 0; j < n; j++) acc[j] += y[i * n + j];

@@ -18,6 +18,15 @@
 /* y = x Wᵀ + b (overwrites y). */
 void ph_nn_dense_forward(double *y, const double *x, const double *W,
                          const double *b, size_t N, size_t in, size_t out);
+/* y = b + x Wt, the weights given transposed (Wt = Wᵀ, (in, out))
+ * (overwrites y): the NN product, for which libxsmm has kernels (it has
+ * none for ph_nn_dense_forward's NT product, which OpenBLAS runs at half
+ * the speed here: docs/performance.md, "Grids at one thread"). The bias
+ * enters each sum first, so the bits differ from ph_nn_dense_forward's
+ * (both are sums of in + 1 terms, within the same rounding bound); the
+ * grid's plane evaluation uses it (net_obj.c), the products do not. */
+void ph_nn_dense_forward_t(double *y, const double *x, const double *Wt,
+                           const double *b, size_t N, size_t in, size_t out);
 /* dx += dy W; dW += dyᵀ x; db += Σ_rows dy. */
 void ph_nn_dense_backward(double *dx, double *dW, double *db, const double *dy,
                           const double *x, const double *W, size_t N, size_t in,

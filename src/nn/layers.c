@@ -181,6 +181,10 @@ static void act_forward(nn_act a, size_t n, const double *x, double *y,
   nn_act_apply(a, n, x, y, nn_act_has_d1_from_output(a) ? NULL : d1, NULL);
 }
 
+void nn_act_values(nn_act a, size_t n, const double *x, double *y) {
+  act_forward(a, n, x, y, NULL);
+}
+
 void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *y,
                   const double *u, double *out) {
   if (l->act == ACT_RELU) {

@@ -213,17 +213,27 @@ static int conv_group_at(const nn_net *n, size_t i) {
 }
 
 /* The forward of the chain, h[first + 1..K] from h[first] (first = 0: the
- * whole chain; the plane evaluation starts at 1). A ReLU followed by tiled
- * max pooling takes one pass (nn_relu_maxpool_forward, the same bits): the
+ * whole chain; the plane evaluation starts at 1 or 2). wt, when not NULL
+ * (the plane evaluation), holds the transposes of the dense layers' weights
+ * from `first` on, one after the other, and those layers run as
+ * ph_nn_dense_forward_t. A ReLU followed by tiled max pooling takes one
+ * pass (nn_relu_maxpool_forward, the same bits): the
  * ReLU's output h[i + 1] is then not written, and no later pass reads it
  * (the pooling's passes read its argmax, the ReLU's its input h[i], and the
  * ReLU's tangent backward reads its output for σ'' only, which ReLU does not
  * have). In a CNN that saves a read and a write of its largest
  * activations. */
-static void forward_from(nn_net *n, const double *theta, size_t m,
-                         size_t first) {
+static void forward_from(nn_net *n, const double *theta, size_t m, size_t first,
+                         const double *wt) {
   size_t K = n->n_layers;
   for (size_t i = first; i < K; i++) {
+    const nn_layer *l = &n->layers[i];
+    if (wt && l->kind == NN_DENSE) {
+      ph_nn_dense_forward_t(n->h[i + 1], n->h[i], wt, theta + l->b_off, m,
+                            l->n_in, l->n_out);
+      wt += l->n_in * l->n_out;
+      continue;
+    }
     if (conv_group_at(n, i)) {
       nn_conv_relu_pool_forward(&n->layers[i], &n->layers[i + 2], theta, m,
                                 n->h[i], n->h[i + 3]);
@@ -340,7 +350,7 @@ static ph_status forward_cached(nn_net *n, const double *theta,
   if (!cache_hit(n, theta, b, start, m, scale)) {
     n->c_level = 0;
     PH_TRY(gather(n, b, start, m, err));
-    forward_from(n, theta, m, 0);
+    forward_from(n, theta, m, 0, NULL);
     double c = 0, l = head(n, m, scale, NULL, &c);
     cache_store(n, theta, b, start, m, scale, l, c);
   }
@@ -660,7 +670,10 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
  * plane, and each point's first layer is two scaled additions instead of
  * a GEMM (46 % of the forward's GEMM flops of mlp:64-64 on 64 inputs, 75 %
  * of mlp:256-256 on 784). The layers after the first read the θ(a, b)
- * the grid built, as eval does.
+ * the grid built; their dense layers run on the transposed weights
+ * (ph_nn_dense_forward_t: libxsmm's NN kernels, twice OpenBLAS's NT speed
+ * on the small MLP's shapes), and an activation right after the first
+ * layer is applied to the combination piece by piece while it is in L1.
  *
  * Rounding (docs/landscape.md, "Grids by plane"): against the exact z,
  * eval's first layer errs by at most γ_{K+4}·M elementwise (K = inputs;
@@ -668,9 +681,11 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
  * (each P a sum of K + 1 terms, then the combination's four roundings),
  * with M = |X||W0|ᵀ + |b0| + |a|(|X||D1|ᵀ + |b1|) + |b|(|X||D2|ᵀ + |b2|);
  * so the two differ by at most 2γ_{K+4}·M, which the rest of the net
- * propagates (tests/landscape/test_landscape_mlp.c bounds the loss). At
- * a = b = 0, P0 is eval's own first layer at θ0 (the same call on the same
- * chunk), and so the same bits.
+ * propagates; its dense layers sum the bias first, eval's last, each way
+ * within γ_{K+1}(|b| + |W||y|) of the exact sum
+ * (tests/landscape/test_landscape_mlp.c bounds the loss). At a = b = 0,
+ * P0 is eval's own first layer at θ0, but the later layers' order still
+ * differs: the centre, too, agrees with eval to rounding only.
  *
  * Chunks are eval's (max_batch, or par_chunk_for's after
  * ph_net_set_threads), the losses added in chunk order as run() does. */
@@ -683,7 +698,9 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
 typedef struct nn_plane {
   size_t N, width, dirs, chunk, per; /* per: labels per example */
   double count;
+  int act1;        /* layer 1 is an activation, fused with the combination */
   double *P;       /* (1 + dirs) blocks of (N, width): P0, P1[, P2] */
+  double *wt;      /* the later dense layers' Wᵀ at the point, in order */
   int32_t *labels; /* (N, per), classification */
   double *targets; /* (N, n_out), regression */
 } nn_plane;
@@ -691,6 +708,7 @@ typedef struct nn_plane {
 static void plane_free(nn_net *n) {
   if (!n->plane) return;
   free(n->plane->P);
+  free(n->plane->wt);
   free(n->plane->labels);
   free(n->plane->targets);
   free(n->plane);
@@ -729,11 +747,19 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
   q->chunk = n->par_chunk ? par_chunk_for(n, N) : n->max_batch;
   q->per = n->seq_T ? n->seq_T : 1;
   q->P = ph_malloc((1 + dirs) * N * W, sizeof(double), "grid plane", err);
+  size_t wt_len = 1;
+  for (size_t i = 1; i < n->n_layers; i++)
+    if (n->layers[i].kind == NN_DENSE)
+      wt_len += n->layers[i].n_in * n->layers[i].n_out;
+  q->wt = ph_malloc(wt_len, sizeof(double), "grid plane", err);
+  q->act1 = n->n_layers > 1 && n->layers[1].kind == NN_ACT &&
+            !(n->n_layers > 2 &&
+              nn_relu_maxpool_fusable(&n->layers[1], &n->layers[2]));
   if (n->loss_mse)
     q->targets = ph_malloc(N * n->n_out, sizeof(double), "grid plane", err);
   else
     q->labels = ph_malloc(N * q->per, sizeof(int32_t), "grid plane", err);
-  if (!q->P || (!q->targets && !q->labels)) {
+  if (!q->P || !q->wt || (!q->targets && !q->labels)) {
     plane_free(n);
     return PH_ERR_NOMEM;
   }
@@ -759,6 +785,15 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
   return PH_OK;
 }
 
+/* z = P0 + a P1 + b P2 over c values (P2 NULL: P0 + a P1) */
+static void plane_combine(double *z, const double *P0, const double *P1,
+                          const double *P2, double a, double b, size_t c) {
+  if (P2)
+    for (size_t i = 0; i < c; i++) z[i] = P0[i] + a * P1[i] + b * P2[i];
+  else
+    for (size_t i = 0; i < c; i++) z[i] = P0[i] + a * P1[i];
+}
+
 static ph_status cb_plane_eval(void *ctx, const double *theta, double a,
                                double bb, double *loss, double *acc,
                                ph_error *err) {
@@ -772,21 +807,39 @@ static ph_status cb_plane_eval(void *ctx, const double *theta, double a,
   const double *P0 = q->P, *P1 = P0 + N * W;
   const double *P2 = q->dirs == 2 ? P1 + N * W : NULL;
   double total = 0, correct = 0, scale = 1.0 / q->count;
+  /* the later dense layers' weights transposed once per point, for the
+   * NN products of ph_nn_dense_forward_t */
+  double *wt = q->wt;
+  for (size_t i = 1; i < n->n_layers; i++) {
+    const nn_layer *l = &n->layers[i];
+    if (l->kind != NN_DENSE) continue;
+    const double *w = theta + l->w_off;
+    for (size_t j = 0; j < l->n_out; j++)
+      for (size_t k = 0; k < l->n_in; k++)
+        wt[k * l->n_out + j] = w[j * l->n_in + k];
+    wt += l->n_in * l->n_out;
+  }
   for (size_t start = 0; start < N; start += q->chunk) {
     size_t m = N - start < q->chunk ? N - start : q->chunk, o = start * W;
-    double *z = n->h[1];
-    if (P2)
-      for (size_t i = 0; i < m * W; i++)
-        z[i] = P0[o + i] + a * P1[o + i] + bb * P2[o + i];
-    else
-      for (size_t i = 0; i < m * W; i++) z[i] = P0[o + i] + a * P1[o + i];
+    if (q->act1) {
+      /* the combination a piece at a time, each piece activated while it
+       * is in L1 (elementwise: the same bits as in two passes) */
+      double z[512];
+      for (size_t c0 = 0; c0 < m * W; c0 += 512) {
+        size_t c = m * W - c0 < 512 ? m * W - c0 : 512;
+        plane_combine(z, P0 + o + c0, P1 + o + c0, P2 ? P2 + o + c0 : NULL, a,
+                      bb, c);
+        nn_act_values(n->layers[1].act, c, z, n->h[2] + c0);
+      }
+    } else
+      plane_combine(n->h[1], P0 + o, P1 + o, P2 ? P2 + o : NULL, a, bb, m * W);
     if (n->loss_mse)
       memcpy(n->targets, q->targets + start * n->n_out,
              m * n->n_out * sizeof *n->targets);
     else
       memcpy(n->labels, q->labels + start * q->per,
              m * q->per * sizeof *n->labels);
-    forward_from(n, theta, m, 1);
+    forward_from(n, theta, m, q->act1 ? 2 : 1, q->wt);
     total += head(n, m, scale, NULL, &correct);
   }
   if (loss) *loss = total;

@@ -181,6 +181,9 @@ void nn_act_eval(nn_act a, double x, double *f, double *d1, double *d2);
  * none may alias x. */
 void nn_act_apply(nn_act a, size_t n, const double *x, double *f, double *d1,
                   double *d2);
+/* y = σ(x) over n values as the activation layer's forward computes it
+ * (the same bits), without σ'; y may not alias x. */
+void nn_act_values(nn_act a, size_t n, const double *x, double *y);
 /* out = u ⊙ σ'(x) + w ⊙ σ''(x) ⊙ t: the tangent of the activation's
  * adjoint (u = ḋy, w = dy, t = ẋ). */
 void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,

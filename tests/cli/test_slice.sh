@@ -153,9 +153,9 @@ EOF
 
 # A network grid by plane (the default: the first layer's products once
 # per grid) and with --direct (eval at every point): slice.json names the
-# way, the centre (a = b = 0) is the same bits both ways, and the rest
-# agrees to rounding (the derived bound is checked in
-# tests/landscape/test_landscape_mlp.c; 1e-12 relative is far above it).
+# way, and the two agree to rounding everywhere, the centre too (the
+# derived bound is checked in tests/landscape/test_landscape_mlp.c; 1e-12
+# relative is far above it).
 expect 0 "$P" init --model mlp:16:tanh --data digits --out "$T/net.ckpt"
 expect 0 "$P" slice --ckpt "$T/net.ckpt" --grid 5x5 --n 256 --out "$T/np"
 expect 0 "$P" slice --ckpt "$T/net.ckpt" --grid 5x5 --n 256 --direct --out "$T/nd"
@@ -167,7 +167,7 @@ jp, jd = (json.load(open(T + d + "/slice.json")) for d in ("/np", "/nd"))
 assert jp["timing"]["evaluation"] == "plane" and not jp["config"]["direct"]
 assert jd["timing"]["evaluation"] == "direct" and jd["config"]["direct"]
 lp, ld = (np.load(T + d + "/surface_loss.npy") for d in ("/np", "/nd"))
-assert lp.shape == (5, 5) and lp[2, 2].tobytes() == ld[2, 2].tobytes()
+assert lp.shape == (5, 5)
 assert np.all(np.abs(lp - ld) <= 1e-12 * np.abs(ld)), np.abs(lp - ld).max()
 EOF
 echo ok
