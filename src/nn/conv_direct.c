@@ -153,6 +153,134 @@ void nn_conv_direct_adjoint(const nn_layer *l, const double *W,
     adj1(dyp, dyp2, P, Wp, l->k, l->c_out, W, V, K, c, L, s + c * L);
 }
 
+/* ---- the weight adjoint, gw += dy cols(x)ᵀ, without im2col ----
+ * The GEMM it replaces (layers_conv.c, beta 1) sums over the chunk's
+ * E·ho·wo positions, which OpenBLAS's level-3 driver splits into blocks
+ * (GEMM_Q = 256 for the Haswell kernels, the last two halved and rounded
+ * up to the unroll of 4 when fewer than 512 remain); its kernel computes
+ * each block's entries as one FMA chain from +0 in position order and
+ * adds it to C. This kernel does the same, block by block: lanes over 4
+ * output channels (dy transposed, so that a position's c_out adjoints are
+ * contiguous), each column entry r = (c, ki, kj) read from the
+ * zero-bordered planes by broadcast (the padding is the +0 that im2col
+ * writes). Register blocks of NV·4 channels × NR entries. Like the
+ * forward, the bits are the BLAS's property, not its promise: nn_conv_alloc
+ * probes (layers_conv.c, probe_wgrad). */
+static size_t wgrad_block(size_t rest) {
+  if (rest >= 2 * 256) return 256;
+  if (rest > 256) return (rest / 2 + 3) / 4 * 4;
+  return rest;
+}
+
+#define PH_WGRAD_TILE(name, NV, NR)                                            \
+  __attribute__((target("avx2,fma"))) static void name(                        \
+      const double *dyT, size_t C, const double *xp, size_t XS, size_t hw,     \
+      size_t wo, size_t Wp, const size_t *off, size_t t0, size_t t1,           \
+      double *G, size_t kk) {                                                  \
+    __m256d a[NR][NV];                                                         \
+    _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                       \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) a[r][v] =         \
+            _mm256_setzero_pd();                                               \
+    for (size_t t = t0; t < t1;) {                                             \
+      size_t e = t / hw, q = t % hw, oi = q / wo, oj = q % wo,                 \
+             len = wo - oj < t1 - t ? wo - oj : t1 - t;                        \
+      const double *x = xp + e * XS + oi * Wp + oj, *d = dyT + t * C;          \
+      const double *xr[NR];                                                    \
+      _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) xr[r] = x + off[r]; \
+      for (size_t j = 0; j < len; j++, d += C) {                               \
+        __m256d dv[NV];                                                        \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) dv[v] =           \
+            _mm256_loadu_pd(d + 4 * v);                                        \
+        _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) {                 \
+          __m256d b = _mm256_broadcast_sd(xr[r] + j);                          \
+          _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) a[r][v] =       \
+              _mm256_fmadd_pd(dv[v], b, a[r][v]);                              \
+        }                                                                      \
+      }                                                                        \
+      t += len;                                                                \
+    }                                                                          \
+    _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                       \
+        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                 \
+      __m128d lo = _mm256_castpd256_pd128(a[r][v]),                            \
+              hi = _mm256_extractf128_pd(a[r][v], 1);                          \
+      double *g = G + 4 * v * kk + r;                                          \
+      g[0] += _mm_cvtsd_f64(lo);                                               \
+      g[kk] += _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));                         \
+      g[2 * kk] += _mm_cvtsd_f64(hi);                                          \
+      g[3 * kk] += _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));                     \
+    }                                                                          \
+  }
+PH_WGRAD_TILE(wg2x6, 2, 6)
+PH_WGRAD_TILE(wg2x3, 2, 3)
+PH_WGRAD_TILE(wg2x1, 2, 1)
+PH_WGRAD_TILE(wg1x6, 1, 6)
+PH_WGRAD_TILE(wg1x3, 1, 3)
+PH_WGRAD_TILE(wg1x1, 1, 1)
+
+int nn_conv_direct_wgrad_fits(const nn_layer *l) {
+  return l->c_out % 4 == 0;
+}
+
+int nn_conv_direct_wgrad_ok(const nn_layer *l) {
+  return allow_direct && l->direct_w;
+}
+
+void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
+                          const double *xp, size_t E, double *gw) {
+  const size_t k = l->k, kk = l->c_in * k * k, C = l->c_out, hw = l->ho * l->wo,
+               Wp = l->wi + 2 * l->pad, P = l->dplane, XS = l->c_in * P,
+               K = E * hw;
+  for (size_t t0 = 0, kb; t0 < K; t0 += kb) {
+    kb = wgrad_block(K - t0);
+    for (size_t co = 0; co < C;) {
+      int two = co + 8 <= C;
+      for (size_t r0 = 0; r0 < kk;) {
+        size_t nr = kk - r0 >= 6 ? 6 : kk - r0 >= 3 ? 3 : 1, off[6];
+        for (size_t i = 0; i < nr; i++) {
+          size_t r = r0 + i;
+          off[i] = r / (k * k) * P + r / k % k * Wp + r % k;
+        }
+        const double *d = dyT + co;
+        double *G = gw + co * kk + r0;
+        if (two)
+          (nr == 6 ? wg2x6
+           : nr == 3
+               ? wg2x3
+               : wg2x1)(d, C, xp, XS, hw, l->wo, Wp, off, t0, t0 + kb, G, kk);
+        else
+          (nr == 6 ? wg1x6
+           : nr == 3
+               ? wg1x3
+               : wg1x1)(d, C, xp, XS, hw, l->wo, Wp, off, t0, t0 + kb, G, kk);
+        r0 += nr;
+      }
+      co += two ? 8 : 4;
+    }
+  }
+}
+
+__attribute__((target("avx"))) void nn_conv_direct_transpose(const double *buf,
+                                                             size_t rows,
+                                                             size_t n,
+                                                             double *dyT) {
+  size_t t = 0;
+  for (; t + 4 <= n; t += 4)
+    for (size_t c = 0; c < rows; c += 4) {
+      const double *b = buf + c * n + t;
+      __m256d r0 = _mm256_loadu_pd(b), r1 = _mm256_loadu_pd(b + n),
+              r2 = _mm256_loadu_pd(b + 2 * n), r3 = _mm256_loadu_pd(b + 3 * n);
+      __m256d u0 = _mm256_unpacklo_pd(r0, r1), u1 = _mm256_unpackhi_pd(r0, r1),
+              u2 = _mm256_unpacklo_pd(r2, r3), u3 = _mm256_unpackhi_pd(r2, r3);
+      double *o = dyT + t * rows + c;
+      _mm256_storeu_pd(o, _mm256_permute2f128_pd(u0, u2, 0x20));
+      _mm256_storeu_pd(o + rows, _mm256_permute2f128_pd(u1, u3, 0x20));
+      _mm256_storeu_pd(o + 2 * rows, _mm256_permute2f128_pd(u0, u2, 0x31));
+      _mm256_storeu_pd(o + 3 * rows, _mm256_permute2f128_pd(u1, u3, 0x31));
+    }
+  for (; t < n; t++)
+    for (size_t c = 0; c < rows; c++) dyT[t * rows + c] = buf[c * n + t];
+}
+
 void nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
                            size_t cstride, double *xp) {
   const size_t p = l->pad, wi = l->wi, Wp = wi + 2 * p, P = l->dplane;
@@ -202,6 +330,22 @@ int nn_conv_direct_adjoint_ok(const nn_layer *l) {
 }
 void nn_conv_direct_pad(const nn_layer *l, const double *x, double *xp) {
   (void)l, (void)x, (void)xp;
+}
+int nn_conv_direct_wgrad_fits(const nn_layer *l) {
+  (void)l;
+  return 0;
+}
+int nn_conv_direct_wgrad_ok(const nn_layer *l) {
+  (void)l;
+  return 0;
+}
+void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
+                          const double *xp, size_t E, double *gw) {
+  (void)l, (void)dyT, (void)xp, (void)E, (void)gw;
+}
+void nn_conv_direct_transpose(const double *buf, size_t rows, size_t n,
+                              double *dyT) {
+  (void)buf, (void)rows, (void)n, (void)dyT;
 }
 void nn_conv_direct(const nn_layer *l, const double *W, const double *xp,
                     int add, double *y) {

@@ -97,6 +97,37 @@ static int probe_adjoint(nn_layer *l) {
   return same;
 }
 
+/* The same for conv_direct.c's weight adjoint: the GEMM (beta 1, on a
+ * pseudo-random start) against the direct kernel, for every chunk size up
+ * to the layer's (the last chunk of a batch may be smaller, and the size
+ * sets OpenBLAS's blocks of the sum). */
+static int probe_wgrad(nn_layer *l) {
+  if (!nn_conv_direct_cpu() || !nn_conv_direct_wgrad_fits(l)) return 0;
+  const size_t E = l->chunk ? l->chunk : 1, hw = l->ho * l->wo,
+               kk = l->c_in * l->k * l->k, nw = l->c_out * kk,
+               XS = l->c_in * l->dplane;
+  double *x = malloc(E * l->in_size * sizeof *x),
+         *g = malloc(2 * nw * sizeof *g);
+  int same = x && g;
+  uint64_t s = 0x853c49e6748fea9bu;
+  for (size_t m = 1; same && m <= E; m++) {
+    lcg_fill(&s, x, m * l->in_size);
+    lcg_fill(&s, l->ybuf, l->c_out * m * hw);
+    lcg_fill(&s, g, nw);
+    memcpy(g + nw, g, nw * sizeof *g);
+    cols_of(l, x, 0, m, l->cols);
+    gemm(0, 1, l->c_out, kk, m * hw, l->ybuf, l->cols, 1.0, g);
+    nn_conv_direct_transpose(l->ybuf, l->c_out, m * hw, l->dyT);
+    for (size_t e = 0; e < m; e++)
+      nn_conv_direct_pad(l, x + e * l->in_size, l->xpadE + e * XS);
+    nn_conv_direct_wgrad(l, l->dyT, l->xpadE, m, g + nw);
+    same = memcmp(g, g + nw, nw * sizeof *g) == 0;
+  }
+  free(x);
+  free(g);
+  return same;
+}
+
 ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
   size_t E = l->chunk ? l->chunk : 1, hw = l->ho * l->wo;
   size_t cs = l->c_in * l->k * l->k * hw * E, ys = l->c_out * hw * E;
@@ -123,11 +154,15 @@ ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
     l->dypad = ph_calloc(ds, sizeof(double), "conv planes", err);
     l->dypad2 = ph_calloc(ds, sizeof(double), "conv planes", err);
     l->dxgrid = ph_calloc(l->c_in * len, sizeof(double), "conv planes", err);
+    l->dyT = ph_calloc(ys, sizeof(double), "conv chunk", err);
+    l->xpadE =
+        ph_calloc(E * l->c_in * l->dplane, sizeof(double), "conv planes", err);
     if (!l->xpad || !l->tpad || !l->ydir || !l->dypad || !l->dypad2 ||
-        !l->dxgrid)
+        !l->dxgrid || !l->dyT || !l->xpadE)
       return PH_ERR_NOMEM;
     l->direct = probe_direct(l);
     l->direct_adj = probe_adjoint(l);
+    l->direct_w = probe_wgrad(l);
   }
   return PH_OK;
 }
@@ -144,8 +179,11 @@ void nn_conv_free(nn_layer *l) {
   free(l->dypad);
   free(l->dypad2);
   free(l->dxgrid);
+  free(l->dyT);
+  free(l->xpadE);
   l->cols = l->tcols = l->dcols = l->ybuf = l->ybuf2 = NULL;
   l->xpad = l->tpad = l->ydir = l->dypad = l->dypad2 = l->dxgrid = NULL;
+  l->dyT = l->xpadE = NULL;
 }
 
 /* Columns of examples [e0, e0 + E) of x into cols (kk, E·hw). */
@@ -262,14 +300,31 @@ static void direct_adjoint_chunk(nn_layer *l, const double *W, const double *V,
   }
 }
 
+/* gw += dy cols(x)ᵀ for the chunk's examples [e0, e0 + E) of x, dy in the
+ * chunk layout: conv_direct.c's kernel when the probe agreed, else the
+ * GEMM on im2col columns (cols: the workspace for them). */
+static void wgrad_chunk(nn_layer *l, const double *dy, const double *x,
+                        size_t e0, size_t E, double *cols, double *gw) {
+  size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
+  if (nn_conv_direct_wgrad_ok(l)) {
+    const size_t XS = l->c_in * l->dplane;
+    nn_conv_direct_transpose(dy, l->c_out, E * hw, l->dyT);
+    for (size_t e = 0; e < E; e++)
+      nn_conv_direct_pad(l, x + (e0 + e) * l->in_size, l->xpadE + e * XS);
+    nn_conv_direct_wgrad(l, l->dyT, l->xpadE, E, gw);
+    return;
+  }
+  cols_of(l, x, e0, E, cols);
+  gemm(0, 1, l->c_out, kk, E * hw, dy, cols, 1.0, gw);
+}
+
 /* The backward of one chunk from its output adjoint, already in ybuf in
  * the chunk layout. */
 static void backward_chunk(nn_layer *l, const double *theta, const double *in,
                            size_t e0, size_t E, double *din, double *grad) {
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   if (grad) {
-    cols_of(l, in, e0, E, l->cols);
-    gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, grad + l->w_off);
+    wgrad_chunk(l, l->ybuf, in, e0, E, l->cols, grad + l->w_off);
     rowsum_acc(l->ybuf, l->c_out, E * hw, grad + l->b_off);
   }
   if (din && nn_conv_direct_adjoint_ok(l))
@@ -320,12 +375,9 @@ static void tangent_backward_chunk(nn_layer *l, const double *theta,
                                    double *tdin, double *hv, int second_order) {
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   /* (Hv)_W += ḋy cols(x)ᵀ [+ dy cols(ẋ)ᵀ]; ḋx = col2im(Wᵀ ḋy [+ Vᵀ dy]) */
-  cols_of(l, in, e0, E, l->cols);
-  gemm(0, 1, l->c_out, kk, E * hw, l->ybuf, l->cols, 1.0, hv + l->w_off);
-  if (second_order && tin) {
-    cols_of(l, tin, e0, E, l->tcols);
-    gemm(0, 1, l->c_out, kk, E * hw, l->ybuf2, l->tcols, 1.0, hv + l->w_off);
-  }
+  wgrad_chunk(l, l->ybuf, in, e0, E, l->cols, hv + l->w_off);
+  if (second_order && tin)
+    wgrad_chunk(l, l->ybuf2, tin, e0, E, l->tcols, hv + l->w_off);
   rowsum_acc(l->ybuf, l->c_out, E * hw, hv + l->b_off);
   if (tdin && nn_conv_direct_adjoint_ok(l))
     direct_adjoint_chunk(l, theta + l->w_off,

@@ -67,7 +67,12 @@ typedef struct nn_layer {
   int direct;     /* the direct forward agreed with the GEMM's bits (probe) */
   int direct_adj; /* the direct input adjoint agreed with GEMM + col2im */
   double *dypad, *dypad2, *dxgrid; /* its planes of dy, dy2 and its sums */
-  size_t *arg; /* maxpool: (B, out_size) index of the max in the input */
+  /* the weight adjoint without im2col (conv_direct.c, nn_conv_direct_wgrad):
+   * a chunk's output adjoint transposed, (chunk·ho·wo, c_out), and its
+   * examples' zero-bordered input planes, one after the other */
+  double *dyT, *xpadE;
+  int direct_w; /* the direct weight adjoint agreed with the GEMM (probe) */
+  size_t *arg;  /* maxpool: (B, out_size) index of the max in the input */
   /* caches filled by nn_forward and read by the later passes on the same
    * input (NULL: recomputed; hand-built layers in tests may leave them) */
   double *z, *dz, *tz, *tdz; /* resdense: (max_batch, H) pre-activation
@@ -327,6 +332,21 @@ void nn_conv_direct_adjoint(const nn_layer *l, const double *W,
                             const double *dyp2, double *s);
 void nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
                            size_t cstride, double *xp);
+/* The weight adjoint of a chunk of E examples without im2col: gw (c_out,
+ * c_in·k·k) += dy cols(x)ᵀ, from dyT (E·ho·wo, c_out), the chunk's output
+ * adjoint transposed (nn_conv_direct_transpose), and xp, its E examples'
+ * zero-bordered planes (nn_conv_direct_pad, c_in·dplane apart). The same
+ * bits as the GEMM with beta 1 when l->direct_w (probed): the sum over
+ * the chunk's positions is split into the blocks OpenBLAS's level-3 driver
+ * makes (conv_direct.c). Needs c_out a multiple of 4
+ * (nn_conv_direct_wgrad_fits). */
+int nn_conv_direct_wgrad_fits(const nn_layer *l);
+int nn_conv_direct_wgrad_ok(const nn_layer *l);
+void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
+                          const double *xp, size_t E, double *gw);
+/* dyT (n, rows) = buf (rows, n) transposed, rows a multiple of 4. */
+void nn_conv_direct_transpose(const double *buf, size_t rows, size_t n,
+                              double *dyT);
 /* The chunk size of a conv layer (examples per GEMM) for its geometry, and
  * its workspaces for that chunk (freed by nn_conv_free). */
 size_t nn_conv_chunk_for(const nn_layer *l);

@@ -1328,6 +1328,97 @@ static void test_conv_relu_pool_group(void **s) {
   nn_conv_direct_allow(1);
 }
 
+/* conv_direct.c's weight adjoint against its definition: for each entry
+ * of dW, the chunk's positions split into OpenBLAS's level-3 blocks (256
+ * while 512 or more remain, then two halves rounded up to 4), each block
+ * one FMA chain from +0 over im2col's columns, added to the entry. Three
+ * geometries cover the kernel's register blocks (8 and 4 channels; 6, 3
+ * and 1 column entries) and the block rule (K = 3136, 784, 567, 100).
+ * Then the conv's backward and tangent backward with the direct paths
+ * allowed and not: the same bits when the probe took the kernel (the
+ * GEMM's bits are OpenBLAS's, which the probe checks at run time). A wrong
+ * block, offset, channel or order gives other bits. */
+static void test_conv_direct_wgrad(void **s) {
+  (void)s;
+  if (!nn_conv_direct_cpu()) skip();
+  static const size_t geo[3][6] = {/* c_in, h, c_out, k, pad, chunk */
+                                   {1, 28, 8, 3, 1, 4},
+                                   {2, 9, 12, 3, 1, 7},
+                                   {1, 10, 4, 5, 2, 1}};
+  for (int gi = 0; gi < 3; gi++) {
+    const size_t *G = geo[gi];
+    nn_layer cv = mk_conv(G[0], G[1], G[2], G[3], 1, G[4]);
+    cv.chunk = G[5];
+    assert_int_equal(nn_conv_alloc(&cv, NULL), PH_OK);
+    assert_true(nn_conv_direct_wgrad_fits(&cv));
+    const size_t hw = cv.ho * cv.wo, kk = cv.c_in * cv.k * cv.k,
+                 nw = cv.c_out * kk, XS = cv.c_in * cv.dplane, E = cv.chunk;
+    ph_rng rg = ph_rng_make(9, 4);
+    double *x = malloc(E * cv.in_size * sizeof *x),
+           *dy = malloc(cv.c_out * E * hw * sizeof *dy),
+           *cols = malloc(kk * E * hw * sizeof *cols),
+           *g0 = malloc(nw * sizeof *g0), *g = malloc(nw * sizeof *g),
+           *ref = malloc(nw * sizeof *ref);
+    for (size_t m = E; m >= 1 && m + 2 >= E; m--) { /* full and partial */
+      const size_t K = m * hw;
+      ph_rng_fill_gauss(&rg, x, m * cv.in_size, 1.0);
+      ph_rng_fill_gauss(&rg, dy, cv.c_out * K, 1.0);
+      ph_rng_fill_gauss(&rg, g0, nw, 1.0);
+      for (size_t e = 0; e < m; e++)
+        nn_im2col_ld(&cv, x + e * cv.in_size, cols + e * hw, K);
+      for (size_t co = 0; co < cv.c_out; co++)
+        for (size_t r = 0; r < kk; r++) {
+          double c = g0[co * kk + r];
+          for (size_t t0 = 0, kb; t0 < K; t0 += kb) {
+            size_t rest = K - t0;
+            kb = rest >= 512 ? 256 : rest > 256 ? (rest / 2 + 3) / 4 * 4 : rest;
+            double acc = 0;
+            for (size_t t = t0; t < t0 + kb; t++)
+              acc = fma(dy[co * K + t], cols[r * K + t], acc);
+            c = c + acc;
+          }
+          ref[co * kk + r] = c;
+        }
+      memcpy(g, g0, nw * sizeof *g);
+      nn_conv_direct_transpose(dy, cv.c_out, K, cv.dyT);
+      for (size_t e = 0; e < m; e++)
+        nn_conv_direct_pad(&cv, x + e * cv.in_size, cv.xpadE + e * XS);
+      nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g);
+      assert_memory_equal(g, ref, nw * sizeof *g);
+    }
+    /* the passes with the direct paths and without (batch 2E + 1: two
+     * full chunks and a partial one) */
+    const size_t B = 2 * E + 1, nt = cv.b_off + cv.c_out;
+    double *bx = malloc(B * cv.in_size * sizeof *bx),
+           *btx = malloc(B * cv.in_size * sizeof *btx),
+           *bdy = malloc(B * cv.out_size * sizeof *bdy),
+           *btdy = malloc(B * cv.out_size * sizeof *btdy),
+           *th = malloc(nt * sizeof *th), *v = malloc(nt * sizeof *v), *gg[2],
+           *dx = malloc(B * cv.in_size * sizeof *dx);
+    ph_rng_fill_gauss(&rg, bx, B * cv.in_size, 1.0);
+    ph_rng_fill_gauss(&rg, btx, B * cv.in_size, 1.0);
+    ph_rng_fill_gauss(&rg, bdy, B * cv.out_size, 1.0);
+    ph_rng_fill_gauss(&rg, btdy, B * cv.out_size, 1.0);
+    ph_rng_fill_gauss(&rg, th, nt, 1.0);
+    ph_rng_fill_gauss(&rg, v, nt, 1.0);
+    for (int d = 0; d < 2; d++) {
+      nn_conv_direct_allow(d);
+      gg[d] = calloc(3 * nt, sizeof *gg[d]);
+      nn_conv_backward(&cv, th, B, bx, bdy, NULL, gg[d]);
+      nn_conv_tangent_backward(&cv, th, v, B, bx, btx, bdy, btdy, dx,
+                               gg[d] + nt, 1);
+      nn_conv_tangent_backward(&cv, th, v, B, bx, NULL, bdy, btdy, NULL,
+                               gg[d] + 2 * nt, 0);
+    }
+    nn_conv_direct_allow(1);
+    assert_memory_equal(gg[0], gg[1], 3 * nt * sizeof *gg[0]);
+    double *bufs[] = {x,   dy,   cols, g0, g,  ref,   bx,   btx,
+                      bdy, btdy, th,   v,  dx, gg[0], gg[1]};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    nn_conv_free(&cv);
+  }
+}
+
 /* Column j of the dense Hessian (from Hv with e_j) against central
  * differences of the gradient along e_j, and symmetry. FD error per entry
  * ≤ h²|∂³L|/6 + ε|g|/h ≈ 1e-10 here; bound TOL (1 + max|H|). */
@@ -1586,6 +1677,7 @@ int main(void) {
       cmocka_unit_test(test_ops_alone),
       cmocka_unit_test(test_relu_maxpool_fused),
       cmocka_unit_test(test_conv_relu_pool_group),
+      cmocka_unit_test(test_conv_direct_wgrad),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_dense_shared),
