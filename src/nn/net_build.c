@@ -354,6 +354,7 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
       if (!(*bufs[k])[i]) return PH_ERR_NOMEM;
     }
   }
+  n->h0_buf = n->h[0];
   for (size_t i = 0; i < K; i++) {
     nn_layer *l = &n->layers[i];
     if (l->kind == NN_CONV) {
@@ -402,6 +403,7 @@ void nn_par_free(nn_net *n) {
 void nn_free(nn_net *n) {
   if (!n) return;
   nn_par_free(n);
+  if (n->h && n->h0_buf) n->h[0] = n->h0_buf; /* not the data's (gather) */
   double **bufs[4] = {n->h, n->dh, n->th, n->tdh};
   for (int k = 0; k < 4; k++) {
     if (bufs[k])

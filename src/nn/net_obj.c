@@ -23,10 +23,33 @@
 
 typedef enum { RUN_EVAL, RUN_GRAD, RUN_HVP, RUN_GGN } run_mode;
 
+/* Whether the chunk's examples are consecutive rows of the split (no
+ * indices, or indices that count up by one), so that its input is a block
+ * of the data set as it stands. */
+static int chunk_consecutive(const ph_batch *b, size_t start, size_t m) {
+  if (!b->idx) return 1;
+  for (size_t i = 1; i < m; i++)
+    if (b->idx[start + i] != b->idx[start] + i) return 0;
+  return 1;
+}
+
+/* The chunk's input rows, labels and targets into the network's buffers.
+ * When the rows are consecutive in the data set, h[0] points at them there
+ * instead of at a copy (every pass reads the input and none writes it):
+ * the copy of a 1024 × 64 batch was 1.5–2.5 % of the tanh MLP's gradient
+ * (docs/performance.md, eighth session). The same values, so the same
+ * bits. Token data is one-hot encoded, so always built in h0_buf. */
 static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
                         ph_error *err) {
   const ph_dataset *d = n->data;
   size_t avail = d->n[b->split];
+  int direct = !n->seq_T && m > 0 && chunk_consecutive(b, start, m);
+  if (direct) {
+    size_t e0 = b->idx ? b->idx[start] : start;
+    direct = e0 < avail && m <= avail - e0; /* else the loop's error */
+    n->h[0] = direct ? d->x[b->split] + e0 * d->in_size : n->h0_buf;
+  } else
+    n->h[0] = n->h0_buf;
   for (size_t i = 0; i < m; i++) {
     size_t e = b->idx ? b->idx[start + i] : start + i;
     if (e >= avail)
@@ -51,8 +74,9 @@ static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
              n->seq_T * sizeof(int32_t));
       continue;
     }
-    memcpy(n->h[0] + i * d->in_size, d->x[b->split] + e * d->in_size,
-           d->in_size * sizeof(double));
+    if (!direct)
+      memcpy(n->h[0] + i * d->in_size, d->x[b->split] + e * d->in_size,
+             d->in_size * sizeof(double));
     if (n->loss_mse)
       memcpy(n->targets + i * n->n_out, d->t[b->split] + e * n->n_out,
              n->n_out * sizeof(double));
@@ -62,12 +86,12 @@ static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
   return PH_OK;
 }
 
-/* Loss (summed over the chunk, then scaled) and its derivative w.r.t. the
- * logits, dz = scale ∂ℓ/∂z; counts correct predictions. Classification has
- * one softmax row of C logits per example, token data seq_T rows; a row
- * whose label is −1 contributes nothing (dz = 0, p unused). */
-static double head(nn_net *n, size_t m, double scale, double *dz,
-                   double *correct) {
+/* Loss (summed over the chunk, then scaled) of the logits h[K]; counts
+ * correct predictions, and for cross-entropy leaves the softmax in n->p,
+ * which head_adjoint and head_tangent read. Classification has one softmax
+ * row of C logits per example, token data seq_T rows; a row whose label is
+ * −1 contributes nothing (p unused). */
+static double head(nn_net *n, size_t m, double scale, double *correct) {
   size_t C = n->seq_T ? n->vocab : n->n_out,
          rows = m * (n->seq_T ? n->seq_T : 1);
   const double *z = n->h[n->n_layers];
@@ -76,16 +100,11 @@ static double head(nn_net *n, size_t m, double scale, double *dz,
     for (size_t i = 0; i < m * C; i++) {
       double r = z[i] - n->targets[i];
       loss += r * r / (double)C;
-      if (dz) dz[i] = scale * 2 * r / (double)C;
     }
     return loss * scale;
   }
-  /* softmax rows, loss from the log-sum-exp, and dz through the
-   * cross-entropy kernels shared with the transformer (nn/vmath.h,
-   * nn/tf_kernels.h: dz accumulates, so it is zeroed first); rows without a
-   * target give nothing */
+  /* softmax rows, loss from the log-sum-exp (nn/vmath.h) */
   double lse[256];
-  if (dz) memset(dz, 0, rows * C * sizeof *dz);
   for (size_t r0 = 0; r0 < rows; r0 += 256) {
     size_t nr = rows - r0 < 256 ? rows - r0 : 256;
     ph_vmath_softmax_rows(z + r0 * C, n->p + r0 * C, lse, nr, C, C);
@@ -97,8 +116,28 @@ static double head(nn_net *n, size_t m, double scale, double *dz,
     }
   }
   *correct += (double)ph_nn_xent_correct(z, n->labels, rows, C);
-  if (dz) ph_nn_xent_backward(dz, 1.0, n->p, n->labels, rows, C, scale);
   return loss * scale;
+}
+
+/* The loss's derivative w.r.t. the logits, dz = scale ∂ℓ/∂z, after head on
+ * the same chunk: cross-entropy's comes from the softmax head left in
+ * n->p (every backward runs after its chunk's forward and head,
+ * forward_cached), so the softmax is not computed a second time (it was,
+ * until the eighth session: 2–3 % of the tanh MLP's gradient at b1024);
+ * the same p, so the same bits. Rows without a target give 0. */
+static void head_adjoint(nn_net *n, size_t m, double scale, double *dz) {
+  size_t C = n->seq_T ? n->vocab : n->n_out,
+         rows = m * (n->seq_T ? n->seq_T : 1);
+  if (n->loss_mse) {
+    const double *z = n->h[n->n_layers];
+    for (size_t i = 0; i < m * C; i++)
+      dz[i] = scale * 2 * (z[i] - n->targets[i]) / (double)C;
+    return;
+  }
+  /* the cross-entropy kernel shared with the transformer (nn/tf_kernels.h:
+   * dz accumulates, so it is zeroed first) */
+  memset(dz, 0, rows * C * sizeof *dz);
+  ph_nn_xent_backward(dz, 1.0, n->p, n->labels, rows, C, scale);
 }
 
 /* ḋz = scale H_z ż: softmax CE H_z = diag(p) − ppᵀ per row (0 for rows
@@ -277,7 +316,8 @@ static void tangent_forward(nn_net *n, const double *theta, const double *v,
   }
 }
 
-/* The backward from the loss's adjoint: dh for every layer, and the
+/* The backward from the loss's adjoint (head_adjoint, after the chunk's
+ * forward and head): dh for every layer, and the
  * gradient into g when g is not NULL. A ReLU followed by tiled max pooling
  * (not the first layer) takes one fused pass (nn_relu_maxpool_backward, the
  * same bits); the ReLU's output adjoint dh is then not written, which no
@@ -285,8 +325,7 @@ static void tangent_forward(nn_net *n, const double *theta, const double *v,
 static void backward(nn_net *n, const double *theta, size_t m, double scale,
                      double *g) {
   size_t K = n->n_layers;
-  double dummy = 0;
-  head(n, m, scale, n->dh[K], &dummy);
+  head_adjoint(n, m, scale, n->dh[K]);
   for (size_t i = K; i-- > 0;) {
     if (i >= 2 && conv_group_at(n, i - 2)) {
       nn_conv_relu_pool_backward(&n->layers[i - 2], &n->layers[i], theta, m,
@@ -351,7 +390,7 @@ static ph_status forward_cached(nn_net *n, const double *theta,
     n->c_level = 0;
     PH_TRY(gather(n, b, start, m, err));
     forward_from(n, theta, m, 0, NULL);
-    double c = 0, l = head(n, m, scale, NULL, &c);
+    double c = 0, l = head(n, m, scale, &c);
     cache_store(n, theta, b, start, m, scale, l, c);
   }
   if (mode == RUN_HVP && n->c_level < 2) {
@@ -840,7 +879,7 @@ static ph_status cb_plane_eval(void *ctx, const double *theta, double a,
       memcpy(n->labels, q->labels + start * q->per,
              m * q->per * sizeof *n->labels);
     forward_from(n, theta, m, q->act1 ? 2 : 1, q->wt);
-    total += head(n, m, scale, NULL, &correct);
+    total += head(n, m, scale, &correct);
   }
   if (loss) *loss = total;
   if (acc) *acc = n->loss_mse ? NAN : correct / q->count;

@@ -116,6 +116,11 @@ typedef struct nn_net {
   double *p;                     /* (max_batch, n_out) softmax probabilities */
   int32_t *labels;               /* (max_batch, n_targets) gathered labels */
   double *targets;               /* (max_batch, n_out) regression targets */
+  /* the input buffer h[0] points at: h0_buf (allocated, gather copies the
+   * chunk's rows into it), or the chunk's own rows in the data set when
+   * they are consecutive there (net_obj.c, gather). No pass writes h[0];
+   * code that fills it itself points it back at h0_buf first. */
+  double *h0_buf;
   /* deterministic parallel products (net_obj.c, ph_net_set_threads):
    * par_chunk 0: off (the classic loop), else on; worker networks, and
    * one partial product per thread, the team that runs them (NULL for one

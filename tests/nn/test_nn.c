@@ -259,6 +259,80 @@ static void test_cache(void **s) {
   free_data(&d);
 }
 
+/* A chunk whose examples are consecutive rows of the data set is read
+ * where it lies (net_obj.c, gather: h[0] points at those rows); any other
+ * chunk is copied. Each batch here, on data set d, is computed again on
+ * r, d with its rows reversed, through indices that count down, so that
+ * every chunk there is copied: the same examples in the same order, so
+ * the products must be the same bits. Wrong rows (an offset lost, a
+ * non-consecutive chunk taken as consecutive) change them. */
+static void products_bits(ph_objective *o, const ph_batch *b, size_t threads,
+                          double *out) {
+  ph_error err = {0};
+  size_t n = o->n;
+  double *th = malloc(n * sizeof *th), *v = malloc(n * sizeof *v);
+  assert_int_equal(ph_net_set_threads(o, threads, &err), PH_OK);
+  assert_int_equal(ph_net_init_params(o, 3, th, &err), PH_OK);
+  ph_rng r = ph_rng_make(4, 1);
+  ph_rng_fill_gauss(&r, v, n, 1.0);
+  assert_int_equal(ph_objective_loss_grad(o, th, b, out, out + 2, &err),
+                   PH_OK);
+  assert_int_equal(ph_objective_hvp(o, th, b, v, out + 2 + n, &err), PH_OK);
+  assert_int_equal(ph_objective_ggnvp(o, th, b, v, out + 2 + 2 * n, &err),
+                   PH_OK);
+  th[0] += 0.25; /* no forward cache: eval from scratch */
+  assert_int_equal(ph_objective_eval(o, th, b, out, out + 1, &err), PH_OK);
+  free(th);
+  free(v);
+}
+
+static void test_gather_direct(void **s) {
+  (void)s;
+  ph_dataset d, r;
+  fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
+  fill_data(&r, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
+  size_t N = d.n[0], F = d.in_size;
+  for (size_t i = 0; i < N; i++) {
+    memcpy(r.x[0] + (N - 1 - i) * F, d.x[0] + i * F, F * sizeof(double));
+    r.y[0][N - 1 - i] = d.y[0][i];
+  }
+  size_t idx[150], rev[150];
+  /* no indices; consecutive from 30; two consecutive runs (10.., 120..),
+   * consecutive within some chunks only; scattered */
+  for (int c = 0; c < 4; c++) {
+    size_t m = c == 0 ? 150 : 100;
+    for (size_t i = 0; i < m; i++) {
+      idx[i] = c == 0   ? i
+               : c == 1 ? 30 + i
+               : c == 2 ? (i < 50 ? 10 + i : 70 + i)
+                        : (i * 37 + 11) % N;
+      rev[i] = N - 1 - idx[i];
+    }
+    ph_batch bd = {PH_SPLIT_TRAIN, c == 0 ? NULL : idx, m},
+             br = {PH_SPLIT_TRAIN, rev, m};
+    for (size_t threads = 1; threads <= 2; threads++)
+      for (size_t maxb = 48; maxb <= 256; maxb += 208) {
+        ph_error err = {0};
+        ph_objective *od, *orr;
+        assert_int_equal(ph_net_create("mlp:9-6:tanh", &d, maxb, &od, &err),
+                         PH_OK);
+        assert_int_equal(ph_net_create("mlp:9-6:tanh", &r, maxb, &orr, &err),
+                         PH_OK);
+        size_t len = 2 + 3 * od->n;
+        double *a = malloc(len * sizeof *a), *b = malloc(len * sizeof *b);
+        products_bits(od, &bd, threads, a);
+        products_bits(orr, &br, threads, b);
+        assert_memory_equal(a, b, len * sizeof *a);
+        free(a);
+        free(b);
+        ph_objective_free(od);
+        ph_objective_free(orr);
+      }
+  }
+  free_data(&d);
+  free_data(&r);
+}
+
 /* A parallel product that fails in one chunk leaves the other chunks'
  * partial products written but never summed; the partials must be zero
  * again before the next product accumulates into them (par_reduce keeps
@@ -699,6 +773,7 @@ static void test_cnn(void **s) {
 static void logits(ph_objective *o, const double *th, size_t N, double *z) {
   nn_net *n = nn_of(o);
   const ph_dataset *d = n->data;
+  n->h[0] = n->h0_buf; /* a product may have left it on the data's rows */
   memcpy(n->h[0], d->x[0], N * d->in_size * sizeof(double));
   n->c_level = 0; /* these passes overwrite the forward cache's buffers */
   for (size_t i = 0; i < n->n_layers; i++)
@@ -1680,6 +1755,7 @@ int main(void) {
       cmocka_unit_test(test_conv_direct_wgrad),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_cache),
+      cmocka_unit_test(test_gather_direct),
       cmocka_unit_test(test_dense_shared),
       cmocka_unit_test(test_dense_upper_state),
       cmocka_unit_test(test_act_loops_bits),
