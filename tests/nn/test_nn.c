@@ -275,8 +275,7 @@ static void products_bits(ph_objective *o, const ph_batch *b, size_t threads,
   assert_int_equal(ph_net_init_params(o, 3, th, &err), PH_OK);
   ph_rng r = ph_rng_make(4, 1);
   ph_rng_fill_gauss(&r, v, n, 1.0);
-  assert_int_equal(ph_objective_loss_grad(o, th, b, out, out + 2, &err),
-                   PH_OK);
+  assert_int_equal(ph_objective_loss_grad(o, th, b, out, out + 2, &err), PH_OK);
   assert_int_equal(ph_objective_hvp(o, th, b, v, out + 2 + n, &err), PH_OK);
   assert_int_equal(ph_objective_ggnvp(o, th, b, v, out + 2 + 2 * n, &err),
                    PH_OK);
@@ -520,6 +519,34 @@ static void test_dense_upper_state(void **s) {
  * here, at every length and alignment (the vector loops' remainders and
  * peeled heads). A fused multiply-add or a reordered product in either
  * build changes the last bit of some of these 4096 random values. */
+/* The dense backward's bias adjoint db += Σ_rows dy (dense.c,
+ * rows_sum_acc: blocks of 16 columns in registers, AVX2 and baseline
+ * builds) equals the plain loop over rows then columns to the bit, for
+ * widths around the block size and on both builds: each column must still
+ * be summed in row order, from the db it started with. */
+static void test_dense_bias_sum_bits(void **s) {
+  (void)s;
+  const size_t rows[] = {0, 1, 3, 64, 515}, cols[] = {1, 5, 10, 16, 17, 33, 64};
+  double *dy = malloc(515 * 64 * sizeof *dy), db[64], ref[64];
+  ph_rng r = ph_rng_make(31, 1);
+  ph_rng_fill_gauss(&r, dy, 515 * 64, 1.0);
+  for (size_t i = 0; i < 515 * 64; i += 7) dy[i] *= 1e8; /* order matters */
+  for (int avx = 0; avx < 2; avx++) {
+    ph_vmath_allow_avx2(avx);
+    for (size_t a = 0; a < sizeof rows / sizeof rows[0]; a++)
+      for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+        size_t N = rows[a], n = cols[c];
+        for (size_t j = 0; j < n; j++) db[j] = ref[j] = 0.5 + (double)j;
+        for (size_t i = 0; i < N; i++)
+          for (size_t j = 0; j < n; j++) ref[j] += dy[i * n + j];
+        ph_nn_dense_backward(NULL, NULL, db, dy, NULL, NULL, N, 1, n);
+        assert_memory_equal(db, ref, n * sizeof *db);
+      }
+  }
+  ph_vmath_allow_avx2(1);
+  free(dy);
+}
+
 static void test_act_loops_bits(void **s) {
   (void)s;
   enum { N = 4096 + 8 };
@@ -1759,6 +1786,7 @@ int main(void) {
       cmocka_unit_test(test_dense_shared),
       cmocka_unit_test(test_dense_upper_state),
       cmocka_unit_test(test_act_loops_bits),
+      cmocka_unit_test(test_dense_bias_sum_bits),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };
