@@ -210,8 +210,9 @@ static void check_tanh_l(void) {
 
 /* tanh's 8-lane AVX-512 loop against its 4-lane AVX2 loop: the same bits
  * for tanh and for tanh_d's three outputs over the sweep; then every length
- * 0..17 at a few offsets into fresh buffers: the same bits again, and
- * nothing stored past the end (the masked tail). Trivially equal on a
+ * 0..40 at a few offsets into fresh buffers (the loop's two-vector steps,
+ * then full and partial single vectors): the same bits again, and nothing
+ * stored past the end (the masked tail). Trivially equal on a
  * machine without AVX-512. */
 static void check_tanh_widths(void) {
   size_t n = n_args;
@@ -228,21 +229,21 @@ static void check_tanh_widths(void) {
       fails++;
     }
   const double mark = 12345.0;
-  for (size_t len = 0; len <= 17; len++)
+  for (size_t len = 0; len <= 40; len++)
     for (size_t o = 0; o + len <= n && o < 4000; o += 397) {
-      double b[4][24];
+      double b[4][48];
       for (int k = 0; k < 4; k++)
-        for (int i = 0; i < 24; i++) b[k][i] = mark;
+        for (int i = 0; i < 48; i++) b[k][i] = mark;
       ph_vmath_tanh(args + o, b[0], len);
       ph_vmath_tanh_d(args + o, b[1], b[2], b[3], len);
       for (int k = 0; k < 4; k++)
-        for (size_t i = 0; i < 24; i++) {
+        for (size_t i = 0; i < 48; i++) {
           const double *want = i < len ? &out[0][k][o + i] : &mark;
           if (memcmp(&b[k][i], want, sizeof mark) != 0) {
             printf("FAIL tanh: length %zu, output %d, element %zu\n", len, k,
                    i);
             fails++;
-            len = 18, o = n, k = 4; /* one report */
+            len = 41, o = n, k = 4; /* one report */
             break;
           }
         }
