@@ -219,10 +219,20 @@ static void *worker(void *arg) {
 
 /* ---- resume state ---------------------------------------------------- */
 
+/* Write the state when it would hold more finished points than the file
+ * last written (*saved of them; done only grows, so more points means
+ * points the file lacks). Never a state with no finished point: it would
+ * keep nothing, yet refuse every other grid in that directory (the first
+ * periodic save, or rank 0's save when a job stops, could come before any
+ * point was in). Nor the same points again every interval while waiting
+ * for slower ranks. *saved moves only when a write succeeded. */
 static ph_status save_state(const char *path, uint64_t fp, size_t nx, size_t ny,
                             const unsigned char *done, const double *loss,
-                            const double *acc, ph_error *err) {
-  size_t np = nx * ny;
+                            const double *acc, size_t *saved, ph_error *err) {
+  size_t np = nx * ny, have = 0;
+  for (size_t k = 0; k < np; k++)
+    have += __atomic_load_n(&done[k], __ATOMIC_ACQUIRE) != 0;
+  if (have <= *saved) return PH_OK;
   ph_status st = PH_OK;
   ph_ckpt *ck = NULL;
   ph_ckpt_create(&ck, err); /* NULL checked with the buffers below */
@@ -233,10 +243,12 @@ static ph_status save_state(const char *path, uint64_t fp, size_t nx, size_t ny,
     st = PH_ERR_NOMEM;
     goto done;
   }
+  have = 0; /* the points written: the flags may have grown since */
   for (size_t k = 0; k < np; k++) {
     m[k] = __atomic_load_n(&done[k], __ATOMIC_ACQUIRE);
     l[k] = m[k] ? loss[k] : NAN;
     a[k] = m[k] ? acc[k] : NAN;
+    have += m[k] != 0;
   }
   uint64_t hdr[3] = {fp, nx, ny};
   if ((st = ph_ckpt_put_str(ck, "kind", STATE_MAGIC, err)) ||
@@ -246,6 +258,7 @@ static ph_status save_state(const char *path, uint64_t fp, size_t nx, size_t ny,
       (st = ph_ckpt_put_f64(ck, "acc", a, np, err)))
     goto done;
   st = ph_ckpt_write(ck, path, err);
+  if (st == PH_OK) *saved = have;
 done:
   ph_ckpt_free(ck);
   free(l);
@@ -371,6 +384,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   pthread_t *tid = NULL;
   worker_arg *wargs = NULL;
   size_t *todo = NULL, n_todo = 0, resumed = 0, cursor = 0;
+  size_t saved = 0; /* finished points in the state file (save_state) */
   unsigned char *done = NULL, *sent = NULL;
   double *xs = NULL, *ys = NULL;
   uint64_t fp = 0;
@@ -426,6 +440,7 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
     }
     if (ph_dist_owner(pos++) == rank) todo[n_todo++] = k;
   }
+  saved = resumed; /* all of them came from the state file */
 
   g.theta = theta;
   g.d1 = d1;
@@ -553,7 +568,8 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
           if (opt.state_path && !saved_on_stop) {
             ph_error se2;
             ph_error_clear(&se2);
-            (void)save_state(opt.state_path, fp, nx, ny, done, loss, acc, &se2);
+            (void)save_state(opt.state_path, fp, nx, ny, done, loss, acc,
+                             &saved, &se2);
             last_save = ph_now();
             saved_on_stop = 1;
           }
@@ -567,7 +583,8 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
       ph_error se;
       ph_error_clear(&se);
       /* A failed periodic save is not fatal: the final one reports. */
-      (void)save_state(opt.state_path, fp, nx, ny, done, loss, acc, &se);
+      (void)save_state(opt.state_path, fp, nx, ny, done, loss, acc, &saved,
+                       &se);
       last_save = ph_now();
     }
     if (dist && running == 0) {
@@ -649,11 +666,11 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
       if (unlink(opt.state_path) != 0 && errno != ENOENT)
         st = ph_error_set(err, PH_ERR_IO, "%s: cannot remove grid state",
                           opt.state_path);
-    } else if (computed > 0 || resumed > 0) {
+    } else {
       ph_error se;
       ph_error_clear(&se);
-      if (save_state(opt.state_path, fp, nx, ny, done, loss, acc, &se) !=
-              PH_OK &&
+      if (save_state(opt.state_path, fp, nx, ny, done, loss, acc, &saved,
+                     &se) != PH_OK &&
           st == PH_ERR_INTERRUPTED) {
         if (err) ph_error_clear(err);
         st = ph_error_set(err, se.code ? se.code : PH_ERR_IO,

@@ -22,7 +22,9 @@
  * Resume: with state_path set, the grid keeps its progress in that file (a
  * CRC-checked ph_ckpt container holding the finished values, a done-mask
  * and a fingerprint of θ, the directions, the axes and the batch), rewritten
- * atomically every save_interval seconds and when the run stops early. A
+ * atomically every save_interval seconds and when the run stops early,
+ * whenever it would gain points: a file is never written with no finished
+ * point (it would keep nothing, yet refuse every other grid there). A
  * call that finds a state file with the same fingerprint recomputes only the
  * missing points; a state file of another grid (or an unreadable one) is an
  * error (PH_ERR_ARG, PH_ERR_FORMAT), never silently replaced. When the grid

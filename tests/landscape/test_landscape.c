@@ -425,6 +425,35 @@ static void test_grid_resume_hook(void **state) {
   ph_objective_free(f.o);
 }
 
+/* No state file is written before a point is finished: it would keep
+ * nothing, yet refuse any other grid in its directory (and a killed MPI
+ * job's resume would find nothing in it). The first point takes 1 s and
+ * watches for the file; the supervisor wakes at least every 0.2 s and
+ * would save every 0.01 s, so a save of the empty state would be seen. */
+static void test_grid_no_empty_state(void **state) {
+  (void)state;
+  grid_fixture f;
+  fixture_init(&f, 2, 1);
+  const char *sp = tpath("empty.state");
+  unlink(sp);
+  f.s.watch = sp;
+  ph_grid_options opt = ph_grid_options_default();
+  opt.state_path = sp;
+  opt.save_interval = 0.01;
+  opt.stop_after = 1; /* then interrupted: the final save keeps the point */
+  double l[2], a[2];
+  ph_grid_stats st;
+  ph_status s = ph_grid_eval(f.o, f.theta, f.d1, f.d2, &f.batch, &f.ax, &opt, l,
+                             a, &st, NULL);
+  assert_int_equal(s, PH_ERR_INTERRUPTED);
+  assert_false(f.s.watch_seen);
+  assert_true(ph_path_exists(sp));
+  f.s.watch = NULL;
+  run_grid(&f, 1, sp, 0, l, a, &st, PH_OK);
+  assert_int_equal(st.resumed, 1);
+  ph_objective_free(f.o);
+}
+
 static void test_grid_resume_sigkill(void **state) {
   (void)state;
   enum { NX = 10, NY = 10, NP = NX * NY };
@@ -634,6 +663,7 @@ int main(void) {
       cmocka_unit_test(test_grid_direct_and_threads),
       cmocka_unit_test(test_grid_1d_and_nonfinite),
       cmocka_unit_test(test_grid_resume_hook),
+      cmocka_unit_test(test_grid_no_empty_state),
       cmocka_unit_test(test_grid_resume_sigkill),
       cmocka_unit_test(test_slice_pca_trajectory_files),
       cmocka_unit_test(test_slice_hessian_1d_quadratic),

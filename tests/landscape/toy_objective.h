@@ -4,7 +4,8 @@
  * Blocks: "w" weight (3, 4), "b" bias (3), "ln" norm (2): n = 17.
  * Accuracy: fraction of examples whose own loss is below 5.
  * Options: an eval counter shared by clones, a per-eval sleep (for kill
- * tests), and a radius beyond which eval returns NaN. */
+ * tests), a radius beyond which eval returns NaN, and a file the first
+ * eval watches for while it lasts (no point is finished then). */
 #ifndef PH_TEST_TOY_OBJECTIVE_H
 #define PH_TEST_TOY_OBJECTIVE_H
 
@@ -26,6 +27,10 @@ typedef struct toy_shared {
   size_t evals; /* atomic counter over all clones */
   unsigned sleep_us;
   double nan_radius; /* 0: never */
+  /* set: the first eval lasts 1 s and sets watch_seen if this file
+   * exists meanwhile */
+  const char *watch;
+  int watch_seen;
 } toy_shared;
 
 static const ph_block toy_blocks[3] = {
@@ -49,8 +54,13 @@ static double toy_example_loss(const toy_shared *s, const double *theta,
 static ph_status toy_eval(void *ctx, const double *theta, const ph_batch *b,
                           double *loss, double *acc, ph_error *err) {
   toy_shared *s = ctx;
-  __atomic_fetch_add(&s->evals, 1, __ATOMIC_RELAXED);
+  size_t before = __atomic_fetch_add(&s->evals, 1, __ATOMIC_RELAXED);
   if (s->sleep_us) usleep(s->sleep_us);
+  for (int k = 0; s->watch && before == 0 && k < 100; k++) {
+    if (access(s->watch, F_OK) == 0)
+      __atomic_store_n(&s->watch_seen, 1, __ATOMIC_RELAXED);
+    usleep(10000);
+  }
   double l = 0, a = 0, nrm = 0;
   for (int i = 0; i < TOY_N; i++) nrm += theta[i] * theta[i];
   for (size_t e = 0; e < b->n; e++) {
