@@ -40,6 +40,7 @@ typedef struct slice_args {
       *out, *range, *grid;
   size_t n_eval, traj_index, nx, ny, threads;
   double save_every;
+  size_t hold_after; /* --hold-after: a test hook (ph_grid_options) */
   int split, dirs, norm, include_bias, format, direct;
   uint64_t seed;
   int two_d, auto_rng;
@@ -134,6 +135,11 @@ static int slice_parse(int argc, char **argv, slice_args *a) {
        .hi = 86400,
        .help = "seconds between saves of the resume state (the grid's\n"
                "results do not depend on threads, nor on MPI ranks)"},
+      {"hold-after", "N", PH_OPT_SIZE, &a->hold_after, .lo = 1, .hi = 1e12,
+       .help = "after N new points of this process stop computing and\n"
+               "wait, as a hung process would, until SIGINT/SIGTERM\n"
+               "or the MPI job's end (tests/dist/test_mpi_faults.sh)",
+       .flags = PH_OPT_HIDDEN},
       {"direct", NULL, PH_OPT_FLAG, &a->direct,
        .help = "evaluate the network at every point, not by plane\n"
                "(its first layer's products once per grid, the\n"
@@ -362,6 +368,7 @@ static ph_status slice_grid(const slice_args *a, slice_job *j, ph_error *err) {
     return PH_ERR_NOMEM;
   cfg->state_path = j->state;
   cfg->save_interval = a->save_every;
+  cfg->hold_after = a->hold_after;
 
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);

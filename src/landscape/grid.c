@@ -452,7 +452,9 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
   g.nx = nx;
   g.np = np;
   g.todo = todo;
-  g.limit = opt.stop_after && opt.stop_after < n_todo ? opt.stop_after : n_todo;
+  g.limit = n_todo;
+  if (opt.stop_after && opt.stop_after < g.limit) g.limit = opt.stop_after;
+  if (opt.hold_after && opt.hold_after < g.limit) g.limit = opt.hold_after;
   g.done = done;
   g.loss = loss;
   g.acc = acc;
@@ -542,7 +544,14 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
       running = g.running;
       pthread_mutex_unlock(&g.mu);
     }
-    if (!dist && running == 0) break;
+    /* The hold_after test hook: this process's share stopped there, and it
+     * waits as a hung one would (still relaying stop requests and, on rank
+     * 0, saving what the other ranks stream) until interrupted or the job
+     * stops. */
+    int held = opt.hold_after && running == 0 && g.limit < n_todo &&
+               !__atomic_load_n(&g.stop, __ATOMIC_RELAXED) &&
+               !(g.interrupt && *g.interrupt);
+    if (!dist && running == 0 && !held) break;
     if (dist) {
       ph_error se;
       ph_error_clear(&se);
@@ -586,6 +595,10 @@ ph_status ph_grid_eval(ph_objective *o, const double *theta, const double *d1,
       (void)save_state(opt.state_path, fp, nx, ny, done, loss, acc, &saved,
                        &se);
       last_save = ph_now();
+    }
+    if (held) {
+      nap_ms(20);
+      continue;
     }
     if (dist && running == 0) {
       if (!finished_sent) {

@@ -60,6 +60,12 @@ typedef struct ph_grid_options {
   double save_interval;   /* seconds between state saves (default 5) */
   size_t stop_after;      /* test hook: stop after this many new points
                              (0 = never); returns PH_ERR_INTERRUPTED */
+  size_t hold_after;      /* test hook: after this many new points stop
+                             computing and wait, as a hung process would,
+                             until *interrupt is set or (in an MPI job) the
+                             job stops (0 = never): the fault tests kill a
+                             rank held so, certain that the grid is not
+                             finished (tests/dist/test_mpi_faults.sh) */
   volatile sig_atomic_t *interrupt; /* set (e.g. by SIGINT) to stop early */
   ph_progress *progress;            /* NULL = silent */
   /* 1: eval at every θ(a, b), never the objective's plane evaluation

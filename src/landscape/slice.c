@@ -265,6 +265,7 @@ ph_status ph_slice_run(ph_objective *o, const double *theta,
   if (cfg->save_interval > 0) go.save_interval = cfg->save_interval;
   go.progress = cfg->progress;
   go.interrupt = cfg->interrupt;
+  go.hold_after = cfg->hold_after;
   PH_TRY(ph_grid_eval(o, r->center, d1, d2, &cfg->batch, &ax, &go, r->loss,
                       r->acc, &r->grid, err));
   if (cfg->with_second) {

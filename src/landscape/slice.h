@@ -72,6 +72,7 @@ typedef struct ph_slice_config {
   const double *given[2];
   const char *state_path; /* grid resume file, or NULL */
   double save_interval;   /* seconds between state saves (0: the grid's) */
+  size_t hold_after;      /* test hook (ph_grid_options), 0 = never */
   ph_progress *progress;
   volatile sig_atomic_t *interrupt;
 } ph_slice_config;

@@ -21,6 +21,7 @@
 #include <lapacke.h>
 
 #include "core/afile.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/vec.h"
 #include "landscape/directions.h"
@@ -467,18 +468,22 @@ static void test_grid_resume_sigkill(void **state) {
   pid_t pid = fork();
   assert_true(pid >= 0);
   if (pid == 0) {
-    f.s.sleep_us = 20000; /* 100 points × 20 ms / 2 threads ≈ 1 s */
+    f.s.sleep_us = 20000; /* 60 points × 20 ms / 2 threads ≈ 0.6 s */
     ph_grid_options opt = ph_grid_options_default();
     opt.threads = 2;
     opt.state_path = sp;
     opt.save_interval = 0.05;
+    /* then wait to be killed: the grid cannot finish first, however late
+     * the kill (a timed kill after 0.1 s could lose that race under load) */
+    opt.hold_after = 60;
     ph_grid_eval(f.o, f.theta, f.d1, f.d2, &f.batch, &f.ax, &opt, l, a, &st,
                  NULL);
     _exit(0);
   }
-  /* kill it once it has saved some progress */
-  for (int k = 0; k < 400 && !ph_path_exists(sp); k++) usleep(5000);
-  usleep(100000);
+  /* kill it once it has saved some progress (a state file is never
+   * empty); 30 s of wall time only detect a hang */
+  for (double t0 = ph_now(); !ph_path_exists(sp) && ph_now() - t0 < 30;)
+    usleep(5000);
   kill(pid, SIGKILL);
   int status;
   waitpid(pid, &status, 0);
