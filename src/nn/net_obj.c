@@ -833,6 +833,28 @@ static void plane_combine(double *z, const double *P0, const double *P1,
     for (size_t i = 0; i < c; i++) z[i] = P0[i] + a * P1[i];
 }
 
+/* head(n, m, scale, NULL, correct) for a classifier with one label per
+ * example, reading the plane's labels where they are (no copy) and
+ * leaving the probabilities unnormalised (ph_vmath_lse_rows): the same
+ * sums in the same order, so the same bits. */
+static double plane_head(nn_net *n, const int32_t *y, size_t m, double scale,
+                         double *correct) {
+  size_t C = n->n_out;
+  const double *z = n->h[n->n_layers];
+  double lse[256], loss = 0;
+  for (size_t r0 = 0; r0 < m; r0 += 256) {
+    size_t nr = m - r0 < 256 ? m - r0 : 256;
+    ph_vmath_lse_rows(z + r0 * C, n->p + r0 * C, lse, nr, C);
+    for (size_t r = 0; r < nr; r++) {
+      size_t i = r0 + r;
+      if (y[i] < 0) continue;
+      loss += lse[r] - z[i * C + (size_t)y[i]];
+    }
+  }
+  *correct += (double)ph_nn_xent_correct(z, y, m, C);
+  return loss * scale;
+}
+
 static ph_status cb_plane_eval(void *ctx, const double *theta, double a,
                                double bb, double *loss, double *acc,
                                ph_error *err) {
@@ -872,13 +894,17 @@ static ph_status cb_plane_eval(void *ctx, const double *theta, double a,
       }
     } else
       plane_combine(n->h[1], P0 + o, P1 + o, P2 ? P2 + o : NULL, a, bb, m * W);
+    forward_from(n, theta, m, q->act1 ? 2 : 1, q->wt);
+    if (!n->loss_mse && !n->seq_T) {
+      total += plane_head(n, q->labels + start, m, scale, &correct);
+      continue;
+    }
     if (n->loss_mse)
       memcpy(n->targets, q->targets + start * n->n_out,
              m * n->n_out * sizeof *n->targets);
     else
       memcpy(n->labels, q->labels + start * q->per,
              m * q->per * sizeof *n->labels);
-    forward_from(n, theta, m, q->act1 ? 2 : 1, q->wt);
     total += head(n, m, scale, &correct);
   }
   if (loss) *loss = total;

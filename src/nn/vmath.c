@@ -426,8 +426,8 @@ void ph_vmath_gelu_d(const double *x, double *f, double *d1, double *d2,
   }
 }
 
-void ph_vmath_softmax_rows(const double *z, double *p, double *lse, size_t rows,
-                           size_t C, size_t ld) {
+static void softmax_rows(const double *z, double *p, double *lse, size_t rows,
+                         size_t C, size_t ld, int normalise) {
   if (C == 0) return;
   double mxs[VCHUNK];
   /* rows in chunks: shift by the row max, one exp over the chunk (rows
@@ -451,8 +451,19 @@ void ph_vmath_softmax_rows(const double *z, double *p, double *lse, size_t rows,
     for (size_t r = 0; r < nr; r++) {
       double *pr = p + (r0 + r) * ld, s = 0;
       for (size_t j = 0; j < C; j++) s += pr[j];
-      for (size_t j = 0; j < C; j++) pr[j] /= s;
+      if (normalise)
+        for (size_t j = 0; j < C; j++) pr[j] /= s;
       if (lse) lse[r0 + r] = mxs[r] + log(s);
     }
   }
+}
+
+void ph_vmath_softmax_rows(const double *z, double *p, double *lse, size_t rows,
+                           size_t C, size_t ld) {
+  softmax_rows(z, p, lse, rows, C, ld, 1);
+}
+
+void ph_vmath_lse_rows(const double *z, double *work, double *lse, size_t rows,
+                       size_t C) {
+  softmax_rows(z, work, lse, rows, C, C, 0);
 }

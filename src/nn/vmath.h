@@ -55,6 +55,12 @@ void ph_vmath_gelu_d(const double *x, double *f, double *d1, double *d2,
  * log-sum-exp, so −log p_y = lse − z_y stays accurate for tiny p_y). */
 void ph_vmath_softmax_rows(const double *z, double *p, double *lse, size_t rows,
                            size_t C, size_t ld);
+/* lse[r] alone for each of `rows` contiguous rows of length C, the same
+ * bits as ph_vmath_softmax_rows gives, without normalising p (a loss
+ * without its gradient: the division of every probability was a quarter
+ * of a grid point's softmax); work (rows × C) takes exp(z − max). */
+void ph_vmath_lse_rows(const double *z, double *work, double *lse, size_t rows,
+                       size_t C);
 
 /* "sleef-avx2", "sleef-sse2" or "libm": what the functions run on. */
 const char *ph_vmath_backend(void);

@@ -397,6 +397,16 @@ static void check_softmax(void) {
     }
   }
   report("softmax", worst, 0, 5);
+  /* ph_vmath_lse_rows (contiguous rows): softmax_rows' lse to the bit */
+  double *w = malloc(rows * C * sizeof *w), *l2 = malloc(rows * sizeof *l2);
+  ph_vmath_softmax_rows(z, p, lse, rows, C, C);
+  ph_vmath_lse_rows(z, w, l2, rows, C);
+  if (memcmp(lse, l2, rows * sizeof *lse) != 0) {
+    printf("FAIL lse_rows differs from softmax_rows' lse\n");
+    fails++;
+  }
+  free(w);
+  free(l2);
   free(z);
   free(p);
   free(lse);
