@@ -141,6 +141,70 @@ ELEMWISE(scale_relu, PH_P3(const double *x, const double *u, double *out),
            double ui = u[i];
            out[i] = x[i] > 0 ? ui : 0.0;
          })
+/* The same products, row by row over B rows of w, with each row also
+ * added into db (db[j] += out[i·w + j], rows in order): the σ' pass of an
+ * activation and the bias adjoint of the dense layer below it in one pass
+ * (nn_act_scale_rows). Each out element is the expression above, and db
+ * gets the same terms in the same order as rows_sum_acc (dense.c) would
+ * add them afterwards, so the same bits; the bias sums no longer read the
+ * adjoint a second time. ROWS(name, params, args, body) builds name_avx2,
+ * name_base and name(B, w, db, params) as ELEMWISE does; body computes v
+ * from row pointers yr, ur (j the column). */
+#define ROWS_LOOP(body)                                                        \
+  for (size_t i = 0; i < B; i++) {                                             \
+    const double *yr = y + i * w, *ur = u + i * w;                             \
+    double *o = out + i * w;                                                   \
+    for (size_t j = 0; j < w; j++) {                                           \
+      double v = body;                                                         \
+      o[j] = v;                                                                \
+      db[j] += v;                                                              \
+    }                                                                          \
+  }
+#if defined(__x86_64__) || defined(__i386__)
+#define ROWS(name, params, args, body)                                         \
+  __attribute__((target("avx2"))) static void name##_avx2(                     \
+      size_t B, size_t w, double *restrict db, params) {                       \
+    ROWS_LOOP(body)                                                            \
+  }                                                                            \
+  static void name##_base(size_t B, size_t w, double *restrict db, params) {   \
+    ROWS_LOOP(body)                                                            \
+  }                                                                            \
+  static void name(size_t B, size_t w, double *db, params) {                   \
+    if (ph_vmath_avx2())                                                       \
+      name##_avx2(B, w, db, args);                                             \
+    else                                                                       \
+      name##_base(B, w, db, args);                                             \
+  }
+#else
+#define ROWS(name, params, args, body)                                         \
+  static void name(size_t B, size_t w, double *restrict db, params) {          \
+    ROWS_LOOP(body)                                                            \
+  }
+#endif
+ROWS(rows_tanh, PH_P3(const double *y, const double *u, double *out),
+     PH_P3(y, u, out), ur[j] * nn_act_d1_from_output(ACT_TANH, yr[j]))
+ROWS(rows_sigmoid, PH_P3(const double *y, const double *u, double *out),
+     PH_P3(y, u, out), ur[j] * nn_act_d1_from_output(ACT_SIGMOID, yr[j]))
+ROWS(rows_relu, PH_P3(const double *y, const double *u, double *out),
+     PH_P3(y, u, out), yr[j] > 0 ? ur[j] : 0.0)
+
+int nn_act_scale_rows_ok(const nn_layer *l) {
+  return l->kind == NN_ACT &&
+         (l->act == ACT_RELU || nn_act_has_d1_from_output(l->act));
+}
+
+void nn_act_scale_rows(const nn_layer *l, size_t B, const double *x,
+                       const double *y, const double *u, double *out,
+                       double *db) {
+  size_t w = l->in_size;
+  if (l->act == ACT_RELU)
+    rows_relu(B, w, db, x, u, out);
+  else if (l->act == ACT_TANH)
+    rows_tanh(B, w, db, y, u, out);
+  else
+    rows_sigmoid(B, w, db, y, u, out);
+}
+
 /* u ⊙ σ' + w ⊙ σ'' ⊙ t from σ (nn_act_second_order_cached) */
 #define SECOND_ORDER_BODY(A)                                                   \
   {                                                                            \
@@ -555,16 +619,21 @@ void nn_relu_maxpool_backward(const nn_layer *pool, size_t B, const double *x,
   }
 }
 
+void nn_dense_backward(const nn_layer *l, const double *theta, size_t B,
+                       const double *in, const double *dout, double *din,
+                       double *grad, int with_bias) {
+  /* the chain overwrites din; dense.h accumulates */
+  if (din) memset(din, 0, B * l->n_in * sizeof *din);
+  ph_nn_dense_backward(din, grad ? grad + l->w_off : NULL,
+                       grad && with_bias ? grad + l->b_off : NULL, dout, in,
+                       theta + l->w_off, B, l->n_in, l->n_out);
+}
+
 void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                  const double *out, const double *dout, double *din,
                  double *grad) {
   switch (l->kind) {
-  case NN_DENSE: /* the chain overwrites din; dense.h accumulates */
-    if (din) memset(din, 0, B * l->n_in * sizeof *din);
-    ph_nn_dense_backward(din, grad ? grad + l->w_off : NULL,
-                         grad ? grad + l->b_off : NULL, dout, in,
-                         theta + l->w_off, B, l->n_in, l->n_out);
-    return;
+  case NN_DENSE: nn_dense_backward(l, theta, B, in, dout, din, grad, 1); return;
   case NN_ACT:
     if (din) nn_act_scale(l, B * l->in_size, in, out, dout, din);
     return;

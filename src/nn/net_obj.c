@@ -340,6 +340,18 @@ static void backward(nn_net *n, const double *theta, size_t m, double scale,
       i--;
       continue;
     }
+    /* an activation after a dense layer: its σ' pass also sums the dense
+     * layer's bias adjoint (nn_act_scale_rows, the same bits) */
+    if (g && i >= 1 && n->layers[i - 1].kind == NN_DENSE &&
+        nn_act_scale_rows_ok(&n->layers[i])) {
+      const nn_layer *d = &n->layers[i - 1];
+      nn_act_scale_rows(&n->layers[i], m, n->h[i], n->h[i + 1], n->dh[i + 1],
+                        n->dh[i], g + d->b_off);
+      nn_dense_backward(d, theta, m, n->h[i - 1], n->dh[i],
+                        i > 1 ? n->dh[i - 1] : NULL, g, 0);
+      i--;
+      continue;
+    }
     nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
                 i ? n->dh[i] : NULL, g);
   }

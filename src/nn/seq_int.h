@@ -259,6 +259,22 @@ void nn_im2col_ld(const nn_layer *l, const double *x, double *cols, size_t ld);
  * else σ' evaluated again at x. */
 void nn_act_scale(const nn_layer *l, size_t n, const double *x, const double *y,
                   const double *u, double *out);
+/* nn_act_scale over B rows of an activation layer's in_size values that
+ * also adds each row of out into db (db[j] += out[i·in_size + j], rows in
+ * order): the backward of the activation and the bias adjoint of the dense
+ * layer before it in one pass, the same bits as nn_act_scale then that
+ * layer's row sums. For ReLU (from x), tanh and sigmoid (from y, not NULL)
+ * only: nn_act_scale_rows_ok. */
+int nn_act_scale_rows_ok(const nn_layer *l);
+void nn_act_scale_rows(const nn_layer *l, size_t B, const double *x,
+                       const double *y, const double *u, double *out,
+                       double *db);
+/* The dense layer's backward as nn_backward runs it (din overwritten, or
+ * NULL; grad accumulated, or NULL), without the bias adjoint when
+ * with_bias is 0 (the caller added it, nn_act_scale_rows). */
+void nn_dense_backward(const nn_layer *l, const double *theta, size_t B,
+                       const double *in, const double *dout, double *din,
+                       double *grad, int with_bias);
 /* The conv passes (layers_conv.c), called by the dispatchers above. */
 void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
                      const double *in, double *out);

@@ -547,6 +547,50 @@ static void test_dense_bias_sum_bits(void **s) {
   free(dy);
 }
 
+/* nn_act_scale_rows (the σ' pass of tanh, sigmoid or ReLU that also
+ * sums the dense layer's bias adjoint, which the gradient's backward
+ * takes) equals nn_act_scale then the plain row sum, to the bit, on both
+ * builds: the same products, each column summed in row order. */
+static void test_act_scale_rows_bits(void **s) {
+  (void)s;
+  enum { R = 67, W = 33 };
+  double *m[5];
+  ph_rng r = ph_rng_make(37, 1);
+  for (int k = 0; k < 5; k++) {
+    m[k] = malloc(R * W * sizeof *m[k]);
+    ph_rng_fill_gauss(&r, m[k], R * W, 1.0);
+  }
+  double *x = m[0], *y = m[1], *u = m[2], *out = m[3], *ref = m[4];
+  for (size_t i = 0; i < R * W; i++) {
+    y[i] = tanh(x[i]);
+    if (i % 5 == 0) u[i] *= 1e9; /* the order of the sums matters */
+  }
+  const nn_act acts[] = {ACT_TANH, ACT_SIGMOID, ACT_RELU};
+  const size_t widths[] = {1, 5, 16, 33}, rows[] = {0, 1, 67};
+  for (int avx = 0; avx < 2; avx++) {
+    ph_vmath_allow_avx2(avx);
+    for (int a = 0; a < 3; a++)
+      for (size_t wi = 0; wi < 4; wi++)
+        for (size_t ri = 0; ri < 3; ri++) {
+          size_t w = widths[wi], B = rows[ri];
+          nn_layer l = {.kind = NN_ACT, .act = acts[a], .in_size = w};
+          assert_true(nn_act_scale_rows_ok(&l));
+          double db[W], dref[W];
+          for (size_t j = 0; j < w; j++) db[j] = dref[j] = 0.25 * (double)j;
+          nn_act_scale(&l, B * w, x, y, u, ref);
+          for (size_t i = 0; i < B; i++)
+            for (size_t j = 0; j < w; j++) dref[j] += ref[i * w + j];
+          nn_act_scale_rows(&l, B, x, y, u, out, db);
+          assert_memory_equal(out, ref, B * w * sizeof *out);
+          assert_memory_equal(db, dref, w * sizeof *db);
+        }
+  }
+  ph_vmath_allow_avx2(1);
+  nn_layer g = {.kind = NN_ACT, .act = ACT_GELU};
+  assert_false(nn_act_scale_rows_ok(&g));
+  for (int k = 0; k < 5; k++) free(m[k]);
+}
+
 static void test_act_loops_bits(void **s) {
   (void)s;
   enum { N = 4096 + 8 };
@@ -1787,6 +1831,7 @@ int main(void) {
       cmocka_unit_test(test_dense_upper_state),
       cmocka_unit_test(test_act_loops_bits),
       cmocka_unit_test(test_dense_bias_sum_bits),
+      cmocka_unit_test(test_act_scale_rows_bits),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };
