@@ -15,6 +15,7 @@
 #include "core/json.h"
 #include "core/progress.h"
 #include "core/rng.h"
+#include "nn/dense.h"
 #include "nn/net.h"
 
 #define CMD "bench"
@@ -41,11 +42,19 @@ static double bench_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* How gemm_only runs each GEMM: as the product does (a dense layer's
+ * through ph_nn_gemm_acc, a convolution's through OpenBLAS), all through
+ * OpenBLAS (the yardstick before the dense layers' routing), or all
+ * through ph_nn_gemm_acc (what the convolutions would take there). */
+typedef enum { GEMM_AS_RUN, GEMM_OPENBLAS, GEMM_ROUTED } gemm_route;
+
 /* The GEMMs of a gradient (ph_net_gradient_gemms: per dense layer forward,
  * dW and dX; per conv layer the same on each chunk's im2col columns), timed
- * alone on scratch buffers of the same shapes; im2col/col2im, activations,
- * pooling and the loss are excluded. -1 when out of memory. */
-static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps) {
+ * alone on scratch buffers of the same shapes, accumulating (beta 1, as
+ * the dense passes do); im2col/col2im, activations, pooling and the loss
+ * are excluded. -1 when out of memory. */
+static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps,
+                        gemm_route route) {
   size_t mx = 1;
   for (size_t i = 0; i < count; i++) {
     size_t s[3] = {gm[i].m * gm[i].k, gm[i].k * gm[i].n, gm[i].m * gm[i].n};
@@ -62,10 +71,14 @@ static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps) {
         const ph_net_gemm *g = &gm[i];
         /* row-major: op(A) (m, k), op(B) (k, n), C (m, n) */
         int M = (int)g->m, N = (int)g->n, K = (int)g->k;
+        int routed = route == GEMM_ROUTED || (route == GEMM_AS_RUN && !g->conv);
         for (size_t q = 0; q < g->count; q++)
-          cblas_dgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
-                      g->trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1, a,
-                      g->trans_a ? M : K, b, g->trans_b ? K : N, 0, c, N);
+          if (routed)
+            ph_nn_gemm_acc(g->trans_a, g->trans_b, g->m, g->n, g->k, a, b, c);
+          else
+            cblas_dgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                        g->trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1, a,
+                        g->trans_a ? M : K, b, g->trans_b ? K : N, 1, c, N);
       }
       t[r] = bench_now() - t0;
     }
@@ -228,12 +241,22 @@ int ph_cmd_bench(int argc, char **argv) {
       ph_net_gemm *gl = ng ? malloc(ng * sizeof *gl) : NULL;
       if (!gl) continue;
       ph_net_product_gemms(o, (ph_net_product)q, bn, gl, ng);
-      double gm = gemm_only(gl, ng, reps);
-      char key[40];
+      double gm = gemm_only(gl, ng, reps, GEMM_AS_RUN);
+      char key[48];
       snprintf(key, sizeof key, "%s_gemm_only_s", gk[q]);
       ph_json_add_number(j, key, gm);
       snprintf(key, sizeof key, "%s_over_gemm_only", gk[q]);
       ph_json_add_number(j, key, mk[q] / gm);
+      /* the same GEMMs all through OpenBLAS, and, when the product runs
+       * some there (the convolutions'), all through ph_nn_gemm_acc */
+      snprintf(key, sizeof key, "%s_gemm_only_openblas_s", gk[q]);
+      ph_json_add_number(j, key, gemm_only(gl, ng, reps, GEMM_OPENBLAS));
+      int conv = 0;
+      for (size_t i = 0; i < ng; i++) conv |= gl[i].conv;
+      if (conv) {
+        snprintf(key, sizeof key, "%s_gemm_only_routed_s", gk[q]);
+        ph_json_add_number(j, key, gemm_only(gl, ng, reps, GEMM_ROUTED));
+      }
       free(gl);
     }
     ph_json_add_stamp(j);

@@ -1,11 +1,14 @@
 /* dense.c: the dense layer's four passes, shared by the sequential engine
  * and the transformer (nn/dense.h: adjoints accumulate). Each product is
- * one CBLAS dgemm; the bias is summed row by row in example order, so the
- * result does not depend on which engine calls. Reference: Pearlmutter
- * 1994 for the tangent passes; derivations in docs/autodiff.md §2. */
+ * one ph_nn_gemm_acc (tiled libxsmm kernels on an AVX-512 target, else
+ * libxsmm for small shapes and OpenBLAS); the bias is summed row by row in
+ * example order, so the result does not depend on which engine calls.
+ * Reference: Pearlmutter 1994 for the tangent passes; derivations in
+ * docs/autodiff.md §2. */
 #include "nn/dense.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "nn/vmath.h"
@@ -97,27 +100,127 @@ static int gemm_xsmm_tall(int ta, int tb, size_t M, size_t Nc, size_t K,
   }
   return 1;
 }
+
+/* libxsmm's target decides the routing, once: 1 when it JITs AVX-512
+ * kernels (AVX512_CORE or later: on this machine's Zen 5, CPX). There the
+ * tiled kernels below beat OpenBLAS, which runs its Haswell (AVX2) kernels
+ * here (OPENBLAS_CORETYPE=Haswell), on every dense shape measured, about
+ * 2× (docs/performance.md, "GEMMs on AVX-512"). On an AVX2 target the
+ * routing stays as it was before (gemm_xsmm for the small shapes, the tall
+ * blocks, OpenBLAS otherwise), so the products keep their bits there.
+ * The atomic makes the first calls from several threads safe: each
+ * computes the same value. */
+static int xsmm_wide(void) {
+  static _Atomic int wide = -1;
+  int w = atomic_load_explicit(&wide, memory_order_relaxed);
+  if (w < 0) {
+    w = libxsmm_get_target_archid() >= LIBXSMM_X86_AVX512_CORE;
+    atomic_store_explicit(&wide, w, memory_order_relaxed);
+  }
+  return w;
+}
+
+/* C (M, Nc) += op(A) op(B) as libxsmm kernels on tiles of C of
+ * PH_XSMM_TILE rows × PH_XSMM_TILE columns, the sum over K in blocks of at
+ * most PH_XSMM_KBLOCK (each block's kernel adds into C, beta 1). Each
+ * value of C is its row's and column's own sum, run in K order through the
+ * blocks; the tiles and blocks depend on the shape only, so a row's result
+ * does not depend on which rows share the call (the thread team's chunks,
+ * the block products' stacked rows). op(B) = Bᵀ (the forward's x Wᵀ, for
+ * which libxsmm 1.17 has no kernel) is transposed one panel (K block ×
+ * column tile) at a time into a stack buffer of 128 KB, which every row
+ * tile then reads. 1 if it ran (0: no kernel, which libxsmm reports for
+ * shapes it cannot JIT; nothing has been added then, as the first kernel
+ * is dispatched before any runs). */
+#define PH_XSMM_TILE 64
+#define PH_XSMM_KBLOCK 256
+static int gemm_xsmm_tiled(int ta, int tb, size_t M, size_t Nc, size_t K,
+                           const double *A, const double *B, double *C) {
+  if (M == 0 || Nc == 0 || K == 0) return 1;
+  double panel[PH_XSMM_KBLOCK * PH_XSMM_TILE];
+  double one = 1.0;
+  int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
+  libxsmm_blasint ldb = (libxsmm_blasint)(ta ? M : K),
+                  ldc = (libxsmm_blasint)Nc;
+  for (size_t c0 = 0; c0 < Nc; c0 += PH_XSMM_TILE) {
+    size_t c = Nc - c0 < PH_XSMM_TILE ? Nc - c0 : PH_XSMM_TILE;
+    for (size_t k0 = 0; k0 < K; k0 += PH_XSMM_KBLOCK) {
+      size_t kb = K - k0 < PH_XSMM_KBLOCK ? K - k0 : PH_XSMM_KBLOCK;
+      const double *bp = B + k0 * Nc + c0;
+      libxsmm_blasint lda = (libxsmm_blasint)Nc;
+      if (tb) { /* B (Nc, K): panel[j][i] = B[c0 + i][k0 + j], in strips of
+                 * 8 columns of B (one cache line of each row read, 8 rows
+                 * of the panel written): the row-by-row copy, one strided
+                 * write a value, cost NT 256×256×784 a third of its time */
+        for (size_t j0 = 0; j0 < kb; j0 += 8) {
+          size_t je = j0 + 8 < kb ? j0 + 8 : kb;
+          for (size_t i = 0; i < c; i++)
+            for (size_t j = j0; j < je; j++)
+              panel[j * c + i] = B[(c0 + i) * K + k0 + j];
+        }
+        bp = panel;
+        lda = (libxsmm_blasint)c;
+      }
+      for (size_t r0 = 0; r0 < M; r0 += PH_XSMM_TILE) {
+        size_t r = M - r0 < PH_XSMM_TILE ? M - r0 : PH_XSMM_TILE;
+        libxsmm_blasint m = (libxsmm_blasint)c, n = (libxsmm_blasint)r,
+                        k = (libxsmm_blasint)kb;
+        libxsmm_dmmfunction f = libxsmm_dmmdispatch(m, n, k, &lda, &ldb, &ldc,
+                                                    &one, &one, &flags, NULL);
+        if (!f) {
+          if (c0 == 0 && k0 == 0 && r0 == 0) return 0;
+          /* a later tile's shape without a kernel (not seen with 1.17):
+           * the same tile through OpenBLAS, same operands */
+          cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                      CblasNoTrans, (int)r, (int)c, (int)kb, 1.0,
+                      ta ? A + k0 * M + r0 : A + r0 * K + k0, (int)ldb, bp,
+                      (int)lda, 1.0, C + r0 * Nc + c0, (int)Nc);
+          continue;
+        }
+        f(bp, ta ? A + k0 * M + r0 : A + r0 * K + k0, C + r0 * Nc + c0);
+      }
+    }
+  }
+  zero_upper();
+  return 1;
+}
 #endif
 
-/* C (M, Nc) += op(A) op(B) (beta 1), row-major, plain strides. */
-static void gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
-                     const double *A, const double *B, double *C) {
+void ph_nn_gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
+                    const double *A, const double *B, double *C) {
 #if PH_HAVE_XSMM
-  if (gemm_xsmm(ta, tb, M, Nc, K, A, B, C)) return;
-  if (gemm_xsmm_tall(ta, tb, M, Nc, K, A, B, C)) return;
+  if (xsmm_wide()) {
+    if (gemm_xsmm_tiled(ta, tb, M, Nc, K, A, B, C)) return;
+  } else {
+    if (gemm_xsmm(ta, tb, M, Nc, K, A, B, C)) return;
+    if (gemm_xsmm_tall(ta, tb, M, Nc, K, A, B, C)) return;
+  }
 #endif
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
               tb ? CblasTrans : CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0, A,
               ta ? (int)M : (int)K, B, tb ? (int)K : (int)Nc, 1.0, C, (int)Nc);
 }
 
+int ph_nn_gemm_wide(void) {
+#if PH_HAVE_XSMM
+  return xsmm_wide();
+#else
+  return 0;
+#endif
+}
+
 void ph_nn_dense_forward_t(double *y, const double *x, const double *Wt,
                            const double *b, size_t N, size_t in, size_t out) {
   for (size_t i = 0; i < N; i++) memcpy(y + i * out, b, out * sizeof *y);
 #if PH_HAVE_XSMM
-  /* blocks of 64 rows, each within gemm_xsmm's size limit for the small
-   * layers (64 × 64 × 64); the blocks depend on N only, and each value is
-   * one row's sum, so the result does not depend on the blocking */
+  if (xsmm_wide()) {
+    ph_nn_gemm_acc(0, 0, N, out, in, x, Wt, y);
+    return;
+  }
+  /* AVX2 target: blocks of 64 rows, each within gemm_xsmm's size limit for
+   * the small layers (64 × 64 × 64); the blocks depend on N only, and each
+   * value is one row's sum, so the result does not depend on the
+   * blocking */
   if (64 * in * out <= (size_t)64 * 64 * 64) {
     size_t r0 = 0;
     for (; r0 < N; r0 += 64) {
@@ -179,15 +282,15 @@ static void rows_sum_acc(const double *y, size_t N, size_t n, double *acc) {
 void ph_nn_dense_forward(double *y, const double *x, const double *W,
                          const double *b, size_t N, size_t in, size_t out) {
   for (size_t i = 0; i < N; i++) memcpy(y + i * out, b, out * sizeof *y);
-  gemm_acc(0, 1, N, out, in, x, W, y);
+  ph_nn_gemm_acc(0, 1, N, out, in, x, W, y);
 }
 
 void ph_nn_dense_backward(double *dx, double *dW, double *db, const double *dy,
                           const double *x, const double *W, size_t N, size_t in,
                           size_t out) {
-  if (dW) gemm_acc(1, 0, out, in, N, dy, x, dW);
+  if (dW) ph_nn_gemm_acc(1, 0, out, in, N, dy, x, dW);
   if (db) rows_sum_acc(dy, N, out, db);
-  if (dx) gemm_acc(0, 0, N, in, out, dy, W, dx);
+  if (dx) ph_nn_gemm_acc(0, 0, N, in, out, dy, W, dx);
 }
 
 void ph_nn_dense_tangent_forward(double *yt, const double *x, const double *xt,
@@ -195,8 +298,8 @@ void ph_nn_dense_tangent_forward(double *yt, const double *x, const double *xt,
                                  const double *bt, size_t N, size_t in,
                                  size_t out) {
   for (size_t i = 0; i < N; i++) memcpy(yt + i * out, bt, out * sizeof *yt);
-  gemm_acc(0, 1, N, out, in, x, Wt, yt);
-  if (xt) gemm_acc(0, 1, N, out, in, xt, W, yt);
+  ph_nn_gemm_acc(0, 1, N, out, in, x, Wt, yt);
+  if (xt) ph_nn_gemm_acc(0, 1, N, out, in, xt, W, yt);
 }
 
 void ph_nn_dense_tangent_backward(double *dxt, double *dWt, double *dbt,
@@ -206,6 +309,6 @@ void ph_nn_dense_tangent_backward(double *dxt, double *dWt, double *dbt,
                                   size_t in, size_t out, int second_order) {
   ph_nn_dense_backward(dxt, dWt, dbt, dyt, x, W, N, in, out);
   if (!second_order) return;
-  if (xt && dWt) gemm_acc(1, 0, out, in, N, dy, xt, dWt);
-  if (dxt) gemm_acc(0, 0, N, in, out, dy, Wt, dxt);
+  if (xt && dWt) ph_nn_gemm_acc(1, 0, out, in, N, dy, xt, dWt);
+  if (dxt) ph_nn_gemm_acc(0, 0, N, in, out, dy, Wt, dxt);
 }

@@ -15,13 +15,29 @@
 
 #include <stddef.h>
 
+/* C (M, Nc) += op(A) op(B) (beta 1), row-major with plain strides: A is
+ * (M, K), or (K, M) when ta; B is (K, Nc), or (Nc, K) when tb. Every dense
+ * pass below runs its products through it. Where libxsmm targets AVX-512
+ * (ph_nn_gemm_wide), as tiled libxsmm kernels whose tiles depend on the
+ * shape only (a row's values do not depend on the other rows of the
+ * call); elsewhere as before: libxsmm for the small shapes where it beat
+ * OpenBLAS on an AVX2 core, OpenBLAS otherwise (dense.c). `pothole bench
+ * products` times its "GEMMs alone" through it. */
+void ph_nn_gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
+                    const double *A, const double *B, double *C);
+/* 1 when ph_nn_gemm_acc runs the tiled libxsmm kernels (libxsmm built in
+ * and targeting AVX-512 or later), 0 otherwise. */
+int ph_nn_gemm_wide(void);
+
 /* y = x Wᵀ + b (overwrites y). */
 void ph_nn_dense_forward(double *y, const double *x, const double *W,
                          const double *b, size_t N, size_t in, size_t out);
 /* y = b + x Wt, the weights given transposed (Wt = Wᵀ, (in, out))
  * (overwrites y): the NN product, for which libxsmm has kernels (it has
- * none for ph_nn_dense_forward's NT product, which OpenBLAS runs at half
- * the speed here: docs/performance.md, "Grids at one thread"). The bias
+ * none for ph_nn_dense_forward's NT product: on an AVX2 target that one
+ * stays with OpenBLAS, at half the speed: docs/performance.md, "Grids at
+ * one thread"; on AVX-512 ph_nn_gemm_acc transposes W panel by panel and
+ * both run the same tiled kernels). The bias
  * enters each sum first, so the bits differ from ph_nn_dense_forward's
  * (both are sums of in + 1 terms, within the same rounding bound); the
  * grid's plane evaluation uses it (net_obj.c), the products do not. */

@@ -153,11 +153,12 @@ cJSON *ph_net_describe_layers(const ph_objective *o) {
  * (c_out, E·hw) = W (c_out, kk) · cols (kk, E·hw), dW += dy colsᵀ,
  * dcols = Wᵀ dy; E = the layer's chunk, layers_conv.c), the last chunk
  * possibly smaller. */
-static size_t put_gemm(ph_net_gemm *out, size_t max, size_t k, size_t m,
-                       size_t n, size_t kk, int ta, int tb, size_t count) {
-  if (count && k < max)
-    out[k] = (ph_net_gemm){
-        .m = m, .n = n, .k = kk, .trans_a = ta, .trans_b = tb, .count = count};
+static size_t put_gemm(ph_net_gemm *out, size_t max, size_t k,
+                       const ph_net_gemm *g, size_t count) {
+  if (count && k < max) {
+    out[k] = *g;
+    out[k].count = count;
+  }
   return count ? k + 1 : k;
 }
 
@@ -182,9 +183,7 @@ static size_t put_layer(ph_net_gemm *out, size_t max, size_t k,
   }
   const ph_net_gemm *sh[3] = {F, G, D};
   size_t times[3] = {nf, ng, nd};
-  for (int s = 0; s < 3; s++)
-    k = put_gemm(out, max, k, sh[s]->m, sh[s]->n, sh[s]->k, sh[s]->trans_a,
-                 sh[s]->trans_b, times[s] * c);
+  for (int s = 0; s < 3; s++) k = put_gemm(out, max, k, sh[s], times[s] * c);
   return k;
 }
 
@@ -198,8 +197,8 @@ size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
     const nn_layer *l = &net->layers[i];
     if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
       size_t M = batch, K = l->n_in, N = l->n_out;
-      ph_net_gemm F = {M, N, K, 0, 1, 1}, G = {N, K, M, 1, 0, 1},
-                  D = {M, K, N, 0, 0, 1};
+      ph_net_gemm F = {M, N, K, 0, 1, 1, 0}, G = {N, K, M, 1, 0, 1, 0},
+                  D = {M, K, N, 0, 0, 1, 0};
       k = put_layer(out, max, k, kind, first, &F, &G, &D, 1);
     } else if (l->kind == NN_CONV) {
       size_t step = l->chunk ? l->chunk : 1, full = batch / step,
@@ -207,8 +206,8 @@ size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
       for (int part = 0; part < 2; part++) {
         size_t E = part ? rest : step, c = part ? (rest != 0) : full,
                HW = l->ho * l->wo * E;
-        ph_net_gemm F = {CO, HW, KK, 0, 0, 1}, G = {CO, KK, HW, 0, 1, 1},
-                    D = {KK, HW, CO, 1, 0, 1};
+        ph_net_gemm F = {CO, HW, KK, 0, 0, 1, 1}, G = {CO, KK, HW, 0, 1, 1, 1},
+                    D = {KK, HW, CO, 1, 0, 1, 1};
         k = put_layer(out, max, k, kind, first, &F, &G, &D, c);
       }
     } else {

@@ -10,6 +10,7 @@
  * |f| ≤ 10: 1.7e-9 + 2.2e-10 ≈ 2e-9; we allow TOL = 1e-8·(1 + |value|).
  * A wrong term (a missing second-order contribution, a transposed product)
  * changes entries by 1e-3 or more. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -451,6 +452,67 @@ static void test_dense_shared(void **s) {
       for (int o = 0; o < OUT; o++) e += dy[i * OUT + o] * W[o * IN + k];
       assert_true(fabs(dx2[i * IN + k] - e) <= 1e-13);
     }
+}
+
+/* ph_nn_gemm_acc, the one routed product under every dense pass, in its
+ * four transposition cases on shapes that cross the tiles (64 rows, 64
+ * columns) and the K blocks (256) of the AVX-512 route, with partial tiles
+ * and one-element edges, against a long double reference on a pre-filled C
+ * (beta 1). Any order of the K + 1 terms, with or without fused
+ * multiply-adds, is within γ(K+1) = (K+1)u / (1 - (K+1)u) of |C| + Σ|a b|
+ * (Higham, Accuracy and Stability, §3.1); the reference's own error,
+ * (K+1) LDBL_EPSILON of the same sum, is added. A misplaced tile, block or
+ * transposed panel is off by O(1). Where the tiled kernels run, a row's
+ * values are the same bits whether its rows are one call or two (the
+ * tiles depend on the shape only: the thread team's chunks and the block
+ * products' stacked rows rely on it). */
+static void test_gemm_routed(void **s) {
+  (void)s;
+  static const size_t shapes[][3] = {{1, 1, 1},     {130, 70, 300},
+                                     {64, 64, 64},  {200, 10, 520},
+                                     {5, 129, 257}, {65, 64, 256}};
+  ph_rng r = ph_rng_make(23, 1);
+  for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
+    size_t M = shapes[q][0], Nc = shapes[q][1], K = shapes[q][2];
+    double *A = malloc(M * K * sizeof *A), *B = malloc(K * Nc * sizeof *B),
+           *C0 = malloc(M * Nc * sizeof *C0), *C = malloc(M * Nc * sizeof *C),
+           *C2 = malloc(M * Nc * sizeof *C2);
+    assert_true(A && B && C0 && C && C2);
+    ph_rng_fill_gauss(&r, A, M * K, 1.0);
+    ph_rng_fill_gauss(&r, B, K * Nc, 1.0);
+    ph_rng_fill_gauss(&r, C0, M * Nc, 1.0);
+    double u = DBL_EPSILON / 2, n1 = (double)(K + 1);
+    double gam = n1 * u / (1 - n1 * u) + n1 * LDBL_EPSILON;
+    for (int t = 0; t < 4; t++) {
+      int ta = t & 1, tb = t >> 1;
+      memcpy(C, C0, M * Nc * sizeof *C);
+      ph_nn_gemm_acc(ta, tb, M, Nc, K, A, B, C);
+      for (size_t i = 0; i < M; i++)
+        for (size_t j = 0; j < Nc; j++) {
+          long double e = C0[i * Nc + j], mag = fabs(C0[i * Nc + j]);
+          for (size_t k = 0; k < K; k++) {
+            long double p = (long double)(ta ? A[k * M + i] : A[i * K + k]) *
+                            (tb ? B[j * K + k] : B[k * Nc + j]);
+            e += p;
+            mag += fabsl(p);
+          }
+          assert_true(fabsl(C[i * Nc + j] - e) <= gam * mag);
+        }
+      if (!ph_nn_gemm_wide() || ta || M < 2) continue;
+      /* rows [0, h) and [h, M) as two calls (ta splits the columns of A,
+       * not a contiguous block, so only the row-major A is split) */
+      size_t h = M / 2 + 1;
+      memcpy(C2, C0, M * Nc * sizeof *C2);
+      ph_nn_gemm_acc(0, tb, h, Nc, K, A, B, C2);
+      ph_nn_gemm_acc(0, tb, M - h, Nc, K, A + h * K, B, C2 + h * Nc);
+      assert_memory_equal(C, C2, M * Nc * sizeof *C);
+    }
+    free(A);
+    free(B);
+    free(C0);
+    free(C);
+    free(C2);
+  }
 }
 
 /* Whether the upper halves of YMM0-15 (or of ZMM0-15) are in use, from
@@ -1754,11 +1816,11 @@ static void test_gradient_gemms(void **s) {
   ph_objective *o;
   assert_int_equal(ph_net_create("mlp:12:tanh", d, 100, &o, &err), PH_OK);
   const size_t B = 70;
-  const ph_net_gemm want[] = {{B, 12, 64, 0, 1, 1},  /* Y1 = X W1ᵀ */
-                              {12, 64, B, 1, 0, 1},  /* dW1 = dY1ᵀ X */
-                              {B, 10, 12, 0, 1, 1},  /* Y2 = Y1 W2ᵀ */
-                              {10, 12, B, 1, 0, 1},  /* dW2 */
-                              {B, 12, 10, 0, 0, 1}}; /* dY1 = dY2 W2 */
+  const ph_net_gemm want[] = {{B, 12, 64, 0, 1, 1, 0},  /* Y1 = X W1ᵀ */
+                              {12, 64, B, 1, 0, 1, 0},  /* dW1 = dY1ᵀ X */
+                              {B, 10, 12, 0, 1, 1, 0},  /* Y2 = Y1 W2ᵀ */
+                              {10, 12, B, 1, 0, 1, 0},  /* dW2 */
+                              {B, 12, 10, 0, 0, 1, 0}}; /* dY1 = dY2 W2 */
   size_t nw = sizeof want / sizeof want[0];
   assert_int_equal(ph_net_gradient_gemms(o, B, NULL, 0), nw);
   ph_net_gemm got[8];
@@ -1773,6 +1835,7 @@ static void test_gradient_gemms(void **s) {
     assert_int_equal(got[i].trans_a, want[i].trans_a);
     assert_int_equal(got[i].trans_b, want[i].trans_b);
     assert_int_equal(got[i].count, want[i].count);
+    assert_int_equal(got[i].conv, 0);
   }
   /* Hv from scratch: layer 1 its forward, V1·x and ḋy1ᵀx (ẋ = 0, no
    * input adjoints); layer 2 its forward, the backward's dY1, V2·y1 and
@@ -1805,6 +1868,9 @@ static void test_gradient_gemms(void **s) {
     assert_false(got[i].m == 9 && got[i].k == 2); /* no dcols in layer 1 */
   }
   assert_true(cols > 0 && cols % B == 0);
+  /* the conv layer's products first, the dense head's last */
+  assert_int_equal(got[0].conv, 1);
+  assert_int_equal(got[ng - 1].conv, 0);
   ph_objective_free(o);
   ph_dataset_free(d);
 }
@@ -1828,6 +1894,7 @@ int main(void) {
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_gather_direct),
       cmocka_unit_test(test_dense_shared),
+      cmocka_unit_test(test_gemm_routed),
       cmocka_unit_test(test_dense_upper_state),
       cmocka_unit_test(test_act_loops_bits),
       cmocka_unit_test(test_dense_bias_sum_bits),
