@@ -172,50 +172,82 @@ static size_t wgrad_block(size_t rest) {
   return rest;
 }
 
-#define PH_WGRAD_TILE(name, NV, NR)                                            \
+/* One register block: entries r (offsets off) of NV·4 channels of gw
+ * over the chunk's K positions, block by block (each block's chain from
+ * +0, then added to G); with BIAS, also the channels' bias adjoints, one
+ * chain of adds over all K positions from +0 added to gb at the end (the
+ * order of layers_conv.c's row sums, which it replaces). */
+#define PH_WGRAD_TILE(name, NV, NR, BIAS)                                      \
   __attribute__((target("avx2,fma"))) static void name(                        \
       const double *dyT, size_t C, const double *xp, size_t XS, size_t hw,     \
-      size_t wo, size_t Wp, const size_t *off, size_t t0, size_t t1,           \
-      double *G, size_t kk) {                                                  \
-    __m256d a[NR][NV];                                                         \
-    _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                       \
-        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) a[r][v] =         \
-            _mm256_setzero_pd();                                               \
-    for (size_t t = t0; t < t1;) {                                             \
-      size_t e = t / hw, q = t % hw, oi = q / wo, oj = q % wo,                 \
-             len = wo - oj < t1 - t ? wo - oj : t1 - t;                        \
-      const double *x = xp + e * XS + oi * Wp + oj, *d = dyT + t * C;          \
-      const double *xr[NR];                                                    \
-      _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) xr[r] = x + off[r]; \
-      for (size_t j = 0; j < len; j++, d += C) {                               \
-        __m256d dv[NV];                                                        \
-        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) dv[v] =           \
-            _mm256_loadu_pd(d + 4 * v);                                        \
-        _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) {                 \
-          __m256d b = _mm256_broadcast_sd(xr[r] + j);                          \
+      size_t wo, size_t Wp, const size_t *off, size_t K, double *G, size_t kk, \
+      double *gb) {                                                            \
+    __m256d a[NR][NV], sb[NV];                                                 \
+    _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) sb[v] =               \
+        _mm256_setzero_pd();                                                   \
+    for (size_t t0 = 0, kb; t0 < K; t0 += kb) {                                \
+      kb = wgrad_block(K - t0);                                                \
+      _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                     \
           _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) a[r][v] =       \
-              _mm256_fmadd_pd(dv[v], b, a[r][v]);                              \
+              _mm256_setzero_pd();                                             \
+      for (size_t t = t0; t < t0 + kb;) {                                      \
+        size_t e = t / hw, q = t % hw, oi = q / wo, oj = q % wo,               \
+               len = wo - oj < t0 + kb - t ? wo - oj : t0 + kb - t;            \
+        const double *x = xp + e * XS + oi * Wp + oj, *d = dyT + t * C;        \
+        const double *xr[NR];                                                  \
+        _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) xr[r] =           \
+            x + off[r];                                                        \
+        for (size_t j = 0; j < len; j++, d += C) {                             \
+          __m256d dv[NV];                                                      \
+          _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {               \
+            dv[v] = _mm256_loadu_pd(d + 4 * v);                                \
+            if (BIAS) sb[v] = _mm256_add_pd(sb[v], dv[v]);                     \
+          }                                                                    \
+          _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) {               \
+            __m256d b = _mm256_broadcast_sd(xr[r] + j);                        \
+            _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) a[r][v] =     \
+                _mm256_fmadd_pd(dv[v], b, a[r][v]);                            \
+          }                                                                    \
         }                                                                      \
+        t += len;                                                              \
       }                                                                        \
-      t += len;                                                                \
+      _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                     \
+          _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                 \
+              add_lanes(a[r][v], G + 4 * v * kk + r, kk);                      \
     }                                                                          \
-    _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                       \
-        _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {                 \
-      __m128d lo = _mm256_castpd256_pd128(a[r][v]),                            \
-              hi = _mm256_extractf128_pd(a[r][v], 1);                          \
-      double *g = G + 4 * v * kk + r;                                          \
-      g[0] += _mm_cvtsd_f64(lo);                                               \
-      g[kk] += _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));                         \
-      g[2 * kk] += _mm_cvtsd_f64(hi);                                          \
-      g[3 * kk] += _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));                     \
-    }                                                                          \
+    if (BIAS)                                                                  \
+      _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                     \
+          add_lanes(sb[v], gb + 4 * v, 1);                                     \
   }
-PH_WGRAD_TILE(wg2x6, 2, 6)
-PH_WGRAD_TILE(wg2x3, 2, 3)
-PH_WGRAD_TILE(wg2x1, 2, 1)
-PH_WGRAD_TILE(wg1x6, 1, 6)
-PH_WGRAD_TILE(wg1x3, 1, 3)
-PH_WGRAD_TILE(wg1x1, 1, 1)
+
+/* g[i·ld] += lane i of a, i = 0..3 */
+__attribute__((target("avx2"))) static inline void
+add_lanes(__m256d a, double *g, size_t ld) {
+  __m128d lo = _mm256_castpd256_pd128(a), hi = _mm256_extractf128_pd(a, 1);
+  g[0] += _mm_cvtsd_f64(lo);
+  g[ld] += _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
+  g[2 * ld] += _mm_cvtsd_f64(hi);
+  g[3 * ld] += _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));
+}
+
+PH_WGRAD_TILE(wg2x6, 2, 6, 0)
+PH_WGRAD_TILE(wg2x3, 2, 3, 0)
+PH_WGRAD_TILE(wg2x1, 2, 1, 0)
+PH_WGRAD_TILE(wg1x6, 1, 6, 0)
+PH_WGRAD_TILE(wg1x3, 1, 3, 0)
+PH_WGRAD_TILE(wg1x1, 1, 1, 0)
+/* with the bias: 5 entries, so that 8 channels' accumulators, bias sums,
+ * adjoints and the broadcast fit the 16 registers */
+PH_WGRAD_TILE(wg2x5b, 2, 5, 1)
+PH_WGRAD_TILE(wg2x3b, 2, 3, 1)
+PH_WGRAD_TILE(wg2x1b, 2, 1, 1)
+PH_WGRAD_TILE(wg1x5b, 1, 5, 1)
+PH_WGRAD_TILE(wg1x3b, 1, 3, 1)
+PH_WGRAD_TILE(wg1x1b, 1, 1, 1)
+
+typedef void wg_tile(const double *, size_t, const double *, size_t, size_t,
+                     size_t, size_t, const size_t *, size_t, double *, size_t,
+                     double *);
 
 int nn_conv_direct_wgrad_fits(const nn_layer *l) {
   return l->c_out % 4 == 0;
@@ -226,36 +258,37 @@ int nn_conv_direct_wgrad_ok(const nn_layer *l) {
 }
 
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
-                          const double *xp, size_t E, double *gw) {
+                          const double *xp, size_t E, double *gw, double *gb) {
+  static wg_tile *const plain[2][3] = {{wg1x6, wg1x3, wg1x1},
+                                       {wg2x6, wg2x3, wg2x1}},
+                        *bias[2][3] = {{wg1x5b, wg1x3b, wg1x1b},
+                                       {wg2x5b, wg2x3b, wg2x1b}};
   const size_t k = l->k, kk = l->c_in * k * k, C = l->c_out, hw = l->ho * l->wo,
                Wp = l->wi + 2 * l->pad, P = l->dplane, XS = l->c_in * P,
                K = E * hw;
-  for (size_t t0 = 0, kb; t0 < K; t0 += kb) {
-    kb = wgrad_block(K - t0);
-    for (size_t co = 0; co < C;) {
-      int two = co + 8 <= C;
-      for (size_t r0 = 0; r0 < kk;) {
-        size_t nr = kk - r0 >= 6 ? 6 : kk - r0 >= 3 ? 3 : 1, off[6];
-        for (size_t i = 0; i < nr; i++) {
-          size_t r = r0 + i;
-          off[i] = r / (k * k) * P + r / k % k * Wp + r % k;
-        }
-        const double *d = dyT + co;
-        double *G = gw + co * kk + r0;
-        if (two)
-          (nr == 6 ? wg2x6
-           : nr == 3
-               ? wg2x3
-               : wg2x1)(d, C, xp, XS, hw, l->wo, Wp, off, t0, t0 + kb, G, kk);
-        else
-          (nr == 6 ? wg1x6
-           : nr == 3
-               ? wg1x3
-               : wg1x1)(d, C, xp, XS, hw, l->wo, Wp, off, t0, t0 + kb, G, kk);
-        r0 += nr;
+  for (size_t co = 0; co < C;) {
+    int two = co + 8 <= C;
+    for (size_t r0 = 0; r0 < kk;) {
+      /* the bias rides on each channel block's first tile, of 3 entries
+       * when that leaves a multiple of 3 (k = 3: 9 = 3 + 6, 72 = 3 + 11·6
+       * + 3), else of 5 or 1; then tiles of 6 while they fit */
+      int b = gb && r0 == 0, w = b ? (kk % 3 == 0 ? 1
+                                      : kk >= 5   ? 0
+                                      : kk >= 3   ? 1
+                                                  : 2)
+                                   : (kk - r0 >= 6   ? 0
+                                      : kk - r0 >= 3 ? 1
+                                                     : 2);
+      size_t nr = w == 0 ? (b ? 5 : 6) : w == 1 ? 3 : 1, off[6];
+      for (size_t i = 0; i < nr; i++) {
+        size_t r = r0 + i;
+        off[i] = r / (k * k) * P + r / k % k * Wp + r % k;
       }
-      co += two ? 8 : 4;
+      (b ? bias : plain)[two][w](dyT + co, C, xp, XS, hw, l->wo, Wp, off, K,
+                                 gw + co * kk + r0, kk, b ? gb + co : NULL);
+      r0 += nr;
     }
+    co += two ? 8 : 4;
   }
 }
 
@@ -281,21 +314,35 @@ __attribute__((target("avx"))) void nn_conv_direct_transpose(const double *buf,
     for (size_t c = 0; c < rows; c++) dyT[t * rows + c] = buf[c * n + t];
 }
 
-void nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
-                           size_t cstride, double *xp) {
+/* n doubles from s to d, four at a time, then one at a time: the planes'
+ * rows are 7 to 28 values, and a memcpy call per row was most of the
+ * pads' time (the CNN's gradient made some 150 thousand of them). */
+__attribute__((target("avx"))) static inline void
+copy_row(double *d, const double *s, size_t n) {
+  size_t j = 0;
+  for (; j + 4 <= n; j += 4) _mm256_storeu_pd(d + j, _mm256_loadu_pd(s + j));
+  for (; j < n; j++) d[j] = s[j];
+}
+
+__attribute__((target("avx"))) void
+nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
+                      size_t cstride, double *xp) {
   const size_t p = l->pad, wi = l->wi, Wp = wi + 2 * p, P = l->dplane;
   for (size_t c = 0; c < nchan; c++)
     for (size_t i = 0; i < l->hi; i++)
-      memcpy(xp + c * P + (i + p) * Wp + p, x + c * cstride + i * wi,
-             wi * sizeof *xp);
+      copy_row(xp + c * P + (i + p) * Wp + p, x + c * cstride + i * wi, wi);
 }
 
 void nn_conv_direct_pad(const nn_layer *l, const double *x, double *xp) {
-  const size_t p = l->pad, wi = l->wi, Wp = wi + 2 * p, P = l->dplane;
+  nn_conv_direct_pad_ld(l, l->c_in, x, l->hi * l->wi, xp);
+}
+
+__attribute__((target("avx"))) void
+nn_conv_direct_unpad(const nn_layer *l, const double *s, double *x) {
+  const size_t wi = l->wi, Wp = wi + 2 * l->pad;
   for (size_t c = 0; c < l->c_in; c++)
     for (size_t i = 0; i < l->hi; i++)
-      memcpy(xp + c * P + (i + p) * Wp + p, x + (c * l->hi + i) * wi,
-             wi * sizeof *xp);
+      copy_row(x + (c * l->hi + i) * wi, s + c * l->dlen + i * Wp, wi);
 }
 
 void nn_conv_direct(const nn_layer *l, const double *W, const double *xp,
@@ -331,6 +378,9 @@ int nn_conv_direct_adjoint_ok(const nn_layer *l) {
 void nn_conv_direct_pad(const nn_layer *l, const double *x, double *xp) {
   (void)l, (void)x, (void)xp;
 }
+void nn_conv_direct_unpad(const nn_layer *l, const double *s, double *x) {
+  (void)l, (void)s, (void)x;
+}
 int nn_conv_direct_wgrad_fits(const nn_layer *l) {
   (void)l;
   return 0;
@@ -340,8 +390,8 @@ int nn_conv_direct_wgrad_ok(const nn_layer *l) {
   return 0;
 }
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
-                          const double *xp, size_t E, double *gw) {
-  (void)l, (void)dyT, (void)xp, (void)E, (void)gw;
+                          const double *xp, size_t E, double *gw, double *gb) {
+  (void)l, (void)dyT, (void)xp, (void)E, (void)gw, (void)gb;
 }
 void nn_conv_direct_transpose(const double *buf, size_t rows, size_t n,
                               double *dyT) {

@@ -426,6 +426,72 @@ void nn_col2im_same_ld(const nn_layer *l, double *cols, double *x, size_t ld) {
     }
 }
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* 2×2 ReLU max pooling of a plane of x + bias (rows ld apart, wo ≥ 4
+ * windows to a row), four windows at a time (AVX2): the scalar loop's
+ * operations lane by lane (the add, the ReLU as x > 0 ? x : +0, and the
+ * strictly-greater selects in the window's order), so the same bits and
+ * the same first-maximum argmax; GCC did not vectorise the scalar loop's
+ * stride-2 loads. A row's last windows are the four ending it, again
+ * (rewriting some with the same values). */
+__attribute__((target("avx2"))) static void
+relu_pool2_plane_avx2(const double *x, size_t ld, double bias, size_t wi,
+                      size_t ho, size_t wo, size_t abase, double *y,
+                      size_t *a) {
+  const __m256d b = _mm256_set1_pd(bias), z = _mm256_setzero_pd();
+  const __m256i one = _mm256_set1_epi64x(1),
+                lane = _mm256_setr_epi64x(0, 2, 4, 6);
+  for (size_t oi = 0; oi < ho; oi++) {
+    const double *x0 = x + 2 * oi * ld, *x1 = x0 + ld;
+    const long long r0 = (long long)(abase + 2 * oi * wi);
+    for (size_t o = 0;; o += 4) {
+      size_t oj = o + 4 <= wo ? o : wo - 4;
+      __m256d p = _mm256_loadu_pd(x0 + 2 * oj),
+              q = _mm256_loadu_pd(x0 + 2 * oj + 4),
+              r = _mm256_loadu_pd(x1 + 2 * oj),
+              s = _mm256_loadu_pd(x1 + 2 * oj + 4);
+      /* even and odd entries of each row, windows in order */
+      __m256d v0 = _mm256_permute4x64_pd(_mm256_unpacklo_pd(p, q), 0xd8),
+              v1 = _mm256_permute4x64_pd(_mm256_unpackhi_pd(p, q), 0xd8),
+              v2 = _mm256_permute4x64_pd(_mm256_unpacklo_pd(r, s), 0xd8),
+              v3 = _mm256_permute4x64_pd(_mm256_unpackhi_pd(r, s), 0xd8);
+      v0 = _mm256_add_pd(v0, b);
+      v1 = _mm256_add_pd(v1, b);
+      v2 = _mm256_add_pd(v2, b);
+      v3 = _mm256_add_pd(v3, b);
+      v0 = _mm256_and_pd(_mm256_cmp_pd(v0, z, _CMP_GT_OQ), v0);
+      v1 = _mm256_and_pd(_mm256_cmp_pd(v1, z, _CMP_GT_OQ), v1);
+      v2 = _mm256_and_pd(_mm256_cmp_pd(v2, z, _CMP_GT_OQ), v2);
+      v3 = _mm256_and_pd(_mm256_cmp_pd(v3, z, _CMP_GT_OQ), v3);
+      /* indices of each window's four entries */
+      __m256i j0 = _mm256_add_epi64(_mm256_set1_epi64x(r0 + 2 * (long long)oj),
+                                    lane),
+              j2 = _mm256_add_epi64(j0, _mm256_set1_epi64x((long long)wi));
+      __m256d i0 = _mm256_castsi256_pd(j0),
+              i1 = _mm256_castsi256_pd(_mm256_add_epi64(j0, one)),
+              i2 = _mm256_castsi256_pd(j2),
+              i3 = _mm256_castsi256_pd(_mm256_add_epi64(j2, one));
+      __m256d best = v0, arg = i0, g;
+      g = _mm256_cmp_pd(v1, best, _CMP_GT_OQ);
+      arg = _mm256_blendv_pd(arg, i1, g);
+      best = _mm256_blendv_pd(best, v1, g);
+      g = _mm256_cmp_pd(v2, best, _CMP_GT_OQ);
+      arg = _mm256_blendv_pd(arg, i2, g);
+      best = _mm256_blendv_pd(best, v2, g);
+      g = _mm256_cmp_pd(v3, best, _CMP_GT_OQ);
+      arg = _mm256_blendv_pd(arg, i3, g);
+      best = _mm256_blendv_pd(best, v3, g);
+      _mm256_storeu_pd(y + oi * wo + oj, best);
+      _mm256_storeu_si256((__m256i *)(a + oi * wo + oj),
+                          _mm256_castpd_si256(arg));
+      if (oj + 4 >= wo) break;
+    }
+  }
+}
+#endif
+
 /* Max pooling of one channel plane (rows ld apart) with size = stride = k: y =
  * max of each window, a = abase + the index (within the plane) of the first
  * maximum; with relu, of the window's ReLU outputs max(x, 0) (x > 0 ? x : 0,
@@ -442,7 +508,16 @@ static inline void pool_plane(const double *x, size_t ld, int relu, int biased,
                               size_t *a) {
   if (k == 2 && st == 2) {
     /* 2×2 windows: the four entries of a window in a loop over the output
-     * row without branches, which the compiler vectorises */
+     * row without branches; with the ReLU, four windows at a time in AVX2
+     * (relu_pool2_plane_avx2; without a bias it adds +0, which changes
+     * only a −0 entry to +0, and the ReLU makes both +0) */
+#if defined(__x86_64__)
+    if (relu && wo >= 4 && ph_vmath_avx2()) {
+      relu_pool2_plane_avx2(x, ld, biased ? bias : 0.0, wi, ho, wo, abase, y,
+                            a);
+      return;
+    }
+#endif
     for (size_t oi = 0; oi < ho; oi++) {
       size_t r0 = 2 * oi * wi, r1 = r0 + wi;
       const double *x0 = x + 2 * oi * ld, *x1 = x0 + ld;

@@ -120,7 +120,7 @@ static int probe_wgrad(nn_layer *l) {
     nn_conv_direct_transpose(l->ybuf, l->c_out, m * hw, l->dyT);
     for (size_t e = 0; e < m; e++)
       nn_conv_direct_pad(l, x + e * l->in_size, l->xpadE + e * XS);
-    nn_conv_direct_wgrad(l, l->dyT, l->xpadE, m, g + nw);
+    nn_conv_direct_wgrad(l, l->dyT, l->xpadE, m, g + nw, NULL);
     same = memcmp(g, g + nw, nw * sizeof *g) == 0;
   }
   free(x);
@@ -286,36 +286,35 @@ void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
  * output adjoints in ybuf [+ V on those in ybuf2], example by example. */
 static void direct_adjoint_chunk(nn_layer *l, const double *W, const double *V,
                                  size_t e0, size_t E, double *din) {
-  const size_t hw = l->ho * l->wo, wp = l->wi + 2 * l->pad;
+  const size_t hw = l->ho * l->wo;
   for (size_t e = 0; e < E; e++) {
     nn_conv_direct_pad_ld(l, l->c_out, l->ybuf + e * hw, E * hw, l->dypad);
     if (V)
       nn_conv_direct_pad_ld(l, l->c_out, l->ybuf2 + e * hw, E * hw, l->dypad2);
     nn_conv_direct_adjoint(l, W, l->dypad, V, l->dypad2, l->dxgrid);
-    double *d = din + (e0 + e) * l->in_size;
-    for (size_t c = 0; c < l->c_in; c++)
-      for (size_t i = 0; i < l->hi; i++)
-        memcpy(d + (c * l->hi + i) * l->wi, l->dxgrid + c * l->dlen + i * wp,
-               l->wi * sizeof *d);
+    nn_conv_direct_unpad(l, l->dxgrid, din + (e0 + e) * l->in_size);
   }
 }
 
 /* gw += dy cols(x)ᵀ for the chunk's examples [e0, e0 + E) of x, dy in the
- * chunk layout: conv_direct.c's kernel when the probe agreed, else the
- * GEMM on im2col columns (cols: the workspace for them). */
+ * chunk layout, and gb (NULL: none) += dy's row sums: conv_direct.c's
+ * kernel when the probe agreed, else the GEMM on im2col columns (cols: the
+ * workspace for them) and rowsum_acc. */
 static void wgrad_chunk(nn_layer *l, const double *dy, const double *x,
-                        size_t e0, size_t E, double *cols, double *gw) {
+                        size_t e0, size_t E, double *cols, double *gw,
+                        double *gb) {
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   if (nn_conv_direct_wgrad_ok(l)) {
     const size_t XS = l->c_in * l->dplane;
     nn_conv_direct_transpose(dy, l->c_out, E * hw, l->dyT);
     for (size_t e = 0; e < E; e++)
       nn_conv_direct_pad(l, x + (e0 + e) * l->in_size, l->xpadE + e * XS);
-    nn_conv_direct_wgrad(l, l->dyT, l->xpadE, E, gw);
+    nn_conv_direct_wgrad(l, l->dyT, l->xpadE, E, gw, gb);
     return;
   }
   cols_of(l, x, e0, E, cols);
   gemm(0, 1, l->c_out, kk, E * hw, dy, cols, 1.0, gw);
+  if (gb) rowsum_acc(dy, l->c_out, E * hw, gb);
 }
 
 /* The backward of one chunk from its output adjoint, already in ybuf in
@@ -323,10 +322,9 @@ static void wgrad_chunk(nn_layer *l, const double *dy, const double *x,
 static void backward_chunk(nn_layer *l, const double *theta, const double *in,
                            size_t e0, size_t E, double *din, double *grad) {
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
-  if (grad) {
-    wgrad_chunk(l, l->ybuf, in, e0, E, l->cols, grad + l->w_off);
-    rowsum_acc(l->ybuf, l->c_out, E * hw, grad + l->b_off);
-  }
+  if (grad)
+    wgrad_chunk(l, l->ybuf, in, e0, E, l->cols, grad + l->w_off,
+                grad + l->b_off);
   if (din && nn_conv_direct_adjoint_ok(l))
     direct_adjoint_chunk(l, theta + l->w_off, NULL, e0, E, din);
   else if (din) {
@@ -375,10 +373,9 @@ static void tangent_backward_chunk(nn_layer *l, const double *theta,
                                    double *tdin, double *hv, int second_order) {
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   /* (Hv)_W += ḋy cols(x)ᵀ [+ dy cols(ẋ)ᵀ]; ḋx = col2im(Wᵀ ḋy [+ Vᵀ dy]) */
-  wgrad_chunk(l, l->ybuf, in, e0, E, l->cols, hv + l->w_off);
+  wgrad_chunk(l, l->ybuf, in, e0, E, l->cols, hv + l->w_off, hv + l->b_off);
   if (second_order && tin)
-    wgrad_chunk(l, l->ybuf2, tin, e0, E, l->tcols, hv + l->w_off);
-  rowsum_acc(l->ybuf, l->c_out, E * hw, hv + l->b_off);
+    wgrad_chunk(l, l->ybuf2, tin, e0, E, l->tcols, hv + l->w_off, NULL);
   if (tdin && nn_conv_direct_adjoint_ok(l))
     direct_adjoint_chunk(l, theta + l->w_off,
                          second_order ? v + l->w_off : NULL, e0, E, tdin);
@@ -460,7 +457,7 @@ static void pool_adjoint_chunk(const nn_layer *conv, const nn_layer *pool,
       memset(d, 0, hw * sizeof *d);
       for (size_t q = 0; q < po; q++) {
         double u = 0.0 + ge[q];
-        d[a[q] - base] = y[q] > 0 ? u : 0.0;
+        d[a[q] - base] = nn_relu_mask(y[q], u);
       }
     }
 }
@@ -496,7 +493,7 @@ static void gather_plane(const nn_layer *conv, const nn_layer *pool,
         r++;
       }
       double u = src[(oi * st + r) * ld + oj * st + d] + b;
-      t[q] = y[q] > 0 ? u : 0.0;
+      t[q] = nn_relu_mask(y[q], u);
     }
 }
 

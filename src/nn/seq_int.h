@@ -223,6 +223,17 @@ static inline double nn_act_d1_from_output(nn_act a, double y) {
 static inline double nn_act_d2_from_output(nn_act a, double y, double d1) {
   return a == ACT_TANH ? -2 * y * d1 : d1 * (1 - 2 * y);
 }
+/* u where y > 0, else +0: y > 0 ? u : 0.0 without a branch. Where y is
+ * a ReLU's input, its sign is a coin toss that a branch mispredicts (GCC
+ * compiled the select in the pooled adjoint's scatter as one: most of its
+ * time). */
+static inline double nn_relu_mask(double y, double u) {
+  uint64_t b;
+  __builtin_memcpy(&b, &u, sizeof b);
+  b &= -(uint64_t)(y > 0);
+  __builtin_memcpy(&u, &b, sizeof b);
+  return u;
+}
 /* Whether a ReLU followed by max pooling with tiling windows (stride = size,
  * covering the input) can take nn_relu_maxpool_backward. */
 int nn_relu_maxpool_fusable(const nn_layer *act, const nn_layer *pool);
@@ -353,18 +364,22 @@ void nn_conv_direct_adjoint(const nn_layer *l, const double *W,
                             const double *dyp2, double *s);
 void nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
                            size_t cstride, double *xp);
+/* x (c_in, hi, wi) from the sums s on the grid (nn_conv_direct_adjoint). */
+void nn_conv_direct_unpad(const nn_layer *l, const double *s, double *x);
 /* The weight adjoint of a chunk of E examples without im2col: gw (c_out,
  * c_in·k·k) += dy cols(x)ᵀ, from dyT (E·ho·wo, c_out), the chunk's output
  * adjoint transposed (nn_conv_direct_transpose), and xp, its E examples'
  * zero-bordered planes (nn_conv_direct_pad, c_in·dplane apart). The same
  * bits as the GEMM with beta 1 when l->direct_w (probed): the sum over
  * the chunk's positions is split into the blocks OpenBLAS's level-3 driver
- * makes (conv_direct.c). Needs c_out a multiple of 4
+ * makes (conv_direct.c). gb (NULL: none) += the bias adjoint, each
+ * channel's sum over the chunk in position order from +0 (layers_conv.c's
+ * row sums, the same bits). Needs c_out a multiple of 4
  * (nn_conv_direct_wgrad_fits). */
 int nn_conv_direct_wgrad_fits(const nn_layer *l);
 int nn_conv_direct_wgrad_ok(const nn_layer *l);
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
-                          const double *xp, size_t E, double *gw);
+                          const double *xp, size_t E, double *gw, double *gb);
 /* dyT (n, rows) = buf (rows, n) transposed, rows a multiple of 4. */
 void nn_conv_direct_transpose(const double *buf, size_t rows, size_t n,
                               double *dyT);

@@ -1320,8 +1320,9 @@ static void test_ops_alone(void **s) {
  * dropping the 0 + dout (the sign of a −0 adjoint) other bits. */
 static void test_relu_maxpool_fused(void **s) {
   (void)s;
-  static const size_t geo[2][3] = {{3, 4, 2}, {2, 6, 3}}; /* c, hi, k */
-  for (int gi = 0; gi < 2; gi++) {
+  /* c, hi, k; 2×2 windows six to a row take the AVX2 loop for four */
+  static const size_t geo[3][3] = {{3, 4, 2}, {2, 6, 3}, {2, 12, 2}};
+  for (int gi = 0; gi < 3; gi++) {
     nn_layer p = mk_pool(NN_MAXPOOL, geo[gi][0], geo[gi][1], geo[gi][2]), a;
     memset(&a, 0, sizeof a);
     a.kind = NN_ACT;
@@ -1446,8 +1447,10 @@ static void test_conv_relu_pool_group(void **s) {
     int gi = run % 2, direct = (run / 2) % 2;
     size_t co = run / 4 ? 3 : 6;
     nn_conv_direct_allow(direct);
-    nn_layer cv = mk_conv(2, 6, co, 3, 1, 1), a,
-             p = mk_pool(NN_MAXPOOL, co, 6, pk[gi]);
+    /* 8×8 with 2×2 windows: four to a row, the AVX2 loop's block */
+    const size_t hi = gi ? 6 : 8;
+    nn_layer cv = mk_conv(2, hi, co, 3, 1, 1), a,
+             p = mk_pool(NN_MAXPOOL, co, hi, pk[gi]);
     memset(&a, 0, sizeof a);
     a.kind = NN_ACT;
     a.act = ACT_RELU;
@@ -1540,8 +1543,9 @@ static void test_conv_relu_pool_group(void **s) {
  * of dW, the chunk's positions split into OpenBLAS's level-3 blocks (256
  * while 512 or more remain, then two halves rounded up to 4), each block
  * one FMA chain from +0 over im2col's columns, added to the entry. Three
- * geometries cover the kernel's register blocks (8 and 4 channels; 6, 3
- * and 1 column entries) and the block rule (K = 3136, 784, 567, 100).
+ * geometries cover the kernel's register blocks (8 and 4 channels; 6, 5,
+ * 3 and 1 column entries) and the block rule (K = 3136, 784, 567, 100);
+ * with the bias, its sums against the row sums' order.
  * Then the conv's backward and tangent backward with the direct paths
  * allowed and not: the same bits when the probe took the kernel (the
  * GEMM's bits are OpenBLAS's, which the probe checks at run time). A wrong
@@ -1552,7 +1556,7 @@ static void test_conv_direct_wgrad(void **s) {
   static const size_t geo[3][6] = {/* c_in, h, c_out, k, pad, chunk */
                                    {1, 28, 8, 3, 1, 4},
                                    {2, 9, 12, 3, 1, 7},
-                                   {1, 10, 4, 5, 2, 1}};
+                                   {1, 10, 12, 5, 2, 1}};
   for (int gi = 0; gi < 3; gi++) {
     const size_t *G = geo[gi];
     nn_layer cv = mk_conv(G[0], G[1], G[2], G[3], 1, G[4]);
@@ -1566,7 +1570,7 @@ static void test_conv_direct_wgrad(void **s) {
            *dy = malloc(cv.c_out * E * hw * sizeof *dy),
            *cols = malloc(kk * E * hw * sizeof *cols),
            *g0 = malloc(nw * sizeof *g0), *g = malloc(nw * sizeof *g),
-           *ref = malloc(nw * sizeof *ref);
+           *ref = malloc(nw * sizeof *ref), gb[16], rb[16];
     for (size_t m = E; m >= 1 && m + 2 >= E; m--) { /* full and partial */
       const size_t K = m * hw;
       ph_rng_fill_gauss(&rg, x, m * cv.in_size, 1.0);
@@ -1587,12 +1591,23 @@ static void test_conv_direct_wgrad(void **s) {
           }
           ref[co * kk + r] = c;
         }
+      /* the bias adjoint: each channel's sum from +0 in position order */
+      for (size_t co = 0; co < cv.c_out; co++) {
+        double b = 0;
+        gb[co] = (double)co - 2.5;
+        for (size_t t = 0; t < K; t++) b += dy[co * K + t];
+        rb[co] = gb[co] + b;
+      }
       memcpy(g, g0, nw * sizeof *g);
       nn_conv_direct_transpose(dy, cv.c_out, K, cv.dyT);
       for (size_t e = 0; e < m; e++)
         nn_conv_direct_pad(&cv, x + e * cv.in_size, cv.xpadE + e * XS);
-      nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g);
+      nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g, NULL);
       assert_memory_equal(g, ref, nw * sizeof *g);
+      memcpy(g, g0, nw * sizeof *g);
+      nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g, gb);
+      assert_memory_equal(g, ref, nw * sizeof *g);
+      assert_memory_equal(gb, rb, cv.c_out * sizeof *gb);
     }
     /* the passes with the direct paths and without (batch 2E + 1: two
      * full chunks and a partial one) */
