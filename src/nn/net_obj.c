@@ -845,7 +845,7 @@ static void plane_combine(double *z, const double *P0, const double *P1,
     for (size_t i = 0; i < c; i++) z[i] = P0[i] + a * P1[i];
 }
 
-/* head(n, m, scale, NULL, correct) for a classifier with one label per
+/* head(n, m, scale, correct) for a classifier with one label per
  * example, reading the plane's labels where they are (no copy) and
  * leaving the probabilities unnormalised (ph_vmath_lse_rows): the same
  * sums in the same order, so the same bits. */
