@@ -1,5 +1,6 @@
-/* conv_direct.c: the forward product of a stride-1 "same" convolution
- * without im2col, for the CNN's forward and tangent forward (AVX2 + FMA).
+/* conv_direct.c: the products of a stride-1 "same" convolution without
+ * im2col (AVX2 + FMA): the forward (forward and tangent forward), the
+ * input adjoint and, further down, the weight adjoint.
  *
  * Each input channel is copied into a zero-bordered plane (hi + 2p rows of
  * Wp = wi + 2p), and the outputs are computed on a grid of ho rows of Wp
