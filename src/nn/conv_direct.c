@@ -8,8 +8,8 @@
  * of the im2col columns is the padded plane c shifted by ki·Wp + kj, so
  * the kernel reads it in place instead of copying it (the im2col copies,
  * OpenBLAS's packing of them and its beta = 0 pass were a fifth of the
- * CNN's gradient; docs/performance.md, sixth session). Register blocks of
- * 4 output channels × 12 positions.
+ * CNN's gradient; docs/performance-history.md, sixth session). Register blocks
+ * of 4 output channels × 12 positions.
  *
  * The same bits as the GEMM on im2col columns: OpenBLAS 0.3's dgemm
  * kernels (Haswell/Zen) compute each entry of C as one FMA chain over k in

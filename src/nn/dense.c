@@ -22,7 +22,7 @@
  * the softmax, the bias sums are SSE2) then runs several times slower on
  * this machine: the tanh MLP's σ' loop after the input-adjoint GEMM took
  * 3.2 cycles per element against 0.36 after a vzeroupper
- * (docs/performance.md, seventh session). vzeroupper changes no value
+ * (docs/performance-history.md, seventh session). vzeroupper changes no value
  * the SSE code reads, so results are the same bits. The kernels only run
  * on AVX machines, where the instruction exists; the check keeps it off
  * any other. */
@@ -40,7 +40,7 @@ static void zero_upper(void) {}
 
 /* libxsmm's JIT kernels (libxsmm-dev) for the small shapes where they
  * measured faster than OpenBLAS 0.3.21 on this machine's AVX2 core
- * (docs/performance.md: 64×64×64 row-major NN 11.9 against 14.5 µs,
+ * (docs/performance-history.md: 64×64×64 row-major NN 11.9 against 14.5 µs,
  * 64×64×10 NN 2.7 against 4.0, TN 10×64×64 2.4 against 5.0; TN 64³
  * equal, larger shapes slower). The row-major C (M, Nc) += op(A) op(B) is
  * the column-major Cᵀ += op(B)ᵀ op(A)ᵀ; libxsmm 1.17 generates no kernel
@@ -73,7 +73,7 @@ static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
  * at most 32×32 values). OpenBLAS packs the whole tall factor for each
  * such call; tests/bench/gemm_tall.c measured the blocked kernels about
  * 2× faster at 8192×32×32 and no faster once Nc or K reaches 64 or 81
- * (docs/performance.md). The blocks depend on the shape only. 1 if it
+ * (docs/performance-history.md). The blocks depend on the shape only. 1 if it
  * ran. */
 #define PH_XSMM_TALL_ROWS 64
 #define PH_XSMM_TALL_PANEL 32

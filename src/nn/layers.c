@@ -300,7 +300,7 @@ void nn_im2col(const nn_layer *l, const double *x, double *cols) {
  * part is one copy from the first valid element to the last; the elements
  * it wraps across the borders are then zeroed. One memcpy per row instead
  * of one per image row: the per-row calls on 14- and 28-wide images were a
- * third of the CNN gradient (docs/performance.md). Only copies, so the
+ * third of the CNN gradient (docs/performance-history.md). Only copies, so the
  * columns are the same bits as the general loop's. */
 static void im2col_same(const nn_layer *l, const double *x, double *cols,
                         size_t ld) {

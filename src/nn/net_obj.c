@@ -241,10 +241,10 @@ static void cache_store(nn_net *n, const double *theta, const ph_batch *b,
  * adjoints are then never written: each chunk's conv output stays in the
  * conv's chunk buffer (cache-sized) between the GEMM and the pooling, which
  * saves two passes over the CNN's largest activations in each direction
- * (docs/performance.md, sixth session). No pass reads them: the pooling's
- * passes read its argmax and output, the ReLU's mask is the pooled output's
- * sign, and the conv's second-order term rebuilds its dy per chunk from the
- * pooled adjoint. */
+ * (docs/performance-history.md, sixth session). No pass reads them: the
+ * pooling's passes read its argmax and output, the ReLU's mask is the pooled
+ * output's sign, and the conv's second-order term rebuilds its dy per chunk
+ * from the pooled adjoint. */
 static int conv_group_at(const nn_net *n, size_t i) {
   return i + 2 < n->n_layers &&
          nn_conv_relu_pool_fusable(&n->layers[i], &n->layers[i + 1],
@@ -445,7 +445,7 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
  * 10–20 % slower than this on every MLP tried: on this machine's OpenBLAS
  * the stacked shapes run no faster per flop than the single ones, and the
  * stacking, scratch sums and per-example activation loops cost extra
- * (docs/performance.md). Accumulated into HV. */
+ * (docs/performance-history.md). Accumulated into HV. */
 static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
                              size_t start, size_t m, run_mode mode, size_t k,
                              const double *V, double scale, double *HV,
@@ -489,7 +489,7 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
  * keeps PH_NN_PAR_CHUNK examples or more, so two threads have work. Fewer,
  * longer chunks mean larger GEMMs and fewer partial products to zero and
  * add: with 64-example chunks one thread spent a quarter of a large MLP's
- * gradient on them (docs/performance.md). */
+ * gradient on them (docs/performance-history.md). */
 static size_t par_chunk_for(const nn_net *n, size_t N) {
   size_t parts = (N + n->max_batch - 1) / n->max_batch;
   if (parts < PH_NN_PAR_PARTS && N >= PH_NN_PAR_PARTS * PH_NN_PAR_CHUNK)

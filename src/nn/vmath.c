@@ -92,8 +92,8 @@ void ph_vmath_allow_avx512(int allow) {
 
 /* tanh without a library call or a branch: one formula for
  * every |x|, within 0.75 ulp of x87 tanhl and 2 ulp of glibc over 10^8
- * inputs (docs/performance.md, "Seventh session: tanh"). With a = |x| and
- * the sign put back at the end (tanh is odd, so ±0 and both signs come out
+ * inputs (docs/performance-history.md, "Seventh session: tanh"). With a = |x|
+ * and the sign put back at the end (tanh is odd, so ±0 and both signs come out
  * exact), t = 2a:
  *   tanh a = 1 − w,  w = 2/d,  d = 1 + e^t,
  * d built as an unevaluated sum dh + dl exact to far below ulp(e^t − 1),

@@ -538,7 +538,7 @@ static int upper_state_dirty(void) {
 /* Every dense pass returns with the upper YMM state clean: a kernel that
  * leaves it dirty (libxsmm's JIT kernels do) makes every SSE instruction
  * after it several times slower on AVX-512 machines, which cost the tanh
- * MLP's σ' loops a factor of 9 (docs/performance.md, seventh session).
+ * MLP's σ' loops a factor of 9 (docs/performance-history.md, seventh session).
  * The shapes are the small MLP's, which take libxsmm's kernels when the
  * build has them (dense.c); OpenBLAS's clear the state themselves. */
 static void test_dense_upper_state(void **s) {
