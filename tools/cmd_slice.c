@@ -138,7 +138,8 @@ static int slice_parse(int argc, char **argv, slice_args *a) {
       {"hold-after", "N", PH_OPT_SIZE, &a->hold_after, .lo = 1, .hi = 1e12,
        .help = "after N new points of this process stop computing and\n"
                "wait, as a hung process would, until SIGINT/SIGTERM\n"
-               "or the MPI job's end (tests/dist/test_mpi_faults.sh)",
+               "or the MPI job's end (a test hook: test_mpi_faults.sh,\n"
+               "test_slice.sh)",
        .flags = PH_OPT_HIDDEN},
       {"direct", NULL, PH_OPT_FLAG, &a->direct,
        .help = "evaluate the network at every point, not by plane\n"
