@@ -285,8 +285,11 @@ void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
         size_t r = r0 + i;
         off[i] = r / (k * k) * P + r / k % k * Wp + r % k;
       }
-      (b ? bias : plain)[two][w](dyT + co, C, xp, XS, hw, l->wo, Wp, off, K,
-                                 gw + co * kk + r0, kk, b ? gb + co : NULL);
+      /* the tile chosen element-wise: clang types `b ? bias : plain` (two
+       * arrays of const pointers) as void *, so the pair is not indexed */
+      wg_tile *tile = b ? bias[two][w] : plain[two][w];
+      tile(dyT + co, C, xp, XS, hw, l->wo, Wp, off, K, gw + co * kk + r0, kk,
+           b ? gb + co : NULL);
       r0 += nr;
     }
     co += two ? 8 : 4;
