@@ -77,6 +77,20 @@ static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
  * ran. */
 #define PH_XSMM_TALL_ROWS 64
 #define PH_XSMM_TALL_PANEL 32
+/* C (M, Nc) += A (M, K) B (K, Nc) as gemm_xsmm kernels on blocks of
+ * PH_XSMM_TALL_ROWS rows, until one has no kernel; the rows done (a
+ * multiple of the block, or M). The blocks depend on M only, and each
+ * value is its row's own sum, so the blocking does not change a row. */
+static size_t xsmm_row_blocks(size_t M, size_t Nc, size_t K, const double *A,
+                              const double *B, double *C) {
+  size_t r0 = 0;
+  for (; r0 < M; r0 += PH_XSMM_TALL_ROWS) {
+    size_t r = M - r0 < PH_XSMM_TALL_ROWS ? M - r0 : PH_XSMM_TALL_ROWS;
+    if (!gemm_xsmm(0, 0, r, Nc, K, A + r0 * K, B, C + r0 * Nc)) return r0;
+  }
+  return M;
+}
+
 static int gemm_xsmm_tall(int ta, int tb, size_t M, size_t Nc, size_t K,
                           const double *A, const double *B, double *C) {
   if (ta || M <= PH_XSMM_TALL_ROWS || Nc > PH_XSMM_TALL_PANEL ||
@@ -88,16 +102,12 @@ static int gemm_xsmm_tall(int ta, int tb, size_t M, size_t Nc, size_t K,
       for (size_t j = 0; j < K; j++) bt[j * Nc + i] = B[i * K + j];
     B = bt;
   }
-  for (size_t r0 = 0; r0 < M; r0 += PH_XSMM_TALL_ROWS) {
-    size_t r = M - r0 < PH_XSMM_TALL_ROWS ? M - r0 : PH_XSMM_TALL_ROWS;
-    if (!gemm_xsmm(0, 0, r, Nc, K, A + r0 * K, B, C + r0 * Nc)) {
-      if (r0 == 0) return 0;
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(M - r0),
-                  (int)Nc, (int)K, 1.0, A + r0 * K, (int)K, B, (int)Nc, 1.0,
-                  C + r0 * Nc, (int)Nc);
-      return 1;
-    }
-  }
+  size_t r0 = xsmm_row_blocks(M, Nc, K, A, B, C);
+  if (r0 == 0) return 0;
+  if (r0 < M)
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(M - r0),
+                (int)Nc, (int)K, 1.0, A + r0 * K, (int)K, B, (int)Nc, 1.0,
+                C + r0 * Nc, (int)Nc);
   return 1;
 }
 
@@ -222,11 +232,7 @@ void ph_nn_dense_forward_t(double *y, const double *x, const double *Wt,
    * value is one row's sum, so the result does not depend on the
    * blocking */
   if (64 * in * out <= (size_t)64 * 64 * 64) {
-    size_t r0 = 0;
-    for (; r0 < N; r0 += 64) {
-      size_t r = N - r0 < 64 ? N - r0 : 64;
-      if (!gemm_xsmm(0, 0, r, out, in, x + r0 * in, Wt, y + r0 * out)) break;
-    }
+    size_t r0 = xsmm_row_blocks(N, out, in, x, Wt, y);
     if (r0 >= N) return;
     x += r0 * in;
     y += r0 * out;
