@@ -1,13 +1,19 @@
 /* gemm_shapes.c: one-thread CPU time of the row-major dgemm shapes the
  * small and large MLPs use (C += op(A) op(B), beta 1), through OpenBLAS
- * (cblas_dgemm), BLIS (bli_dgemm with row-major strides) and a libxsmm JIT
- * kernel (the column-major transpose of the product; "–" where libxsmm
- * 1.17 generates none). The measurement behind src/nn/dense.c's choice of
- * shapes for libxsmm (docs/performance-history.md). Not built by meson (BLIS is
- * no dependency of pothole):
- *   gcc -O2 -I/usr/include/x86_64-linux-gnu tests/bench/gemm_shapes.c \
- *     -o gemm_shapes /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so
- * \ /usr/lib/libxsmm.a /usr/lib/x86_64-linux-gnu/libblis.so -lm -lpthread -ldl
+ * (cblas_dgemm), BLIS (bli_dgemm with row-major strides), one libxsmm JIT
+ * kernel for the whole product (the column-major transpose of the product;
+ * "–" where libxsmm 1.17 generates none), and pothole's own routed path,
+ * ph_nn_gemm_acc (src/nn/dense.c: libxsmm kernels on 64 × 64 tiles with K
+ * in blocks of 256 when libxsmm targets AVX-512, as the dense layers run
+ * them; the whole-product kernel otherwise). The measurement behind
+ * src/nn/dense.c's routing (docs/performance.md). Not built by meson (BLIS
+ * is no dependency of pothole); link it against a release build's static
+ * libraries, here BUILD:
+ *   gcc -O2 -I/usr/include/x86_64-linux-gnu -Isrc tests/bench/gemm_shapes.c \
+ *     -o gemm_shapes BUILD/src/libph_nn.a BUILD/src/libph_core.a \
+ *     /usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so \
+ *     /usr/lib/libxsmm.a /usr/lib/x86_64-linux-gnu/libblis.so -lsleef \
+ *     -lm -lpthread -ldl
  *   OPENBLAS_NUM_THREADS=1 BLIS_NUM_THREADS=1 ./gemm_shapes [calls]
  * Prints a markdown table: microseconds per call and GFLOP/s. */
 #include <blis.h>
@@ -17,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "nn/dense.h"
 
 static double cpu_now(void) {
   struct timespec ts;
@@ -41,8 +49,10 @@ static double time_lib(int lib, libxsmm_dmmfunction f, int M, int N, int K,
         bli_dgemm(ta ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE,
                   tb ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE, M, N, K, &one,
                   (double *)A, lda, 1, (double *)B, ldb, 1, &one, C, N, 1);
-      else
+      else if (lib == 2)
         f(B, A, C);
+      else
+        ph_nn_gemm_acc(ta, tb, (size_t)M, (size_t)N, (size_t)K, A, B, C);
     }
     double t = (cpu_now() - t0) / (double)calls;
     best = t < best ? t : best;
@@ -55,14 +65,18 @@ int main(int argc, char **argv) {
   /* M, N, K, op(A) transposed, op(B) transposed: forward (NT), weight
    * gradient (TN), input adjoint (NN) of the 64-64-64-10 MLP at batch 64
    * and of a 512-example chunk, and of the 784-256-256-10 MLP's first
-   * layer at a 128-example chunk */
+   * layer at a 128-example chunk; then square and tall NN products of the
+   * sizes docs/performance.md quotes */
   static const int shapes[][5] = {
-      {64, 64, 64, 0, 1},    {64, 10, 64, 0, 1},   {64, 64, 64, 1, 0},
-      {10, 64, 64, 1, 0},    {64, 64, 64, 0, 0},   {64, 64, 10, 0, 0},
-      {512, 64, 64, 0, 1},   {64, 64, 512, 1, 0},  {512, 64, 64, 0, 0},
-      {128, 256, 784, 0, 1}, {256, 784, 128, 1, 0}};
-  printf("| M | N | K | op | OpenBLAS µs (GFLOP/s) | BLIS | libxsmm |\n");
-  printf("|---|---|---|---|---|---|---|\n");
+      {64, 64, 64, 0, 1},    {64, 10, 64, 0, 1},    {64, 64, 64, 1, 0},
+      {10, 64, 64, 1, 0},    {64, 64, 64, 0, 0},    {64, 64, 10, 0, 0},
+      {512, 64, 64, 0, 1},   {64, 64, 512, 1, 0},   {512, 64, 64, 0, 0},
+      {128, 256, 784, 0, 1}, {256, 784, 128, 1, 0}, {256, 256, 256, 0, 0},
+      {1024, 64, 64, 0, 0},  {256, 256, 784, 0, 0}};
+  printf("| M | N | K | op | OpenBLAS µs (GFLOP/s) | BLIS | libxsmm, one "
+         "kernel | pothole (ph_nn_gemm_acc, %s) |\n",
+         ph_nn_gemm_wide() ? "tiled" : "not tiled: no AVX-512 target");
+  printf("|---|---|---|---|---|---|---|---|\n");
   for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
     int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ta = shapes[s][3],
         tb = shapes[s][4];
@@ -80,12 +94,12 @@ int main(int argc, char **argv) {
     double al = 1, be = 1;
     libxsmm_dmmfunction f =
         libxsmm_dmmdispatch(m, n, k, &xa, &xb, &xc, &al, &be, &flags, NULL);
-    double fl = 2.0 * M * N * K, t[3];
-    for (int lib = 0; lib < 3; lib++)
+    double fl = 2.0 * M * N * K, t[4];
+    for (int lib = 0; lib < 4; lib++)
       t[lib] =
           lib == 2 && !f ? -1 : time_lib(lib, f, M, N, K, ta, tb, A, B, C, c);
     printf("| %d | %d | %d | %s%s |", M, N, K, ta ? "T" : "N", tb ? "T" : "N");
-    for (int lib = 0; lib < 3; lib++)
+    for (int lib = 0; lib < 4; lib++)
       if (t[lib] < 0)
         printf(" – |");
       else
