@@ -120,53 +120,67 @@ void ph_vmath_allow_avx512(int allow) {
  * longer small against the result (w0 = 1, so y0 = 0 and the whole result
  * is the correction, whose factor w0/2 ≈ 1/d is off by t/2): those lanes
  * take a itself. a is clamped to 20 (tanh 20 rounds to 1), so k ≤ 58 and
- * 2^k is built from its exponent bits; NaN stays NaN, inf gives 1. */
+ * 2^k is built from its exponent bits; NaN stays NaN, inf gives 1.
+ * The code computes everything of d halved and the polynomial in r²/2,
+ * which gives the same bits with fewer operations (ninth session,
+ * docs/performance.md "The tanh kernel"): 2^(k−1) for 2^k (the shift
+ * constant carries the exponent bias, so j's low bits are k + 1022 and one
+ * shift makes 2^(k−1)), 1/2 + 2^(k−1) for B, so dh, dl are the values
+ * above times 1/2 exactly, w = 1/dh the same quotient, and rem = 1 − w dh
+ * − w dl already the rem/2 of the correction; r/2 = a − k L1/2 is exact as
+ * r is, r = r/2 + r/2, and the even and odd halves run in r²/2 = r · r/2
+ * with the coefficients times the powers of two that make every partial
+ * sum an exact power-of-two multiple of the unscaled one (2⁶ C[0], 2⁵ C[1],
+ * 2⁵ C[2], ..., 2 C[9]; c1 comes out doubled, so h = fl(r²/2 · c1 + r²/2)).
+ * No rounding moves unless something underflows, and nothing does in the
+ * lanes that are kept: there r = 2a ≥ 2⁻²⁶ (k = 0) or r is 0 or a multiple
+ * of 2⁻⁵³ (of ulp(t) and of L1's last bit), so r²/2 is 0 or ≥ 2⁻¹⁰⁷ and
+ * its powers times the coefficients stay far above 2⁻¹⁰²². */
 /* The kernel is written once for 4 lanes (AVX2, W = 256) and 8 lanes
  * (AVX-512, W = 512): the same operations in the same order, so both give
  * the same bits (test_vmath compares them); on this machine's AVX-512 the
  * 8-lane loop takes half the time per value. */
-#define PH_I64_256 _mm256_set1_epi64x
-#define PH_I64_512 _mm512_set1_epi64
 #define PH_TANH_KERNEL(W, VD, VI, TARGET)                                      \
   __attribute__((target(TARGET), always_inline)) static inline VD tanh_v##W(   \
       VD x) {                                                                  \
     static const double C[10] = {                                              \
-        0x1.1f72fc730b4ffp-29, 0x1.af4ddd84882fep-26, 0x1.27e4db67b4303p-22,   \
-        0x1.71de02375656cp-19, 0x1.a01a01a6d7808p-16, 0x1.a01a01abe62ddp-13,   \
-        0x1.6c16c16c162d6p-10, 0x1.11111111100dfp-7,  0x1.5555555555556p-5,    \
-        0x1.5555555555557p-3}; /* r^10 .. r^1 of C1, then 1/2 */               \
+        0x1.1f72fc730b4ffp-23, 0x1.af4ddd84882fep-21, 0x1.27e4db67b4303p-17,   \
+        0x1.71de02375656cp-15, 0x1.a01a01a6d7808p-12, 0x1.a01a01abe62ddp-10,   \
+        0x1.6c16c16c162d6p-7,  0x1.11111111100dfp-5,  0x1.5555555555556p-3,    \
+        0x1.5555555555557p-2}; /* r^10 .. r^1 of C1, scaled (see above) */     \
     const VD sign = _mm##W##_set1_pd(-0.0), one = _mm##W##_set1_pd(1.0),       \
-             two = _mm##W##_set1_pd(2.0), half = _mm##W##_set1_pd(0.5),        \
-             shift = _mm##W##_set1_pd(0x1.8p52);                               \
+             half = _mm##W##_set1_pd(0.5),                                     \
+             shift = _mm##W##_set1_pd(0x1.8p52 + 1022);                        \
     VD a = _mm##W##_andnot_pd(sign, x);                                        \
     VD ac = _mm##W##_min_pd(_mm##W##_set1_pd(20.0), a); /* NaN passes */       \
-    VD t = _mm##W##_add_pd(ac, ac);                                            \
-    /* k in the low bits of j (round to nearest by the shift), and 2^k */      \
-    VD j = _mm##W##_fmadd_pd(t, _mm##W##_set1_pd(0x1.71547652b82fep0), shift); \
+    /* k in j's low bits (rounded to nearest by the shift), and 2^(k−1) */   \
+    VD j =                                                                     \
+        _mm##W##_fmadd_pd(ac, _mm##W##_set1_pd(0x1.71547652b82fep1), shift);   \
     VD k = _mm##W##_sub_pd(j, shift);                                          \
-    VI kb = _mm##W##_add_epi64(_mm##W##_castpd_si##W(j), PH_I64_##W(1023));    \
-    VD p2k = _mm##W##_castsi##W##_pd(_mm##W##_slli_epi64(kb, 52));             \
-    VD B = _mm##W##_add_pd(p2k, one);                                          \
-    VD r = _mm##W##_fnmadd_pd(k, _mm##W##_set1_pd(0x1.62e42fefa3800p-1), t);   \
+    VD p2k = _mm##W##_castsi##W##_pd(                                          \
+        _mm##W##_slli_epi64(_mm##W##_castpd_si##W(j), 52));                    \
+    VD B = _mm##W##_add_pd(p2k, half);                                         \
+    VD rh = _mm##W##_fnmadd_pd(k, _mm##W##_set1_pd(0x1.62e42fefa3800p-2), ac); \
+    VD r = _mm##W##_add_pd(rh, rh);                                            \
     VD rl = _mm##W##_mul_pd(k, _mm##W##_set1_pd(-0x1.ef35793c76730p-45));      \
-    VD r2 = _mm##W##_mul_pd(r, r);                                             \
+    VD r2 = _mm##W##_mul_pd(r, rh); /* r²/2 */                                \
     VD ev = _mm##W##_set1_pd(C[0]), od = _mm##W##_set1_pd(C[1]);               \
     for (int i = 2; i < 10; i += 2) {                                          \
       ev = _mm##W##_fmadd_pd(ev, r2, _mm##W##_set1_pd(C[i]));                  \
       od = _mm##W##_fmadd_pd(od, r2, _mm##W##_set1_pd(C[i + 1]));              \
     }                                                                          \
     VD c1 = _mm##W##_fmadd_pd(r2, ev, _mm##W##_mul_pd(r, od));                 \
-    VD h = _mm##W##_fmadd_pd(r2, c1, _mm##W##_mul_pd(half, r2));               \
+    VD h = _mm##W##_fmadd_pd(r2, c1, r2);                                      \
     VD s = _mm##W##_add_pd(r, h);                                              \
     VD dh = _mm##W##_fmadd_pd(p2k, s, B);                                      \
     VD dl = _mm##W##_fmadd_pd(p2k, r, _mm##W##_sub_pd(B, dh));                 \
     dl = _mm##W##_fmadd_pd(                                                    \
         p2k, _mm##W##_add_pd(h, _mm##W##_fmadd_pd(rl, s, rl)), dl);            \
-    VD w = _mm##W##_div_pd(two, dh);                                           \
-    VD rem = _mm##W##_fnmadd_pd(w, dl, _mm##W##_fnmadd_pd(w, dh, two));        \
+    VD w = _mm##W##_div_pd(one, dh);                                           \
+    VD rem = _mm##W##_fnmadd_pd(w, dl, _mm##W##_fnmadd_pd(w, dh, one));        \
     VD y0 = _mm##W##_sub_pd(one, w);                                           \
     VD ye = _mm##W##_sub_pd(_mm##W##_sub_pd(one, y0), w);                      \
-    ye = _mm##W##_fnmadd_pd(_mm##W##_mul_pd(half, rem), w, ye);                \
+    ye = _mm##W##_fnmadd_pd(rem, w, ye);                                       \
     VD y = tiny_as_is_##W(_mm##W##_add_pd(y0, ye), a);                         \
     return _mm##W##_or_pd(y, _mm##W##_and_pd(x, sign));                        \
   }
