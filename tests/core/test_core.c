@@ -146,6 +146,33 @@ static void test_vec(void **state) {
   assert_false(ph_vec_all_finite(5, x));
 }
 
+/* ph_vec_all_finite at every length up to past two of its AVX-512
+ * blocks' vector loops and tails (and across a block boundary), with one
+ * NaN, +inf or -inf at every position, and with only finite extremes
+ * (DBL_MAX, subnormals, -0), which must pass. */
+static void test_vec_all_finite(void **state) {
+  (void)state;
+  enum { N = 1100 };
+  static double x[N + 8];
+  const double bad[3] = {NAN, INFINITY, -INFINITY};
+  const double ok[5] = {DBL_MAX, -DBL_MAX, 4.9e-324, -0.0, 1.0};
+  for (size_t n = 0; n <= N; n += n < 80 ? 1 : n < 1000 ? 37 : 13) {
+    for (size_t i = 0; i < n + 8; i++) x[i] = ok[i % 5];
+    x[n] = NAN; /* just past the end: never read */
+    assert_true(ph_vec_all_finite(n, x));
+    for (size_t p = 0; p < n; p++)
+      for (int k = 0; k < 3; k++) {
+        double keep = x[p];
+        x[p] = bad[k];
+        if (ph_vec_all_finite(n, x)) {
+          fprintf(stderr, "n %zu: %g at %zu passed\n", n, bad[k], p);
+          fail();
+        }
+        x[p] = keep;
+      }
+  }
+}
+
 /* cblas_dgemm must come from OpenBLAS, not GSL's slow reference gslcblas. */
 static void test_cblas_provider(void **state) {
   (void)state;
@@ -786,6 +813,7 @@ int main(void) {
       cmocka_unit_test(test_rng_moments),
       cmocka_unit_test(test_rng_permutation_and_below),
       cmocka_unit_test(test_vec),
+      cmocka_unit_test(test_vec_all_finite),
       cmocka_unit_test(test_pool),
       cmocka_unit_test(test_cblas_provider),
       cmocka_unit_test(test_npy_roundtrip),
