@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "nn/vmath.h"
@@ -38,6 +39,68 @@ static void zero_upper(void) {
 static void zero_upper(void) {}
 #endif
 
+/* The kernel for C += A·B of one shape (alpha = beta = 1, no prefetch, the
+ * only kind this file asks for), remembered per shape. libxsmm_dmmdispatch
+ * looks its registry up on every call (a hash of the descriptor, a
+ * thread-local cache, about 20-30 ns alone and more among a product's
+ * cache traffic); the small MLP's gradient at batch 64 asks for 8 kernels
+ * and its Hv for 20, one per GEMM, so the lookups were about 1.5 % of the
+ * gradient (docs/performance.md, ninth session). The table is filled
+ * once per shape and never changes an entry after publishing it: a slot
+ * goes 0 (empty) → 1 (being written, claimed by one thread) → 2 (ready,
+ * published with release order). Readers take a ready slot with the same
+ * shape and stop at an empty one; a shape that finds the table full or a
+ * slot being written is looked up in libxsmm as before. libxsmm keeps its
+ * kernels until it is finalised, which this program never does, so a
+ * remembered pointer stays valid; the kernel is the one libxsmm returns
+ * for the shape, so the results are the same bits. */
+#define PH_XSMM_SLOTS 64
+typedef struct xsmm_slot {
+  _Atomic int state;
+  libxsmm_blasint d[6]; /* m, n, k, lda, ldb, ldc */
+  int flags;
+  libxsmm_dmmfunction f;
+} xsmm_slot;
+static xsmm_slot xsmm_slots[PH_XSMM_SLOTS];
+
+static libxsmm_dmmfunction xsmm_kernel(libxsmm_blasint m, libxsmm_blasint n,
+                                       libxsmm_blasint k, libxsmm_blasint lda,
+                                       libxsmm_blasint ldb, libxsmm_blasint ldc,
+                                       int flags) {
+  const libxsmm_blasint d[6] = {m, n, k, lda, ldb, ldc};
+  uint64_t h = (uint64_t)flags;
+  for (int i = 0; i < 6; i++) h = (h ^ (uint64_t)d[i]) * 0x100000001b3ULL;
+  size_t s0 = (size_t)(h ^ h >> 29) % PH_XSMM_SLOTS;
+  for (size_t q = 0; q < PH_XSMM_SLOTS; q++) {
+    xsmm_slot *e = &xsmm_slots[(s0 + q) % PH_XSMM_SLOTS];
+    int st = atomic_load_explicit(&e->state, memory_order_acquire);
+    if (st == 0) break;
+    if (st == 2 && e->flags == flags && memcmp(e->d, d, sizeof d) == 0)
+      return e->f;
+  }
+  double one = 1.0;
+  libxsmm_dmmfunction f =
+      libxsmm_dmmdispatch(m, n, k, &lda, &ldb, &ldc, &one, &one, &flags, NULL);
+  if (!f) return NULL;
+  for (size_t q = 0; q < PH_XSMM_SLOTS; q++) {
+    xsmm_slot *e = &xsmm_slots[(s0 + q) % PH_XSMM_SLOTS];
+    int st = atomic_load_explicit(&e->state, memory_order_acquire);
+    if (st == 2 && e->flags == flags && memcmp(e->d, d, sizeof d) == 0)
+      break; /* another thread published it meanwhile */
+    if (st != 0) continue;
+    int empty = 0;
+    if (!atomic_compare_exchange_strong_explicit(
+            &e->state, &empty, 1, memory_order_acquire, memory_order_relaxed))
+      continue; /* claimed by another thread meanwhile: not ours to fill */
+    memcpy(e->d, d, sizeof d);
+    e->flags = flags;
+    e->f = f;
+    atomic_store_explicit(&e->state, 2, memory_order_release);
+    break;
+  }
+  return f;
+}
+
 /* libxsmm's JIT kernels (libxsmm-dev) for the small shapes where they
  * measured faster than OpenBLAS 0.3.21 on this machine's AVX2 core
  * (docs/performance-history.md: 64×64×64 row-major NN 11.9 against 14.5 µs,
@@ -57,10 +120,8 @@ static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
                   k = (libxsmm_blasint)K, lda = (libxsmm_blasint)Nc,
                   ldb = (libxsmm_blasint)(ta ? M : K),
                   ldc = (libxsmm_blasint)Nc;
-  double alpha = 1.0, beta = 1.0;
   int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
-  libxsmm_dmmfunction f = libxsmm_dmmdispatch(m, n, k, &lda, &ldb, &ldc, &alpha,
-                                              &beta, &flags, NULL);
+  libxsmm_dmmfunction f = xsmm_kernel(m, n, k, lda, ldb, ldc, flags);
   if (!f) return 0;
   f(B, A, C);
   zero_upper();
@@ -148,7 +209,6 @@ static int gemm_xsmm_tiled(int ta, int tb, size_t M, size_t Nc, size_t K,
                            const double *A, const double *B, double *C) {
   if (M == 0 || Nc == 0 || K == 0) return 1;
   double panel[PH_XSMM_KBLOCK * PH_XSMM_TILE];
-  double one = 1.0;
   int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
   libxsmm_blasint ldb = (libxsmm_blasint)(ta ? M : K),
                   ldc = (libxsmm_blasint)Nc;
@@ -175,8 +235,7 @@ static int gemm_xsmm_tiled(int ta, int tb, size_t M, size_t Nc, size_t K,
         size_t r = M - r0 < PH_XSMM_TILE ? M - r0 : PH_XSMM_TILE;
         libxsmm_blasint m = (libxsmm_blasint)c, n = (libxsmm_blasint)r,
                         k = (libxsmm_blasint)kb;
-        libxsmm_dmmfunction f = libxsmm_dmmdispatch(m, n, k, &lda, &ldb, &ldc,
-                                                    &one, &one, &flags, NULL);
+        libxsmm_dmmfunction f = xsmm_kernel(m, n, k, lda, ldb, ldc, flags);
         if (!f) {
           if (c0 == 0 && k0 == 0 && r0 == 0) return 0;
           /* a later tile's shape without a kernel (not seen with 1.17):

@@ -466,6 +466,24 @@ static void test_dense_shared(void **s) {
  * values are the same bits whether its rows are one call or two (the
  * tiles depend on the shape only: the thread team's chunks and the block
  * products' stacked rows rely on it). */
+static void check_gemm(int ta, int tb, size_t M, size_t Nc, size_t K,
+                       const double *A, const double *B, const double *C0,
+                       const double *C) {
+  double u = DBL_EPSILON / 2, n1 = (double)(K + 1);
+  double gam = n1 * u / (1 - n1 * u) + n1 * LDBL_EPSILON;
+  for (size_t i = 0; i < M; i++)
+    for (size_t j = 0; j < Nc; j++) {
+      long double e = C0[i * Nc + j], mag = fabs(C0[i * Nc + j]);
+      for (size_t k = 0; k < K; k++) {
+        long double p = (long double)(ta ? A[k * M + i] : A[i * K + k]) *
+                        (tb ? B[j * K + k] : B[k * Nc + j]);
+        e += p;
+        mag += fabsl(p);
+      }
+      assert_true(fabsl(C[i * Nc + j] - e) <= gam * mag);
+    }
+}
+
 static void test_gemm_routed(void **s) {
   (void)s;
   static const size_t shapes[][3] = {{1, 1, 1},     {130, 70, 300},
@@ -481,23 +499,11 @@ static void test_gemm_routed(void **s) {
     ph_rng_fill_gauss(&r, A, M * K, 1.0);
     ph_rng_fill_gauss(&r, B, K * Nc, 1.0);
     ph_rng_fill_gauss(&r, C0, M * Nc, 1.0);
-    double u = DBL_EPSILON / 2, n1 = (double)(K + 1);
-    double gam = n1 * u / (1 - n1 * u) + n1 * LDBL_EPSILON;
     for (int t = 0; t < 4; t++) {
       int ta = t & 1, tb = t >> 1;
       memcpy(C, C0, M * Nc * sizeof *C);
       ph_nn_gemm_acc(ta, tb, M, Nc, K, A, B, C);
-      for (size_t i = 0; i < M; i++)
-        for (size_t j = 0; j < Nc; j++) {
-          long double e = C0[i * Nc + j], mag = fabs(C0[i * Nc + j]);
-          for (size_t k = 0; k < K; k++) {
-            long double p = (long double)(ta ? A[k * M + i] : A[i * K + k]) *
-                            (tb ? B[j * K + k] : B[k * Nc + j]);
-            e += p;
-            mag += fabsl(p);
-          }
-          assert_true(fabsl(C[i * Nc + j] - e) <= gam * mag);
-        }
+      check_gemm(ta, tb, M, Nc, K, A, B, C0, C);
       if (!ph_nn_gemm_wide() || ta || M < 2) continue;
       /* rows [0, h) and [h, M) as two calls (ta splits the columns of A,
        * not a contiguous block, so only the row-major A is split) */
@@ -513,6 +519,41 @@ static void test_gemm_routed(void **s) {
     free(C);
     free(C2);
   }
+}
+
+/* dense.c remembers libxsmm's kernel per shape (xsmm_kernel): 200
+ * products of 50 shapes, each in its four transposition cases (88
+ * kernels, more than its 64 slots, so some are looked up in libxsmm every
+ * time; a square A gives pairs that differ in the transposition flag
+ * only), run twice in opposite orders, as the first test of this file
+ * (the later ones' models would fill the table). Every result
+ * is within test_gemm_routed's bound, and the second round gives the
+ * first round's bits: a kernel remembered under the wrong shape (a key
+ * that missed one dimension or the transposition) is off by O(1). */
+static void test_gemm_kernel_cache(void **s) {
+  (void)s;
+  enum { NS = 200, MAXD = 24 };
+  static double A[MAXD * MAXD], B[MAXD * MAXD], C0[MAXD * MAXD],
+      C[NS][MAXD * MAXD];
+  ph_rng r = ph_rng_make(29, 1);
+  ph_rng_fill_gauss(&r, A, MAXD * MAXD, 1.0);
+  ph_rng_fill_gauss(&r, B, MAXD * MAXD, 1.0);
+  ph_rng_fill_gauss(&r, C0, MAXD * MAXD, 1.0);
+  for (int round = 0; round < 2; round++)
+    for (size_t q0 = 0; q0 < NS; q0++) {
+      size_t q = round ? NS - 1 - q0 : q0;
+      size_t b = q / 4, M = 1 + b % 5 + b / 10, Nc = 1 + b * 7 % 6;
+      size_t K = b % 3 == 0 ? M : 1 + b * 5 % 13 + b / 5;
+      int ta = (int)(q % 2), tb = (int)(q / 2 % 2);
+      double out[MAXD * MAXD];
+      memcpy(out, C0, M * Nc * sizeof *out);
+      ph_nn_gemm_acc(ta, tb, M, Nc, K, A, B, out);
+      check_gemm(ta, tb, M, Nc, K, A, B, C0, out);
+      if (round == 0)
+        memcpy(C[q], out, M * Nc * sizeof *out);
+      else
+        assert_memory_equal(C[q], out, M * Nc * sizeof *out);
+    }
 }
 
 /* Whether the upper halves of YMM0-15 (or of ZMM0-15) are in use, from
@@ -1892,6 +1933,9 @@ static void test_gradient_gemms(void **s) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      /* first, while dense.c's table of kernels is empty: the later tests'
+       * models fill it */
+      cmocka_unit_test(test_gemm_kernel_cache),
       cmocka_unit_test(test_mlp_tanh),
       cmocka_unit_test(test_gradient_gemms),
       cmocka_unit_test(test_mlp_other_acts),
