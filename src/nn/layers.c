@@ -121,6 +121,7 @@ void nn_act_second_order(nn_act a, size_t n, const double *x, const double *u,
   }
 #endif
 
+#define PH_P2(a, b) a, b
 #define PH_P3(a, b, c) a, b, c
 #define PH_P5(a, b, c, d, e) a, b, c, d, e
 
@@ -141,6 +142,12 @@ ELEMWISE(scale_relu, PH_P3(const double *x, const double *u, double *out),
            double ui = u[i];
            out[i] = x[i] > 0 ? ui : 0.0;
          })
+/* ReLU's forward, y = x where x > 0, else +0 (also for -0 and NaN): the
+ * build has no -march, so the plain loop ran two lanes at a time (SSE2),
+ * 3.8 % of the relu MLP's batch-64 gradient in a perf profile
+ * (docs/performance.md, ninth session); the AVX2 build runs four. */
+ELEMWISE(relu_values, PH_P2(const double *x, double *y), PH_P2(x, y),
+         y[i] = x[i] > 0 ? x[i] : 0.0)
 /* The same products, row by row over B rows of w, with each row also
  * added into db (db[j] += out[i·w + j], rows in order): the σ' pass of an
  * activation and the bias adjoint of the dense layer below it in one pass
@@ -239,7 +246,7 @@ int nn_act_second_order_cached(nn_act a, size_t n, const double *y,
 static void act_forward(nn_act a, size_t n, const double *x, double *y,
                         double *d1) {
   if (a == ACT_RELU) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] > 0 ? x[i] : 0.0;
+    relu_values(n, x, y);
     return;
   }
   nn_act_apply(a, n, x, y, nn_act_has_d1_from_output(a) ? NULL : d1, NULL);

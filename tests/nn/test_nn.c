@@ -721,8 +721,12 @@ static void test_act_loops_bits(void **s) {
     for (size_t q = 0; q < sizeof lens / sizeof lens[0]; q++)
       for (size_t o = 0; o < 3; o++) {
         size_t n = lens[q];
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < 7; k++) {
           for (size_t i = o; i < o + n; i++) {
+            if (k == 6) { /* ReLU's forward */
+              ref[i] = x[i] > 0 ? x[i] : 0.0;
+              continue;
+            }
             double g = k == 0 || k == 4 ? 1 - y[i] * y[i] : ys[i] * (1 - ys[i]);
             if (k == 2) g = x[i] > 0 ? 1.0 : 0.0;
             if (k == 3) g = ys[i];
@@ -742,6 +746,7 @@ static void test_act_loops_bits(void **s) {
             ld.d1 = ys + o;
             nn_act_scale(&ld, n, x + o, NULL, u + o, out + o);
             break;
+          case 6: nn_act_values(ACT_RELU, n, x + o, out + o); break;
           default:
             assert_int_equal(
                 nn_act_second_order_cached(k == 4 ? ACT_TANH : ACT_SIGMOID, n,
