@@ -42,10 +42,11 @@ static double bench_now(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* How gemm_only runs each GEMM: as the product does (a dense layer's
- * through ph_nn_gemm_acc, a convolution's through OpenBLAS), all through
- * OpenBLAS (the yardstick before the dense layers' routing), or all
- * through ph_nn_gemm_acc (what the convolutions would take there). */
+/* How gemm_only runs each GEMM: as the product does (ph_net_gemm.routed:
+ * a dense layer's through ph_nn_gemm_acc, a convolution's forward and
+ * input adjoint too on AVX-512 targets, its weight adjoint through
+ * OpenBLAS), all through OpenBLAS (the yardstick before the dense layers'
+ * routing), or all through ph_nn_gemm_acc. */
 typedef enum { GEMM_AS_RUN, GEMM_OPENBLAS, GEMM_ROUTED } gemm_route;
 
 /* The GEMMs of a gradient (ph_net_gradient_gemms: per dense layer forward,
@@ -71,7 +72,8 @@ static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps,
         const ph_net_gemm *g = &gm[i];
         /* row-major: op(A) (m, k), op(B) (k, n), C (m, n) */
         int M = (int)g->m, N = (int)g->n, K = (int)g->k;
-        int routed = route == GEMM_ROUTED || (route == GEMM_AS_RUN && !g->conv);
+        int routed =
+            route == GEMM_ROUTED || (route == GEMM_AS_RUN && g->routed);
         for (size_t q = 0; q < g->count; q++)
           if (routed)
             ph_nn_gemm_acc(g->trans_a, g->trans_b, g->m, g->n, g->k, a, b, c);
@@ -248,12 +250,13 @@ int ph_cmd_bench(int argc, char **argv) {
       snprintf(key, sizeof key, "%s_over_gemm_only", gk[q]);
       ph_json_add_number(j, key, mk[q] / gm);
       /* the same GEMMs all through OpenBLAS, and, when the product runs
-       * some there (the convolutions'), all through ph_nn_gemm_acc */
+       * some there (the convolutions' weight adjoints, and on AVX2
+       * targets all of theirs), all through ph_nn_gemm_acc */
       snprintf(key, sizeof key, "%s_gemm_only_openblas_s", gk[q]);
       ph_json_add_number(j, key, gemm_only(gl, ng, reps, GEMM_OPENBLAS));
-      int conv = 0;
-      for (size_t i = 0; i < ng; i++) conv |= gl[i].conv;
-      if (conv) {
+      int blas = 0;
+      for (size_t i = 0; i < ng; i++) blas |= !gl[i].routed;
+      if (blas) {
         snprintf(key, sizeof key, "%s_gemm_only_routed_s", gk[q]);
         ph_json_add_number(j, key, gemm_only(gl, ng, reps, GEMM_ROUTED));
       }

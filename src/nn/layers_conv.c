@@ -10,13 +10,23 @@
  * chunk layout (c_out, E·ho·wo) through ybuf/ybuf2. The chunk depends on the
  * layer's geometry only, never on the batch, so the summation order of the
  * weight gradient is fixed. Derivations: docs/autodiff.md §2; the naive
- * loops in layers_naive.c are the reference (tests/nn/test_nn.c). */
+ * loops in layers_naive.c are the reference (tests/nn/test_nn.c).
+ *
+ * Which code runs each product: on a libxsmm AVX-512 target
+ * (ph_nn_gemm_wide) the forward and the input adjoint are GEMMs through
+ * ph_nn_gemm_acc, libxsmm's kernels, on the im2col columns; elsewhere they
+ * are OpenBLAS GEMMs, or conv_direct.c's kernels where a probe finds them
+ * giving the GEMM's bits. The weight adjoint stays with OpenBLAS (or its
+ * direct kernel, which reproduces OpenBLAS's block order) everywhere: on
+ * this machine's Zen 5 the direct kernel beat im2col + libxsmm by 2-5 ms
+ * of the CNN's 12 ms gradient (docs/performance.md, cnn9). */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "nn/dense.h"
 #include "nn/seq_int.h"
 
 size_t nn_conv_chunk_for(const nn_layer *l) {
@@ -160,8 +170,10 @@ ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
     if (!l->xpad || !l->tpad || !l->ydir || !l->dypad || !l->dypad2 ||
         !l->dxgrid || !l->dyT || !l->xpadE)
       return PH_ERR_NOMEM;
-    l->direct = probe_direct(l);
-    l->direct_adj = probe_adjoint(l);
+    /* on the routed targets the forward and the input adjoint are
+     * libxsmm's GEMMs, whose bits the AVX2 kernels do not reproduce */
+    l->direct = !nn_conv_gemm_routed() && probe_direct(l);
+    l->direct_adj = !nn_conv_gemm_routed() && probe_adjoint(l);
     l->direct_w = probe_wgrad(l);
   }
   return PH_OK;
@@ -254,6 +266,26 @@ static void gemm(int ta, int tb, size_t M, size_t N, size_t K, const double *A,
               ta ? (int)M : (int)K, Bm, tb ? (int)K : (int)N, beta, C, (int)N);
 }
 
+int nn_conv_gemm_routed(void) {
+  return ph_nn_gemm_wide();
+}
+
+/* The forward's and the input adjoint's C (M, N) (+)= op(A) op(B): through
+ * ph_nn_gemm_acc when routed (beta 0 zeroes C first; beta 1 continues each
+ * entry's chain from C, libxsmm's order), else gemm. Each entry is one
+ * chain over K whose blocks depend on K only, so an entry does not depend
+ * on the other columns of the call: a chunk's outputs are the same bits
+ * whichever examples share it (thread counts, block products). */
+static void gemm_fx(int ta, int tb, size_t M, size_t N, size_t K,
+                    const double *A, const double *Bm, double beta, double *C) {
+  if (!nn_conv_gemm_routed()) {
+    gemm(ta, tb, M, N, K, A, Bm, beta, C);
+    return;
+  }
+  if (beta == 0.0) memset(C, 0, M * N * sizeof *C);
+  ph_nn_gemm_acc(ta, tb, M, N, K, A, Bm, C);
+}
+
 /* din[e] = col2im of the chunk's column adjoints (kk, E·hw). */
 static void col2im_chunk(const nn_layer *l, double *dcols, size_t e0, size_t E,
                          double *din) {
@@ -277,7 +309,8 @@ void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   CHUNKS(l, B) {
     cols_of(l, in, e0, E, l->cols);
-    gemm(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->cols, 0.0, l->ybuf);
+    gemm_fx(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->cols, 0.0,
+            l->ybuf);
     from_chunk(l, l->ybuf, theta + l->b_off, e0, E, out);
   }
 }
@@ -328,7 +361,8 @@ static void backward_chunk(nn_layer *l, const double *theta, const double *in,
   if (din && nn_conv_direct_adjoint_ok(l))
     direct_adjoint_chunk(l, theta + l->w_off, NULL, e0, E, din);
   else if (din) {
-    gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0, l->dcols);
+    gemm_fx(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0,
+            l->dcols);
     col2im_chunk(l, l->dcols, e0, E, din);
   }
 }
@@ -348,10 +382,11 @@ static void tangent_forward_chunk(nn_layer *l, const double *theta,
                                   const double *tin, size_t e0, size_t E) {
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k;
   cols_of(l, in, e0, E, l->cols);
-  gemm(0, 0, l->c_out, E * hw, kk, v + l->w_off, l->cols, 0.0, l->ybuf);
+  gemm_fx(0, 0, l->c_out, E * hw, kk, v + l->w_off, l->cols, 0.0, l->ybuf);
   if (tin) {
     cols_of(l, tin, e0, E, l->tcols);
-    gemm(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->tcols, 1.0, l->ybuf);
+    gemm_fx(0, 0, l->c_out, E * hw, kk, theta + l->w_off, l->tcols, 1.0,
+            l->ybuf);
   }
 }
 
@@ -380,9 +415,11 @@ static void tangent_backward_chunk(nn_layer *l, const double *theta,
     direct_adjoint_chunk(l, theta + l->w_off,
                          second_order ? v + l->w_off : NULL, e0, E, tdin);
   else if (tdin) {
-    gemm(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0, l->dcols);
+    gemm_fx(1, 0, kk, E * hw, l->c_out, theta + l->w_off, l->ybuf, 0.0,
+            l->dcols);
     if (second_order)
-      gemm(1, 0, kk, E * hw, l->c_out, v + l->w_off, l->ybuf2, 1.0, l->dcols);
+      gemm_fx(1, 0, kk, E * hw, l->c_out, v + l->w_off, l->ybuf2, 1.0,
+              l->dcols);
     col2im_chunk(l, l->dcols, e0, E, tdin);
   }
 }
@@ -429,7 +466,8 @@ void nn_conv_relu_pool_forward(nn_layer *conv, nn_layer *pool,
   }
   CHUNKS(conv, B) {
     cols_of(conv, in, e0, E, conv->cols);
-    gemm(0, 0, C, E * hw, kk, theta + conv->w_off, conv->cols, 0.0, conv->ybuf);
+    gemm_fx(0, 0, C, E * hw, kk, theta + conv->w_off, conv->cols, 0.0,
+            conv->ybuf);
     for (size_t e = 0; e < E; e++)
       for (size_t c = 0; c < C; c++) {
         size_t o = (e0 + e) * os + c * po;

@@ -68,8 +68,10 @@ typedef struct ph_net_gemm {
   size_t m, n, k;
   int trans_a, trans_b;
   size_t count;
-  int conv; /* a convolution's (cblas_dgemm, layers_conv.c), else a dense
-               layer's (ph_nn_gemm_acc, nn/dense.h) */
+  int conv;   /* a convolution's (layers_conv.c), else a dense layer's */
+  int routed; /* the engine runs it through ph_nn_gemm_acc (nn/dense.h):
+                 every dense layer's, and a convolution's forward and input
+                 adjoint on AVX-512 targets; else cblas_dgemm */
 } ph_net_gemm;
 /* The GEMMs of one loss+gradient of a sequential network on `batch`
  * examples, grouped by shape (per dense layer: forward, dW and, except the

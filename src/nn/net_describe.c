@@ -197,8 +197,8 @@ size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
     const nn_layer *l = &net->layers[i];
     if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
       size_t M = batch, K = l->n_in, N = l->n_out;
-      ph_net_gemm F = {M, N, K, 0, 1, 1, 0}, G = {N, K, M, 1, 0, 1, 0},
-                  D = {M, K, N, 0, 0, 1, 0};
+      ph_net_gemm F = {M, N, K, 0, 1, 1, 0, 1}, G = {N, K, M, 1, 0, 1, 0, 1},
+                  D = {M, K, N, 0, 0, 1, 0, 1};
       k = put_layer(out, max, k, kind, first, &F, &G, &D, 1);
     } else if (l->kind == NN_CONV) {
       size_t step = l->chunk ? l->chunk : 1, full = batch / step,
@@ -206,8 +206,10 @@ size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
       for (int part = 0; part < 2; part++) {
         size_t E = part ? rest : step, c = part ? (rest != 0) : full,
                HW = l->ho * l->wo * E;
-        ph_net_gemm F = {CO, HW, KK, 0, 0, 1, 1}, G = {CO, KK, HW, 0, 1, 1, 1},
-                    D = {KK, HW, CO, 1, 0, 1, 1};
+        int rt = nn_conv_gemm_routed();
+        ph_net_gemm F = {CO, HW, KK, 0, 0, 1, 1, rt},
+                    G = {CO, KK, HW, 0, 1, 1, 1, 0},
+                    D = {KK, HW, CO, 1, 0, 1, 1, rt};
         k = put_layer(out, max, k, kind, first, &F, &G, &D, c);
       }
     } else {

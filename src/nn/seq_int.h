@@ -386,6 +386,11 @@ void nn_conv_direct_transpose(const double *buf, size_t rows, size_t n,
 /* The chunk size of a conv layer (examples per GEMM) for its geometry, and
  * its workspaces for that chunk (freed by nn_conv_free). */
 size_t nn_conv_chunk_for(const nn_layer *l);
+/* 1 when the conv forward and input adjoint run their GEMMs through
+ * ph_nn_gemm_acc (libxsmm on an AVX-512 target, ph_nn_gemm_wide) and
+ * conv_direct.c's forward and adjoint kernels are off; the weight adjoint
+ * is OpenBLAS's (or its direct kernel) either way (layers_conv.c). */
+int nn_conv_gemm_routed(void);
 ph_status nn_conv_alloc(nn_layer *l, ph_error *err);
 void nn_conv_free(nn_layer *l);
 

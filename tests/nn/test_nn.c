@@ -1688,6 +1688,151 @@ static void test_conv_direct_wgrad(void **s) {
   }
 }
 
+/* γ(n) = n u / (1 − n u) (Higham, Accuracy and Stability, §3.1) plus a
+ * long double reference's own n LDBL_EPSILON. */
+static double gamma_n(size_t n) {
+  double u = DBL_EPSILON / 2, m = (double)n;
+  return m * u / (1 - m * u) + m * LDBL_EPSILON;
+}
+
+/* One example's conv sums in long double, added into r with their
+ * magnitudes into mg: the forward's A x ((c_out, ho·wo) from the input
+ * u), or with adj the input adjoint's Aᵀ u ((c_in, hi·wi) from the
+ * output adjoint u); every (output, input, weight) triple is one term. */
+static void conv_ref(const nn_layer *l, const double *A, const double *u,
+                     int adj, long double *r, long double *mg) {
+  for (size_t co = 0; co < l->c_out; co++)
+    for (size_t oi = 0; oi < l->ho; oi++)
+      for (size_t oj = 0; oj < l->wo; oj++)
+        for (size_t ci = 0; ci < l->c_in; ci++)
+          for (size_t ki = 0; ki < l->k; ki++)
+            for (size_t kj = 0; kj < l->k; kj++) {
+              long i = (long)(oi * l->stride + ki) - (long)l->pad,
+                   j = (long)(oj * l->stride + kj) - (long)l->pad;
+              if (i < 0 || j < 0 || i >= (long)l->hi || j >= (long)l->wi)
+                continue;
+              size_t o = (co * l->ho + oi) * l->wo + oj,
+                     q = (ci * l->hi + (size_t)i) * l->wi + (size_t)j,
+                     to = adj ? q : o;
+              long double p =
+                  (long double)
+                      A[((co * l->c_in + ci) * l->k + ki) * l->k + kj] *
+                  u[adj ? o : q];
+              r[to] += p;
+              mg[to] += fabsl(p);
+            }
+}
+
+static void assert_within(const double *got, const long double *r,
+                          const long double *mg, size_t n, double gam) {
+  for (size_t i = 0; i < n; i++)
+    assert_true(fabsl(got[i] - r[i]) <= gam * mg[i]);
+}
+
+/* The conv passes whose GEMMs layers_conv.c routes through ph_nn_gemm_acc
+ * on AVX-512 targets (the forward, the tangent forward, the input adjoint
+ * of the backward and of the second-order tangent backward) against long
+ * double sums: within γ(n + 1) of Σ|terms| for n terms in any order (the
+ * routed products' chains, OpenBLAS's blocks, conv_direct.c's kernels,
+ * col2im's adds). Shapes that cross the routed kernels' tiles (64 rows, 64
+ * columns) and K blocks (256: 30·3·3 = 270 terms), chunks of 3 over 7
+ * examples (a partial last chunk), and a strided conv without padding. A
+ * wrong operand, transposition, offset or beta is off by O(1). Where the
+ * products are routed, the forward is also the bits of ph_nn_gemm_acc on
+ * one example's im2col columns plus the bias: each output is its own
+ * chain, whatever columns share the call. */
+static void test_conv_routed(void **s) {
+  (void)s;
+  static const size_t geo[2][8] = {
+      /* c_in, h, c_out, k, stride, pad, chunk, B */
+      {30, 5, 70, 3, 1, 1, 3, 7},
+      {2, 9, 5, 3, 2, 0, 2, 3}};
+  for (int gi = 0; gi < 2; gi++) {
+    const size_t *G = geo[gi];
+    nn_layer cv = mk_conv(G[0], G[1], G[2], G[3], G[4], G[5]);
+    cv.chunk = G[6];
+    assert_int_equal(nn_conv_alloc(&cv, NULL), PH_OK);
+    const size_t B = G[7], ni = B * cv.in_size, no = B * cv.out_size,
+                 nt = cv.b_off + cv.c_out, hw = cv.ho * cv.wo,
+                 kk = cv.c_in * cv.k * cv.k;
+    double *x = malloc(ni * sizeof *x), *tx = malloc(ni * sizeof *tx),
+           *th = malloc(nt * sizeof *th), *v = malloc(nt * sizeof *v),
+           *y = malloc(no * sizeof *y), *t = malloc(no * sizeof *t),
+           *dy = malloc(no * sizeof *dy), *tdy = malloc(no * sizeof *tdy),
+           *dx = malloc(ni * sizeof *dx), *g = calloc(nt, sizeof *g),
+           *cols = malloc(kk * hw * sizeof *cols),
+           *c1 = malloc(cv.out_size * sizeof *c1);
+    long double *r = malloc((ni > no ? ni : no) * sizeof *r),
+                *mg = malloc((ni > no ? ni : no) * sizeof *mg);
+    assert_true(x && tx && th && v && y && t && dy && tdy && dx && g && cols &&
+                c1 && r && mg);
+    ph_rng rg = ph_rng_make(31, 7);
+    ph_rng_fill_gauss(&rg, x, ni, 1.0);
+    ph_rng_fill_gauss(&rg, tx, ni, 1.0);
+    ph_rng_fill_gauss(&rg, th, nt, 1.0);
+    ph_rng_fill_gauss(&rg, v, nt, 1.0);
+    ph_rng_fill_gauss(&rg, dy, no, 1.0);
+    ph_rng_fill_gauss(&rg, tdy, no, 1.0);
+    const size_t kt = cv.k * cv.k * cv.c_out; /* an input's terms */
+    /* forward: b + W x */
+    nn_forward(&cv, th, B, x, y);
+    for (size_t e = 0; e < B; e++)
+      for (size_t o = 0; o < cv.out_size; o++) {
+        r[e * cv.out_size + o] = th[cv.b_off + o / hw];
+        mg[e * cv.out_size + o] = fabs(th[cv.b_off + o / hw]);
+      }
+    for (size_t e = 0; e < B; e++)
+      conv_ref(&cv, th, x + e * cv.in_size, 0, r + e * cv.out_size,
+               mg + e * cv.out_size);
+    assert_within(y, r, mg, no, gamma_n(kk + 1));
+    if (nn_conv_gemm_routed())
+      for (size_t e = 0; e < B; e++) {
+        nn_im2col(&cv, x + e * cv.in_size, cols);
+        memset(c1, 0, cv.out_size * sizeof *c1);
+        ph_nn_gemm_acc(0, 0, cv.c_out, hw, kk, th, cols, c1);
+        for (size_t o = 0; o < cv.out_size; o++) c1[o] += th[cv.b_off + o / hw];
+        assert_memory_equal(c1, y + e * cv.out_size, cv.out_size * sizeof *c1);
+      }
+    /* tangent forward: v_b + V x + W ẋ */
+    nn_tangent_forward(&cv, th, v, B, x, y, tx, t);
+    for (size_t e = 0; e < B; e++)
+      for (size_t o = 0; o < cv.out_size; o++) {
+        r[e * cv.out_size + o] = v[cv.b_off + o / hw];
+        mg[e * cv.out_size + o] = fabs(v[cv.b_off + o / hw]);
+      }
+    for (size_t e = 0; e < B; e++) {
+      conv_ref(&cv, v, x + e * cv.in_size, 0, r + e * cv.out_size,
+               mg + e * cv.out_size);
+      conv_ref(&cv, th, tx + e * cv.in_size, 0, r + e * cv.out_size,
+               mg + e * cv.out_size);
+    }
+    assert_within(t, r, mg, no, gamma_n(2 * kk + 1));
+    /* input adjoint: Wᵀ dy, then second order Wᵀ ḋy + Vᵀ dy */
+    for (int so = 0; so < 2; so++) {
+      memset(r, 0, ni * sizeof *r);
+      memset(mg, 0, ni * sizeof *mg);
+      memset(dx, 0xff, ni * sizeof *dx);
+      if (so)
+        nn_tangent_backward(&cv, th, v, B, x, y, tx, dy, tdy, dx, g, 1);
+      else
+        nn_backward(&cv, th, B, x, y, dy, dx, g);
+      for (size_t e = 0; e < B; e++) {
+        conv_ref(&cv, th, (so ? tdy : dy) + e * cv.out_size, 1,
+                 r + e * cv.in_size, mg + e * cv.in_size);
+        if (so)
+          conv_ref(&cv, v, dy + e * cv.out_size, 1, r + e * cv.in_size,
+                   mg + e * cv.in_size);
+      }
+      assert_within(dx, r, mg, ni, gamma_n((so ? 2 : 1) * kt + 1));
+    }
+    nn_conv_free(&cv);
+    free(r);
+    free(mg);
+    double *bufs[] = {x, tx, th, v, y, t, dy, tdy, dx, g, cols, c1};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+  }
+}
+
 /* Column j of the dense Hessian (from Hv with e_j) against central
  * differences of the gradient along e_j, and symmetry. FD error per entry
  * ≤ h²|∂³L|/6 + ε|g|/h ≈ 1e-10 here; bound TOL (1 + max|H|). */
@@ -1877,11 +2022,11 @@ static void test_gradient_gemms(void **s) {
   ph_objective *o;
   assert_int_equal(ph_net_create("mlp:12:tanh", d, 100, &o, &err), PH_OK);
   const size_t B = 70;
-  const ph_net_gemm want[] = {{B, 12, 64, 0, 1, 1, 0},  /* Y1 = X W1ᵀ */
-                              {12, 64, B, 1, 0, 1, 0},  /* dW1 = dY1ᵀ X */
-                              {B, 10, 12, 0, 1, 1, 0},  /* Y2 = Y1 W2ᵀ */
-                              {10, 12, B, 1, 0, 1, 0},  /* dW2 */
-                              {B, 12, 10, 0, 0, 1, 0}}; /* dY1 = dY2 W2 */
+  const ph_net_gemm want[] = {{B, 12, 64, 0, 1, 1, 0, 1},  /* Y1 = X W1ᵀ */
+                              {12, 64, B, 1, 0, 1, 0, 1},  /* dW1 = dY1ᵀ X */
+                              {B, 10, 12, 0, 1, 1, 0, 1},  /* Y2 = Y1 W2ᵀ */
+                              {10, 12, B, 1, 0, 1, 0, 1},  /* dW2 */
+                              {B, 12, 10, 0, 0, 1, 0, 1}}; /* dY1 = dY2 W2 */
   size_t nw = sizeof want / sizeof want[0];
   assert_int_equal(ph_net_gradient_gemms(o, B, NULL, 0), nw);
   ph_net_gemm got[8];
@@ -1897,6 +2042,7 @@ static void test_gradient_gemms(void **s) {
     assert_int_equal(got[i].trans_b, want[i].trans_b);
     assert_int_equal(got[i].count, want[i].count);
     assert_int_equal(got[i].conv, 0);
+    assert_int_equal(got[i].routed, 1);
   }
   /* Hv from scratch: layer 1 its forward, V1·x and ḋy1ᵀx (ẋ = 0, no
    * input adjoints); layer 2 its forward, the backward's dY1, V2·y1 and
@@ -1927,6 +2073,12 @@ static void test_gradient_gemms(void **s) {
         got[i].m == 2 && got[i].k == 9 && !got[i].trans_a && !got[i].trans_b;
     if (conv_fwd) cols += got[i].count * got[i].n;
     assert_false(got[i].m == 9 && got[i].k == 2); /* no dcols in layer 1 */
+    /* as layers_conv.c runs them: the weight adjoint (dy colsᵀ, the only
+     * conv product with op(B) transposed) through OpenBLAS, the others
+     * routed where the conv routes them */
+    if (got[i].conv)
+      assert_int_equal(got[i].routed,
+                       got[i].trans_b ? 0 : nn_conv_gemm_routed());
   }
   assert_true(cols > 0 && cols % B == 0);
   /* the conv layer's products first, the dense head's last */
@@ -1959,6 +2111,7 @@ int main(void) {
       cmocka_unit_test(test_gather_direct),
       cmocka_unit_test(test_dense_shared),
       cmocka_unit_test(test_gemm_routed),
+      cmocka_unit_test(test_conv_routed),
       cmocka_unit_test(test_dense_upper_state),
       cmocka_unit_test(test_act_loops_bits),
       cmocka_unit_test(test_dense_bias_sum_bits),
