@@ -9,7 +9,8 @@
  * the kernel reads it in place instead of copying it (the im2col copies,
  * OpenBLAS's packing of them and its beta = 0 pass were a fifth of the
  * CNN's gradient; docs/performance-history.md, sixth session). Register blocks
- * of 4 output channels × 12 positions.
+ * of 4 output channels × 12 positions. The weight adjoint also has AVX-512
+ * tiles (the same chains, 8 channels a register), chosen at run time.
  *
  * The same bits as the GEMM on im2col columns: OpenBLAS 0.3's dgemm
  * kernels (Haswell/Zen) compute each entry of C as one FMA chain over k in
@@ -173,24 +174,27 @@ static size_t wgrad_block(size_t rest) {
   return rest;
 }
 
-/* One register block: entries r (offsets off) of NV·4 channels of gw
+/* One register block: entries r (offsets off) of NV·L channels of gw
  * over the chunk's K positions, block by block (each block's chain from
  * +0, then added to G); with BIAS, also the channels' bias adjoints, one
  * chain of adds over all K positions from +0 added to gb at the end (the
- * order of layers_conv.c's row sums, which it replaces). */
-#define PH_WGRAD_TILE(name, NV, NR, BIAS)                                      \
-  __attribute__((target("avx2,fma"))) static void name(                        \
+ * order of layers_conv.c's row sums, which it replaces). P is the
+ * intrinsics' prefix (_mm256 for 4 lanes, _mm512 for 8), VT the vector
+ * type, L its lanes; each lane is one channel's chains, so the AVX2 and
+ * AVX-512 tiles give the same bits. */
+#define PH_WGRAD_TILE(name, TGT, P, VT, L, NV, NR, BIAS)                       \
+  __attribute__((target(TGT))) static void name(                               \
       const double *dyT, size_t C, const double *xp, size_t XS, size_t hw,     \
       size_t wo, size_t Wp, const size_t *off, size_t K, double *G, size_t kk, \
       double *gb) {                                                            \
-    __m256d a[NR][NV], sb[NV];                                                 \
+    VT a[NR][NV], sb[NV];                                                      \
     _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) sb[v] =               \
-        _mm256_setzero_pd();                                                   \
+        P##_setzero_pd();                                                      \
     for (size_t t0 = 0, kb; t0 < K; t0 += kb) {                                \
       kb = wgrad_block(K - t0);                                                \
       _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                     \
           _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) a[r][v] =       \
-              _mm256_setzero_pd();                                             \
+              P##_setzero_pd();                                                \
       for (size_t t = t0; t < t0 + kb;) {                                      \
         size_t e = t / hw, q = t % hw, oi = q / wo, oj = q % wo,               \
                len = wo - oj < t0 + kb - t ? wo - oj : t0 + kb - t;            \
@@ -199,31 +203,31 @@ static size_t wgrad_block(size_t rest) {
         _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) xr[r] =           \
             x + off[r];                                                        \
         for (size_t j = 0; j < len; j++, d += C) {                             \
-          __m256d dv[NV];                                                      \
+          VT dv[NV];                                                           \
           _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) {               \
-            dv[v] = _mm256_loadu_pd(d + 4 * v);                                \
-            if (BIAS) sb[v] = _mm256_add_pd(sb[v], dv[v]);                     \
+            dv[v] = P##_loadu_pd(d + L * v);                                   \
+            if (BIAS) sb[v] = P##_add_pd(sb[v], dv[v]);                        \
           }                                                                    \
           _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++) {               \
-            __m256d b = _mm256_broadcast_sd(xr[r] + j);                        \
+            VT b = P##_set1_pd(xr[r][j]);                                      \
             _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++) a[r][v] =     \
-                _mm256_fmadd_pd(dv[v], b, a[r][v]);                            \
+                P##_fmadd_pd(dv[v], b, a[r][v]);                               \
           }                                                                    \
         }                                                                      \
         t += len;                                                              \
       }                                                                        \
       _Pragma("GCC unroll 8") for (int r = 0; r < NR; r++)                     \
           _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                 \
-              add_lanes(a[r][v], G + 4 * v * kk + r, kk);                      \
+              add_lanes##L(a[r][v], G + L * v * kk + r, kk);                   \
     }                                                                          \
     if (BIAS)                                                                  \
       _Pragma("GCC unroll 2") for (int v = 0; v < NV; v++)                     \
-          add_lanes(sb[v], gb + 4 * v, 1);                                     \
+          add_lanes##L(sb[v], gb + L * v, 1);                                  \
   }
 
 /* g[i·ld] += lane i of a, i = 0..3 */
 __attribute__((target("avx2"))) static inline void
-add_lanes(__m256d a, double *g, size_t ld) {
+add_lanes4(__m256d a, double *g, size_t ld) {
   __m128d lo = _mm256_castpd256_pd128(a), hi = _mm256_extractf128_pd(a, 1);
   g[0] += _mm_cvtsd_f64(lo);
   g[ld] += _mm_cvtsd_f64(_mm_unpackhi_pd(lo, lo));
@@ -231,20 +235,39 @@ add_lanes(__m256d a, double *g, size_t ld) {
   g[3 * ld] += _mm_cvtsd_f64(_mm_unpackhi_pd(hi, hi));
 }
 
-PH_WGRAD_TILE(wg2x6, 2, 6, 0)
-PH_WGRAD_TILE(wg2x3, 2, 3, 0)
-PH_WGRAD_TILE(wg2x1, 2, 1, 0)
-PH_WGRAD_TILE(wg1x6, 1, 6, 0)
-PH_WGRAD_TILE(wg1x3, 1, 3, 0)
-PH_WGRAD_TILE(wg1x1, 1, 1, 0)
-/* with the bias: 5 entries, so that 8 channels' accumulators, bias sums,
- * adjoints and the broadcast fit the 16 registers */
-PH_WGRAD_TILE(wg2x5b, 2, 5, 1)
-PH_WGRAD_TILE(wg2x3b, 2, 3, 1)
-PH_WGRAD_TILE(wg2x1b, 2, 1, 1)
-PH_WGRAD_TILE(wg1x5b, 1, 5, 1)
-PH_WGRAD_TILE(wg1x3b, 1, 3, 1)
-PH_WGRAD_TILE(wg1x1b, 1, 1, 1)
+/* g[i·ld] += lane i of a, i = 0..7 */
+__attribute__((target("avx512f"))) static inline void
+add_lanes8(__m512d a, double *g, size_t ld) {
+  double t[8];
+  _mm512_storeu_pd(t, a);
+  for (int i = 0; i < 8; i++) g[i * ld] += t[i];
+}
+
+/* The tiles of one instruction set, named p2x6 … p1x1b: 2 or 1
+ * registers of channels × 6, 3 or 1 entries, and with the bias 5, 3 or 1
+ * (AVX2: 5 so that 8 channels' accumulators, bias sums, adjoints and the
+ * broadcast fit the 16 registers; AVX-512 has 32 and takes the same). */
+#define PH_WGRAD_SET(T, p)                                                     \
+  T(p##2x6, 2, 6, 0)                                                           \
+  T(p##2x3, 2, 3, 0)                                                           \
+  T(p##2x1, 2, 1, 0)                                                           \
+  T(p##1x6, 1, 6, 0)                                                           \
+  T(p##1x3, 1, 3, 0)                                                           \
+  T(p##1x1, 1, 1, 0)                                                           \
+  T(p##2x5b, 2, 5, 1)                                                          \
+  T(p##2x3b, 2, 3, 1)                                                          \
+  T(p##2x1b, 2, 1, 1)                                                          \
+  T(p##1x5b, 1, 5, 1)                                                          \
+  T(p##1x3b, 1, 3, 1)                                                          \
+  T(p##1x1b, 1, 1, 1)
+#define PH_WGRAD_AVX2(name, NV, NR, BIAS)                                      \
+  PH_WGRAD_TILE(name, "avx2,fma", _mm256, __m256d, 4, NV, NR, BIAS)
+/* AVX-512: 16 or 8 channels a tile, half the FMA instructions of the AVX2
+ * tiles for the same chains */
+#define PH_WGRAD_AVX512(name, NV, NR, BIAS)                                    \
+  PH_WGRAD_TILE(name, "avx512f", _mm512, __m512d, 8, NV, NR, BIAS)
+PH_WGRAD_SET(PH_WGRAD_AVX2, wg)
+PH_WGRAD_SET(PH_WGRAD_AVX512, wz)
 
 typedef void wg_tile(const double *, size_t, const double *, size_t, size_t,
                      size_t, size_t, const size_t *, size_t, double *, size_t,
@@ -258,17 +281,30 @@ int nn_conv_direct_wgrad_ok(const nn_layer *l) {
   return allow_direct && l->direct_w;
 }
 
+static int allow_wgrad512 = 1;
+
+void nn_conv_direct_allow_avx512(int allow) {
+  allow_wgrad512 = allow;
+}
+
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
                           const double *xp, size_t E, double *gw, double *gb) {
-  static wg_tile *const plain[2][3] = {{wg1x6, wg1x3, wg1x1},
-                                       {wg2x6, wg2x3, wg2x1}},
-                        *bias[2][3] = {{wg1x5b, wg1x3b, wg1x1b},
-                                       {wg2x5b, wg2x3b, wg2x1b}};
+  /* by channels a tile: 4 and 8 (AVX2), 8 and 16 (AVX-512) */
+  static wg_tile *const plain[4][3] = {{wg1x6, wg1x3, wg1x1},
+                                       {wg2x6, wg2x3, wg2x1},
+                                       {wz1x6, wz1x3, wz1x1},
+                                       {wz2x6, wz2x3, wz2x1}},
+                        *bias[4][3] = {{wg1x5b, wg1x3b, wg1x1b},
+                                       {wg2x5b, wg2x3b, wg2x1b},
+                                       {wz1x5b, wz1x3b, wz1x1b},
+                                       {wz2x5b, wz2x3b, wz2x1b}};
+  static const size_t width[4] = {4, 8, 8, 16};
   const size_t k = l->k, kk = l->c_in * k * k, C = l->c_out, hw = l->ho * l->wo,
                Wp = l->wi + 2 * l->pad, P = l->dplane, XS = l->c_in * P,
                K = E * hw;
+  const int z = allow_wgrad512 && __builtin_cpu_supports("avx512f");
   for (size_t co = 0; co < C;) {
-    int two = co + 8 <= C;
+    int two = z && co + 16 <= C ? 3 : z && co + 8 <= C ? 2 : co + 8 <= C;
     for (size_t r0 = 0; r0 < kk;) {
       /* the bias rides on each channel block's first tile, of 3 entries
        * when that leaves a multiple of 3 (k = 3: 9 = 3 + 6, 72 = 3 + 11·6
@@ -292,7 +328,7 @@ void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
            b ? gb + co : NULL);
       r0 += nr;
     }
-    co += two ? 8 : 4;
+    co += width[two];
   }
 }
 
@@ -392,6 +428,9 @@ int nn_conv_direct_wgrad_fits(const nn_layer *l) {
 int nn_conv_direct_wgrad_ok(const nn_layer *l) {
   (void)l;
   return 0;
+}
+void nn_conv_direct_allow_avx512(int allow) {
+  (void)allow;
 }
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
                           const double *xp, size_t E, double *gw, double *gb) {

@@ -375,7 +375,11 @@ void nn_conv_direct_unpad(const nn_layer *l, const double *s, double *x);
  * makes (conv_direct.c). gb (NULL: none) += the bias adjoint, each
  * channel's sum over the chunk in position order from +0 (layers_conv.c's
  * row sums, the same bits). Needs c_out a multiple of 4
- * (nn_conv_direct_wgrad_fits). */
+ * (nn_conv_direct_wgrad_fits). On AVX-512 CPUs it runs 8 or 16 channels
+ * a register tile instead of 4 or 8, the same bits (each lane is one
+ * channel's chains); nn_conv_direct_allow_avx512(0) keeps it to AVX2
+ * (tests, comparisons). */
+void nn_conv_direct_allow_avx512(int allow);
 int nn_conv_direct_wgrad_fits(const nn_layer *l);
 int nn_conv_direct_wgrad_ok(const nn_layer *l);
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,

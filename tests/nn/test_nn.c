@@ -1588,10 +1588,12 @@ static void test_conv_relu_pool_group(void **s) {
 /* conv_direct.c's weight adjoint against its definition: for each entry
  * of dW, the chunk's positions split into OpenBLAS's level-3 blocks (256
  * while 512 or more remain, then two halves rounded up to 4), each block
- * one FMA chain from +0 over im2col's columns, added to the entry. Three
- * geometries cover the kernel's register blocks (8 and 4 channels; 6, 5,
- * 3 and 1 column entries) and the block rule (K = 3136, 784, 567, 100);
- * with the bias, its sums against the row sums' order.
+ * one FMA chain from +0 over im2col's columns, added to the entry. Four
+ * geometries cover the kernel's register blocks (AVX2: 8 and 4 channels;
+ * AVX-512, where the CPU has it: 16, 8 and the AVX2 tiles' 4; 6, 5, 3 and
+ * 1 column entries) and the block rule (K = 3136, 784, 567, 100, 320);
+ * with the bias, its sums against the row sums' order; with the AVX-512
+ * tiles allowed and not.
  * Then the conv's backward and tangent backward with the direct paths
  * allowed and not: the same bits when the probe took the kernel (the
  * GEMM's bits are OpenBLAS's, which the probe checks at run time). A wrong
@@ -1599,11 +1601,12 @@ static void test_conv_relu_pool_group(void **s) {
 static void test_conv_direct_wgrad(void **s) {
   (void)s;
   if (!nn_conv_direct_cpu()) skip();
-  static const size_t geo[3][6] = {/* c_in, h, c_out, k, pad, chunk */
+  static const size_t geo[4][6] = {/* c_in, h, c_out, k, pad, chunk */
                                    {1, 28, 8, 3, 1, 4},
                                    {2, 9, 12, 3, 1, 7},
-                                   {1, 10, 12, 5, 2, 1}};
-  for (int gi = 0; gi < 3; gi++) {
+                                   {1, 10, 12, 5, 2, 1},
+                                   {3, 8, 20, 3, 1, 5}};
+  for (int gi = 0; gi < 4; gi++) {
     const size_t *G = geo[gi];
     nn_layer cv = mk_conv(G[0], G[1], G[2], G[3], 1, G[4]);
     cv.chunk = G[5];
@@ -1616,7 +1619,7 @@ static void test_conv_direct_wgrad(void **s) {
            *dy = malloc(cv.c_out * E * hw * sizeof *dy),
            *cols = malloc(kk * E * hw * sizeof *cols),
            *g0 = malloc(nw * sizeof *g0), *g = malloc(nw * sizeof *g),
-           *ref = malloc(nw * sizeof *ref), gb[16], rb[16];
+           *ref = malloc(nw * sizeof *ref), gb[20], rb[20];
     for (size_t m = E; m >= 1 && m + 2 >= E; m--) { /* full and partial */
       const size_t K = m * hw;
       ph_rng_fill_gauss(&rg, x, m * cv.in_size, 1.0);
@@ -1644,16 +1647,21 @@ static void test_conv_direct_wgrad(void **s) {
         for (size_t t = 0; t < K; t++) b += dy[co * K + t];
         rb[co] = gb[co] + b;
       }
-      memcpy(g, g0, nw * sizeof *g);
       nn_conv_direct_transpose(dy, cv.c_out, K, cv.dyT);
       for (size_t e = 0; e < m; e++)
         nn_conv_direct_pad(&cv, x + e * cv.in_size, cv.xpadE + e * XS);
-      nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g, NULL);
-      assert_memory_equal(g, ref, nw * sizeof *g);
-      memcpy(g, g0, nw * sizeof *g);
-      nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g, gb);
-      assert_memory_equal(g, ref, nw * sizeof *g);
-      assert_memory_equal(gb, rb, cv.c_out * sizeof *gb);
+      for (int z = 0; z < 2; z++) {
+        double gz[20];
+        memcpy(gz, gb, sizeof gz);
+        nn_conv_direct_allow_avx512(z);
+        memcpy(g, g0, nw * sizeof *g);
+        nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g, NULL);
+        assert_memory_equal(g, ref, nw * sizeof *g);
+        memcpy(g, g0, nw * sizeof *g);
+        nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g, gz);
+        assert_memory_equal(g, ref, nw * sizeof *g);
+        assert_memory_equal(gz, rb, cv.c_out * sizeof *gz);
+      }
     }
     /* the passes with the direct paths and without (batch 2E + 1: two
      * full chunks and a partial one) */
