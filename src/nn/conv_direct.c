@@ -1,5 +1,5 @@
 /* conv_direct.c: the products of a stride-1 "same" convolution without
- * im2col (AVX2 + FMA): the forward (forward and tangent forward), the
+ * im2col (AVX2 + FMA, AVX-512): the forward (forward and tangent forward), the
  * input adjoint and, further down, the weight adjoint.
  *
  * Each input channel is copied into a zero-bordered plane (hi + 2p rows of
@@ -9,18 +9,21 @@
  * the kernel reads it in place instead of copying it (the im2col copies,
  * OpenBLAS's packing of them and its beta = 0 pass were a fifth of the
  * CNN's gradient; docs/performance-history.md, sixth session). Register blocks
- * of 4 output channels × 12 positions. The weight adjoint also has AVX-512
- * tiles (the same chains, 8 channels a register), chosen at run time.
+ * of 4 output channels × 12 positions (AVX2) or × 24 (AVX-512, chosen at
+ * run time; the same chains, so the same bits); the weight adjoint's tiles
+ * likewise take 8 channels a register with AVX-512.
  *
  * The same bits as the GEMM on im2col columns: OpenBLAS 0.3's dgemm
  * kernels (Haswell/Zen) compute each entry of C as one FMA chain over k in
- * order from +0, then C = acc (beta 0) or C + acc (beta 1), which this
- * kernel does too (every entry is a chain over (c, ki, kj) in im2col's row
- * order, the padding read as +0 as im2col writes it). That is a property
- * of the BLAS, not a promise: other kernels (odd rows of C, K beyond 256
- * where OpenBLAS splits the sum, other CPUs' kernels) differ in the last
- * bits. So nn_conv_alloc probes each layer once, the GEMM against this
- * kernel on one pseudo-random example, and the layer takes this path only
+ * order from +0, then C = acc (beta 0) or C + acc (beta 1), and libxsmm's
+ * (the routed GEMMs on AVX-512 targets, layers_conv.c) one chain from C,
+ * which this kernel does too (the caller says which beta 1; every entry is
+ * a chain over (c, ki, kj) in im2col's row order, the padding read as +0
+ * as im2col writes it). That is a property of the libraries, not a
+ * promise: other kernels (odd rows of C, K beyond 256 where OpenBLAS
+ * splits the sum, libxsmm's 8 × 8 edge tiles, other CPUs' kernels) differ
+ * in the last bits. So nn_conv_alloc probes each layer once, the GEMM against
+ * this kernel on one pseudo-random example, and the layer takes this path only
  * when they agree to the bit (layers_conv.c, probe_direct); tests/nn
  * compares the passes with the path on and off (nn_conv_direct_allow). */
 #include <stdlib.h>
@@ -51,108 +54,152 @@ int nn_conv_direct_adjoint_ok(const nn_layer *l) {
 
 /* y (rows of Lr) [+]= W x for NCO output channels (NCO a constant at
  * each call, so that the accumulators stay in registers): FMA chains over
- * r = (c, ki, kj) from +0, stored, or added to y when add. */
-#define PH_DIRECT_BLOCK(name, NCO)                                             \
-  __attribute__((target("avx2,fma"))) static void name(                        \
-      const double *xp, size_t P, size_t Wp, size_t k, size_t cin,             \
+ * r = (c, ki, kj) from +0, stored (add 0) or added to y (add 1,
+ * OpenBLAS's beta 1), or chains that start from y (add 2, libxsmm's beta
+ * 1). Blocks of 3·L positions: P the intrinsics' prefix (_mm256, L = 4;
+ * _mm512, L = 8), VT the vector type; each lane is one position's chain,
+ * so the AVX2 and AVX-512 blocks give the same bits. */
+#define PH_DIRECT_BLOCK(name, TGT, P, VT, L, NCO)                              \
+  __attribute__((target(TGT))) static void name(                               \
+      const double *xp, size_t P_, size_t Wp, size_t k, size_t cin,            \
       const double *W, size_t K, size_t Lr, int add, double *y) {              \
-    for (size_t q0 = 0; q0 < Lr; q0 += 12) {                                   \
-      __m256d a[NCO][3];                                                       \
+    for (size_t q0 = 0; q0 < Lr; q0 += 3 * L) {                                \
+      VT a[NCO][3];                                                            \
       for (int i = 0; i < NCO; i++)                                            \
-        for (int j = 0; j < 3; j++) a[i][j] = _mm256_setzero_pd();             \
+        for (int j = 0; j < 3; j++)                                            \
+          a[i][j] = add == 2 ? P##_loadu_pd(y + i * Lr + q0 + L * j)           \
+                             : P##_setzero_pd();                               \
       size_t r = 0;                                                            \
       for (size_t c = 0; c < cin; c++)                                         \
         for (size_t ki = 0; ki < k; ki++)                                      \
           for (size_t kj = 0; kj < k; kj++, r++) {                             \
-            const double *xr = xp + c * P + ki * Wp + kj + q0;                 \
-            __m256d x0 = _mm256_loadu_pd(xr), x1 = _mm256_loadu_pd(xr + 4),    \
-                    x2 = _mm256_loadu_pd(xr + 8);                              \
+            const double *xr = xp + c * P_ + ki * Wp + kj + q0;                \
+            VT x0 = P##_loadu_pd(xr), x1 = P##_loadu_pd(xr + L),               \
+               x2 = P##_loadu_pd(xr + 2 * L);                                  \
             for (int i = 0; i < NCO; i++) {                                    \
-              __m256d w = _mm256_broadcast_sd(W + i * K + r);                  \
-              a[i][0] = _mm256_fmadd_pd(w, x0, a[i][0]);                       \
-              a[i][1] = _mm256_fmadd_pd(w, x1, a[i][1]);                       \
-              a[i][2] = _mm256_fmadd_pd(w, x2, a[i][2]);                       \
+              VT w = P##_set1_pd(W[i * K + r]);                                \
+              a[i][0] = P##_fmadd_pd(w, x0, a[i][0]);                          \
+              a[i][1] = P##_fmadd_pd(w, x1, a[i][1]);                          \
+              a[i][2] = P##_fmadd_pd(w, x2, a[i][2]);                          \
             }                                                                  \
           }                                                                    \
       for (int i = 0; i < NCO; i++)                                            \
         for (int j = 0; j < 3; j++) {                                          \
-          double *dst = y + i * Lr + q0 + 4 * j;                               \
-          __m256d v = a[i][j];                                                 \
-          if (add) v = _mm256_add_pd(_mm256_loadu_pd(dst), v);                 \
-          _mm256_storeu_pd(dst, v);                                            \
+          double *dst = y + i * Lr + q0 + L * j;                               \
+          VT v = a[i][j];                                                      \
+          if (add == 1) v = P##_add_pd(P##_loadu_pd(dst), v);                  \
+          P##_storeu_pd(dst, v);                                               \
         }                                                                      \
     }                                                                          \
   }
-PH_DIRECT_BLOCK(block4, 4)
-PH_DIRECT_BLOCK(block2, 2)
-PH_DIRECT_BLOCK(block1, 1)
+#define PH_DIRECT_AVX2(name, NCO)                                              \
+  PH_DIRECT_BLOCK(name, "avx2,fma", _mm256, __m256d, 4, NCO)
+#define PH_DIRECT_AVX512(name, NCO)                                            \
+  PH_DIRECT_BLOCK(name, "avx512f", _mm512, __m512d, 8, NCO)
+PH_DIRECT_AVX2(block4, 4)
+PH_DIRECT_AVX2(block2, 2)
+PH_DIRECT_AVX2(block1, 1)
+PH_DIRECT_AVX512(zblock4, 4)
+PH_DIRECT_AVX512(zblock2, 2)
+PH_DIRECT_AVX512(zblock1, 1)
+
+/* AVX-512 blocks for the forward, the input adjoint and the weight
+ * adjoint where the CPU has them (the same bits as the AVX2 ones);
+ * nn_conv_direct_allow_avx512(0) keeps to AVX2 (tests). The forward and
+ * the adjoint need rows of a multiple of 24 (l->dlen is). */
+static int allow_512 = 1;
+
+void nn_conv_direct_allow_avx512(int allow) {
+  allow_512 = allow;
+}
+
+static int use_512(size_t Lr) {
+  return allow_512 && Lr % 24 == 0 && __builtin_cpu_supports("avx512f");
+}
 
 /* The input adjoint, col2im(Wᵀ dy [+ Vᵀ dy2]), on the grid for NC input
  * channels from c0 (rows of Lr): for each (ki, kj) in order, the column
  * adjoint t = FMA chain over the output channels from +0 (the GEMM's
- * entry; with V, the two chains added, as the GEMM with beta 1 adds them),
- * added to the sum s from +0 (col2im's order). Outside the image t reads
- * the zero border, so t = +0 there, which leaves s unchanged (s is never
- * −0), as col2im's skipping it does. */
-#define PH_ADJ_BLOCK(name, NC)                                                 \
-  __attribute__((target("avx2,fma"))) static void name(                        \
-      const double *dyp, const double *dyp2, size_t P, size_t Wp, size_t k,    \
-      size_t cout, const double *W, const double *V, size_t K, size_t c0,      \
-      size_t Lr, double *s) {                                                  \
-    for (size_t q0 = 0; q0 < Lr; q0 += 12) {                                   \
-      __m256d acc[NC][3], t1[NC][3];                                           \
+ * entry; with V, the two chains added, as OpenBLAS's GEMM with beta 1
+ * adds them, or with chain one chain over W's terms then V's, as
+ * libxsmm's does), added to the sum s from +0 (col2im's order). Outside
+ * the image t reads the zero border, so t = +0 there, which leaves s
+ * unchanged (s is never −0), as col2im's skipping it does. Blocks of 3·L
+ * positions, as the forward's. */
+#define PH_ADJ_BLOCK(name, TGT, P, VT, L, NC)                                  \
+  __attribute__((target(TGT))) static void name(                               \
+      const double *dyp, const double *dyp2, size_t P_, size_t Wp, size_t k,   \
+      size_t cout, const double *W, const double *V, int chain, size_t K,      \
+      size_t c0, size_t Lr, double *s) {                                       \
+    for (size_t q0 = 0; q0 < Lr; q0 += 3 * L) {                                \
+      VT acc[NC][3], t1[NC][3];                                                \
       for (int i = 0; i < NC; i++)                                             \
-        for (int j = 0; j < 3; j++)                                            \
-          acc[i][j] = t1[i][j] = _mm256_setzero_pd();                          \
+        for (int j = 0; j < 3; j++) acc[i][j] = t1[i][j] = P##_setzero_pd();   \
       for (size_t ki = 0; ki < k; ki++)                                        \
         for (size_t kj = 0; kj < k; kj++) {                                    \
           size_t off = (k - 1 - ki) * Wp + (k - 1 - kj) + q0;                  \
+          VT t[NC][3];                                                         \
           for (int pass = 0; pass < (V ? 2 : 1); pass++) {                     \
             const double *src = pass ? dyp2 : dyp, *M = pass ? V : W;          \
-            __m256d t[NC][3];                                                  \
-            for (int i = 0; i < NC; i++)                                       \
-              for (int j = 0; j < 3; j++) t[i][j] = _mm256_setzero_pd();       \
+            if (pass == 0 || !chain)                                           \
+              for (int i = 0; i < NC; i++)                                     \
+                for (int j = 0; j < 3; j++) t[i][j] = P##_setzero_pd();        \
             for (size_t co = 0; co < cout; co++) {                             \
-              const double *xr = src + co * P + off;                           \
-              __m256d x0 = _mm256_loadu_pd(xr), x1 = _mm256_loadu_pd(xr + 4),  \
-                      x2 = _mm256_loadu_pd(xr + 8);                            \
+              const double *xr = src + co * P_ + off;                          \
+              VT x0 = P##_loadu_pd(xr), x1 = P##_loadu_pd(xr + L),             \
+                 x2 = P##_loadu_pd(xr + 2 * L);                                \
               const double *wr = M + co * K + ((c0 * k + ki) * k + kj);        \
               for (int i = 0; i < NC; i++) {                                   \
-                __m256d w = _mm256_broadcast_sd(wr + i * k * k);               \
-                t[i][0] = _mm256_fmadd_pd(w, x0, t[i][0]);                     \
-                t[i][1] = _mm256_fmadd_pd(w, x1, t[i][1]);                     \
-                t[i][2] = _mm256_fmadd_pd(w, x2, t[i][2]);                     \
+                VT w = P##_set1_pd(wr[i * k * k]);                             \
+                t[i][0] = P##_fmadd_pd(w, x0, t[i][0]);                        \
+                t[i][1] = P##_fmadd_pd(w, x1, t[i][1]);                        \
+                t[i][2] = P##_fmadd_pd(w, x2, t[i][2]);                        \
               }                                                                \
             }                                                                  \
             for (int i = 0; i < NC; i++)                                       \
               for (int j = 0; j < 3; j++)                                      \
-                t1[i][j] = pass ? _mm256_add_pd(t1[i][j], t[i][j]) : t[i][j];  \
+                t1[i][j] =                                                     \
+                    pass && !chain ? P##_add_pd(t1[i][j], t[i][j]) : t[i][j];  \
           }                                                                    \
           for (int i = 0; i < NC; i++)                                         \
             for (int j = 0; j < 3; j++)                                        \
-              acc[i][j] = _mm256_add_pd(acc[i][j], t1[i][j]);                  \
+              acc[i][j] = P##_add_pd(acc[i][j], t1[i][j]);                     \
         }                                                                      \
       for (int i = 0; i < NC; i++)                                             \
         for (int j = 0; j < 3; j++)                                            \
-          _mm256_storeu_pd(s + i * Lr + q0 + 4 * j, acc[i][j]);                \
+          P##_storeu_pd(s + i * Lr + q0 + L * j, acc[i][j]);                   \
     }                                                                          \
   }
-PH_ADJ_BLOCK(adj4, 4)
-PH_ADJ_BLOCK(adj2, 2)
-PH_ADJ_BLOCK(adj1, 1)
+#define PH_ADJ_AVX2(name, NC)                                                  \
+  PH_ADJ_BLOCK(name, "avx2,fma", _mm256, __m256d, 4, NC)
+#define PH_ADJ_AVX512(name, NC)                                                \
+  PH_ADJ_BLOCK(name, "avx512f", _mm512, __m512d, 8, NC)
+PH_ADJ_AVX2(adj4, 4)
+PH_ADJ_AVX2(adj2, 2)
+PH_ADJ_AVX2(adj1, 1)
+PH_ADJ_AVX512(zadj4, 4)
+PH_ADJ_AVX512(zadj2, 2)
+PH_ADJ_AVX512(zadj1, 1)
+
+typedef void adj_block(const double *, const double *, size_t, size_t, size_t,
+                       size_t, const double *, const double *, int, size_t,
+                       size_t, size_t, double *);
 
 void nn_conv_direct_adjoint(const nn_layer *l, const double *W,
                             const double *dyp, const double *V,
-                            const double *dyp2, double *s) {
+                            const double *dyp2, int chain, double *s) {
   const size_t K = l->c_in * l->k * l->k, Wp = l->wi + 2 * l->pad,
                P = l->dplane, L = l->dlen;
+  const int z = use_512(L);
+  adj_block *b4 = z ? zadj4 : adj4, *b2 = z ? zadj2 : adj2,
+            *b1 = z ? zadj1 : adj1;
   size_t c = 0;
   for (; c + 4 <= l->c_in; c += 4)
-    adj4(dyp, dyp2, P, Wp, l->k, l->c_out, W, V, K, c, L, s + c * L);
+    b4(dyp, dyp2, P, Wp, l->k, l->c_out, W, V, chain, K, c, L, s + c * L);
   for (; c + 2 <= l->c_in; c += 2)
-    adj2(dyp, dyp2, P, Wp, l->k, l->c_out, W, V, K, c, L, s + c * L);
+    b2(dyp, dyp2, P, Wp, l->k, l->c_out, W, V, chain, K, c, L, s + c * L);
   for (; c < l->c_in; c++)
-    adj1(dyp, dyp2, P, Wp, l->k, l->c_out, W, V, K, c, L, s + c * L);
+    b1(dyp, dyp2, P, Wp, l->k, l->c_out, W, V, chain, K, c, L, s + c * L);
 }
 
 /* ---- the weight adjoint, gw += dy cols(x)ᵀ, without im2col ----
@@ -281,12 +328,6 @@ int nn_conv_direct_wgrad_ok(const nn_layer *l) {
   return allow_direct && l->direct_w;
 }
 
-static int allow_wgrad512 = 1;
-
-void nn_conv_direct_allow_avx512(int allow) {
-  allow_wgrad512 = allow;
-}
-
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
                           const double *xp, size_t E, double *gw, double *gb) {
   /* by channels a tile: 4 and 8 (AVX2), 8 and 16 (AVX-512) */
@@ -302,7 +343,7 @@ void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
   const size_t k = l->k, kk = l->c_in * k * k, C = l->c_out, hw = l->ho * l->wo,
                Wp = l->wi + 2 * l->pad, P = l->dplane, XS = l->c_in * P,
                K = E * hw;
-  const int z = allow_wgrad512 && __builtin_cpu_supports("avx512f");
+  const int z = use_512(24);
   for (size_t co = 0; co < C;) {
     int two = z && co + 16 <= C ? 3 : z && co + 8 <= C ? 2 : co + 8 <= C;
     for (size_t r0 = 0; r0 < kk;) {
@@ -385,19 +426,22 @@ nn_conv_direct_unpad(const nn_layer *l, const double *s, double *x) {
       copy_row(x + (c * l->hi + i) * wi, s + c * l->dlen + i * Wp, wi);
 }
 
+typedef void fwd_block(const double *, size_t, size_t, size_t, size_t,
+                       const double *, size_t, size_t, int, double *);
+
 void nn_conv_direct(const nn_layer *l, const double *W, const double *xp,
                     int add, double *y) {
-  const size_t K = l->c_in * l->k * l->k, Wp = l->wi + 2 * l->pad;
+  const size_t K = l->c_in * l->k * l->k, Wp = l->wi + 2 * l->pad, L = l->dlen;
+  const int z = use_512(L);
+  fwd_block *b4 = z ? zblock4 : block4, *b2 = z ? zblock2 : block2,
+            *b1 = z ? zblock1 : block1;
   size_t co = 0;
   for (; co + 4 <= l->c_out; co += 4)
-    block4(xp, l->dplane, Wp, l->k, l->c_in, W + co * K, K, l->dlen, add,
-           y + co * l->dlen);
+    b4(xp, l->dplane, Wp, l->k, l->c_in, W + co * K, K, L, add, y + co * L);
   for (; co + 2 <= l->c_out; co += 2)
-    block2(xp, l->dplane, Wp, l->k, l->c_in, W + co * K, K, l->dlen, add,
-           y + co * l->dlen);
+    b2(xp, l->dplane, Wp, l->k, l->c_in, W + co * K, K, L, add, y + co * L);
   for (; co < l->c_out; co++)
-    block1(xp, l->dplane, Wp, l->k, l->c_in, W + co * K, K, l->dlen, add,
-           y + co * l->dlen);
+    b1(xp, l->dplane, Wp, l->k, l->c_in, W + co * K, K, L, add, y + co * L);
 }
 
 #else
@@ -446,8 +490,8 @@ void nn_conv_direct(const nn_layer *l, const double *W, const double *xp,
 }
 void nn_conv_direct_adjoint(const nn_layer *l, const double *W,
                             const double *dyp, const double *V,
-                            const double *dyp2, double *s) {
-  (void)l, (void)W, (void)dyp, (void)V, (void)dyp2, (void)s;
+                            const double *dyp2, int chain, double *s) {
+  (void)l, (void)W, (void)dyp, (void)V, (void)dyp2, (void)chain, (void)s;
 }
 void nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
                            size_t cstride, double *xp) {

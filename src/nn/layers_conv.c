@@ -14,12 +14,14 @@
  *
  * Which code runs each product: on a libxsmm AVX-512 target
  * (ph_nn_gemm_wide) the forward and the input adjoint are GEMMs through
- * ph_nn_gemm_acc, libxsmm's kernels, on the im2col columns; elsewhere they
- * are OpenBLAS GEMMs, or conv_direct.c's kernels where a probe finds them
- * giving the GEMM's bits. The weight adjoint stays with OpenBLAS (or its
- * direct kernel, which reproduces OpenBLAS's block order) everywhere: on
- * this machine's Zen 5 the direct kernel beat im2col + libxsmm by 2-5 ms
- * of the CNN's 12 ms gradient (docs/performance.md, cnn9). */
+ * ph_nn_gemm_acc, libxsmm's kernels, on the im2col columns (gemm_fx);
+ * elsewhere OpenBLAS GEMMs. Either way conv_direct.c's kernels replace
+ * them where a probe at allocation finds them giving those GEMMs' bits
+ * (each entry one FMA chain in the GEMM's order; beta 1 as each library
+ * does it). The weight adjoint stays with OpenBLAS (or its direct
+ * kernel, which reproduces OpenBLAS's block order) everywhere: on this
+ * machine's Zen 5 the direct kernel beat im2col + libxsmm by 2-5 ms of the
+ * CNN's 12 ms gradient (docs/performance.md, cnn9). */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -39,6 +41,15 @@ static void cols_of(const nn_layer *l, const double *x, size_t e0, size_t E,
                     double *cols);
 static void gemm(int ta, int tb, size_t M, size_t N, size_t K, const double *A,
                  const double *Bm, double beta, double *C);
+static void gemm_fx(int ta, int tb, size_t M, size_t N, size_t K,
+                    const double *A, const double *Bm, double beta, double *C);
+
+/* conv_direct.c's mode for a forward that adds to its output: the
+ * GEMM's beta 1, y + the chain from +0 (OpenBLAS), or the chain from y
+ * (libxsmm, when routed) */
+static int direct_add(void) {
+  return nn_conv_gemm_routed() ? 2 : 1;
+}
 
 /* Fills n values with the LCG in [−1, 1) from state *s. */
 static void lcg_fill(uint64_t *s, double *v, size_t n) {
@@ -49,8 +60,10 @@ static void lcg_fill(uint64_t *s, double *v, size_t n) {
 }
 
 /* Whether conv_direct.c's kernel gives this layer the GEMM's bits (its
- * header): both on one pseudo-random example and weights (an LCG in
- * [−1, 1)), in the workspaces, which hold nothing yet. */
+ * header), the forward's GEMM as run (gemm_fx): both on one pseudo-random
+ * example and weights (an LCG in [−1, 1)), in the workspaces, which hold
+ * nothing yet; then once more adding to that output (beta 1, the tangent
+ * forward's second product). */
 static int probe_direct(nn_layer *l) {
   if (!nn_conv_direct_cpu()) return 0;
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k,
@@ -61,15 +74,17 @@ static int probe_direct(nn_layer *l) {
   lcg_fill(&s, x, l->in_size);
   lcg_fill(&s, w, nw);
   cols_of(l, x, 0, 1, l->cols);
-  gemm(0, 0, l->c_out, hw, kk, w, l->cols, 0.0, l->ybuf);
   nn_conv_direct_pad(l, x, l->xpad);
-  nn_conv_direct(l, w, l->xpad, 0, l->ydir);
   int same = 1;
-  for (size_t c = 0; c < l->c_out; c++)
-    for (size_t i = 0; i < l->ho; i++)
-      same &=
-          memcmp(l->ybuf + c * hw + i * l->wo, l->ydir + c * l->dlen + i * wp,
-                 l->wo * sizeof(double)) == 0;
+  for (int add = 0; add < 2; add++) {
+    gemm_fx(0, 0, l->c_out, hw, kk, w, l->cols, add, l->ybuf);
+    nn_conv_direct(l, w, l->xpad, add ? direct_add() : 0, l->ydir);
+    for (size_t c = 0; c < l->c_out; c++)
+      for (size_t i = 0; i < l->ho; i++)
+        same &=
+            memcmp(l->ybuf + c * hw + i * l->wo, l->ydir + c * l->dlen + i * wp,
+                   l->wo * sizeof(double)) == 0;
+  }
   return same;
 }
 
@@ -77,8 +92,8 @@ static void col2im_chunk(const nn_layer *l, double *dcols, size_t e0, size_t E,
                          double *din);
 
 /* The same for conv_direct.c's input adjoint: the GEMMs of the column
- * adjoints (Wᵀ dy, then + Vᵀ dy2) and col2im against the direct kernel, on
- * one pseudo-random example. */
+ * adjoints as run (Wᵀ dy, then + Vᵀ dy2) and col2im against the direct
+ * kernel, on one pseudo-random example. */
 static int probe_adjoint(nn_layer *l) {
   if (!nn_conv_direct_cpu()) return 0;
   size_t hw = l->ho * l->wo, kk = l->c_in * l->k * l->k,
@@ -90,12 +105,13 @@ static int probe_adjoint(nn_layer *l) {
     double *v = w + nw, *dy = v + nw, *dy2 = dy + ny;
     uint64_t s = 0x2545f4914f6cdd1du;
     lcg_fill(&s, w, 2 * (nw + ny));
-    gemm(1, 0, kk, hw, l->c_out, w, dy, 0.0, l->dcols);
-    gemm(1, 0, kk, hw, l->c_out, v, dy2, 1.0, l->dcols);
+    gemm_fx(1, 0, kk, hw, l->c_out, w, dy, 0.0, l->dcols);
+    gemm_fx(1, 0, kk, hw, l->c_out, v, dy2, 1.0, l->dcols);
     col2im_chunk(l, l->dcols, 0, 1, ref);
     nn_conv_direct_pad_ld(l, l->c_out, dy, hw, l->dypad);
     nn_conv_direct_pad_ld(l, l->c_out, dy2, hw, l->dypad2);
-    nn_conv_direct_adjoint(l, w, l->dypad, v, l->dypad2, l->dxgrid);
+    nn_conv_direct_adjoint(l, w, l->dypad, v, l->dypad2, nn_conv_gemm_routed(),
+                           l->dxgrid);
     for (size_t c = 0; c < l->c_in; c++)
       for (size_t i = 0; i < l->hi; i++)
         same &= memcmp(ref + (c * l->hi + i) * l->wi,
@@ -151,9 +167,10 @@ ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
   if (l->stride == 1 && l->ho == l->hi && l->wo == l->wi &&
       2 * l->pad + 1 == l->k) {
     /* conv_direct.c's planes: hi + 2p rows of wi + 2p, and outputs on ho
-     * rows of that width rounded up to its blocks of 12; the kernel reads
+     * rows of that width rounded up to its blocks of 24 (AVX-512; 12
+     * with AVX2); the kernel reads
      * up to (k − 1)(wi + 2p + 1) past the last plane's grid */
-    size_t wp = l->wi + 2 * l->pad, len = (l->ho * wp + 11) / 12 * 12;
+    size_t wp = l->wi + 2 * l->pad, len = (l->ho * wp + 23) / 24 * 24;
     l->dplane = (l->hi + 2 * l->pad) * wp;
     l->dlen = len;
     size_t xs = l->c_in * l->dplane + len + l->k * (wp + 1);
@@ -170,10 +187,8 @@ ph_status nn_conv_alloc(nn_layer *l, ph_error *err) {
     if (!l->xpad || !l->tpad || !l->ydir || !l->dypad || !l->dypad2 ||
         !l->dxgrid || !l->dyT || !l->xpadE)
       return PH_ERR_NOMEM;
-    /* on the routed targets the forward and the input adjoint are
-     * libxsmm's GEMMs, whose bits the AVX2 kernels do not reproduce */
-    l->direct = !nn_conv_gemm_routed() && probe_direct(l);
-    l->direct_adj = !nn_conv_gemm_routed() && probe_adjoint(l);
+    l->direct = probe_direct(l);
+    l->direct_adj = probe_adjoint(l);
     l->direct_w = probe_wgrad(l);
   }
   return PH_OK;
@@ -324,7 +339,8 @@ static void direct_adjoint_chunk(nn_layer *l, const double *W, const double *V,
     nn_conv_direct_pad_ld(l, l->c_out, l->ybuf + e * hw, E * hw, l->dypad);
     if (V)
       nn_conv_direct_pad_ld(l, l->c_out, l->ybuf2 + e * hw, E * hw, l->dypad2);
-    nn_conv_direct_adjoint(l, W, l->dypad, V, l->dypad2, l->dxgrid);
+    nn_conv_direct_adjoint(l, W, l->dypad, V, l->dypad2, nn_conv_gemm_routed(),
+                           l->dxgrid);
     nn_conv_direct_unpad(l, l->dxgrid, din + (e0 + e) * l->in_size);
   }
 }
@@ -549,7 +565,8 @@ void nn_conv_relu_pool_tangent_forward(nn_layer *conv, const nn_layer *pool,
       nn_conv_direct(conv, v + conv->w_off, conv->xpad, 0, conv->ydir);
       if (tin) {
         nn_conv_direct_pad(conv, tin + e * conv->in_size, conv->tpad);
-        nn_conv_direct(conv, theta + conv->w_off, conv->tpad, 1, conv->ydir);
+        nn_conv_direct(conv, theta + conv->w_off, conv->tpad, direct_add(),
+                       conv->ydir);
       }
       for (size_t c = 0; c < C; c++)
         gather_plane(conv, pool, conv->ydir + c * conv->dlen,

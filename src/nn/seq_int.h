@@ -338,11 +338,13 @@ void nn_col2im_same_ld(const nn_layer *l, double *cols, double *x, size_t ld);
 void nn_col2im(const nn_layer *l, const double *cols, double *x);
 void nn_col2im_ld(const nn_layer *l, const double *cols, double *x, size_t ld);
 /* The forward product of a stride-1 "same" conv without im2col
- * (conv_direct.c, AVX2 + FMA; the same bits as the GEMM on im2col
- * columns). nn_conv_direct_ok: whether this layer and CPU take it;
- * nn_conv_direct_pad: one example's input x into the zero-bordered planes
- * xp (l->xpad or l->tpad); nn_conv_direct: y (c_out rows of l->dlen, row
- * oi of the image at oi·(wi + 2·pad)) = W xp, or y += W xp when add.
+ * (conv_direct.c, AVX2 + FMA, AVX-512 where present; the same bits as the
+ * GEMM on im2col columns). nn_conv_direct_ok: whether this layer and CPU
+ * take it; nn_conv_direct_pad: one example's input x into the
+ * zero-bordered planes xp (l->xpad or l->tpad); nn_conv_direct: y (c_out
+ * rows of l->dlen, row oi of the image at oi·(wi + 2·pad)) = W xp (add
+ * 0), y += W xp as OpenBLAS's beta 1 (add 1: y + a chain from +0) or as
+ * libxsmm's (add 2: the chain starts from y).
  * nn_conv_direct_cpu: AVX2 and FMA present; nn_conv_alloc probes each
  * layer (l->direct). nn_conv_direct_allow(0) turns the path off (tests
  * compare the two paths). */
@@ -356,12 +358,14 @@ void nn_conv_direct(const nn_layer *l, const double *W, const double *xp,
  * of l->dlen, on the padded-width grid) = col2im(Wᵀ dy [+ Vᵀ dy2]) from
  * the zero-bordered planes dyp, dyp2 of the output adjoints (V NULL: no
  * second term), the same bits as the GEMM and nn_col2im_same_ld when
- * l->direct_adj (probed). nn_conv_direct_pad_ld: nchan planes of x, cstride
- * apart, into zero-bordered planes. */
+ * l->direct_adj (probed); chain: the column adjoint's V terms continue
+ * the W terms' FMA chain (libxsmm's beta 1) instead of a chain of their
+ * own added to it (OpenBLAS's). nn_conv_direct_pad_ld: nchan planes of x,
+ * cstride apart, into zero-bordered planes. */
 int nn_conv_direct_adjoint_ok(const nn_layer *l);
 void nn_conv_direct_adjoint(const nn_layer *l, const double *W,
                             const double *dyp, const double *V,
-                            const double *dyp2, double *s);
+                            const double *dyp2, int chain, double *s);
 void nn_conv_direct_pad_ld(const nn_layer *l, size_t nchan, const double *x,
                            size_t cstride, double *xp);
 /* x (c_in, hi, wi) from the sums s on the grid (nn_conv_direct_adjoint). */
@@ -377,8 +381,9 @@ void nn_conv_direct_unpad(const nn_layer *l, const double *s, double *x);
  * row sums, the same bits). Needs c_out a multiple of 4
  * (nn_conv_direct_wgrad_fits). On AVX-512 CPUs it runs 8 or 16 channels
  * a register tile instead of 4 or 8, the same bits (each lane is one
- * channel's chains); nn_conv_direct_allow_avx512(0) keeps it to AVX2
- * (tests, comparisons). */
+ * channel's chains), as the forward and the input adjoint run 24
+ * positions a block instead of 12; nn_conv_direct_allow_avx512(0) keeps
+ * all three to AVX2 (tests, comparisons). */
 void nn_conv_direct_allow_avx512(int allow);
 int nn_conv_direct_wgrad_fits(const nn_layer *l);
 int nn_conv_direct_wgrad_ok(const nn_layer *l);
@@ -391,9 +396,9 @@ void nn_conv_direct_transpose(const double *buf, size_t rows, size_t n,
  * its workspaces for that chunk (freed by nn_conv_free). */
 size_t nn_conv_chunk_for(const nn_layer *l);
 /* 1 when the conv forward and input adjoint run their GEMMs through
- * ph_nn_gemm_acc (libxsmm on an AVX-512 target, ph_nn_gemm_wide) and
- * conv_direct.c's forward and adjoint kernels are off; the weight adjoint
- * is OpenBLAS's (or its direct kernel) either way (layers_conv.c). */
+ * ph_nn_gemm_acc (libxsmm on an AVX-512 target, ph_nn_gemm_wide), whose
+ * bits conv_direct.c's kernels then reproduce; the weight adjoint is
+ * OpenBLAS's (or its direct kernel) either way (layers_conv.c). */
 int nn_conv_gemm_routed(void);
 ph_status nn_conv_alloc(nn_layer *l, ph_error *err);
 void nn_conv_free(nn_layer *l);

@@ -1478,7 +1478,8 @@ static void test_relu_maxpool_fused(void **s) {
  * the input adjoint and weight gradient, and the tangent backward with and
  * without second order. Chunks of 2 over 3 examples (a full chunk and a
  * partial one), 2×2 windows and 3×3 windows, with conv_direct.c's path
- * (no im2col) and without. The last example's input is
+ * (no im2col, its AVX-512 blocks allowed and not) and without. The last
+ * example's input is
  * 0, so its conv outputs are the biases exactly: every window ties, and
  * the channel with a negative bias has ReLU outputs all 0 (the first index
  * wins, and the mask is off). A wrong chunk offset, plane, argmax, mask
@@ -1489,10 +1490,11 @@ static void test_conv_relu_pool_group(void **s) {
   /* gi: window size; co: 6 output channels (conv_direct.c's blocks of 4
    * and 2, when its probe agrees with the BLAS) or 3 (the GEMM path: the
    * odd row's BLAS kernel has other bits); direct: that path allowed */
-  for (int run = 0; run < 8; run++) {
+  for (int run = 0; run < 16; run++) {
     int gi = run % 2, direct = (run / 2) % 2;
-    size_t co = run / 4 ? 3 : 6;
+    size_t co = (run / 4) % 2 ? 3 : 6;
     nn_conv_direct_allow(direct);
+    nn_conv_direct_allow_avx512(run / 8);
     /* 8×8 with 2×2 windows: four to a row, the AVX2 loop's block */
     const size_t hi = gi ? 6 : 8;
     nn_layer cv = mk_conv(2, hi, co, 3, 1, 1), a,
@@ -1583,6 +1585,95 @@ static void test_conv_relu_pool_group(void **s) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   }
   nn_conv_direct_allow(1);
+  nn_conv_direct_allow_avx512(1);
+}
+
+/* conv_direct.c's forward and input adjoint against their definitions,
+ * in both instruction sets (AVX-512 blocks allowed and not): the forward
+ * as FMA chains over im2col's rows from +0 (add 0), that added to y (add
+ * 1, OpenBLAS's beta 1) or continued from y (add 2, libxsmm's); the
+ * adjoint as col2im of the column adjoints, each an FMA chain over the
+ * output channels from +0, with V's chain added (chain 0) or continuing
+ * W's (chain 1). Exact: the probes compare the kernels with the GEMMs at
+ * run time, so a wrong mode would only turn a kernel off; this names it.
+ * Geometries with 4-, 2- and 1-channel blocks (k 3 and 5). */
+static void test_conv_direct_modes(void **s) {
+  (void)s;
+  if (!nn_conv_direct_cpu()) skip();
+  static const size_t geo[2][5] = {/* c_in, h, c_out, k, pad */
+                                   {3, 7, 6, 3, 1},
+                                   {5, 6, 5, 5, 2}};
+  for (int gz = 0; gz < 4; gz++) {
+    const size_t *G = geo[gz / 2];
+    nn_conv_direct_allow_avx512(gz % 2);
+    nn_layer cv = mk_conv(G[0], G[1], G[2], G[3], 1, G[4]);
+    cv.chunk = 1;
+    assert_int_equal(nn_conv_alloc(&cv, NULL), PH_OK);
+    const size_t hw = cv.ho * cv.wo, kk = cv.c_in * cv.k * cv.k,
+                 nw = cv.c_out * kk, Wp = cv.wi + 2 * cv.pad, L = cv.dlen;
+    double *x = malloc(cv.in_size * sizeof *x), *W = malloc(nw * sizeof *W),
+           *V = malloc(nw * sizeof *V), *cols = malloc(kk * hw * sizeof *cols),
+           *dy = malloc(2 * cv.out_size * sizeof *dy),
+           *ref = malloc(cv.out_size * sizeof *ref),
+           *dx = malloc(cv.in_size * sizeof *dx),
+           *rdx = malloc(cv.in_size * sizeof *rdx);
+    ph_rng rg = ph_rng_make(17, 3);
+    ph_rng_fill_gauss(&rg, x, cv.in_size, 1.0);
+    ph_rng_fill_gauss(&rg, W, nw, 1.0);
+    ph_rng_fill_gauss(&rg, V, nw, 1.0);
+    ph_rng_fill_gauss(&rg, dy, 2 * cv.out_size, 1.0);
+    nn_im2col(&cv, x, cols);
+    nn_conv_direct_pad(&cv, x, cv.xpad);
+    for (int add = 0; add < 3; add++) {
+      for (size_t co = 0; co < cv.c_out; co++)
+        for (size_t q = 0; q < hw; q++) {
+          double a = 0, b = 0;
+          for (size_t r = 0; r < kk; r++)
+            a = fma(W[co * kk + r], cols[r * hw + q], a);
+          if (add) {
+            b = add == 1 ? 0 : a;
+            for (size_t r = 0; r < kk; r++)
+              b = fma(V[co * kk + r], cols[r * hw + q], b);
+            a = add == 1 ? a + b : b;
+          }
+          ref[co * hw + q] = a;
+        }
+      nn_conv_direct(&cv, W, cv.xpad, 0, cv.ydir);
+      if (add) nn_conv_direct(&cv, V, cv.xpad, add, cv.ydir);
+      for (size_t co = 0; co < cv.c_out; co++)
+        for (size_t i = 0; i < cv.ho; i++)
+          assert_memory_equal(cv.ydir + co * L + i * Wp,
+                              ref + co * hw + i * cv.wo, cv.wo * sizeof *ref);
+    }
+    const double *dy2 = dy + cv.out_size;
+    nn_conv_direct_pad_ld(&cv, cv.c_out, dy, hw, cv.dypad);
+    nn_conv_direct_pad_ld(&cv, cv.c_out, dy2, hw, cv.dypad2);
+    for (int m = 0; m < 3; m++) { /* W only; + V added; + V chained */
+      for (size_t r = 0; r < kk; r++)
+        for (size_t q = 0; q < hw; q++) {
+          double a = 0, b;
+          for (size_t co = 0; co < cv.c_out; co++)
+            a = fma(W[co * kk + r], dy[co * hw + q], a);
+          if (m) {
+            b = m == 1 ? 0 : a;
+            for (size_t co = 0; co < cv.c_out; co++)
+              b = fma(V[co * kk + r], dy2[co * hw + q], b);
+            a = m == 1 ? a + b : b;
+          }
+          cols[r * hw + q] = a;
+        }
+      memset(rdx, 0, cv.in_size * sizeof *rdx);
+      nn_col2im_same_ld(&cv, cols, rdx, hw);
+      nn_conv_direct_adjoint(&cv, W, cv.dypad, m ? V : NULL, cv.dypad2, m == 2,
+                             cv.dxgrid);
+      nn_conv_direct_unpad(&cv, cv.dxgrid, dx);
+      assert_memory_equal(dx, rdx, cv.in_size * sizeof *dx);
+    }
+    double *bufs[] = {x, W, V, cols, dy, ref, dx, rdx};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
+    nn_conv_free(&cv);
+  }
+  nn_conv_direct_allow_avx512(1);
 }
 
 /* conv_direct.c's weight adjoint against its definition: for each entry
@@ -2114,6 +2205,7 @@ int main(void) {
       cmocka_unit_test(test_relu_maxpool_fused),
       cmocka_unit_test(test_conv_relu_pool_group),
       cmocka_unit_test(test_conv_direct_wgrad),
+      cmocka_unit_test(test_conv_direct_modes),
       cmocka_unit_test(test_threads),
       cmocka_unit_test(test_cache),
       cmocka_unit_test(test_gather_direct),
