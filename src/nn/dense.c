@@ -14,6 +14,66 @@
 
 #include "nn/vmath.h"
 
+/* T[k·ldt + j] = W[j·ldw + k] for j < nr, k < nc: an nr × nc block of W
+ * transposed into T (the NT forward's panels, gemm_xsmm_tiled). In blocks
+ * of 8 rows of W, so that each row of T gets whole cache lines of 8
+ * values at a time; on AVX2 (ph_vmath_avx2) a block of 8 × 4 is two 4 × 4
+ * register transposes. The scalar copy before it, one strided store a
+ * value, took 11–16 % of the large MLP's gradient, Hv and Gv in a profile
+ * (docs/performance.md, ninth session). A copy: no value changes. */
+#define PH_TR_ROWS 8
+#define TRANSPOSE_TAIL                                                         \
+  for (size_t j = j0; j < je; j++)                                             \
+    for (size_t k = k0; k < nc; k++) T[k * ldt + j] = W[j * ldw + k];
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* the 4 rows a, b, c, d of a 4-column strip → its 4 columns */
+#define TR4(a, b, c, d, o0, o1, o2, o3)                                        \
+  do {                                                                         \
+    __m256d lo0 = _mm256_unpacklo_pd(a, b), hi0 = _mm256_unpackhi_pd(a, b),   \
+            lo1 = _mm256_unpacklo_pd(c, d), hi1 = _mm256_unpackhi_pd(c, d);   \
+    o0 = _mm256_permute2f128_pd(lo0, lo1, 0x20);                               \
+    o1 = _mm256_permute2f128_pd(hi0, hi1, 0x20);                               \
+    o2 = _mm256_permute2f128_pd(lo0, lo1, 0x31);                               \
+    o3 = _mm256_permute2f128_pd(hi0, hi1, 0x31);                               \
+  } while (0)
+__attribute__((target("avx2"))) static void
+transpose_block_avx2(const double *W, size_t ldw, size_t nr, size_t nc,
+                     double *T, size_t ldt) {
+  for (size_t j0 = 0; j0 < nr; j0 += PH_TR_ROWS) {
+    size_t je = j0 + PH_TR_ROWS < nr ? j0 + PH_TR_ROWS : nr, k0 = 0;
+    if (je - j0 == PH_TR_ROWS)
+      for (; k0 + 4 <= nc; k0 += 4) {
+        const double *w = W + j0 * ldw + k0;
+        __m256d r[8], u[4], v[4];
+        for (int q = 0; q < 8; q++) r[q] = _mm256_loadu_pd(w + q * ldw);
+        TR4(r[0], r[1], r[2], r[3], u[0], u[1], u[2], u[3]);
+        TR4(r[4], r[5], r[6], r[7], v[0], v[1], v[2], v[3]);
+        double *t = T + k0 * ldt + j0;
+        for (int q = 0; q < 4; q++) {
+          _mm256_storeu_pd(t + q * ldt, u[q]);
+          _mm256_storeu_pd(t + q * ldt + 4, v[q]);
+        }
+      }
+    TRANSPOSE_TAIL
+  }
+}
+#endif
+
+static void transpose_block(const double *W, size_t ldw, size_t nr, size_t nc,
+                            double *T, size_t ldt) {
+#if defined(__x86_64__) || defined(__i386__)
+  if (ph_vmath_avx2()) {
+    transpose_block_avx2(W, ldw, nr, nc, T, ldt);
+    return;
+  }
+#endif
+  for (size_t j0 = 0; j0 < nr; j0 += PH_TR_ROWS) {
+    size_t je = j0 + PH_TR_ROWS < nr ? j0 + PH_TR_ROWS : nr, k0 = 0;
+    TRANSPOSE_TAIL
+  }
+}
+
 #if PH_HAVE_XSMM
 #include <libxsmm.h>
 
@@ -28,7 +88,6 @@
  * on AVX machines, where the instruction exists; the check keeps it off
  * any other. */
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
 __attribute__((target("avx"), noinline)) static void zero_upper_avx(void) {
   _mm256_zeroupper();
 }
@@ -159,8 +218,7 @@ static int gemm_xsmm_tall(int ta, int tb, size_t M, size_t Nc, size_t K,
     return 0;
   double bt[PH_XSMM_TALL_PANEL * PH_XSMM_TALL_PANEL];
   if (tb) { /* B (Nc, K) → bt (K, Nc) */
-    for (size_t i = 0; i < Nc; i++)
-      for (size_t j = 0; j < K; j++) bt[j * Nc + i] = B[i * K + j];
+    transpose_block(B, K, Nc, K, bt, Nc);
     B = bt;
   }
   size_t r0 = xsmm_row_blocks(M, Nc, K, A, B, C);
@@ -218,16 +276,8 @@ static int gemm_xsmm_tiled(int ta, int tb, size_t M, size_t Nc, size_t K,
       size_t kb = K - k0 < PH_XSMM_KBLOCK ? K - k0 : PH_XSMM_KBLOCK;
       const double *bp = B + k0 * Nc + c0;
       libxsmm_blasint lda = (libxsmm_blasint)Nc;
-      if (tb) { /* B (Nc, K): panel[j][i] = B[c0 + i][k0 + j], in strips of
-                 * 8 columns of B (one cache line of each row read, 8 rows
-                 * of the panel written): the row-by-row copy, one strided
-                 * write a value, cost NT 256×256×784 a third of its time */
-        for (size_t j0 = 0; j0 < kb; j0 += 8) {
-          size_t je = j0 + 8 < kb ? j0 + 8 : kb;
-          for (size_t i = 0; i < c; i++)
-            for (size_t j = j0; j < je; j++)
-              panel[j * c + i] = B[(c0 + i) * K + k0 + j];
-        }
+      if (tb) { /* B (Nc, K): panel[j][i] = B[c0 + i][k0 + j] */
+        transpose_block(B + c0 * K + k0, K, c, kb, panel, c);
         bp = panel;
         lda = (libxsmm_blasint)c;
       }

@@ -465,7 +465,9 @@ static void test_dense_shared(void **s) {
  * transposed panel is off by O(1). Where the tiled kernels run, a row's
  * values are the same bits whether its rows are one call or two (the
  * tiles depend on the shape only: the thread team's chunks and the block
- * products' stacked rows rely on it). */
+ * products' stacked rows rely on it), and the NT product is the NN one on
+ * Bᵀ to the bit; its panels' transposes give the same bits on the plain
+ * path as on the AVX2 one (ph_vmath_allow_avx2). */
 static void check_gemm(int ta, int tb, size_t M, size_t Nc, size_t K,
                        const double *A, const double *B, const double *C0,
                        const double *C) {
@@ -504,6 +506,28 @@ static void test_gemm_routed(void **s) {
       memcpy(C, C0, M * Nc * sizeof *C);
       ph_nn_gemm_acc(ta, tb, M, Nc, K, A, B, C);
       check_gemm(ta, tb, M, Nc, K, A, B, C0, C);
+      if (tb) {
+        /* the panels' transposes (dense.c, transpose_block) on the plain
+         * path give the AVX2 path's bits: both copy the same values */
+        ph_vmath_allow_avx2(0);
+        memcpy(C2, C0, M * Nc * sizeof *C2);
+        ph_nn_gemm_acc(ta, tb, M, Nc, K, A, B, C2);
+        ph_vmath_allow_avx2(1);
+        assert_memory_equal(C, C2, M * Nc * sizeof *C);
+      }
+      if (tb && ph_nn_gemm_wide()) {
+        /* on AVX-512 the NT product is the NN one on Bᵀ to the bit: the
+         * same kernels on the same values in the same order, so a
+         * misplaced value in a panel fails this */
+        double *BT = malloc(K * Nc * sizeof *BT);
+        assert_true(BT != NULL);
+        for (size_t j = 0; j < Nc; j++)
+          for (size_t k = 0; k < K; k++) BT[k * Nc + j] = B[j * K + k];
+        memcpy(C2, C0, M * Nc * sizeof *C2);
+        ph_nn_gemm_acc(ta, 0, M, Nc, K, A, BT, C2);
+        assert_memory_equal(C, C2, M * Nc * sizeof *C);
+        free(BT);
+      }
       if (!ph_nn_gemm_wide() || ta || M < 2) continue;
       /* rows [0, h) and [h, M) as two calls (ta splits the columns of A,
        * not a contiguous block, so only the row-major A is split) */
