@@ -30,8 +30,8 @@
 /* the 4 rows a, b, c, d of a 4-column strip → its 4 columns */
 #define TR4(a, b, c, d, o0, o1, o2, o3)                                        \
   do {                                                                         \
-    __m256d lo0 = _mm256_unpacklo_pd(a, b), hi0 = _mm256_unpackhi_pd(a, b),   \
-            lo1 = _mm256_unpacklo_pd(c, d), hi1 = _mm256_unpackhi_pd(c, d);   \
+    __m256d lo0 = _mm256_unpacklo_pd(a, b), hi0 = _mm256_unpackhi_pd(a, b),    \
+            lo1 = _mm256_unpacklo_pd(c, d), hi1 = _mm256_unpackhi_pd(c, d);    \
     o0 = _mm256_permute2f128_pd(lo0, lo1, 0x20);                               \
     o1 = _mm256_permute2f128_pd(hi0, hi1, 0x20);                               \
     o2 = _mm256_permute2f128_pd(lo0, lo1, 0x31);                               \
