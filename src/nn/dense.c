@@ -98,22 +98,24 @@ static void zero_upper(void) {
 static void zero_upper(void) {}
 #endif
 
-/* The kernel for C += A·B of one shape (alpha = beta = 1, no prefetch, the
- * only kind this file asks for), remembered per shape. libxsmm_dmmdispatch
- * looks its registry up on every call (a hash of the descriptor, a
- * thread-local cache, about 20-30 ns alone and more among a product's
- * cache traffic); the small MLP's gradient at batch 64 asks for 8 kernels
- * and its Hv for 20, one per GEMM, so the lookups were about 1.5 % of the
- * gradient (docs/performance.md, ninth session). The table is filled
- * once per shape and never changes an entry after publishing it: a slot
- * goes 0 (empty) → 1 (being written, claimed by one thread) → 2 (ready,
- * published with release order). Readers take a ready slot with the same
- * shape and stop at an empty one; a shape that finds the table full or a
- * slot being written is looked up in libxsmm as before. libxsmm keeps its
- * kernels until it is finalised, which this program never does, so a
- * remembered pointer stays valid; the kernel is the one libxsmm returns
- * for the shape, so the results are the same bits. */
+/* The kernel for C = A·B + beta C of one shape (alpha 1, beta 1 or 0, no
+ * prefetch, the only kinds this file asks for), remembered per shape.
+ * libxsmm_dmmdispatch looks its registry up on every call (a hash of the
+ * descriptor, a thread-local cache, about 20-30 ns alone and more among a
+ * product's cache traffic); the small MLP's gradient at batch 64 asks for 8
+ * kernels and its Hv for 20, one per GEMM, so the lookups were about 1.5 % of
+ * the gradient (docs/performance.md, ninth session). The table is filled once
+ * per shape and never changes an entry after publishing it: a slot goes 0
+ * (empty) → 1 (being written, claimed by one thread) → 2 (ready, published with
+ * release order). Readers take a ready slot with the same shape and stop at an
+ * empty one; a shape that finds the table full or a slot being written is
+ * looked up in libxsmm as before. libxsmm keeps its kernels until it is
+ * finalised, which this program never does, so a remembered pointer stays
+ * valid; the kernel is the one libxsmm returns for the shape, so the results
+ * are the same bits. */
 #define PH_XSMM_SLOTS 64
+/* a bit of the key's flags beside libxsmm's own: beta 1 (else 0) */
+#define PH_XSMM_BETA1 (1 << 30)
 typedef struct xsmm_slot {
   _Atomic int state;
   libxsmm_blasint d[6]; /* m, n, k, lda, ldb, ldc */
@@ -125,8 +127,9 @@ static xsmm_slot xsmm_slots[PH_XSMM_SLOTS];
 static libxsmm_dmmfunction xsmm_kernel(libxsmm_blasint m, libxsmm_blasint n,
                                        libxsmm_blasint k, libxsmm_blasint lda,
                                        libxsmm_blasint ldb, libxsmm_blasint ldc,
-                                       int flags) {
+                                       int flags, int beta) {
   const libxsmm_blasint d[6] = {m, n, k, lda, ldb, ldc};
+  if (beta) flags |= PH_XSMM_BETA1; /* beta is part of the key */
   uint64_t h = (uint64_t)flags;
   for (int i = 0; i < 6; i++) h = (h ^ (uint64_t)d[i]) * 0x100000001b3ULL;
   size_t s0 = (size_t)(h ^ h >> 29) % PH_XSMM_SLOTS;
@@ -137,9 +140,10 @@ static libxsmm_dmmfunction xsmm_kernel(libxsmm_blasint m, libxsmm_blasint n,
     if (st == 2 && e->flags == flags && memcmp(e->d, d, sizeof d) == 0)
       return e->f;
   }
-  double one = 1.0;
+  double one = 1.0, b = beta ? 1.0 : 0.0;
+  int lflags = flags & ~PH_XSMM_BETA1;
   libxsmm_dmmfunction f =
-      libxsmm_dmmdispatch(m, n, k, &lda, &ldb, &ldc, &one, &one, &flags, NULL);
+      libxsmm_dmmdispatch(m, n, k, &lda, &ldb, &ldc, &one, &b, &lflags, NULL);
   if (!f) return NULL;
   for (size_t q = 0; q < PH_XSMM_SLOTS; q++) {
     xsmm_slot *e = &xsmm_slots[(s0 + q) % PH_XSMM_SLOTS];
@@ -170,7 +174,7 @@ static libxsmm_dmmfunction xsmm_kernel(libxsmm_blasint m, libxsmm_blasint n,
  * OpenBLAS. A kernel depends on the shape only, so a chunk's result does
  * not depend on the thread that computes it. 1 if it ran. */
 static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
-                     const double *A, const double *B, double *C) {
+                     const double *A, const double *B, double *C, int beta) {
   if (tb) return 0;
   size_t work = M * Nc * K;
   if (work == 0 || work > (ta ? (size_t)64 * 64 * 16 : (size_t)64 * 64 * 64))
@@ -180,7 +184,7 @@ static int gemm_xsmm(int ta, int tb, size_t M, size_t Nc, size_t K,
                   ldb = (libxsmm_blasint)(ta ? M : K),
                   ldc = (libxsmm_blasint)Nc;
   int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
-  libxsmm_dmmfunction f = xsmm_kernel(m, n, k, lda, ldb, ldc, flags);
+  libxsmm_dmmfunction f = xsmm_kernel(m, n, k, lda, ldb, ldc, flags, beta);
   if (!f) return 0;
   f(B, A, C);
   zero_upper();
@@ -206,7 +210,7 @@ static size_t xsmm_row_blocks(size_t M, size_t Nc, size_t K, const double *A,
   size_t r0 = 0;
   for (; r0 < M; r0 += PH_XSMM_TALL_ROWS) {
     size_t r = M - r0 < PH_XSMM_TALL_ROWS ? M - r0 : PH_XSMM_TALL_ROWS;
-    if (!gemm_xsmm(0, 0, r, Nc, K, A + r0 * K, B, C + r0 * Nc)) return r0;
+    if (!gemm_xsmm(0, 0, r, Nc, K, A + r0 * K, B, C + r0 * Nc, 1)) return r0;
   }
   return M;
 }
@@ -264,8 +268,13 @@ static int xsmm_wide(void) {
 #define PH_XSMM_TILE 64
 #define PH_XSMM_KBLOCK 256
 static int gemm_xsmm_tiled(int ta, int tb, size_t M, size_t Nc, size_t K,
-                           const double *A, const double *B, double *C) {
-  if (M == 0 || Nc == 0 || K == 0) return 1;
+                           const double *A, const double *B, double *C,
+                           int set) {
+  if (M == 0 || Nc == 0) return 1;
+  if (K == 0) {
+    if (set) memset(C, 0, M * Nc * sizeof *C);
+    return 1;
+  }
   double panel[PH_XSMM_KBLOCK * PH_XSMM_TILE];
   int flags = ta ? LIBXSMM_GEMM_FLAG_TRANS_B : LIBXSMM_GEMM_FLAG_NONE;
   libxsmm_blasint ldb = (libxsmm_blasint)(ta ? M : K),
@@ -285,9 +294,14 @@ static int gemm_xsmm_tiled(int ta, int tb, size_t M, size_t Nc, size_t K,
         size_t r = M - r0 < PH_XSMM_TILE ? M - r0 : PH_XSMM_TILE;
         libxsmm_blasint m = (libxsmm_blasint)c, n = (libxsmm_blasint)r,
                         k = (libxsmm_blasint)kb;
-        libxsmm_dmmfunction f = xsmm_kernel(m, n, k, lda, ldb, ldc, flags);
+        int beta = !set || k0 > 0; /* set: the first K block overwrites */
+        libxsmm_dmmfunction f =
+            xsmm_kernel(m, n, k, lda, ldb, ldc, flags, beta);
         if (!f) {
           if (c0 == 0 && k0 == 0 && r0 == 0) return 0;
+          if (!beta)
+            for (size_t i = 0; i < r; i++)
+              memset(C + (r0 + i) * Nc + c0, 0, c * sizeof *C);
           /* a later tile's shape without a kernel (not seen with 1.17):
            * the same tile through OpenBLAS, same operands */
           cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
@@ -309,15 +323,31 @@ void ph_nn_gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
                     const double *A, const double *B, double *C) {
 #if PH_HAVE_XSMM
   if (xsmm_wide()) {
-    if (gemm_xsmm_tiled(ta, tb, M, Nc, K, A, B, C)) return;
+    if (gemm_xsmm_tiled(ta, tb, M, Nc, K, A, B, C, 0)) return;
   } else {
-    if (gemm_xsmm(ta, tb, M, Nc, K, A, B, C)) return;
+    if (gemm_xsmm(ta, tb, M, Nc, K, A, B, C, 1)) return;
     if (gemm_xsmm_tall(ta, tb, M, Nc, K, A, B, C)) return;
   }
 #endif
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
               tb ? CblasTrans : CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0, A,
               ta ? (int)M : (int)K, B, tb ? (int)K : (int)Nc, 1.0, C, (int)Nc);
+}
+
+/* libxsmm's kernels with beta 0 start their sums from zeroed registers
+ * and add the products in the same order as with beta 1, which on a
+ * zeroed C starts from the +0 it loads: the same bits (test_gemm_set
+ * checks it, with sums of -0 products among them). Other routes zero C
+ * and accumulate, as the callers did before. */
+void ph_nn_gemm_set(int ta, int tb, size_t M, size_t Nc, size_t K,
+                    const double *A, const double *B, double *C) {
+#if PH_HAVE_XSMM
+  if (xsmm_wide() ? gemm_xsmm_tiled(ta, tb, M, Nc, K, A, B, C, 1)
+                  : gemm_xsmm(ta, tb, M, Nc, K, A, B, C, 0))
+    return;
+#endif
+  memset(C, 0, M * Nc * sizeof *C);
+  ph_nn_gemm_acc(ta, tb, M, Nc, K, A, B, C);
 }
 
 int ph_nn_gemm_wide(void) {
@@ -426,4 +456,11 @@ void ph_nn_dense_tangent_backward(double *dxt, double *dWt, double *dbt,
   if (!second_order) return;
   if (xt && dWt) ph_nn_gemm_acc(1, 0, out, in, N, dy, xt, dWt);
   if (dxt) ph_nn_gemm_acc(0, 0, N, in, out, dy, Wt, dxt);
+}
+
+void ph_nn_dense_dx_set(double *dx, const double *dy, const double *W,
+                        const double *dy2, const double *W2, size_t N,
+                        size_t in, size_t out) {
+  ph_nn_gemm_set(0, 0, N, in, out, dy, W, dx);
+  if (dy2) ph_nn_gemm_acc(0, 0, N, in, out, dy2, W2, dx);
 }

@@ -25,6 +25,11 @@
  * products` times its "GEMMs alone" through it. */
 void ph_nn_gemm_acc(int ta, int tb, size_t M, size_t Nc, size_t K,
                     const double *A, const double *B, double *C);
+/* C (M, Nc) = op(A) op(B), overwriting C: the same bits as zeroing C and
+ * calling ph_nn_gemm_acc, without the pass that zeroes it where libxsmm
+ * runs the product (its kernels with beta 0). */
+void ph_nn_gemm_set(int ta, int tb, size_t M, size_t Nc, size_t K,
+                    const double *A, const double *B, double *C);
 /* 1 when ph_nn_gemm_acc runs the tiled libxsmm kernels (libxsmm built in
  * and targeting AVX-512 or later), 0 otherwise. */
 int ph_nn_gemm_wide(void);
@@ -61,5 +66,15 @@ void ph_nn_dense_tangent_backward(double *dxt, double *dWt, double *dbt,
                                   const double *x, const double *xt,
                                   const double *W, const double *Wt, size_t N,
                                   size_t in, size_t out, int second_order);
+/* dx = dy W [+ dy2 W2 when dy2 is not NULL], overwriting dx: the input
+ * adjoint of ph_nn_dense_backward (of dy), or of
+ * ph_nn_dense_tangent_backward (of dyt, and dy Wt with second_order),
+ * for a dx that holds nothing yet, through ph_nn_gemm_set: the same bits
+ * as zeroing dx and accumulating. The sequential engine's adjoints
+ * overwrite (layers.c, layers_tangent.c); zeroing them first cost two
+ * passes over the layer's adjoint per product. */
+void ph_nn_dense_dx_set(double *dx, const double *dy, const double *W,
+                        const double *dy2, const double *W2, size_t N,
+                        size_t in, size_t out);
 
 #endif

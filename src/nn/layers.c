@@ -704,11 +704,14 @@ void nn_relu_maxpool_backward(const nn_layer *pool, size_t B, const double *x,
 void nn_dense_backward(const nn_layer *l, const double *theta, size_t B,
                        const double *in, const double *dout, double *din,
                        double *grad, int with_bias) {
-  /* the chain overwrites din; dense.h accumulates */
-  if (din) memset(din, 0, B * l->n_in * sizeof *din);
-  ph_nn_dense_backward(din, grad ? grad + l->w_off : NULL,
+  /* the chain overwrites din (ph_nn_dense_dx_set); the parameters'
+   * adjoints accumulate (dense.h) */
+  ph_nn_dense_backward(NULL, grad ? grad + l->w_off : NULL,
                        grad && with_bias ? grad + l->b_off : NULL, dout, in,
                        theta + l->w_off, B, l->n_in, l->n_out);
+  if (din)
+    ph_nn_dense_dx_set(din, dout, theta + l->w_off, NULL, NULL, B, l->n_in,
+                       l->n_out);
 }
 
 void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,

@@ -53,11 +53,17 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                          const double *tdout, double *tdin, double *hv,
                          int second_order) {
   switch (l->kind) {
-  case NN_DENSE: /* the chain overwrites tdin; dense.h accumulates */
-    if (tdin) memset(tdin, 0, B * l->n_in * sizeof *tdin);
-    ph_nn_dense_tangent_backward(tdin, hv + l->w_off, hv + l->b_off, dout,
+  case NN_DENSE:
+    /* the chain overwrites tdin (ph_nn_dense_dx_set: ḋy W [+ dy Ẇ], the
+     * terms ph_nn_dense_tangent_backward would add, in its order); (Hv)_θ
+     * accumulates */
+    ph_nn_dense_tangent_backward(NULL, hv + l->w_off, hv + l->b_off, dout,
                                  tdout, in, tin, theta + l->w_off, v + l->w_off,
                                  B, l->n_in, l->n_out, second_order);
+    if (tdin)
+      ph_nn_dense_dx_set(tdin, tdout, theta + l->w_off,
+                         second_order ? dout : NULL, v + l->w_off, B, l->n_in,
+                         l->n_out);
     return;
   case NN_ACT:
     if (!tdin) return;

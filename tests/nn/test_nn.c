@@ -545,6 +545,47 @@ static void test_gemm_routed(void **s) {
   }
 }
 
+/* ph_nn_gemm_set gives the bits of zeroing C and ph_nn_gemm_acc, in the
+ * four transposition cases on shapes that cross the tiles and K blocks,
+ * K = 0 (C = 0), and sums that are all -0 products (a positive row of A
+ * against a column of -0 in B, and a zero row of A), whose sign a kernel
+ * that started from a product instead of +0 would keep. */
+static void test_gemm_set(void **s) {
+  (void)s;
+  static const size_t shapes[][3] = {
+      {1, 1, 1},      {64, 64, 64},  {64, 10, 64}, {10, 64, 64},
+      {130, 70, 300}, {5, 129, 257}, {7, 5, 0},    {3, 9, 4}};
+  ph_rng r = ph_rng_make(31, 1);
+  for (size_t q = 0; q < sizeof shapes / sizeof shapes[0]; q++) {
+    size_t M = shapes[q][0], Nc = shapes[q][1], K = shapes[q][2];
+    size_t na = M * K + 1, nb = K * Nc + 1;
+    double *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B),
+           *C = malloc(M * Nc * sizeof *C), *C2 = malloc(M * Nc * sizeof *C2);
+    assert_true(A && B && C && C2);
+    for (int t = 0; t < 4; t++) {
+      int ta = t & 1, tb = t >> 1;
+      ph_rng_fill_gauss(&r, A, na, 1.0);
+      ph_rng_fill_gauss(&r, B, nb, 1.0);
+      for (size_t k = 0; k < K; k++) {
+        /* row 0 of op(A) positive, row 1 zero; column 0 of op(B) -0 */
+        double *a0 = ta ? &A[k * M] : &A[k]; /* op(A) (0, k) */
+        *a0 = 1.0 + fabs(*a0);
+        if (M > 1) *(ta ? &A[k * M + 1] : &A[K + k]) = 0.0; /* (1, k) */
+        *(tb ? &B[k] : &B[k * Nc]) = -0.0;                  /* op(B) (k, 0) */
+      }
+      for (size_t i = 0; i < M * Nc; i++) C[i] = 1e300; /* overwritten */
+      memset(C2, 0, M * Nc * sizeof *C2);
+      ph_nn_gemm_set(ta, tb, M, Nc, K, A, B, C);
+      ph_nn_gemm_acc(ta, tb, M, Nc, K, A, B, C2);
+      assert_memory_equal(C, C2, M * Nc * sizeof *C);
+    }
+    free(A);
+    free(B);
+    free(C);
+    free(C2);
+  }
+}
+
 /* dense.c remembers libxsmm's kernel per shape (xsmm_kernel): 200
  * products of 50 shapes, each in its four transposition cases (88
  * kernels, more than its 64 slots, so some are looked up in libxsmm every
@@ -2236,6 +2277,7 @@ int main(void) {
       cmocka_unit_test(test_dense_shared),
       cmocka_unit_test(test_gemm_routed),
       cmocka_unit_test(test_conv_routed),
+      cmocka_unit_test(test_gemm_set),
       cmocka_unit_test(test_dense_upper_state),
       cmocka_unit_test(test_act_loops_bits),
       cmocka_unit_test(test_dense_bias_sum_bits),
