@@ -52,8 +52,12 @@ typedef enum { GEMM_AS_RUN, GEMM_OPENBLAS, GEMM_ROUTED } gemm_route;
 /* The GEMMs of a gradient (ph_net_gradient_gemms: per dense layer forward,
  * dW and dX; per conv layer the same on each chunk's im2col columns), timed
  * alone on scratch buffers of the same shapes, accumulating (beta 1, as
- * the dense passes do); im2col/col2im, activations, pooling and the loss
- * are excluded. -1 when out of memory. */
+ * the dense passes do, except that since the ninth session the sequential
+ * engine's dX products overwrite, ph_nn_gemm_set's beta-0 kernels, which
+ * skip reading C; timed here as beta 1); im2col/col2im, activations,
+ * pooling and the loss are excluded. Dense GEMMs go through
+ * ph_nn_gemm_acc, so the yardstick pays the products' kernel lookup
+ * (dense.c, xsmm_kernel) as they do. -1 when out of memory. */
 static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps,
                         gemm_route route) {
   size_t mx = 1;
