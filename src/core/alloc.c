@@ -13,8 +13,7 @@ int ph_mul_size(size_t a, size_t b, size_t *out) {
 }
 
 /* huge: from PH_HUGE_MIN_BYTES on, 2 MB-aligned and advised for
- * transparent huge pages (alloc.h, ph_malloc_huge). Otherwise buffers from
- * PH_ALIGN_MIN_BYTES on start on a cache line (alloc.h says why). */
+ * transparent huge pages (alloc.h, ph_malloc_huge). */
 static void *alloc_impl(size_t n, size_t size, int zero, int huge,
                         const char *what, ph_error *err) {
   size_t bytes;
@@ -30,9 +29,6 @@ static void *alloc_impl(size_t n, size_t size, int zero, int huge,
 #ifdef MADV_HUGEPAGE
     if (p) (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice: may fail */
 #endif
-  } else if (bytes >= PH_ALIGN_MIN_BYTES) {
-    if (posix_memalign(&p, PH_ALIGN_BYTES, bytes) != 0) p = NULL;
-    if (p && zero) memset(p, 0, bytes);
   } else {
     p = zero ? calloc(1, bytes) : malloc(bytes);
   }

@@ -8,12 +8,7 @@
 #include "core/error.h"
 
 /* n*size bytes, zeroed; NULL with PH_ERR_NOMEM (and a message) on overflow or
- * failure. `what` names the buffer for the message. Buffers of
- * PH_ALIGN_MIN_BYTES or more start on a 64-byte boundary (a cache line, one
- * AVX-512 vector): glibc's malloc puts them 16 bytes past one, so every
- * vector of an elementwise pass over a network's activations straddled two
- * lines (docs/performance.md, ninth session). Alignment never changes a
- * result: no loop in the project orders its arithmetic by address. */
+ * failure. `what` names the buffer for the message. */
 void *ph_calloc(size_t n, size_t size, const char *what, ph_error *err);
 /* As ph_calloc, not zeroed. */
 void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err);
@@ -26,9 +21,6 @@ void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err);
  * unknown it is an aligned malloc. Freed with ph_free. */
 void *ph_malloc_huge(size_t n, size_t size, const char *what, ph_error *err);
 #define PH_HUGE_MIN_BYTES ((size_t)4 << 20)
-#define PH_ALIGN_BYTES ((size_t)64)
-#define PH_ALIGN_MIN_BYTES ((size_t)256)
-/* realloc; the moved buffer keeps no promise of alignment (only of speed) */
 void *ph_realloc(void *p, size_t n, size_t size, const char *what,
                  ph_error *err);
 char *ph_strdup(const char *s, ph_error *err);

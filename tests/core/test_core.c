@@ -806,40 +806,6 @@ static void test_alloc_overflow(void **state) {
   ph_free(c);
 }
 
-/* Buffers from PH_ALIGN_MIN_BYTES on start on a cache line, ph_calloc's
- * zeroed to the end, each size from the threshold over a few lines (glibc
- * alone gives 16 past a line for most of them); smaller ones are still
- * valid, writable buffers. */
-static void test_alloc_aligned(void **state) {
-  (void)state;
-  ph_error err = {0};
-  for (size_t bytes = PH_ALIGN_MIN_BYTES; bytes < PH_ALIGN_MIN_BYTES + 300;
-       bytes += 8) {
-    unsigned char *z = ph_calloc(bytes, 1, "zeroed", &err);
-    double *m =
-        ph_malloc(bytes / sizeof(double), sizeof(double), "plain", &err);
-    assert_non_null(z);
-    assert_non_null(m);
-    assert_int_equal((uintptr_t)z % PH_ALIGN_BYTES, 0);
-    assert_int_equal((uintptr_t)m % PH_ALIGN_BYTES, 0);
-    for (size_t i = 0; i < bytes; i++) assert_int_equal(z[i], 0);
-    memset(z, 0xff, bytes); /* freed dirty: the next ph_calloc must zero */
-    ph_free(z);
-    ph_free(m);
-  }
-  /* a large one (glibc maps these with mmap, 16 bytes past a page) */
-  size_t n = (size_t)1 << 18;
-  double *big = ph_calloc(n, sizeof *big, "large", &err);
-  assert_non_null(big);
-  assert_int_equal((uintptr_t)big % PH_ALIGN_BYTES, 0);
-  assert_true(big[0] == 0.0 && big[n - 1] == 0.0);
-  ph_free(big);
-  char *c = ph_malloc(PH_ALIGN_MIN_BYTES - 1, 1, "small", &err);
-  assert_non_null(c);
-  memset(c, 1, PH_ALIGN_MIN_BYTES - 1);
-  ph_free(c);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_philox_kat),
@@ -864,7 +830,6 @@ int main(void) {
       cmocka_unit_test(test_ckpt),
       cmocka_unit_test(test_gzip),
       cmocka_unit_test(test_alloc_overflow),
-      cmocka_unit_test(test_alloc_aligned),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
