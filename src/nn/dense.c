@@ -388,7 +388,7 @@ void ph_nn_dense_forward_t(double *y, const double *x, const double *Wt,
  * registers) instead of reloading and storing acc for every row; compiled
  * for AVX2 as well (chosen at run time, ph_vmath_avx2: no FMA is involved,
  * only additions in the same order). With 512 rows of 64 the old loop took
- * 6.2 µs, the AVX2 build 4.0 (docs/performance.md, eighth session). */
+ * 6.2 µs, the AVX2 build 4.0 (docs/performance-history.md, eighth session). */
 #define PH_ROWS_BLOCK 16
 #define ROWS_SUM_BODY                                                          \
   for (size_t j0 = 0; j0 < n; j0 += PH_ROWS_BLOCK) {                           \

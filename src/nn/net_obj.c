@@ -37,7 +37,7 @@ static int chunk_consecutive(const ph_batch *b, size_t start, size_t m) {
  * When the rows are consecutive in the data set, h[0] points at them there
  * instead of at a copy (every pass reads the input and none writes it):
  * the copy of a 1024 × 64 batch was 1.5–2.5 % of the tanh MLP's gradient
- * (docs/performance.md, eighth session). The same values, so the same
+ * (docs/performance-history.md, eighth session). The same values, so the same
  * bits. Token data is one-hot encoded, so always built in h0_buf. */
 static ph_status gather(nn_net *n, const ph_batch *b, size_t start, size_t m,
                         ph_error *err) {
