@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "nn/seq_int.h"
+#include "nn/vmath.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -104,17 +105,12 @@ PH_DIRECT_AVX512(zblock2, 2)
 PH_DIRECT_AVX512(zblock1, 1)
 
 /* AVX-512 blocks for the forward, the input adjoint and the weight
- * adjoint where the CPU has them (the same bits as the AVX2 ones);
- * nn_conv_direct_allow_avx512(0) keeps to AVX2 (tests). The forward and
- * the adjoint need rows of a multiple of 24 (l->dlen is). */
-static int allow_512 = 1;
-
-void nn_conv_direct_allow_avx512(int allow) {
-  allow_512 = allow;
-}
-
+ * adjoint where the CPU has them and vmath allows them (ph_vmath_avx512;
+ * the same bits as the AVX2 ones, so ph_vmath_allow_avx512(0) keeps to
+ * AVX2 for tests). The forward and the adjoint need rows of a multiple of
+ * 24 (l->dlen is). */
 static int use_512(size_t Lr) {
-  return allow_512 && Lr % 24 == 0 && __builtin_cpu_supports("avx512f");
+  return Lr % 24 == 0 && ph_vmath_avx512();
 }
 
 /* The input adjoint, col2im(Wᵀ dy [+ Vᵀ dy2]), on the grid for NC input
@@ -472,9 +468,6 @@ int nn_conv_direct_wgrad_fits(const nn_layer *l) {
 int nn_conv_direct_wgrad_ok(const nn_layer *l) {
   (void)l;
   return 0;
-}
-void nn_conv_direct_allow_avx512(int allow) {
-  (void)allow;
 }
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,
                           const double *xp, size_t E, double *gw, double *gb) {

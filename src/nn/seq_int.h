@@ -382,9 +382,8 @@ void nn_conv_direct_unpad(const nn_layer *l, const double *s, double *x);
  * (nn_conv_direct_wgrad_fits). On AVX-512 CPUs it runs 8 or 16 channels
  * a register tile instead of 4 or 8, the same bits (each lane is one
  * channel's chains), as the forward and the input adjoint run 24
- * positions a block instead of 12; nn_conv_direct_allow_avx512(0) keeps
- * all three to AVX2 (tests, comparisons). */
-void nn_conv_direct_allow_avx512(int allow);
+ * positions a block instead of 12; ph_vmath_allow_avx512(0) (nn/vmath.h)
+ * keeps all three to AVX2 (tests, comparisons). */
 int nn_conv_direct_wgrad_fits(const nn_layer *l);
 int nn_conv_direct_wgrad_ok(const nn_layer *l);
 void nn_conv_direct_wgrad(const nn_layer *l, const double *dyT,

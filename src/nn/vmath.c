@@ -41,7 +41,8 @@ static int have_avx2(void) {
          __builtin_cpu_supports("fma");
 }
 
-/* the 8-lane tanh (the only AVX-512 code here) */
+/* the 8-lane tanh (the only AVX-512 code here), and conv_direct.c's
+ * 8-lane blocks (ph_vmath_avx512) */
 static int have_avx512(void) {
   return allow_avx512 && have_avx2() && __builtin_cpu_supports("avx512f") &&
          __builtin_cpu_supports("avx512dq");
@@ -49,6 +50,10 @@ static int have_avx512(void) {
 
 int ph_vmath_avx2(void) {
   return have_avx2();
+}
+
+int ph_vmath_avx512(void) {
+  return have_avx512();
 }
 
 void ph_vmath_allow_avx2(int allow) {
@@ -302,6 +307,9 @@ const char *ph_vmath_backend(void) {
   return "libm";
 }
 int ph_vmath_avx2(void) {
+  return 0;
+}
+int ph_vmath_avx512(void) {
   return 0;
 }
 void ph_vmath_allow_avx2(int allow) {

@@ -70,8 +70,12 @@ const char *ph_vmath_backend(void);
 void ph_vmath_allow_avx2(int allow);
 /* 1 when the AVX2 + FMA paths run: the CPU has them and they are allowed. */
 int ph_vmath_avx2(void);
-/* 0: tanh takes its AVX2 path even on an AVX-512 machine (for tests, as
- * above; the two give the same bits). */
+/* 0: the engine's 8-lane paths (tanh; the direct convolution kernels,
+ * src/nn/conv_direct.c) take their AVX2 ones even on an AVX-512 machine
+ * (for tests, as above; the two give the same bits). */
 void ph_vmath_allow_avx512(int allow);
+/* 1 when the AVX-512 paths run: the CPU has AVX-512F/DQ (and AVX2 + FMA)
+ * and they are allowed. */
+int ph_vmath_avx512(void);
 
 #endif

@@ -1559,7 +1559,7 @@ static void test_conv_relu_pool_group(void **s) {
     int gi = run % 2, direct = (run / 2) % 2;
     size_t co = (run / 4) % 2 ? 3 : 6;
     nn_conv_direct_allow(direct);
-    nn_conv_direct_allow_avx512(run / 8);
+    ph_vmath_allow_avx512(run / 8);
     /* 8×8 with 2×2 windows: four to a row, the AVX2 loop's block */
     const size_t hi = gi ? 6 : 8;
     nn_layer cv = mk_conv(2, hi, co, 3, 1, 1), a,
@@ -1650,7 +1650,7 @@ static void test_conv_relu_pool_group(void **s) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
   }
   nn_conv_direct_allow(1);
-  nn_conv_direct_allow_avx512(1);
+  ph_vmath_allow_avx512(1);
 }
 
 /* conv_direct.c's forward and input adjoint against their definitions,
@@ -1670,7 +1670,7 @@ static void test_conv_direct_modes(void **s) {
                                    {5, 6, 5, 5, 2}};
   for (int gz = 0; gz < 4; gz++) {
     const size_t *G = geo[gz / 2];
-    nn_conv_direct_allow_avx512(gz % 2);
+    ph_vmath_allow_avx512(gz % 2);
     nn_layer cv = mk_conv(G[0], G[1], G[2], G[3], 1, G[4]);
     cv.chunk = 1;
     assert_int_equal(nn_conv_alloc(&cv, NULL), PH_OK);
@@ -1738,7 +1738,7 @@ static void test_conv_direct_modes(void **s) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) free(bufs[i]);
     nn_conv_free(&cv);
   }
-  nn_conv_direct_allow_avx512(1);
+  ph_vmath_allow_avx512(1);
 }
 
 /* conv_direct.c's weight adjoint against its definition: for each entry
@@ -1809,7 +1809,7 @@ static void test_conv_direct_wgrad(void **s) {
       for (int z = 0; z < 2; z++) {
         double gz[20];
         memcpy(gz, gb, sizeof gz);
-        nn_conv_direct_allow_avx512(z);
+        ph_vmath_allow_avx512(z);
         memcpy(g, g0, nw * sizeof *g);
         nn_conv_direct_wgrad(&cv, cv.dyT, cv.xpadE, m, g, NULL);
         assert_memory_equal(g, ref, nw * sizeof *g);
