@@ -1,18 +1,26 @@
 #!/usr/bin/python3
 """Rebuild a `pothole export` model in PyTorch (float64) and compute the mean
-loss, its gradient and a Hessian-vector product (double backward) on the
-exported inputs, as an independent reference for pothole's engine.
+loss, its gradient, a Hessian-vector product (double backward) and the
+Gauss-Newton product Gv on the exported inputs, as an independent reference
+for pothole's engine.
 
 usage: products_torch.py EXPORT_DIR V.npy OUT_PREFIX [--time REPS [--cpu]]
-writes OUT_PREFIX_loss.npy, OUT_PREFIX_grad.npy, OUT_PREFIX_hvp.npy (flat, in
-model.json parameter order); with --time prints JSON timings (median of REPS) of the gradient, Hv,
-the Gauss-Newton product Gv and an evaluation (loss without autograd).
-Sequential models only (dense, conv2d, pooling, activations; one-hot token
-inputs with per-position logits)."""
-import json, sys, time
+writes OUT_PREFIX_loss.npy, OUT_PREFIX_grad.npy, OUT_PREFIX_hvp.npy,
+OUT_PREFIX_ggnvp.npy (flat, in model.json parameter order); with --time
+prints JSON timings (median of REPS) of the gradient, Hv, Gv and an
+evaluation (loss without autograd).
+Models: sequential ones (dense, conv2d, pooling, activations; one-hot token
+inputs with per-position logits) and transformers (embedding, pre-norm
+transformer blocks from tests/tf/torch_ref.py, layer norm, a dense head per
+position)."""
+import json, os, sys, time
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "tf"))
+from torch_ref import block  # noqa: E402  (the one transformer block)
 
 torch.set_num_threads(1)
 torch.set_default_dtype(torch.float64)
@@ -23,12 +31,18 @@ def build(model):
             "softplus": F.softplus, "identity": lambda x: x,
             "gelu": lambda x: F.gelu(x, approximate="none")}
 
+    # a transformer's layers act on each position of (N, T, d): its dense
+    # head maps the last axis, where a sequential model's flattens first
+    per_position = model["layers"][0]["type"] == "embedding"
+
     def forward(params, x):
         h = x
         for l in model["layers"]:
             t = l["type"]
             if t == "dense":
-                h = h.reshape(h.shape[0], -1) @ params[l["weight"]].T + params[l["bias"]]
+                if not per_position:
+                    h = h.reshape(h.shape[0], -1)
+                h = h @ params[l["weight"]].T + params[l["bias"]]
             elif t == "conv2d":
                 h = F.conv2d(h, params[l["weight"]], params[l["bias"]],
                              stride=l["stride"], padding=l["padding"])
@@ -44,6 +58,20 @@ def build(model):
                 h = F.one_hot(h.long(), l["vocab"]).reshape(h.shape[0], -1).double()
             elif t == "reshape":
                 h = h.reshape(h.shape[0], *l["shape"])
+            elif t == "embedding":  # token ids (N, T) → (N, T, d)
+                T = h.shape[1]
+                h = params[l["token"]][h.long()] + params[l["position"]][:T]
+            elif t == "transformer_block":
+                if l["norm"] != "pre" or l["activation"] != "gelu":
+                    raise SystemExit(f"products_torch: no {l['norm']}-norm "
+                                     f"{l['activation']} block")
+                roles = {f"{part}.{r}": params[name]
+                         for part in ("ln1", "attn", "ln2", "mlp")
+                         for r, name in l[part].items()}
+                h = block(h, roles, l["heads"], l["eps"], l["causal"])
+            elif t == "layernorm":
+                h = F.layer_norm(h, (l["d"],), params[l["g"]], params[l["b"]],
+                                 eps=l["eps"])
             else:
                 h = acts[t](h)
         return h
@@ -67,49 +95,60 @@ def main():
         vs[p["name"]] = torch.tensor(v[off:off + size].reshape(p["shape"]))
         off += size
     fwd = build(model)
+    ignore = model.get("ignore_index", -1)  # token targets; classes are ≥ 0
 
     def loss_fn():
         z = fwd(params, x)
         if model["loss"] == "mse":
             return F.mse_loss(z, y)
         # token models: one softmax per position, mean over targeted ones
-        return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1), ignore_index=-1)
+        return F.cross_entropy(z.reshape(-1, z.shape[-1]), y.reshape(-1),
+                               ignore_index=ignore)
+
+    plist = [params[n] for n in names]
+    vlist = [vs[n] for n in names]
 
     def products():
         L = loss_fn()
-        g = torch.autograd.grad(L, [params[n] for n in names], create_graph=True)
-        gv = sum((gi * vs[n]).sum() for gi, n in zip(g, names))
-        hv = torch.autograd.grad(gv, [params[n] for n in names])
+        g = torch.autograd.grad(L, plist, create_graph=True)
+        gv = sum((gi * vi).sum() for gi, vi in zip(g, vlist))
+        hv = torch.autograd.grad(gv, plist)
         return L, g, hv
+
+    def grad():
+        return torch.autograd.grad(loss_fn(), plist)
+
+    def ggn():
+        """G v = Jᵀ H_z J v, as pothole computes it: J v by the double-vjp
+        trick (the vjp's own derivative along v), H_z the Hessian of the
+        loss in the logits: 2/(outputs) for MSE; for cross-entropy
+        p ⊙ (s − pᵀs) per softmax row, rows without a target (−1) dropped
+        and the sum divided by the rows with one (the loss's mean)."""
+        z = fwd(params, x)
+        u = torch.zeros_like(z, requires_grad=True)
+        jt = torch.autograd.grad(z, plist, u, create_graph=True)
+        jv = torch.autograd.grad(jt, u, vlist)[0]
+        if model["loss"] == "mse":
+            hz = 2.0 * jv / jv.numel()
+        else:
+            zz = z.detach().reshape(-1, z.shape[-1])
+            yy = y.reshape(-1)
+            keep = (yy != ignore).to(zz.dtype).unsqueeze(1)
+            p = torch.softmax(zz, dim=1)
+            s = jv.reshape(zz.shape)
+            hz = keep * p * (s - (p * s).sum(1, keepdim=True))
+            hz = (hz / keep.sum()).reshape(z.shape)
+        return torch.autograd.grad(z, plist, hz)
+
+    def flat(ts):
+        return np.concatenate([t.detach().numpy().ravel() for t in ts])
 
     L, g, hv = products()
     np.save(prefix + "_loss.npy", np.array([L.item()]))
-    np.save(prefix + "_grad.npy", np.concatenate([t.detach().numpy().ravel() for t in g]))
-    np.save(prefix + "_hvp.npy", np.concatenate([t.numpy().ravel() for t in hv]))
+    np.save(prefix + "_grad.npy", flat(g))
+    np.save(prefix + "_hvp.npy", flat(hv))
+    np.save(prefix + "_ggnvp.npy", flat(ggn()))
     if reps:
-        plist = [params[n] for n in names]
-        vlist = [vs[n] for n in names]
-
-        def grad():
-            torch.autograd.grad(loss_fn(), plist)
-
-        def ggn():
-            z = fwd(params, x)
-            u = torch.zeros_like(z, requires_grad=True)
-            jt = torch.autograd.grad(z, plist, u, create_graph=True)
-            jv = torch.autograd.grad(jt, u, vlist)[0]
-            if model["loss"] == "mse":
-                hz = 2.0 * jv / jv.numel()
-            else:
-                zz = z.detach().reshape(-1, z.shape[-1])
-                yy = y.reshape(-1)
-                keep = (yy >= 0).to(zz.dtype).unsqueeze(1)
-                p = torch.softmax(zz, dim=1)
-                s = jv.reshape(zz.shape)
-                hz = keep * p * (s - (p * s).sum(1, keepdim=True))
-                hz = (hz / keep.sum()).reshape(z.shape)
-            return torch.autograd.grad(z, plist, hz)
-
         def evaluate():
             with torch.no_grad():
                 loss_fn()
