@@ -62,7 +62,8 @@ void ph_vmath_softmax_rows(const double *z, double *p, double *lse, size_t rows,
 void ph_vmath_lse_rows(const double *z, double *work, double *lse, size_t rows,
                        size_t C);
 
-/* "sleef-avx2", "sleef-sse2" or "libm": what the functions run on. */
+/* "sleef-avx512", "sleef-avx2", "sleef-sse2" or "libm": what the functions
+ * run on. */
 const char *ph_vmath_backend(void);
 /* 0: use the SSE2 path even on an AVX2 machine (for tests; not thread-safe,
  * set it before any worker runs). It also switches the AVX2 builds of the

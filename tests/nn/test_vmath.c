@@ -208,48 +208,66 @@ static void check_tanh_l(void) {
   free(y);
 }
 
-/* tanh's 8-lane AVX-512 loop against its 4-lane AVX2 loop: the same bits
- * for tanh and for tanh_d's three outputs over the sweep; then every length
- * 0..40 at a few offsets into fresh buffers (the loop's two-vector steps,
- * then full and partial single vectors): the same bits again, and nothing
- * stored past the end (the masked tail). Trivially equal on a
- * machine without AVX-512. */
-static void check_tanh_widths(void) {
+/* The 8-lane AVX-512 loops against the 4-lane AVX2 loops: the same bits
+ * for every primitive (SLEEF's 8-lane functions and vmath's own tanh run
+ * the same operations as their 4-lane ones) and for tanh_d's three
+ * outputs over the sweep; then every length 0..40 at a few offsets into
+ * fresh buffers (tanh_d's two-vector steps, then full and partial single
+ * vectors): the same bits again, and nothing stored past the end (the
+ * masked tail). Trivially equal on a machine without AVX-512. */
+#define N_OUT 9
+static void run_all(const double *x, double **out, size_t n) {
+  static const vfn prim[6] = {ph_vmath_exp,  ph_vmath_log, ph_vmath_log1p,
+                              ph_vmath_tanh, ph_vmath_erf, ph_vmath_erfc};
+  for (int k = 0; k < 6; k++) prim[k](x, out[k], n);
+  ph_vmath_tanh_d(x, out[6], out[7], out[8], n);
+}
+static const char *const out_name[N_OUT] = {
+    "exp",  "log",      "log1p",     "tanh",     "erf",
+    "erfc", "tanh_d f", "tanh_d d1", "tanh_d d2"};
+
+static int same_bits(const double *a, const double *b) {
+  return memcmp(a, b, sizeof *a) == 0 || (isnan(*a) && isnan(*b));
+}
+
+static void check_widths(void) {
   size_t n = n_args;
-  double *out[2][4];
+  double *out[2][N_OUT];
   for (int w = 0; w < 2; w++) {
-    for (int k = 0; k < 4; k++) out[w][k] = malloc(n * sizeof(double));
+    for (int k = 0; k < N_OUT; k++) out[w][k] = malloc(n * sizeof(double));
     ph_vmath_allow_avx512(w);
-    ph_vmath_tanh(args, out[w][0], n);
-    ph_vmath_tanh_d(args, out[w][1], out[w][2], out[w][3], n);
+    run_all(args, out[w], n);
   }
-  for (int k = 0; k < 4; k++)
-    if (memcmp(out[0][k], out[1][k], n * sizeof(double)) != 0) {
-      printf("FAIL tanh: AVX-512 and AVX2 differ (output %d)\n", k);
-      fails++;
-    }
+  for (int k = 0; k < N_OUT; k++)
+    for (size_t i = 0; i < n; i++)
+      if (!same_bits(&out[0][k][i], &out[1][k][i])) {
+        printf("FAIL %s: AVX-512 and AVX2 differ at x = %.17g\n", out_name[k],
+               args[i]);
+        fails++;
+        break;
+      }
   const double mark = 12345.0;
   for (size_t len = 0; len <= 40; len++)
     for (size_t o = 0; o + len <= n && o < 4000; o += 397) {
-      double b[4][48];
-      for (int k = 0; k < 4; k++)
+      double b[N_OUT][48], *bp[N_OUT];
+      for (int k = 0; k < N_OUT; k++) {
+        bp[k] = b[k];
         for (int i = 0; i < 48; i++) b[k][i] = mark;
-      ph_vmath_tanh(args + o, b[0], len);
-      ph_vmath_tanh_d(args + o, b[1], b[2], b[3], len);
-      for (int k = 0; k < 4; k++)
+      }
+      run_all(args + o, bp, len);
+      for (int k = 0; k < N_OUT; k++)
         for (size_t i = 0; i < 48; i++) {
           const double *want = i < len ? &out[0][k][o + i] : &mark;
-          if (memcmp(&b[k][i], want, sizeof mark) != 0) {
-            printf("FAIL tanh: length %zu, output %d, element %zu\n", len, k,
-                   i);
+          if (!same_bits(&b[k][i], want)) {
+            printf("FAIL %s: length %zu, element %zu\n", out_name[k], len, i);
             fails++;
-            len = 41, o = n, k = 4; /* one report */
+            len = 41, o = n, k = N_OUT; /* one report */
             break;
           }
         }
     }
   for (int w = 0; w < 2; w++)
-    for (int k = 0; k < 4; k++) free(out[w][k]);
+    for (int k = 0; k < N_OUT; k++) free(out[w][k]);
 }
 
 /* libm references of the activations, the same formulas as vmath.h */
@@ -414,17 +432,18 @@ static void check_softmax(void) {
 
 int main(void) {
   build_sweep();
-  for (int avx2 = 1; avx2 >= 0; avx2--) {
-    ph_vmath_allow_avx2(avx2);
+  /* AVX-512 (where the CPU has it), AVX2, SSE2 */
+  for (int level = 2; level >= 0; level--) {
+    ph_vmath_allow_avx2(level >= 1);
+    ph_vmath_allow_avx512(level >= 2);
+    if (level == 2 && !ph_vmath_avx512()) continue;
     printf("backend: %s\n", ph_vmath_backend());
     check_prim("exp", ph_vmath_exp, exp, 0, 0);
     check_prim("log", ph_vmath_log, log, 1, 0);
     check_prim("log1p", ph_vmath_log1p, log1p, 0, 0);
     check_prim("tanh", ph_vmath_tanh, tanh, 0, 0);
-    if (avx2 && strcmp(ph_vmath_backend(), "sleef-avx2") == 0) {
-      check_tanh_l();
-      check_tanh_widths();
-    }
+    if (ph_vmath_avx2()) check_tanh_l();
+    if (level == 2) check_widths(); /* leaves AVX-512 allowed */
     check_prim("erf", ph_vmath_erf, erf, 0, 0);
     check_prim("erfc", ph_vmath_erfc, erfc, 0, DBL_MIN);
     /* f: 2 ulp from the primitive plus one ulp per rounding after it that can
