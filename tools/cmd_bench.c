@@ -45,19 +45,43 @@ static double bench_now(void) {
 /* How gemm_only runs each GEMM: as the product does (ph_net_gemm.routed:
  * a dense layer's through ph_nn_gemm_acc, a convolution's forward and
  * input adjoint too on AVX-512 targets, its weight adjoint through
- * OpenBLAS), all through OpenBLAS (the yardstick before the dense layers'
- * routing), or all through ph_nn_gemm_acc. */
+ * OpenBLAS; a residual block's through OpenBLAS), all through OpenBLAS
+ * (the yardstick before the dense layers' routing), or all routed
+ * (gemm_call). Every call keeps its beta. */
 typedef enum { GEMM_AS_RUN, GEMM_OPENBLAS, GEMM_ROUTED } gemm_route;
 
-/* The GEMMs of a gradient (ph_net_gradient_gemms: per dense layer forward,
- * dW and dX; per conv layer the same on each chunk's im2col columns), timed
- * alone on scratch buffers of the same shapes, accumulating (beta 1, as
- * the dense passes do, except that since the ninth session the sequential
- * engine's dX products overwrite, ph_nn_gemm_set's beta-0 kernels, which
- * skip reading C; timed here as beta 1); im2col/col2im, activations,
- * pooling and the loss are excluded. Dense GEMMs go through
- * ph_nn_gemm_acc, so the yardstick pays the products' kernel lookup
- * (dense.c, xsmm_kernel) as they do. -1 when out of memory. */
+/* One call of g as the engine makes it: through cblas_dgemm with g's beta
+ * when not routed; routed, a beta-0 dense product through ph_nn_gemm_set
+ * (libxsmm's beta-0 kernels, ph_nn_dense_dx_set), a beta-0 convolution
+ * product zeroed and accumulated (layers_conv.c, gemm_fx), and the rest
+ * through ph_nn_gemm_acc. */
+static void gemm_call(const ph_net_gemm *g, int routed, const double *a,
+                      const double *b, double *c) {
+  if (routed && g->beta) {
+    ph_nn_gemm_acc(g->trans_a, g->trans_b, g->m, g->n, g->k, a, b, c);
+  } else if (routed && !g->conv) {
+    ph_nn_gemm_set(g->trans_a, g->trans_b, g->m, g->n, g->k, a, b, c);
+  } else if (routed) {
+    memset(c, 0, g->m * g->n * sizeof *c);
+    ph_nn_gemm_acc(g->trans_a, g->trans_b, g->m, g->n, g->k, a, b, c);
+  } else {
+    /* row-major: op(A) (m, k), op(B) (k, n), C (m, n) */
+    int M = (int)g->m, N = (int)g->n, K = (int)g->k;
+    cblas_dgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
+                g->trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1, a,
+                g->trans_a ? M : K, b, g->trans_b ? K : N, g->beta, c, N);
+  }
+}
+
+/* The GEMMs of a product (ph_net_product_gemms: per dense layer forward,
+ * dW and dX; per conv layer the same on each chunk's im2col columns),
+ * timed alone on scratch buffers of the same shapes, each call with the
+ * beta the engine gives it (gemm_call; until the tenth session every call
+ * here accumulated, while the dense layers' dX products have overwritten
+ * since the ninth); im2col/col2im, activations, pooling and the loss are
+ * excluded. Dense GEMMs go through ph_nn_gemm_acc / ph_nn_gemm_set, so the
+ * yardstick pays the products' kernel lookup (dense.c, xsmm_kernel) as they
+ * do. -1 when out of memory. */
 static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps,
                         gemm_route route) {
   size_t mx = 1;
@@ -74,17 +98,9 @@ static double gemm_only(const ph_net_gemm *gm, size_t count, size_t reps,
       double t0 = bench_now();
       for (size_t i = 0; i < count; i++) {
         const ph_net_gemm *g = &gm[i];
-        /* row-major: op(A) (m, k), op(B) (k, n), C (m, n) */
-        int M = (int)g->m, N = (int)g->n, K = (int)g->k;
         int routed =
             route == GEMM_ROUTED || (route == GEMM_AS_RUN && g->routed);
-        for (size_t q = 0; q < g->count; q++)
-          if (routed)
-            ph_nn_gemm_acc(g->trans_a, g->trans_b, g->m, g->n, g->k, a, b, c);
-          else
-            cblas_dgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans,
-                        g->trans_b ? CblasTrans : CblasNoTrans, M, N, K, 1, a,
-                        g->trans_a ? M : K, b, g->trans_b ? K : N, 1, c, N);
+        for (size_t q = 0; q < g->count; q++) gemm_call(g, routed, a, b, c);
       }
       t[r] = bench_now() - t0;
     }

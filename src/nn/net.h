@@ -70,12 +70,18 @@ typedef struct ph_net_gemm {
   size_t count;
   int conv;   /* a convolution's (layers_conv.c), else a dense layer's */
   int routed; /* the engine runs it through ph_nn_gemm_acc (nn/dense.h):
-                 every dense layer's, and a convolution's forward and input
-                 adjoint on AVX-512 targets; else cblas_dgemm */
+                 every plain dense layer's, and a convolution's forward and
+                 input adjoint on AVX-512 targets; else cblas_dgemm (the
+                 residual blocks', layers_residual.c) */
+  int beta;   /* 0: the call overwrites C (a dense layer's input adjoint
+                 through ph_nn_gemm_set; a convolution's forward and input
+                 adjoint, zeroed first when routed; a residual block's
+                 forward), 1: it adds to C */
 } ph_net_gemm;
 /* The GEMMs of one loss+gradient of a sequential network on `batch`
- * examples, grouped by shape (per dense layer: forward, dW and, except the
- * first layer, dX; per conv layer the same on each chunk's im2col columns),
+ * examples, grouped by shape and beta (per dense layer: forward, dW and,
+ * except for layer 0, dX; per conv layer the same on each chunk's im2col
+ * columns),
  * so a benchmark can time them alone (`pothole bench products`). Writes up
  * to max entries to out and returns how many there are (max 0 counts); 0
  * for objectives that are not sequential networks (transformers). */

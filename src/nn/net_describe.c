@@ -147,44 +147,56 @@ cJSON *ph_net_describe_layers(const ph_objective *o) {
   return net ? seq_layers(net) : tf_layers(o);
 }
 
-/* One gradient's GEMMs, grouped by shape (docs: net.h). Per dense layer:
- * forward Y = X Wᵀ, dW = dYᵀ X, and dX = dY W except for the first layer;
- * per conv layer the same three on each chunk's im2col columns (forward
- * (c_out, E·hw) = W (c_out, kk) · cols (kk, E·hw), dW += dy colsᵀ,
+/* One gradient's GEMMs, grouped by shape and beta (docs: net.h). Per
+ * dense layer: forward Y = X Wᵀ, dW = dYᵀ X, and dX = dY W except for
+ * layer 0; per conv layer the same three on each chunk's im2col columns
+ * (forward (c_out, E·hw) = W (c_out, kk) · cols (kk, E·hw), dW += dy colsᵀ,
  * dcols = Wᵀ dy; E = the layer's chunk, layers_conv.c), the last chunk
  * possibly smaller. */
 static size_t put_gemm(ph_net_gemm *out, size_t max, size_t k,
-                       const ph_net_gemm *g, size_t count) {
+                       const ph_net_gemm *g, int beta, size_t count) {
   if (count && k < max) {
     out[k] = *g;
     out[k].count = count;
+    out[k].beta = beta;
   }
   return count ? k + 1 : k;
 }
 
-/* One layer's GEMMs for a product kind, F the forward shape, G the weight
- * adjoint's, D the input adjoint's (first: no input adjoint), count of each
- * shape c. Gradient: F, G, D. Hv (forward-over-reverse, layers.c and
+/* One layer's GEMMs for a product kind, as its code calls them: F the
+ * forward shape, G the weight adjoint's, D the input adjoint's, each call
+ * c times (a conv layer's chunks). has_in: the layer has an input adjoint
+ * and a tangent input ẋ (every layer but layer 0, to which net_obj.c
+ * passes neither). fb is the beta of the forward and of the tangent
+ * forward's first term (V·x), db that of the input adjoint and of the
+ * tangent backward's first term (ḋy W): 1 for a dense layer's forward
+ * (added to the bias rows) and a residual block's input adjoint (added to
+ * the skip's dy), else 0 (ph_nn_dense_dx_set, gemm_fx, affine). The terms
+ * after a first one (W·ẋ, dy V) and every weight adjoint add (beta 1).
+ * Gradient: F, G, D. Hv (forward-over-reverse, layers.c and
  * layers_tangent.c): the forward F and the backward's adjoint D (no weight
  * product), the tangent forward V·x (F) and W·ẋ (F), the tangent
- * backward's ḋy·x (G) and dy·ẋ (G), and ḋx = ḋy W + dy V (D, D); ẋ = 0
- * and no input adjoints in the first layer. Gv: F, the tangent forward
- * (F, F) and the first-order tangent backward (G, D). */
+ * backward's ḋy·x (G) and dy·ẋ (G), and ḋx = ḋy W + dy V (D, D). Gv: F,
+ * the tangent forward (F, F) and the first-order tangent backward (G, D).
+ * Calls of one shape with one beta are one entry. */
 static size_t put_layer(ph_net_gemm *out, size_t max, size_t k,
-                        ph_net_product kind, int first, const ph_net_gemm *F,
-                        const ph_net_gemm *G, const ph_net_gemm *D, size_t c) {
-  size_t nf = 1, ng = 1, nd = first ? 0 : 1;
-  if (kind == PH_NET_HVP) {
-    nf = first ? 2 : 3;
-    ng = first ? 1 : 2;
-    nd = first ? 0 : 3;
-  } else if (kind == PH_NET_GGNVP) {
-    nf = first ? 2 : 3;
+                        ph_net_product kind, int has_in, int fb, int db,
+                        const ph_net_gemm *F, const ph_net_gemm *G,
+                        const ph_net_gemm *D, size_t c) {
+  int tan = kind != PH_NET_GRAD, hv = kind == PH_NET_HVP;
+  size_t f_first = 1 + (size_t)tan, f_add = (size_t)(tan && has_in),
+         g_add = 1 + (size_t)(hv && has_in),
+         d_first = has_in ? 1 + (size_t)hv : 0, d_add = (size_t)(hv && has_in);
+  if (fb)
+    k = put_gemm(out, max, k, F, 1, (f_first + f_add) * c);
+  else {
+    k = put_gemm(out, max, k, F, 0, f_first * c);
+    k = put_gemm(out, max, k, F, 1, f_add * c);
   }
-  const ph_net_gemm *sh[3] = {F, G, D};
-  size_t times[3] = {nf, ng, nd};
-  for (int s = 0; s < 3; s++) k = put_gemm(out, max, k, sh[s], times[s] * c);
-  return k;
+  k = put_gemm(out, max, k, G, 1, g_add * c);
+  if (db) return put_gemm(out, max, k, D, 1, (d_first + d_add) * c);
+  k = put_gemm(out, max, k, D, 0, d_first * c);
+  return put_gemm(out, max, k, D, 1, d_add * c);
 }
 
 size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
@@ -192,14 +204,18 @@ size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
   const nn_net *net = nn_of(o);
   if (!net) return 0;
   size_t k = 0;
-  int first = 1;
   for (size_t i = 0; i < net->n_layers; i++) {
     const nn_layer *l = &net->layers[i];
+    int has_in = i > 0;
     if (l->kind == NN_DENSE || l->kind == NN_RESDENSE) {
+      /* a dense layer through ph_nn_gemm_acc / ph_nn_gemm_set (dense.c);
+       * a residual block through cblas_dgemm (layers_residual.c) */
+      int res = l->kind == NN_RESDENSE;
       size_t M = batch, K = l->n_in, N = l->n_out;
-      ph_net_gemm F = {M, N, K, 0, 1, 1, 0, 1}, G = {N, K, M, 1, 0, 1, 0, 1},
-                  D = {M, K, N, 0, 0, 1, 0, 1};
-      k = put_layer(out, max, k, kind, first, &F, &G, &D, 1);
+      ph_net_gemm F = {M, N, K, 0, 1, 1, 0, !res, 0},
+                  G = {N, K, M, 1, 0, 1, 0, !res, 0},
+                  D = {M, K, N, 0, 0, 1, 0, !res, 0};
+      k = put_layer(out, max, k, kind, has_in, !res, res, &F, &G, &D, 1);
     } else if (l->kind == NN_CONV) {
       size_t step = l->chunk ? l->chunk : 1, full = batch / step,
              rest = batch % step, CO = l->c_out, KK = l->c_in * l->k * l->k;
@@ -207,15 +223,12 @@ size_t ph_net_product_gemms(const ph_objective *o, ph_net_product kind,
         size_t E = part ? rest : step, c = part ? (rest != 0) : full,
                HW = l->ho * l->wo * E;
         int rt = nn_conv_gemm_routed();
-        ph_net_gemm F = {CO, HW, KK, 0, 0, 1, 1, rt},
-                    G = {CO, KK, HW, 0, 1, 1, 1, 0},
-                    D = {KK, HW, CO, 1, 0, 1, 1, rt};
-        k = put_layer(out, max, k, kind, first, &F, &G, &D, c);
+        ph_net_gemm F = {CO, HW, KK, 0, 0, 1, 1, rt, 0},
+                    G = {CO, KK, HW, 0, 1, 1, 1, 0, 0},
+                    D = {KK, HW, CO, 1, 0, 1, 1, rt, 0};
+        k = put_layer(out, max, k, kind, has_in, 0, 0, &F, &G, &D, c);
       }
-    } else {
-      continue;
     }
-    first = 0;
   }
   return k;
 }

@@ -2171,11 +2171,29 @@ static void test_dense_hessian_digits(void **s) {
   ph_dataset_free(d);
 }
 
+/* Every field of got[0..n) against want[0..n). */
+static void assert_gemms(const ph_net_gemm *got, const ph_net_gemm *want,
+                         size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(got[i].m, want[i].m);
+    assert_int_equal(got[i].n, want[i].n);
+    assert_int_equal(got[i].k, want[i].k);
+    assert_int_equal(got[i].trans_a, want[i].trans_a);
+    assert_int_equal(got[i].trans_b, want[i].trans_b);
+    assert_int_equal(got[i].count, want[i].count);
+    assert_int_equal(got[i].conv, want[i].conv);
+    assert_int_equal(got[i].routed, want[i].routed);
+    assert_int_equal(got[i].beta, want[i].beta);
+  }
+}
+
 /* ph_net_gradient_gemms and ph_net_product_gemms: the GEMM shapes of a
- * gradient, Hv and Gv, what `bench products` times alone. For an MLP they
- * follow from the layer sizes; for a CNN the chunks of one conv layer cover the
- * batch exactly (the forward products' columns sum to B · ho · wo), and the
- * first layer computes no input gradient. */
+ * gradient, Hv and Gv, each with the beta its call passes, what `bench
+ * products` times alone. For an MLP they follow from the layer sizes and
+ * the layer code (layers.c, layers_tangent.c, layers_residual.c, dense.c);
+ * for a CNN the chunks of one conv layer cover the batch exactly (the
+ * forward products' columns sum to B · ho · wo), and the first layer
+ * computes no input gradient. */
 static void test_gradient_gemms(void **s) {
   (void)s;
   ph_data_options opt = ph_data_options_default();
@@ -2186,51 +2204,73 @@ static void test_gradient_gemms(void **s) {
   ph_objective *o;
   assert_int_equal(ph_net_create("mlp:12:tanh", d, 100, &o, &err), PH_OK);
   const size_t B = 70;
-  const ph_net_gemm want[] = {{B, 12, 64, 0, 1, 1, 0, 1},  /* Y1 = X W1ᵀ */
-                              {12, 64, B, 1, 0, 1, 0, 1},  /* dW1 = dY1ᵀ X */
-                              {B, 10, 12, 0, 1, 1, 0, 1},  /* Y2 = Y1 W2ᵀ */
-                              {10, 12, B, 1, 0, 1, 0, 1},  /* dW2 */
-                              {B, 12, 10, 0, 0, 1, 0, 1}}; /* dY1 = dY2 W2 */
+  /* m, n, k, trans_a, trans_b, count, conv, routed, beta: the dense
+   * layers' forward adds to the bias rows (beta 1), the weight adjoints
+   * accumulate, the input adjoint overwrites (ph_nn_dense_dx_set) */
+  const ph_net_gemm want[] = {{B, 12, 64, 0, 1, 1, 0, 1, 1}, /* Y1 = X W1ᵀ */
+                              {12, 64, B, 1, 0, 1, 0, 1, 1}, /* dW1 = dY1ᵀ X */
+                              {B, 10, 12, 0, 1, 1, 0, 1, 1}, /* Y2 = Y1 W2ᵀ */
+                              {10, 12, B, 1, 0, 1, 0, 1, 1}, /* dW2 */
+                              {B, 12, 10, 0, 0, 1, 0, 1, 0}}; /* dY1 = dY2 W2 */
   size_t nw = sizeof want / sizeof want[0];
   assert_int_equal(ph_net_gradient_gemms(o, B, NULL, 0), nw);
-  ph_net_gemm got[8];
+  ph_net_gemm got[12];
   memset(got, 0, sizeof got);
   assert_int_equal(ph_net_gradient_gemms(o, B, got, 2), nw); /* truncated */
   assert_int_equal(got[2].m, 0);
-  assert_int_equal(ph_net_gradient_gemms(o, B, got, 8), nw);
-  for (size_t i = 0; i < nw; i++) {
-    assert_int_equal(got[i].m, want[i].m);
-    assert_int_equal(got[i].n, want[i].n);
-    assert_int_equal(got[i].k, want[i].k);
-    assert_int_equal(got[i].trans_a, want[i].trans_a);
-    assert_int_equal(got[i].trans_b, want[i].trans_b);
-    assert_int_equal(got[i].count, want[i].count);
-    assert_int_equal(got[i].conv, 0);
-    assert_int_equal(got[i].routed, 1);
-  }
+  assert_int_equal(ph_net_gradient_gemms(o, B, got, 12), nw);
+  assert_gemms(got, want, nw);
+  assert_int_equal(ph_net_product_gemms(o, PH_NET_GRAD, B, got, 12), nw);
+  assert_gemms(got, want, nw);
   /* Hv from scratch: layer 1 its forward, V1·x and ḋy1ᵀx (ẋ = 0, no
-   * input adjoints); layer 2 its forward, the backward's dY1, V2·y1 and
-   * W2·ẏ1, ḋy2ᵀy1 and dy2ᵀẏ1, and ḋy1 = ḋy2 W2 + dy2 V2 (layers.c,
-   * layers_tangent.c). Gv: the same without the backward's dY1 and the
+   * input adjoints); layer 2 its forward, V2·y1 and W2·ẏ1, ḋy2ᵀy1 and
+   * dy2ᵀẏ1, the backward's dY1 and ḋy1 = ḋy2 W2 (both overwriting) + dy2
+   * V2 (adding). Gv: the same without the backward's dY1 and the
    * second-order terms. */
-  const size_t hv_count[] = {2, 1, 3, 2, 3}, gv_count[] = {2, 1, 3, 1, 1};
-  for (int q = 0; q < 2; q++) {
-    ph_net_product kind = q ? PH_NET_GGNVP : PH_NET_HVP;
-    const size_t *cnt = q ? gv_count : hv_count;
-    assert_int_equal(ph_net_product_gemms(o, kind, B, got, 8), nw);
-    for (size_t i = 0; i < nw; i++) {
-      assert_int_equal(got[i].m, want[i].m);
-      assert_int_equal(got[i].n, want[i].n);
-      assert_int_equal(got[i].k, want[i].k);
-      assert_int_equal(got[i].count, cnt[i]);
-    }
-  }
-  assert_int_equal(ph_net_product_gemms(o, PH_NET_GRAD, B, got, 8), nw);
-  for (size_t i = 0; i < nw; i++) assert_int_equal(got[i].count, 1);
+  const ph_net_gemm hv[] = {{B, 12, 64, 0, 1, 2, 0, 1, 1},
+                            {12, 64, B, 1, 0, 1, 0, 1, 1},
+                            {B, 10, 12, 0, 1, 3, 0, 1, 1},
+                            {10, 12, B, 1, 0, 2, 0, 1, 1},
+                            {B, 12, 10, 0, 0, 2, 0, 1, 0},
+                            {B, 12, 10, 0, 0, 1, 0, 1, 1}},
+                    gv[] = {{B, 12, 64, 0, 1, 2, 0, 1, 1},
+                            {12, 64, B, 1, 0, 1, 0, 1, 1},
+                            {B, 10, 12, 0, 1, 3, 0, 1, 1},
+                            {10, 12, B, 1, 0, 1, 0, 1, 1},
+                            {B, 12, 10, 0, 0, 1, 0, 1, 0}};
+  assert_int_equal(ph_net_product_gemms(o, PH_NET_HVP, B, got, 12), 6);
+  assert_gemms(got, hv, 6);
+  assert_int_equal(ph_net_product_gemms(o, PH_NET_GGNVP, B, got, 12), 5);
+  assert_gemms(got, gv, 5);
+  ph_objective_free(o);
+  /* a residual block (layer 2, width 12) runs through OpenBLAS
+   * (layers_residual.c): its forward and V·x overwrite, W·ẋ adds, and
+   * its input adjoints add to the skip's copy of dy */
+  assert_int_equal(ph_net_create("mlp:12-r12:tanh", d, 100, &o, &err), PH_OK);
+  const ph_net_gemm rg[] = {{B, 12, 12, 0, 1, 1, 0, 0, 0},
+                            {12, 12, B, 1, 0, 1, 0, 0, 1},
+                            {B, 12, 12, 0, 0, 1, 0, 0, 1}},
+                    rh[] = {{B, 12, 12, 0, 1, 2, 0, 0, 0},
+                            {B, 12, 12, 0, 1, 1, 0, 0, 1},
+                            {12, 12, B, 1, 0, 2, 0, 0, 1},
+                            {B, 12, 12, 0, 0, 3, 0, 0, 1}},
+                    rv[] = {{B, 12, 12, 0, 1, 2, 0, 0, 0},
+                            {B, 12, 12, 0, 1, 1, 0, 0, 1},
+                            {12, 12, B, 1, 0, 1, 0, 0, 1},
+                            {B, 12, 12, 0, 0, 1, 0, 0, 1}};
+  /* layer 0's two entries (forward and weight adjoint, no input adjoint)
+   * come first, the head's after the block's */
+  assert_int_equal(ph_net_product_gemms(o, PH_NET_GRAD, B, got, 12), 2 + 3 + 3);
+  assert_gemms(got + 2, rg, 3);
+  assert_int_equal(ph_net_product_gemms(o, PH_NET_HVP, B, got, 12), 2 + 4 + 4);
+  assert_gemms(got + 2, rh, 4);
+  assert_int_equal(ph_net_product_gemms(o, PH_NET_GGNVP, B, got, 12),
+                   2 + 4 + 3);
+  assert_gemms(got + 2, rv, 4);
   ph_objective_free(o);
   assert_int_equal(ph_net_create("cnn:c2k3-p2:tanh", d, 100, &o, &err), PH_OK);
-  size_t ng = ph_net_gradient_gemms(o, B, got, 8), cols = 0;
-  assert_true(ng >= 2 && ng <= 8);
+  size_t ng = ph_net_gradient_gemms(o, B, got, 12), cols = 0;
+  assert_true(ng >= 2 && ng <= 12);
   for (size_t i = 0; i < ng; i++) {
     assert_true(got[i].count >= 1);
     int conv_fwd =
@@ -2243,6 +2283,13 @@ static void test_gradient_gemms(void **s) {
     if (got[i].conv)
       assert_int_equal(got[i].routed,
                        got[i].trans_b ? 0 : nn_conv_gemm_routed());
+    /* the conv's forward overwrites its chunk buffer (gemm_fx, beta 0),
+     * its weight adjoint accumulates; the dense head's forward adds to
+     * the bias rows, its input adjoint (neither operand transposed)
+     * overwrites */
+    assert_int_equal(got[i].beta, got[i].conv
+                                      ? got[i].trans_b
+                                      : got[i].trans_a || got[i].trans_b);
   }
   assert_true(cols > 0 && cols % B == 0);
   /* the conv layer's products first, the dense head's last */
