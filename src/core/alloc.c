@@ -46,6 +46,41 @@ void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err) {
   return alloc_impl(n, size, 0, 0, what, err);
 }
 
+/* The buffer starts at the first line boundary at least one pointer past
+ * what malloc returned (8 to 64 bytes past it, as malloc's pointers are
+ * 8-aligned at least), and that pointer is stored in the word before it;
+ * only that word and the buffer itself are ever written. */
+static void *lines_impl(size_t n, size_t size, int zero, const char *what,
+                        ph_error *err) {
+  size_t bytes;
+  if (ph_mul_size(n, size, &bytes) != 0 || bytes > SIZE_MAX - PH_LINE_BYTES) {
+    ph_error_set(err, PH_ERR_NOMEM, "%s: size %zu x %zu overflows",
+                 what ? what : "buffer", n, size);
+    return NULL;
+  }
+  void *p = alloc_impl(bytes + PH_LINE_BYTES, 1, zero, 0, what, err);
+  if (!p) return NULL;
+  uintptr_t q = ((uintptr_t)p + sizeof(void *) + PH_LINE_BYTES - 1) &
+                ~(uintptr_t)(PH_LINE_BYTES - 1);
+  memcpy((void *)(q - sizeof(void *)), &p, sizeof p);
+  return (void *)q;
+}
+
+void *ph_calloc_lines(size_t n, size_t size, const char *what, ph_error *err) {
+  return lines_impl(n, size, 1, what, err);
+}
+
+void *ph_malloc_lines(size_t n, size_t size, const char *what, ph_error *err) {
+  return lines_impl(n, size, 0, what, err);
+}
+
+void ph_free_lines(void *q) {
+  if (!q) return;
+  void *p;
+  memcpy(&p, (char *)q - sizeof(void *), sizeof p);
+  free(p);
+}
+
 void *ph_realloc(void *p, size_t n, size_t size, const char *what,
                  ph_error *err) {
   size_t bytes;

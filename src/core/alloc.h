@@ -21,6 +21,21 @@ void *ph_malloc(size_t n, size_t size, const char *what, ph_error *err);
  * unknown it is an aligned malloc. Freed with ph_free. */
 void *ph_malloc_huge(size_t n, size_t size, const char *what, ph_error *err);
 #define PH_HUGE_MIN_BYTES ((size_t)4 << 20)
+/* As ph_calloc and ph_malloc, starting on a 64-byte boundary (a cache line,
+ * one AVX-512 vector), for the buffers the engine's passes stream over:
+ * glibc's malloc puts buffers 16 bytes past a line, so every vector of an
+ * elementwise pass straddled two lines (docs/performance.md, ninth and
+ * tenth sessions). They over-allocate by one line through calloc/malloc
+ * and record the pointer those returned just before the aligned one, so
+ * ph_calloc_lines still leaves the fresh pages calloc got from the kernel
+ * untouched (posix_memalign plus a memset touched them all: the ninth
+ * session's revert). Freed with ph_free_lines ONLY (free or ph_free on
+ * one is heap corruption); no realloc. Alignment never changes a result:
+ * no loop in the project orders its arithmetic by address. */
+#define PH_LINE_BYTES ((size_t)64)
+void *ph_calloc_lines(size_t n, size_t size, const char *what, ph_error *err);
+void *ph_malloc_lines(size_t n, size_t size, const char *what, ph_error *err);
+void ph_free_lines(void *p);
 void *ph_realloc(void *p, size_t n, size_t size, const char *what,
                  ph_error *err);
 char *ph_strdup(const char *s, ph_error *err);

@@ -350,7 +350,8 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
     if (!*bufs[k]) return PH_ERR_NOMEM;
     for (size_t i = 0; i <= K; i++) {
       size_t sz = i == 0 ? n->layers[0].in_size : n->layers[i - 1].out_size;
-      (*bufs[k])[i] = ph_calloc(B * sz, sizeof(double), "activations", err);
+      (*bufs[k])[i] =
+          ph_calloc_lines(B * sz, sizeof(double), "activations", err);
       if (!(*bufs[k])[i]) return PH_ERR_NOMEM;
     }
   }
@@ -364,15 +365,15 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
     if ((l->kind == NN_ACT && l->act != ACT_RELU &&
          !nn_act_has_d1_from_output(l->act)) ||
         l->kind == NN_RESDENSE) {
-      l->d1 = ph_malloc(B * l->in_size, sizeof(double),
-                        "activation derivatives", err);
+      l->d1 = ph_malloc_lines(B * l->in_size, sizeof(double),
+                              "activation derivatives", err);
       if (!l->d1) return PH_ERR_NOMEM;
     }
     if (l->kind == NN_RESDENSE) {
       double **r[4] = {&l->z, &l->dz, &l->tz, &l->tdz};
       for (int k = 0; k < 4; k++) {
-        *r[k] =
-            ph_calloc(B * l->out_size, sizeof(double), "residual block", err);
+        *r[k] = ph_calloc_lines(B * l->out_size, sizeof(double),
+                                "residual block", err);
         if (!*r[k]) return PH_ERR_NOMEM;
       }
     }
@@ -381,10 +382,10 @@ ph_status nn_alloc_buffers(nn_net *n, ph_error *err) {
       if (!l->arg) return PH_ERR_NOMEM;
     }
   }
-  n->p = ph_calloc(B * n->n_out, sizeof(double), "probabilities", err);
+  n->p = ph_calloc_lines(B * n->n_out, sizeof(double), "probabilities", err);
   n->labels =
       ph_calloc(B * (n->seq_T ? n->seq_T : 1), sizeof(int32_t), "labels", err);
-  n->targets = ph_calloc(B * n->n_out, sizeof(double), "targets", err);
+  n->targets = ph_calloc_lines(B * n->n_out, sizeof(double), "targets", err);
   if (!n->p || !n->labels || !n->targets) return PH_ERR_NOMEM;
   return PH_OK;
 }
@@ -394,7 +395,7 @@ void nn_par_free(nn_net *n) {
   n->pool = NULL;
   for (size_t w = 0; w < n->n_workers; w++) nn_free(n->workers[w]);
   for (size_t w = 0; w < PH_NN_MAX_THREADS; w++) {
-    free(n->partial[w]);
+    ph_free_lines(n->partial[w]);
     n->partial[w] = NULL;
   }
   n->n_workers = n->par_chunk = n->partial_len = 0;
@@ -407,23 +408,23 @@ void nn_free(nn_net *n) {
   double **bufs[4] = {n->h, n->dh, n->th, n->tdh};
   for (int k = 0; k < 4; k++) {
     if (bufs[k])
-      for (size_t i = 0; i <= n->n_layers; i++) free(bufs[k][i]);
+      for (size_t i = 0; i <= n->n_layers; i++) ph_free_lines(bufs[k][i]);
     free(bufs[k]);
   }
   for (size_t i = 0; i < n->n_layers; i++) {
     nn_conv_free(&n->layers[i]);
     free(n->layers[i].arg);
-    free(n->layers[i].d1);
-    free(n->layers[i].z);
-    free(n->layers[i].dz);
-    free(n->layers[i].tz);
-    free(n->layers[i].tdz);
+    ph_free_lines(n->layers[i].d1);
+    ph_free_lines(n->layers[i].z);
+    ph_free_lines(n->layers[i].dz);
+    ph_free_lines(n->layers[i].tz);
+    ph_free_lines(n->layers[i].tdz);
   }
   free(n->layers);
   free(n->blocks);
-  free(n->p);
+  ph_free_lines(n->p);
   free(n->labels);
-  free(n->targets);
+  ph_free_lines(n->targets);
   free(n->c_theta);
   free(n->c_idx);
   free(n);

@@ -582,8 +582,8 @@ static ph_status run_waves(nn_net *n, const double *theta, const ph_batch *b,
   size_t len = n->n_params * (k ? k : 1);
   if (out && len > n->partial_len) {
     for (size_t w = 0; w < T; w++) {
-      free(n->partial[w]);
-      n->partial[w] = ph_calloc(len, sizeof(double), "partials", err);
+      ph_free_lines(n->partial[w]);
+      n->partial[w] = ph_calloc_lines(len, sizeof(double), "partials", err);
       if (!n->partial[w]) {
         n->partial_len = 0;
         return PH_ERR_NOMEM;
@@ -758,8 +758,8 @@ typedef struct nn_plane {
 
 static void plane_free(nn_net *n) {
   if (!n->plane) return;
-  free(n->plane->P);
-  free(n->plane->wt);
+  ph_free_lines(n->plane->P);
+  ph_free_lines(n->plane->wt);
   free(n->plane->labels);
   free(n->plane->targets);
   free(n->plane);
@@ -797,12 +797,13 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
   q->count = count;
   q->chunk = n->par_chunk ? par_chunk_for(n, N) : n->max_batch;
   q->per = n->seq_T ? n->seq_T : 1;
-  q->P = ph_malloc((1 + dirs) * N * W, sizeof(double), "grid plane", err);
+  q->P = ph_malloc_lines((1 + dirs) * N * W, sizeof(double), "grid plane",
+                         err);
   size_t wt_len = 1;
   for (size_t i = 1; i < n->n_layers; i++)
     if (n->layers[i].kind == NN_DENSE)
       wt_len += n->layers[i].n_in * n->layers[i].n_out;
-  q->wt = ph_malloc(wt_len, sizeof(double), "grid plane", err);
+  q->wt = ph_malloc_lines(wt_len, sizeof(double), "grid plane", err);
   q->act1 = n->n_layers > 1 && n->layers[1].kind == NN_ACT &&
             !(n->n_layers > 2 &&
               nn_relu_maxpool_fusable(&n->layers[1], &n->layers[2]));

@@ -2,6 +2,9 @@
  * atomic files, checkpoints, gzip) and for the build's BLAS wiring. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -806,6 +809,48 @@ static void test_alloc_overflow(void **state) {
   ph_free(c);
 }
 
+/* ph_calloc_lines and ph_malloc_lines: each buffer starts on a line,
+ * ph_calloc_lines' zeroed to its end even where the heap hands back dirty
+ * memory (freed dirty just before), for sizes over a few lines and a large
+ * one (from mmap: fresh pages). The pointer before the buffer is what
+ * malloc returned: 8 to 64 bytes before it, and that allocation holds the
+ * buffer to its end (malloc_usable_size on glibc), which is what
+ * ph_free_lines frees. Under ASan any overrun or wrong free fails too. */
+static void test_alloc_lines(void **state) {
+  (void)state;
+  ph_error err = {0};
+  size_t sizes[] = {0, 1, 8, 56, 64, 200, 256, 1000, 4096, (size_t)1 << 21};
+  for (size_t r = 0; r < 2; r++)
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+      size_t bytes = sizes[k] + 8 * r;
+      unsigned char *z = ph_calloc_lines(bytes, 1, "zeroed", &err);
+      unsigned char *m = ph_malloc_lines(bytes, 1, "plain", &err);
+      assert_non_null(z);
+      assert_non_null(m);
+      for (unsigned char *q = z; q; q = q == z ? m : NULL) {
+        assert_int_equal((uintptr_t)q % PH_LINE_BYTES, 0);
+        unsigned char *base;
+        memcpy(&base, q - sizeof base, sizeof base);
+        assert_true(q - base >= (ptrdiff_t)sizeof base &&
+                    q - base <= (ptrdiff_t)PH_LINE_BYTES);
+#ifdef __GLIBC__
+        assert_true(malloc_usable_size(base) >= (size_t)(q - base) + bytes);
+#endif
+      }
+      for (size_t i = 0; i < bytes; i++) assert_int_equal(z[i], 0);
+      memset(z, 0xff, bytes); /* freed dirty: the next calloc must zero */
+      memset(m, 0xff, bytes);
+      ph_free_lines(z);
+      ph_free_lines(m);
+    }
+  ph_free_lines(NULL);
+  assert_null(ph_calloc_lines(SIZE_MAX / 2, 4, "huge", &err));
+  assert_int_equal(err.code, PH_ERR_NOMEM);
+  err = (ph_error){0};
+  assert_null(ph_malloc_lines(SIZE_MAX - 8, 1, "edge", &err));
+  assert_int_equal(err.code, PH_ERR_NOMEM);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_philox_kat),
@@ -830,6 +875,7 @@ int main(void) {
       cmocka_unit_test(test_ckpt),
       cmocka_unit_test(test_gzip),
       cmocka_unit_test(test_alloc_overflow),
+      cmocka_unit_test(test_alloc_lines),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -27,6 +27,7 @@
 #include "core/vec.h"
 #include "data/dataset.h"
 #include "core/afile.h"
+#include "core/alloc.h"
 #include "core/ckpt.h"
 #include "nn/chain.h"
 #include "nn/dense.h"
@@ -384,6 +385,59 @@ static void test_threads(void **s) {
   check_threads("mlp:9-6:tanh", &d, 48);
   check_threads_after_error(&d, 1);
   check_threads_after_error(&d, 2);
+  free_data(&d);
+}
+
+/* The buffers the passes stream over start on a cache line
+ * (ph_calloc_lines, nn_alloc_buffers; glibc's malloc put them 16, 32 or 48
+ * bytes past one): activations, adjoints, tangents and tangent adjoints,
+ * the σ' cache (gelu), the residual block's, the softmax, and the partial
+ * products of a threaded product. ph_objective_free then frees them
+ * through ph_free_lines: free() on one aborts in glibc (and fails under
+ * ASan). */
+static void check_lines(const void *p) {
+  assert_non_null(p);
+  assert_int_equal((uintptr_t)p % PH_LINE_BYTES, 0);
+}
+
+static void test_buffers_on_lines(void **s) {
+  (void)s;
+  ph_dataset d;
+  fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
+  const char *specs[] = {"mlp:5-r5:gelu", "mlp:9-6:tanh"};
+  for (size_t k = 0; k < 2; k++) {
+    ph_error err = {0};
+    ph_objective *o;
+    assert_int_equal(ph_net_create(specs[k], &d, 48, &o, &err), PH_OK);
+    assert_int_equal(ph_net_set_threads(o, 2, &err), PH_OK);
+    size_t n = o->n;
+    double *th = malloc(n * sizeof *th), *g = malloc(n * sizeof *g), L;
+    assert_int_equal(ph_net_init_params(o, 5, th, &err), PH_OK);
+    ph_batch b = {PH_SPLIT_TRAIN, NULL, d.n[0]};
+    assert_int_equal(ph_objective_loss_grad(o, th, &b, &L, g, &err), PH_OK);
+    const nn_net *nn = nn_of(o);
+    for (size_t i = 0; i <= nn->n_layers; i++) {
+      check_lines(nn->h0_buf);
+      if (i) check_lines(nn->h[i]);
+      check_lines(nn->dh[i]);
+      check_lines(nn->th[i]);
+      check_lines(nn->tdh[i]);
+    }
+    size_t cached = 0;
+    for (size_t i = 0; i < nn->n_layers; i++) {
+      const nn_layer *l = &nn->layers[i];
+      const double *c[5] = {l->d1, l->z, l->dz, l->tz, l->tdz};
+      for (int j = 0; j < 5; j++)
+        if (c[j]) check_lines(c[j]), cached++;
+    }
+    assert_true(k == 1 || cached == 6); /* gelu's d1 twice, resdense's 4 */
+    check_lines(nn->p);
+    check_lines(nn->targets);
+    check_lines(nn->partial[1]);
+    ph_objective_free(o);
+    free(th);
+    free(g);
+  }
   free_data(&d);
 }
 
@@ -2329,6 +2383,7 @@ int main(void) {
       cmocka_unit_test(test_act_loops_bits),
       cmocka_unit_test(test_dense_bias_sum_bits),
       cmocka_unit_test(test_act_scale_rows_bits),
+      cmocka_unit_test(test_buffers_on_lines),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };
