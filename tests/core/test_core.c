@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -811,15 +812,20 @@ static void test_alloc_overflow(void **state) {
 
 /* ph_calloc_lines and ph_malloc_lines: each buffer starts on a line,
  * ph_calloc_lines' zeroed to its end even where the heap hands back dirty
- * memory (freed dirty just before), for sizes over a few lines and a large
- * one (from mmap: fresh pages). The pointer before the buffer is what
- * malloc returned: 8 to 64 bytes before it, and that allocation holds the
- * buffer to its end (malloc_usable_size on glibc), which is what
- * ph_free_lines frees. Under ASan any overrun or wrong free fails too. */
+ * memory (freed dirty just before), for sizes over a few lines and large
+ * ones (mapped). The words before the buffer say how ph_free_lines frees
+ * it: below PH_LINES_MMAP_BYTES what malloc returned, 8 to 64 bytes
+ * before the buffer, whose allocation holds the buffer to its end
+ * (malloc_usable_size on glibc); from there on the mapping's address with
+ * the low bit set, one line before the buffer, and its length. Under ASan
+ * any overrun or wrong free fails too. */
 static void test_alloc_lines(void **state) {
   (void)state;
   ph_error err = {0};
-  size_t sizes[] = {0, 1, 8, 56, 64, 200, 256, 1000, 4096, (size_t)1 << 21};
+  size_t sizes[] = {0,    1,    8,    56,
+                    64,   200,  256,  1000,
+                    4096, PH_LINES_MMAP_BYTES - 8, PH_LINES_MMAP_BYTES,
+                    (size_t)1 << 21};
   for (size_t r = 0; r < 2; r++)
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
       size_t bytes = sizes[k] + 8 * r;
@@ -829,13 +835,25 @@ static void test_alloc_lines(void **state) {
       assert_non_null(m);
       for (unsigned char *q = z; q; q = q == z ? m : NULL) {
         assert_int_equal((uintptr_t)q % PH_LINE_BYTES, 0);
-        unsigned char *base;
-        memcpy(&base, q - sizeof base, sizeof base);
-        assert_true(q - base >= (ptrdiff_t)sizeof base &&
-                    q - base <= (ptrdiff_t)PH_LINE_BYTES);
+        uintptr_t w;
+        memcpy(&w, q - sizeof w, sizeof w);
+        unsigned char *base = (unsigned char *)(w & ~(uintptr_t)1);
+        if (bytes < PH_LINES_MMAP_BYTES) {
+          assert_int_equal(w & 1, 0);
+          assert_true(q - base >= (ptrdiff_t)sizeof w &&
+                      q - base <= (ptrdiff_t)PH_LINE_BYTES);
 #ifdef __GLIBC__
-        assert_true(malloc_usable_size(base) >= (size_t)(q - base) + bytes);
+          assert_true(malloc_usable_size(base) >= (size_t)(q - base) + bytes);
 #endif
+        } else {
+          size_t len;
+          memcpy(&len, q - 2 * sizeof w, sizeof len);
+          assert_int_equal(w & 1, 1);
+          assert_true(q - base == (ptrdiff_t)PH_LINE_BYTES);
+          assert_int_equal((uintptr_t)base % (uintptr_t)sysconf(_SC_PAGESIZE),
+                           0);
+          assert_true(len == bytes + PH_LINE_BYTES);
+        }
       }
       for (size_t i = 0; i < bytes; i++) assert_int_equal(z[i], 0);
       memset(z, 0xff, bytes); /* freed dirty: the next calloc must zero */
@@ -849,6 +867,53 @@ static void test_alloc_lines(void **state) {
   err = (ph_error){0};
   assert_null(ph_malloc_lines(SIZE_MAX - 8, 1, "edge", &err));
   assert_int_equal(err.code, PH_ERR_NOMEM);
+}
+
+/* Pages of [p, p + bytes) that are in memory (mincore). */
+static size_t resident_pages(const void *p, size_t bytes, size_t *pages) {
+  size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+  size_t len = (uintptr_t)p + bytes - a, n = (len + pg - 1) / pg, in = 0;
+  unsigned char *v = malloc(n);
+  assert_non_null(v);
+  assert_int_equal(mincore((void *)a, len, v), 0);
+  for (size_t i = 0; i < n; i++) in += v[i] & 1;
+  free(v);
+  *pages = n;
+  return in;
+}
+
+/* A large ph_calloc_lines buffer leaves its pages untouched even after the
+ * heap has held, and freed, dirty memory of that size: glibc then serves
+ * calloc from the heap (its mmap threshold rose when the larger mapped
+ * chunk was freed) and memsets it, every page; the 2-thread grid's clone
+ * paid that (docs/performance.md, tenth session). At most the first page
+ * (the words before the buffer) and, where transparent huge pages are
+ * always on, the huge page around it may be in memory: under half of
+ * 8 MB. */
+static void test_alloc_lines_untouched(void **state) {
+  (void)state;
+  ph_error err = {0};
+  size_t bytes = (size_t)8 << 20;
+  char *big = malloc(2 * bytes), *dirty = malloc(bytes);
+  assert_non_null(big);
+  assert_non_null(dirty);
+  memset(big, 1, 2 * bytes);
+  memset(dirty, 1, bytes);
+  free(big);   /* a mapped chunk freed: glibc's threshold rises past bytes */
+  free(dirty); /* a heap chunk of bytes, dirty, for calloc to reuse */
+  dirty = malloc(bytes);
+  assert_non_null(dirty);
+  memset(dirty, 1, bytes);
+  free(dirty);
+  double *z = ph_calloc_lines(bytes / sizeof(double), sizeof(double),
+                              "untouched", &err);
+  assert_non_null(z);
+  size_t pages, in = resident_pages(z, bytes, &pages);
+  if (2 * in >= pages)
+    fail_msg("%zu of %zu pages of a fresh zeroed buffer in memory", in, pages);
+  assert_true(z[0] == 0.0 && z[bytes / sizeof(double) - 1] == 0.0);
+  ph_free_lines(z);
 }
 
 int main(void) {
@@ -876,6 +941,7 @@ int main(void) {
       cmocka_unit_test(test_gzip),
       cmocka_unit_test(test_alloc_overflow),
       cmocka_unit_test(test_alloc_lines),
+      cmocka_unit_test(test_alloc_lines_untouched),
   };
   return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }
