@@ -797,8 +797,7 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
   q->count = count;
   q->chunk = n->par_chunk ? par_chunk_for(n, N) : n->max_batch;
   q->per = n->seq_T ? n->seq_T : 1;
-  q->P = ph_malloc_lines((1 + dirs) * N * W, sizeof(double), "grid plane",
-                         err);
+  q->P = ph_malloc_lines((1 + dirs) * N * W, sizeof(double), "grid plane", err);
   size_t wt_len = 1;
   for (size_t i = 1; i < n->n_layers; i++)
     if (n->layers[i].kind == NN_DENSE)

@@ -822,9 +822,17 @@ static void test_alloc_overflow(void **state) {
 static void test_alloc_lines(void **state) {
   (void)state;
   ph_error err = {0};
-  size_t sizes[] = {0,    1,    8,    56,
-                    64,   200,  256,  1000,
-                    4096, PH_LINES_MMAP_BYTES - 8, PH_LINES_MMAP_BYTES,
+  size_t sizes[] = {0,
+                    1,
+                    8,
+                    56,
+                    64,
+                    200,
+                    256,
+                    1000,
+                    4096,
+                    PH_LINES_MMAP_BYTES - 8,
+                    PH_LINES_MMAP_BYTES,
                     (size_t)1 << 21};
   for (size_t r = 0; r < 2; r++)
     for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
