@@ -4,7 +4,7 @@ shapes (issue 15), written as JSON and a markdown table.
 
   /usr/bin/python3 tools/bench_suite.py [--pothole build/tools/pothole]
       [--reps 11] [--rounds 3] [--out bench-suite] [--quick]
-      [--case NAME ...]
+      [--case NAME ...] [--torch-keep-memory]
 
 Measures, in one run and on one BLAS thread unless stated:
   products  grad, Hv, Gv and eval, and the block of 8 Hv/Gv against 8
@@ -37,6 +37,9 @@ alternate within a round; each round's figure is itself a median of
 --reps repetitions, or a multiple of it for products under a millisecond,
 see CASES). The machine's load (uptime) is recorded before and after.
 PyTorch parts are skipped (null) when torch or numpy is missing.
+--torch-keep-memory runs PyTorch's products with glibc's malloc keeping
+freed memory (KEEP_MEMORY below says why it matters on this machine);
+--case NAME runs only the named product cases.
 Writes OUT/suite.json and OUT/suite.md.
 """
 import argparse
@@ -76,6 +79,19 @@ CASES = [
 # the cores.
 ENV1 = dict(os.environ, OPENBLAS_NUM_THREADS="1")
 
+# --torch-keep-memory: glibc's malloc in PyTorch's products keeps what it
+# frees. By default it hands large freed blocks back to the kernel, so
+# the next tensor of that size faults its pages in afresh, and on this VM
+# a page fault costs about 13 µs (a fresh 1 MiB float64 product: 2.4 ms
+# and 165 faults, against 0.28 ms and 18 faults kept). pothole allocates
+# its buffers once. Measured at 19:05 UTC (load 3-4): PyTorch's
+# transformer Hv 133-191 ms by default against 57-61 ms kept, the CNN's
+# Hv 273-327 against 125-147 ms; the small MLP's tensors are below the
+# threshold and do not change. Off by default, so that runs compare with
+# earlier ones; the run's JSON and table say when it was on.
+KEEP_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20),
+               "MALLOC_TRIM_THRESHOLD_": str(1 << 30)}
+
 
 def run(cmd, env=None):
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -99,7 +115,7 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
-def products(P, tmp, torch_ok, reps, rounds, cases):
+def products(P, tmp, torch_ok, reps, rounds, cases, torch_env=ENV1):
     out = {}
     env1 = ENV1
     base = reps
@@ -125,7 +141,7 @@ def products(P, tmp, torch_ok, reps, rounds, cases):
                 t = run([PY, os.path.join(ROOT, "tests/bench/products_torch.py"),
                          ex, ex + "_v.npy", ex + "_ref", "--time", str(reps),
                          "--cpu"],
-                        env=env1)
+                        env=torch_env)
                 tor.append(json.loads(t.strip().splitlines()[-1]))
         keys = ["grad_s", "hvp_s", "ggnvp_s", "eval_s", "hvp_block_s",
                 "ggnvp_block_s", "hvp_block_over_singles",
@@ -256,7 +272,9 @@ def markdown(s):
          f"{' '.join(s['load_before'])}, after {' '.join(s['load_after'])}; "
          f"pothole {s['pothole_version']}, torch {s.get('torch') or 'absent'}; "
          f"medians of {s['rounds']} rounds × {s['reps']} repetitions"
-         + reps_note(s) + ".", ""]
+         + reps_note(s) + "."
+         + (" PyTorch's malloc kept freed memory (--torch-keep-memory)."
+            if s.get("torch_keep_memory") else ""), ""]
     L += ["| case | grad | Hv | Gv | eval | 8 Hv block / 8 single | "
           "8 Gv block / 8 single | grad / GEMMs | PyTorch/pothole grad | Hv | Gv | eval |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -338,6 +356,9 @@ def main():
                     help="no run: rewrite the table (and --doc) from a suite.json")
     ap.add_argument("--quick", action="store_true",
                     help="the products of the small MLP only (a smoke run)")
+    ap.add_argument("--torch-keep-memory", action="store_true",
+                    help="run PyTorch's products with glibc's malloc keeping "
+                    "freed memory (see KEEP_MEMORY)")
     ap.add_argument("--case", action="append", metavar="NAME",
                     help="only this product case (repeatable; a name from "
                     "CASES, e.g. transformer); no threads, grid or spectra")
@@ -360,7 +381,8 @@ def main():
     s = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
          "host": os.uname().nodename, "cpus": os.cpu_count(),
          "load_before": load(), "reps": a.reps, "rounds": a.rounds,
-         "pothole_version": run([P, "--version"]).strip()}
+         "pothole_version": run([P, "--version"]).strip(),
+         "torch_keep_memory": a.torch_keep_memory}
     if torch_ok:
         s["torch"] = run([PY, "-c", "import torch; print(torch.__version__)"]).strip()
     with tempfile.TemporaryDirectory(prefix="ph_suite.") as tmp:
@@ -368,7 +390,9 @@ def main():
             cases = [c for c in CASES if c[0] in a.case]
         else:
             cases = CASES[:1] if a.quick else CASES
-        s["products"] = products(P, tmp, torch_ok, a.reps, a.rounds, cases)
+        torch_env = dict(ENV1, **KEEP_MEMORY) if a.torch_keep_memory else ENV1
+        s["products"] = products(P, tmp, torch_ok, a.reps, a.rounds, cases,
+                                 torch_env)
         if not a.quick and not a.case:
             s["threads"] = threads(P, a.rounds, a.reps)
             s["grid"] = grid(P, tmp, torch_ok, a.rounds)

@@ -2,8 +2,9 @@
 # test_bench_suite.sh: tools/bench_suite.py --quick runs end to end and
 # writes suite.json with the small MLP's pothole timings (positive, finite)
 # and the block ratio, plus suite.md with its table; --case transformer
-# runs that case alone, with its PyTorch columns filled. PyTorch columns
-# are checked only when torch is importable. Timing values are not judged here
+# runs that case alone, with its PyTorch columns filled (and, with
+# --torch-keep-memory, says so in suite.json and the table's header).
+# PyTorch columns are checked only when torch is importable. Timing values are not judged here
 # (benchmarks report figures; no timed tests).
 set -u
 P=${PH_POTHOLE:?}
@@ -30,17 +31,20 @@ else:
 PY
 grep -q "small MLP (mlp:64-64:tanh, b64)" "$t/s/suite.md" || { echo "no table row"; exit 1; }
 /usr/bin/python3 "$S/tools/bench_suite.py" --pothole "$P" --case transformer \
-  --reps 1 --rounds 1 --out "$t/tf" >/dev/null 2>"$t/err" || { cat "$t/err"; exit 1; }
+  --torch-keep-memory --reps 1 --rounds 1 --out "$t/tf" >/dev/null 2>"$t/err" || { cat "$t/err"; exit 1; }
 /usr/bin/python3 - "$t/tf/suite.json" <<'PY' || exit 1
 import json, math, subprocess, sys
 s = json.load(open(sys.argv[1]))
 assert list(s["products"]) == ["transformer"] and "grid" not in s, s.keys()
+assert s["torch_keep_memory"] is True
 r = s["products"]["transformer"]
 torch = subprocess.run(["/usr/bin/python3", "-c", "import torch"]).returncode == 0
 for k in ["grad", "hvp", "ggnvp", "eval"] if torch else []:
     x = r[f"torch_over_pothole_{k}"]
     assert x > 0 and math.isfinite(x), (k, x)
 PY
+grep -q "kept freed memory (--torch-keep-memory)" "$t/tf/suite.md" ||
+  { echo "the table does not say --torch-keep-memory"; exit 1; }
 if /usr/bin/python3 -c "import torch" 2>/dev/null; then
   # the last four columns are PyTorch/pothole for grad, Hv, Gv and eval
   grep "^| transformer " "$t/tf/suite.md" | awk -F'|' '{print $10 $11 $12 $13}' |
