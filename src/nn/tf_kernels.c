@@ -307,9 +307,143 @@ size_t ph_tf_attn_work_size(size_t T) {
  * Y (and X for NT) are head views with leading dimension ld. */
 typedef enum { CAUSAL_NT, CAUSAL_NN, CAUSAL_TN } causal_kind;
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define TF_ATTN_AVX512 1
+
+/* The AVX-512 path of causal_gemm, without OpenBLAS's per-call packing
+ * (the attention makes 4·B·nh·L calls of 16 rows per product kind, each
+ * some 1-2 µs of copying for 16·64·16 multiply-adds: a fifth of the Hv's
+ * time went to OpenBLAS, tenth session). Each element of C keeps one
+ * accumulator that starts at zero and takes the terms in k order through
+ * FMAs; C = alpha·acc + beta·C is stored as a product and a sum, two
+ * roundings (beta is 0 or 1 here). That is what OpenBLAS's Haswell kernels
+ * (this machine's) do, except on a lone last row of a call, which they sum
+ * over four accumulators by k mod 4 (measured): so this path runs for T
+ * even, where no row block ends in a lone row, and gives the bits of the
+ * CBLAS calls (test_tf_kernels compares them over shapes with dh 3 to 24,
+ * and the transformer's products and a training run hash the same); T
+ * odd stays with OpenBLAS. Terms that are exact zeros of the causal
+ * triangle (P, Ṗ, dS, ḋS are zero above the diagonal, the operands
+ * finite) are skipped or kept as in the row blocks above, which changes
+ * nothing: fma(0, y, acc) = acc. C's columns go 8 to a vector (the last
+ * one of a row masked); four rows at a time give four independent FMA
+ * chains. */
+#define TF_MASK(n) ((__mmask8)((n) >= 8 ? 0xff : (1u << (n)) - 1))
+
+__attribute__((target("avx512f"))) static inline void
+attn_store(double *c, __mmask8 m, __m512d acc, __m512d alpha, int beta) {
+  __m512d y = _mm512_mul_pd(alpha, acc);
+  __asm__("" : "+v"(y)); /* two roundings, no FMA contraction */
+  if (beta) y = _mm512_add_pd(y, _mm512_maskz_loadu_pd(m, c));
+  _mm512_mask_storeu_pd(c, m, y);
+}
+
+/* C (T, T) row i, columns j ≤ i (the rest is masked by the callers):
+ * alpha Σ_k X[i][k] Y[j][k] (+ C); Yt (dh, T) is Y transposed. */
+__attribute__((target("avx512f"))) static void
+attn_nt512(size_t T, size_t dh, double alpha_s, const double *X,
+           const double *Yt, size_t ld, int beta, double *C) {
+  __m512d alpha = _mm512_set1_pd(alpha_s);
+  for (size_t i = 0; i < T; i++) {
+    const double *x = X + i * ld;
+    double *c = C + i * T;
+    size_t n = i + 1;
+    size_t j = 0;
+    for (; j + 32 <= n; j += 32) {
+      __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+      for (size_t k = 0; k < dh; k++) {
+        __m512d xk = _mm512_set1_pd(x[k]);
+        const double *y = Yt + k * T + j;
+        a0 = _mm512_fmadd_pd(xk, _mm512_loadu_pd(y), a0);
+        a1 = _mm512_fmadd_pd(xk, _mm512_loadu_pd(y + 8), a1);
+        a2 = _mm512_fmadd_pd(xk, _mm512_loadu_pd(y + 16), a2);
+        a3 = _mm512_fmadd_pd(xk, _mm512_loadu_pd(y + 24), a3);
+      }
+      attn_store(c + j, 0xff, a0, alpha, beta);
+      attn_store(c + j + 8, 0xff, a1, alpha, beta);
+      attn_store(c + j + 16, 0xff, a2, alpha, beta);
+      attn_store(c + j + 24, 0xff, a3, alpha, beta);
+    }
+    for (; j < n; j += 8) {
+      __mmask8 m = TF_MASK(n - j);
+      __m512d a0 = _mm512_setzero_pd();
+      for (size_t k = 0; k < dh; k++)
+        a0 = _mm512_fmadd_pd(_mm512_set1_pd(x[k]),
+                             _mm512_maskz_loadu_pd(m, Yt + k * T + j), a0);
+      attn_store(c + j, m, a0, alpha, beta);
+    }
+  }
+}
+
+/* C (T, dh) = alpha X Y (+ C), X (T, T) lower triangular (row i's terms
+ * k ≤ i; a block of four rows runs to its last row's diagonal, the others'
+ * extra terms being exact zeros), or with trans alpha Xᵀ Y (+ C), row i's
+ * terms k ≥ i (a block starts at its first row's diagonal). */
+__attribute__((target("avx512f"))) static void
+attn_nn512(int trans, size_t T, size_t dh, double alpha_s, const double *X,
+           const double *Y, size_t ld, int beta, double *C) {
+  __m512d alpha = _mm512_set1_pd(alpha_s);
+  for (size_t c0 = 0; c0 < dh; c0 += 8) {
+    __mmask8 m = TF_MASK(dh - c0);
+    size_t i = 0;
+    for (; i + 4 <= T; i += 4) {
+      __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+      size_t k0 = trans ? i : 0, k1 = trans ? T : i + 4;
+      for (size_t k = k0; k < k1; k++) {
+        __m512d y = _mm512_maskz_loadu_pd(m, Y + k * ld + c0);
+        const double *x0 = trans ? X + k * T + i : X + i * T + k;
+        size_t s = trans ? 1 : T;
+        a0 = _mm512_fmadd_pd(_mm512_set1_pd(x0[0]), y, a0);
+        a1 = _mm512_fmadd_pd(_mm512_set1_pd(x0[s]), y, a1);
+        a2 = _mm512_fmadd_pd(_mm512_set1_pd(x0[2 * s]), y, a2);
+        a3 = _mm512_fmadd_pd(_mm512_set1_pd(x0[3 * s]), y, a3);
+      }
+      attn_store(C + i * ld + c0, m, a0, alpha, beta);
+      attn_store(C + (i + 1) * ld + c0, m, a1, alpha, beta);
+      attn_store(C + (i + 2) * ld + c0, m, a2, alpha, beta);
+      attn_store(C + (i + 3) * ld + c0, m, a3, alpha, beta);
+    }
+    for (; i < T; i++) {
+      __m512d a0 = _mm512_setzero_pd();
+      size_t k0 = trans ? i : 0, k1 = trans ? T : i + 1;
+      for (size_t k = k0; k < k1; k++)
+        a0 =
+            _mm512_fmadd_pd(_mm512_set1_pd(trans ? X[k * T + i] : X[i * T + k]),
+                            _mm512_maskz_loadu_pd(m, Y + k * ld + c0), a0);
+      attn_store(C + i * ld + c0, m, a0, alpha, beta);
+    }
+  }
+}
+
+/* The transpose that attn_nt512 reads (dh · T doubles at most). */
+#define TF_ATTN_YT 8192
+#else
+#define TF_ATTN_AVX512 0
+#endif
+
+static int attn_fast = 1;
+
+void ph_tf_attn_allow_fast(int allow) {
+  attn_fast = allow;
+}
+
 static void causal_gemm(causal_kind kind, size_t T, size_t dh, double alpha,
                         const double *X, const double *Y, size_t ld,
                         double beta, double *C) {
+#if TF_ATTN_AVX512
+  if (attn_fast && ph_vmath_avx512() && (beta == 0.0 || beta == 1.0) &&
+      T % 2 == 0 && dh * T <= TF_ATTN_YT) {
+    if (kind == CAUSAL_NT) {
+      double Yt[TF_ATTN_YT];
+      for (size_t j = 0; j < T; j++)
+        for (size_t k = 0; k < dh; k++) Yt[k * T + j] = Y[j * ld + k];
+      attn_nt512(T, dh, alpha, X, Yt, ld, beta == 1.0, C);
+    } else
+      attn_nn512(kind == CAUSAL_TN, T, dh, alpha, X, Y, ld, beta == 1.0, C);
+    return;
+  }
+#endif
   for (size_t r0 = 0; r0 < T; r0 += TF_ATTN_RB) {
     size_t r1 = T - r0 < TF_ATTN_RB ? T : r0 + TF_ATTN_RB;
     int m = (int)(r1 - r0);

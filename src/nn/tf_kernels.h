@@ -103,10 +103,16 @@ void ph_tf_gelu_tangent_backward_d(double *dx_t, const double *dy,
  * O_h = P_h V_h. p (B, nh, T, T) holds P (zero above the diagonal), saved by
  * forward; p_t (B, nh, T, T) holds Ṗ, saved by tangent_forward.
  * work: ph_tf_attn_work_size(T) doubles of scratch, owned by the caller.
- * The plain names use one GEMM per (batch, head) through CBLAS; the _ref
+ * The plain names use one GEMM per (batch, head) and row block through
+ * CBLAS, or the same arithmetic in-tree on AVX-512; the _ref
  * names are naive loops kept as the reference (same arguments, same
  * results to rounding). */
 size_t ph_tf_attn_work_size(size_t T);
+/* 0: the plain names run every product through CBLAS even where the CPU
+ * has AVX-512 (for tests, which compare the two paths to the bit; not
+ * thread-safe). 1 (the default): on AVX-512 (ph_vmath_avx512) they run
+ * in-tree kernels with the same arithmetic as OpenBLAS's (tf_kernels.c). */
+void ph_tf_attn_allow_fast(int allow);
 
 void ph_tf_attn_forward(double *o, double *p, const double *q, const double *k,
                         const double *v, size_t B, size_t T, size_t d,

@@ -24,6 +24,8 @@
 #include <math.h>
 #include <cmocka.h>
 
+#include <cblas.h>
+
 #include "core/rng.h"
 #include "nn/tf_kernels.h"
 #include "fdcheck.h"
@@ -414,50 +416,123 @@ static void test_attention(void **state) {
   }
 }
 
+/* The attention's eight outputs (o, p, ṗ, ȯ, dq, dk, dv, and the tangent
+ * adjoints dq_t, dk_t, dv_t together) for one set of inputs; mode 0: the
+ * plain kernels, 1: the naive _ref kernels, 2: the plain kernels with
+ * their in-tree AVX-512 products switched off (CBLAS throughout). */
+typedef struct att_case {
+  size_t B, T, d, nh, n, np;
+  double *q, *k, *v, *qt, *kt, *vt, *dout, *doutt, *work;
+} att_case;
+
+static att_case att_case_new(size_t B, size_t T, size_t d, size_t nh) {
+  att_case c = {0};
+  c.B = B, c.T = T, c.d = d, c.nh = nh, c.n = B * T * d, c.np = B * nh * T * T;
+  c.q = vec_rand(c.n, 1.5), c.k = vec_rand(c.n, 1.5), c.v = vec_rand(c.n, 1.0);
+  c.qt = vec_rand(c.n, 1.0), c.kt = vec_rand(c.n, 1.0);
+  c.vt = vec_rand(c.n, 1.0);
+  c.dout = vec_rand(c.n, 1.0), c.doutt = vec_rand(c.n, 1.0);
+  c.work = vec_new(ph_tf_attn_work_size(T));
+  return c;
+}
+
+static void att_case_free(att_case *c) {
+  double *all[] = {c->q,  c->k,    c->v,     c->qt,  c->kt,
+                   c->vt, c->dout, c->doutt, c->work};
+  for (size_t i = 0; i < sizeof all / sizeof *all; i++) free(all[i]);
+}
+
+static size_t att_out_size(const att_case *c, int j) {
+  return j == 1 || j == 2 ? c->np : j == 7 ? 3 * c->n : c->n;
+}
+
+static void att_outputs(att_case *c, int mode, double *x[8]) {
+  size_t B = c->B, T = c->T, d = c->d, nh = c->nh, n = c->n;
+  int r = mode == 1;
+  ph_tf_attn_allow_fast(mode != 2);
+  for (int j = 0; j < 8; j++) x[j] = vec_new(att_out_size(c, j));
+  (r ? ph_tf_attn_forward_ref : ph_tf_attn_forward)(x[0], x[1], c->q, c->k,
+                                                    c->v, B, T, d, nh);
+  (r ? ph_tf_attn_tangent_forward_ref
+     : ph_tf_attn_tangent_forward)(x[3], x[2], c->q, c->k, c->v, x[1], c->qt,
+                                   c->kt, c->vt, c->work, B, T, d, nh);
+  (r ? ph_tf_attn_backward_ref : ph_tf_attn_backward)(
+      x[4], x[5], x[6], c->dout, c->q, c->k, c->v, x[1], c->work, B, T, d, nh);
+  (r ? ph_tf_attn_tangent_backward_ref : ph_tf_attn_tangent_backward)(
+      x[7], x[7] + n, x[7] + 2 * n, c->dout, c->doutt, c->q, c->k, c->v, x[1],
+      c->qt, c->kt, c->vt, x[2], c->work, B, T, d, nh);
+  ph_tf_attn_allow_fast(1);
+}
+
 /* GEMM and naive kernels on a larger case: every output agrees to a few
- * ulps of the quantities summed (T·dh products of O(1) numbers). */
+ * ulps of the quantities summed (T·dh products of O(1) numbers). Both the
+ * plain kernels' paths (in-tree AVX-512 where the CPU has it, CBLAS). */
+static void gemm_vs_ref(size_t B, size_t T, size_t d, size_t nh) {
+  att_case c = att_case_new(B, T, d, nh);
+  double *out[3][8];
+  for (int mode = 0; mode < 3; mode++) att_outputs(&c, mode, out[mode]);
+  double tol = 64 * EPS * (double)(c.T * c.d);
+  for (int mode = 0; mode < 3; mode += 2)
+    for (int j = 0; j < 8; j++) {
+      size_t m = att_out_size(&c, j);
+      double sc = fmax(1.0, max_abs(out[1][j], m));
+      for (size_t i = 0; i < m; i++)
+        if (fabs(out[mode][j][i] - out[1][j][i]) > tol * sc)
+          fail_msg("gemm (mode %d) vs ref: output %d entry %zu: %.17g vs "
+                   "%.17g",
+                   mode, j, i, out[mode][j][i], out[1][j][i]);
+    }
+  for (int mode = 0; mode < 3; mode++)
+    for (int j = 0; j < 8; j++) free(out[mode][j]);
+  att_case_free(&c);
+}
+
+/* T odd runs CBLAS only, T even the in-tree path where there is AVX-512 */
 static void test_attention_gemm_vs_ref(void **state) {
   (void)state;
-  size_t B = 3, T = 17, d = 12, nh = 3, n = B * T * d, np = B * nh * T * T;
-  double *q = vec_rand(n, 1.5), *k = vec_rand(n, 1.5), *v = vec_rand(n, 1.0);
-  double *qt = vec_rand(n, 1.0), *kt = vec_rand(n, 1.0), *vt = vec_rand(n, 1.0);
-  double *dout = vec_rand(n, 1.0), *doutt = vec_rand(n, 1.0);
-  double *out[2][8]; /* o, p, pt, ot, dq, dk, dv, dq_t(+dk_t,dv_t) */
-  double *work = vec_new(ph_tf_attn_work_size(T));
-  for (int r = 0; r < 2; r++) {
-    for (int j = 0; j < 8; j++)
-      out[r][j] = vec_new(j == 1 || j == 2 ? np : j == 7 ? 3 * n : n);
-    double **x = out[r];
-    (r ? ph_tf_attn_forward_ref : ph_tf_attn_forward)(x[0], x[1], q, k, v, B, T,
-                                                      d, nh);
-    (r ? ph_tf_attn_tangent_forward_ref : ph_tf_attn_tangent_forward)(
-        x[3], x[2], q, k, v, x[1], qt, kt, vt, work, B, T, d, nh);
-    (r ? ph_tf_attn_backward_ref : ph_tf_attn_backward)(
-        x[4], x[5], x[6], dout, q, k, v, x[1], work, B, T, d, nh);
-    (r ? ph_tf_attn_tangent_backward_ref : ph_tf_attn_tangent_backward)(
-        x[7], x[7] + n, x[7] + 2 * n, dout, doutt, q, k, v, x[1], qt, kt, vt,
-        x[2], work, B, T, d, nh);
+  gemm_vs_ref(3, 17, 12, 3);
+  gemm_vs_ref(3, 18, 12, 3);
+}
+
+/* The in-tree AVX-512 products against OpenBLAS's, bit for bit, where
+ * OpenBLAS runs its Haswell kernels (this machine's): for T even the two
+ * do the same arithmetic (tf_kernels.c), so the transformer's products
+ * keep their bits. Shapes: the benchmark's (T 64, d 32, 2 heads), a last
+ * row block of 8 (T 24) and of 6 (T 22), dh 24, 6, 7 and 3 (masked
+ * vectors), T 2; and T 17, which the in-tree path leaves to OpenBLAS (its
+ * lone last row sums otherwise). A fused multiply-add in the store
+ * (alpha·acc + C rounded once) or a term dropped fails here. Other
+ * OpenBLAS kernels may round otherwise: the test is skipped there, and
+ * the one above bounds both paths. */
+static void test_attention_avx512_bits(void **state) {
+  (void)state;
+  const char *core = openblas_get_corename();
+  if (!core || strcmp(core, "Haswell") != 0) {
+    printf("attention bits: OpenBLAS core %s, not Haswell: skipped\n",
+           core ? core : "?");
+    return;
   }
-  double tol = 64 * EPS * (double)(T * d);
-  for (int j = 0; j < 8; j++) {
-    size_t m = j == 1 || j == 2 ? np : j == 7 ? 3 * n : n;
-    double sc = fmax(1.0, max_abs(out[1][j], m));
-    for (size_t i = 0; i < m; i++)
-      if (fabs(out[0][j][i] - out[1][j][i]) > tol * sc)
-        fail_msg("gemm vs ref: output %d entry %zu: %.17g vs %.17g", j, i,
-                 out[0][j][i], out[1][j][i]);
-    free(out[0][j]);
-    free(out[1][j]);
+  size_t shapes[][4] = {{2, 64, 32, 2}, {3, 24, 16, 2}, {2, 22, 12, 2},
+                        {2, 40, 48, 2}, {2, 20, 6, 2},  {2, 64, 7, 1},
+                        {3, 17, 12, 3}, {1, 2, 8, 2}};
+  for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+    att_case c =
+        att_case_new(shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3]);
+    double *out[2][8];
+    att_outputs(&c, 0, out[0]);
+    att_outputs(&c, 2, out[1]);
+    for (int j = 0; j < 8; j++) {
+      size_t m = att_out_size(&c, j);
+      for (size_t i = 0; i < m; i++)
+        if (memcmp(&out[0][j][i], &out[1][j][i], sizeof(double)) != 0)
+          fail_msg("T %zu d %zu nh %zu: output %d entry %zu: %.17g (AVX-512) "
+                   "vs %.17g (CBLAS)",
+                   c.T, c.d, c.nh, j, i, out[0][j][i], out[1][j][i]);
+      free(out[0][j]);
+      free(out[1][j]);
+    }
+    att_case_free(&c);
   }
-  free(q);
-  free(k);
-  free(v);
-  free(qt);
-  free(kt);
-  free(vt);
-  free(dout);
-  free(doutt);
-  free(work);
 }
 
 /* ---- cross-entropy: u = z (N, C); y fixed with ignored positions ----------
@@ -533,6 +608,7 @@ int main(void) {
       cmocka_unit_test(test_gelu),
       cmocka_unit_test(test_attention),
       cmocka_unit_test(test_attention_gemm_vs_ref),
+      cmocka_unit_test(test_attention_avx512_bits),
       cmocka_unit_test(test_xent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
