@@ -703,12 +703,20 @@ void nn_relu_maxpool_backward(const nn_layer *pool, size_t B, const double *x,
 
 void nn_dense_backward(const nn_layer *l, const double *theta, size_t B,
                        const double *in, const double *dout, double *din,
-                       double *grad, int with_bias) {
+                       double *grad, int with_bias, int fresh) {
   /* the chain overwrites din (ph_nn_dense_dx_set); the parameters'
-   * adjoints accumulate (dense.h) */
-  ph_nn_dense_backward(NULL, grad ? grad + l->w_off : NULL,
-                       grad && with_bias ? grad + l->b_off : NULL, dout, in,
-                       theta + l->w_off, B, l->n_in, l->n_out);
+   * adjoints accumulate (dense.h), or overwrite when fresh */
+  if (grad && fresh) {
+    ph_nn_gemm_set(1, 0, l->n_out, l->n_in, B, dout, in, grad + l->w_off);
+    if (with_bias) {
+      memset(grad + l->b_off, 0, l->n_out * sizeof *grad);
+      ph_nn_dense_backward(NULL, NULL, grad + l->b_off, dout, NULL, NULL, B,
+                           l->n_in, l->n_out);
+    }
+  } else
+    ph_nn_dense_backward(NULL, grad ? grad + l->w_off : NULL,
+                         grad && with_bias ? grad + l->b_off : NULL, dout, in,
+                         theta + l->w_off, B, l->n_in, l->n_out);
   if (din)
     ph_nn_dense_dx_set(din, dout, theta + l->w_off, NULL, NULL, B, l->n_in,
                        l->n_out);
@@ -718,7 +726,9 @@ void nn_backward(nn_layer *l, const double *theta, size_t B, const double *in,
                  const double *out, const double *dout, double *din,
                  double *grad) {
   switch (l->kind) {
-  case NN_DENSE: nn_dense_backward(l, theta, B, in, dout, din, grad, 1); return;
+  case NN_DENSE:
+    nn_dense_backward(l, theta, B, in, dout, din, grad, 1, 0);
+    return;
   case NN_ACT:
     if (din) nn_act_scale(l, B * l->in_size, in, out, dout, din);
     return;

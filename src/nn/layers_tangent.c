@@ -47,6 +47,34 @@ void nn_tangent_forward(nn_layer *l, const double *theta, const double *v,
   }
 }
 
+void nn_dense_tangent_backward(const nn_layer *l, const double *theta,
+                               const double *v, size_t B, const double *in,
+                               const double *tin, const double *dout,
+                               const double *tdout, double *tdin, double *hv,
+                               int second_order, int fresh) {
+  double *dW = hv + l->w_off, *db = hv + l->b_off;
+  if (fresh) {
+    /* ph_nn_dense_tangent_backward's terms in its order, the first weight
+     * product overwriting and the bias sums starting from zeroes */
+    ph_nn_gemm_set(1, 0, l->n_out, l->n_in, B, tdout, in, dW);
+    memset(db, 0, l->n_out * sizeof *db);
+    ph_nn_dense_backward(NULL, NULL, db, tdout, NULL, NULL, B, l->n_in,
+                         l->n_out);
+    if (second_order && tin)
+      ph_nn_gemm_acc(1, 0, l->n_out, l->n_in, B, dout, tin, dW);
+  } else
+    /* (Hv)_θ accumulates */
+    ph_nn_dense_tangent_backward(NULL, dW, db, dout, tdout, in, tin,
+                                 theta + l->w_off, v + l->w_off, B, l->n_in,
+                                 l->n_out, second_order);
+  /* the chain overwrites tdin (ph_nn_dense_dx_set: ḋy W [+ dy Ẇ], the
+   * terms ph_nn_dense_tangent_backward would add, in its order) */
+  if (tdin)
+    ph_nn_dense_dx_set(tdin, tdout, theta + l->w_off,
+                       second_order ? dout : NULL, v + l->w_off, B, l->n_in,
+                       l->n_out);
+}
+
 void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                          size_t B, const double *in, const double *out,
                          const double *tin, const double *dout,
@@ -54,16 +82,8 @@ void nn_tangent_backward(nn_layer *l, const double *theta, const double *v,
                          int second_order) {
   switch (l->kind) {
   case NN_DENSE:
-    /* the chain overwrites tdin (ph_nn_dense_dx_set: ḋy W [+ dy Ẇ], the
-     * terms ph_nn_dense_tangent_backward would add, in its order); (Hv)_θ
-     * accumulates */
-    ph_nn_dense_tangent_backward(NULL, hv + l->w_off, hv + l->b_off, dout,
-                                 tdout, in, tin, theta + l->w_off, v + l->w_off,
-                                 B, l->n_in, l->n_out, second_order);
-    if (tdin)
-      ph_nn_dense_dx_set(tdin, tdout, theta + l->w_off,
-                         second_order ? dout : NULL, v + l->w_off, B, l->n_in,
-                         l->n_out);
+    nn_dense_tangent_backward(l, theta, v, B, in, tin, dout, tdout, tdin, hv,
+                              second_order, 0);
     return;
   case NN_ACT:
     if (!tdin) return;

@@ -219,10 +219,15 @@ static ph_status cache_reserve(nn_net *n, ph_error *err) {
   return PH_ERR_NOMEM;
 }
 
-static void cache_store(nn_net *n, const double *theta, const ph_batch *b,
-                        size_t start, size_t m, double scale, double loss,
-                        double correct) {
-  memcpy(n->c_theta, theta, n->n_params * sizeof *theta);
+/* keyed: c_theta already holds θ's bytes (an earlier chunk of the same
+ * product ran on this network, forward_cached), so the copy is skipped: at
+ * one thread the large MLP's batch of 256 is two chunks on one network,
+ * and the second chunk's copy of θ (2.15 MB) was about 2 % of its
+ * gradient (docs/performance.md, tenth session). */
+static void cache_store(nn_net *n, const double *theta, int keyed,
+                        const ph_batch *b, size_t start, size_t m, double scale,
+                        double loss, double correct) {
+  if (!keyed) memcpy(n->c_theta, theta, n->n_params * sizeof *theta);
   if (b->idx) memcpy(n->c_idx, b->idx + start, m * sizeof *b->idx);
   n->c_has_idx = b->idx != NULL;
   n->c_split = b->split;
@@ -323,7 +328,7 @@ static void tangent_forward(nn_net *n, const double *theta, const double *v,
  * same bits); the ReLU's output adjoint dh is then not written, which no
  * later pass reads (ReLU's tangent backward has no second-order term). */
 static void backward(nn_net *n, const double *theta, size_t m, double scale,
-                     double *g) {
+                     double *g, int fresh) {
   size_t K = n->n_layers;
   head_adjoint(n, m, scale, n->dh[K]);
   for (size_t i = K; i-- > 0;) {
@@ -345,11 +350,17 @@ static void backward(nn_net *n, const double *theta, size_t m, double scale,
     if (g && i >= 1 && n->layers[i - 1].kind == NN_DENSE &&
         nn_act_scale_rows_ok(&n->layers[i])) {
       const nn_layer *d = &n->layers[i - 1];
+      if (fresh) memset(g + d->b_off, 0, d->n_out * sizeof *g);
       nn_act_scale_rows(&n->layers[i], m, n->h[i], n->h[i + 1], n->dh[i + 1],
                         n->dh[i], g + d->b_off);
       nn_dense_backward(d, theta, m, n->h[i - 1], n->dh[i],
-                        i > 1 ? n->dh[i - 1] : NULL, g, 0);
+                        i > 1 ? n->dh[i - 1] : NULL, g, 0, fresh);
       i--;
+      continue;
+    }
+    if (g && fresh && n->layers[i].kind == NN_DENSE) {
+      nn_dense_backward(&n->layers[i], theta, m, n->h[i], n->dh[i + 1],
+                        i ? n->dh[i] : NULL, g, 1, 1);
       continue;
     }
     nn_backward(&n->layers[i], theta, m, n->h[i], n->h[i + 1], n->dh[i + 1],
@@ -363,7 +374,8 @@ static void backward(nn_net *n, const double *theta, size_t m, double scale,
  * no second-order term, pooling reuses the argmax), so it is the same
  * kernel on tdh, with the same bits. */
 static void tangent_backward(nn_net *n, const double *theta, const double *v,
-                             size_t m, double *out, int second_order) {
+                             size_t m, double *out, int second_order,
+                             int fresh) {
   for (size_t i = n->n_layers; i-- > 0;) {
     if (i >= 2 && conv_group_at(n, i - 2)) {
       size_t c = i - 2;
@@ -380,10 +392,36 @@ static void tangent_backward(nn_net *n, const double *theta, const double *v,
       i--;
       continue;
     }
+    if (fresh && n->layers[i].kind == NN_DENSE) {
+      nn_dense_tangent_backward(&n->layers[i], theta, v, m, n->h[i],
+                                i ? n->th[i] : NULL, n->dh[i + 1],
+                                n->tdh[i + 1], i ? n->tdh[i] : NULL, out,
+                                second_order, 1);
+      continue;
+    }
     nn_tangent_backward(&n->layers[i], theta, v, m, n->h[i], n->h[i + 1],
                         i ? n->th[i] : NULL, n->dh[i + 1], n->tdh[i + 1],
                         i ? n->tdh[i] : NULL, out, second_order);
   }
+}
+
+/* Whether every parameter is a dense layer's (NN_DENSE weights and bias;
+ * the other layers activations): then the backward and the tangent
+ * backward write each entry of the product once, layer by layer, and a
+ * chunk whose output holds nothing yet can overwrite it (fresh) instead of
+ * zeroing it first and accumulating. Same bits (the weight products through
+ * ph_nn_gemm_set, the bias sums from zeroed entries); zeroing the result
+ * was 1-2 % of the MLPs' products (docs/performance.md, tenth session). */
+static int writes_every_param(const nn_net *n) {
+  size_t covered = 0;
+  for (size_t i = 0; i < n->n_layers; i++) {
+    const nn_layer *l = &n->layers[i];
+    if (l->kind == NN_DENSE)
+      covered += l->n_in * l->n_out + l->n_out;
+    else if (l->kind != NN_ACT)
+      return 0;
+  }
+  return covered == n->n_params;
 }
 
 /* The direction-free passes of the chunk [start, start + m): its forward
@@ -394,7 +432,7 @@ static void tangent_backward(nn_net *n, const double *theta, const double *v,
  * (run_chunk) and block products (block_chunk) both start here, so a block
  * at the θ of the last product, or the next block at one θ, as Lanczos
  * and SLQ ask for them, pays for the tangent passes only. */
-static ph_status forward_cached(nn_net *n, const double *theta,
+static ph_status forward_cached(nn_net *n, const double *theta, int keyed,
                                 const ph_batch *b, size_t start, size_t m,
                                 run_mode mode, double scale, ph_error *err) {
   PH_TRY(cache_reserve(n, err));
@@ -403,34 +441,37 @@ static ph_status forward_cached(nn_net *n, const double *theta,
     PH_TRY(gather(n, b, start, m, err));
     forward_from(n, theta, m, 0, NULL);
     double c = 0, l = head(n, m, scale, &c);
-    cache_store(n, theta, b, start, m, scale, l, c);
+    cache_store(n, theta, keyed, b, start, m, scale, l, c);
   }
   if (mode == RUN_HVP && n->c_level < 2) {
-    backward(n, theta, m, scale, NULL);
+    backward(n, theta, m, scale, NULL, 0);
     n->c_level = 2;
   }
   return PH_OK;
 }
 
 /* One chunk [start, start + m) of the batch (m ≤ max_batch): its loss
- * (scaled), correct count and its product, accumulated into out. */
-static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
-                           size_t start, size_t m, run_mode mode,
-                           const double *v, double scale, double *loss,
-                           double *correct, double *out, ph_error *err) {
+ * (scaled), correct count and its product, accumulated into out. keyed:
+ * this network has run an earlier chunk of the same product, so its
+ * cache's key already holds θ (cache_store). */
+static ph_status run_chunk(nn_net *n, const double *theta, int keyed, int fresh,
+                           const ph_batch *b, size_t start, size_t m,
+                           run_mode mode, const double *v, double scale,
+                           double *loss, double *correct, double *out,
+                           ph_error *err) {
   size_t K = n->n_layers;
   if (mode == RUN_GRAD) {
-    PH_TRY(forward_cached(n, theta, b, start, m, RUN_EVAL, scale, err));
-    backward(n, theta, m, scale, out);
+    PH_TRY(forward_cached(n, theta, keyed, b, start, m, RUN_EVAL, scale, err));
+    backward(n, theta, m, scale, out, fresh);
     n->c_level = 1; /* dh as the gradient's backward left it */
   } else
-    PH_TRY(forward_cached(n, theta, b, start, m, mode, scale, err));
+    PH_TRY(forward_cached(n, theta, keyed, b, start, m, mode, scale, err));
   *loss += n->c_loss;
   *correct += n->c_correct;
   if (mode == RUN_EVAL || mode == RUN_GRAD) return PH_OK;
   tangent_forward(n, theta, v, m);
   head_tangent(n, m, scale, n->th[K], n->tdh[K]);
-  tangent_backward(n, theta, v, m, out, mode == RUN_HVP);
+  tangent_backward(n, theta, v, m, out, mode == RUN_HVP, fresh);
   return PH_OK;
 }
 
@@ -446,17 +487,17 @@ static ph_status run_chunk(nn_net *n, const double *theta, const ph_batch *b,
  * the stacked shapes run no faster per flop than the single ones, and the
  * stacking, scratch sums and per-example activation loops cost extra
  * (docs/performance-history.md). Accumulated into HV. */
-static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
-                             size_t start, size_t m, run_mode mode, size_t k,
-                             const double *V, double scale, double *HV,
-                             ph_error *err) {
+static ph_status block_chunk(nn_net *n, const double *theta, int keyed,
+                             int fresh, const ph_batch *b, size_t start,
+                             size_t m, run_mode mode, size_t k, const double *V,
+                             double scale, double *HV, ph_error *err) {
   size_t K = n->n_layers, np = n->n_params;
-  PH_TRY(forward_cached(n, theta, b, start, m, mode, scale, err));
+  PH_TRY(forward_cached(n, theta, keyed, b, start, m, mode, scale, err));
   for (size_t j = 0; j < k; j++) {
     const double *v = V + j * np;
     tangent_forward(n, theta, v, m);
     head_tangent(n, m, scale, n->th[K], n->tdh[K]);
-    tangent_backward(n, theta, v, m, HV + j * np, mode == RUN_HVP);
+    tangent_backward(n, theta, v, m, HV + j * np, mode == RUN_HVP, fresh);
   }
   return PH_OK;
 }
@@ -475,8 +516,9 @@ static ph_status block_chunk(nn_net *n, const double *theta, const ph_batch *b,
  * writes straight into the result; the others write their own partial
  * products, and the team then adds them, each thread over its own range
  * of the entries (each entry still takes the partials in chunk order).
- * Every chunk zeroes its own output inside its thread, so no zeroing or
- * summing of the whole vector runs on one thread while the other waits. */
+ * Every chunk zeroes its own output inside its thread (or, in an MLP,
+ * overwrites it: writes_every_param), so no zeroing or summing of the
+ * whole vector runs on one thread while the other waits. */
 #define PH_NN_PAR_PARTS 2
 
 /* Entries below which one thread adds the partials alone: the hand-over
@@ -504,7 +546,8 @@ typedef struct par_job {
   const ph_batch *b;
   size_t start, m;
   run_mode mode;
-  size_t k; /* 0: one product (run_chunk); else a block of k (block_chunk) */
+  size_t k;  /* 0: one product (run_chunk); else a block of k (block_chunk) */
+  int keyed; /* net ran an earlier chunk of this product (run_chunk) */
   const double *V;
   double scale, loss, correct;
   double *out; /* (n_params, or k·n_params): the result or a partial */
@@ -525,14 +568,18 @@ static void par_compute(void *arg, size_t t) {
   if (t >= w->nj) return;
   par_job *j = &w->jobs[t];
   j->loss = j->correct = 0;
-  if (j->out && j->out == w->out) /* partials are zero (par_reduce) */
+  /* the result: overwritten or zeroed here; partials are zero
+   * (par_reduce) */
+  int fresh = j->out && j->out == w->out && writes_every_param(j->net);
+  if (j->out && j->out == w->out && !fresh)
     memset(j->out, 0, w->len * sizeof *j->out);
   if (j->k)
-    j->st = block_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->k,
-                        j->V, j->scale, j->out, &j->err);
+    j->st = block_chunk(j->net, j->theta, j->keyed, fresh, j->b, j->start, j->m,
+                        j->mode, j->k, j->V, j->scale, j->out, &j->err);
   else
-    j->st = run_chunk(j->net, j->theta, j->b, j->start, j->m, j->mode, j->v,
-                      j->scale, &j->loss, &j->correct, j->out, &j->err);
+    j->st = run_chunk(j->net, j->theta, j->keyed, fresh, j->b, j->start, j->m,
+                      j->mode, j->v, j->scale, &j->loss, &j->correct, j->out,
+                      &j->err);
 }
 
 /* Thread t adds the partials into its range of out, whole cache lines
@@ -626,6 +673,7 @@ static ph_status run_waves(nn_net *n, const double *theta, const ph_batch *b,
     wave.jobs[0].start = 0;
     wave.jobs[0].m = c;
     wave.jobs[0].out = out;
+    wave.jobs[0].keyed = 1; /* the cache's key was θ (the hit above) */
     PH_TRY(par_wave_run(n, &wave, total, correct, err));
     *total += l1;
     *correct += c1;
@@ -642,6 +690,7 @@ static ph_status run_waves(nn_net *n, const double *theta, const ph_batch *b,
       wave.jobs[w].net = w ? n->workers[w - 1] : n;
       wave.jobs[w].start = st;
       wave.jobs[w].m = N - st < c ? N - st : c;
+      wave.jobs[w].keyed = c0 > 0; /* this network ran chunk c0 - T·c + w */
       wave.jobs[w].out = !out ? NULL : c0 == 0 && w == 0 ? out : n->partial[w];
     }
     wave.nj = nj;
@@ -672,8 +721,10 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
                      double *acc, ph_error *err) {
   size_t N = b->n;
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
-  /* the parallel path zeroes out inside the first chunk's thread */
-  if (out && !n->par_chunk) memset(out, 0, n->n_params * sizeof *out);
+  /* the parallel path zeroes out inside the first chunk's thread; the
+   * first chunk overwrites it when it writes every entry */
+  int fresh = writes_every_param(n);
+  if (out && !n->par_chunk && !fresh) memset(out, 0, n->n_params * sizeof *out);
   double count;
   PH_TRY(count_terms(n, b, &count, err));
   double total = 0, correct = 0, scale = 1.0 / count;
@@ -683,8 +734,8 @@ static ph_status run(nn_net *n, const double *theta, const ph_batch *b,
   else
     for (size_t start = 0; start < N; start += n->max_batch) {
       size_t m = N - start < n->max_batch ? N - start : n->max_batch;
-      PH_TRY(run_chunk(n, theta, b, start, m, mode, v, scale, &total, &correct,
-                       out, err));
+      PH_TRY(run_chunk(n, theta, start > 0, fresh && start == 0, b, start, m,
+                       mode, v, scale, &total, &correct, out, err));
     }
   if (loss) *loss = total;
   if (acc) *acc = n->loss_mse ? NAN : correct / count;
@@ -698,7 +749,8 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
                            ph_error *err) {
   size_t N = b->n;
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
-  if (!n->par_chunk) memset(HV, 0, k * n->n_params * sizeof *HV);
+  int fresh = writes_every_param(n);
+  if (!n->par_chunk && !fresh) memset(HV, 0, k * n->n_params * sizeof *HV);
   double count, total = 0, correct = 0;
   PH_TRY(count_terms(n, b, &count, err));
   double scale = 1.0 / count;
@@ -707,7 +759,8 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
                         err);
   for (size_t start = 0; start < N; start += n->max_batch) {
     size_t m = N - start < n->max_batch ? N - start : n->max_batch;
-    PH_TRY(block_chunk(n, theta, b, start, m, mode, k, V, scale, HV, err));
+    PH_TRY(block_chunk(n, theta, start > 0, fresh && start == 0, b, start, m,
+                       mode, k, V, scale, HV, err));
   }
   return PH_OK;
 }

@@ -282,10 +282,20 @@ void nn_act_scale_rows(const nn_layer *l, size_t B, const double *x,
                        double *db);
 /* The dense layer's backward as nn_backward runs it (din overwritten, or
  * NULL; grad accumulated, or NULL), without the bias adjoint when
- * with_bias is 0 (the caller added it, nn_act_scale_rows). */
+ * with_bias is 0 (the caller added it, nn_act_scale_rows). fresh: the
+ * layer's entries of grad hold nothing yet, and dW overwrites them
+ * (ph_nn_gemm_set: the same bits as accumulating into zeroes); the bias
+ * entries, when with_bias, are zeroed before their sums. */
 void nn_dense_backward(const nn_layer *l, const double *theta, size_t B,
                        const double *in, const double *dout, double *din,
-                       double *grad, int with_bias);
+                       double *grad, int with_bias, int fresh);
+/* The dense layer's tangent backward as nn_tangent_backward runs it, with
+ * fresh as above for its entries of hv (bias zeroed, then summed). */
+void nn_dense_tangent_backward(const nn_layer *l, const double *theta,
+                               const double *v, size_t B, const double *in,
+                               const double *tin, const double *dout,
+                               const double *tdout, double *tdin, double *hv,
+                               int second_order, int fresh);
 /* The conv passes (layers_conv.c), called by the dispatchers above. */
 void nn_conv_forward(nn_layer *l, const double *theta, size_t B,
                      const double *in, double *out);

@@ -2225,6 +2225,73 @@ static void test_dense_hessian_digits(void **s) {
   ph_dataset_free(d);
 }
 
+/* The first chunk of an MLP's product overwrites the result instead of
+ * zeroing it and accumulating (net_obj.c, writes_every_param; the weight
+ * products through ph_nn_gemm_set, the bias sums from zeroed entries). Its
+ * products into buffers full of NaN equal, to the bit, those of the same
+ * network with a flatten in front (cnn:d…: the same parameters in the same
+ * order, whose products zero the result and accumulate, as all did before):
+ * gradient, Hv, Gv and their blocks, through the classic loop (three
+ * chunks) and on 1 and 2 threads (two chunks), for a fused σ' and bias pass
+ * (tanh, relu) and one apart (gelu). */
+static void test_fresh_output(void **s) {
+  (void)s;
+  ph_data_options opt = ph_data_options_default();
+  opt.max_train = 300;
+  ph_error err = {0};
+  ph_dataset *d;
+  assert_int_equal(ph_dataset_load("digits", &opt, &d, &err), PH_OK);
+  static const char *const pairs[][2] = {{"mlp:12:tanh", "cnn:d12:tanh"},
+                                         {"mlp:12-8:relu", "cnn:d12-d8:relu"},
+                                         {"mlp:12:gelu", "cnn:d12:gelu"}};
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, 300};
+  for (size_t p = 0; p < 3; p++)
+    for (size_t threads = 0; threads < 3; threads++) {
+      ph_objective *o[2];
+      for (int w = 0; w < 2; w++) {
+        assert_int_equal(
+            ph_net_create(pairs[p][w], d, threads ? 300 : 128, &o[w], &err),
+            PH_OK);
+        if (threads)
+          assert_int_equal(ph_net_set_threads(o[w], threads, &err), PH_OK);
+      }
+      size_t n = o[0]->n;
+      assert_int_equal(o[1]->n, n);
+      double *th = malloc(n * sizeof *th), *V = malloc(2 * n * sizeof *V),
+             *y[2] = {malloc(2 * n * sizeof(double)),
+                      malloc(2 * n * sizeof(double))};
+      assert_int_equal(ph_net_init_params(o[0], 7, th, &err), PH_OK);
+      ph_rng r = ph_rng_make(19, 3);
+      ph_rng_fill_gauss(&r, V, 2 * n, 1.0);
+      for (int kind = 0; kind < 5; kind++) {
+        double L[2];
+        size_t len = kind >= 3 ? 2 * n : n;
+        for (int w = 0; w < 2; w++) {
+          for (size_t i = 0; i < 2 * n; i++) y[w][i] = w ? 0.0 : NAN;
+          ph_status st =
+              kind == 0
+                  ? ph_objective_loss_grad(o[w], th, &b, &L[w], y[w], &err)
+              : kind == 1 ? ph_objective_hvp(o[w], th, &b, V, y[w], &err)
+              : kind == 2 ? ph_objective_ggnvp(o[w], th, &b, V, y[w], &err)
+              : kind == 3
+                  ? ph_objective_hvp_block(o[w], th, &b, 2, V, y[w], &err)
+                  : ph_objective_ggnvp_block(o[w], th, &b, 2, V, y[w], &err);
+          assert_int_equal(st, PH_OK);
+        }
+        if (memcmp(y[0], y[1], len * sizeof(double)) != 0)
+          fail_msg("%s, %zu threads, product %d: differs from %s", pairs[p][0],
+                   threads, kind, pairs[p][1]);
+      }
+      free(th);
+      free(V);
+      free(y[0]);
+      free(y[1]);
+      ph_objective_free(o[0]);
+      ph_objective_free(o[1]);
+    }
+  ph_dataset_free(d);
+}
+
 /* Every field of got[0..n) against want[0..n). */
 static void assert_gemms(const ph_net_gemm *got, const ph_net_gemm *want,
                          size_t n) {
@@ -2360,6 +2427,7 @@ int main(void) {
       cmocka_unit_test(test_gemm_kernel_cache),
       cmocka_unit_test(test_mlp_tanh),
       cmocka_unit_test(test_gradient_gemms),
+      cmocka_unit_test(test_fresh_output),
       cmocka_unit_test(test_mlp_other_acts),
       cmocka_unit_test(test_mlp_mse),
       cmocka_unit_test(test_mlp_tokens),
