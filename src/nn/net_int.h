@@ -20,6 +20,9 @@ const char *nn_act_name(nn_act a);
  * other objectives, transformers included). */
 nn_net *nn_of(const ph_objective *o);
 
+/* The products of n's plane (net_obj.c, plane_prepare), NULL without
+ * one: tests see whether a clone shares them. */
+const double *nn_plane_products(const nn_net *n);
 /* Frees the parallel workers and partials (back to the classic loop). */
 void nn_par_free(nn_net *n);
 

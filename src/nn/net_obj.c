@@ -799,24 +799,108 @@ static ph_status run_block(nn_net *n, const double *theta, const ph_batch *b,
  * grid evaluates directly. */
 #define PH_NN_PLANE_MAX_DOUBLES ((size_t)1 << 23)
 
+/* A plane's products and labels are read only once prepared, and the
+ * same for every worker of a grid: a clone made while its network holds a
+ * plane shares them (cb_clone), and keeps them when its own plane_prepare
+ * gets the same inputs (plane_data_matches), instead of gathering the
+ * batch and running the three GEMMs again into memory of its own (about
+ * 390 fresh pages for the suite's grid, most of a two-thread grid's set-up
+ * after the clone's buffers; docs/performance.md, tenth session). What the
+ * products depend on is kept to compare: the first layer's entries of θ0,
+ * d1 (and d2) and the batch. The same bits: the products are a function of
+ * exactly those. */
+typedef struct nn_plane_data {
+  int refs; /* planes holding it (atomic: grid workers drop theirs) */
+  size_t N, dirs, chunk;
+  ph_split split;
+  size_t *idx;     /* the batch's indices; NULL: its first N examples */
+  double *key;     /* (1 + dirs) × (W0 then b0 of θ0, d1[, d2]) */
+  double *P;       /* (1 + dirs) blocks of (N, width): P0, P1[, P2] */
+  int32_t *labels; /* (N, per), classification */
+  double *targets; /* (N, n_out), regression */
+} nn_plane_data;
+
 typedef struct nn_plane {
   size_t N, width, dirs, chunk, per; /* per: labels per example */
   double count;
-  int act1;        /* layer 1 is an activation, fused with the combination */
-  double *P;       /* (1 + dirs) blocks of (N, width): P0, P1[, P2] */
-  double *wt;      /* the later dense layers' Wᵀ at the point, in order */
-  int32_t *labels; /* (N, per), classification */
-  double *targets; /* (N, n_out), regression */
+  int act1;         /* layer 1 is an activation, fused with the combination */
+  nn_plane_data *d; /* P, labels, targets: d's, maybe shared */
+  double *P;
+  double *wt; /* the later dense layers' Wᵀ at the point, in order (own) */
+  int32_t *labels;
+  double *targets;
 } nn_plane;
+
+static void plane_data_drop(nn_plane_data *d) {
+  if (!d || __atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+  ph_free_lines(d->P);
+  free(d->labels);
+  free(d->targets);
+  free(d->idx);
+  free(d->key);
+  free(d);
+}
 
 static void plane_free(nn_net *n) {
   if (!n->plane) return;
-  ph_free_lines(n->plane->P);
+  plane_data_drop(n->plane->d);
   ph_free_lines(n->plane->wt);
-  free(n->plane->labels);
-  free(n->plane->targets);
   free(n->plane);
   n->plane = NULL;
+}
+
+/* n's plane with the scalars of src (another network's of the same spec,
+ * data and chunking) and its data shared, and a Wᵀ buffer of its own. */
+static ph_status plane_share(nn_net *n, const nn_plane *src, ph_error *err) {
+  size_t wt_len = 1;
+  for (size_t i = 1; i < n->n_layers; i++)
+    if (n->layers[i].kind == NN_DENSE)
+      wt_len += n->layers[i].n_in * n->layers[i].n_out;
+  nn_plane *q = ph_malloc(1, sizeof *q, "grid plane", err);
+  if (!q) return PH_ERR_NOMEM;
+  *q = *src;
+  q->wt = ph_malloc_lines(wt_len, sizeof(double), "grid plane", err);
+  if (!q->wt) {
+    free(q);
+    return PH_ERR_NOMEM;
+  }
+  __atomic_add_fetch(&q->d->refs, 1, __ATOMIC_ACQ_REL);
+  n->plane = q;
+  return PH_OK;
+}
+
+/* The first layer's entries of θ0, d1[, d2] (W then b), at key. */
+static void plane_key(const nn_layer *l, const double *const at[3], size_t dirs,
+                      double *key) {
+  size_t nw = l->n_in * l->n_out;
+  for (size_t k = 0; k <= dirs; k++) {
+    memcpy(key, at[k] + l->w_off, nw * sizeof *key);
+    memcpy(key + nw, at[k] + l->b_off, l->n_out * sizeof *key);
+    key += nw + l->n_out;
+  }
+}
+
+/* Whether d holds the products of these inputs, bit for bit. */
+static int plane_data_matches(const nn_plane_data *d, const nn_layer *l,
+                              const double *const at[3], size_t dirs,
+                              const ph_batch *b, size_t chunk) {
+  if (!d || d->N != b->n || d->dirs != dirs || d->chunk != chunk ||
+      d->split != b->split || !d->idx != !b->idx)
+    return 0;
+  if (b->idx && memcmp(d->idx, b->idx, b->n * sizeof *b->idx) != 0) return 0;
+  size_t nw = l->n_in * l->n_out;
+  const double *key = d->key;
+  for (size_t k = 0; k <= dirs; k++) {
+    if (memcmp(key, at[k] + l->w_off, nw * sizeof *key) != 0 ||
+        memcmp(key + nw, at[k] + l->b_off, l->n_out * sizeof *key) != 0)
+      return 0;
+    key += nw + l->n_out;
+  }
+  return 1;
+}
+
+const double *nn_plane_products(const nn_net *n) {
+  return n->plane ? n->plane->P : NULL;
 }
 
 static void cb_plane_release(void *ctx) {
@@ -827,9 +911,15 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
                                   const double *d1, const double *d2,
                                   const ph_batch *b, ph_error *err) {
   nn_net *n = ctx;
-  plane_free(n);
   const nn_layer *l = &n->layers[0];
   size_t N = b->n, W = l->n_out, dirs = d2 ? 2 : 1;
+  const double *const at[3] = {theta0, d1, d2};
+  /* a clone's shared plane (cb_clone) of these very inputs: kept */
+  if (n->plane && n->plane->N == N &&
+      plane_data_matches(n->plane->d, l, at, dirs, b,
+                         n->par_chunk ? par_chunk_for(n, N) : n->max_batch))
+    return PH_OK;
+  plane_free(n);
   if (N == 0) return ph_error_set(err, PH_ERR_ARG, "%s: empty batch", n->spec);
   if (l->kind != NN_DENSE)
     return ph_error_set(err, PH_ERR_UNSUPPORTED,
@@ -839,6 +929,7 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
                         "%s: the plane's products of %zu examples would "
                         "take more than %zu doubles",
                         n->spec, N, (size_t)PH_NN_PLANE_MAX_DOUBLES);
+  size_t chunk = n->par_chunk ? par_chunk_for(n, N) : n->max_batch;
   double count;
   PH_TRY(count_terms(n, b, &count, err));
   nn_plane *q = ph_calloc(1, sizeof *q, "grid plane", err);
@@ -848,9 +939,24 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
   q->width = W;
   q->dirs = dirs;
   q->count = count;
-  q->chunk = n->par_chunk ? par_chunk_for(n, N) : n->max_batch;
+  q->chunk = chunk;
   q->per = n->seq_T ? n->seq_T : 1;
-  q->P = ph_malloc_lines((1 + dirs) * N * W, sizeof(double), "grid plane", err);
+  size_t key_len = (1 + dirs) * (l->n_in * W + W);
+  nn_plane_data *pd = ph_calloc(1, sizeof *pd, "grid plane", err);
+  if (!pd) {
+    plane_free(n);
+    return PH_ERR_NOMEM;
+  }
+  q->d = pd;
+  pd->refs = 1;
+  pd->N = N;
+  pd->dirs = dirs;
+  pd->chunk = chunk;
+  pd->split = b->split;
+  pd->key = ph_malloc(key_len, sizeof(double), "grid plane", err);
+  if (b->idx) pd->idx = ph_malloc(N, sizeof(size_t), "grid plane", err);
+  q->P = pd->P =
+      ph_malloc_lines((1 + dirs) * N * W, sizeof(double), "grid plane", err);
   size_t wt_len = 1;
   for (size_t i = 1; i < n->n_layers; i++)
     if (n->layers[i].kind == NN_DENSE)
@@ -860,15 +966,19 @@ static ph_status cb_plane_prepare(void *ctx, const double *theta0,
             !(n->n_layers > 2 &&
               nn_relu_maxpool_fusable(&n->layers[1], &n->layers[2]));
   if (n->loss_mse)
-    q->targets = ph_malloc(N * n->n_out, sizeof(double), "grid plane", err);
+    q->targets = pd->targets =
+        ph_malloc(N * n->n_out, sizeof(double), "grid plane", err);
   else
-    q->labels = ph_malloc(N * q->per, sizeof(int32_t), "grid plane", err);
-  if (!q->P || !q->wt || (!q->targets && !q->labels)) {
+    q->labels = pd->labels =
+        ph_malloc(N * q->per, sizeof(int32_t), "grid plane", err);
+  if (!q->P || !q->wt || !pd->key || (b->idx && !pd->idx) ||
+      (!q->targets && !q->labels)) {
     plane_free(n);
     return PH_ERR_NOMEM;
   }
+  plane_key(l, at, dirs, pd->key);
+  if (b->idx) memcpy(pd->idx, b->idx, N * sizeof *b->idx);
   n->c_level = 0; /* gather overwrites the cached chunk's buffers */
-  const double *at[3] = {theta0, d1, d2};
   for (size_t start = 0; start < N; start += q->chunk) {
     size_t m = N - start < q->chunk ? N - start : q->chunk;
     ph_status s = gather(n, b, start, m, err);
@@ -1022,6 +1132,13 @@ static ph_objective *cb_clone(const ph_objective *o, ph_error *err) {
   ph_objective *c = NULL;
   if (ph_net_create(n->spec, n->data, n->max_batch, &c, err) != PH_OK)
     return NULL;
+  /* the plane's products, shared (nn_plane_data), when the clone chunks a
+   * batch as n does (it runs on one thread); without the memory for its
+   * Wᵀ it prepares its own */
+  if (n->plane && !n->par_chunk) {
+    ph_error ignored = {0};
+    (void)plane_share(c->ctx, n->plane, &ignored);
+  }
   return c;
 }
 

@@ -441,6 +441,93 @@ static void test_buffers_on_lines(void **s) {
   free_data(&d);
 }
 
+/* A clone made while its network holds a plane shares the plane's
+ * products (net_obj.c, nn_plane_data), keeps them when its own
+ * plane_prepare gets the same inputs, and the same bits either way; it
+ * prepares its own when an input they depend on changes (an entry of the
+ * first layer's weights or bias in a direction, or the batch), with the
+ * bits of a fresh network's plane, but keeps them when only later layers'
+ * entries change. The products outlive the network that made them while a
+ * clone holds them (ASan: no use after free). */
+static void plane_at(ph_objective *o, const double *th, const double *e1,
+                     const double *e2, double *p, double *la) {
+  ph_error err = {0};
+  for (size_t k = 0; k < o->n; k++) p[k] = th[k] + 0.25 * e1[k] - 0.5 * e2[k];
+  assert_int_equal(o->plane_eval(o->ctx, p, 0.25, -0.5, &la[0], &la[1], &err),
+                   PH_OK);
+}
+
+static void check_plane_fresh(ph_dataset *d, const double *th, const double *e1,
+                              const double *e2, const ph_batch *b,
+                              const double *want) {
+  ph_error err = {0};
+  ph_objective *f;
+  assert_int_equal(ph_net_create("mlp:9-6:tanh", d, 48, &f, &err), PH_OK);
+  assert_int_equal(f->plane_prepare(f->ctx, th, e1, e2, b, &err), PH_OK);
+  double *p = malloc(f->n * sizeof *p), l[2];
+  plane_at(f, th, e1, e2, p, l);
+  assert_memory_equal(l, want, sizeof l);
+  ph_objective_free(f);
+  free(p);
+}
+
+static void test_plane_shared(void **s) {
+  (void)s;
+  ph_dataset d;
+  fill_data(&d, PH_TASK_CLASSIFY, 7, 0, 0, 3, 200, 5);
+  ph_error err = {0};
+  ph_objective *o, *c;
+  assert_int_equal(ph_net_create("mlp:9-6:tanh", &d, 48, &o, &err), PH_OK);
+  size_t n = o->n;
+  double *th = malloc(n * sizeof *th), *e1 = malloc(n * sizeof *e1),
+         *e2 = malloc(n * sizeof *e2), *p = malloc(n * sizeof *p);
+  size_t *idx = malloc(200 * sizeof *idx);
+  for (size_t i = 0; i < 200; i++) idx[i] = 199 - i;
+  assert_int_equal(ph_net_init_params(o, 5, th, &err), PH_OK);
+  ph_rng r = ph_rng_make(21, 3);
+  ph_rng_fill_gauss(&r, e1, n, 0.1);
+  ph_rng_fill_gauss(&r, e2, n, 0.1);
+  ph_batch b = {PH_SPLIT_TRAIN, NULL, 200}, bi = {PH_SPLIT_TRAIN, idx, 200};
+  assert_int_equal(o->plane_prepare(o->ctx, th, e1, e2, &b, &err), PH_OK);
+  double lo[2], lc[2];
+  plane_at(o, th, e1, e2, p, lo);
+  assert_int_equal(ph_objective_clone_create(o, &c, &err), PH_OK);
+  const double *P = nn_plane_products(nn_of(o));
+  assert_non_null(P);
+  assert_ptr_equal(nn_plane_products(nn_of(c)), P);
+  assert_int_equal(c->plane_prepare(c->ctx, th, e1, e2, &b, &err), PH_OK);
+  assert_ptr_equal(nn_plane_products(nn_of(c)), P);
+  plane_at(c, th, e1, e2, p, lc);
+  assert_memory_equal(lc, lo, sizeof lo);
+  /* a later layer's entry: the products stay */
+  const nn_layer *l0 = &nn_of(c)->layers[0];
+  e1[n - 1] += 0.5;
+  assert_int_equal(c->plane_prepare(c->ctx, th, e1, e2, &b, &err), PH_OK);
+  assert_ptr_equal(nn_plane_products(nn_of(c)), P);
+  plane_at(c, th, e1, e2, p, lc);
+  check_plane_fresh(&d, th, e1, e2, &b, lc);
+  /* the network that made them goes; the clone's still hold */
+  ph_objective_free(o);
+  plane_at(c, th, e1, e2, p, lc);
+  check_plane_fresh(&d, th, e1, e2, &b, lc);
+  /* first-layer entries of each input, and the batch: its own products */
+  double *in[3] = {th, e1, e2};
+  for (int k = 0; k < 4; k++) {
+    if (k < 3) in[k][k == 1 ? l0->b_off + 2 : l0->w_off + 5] += 0.25;
+    const ph_batch *bb = k == 3 ? &bi : &b;
+    assert_int_equal(c->plane_prepare(c->ctx, th, e1, e2, bb, &err), PH_OK);
+    plane_at(c, th, e1, e2, p, lc);
+    check_plane_fresh(&d, th, e1, e2, bb, lc);
+  }
+  ph_objective_free(c);
+  free(th);
+  free(e1);
+  free(e2);
+  free(p);
+  free(idx);
+  free_data(&d);
+}
+
 /* nn/dense.h, shared by both engines: each pass against naive loops, with
  * the outputs pre-filled so the accumulate convention (+=) is checked too,
  * NULL outputs skipped, and second_order = 0 dropping exactly the dy
@@ -2452,6 +2539,7 @@ int main(void) {
       cmocka_unit_test(test_dense_bias_sum_bits),
       cmocka_unit_test(test_act_scale_rows_bits),
       cmocka_unit_test(test_buffers_on_lines),
+      cmocka_unit_test(test_plane_shared),
       cmocka_unit_test(test_ckpt_roundtrip),
       cmocka_unit_test(test_init),
   };
