@@ -384,7 +384,30 @@ __attribute__((target("avx512f"))) static void
 attn_nn512(int trans, size_t T, size_t dh, double alpha_s, const double *X,
            const double *Y, size_t ld, int beta, double *C) {
   __m512d alpha = _mm512_set1_pd(alpha_s);
-  for (size_t c0 = 0; c0 < dh; c0 += 8) {
+  size_t c0 = 0, s = trans ? 1 : T;
+  /* sixteen columns at a time where there are: eight chains share each
+   * broadcast of X (the same operations per element as below) */
+  for (; c0 + 16 <= dh && T % 4 == 0; c0 += 16)
+    for (size_t i = 0; i < T; i += 4) {
+      __m512d a[8];
+      for (int r = 0; r < 8; r++) a[r] = _mm512_setzero_pd();
+      size_t k0 = trans ? i : 0, k1 = trans ? T : i + 4;
+      for (size_t k = k0; k < k1; k++) {
+        __m512d y0 = _mm512_loadu_pd(Y + k * ld + c0),
+                y1 = _mm512_loadu_pd(Y + k * ld + c0 + 8);
+        const double *x0 = trans ? X + k * T + i : X + i * T + k;
+        for (int r = 0; r < 4; r++) {
+          __m512d xr = _mm512_set1_pd(x0[r * s]);
+          a[2 * r] = _mm512_fmadd_pd(xr, y0, a[2 * r]);
+          a[2 * r + 1] = _mm512_fmadd_pd(xr, y1, a[2 * r + 1]);
+        }
+      }
+      for (int r = 0; r < 4; r++) {
+        attn_store(C + (i + r) * ld + c0, 0xff, a[2 * r], alpha, beta);
+        attn_store(C + (i + r) * ld + c0 + 8, 0xff, a[2 * r + 1], alpha, beta);
+      }
+    }
+  for (; c0 < dh; c0 += 8) {
     __mmask8 m = TF_MASK(dh - c0);
     size_t i = 0;
     for (; i + 4 <= T; i += 4) {
@@ -393,7 +416,6 @@ attn_nn512(int trans, size_t T, size_t dh, double alpha_s, const double *X,
       for (size_t k = k0; k < k1; k++) {
         __m512d y = _mm512_maskz_loadu_pd(m, Y + k * ld + c0);
         const double *x0 = trans ? X + k * T + i : X + i * T + k;
-        size_t s = trans ? 1 : T;
         a0 = _mm512_fmadd_pd(_mm512_set1_pd(x0[0]), y, a0);
         a1 = _mm512_fmadd_pd(_mm512_set1_pd(x0[s]), y, a1);
         a2 = _mm512_fmadd_pd(_mm512_set1_pd(x0[2 * s]), y, a2);
