@@ -79,7 +79,10 @@ struct ph_objective {
    * chunks, so batch->n can be a whole split. */
   ph_status (*eval)(void *ctx, const double *theta, const ph_batch *batch,
                     double *loss, double *acc, ph_error *err);
-  /* An independent copy with its own buffers, for another thread. */
+  /* An independent copy with its own buffers, for another thread. It may
+   * share data that no call writes (a network's prepared plane: its
+   * plane_prepare with the same inputs then keeps it); each side stays
+   * safe to call from its own thread and to destroy in any order. */
   ph_objective *(*clone)(const ph_objective *obj, ph_error *err);
   void (*destroy)(ph_objective *obj); /* frees obj itself too */
   /* Block products for k directions: V and HV hold k vectors of n, one

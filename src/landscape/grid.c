@@ -3,11 +3,13 @@
  * docs/landscape.md for the file format of the resume state).
  *
  * Workers (pthreads) claim point indices from one atomic counter; each owns
- * an objective clone and a θ buffer, so nothing is shared but the output
- * slots they write. BLAS is held at one thread for the duration, both for
- * speed (no oversubscription) and so that every number is the same for any
- * --threads. The calling thread only supervises: it saves the resume state
- * every few seconds and draws progress.
+ * an objective clone and a θ buffer, so nothing written is shared but the
+ * output slots they write (a network's clone reads worker 0's plane
+ * products, which no call writes: net_obj.c, nn_plane_data). BLAS is held
+ * at one thread for the duration, both for speed (no oversubscription) and
+ * so that every number is the same for any --threads. The calling thread
+ * only supervises: it saves the resume state every few seconds and draws
+ * progress.
  *
  * In an MPI job (core/dist.h) each rank runs this on its round-robin share
  * of the points; the supervisor, the only thread that communicates, streams
