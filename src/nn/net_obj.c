@@ -195,7 +195,14 @@ static ph_status count_terms(const nn_net *n, const ph_batch *b, double *count,
  * sampler that refills its index array, never reads stale activations.
  * A reused pass is the same computation on the same inputs, so every
  * result is the same bits as without the cache. In parallel products each
- * worker keeps the cache of the chunk it computed last. */
+ * worker keeps the cache of the chunk it computed last. Only a curvature
+ * product reuses a pass, so a network that has never run one (training
+ * by gradients alone, an evaluation loop) stores no key: the copy of θ
+ * was 3 % of the small MLP's gradient and 2.15 MB per network and product
+ * on the large one (docs/performance.md, eleventh session). From its first
+ * Hv, Gv or block on, every pass is keyed, so a gradient followed by
+ * curvature products at its θ (an LLQR refresh, `pothole eval --grad
+ * --hvp`) pays one extra forward once per network. */
 static int cache_hit(const nn_net *n, const double *theta, const ph_batch *b,
                      size_t start, size_t m, double scale) {
   if (!n->c_level || n->c_m != m || n->c_start != start ||
@@ -209,7 +216,8 @@ static int cache_hit(const nn_net *n, const double *theta, const ph_batch *b,
 
 static ph_status cache_reserve(nn_net *n, ph_error *err) {
   if (n->c_theta) return PH_OK;
-  n->c_theta = ph_malloc(n->n_params, sizeof(double), "forward cache", err);
+  /* zeroed: a key never written reads as θ = 0, which test_cache asks for */
+  n->c_theta = ph_calloc(n->n_params, sizeof(double), "forward cache", err);
   n->c_idx = ph_malloc(n->max_batch, sizeof(size_t), "forward cache", err);
   if (n->c_theta && n->c_idx) return PH_OK;
   free(n->c_theta);
@@ -436,12 +444,18 @@ static ph_status forward_cached(nn_net *n, const double *theta, int keyed,
                                 const ph_batch *b, size_t start, size_t m,
                                 run_mode mode, double scale, ph_error *err) {
   PH_TRY(cache_reserve(n, err));
+  if (mode != RUN_EVAL) n->c_curvature = 1;
   if (!cache_hit(n, theta, b, start, m, scale)) {
     n->c_level = 0;
     PH_TRY(gather(n, b, start, m, err));
     forward_from(n, theta, m, 0, NULL);
     double c = 0, l = head(n, m, scale, &c);
-    cache_store(n, theta, keyed, b, start, m, scale, l, c);
+    if (n->c_curvature)
+      cache_store(n, theta, keyed, b, start, m, scale, l, c);
+    else { /* no key: c_level stays 0, so nothing can hit this pass */
+      n->c_loss = l;
+      n->c_correct = c;
+    }
   }
   if (mode == RUN_HVP && n->c_level < 2) {
     backward(n, theta, m, scale, NULL, 0);
@@ -463,7 +477,7 @@ static ph_status run_chunk(nn_net *n, const double *theta, int keyed, int fresh,
   if (mode == RUN_GRAD) {
     PH_TRY(forward_cached(n, theta, keyed, b, start, m, RUN_EVAL, scale, err));
     backward(n, theta, m, scale, out, fresh);
-    n->c_level = 1; /* dh as the gradient's backward left it */
+    if (n->c_level) n->c_level = 1; /* dh as the gradient's backward left it */
   } else
     PH_TRY(forward_cached(n, theta, keyed, b, start, m, mode, scale, err));
   *loss += n->c_loss;

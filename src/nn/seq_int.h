@@ -135,8 +135,10 @@ typedef struct nn_net {
    * indices c_idx, or the first examples when c_has_idx is 0) at θ =
    * c_theta, with loss scale c_scale; c_loss and c_correct are what the
    * head returned. c_level 0: nothing cached. c_theta and c_idx are
-   * allocated on the first product. */
-  int c_level, c_has_idx;
+   * allocated on the first product. c_curvature: this network has run a
+   * curvature product (Hv, Gv or a block); until then gradients and
+   * evaluations keep no key (forward_cached), as nothing would reuse it. */
+  int c_level, c_has_idx, c_curvature;
   double *c_theta, c_scale, c_loss, c_correct;
   size_t *c_idx, c_start, c_m;
   ph_split c_split;

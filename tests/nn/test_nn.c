@@ -196,17 +196,24 @@ static void check_cache(const char *spec, ph_dataset *d, size_t max_batch,
   for (size_t i = 0; i < nb; i++) idx[i] = (i * 7) % d->n[0];
   ph_batch b = {PH_SPLIT_TRAIN, idx, nb};
   /* kind: 0 gradient, 1 Hv, 2 Gv, 3 eval, 4 Hv block; change: 0 none,
-   * 1 θ, 2 idx, 3 θ back */
-  static const int seq[][2] = {{1, 0}, {1, 0}, {2, 0}, {0, 0}, {1, 0}, {3, 0},
-                               {1, 1}, {2, 0}, {1, 2}, {0, 3}, {1, 0}, {4, 0},
-                               {1, 0}, {2, 2}, {3, 0}, {2, 0}, {0, 1}, {1, 0},
-                               {4, 0}, {2, 0}, {1, 3}, {4, 1}, {1, 3}, {2, 0}};
-  double saved = th[n / 2];
+   * 1 θ, 2 idx, 3 θ back, 4 θ zeroed, 5 θ restored. Gradients and evaluations
+   * come first (no key stored until the first curvature product, net_obj.c),
+   * over θ changes and back and θ = 0 (the bytes of a fresh, zeroed key), then
+   * a curvature product at the last gradient's θ and chunks. */
+  static const int seq[][2] = {
+      {0, 0}, {3, 0}, {0, 1}, {0, 3}, {3, 2}, {0, 4}, {3, 0}, {0, 5}, {3, 3},
+      {0, 1}, {1, 0}, {1, 0}, {2, 0}, {0, 0}, {1, 0}, {3, 0}, {1, 1}, {2, 0},
+      {1, 2}, {0, 3}, {1, 0}, {4, 0}, {1, 0}, {2, 2}, {3, 0}, {2, 0}, {0, 1},
+      {1, 0}, {4, 0}, {2, 0}, {1, 3}, {4, 1}, {1, 3}, {2, 0}};
+  double saved = th[n / 2], *th0 = malloc(n * sizeof *th0);
+  memcpy(th0, th, n * sizeof *th);
   for (size_t s = 0; s < sizeof seq / sizeof *seq; s++) {
     int kind = seq[s][0], ch = seq[s][1];
     if (ch == 1) th[n / 2] += 1e-2 * (double)(s + 1);
     if (ch == 2) idx[nb - 1] = (idx[nb - 1] + 1) % d->n[0];
     if (ch == 3) th[n / 2] = saved;
+    if (ch == 4) memset(th, 0, n * sizeof *th);
+    if (ch == 5) memcpy(th, th0, n * sizeof *th);
     ph_objective *f;
     assert_int_equal(ph_net_create(spec, d, max_batch, &f, &err), PH_OK);
     if (threads) assert_int_equal(ph_net_set_threads(f, threads, &err), PH_OK);
@@ -232,6 +239,7 @@ static void check_cache(const char *spec, ph_dataset *d, size_t max_batch,
   }
   free(idx);
   free(th);
+  free(th0);
   free(v);
   free(out);
   free(ref);
