@@ -24,12 +24,12 @@ void *ph_malloc_huge(size_t n, size_t size, const char *what, ph_error *err);
 /* As ph_calloc and ph_malloc, starting on a 64-byte boundary (a cache line,
  * one AVX-512 vector), for the buffers the engine's passes stream over:
  * glibc's malloc puts buffers 16 bytes past a line, so every vector of an
- * elementwise pass straddled two lines (docs/performance.md, ninth and
- * tenth sessions). Small ones over-allocate by one line through
- * calloc/malloc and record the pointer those returned just before the
- * aligned one; from PH_LINES_MMAP_BYTES on each is an anonymous mapping of
- * its own, whose pages stay untouched (and cost nothing) until a pass
- * writes them, whatever glibc's heap holds (alloc.c says why;
+ * elementwise pass straddled two lines (docs/performance-history.md,
+ * ninth session, and docs/performance.md, tenth). Small ones over-allocate by
+ * one line through calloc/malloc and record the pointer those returned just
+ * before the aligned one; from PH_LINES_MMAP_BYTES on each is an anonymous
+ * mapping of its own, whose pages stay untouched (and cost nothing) until a
+ * pass writes them, whatever glibc's heap holds (alloc.c says why;
  * posix_memalign plus a memset touched them all: the ninth session's
  * revert). Freed with ph_free_lines ONLY (free or ph_free on one is heap
  * corruption); no realloc. Alignment never changes a result: no loop in

@@ -67,8 +67,8 @@ double ph_vec_amax(size_t n, const double *x) {
  * has no -march, so that loop runs two lanes at a time (SSE2); on AVX-512
  * the same test runs eight lanes at a time, four accumulators of
  * fma(x, 0, acc): 2.3 % of the small MLP's batch-64 gradient before,
- * about a quarter of that after (docs/performance.md, ninth session). The
- * answer is a yes or no that does not depend on the order of the sums, so
+ * about a quarter of that after (docs/performance-history.md, ninth session).
+ * The answer is a yes or no that does not depend on the order of the sums, so
  * both paths agree on every input. */
 static int all_finite_base(size_t n, const double *x) {
   for (size_t o = 0; o < n; o += 256) {

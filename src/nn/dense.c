@@ -20,7 +20,7 @@
  * values at a time; on AVX2 (ph_vmath_avx2) a block of 8 × 4 is two 4 × 4
  * register transposes. The scalar copy before it, one strided store a
  * value, took 11–16 % of the large MLP's gradient, Hv and Gv in a profile
- * (docs/performance.md, ninth session). A copy: no value changes. */
+ * (docs/performance-history.md, ninth session). A copy: no value changes. */
 #define PH_TR_ROWS 8
 #define TRANSPOSE_TAIL                                                         \
   for (size_t j = j0; j < je; j++)                                             \
@@ -104,13 +104,13 @@ static void zero_upper(void) {}
  * descriptor, a thread-local cache, about 20-30 ns alone and more among a
  * product's cache traffic); the small MLP's gradient at batch 64 asks for 8
  * kernels and its Hv for 20, one per GEMM, so the lookups were about 1.5 % of
- * the gradient (docs/performance.md, ninth session). The table is filled once
- * per shape and never changes an entry after publishing it: a slot goes 0
- * (empty) → 1 (being written, claimed by one thread) → 2 (ready, published with
- * release order). Readers take a ready slot with the same shape and stop at an
- * empty one; a shape that finds the table full or a slot being written is
- * looked up in libxsmm as before. libxsmm keeps its kernels until it is
- * finalised, which this program never does, so a remembered pointer stays
+ * the gradient (docs/performance-history.md, ninth session). The table is
+ * filled once per shape and never changes an entry after publishing it: a slot
+ * goes 0 (empty) → 1 (being written, claimed by one thread) → 2 (ready,
+ * published with release order). Readers take a ready slot with the same shape
+ * and stop at an empty one; a shape that finds the table full or a slot being
+ * written is looked up in libxsmm as before. libxsmm keeps its kernels until it
+ * is finalised, which this program never does, so a remembered pointer stays
  * valid; the kernel is the one libxsmm returns for the shape, so the results
  * are the same bits. */
 #define PH_XSMM_SLOTS 64
@@ -238,10 +238,10 @@ static int gemm_xsmm_tall(int ta, int tb, size_t M, size_t Nc, size_t K,
  * kernels (AVX512_CORE or later: on this machine's Zen 5, CPX). There the
  * tiled kernels below beat OpenBLAS, which runs its Haswell (AVX2) kernels
  * here (OPENBLAS_CORETYPE=Haswell), on every dense shape measured, about
- * 2× (docs/performance.md, "GEMMs on AVX-512"). On an AVX2 target the
- * routing stays as it was before (gemm_xsmm for the small shapes, the tall
- * blocks, OpenBLAS otherwise), so the products keep their bits there.
- * The atomic makes the first calls from several threads safe: each
+ * 2× (docs/performance-history.md, "Eighth session: GEMMs on AVX-512"). On an
+ * AVX2 target the routing stays as it was before (gemm_xsmm for the small
+ * shapes, the tall blocks, OpenBLAS otherwise), so the products keep their bits
+ * there. The atomic makes the first calls from several threads safe: each
  * computes the same value. */
 static int xsmm_wide(void) {
   static _Atomic int wide = -1;

@@ -40,12 +40,12 @@ void ph_nn_dense_forward(double *y, const double *x, const double *W,
 /* y = b + x Wt, the weights given transposed (Wt = Wᵀ, (in, out))
  * (overwrites y): the NN product, for which libxsmm has kernels (it has
  * none for ph_nn_dense_forward's NT product: on an AVX2 target that one
- * stays with OpenBLAS, at half the speed: docs/performance.md, "Grids at
- * one thread"; on AVX-512 ph_nn_gemm_acc transposes W panel by panel and
- * both run the same tiled kernels). The bias
- * enters each sum first, so the bits differ from ph_nn_dense_forward's
- * (both are sums of in + 1 terms, within the same rounding bound); the
- * grid's plane evaluation uses it (net_obj.c), the products do not. */
+ * stays with OpenBLAS, at half the speed: docs/performance-history.md,
+ * "Eighth session: grids at one thread"; on AVX-512 ph_nn_gemm_acc transposes W
+ * panel by panel and both run the same tiled kernels). The bias enters each sum
+ * first, so the bits differ from ph_nn_dense_forward's (both are sums of in + 1
+ * terms, within the same rounding bound); the grid's plane evaluation uses it
+ * (net_obj.c), the products do not. */
 void ph_nn_dense_forward_t(double *y, const double *x, const double *Wt,
                            const double *b, size_t N, size_t in, size_t out);
 /* dx += dy W; dW += dyᵀ x; db += Σ_rows dy. */

@@ -145,7 +145,7 @@ ELEMWISE(scale_relu, PH_P3(const double *x, const double *u, double *out),
 /* ReLU's forward, y = x where x > 0, else +0 (also for -0 and NaN): the
  * build has no -march, so the plain loop ran two lanes at a time (SSE2),
  * 3.8 % of the relu MLP's batch-64 gradient in a perf profile
- * (docs/performance.md, ninth session); the AVX2 build runs four. */
+ * (docs/performance-history.md, ninth session); the AVX2 build runs four. */
 ELEMWISE(relu_values, PH_P2(const double *x, double *y), PH_P2(x, y),
          y[i] = x[i] > 0 ? x[i] : 0.0)
 /* The same products, row by row over B rows of w, with each row also

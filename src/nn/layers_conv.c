@@ -21,7 +21,8 @@
  * does it). The weight adjoint stays with OpenBLAS (or its direct
  * kernel, which reproduces OpenBLAS's block order) everywhere: on this
  * machine's Zen 5 the direct kernel beat im2col + libxsmm by 2-5 ms of the
- * CNN's 12 ms gradient (docs/performance.md, cnn9). */
+ * CNN's 12 ms gradient (docs/performance-history.md, "Ninth session:
+ * convolution GEMMs on AVX-512"). */
 #include <cblas.h>
 #include <stdint.h>
 #include <stdlib.h>

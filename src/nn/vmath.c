@@ -150,11 +150,11 @@ void ph_vmath_allow_avx512(int allow) {
  * 2^k is built from its exponent bits; NaN stays NaN, inf gives 1.
  * The code computes everything of d halved and the polynomial in r²/2,
  * which gives the same bits with fewer operations (ninth session,
- * docs/performance.md "The tanh kernel"): 2^(k−1) for 2^k (the shift
- * constant carries the exponent bias, so j's low bits are k + 1022 and one
- * shift makes 2^(k−1)), 1/2 + 2^(k−1) for B, so dh, dl are the values
- * above times 1/2 exactly, w = 1/dh the same quotient, and rem = 1 − w dh
- * − w dl already the rem/2 of the correction; r/2 = a − k L1/2 is exact as
+ * docs/performance-history.md "Ninth session: the tanh kernel"): 2^(k−1) for
+ * 2^k (the shift constant carries the exponent bias, so j's low bits are k +
+ * 1022 and one shift makes 2^(k−1)), 1/2 + 2^(k−1) for B, so dh, dl are the
+ * values above times 1/2 exactly, w = 1/dh the same quotient, and rem = 1 − w
+ * dh − w dl already the rem/2 of the correction; r/2 = a − k L1/2 is exact as
  * r is, r = r/2 + r/2, and the even and odd halves run in r²/2 = r · r/2
  * with the coefficients times the powers of two that make every partial
  * sum an exact power-of-two multiple of the unscaled one (2⁶ C[0], 2⁵ C[1],

@@ -1,5 +1,5 @@
 /* gemm_rate.c: the rate OpenBLAS's dgemm reaches on one shape, for
- * docs/performance.md (seventh session: how close the small MLP's GEMMs
+ * docs/performance-history.md (seventh session: how close the small MLP's GEMMs
  * already run to this core's peak). C = A B, row-major, M×K times K×N,
  * repeated REPS times on the same warm operands; prints the best of five
  * loops in process CPU time. Not built by meson:

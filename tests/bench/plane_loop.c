@@ -1,9 +1,9 @@
 /* plane_loop.c: a grid's plane evaluation (plane_prepare once, then
  * plane_eval at the points of a 21 × 21 grid over [−1, 1]², over and over)
  * in a loop, for `perf record` and for old-against-new timing without the
- * rest of `pothole slice` (docs/performance.md, "Grids at one thread").
- * θ0 from ph_net_init_params (seed 1), directions N(0, 0.05²) on every
- * entry. Prints the process CPU time per point and a checksum of the
+ * rest of `pothole slice` (docs/performance-history.md, "Eighth session: grids
+ * at one thread"). θ0 from ph_net_init_params (seed 1), directions N(0, 0.05²)
+ * on every entry. Prints the process CPU time per point and a checksum of the
  * losses and accuracies (the same bits give the same sum). Not built by
  * meson:
  *   gcc -O2 -Isrc tests/bench/plane_loop.c -o plane_loop \

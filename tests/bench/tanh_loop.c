@@ -6,7 +6,8 @@
  * through the tiny and clamped lanes). Prints the minimum and median
  * process CPU time per value over the repetitions, and a hash of every
  * output bit, so that two builds can be compared for speed and for bits
- * (docs/performance.md, "The tanh kernel (tanh9)"). Not built by meson:
+ * (docs/performance-history.md, "Ninth session: the tanh kernel";
+ * docs/performance.md, "The tanh kernel in lockstep"). Not built by meson:
  *   gcc -O2 -Isrc tests/bench/tanh_loop.c -o tanh_loop \
  *     build/src/libpothole.so -Wl,-rpath,$PWD/build/src -lm
  *   ./tanh_loop 65536 300   (arguments: n, repetitions)
