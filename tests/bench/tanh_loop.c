@@ -10,7 +10,8 @@
  * docs/performance.md, "The tanh kernel in lockstep"). Not built by meson:
  *   gcc -O2 -Isrc tests/bench/tanh_loop.c -o tanh_loop \
  *     build/src/libpothole.so -Wl,-rpath,$PWD/build/src -lm
- *   ./tanh_loop 65536 300   (arguments: n, repetitions)
+ *   ./tanh_loop 65536 300   (arguments: n, repetitions; a third, avx2,
+ *   runs the 4-lane loops on an AVX-512 machine)
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -41,10 +42,11 @@ static uint64_t hash(const double *v, size_t n, uint64_t h) {
 int main(int argc, char **argv) {
   size_t n = argc > 1 ? (size_t)atol(argv[1]) : 65536;
   int reps = argc > 2 ? atoi(argv[2]) : 300;
-  if (n == 0 || reps <= 0) {
-    fprintf(stderr, "usage: tanh_loop [n] [repetitions]\n");
+  if (n == 0 || reps <= 0 || (argc > 3 && strcmp(argv[3], "avx2") != 0)) {
+    fprintf(stderr, "usage: tanh_loop [n] [repetitions] [avx2]\n");
     return 2;
   }
+  if (argc > 3) ph_vmath_allow_avx512(0); /* the 4-lane loops */
   double *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y),
          *d = malloc(n * sizeof *d), *t[2];
   t[0] = malloc((size_t)reps * sizeof **t);
